@@ -1,0 +1,83 @@
+"""``loomgit check``: validate prompt files and test suites, collecting findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import LoomgitError
+from .findings import Finding, error
+from .workspace import Workspace
+
+
+def _rel(ws: Workspace, path: str) -> str:
+    p = Path(path)
+    full = p.resolve() if p.is_absolute() else (Path.cwd() / p).resolve()
+    try:
+        return full.relative_to(ws.root).as_posix()
+    except ValueError:
+        return path
+
+
+def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[Finding]:
+    from .prompt.discover import is_suite
+    from .prompt.parse import read_prompt
+    from .prompt.validate import validate_prompt
+
+    try:
+        prompt = read_prompt(ws.root / rel, display=rel, prompt_id=prompt_id)
+    except LoomgitError as e:
+        return [error(e.path or rel, e.line, e.message)]
+    out = validate_prompt(prompt, ws.loader, known_providers=set(ws.config.providers))
+    suite = Path(rel).with_suffix("").as_posix() + ".tests.yaml"
+    if not is_suite(rel) and (ws.root / suite).is_file():
+        from .evals.suite import check_suite_file
+
+        out += check_suite_file(ws.root / suite, suite, prompt)
+    return out
+
+
+def check_suite(ws: Workspace, rel: str) -> list[Finding]:
+    from .evals.suite import check_suite_file
+    from .prompt.parse import read_prompt
+
+    base = rel[: -len(".tests.yaml")]
+    prompt = None
+    for p in ws.files():
+        if p.path.rsplit(".", 1)[0] == base:
+            try:
+                prompt = read_prompt(ws.root / p.path, display=p.path, prompt_id=p.id)
+            except LoomgitError:
+                prompt = None  # reported when the prompt itself is checked
+            break
+    return check_suite_file(ws.root / rel, rel, prompt)
+
+
+def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
+    """Findings for ``paths`` (every prompt and suite of the repository when None)."""
+    from .prompt.discover import PROMPT_SUFFIXES, is_suite, match_any
+
+    findings: list[Finding] = []
+    if paths is None:
+        targets = [(pf.path, pf.id) for pf in ws.files()]
+        seen = {t[0] for t in targets}
+        from .prompt.discover import list_files
+
+        suites = [p for p in list_files(ws.root) if is_suite(p)]
+        for rel, pid in targets:
+            findings += check_prompt(ws, rel, pid)
+        for s in suites:
+            owner = s[: -len(".tests.yaml")]
+            if not any(t.rsplit(".", 1)[0] == owner for t in seen):
+                findings += check_suite(ws, s)
+        return findings
+    for path in paths:
+        rel = _rel(ws, path)
+        if not (ws.root / rel).exists():
+            findings.append(error(rel, None, "no such file"))
+        elif is_suite(rel):
+            findings += check_suite(ws, rel)
+        else:
+            pf = match_any(ws.config, rel)
+            if pf is not None or rel.endswith(PROMPT_SUFFIXES):
+                findings += check_prompt(ws, rel, pf.id if pf else None)
+    return findings

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import click
+
+from ..errors import EXIT_FAILED
+from .output import print_json, style
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
+    """Validate prompt files and test suites (all of them when no PATHS are given).
+
+    Each finding is one line: PATH:LINE: LEVEL: MESSAGE. Exits 1 when there is an error.
+    """
+    from ..check import check as run_check
+    from ..workspace import Workspace
+
+    findings = run_check(Workspace(), list(paths) if paths else None)
+    failed = any(f.level == "error" or strict for f in findings)
+    if as_json:
+        print_json({"ok": not failed, "findings": [f.to_dict() for f in findings]})
+    else:
+        for f in findings:
+            colour = "red" if f.level == "error" else "yellow"
+            click.echo(str(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
+    return EXIT_FAILED if failed else 0

@@ -1,0 +1,194 @@
+"""``loomgit.yaml``: a frozen, validated view of the repository's configuration.
+
+Unknown top-level keys are an error (with a suggestion): a typo such as ``stage:`` for
+``stages:`` would otherwise be silently ignored. Sections owned by other parts of loomgit
+(``eval``, ``cache``, ``experiments``...) are validated by those parts and kept in ``raw``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_FILE = "loomgit.yaml"
+DEFAULT_GLOBS = ("prompts/**/*.prompt",)
+KNOWN_KEYS = {
+    "prompts": "list of globs, or {glob, id} mappings",
+    "stages": "ordered list of stage names",
+    "stage_branch": "branch name pattern with {stage}",
+    "initial_version": "version of a prompt's first appearance",
+    "history": "first-parent | full",
+    "main_branch": "the branch whose versions are final",
+    "providers": "named provider entries",
+    "pricing": "USD per 1M tokens per model",
+    "render": "{max_chars, timeout_s}",
+    "cache": "{dir, ttl}",
+    "eval": "evaluation defaults",
+    "defaults": "{model, params}",
+    "experiments": "experiment store settings",
+    "ci": "GitHub Action settings",
+    "pipelines": "pipeline folder",
+    "budget": "cost budget",
+}
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+_STAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class GlobSpec:
+    """One prompt glob, with an optional id template (``{1}`` = first wildcard)."""
+
+    glob: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    prompts: tuple[GlobSpec, ...] = tuple(GlobSpec(g) for g in DEFAULT_GLOBS)
+    stages: tuple[str, ...] = ("staging", "production")
+    stage_branch: str = "stage/{stage}"
+    initial_version: str = "1.0.0"
+    history: str = "first-parent"
+    main_branch: str | None = None
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pricing: dict[str, dict[str, float]] = field(default_factory=dict)
+    render_max_chars: int = 1_000_000
+    render_timeout_s: float = 1.0
+    raw: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A raw config section (``{}`` when absent)."""
+        value = self.raw.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def branch_for(self, stage: str) -> str:
+        return self.stage_branch.replace("{stage}", stage)
+
+
+def find_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The repository root: the nearest folder upwards holding ``.git`` (or, outside
+    git, ``loomgit.yaml``); the start folder when there is neither."""
+    here = Path(start or os.getcwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / ".git").exists():
+            return d
+    for d in (here, *here.parents):
+        if (d / CONFIG_FILE).is_file():
+            return d
+    return here
+
+
+def load_config(root: str | os.PathLike[str] | None = None) -> Config:
+    """Read ``loomgit.yaml`` at ``root`` (found from the cwd when not given)."""
+    root_path = Path(root).resolve() if root is not None else find_root()
+    path = root_path / CONFIG_FILE
+    if not path.is_file():
+        return Config(root=root_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read: {e}", path=CONFIG_FILE) from None
+    return parse_config(text, root_path, CONFIG_FILE)
+
+
+def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
+    from . import yamlio
+
+    try:
+        data = yamlio.load(text, path=name)
+    except yamlio.YamlError as e:
+        raise ConfigError(e.message, path=e.path, line=e.line) from None
+    if data is None:
+        return Config(root=root, path=root / name)
+    if not isinstance(data, dict):
+        raise ConfigError("must be a mapping of settings", path=name, line=1)
+
+    def err(msg: str, key: str) -> ConfigError:
+        return ConfigError(f"{key}: {msg}", path=name, line=yamlio.line_of(data, key))
+
+    for key in data:
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(str(key), list(KNOWN_KEYS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise err(f"unknown setting{hint}; known: {', '.join(sorted(KNOWN_KEYS))}", key)
+
+    kw: dict[str, Any] = {}
+    if "prompts" in data:
+        raw = data["prompts"]
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw:
+            raise err("must be a non-empty list of globs", "prompts")
+        specs = []
+        for item in raw:
+            if isinstance(item, str):
+                specs.append(GlobSpec(item))
+            elif isinstance(item, dict) and isinstance(item.get("glob"), str):
+                pid = item.get("id")
+                if pid is not None and not isinstance(pid, str):
+                    raise err("id must be a string such as '{1}'", "prompts")
+                specs.append(GlobSpec(item["glob"], pid))
+            else:
+                raise err("each entry must be a glob or {glob: ..., id: ...}", "prompts")
+        kw["prompts"] = tuple(specs)
+    if "stages" in data:
+        st = data["stages"]
+        if (not isinstance(st, list) or not st
+                or not all(isinstance(s, str) and _STAGE_RE.match(s) for s in st)):
+            raise err("must be a list of stage names (letters, digits, - and _)", "stages")
+        if len(set(st)) != len(st):
+            raise err("stage names must be unique", "stages")
+        kw["stages"] = tuple(st)
+    if "stage_branch" in data:
+        sb = data["stage_branch"]
+        if not isinstance(sb, str) or "{stage}" not in sb:
+            raise err("must be a branch name containing {stage}", "stage_branch")
+        kw["stage_branch"] = sb
+    if "initial_version" in data:
+        iv = str(data["initial_version"])
+        if not _VERSION_RE.match(iv):
+            raise err("must be a version like 1.0.0", "initial_version")
+        kw["initial_version"] = iv
+    if "history" in data:
+        if data["history"] not in ("first-parent", "full"):
+            raise err("must be 'first-parent' or 'full'", "history")
+        kw["history"] = data["history"]
+    if "main_branch" in data:
+        if not isinstance(data["main_branch"], str):
+            raise err("must be a branch name", "main_branch")
+        kw["main_branch"] = data["main_branch"]
+    if "providers" in data:
+        pv = data["providers"]
+        if not isinstance(pv, dict) or not all(isinstance(v, dict) for v in pv.values()):
+            raise err("must map names to {type, base_url, api_key_env, params}", "providers")
+        kw["providers"] = yamlio.plain(pv)
+    if "pricing" in data:
+        pr = data["pricing"]
+        ok = isinstance(pr, dict) and all(
+            isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values())
+            for v in pr.values())
+        if not ok:
+            raise err("must map 'provider/model' to {input: USD, output: USD} per 1M tokens",
+                      "pricing")
+        kw["pricing"] = yamlio.plain(pr)
+    if "render" in data:
+        rd = data["render"]
+        if not isinstance(rd, dict):
+            raise err("must be a mapping {max_chars, timeout_s}", "render")
+        if "max_chars" in rd:
+            if not isinstance(rd["max_chars"], int) or rd["max_chars"] <= 0:
+                raise err("max_chars must be a positive integer", "render")
+            kw["render_max_chars"] = int(rd["max_chars"])
+        if "timeout_s" in rd:
+            if not isinstance(rd["timeout_s"], (int, float)) or rd["timeout_s"] <= 0:
+                raise err("timeout_s must be a positive number", "render")
+            kw["render_timeout_s"] = float(rd["timeout_s"])
+    return Config(root=root, raw=yamlio.plain(data), path=root / name, **kw)

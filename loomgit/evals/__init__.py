@@ -1,0 +1,1 @@
+"""Evaluation: test suites, assertions, gates, the runner and comparisons."""

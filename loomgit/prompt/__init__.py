@@ -1,0 +1,1 @@
+"""Prompt files: model, parsing, validation, sandboxed rendering."""

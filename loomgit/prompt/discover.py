@@ -1,0 +1,187 @@
+"""Finding prompt files: the configured globs, ids from paths or id patterns."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import Config, GlobSpec
+from ..errors import RefError
+from .parse import default_id, strip_ext
+
+if TYPE_CHECKING:
+    from .model import Prompt
+    from .render import IncludeLoader
+
+PROMPT_SUFFIXES = (".prompt", ".prompty", ".md", ".txt")
+SUITE_SUFFIX = ".tests.yaml"
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    """A file matched by a prompt glob, with the id the glob gives it."""
+
+    path: str  # repo-relative, forward slashes
+    id: str
+    glob: GlobSpec
+
+    @property
+    def suite_path(self) -> str:
+        return re.sub(r"\.[^./]+$", "", self.path) + SUITE_SUFFIX
+
+
+@lru_cache(maxsize=256)
+def _compile(glob: str) -> re.Pattern[str]:
+    out, i = [], 0
+    while i < len(glob):
+        c = glob[i]
+        if glob.startswith("**/", i):
+            out.append("((?:[^/]+/)*)")
+            i += 3
+            continue
+        if glob.startswith("**", i):
+            out.append("(.*)")
+            i += 2
+            continue
+        if c == "*":
+            out.append("([^/]*)")
+        elif c == "?":
+            out.append("([^/])")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("^" + "".join(out) + "$")
+
+
+def fixed_prefix(glob: str) -> str:
+    """The folder part of a glob before its first wildcard (``prompts/`` for ``prompts/**``)."""
+    parts = glob.split("/")
+    keep = []
+    for p in parts[:-1]:
+        if any(ch in p for ch in "*?["):
+            break
+        keep.append(p)
+    return "/".join(keep) + "/" if keep else ""
+
+
+def match(spec: GlobSpec, path: str) -> str | None:
+    """The id ``path`` gets from ``spec``, or None when it does not match."""
+    m = _compile(spec.glob).match(path)
+    if not m:
+        return None
+    if spec.id:
+        groups = [g.rstrip("/") for g in m.groups()]
+        try:
+            return re.sub(r"\{(\d+)\}", lambda mm: groups[int(mm.group(1)) - 1], spec.id)
+        except IndexError:
+            return None
+    rel = path[len(fixed_prefix(spec.glob)):]
+    return strip_ext(rel) if rel else None
+
+
+def is_suite(path: str) -> bool:
+    return path.endswith(SUITE_SUFFIX)
+
+
+_FM_ID = re.compile(rb"^id:[ \t]*['\"]?([A-Za-z0-9_./-]+)['\"]?[ \t]*$", re.MULTILINE)
+
+
+def frontmatter_id(full: Path) -> str | None:
+    """The ``id:`` set in a file's frontmatter, read cheaply (no YAML parse)."""
+    try:
+        with open(full, "rb") as f:
+            head = f.read(8192)
+    except OSError:
+        return None
+    if not head.startswith(b"---"):
+        return None
+    end = re.search(rb"^(?:---|\.\.\.)[ \t]*$", head[3:], re.MULTILINE)
+    m = _FM_ID.search(head[3: 3 + end.start()] if end else head)
+    return m.group(1).decode() if m else None
+
+
+def match_any(config: Config, path: str) -> PromptFile | None:
+    if is_suite(path):
+        return None
+    for spec in config.prompts:
+        pid = match(spec, path)
+        if pid is not None:
+            return PromptFile(path, frontmatter_id(config.root / path) or pid, spec)
+    return None
+
+
+def list_files(root: Path) -> list[str]:
+    """Every candidate file under ``root`` (git's view when it is a repository)."""
+    from .. import gitio
+
+    if gitio.is_repo(root):
+        return [p for p in gitio.ls_files(root) if (root / p).is_file()]
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if not x.startswith(".")]
+        for f in files:
+            out.append(os.path.relpath(os.path.join(d, f), root).replace(os.sep, "/"))
+    return sorted(out)
+
+
+def discover(config: Config, paths: list[str] | None = None) -> list[PromptFile]:
+    """Prompt files of the working tree (or among ``paths``), sorted by id."""
+    found = [pf for p in (paths if paths is not None else list_files(config.root))
+             if (pf := match_any(config, p)) is not None]
+    return sorted(found, key=lambda pf: pf.id)
+
+
+def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None) -> PromptFile:
+    """A prompt by id, unique id suffix (``summarize`` for ``support/summarize``) or path."""
+    root = config.root
+    cand = Path(ident)
+    if cand.suffix and (cand.is_file() or (root / ident).is_file()):
+        full = cand.resolve() if cand.is_file() else (root / ident).resolve()
+        try:
+            rel = full.relative_to(root).as_posix()
+        except ValueError:
+            raise RefError(f"{ident}: file is outside the repository {root}") from None
+        return match_any(config, rel) or PromptFile(rel, default_id(rel), GlobSpec(rel))
+    files = discover(config) if files is None else files
+    for pf in files:
+        if pf.id == ident:
+            return pf
+    tail = [pf for pf in files if pf.id.endswith("/" + ident)]
+    if len(tail) == 1:
+        return tail[0]
+    if len(tail) > 1:
+        raise RefError(f"{ident!r} is ambiguous: {', '.join(pf.id for pf in tail)}")
+    import difflib
+
+    close = difflib.get_close_matches(ident, [pf.id for pf in files], n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else \
+        ("; 'loomgit list' shows the prompts" if files else
+         f"; no prompt files match {', '.join(s.glob for s in config.prompts)}")
+    raise RefError(f"unknown prompt {ident!r}{hint}")
+
+
+def fs_loader(root: Path) -> IncludeLoader:
+    """Include loader for the working tree: files inside ``root`` only."""
+    base = root.resolve()
+
+    def load(name: str) -> str | None:
+        full = (base / name).resolve()
+        if base not in full.parents or not full.is_file():
+            return None
+        try:
+            return full.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return load
+
+
+def read(config: Config, pf: PromptFile) -> Prompt:
+    """Parse the working-tree file of ``pf``."""
+    from .parse import read_prompt
+
+    return read_prompt(config.root / pf.path, display=pf.path, prompt_id=pf.id)

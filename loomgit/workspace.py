@@ -1,0 +1,54 @@
+"""A repository as loomgit sees it: its root, its configuration, its prompt files."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import Config, find_root, load_config
+
+if TYPE_CHECKING:
+    from .prompt.discover import PromptFile
+    from .prompt.model import Prompt
+    from .prompt.render import IncludeLoader
+
+
+class Workspace:
+    """Entry point for library users: ``Workspace(".").prompt("support/summarize")``."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.root: Path = find_root(path)
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.root)
+
+    @cached_property
+    def loader(self) -> IncludeLoader:
+        from .prompt.discover import fs_loader
+
+        return fs_loader(self.root)
+
+    def files(self) -> list[PromptFile]:
+        from .prompt.discover import discover
+
+        return discover(self.config)
+
+    def find(self, ident: str) -> PromptFile:
+        from .prompt.discover import resolve_id
+
+        return resolve_id(self.config, ident)
+
+    def prompt(self, ident: str) -> Prompt:
+        """The working-tree prompt for an id or a path."""
+        from .prompt.discover import read
+
+        return read(self.config, self.find(ident))
+
+    def render(self, ident: str, variables: dict[str, object] | None = None) -> list[dict[str, str]]:
+        cfg = self.config
+        return self.prompt(ident).render(variables, loader=self.loader,
+                                         max_chars=cfg.render_max_chars,
+                                         timeout_s=cfg.render_timeout_s)
