@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 import click
 
 from ..errors import EXIT_INTERNAL, EXIT_USAGE, LoomgitError

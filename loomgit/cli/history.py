@@ -5,7 +5,6 @@ import click
 from .output import print_json, table
 
 
-
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_(as_json: bool) -> int:
