@@ -124,7 +124,8 @@ def _parse_variables(raw: Any, path: str, line: int | None, meta_key: str) -> di
         raise PromptError(f"'{meta_key}' must be a mapping of variable names", path=path, line=line)
     out: dict[str, Variable] = {}
     for name, spec in raw.items():
-        vline = yamlio.line_of(raw, name, line)
+        doc_line = yamlio.line_of(raw, name)
+        vline = doc_line + 1 if doc_line else line  # frontmatter starts on line 2
         if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
             raise PromptError(f"variable name {name!r} is not a valid identifier", path=path,
                               line=vline)
@@ -194,7 +195,7 @@ def parse_prompt(text: str, path: str, *, prompt_id: str | None = None) -> Promp
     elif not path.endswith((".prompt", ".prompty")):
         kind = "plain"
 
-    lines = {str(k): yamlio.line_of(meta, k) or 2 for k in meta}
+    lines = {str(k): (yamlio.line_of(meta, k) or 1) + 1 for k in meta}  # file lines
     if ("input" in meta and isinstance(meta.get("input"), dict) and "schema" in meta["input"]) \
             or _HANDLEBARS.search(body):
         m = _HANDLEBARS.search(body)
