@@ -1,0 +1,138 @@
+"""``loomgit hooks install|uninstall`` and the ``loomgit hook ...`` entry points that git
+hooks and pre-commit hooks run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_FAILED
+from .output import print_json, style
+
+SOURCE_HELP = ("Where file content is read: the index (what the commit will hold), the "
+               "working tree, or auto (the working tree under the pre-commit framework, "
+               "which stashes unstaged edits first; else the index).")
+
+
+def _root() -> Path:
+    from ..config import find_root
+    from ..gitio import require_repo
+
+    root = find_root()
+    require_repo(root)
+    return root
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+@click.group()
+def hooks() -> None:
+    """Install or remove loomgit's plain git hooks (for teams without pre-commit)."""
+
+
+@hooks.command()
+@click.option("--force", is_flag=True,
+              help="Replace hooks that are not loomgit's (kept as NAME.pre-loomgit).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def install(force: bool, as_json: bool) -> None:
+    """Copy the pre-commit and prepare-commit-msg hooks into the repository's hooks
+    folder (core.hooksPath when set, else .git/hooks)."""
+    from ..hooks import install as do_install
+
+    _report(do_install(_root(), force=force), as_json)
+
+
+@hooks.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def uninstall(as_json: bool) -> None:
+    """Remove loomgit's hooks (only its own), restoring hooks that install --force set aside."""
+    from ..hooks import uninstall as do_uninstall
+
+    _report(do_uninstall(_root()), as_json)
+
+
+def _report(actions: list, as_json: bool) -> None:  # type: ignore[type-arg]
+    if as_json:
+        print_json([{"hook": a.name, "path": a.path, "action": a.action, "note": a.note}
+                    for a in actions])
+        return
+    for a in actions:
+        click.echo(f"{a.action:>9}  {a.path}" + (f"  ({a.note})" if a.note else ""))
+
+
+# --------------------------------------------------------------------------- hook
+
+
+@click.group()
+def hook() -> None:
+    """Entry points run by git hooks and by the pre-commit framework."""
+
+
+def _source(source: str) -> str:
+    if source == "auto":
+        return "worktree" if os.environ.get("PRE_COMMIT") == "1" else "index"
+    return source
+
+
+def _run_check(files: tuple[str, ...], source: str, strict: bool, as_json: bool) -> int:
+    from ..hooks import check_files
+
+    src = _source(source)
+    result = check_files(_root(), list(files) if files or src != "index" else None, src)
+    ok = result.ok(strict)
+    if as_json:
+        print_json({"ok": ok, "checked": result.checked, "renders": result.renders,
+                    "findings": [f.to_dict() for f in result.findings]})
+        return 0 if ok else EXIT_FAILED
+    for f in result.findings:
+        colour = "red" if f.level == "error" else "yellow"
+        click.echo(str(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
+    if not ok:
+        n = len(result.errors) or len(result.findings)
+        files_bad = len({f.path for f in result.findings})
+        what = "error(s)" if result.errors else "warning(s) (--strict)"
+        click.echo(f"loomgit-check: {n} {what} in {files_bad} file(s); the commit is blocked. "
+                   "Fix them and stage the fix (git add).", err=True)
+    return 0 if ok else EXIT_FAILED
+
+
+@hook.command("check")
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option("--source", type=click.Choice(["auto", "index", "worktree"]), default="auto",
+              show_default=True, help=SOURCE_HELP)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
+def check_cmd(files: tuple[str, ...], source: str, strict: bool, as_json: bool) -> int:
+    """Validate and render the given prompt and suite FILES (default: those staged).
+
+    Everything `loomgit check` reports, plus a render of each prompt with its sample and
+    with the vars of each case of its suite. Files that are not prompts or suites are
+    ignored. Exits 1 when there is an error.
+    """
+    return _run_check(files, source, strict, as_json)
+
+
+@hook.command("protect")
+def protect_cmd() -> int:
+    """Refuse a commit made by hand on a stage branch (stage branches are written only by
+    `loomgit promote`)."""
+    from ..hooks import protect
+
+    why = protect(_root())
+    if why:
+        click.echo(f"loomgit-protect: commit refused: {why}.", err=True)
+        return EXIT_FAILED
+    return 0
+
+
+@hook.command("pre-commit")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def pre_commit_cmd(strict: bool) -> int:
+    """What the plain pre-commit hook runs: protect, then check the staged files."""
+    rc = protect_cmd.callback()  # type: ignore[misc]
+    if rc:
+        return int(rc)
+    return _run_check((), "index", strict, False)
