@@ -1,4 +1,8 @@
-"""Test-suite files (``NAME.tests.yaml`` beside each prompt): parsing and validation."""
+"""Test-suite files (``NAME.tests.yaml`` beside each prompt): parsing and validation.
+
+Every problem is reported with the file and line it is on, all at once, so that
+``loomgit check`` can list them; :func:`load_suite` raises on the first error instead.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PromptError
+from ..errors import EXIT_USAGE, PromptError
 from ..findings import Finding, error
 
 SUITE_KEYS = {"providers", "repeat", "gate", "defaults", "cases", "distribution", "prompt",
               "threshold", "description"}
-CASE_KEYS = {"name", "vars", "assert", "description", "repeat", "skip", "tags", "expected"}
-ASSERTIONS = {"equals", "contains", "icontains", "not_contains", "starts_with", "regex",
-              "is_json", "json_schema", "one_of", "min_length", "max_length", "similar", "judge",
-              "python", "max_latency_ms", "max_cost_usd", "not", "weight", "icontains_any",
-              "contains_any", "contains_all", "ends_with"}
-GATES = {"all_pass", "majority_pass", "any_pass"}
+CASE_KEYS = {"name", "vars", "assert", "description", "repeat", "skip", "tags", "expected",
+             "weight"}
+DEFAULT_KEYS = {"assert", "vars", "params"}
+GATES = {"all_pass", "majority_pass", "any_pass", "weighted"}
+MAX_REPEAT = 1000
+
+
+class SuiteError(PromptError):
+    """A test suite cannot be used (exit 2: the input is wrong, nothing was evaluated)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,11 @@ class Case:
     asserts: tuple[dict[str, Any], ...]
     line: int | None = None
     repeat: int | None = None
+    expected: Any = None
+    weight: float = 1.0
+    skip: bool = False
+    tags: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,11 +52,53 @@ class Suite:
     defaults: dict[str, Any] = field(default_factory=dict)
     distribution: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
+    prompt: str | None = None
+
+    @property
+    def default_asserts(self) -> tuple[dict[str, Any], ...]:
+        return tuple(self.defaults.get("assert") or ())
+
+    @property
+    def default_vars(self) -> dict[str, Any]:
+        return dict(self.defaults.get("vars") or {})
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.defaults.get("params") or {})
+
+    def case_vars(self, case: Case) -> dict[str, Any]:
+        return {**self.default_vars, **case.vars}
+
+    def case_asserts(self, case: Case) -> tuple[dict[str, Any], ...]:
+        return self.default_asserts + case.asserts
+
+
+def _repeat_ok(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_REPEAT
+
+
+def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Finding]) -> list[Any]:
+    from .. import yamlio
+    from .assertions import spec_problem
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        out.append(error(path, line, f"{where}assert must be a list"))
+        return []
+    for j, a in enumerate(raw):
+        problem = spec_problem(a)
+        if problem:
+            out.append(error(path, yamlio.line_of(raw, j, line), f"{where}{problem}"))
+    return raw
 
 
 def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
     """Parse a suite; returns it (None when unusable) and every problem found."""
     from .. import yamlio
+    from .distribution import DistributionError, parse_check
+    from .gates import GateError, parse_gate
 
     try:
         data = yamlio.load(text, path=path)
@@ -53,38 +109,63 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
     if not isinstance(data, dict):
         return None, [error(path, 1, "a test suite must be a mapping with a 'cases:' list")]
     out: list[Finding] = []
+
+    def at(key: str, node: Any = data, default: int | None = None) -> int | None:
+        return yamlio.line_of(node, key, default)
+
     for key in data:
         if key not in SUITE_KEYS:
-            out.append(error(path, yamlio.line_of(data, key),
+            out.append(error(path, at(key),
                              f"unknown key {key!r} (known: {', '.join(sorted(SUITE_KEYS))})"))
     cases_raw = data.get("cases")
     if not isinstance(cases_raw, list) or not cases_raw:
-        out.append(error(path, yamlio.line_of(data, "cases", 1), "'cases:' must be a non-empty list"))
+        out.append(error(path, at("cases", default=1), "'cases:' must be a non-empty list"))
         return None, out
     repeat = data.get("repeat", 1)
-    if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= 1000:
-        out.append(error(path, yamlio.line_of(data, "repeat"), "repeat must be a whole number 1..1000"))
+    if not _repeat_ok(repeat):
+        out.append(error(path, at("repeat"), f"repeat must be a whole number 1..{MAX_REPEAT}"))
         repeat = 1
+    threshold = data.get("threshold")
     gate = data.get("gate", "all_pass")
-    if not (gate in GATES or (isinstance(gate, dict) and "weighted" in gate)):
-        out.append(error(path, yamlio.line_of(data, "gate"),
-                         "gate must be all_pass, majority_pass, any_pass or "
-                         "{weighted: {...}, threshold: 0.8}"))
+    try:
+        parse_gate(yamlio.plain(gate), threshold)
+    except GateError as e:
+        out.append(error(path, at("gate") or at("threshold"), str(e)))
     providers = data.get("providers", [])
     if isinstance(providers, str):
         providers = [providers]
-    if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
-        out.append(error(path, yamlio.line_of(data, "providers"), "providers must be a list of names"))
+    if not isinstance(providers, list) or not all(isinstance(p, str) and p for p in providers):
+        out.append(error(path, at("providers"), "providers must be a list of names"))
         providers = []
+    prompt_ref = data.get("prompt")
+    if prompt_ref is not None and not isinstance(prompt_ref, str):
+        out.append(error(path, at("prompt"), "prompt must be a prompt id"))
+        prompt_ref = None
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, dict):
-        out.append(error(path, yamlio.line_of(data, "defaults"), "defaults must be a mapping"))
+        out.append(error(path, at("defaults"), "defaults must be a mapping"))
         defaults = {}
+    dline = at("defaults")
+    for key in defaults:
+        if key not in DEFAULT_KEYS:
+            out.append(error(path, at(key, defaults, dline),
+                             f"defaults: unknown key {key!r} (known: {', '.join(sorted(DEFAULT_KEYS))})"))
+    _asserts(path, defaults.get("assert"), at("assert", defaults, dline), "defaults: ", out)
+    for key in ("vars", "params"):
+        if defaults.get(key) is not None and not isinstance(defaults[key], dict):
+            out.append(error(path, at(key, defaults, dline), f"defaults: {key} must be a mapping"))
+            defaults = {k: v for k, v in defaults.items() if k != key}
     dist = data.get("distribution") or []
-    if not isinstance(dist, list) or not all(isinstance(d, str) for d in dist):
-        out.append(error(path, yamlio.line_of(data, "distribution"),
+    if not isinstance(dist, list):
+        out.append(error(path, at("distribution"),
                          "distribution must be a list of checks like 'mean(score) >= 0.8'"))
         dist = []
+    for i, d in enumerate(dist):
+        try:
+            parse_check(d)
+        except DistributionError as e:
+            out.append(error(path, yamlio.line_of(dist, i, at("distribution")), f"distribution: {e}"))
+    dist = [d for d in dist if isinstance(d, str)]
     cases = []
     names: set[str] = set()
     for i, c in enumerate(cases_raw):
@@ -94,54 +175,72 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
             continue
         for key in c:
             if key not in CASE_KEYS:
-                out.append(error(path, yamlio.line_of(c, key, cline), f"case {i + 1}: unknown key {key!r}"))
+                out.append(error(path, at(key, c, cline), f"case {i + 1}: unknown key {key!r}"))
         name = str(c.get("name") or f"case-{i + 1}")
         if name in names:
             out.append(error(path, cline, f"duplicate case name {name!r}"))
         names.add(name)
         cvars = c.get("vars") or {}
         if not isinstance(cvars, dict):
-            out.append(error(path, yamlio.line_of(c, "vars", cline), f"case {name!r}: vars must be a mapping"))
+            out.append(error(path, at("vars", c, cline), f"case {name!r}: vars must be a mapping"))
             cvars = {}
-        asserts = c.get("assert") or []
-        if not isinstance(asserts, list):
-            out.append(error(path, yamlio.line_of(c, "assert", cline), f"case {name!r}: assert must be a list"))
-            asserts = []
-        for j, a in enumerate(asserts):
-            aline = yamlio.line_of(asserts, j, cline)
-            problem = assertion_problem(a)
-            if problem:
-                out.append(error(path, aline, f"case {name!r}: {problem}"))
-        cases.append(Case(name, yamlio.plain(cvars), tuple(yamlio.plain(asserts)), cline))
+        asserts = _asserts(path, c.get("assert"), at("assert", c, cline), f"case {name!r}: ", out)
+        crepeat = c.get("repeat")
+        if crepeat is not None and not _repeat_ok(crepeat):
+            out.append(error(path, at("repeat", c, cline),
+                             f"case {name!r}: repeat must be a whole number 1..{MAX_REPEAT}"))
+            crepeat = None
+        weight = c.get("weight", 1.0)
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+            out.append(error(path, at("weight", c, cline), f"case {name!r}: weight must be a number (0 or more)"))
+            weight = 1.0
+        tags = c.get("tags") or []
+        if isinstance(tags, str):
+            tags = [tags]
+        if not isinstance(tags, list):
+            out.append(error(path, at("tags", c, cline), f"case {name!r}: tags must be a list"))
+            tags = []
+        cases.append(Case(name, yamlio.plain(cvars), tuple(yamlio.plain(asserts)), cline, crepeat,
+                          yamlio.plain(c.get("expected")), float(weight), bool(c.get("skip")),
+                          tuple(str(t) for t in tags), str(c.get("description") or "")))
+    th = threshold if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None
     suite = Suite(path, tuple(cases), tuple(providers), repeat, yamlio.plain(gate),
-                  yamlio.plain(defaults), tuple(dist), yamlio.plain(data))
+                  yamlio.plain(defaults), tuple(dist), yamlio.plain(data),
+                  None if th is None else float(th), prompt_ref)
     return suite, out
 
 
 def assertion_problem(a: Any) -> str | None:
-    if not isinstance(a, dict) or not a:
-        return "each assertion must be a mapping like {contains: text}"
-    kinds = [k for k in a if k not in ("weight", "not", "name")]
-    if "not" in a and isinstance(a["not"], dict):
-        return assertion_problem(a["not"])
-    if len(kinds) != 1:
-        return f"an assertion names exactly one check, got {', '.join(map(str, kinds)) or 'none'}"
-    if kinds[0] not in ASSERTIONS:
-        import difflib
+    """Why the raw assertion ``a`` is unusable, or None (kept for callers of the old name)."""
+    from .assertions import spec_problem
 
-        close = difflib.get_close_matches(str(kinds[0]), sorted(ASSERTIONS), n=1)
-        return f"unknown assertion {kinds[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-    return None
+    return spec_problem(a)
+
+
+def read_suite_text(full: Path, display: str) -> str:
+    from ..prompt.parse import decode
+
+    try:
+        return decode(full.read_bytes(), display)
+    except OSError as e:
+        raise SuiteError(f"cannot read: {e.strerror}", path=display) from None
+
+
+def load_suite(full: Path, display: str) -> Suite:
+    """A suite ready to run; :class:`SuiteError` (file:line) on the first problem."""
+    suite, findings = parse_suite(read_suite_text(full, display), display)
+    errors = [f for f in findings if f.level == "error"]
+    if errors or suite is None:
+        first = errors[0] if errors else error(display, None, "unusable test suite")
+        more = f" (and {len(errors) - 1} more; run 'loomgit check {display}')" if len(errors) > 1 else ""
+        raise SuiteError(first.message + more, path=first.path, line=first.line)
+    return suite
 
 
 def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Finding]:
     """Findings for one suite file; with ``prompt``, case vars are checked against it."""
-    from ..prompt.parse import decode
-
     try:
-        text = decode(full.read_bytes(), display)
-    except OSError as e:
-        return [error(display, None, f"cannot read: {e.strerror}")]
+        text = read_suite_text(full, display)
     except PromptError as e:
         return [error(display, e.line, e.message)]
     suite, out = parse_suite(text, display)
@@ -152,7 +251,7 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
 
     for case in suite.cases:
         try:
-            resolve_variables(prompt, case.vars)
+            resolve_variables(prompt, suite.case_vars(case))
         except LoomgitError as e:
             out.append(error(display, case.line, f"case {case.name!r}: {e.message}"))
     return out

@@ -1,0 +1,54 @@
+"""``loomgit report``: work with saved eval reports (merge shards; HTML is added here too)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import UsageError
+from .output import print_json
+
+
+@click.group("report")
+def report() -> None:
+    """Reports: merge shard results, render overviews."""
+
+
+def read_report(path: str) -> object:
+    from ..evals.results import EvalReport
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        line = getattr(e, "lineno", None)
+        raise UsageError(f"not valid JSON ({getattr(e, 'msg', e)})", path=path, line=line) from None
+    return EvalReport.from_dict(data, path)
+
+
+@report.command("merge")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the merged JSON here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the merged report as JSON.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+@click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown report here.")
+@click.option("-v", "--verbose", is_flag=True, help="Show every case, passed ones too.")
+def merge(files: tuple[str, ...], output: str | None, as_json: bool, junit: str | None,
+          markdown: str | None, verbose: bool) -> int:
+    """Join the JSON reports of `loomgit eval --shard I/N` runs and recompute every gate.
+
+    Exits like `loomgit eval`: 0 passed, 1 a gate or distribution check failed, 3 errors.
+    """
+    from ..evals.results import merge as merge_reports
+    from .evals import print_report, write_outputs
+
+    merged = merge_reports((f, read_report(f)) for f in files)  # type: ignore[misc]
+    write_outputs(merged, output, junit, markdown)
+    if as_json:
+        print_json(merged.to_dict())
+    else:
+        print_report(merged, verbose)
+    return merged.exit_code

@@ -1,0 +1,372 @@
+"""Results of an evaluation: samples, cases, suites, the whole run, and their JSON shape.
+
+The JSON written by ``loomgit eval --json`` (and read back by ``loomgit report merge``)
+is :meth:`EvalReport.to_dict`; see docs/evals.md for the documented shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .assertions import AssertionResult
+from .distribution import CheckResult, run_checks
+from .gates import Gate, Unit, decide, parse_gate
+from .gates import value as gate_value
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Sample:
+    """One model answer to one case, and its assertions."""
+
+    index: int = 0
+    output: str | None = None
+    passed: bool | None = None  # None: error
+    score: float | None = None
+    assertions: list[AssertionResult] = field(default_factory=list)
+    latency_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    cached: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sample": self.index, "output": self.output, "passed": self.passed,
+                "score": _r(self.score), "assertions": [a.to_dict() for a in self.assertions],
+                "latency_ms": _r(self.latency_ms, 3),
+                "tokens": {"input": self.input_tokens, "output": self.output_tokens,
+                           "total": self.input_tokens + self.output_tokens},
+                "cost_usd": _r(self.cost_usd, 9), "cached": self.cached, "error": self.error}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], index: int = 0) -> Sample:
+        tok = d.get("tokens") or {}
+        return cls(int(d.get("sample", index)), d.get("output"), d.get("passed"), d.get("score"),
+                   [AssertionResult.from_dict(a) for a in d.get("assertions") or []],
+                   d.get("latency_ms"), int(tok.get("input") or 0), int(tok.get("output") or 0),
+                   d.get("cost_usd"), bool(d.get("cached")), d.get("error"))
+
+    def row(self) -> dict[str, float | None]:
+        """The values ``distribution:`` checks see."""
+        return {"score": self.score, "passed": 1.0 if self.passed else 0.0,
+                "latency_ms": self.latency_ms, "cost_usd": self.cost_usd,
+                "tokens": float(self.input_tokens + self.output_tokens),
+                "input_tokens": float(self.input_tokens),
+                "output_tokens": float(self.output_tokens)}
+
+
+def _r(v: float | None, nd: int = 6) -> float | None:
+    return None if v is None else round(float(v), nd)
+
+
+@dataclass
+class CaseResult:
+    """One case of a suite on one provider: its samples and its verdict."""
+
+    prompt: str
+    case: str
+    provider: str
+    samples: list[Sample] = field(default_factory=list)
+    version: str | None = None
+    commit: str | None = None
+    suite: str = ""
+    weight: float = 1.0
+    line: int | None = None
+    status: str = "error"  # passed | failed | error | skipped
+    error_msg: str | None = None  # set when the case could not run at all (render error)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.prompt, self.case, self.provider)
+
+    @property
+    def scored(self) -> list[Sample]:
+        return [s for s in self.samples if s.passed is not None]
+
+    @property
+    def passed(self) -> bool | None:
+        return {"passed": True, "failed": False}.get(self.status)
+
+    @property
+    def score(self) -> float | None:
+        vals = [s.score for s in self.scored if s.score is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    @property
+    def pass_rate(self) -> float | None:
+        sc = self.scored
+        return sum(1 for s in sc if s.passed) / len(sc) if sc else None
+
+    @property
+    def error(self) -> str | None:
+        if self.error_msg:
+            return self.error_msg
+        errs = [s.error for s in self.samples if s.error]
+        if not errs:
+            return None
+        return errs[0] if len(errs) == 1 else f"{errs[0]} ({len(errs)} of {len(self.samples)} samples)"
+
+    @property
+    def latency_ms(self) -> float | None:
+        vals = [s.latency_ms for s in self.scored if s.latency_ms is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        vals = [s.cost_usd for s in self.samples if s.cost_usd is not None]
+        return sum(vals) if vals else None
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(s.input_tokens for s in self.samples)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(s.output_tokens for s in self.samples)
+
+    def shown_sample(self) -> Sample | None:
+        """The sample a one-line report shows: the first failing one, else the first."""
+        for s in self.samples:
+            if s.passed is False:
+                return s
+        return self.samples[0] if self.samples else None
+
+    def why(self) -> str:
+        """Why the case did not pass, in one line (empty when it passed)."""
+        if self.status == "error":
+            return self.error or "error"
+        s = self.shown_sample()
+        if self.status != "failed" or s is None:
+            return ""
+        bad = [a for a in s.assertions if not a.passed and a.weight > 0]
+        if not bad:
+            return f"score {self.score:.2f}" if self.score is not None else ""
+        return "; ".join(f"{a.kind}: {a.message}" for a in bad[:3])
+
+    def finalize(self, gate: Gate) -> None:
+        if self.status == "skipped":
+            return
+        if self.error_msg or not self.samples:
+            self.status = "error"
+            return
+        self.status = decide(gate, [Unit(s.passed, s.score) for s in self.samples])
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = self.shown_sample()
+        d: dict[str, Any] = {
+            "prompt": self.prompt, "version": self.version, "commit": self.commit,
+            "suite": self.suite, "case": self.case, "provider": self.provider,
+            "status": self.status, "passed": self.passed, "score": _r(self.score),
+            "pass_rate": _r(self.pass_rate), "repeat": len(self.samples),
+            "output": shown.output if shown else None,
+            "assertions": [a.to_dict() for a in shown.assertions] if shown else [],
+            "latency_ms": _r(self.latency_ms, 3),
+            "tokens": {"input": self.input_tokens, "output": self.output_tokens,
+                       "total": self.input_tokens + self.output_tokens},
+            "cost_usd": _r(self.cost_usd, 9),
+            "cached": bool(self.samples) and all(s.cached for s in self.samples),
+            "error": self.error, "weight": self.weight,
+        }
+        if len(self.samples) > 1:
+            d["samples"] = [s.to_dict() for s in self.samples]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CaseResult:
+        if "samples" in d:
+            samples = [Sample.from_dict(s, i) for i, s in enumerate(d["samples"])]
+        elif d.get("repeat", 1) and d.get("status") != "skipped":
+            samples = [Sample.from_dict(d)]  # one sample: the flat fields are its own
+        else:
+            samples = []
+        cr = cls(str(d["prompt"]), str(d["case"]), str(d.get("provider", "")), samples,
+                 d.get("version"), d.get("commit"), str(d.get("suite", "")),
+                 float(d.get("weight", 1.0)), status=str(d.get("status", "error")))
+        if not samples and cr.status != "skipped":
+            cr.error_msg = d.get("error") or "no samples"
+        return cr
+
+
+@dataclass
+class SuiteResult:
+    """A prompt's suite: its cases' results, the gate and the distribution checks."""
+
+    prompt: str
+    path: str
+    gate: Gate = field(default_factory=Gate)
+    distribution: tuple[str, ...] = ()
+    cases: list[CaseResult] = field(default_factory=list)
+    version: str | None = None
+    commit: str | None = None
+    content_hash: str | None = None
+    status: str = "error"
+    gate_status: str = "error"
+    gate_value: float | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    check_status: list[bool | None] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+        for r in self.cases:
+            c[r.status] = c.get(r.status, 0) + 1
+        return c
+
+    def finalize(self) -> None:
+        for r in self.cases:
+            r.finalize(self.gate)
+        units = [Unit(r.passed, r.score, self.gate.weights.get(r.case, r.weight))
+                 for r in self.cases if r.status != "skipped"]
+        self.gate_status = decide(self.gate, units)
+        self.gate_value = gate_value(self.gate, units)
+        rows = [s.row() for r in self.cases if r.status != "skipped" for s in r.scored]
+        n_err = sum(1 for r in self.cases for s in r.samples if s.passed is None) + \
+            sum(1 for r in self.cases if r.status == "error" and not r.samples)
+        self.checks = run_checks(self.distribution, rows, n_err)
+        # a statistic that has no data because of errors is undecided, not failed
+        self.check_status = [None if (c.value is None and n_err) else c.passed for c in self.checks]
+        any_error = any(r.status == "error" for r in self.cases)
+        if self.gate_status == "failed" or any(s is False for s in self.check_status):
+            self.status = "failed"
+        elif self.gate_status == "error" or any_error or any(s is None for s in self.check_status):
+            self.status = "error"
+        else:
+            self.status = "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.counts()
+        return {"prompt": self.prompt, "version": self.version, "commit": self.commit,
+                "path": self.path, "gate": self.gate.to_spec(), "status": self.status,
+                "gate_status": self.gate_status, "gate_value": _r(self.gate_value),
+                "distribution": list(self.distribution),
+                "checks": [{**ch.to_dict(), "passed": st}
+                           for ch, st in zip(self.checks, self.check_status)],
+                "cases": c["passed"] + c["failed"] + c["error"], "passed": c["passed"],
+                "failed": c["failed"], "errors": c["error"], "skipped": c["skipped"]}
+
+
+@dataclass
+class EvalReport:
+    """A whole ``loomgit eval`` run."""
+
+    suites: list[SuiteResult] = field(default_factory=list)
+    duration_s: float = 0.0
+    started_at: str = ""
+    shard: tuple[int, int] | None = None
+    run_id: str = ""
+    commit: str | None = None
+
+    @property
+    def results(self) -> list[CaseResult]:
+        return [r for s in self.suites for r in s.cases]
+
+    @property
+    def status(self) -> str:
+        st = [s.status for s in self.suites]
+        if "failed" in st:
+            return "failed"
+        if "error" in st:
+            return "error"
+        return "passed"
+
+    @property
+    def exit_code(self) -> int:
+        """0 every gate passed; 1 a gate or distribution check failed; 3 errors kept
+        cases from running (and nothing failed outright)."""
+        from ..errors import EXIT_FAILED, EXIT_INFRA
+
+        return {"passed": 0, "failed": EXIT_FAILED}.get(self.status, EXIT_INFRA)
+
+    def summary(self) -> dict[str, Any]:
+        res = self.results
+        passed = sum(1 for r in res if r.status == "passed")
+        failed = sum(1 for r in res if r.status == "failed")
+        errors = sum(1 for r in res if r.status == "error")
+        costs = [r.cost_usd for r in res if r.cost_usd is not None]
+        return {"cases": passed + failed + errors, "passed": passed, "failed": failed,
+                "errors": errors, "skipped": sum(1 for r in res if r.status == "skipped"),
+                "pass_rate": _r(passed / (passed + failed)) if passed + failed else None,
+                "gate": self.status, "cost_usd": round(sum(costs), 9) if costs else 0.0,
+                "duration_s": round(self.duration_s, 3),
+                "samples": sum(len(r.samples) for r in res),
+                "tokens": sum(r.input_tokens + r.output_tokens for r in res)}
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"schema": SCHEMA_VERSION, "summary": self.summary(),
+                             "suites": [s.to_dict() for s in self.suites],
+                             "results": [r.to_dict() for r in self.results]}
+        if self.shard:
+            d["shard"] = f"{self.shard[0]}/{self.shard[1]}"
+        if self.run_id:
+            d["run_id"] = self.run_id
+        if self.started_at:
+            d["started_at"] = self.started_at
+        if self.commit:
+            d["commit"] = self.commit
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "report") -> EvalReport:
+        """Read a report written by :meth:`to_dict` (gates are recomputed by :meth:`finalize`)."""
+        from ..errors import UsageError
+
+        if not isinstance(d, Mapping) or "results" not in d or "suites" not in d:
+            raise UsageError(f"{source}: not a loomgit eval report (no 'suites'/'results'; "
+                             "write one with 'loomgit eval --json')")
+        try:
+            suites: dict[tuple[str, str], SuiteResult] = {}
+            for s in d["suites"]:
+                suites[(s["prompt"], s["path"])] = SuiteResult(
+                    s["prompt"], s["path"], parse_gate(s.get("gate")),
+                    tuple(s.get("distribution") or ()), version=s.get("version"),
+                    commit=s.get("commit"))
+            for r in d["results"]:
+                cr = CaseResult.from_dict(r)
+                key = (cr.prompt, cr.suite)
+                if key not in suites:
+                    suites[key] = SuiteResult(cr.prompt, cr.suite, version=cr.version)
+                suites[key].cases.append(cr)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise UsageError(f"{source}: malformed eval report ({type(e).__name__}: {e})") from None
+        rep = cls(list(suites.values()), float((d.get("summary") or {}).get("duration_s") or 0.0),
+                  str(d.get("started_at") or ""), None, str(d.get("run_id") or ""), d.get("commit"))
+        return rep
+
+    def finalize(self) -> EvalReport:
+        for s in self.suites:
+            s.finalize()
+        return self
+
+
+def merge(reports: Iterable[tuple[str, EvalReport]]) -> EvalReport:
+    """Join shard reports: cases are unioned per suite and every gate is recomputed.
+
+    The same case in two reports is an error (the same shard given twice?).
+    """
+    from ..errors import UsageError
+
+    by_suite: dict[tuple[str, str], SuiteResult] = {}
+    seen: dict[tuple[str, str, str], str] = {}
+    duration = 0.0
+    for source, rep in reports:
+        duration = max(duration, rep.duration_s)
+        for s in rep.suites:
+            key = (s.prompt, s.path)
+            target = by_suite.get(key)
+            if target is None:
+                target = by_suite[key] = SuiteResult(s.prompt, s.path, s.gate, s.distribution,
+                                                     version=s.version, commit=s.commit)
+            elif target.gate != s.gate or target.distribution != s.distribution:
+                raise UsageError(f"{source}: suite {s.path} has a different gate or distribution "
+                                 "than in an earlier report; were the shards run on the same commit?")
+            for r in s.cases:
+                k = r.key
+                if k in seen:
+                    raise UsageError(f"{source}: case {r.case!r} of {r.prompt} ({r.provider}) is "
+                                     f"also in {seen[k]}; is the same shard given twice?")
+                seen[k] = source
+                target.cases.append(r)
+    return EvalReport(sorted(by_suite.values(), key=lambda s: (s.prompt, s.path)), duration).finalize()

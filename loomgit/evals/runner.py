@@ -1,0 +1,273 @@
+"""The eval runner: render every case, call the models concurrently, score the answers.
+
+Work is one *sample* per (case, provider, repeat index). A fixed number of workers
+(``concurrency``) pull samples from one queue, so memory stays flat for large suites.
+Provider failures become errors on the sample (never failures); a prompt that cannot
+render a case's variables is a failure of that case (the prompt or the case is broken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import InfraError, LoomgitError, UsageError
+from .assertions import (
+    Assertion,
+    AssertionError_,
+    AssertionResult,
+    Observation,
+    Services,
+    combine,
+    compile_assertion,
+    evaluate,
+)
+from .gates import parse_gate
+from .results import CaseResult, EvalReport, Sample, SuiteResult
+
+if TYPE_CHECKING:
+    from ..prompt.model import Prompt
+    from ..prompt.render import IncludeLoader
+    from ..providers.base import Completion
+    from .suite import Case, Suite
+
+Progress = Callable[[int, int], None]
+
+
+class ModelCaller(Protocol):
+    """What the runner needs from the provider layer."""
+
+    async def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any],
+                       *, sample: int = 0) -> Completion: ...
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """A prompt (at some version) and the suite to run on it."""
+
+    prompt: Prompt
+    suite: Suite
+    loader: IncludeLoader | None = None
+    version: str | None = None
+    commit: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    models: tuple[str, ...] = ()  # --model: replaces the suite's providers
+    repeat: int | None = None  # --repeat: replaces the suite's and cases' repeat
+    concurrency: int = 4
+    shard: tuple[int, int] | None = None  # (i, n), 1-based
+    cases: tuple[str, ...] = ()  # only these case names (all when empty)
+    max_chars: int | None = None
+    timeout_s: float | None = None
+    fail_fast_after: int = 8  # consecutive provider errors that mark a model unreachable
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4); a :class:`UsageError` names what is wrong."""
+    i, sep, n = text.partition("/")
+    try:
+        a, b = int(i), int(n)
+    except ValueError:
+        a = b = 0
+    if not sep or b < 1 or not 1 <= a <= b:
+        raise UsageError(f"--shard {text!r}: expected I/N with 1 <= I <= N, as in 1/4")
+    return a, b
+
+
+def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
+    """Case ``index`` (0-based, in run order) belongs to shard ``(i, n)`` when
+    ``index mod n == i - 1``: round-robin, so shards get equal numbers of cases."""
+    return shard is None or index % shard[1] == shard[0] - 1
+
+
+@dataclass
+class _Job:
+    case: CaseResult
+    sample: Sample
+    model: str
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+    asserts: tuple[Assertion, ...]
+    vars: dict[str, Any]
+    expected: Any
+
+
+@dataclass
+class Plan:
+    report: EvalReport
+    jobs: list[_Job] = field(default_factory=list)
+
+
+def models_for(target: Target, options: RunOptions) -> tuple[str, ...]:
+    models = options.models or target.suite.providers or ((target.prompt.model,) if target.prompt.model else ())
+    if not models:
+        raise UsageError(f"{target.suite.path}: no model to run: set 'model:' in "
+                         f"{target.prompt.path}, 'providers:' in the suite, or pass --model")
+    return tuple(dict.fromkeys(models))
+
+
+def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
+    """Render every selected case and lay out the samples to run."""
+    from .rendering import CaseRenderer
+
+    report = EvalReport(shard=options.shard)
+    jobs: list[_Job] = []
+    index = 0
+    wanted = set(options.cases)
+    for t in targets:
+        suite, prompt = t.suite, t.prompt
+        sres = SuiteResult(prompt.id, suite.path, parse_gate(suite.gate, suite.threshold),
+                           suite.distribution, version=t.version, commit=t.commit,
+                           content_hash=prompt.content_hash)
+        report.suites.append(sres)
+        models = models_for(t, options)
+        params = {**prompt.params, **suite.params}
+        renderer = CaseRenderer(prompt, t.loader, max_chars=options.max_chars,
+                                timeout_s=options.timeout_s)
+        try:
+            for case in suite.cases:
+                if wanted and case.name not in wanted:
+                    continue
+                mine = in_shard(index, options.shard)
+                index += 1
+                if not mine:
+                    continue
+                jobs += _plan_case(t, case, sres, models, params, renderer, options)
+        finally:
+            renderer.close()
+    return Plan(report, jobs)
+
+
+def _plan_case(t: Target, case: Case, sres: SuiteResult, models: tuple[str, ...],
+               params: dict[str, Any], renderer: Any, options: RunOptions) -> list[_Job]:
+    suite = t.suite
+    repeat = options.repeat or case.repeat or suite.repeat
+    results = [CaseResult(t.prompt.id, case.name, m, [], t.version, t.commit, suite.path,
+                          case.weight, case.line) for m in models]
+    sres.cases += results
+    if case.skip:
+        for r in results:
+            r.status = "skipped"
+        return []
+    variables = suite.case_vars(case)
+    try:
+        messages = renderer.render(variables)
+    except LoomgitError as e:
+        for r in results:  # the prompt (or the case) is broken: a failure, not an error
+            r.samples = [Sample(i, None, False, 0.0, [AssertionResult(
+                "render", False, 0.0, 1.0, e.message)]) for i in range(repeat)]
+        return []
+    asserts = tuple(compile_assertion(a) for a in suite.case_asserts(case))
+    jobs = []
+    for r in results:
+        for i in range(repeat):
+            s = Sample(i)
+            r.samples.append(s)
+            jobs.append(_Job(r, s, r.provider, messages, params, asserts, variables, case.expected))
+    return jobs
+
+
+class _Breaker:
+    """Stops sending to a model after ``limit`` provider errors in a row, so a server that
+    is down ends the run in seconds: the remaining samples become errors at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.streak: dict[str, int] = {}
+        self.down: dict[str, str] = {}
+
+    def ok(self, model: str) -> None:
+        self.streak[model] = 0
+
+    def failed(self, model: str, reason: str) -> None:
+        n = self.streak.get(model, 0) + 1
+        self.streak[model] = n
+        if n >= self.limit and model not in self.down:
+            self.down[model] = reason
+
+
+async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: _Breaker) -> None:
+    s = job.sample
+    if job.model in breaker.down:
+        s.error = f"not run: {job.model} failed {breaker.limit} times in a row ({breaker.down[job.model]})"
+        return
+    try:
+        comp = await caller.complete(job.model, job.messages, job.params, sample=s.index)
+    except LoomgitError as e:
+        s.error = str(e)
+        if isinstance(e, InfraError):
+            breaker.failed(job.model, str(e))
+        return
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # a bug in a provider must not lose the rest of the run
+        s.error = f"internal error: {type(e).__name__}: {e}"
+        return
+    breaker.ok(job.model)
+    usage = comp.usage
+    s.output, s.latency_ms, s.cost_usd, s.cached = comp.text, comp.latency_ms, comp.cost_usd, comp.cached
+    s.input_tokens, s.output_tokens = usage.input_tokens, usage.output_tokens
+    obs = Observation(comp.text, comp.latency_ms, comp.cost_usd, usage.input_tokens,
+                      usage.output_tokens, job.vars, job.expected, job.case.case,
+                      job.case.prompt, job.model, tuple(job.messages))
+    try:
+        s.assertions = [await evaluate(a, obs, services) for a in job.asserts]
+    except (AssertionError_, LoomgitError) as e:
+        s.error = str(e)
+        return
+    s.passed, s.score = combine(s.assertions)
+
+
+async def execute(p: Plan, caller: ModelCaller, services: Services, options: RunOptions = RunOptions(),
+                  progress: Progress | None = None) -> EvalReport:
+    """Run the planned samples with ``options.concurrency`` workers; returns the report
+    with gates and distribution checks decided."""
+    started = time.monotonic()
+    total = len(p.jobs)
+    done = 0
+    breaker = _Breaker(max(options.fail_fast_after, options.concurrency + 1))
+    queue: Iterator[_Job] = iter(p.jobs)
+    if progress:
+        progress(0, total)
+
+    async def worker() -> None:
+        nonlocal done
+        for job in queue:
+            await _run_job(job, caller, services, breaker)
+            done += 1
+            if progress:
+                progress(done, total)
+
+    n = max(1, min(options.concurrency, total))
+    await asyncio.gather(*(worker() for _ in range(n)))
+    p.report.duration_s = time.monotonic() - started
+    return p.report.finalize()
+
+
+def run(targets: Sequence[Target], caller_factory: Callable[[], ModelCaller], services: Services,
+        options: RunOptions = RunOptions(), progress: Progress | None = None) -> EvalReport:
+    """Plan and execute in a fresh event loop (the synchronous entry point)."""
+    started = time.monotonic()
+    p = plan(targets, options)
+
+    async def main() -> EvalReport:
+        caller = caller_factory()
+        if hasattr(services, "bind"):
+            services.bind(caller)
+        try:
+            return await execute(p, caller, services, options, progress)
+        finally:
+            await caller.aclose()
+
+    report = asyncio.run(main())
+    report.duration_s = time.monotonic() - started
+    return report

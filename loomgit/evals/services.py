@@ -1,0 +1,148 @@
+"""What ``similar``, ``judge`` and ``python`` assertions need: model access and policy.
+
+The judge's rubric prompt is itself a loomgit prompt. Which one is used, first match:
+the assertion's ``prompt:``, ``eval.judge_prompt`` in loomgit.yaml, a prompt with id
+``loomgit/judge`` in the repository, and finally the built-in ``judge.prompt`` beside
+this module. Its answer must hold a score from 0 to 1 (see :func:`parse_score`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LoomgitError
+from .assertions import AssertionError_, Observation, parse_json
+
+if TYPE_CHECKING:
+    from ..prompt.model import Prompt
+    from ..workspace import Workspace
+    from .runner import ModelCaller
+
+BUILTIN_JUDGE = Path(__file__).with_name("judge.prompt")
+JUDGE_ID = "loomgit/judge"
+_TRUE = ("1", "true", "yes", "on")
+
+
+def python_allowed(env: dict[str, str] | None = None) -> bool:
+    """``python:`` assertions run unless in CI (``CI`` or ``GITHUB_ACTIONS`` set) without
+    ``LOOMGIT_ALLOW_PYTHON=1``; ``LOOMGIT_ALLOW_PYTHON=0`` turns them off anywhere."""
+    env = dict(os.environ) if env is None else env
+    flag = env.get("LOOMGIT_ALLOW_PYTHON")
+    if flag is not None and flag.strip() != "":
+        return flag.strip().lower() in _TRUE
+    in_ci = env.get("CI", "").lower() in (*_TRUE, "1") or env.get("GITHUB_ACTIONS") == "true"
+    return not in_ci
+
+
+_SCORE = re.compile(r'"?score"?\s*[:=]\s*(-?\d+(?:\.\d+)?)', re.IGNORECASE)
+
+
+def parse_score(text: str) -> tuple[float, str]:
+    """(score in [0, 1], reason) from a judge's answer.
+
+    Accepted: a JSON object with ``score`` (and optionally ``reason``), possibly in a
+    ```json fence or surrounded by text, or a line like ``score: 0.8``. Scores on a 0-10
+    or 0-100 scale are divided down. Anything else is an error."""
+    ok, value, _ = parse_json(text)
+    if not ok:
+        m = re.search(r"\{.*\}", text, re.DOTALL)
+        if m:
+            try:
+                value, ok = json.loads(m.group(0)), True
+            except (json.JSONDecodeError, RecursionError):
+                ok = False
+    raw: Any = None
+    reason = ""
+    if ok and isinstance(value, dict) and "score" in value:
+        raw, reason = value.get("score"), str(value.get("reason") or "")
+    elif ok and isinstance(value, (int, float)) and not isinstance(value, bool):
+        raw = value
+    else:
+        m2 = _SCORE.search(text)
+        raw = float(m2.group(1)) if m2 else None
+    if isinstance(raw, str):
+        try:
+            raw = float(raw)
+        except ValueError:
+            raw = None
+    if not isinstance(raw, (int, float)) or isinstance(raw, bool) or raw < 0 or raw > 100:
+        snippet = " ".join(text.split())[:80]
+        raise AssertionError_(f"judge answer holds no score from 0 to 1: {snippet!r}")
+    score = float(raw)
+    if score > 10:
+        score /= 100
+    elif score > 1:
+        score /= 10
+    return score, " ".join(reason.split())[:200]
+
+
+class EvalServices:
+    """:class:`~loomgit.evals.assertions.Services` backed by a workspace and a model caller."""
+
+    def __init__(self, ws: Workspace | None, *, allow_python: bool | None = None) -> None:
+        self.ws = ws
+        self.root = str(ws.root) if ws is not None else os.getcwd()
+        self.allow_python = python_allowed() if allow_python is None else allow_python
+        self.caller: ModelCaller | None = None
+        section = ws.config.section("eval") if ws is not None else {}
+        self._embedding_model = section.get("embedding_model")
+        self._judge_model = section.get("judge_model")
+        self._judge_prompt = section.get("judge_prompt")
+        self._judges: dict[str | None, tuple[Prompt, Any]] = {}
+
+    def bind(self, caller: ModelCaller) -> None:
+        self.caller = caller
+
+    def embedding_model(self) -> str | None:
+        return self._embedding_model if isinstance(self._embedding_model, str) else None
+
+    async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
+        assert self.caller is not None
+        return await self.caller.embed(model, texts)
+
+    def judge_prompt(self, ref: str | None) -> tuple[Prompt, Any]:
+        """The judge prompt (and its include loader) for an assertion's ``prompt:``."""
+        key = ref or self._judge_prompt
+        if key in self._judges:
+            return self._judges[key]
+        from ..prompt.parse import read_prompt
+
+        found: tuple[Prompt, Any] | None = None
+        if self.ws is not None:
+            wanted = key or JUDGE_ID
+            try:
+                from ..resolve import resolve
+
+                res = resolve(self.ws, wanted)
+                found = (res.prompt, res.loader)
+            except LoomgitError as e:
+                if key:  # asked for by name: it must exist
+                    raise AssertionError_(f"judge prompt {key!r}: {e}") from None
+        if found is None:
+            found = (read_prompt(BUILTIN_JUDGE, display="loomgit/evals/judge.prompt",
+                                 prompt_id=JUDGE_ID), None)
+        self._judges[key] = found
+        return found
+
+    async def judge(self, criteria: str, obs: Observation, model: str | None,
+                    prompt: str | None) -> tuple[float, str]:
+        assert self.caller is not None
+        jp, loader = self.judge_prompt(prompt)
+        asked = "\n\n".join(m.get("content", "") for m in obs.messages if m.get("role") != "assistant")
+        values: dict[str, Any] = {"criteria": criteria, "output": obs.text}
+        declared = jp.variables
+        for name, val in (("input", asked), ("expected", obs.expected)):
+            if declared is None or name in declared:
+                values[name] = "" if val is None else (val if isinstance(val, str) else json.dumps(val))
+        try:
+            messages = jp.render(values, loader=loader)
+        except LoomgitError as e:
+            raise AssertionError_(f"judge prompt {jp.path}: {e.message}") from None
+        use = model or (self._judge_model if isinstance(self._judge_model, str) else None) \
+            or jp.model or obs.provider
+        comp = await self.caller.complete(use, messages, dict(jp.params), sample=0)
+        return parse_score(comp.text)

@@ -1,0 +1,1 @@
+"""Reports of eval runs: JUnit XML for CI systems, Markdown for pull-request comments."""

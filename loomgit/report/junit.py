@@ -1,0 +1,108 @@
+"""JUnit XML (the Ant/Jenkins dialect GitHub, GitLab, Jenkins and Azure read).
+
+One ``<testsuite>`` per prompt suite, one ``<testcase>`` per case and provider, plus one
+for the gate and one per ``distribution:`` check so that a failed gate shows as a failure
+even when every case passed on its own. Errored cases are ``<error>``, not ``<failure>``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..evals.results import CaseResult, EvalReport, SuiteResult
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MAX_OUTPUT = 10_000
+
+
+def clean(text: object) -> str:
+    """Text safe for XML 1.0 (control characters dropped)."""
+    return _INVALID_XML.sub("", str(text))
+
+
+def _case(parent: object, suite: SuiteResult, r: CaseResult) -> None:
+    import xml.etree.ElementTree as ET
+
+    tc = ET.SubElement(parent, "testcase", {  # type: ignore[arg-type]
+        "classname": clean(suite.prompt), "name": clean(f"{r.case} [{r.provider}]"),
+        "time": f"{(r.latency_ms or 0.0) / 1000:.3f}", "file": clean(suite.path)})
+    if r.line:
+        tc.set("line", str(r.line))
+    if r.status == "skipped":
+        ET.SubElement(tc, "skipped")
+    elif r.status == "error":
+        el = ET.SubElement(tc, "error", {"message": clean(r.error or "error"), "type": "error"})
+        el.text = clean(r.error or "")
+    elif r.status == "failed":
+        why = r.why()
+        el = ET.SubElement(tc, "failure", {"message": clean(why), "type": "assertion"})
+        s = r.shown_sample()
+        lines = [f"score {r.score:.3f}" if r.score is not None else ""]
+        if len(r.samples) > 1 and r.pass_rate is not None:
+            lines.append(f"pass rate {r.pass_rate:.0%} over {len(r.samples)} samples")
+        for a in (s.assertions if s else []):
+            lines.append(f"{'PASS' if a.passed else 'FAIL'} {a.kind}: {a.message}")
+        el.text = clean("\n".join(x for x in lines if x))
+    s = r.shown_sample()
+    if s is not None and s.output:
+        out = ET.SubElement(tc, "system-out")
+        out.text = clean(s.output[:MAX_OUTPUT])
+
+
+def to_junit(report: EvalReport) -> str:
+    """The report as a JUnit XML document."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", {"name": "loomgit eval"})
+    tot = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in report.suites:
+        ts = ET.SubElement(root, "testsuite", {"name": clean(suite.prompt), "file": clean(suite.path)})
+        if report.started_at:
+            ts.set("timestamp", report.started_at)
+        props = ET.SubElement(ts, "properties")
+        for k, v in (("version", suite.version), ("commit", suite.commit),
+                     ("gate", suite.gate.describe()), ("gate_status", suite.gate_status),
+                     ("status", suite.status)):
+            if v:
+                ET.SubElement(props, "property", {"name": k, "value": clean(v)})
+        n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        for r in suite.cases:
+            _case(ts, suite, r)
+            n["tests"] += 1
+            n["failures"] += r.status == "failed"
+            n["errors"] += r.status == "error"
+            n["skipped"] += r.status == "skipped"
+        gate = ET.SubElement(ts, "testcase", {"classname": clean(suite.prompt),
+                                              "name": clean(f"gate: {suite.gate.describe()}"),
+                                              "time": "0"})
+        n["tests"] += 1
+        c = suite.counts()
+        detail = f"{c['passed']} passed, {c['failed']} failed, {c['error']} errors"
+        if suite.gate_status == "failed":
+            ET.SubElement(gate, "failure", {"message": f"gate failed: {detail}", "type": "gate"})
+            n["failures"] += 1
+        elif suite.gate_status == "error":
+            ET.SubElement(gate, "error", {"message": f"gate undecided: {detail}", "type": "gate"})
+            n["errors"] += 1
+        for ch, st in zip(suite.checks, suite.check_status):
+            tc = ET.SubElement(ts, "testcase", {"classname": clean(suite.prompt),
+                                                "name": clean(f"distribution: {ch.check}"), "time": "0"})
+            n["tests"] += 1
+            shown = "none" if ch.value is None else f"{ch.value:.6g}"
+            if st is False:
+                ET.SubElement(tc, "failure", {"message": f"{ch.check}: value {shown}", "type": "distribution"})
+                n["failures"] += 1
+            elif st is None:
+                ET.SubElement(tc, "error", {"message": f"{ch.check}: no data (errors)", "type": "distribution"})
+                n["errors"] += 1
+        for k, v in n.items():
+            ts.set(k, str(v))
+            tot[k] += v
+        ts.set("time", f"{sum((r.latency_ms or 0.0) for r in suite.cases) / 1000:.3f}")
+    for k, v in tot.items():
+        root.set(k, str(v))
+    root.set("time", f"{report.duration_s:.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
