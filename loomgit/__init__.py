@@ -27,6 +27,7 @@ __all__ = [
     "Variable",
     "Workspace",
     "__version__",
+    "experiment",
     "load_config",
     "parse_prompt",
     "read_prompt",
@@ -44,6 +45,7 @@ _LAZY = {
     "Prompt": "loomgit.prompt.model",
     "Variable": "loomgit.prompt.model",
     "Workspace": "loomgit.workspace",
+    "experiment": "loomgit.experiments.api",
     "load_config": "loomgit.config",
     "parse_prompt": "loomgit.prompt.parse",
     "read_prompt": "loomgit.prompt.parse",
@@ -52,6 +54,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .config import load_config
     from .errors import ConfigError, LoomgitError, PromptError, RenderError, SandboxError
+    from .experiments.api import experiment
     from .findings import Finding
     from .prompt.model import Prompt, Variable
     from .prompt.parse import parse_prompt, read_prompt

@@ -52,6 +52,12 @@ def check_suite(ws: Workspace, rel: str) -> list[Finding]:
     return check_suite_file(ws.root / rel, rel, prompt)
 
 
+def _is_experiment(ws: Workspace, rel: str) -> bool:
+    from .experiments.spec import is_experiment_file
+
+    return is_experiment_file(ws.config, rel)
+
+
 def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
     """Findings for ``paths`` (every prompt and suite of the repository when None)."""
     from .prompt.discover import PROMPT_SUFFIXES, is_suite, match_any
@@ -69,6 +75,10 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
             owner = s[: -len(".tests.yaml")]
             if not any(t.rsplit(".", 1)[0] == owner for t in seen):
                 findings += check_suite(ws, s)
+        from .experiments.spec import check_experiment_file, experiment_files
+
+        for e in experiment_files(ws):
+            findings += check_experiment_file(ws, e)
         return findings
     for path in paths:
         rel = _rel(ws, path)
@@ -76,6 +86,10 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
             findings.append(error(rel, None, "no such file"))
         elif is_suite(rel):
             findings += check_suite(ws, rel)
+        elif _is_experiment(ws, rel):
+            from .experiments.spec import check_experiment_file
+
+            findings += check_experiment_file(ws, rel)
         else:
             pf = match_any(ws.config, rel)
             if pf is not None or rel.endswith(PROMPT_SUFFIXES):

@@ -182,7 +182,7 @@ def test_check_does_not_import_network_or_rich(sample_repo: GitRepo) -> None:
 def test_public_api_surface() -> None:
     assert sorted(loomgit.__all__) == sorted([
         "ConfigError", "Finding", "LoomgitError", "Prompt", "PromptError", "RenderError",
-        "SandboxError", "Variable", "Workspace", "__version__",
+        "SandboxError", "Variable", "Workspace", "__version__", "experiment",
         "load_config", "parse_prompt", "read_prompt", "render", "validate"])
     for name in loomgit.__all__:
         assert getattr(loomgit, name) is not None

@@ -1,0 +1,37 @@
+"""A/B experiments between prompt versions, declared in ``experiments/NAME.yaml``.
+
+- :mod:`.spec` parses and validates experiment files (``loomgit check`` calls it);
+- :mod:`.assign` maps units to variants by stable hashing;
+- :mod:`.store` keeps outcomes (SQLite by default, PostgreSQL for many machines);
+- :mod:`.stats` and :mod:`.analysis` turn outcomes into estimates, tests and a verdict;
+- :mod:`.api` is what applications call: ``loomgit.experiment(name)``;
+- :mod:`.conclude` promotes a winner through :mod:`loomgit.stages`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["Experiment", "ExperimentError", "ExperimentSpec", "Variant", "experiment"]
+
+_LAZY = {
+    "Experiment": "api",
+    "Variant": "api",
+    "experiment": "api",
+    "ExperimentError": "spec",
+    "ExperimentSpec": "spec",
+}
+
+if TYPE_CHECKING:
+    from .api import Experiment, Variant, experiment
+    from .spec import ExperimentError, ExperimentSpec
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
