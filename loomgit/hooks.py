@@ -181,14 +181,18 @@ def _suite_renders(ws: Workspace, prompt_rel: str, prompt_id: str | None,
     cfg = ws.config
     out: list[Finding] = []
     renders = 0
+    case_vars = getattr(suite, "case_vars", lambda c: c.vars)  # suite defaults.vars merged
     for case in suite.cases:
+        if getattr(case, "skip", False):
+            continue
+        values = case_vars(case)
         try:
-            resolve_variables(prompt, case.vars, ws.loader)
+            resolve_variables(prompt, values, ws.loader)
         except LoomgitError:
             continue  # the suite check already names the case's bad vars
         renders += 1
         try:
-            render_prompt(prompt, case.vars, loader=ws.loader, max_chars=cfg.render_max_chars,
+            render_prompt(prompt, values, loader=ws.loader, max_chars=cfg.render_max_chars,
                           timeout_s=cfg.render_timeout_s)
         except LoomgitError as e:
             where = f" at {e.path}:{e.line}" if e.path and e.line else ""
@@ -244,7 +248,20 @@ def check_files(root: Path, paths: Sequence[str] | None = None,
     if not rels:
         return CheckResult([])
     with snapshot(root, rels, source) as ws:
-        return check_snapshot(ws, rels)
+        result = check_snapshot(ws, rels)
+        if source != "index":
+            return result
+        # a named prompt or suite whose staged content cannot be read must not pass unseen
+        unread = [error(p, None, "not in the index: stage it (git add) or check the working "
+                                 "tree (--source worktree)")
+                  for p in rels if _is_target(ws.config, p) and not (ws.root / p).is_file()]
+        return CheckResult(unread + result.findings, result.checked, result.renders)
+
+
+def _is_target(config: Config, path: str) -> bool:
+    from .prompt.discover import is_suite, match_any
+
+    return is_suite(path) or match_any(config, path) is not None
 
 
 def _relpath(root: Path, path: str) -> str:
@@ -280,6 +297,28 @@ def protect(root: Path, config: Config | None = None) -> str | None:
                     f"writes it. Switch back (git switch -) and run "
                     f"'loomgit promote ID VERSION --to {stage}' instead")
     return None
+
+
+# --------------------------------------------------------------------------- versions
+
+_SCISSORS = re.compile(r"^. -+ >8 -+$")
+
+
+def apply_trailers(root: Path, message: str, trailers: Sequence[str]) -> str:
+    """``message`` with its ``Prompt-Version:`` trailers replaced by ``trailers`` (so an
+    ``--amend`` never repeats them). Placement is git's own (``git interpret-trailers``):
+    after the other trailers, above the comment lines and the ``commit -v`` diff."""
+    lines = message.split("\n")
+    cut = next((i for i, ln in enumerate(lines) if _SCISSORS.match(ln)), len(lines))
+    key = TRAILER_KEY.lower() + ":"
+    kept = [ln for ln in lines[:cut] if not ln.lower().startswith(key)] + lines[cut:]
+    stripped = "\n".join(kept)
+    if not trailers:
+        return stripped
+    args = ["interpret-trailers", "--if-exists", "add", "--if-missing", "add", "--where", "end"]
+    for tr in trailers:
+        args += ["--trailer", f"{TRAILER_KEY}: {tr}"]
+    return gitio.run(args, root, input=stripped.encode("utf-8")).decode("utf-8")
 
 
 # --------------------------------------------------------------------------- install
