@@ -1,6 +1,56 @@
 """Model providers: one async interface over OpenAI-compatible servers, Anthropic, Gemini,
-Cohere, and the offline ``echo`` and ``replay`` providers."""
+Cohere, and the offline ``echo`` and ``replay`` providers.
+
+``get_provider(name, config)`` gives one model's provider with retries, limits, a circuit
+breaker and costs; ``ModelClient(config)`` adds the response cache and recordings and is
+what the eval engine uses. Submodules are imported on first use (httpx is not imported by
+``import loomgit.providers``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .base import Completion, Provider, Usage
 
-__all__ = ["Completion", "Provider", "Usage"]
+if TYPE_CHECKING:
+    from .cache import ResponseCache, request_key
+    from .client import ModelClient
+    from .errors import (
+        ProviderAuthError,
+        ProviderConfigError,
+        ProviderRejected,
+        ProviderTimeout,
+        ProviderTransientError,
+        ProviderUnavailable,
+        RecordingMissing,
+    )
+    from .pricing import PriceTable, cost_usd
+    from .registry import get_provider, resolve
+    from .resilience import ResilienceSettings
+
+__all__ = [
+    "Completion", "ModelClient", "PriceTable", "Provider", "ProviderAuthError",
+    "ProviderConfigError", "ProviderRejected", "ProviderTimeout", "ProviderTransientError",
+    "ProviderUnavailable", "RecordingMissing", "ResilienceSettings", "ResponseCache", "Usage",
+    "cost_usd", "get_provider", "request_key", "resolve",
+]
+
+_LAZY = {
+    "ModelClient": "client", "ResponseCache": "cache", "request_key": "cache",
+    "PriceTable": "pricing", "cost_usd": "pricing", "get_provider": "registry",
+    "resolve": "registry", "ResilienceSettings": "resilience",
+    **{n: "errors" for n in ("ProviderAuthError", "ProviderConfigError", "ProviderRejected",
+                             "ProviderTimeout", "ProviderTransientError", "ProviderUnavailable",
+                             "RecordingMissing")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+Message = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,12 @@ class Usage:
 
 @dataclass(frozen=True)
 class Completion:
-    """One model answer: text, usage, latency, cost, and the raw response for debugging."""
+    """One model answer: text, usage, latency, cost, and the raw response for debugging.
+
+    ``latency_ms`` is the time of the attempt that answered (retries and waits are not
+    counted); ``attempts`` says how many tries it took. ``cached`` answers (from the
+    response cache or a recording) keep the latency and cost of the call that made them.
+    """
 
     text: str
     model: str  # "provider/model" as asked for
@@ -28,19 +36,66 @@ class Completion:
     finish_reason: str | None = None
     cached: bool = False
     raw: Any = None
+    attempts: int = 1
+
+    def to_dict(self, *, raw: bool = False) -> dict[str, Any]:
+        """The JSON shape used by ``--json`` output, the cache and recordings."""
+        d: dict[str, Any] = {
+            "text": self.text,
+            "model": self.model,
+            "usage": {"input_tokens": self.usage.input_tokens,
+                      "output_tokens": self.usage.output_tokens,
+                      "total_tokens": self.usage.total_tokens},
+            "latency_ms": round(self.latency_ms, 3),
+            "cost_usd": self.cost_usd,
+            "finish_reason": self.finish_reason,
+            "cached": self.cached,
+            "attempts": self.attempts,
+        }
+        if raw:
+            d["raw"] = self.raw
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], **changes: Any) -> Completion:
+        u = d.get("usage") or {}
+        cost = d.get("cost_usd")
+        values: dict[str, Any] = {
+            "text": str(d.get("text", "")),
+            "model": str(d.get("model", "")),
+            "usage": Usage(int(u.get("input_tokens") or 0), int(u.get("output_tokens") or 0)),
+            "latency_ms": float(d.get("latency_ms") or 0.0),
+            "cost_usd": float(cost) if isinstance(cost, (int, float)) else None,
+            "finish_reason": d.get("finish_reason"),
+            "cached": bool(d.get("cached", False)),
+            "raw": d.get("raw"),
+            "attempts": int(d.get("attempts") or 1),
+        }
+        values.update(changes)
+        return cls(**values)
 
 
 class Provider:
     """Base class: ``await provider.complete(messages, params)``.
 
     ``messages`` is a list of ``{"role": "system"|"user"|"assistant", "content": str}``;
-    ``params`` holds generation settings (temperature, max_tokens, ...).
+    ``params`` holds generation settings (temperature, max_tokens, ...), in OpenAI's
+    vocabulary; each backend maps them to its API. ``defaults`` are the params of the
+    ``providers:`` entry, under the call's own params.
     """
 
     name: str = "base"
+    local: bool = False  # runs on this machine: free, and not worth caching if offline
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, *, label: str | None = None,
+                 defaults: Mapping[str, Any] | None = None) -> None:
         self.model = model  # the part after "provider/"
+        self.label = label or f"{self.name}/{model}"
+        self.defaults: dict[str, Any] = dict(defaults or {})
+
+    def merge_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The params actually sent: the entry's defaults, then the call's own."""
+        return {**self.defaults, **(params or {})}
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         raise NotImplementedError
@@ -48,7 +103,17 @@ class Provider:
     async def embed(self, texts: list[str]) -> list[list[float]]:
         from ..errors import ProviderError
 
-        raise ProviderError(f"{self.name} provides no embeddings")
+        raise ProviderError(f"{self.label}: {self.name} provides no embeddings; "
+                            "use an OpenAI-compatible, Gemini or Cohere embedding model")
 
     async def aclose(self) -> None:
         return None
+
+    async def __aenter__(self) -> Provider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.label}>"

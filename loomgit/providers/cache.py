@@ -1,0 +1,206 @@
+"""The on-disk response cache, and the request key it shares with recordings.
+
+A request is keyed by the sha256 of its canonical JSON: the model's full name
+(``provider/model``), the params actually sent, the messages, and the sample index when it
+is not 0 (so ``repeat: 3`` keeps three answers apart). Only answers are cached, never
+errors. Files live under ``.git/loomgit/cache/`` (or ``cache: {dir: ...}``), one JSON file
+per answer, written atomically; an entry older than the TTL (default 7 days) is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .base import Completion
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+DEFAULT_TTL_S = 7 * 24 * 3600.0
+_TTL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+FORMAT = 1
+
+
+def request_key(model: str, params: Mapping[str, Any], messages: Sequence[Mapping[str, Any]],
+                sample: int = 0) -> str:
+    """The hex sha256 that names one request in the cache and in recordings."""
+    doc: dict[str, Any] = {
+        "model": model,
+        "params": dict(params),
+        "messages": [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+                     for m in messages],
+    }
+    if sample:
+        doc["sample"] = int(sample)
+    blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def embed_key(model: str, texts: Sequence[str]) -> str:
+    blob = json.dumps({"embed": model, "texts": list(texts)}, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def parse_ttl(value: Any) -> float | None:
+    """Seconds from ``3600``, ``"90m"``, ``"12h"``, ``"7d"``, ``"2w"``; None = never expires."""
+    if value is None or value in ("never", "none"):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(value)
+        return float(value)
+    m = _TTL_RE.match(str(value))
+    if not m:
+        raise ValueError(value)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def git_dir(root: Path) -> Path | None:
+    """The repository's common git dir without running git (worktrees included)."""
+    dot = root / ".git"
+    if dot.is_dir():
+        return dot
+    if dot.is_file():
+        try:
+            line = dot.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        if line.startswith("gitdir:"):
+            gd = (root / line[len("gitdir:"):].strip()).resolve()
+            common = gd / "commondir"
+            if common.is_file():
+                try:
+                    return (gd / common.read_text(encoding="utf-8").strip()).resolve()
+                except OSError:
+                    return gd
+            return gd
+    return None
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+
+
+class ResponseCache:
+    """Answers on disk, one JSON file per request key."""
+
+    def __init__(self, directory: str | os.PathLike[str], ttl_s: float | None = DEFAULT_TTL_S) -> None:
+        self.dir = Path(directory)
+        self.ttl_s = ttl_s
+        self.stats = CacheStats()
+
+    def _path(self, key: str) -> Path:
+        return self.dir / key[:2] / f"{key}.json"
+
+    def _read(self, key: str, kind: str) -> Any:
+        path = self._path(key)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.stats.misses += 1
+            return None
+        if not isinstance(doc, dict) or doc.get("kind") != kind:
+            self.stats.misses += 1
+            return None
+        created = doc.get("created")
+        fresh = self.ttl_s is None or (isinstance(created, (int, float))
+                                       and time.time() - created <= self.ttl_s)
+        if not fresh:
+            self.stats.misses += 1
+            return None
+        self.stats.hits += 1
+        return doc.get("value")
+
+    def _write(self, key: str, kind: str, value: Any) -> None:
+        doc = {"format": FORMAT, "kind": kind, "created": time.time(), "value": value}
+        try:
+            atomic_write(self._path(key), json.dumps(doc, ensure_ascii=False))
+            self.stats.writes += 1
+        except OSError:
+            pass  # a cache that cannot be written is no reason to fail the call
+
+    def get(self, key: str) -> Completion | None:
+        value = self._read(key, "completion")
+        if not isinstance(value, dict):
+            return None
+        try:
+            return Completion.from_dict(value, cached=True, raw=None)
+        except (TypeError, ValueError):
+            return None
+
+    def put(self, key: str, completion: Completion) -> None:
+        self._write(key, "completion", completion.to_dict())
+
+    def get_embeddings(self, key: str) -> list[list[float]] | None:
+        value = self._read(key, "embeddings")
+        return value if isinstance(value, list) else None
+
+    def put_embeddings(self, key: str, vectors: list[list[float]]) -> None:
+        self._write(key, "embeddings", vectors)
+
+    def clear(self) -> int:
+        """Delete every cached answer; returns how many files went."""
+        n = 0
+        if self.dir.is_dir():
+            for p in self.dir.glob("*/*.json"):
+                try:
+                    p.unlink()
+                    n += 1
+                except OSError:
+                    pass
+        return n
+
+
+def cache_from_config(config: Config) -> ResponseCache | None:
+    """The cache ``loomgit.yaml``'s ``cache:`` section describes (None when disabled)."""
+    from .errors import ProviderConfigError
+
+    section = config.section("cache")
+    unknown = set(section) - {"dir", "ttl", "enabled"}
+    if unknown:
+        raise ProviderConfigError(f"loomgit.yaml: cache: unknown setting {sorted(unknown)[0]!r}; "
+                                  "known: dir, ttl, enabled")
+    if section.get("enabled", True) is False:
+        return None
+    try:
+        ttl = parse_ttl(section["ttl"]) if "ttl" in section else DEFAULT_TTL_S
+    except ValueError:
+        raise ProviderConfigError(f"loomgit.yaml: cache: ttl {section['ttl']!r} is not a "
+                                  "duration such as 3600, 90m, 12h, 7d or 'never'") from None
+    if section.get("dir"):
+        d = Path(os.path.expanduser(str(section["dir"])))
+        directory = d if d.is_absolute() else config.root / d
+    else:
+        gd = git_dir(config.root)
+        directory = gd / "loomgit" / "cache" if gd else config.root / ".loomgit" / "cache"
+    return ResponseCache(directory, ttl)

@@ -1,0 +1,214 @@
+"""The model client the eval engine, batch runs and ``render --run`` use.
+
+``ModelClient(config)`` turns model names into providers (one per name, limits shared per
+provider entry), and adds to each call the response cache, recordings (``mode="record"``
+/ ``"replay"``) and costs::
+
+    async with ModelClient(ws.config) as client:
+        c = await client.complete("openai/gpt-4o-mini", messages, {"temperature": 0}, sample=0)
+        print(c.text, c.usage.total_tokens, c.latency_ms, c.cost_usd)
+
+Tests and embedders may pass their own ``httpx.AsyncClient`` (``http=``), for instance one
+with ``httpx.MockTransport``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from .base import Completion
+from .cache import ResponseCache, cache_from_config, embed_key, request_key
+from .errors import ProviderConfigError
+from .registry import Spec, build, resolve
+from .resilience import Limits, ResilienceSettings, ResilientProvider
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..config import Config
+    from .replay import RecordingStore
+
+MODES = ("live", "record", "replay")
+
+
+@dataclass
+class ClientStats:
+    calls: int = 0  # answers returned
+    live: int = 0  # answers from a provider
+    cache_hits: int = 0
+    replayed: int = 0
+    recorded: int = 0
+
+
+class ModelClient:
+    """Model access with retries, limits, a breaker, a response cache, recordings and costs.
+
+    - ``settings``: resilience defaults under each ``providers:`` entry's own settings.
+    - ``cache``: None reads ``cache:`` from the config; False turns it off; or a
+      :class:`ResponseCache`.
+    - ``mode``: ``live`` calls providers; ``record`` answers from recordings and records
+      what is missing; ``replay`` answers only from recordings.
+    """
+
+    def __init__(self, config: Config | None = None, *, http: httpx.AsyncClient | None = None,
+                 env: Mapping[str, str] | None = None, settings: ResilienceSettings | None = None,
+                 cache: ResponseCache | bool | None = None, mode: str = "live",
+                 recordings: RecordingStore | None = None) -> None:
+        if mode not in MODES:
+            raise ProviderConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
+        if config is None:
+            from ..config import load_config
+
+            config = load_config()
+        self.config = config
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.settings = settings
+        self.mode = mode
+        if cache is None or cache is True:
+            self.cache: ResponseCache | None = cache_from_config(config)
+        else:
+            self.cache = cache or None
+        self._store = recordings
+        self._http = http
+        self._own_http = http is None
+        self._providers: dict[str, ResilientProvider] = {}
+        self._specs: dict[str, Spec] = {}
+        self._limits: dict[str, Limits] = {}
+        self.stats = ClientStats()
+
+    # -- names -----------------------------------------------------------------------------
+    @property
+    def recordings(self) -> RecordingStore:
+        if self._store is None:
+            from .replay import store_from_config
+
+            self._store = store_from_config(self.config)
+        return self._store
+
+    def spec(self, model: str) -> Spec:
+        if model not in self._specs:
+            self._specs[model] = resolve(model, self.config, env=self.env, defaults=self.settings)
+        return self._specs[model]
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64,
+                                                               max_keepalive_connections=16))
+            self._own_http = True
+        return self._http
+
+    def provider(self, model: str) -> ResilientProvider:
+        """The provider for ``model`` (built once; a missing key is raised here)."""
+        if model in self._providers:
+            return self._providers[model]
+        spec = self.spec(model)
+        needs_http = spec.type not in ("echo", "replay")
+        if self.mode == "replay" and needs_http:  # no key, no network: recordings only
+            spec = replace(spec, key_required=False)
+        inner = build(spec, http=self._client() if needs_http else None, env=self.env,
+                      store=self.recordings if spec.type == "replay" else None, config=self.config)
+        limits = self._limits.get(spec.entry)
+        if limits is None:
+            limits = self._limits[spec.entry] = Limits(spec.settings)
+        from .pricing import PriceTable
+
+        table = PriceTable(self.config.pricing)
+        priced = spec.replay_of or spec
+
+        def cost(c: Completion) -> float | None:
+            return table.cost(priced.label, c.usage, aliases=priced.price_aliases, local=priced.local)
+
+        prov = ResilientProvider(inner, spec.settings, limits, cost)
+        self._providers[model] = prov
+        return prov
+
+    # -- calls -----------------------------------------------------------------------------
+    async def complete(self, model: str, messages: list[dict[str, str]],
+                       params: Mapping[str, Any] | None = None, *, sample: int = 0,
+                       use_cache: bool = True, label: str | None = None) -> Completion:
+        """One answer of ``model`` to ``messages``.
+
+        ``sample`` tells repeated samples of one request apart (each is cached and recorded
+        on its own); ``use_cache=False`` skips reading the cache (the answer still refreshes
+        it); ``label`` (e.g. the case name) is named in errors about missing recordings.
+        """
+        prov = self.provider(model)
+        spec = self._specs[model]
+        eff = prov.merge_params(params)
+        msgs = [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages]
+        if spec.type == "echo":
+            c = await prov.complete(msgs, eff)
+            self.stats.calls += 1
+            return c
+        target = spec.replay_of.label if spec.replay_of else spec.label
+        mode = "replay" if spec.type == "replay" else self.mode
+        key = request_key(target, eff, msgs, sample)
+        if mode in ("record", "replay"):
+            found = self.recordings.load(target, key)
+            if found is not None:
+                self.stats.calls += 1
+                self.stats.replayed += 1
+                cost = prov.cost_of(found)
+                return replace(found, cost_usd=cost if cost is not None else found.cost_usd)
+            if mode == "replay":
+                raise self.recordings.missing(target, key, label, sample)
+        cache = self.cache
+        c: Completion | None = None
+        if cache is not None and use_cache:
+            c = cache.get(key)
+            if c is not None:
+                self.stats.cache_hits += 1
+                c = replace(c, model=spec.label)
+        if c is None:
+            c = await prov.complete(msgs, eff)
+            self.stats.live += 1
+            if cache is not None:
+                cache.put(key, c)
+        if mode == "record":
+            self.recordings.save(target, key, eff, msgs, sample, c)
+            self.stats.recorded += 1
+        self.stats.calls += 1
+        return c
+
+    async def embed(self, model: str, texts: list[str], *, use_cache: bool = True) -> list[list[float]]:
+        """Embedding vectors of ``texts`` (cached and recorded like completions)."""
+        prov = self.provider(model)
+        spec = self._specs[model]
+        if spec.type == "echo":
+            return await prov.embed(list(texts))
+        target = spec.replay_of.label if spec.replay_of else spec.label
+        mode = "replay" if spec.type == "replay" else self.mode
+        key = embed_key(target, texts)
+        if mode in ("record", "replay"):
+            found = self.recordings.load_embeddings(target, key)
+            if found is not None:
+                return found
+            if mode == "replay":
+                raise self.recordings.missing(target, key)
+        vectors = self.cache.get_embeddings(key) if self.cache is not None and use_cache else None
+        if vectors is None:
+            vectors = await prov.embed(list(texts))
+            if self.cache is not None:
+                self.cache.put_embeddings(key, vectors)
+        if mode == "record":
+            self.recordings.save_embeddings(target, key, list(texts), vectors)
+        return vectors
+
+    async def aclose(self) -> None:
+        for p in self._providers.values():
+            await p.aclose()
+        self._providers.clear()
+        if self._own_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> ModelClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

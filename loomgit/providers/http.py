@@ -1,0 +1,257 @@
+"""The shared part of every HTTP provider: one POST, timed, with httpx's errors and the
+provider's error bodies turned into one-line :mod:`loomgit.providers.errors`.
+
+A provider makes one attempt per call; retries, limits and the circuit breaker live in
+:mod:`loomgit.providers.resilience`. The API key is sent in a header only, and removed
+from every message this module builds.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .base import Provider
+from .errors import (
+    ProviderAuthError,
+    ProviderConfigError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderRejected,
+    ProviderResponseError,
+    ProviderTimeout,
+)
+
+RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "enforced_spend_limit_reached"}
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HTTPProvider(Provider):
+    """A provider reached over HTTP with an optional API key."""
+
+    default_base_url = ""
+
+    def __init__(self, model: str, *, label: str | None = None,
+                 defaults: Mapping[str, Any] | None = None, base_url: str | None = None,
+                 api_key: str | None = None, api_key_env: str | None = None,
+                 http: httpx.AsyncClient | None = None, timeout_s: float = 60.0,
+                 headers: Mapping[str, str] | None = None, local: bool = False) -> None:
+        super().__init__(model, label=label, defaults=defaults)
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self._api_key = api_key or None
+        self.api_key_env = api_key_env
+        self._http = http
+        self._own_http = http is None
+        self.timeout_s = float(timeout_s)
+        self.extra_headers = dict(headers or {})
+        self.local = local
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ProviderConfigError(
+                f"{self.label}: base_url {self.redact(self.base_url)!r} is not an http(s) URL")
+
+    # -- secrets ---------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        key = self._api_key
+        if key and len(key) >= 4:
+            text = text.replace(key, "***")
+        return text
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"<{type(self).__name__} {self.label} at {self.base_url}>"
+
+    # -- hooks for subclasses ----------------------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+
+    def error_detail(self, data: Any) -> tuple[str, str | None]:
+        """(message, code) from a parsed error body; each provider knows its shape."""
+        if isinstance(data, list) and data:
+            data = data[0]
+        if isinstance(data, dict):
+            err = data.get("error", data)
+            if isinstance(err, dict):
+                msg = err.get("message") or err.get("detail") or err.get("status") or ""
+                code = err.get("code") or err.get("type") or err.get("status")
+                return str(msg), str(code) if code is not None else None
+            if isinstance(err, str):
+                return err, None
+            if "message" in data:
+                return str(data["message"]), None
+        return "", None
+
+    # -- the request -----------------------------------------------------------------------
+    def client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient()
+            self._own_http = True
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._own_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[Any, float]:
+        """POST ``body`` as JSON to ``base_url + path``; (parsed JSON, latency in ms)."""
+        url = self.base_url + path
+        shown = self.redact(url)
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   **self.extra_headers, **self.auth_headers()}
+        timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
+        t0 = time.perf_counter()
+        try:
+            resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
+        except httpx.TimeoutException as e:
+            what = {"ConnectTimeout": "connecting", "ReadTimeout": "waiting for the answer",
+                    "WriteTimeout": "sending", "PoolTimeout": "waiting for a connection"}
+            raise ProviderTimeout(
+                f"{self.label}: no answer from {shown} within {self.timeout_s:g} s "
+                f"({what.get(type(e).__name__, 'timed out')})") from None
+        except httpx.ConnectError as e:
+            hint = (" — is the server running?" if self.local else "")
+            raise ProviderConnectionError(
+                f"{self.label}: cannot connect to {shown}: {self._describe(e)}{hint}") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
+            raise ProviderConfigError(f"{self.label}: bad URL {shown}: {self._describe(e)}") from None
+        except httpx.TransportError as e:
+            raise ProviderConnectionError(
+                f"{self.label}: connection to {shown} failed before a complete answer: "
+                f"{self._describe(e)}") from None
+        latency = (time.perf_counter() - t0) * 1000
+        if resp.status_code >= 400:
+            raise self._http_error(resp, shown)
+        try:
+            data = json.loads(resp.content)
+        except (ValueError, UnicodeDecodeError):
+            raise ProviderResponseError(
+                f"{self.label}: {shown} answered HTTP {resp.status_code} with invalid JSON "
+                f"({self._excerpt(resp)})", status=resp.status_code) from None
+        return data, latency
+
+    def _describe(self, e: Exception) -> str:
+        text = str(e).strip() or type(e).__name__
+        return self.redact(one_line(text, 160))
+
+    def _excerpt(self, resp: httpx.Response) -> str:
+        text = resp.content[:300].decode("utf-8", "replace")
+        return self.redact(one_line(text, 120)) or "empty body"
+
+    def _http_error(self, resp: httpx.Response, shown: str) -> ProviderError:
+        status = resp.status_code
+        try:
+            msg, code = self.error_detail(json.loads(resp.content))
+        except (ValueError, UnicodeDecodeError):
+            msg, code = "", None
+        detail = self.redact(one_line(msg)) if msg else self._excerpt(resp)
+        where = f"HTTP {status}: {detail}"
+        if status in (401, 403):
+            if self.api_key_env and self._api_key:
+                fix = f"check that ${self.api_key_env} holds a valid key with access to {self.model!r}"
+            elif self.api_key_env:
+                fix = f"set ${self.api_key_env}"
+            else:
+                fix = "the server wants a key: set api_key_env for this provider in loomgit.yaml"
+            return ProviderAuthError(f"{self.label}: the key was refused ({where}); {fix}",
+                                     status=status)
+        if status == 429 and (code in QUOTA_CODES or any(c in msg for c in QUOTA_CODES)):
+            return ProviderRejected(f"{self.label}: quota or spend limit reached ({where}); "
+                                    "retrying will not help until it is raised", status=status)
+        if status in RETRY_STATUSES or status >= 500:
+            label = "rate limited" if status == 429 else f"server error from {shown}"
+            return ProviderHTTPError(f"{self.label}: {label} ({where})", status=status,
+                                     retry_after=parse_retry_after(resp.headers))
+        if status == 404:
+            fix = f"check the model name {self.model!r} and the base_url {self.base_url}"
+        elif status == 413:
+            fix = "the request is too large: shorten the prompt or its variables"
+        elif status == 402:
+            fix = "the account needs credit"
+        else:
+            fix = "check the prompt's params and messages"
+        return ProviderRejected(f"{self.label}: the request was refused ({where}); {fix}",
+                                status=status)
+
+    def shape_error(self, data: Any, what: str) -> ProviderResponseError:
+        """The answer parsed as JSON but lacks what the API documents."""
+        msg, _ = self.error_detail(data)
+        if msg:
+            return ProviderResponseError(f"{self.label}: the provider answered with an error: "
+                                         f"{self.redact(one_line(msg))}")
+        text = self.redact(one_line(json.dumps(data)[:200], 120))
+        return ProviderResponseError(f"{self.label}: unexpected answer ({what}): {text}")
+
+
+def text_of(value: Any) -> str:
+    """Content that is a string, or a list of ``{"type": "text", "text": ...}`` parts."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value
+                       if not isinstance(p, dict) or p.get("type", "text") == "text")
+    raise TypeError(f"content is {type(value).__name__}")
+
+
+def as_int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def merge_turns(messages: list[dict[str, str]], roles: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Non-system messages as (mapped role, text), consecutive same roles joined."""
+    out: list[tuple[str, str]] = []
+    for m in messages:
+        if m.get("role") == "system":
+            continue
+        role = roles.get(m.get("role", "user"), "user")
+        content = str(m.get("content", ""))
+        if out and out[-1][0] == role:
+            out[-1] = (role, out[-1][1] + "\n\n" + content)
+        else:
+            out.append((role, content))
+    return out
+
+
+def system_text(messages: list[dict[str, str]]) -> str:
+    return "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
+
+
+# OpenAI params with no equivalent elsewhere: dropped (not sent) by the other providers, so
+# one prompt can be run against several providers.
+OPENAI_ONLY = {"n", "logprobs", "top_logprobs", "logit_bias", "user", "stream", "stream_options",
+               "parallel_tool_calls", "service_tier", "store", "max_completion_tokens"}

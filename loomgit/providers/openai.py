@@ -1,0 +1,56 @@
+"""OpenAI chat completions and embeddings, and so every OpenAI-compatible server
+(Ollama, vLLM, LM Studio, Groq, Cerebras, Together, OpenRouter, Mistral...).
+
+Request: ``POST {base_url}/chat/completions`` with ``{"model", "messages", ...params}``;
+answer: ``choices[0].message.content``, ``choices[0].finish_reason`` and
+``usage.prompt_tokens`` / ``usage.completion_tokens``. Embeddings: ``POST
+{base_url}/embeddings`` with ``{"model", "input": [...]}``; answer ``data[i].embedding``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Completion, Usage
+from .http import HTTPProvider, as_int, text_of
+
+
+class OpenAIProvider(HTTPProvider):
+    name = "openai"
+    default_base_url = "https://api.openai.com/v1"
+
+    def request_body(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {k: v for k, v in params.items() if k not in ("stream", "stream_options")}
+        body["model"] = self.model
+        body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
+        return body
+
+    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+        data, latency = await self.post("/chat/completions",
+                                        self.request_body(messages, self.merge_params(params)))
+        try:
+            choice = data["choices"][0]
+            msg = choice.get("message") or {}
+            text = text_of(msg.get("content"))
+            if not text and isinstance(msg.get("refusal"), str):
+                text = msg["refusal"]
+            usage = data.get("usage") or {}
+            return Completion(text, self.label,
+                              Usage(as_int(usage.get("prompt_tokens")),
+                                    as_int(usage.get("completion_tokens"))),
+                              latency, None, choice.get("finish_reason"), raw=data)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise self.shape_error(data, "no choices[0].message") from None
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        data, _ = await self.post("/embeddings", {"model": self.model, "input": list(texts)})
+        try:
+            items = sorted(data["data"], key=lambda d: d.get("index", 0))
+            vectors = [[float(x) for x in item["embedding"]] for item in items]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self.shape_error(data, "no data[].embedding") from None
+        if len(vectors) != len(texts):
+            raise self.shape_error(data, f"{len(vectors)} embeddings for {len(texts)} texts")
+        return vectors
