@@ -218,11 +218,25 @@ def escape_command_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def workflow_command(level: str, message: str) -> str:
-    """``::warning::message`` (level: debug, notice, warning, error)."""
+def escape_command_property(text: str) -> str:
+    return escape_command_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(level: str, message: str, *, file: str | None = None,
+                     line: int | None = None, title: str | None = None) -> str:
+    """``::warning file=F,line=L,title=T::message`` (level: debug, notice, warning, error);
+    with ``file``/``line`` GitHub shows it on that line of the pull request's diff."""
     if level not in ("debug", "notice", "warning", "error"):
         raise ValueError(level)
-    return f"::{level}::{escape_command_data(message)}"
+    props = []
+    if file:
+        props.append(f"file={escape_command_property(file)}")
+    if line:
+        props.append(f"line={int(line)}")
+    if title:
+        props.append(f"title={escape_command_property(title)}")
+    head = f"::{level} {','.join(props)}::" if props else f"::{level}::"
+    return head + escape_command_data(message)
 
 
 def write_outputs(path: str | os.PathLike[str], values: Mapping[str, object]) -> None:

@@ -1,0 +1,182 @@
+"""``action.yml`` and the workflows that use it, checked the way GitHub and the security
+linters read them: the GitHub Actions JSON schemas (check-jsonschema), actionlint on the
+example workflow and the ``loomgit init`` template, zizmor's audit, and the rules the
+action promises (env-only inputs, install from its own path, actions pinned by commit)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTION = ROOT / "action.yml"
+EXAMPLE = ROOT / "tests" / "fixtures" / "workflows" / "prompts.yml"
+TEMPLATE = ROOT / "templates" / "workflow.yml"
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def tool(name: str) -> str:
+    """A linter installed by the test extra; CI must have it, elsewhere skip and say why."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if found is None:
+        msg = f"{name} is not installed: pip install -e '.[test]' installs it"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return found
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NO_COLOR": "1"})
+
+
+def load(path: Path) -> Any:
+    from loomgit import yamlio
+
+    return yamlio.plain(yamlio.load(path.read_text(encoding="utf-8"), path=str(path)))
+
+
+# --------------------------------------------------------------------------- the linters
+
+
+def test_action_matches_the_github_actions_schema() -> None:
+    p = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION))
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_workflows_match_the_github_workflows_schema() -> None:
+    p = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+            str(EXAMPLE), str(TEMPLATE))
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_the_schema_check_does_catch_a_broken_action(tmp_path: Path) -> None:
+    bad = tmp_path / "action.yml"
+    bad.write_text(ACTION.read_text().replace("using: composite", "using: compost"))
+    p = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(bad))
+    assert p.returncode == 1
+
+
+def test_actionlint_accepts_the_example_workflow_and_the_template() -> None:
+    # shellcheck/pyflakes off: their presence on PATH would make the result depend on the machine
+    p = run(tool("actionlint"), "-shellcheck=", "-pyflakes=", "-no-color",
+            str(EXAMPLE), str(TEMPLATE))
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_actionlint_does_catch_an_injection_in_a_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(EXAMPLE.read_text().replace(
+        'run: echo "passed=$PASSED', 'run: echo "${{ github.event.pull_request.title }} $PASSED'))
+    p = run(tool("actionlint"), "-shellcheck=", "-pyflakes=", "-no-color", str(bad))
+    assert p.returncode == 1 and "potentially untrusted" in p.stdout
+
+
+def _zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return run(tool("zizmor"), "--offline", "--no-progress", "--format", "plain",
+               *map(str, paths))
+
+
+def test_zizmor_finds_nothing_in_the_action_and_the_example_workflow() -> None:
+    p = _zizmor(ACTION, EXAMPLE)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "No findings to report" in p.stdout + p.stderr
+
+
+def test_zizmor_on_the_template_flags_only_the_release_tag_users_must_pin() -> None:
+    # `loomgit init` cannot know the commit of the loomgit release a user picks; the
+    # template says to pin it. Everything else in the template must be clean.
+    p = _zizmor(TEMPLATE)
+    findings = re.findall(r"^(\w+)\[([\w-]+)\]", p.stdout, re.M)
+    assert findings == [("error", "unpinned-uses")], p.stdout
+    assert "loomgit/loomgit@v1" in p.stdout
+
+
+def test_zizmor_does_catch_an_inlined_input(tmp_path: Path) -> None:
+    bad = tmp_path / "action.yml"
+    bad.write_text(ACTION.read_text().replace(
+        """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci'""",
+        """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci ${{ inputs.args }}'"""))
+    p = _zizmor(bad)
+    assert p.returncode != 0 and "template-injection" in p.stdout
+
+
+# --------------------------------------------------------------------------- the promises
+
+
+def test_no_expression_is_inlined_in_a_shell_script() -> None:
+    action = load(ACTION)
+    for step in action["runs"]["steps"]:
+        if "run" in step:
+            assert "${{" not in step["run"], step
+            assert step["shell"] == "bash"
+
+
+def test_every_input_reaches_loomgit_through_env() -> None:
+    action = load(ACTION)
+    steps = action["runs"]["steps"]
+    env = {k: v for s in steps for k, v in (s.get("env") or {}).items()}
+    used = " ".join(map(str, env.values())) + " " + " ".join(
+        str(s.get("with", "")) + " " + str(s.get("if", "")) + " " + str(s.get("working-directory", ""))
+        for s in steps)
+    for name in action["inputs"]:
+        assert f"inputs.{name} " in used + " " or f"inputs.{name}}}" in used, name
+
+
+def test_the_ci_step_env_matches_what_loomgit_ci_reads() -> None:
+    """Each LOOMGIT_CI_* variable the action sets is one `loomgit ci` option reads."""
+    from loomgit.cli.ci import ci
+
+    action = load(ACTION)
+    [step] = [s for s in action["runs"]["steps"] if s.get("id") == "ci"]
+    set_by_action = {k for k in step["env"] if k.startswith("LOOMGIT_CI_")}
+    read_by_cli = {p.envvar for p in ci.params if isinstance(p.envvar, str)}
+    assert set_by_action == {e for e in read_by_cli if e.startswith("LOOMGIT_CI_")}
+    assert step["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+
+
+def test_loomgit_is_installed_from_the_action_itself() -> None:
+    action = load(ACTION)
+    [install] = [s for s in action["runs"]["steps"] if "pip install" in s.get("run", "")]
+    assert install["env"]["LOOMGIT_ACTION_PATH"] == "${{ github.action_path }}"
+    assert re.search(r'pip install [^\n]*"\$LOOMGIT_ACTION_PATH"\s*$', install["run"], re.M)
+    for step in action["runs"]["steps"]:
+        assert not re.search(r"\b(curl|wget)\b|pip install [^\n]*\bloomgit\b", step.get("run", ""))
+
+
+@pytest.mark.parametrize("path", [ACTION, EXAMPLE, TEMPLATE], ids=lambda p: p.name)
+def test_third_party_actions_are_pinned_by_commit(path: Path) -> None:
+    text = path.read_text()
+    for ref in re.findall(r"uses:\s*([^\s#]+)", text):
+        if ref.startswith("./") or ref == "loomgit/loomgit@v1":
+            continue
+        assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a commit"
+
+
+def test_the_outputs_are_the_ci_steps_outputs() -> None:
+    action = load(ACTION)
+    for name, spec in action["outputs"].items():
+        assert spec["value"] == f"${{{{ steps.ci.outputs.{name} }}}}"
+    assert {"passed", "regressions", "report-path"} <= set(action["outputs"])
+
+
+def test_example_and_template_check_out_the_whole_history() -> None:
+    for path in (EXAMPLE, TEMPLATE):
+        wf = load(path)
+        [job] = wf["jobs"].values()
+        checkout = job["steps"][0]
+        assert checkout["uses"].startswith("actions/checkout@")
+        assert checkout["with"]["fetch-depth"] == 0
+        assert checkout["with"]["persist-credentials"] is False
+        assert wf["on"] == "pull_request" or "pull_request" in wf["on"]
+        assert "pull_request_target" not in str(wf["on"])
+    assert load(EXAMPLE)["jobs"]["prompts"]["steps"][1]["uses"] == "./"
