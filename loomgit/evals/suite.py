@@ -115,8 +115,12 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
     for key in data:
         if key not in SUITE_KEYS:
-            out.append(error(path, at(key),
-                             f"unknown key {key!r} (known: {', '.join(sorted(SUITE_KEYS))})"))
+            import difflib
+
+            close = difflib.get_close_matches(str(key), sorted(SUITE_KEYS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            out.append(error(path, at(key), f"unknown key {key!r} ({hint}known: "
+                                            f"{', '.join(sorted(SUITE_KEYS))})"))
     cases_raw = data.get("cases")
     if not isinstance(cases_raw, list) or not cases_raw:
         out.append(error(path, at("cases", default=1), "'cases:' must be a non-empty list"))
@@ -224,6 +228,8 @@ def read_suite_text(full: Path, display: str) -> str:
         return decode(full.read_bytes(), display)
     except OSError as e:
         raise SuiteError(f"cannot read: {e.strerror}", path=display) from None
+    except PromptError as e:
+        raise SuiteError(e.message, path=e.path or display, line=e.line) from None
 
 
 def load_suite(full: Path, display: str) -> Suite:
@@ -249,7 +255,10 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
     from ..errors import LoomgitError
     from ..prompt.render import resolve_variables
 
+    broken = {f.message.split(":", 1)[0] for f in out}
     for case in suite.cases:
+        if f"case {case.name!r}" in broken:
+            continue  # already reported; its vars are not worth checking
         try:
             resolve_variables(prompt, suite.case_vars(case))
         except LoomgitError as e:
