@@ -323,6 +323,9 @@ class PostgresStore:
         sql = _INSERT.replace("?", "%s")
 
         def write(db: Any) -> None:
+            if len(batch) == 1:  # autocommit: one round trip
+                db.execute(sql, batch[0])
+                return
             with db.transaction(), db.cursor() as cur:
                 cur.executemany(sql, batch)
 
