@@ -73,24 +73,50 @@ def collect_vars(prompt: Any, pairs: tuple[str, ...], vars_file: str | None) -> 
 @click.argument("ref")
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (repeatable).")
 @click.option("--vars-file", type=click.Path(dir_okay=False), help="Variables from a JSON or YAML file.")
-@click.option("--json", "as_json", is_flag=True, help="Print {id, version, model, params, messages}.")
-def render(ref: str, pairs: tuple[str, ...], vars_file: str | None, as_json: bool) -> int:
+@click.option("--run", "run_it", is_flag=True,
+              help="Send the rendered messages to the model and print its answer.")
+@click.option("--model", metavar="PROVIDER/MODEL",
+              help="With --run: the model to use instead of the prompt's (e.g. ollama/llama3.2, echo).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {id, version, model, params, messages} (and completion with --run).")
+def render(ref: str, pairs: tuple[str, ...], vars_file: str | None, run_it: bool,
+           model: str | None, as_json: bool) -> int:
     """Render REF's messages (REF: an id, a path, or ID@VERSION|STAGE|COMMIT).
 
-    Without --var or --vars-file the prompt's sample values are used.
+    Without --var or --vars-file the prompt's sample values are used. With --run the
+    messages go to the model (the prompt's model:, or --model) and the answer is printed
+    with its tokens, latency and cost.
     """
     from ..resolve import resolve
     from ..workspace import Workspace
 
+    if model is not None and not run_it:
+        raise UsageError("--model is used with --run (loomgit render ID --run --model PROVIDER/MODEL)")
     ws = Workspace()
     res = resolve(ws, ref)
     prompt = res.prompt
     values = collect_vars(prompt, pairs, vars_file)
     messages = prompt.render(values, loader=res.loader, max_chars=ws.config.render_max_chars,
                              timeout_s=ws.config.render_timeout_s)
+    completion = None
+    if run_it:
+        defaults = ws.config.section("defaults")
+        use = model or prompt.model or defaults.get("model")
+        if not use:
+            raise UsageError(f"{prompt.id}: no model to run: pass --model PROVIDER/MODEL, or set "
+                             "model: in the prompt or defaults: {model: ...} in loomgit.yaml")
+        params = {**(defaults.get("params") or {}), **(prompt.params or {})}
+        completion = run_model(ws.config, str(use), messages, params)
     if as_json:
-        print_json({"id": prompt.id, "version": res.version, "model": prompt.model,
-                    "params": prompt.params, "messages": messages})
+        data = {"id": prompt.id, "version": res.version, "model": prompt.model,
+                "params": prompt.params, "messages": messages}
+        if completion is not None:
+            data["completion"] = completion.to_dict()
+        print_json(data)
+        return 0
+    if completion is not None:
+        click.echo(completion.text)
+        click.echo(style(summary(completion, ws.config), dim=True), err=True)
         return 0
     for i, m in enumerate(messages):
         if i:
@@ -98,3 +124,43 @@ def render(ref: str, pairs: tuple[str, ...], vars_file: str | None, as_json: boo
         click.echo(style(f"{m['role']}:", bold=True))
         click.echo(m["content"])
     return 0
+
+
+def run_model(config: Any, model: str, messages: list[dict[str, str]],
+              params: dict[str, Any]) -> Any:
+    """One uncached call through the provider layer; retries are reported on stderr."""
+    import asyncio
+    import logging
+    import sys
+
+    from ..providers.client import ModelClient
+
+    async def go() -> Any:
+        async with ModelClient(config, cache=False) as client:
+            return await client.complete(model, messages, params)
+
+    log = logging.getLogger("loomgit.providers")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("loomgit: warning: %(message)s"))
+    log.addHandler(handler)
+    try:
+        return asyncio.run(go())
+    finally:
+        log.removeHandler(handler)
+
+
+def summary(c: Any, config: Any) -> str:
+    """``model · 25 → 12 tokens · 312 ms · $0.000011 · stop``."""
+    if c.cost_usd is None:
+        cost = f"cost unknown (add {c.model!r} under pricing: in loomgit.yaml)"
+    elif c.cost_usd == 0:
+        cost = "$0"
+    else:
+        cost = f"${c.cost_usd:.6f}"
+    parts = [c.model, f"{c.usage.input_tokens} → {c.usage.output_tokens} tokens",
+             f"{c.latency_ms:.0f} ms", cost]
+    if c.finish_reason:
+        parts.append(str(c.finish_reason))
+    if c.attempts > 1:
+        parts.append(f"{c.attempts} attempts")
+    return " · ".join(parts)

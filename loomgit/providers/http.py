@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,7 @@ from .errors import (
 )
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+_KEY_WORDS = re.compile(r"api[ _-]?key", re.IGNORECASE)  # Gemini answers a bad key with 400
 QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "enforced_spend_limit_reached"}
 
 
@@ -92,7 +94,7 @@ class HTTPProvider(Provider):
         return text
 
     def __repr__(self) -> str:  # never shows the key
-        return f"<{type(self).__name__} {self.label} at {self.base_url}>"
+        return f"<{type(self).__name__} {self.label} at {self.redact(self.base_url)}>"
 
     # -- hooks for subclasses ----------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -143,9 +145,12 @@ class HTTPProvider(Provider):
                 f"{self.label}: no answer from {shown} within {self.timeout_s:g} s "
                 f"({what.get(type(e).__name__, 'timed out')})") from None
         except httpx.ConnectError as e:
-            hint = (" — is the server running?" if self.local else "")
-            raise ProviderConnectionError(
-                f"{self.label}: cannot connect to {shown}: {self._describe(e)}{hint}") from None
+            err = ProviderConnectionError(f"{self.label}: cannot connect to {shown}: "
+                                          f"{self._describe(e)}"
+                                          + (" — is the server running?" if self.local else ""))
+            if self.local:  # a local server that is not running will not start by waiting
+                err.retryable = False
+            raise err from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
             raise ProviderConfigError(f"{self.label}: bad URL {shown}: {self._describe(e)}") from None
         except httpx.TransportError as e:
@@ -179,7 +184,7 @@ class HTTPProvider(Provider):
             msg, code = "", None
         detail = self.redact(one_line(msg)) if msg else self._excerpt(resp)
         where = f"HTTP {status}: {detail}"
-        if status in (401, 403):
+        if status in (401, 403) or (status == 400 and _KEY_WORDS.search(msg)):
             if self.api_key_env and self._api_key:
                 fix = f"check that ${self.api_key_env} holds a valid key with access to {self.model!r}"
             elif self.api_key_env:

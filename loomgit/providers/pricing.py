@@ -10,9 +10,9 @@ batch or cache discounts); check your provider's price page and override or exte
 
 Lookup order: ``pricing:`` exact name, ``pricing:`` ``provider/*``, the built-in table,
 the built-in table with a date or version suffix removed (``-2024-08-06``,
-``-20241022``, ``-latest``, ``-001``). Models served on this machine (``echo``, ``ollama``,
-``vllm``, ``lmstudio``, any ``base_url`` on localhost) cost 0. Unknown models have no
-cost (``None``), which ``max_cost_usd`` reports rather than guessing.
+``-20241022``, ``-latest``, ``-001``). Other models served on this machine (``echo``,
+``ollama``, ``vllm``, ``lmstudio``, any ``base_url`` on localhost) cost 0. Unknown models
+have no cost (``None``), which ``max_cost_usd`` reports rather than guessing.
 """
 
 from __future__ import annotations
@@ -109,13 +109,11 @@ class PriceTable:
             prefix = n.split("/", 1)[0]
             if f"{prefix}/*" in self.extra:
                 return self.extra[f"{prefix}/*"]
-        if local:
-            return Price(0.0, 0.0)
         for n in names:
             for v in _variants(n):
                 if v in BUILTIN:
                     return BUILTIN[v]
-        return None
+        return Price(0.0, 0.0) if local else None
 
     def cost(self, name: str, usage: Usage, *, aliases: Iterable[str] = (),
              local: bool = False) -> float | None:

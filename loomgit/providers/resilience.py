@@ -194,6 +194,8 @@ async def call_with_retries(label: str, fn: Callable[[], Awaitable[T]], settings
                 raise err from None
             except ProviderTransientError as e:
                 spent += time.monotonic() - t0
+                if not e.retryable:
+                    raise
                 if e.status != 429:  # rate limiting is pace, not ill health
                     limits.breaker.failure(e)
                 last = e
