@@ -1,19 +1,245 @@
+"""``loomgit list | log | show | diff | status``: versions from git history."""
+
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
-from .output import print_json, table
+from .output import color, print_json, style, table
+
+
+def _short_date(iso: str) -> str:
+    return iso[:10] if iso else ""
+
+
+def _change_text(change: str, reasons: list[str], same_as: str | None = None) -> str:
+    text = f"{change}: {'; '.join(reasons)}" if reasons else change
+    return text + (f" (same content as {same_as})" if same_as else "")
 
 
 @click.command("list")
+@click.option("--ref", default=None, metavar="REF",
+              help="List the prompts of a commit instead of the working tree.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def list_(as_json: bool) -> int:
-    """List the prompts of the working tree."""
+def list_(ref: str | None, as_json: bool) -> int:
+    """List prompts with their current version and last change.
+
+    Without --ref this is the working tree: a prompt with uncommitted changes shows the
+    version it would get (X.Y.Z-dev+<hash7>).
+    """
+    from ..history.listing import listing
     from ..workspace import Workspace
 
-    files = Workspace().files()
+    ws = Workspace()
+    rows = listing(ws, ref)
     if as_json:
-        print_json([{"id": f.id, "path": f.path} for f in files])
+        print_json([r.to_dict() for r in rows])
+        return 0
+    if not rows:
+        click.echo("no prompts found (globs: "
+                   + ", ".join(g.glob for g in ws.config.prompts) + ")")
+        return 0
+    stages = list(ws.config.stages) if any(r.stages for r in rows) else []
+    out = []
+    for r in rows:
+        last = r.last_commit or {}
+        row = [r.id, r.version or "-", r.path, (last.get("sha") or "")[:7],
+               _short_date(last.get("date", "")), last.get("author", "")]
+        row += [r.stages.get(s) or "-" for s in stages]
+        out.append(row)
+    table(["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]],
+          out)
+    return 0
+
+
+@click.command()
+@click.argument("ident", metavar="ID")
+@click.option("--ref", default="HEAD", show_default=True, metavar="REF",
+              help="See the history as of this commit.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
+def log(ident: str, ref: str, as_json: bool) -> int:
+    """Show the versions of one prompt, newest first, with why each was bumped."""
+    from ..history import history
+    from ..workspace import Workspace
+
+    if "@" in ident:
+        ident, _, ref = ident.rpartition("@")
+    h = history(Workspace(), ref)
+    line = h.find(ident)
+    vs = list(reversed(h.versions(line)))
+    if as_json:
+        print_json([v.to_dict() for v in vs])
+        return 0
+    title = f"{line.id} ({line.path})" if line.path else f"{line.id} (deleted)"
+    rows = [(v.version, _short_date(v.date), v.commit[:7], v.author,
+             _change_text(v.change, v.reasons, v.same_as), v.subject) for v in vs]
+    table(["VERSION", "DATE", "COMMIT", "AUTHOR", "CHANGE", "SUBJECT"], rows, title=title)
+    return 0
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {id, version, commit, path, content_hash, text, prompt}.")
+def show(ref: str, as_json: bool) -> int:
+    """Show a prompt at a reference: ID (working tree), ID@1.2.0, ID@1.2, ID@latest,
+    ID@STAGE or ID@COMMIT."""
+    from ..history.facts import facts_from_prompt
+    from ..resolve import resolve
+    from ..workspace import Workspace
+
+    res = resolve(Workspace(), ref)
+    p = res.prompt
+    digest = facts_from_prompt(p, res.loader).content_hash
+    if as_json:
+        print_json({"id": p.id, "version": res.version, "commit": res.commit, "path": p.path,
+                    "content_hash": digest, "text": p.text, "prompt": p.to_dict()})
+        return 0
+    where = f"commit {res.commit[:7]}" if res.commit else "working tree"
+    click.echo(style(f"{p.id} {res.version or ''}".rstrip(), bold=True) + f"  ({p.path}, {where})")
+    click.echo(f"content sha256:{digest}")
+    click.echo()
+    click.echo(p.text.rstrip("\n"))
+    return 0
+
+
+def _print_diff_text(text: str) -> None:
+    for ln in text.splitlines():
+        if not color():
+            click.echo(ln)
+        elif ln.startswith(("+++", "---")):
+            click.echo(style(ln, bold=True))
+        elif ln.startswith("+"):
+            click.echo(style(ln, fg="green"))
+        elif ln.startswith("-"):
+            click.echo(style(ln, fg="red"))
+        elif ln.startswith("@@"):
+            click.echo(style(ln, fg="cyan"))
+        else:
+            click.echo(ln)
+
+
+def _print_semdiff(d: Any) -> None:
+    a = d.old.label() if d.old else "(none)"
+    b = d.new.label() if d.new else "(none)"
+    click.echo(style(f"{a} -> {b}: {d.change}", bold=True))
+    for r in d.reasons:
+        click.echo(f"  - {r}")
+    v = d.variables
+    for name, spec in v.get("added", {}).items():
+        click.echo(f"  variable + {name}: {spec}")
+    for name, spec in v.get("removed", {}).items():
+        click.echo(f"  variable - {name}: {spec}")
+    for name, ch in v.get("changed", {}).items():
+        click.echo(f"  variable ~ {name}: {ch['from']} -> {ch['to']}")
+    if d.model:
+        click.echo(f"  model: {d.model['from']} -> {d.model['to']}")
+    p = d.params
+    for k, val in p.get("added", {}).items():
+        click.echo(f"  params + {k}: {val}")
+    for k, val in p.get("removed", {}).items():
+        click.echo(f"  params - {k}: {val}")
+    for k, ch in p.get("changed", {}).items():
+        click.echo(f"  params ~ {k}: {ch['from']} -> {ch['to']}")
+    if d.output:
+        click.echo(f"  output: {d.output['from']} -> {d.output['to']}")
+    for m in d.messages:
+        if m["diff"]:
+            click.echo()
+            _print_diff_text(m["diff"])
+    if d.rendered:
+        changed = [m for m in d.rendered if m["status"] != "same"]
+        click.echo()
+        click.echo(style("rendered:", bold=True) + ("" if changed else " identical"))
+        for m in changed:
+            if m["status"] == "error":
+                click.echo(f"  cannot render: {m['diff']}")
+            else:
+                _print_diff_text(m["diff"])
+
+
+@click.command()
+@click.argument("refs", nargs=-1, metavar="[A] [B]")
+@click.option("--base", "base", default=None, metavar="REF",
+              help="Diff every prompt changed since REF against the working tree.")
+@click.option("--render", "render", is_flag=True, help="Also diff the rendered messages.")
+@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="A variable for --render (repeatable).")
+@click.option("--vars-file", type=click.Path(dir_okay=False),
+              help="Variables for --render from a JSON or YAML file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff(s) as JSON.")
+def diff(refs: tuple[str, ...], base: str | None, render: bool, pairs: tuple[str, ...],
+         vars_file: str | None, as_json: bool) -> int:
+    """Semantic diff between two prompt references.
+
+    \b
+      loomgit diff summarize@1.0.0 summarize@2.0.0
+      loomgit diff summarize@main summarize     (working tree)
+      loomgit diff summarize@1.0.0 @1.1.0       (same prompt)
+      loomgit diff summarize                    (HEAD against the working tree)
+      loomgit diff --base main                  (every prompt changed since main)
+    """
+    from ..errors import UsageError
+    from ..history.semdiff import changed_since, diff_prompts, resolve_side
+    from ..resolve import split_ref
+    from ..workspace import Workspace
+    from .render import collect_vars
+
+    ws = Workspace()
+    limits = {"max_chars": ws.config.render_max_chars, "timeout_s": ws.config.render_timeout_s}
+    if base is not None:
+        if refs:
+            raise UsageError("give either --base REF or references, not both")
+        pairs_ = changed_since(ws, base)
     else:
-        table(["ID", "PATH"], [(f.id, f.path) for f in files])
+        if not refs or len(refs) > 2:
+            raise UsageError("expected one or two references (e.g. summarize@1.0.0 summarize)")
+        a = refs[0]
+        if len(refs) == 1:
+            ident, at = split_ref(a)
+            a, b = (f"{ident}@HEAD", ident) if at is None else (a, ident)
+        else:
+            b = refs[1]
+            if b.startswith("@"):
+                b = split_ref(a)[0] + b
+        pairs_ = [(resolve_side(ws, a), resolve_side(ws, b))]
+    results = []
+    for old, new in pairs_:
+        side = new or old
+        assert side is not None
+        values = collect_vars(side.prompt, pairs, vars_file) if render else None
+        results.append(diff_prompts(old, new, values, render=render, limits=limits))
+    if as_json:
+        data = [d.to_dict() for d in results]
+        print_json(data if base is not None else data[0])
+        return 0
+    if not results:
+        click.echo(f"no prompt changed since {base}")
+    for i, d in enumerate(results):
+        if i:
+            click.echo()
+        _print_semdiff(d)
+    return 0
+
+
+@click.command()
+@click.option("--staged", is_flag=True, help="Only staged changes (what 'git commit' takes).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def status(staged: bool, as_json: bool) -> int:
+    """Prompts changed in the working tree and index, with the version each would get."""
+    from ..history import pending_changes
+    from ..workspace import Workspace
+
+    items = pending_changes(Workspace(), "index" if staged else "worktree",
+                            include_deleted=True)
+    if as_json:
+        print_json([p.to_dict() for p in items])
+        return 0
+    if not items:
+        click.echo("no prompt changes" + (" staged" if staged else ""))
+        return 0
+    table(["ID", "PATH", "FROM", "TO", "CHANGE"],
+          [(p.id, p.path, p.previous or "-", p.version or "(deleted)",
+            _change_text(p.change, p.reasons)) for p in items])
     return 0

@@ -1,0 +1,41 @@
+"""Versions from git history (DESIGN.md section 3).
+
+A prompt's versions are a pure function of the history reachable from a commit: one
+``git log`` pass over the prompt paths, batched blob reads, a bump per change decided by
+what changed (:mod:`.bump`), cached by commit under ``.git/loomgit/history/``.
+
+Public API::
+
+    history(ws, ref="HEAD") -> History           every prompt's versions at a commit
+    versions(ws, ident, ref="HEAD") -> [Version]  one prompt's versions, oldest first
+    resolve_at(ws, ident, at) -> Resolved        ID@1.2.0 / ID@1.2 / ID@latest / ID@stage / ID@commit
+    working_version(ws, prompt) -> str | None    version of a working-tree prompt
+    pending_changes(ws, source) -> [Pending]     what a commit now would bump, and why
+    classify(old_prompt, new_prompt) -> (change, reasons)
+    read_blobs(root, [(commit, path), ...]) -> {(commit, path): bytes | None}
+"""
+
+from __future__ import annotations
+
+from .blobs import BlobReader, read_blobs
+from .bump import bump, classify
+from .pending import Pending, pending_changes, working_version
+from .repo import ShallowCloneError
+from .versions import History, Version, history, load_version, resolve_at, versions
+
+__all__ = [
+    "BlobReader",
+    "History",
+    "Pending",
+    "ShallowCloneError",
+    "Version",
+    "bump",
+    "classify",
+    "history",
+    "load_version",
+    "pending_changes",
+    "read_blobs",
+    "resolve_at",
+    "versions",
+    "working_version",
+]

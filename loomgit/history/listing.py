@@ -1,0 +1,76 @@
+"""``loomgit list``: every prompt with its current version, last change and stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .pending import pending_changes
+from .versions import Version, history
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Listed:
+    id: str
+    path: str
+    version: str | None
+    content_hash: str
+    last_commit: dict[str, str] | None  # {sha, date, author, subject} of the newest version
+    modified: bool = False  # uncommitted changes (the version is then a -dev version)
+    stages: dict[str, str | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _last(v: Version | None) -> dict[str, str] | None:
+    if v is None:
+        return None
+    return {"sha": v.commit, "date": v.date, "author": v.author, "subject": v.subject}
+
+
+def stage_versions(ws: Workspace) -> dict[str, dict[str, str]]:
+    """``{stage: {id: version}}`` from the stages module, once it exists."""
+    try:
+        from .. import stages  # type: ignore[attr-defined]
+
+        fn = stages.stage_versions
+    except (ImportError, AttributeError):
+        return {}
+    return fn(ws)  # type: ignore[no-any-return]
+
+
+def listing(ws: Workspace, ref: str | None = None) -> list[Listed]:
+    """Prompts of the working tree (``ref=None``; uncommitted ones get a ``-dev`` version)
+    or of a commit, sorted by id."""
+    h = history(ws, ref or "HEAD")
+    stages = stage_versions(ws)
+    rows: list[Listed] = []
+
+    def with_stages(pid: str) -> dict[str, str | None]:
+        return {s: stages.get(s, {}).get(pid) for s in ws.config.stages} if stages else {}
+
+    if ref is not None:
+        for line in h.live():
+            v = h.latest(line)
+            assert v is not None and line.path is not None
+            rows.append(Listed(line.id, line.path, v.version, v.content_hash, _last(v),
+                               stages=with_stages(line.id)))
+        return rows
+    pend = {p.path: p for p in pending_changes(ws, "worktree")}
+    for pf in ws.files():
+        line = h.line_for(pf.path, pf.id)
+        committed = h.latest(line) if line is not None and line.path is not None else None
+        p = pend.get(pf.path)
+        if p is not None:
+            rows.append(Listed(pf.id, pf.path, p.version, p.content_hash, _last(committed),
+                               modified=True, stages=with_stages(pf.id)))
+        elif committed is not None:
+            rows.append(Listed(pf.id, pf.path, committed.version, committed.content_hash,
+                               _last(committed), stages=with_stages(pf.id)))
+        else:  # ignored by git, or otherwise unseen: no version
+            rows.append(Listed(pf.id, pf.path, None, "", None, stages=with_stages(pf.id)))
+    return sorted(rows, key=lambda r: r.id)

@@ -1,0 +1,174 @@
+"""Versions that uncommitted changes would get: ``loomgit status``, the commit-message
+hook, and the version shown for a working-tree prompt."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import gitio
+from ..errors import LoomgitError, UsageError
+from . import gitlog
+from .blobs import BlobReader
+from .bump import bump, classify_facts
+from .facts import Facts, FactsBuilder
+from .fold import Folder, Line, decode_blob
+from .repo import EMPTY_TREE, Repo
+from .versions import FactReader, History, Version, history
+
+if TYPE_CHECKING:
+    from ..prompt.model import Prompt
+    from ..workspace import Workspace
+
+UNCOMMITTED = "0" * 40
+_WT = "wt:"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A prompt that an uncommitted change would give a new version."""
+
+    id: str
+    path: str
+    version: str | None  # None for a deleted prompt
+    change: str  # initial | major | minor | patch | deleted
+    reasons: list[str]
+    content_hash: str
+    previous: str | None  # the version it replaces
+    status: str  # added | modified | renamed | deleted
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def summary(self) -> str:
+        return f"{self.change}: {'; '.join(self.reasons)}" if self.reasons else self.change
+
+
+def prospective(h: History, line: Line | None, facts: Facts, *, breaking: bool = False,
+                fr: FactReader | None = None) -> tuple[str, str, list[str], Version | None]:
+    """(version, change, reasons, base) a change to ``facts`` would get if committed now."""
+    base = h.base_for_next(line) if line is not None else None
+    if base is None:
+        return h.repo.config.initial_version, "initial", ["first appearance"], None
+    own = fr or FactReader(h.repo)
+    try:
+        change, reasons = classify_facts(own.facts(base), facts, breaking=breaking)
+    finally:
+        if fr is None:
+            own.close()
+    return bump(base.version, change), change, reasons, base
+
+
+def dev_version(version: str, content_hash: str) -> str:
+    return f"{version}-dev+{content_hash[:7]}"
+
+
+def working_version(ws: Workspace, prompt: Prompt) -> str | None:
+    """The version of a working-tree prompt: its committed version when unchanged,
+    else ``X.Y.Z-dev+<hash7>``; None outside git or when history cannot be read."""
+    try:
+        h = history(ws, "HEAD")
+        facts = FactsBuilder().from_text(prompt.text, prompt.path, ws.loader)
+        line = h.line_for(prompt.path, prompt.id)
+        latest = h.latest(line) if line is not None and line.path is not None else None
+        if latest is not None and latest.content_hash == facts.content_hash:
+            return latest.version
+        version, *_ = prospective(h, line if line is not None and line.path else None, facts)
+        return dev_version(version, facts.content_hash)
+    except LoomgitError:
+        return None
+
+
+def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
+    specs = repo.specs(h.state.covered)
+    base = "HEAD" if h.commit else EMPTY_TREE
+    args = ["diff", "--raw", "-z", "-M", "--no-abbrev", "--no-color", "--no-ext-diff"]
+    if source == "index":
+        args.append("--cached")
+    changes = gitlog.parse_raw(gitio.run([*args, base, "--", *specs], repo.root))
+    if source == "worktree":
+        changes = [gitlog.Change(c.status, c.old_path, c.new_path, c.old_blob,
+                                 None if c.new_path is None else _WT + c.new_path)
+                   for c in changes]
+        out = gitio.run(["ls-files", "-z", "--others", "--exclude-standard", "--", *specs],
+                        repo.root)
+        for p in out.decode("utf-8", "surrogateescape").split("\0"):
+            if p:
+                changes.append(gitlog.Change("A", None, p, None, _WT + p))
+    return changes
+
+
+def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
+                    include_deleted: bool = False) -> list[Pending]:
+    """Prompts the staged (``source="index"``) or all uncommitted (``"worktree"``) changes
+    give a new version, with that version (``X.Y.Z`` for the index, ``X.Y.Z-dev+<hash7>``
+    for the working tree) and why. ``message``: the commit message, if known."""
+    if source not in ("index", "worktree"):
+        raise UsageError(f"source must be 'index' or 'worktree', not {source!r}")
+    repo = Repo.of(ws)
+    h = history(ws, "HEAD")
+    changes = _diff(repo, h, source)
+    if not changes:
+        return []
+    root = repo.root
+    with BlobReader(root) as reader:
+
+        def read(keys: list[str]) -> dict[str, bytes | None]:
+            out: dict[str, bytes | None] = {}
+            blobs = [k for k in keys if not k.startswith(_WT)]
+            out.update(reader.read_many(blobs))
+            for k in keys:
+                if k.startswith(_WT):
+                    try:
+                        out[k] = (root / k[len(_WT):]).read_bytes()
+                    except OSError:
+                        out[k] = None
+            return out
+
+        def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
+            if source == "worktree":
+                try:
+                    return _WT + path, (root / path).read_bytes()
+                except OSError:
+                    return None
+            return reader.read_objects([f":{path}"]).get(f":{path}")
+
+        fork = h.state.fork()
+        folder = Folder(repo.config, fork, read=read, fetch=fetch)
+        breaking = gitlog.is_breaking(message) if message else False
+        commit = gitlog.Commit(UNCOMMITTED, (), "", "", "", message.split("\n", 1)[0],
+                               breaking, tuple(changes))
+        recs = folder.apply(commit)
+        fr = FactReader(repo, folder)
+        out: list[Pending] = []
+        for rec in recs:
+            key = fork.by_path.get(rec.path) if rec.version else None
+            old_line = h.state.lines[key] if key is not None and key < len(h.state.lines) \
+                else None
+            if not rec.version:
+                if include_deleted:
+                    old = next((ln for ln in h.state.lines if ln.path == rec.path), None)
+                    prev = h.latest(old) if old is not None else None
+                    out.append(Pending(rec.id, rec.path, None, "deleted", ["file deleted"], "",
+                                       prev.version if prev else None, "deleted"))
+                continue
+            prev = h.latest(old_line) if old_line is not None else None
+            version, change, reasons = rec.version, rec.change, rec.reasons
+            if h.provisional and old_line is not None:
+                facts = fork.lines[key].facts  # type: ignore[index]
+                assert facts is not None
+                version, change, reasons, _ = prospective(h, old_line, facts,
+                                                          breaking=breaking, fr=fr)
+                moves = [x for x in rec.reasons if x.startswith("moved from ")]
+                reasons = reasons + [m for m in moves if m not in reasons]
+            if source == "worktree":
+                version = dev_version(version, rec.hash)
+            status = "added" if prev is None else (
+                "renamed" if any(x.startswith("moved from ") for x in rec.reasons) else "modified")
+            out.append(Pending(rec.id, rec.path, version, change, list(reasons), rec.hash,
+                               prev.version if prev else None, status))
+    return sorted(out, key=lambda p: p.id)
+
+
+__all__ = ["Pending", "decode_blob", "pending_changes", "prospective", "working_version"]

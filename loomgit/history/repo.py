@@ -1,0 +1,186 @@
+"""Computing the fold state at a commit: from the cache, by continuing a cached state,
+by cutting a newer cached state back, or from scratch, always with one ``git log`` pass
+and one ``git cat-file --batch`` process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import gitio
+from ..errors import GitError, RefError
+from . import gitlog
+from .blobs import BlobReader
+from .cache import Store
+from .fold import Folder, Line, State
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..workspace import Workspace
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+class ShallowCloneError(GitError):
+    """Versions need the whole history; a shallow clone does not have it."""
+
+
+@dataclass
+class Repo:
+    """What one history call needs to know about the repository."""
+
+    root: Path
+    config: Config
+
+    @classmethod
+    def of(cls, ws: Workspace) -> Repo:
+        gitio.require_repo(ws.root)
+        return cls(ws.root, ws.config)
+
+    @cached_property
+    def info(self) -> gitlog.RepoInfo:
+        return gitlog.repo_info(self.root)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.info.git_dir, self.config)
+
+    @property
+    def first_parent(self) -> bool:
+        return self.config.history != "full"
+
+    @cached_property
+    def main(self) -> tuple[str, str] | None:
+        return gitlog.main_ref(self.root, self.config.main_branch)
+
+    def check_shallow(self) -> None:
+        if self.info.shallow:
+            raise ShallowCloneError(
+                "this is a shallow clone, and prompt versions are computed from the whole "
+                "history: run 'git fetch --unshallow' (in GitHub Actions, give "
+                "actions/checkout 'fetch-depth: 0')")
+
+    def commit(self, rev: str) -> str | None:
+        return gitlog.resolve_commit(self.root, rev)
+
+    def specs(self, covered: set[str]) -> list[str]:
+        return gitlog.pathspecs([g.glob for g in self.config.prompts], covered)
+
+    def provisional(self, sha: str) -> frozenset[str]:
+        """Commits of ``sha``'s history not on the main branch (their versions are
+        provisional); empty when there is no main branch or ``sha`` is on it."""
+        main = self.main
+        if main is None or main[1] == sha:
+            return frozenset()
+        args = ["--first-parent"] if self.first_parent else []
+        return frozenset(gitlog.rev_list(self.root, [*args, sha, f"^{main[1]}", "--"]))
+
+
+def _fetcher(reader: BlobReader):  # type: ignore[no-untyped-def]
+    def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
+        return reader.read_objects([f"{commit}:{path}"]).get(f"{commit}:{path}")
+
+    return fetch
+
+
+def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> State:
+    """The state at ``sha``, folded on from ``base`` (a state on ``sha``'s first-parent
+    history) or from nothing. A newly met include outside the pathspec folds again."""
+    covered = set(base.covered) if base is not None else set()
+    for _ in range(8):
+        st = base.fork() if base is not None else State()
+        folder = Folder(repo.config, st, read=reader.read_many, fetch=_fetcher(reader),
+                        covered=covered)
+        revs = [sha] + ([f"^{base.commit}"] if base is not None and base.commit else [])
+        commits = list(gitlog.log(repo.root, revs, repo.specs(covered),
+                                  first_parent=repo.first_parent))
+        commits.reverse()
+        folder.fold(commits)
+        if not (folder.new_includes - covered):
+            st.commit = sha
+            return st
+        covered |= folder.new_includes
+    raise GitError("includes keep changing while folding history; giving up")  # pragma: no cover
+
+
+def truncate(src: State, upto: str, sha: str) -> State:
+    """``src`` cut back to the commit ``upto`` on its history, as the state at ``sha``."""
+    limit = src.commits[upto][0]
+    seq_of = {s: v[0] for s, v in src.commits.items()}
+    st = State(commit=sha, seq=limit, covered=set(src.covered),
+               commits={s: v for s, v in src.commits.items() if v[0] <= limit})
+    order: list[tuple[int, int, str]] = []
+    for line in src.lines:
+        recs = [r for r in line.recs if seq_of.get(r.commit, limit + 1) <= limit]
+        live = recs[-1] if recs and recs[-1].version else None
+        st.lines.append(Line(line.key, recs[-1].id if recs else line.id,
+                             live.path if live else None, recs))
+        if live is not None:
+            st.by_path[live.path] = line.key
+            st.tree[live.path] = live.blob
+            for p, b in (live.inc or {}).items():
+                st.tree[p] = b
+        order += [(seq_of[r.commit], line.key, r.id) for r in recs]
+    for _, key, rid in sorted(order):
+        st.by_id[rid] = key
+    for line in st.lines:  # a live prompt keeps its own id
+        if line.path is not None:
+            st.by_id[line.id] = line.key
+    st.rebuild_indexes()
+    return st
+
+
+def state_at(repo: Repo, sha: str) -> State:
+    """The fold state at commit ``sha`` (cached under ``.git/loomgit/history/``)."""
+    store = repo.store
+    if store.has(sha):
+        st = store.load(sha)
+        if st is not None:
+            store.touch(sha)
+            return st
+    cached = store.shas()
+    with BlobReader(repo.root) as reader:
+        base: State | None = None
+        if cached and repo.first_parent:
+            chain = gitlog.rev_list(repo.root, ["--first-parent", sha, "--"])
+            index = {s: i for i, s in enumerate(chain)}
+            ancestors = sorted((index[s], s) for s in cached if s in index)
+            for _, s in ancestors:
+                base = store.load(s)
+                if base is not None:
+                    break
+            if base is None:
+                cut = _truncated(repo, sha, cached[:3])
+                if cut is not None:
+                    return cut
+        st = fold_range(repo, base, sha, reader)
+    store.save(st)
+    return st
+
+
+def _truncated(repo: Repo, sha: str, candidates: list[str]) -> State | None:
+    for s in candidates:
+        heads = repo.store.load_heads(s)
+        if heads is None:
+            continue
+        last = gitlog.rev_list(repo.root, ["--first-parent", "-1", sha, "--",
+                                           *repo.specs(set(heads.get("covered") or []))])
+        src = repo.store.load(s)
+        if src is None:
+            continue
+        if not last:
+            return State(commit=sha)
+        if last[0] in src.commits:
+            return truncate(src, last[0], sha)
+    return None
+
+
+def require_commit(repo: Repo, rev: str) -> str:
+    sha = repo.commit(rev)
+    if sha is None:
+        if rev == "HEAD":
+            raise RefError("the repository has no commits yet, so there are no versions")
+        raise RefError(f"{rev!r} is not a commit in this repository")
+    return sha

@@ -1,0 +1,211 @@
+"""Semantic diff of two prompt references: the bump and its reasons, variables, model,
+params, output, and a line diff of each message (and, on request, of rendered messages)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .bump import classify
+
+if TYPE_CHECKING:
+    from ..prompt.model import Prompt
+    from ..prompt.render import IncludeLoader
+    from ..resolve import Resolved
+    from ..workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Side:
+    ref: str
+    id: str
+    version: str | None
+    commit: str | None
+    path: str
+    prompt: Prompt
+    loader: IncludeLoader
+
+    @classmethod
+    def of(cls, ref: str, r: Resolved) -> Side:
+        return cls(ref, r.prompt.id, r.version, r.commit, r.prompt.path, r.prompt, r.loader)
+
+    def label(self) -> str:
+        at = self.version or (self.commit[:7] if self.commit else "working tree")
+        return f"{self.id}@{at}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ref": self.ref, "id": self.id, "version": self.version, "commit": self.commit,
+                "path": self.path}
+
+
+@dataclass
+class SemDiff:
+    old: Side | None
+    new: Side | None
+    change: str
+    reasons: list[str]
+    variables: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    rendered: list[dict[str, Any]] | None = None
+
+    @property
+    def identical(self) -> bool:
+        return (self.old is not None and self.new is not None
+                and self.old.prompt.text == self.new.prompt.text and not any(
+                    m["status"] != "same" for m in self.messages)
+                and not self.reasons_changed)
+
+    @property
+    def reasons_changed(self) -> bool:
+        return self.reasons not in ([], ["formatting only"], ["whitespace only"]) \
+            or self.old is None or self.new is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.old.to_dict() if self.old else None,
+                "to": self.new.to_dict() if self.new else None,
+                "change": self.change, "reasons": self.reasons, "variables": self.variables,
+                "params": self.params, "model": self.model, "output": self.output,
+                "messages": self.messages, "rendered": self.rendered}
+
+
+def _udiff(a: str, b: str, a_name: str, b_name: str) -> str:
+    lines = difflib.unified_diff(a.splitlines(), b.splitlines(), a_name, b_name, lineterm="")
+    return "\n".join(lines)
+
+
+def _messages(old: list[tuple[str, str]], new: list[tuple[str, str]], a: str,
+              b: str) -> list[dict[str, Any]]:
+    out = []
+    for i in range(max(len(old), len(new))):
+        o = old[i] if i < len(old) else None
+        n = new[i] if i < len(new) else None
+        role = (n or o)[0]  # type: ignore[index]
+        if o is None:
+            status = "added"
+        elif n is None:
+            status = "removed"
+        elif o == n:
+            status = "same"
+        else:
+            status = "changed"
+        diff = "" if status == "same" else _udiff(
+            o[1] if o else "", n[1] if n else "", f"{a} ({o[0] if o else role})",
+            f"{b} ({n[0] if n else role})")
+        out.append({"index": i + 1, "role": role, "status": status, "diff": diff})
+    return out
+
+
+def _dict_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    return {"added": {k: new[k] for k in new if k not in old},
+            "removed": {k: old[k] for k in old if k not in new},
+            "changed": {k: {"from": old[k], "to": new[k]} for k in old
+                        if k in new and old[k] != new[k]}}
+
+
+def diff_prompts(old: Side | None, new: Side | None,
+                 variables: dict[str, Any] | None = None, render: bool = False,
+                 limits: dict[str, Any] | None = None) -> SemDiff:
+    """The semantic diff from ``old`` to ``new`` (either may be None: added / deleted)."""
+    from ..prompt.render import interface
+
+    if old is None or new is None:
+        side = new or old
+        assert side is not None
+        change, reasons = ("initial", ["new prompt"]) if old is None else ("deleted", ["deleted"])
+    else:
+        change, reasons = classify(old.prompt, new.prompt, old.loader, new.loader)
+        if old.prompt.text == new.prompt.text and reasons in (["formatting only"],
+                                                             ["whitespace only"]):
+            change, reasons = "none", []
+
+    def iface(s: Side | None) -> dict[str, Any]:
+        return {k: v.to_dict() for k, v in interface(s.prompt, s.loader).items()} if s else {}
+
+    def msgs(s: Side | None) -> list[tuple[str, str]]:
+        return [(m.role, m.source) for m in s.prompt.messages] if s else []
+
+    a_name = old.label() if old else "/dev/null"
+    b_name = new.label() if new else "/dev/null"
+    d = SemDiff(old, new, change, reasons,
+                variables=_dict_changes(iface(old), iface(new)),
+                params=_dict_changes(old.prompt.params if old else {},
+                                     new.prompt.params if new else {}),
+                messages=_messages(msgs(old), msgs(new), a_name, b_name))
+    om, nm = (old.prompt.model if old else None), (new.prompt.model if new else None)
+    if om != nm:
+        d.model = {"from": om, "to": nm}
+
+    def out_of(s: Side | None) -> dict[str, Any] | None:
+        o = s.prompt.output if s else None
+        return {"format": o.format, "schema": o.schema} if o else None
+
+    if out_of(old) != out_of(new):
+        d.output = {"from": out_of(old), "to": out_of(new)}
+    if render:
+        d.rendered = _render_diff(old, new, variables, a_name, b_name, limits or {})
+    return d
+
+
+def _render_diff(old: Side | None, new: Side | None, variables: dict[str, Any] | None,
+                 a: str, b: str, limits: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..errors import RenderError
+
+    def render(s: Side | None) -> tuple[list[tuple[str, str]], str | None]:
+        if s is None:
+            return [], None
+        try:
+            msgs = s.prompt.render(variables, loader=s.loader, **limits)
+        except RenderError as e:
+            return [], str(e)
+        return [(m["role"], m["content"]) for m in msgs], None
+
+    (om, oerr), (nm, nerr) = render(old), render(new)
+    out = _messages(om, nm, a, b)
+    if oerr or nerr:
+        out.append({"index": 0, "role": "", "status": "error",
+                    "diff": "; ".join(f"{n}: {e}" for n, e in ((a, oerr), (b, nerr)) if e)})
+    return out
+
+
+def _hash(s: Side) -> str:
+    from .facts import facts_from_prompt
+
+    return facts_from_prompt(s.prompt, s.loader).content_hash
+
+
+def resolve_side(ws: Workspace, ref: str) -> Side:
+    from ..resolve import resolve
+
+    return Side.of(ref, resolve(ws, ref))
+
+
+def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | None]]:
+    """Every prompt whose content differs between ``base`` and the working tree."""
+    from ..errors import LoomgitError
+    from ..resolve import resolve
+    from .versions import history
+
+    h = history(ws, base)
+    pairs: list[tuple[Side | None, Side | None]] = []
+    seen: set[int] = set()
+    for pf in ws.files():
+        line = h.line_for(pf.path, pf.id)
+        new = Side.of(pf.id, resolve(ws, pf.path))
+        old = None
+        if line is not None and line.path is not None:
+            seen.add(line.key)
+            try:
+                old = resolve_side(ws, f"{line.id}@{h.commit}")
+            except LoomgitError:
+                old = None
+        if old is not None and old.path == new.path and _hash(old) == _hash(new):
+            continue
+        pairs.append((old, new))
+    for line in h.live():
+        if line.key not in seen:
+            pairs.append((resolve_side(ws, f"{line.id}@{h.commit}"), None))
+    return pairs

@@ -1,0 +1,381 @@
+"""Prompt versions as the library offers them: :func:`history`, :func:`versions`,
+:func:`resolve_at`, and the :class:`Version` value object."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LoomgitError, PromptError, RefError
+from .blobs import BlobReader
+from .bump import bump, classify_facts, is_final, parse_version
+from .facts import Facts
+from .fold import Folder, Line, Rec, State
+from .repo import Repo, state_at
+
+if TYPE_CHECKING:
+    from ..prompt.render import IncludeLoader
+    from ..resolve import Resolved
+    from ..workspace import Workspace
+
+_FULL = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_MINOR = re.compile(r"^(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of one prompt."""
+
+    id: str  # the prompt's id at that commit
+    version: str
+    commit: str
+    date: str
+    author: str
+    email: str
+    subject: str
+    change: str  # initial | major | minor | patch
+    reasons: list[str] = field(default_factory=list)
+    content_hash: str = ""
+    same_as: str | None = None
+    path: str = ""  # the file's path at that commit
+    provisional: bool = False
+    blob: str = ""
+    includes: dict[str, str] | None = None  # included path -> blob id
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("blob")
+        d.pop("includes")
+        return d
+
+    @property
+    def summary(self) -> str:
+        """``minor: message "user" changed; params.temperature 0.2 -> 0.5``"""
+        return f"{self.change}: {'; '.join(self.reasons)}" if self.reasons else self.change
+
+
+class History:
+    """Every prompt's versions as seen from one commit."""
+
+    def __init__(self, repo: Repo, commit: str | None, state: State,
+                 provisional: frozenset[str] = frozenset()) -> None:
+        self.repo = repo
+        self.commit = commit
+        self.state = state
+        self.provisional = provisional
+        self._versions: dict[int, list[Version]] = {}
+
+    @property
+    def main_branch(self) -> str | None:
+        return self.repo.main[0] if self.repo.main else None
+
+    # --- finding a prompt ----------------------------------------------------------------
+    def live(self) -> list[Line]:
+        return sorted((ln for ln in self.state.lines if ln.path is not None and ln.live_rec),
+                      key=lambda ln: ln.id)
+
+    def find(self, ident: str) -> Line:
+        """The line an id, an old id, a path or a unique id suffix names."""
+        st = self.state
+        ident = ident.strip()
+        key = st.by_id.get(ident)
+        if key is not None and st.lines[key].id == ident and st.lines[key].path is not None:
+            return st.lines[key]
+        rel = _relpath(self.repo, ident)
+        if rel is not None and rel in st.by_path:
+            return st.lines[st.by_path[rel]]
+        if key is not None:
+            return st.lines[key]
+        if rel is not None:  # a path that was deleted or moved: search older entries
+            for line in st.lines:
+                if any(r.path == rel for r in line.recs):
+                    return line
+        tail = [ln for ln in self.live() if ln.id.endswith("/" + ident)]
+        if len(tail) == 1:
+            return tail[0]
+        if len(tail) > 1:
+            raise RefError(f"{ident!r} is ambiguous: {', '.join(ln.id for ln in tail)}")
+        import difflib
+
+        ids = [ln.id for ln in self.live()]
+        close = difflib.get_close_matches(ident, ids, n=3)
+        where = f" at {self.commit[:7]}" if self.commit else ""
+        hint = f"; did you mean {', '.join(close)}?" if close else \
+            ("; 'loomgit list' shows the prompts" if ids else "")
+        raise RefError(f"unknown prompt {ident!r}{where}{hint}")
+
+    # --- versions ------------------------------------------------------------------------
+    def versions(self, line: Line) -> list[Version]:
+        """Versions of a line, oldest first (deletions are not versions)."""
+        got = self._versions.get(line.key)
+        if got is None:
+            got = self._build(line)
+            self._versions[line.key] = got
+        return got
+
+    def latest(self, line: Line) -> Version | None:
+        vs = self.versions(line)
+        return vs[-1] if vs else None
+
+    def line_for(self, path: str, ident: str | None = None) -> Line | None:
+        """The live line at ``path`` (or holding ``ident``), without raising."""
+        st = self.state
+        key = st.by_path.get(path)
+        if key is None and ident is not None:
+            key = st.by_id.get(ident)
+        return st.lines[key] if key is not None else None
+
+    def _commit_info(self, sha: str) -> list[Any]:
+        return self.state.commits.get(sha) or [0, "", "", "", "", False]
+
+    def _build(self, line: Line) -> list[Version]:
+        recs = [r for r in line.recs if r.version]
+        overlay = self._overlay(line, recs) if self.provisional and any(
+            r.commit in self.provisional for r in recs) else {}
+        out = []
+        for i, r in enumerate(recs):
+            info = self._commit_info(r.commit)
+            version, change, reasons, same_as = r.version, r.change, r.reasons, r.same_as
+            if i in overlay:
+                version, change, reasons = overlay[i]
+            if same_as is not None:
+                same_as = overlay.get(_index_of(recs, same_as, i), (same_as,))[0]
+            out.append(Version(id=r.id, version=version, commit=r.commit, date=info[1],
+                               author=info[2], email=info[3], subject=info[4], change=change,
+                               reasons=list(reasons), content_hash=r.hash, same_as=same_as,
+                               path=r.path, provisional=i in overlay, blob=r.blob,
+                               includes=dict(r.inc) if r.inc else None))
+        return out
+
+    def _overlay(self, line: Line, recs: list[Rec]) -> dict[int, tuple[str, str, list[str]]]:
+        """Versions made off the main branch, numbered as merging now would number them
+        (compared with the last final version) and marked ``-dev.N+<sha7>``."""
+        first = next(i for i, r in enumerate(recs) if r.commit in self.provisional)
+        base = recs[first - 1] if first > 0 else None
+        out: dict[int, tuple[str, str, list[str]]] = {}
+        with FactReader(self.repo) as fr:
+            base_facts = fr.facts(base) if base is not None else None
+            breaking = False
+            n = 0
+            for i in range(first, len(recs)):
+                r = recs[i]
+                n += 1
+                breaking = breaking or bool(self._commit_info(r.commit)[5])
+                if base is None or base_facts is None:
+                    v, change, reasons = self.repo.config.initial_version, "initial", \
+                        ["first appearance"]
+                else:
+                    change, reasons = classify_facts(base_facts, fr.facts(r), breaking=breaking)
+                    v = bump(base.version, change)
+                    moves = [x for x in r.reasons if x.startswith("moved from ")]
+                    reasons = reasons + [m for m in moves if m not in reasons]
+                out[i] = (f"{v}-dev.{n}+{r.commit[:7]}", change, reasons)
+        return out
+
+    def base_for_next(self, line: Line) -> Version | None:
+        """The version a new change is compared with: the newest final one when this
+        line changed off the main branch, else the newest."""
+        vs = self.versions(line)
+        if any(v.provisional for v in vs):
+            final = [v for v in vs if not v.provisional]
+            return final[-1] if final else None
+        return vs[-1] if vs else None
+
+    def find_version(self, line: Line, spec: str) -> Version:
+        vs = self.versions(line)
+        if not vs:
+            raise RefError(f"{line.id} has no versions yet")
+        if spec == "latest":
+            return vs[-1]
+        if _FULL.match(spec):
+            for v in reversed(vs):
+                if v.version == spec or (v.provisional and v.version.split("+")[0] == spec):
+                    return v
+            raise RefError(f"{line.id} has no version {spec} (latest is {vs[-1].version}; "
+                           f"'loomgit log {line.id}' lists them)")
+        m = _MINOR.match(spec)
+        if m:
+            want = (int(m.group(1)), int(m.group(2)))
+            for v in reversed(vs):
+                p = parse_version(v.version)
+                if p and p[:2] == want and is_final(v.version):
+                    return v
+            raise RefError(f"{line.id} has no version {spec}.x (latest is {vs[-1].version}; "
+                           f"'loomgit log {line.id}' lists them)")
+        raise RefError(f"{spec!r} is not a version")
+
+
+def _index_of(recs: list[Rec], version: str, before: int) -> int:
+    for j in range(before - 1, -1, -1):
+        if recs[j].version == version:
+            return j
+    return -1
+
+
+def _relpath(repo: Repo, ident: str) -> str | None:
+    """``ident`` as a repository-relative path when it looks like one."""
+    if "." not in ident.rsplit("/", 1)[-1] and "/" not in ident:
+        return None
+    from pathlib import Path
+
+    p = Path(ident)
+    if p.is_absolute() or p.exists():
+        try:
+            return p.resolve().relative_to(repo.root).as_posix()
+        except ValueError:
+            return None
+    return ident.replace("\\", "/").removeprefix("./")
+
+
+class FactReader:
+    """Facts of stored versions, reading their blobs through one ``cat-file`` process."""
+
+    def __init__(self, repo: Repo, folder: Folder | None = None) -> None:
+        self.repo = repo
+        self._own: BlobReader | None = None
+        if folder is None:
+            self._own = BlobReader(repo.root)
+            folder = Folder(repo.config, State(), read=self._own.read_many,
+                            fetch=lambda c, p: None)
+        self.folder = folder
+
+    def facts(self, rec: Rec | Version) -> Facts:
+        if isinstance(rec, Version):
+            return self.folder.facts_for(rec.path, rec.blob, rec.includes or {})
+        return self.folder.rec_facts(rec)
+
+    def __enter__(self) -> FactReader:
+        return self
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- the public functions ---------------------------------------------------------------
+
+_MEMO: dict[tuple[str, str, str], History] = {}
+
+
+def history(ws: Workspace, ref: str = "HEAD") -> History:
+    """Every prompt's versions at ``ref`` (a commit-ish). An empty repository has none."""
+    repo = Repo.of(ws)
+    repo.check_shallow()
+    sha = repo.commit(ref)
+    if sha is None:
+        if ref == "HEAD":
+            return History(repo, None, State())
+        raise RefError(f"{ref!r} is not a commit in this repository")
+    main = repo.main
+    key = (str(repo.root), sha, f"{main[1] if main else ''}:{repo.store.dir.name}")
+    got = _MEMO.get(key)
+    if got is None:
+        got = History(repo, sha, state_at(repo, sha), repo.provisional(sha))
+        if len(_MEMO) > 8:
+            _MEMO.clear()
+        _MEMO[key] = got
+    return got
+
+
+def versions(ws: Workspace, ident: str, ref: str = "HEAD") -> list[Version]:
+    """The versions of one prompt (id, old id or path) at ``ref``, oldest first."""
+    h = history(ws, ref)
+    return h.versions(h.find(ident))
+
+
+def is_stage(ws: Workspace, at: str) -> bool:
+    return at in ws.config.stages
+
+
+def resolve_at(ws: Workspace, ident: str, at: str) -> Resolved:
+    """``ID@AT`` for AT = ``1.2.0``, ``1.2``, ``latest``, a stage name or a commit-ish."""
+    from ..resolve import Resolved
+
+    if is_stage(ws, at):
+        try:
+            from ..stages import resolve_stage  # type: ignore[attr-defined]
+        except (ImportError, AttributeError):
+            raise RefError(f"{ident}@{at}: stages are not available in this version of "
+                           "loomgit") from None
+        return resolve_stage(ws, ident, at)  # type: ignore[no-any-return]
+    if at == "latest" or _FULL.match(at) or _MINOR.match(at):
+        h = history(ws, "HEAD")
+        if h.commit is None:
+            raise RefError(f"{ident}@{at}: the repository has no commits yet")
+        try:
+            v = h.find_version(h.find(ident), at)
+        except RefError:
+            v = _from_main(ws, h, ident, at)
+            if v is None:
+                raise
+        return Resolved(*load_version(Repo.of(ws), v), version=v.version, commit=v.commit)
+    repo = Repo.of(ws)
+    sha = repo.commit(at)
+    if sha is None:
+        raise RefError(f"{ident}@{at}: {at!r} is not a version (1.2.0, 1.2, latest), "
+                       f"a stage ({', '.join(ws.config.stages)}) or a commit")
+    h = history(ws, sha)
+    line = h.find(ident)
+    if line.path is None:
+        raise RefError(f"{ident}@{at}: the prompt was deleted at {sha[:7]} or before")
+    vs = h.versions(line)
+    if not vs:
+        raise RefError(f"{ident}@{at}: no version at {sha[:7]}")
+    v = vs[-1]
+    return Resolved(*load_version(repo, v), version=v.version, commit=v.commit)
+
+
+def _from_main(ws: Workspace, h: History, ident: str, at: str) -> Version | None:
+    """A version asked for on a branch that only the main branch has (made after the fork)."""
+    main = h.repo.main
+    if main is None or main[1] == h.commit:
+        return None
+    try:
+        hm = history(ws, main[1])
+        return hm.find_version(hm.find(ident), at)
+    except RefError:
+        return None
+
+
+def load_version(repo: Repo, v: Version) -> tuple[Any, IncludeLoader]:
+    """The parsed prompt of a stored version and a loader for its includes (git blobs of
+    the same commit, never the working tree)."""
+    from ..prompt.parse import decode, parse_prompt
+    from .blobs import read_blobs
+
+    inc = v.includes or {}
+    with BlobReader(repo.root) as r:
+        got = r.read_many([v.blob, *inc.values()])
+    data = got.get(v.blob)
+    if data is None:
+        raise PromptError(f"blob {v.blob[:7]} of version {v.version} is missing from the "
+                          "repository", path=v.path)
+    prompt = parse_prompt(decode(data, v.path), v.path, prompt_id=v.id)
+    texts: dict[str, str] = {}
+    for name, blob in inc.items():
+        b = got.get(blob)
+        if b is not None:
+            try:
+                texts[name] = b.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+    root, commit = repo.root, v.commit
+
+    def load(name: str) -> str | None:
+        if name not in texts:
+            b = read_blobs(root, [(commit, name)]).get((commit, name))
+            try:
+                texts[name] = b.decode("utf-8") if b is not None else None  # type: ignore[assignment]
+            except UnicodeDecodeError:
+                texts[name] = None  # type: ignore[assignment]
+        return texts.get(name)
+
+    return prompt, load
+
+
+__all__ = ["History", "LoomgitError", "Version", "history", "load_version", "resolve_at",
+           "versions"]
