@@ -335,7 +335,7 @@ def resolve_range(root: os.PathLike[str] | str, env: ActionsEnv,
         raise UsageError("no base to compare with: run on a pull_request event, or pass "
                          "--base REF (the action's `base` input)")
     mb = gitio.text(["merge-base", sha, head], root, check=False).strip()
-    head_label = f"#{pr.number}" if pr is not None else "HEAD"
+    head_label = f"#{pr.number}, head {pr.head_sha[:7]}" if pr is not None else "HEAD"
     return Range(mb or sha, head, label, head_label)
 
 
@@ -395,8 +395,14 @@ def run_ci(ws: Workspace, settings: CiSettings, env: ActionsEnv, environ: Mappin
             os.environ.pop("LOOMGIT_ALLOW_PYTHON", None)
         else:
             os.environ["LOOMGIT_ALLOW_PYTHON"] = saved
+    notes = []
+    if flag != "1" and any("LOOMGIT_ALLOW_PYTHON" in c.why_after or "LOOMGIT_ALLOW_PYTHON"
+                           in c.why_before for p in prompts for c in p.cases):
+        notes.append("`python:` assertions did not run: they execute code from the pull "
+                     "request. To run them, set `allow-python: true` in the workflow "
+                     "(only with `on: pull_request`).")
     return CiReport(rng.base, rng.head, rng.base_label, rng.head_label, settings.fail_on,
-                    tuple(prompts), offline, flag == "1")
+                    tuple(prompts), offline, flag == "1", tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -504,6 +510,8 @@ def _evaluate(ws: Workspace, rng: Range, settings: CiSettings, offline: bool,
     cmp = diff_reports(rng.base, base, head)
 
     by_id = {r.prompt.id: r for r in refs}
+    base_targets = {t.prompt.id: t for t in base_t}
+    head_targets = {t.prompt.id: t for t in head_t}
     out: list[PromptChange] = []
     base_suites = {(s.prompt, s.path): s for s in base.suites}
     changes = {(c.prompt, c.case, c.provider): c.change for c in cmp.cases}
@@ -524,8 +532,9 @@ def _evaluate(ws: Workspace, rng: Range, settings: CiSettings, offline: bool,
                 bshown.output if bshown else None, hshown.output if hshown else None,
                 b.why() if b else "", r.why(), r.line,
                 change=_KIND.get(changes.get(r.key, ""), "")))
-        out.append(PromptChange(hs.prompt, path, status, hs.path, _side(bs), _side(hs),
-                                cases=tuple(cases)))
+        bump, reasons = _bump(ws, rng, base_targets.get(hs.prompt), head_targets.get(hs.prompt))
+        out.append(PromptChange(hs.prompt, path, status, hs.path, _side(bs), _side(hs), bump,
+                                tuple(reasons), tuple(cases)))
     for path, letter in sorted(changed.items()):
         pid = _prompt_id(ws, path) if letter == "D" else None
         if pid is not None and (not settings.prompts or _selected_id(pid, path, settings.prompts)):
@@ -536,6 +545,29 @@ def _evaluate(ws: Workspace, rng: Range, settings: CiSettings, offline: bool,
                                 note="renders the same messages, with the same model and "
                                      "params, as at the base: not evaluated"))
     return sorted(out, key=lambda p: p.id)
+
+
+def _bump(ws: Workspace, rng: Range, base: Any, head: Any) -> tuple[str | None, list[str]]:
+    """The version bump from the base's prompt to the head's, and why (history's rules;
+    a ``BREAKING CHANGE`` in a pull request commit that touched the prompt forces major)."""
+    if head is None:
+        return None, []
+    if base is None:
+        return "initial", ["new prompt"]
+    from .history import classify
+    from .history.gitlog import is_breaking
+
+    path = head.prompt.path
+    log = gitio.text(["log", "--format=%B%x00", f"{rng.base}..{rng.head}", "--", path], ws.root,
+                     check=False)
+    breaking = next((m.strip() for m in log.split("\0") if m.strip() and is_breaking(m.strip())),
+                    "")
+    try:
+        kind, reasons = classify(base.prompt, head.prompt, base.loader, head.loader,
+                                 message=breaking)
+    except Exception as e:  # a prompt the history module cannot read: say so, keep going
+        return None, [f"no version diff: {type(e).__name__}: {e}"]
+    return kind, list(reasons)
 
 
 _KIND = {"regression": "regression", "fix": "fix", "same": "unchanged", "new": "new",

@@ -27,6 +27,8 @@ def _score(v: float | None) -> str:
 def _cost(v: float | None) -> str:
     if v is None:
         return "—"
+    if v == 0:
+        return "$0"
     return f"${v:.4f}" if v >= 0.0001 or v == 0 else f"${v:.2e}"
 
 
@@ -163,6 +165,10 @@ def _case_table(title: str, rows: list[CaseChange]) -> list[str]:
     return out
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "es" if word.endswith("x") else "s")
+
+
 def plain(r: CiReport) -> list[str]:
     """Short plain-text lines for the log (the Markdown goes to the summary)."""
     lines = [headline(r).split(" ", 1)[1],
@@ -176,6 +182,6 @@ def plain(r: CiReport) -> list[str]:
             continue
         lines.append(f"  {p.id}: {_pct(p.before.pass_rate)} -> {_pct(p.after.pass_rate)}, "
                      f"gate {p.before.gate or '-'} -> {p.after.gate or '-'}, "
-                     f"{len(p.regressions)} regressions, {len(p.fixes)} fixes")
+                     f"{_n(len(p.regressions), 'regression')}, {_n(len(p.fixes), 'fix')}")
     lines += [f"  {x}" for x in r.failure_reasons()]
     return lines

@@ -561,10 +561,16 @@ def _json(resp: httpx.Response) -> Any:
 
 def redact(text: str, secrets_: Mapping[str, str] | None = None) -> str:
     """``text`` with the values of secret environment variables replaced by ``***``
-    (tokens and API keys: ``*_TOKEN``, ``*_API_KEY``, ``*_SECRET``)."""
+    (``*_TOKEN``, ``*_API_KEY``, ``*_SECRET``, ``*_PASSWORD``, ``*_ACCESS_KEY``...; values
+    of 8 characters or more, so a short value cannot blank common words)."""
     env = os.environ if secrets_ is None else secrets_
     for name, value in env.items():
-        if value and len(value) >= 6 and name.upper().endswith(
-                ("_TOKEN", "_API_KEY", "_SECRET", "_KEY", "_PASSWORD")):
+        upper = name.upper()
+        if (value and len(value) >= 8 and not upper.startswith("LOOMGIT_")
+                and upper.endswith(SECRET_SUFFIXES)):
             text = text.replace(value, "***")
     return text
+
+
+SECRET_SUFFIXES = ("_TOKEN", "_API_KEY", "_SECRET", "_PASSWORD", "_ACCESS_KEY", "_PRIVATE_KEY",
+                   "_SECRET_KEY")

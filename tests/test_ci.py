@@ -50,7 +50,7 @@ def test_pull_request_base_is_compared_at_the_merge_base(branched: dict[str, Any
     env = pr_env(tmp_path, branched["main"], branched["head"])
     rng = ci.resolve_range(branched["repo"].path, env)
     assert (rng.base, rng.head) == (branched["first"], branched["head"])
-    assert (rng.base_label, rng.head_label) == ("main", "#5")
+    assert (rng.base_label, rng.head_label) == ("main", f"#5, head {branched['head'][:7]}")
 
 
 def test_base_option_takes_a_branch_or_a_commit(branched: dict[str, Any]) -> None:

@@ -126,12 +126,12 @@ def _warn(env: ActionsEnv, message: str) -> None:
 
 def _report_failure_to_github(env: ActionsEnv, message: str) -> None:
     """The check could not run: say so in the summary and the outputs, then fail."""
-    from ..github import md_text, redact, write_outputs, write_summary
+    from ..github import md_code, redact, write_outputs, write_summary
 
     message = redact(message)
     if env.step_summary:
         write_summary(env.step_summary, f"## ⚠️ loomgit could not run the check\n\n"
-                                        f"{md_text(message, 1000)}\n")
+                                        f"{md_code(message, 2000)}\n")
     if env.output:
         write_outputs(env.output, {"passed": False, "regressions": 0, "fixes": 0,
                                    "report-path": "", "comment-url": ""})
