@@ -1,0 +1,360 @@
+"""Prompts for applications: ``loomgit export`` bundles and ``loomgit.load()``.
+
+An application reads the prompt a stage holds either straight from the repository's
+object database or from a bundle (one JSON file written by ``loomgit export``) for images
+that ship no ``.git``::
+
+    import loomgit
+    p = loomgit.load("support/summarize", stage="production")        # repo of the cwd
+    p = loomgit.load("support/summarize", bundle="prompts.json")     # or LOOMGIT_BUNDLE
+    messages = p.render(ticket="Printer on fire")
+
+Loading is cached: a warm call costs a ``stat`` of the bundle (or of the stage branch's
+ref files) and a few dictionary look-ups, so a new promotion or a redeployed bundle is
+picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import LoomgitError, RefError
+
+if TYPE_CHECKING:
+    from .prompt.model import Prompt
+    from .workspace import Workspace
+
+BUNDLE_FORMAT = "loomgit-bundle"
+BUNDLE_SCHEMA = 1
+ENV_BUNDLE = "LOOMGIT_BUNDLE"
+
+
+class BundleError(LoomgitError):
+    """A bundle file cannot be read or is not one ``loomgit export`` wrote."""
+
+
+@dataclass(frozen=True)
+class LoadedPrompt:
+    """A prompt as a stage holds it, ready to render."""
+
+    id: str
+    version: str
+    stage: str
+    content_hash: str
+    source_commit: str
+    path: str
+    prompt: Prompt
+    includes: dict[str, str] = field(default_factory=dict)  # path -> text
+    origin: str = ""  # "repo:<root>" or "bundle:<file>"
+
+    @property
+    def model(self) -> str | None:
+        return self.prompt.model
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.prompt.params
+
+    @property
+    def text(self) -> str:
+        return self.prompt.text
+
+    def render(self, variables: Mapping[str, Any] | None = None, /,
+               **kwargs: Any) -> list[dict[str, str]]:
+        """Render the messages. Variables come as a mapping, keywords, or both;
+        with neither, the prompt's ``sample`` is used."""
+        values = None if variables is None and not kwargs else {**(variables or {}), **kwargs}
+        includes = self.includes
+        return self.prompt.render(values, loader=includes.get)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "stage": self.stage,
+                "content_hash": self.content_hash, "source_commit": self.source_commit,
+                "path": self.path, "origin": self.origin}
+
+
+def _parse(ident: str, entry: Mapping[str, Any], stage: str, text: str,
+           includes: dict[str, str], origin: str) -> LoadedPrompt:
+    from .prompt.parse import parse_prompt
+
+    prompt = parse_prompt(text, str(entry["path"]), prompt_id=ident)
+    return LoadedPrompt(ident, str(entry["version"]), stage, str(entry["content_hash"]),
+                        str(entry["source_commit"]), str(entry["path"]), prompt, includes, origin)
+
+
+# --- export -----------------------------------------------------------------------------
+
+def export_bundle(ws: Workspace, stage: str, ids: list[str] | None = None, *,
+                  allow_untrusted: bool = False) -> dict[str, Any]:
+    """The bundle of ``stage``: every prompt it holds (or ``ids``), with its text and the
+    text of each file it includes."""
+    from .stages import plumbing
+    from .stages.state import StageError, canonical_id, read_stage, verify
+
+    state = read_stage(ws, stage)
+    if state.head is None:
+        raise StageError(f"stage {stage!r} has no promotions yet, so there is nothing to export")
+    problems = verify(ws, state)
+    if problems and not allow_untrusted:
+        raise StageError(f"{state.branch} does not match its manifest ({problems[0]}); "
+                         "'loomgit stages' shows what; --force exports it anyway")
+    entries = state.manifest.entries
+    if ids:
+        chosen = {}
+        for i in ids:
+            cid = canonical_id(ws, i, state)
+            if cid not in entries:
+                raise RefError(f"{cid!r} is not on stage {stage!r}")
+            chosen[cid] = entries[cid]
+        entries = chosen
+    blobs = plumbing.read_blobs(ws.root, [b for e in entries.values() for b in e.files().values()])
+    def text(e: Any, blob: str, path: str) -> str:
+        data = blobs.get(blob)
+        if data is None:
+            raise StageError(f"{e.id} {e.version}: {path} (blob {blob[:12]}) is missing "
+                             "from the repository")
+        return data.decode("utf-8", "replace")
+
+    prompts: dict[str, Any] = {}
+    for ident, e in sorted(entries.items()):
+        prompts[ident] = {
+            "version": e.version, "content_hash": e.content_hash,
+            "source_commit": e.source_commit, "path": e.path, "promoted_by": e.promoted_by,
+            "promoted_at": e.promoted_at, "text": text(e, e.blob, e.path),
+            "includes": {p: text(e, b, p) for p, b in sorted(e.includes.items())},
+        }
+    return {"format": BUNDLE_FORMAT, "schema": BUNDLE_SCHEMA, "stage": stage,
+            "branch": state.branch, "commit": state.head,
+            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
+            "prompts": prompts}
+
+
+def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write atomically: a reader never sees half a bundle."""
+    import tempfile
+
+    target = Path(path)
+    data = json.dumps(bundle, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+# --- load -------------------------------------------------------------------------------
+
+_lock = threading.RLock()
+_bundles: dict[str, tuple[Any, dict[str, Any], dict[str, LoadedPrompt]]] = {}
+_repos: dict[tuple[str, str], _RepoStage] = {}
+_roots: dict[str, tuple[Path, Path, str]] = {}  # cwd or repo arg -> (root, common dir, ...)
+
+
+def _stamp(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def read_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
+    shown = os.fspath(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise BundleError("bundle file not found", path=shown) from None
+    except OSError as e:
+        raise BundleError(f"cannot read bundle: {e.strerror}", path=shown) from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        line = getattr(e, "lineno", None)
+        raise BundleError(f"not a JSON bundle ({getattr(e, 'msg', e)})", path=shown,
+                          line=line) from None
+    if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
+        raise BundleError("not a loomgit bundle (write one with 'loomgit export --stage STAGE "
+                          "-o FILE')", path=shown)
+    if data.get("schema") != BUNDLE_SCHEMA:
+        raise BundleError(f"bundle schema {data.get('schema')!r} is not {BUNDLE_SCHEMA} "
+                          "(export it again with this loomgit)", path=shown)
+    prompts = data.get("prompts")
+    if not isinstance(prompts, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("text"), str)
+            and all(isinstance(e.get(k), str) for k in ("version", "content_hash", "path",
+                                                          "source_commit"))
+            and isinstance(e.get("includes", {}), dict)
+            for e in prompts.values()):
+        raise BundleError("bundle 'prompts' entries need version, content_hash, path, "
+                          "source_commit and text", path=shown)
+    return data
+
+
+def _from_bundle(ident: str, stage: str | None, path: str | os.PathLike[str]) -> LoadedPrompt:
+    key = os.path.abspath(path)
+    stamp = _stamp(key)
+    hit = _bundles.get(key)
+    if hit is None or hit[0] != stamp or stamp is None:
+        with _lock:
+            data = read_bundle(key)
+            hit = (stamp, data, {})
+            _bundles[key] = hit
+    _, data, cache = hit
+    got = cache.get(ident)
+    if got is None:
+        if stage is not None and data.get("stage") != stage:
+            raise RefError(f"{key}: the bundle holds stage {data.get('stage')!r}, not {stage!r}")
+        entry = data["prompts"].get(ident)
+        if entry is None:
+            held = ", ".join(sorted(data["prompts"])) or "nothing"
+            raise RefError(f"{ident!r} is not in the bundle {key} (it holds {held})")
+        got = _parse(ident, entry, str(data.get("stage")), entry["text"],
+                     {str(k): str(v) for k, v in (entry.get("includes") or {}).items()},
+                     f"bundle:{key}")
+        cache[ident] = got
+    elif stage is not None and got.stage != stage:
+        raise RefError(f"{key}: the bundle holds stage {got.stage!r}, not {stage!r}")
+    return got
+
+
+class _RepoStage:
+    """One stage of one repository, re-read when its ref files change."""
+
+    def __init__(self, root: Path, common: Path, stage: str) -> None:
+        from .config import load_config
+        from .stages.state import check_stage
+
+        cfg = load_config(root)
+        check_stage(cfg, stage)
+        self.root, self.stage = root, stage
+        branch = cfg.branch_for(stage)
+        self.ref = f"refs/heads/{branch}"
+        self.stamp_files = (common / self.ref, common / "packed-refs",
+                            common / "reftable" / "tables.list")
+        self.stamp: tuple[Any, ...] | None = None
+        self.head: str | None = None
+        self.entries: dict[str, Any] = {}
+        self.cache: dict[str, LoadedPrompt] = {}
+
+    def current_stamp(self) -> tuple[Any, ...]:
+        return tuple(_stamp(p) for p in self.stamp_files)
+
+    def refresh(self) -> None:
+        from .stages import plumbing
+        from .stages.state import read_manifest
+
+        stamp = self.current_stamp()
+        head = plumbing.read_ref(self.root, self.ref)
+        if head != self.head:
+            self.cache = {}
+            self.entries = {}
+            if head is not None:
+                manifest, _, err = read_manifest(self.root, head, self.stage)
+                if err:
+                    raise RefError(f"stage {self.stage!r}: {err} (see 'loomgit stages')")
+                self.entries = dict(manifest.entries)
+            self.head = head
+        self.stamp = stamp
+
+    def get(self, ident: str) -> LoadedPrompt:
+        got = self.cache.get(ident)
+        if got is not None:
+            return got
+        from .stages import plumbing
+
+        if self.head is None:
+            raise RefError(f"stage {self.stage!r} has no promotions yet in {self.root} "
+                           f"({self.ref.removeprefix('refs/heads/')} does not exist)")
+        e = self.entries.get(ident)
+        if e is None:
+            held = ", ".join(sorted(self.entries)) or "nothing"
+            raise RefError(f"{ident!r} is not on stage {self.stage!r} (it holds {held})")
+        blobs = plumbing.read_blobs(self.root, list(e.files().values()))
+        text = (blobs.get(e.blob) or b"").decode("utf-8", "replace")
+        includes = {p: (blobs.get(b) or b"").decode("utf-8", "replace")
+                    for p, b in e.includes.items()}
+        got = _parse(ident, {"path": e.path, "version": e.version,
+                             "content_hash": e.content_hash, "source_commit": e.source_commit},
+                     self.stage, text, includes, f"repo:{self.root}")
+        self.cache[ident] = got
+        return got
+
+
+def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+    key = os.fspath(repo) if repo is not None else os.getcwd()
+    hit = _roots.get(key)
+    if hit is not None:
+        return hit[0], hit[1]
+    from .config import find_root
+    from .stages import plumbing
+
+    root = find_root(key)
+    if not (root / ".git").exists():
+        raise RefError(f"{key} is not inside a git repository; pass repo=PATH, or load from a "
+                       f"bundle (bundle=FILE or {ENV_BUNDLE}=FILE)")
+    common = plumbing.out(["rev-parse", "--git-common-dir"], root).strip()
+    common_path = (root / common).resolve()
+    _roots[key] = (root, common_path, "")
+    return root, common_path
+
+
+def _from_repo(ident: str, stage: str, repo: str | os.PathLike[str] | None) -> LoadedPrompt:
+    root, common = _repo_paths(repo)
+    key = (str(root), stage)
+    rs = _repos.get(key)
+    if rs is not None and rs.stamp == rs.current_stamp():
+        got = rs.cache.get(ident)
+        if got is not None:
+            return got
+    with _lock:
+        if rs is None:
+            rs = _RepoStage(root, common, stage)
+            _repos[key] = rs
+        if rs.stamp != rs.current_stamp():
+            rs.refresh()
+        if ident not in rs.cache and ident not in rs.entries:
+            # an id suffix or a path: what the working tree calls it
+            from .stages.state import canonical_id
+            from .workspace import Workspace
+
+            ident = canonical_id(Workspace(root), ident)
+        return rs.get(ident)
+
+
+def load(id: str, stage: str = "production", repo: str | os.PathLike[str] | None = None,
+         bundle: str | os.PathLike[str] | None = None) -> LoadedPrompt:
+    """The prompt ``stage`` holds for ``id``, ready to ``render()``.
+
+    Read from ``bundle`` when given, else from the repository ``repo`` when given, else
+    from the bundle named by ``LOOMGIT_BUNDLE``, else from the repository around the
+    current directory. Results are cached and re-read only when the bundle file or the
+    stage branch changes.
+    """
+    if bundle is not None:
+        return _from_bundle(id, stage, bundle)
+    if repo is None:
+        env = os.environ.get(ENV_BUNDLE)
+        if env:
+            return _from_bundle(id, stage, env)
+    return _from_repo(id, stage, repo)
+
+
+def clear_cache() -> None:
+    """Forget every loaded bundle and stage (for tests and long-lived tools)."""
+    with _lock:
+        _bundles.clear()
+        _repos.clear()
+        _roots.clear()

@@ -1,0 +1,309 @@
+"""``loomgit promote`` and ``loomgit rollback``: one commit on a stage branch each.
+
+The commit is built with plumbing only (see :mod:`.plumbing`) and the branch moves by
+compare-and-swap: when another promotion lands first, the stage is read again and the
+commit rebuilt on top of it, so concurrent promotions never lose one another.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .. import gitio
+from ..errors import GitError, RefError
+from . import plumbing
+from .source import Source, from_entry
+from .state import StageError, StageState, check_stage, previous_stage, read_stage, verify
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+    from .audit import Promotion
+
+MAX_ATTEMPTS = 60
+_TRAILER_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    id: str
+    version: str
+    stage: str
+    commit: str | None  # the stage commit (the existing head for a no-op)
+    previous_version: str | None
+    noop: bool = False
+    forced: bool = False
+    source_commit: str = ""
+    branch: str = ""
+    rollback_of: str | None = None
+    pushed_to: str | None = None
+    attempts: int = 1
+    fetched: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "stage": self.stage,
+                "commit": self.commit, "previous_version": self.previous_version,
+                "noop": self.noop, "forced": self.forced, "source_commit": self.source_commit,
+                "branch": self.branch, "rollback_of": self.rollback_of,
+                "pushed_to": self.pushed_to}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _preflight(ws: Workspace, stage: str) -> None:
+    """Checks that hold for every write: a usable repo, a known stage, full history, and
+    the stage branch not checked out here (moving it would desync the working tree)."""
+    gitio.require_repo(ws.root)
+    check_stage(ws.config, stage)
+    if plumbing.is_shallow(ws.root):
+        raise StageError("this is a shallow clone, so versions and the stage order cannot be "
+                         "checked; fetch the full history (git fetch --unshallow; in GitHub "
+                         "Actions: actions/checkout with fetch-depth: 0)")
+    branch = plumbing.branch_ref(ws.config.branch_for(stage))
+    if plumbing.current_branch(ws.root) == branch:
+        raise StageError(f"the stage branch {branch.removeprefix('refs/heads/')} is checked out "
+                         "here; switch to another branch first (stage branches are written "
+                         "only by loomgit)")
+
+
+def _sync(ws: Workspace, stages: list[str], remote: str | None) -> tuple[str, dict[str, str]]:
+    from .remote import fetch, pick_remote
+
+    name = pick_remote(ws.root, remote)
+    return name, fetch(ws.root, [ws.config.branch_for(s) for s in stages], name)
+
+
+def was_on(ws: Workspace, stage: str, ident: str, version: str) -> bool:
+    """Whether ``stage`` holds or ever held ``ident`` at ``version``."""
+    from .audit import promotions, read_log
+
+    state = read_stage(ws, stage)
+    if state.head is None:
+        return False
+    held = state.manifest.entries.get(ident)
+    if held is not None and held.version == version:
+        return True
+    return any(p.version == version for p in promotions(stage, read_log(ws.root, state.ref), ident))
+
+
+def _clean_trailers(extra: Mapping[str, str] | None) -> dict[str, str]:
+    out = {}
+    for k, v in (extra or {}).items():
+        if not k or not set(k) <= _TRAILER_KEY_OK or not k[0].isalpha():
+            raise StageError(f"invalid trailer name {k!r}")
+        out[k] = " ".join(str(v).split())
+    return out
+
+
+def _message(subject: str, body: str | None, trailers: dict[str, str]) -> str:
+    parts = [subject]
+    if body and body.strip():
+        parts.append(body.strip())
+    parts.append("\n".join(f"{k}: {v}" for k, v in trailers.items() if v))
+    return "\n\n".join(parts) + "\n"
+
+
+def promote(ws: Workspace, ident: str, version_ref: str, stage: str, *,
+            message: str | None = None, force: bool = False, require_eval: bool = False,
+            fetch: bool = False, push: bool = False, extra_trailers: Mapping[str, str] | None = None,
+            remote: str | None = None) -> PromoteResult:
+    """Put prompt ``ident`` as it was at ``version_ref`` on ``stage`` with one commit.
+
+    ``version_ref`` is a version (``1.2.0``), a prefix (``1.2``), ``latest``, a commit-ish
+    or the name of a stage (what that stage holds). The version must be (or have been) on
+    the stage before ``stage`` unless ``force``; forcing is recorded as ``Forced: yes``.
+    """
+    from . import source as sources
+
+    _preflight(ws, stage)
+    prev = previous_stage(ws.config, stage)
+    fetched: dict[str, str] = {}
+    remote_name = None
+    if fetch:
+        remote_name, fetched = _sync(ws, [s for s in (prev, stage) if s], remote)
+    src = sources.resolve(ws, ident, version_ref)
+    extra = _clean_trailers(extra_trailers)
+    order_forced = False
+    if prev is not None and src.from_stage != prev and not was_on(ws, prev, src.id, src.version):
+        if not force:
+            raise StageError(f"{src.id} {src.version} has not been on {prev}, which comes before "
+                             f"{stage}; promote it there first (loomgit promote {src.id} "
+                             f"{src.version} --to {prev}) or pass --force (recorded)")
+        order_forced = True
+    if require_eval:
+        current = read_stage(ws, stage).manifest.entries.get(src.id)
+        if current is None or not current.same_content(src.entry()):
+            from .gate import require_passing
+
+            require_passing(ws, src)
+    return write(ws, stage, src, message=message, forced=order_forced, force_unverified=force,
+                 push=push, remote=remote_name or remote, extra_trailers=extra, fetched=fetched)
+
+
+def write(ws: Workspace, stage: str, src: Source, *, message: str | None = None,
+          forced: bool = False, force_unverified: bool = False, push: bool = False,
+          remote: str | None = None, extra_trailers: dict[str, str] | None = None,
+          rollback_of: str | None = None, fetched: dict[str, str] | None = None) -> PromoteResult:
+    """Commit ``src`` onto ``stage`` (compare-and-swap, retried on a lost race)."""
+    root = ws.root
+    by = gitio.user(root)
+    rng = random.Random()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        state = read_stage(ws, stage)
+        base = _trusted_manifest(ws, state, force_unverified)
+        current = base.entries.get(src.id)
+        if current is not None and current.same_content(src.entry()) and rollback_of is None:
+            return PromoteResult(src.id, src.version, stage, state.head, current.version,
+                                 noop=True, source_commit=current.source_commit,
+                                 branch=state.branch, attempts=attempt, fetched=fetched or {})
+        entry = src.entry().stamped(by, _now(), forced)
+        manifest = base.with_entry(entry)
+        mblob = plumbing.hash_blob(root, manifest.dumps())
+        tree = plumbing.write_tree(root, manifest.tree_files(mblob))
+        trailers = {"Prompt": src.id, "Version": src.version, "Source-Commit": src.commit,
+                    "Promoted-By": by}
+        if forced:
+            trailers["Forced"] = "yes"
+        if rollback_of:
+            trailers["Rollback-Of"] = rollback_of
+        trailers.update(extra_trailers or {})
+        if rollback_of:
+            subject = f"rollback {src.id} on {stage} to {src.version} (from {rollback_of})"
+        else:
+            subject = f"promote {src.id} {src.version} to {stage}"
+        commit = plumbing.commit_tree(root, tree, state.head, _message(subject, message, trailers))
+        if plumbing.compare_and_swap(root, state.ref, commit, state.head, f"loomgit: {subject}"):
+            pushed = None
+            if push:
+                pushed = _push_or_restore(ws, state, commit, remote)
+            return PromoteResult(src.id, src.version, stage, commit,
+                                 current.version if current else None, forced=forced,
+                                 source_commit=src.commit, branch=state.branch,
+                                 rollback_of=rollback_of, pushed_to=pushed, attempts=attempt,
+                                 fetched=fetched or {})
+        time.sleep(rng.uniform(0.005, 0.05) * min(attempt, 8))
+    raise StageError(f"{stage}: the stage branch kept moving; gave up after {MAX_ATTEMPTS} "
+                     "attempts (too many promotions at once?); run the command again")
+
+
+def _trusted_manifest(ws: Workspace, state: StageState, force: bool) -> Any:
+    """The manifest to build on: the head's, unless the head was tampered with."""
+    problems = verify(ws, state)
+    if not problems:
+        return state.manifest
+    if not force:
+        raise StageError(f"{state.branch} does not match its manifest ({problems[0]}): someone "
+                         "changed it by hand; 'loomgit stages' shows what. --force builds the "
+                         "next commit from the last manifest loomgit wrote, dropping hand-made "
+                         "changes")
+    return _last_good_manifest(ws, state)
+
+
+def _last_good_manifest(ws: Workspace, state: StageState) -> Any:
+    from .audit import read_log
+    from .manifest import Manifest
+    from .state import read_manifest
+
+    for c in read_log(ws.root, state.ref):
+        if not c.by_loomgit:
+            continue
+        manifest, _, err = read_manifest(ws.root, c.sha, state.stage)
+        if err is None:
+            return manifest
+    return Manifest(state.stage)
+
+
+def _push_or_restore(ws: Workspace, state: StageState, commit: str, remote: str | None) -> str:
+    from .remote import pick_remote
+    from .remote import push as push_branch
+
+    name = None
+    try:
+        name = pick_remote(ws.root, remote)
+        push_branch(ws.root, state.branch, commit, name)
+        return name
+    except (StageError, GitError) as e:
+        restored = _restore(ws, state, commit)
+        if not restored:
+            e.message += (f" (note: {state.branch} moved again meanwhile, so the local "
+                           "promotion was kept)")
+        raise
+
+
+def _restore(ws: Workspace, state: StageState, commit: str) -> bool:
+    if state.head is None:
+        proc = plumbing.git(["update-ref", "-d", state.ref, commit], ws.root, check=False)
+        return proc.returncode == 0
+    return plumbing.compare_and_swap(ws.root, state.ref, state.head, commit,
+                                     "loomgit: push rejected, promotion undone")
+
+
+def parse_version(v: str) -> tuple[int, int, int] | None:
+    """``"1.2.3"`` -> (1, 2, 3); None for anything else (ordering only, not computing)."""
+    parts = v.split("-", 1)[0].split("+", 1)[0].split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def rollback_target(ws: Workspace, state: StageState, ident: str, to: str | None,
+                    history: list[Promotion]) -> Source:
+    """The entry a rollback puts back: the newest earlier promotion of a lower version that
+    was not itself rolled back (or of version ``to``), read from that commit's manifest."""
+    from .state import read_manifest
+
+    current = state.manifest.entries[ident]
+    cur_v = parse_version(current.version)
+    rolled_back = {p.rollback_of for p in history if p.rollback_of}
+    for p in history:
+        if p.version == current.version:
+            continue
+        if to is not None:
+            if p.version != to:
+                continue
+        else:
+            pv = parse_version(p.version)
+            if p.version in rolled_back or (cur_v and pv and pv >= cur_v):
+                continue
+        manifest, _, err = read_manifest(ws.root, p.commit, state.stage)
+        e = manifest.entries.get(ident)
+        if err is None and e is not None and e.version == p.version:
+            return from_entry(e, state.stage)
+    if to is not None:
+        if to == current.version:
+            raise StageError(f"{ident} is already at {to} on {state.stage}")
+        raise StageError(f"{ident} {to} was never on {state.stage}, so it cannot be rolled back "
+                         f"to; use 'loomgit promote {ident} {to} --to {state.stage}'")
+    raise StageError(f"{state.stage} has no earlier version of {ident} to roll back to "
+                     f"(it holds {current.version})")
+
+
+def rollback(ws: Workspace, ident: str, stage: str, *, to: str | None = None,
+             message: str | None = None, fetch: bool = False, push: bool = False,
+             remote: str | None = None) -> PromoteResult:
+    """Put the previous version of ``ident`` back on ``stage`` with a new commit (history
+    is never rewritten)."""
+    from .audit import promotions, read_log
+    from .state import canonical_id
+
+    _preflight(ws, stage)
+    fetched: dict[str, str] = {}
+    remote_name = None
+    if fetch:
+        remote_name, fetched = _sync(ws, [stage], remote)
+    state = read_stage(ws, stage)
+    if state.head is None:
+        raise StageError(f"stage {stage!r} has no promotions yet, so there is nothing to roll back")
+    ident = canonical_id(ws, ident, state)
+    if ident not in state.manifest.entries:
+        raise RefError(f"{ident!r} is not on stage {stage!r}")
+    history = promotions(stage, read_log(ws.root, state.ref), ident)
+    src = rollback_target(ws, state, ident, to, history)
+    return write(ws, stage, src, message=message, push=push, remote=remote_name or remote,
+                 rollback_of=state.manifest.entries[ident].version, fetched=fetched)

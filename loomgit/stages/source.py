@@ -1,0 +1,129 @@
+"""What is being promoted: a prompt version's file and included files as blobs of a commit.
+
+A :class:`Source` names blobs already in the object database (the prompt file and its
+includes at the version's commit), so promoting copies no content: the stage tree simply
+points at those blobs. Version numbers come from the history module; nothing here
+computes one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LoomgitError, RefError
+from . import plumbing
+from .manifest import Entry
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+_MAX_INCLUDES = 64
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    version: str
+    commit: str
+    path: str
+    content_hash: str
+    blob: str
+    includes: dict[str, str] = field(default_factory=dict)  # path -> blob id
+    from_stage: str | None = None
+
+    def entry(self) -> Entry:
+        return Entry(self.id, self.version, self.content_hash, self.commit, self.path,
+                     self.blob, dict(self.includes))
+
+
+def from_entry(e: Entry, stage: str | None = None) -> Source:
+    return Source(e.id, e.version, e.source_commit, e.path, e.content_hash, e.blob,
+                  dict(e.includes), stage)
+
+
+def include_names(source: str) -> list[str]:
+    """Names a template includes/imports literally (as the renderer would look them up)."""
+    from jinja2 import Environment, meta
+    from jinja2.exceptions import TemplateSyntaxError
+
+    try:
+        refs = meta.find_referenced_templates(Environment().parse(source))
+    except TemplateSyntaxError:
+        return []
+    return [r for r in refs if isinstance(r, str)]
+
+
+def at_commit(ws: Workspace, ident: str, version: str, commit: str, path: str,
+              content_hash: str) -> Source:
+    """The blobs of ``path`` and of every file it includes (transitively) at ``commit``."""
+    root = ws.root
+    main = f"{commit}:{path}"
+    blob = plumbing.object_ids(root, [main]).get(main)
+    if blob is None:
+        raise RefError(f"{ident} {version}: {path} is not in commit {commit[:12]}")
+    includes: dict[str, str] = {}
+    todo = _names_in(root, blob)
+    seen: set[str] = set()
+    while todo and len(seen) < _MAX_INCLUDES:
+        name = todo.pop(0)
+        if name in seen or name.startswith("/") or any(p in ("", ".", "..") for p in name.split("/")):
+            continue
+        seen.add(name)
+        b = plumbing.object_ids(root, [f"{commit}:{name}"]).get(f"{commit}:{name}")
+        if b is None:
+            continue  # the renderer will name the missing include
+        includes[name] = b
+        todo += _names_in(root, b)
+    return Source(ident, version, commit, path, content_hash, blob, includes)
+
+
+def _names_in(root: Any, blob: str) -> list[str]:
+    data = plumbing.read_blob(root, blob) or b""
+    try:
+        return include_names(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return []
+
+
+def resolve(ws: Workspace, ident: str, ref: str) -> Source:
+    """``ref`` for prompt ``ident``: a stage name (what that stage holds) or a version
+    reference the history module understands (``1.2.0``, ``1.2``, ``latest``, a commit)."""
+    from .state import canonical_id, read_stage
+
+    if ref in ws.config.stages:
+        state = read_stage(ws, ref)
+        if state.manifest_error:
+            raise RefError(f"stage {ref!r}: {state.manifest_error} (see 'loomgit stages')")
+        ident = canonical_id(ws, ident, state)
+        e = state.manifest.entries.get(ident)
+        if e is None:
+            raise RefError(f"{ident!r} is not on stage {ref!r}, so there is nothing to take "
+                           "from it")
+        return from_entry(e, ref)
+    return from_history(ws, ident, ref)
+
+
+def from_history(ws: Workspace, ident: str, ref: str) -> Source:
+    from .. import history
+
+    pid = ws.find(ident).id if _exists(ws, ident) else ident
+    res = history.resolve_at(ws, pid, ref)
+    if not res.version or not res.commit:
+        raise RefError(f"{pid}@{ref} is not a committed version; only committed versions can "
+                       "be promoted")
+    if "-" in res.version or "+" in res.version:
+        raise RefError(f"{pid}@{ref} is {res.version}, a provisional version (not on the main "
+                       "branch); merge it first, then promote the version it gets there")
+    ver = next((v for v in history.versions(ws, pid) if v.version == res.version), None)
+    if ver is None:
+        raise RefError(f"{pid}: version {res.version} is not in its history")
+    return at_commit(ws, pid, ver.version, ver.commit, ver.path, ver.content_hash)
+
+
+def _exists(ws: Workspace, ident: str) -> bool:
+    try:
+        ws.find(ident)
+        return True
+    except LoomgitError:
+        return False

@@ -1,0 +1,220 @@
+"""Reading stages: what a stage branch holds, its audit problems, and stage references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LoomgitError, RefError
+from . import plumbing
+from .manifest import MANIFEST_FILE, Manifest, ManifestError, loads
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..resolve import Resolved
+    from ..workspace import Workspace
+    from .audit import Promotion, StageCommit
+
+
+class StageError(LoomgitError):
+    """A promotion or rollback that cannot be done as asked (exit 1, nothing written)."""
+
+
+def check_stage(config: Config, stage: str) -> None:
+    if stage not in config.stages:
+        raise StageError(f"unknown stage {stage!r}; the stages are "
+                         f"{', '.join(config.stages)} (set 'stages:' in loomgit.yaml)")
+
+
+def previous_stage(config: Config, stage: str) -> str | None:
+    i = config.stages.index(stage)
+    return config.stages[i - 1] if i > 0 else None
+
+
+@dataclass(frozen=True)
+class StageState:
+    """A stage branch as it is now."""
+
+    stage: str
+    branch: str
+    head: str | None
+    manifest: Manifest
+    manifest_blob: str | None = None
+    manifest_error: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return plumbing.branch_ref(self.branch)
+
+
+def read_manifest(root: Any, commit: str, stage: str) -> tuple[Manifest, str | None, str | None]:
+    """(manifest, its blob id, error) of a stage commit; an unreadable one is empty + error."""
+    blob = plumbing.object_ids(root, [f"{commit}:{MANIFEST_FILE}"]).get(f"{commit}:{MANIFEST_FILE}")
+    if blob is None:
+        return Manifest(stage), None, f"{MANIFEST_FILE} is missing"
+    data = plumbing.read_blob(root, blob) or b""
+    try:
+        return loads(data, stage), blob, None
+    except ManifestError as e:
+        return Manifest(stage), blob, str(e)
+
+
+def read_stage(ws: Workspace, stage: str) -> StageState:
+    check_stage(ws.config, stage)
+    branch = ws.config.branch_for(stage)
+    head = plumbing.read_ref(ws.root, plumbing.branch_ref(branch))
+    if head is None:
+        return StageState(stage, branch, None, Manifest(stage))
+    manifest, blob, err = read_manifest(ws.root, head, stage)
+    return StageState(stage, branch, head, manifest, blob, err)
+
+
+def stage_versions(ws: Workspace) -> dict[str, dict[str, str]]:
+    """``{stage: {id: version}}`` for every configured stage (one git process in all)."""
+    from .. import gitio
+
+    cfg = ws.config
+    if not gitio.is_repo(ws.root):
+        return {s: {} for s in cfg.stages}
+    names = {s: f"{plumbing.branch_ref(cfg.branch_for(s))}:{MANIFEST_FILE}" for s in cfg.stages}
+    blobs = plumbing.object_ids(ws.root, list(names.values()))
+    out: dict[str, dict[str, str]] = {}
+    for s, name in names.items():
+        blob = blobs.get(name)
+        versions: dict[str, str] = {}
+        if blob:
+            try:
+                versions = loads(plumbing.read_blob(ws.root, blob) or b"", s).versions()
+            except ManifestError:
+                versions = {}
+        out[s] = versions
+    return out
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """A stage for ``loomgit stages``: what it holds, recent promotions, problems."""
+
+    state: StageState
+    promotions: list[Promotion] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    hand_commits: list[StageCommit] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        st = self.state
+        return {
+            "stage": st.stage, "branch": st.branch, "commit": st.head,
+            "prompts": {i: {"version": e.version, "content_hash": e.content_hash,
+                            "source_commit": e.source_commit, "path": e.path,
+                            "promoted_by": e.promoted_by, "promoted_at": e.promoted_at,
+                            "forced": e.forced}
+                        for i, e in sorted(st.manifest.entries.items())},
+            "promotions": [p.to_dict() for p in self.promotions],
+            "problems": list(self.problems),
+            "hand_commits": [{"commit": c.sha, "author": c.author, "date": c.date,
+                              "subject": c.subject} for c in self.hand_commits],
+        }
+
+
+def verify(ws: Workspace, state: StageState) -> list[str]:
+    """Why the stage head cannot be trusted as loomgit wrote it (empty when it can)."""
+    from .audit import tree_problems
+
+    if state.head is None:
+        return []
+    if state.manifest_error:
+        return [state.manifest_error]
+    assert state.manifest_blob is not None
+    problems = tree_problems(ws.root, state.head, state.manifest.tree_files(state.manifest_blob))
+    entries = list(state.manifest.entries.values())
+    names = [f"{e.source_commit}:{p}" for e in entries for p in e.files()]
+    found = plumbing.object_ids(ws.root, names)
+    for e in entries:
+        for p, blob in e.files().items():
+            if found.get(f"{e.source_commit}:{p}") != blob:
+                problems.append(f"{e.id} {e.version}: {p} is not the file of source commit "
+                                f"{e.source_commit[:12]}")
+    return problems
+
+
+def report(ws: Workspace, stage: str, limit: int = 5) -> StageReport:
+    from .audit import hand_commits, promotions, read_log
+
+    state = read_stage(ws, stage)
+    if state.head is None:
+        return StageReport(state)
+    log = read_log(ws.root, state.ref)
+    hand = hand_commits(log)
+    problems = verify(ws, state)
+    problems += [f"commit {c.sha[:12]} was not made by loomgit ({c.author}, {c.date[:10]}: "
+                 f"{c.subject!r})" for c in hand]
+    return StageReport(state, promotions(stage, log)[:limit], problems, hand)
+
+
+def stage_promotions(ws: Workspace, ident: str, stage: str) -> list[Promotion]:
+    """The promotions (and rollbacks) of one prompt on ``stage``, newest first.
+
+    ``ident`` may be an id or a path of the working tree; ids no longer in the working
+    tree work too.
+    """
+    from .audit import promotions, read_log
+
+    state = read_stage(ws, stage)
+    if state.head is None:
+        return []
+    return promotions(stage, read_log(ws.root, state.ref), canonical_id(ws, ident, state))
+
+
+def canonical_id(ws: Workspace, ident: str, state: StageState | None = None) -> str:
+    """``ident`` as the id a stage knows it by (a path or id suffix of the working tree
+    becomes the full id; an id only on the stage stays as given)."""
+    if state is not None and ident in state.manifest.entries:
+        return ident
+    try:
+        return ws.find(ident).id
+    except LoomgitError:
+        return ident
+
+
+def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
+    """The prompt ``stage`` holds for ``ident`` (``ID@production``), with a loader that
+    reads its included files as they were promoted."""
+    from ..prompt.parse import decode, parse_prompt
+    from ..resolve import Resolved
+
+    state = read_stage(ws, stage)
+    if state.head is None:
+        raise RefError(f"stage {stage!r} has no promotions yet (branch {state.branch} does "
+                       "not exist; 'loomgit promote ID VERSION --to "
+                       f"{stage}' creates it)")
+    if state.manifest_error:
+        raise RefError(f"stage {stage!r}: {state.manifest_error} (see 'loomgit stages')")
+    ident = canonical_id(ws, ident, state)
+    entry = state.manifest.entries.get(ident)
+    if entry is None:
+        held = ", ".join(sorted(state.manifest.entries)) or "nothing"
+        raise RefError(f"{ident!r} is not on stage {stage!r} (it holds {held})")
+    data = plumbing.read_blob(ws.root, entry.blob)
+    if data is None:
+        raise RefError(f"{ident}@{stage}: blob {entry.blob[:12]} is missing from the repository")
+    prompt = parse_prompt(decode(data, entry.path), entry.path, prompt_id=ident)
+    return Resolved(prompt, blob_loader(ws.root, entry.includes), entry.version,
+                    entry.source_commit)
+
+
+def blob_loader(root: Any, includes: dict[str, str]) -> Any:
+    """An include loader over the blobs a manifest entry recorded (read on first use)."""
+    cache: dict[str, str | None] = {}
+
+    def load(name: str) -> str | None:
+        if name not in includes:
+            return None
+        if name not in cache:
+            data = plumbing.read_blob(root, includes[name])
+            try:
+                cache[name] = data.decode("utf-8") if data is not None else None
+            except UnicodeDecodeError:
+                cache[name] = None
+        return cache[name]
+
+    return load
