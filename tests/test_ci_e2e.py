@@ -25,8 +25,6 @@ from test_ci_github import TOKEN, FakeGitHub
 
 from loomgit import yamlio
 
-pytest.importorskip("loomgit.history", reason="the base side needs loomgit.history (ID@commit)")
-
 ROOT = Path(__file__).resolve().parent.parent
 LOOMGIT = Path(sys.executable).parent / "loomgit"
 
