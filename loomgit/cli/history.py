@@ -58,8 +58,14 @@ def list_(ref: str | None, as_json: bool) -> int:
 @click.option("--ref", default="HEAD", show_default=True, metavar="REF",
               help="See the history as of this commit.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
-def log(ident: str, ref: str, as_json: bool) -> int:
+@click.option("--stage", default=None, metavar="STAGE",
+              help="List the promotions of ID on this stage instead (its audit trail).")
+def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
     """Show the versions of one prompt, newest first, with why each was bumped."""
+    if stage is not None:
+        from .stages import stage_log
+
+        return stage_log(ident, stage, as_json)
     from ..history import history
     from ..workspace import Workspace
 
