@@ -28,6 +28,7 @@ __all__ = [
     "Workspace",
     "__version__",
     "experiment",
+    "load",
     "load_config",
     "parse_prompt",
     "read_prompt",
@@ -46,12 +47,14 @@ _LAZY = {
     "Variable": "loomgit.prompt.model",
     "Workspace": "loomgit.workspace",
     "experiment": "loomgit.experiments.api",
+    "load": "loomgit.bundle",
     "load_config": "loomgit.config",
     "parse_prompt": "loomgit.prompt.parse",
     "read_prompt": "loomgit.prompt.parse",
 }
 
 if TYPE_CHECKING:
+    from .bundle import load
     from .config import load_config
     from .errors import ConfigError, LoomgitError, PromptError, RenderError, SandboxError
     from .experiments.api import experiment

@@ -183,7 +183,7 @@ def test_public_api_surface() -> None:
     assert sorted(loomgit.__all__) == sorted([
         "ConfigError", "Finding", "LoomgitError", "Prompt", "PromptError", "RenderError",
         "SandboxError", "Variable", "Workspace", "__version__", "experiment",
-        "load_config", "parse_prompt", "read_prompt", "render", "validate"])
+        "load", "load_config", "parse_prompt", "read_prompt", "render", "validate"])
     for name in loomgit.__all__:
         assert getattr(loomgit, name) is not None
     p = loomgit.parse_prompt("---\nvariables: {who: string}\n---\nHi {{ who }}", "x.prompt")

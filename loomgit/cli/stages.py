@@ -29,8 +29,9 @@ def _say(r: PromoteResult, verb: str) -> None:
         return
     before = f" (was {r.previous_version})" if r.previous_version else ""
     forced = style(" [forced: stage order skipped]", fg="yellow") if r.forced else ""
-    click.echo(f"{verb} {r.id} {r.version} to {r.stage}{before}: "
-               f"{r.branch} {(r.commit or '')[:12]}{forced}")
+    what = (f"rolled back {r.id} on {r.stage} to {r.version}" if verb == "rollback"
+            else f"promoted {r.id} {r.version} to {r.stage}")
+    click.echo(f"{what}{before}: {r.branch} {(r.commit or '')[:12]}{forced}")
     if r.pushed_to:
         click.echo(f"pushed {r.branch} to {r.pushed_to}")
 
@@ -64,7 +65,7 @@ def promote(ident: str, version: str, stage: str, message: str | None, force: bo
     if as_json:
         print_json(r.to_dict())
     else:
-        _say(r, "promoted")
+        _say(r, "promote")
     return 0
 
 
@@ -89,7 +90,7 @@ def rollback(ident: str, stage: str, to: str | None, message: str | None, fetch:
     if as_json:
         print_json(r.to_dict())
     else:
-        _say(r, "rolled back")
+        _say(r, "rollback")
     return 0
 
 
@@ -167,4 +168,26 @@ def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
     n = len(bundle["prompts"])
     click.echo(f"wrote {path} ({n} prompt{'s' if n != 1 else ''} of {stage} at "
                f"{bundle['commit'][:12]})", err=True)
+    return 0
+
+
+def stage_log(ident: str, stage: str, as_json: bool) -> int:
+    """``loomgit log ID --stage STAGE``: the promotions of one prompt, newest first."""
+    from ..stages import stage_promotions
+    from ..workspace import Workspace
+
+    proms = stage_promotions(Workspace(), ident, stage)
+    if as_json:
+        print_json([p.to_dict() for p in proms])
+        return 0
+    if not proms:
+        click.echo(f"{ident} has never been promoted to {stage}")
+        return 0
+    rows = [(p.version, p.date[:19].replace("T", " "), p.commit[:12], p.source_commit[:12],
+             p.promoted_by,
+             ", ".join(x for x in (f"rollback from {p.rollback_of}" if p.rollback_of else "",
+                                   "forced" if p.forced else "") if x))
+            for p in proms]
+    table(["VERSION", "DATE", "STAGE COMMIT", "FROM", "PROMOTED BY", "NOTE"], rows,
+          title=f"{proms[0].id} on {stage}")
     return 0

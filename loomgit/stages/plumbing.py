@@ -119,6 +119,16 @@ def write_tree(root: str | Path, files: Mapping[str, str]) -> str:
         return out(["write-tree"], root, env=env).strip()
 
 
+def identity(root: str | Path) -> str:
+    """``Name <email>`` git will write as the author (environment first, then config)."""
+    proc = git(["var", "GIT_AUTHOR_IDENT"], root, check=False)
+    ident = proc.stdout.decode("utf-8", "replace").strip()
+    if proc.returncode != 0 or ">" not in ident:
+        raise GitError("git has no user identity for the promotion commit; set it with "
+                       "git config user.name / user.email")
+    return ident[: ident.rindex(">") + 1]
+
+
 def commit_tree(root: str | Path, tree: str, parent: str | None, message: str) -> str:
     """A commit of ``tree`` on ``parent`` (none for a stage's first commit)."""
     args = ["commit-tree", tree]

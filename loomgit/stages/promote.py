@@ -152,7 +152,7 @@ def write(ws: Workspace, stage: str, src: Source, *, message: str | None = None,
           rollback_of: str | None = None, fetched: dict[str, str] | None = None) -> PromoteResult:
     """Commit ``src`` onto ``stage`` (compare-and-swap, retried on a lost race)."""
     root = ws.root
-    by = gitio.user(root)
+    by = plumbing.identity(root)
     rng = random.Random()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         state = read_stage(ws, stage)

@@ -105,6 +105,7 @@ def resolve(ws: Workspace, ident: str, ref: str) -> Source:
 
 
 def from_history(ws: Workspace, ident: str, ref: str) -> Source:
+    """The version ``ref`` names, as the history module computes it."""
     from .. import history
 
     pid = ws.find(ident).id if _exists(ws, ident) else ident
@@ -113,11 +114,16 @@ def from_history(ws: Workspace, ident: str, ref: str) -> Source:
         raise RefError(f"{pid}@{ref} is not a committed version; only committed versions can "
                        "be promoted")
     if "-" in res.version or "+" in res.version:
-        raise RefError(f"{pid}@{ref} is {res.version}, a provisional version (not on the main "
-                       "branch); merge it first, then promote the version it gets there")
-    ver = next((v for v in history.versions(ws, pid) if v.version == res.version), None)
+        raise RefError(f"{pid}@{ref} is {res.version}, a provisional version (made off the main "
+                       "branch); merge it, then promote the version it gets there")
+    ver = next((v for v in reversed(history.versions(ws, pid, res.commit))
+                if v.version == res.version), None)
     if ver is None:
-        raise RefError(f"{pid}: version {res.version} is not in its history")
+        raise RefError(f"{pid}: version {res.version} is not in its history at "
+                       f"{res.commit[:12]}")
+    if ver.blob and ver.includes is not None:
+        return Source(pid, ver.version, ver.commit, ver.path, ver.content_hash, ver.blob,
+                      dict(ver.includes))
     return at_commit(ws, pid, ver.version, ver.commit, ver.path, ver.content_hash)
 
 
