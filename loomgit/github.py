@@ -529,14 +529,18 @@ class GitHubClient:
                              json={"body": body})
         return _json(resp)
 
-    def upsert_comment(self, number: int, body: str, marker: str) -> CommentResult:
-        """Update the marked comment, or create it: one comment per pull request."""
+    def upsert_comment(self, number: int, body: str, marker: str, *,
+                       create: bool = True) -> CommentResult | None:
+        """Update the marked comment, or create it: one comment per pull request.
+        With ``create=False`` only an existing comment is updated (None when there is none)."""
         if not body.startswith(marker):
             body = f"{marker}\n{body}"
         existing = self.find_comment(number, marker)
         if existing is not None and isinstance(existing.get("id"), int):
             data = self.update_comment(existing["id"], body)
             action = "updated"
+        elif not create:
+            return None
         else:
             data = self.create_comment(number, body)
             action = "created"

@@ -201,3 +201,17 @@ def test_a_huge_report_is_cut_in_the_comment_and_whole_in_the_report_file(
     report = (tmp_path / "loomgit" / "report.md").read_text()
     assert len(report) > 65_536 and report in summary.read_text()
     assert "60 regressions" in body and "case\\-049" in report and "… 10 more" in report
+
+
+def test_no_changed_prompt_opens_no_comment_but_refreshes_an_old_one(
+        two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    two.commit("docs only", {"README.md": "hello"})
+    _gh_env(monkeypatch, tmp_path, fake, _pr_event(two))
+    r = cli(["ci"], cwd=two.path)
+    assert r.exit_code == 0 and "no prompt or suite changed" in r.out
+    assert fake.comments == {}  # nothing to say, nothing opened
+    fake.seed(3, [("<!-- loomgit-ci:loomgit -->\n❌ 1 regression (an earlier push)", "Bot")])
+    r = cli(["ci"], cwd=two.path)
+    [c] = fake.comments[3]
+    assert "no prompt or suite changed" in c["body"] and "earlier push" not in c["body"]

@@ -175,8 +175,10 @@ def _publish(report: CiReport, settings: CiSettings, env: ActionsEnv, environ: d
 
     comment_url = ""
     if settings.comment and env.pull_request is not None and env.repository:
+        # nothing to report: do not open a comment, but refresh one an earlier push made
         comment_url = _comment(env, marker, fit_comment(f"{marker}\n{markdown}",
-                                                        summary_url=env.run_url))
+                                                        summary_url=env.run_url),
+                               create=bool(report.prompts))
     elif settings.comment and env.in_actions and env.pull_request is None:
         _warn(env, f"no pull request in this {env.event_name or 'run'} event: "
                    "the report is in the job summary only")
@@ -208,7 +210,7 @@ def _publish(report: CiReport, settings: CiSettings, env: ActionsEnv, environ: d
     return report.exit_code
 
 
-def _comment(env: ActionsEnv, marker: str, body: str) -> str:
+def _comment(env: ActionsEnv, marker: str, body: str, *, create: bool = True) -> str:
     """Create or update the one comment; a refusal becomes a warning, never a failure."""
     from ..github import CommentForbidden, GitHubClient, GitHubError
 
@@ -219,7 +221,7 @@ def _comment(env: ActionsEnv, marker: str, body: str) -> str:
         return ""
     try:
         with GitHubClient(env.api_url, env.token, env.repository) as gh:
-            res = gh.upsert_comment(env.pull_request.number, body, marker)
+            res = gh.upsert_comment(env.pull_request.number, body, marker, create=create)
     except CommentForbidden as e:
         fork = " (pull requests from forks get a read-only token)" \
             if env.pull_request.from_fork else ""
@@ -230,4 +232,4 @@ def _comment(env: ActionsEnv, marker: str, body: str) -> str:
         _warn(env, f"cannot comment on pull request #{env.pull_request.number}: {e}; "
                    "the report is in the job summary")
         return ""
-    return res.url or ""
+    return (res.url or "") if res is not None else ""
