@@ -56,7 +56,7 @@ def list_(as_json: bool) -> int:
 
 
 def _print_status(st: Status) -> None:
-    from ..experiments.analysis import fmt_ci, fmt_diff, fmt_p, fmt_value
+    from ..experiments.analysis import fmt_ci, fmt_diff, fmt_value, p_text
 
     s = st.spec
     better = "higher" if s.metric.direction == "higher" else "lower"
@@ -76,7 +76,7 @@ def _print_status(st: Status) -> None:
                        f"(p-value held back until {s.min_samples} per variant)")
         else:
             click.echo(f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
-                       f"{fmt_ci(s, c.ci, diff=True)}, p = {fmt_p(c.p_value)} ({c.test})")
+                       f"{fmt_ci(s, c.ci, diff=True)}, {p_text(c.p_value)} ({c.test})")
     colour = {"winner": "green", "collecting": "yellow"}.get(st.verdict, "cyan")
     label = {"winner": f"{st.winner} wins", "collecting": "collecting",
              "no_difference": "no winner"}[st.verdict]

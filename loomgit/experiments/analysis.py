@@ -115,6 +115,12 @@ def fmt_p(p: float | None) -> str:
     return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
 
 
+def p_text(p: float | None) -> str:
+    """``p = 0.0061`` or ``p < 0.0001``."""
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def _variant(spec: ExperimentSpec, name: str, ref: str, weight: float,
              d: VariantData | None) -> VariantResult:
     n = d.n if d else 0
@@ -181,14 +187,14 @@ def analyze(spec: ExperimentSpec, data: dict[str, VariantData], store: str) -> S
                    (1 if spec.metric.direction == "higher" else -1))
         return Status(spec, store, variants, comps, True, "winner", best.variant,
                       f"{best.variant} beats {ctl.name}: {fmt_diff(spec, best.difference)} on "
-                      f"{spec.metric.name}, p = {fmt_p(best.p_value)} ({pct})", tuple(warnings))
+                      f"{spec.metric.name}, {p_text(best.p_value)} ({pct})", tuple(warnings))
     if all(c.significant and not c.better for c in comps):
         worst = min(comps, key=lambda c: c.p_value if c.p_value is not None else 1.0)
         return Status(spec, store, variants, comps, True, "winner", ctl.name,
                       f"{ctl.name} beats every treatment: {worst.variant} "
                       f"{fmt_diff(spec, worst.difference)} on {spec.metric.name}, "
-                      f"p = {fmt_p(worst.p_value)} ({pct})", tuple(warnings))
+                      f"{p_text(worst.p_value)} ({pct})", tuple(warnings))
     p = min((c.p_value for c in comps if c.p_value is not None), default=1.0)
     return Status(spec, store, variants, comps, True, "no_difference", None,
-                  f"no significant difference at {pct} (smallest p = {fmt_p(p)}); "
+                  f"no significant difference at {pct} (smallest {p_text(p)}); "
                   "keep collecting or keep the control", tuple(warnings))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .analysis import Status, fmt_ci, fmt_diff, fmt_p, fmt_value
+from .analysis import Status, fmt_ci, fmt_diff, fmt_value, p_text
 from .spec import ExperimentError
 
 if TYPE_CHECKING:
@@ -44,8 +44,22 @@ def promotion_message(st: Status) -> str:
                      f"{fmt_ci(s, v.ci)}, n={v.n}")
     for c in st.comparisons:
         lines.append(f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
-                     f"{fmt_ci(s, c.ci, diff=True)}, p={fmt_p(c.p_value)} ({c.test})")
+                     f"{fmt_ci(s, c.ci, diff=True)}, {p_text(c.p_value)} ({c.test})")
     return "\n".join(lines)
+
+
+def trailers(st: Status) -> dict[str, str]:
+    """Machine-readable figures for the promotion commit (``git log --format=%(trailers)``)."""
+    assert st.winner is not None
+    out = {"Experiment": st.spec.name, "Experiment-Winner": st.winner,
+           "Experiment-Samples": " ".join(f"{v.name}={v.n}" for v in st.variants)}
+    comp = next((c for c in st.comparisons if c.variant == st.winner), None) or \
+        min(st.comparisons, key=lambda c: c.p_value if c.p_value is not None else 1.0)
+    if comp.p_value is not None:
+        out["Experiment-P-Value"] = f"{comp.p_value:.3g}"
+    if comp.difference is not None:
+        out["Experiment-Difference"] = f"{comp.variant}-{comp.against} {comp.difference:+.6g}"
+    return out
 
 
 def winner_version(st: Status) -> str:
@@ -88,7 +102,8 @@ def conclude(ws: Workspace, name: str, *, promote: bool = False, force: bool = F
     from ..stages import promote as stage_promote
 
     result = stage_promote(ws, spec.prompt, version, spec.promote_to,
-                           message=promotion_message(st), force=force)
+                           message=promotion_message(st), force=force,
+                           extra_trailers=trailers(st))
     return Conclusion(st, ref, version, _as_dict(result))
 
 
