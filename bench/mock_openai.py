@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=mock.server.shutdown).start())
     print(f"mock OpenAI server on {mock.url}", flush=True)
     try:
-        mock.server.serve_forever()
+        mock.server.serve_forever(poll_interval=0.05)
     except KeyboardInterrupt:
         pass
     finally:

@@ -138,9 +138,9 @@ def test_cache_settings_from_loomgit_yaml(tmp_path: Path) -> None:
     cache = cache_from_config(cfg)
     assert cache is not None and cache.dir == tmp_path / ".cache/llm" and cache.ttl_s == 43200
     assert cache_from_config(parse_config("cache: {enabled: false}\n", tmp_path)) is None
-    with pytest.raises(ProviderConfigError, match="ttl 'often' is not a duration"):
+    with pytest.raises(ProviderConfigError, match="cache.ttl: 'often' is not a duration"):
         cache_from_config(parse_config("cache: {ttl: often}\n", tmp_path))
-    with pytest.raises(ProviderConfigError, match="unknown setting 'ttl_s'"):
+    with pytest.raises(ProviderConfigError, match="cache.ttl_s: unknown setting"):
         cache_from_config(parse_config("cache: {ttl_s: 5}\n", tmp_path))
 
 

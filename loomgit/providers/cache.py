@@ -183,20 +183,21 @@ class ResponseCache:
 
 def cache_from_config(config: Config) -> ResponseCache | None:
     """The cache ``loomgit.yaml``'s ``cache:`` section describes (None when disabled)."""
-    from .errors import ProviderConfigError
+    from .errors import config_error
 
     section = config.section("cache")
-    unknown = set(section) - {"dir", "ttl", "enabled"}
-    if unknown:
-        raise ProviderConfigError(f"loomgit.yaml: cache: unknown setting {sorted(unknown)[0]!r}; "
-                                  "known: dir, ttl, enabled")
+    for key in section:
+        if key not in ("dir", "ttl", "enabled"):
+            raise config_error(config, ("cache", key), "unknown setting; known: dir, ttl, enabled")
     if section.get("enabled", True) is False:
         return None
+    if not isinstance(section.get("enabled", True), bool):
+        raise config_error(config, ("cache", "enabled"), "must be true or false")
     try:
         ttl = parse_ttl(section["ttl"]) if "ttl" in section else DEFAULT_TTL_S
     except ValueError:
-        raise ProviderConfigError(f"loomgit.yaml: cache: ttl {section['ttl']!r} is not a "
-                                  "duration such as 3600, 90m, 12h, 7d or 'never'") from None
+        raise config_error(config, ("cache", "ttl"), f"{section['ttl']!r} is not a duration "
+                           "such as 3600, 90m, 12h, 7d or 'never'") from None
     if section.get("dir"):
         d = Path(os.path.expanduser(str(section["dir"])))
         directory = d if d.is_absolute() else config.root / d

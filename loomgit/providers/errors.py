@@ -7,6 +7,9 @@ anything they put into an error).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from ..errors import EXIT_USAGE, ProviderError
 
 
@@ -73,6 +76,28 @@ class RecordingMissing(ProviderError):
     retryable = False
 
 
+def config_error(config: Any, keys: tuple[str, ...], message: str) -> ProviderConfigError:
+    """A :class:`ProviderConfigError` about ``loomgit.yaml`` at ``keys`` (``("providers",
+    "local", "base_url")``), with the file and the line of the deepest key found."""
+    err = ProviderConfigError(f"{'.'.join(keys)}: {message}")
+    path = getattr(config, "path", None)
+    if path is None or not Path(path).is_file():
+        return err
+    err.path = Path(path).name
+    from .. import yamlio
+
+    try:
+        node: Any = yamlio.load(Path(path).read_text(encoding="utf-8"))
+    except Exception:
+        return err
+    for k in keys:
+        if not isinstance(node, dict) or k not in node:
+            break
+        err.line = yamlio.line_of(node, k, err.line)
+        node = node[k]
+    return err
+
+
 def is_retryable(exc: BaseException) -> bool:
     return bool(getattr(exc, "retryable", False))
 
@@ -80,5 +105,6 @@ def is_retryable(exc: BaseException) -> bool:
 __all__ = [
     "ProviderAuthError", "ProviderConfigError", "ProviderConnectionError", "ProviderError",
     "ProviderHTTPError", "ProviderRejected", "ProviderResponseError", "ProviderTimeout",
-    "ProviderTransientError", "ProviderUnavailable", "RecordingMissing", "is_retryable",
+    "ProviderTransientError", "ProviderUnavailable", "RecordingMissing", "config_error",
+    "is_retryable",
 ]

@@ -162,7 +162,7 @@ class HTTPProvider(Provider):
             raise self._http_error(resp, shown)
         try:
             data = json.loads(resp.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ProviderResponseError(
                 f"{self.label}: {shown} answered HTTP {resp.status_code} with invalid JSON "
                 f"({self._excerpt(resp)})", status=resp.status_code) from None
@@ -180,7 +180,7 @@ class HTTPProvider(Provider):
         status = resp.status_code
         try:
             msg, code = self.error_detail(json.loads(resp.content))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             msg, code = "", None
         detail = self.redact(one_line(msg)) if msg else self._excerpt(resp)
         where = f"HTTP {status}: {detail}"

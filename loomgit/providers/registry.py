@@ -26,12 +26,11 @@ import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .base import Provider
-from .errors import ProviderConfigError
+from .errors import ProviderConfigError, config_error
 from .resilience import Limits, ResilienceSettings, ResilientProvider
 
 if TYPE_CHECKING:
@@ -111,32 +110,8 @@ def _ollama_url(value: str) -> str:
     return f"{parts.scheme}://{host}:{port}/v1"
 
 
-def _config_line(config: Config | None, *keys: str) -> int | None:
-    """Line of ``providers.<name>.<key>`` in loomgit.yaml (read again, on errors only)."""
-    if config is None or config.path is None or not Path(config.path).is_file():
-        return None
-    from .. import yamlio
-
-    try:
-        node: Any = yamlio.load(Path(config.path).read_text(encoding="utf-8"))
-    except Exception:
-        return None
-    line = None
-    for k in keys:
-        if not isinstance(node, dict) or k not in node:
-            break
-        line = yamlio.line_of(node, k, line)
-        node = node[k]
-    return line
-
-
 def _entry_error(config: Config | None, name: str, key: str | None, msg: str) -> ProviderConfigError:
-    where = f"providers.{name}" + (f".{key}" if key else "")
-    err = ProviderConfigError(f"{where}: {msg}")
-    if config is not None and config.path is not None:
-        err.path = Path(config.path).name
-        err.line = _config_line(config, "providers", name, *((key,) if key else ()))
-    return err
+    return config_error(config, ("providers", name, *((key,) if key else ())), msg)
 
 
 def _check_entry(config: Config | None, name: str, entry: Mapping[str, Any]) -> None:
@@ -195,7 +170,13 @@ def resolve(name: str, config: Config | None = None, *, env: Mapping[str, str] |
                 f"providers: {{{prefix}: {{type: openai, base_url: ...}}}} to loomgit.yaml")
         raise _entry_error(config, prefix, "type", f"unknown type {ptype!r}; use one of "
                            f"{', '.join(TYPES)} or a preset ({', '.join(sorted(PRESETS))})")
-    settings = base_settings.updated(entry, f"providers.{prefix}.") if entry else base_settings
+    settings = base_settings
+    for key in ResilienceSettings.keys():
+        if key in entry:
+            try:
+                settings = settings.updated({key: entry[key]})
+            except ProviderConfigError as e:
+                raise _entry_error(config, prefix, key, e.message.split(": ", 1)[1]) from None
     params = dict(entry.get("params") or {})
     headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
     label = f"{prefix}/{model}" if model else prefix
