@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .config import Config
+    from .history import Pending
     from .prompt.render import IncludeLoader
 
 HOOK_NAMES = ("pre-commit", "prepare-commit-msg")
@@ -321,6 +321,97 @@ def apply_trailers(root: Path, message: str, trailers: Sequence[str]) -> str:
     return gitio.run(args, root, input=stripped.encode("utf-8")).decode("utf-8")
 
 
+@dataclass(frozen=True)
+class VersionsResult:
+    """What ``loomgit-versions`` did to a commit message."""
+
+    trailers: list[str]  # "ID X.Y.Z (change: reasons)", one per prompt the commit changes
+    changed: bool  # the message file was rewritten
+    note: str = ""  # why nothing was computed (e.g. an --amend the history API cannot see)
+
+
+def trailer_for(pending: Pending) -> str:
+    return f"{pending.id} {pending.version} ({pending.summary})"
+
+
+def message_text(message: str) -> str:
+    """The message as git will keep it: comment lines and a ``commit -v`` diff dropped."""
+    out = []
+    for ln in message.split("\n"):
+        if _SCISSORS.match(ln):
+            break
+        if not ln.startswith("#"):
+            out.append(ln)
+    return "\n".join(out).strip()
+
+
+def pending_for_commit(ws: Workspace, message: str = "", *, amend: bool = False) -> list[Pending] | None:
+    """The prompt versions the staged changes get (None: an --amend the history API
+    cannot compute, so the message's trailers must be left as they are)."""
+    import inspect
+
+    from .history import pending_changes
+
+    if not amend:
+        return pending_changes(ws, "index", message=message)
+    if "base" in inspect.signature(pending_changes).parameters:
+        parent = gitio.text(["rev-parse", "-q", "--verify", "HEAD^"], ws.root, check=False).strip()
+        return pending_changes(ws, "index", message=message,  # type: ignore[call-arg]
+                               base=parent or None)
+    # history reads versions at HEAD: on --amend that is the commit being replaced. Only
+    # an amend that stages nothing new for prompts can keep the trailers it already has.
+    return None if pending_changes(ws, "index", message=message) else []
+
+
+ABORT_HINT = ("# loomgit added the Prompt-Version lines above; to abort the commit, "
+              "delete them too (git keeps a message that holds only trailers).")
+
+
+def _abort_hint(root: Path, text: str) -> str:
+    """In an editor-bound empty message, say that the trailers count as content."""
+    char = gitio.text(["config", "core.commentChar"], root, check=False).strip()
+    if char not in ("", "#"):
+        return text
+    lines = text.split("\n")
+    first = next((i for i, ln in enumerate(lines) if ln.startswith("#")), None)
+    if first is None:
+        return text
+    return "\n".join(lines[:first] + [ABORT_HINT] + lines[first:])
+
+
+def update_message(root: Path, msgfile: str | Path, source: str | None = None,
+                   sha: str | None = None) -> VersionsResult:
+    """Rewrite the commit message file with one ``Prompt-Version:`` trailer per prompt the
+    staged changes bump. ``source``/``sha`` are git's prepare-commit-msg arguments."""
+    path = Path(msgfile)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    try:
+        original = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise LoomgitError(f"cannot read the commit message: {e.strerror}", path=str(msgfile)) from None
+    except UnicodeDecodeError:
+        raise LoomgitError("the commit message is not UTF-8 text", path=str(msgfile)) from None
+    amend = source == "commit" and sha == "HEAD"
+    ws = Workspace(root)
+    pending = pending_for_commit(ws, message_text(original), amend=amend)
+    if pending is None:
+        return VersionsResult([], False, "--amend with new prompt changes: the trailers of the "
+                                         "amended commit are kept as they were")
+    if amend and not pending:
+        return VersionsResult([], False)  # nothing new: keep the trailers the commit has
+    trailers = [trailer_for(p) for p in pending if p.version]
+    text = apply_trailers(root, original, trailers)
+    if trailers and not message_text(original) and source in (None, "template"):
+        text = _abort_hint(root, text)
+    if text == original:
+        return VersionsResult(trailers, False)
+    tmp = path.with_name(path.name + ".loomgit-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return VersionsResult(trailers, True)
+
+
 # --------------------------------------------------------------------------- install
 
 
@@ -354,6 +445,7 @@ def is_ours(path: Path) -> bool:
 def loomgit_command() -> str:
     """The ``loomgit`` console script of this installation ('' when there is none: the
     installed hooks then look for ``loomgit`` on ``PATH``)."""
+    import shutil
     import sys
 
     exe = "loomgit.exe" if os.name == "nt" else "loomgit"
@@ -430,7 +522,7 @@ def uninstall(root: Path) -> list[HookAction]:
         if target.exists():
             target.unlink()
             if backup.exists():
-                shutil.move(str(backup), str(target))
+                os.replace(backup, target)
                 done.append(HookAction(name, _show(root, target), "restored",
                                        f"from {_show(root, backup)}"))
             else:

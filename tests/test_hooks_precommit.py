@@ -86,7 +86,7 @@ def framework_repo(repo: GitRepo, hook_source: HookSource, cli,  # type: ignore[
     monkeypatch.setenv("PRE_COMMIT_HOME", str(hook_source.home))
     assert cli(["init"], cwd=repo.path).exit_code == 0
     repo.write({".pre-commit-config.yaml": precommit_config(
-        hook_source, "loomgit-check", "loomgit-protect")})
+        hook_source, "loomgit-check", "loomgit-versions", "loomgit-protect")})
     repo.commit("init")
     res = subprocess.run([sys.executable, "-m", "pre_commit", "install", "--install-hooks",
                           "--hook-type", "pre-commit", "--hook-type", "prepare-commit-msg"],
@@ -123,7 +123,14 @@ def test_bad_prompt_is_blocked_and_good_one_passes(framework_repo: GitRepo) -> N
     repo.git("add", "-A")
     res = commit(repo, "two lines")
     assert res.returncode == 0, res.stdout
-    assert repo.git("log", "-1", "--format=%s") == "two lines"
+    assert repo.git("log", "-1", "--format=%B") == (
+        'two lines\n\nPrompt-Version: support/summarize 1.1.0 (minor: message "user" changed)')
+
+    # --amend: pre-commit hands git's "commit HEAD" arguments over in its environment
+    res = subprocess.run(["git", "commit", "--amend", "--no-edit"], cwd=repo.path, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert res.returncode == 0, res.stdout
+    assert repo.git("log", "-1", "--format=%B").count("Prompt-Version:") == 1
 
 
 def test_suite_case_that_cannot_render_is_blocked(framework_repo: GitRepo) -> None:

@@ -128,6 +128,25 @@ def protect_cmd() -> int:
     return 0
 
 
+@hook.command("versions")
+@click.argument("msgfile", type=click.Path(dir_okay=False))
+@click.argument("source", required=False)
+@click.argument("sha", required=False)
+def versions_cmd(msgfile: str, source: str | None, sha: str | None) -> int:
+    """Append one `Prompt-Version: ID X.Y.Z (change: reasons)` trailer per prompt the staged
+    changes bump to the commit message in MSGFILE (git's prepare-commit-msg arguments;
+    under pre-commit, SOURCE and SHA come from its environment). Trailers already there
+    are replaced, so --amend never repeats them."""
+    from ..hooks import update_message
+
+    source = source or os.environ.get("PRE_COMMIT_COMMIT_MSG_SOURCE") or None
+    sha = sha or os.environ.get("PRE_COMMIT_COMMIT_OBJECT_NAME") or None
+    result = update_message(_root(), msgfile, source, sha)
+    if result.note:
+        click.echo(f"loomgit-versions: {result.note}", err=True)
+    return 0
+
+
 @hook.command("pre-commit")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def pre_commit_cmd(strict: bool) -> int:
