@@ -1,5 +1,9 @@
-"""``--require-eval``: run the prompt's suite, as it was at the promoted version, through
-the eval engine; a failed gate (or an eval that could not run) stops the promotion."""
+"""``--require-eval``: run the prompt's suite on the version being promoted, through the
+eval engine; a failed gate (or an eval that could not run) stops the promotion.
+
+The suite is the one committed at HEAD (the bar a version must clear today), or, when
+HEAD has none, the one committed beside the prompt at the version's commit. Uncommitted
+suite edits never decide a promotion."""
 
 from __future__ import annotations
 
@@ -26,23 +30,41 @@ def suite_path(prompt_path: str) -> str:
     return re.sub(r"\.[^./]+$", "", prompt_path) + SUITE_SUFFIX
 
 
+def _suite_blob(ws: Workspace, src: Source) -> tuple[str, str, bytes] | None:
+    """(path, where, text) of the suite to gate on: the prompt's suite as committed at
+    HEAD (today's quality bar), else the suite beside the file at the version's commit."""
+    from ..errors import LoomgitError
+
+    candidates = []
+    try:
+        candidates.append(("HEAD", suite_path(ws.find(src.id).path)))
+    except LoomgitError:
+        pass
+    candidates += [("HEAD", suite_path(src.path)), (src.commit, suite_path(src.path))]
+    for rev, path in dict.fromkeys(candidates):
+        data = plumbing.read_blob(ws.root, f"{rev}:{path}")
+        if data is not None:
+            return path, rev if rev == "HEAD" else rev[:12], data
+    return None
+
+
 def run_suite(ws: Workspace, src: Source) -> EvalReport:
-    """Evaluate ``src`` with the suite committed beside it at its source commit."""
+    """Evaluate ``src`` (the prompt at its version, includes as promoted) with its suite."""
     from ..evals.engine import evaluate
     from ..evals.runner import Target
     from ..evals.suite import SuiteError, parse_suite
     from ..prompt.parse import decode, parse_prompt
 
-    spath = suite_path(src.path)
-    data = plumbing.read_blob(ws.root, f"{src.commit}:{spath}")
-    if data is None:
-        raise StageError(f"--require-eval: {src.id} {src.version} has no test suite (expected "
-                         f"{spath} in commit {src.commit[:12]})")
+    found = _suite_blob(ws, src)
+    if found is None:
+        raise StageError(f"--require-eval: {src.id} has no committed test suite (expected "
+                         f"{suite_path(src.path)})")
+    spath, where, data = found
     suite, findings = parse_suite(decode(data, spath), spath)
     errors = [f for f in findings if f.level == "error"]
     if suite is None or errors:
         first = errors[0] if errors else None
-        raise SuiteError(f"as of {src.version}: {first.message if first else 'unusable suite'}",
+        raise SuiteError(f"(at {where}) {first.message if first else 'unusable test suite'}",
                          path=spath, line=first.line if first else None)
     text = plumbing.read_blob(ws.root, src.blob) or b""
     prompt = parse_prompt(decode(text, src.path), src.path, prompt_id=src.id)
