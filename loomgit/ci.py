@@ -25,6 +25,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import gitio
@@ -278,7 +279,7 @@ def decide(prompts: Sequence[PromptChange], fail_on: str) -> str:
 # --------------------------------------------------------------------------- git side
 
 
-def require_full_history(root: os.PathLike[str] | str) -> None:
+def require_full_history(root: str | Path) -> None:
     """A shallow clone has neither the base commit nor the history versions come from."""
     gitio.require_repo(root)
     out = gitio.text(["rev-parse", "--is-shallow-repository"], root, check=False).strip()
@@ -288,7 +289,7 @@ def require_full_history(root: os.PathLike[str] | str) -> None:
                        "(actions/checkout) or run `git fetch --unshallow`")
 
 
-def _commit(root: os.PathLike[str] | str, ref: str) -> str | None:
+def _commit(root: str | Path, ref: str) -> str | None:
     if ref.startswith("-"):
         return None
     out = gitio.text(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], root, check=False)
@@ -303,7 +304,7 @@ class Range:
     head_label: str
 
 
-def resolve_range(root: os.PathLike[str] | str, env: ActionsEnv,
+def resolve_range(root: str | Path, env: ActionsEnv,
                   base: str | None = None) -> Range:
     """The commits to compare: ``base`` (an option), else the pull request's base commit
     from the event, else ``origin/$GITHUB_BASE_REF``; the head is ``HEAD`` (what

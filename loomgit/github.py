@@ -475,7 +475,7 @@ class GitHubClient:
             ra = resp.headers.get("retry-after", "")
             if ra.isdigit():
                 return min(float(ra), 60.0)
-        return self._backoff * (2 ** (attempt - 1))
+        return float(self._backoff * (2 ** (attempt - 1)))
 
     def _error(self, resp: httpx.Response) -> GitHubError:
         detail = ""
@@ -522,12 +522,12 @@ class GitHubClient:
     def create_comment(self, number: int, body: str) -> dict[str, Any]:
         resp = self._request("POST", f"/repos/{self.repository}/issues/{int(number)}/comments",
                              json={"body": body})
-        return _json(resp)
+        return _object(resp)
 
     def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
         resp = self._request("PATCH", f"/repos/{self.repository}/issues/comments/{int(comment_id)}",
                              json={"body": body})
-        return _json(resp)
+        return _object(resp)
 
     def upsert_comment(self, number: int, body: str, marker: str, *,
                        create: bool = True) -> CommentResult | None:
@@ -561,6 +561,14 @@ def _json(resp: httpx.Response) -> Any:
     except ValueError:
         raise GitHubError(f"GitHub API {resp.url.path} answered with something that is not "
                           "JSON", status=resp.status_code) from None
+
+
+def _object(resp: httpx.Response) -> dict[str, Any]:
+    data = _json(resp)
+    if not isinstance(data, dict):
+        raise GitHubError(f"GitHub API {resp.url.path} did not answer with an object",
+                          status=resp.status_code)
+    return data
 
 
 def redact(text: str, secrets_: Mapping[str, str] | None = None) -> str:
