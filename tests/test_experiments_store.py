@@ -96,7 +96,7 @@ def test_assign_render_record_and_status(exp_repo: GitRepo, cli) -> None:  # typ
     text = cli(["experiment", "status", "tone"], cwd=exp_repo.path)
     assert text.exit_code == 0
     assert "treatment vs control: +" in text.out and "(two-proportion z-test)" in text.out
-    assert "verdict: treatment wins: treatment beats control" in text.out
+    assert "verdict: treatment beats control: +" in text.out and "(95% confidence)" in text.out
 
 
 def test_mean_metric_matches_python_and_scipy(exp_repo: GitRepo) -> None:

@@ -78,9 +78,7 @@ def _print_status(st: Status) -> None:
             click.echo(f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
                        f"{fmt_ci(s, c.ci, diff=True)}, {p_text(c.p_value)} ({c.test})")
     colour = {"winner": "green", "collecting": "yellow"}.get(st.verdict, "cyan")
-    label = {"winner": f"{st.winner} wins", "collecting": "collecting",
-             "no_difference": "no winner"}[st.verdict]
-    click.echo(f"verdict: {style(label, fg=colour, bold=True)}: {st.message}")
+    click.echo(f"verdict: {style(st.message, fg=colour, bold=True)}")
     for w in st.warnings:
         warn(w)
 

@@ -180,7 +180,8 @@ def analyze(spec: ExperimentSpec, data: dict[str, VariantData], store: str) -> S
         return Status(spec, store, variants, comps, False, "collecting", None,
                       f"collecting: {short}; no p-value or verdict before every variant has "
                       f"{spec.min_samples} observations", tuple(warnings))
-    pct = f"{spec.confidence:.0%}" if len(comps) == 1 else f"alpha {alpha:.3g} per comparison"
+    pct = f"{spec.confidence:.0%} confidence" if len(comps) == 1 else \
+        f"alpha {alpha:.3g} per comparison"
     winners = [c for c in comps if c.significant and c.better]
     if winners:
         best = max(winners, key=lambda c: (c.difference or 0.0) *
