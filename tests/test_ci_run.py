@@ -215,3 +215,18 @@ def test_no_changed_prompt_opens_no_comment_but_refreshes_an_old_one(
     r = cli(["ci"], cwd=two.path)
     [c] = fake.comments[3]
     assert "no prompt or suite changed" in c["body"] and "earlier push" not in c["body"]
+
+
+def test_bad_input_is_also_reported_in_the_summary_and_outputs(
+        two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = _gh_env(monkeypatch, tmp_path, fake, _pr_event(two))
+    output = tmp_path / "output"
+    output.write_text("")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("LOOMGIT_CI_ARGS", "--repeat 2 --junit x.xml")
+    r = cli(["ci"], cwd=two.path)
+    assert r.exit_code == 2 and "--junit cannot be used with loomgit ci" in r.err
+    assert "could not run the check" in summary.read_text()
+    assert "--junit cannot be used" in summary.read_text()
+    assert "passed<<ghadelimiter_" in output.read_text()

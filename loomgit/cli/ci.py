@@ -60,18 +60,19 @@ def ci(base: str | None, prompts: str | None, fail_on: str, comment: bool, comme
     environ = dict(os.environ)
     if event:
         environ["GITHUB_EVENT_PATH"] = event
-    settings = CiSettings(base=base or None, prompts=split_list(prompts), fail_on=fail_on,
-                          comment=comment, comment_key=comment_key or "loomgit",
-                          offline=offline, allow_python=allow_python, args=split_args(args_))
-    eval_args = parse_eval_args(settings.args)
-    env = ActionsEnv.from_environ(environ)
     try:
+        settings = CiSettings(base=base or None, prompts=split_list(prompts), fail_on=fail_on,
+                              comment=comment, comment_key=comment_key or "loomgit",
+                              offline=offline, allow_python=allow_python,
+                              args=split_args(args_))
+        eval_args = parse_eval_args(settings.args)
+        env = ActionsEnv.from_environ(environ)
         report = _run(settings, env, environ, eval_args)
     except Exception as e:
         from ..errors import LoomgitError
 
-        if isinstance(e, LoomgitError):
-            _report_failure_to_github(env, str(e))
+        what = str(e) if isinstance(e, LoomgitError) else f"internal error: {type(e).__name__}: {e}"
+        _report_failure_to_github(environ, what)
         raise
     return _publish(report, settings, env, environ, report_path, as_markdown, as_json)
 
@@ -124,17 +125,21 @@ def _warn(env: ActionsEnv, message: str) -> None:
         warn(message)
 
 
-def _report_failure_to_github(env: ActionsEnv, message: str) -> None:
-    """The check could not run: say so in the summary and the outputs, then fail."""
+def _report_failure_to_github(environ: dict[str, str], message: str) -> None:
+    """The check could not run: say so in the summary and the outputs (when in Actions)."""
     from ..github import md_code, redact, write_outputs, write_summary
 
-    message = redact(message)
-    if env.step_summary:
-        write_summary(env.step_summary, f"## ⚠️ loomgit could not run the check\n\n"
-                                        f"{md_code(message, 2000)}\n")
-    if env.output:
-        write_outputs(env.output, {"passed": False, "regressions": 0, "fixes": 0,
-                                   "report-path": "", "comment-url": ""})
+    message = redact(message, environ)
+    summary, output = environ.get("GITHUB_STEP_SUMMARY"), environ.get("GITHUB_OUTPUT")
+    try:
+        if summary:
+            write_summary(summary, f"## ⚠️ loomgit could not run the check\n\n"
+                                   f"{md_code(message, 2000)}\n")
+        if output:
+            write_outputs(output, {"passed": False, "regressions": 0, "fixes": 0, "errors": 0,
+                                   "report-path": "", "comment-url": "", "offline": False})
+    except OSError:
+        pass  # the error being reported matters more than this one
 
 
 def _default_report_path(root: Path, environ: dict[str, str]) -> Path:
