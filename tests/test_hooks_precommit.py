@@ -74,24 +74,24 @@ def hook_source(tmp_path_factory: pytest.TempPathFactory) -> HookSource:
         return HookSource(src, rev_file.read_text().strip(), home)
 
 
-def precommit_config(source: HookSource, *hook_ids: str) -> str:
-    hooks = "".join(f"      - id: {h}\n" for h in hook_ids)
-    return f"repos:\n  - repo: {source.path}\n    rev: {source.rev}\n    hooks:\n{hooks}"
-
-
 @pytest.fixture
 def framework_repo(repo: GitRepo, hook_source: HookSource, cli,  # type: ignore[no-untyped-def]
                    monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     """`loomgit init` + pre-commit installed for pre-commit and prepare-commit-msg."""
     monkeypatch.setenv("PRE_COMMIT_HOME", str(hook_source.home))
     assert cli(["init"], cwd=repo.path).exit_code == 0
-    repo.write({".pre-commit-config.yaml": precommit_config(
-        hook_source, "loomgit-check", "loomgit-versions", "loomgit-protect")})
+    # the config `loomgit init` wrote, pointed at this checkout's snapshot
+    cfg = repo.path / ".pre-commit-config.yaml"
+    text = cfg.read_text()
+    assert "  - repo: https://github.com/loomgit/loomgit\n    rev: v0.1.0\n" in text
+    cfg.write_text(text.replace("https://github.com/loomgit/loomgit", str(hook_source.path))
+                   .replace("rev: v0.1.0", f"rev: {hook_source.rev}"))
     repo.commit("init")
-    res = subprocess.run([sys.executable, "-m", "pre_commit", "install", "--install-hooks",
-                          "--hook-type", "pre-commit", "--hook-type", "prepare-commit-msg"],
+    res = subprocess.run([sys.executable, "-m", "pre_commit", "install", "--install-hooks"],
                          cwd=repo.path, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+    assert "pre-commit installed at .git/hooks/pre-commit" in res.stdout
+    assert "pre-commit installed at .git/hooks/prepare-commit-msg" in res.stdout
     return repo
 
 
