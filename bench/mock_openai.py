@@ -42,6 +42,11 @@ def _vector(text: str, dims: int = 64) -> list[float]:
     return [x / n for x in v]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 512  # the default (5) resets connections under concurrent load
+    daemon_threads = True
+
+
 class MockOpenAI:
     def __init__(self, port: int = 0, latency_ms: float = 0.0, jitter_ms: float = 0.0,
                  fail_rate: float = 0.0, fail_status: int = 500, seed: int | None = None) -> None:
@@ -111,7 +116,7 @@ class MockOpenAI:
                     self._send(404, {"error": {"message": f"no route {self.path}",
                                                "type": "invalid_request_error"}})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
 

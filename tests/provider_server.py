@@ -40,6 +40,11 @@ def ok(data: Any, **kw: Any) -> Reply:
     return Reply(200, data, **kw)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default (5) resets connections under concurrent tests
+    daemon_threads = True
+
+
 class FakeAPI:
     """``with FakeAPI() as api: api.queue(Reply(...)); api.url``"""
 
@@ -107,7 +112,7 @@ class FakeAPI:
                     self.wfile.flush()
                     self.close_connection = True
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
 

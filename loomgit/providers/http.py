@@ -169,7 +169,9 @@ class HTTPProvider(Provider):
         return data, latency
 
     def _describe(self, e: Exception) -> str:
-        text = str(e).strip() or type(e).__name__
+        quiet = {"ReadError": "the connection was reset", "WriteError": "the request could not be sent",
+                 "ConnectError": "connection refused", "RemoteProtocolError": "the server broke the protocol"}
+        text = str(e).strip() or quiet.get(type(e).__name__, type(e).__name__)
         return self.redact(one_line(text, 160))
 
     def _excerpt(self, resp: httpx.Response) -> str:

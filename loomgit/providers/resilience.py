@@ -35,6 +35,7 @@ from .errors import (
 )
 
 log = logging.getLogger("loomgit.providers")
+log.addHandler(logging.NullHandler())  # retries are logged; the application decides where to
 T = TypeVar("T")
 
 
