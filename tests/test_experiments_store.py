@@ -268,3 +268,21 @@ def test_passwords_never_show() -> None:
     assert redact("postgresql://app:s3cret@db.example:5432/exp") == \
         "postgresql://app:***@db.example:5432/exp"
     assert redact("postgresql://app@db/exp") == "postgresql://app@db/exp"
+
+
+def test_batches_write_at_the_end_or_not_at_all(exp_repo: GitRepo) -> None:
+    with loomgit.experiment("tone", exp_repo.path) as exp:
+        with exp.batch() as b:
+            for i in range(1000):
+                b.record(exp.variant_name(i), i, success=i % 2 == 0)
+            assert len(b) == 1000
+            assert not _db(exp_repo).exists() or _rows(exp_repo) == 0  # nothing yet
+        assert _rows(exp_repo) == 1000
+        with pytest.raises(RuntimeError), exp.batch() as b:
+            b.record(exp.variant_name("x"), "x", success=True)
+            raise RuntimeError("the worker died")
+        with pytest.raises(loomgit.LoomgitError, match="is assigned to"), exp.batch() as b:
+            b.record(exp.variant_name("y"), "y", success=True)
+            wrong = "control" if exp.variant_name("z") == "treatment" else "treatment"
+            b.record(wrong, "z", success=True)
+        assert sum(v.n for v in exp.status().variants) == 1000

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -131,6 +132,10 @@ class Experiment:
 
         The unit must be one ``assign`` gives ``variant`` to: an outcome filed under the
         wrong variant would bias the comparison, so it is refused."""
+        self.store.record(*self._row(variant, unit_id, success, value)[:5])
+
+    def _row(self, variant: Variant | str, unit_id: str | int, success: bool | None,
+             value: float | None) -> tuple[str, str, str, float, str | None, float]:
         name = variant.name if isinstance(variant, Variant) else variant
         self.spec.variant(name)
         unit = self._unit(unit_id)
@@ -141,7 +146,13 @@ class Experiment:
         outcome = self._outcome(success, value)
         version = variant.version if isinstance(variant, Variant) else \
             self.variants[name].version
-        self.store.record(self.name, name, unit, outcome, version)
+        return self.name, name, unit, outcome, version, time.time()
+
+    def batch(self) -> Batch:
+        """Collect outcomes and write them in one transaction when the ``with`` block
+        ends (nothing is written if it raises): for back-fills and busy workers, where
+        one commit per outcome would be the bottleneck."""
+        return Batch(self)
 
     def _outcome(self, success: bool | None, value: float | None) -> float:
         metric = self.spec.metric
@@ -181,6 +192,30 @@ class Experiment:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Batch:
+    """``with exp.batch() as b: b.record(variant, unit, success=True)`` (see
+    :meth:`Experiment.batch`); each outcome is checked as :meth:`Experiment.record` does."""
+
+    def __init__(self, exp: Experiment) -> None:
+        self._exp = exp
+        self._rows: list[tuple[str, str, str, float, str | None, float]] = []
+
+    def record(self, variant: Variant | str, unit_id: str | int, *,
+               success: bool | None = None, value: float | None = None) -> None:
+        self._rows.append(self._exp._row(variant, unit_id, success, value))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        rows, self._rows = self._rows, []
+        if exc_type is None and rows:
+            self._exp.store.record_many(rows)
 
 
 def experiment(name: str, path: str | os.PathLike[str] | None = None, *,
