@@ -221,9 +221,12 @@ def _from_bundle(ident: str, stage: str | None, path: str | os.PathLike[str]) ->
         if entry is None:
             held = ", ".join(sorted(data["prompts"])) or "nothing"
             raise RefError(f"{ident!r} is not in the bundle {key} (it holds {held})")
-        got = _parse(ident, entry, str(data.get("stage")), entry["text"],
-                     {str(k): str(v) for k, v in (entry.get("includes") or {}).items()},
-                     f"bundle:{key}")
+        try:
+            got = _parse(ident, entry, str(data.get("stage")), entry["text"],
+                         {str(k): str(v) for k, v in (entry.get("includes") or {}).items()},
+                         f"bundle:{key}")
+        except LoomgitError as e:
+            raise BundleError(f"prompt {ident!r}: {e}", path=key) from None
         cache[ident] = got
     elif stage is not None and got.stage != stage:
         raise RefError(f"{key}: the bundle holds stage {got.stage!r}, not {stage!r}")

@@ -77,8 +77,9 @@ def read_blob(root: str | Path, name: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def object_ids(root: str | Path, names: Sequence[str]) -> dict[str, str | None]:
-    """``{name: blob id or None}`` for names like ``<commit>:<path>``, in one process."""
+def object_ids(root: str | Path, names: Sequence[str], kind: str = "blob") -> dict[str, str | None]:
+    """``{name: object id or None}`` for names like ``<commit>:<path>`` (objects of type
+    ``kind`` only), in one process."""
     wanted = [n for n in dict.fromkeys(names) if n and "\n" not in n]
     if not wanted:
         return {}
@@ -87,7 +88,7 @@ def object_ids(root: str | Path, names: Sequence[str]) -> dict[str, str | None]:
     result: dict[str, str | None] = {}
     for name, line in zip(wanted, data.splitlines()):
         parts = line.split()
-        result[name] = parts[0] if len(parts) == 2 and parts[1] == "blob" else None
+        result[name] = parts[0] if len(parts) == 2 and parts[1] == kind else None
     return result
 
 

@@ -126,7 +126,11 @@ def verify(ws: Workspace, state: StageState) -> list[str]:
         return [state.manifest_error]
     assert state.manifest_blob is not None
     problems = tree_problems(ws.root, state.head, state.manifest.tree_files(state.manifest_blob))
-    entries = list(state.manifest.entries.values())
+    # a source commit this clone does not have (promoted elsewhere, its branch never
+    # fetched) cannot be checked; the stage tree itself still holds every file
+    present = plumbing.object_ids(ws.root, sorted({e.source_commit for e in
+                                                   state.manifest.entries.values()}), "commit")
+    entries = [e for e in state.manifest.entries.values() if present.get(e.source_commit)]
     names = [f"{e.source_commit}:{p}" for e in entries for p in e.files()]
     found = plumbing.object_ids(ws.root, names)
     for e in entries:
