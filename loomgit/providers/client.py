@@ -142,9 +142,8 @@ class ModelClient:
         eff = prov.merge_params(params)
         msgs = [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages]
         if spec.type == "echo":
-            c = await prov.complete(msgs, eff)
             self.stats.calls += 1
-            return c
+            return await prov.complete(msgs, eff)
         target = spec.replay_of.label if spec.replay_of else spec.label
         mode = "replay" if spec.type == "replay" else self.mode
         key = request_key(target, eff, msgs, sample)
@@ -158,13 +157,11 @@ class ModelClient:
             if mode == "replay":
                 raise self.recordings.missing(target, key, label, sample)
         cache = self.cache
-        c: Completion | None = None
-        if cache is not None and use_cache:
-            c = cache.get(key)
-            if c is not None:
-                self.stats.cache_hits += 1
-                c = replace(c, model=spec.label)
-        if c is None:
+        hit = cache.get(key) if cache is not None and use_cache else None
+        if hit is not None:
+            self.stats.cache_hits += 1
+            c = replace(hit, model=spec.label)
+        else:
             c = await prov.complete(msgs, eff)
             self.stats.live += 1
             if cache is not None:

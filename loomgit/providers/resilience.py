@@ -160,8 +160,8 @@ def backoff_delay(attempt: int, settings: ResilienceSettings, retry_after: float
     if retry_after is not None:
         return retry_after
     cap = min(settings.backoff_max_s, settings.backoff_s * (2 ** (attempt - 1)))
-    r = (rng or random).random()
-    return cap / 2 + r * cap / 2
+    r = float((rng or random).random())
+    return float(cap / 2 + r * cap / 2)
 
 
 def _gave_up(last: ProviderTransientError, why: str) -> ProviderTransientError:
