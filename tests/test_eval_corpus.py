@@ -100,4 +100,4 @@ def test_suite_without_prompt_and_prompt_without_suite(suite_repo: GitRepo, cli)
                       "  - vars: {ticket: fire}\n    assert: [{contains: fire}]\n"})
     r = cli(["eval", "tests/summarize.tests.yaml"], cwd=suite_repo.path)
     assert r.exit_code == 0, r.err
-    assert "support/summarize: gate all_pass passed (1 passed" in r.out
+    assert "gate all_pass passed (1 passed" in r.out

@@ -200,9 +200,12 @@ def all_errored_line(report: EvalReport) -> str | None:
     s = report.summary()
     if not s["errors"] or s["passed"] or s["failed"]:
         return None
-    msgs = Counter(r.error or "error" for r in report.results if r.status == "error")
-    first = msgs.most_common(1)[0][0]
-    first = re.sub(r"^not run: ", "", first)
+    msgs: Counter[str] = Counter()
+    for r in report.results:
+        if r.status == "error":
+            msgs.update([s.error for s in r.samples if s.error] or [r.error or "error"])
+    root = [m for m in msgs if not m.startswith("not run: ") and " not called — " not in m]
+    first = max(root, key=lambda m: msgs[m]) if root else msgs.most_common(1)[0][0]
     return f"{s['errors']} of {s['cases']} cases could not run: {clean(first, 300)}"
 
 
@@ -224,12 +227,17 @@ def all_errored_line(report: EvalReport) -> str | None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the JSON report here.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown report here.")
-@click.option("--no-record", is_flag=True, help="Do not append the run to .git/loomgit/runs.sqlite.")
+@click.option("--record", "record_mode", is_flag=True,
+              help="Answer from the repository's recordings and record the missing answers.")
+@click.option("--replay", "replay_mode", is_flag=True,
+              help="Answer only from the repository's recordings (no network, no keys).")
+@click.option("--no-log", is_flag=True, help="Do not append the run to .git/loomgit/runs.sqlite.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every case, passed ones too.")
 def eval_(ids: tuple[str, ...], all_: bool, changed: bool, base: str | None, compare_ref: str | None,
           models: tuple[str, ...], repeat: int | None, concurrency: int | None, cases: tuple[str, ...],
           no_cache: bool, shard: str | None, as_json: bool, output: str | None, junit: str | None,
-          markdown: str | None, no_record: bool, verbose: bool) -> int:
+          markdown: str | None, record_mode: bool, replay_mode: bool, no_log: bool,
+          verbose: bool) -> int:
     """Run test suites (NAME.tests.yaml beside each prompt) and apply their gates.
 
     IDS are prompt ids, prompt paths or suite paths; every suite runs when none are given.
@@ -246,13 +254,16 @@ def eval_(ids: tuple[str, ...], all_: bool, changed: bool, base: str | None, com
         raise UsageError("--base goes with --changed (to compare with BASE, use --compare BASE)")
     if changed and compare_ref:
         raise UsageError("--compare already evaluates only the changed prompts; drop --changed")
+    if record_mode and replay_mode:
+        raise UsageError("--record and --replay exclude each other")
+    mode = "record" if record_mode else "replay" if replay_mode else "live"
     ws = Workspace()
     opts = engine.options_from_config(ws, models=models, repeat=repeat, concurrency=concurrency,
                                       cases=cases, shard=parse_shard(shard) if shard else None)
     use_cache = not no_cache
     if compare_ref:
-        return _compare(ws, compare_ref, list(ids), opts, use_cache, not no_record, as_json,
-                        output, markdown, junit, verbose)
+        return _compare(ws, compare_ref, list(ids), opts, use_cache, not no_log, as_json,
+                        output, markdown, junit, verbose, mode)
     if changed:
         refs = engine.changed_suite_refs(ws, base or _default_base(ws), list(ids) or None)
         commit = engine.head_commit(ws)
@@ -264,8 +275,8 @@ def eval_(ids: tuple[str, ...], all_: bool, changed: bool, base: str | None, com
         click.echo(f"no test suites {what}", err=True)
         return 0
     with progress_bar(not as_json) as progress:
-        report = engine.evaluate(ws, options=opts, use_cache=use_cache, record=not no_record,
-                                 progress=progress, target_list=target_list)
+        report = engine.evaluate(ws, options=opts, use_cache=use_cache, record=not no_log,
+                                 progress=progress, target_list=target_list, mode=mode)
     write_outputs(report, output, junit, markdown)
     if as_json:
         print_json(report.to_dict())
@@ -292,12 +303,12 @@ def _default_base(ws: Any) -> str:
 
 def _compare(ws: Any, ref: str, ids: list[str], opts: Any, use_cache: bool, record: bool,
              as_json: bool, output: str | None, markdown: str | None, junit: str | None,
-             verbose: bool) -> int:
+             verbose: bool, mode: str) -> int:
     from ..evals.compare import compare
 
     with progress_bar(not as_json, "compare") as progress:
         cmp = compare(ws, ref, ids or None, options=opts, use_cache=use_cache, record=record,
-                      progress=progress)
+                      progress=progress, mode=mode)
     if output:
         write_file(output, json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False) + "\n")
     if markdown:

@@ -234,7 +234,7 @@ def plan_compare(ws: Workspace, base_ref: str, refs: Sequence[SuiteRef], options
 
 def compare(ws: Workspace, base_ref: str, ids: Sequence[str] | None = None, *,
             options: RunOptions | None = None, use_cache: bool = True, record: bool = True,
-            progress: Any = None) -> Comparison:
+            progress: Any = None, mode: str = "live") -> Comparison:
     """Evaluate the changed prompts (or the named ones) at ``base_ref`` and now."""
     from .engine import evaluate, options_from_config, suite_refs
 
@@ -242,10 +242,10 @@ def compare(ws: Workspace, base_ref: str, ids: Sequence[str] | None = None, *,
     refs = suite_refs(ws, ids)
     base_t, head_t, unchanged = plan_compare(ws, base_ref, refs, opts, explicit=bool(ids))
     base = evaluate(ws, options=opts, use_cache=use_cache, record=False, progress=progress,
-                    target_list=base_t)
+                    target_list=base_t, mode=mode)
     base.commit = verify_ref(ws, base_ref)
     head = evaluate(ws, options=opts, use_cache=use_cache, record=False, progress=progress,
-                    target_list=head_t)
+                    target_list=head_t, mode=mode)
     if record:
         from .records import record_report
 

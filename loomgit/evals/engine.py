@@ -153,9 +153,12 @@ def head_commit(ws: Workspace) -> str | None:
 
 
 def load_suite_for(ws: Workspace, ref: SuiteRef) -> Suite:
+    from .records import git_dir
     from .suite import load_suite
 
-    return load_suite(ws.root / ref.suite_path, ref.suite_path)
+    gd = git_dir(ws.root)
+    cache = gd / "loomgit" / "suites" if gd is not None else None
+    return load_suite(ws.root / ref.suite_path, ref.suite_path, cache)
 
 
 def target(ws: Workspace, ref: SuiteRef, suite: Suite | None = None, *, at: str | None = None,
@@ -186,15 +189,18 @@ def options_from_config(ws: Workspace, **overrides: object) -> RunOptions:
 
 def evaluate(ws: Workspace, ids: Sequence[str] | None = None, *, options: RunOptions | None = None,
              use_cache: bool = True, record: bool = True, progress: Progress | None = None,
-             target_list: Sequence[Target] | None = None) -> EvalReport:
-    """Run the suites of ``ids`` (all when empty) and record the run."""
+             target_list: Sequence[Target] | None = None, mode: str = "live") -> EvalReport:
+    """Run the suites of ``ids`` (all when empty) and record the run in runs.sqlite.
+
+    ``mode`` is the provider layer's: ``live``, ``record`` (fill recordings) or ``replay``."""
     from .models import make_caller
     from .runner import run
     from .services import EvalServices
 
     opts = options or options_from_config(ws)
     tl = list(target_list) if target_list is not None else targets(ws, ids)
-    report = run(tl, lambda: make_caller(ws, use_cache=use_cache), EvalServices(ws), opts, progress)
+    report = run(tl, lambda: make_caller(ws, use_cache=use_cache, mode=mode), EvalServices(ws),
+                 opts, progress)
     report.commit = head_commit(ws)
     if record:
         from .records import record_report

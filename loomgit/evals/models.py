@@ -1,49 +1,92 @@
-"""The runner's access to models, through loomgit's provider layer.
-
-:func:`make_caller` adapts the provider layer to the runner's small
-:class:`~loomgit.evals.runner.ModelCaller` interface. Until the provider registry is
-available, a built-in fallback answers ``echo`` only.
-"""
+"""The runner's access to models: loomgit's :class:`~loomgit.providers.ModelClient`
+(retries, limits, circuit breaker, response cache, recordings, prices), adapted to the
+runner's small :class:`~loomgit.evals.runner.ModelCaller` interface."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-
-from ..errors import ProviderError
 
 if TYPE_CHECKING:
     from ..providers.base import Completion
+    from ..providers.client import ModelClient
     from ..workspace import Workspace
-    from .runner import ModelCaller
 
 
-def echo_text(messages: list[dict[str, str]]) -> str:
-    return "\n\n".join(m.get("content", "") for m in messages)
+def background_cache(config: Any) -> Any:
+    """The configured response cache, with its writes moved off the event loop.
+
+    A cache write is a temp file and a rename (and, replacing an entry on ext4, a flush):
+    done inline it stalls every request in flight. Here one thread writes while the loop
+    keeps the requests going; :meth:`close` waits for the writes (at the end of the run)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..providers.cache import ResponseCache, cache_from_config
+
+    base = cache_from_config(config)
+    if base is None:
+        return False
+
+    class BackgroundCache(ResponseCache):
+        def __init__(self) -> None:
+            super().__init__(base.dir, base.ttl_s)
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="loomgit-cache")
+
+        def put(self, key: str, completion: Completion) -> None:
+            self._pool.submit(ResponseCache.put, self, key, completion)
+
+        def put_embeddings(self, key: str, vectors: list[list[float]]) -> None:
+            self._pool.submit(ResponseCache.put_embeddings, self, key, vectors)
+
+        def close(self) -> None:
+            self._pool.shutdown(wait=True)
+
+    return BackgroundCache()
 
 
-class FallbackCaller:
-    """``echo`` only: answers with the rendered messages."""
+class ClientCaller:
+    """A :class:`ModelClient` with the eval's cache policy bound in."""
+
+    def __init__(self, client: ModelClient, *, use_cache: bool = True) -> None:
+        self.client = client
+        self.use_cache = use_cache
+
+    def prepare(self, models: Iterable[str]) -> None:
+        """Build each model's provider now, so a setup problem (unknown provider, missing
+        API key) stops the run with one clear error before any case is sent."""
+        for m in models:
+            self.client.provider(m)
 
     async def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any],
-                       *, sample: int = 0) -> Completion:
-        from ..providers.base import Completion, Usage
-
-        if model.split("/", 1)[0] != "echo":
-            raise ProviderError(f"{model}: provider not available in this build (only 'echo')")
-        t = time.perf_counter()
-        text = echo_text(messages)
-        return Completion(text, model, Usage(sum(len(m.get("content", "")) for m in messages) // 4,
-                                             len(text) // 4),
-                          (time.perf_counter() - t) * 1000, 0.0, "stop")
+                       *, sample: int = 0, label: str | None = None) -> Completion:
+        return await self.client.complete(model, messages, params, sample=sample,
+                                          use_cache=self.use_cache, label=label)
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
-        raise ProviderError(f"{model}: embeddings are not available in this build")
+        return await self.client.embed(model, texts, use_cache=self.use_cache)
 
     async def aclose(self) -> None:
-        return None
+        try:
+            await self.client.aclose()
+        finally:
+            close = getattr(self.client.cache, "close", None)
+            if close is not None:
+                close()
 
 
-def make_caller(ws: Workspace | None, *, use_cache: bool = True) -> ModelCaller:
-    """The caller the runner uses for ``ws`` (its providers, cache and price table)."""
-    return FallbackCaller()
+def make_caller(ws: Workspace | None, *, use_cache: bool = True, mode: str = "live",
+                http: Any = None) -> ClientCaller:
+    """The caller the runner uses for ``ws``: its providers, cache and price table.
+
+    ``mode``: ``live``, ``record`` (answer from recordings, record what is missing) or
+    ``replay`` (recordings only)."""
+    from ..providers.client import ModelClient
+
+    if ws is not None:
+        config = ws.config
+    else:
+        from ..config import load_config
+
+        config = load_config()
+    client = ModelClient(config, mode=mode, http=http, cache=background_cache(config))
+    return ClientCaller(client, use_cache=use_cache)

@@ -41,7 +41,7 @@ class ModelCaller(Protocol):
     """What the runner needs from the provider layer."""
 
     async def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any],
-                       *, sample: int = 0) -> Completion: ...
+                       *, sample: int = 0, label: str | None = None) -> Completion: ...
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]: ...
 
@@ -201,7 +201,8 @@ async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: 
         s.error = f"not run: {job.model} failed {breaker.limit} times in a row ({breaker.down[job.model]})"
         return
     try:
-        comp = await caller.complete(job.model, job.messages, job.params, sample=s.index)
+        comp = await caller.complete(job.model, job.messages, job.params, sample=s.index,
+                                     label=f"{job.case.prompt} case {job.case.case!r}")
     except LoomgitError as e:
         s.error = str(e)
         if isinstance(e, InfraError):
@@ -264,6 +265,9 @@ def run(targets: Sequence[Target], caller_factory: Callable[[], ModelCaller], se
         if hasattr(services, "bind"):
             services.bind(caller)
         try:
+            prepare = getattr(caller, "prepare", None)
+            if prepare is not None:  # setup errors (missing key...) stop the run here
+                prepare(dict.fromkeys(j.model for j in p.jobs))
             return await execute(p, caller, services, options, progress)
         finally:
             await caller.aclose()

@@ -232,15 +232,64 @@ def read_suite_text(full: Path, display: str) -> str:
         raise SuiteError(e.message, path=e.path or display, line=e.line) from None
 
 
-def load_suite(full: Path, display: str) -> Suite:
-    """A suite ready to run; :class:`SuiteError` (file:line) on the first problem."""
-    suite, findings = parse_suite(read_suite_text(full, display), display)
+def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite:
+    """A suite ready to run; :class:`SuiteError` (file:line) on the first problem.
+
+    With ``cache_dir``, a valid suite's parse is kept there keyed by the sha256 of its
+    text: YAML with line numbers is slow to parse (about 1 ms a case), JSON is not."""
+    text = read_suite_text(full, display)
+    key = None
+    if cache_dir is not None:
+        import hashlib
+
+        from .. import __version__
+
+        key = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode(
+            "utf-8", "surrogatepass")).hexdigest()
+        cached = _cached(cache_dir / f"{key}.json")
+        if cached is not None:
+            return cached
+    suite, findings = parse_suite(text, display)
     errors = [f for f in findings if f.level == "error"]
     if errors or suite is None:
         first = errors[0] if errors else error(display, None, "unusable test suite")
         more = f" (and {len(errors) - 1} more; run 'loomgit check {display}')" if len(errors) > 1 else ""
         raise SuiteError(first.message + more, path=first.path, line=first.line)
+    if cache_dir is not None and key is not None:
+        _store(cache_dir / f"{key}.json", suite)
     return suite
+
+
+CACHE_FORMAT = 1
+
+
+def _cached(path: Path) -> Suite | None:
+    import json
+
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        cases = tuple(Case(**{**c, "asserts": tuple(c["asserts"]), "tags": tuple(c["tags"])})
+                      for c in d.pop("cases"))
+        return Suite(**{**d, "cases": cases, "providers": tuple(d["providers"]),
+                        "distribution": tuple(d["distribution"])})
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _store(path: Path, suite: Suite) -> None:
+    import dataclasses
+    import json
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(dataclasses.asdict(suite), f, ensure_ascii=False)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        pass  # a cache that cannot be written is no reason to fail
 
 
 def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Finding]:
