@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,21 @@ def test_cli_assign_agrees_with_the_library(repo: GitRepo, cli) -> None:  # type
     assert got["u1"]["ref"] == "support/summarize"
     exp.close()
     assert Path(repo.path / "experiments/split.yaml").is_file()
+
+
+def test_a_a_experiments_find_false_winners_about_5_percent_of_the_time() -> None:
+    # hashed assignment + the z-test, end to end: with no real difference, p < 0.05 in
+    # about 5% of experiments (300 experiments of 4,000 units: 15 expected, sd ~3.8)
+    from loomgit.experiments import stats
+
+    edges = assign.boundaries([1, 1])
+    arms = [assign.choose(edges, assign.bucket("a-a", u)) for u in UNITS[:4000]]
+    false = 0
+    for seed in range(300):
+        rng = random.Random(seed)
+        x, n = [0, 0], [0, 0]
+        for arm in arms:
+            n[arm] += 1
+            x[arm] += rng.random() < 0.2
+        false += stats.two_proportions(x[0], n[0], x[1], n[1], 0.95).p_value < 0.05
+    assert 4 <= false <= 30, false
