@@ -58,6 +58,12 @@ def _is_experiment(ws: Workspace, rel: str) -> bool:
     return is_experiment_file(ws.config, rel)
 
 
+def _is_pipeline(ws: Workspace, rel: str) -> bool:
+    from .batch.pipeline import is_pipeline_path
+
+    return is_pipeline_path(ws, rel)
+
+
 def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
     """Findings for ``paths`` (every prompt and suite of the repository when None)."""
     from .prompt.discover import PROMPT_SUFFIXES, is_suite, match_any
@@ -79,6 +85,10 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
 
         for e in experiment_files(ws):
             findings += check_experiment_file(ws, e)
+        from .batch.pipeline import check_pipeline_file, pipeline_files
+
+        for pl in pipeline_files(ws):
+            findings += check_pipeline_file(ws, pl)
         return findings
     for path in paths:
         rel = _rel(ws, path)
@@ -90,6 +100,10 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
             from .experiments.spec import check_experiment_file
 
             findings += check_experiment_file(ws, rel)
+        elif _is_pipeline(ws, rel):
+            from .batch.pipeline import check_pipeline_file
+
+            findings += check_pipeline_file(ws, rel)
         else:
             pf = match_any(ws.config, rel)
             if pf is not None or rel.endswith(PROMPT_SUFFIXES):

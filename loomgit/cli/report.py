@@ -10,9 +10,20 @@ from ..errors import UsageError
 from .output import print_json
 
 
-@click.group("report")
-def report() -> None:
+@click.group("report", invoke_without_command=True)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a self-contained HTML overview (versions, stages, runs) to FILE.")
+@click.option("--prompt", "prompts", multiple=True, metavar="ID", help="Only these prompts (with --html).")
+@click.pass_context
+def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) -> int | None:
     """Reports: merge shard results, render overviews."""
+    if html_path:
+        from .batch import write_html
+
+        return write_html(html_path, prompts)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+    return None
 
 
 def read_report(path: str) -> object:

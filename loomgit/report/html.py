@@ -18,7 +18,7 @@ Shape of ``data``::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -31,7 +31,8 @@ _CSS = """
 :root { --fg:#1d2330; --muted:#667085; --line:#e3e6ea; --bg:#ffffff; --card:#f7f8fa; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: var(--fg); background: var(--bg); margin: 0; padding: 24px 32px; }
+       color: var(--fg); background: var(--bg); margin: 0 auto; padding: 24px 32px;
+       max-width: 1240px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 0 0 2px; font-family: ui-monospace, Menlo, monospace; }
 h3 { font-size: 13px; margin: 14px 0 6px; color: var(--muted); text-transform: uppercase;
@@ -56,6 +57,7 @@ code { font-family: ui-monospace, Menlo, monospace; font-size: 12px; }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
             margin-right: 4px; vertical-align: -1px; }
 .empty { color: var(--muted); font-style: italic; }
+svg { max-width: 100%; height: auto; }
 svg text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 """
 
@@ -78,6 +80,19 @@ def _usd(v: float | None) -> str:
     return f"${v:.4f}" if v < 1 else f"${v:,.2f}"
 
 
+Fmt = str | Callable[[float], str]
+
+
+def _fmt(fmt: Fmt, v: float) -> str:
+    return fmt(v) if callable(fmt) else fmt.format(v)
+
+
+def usd_axis(top: float) -> Callable[[float], str]:
+    """Dollar labels with enough decimals for the axis' range ($0.00012, $1.50...)."""
+    decimals = 2 if top >= 1 or top <= 0 else min(6, 2 - math.floor(math.log10(top)))
+    return lambda v: f"${v:.{decimals}f}"
+
+
 def _nice_max(v: float) -> float:
     if v <= 0:
         return 1.0
@@ -88,18 +103,19 @@ def _nice_max(v: float) -> float:
     return 10 * exp
 
 
-def timeline_svg(versions: Sequence[Mapping[str, Any]], width: int = 860) -> str:
+def timeline_svg(versions: Sequence[Mapping[str, Any]], width: int = 1080) -> str:
     """Versions left to right, coloured by bump kind, with stage flags above."""
     n = len(versions)
     if n == 0:
         return '<p class="empty">no versions</p>'
     pad, height, y = 40, 120, 70
-    step = (width - 2 * pad) / max(n - 1, 1)
-    xs = [pad + i * step if n > 1 else width / 2 for i in range(n)]
+    step = min((width - 2 * pad) / max(n - 1, 1), 140.0)
+    xs = [pad + i * step if n > 1 else pad for i in range(n)]
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="version timeline">',
              f'<line x1="{xs[0]:.1f}" y1="{y}" x2="{xs[-1]:.1f}" y2="{y}" stroke="#c5cad3" '
              'stroke-width="2"/>']
+
     label_every = max(1, math.ceil(n / max(1, (width - 2 * pad) // 56)))
     for i, (x, v) in enumerate(zip(xs, versions)):
         bump = str(v.get("bump") or "minor")
@@ -125,7 +141,7 @@ def timeline_svg(versions: Sequence[Mapping[str, Any]], width: int = 860) -> str
 
 
 def line_chart_svg(labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[float | None]]],
-                   *, y_max: float | None = None, fmt: str = "{:.0%}", width: int = 420,
+                   *, y_max: float | None = None, fmt: Fmt = "{:.0%}", width: int = 340,
                    height: int = 200) -> str:
     """A line chart; ``None`` values leave gaps. ``y_max`` None: from the data."""
     left, right, top, bottom = 46, 12, 12, 34
@@ -150,7 +166,7 @@ def line_chart_svg(labels: Sequence[str], series: Sequence[tuple[str, str, Seque
         out.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" '
                    'stroke="#eceef1"/>')
         out.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" font-size="10" text-anchor="end" '
-                   f'fill="#667085">{_e(fmt.format(gv))}</text>')
+                   f'fill="#667085">{_e(_fmt(fmt, gv))}</text>')
     every = max(1, math.ceil(n / max(1, pw // 48)))
     for i, lab in enumerate(labels):
         if i % every == 0 or i == n - 1:
@@ -175,20 +191,22 @@ def line_chart_svg(labels: Sequence[str], series: Sequence[tuple[str, str, Seque
         for i, v in enumerate(values):
             if v is not None:
                 out.append(f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="3.5" fill="{color}">'
-                           f'<title>{_e(name)} {_e(labels[i])}: {_e(fmt.format(v))}</title>'
+                           f'<title>{_e(name)} {_e(labels[i])}: {_e(_fmt(fmt, v))}</title>'
                            '</circle>')
     out.append("</svg>")
     return "".join(out)
 
 
 def bar_chart_svg(labels: Sequence[str], values: Sequence[float | None], color: str, *,
-                  fmt: str = "{:.2f}", width: int = 420, height: int = 200) -> str:
+                  fmt: Fmt = "{:.2f}", width: int = 340, height: int = 200) -> str:
     left, right, top, bottom = 56, 12, 12, 34
     pw, ph = width - left - right, height - top - bottom
     vals = [v for v in values if v is not None]
     if not vals:
         return f'<p class="empty" style="width:{width}px">no recorded runs</p>'
     top_v = _nice_max(max(vals))
+    if fmt == "usd":
+        fmt = usd_axis(top_v)
     n = len(labels)
     slot = pw / max(n, 1)
     bw = max(2.0, min(36.0, slot * 0.6))
@@ -200,7 +218,7 @@ def bar_chart_svg(labels: Sequence[str], values: Sequence[float | None], color: 
         out.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" '
                    'stroke="#eceef1"/>')
         out.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" font-size="10" text-anchor="end" '
-                   f'fill="#667085">{_e(fmt.format(gv))}</text>')
+                   f'fill="#667085">{_e(_fmt(fmt, gv))}</text>')
     every = max(1, math.ceil(n / max(1, pw // 48)))
     for i, (lab, v) in enumerate(zip(labels, values)):
         cx = left + slot * (i + 0.5)
@@ -208,7 +226,7 @@ def bar_chart_svg(labels: Sequence[str], values: Sequence[float | None], color: 
             h = (v / top_v) * ph if top_v else 0
             out.append(f'<rect x="{cx - bw / 2:.1f}" y="{top + ph - h:.1f}" width="{bw:.1f}" '
                        f'height="{max(h, 0.5):.1f}" fill="{color}" rx="2">'
-                       f'<title>{_e(lab)}: {_e(fmt.format(v))}</title></rect>')
+                       f'<title>{_e(lab)}: {_e(_fmt(fmt, v))}</title></rect>')
         if i % every == 0 or i == n - 1:
             out.append(f'<text x="{cx:.1f}" y="{height - 12}" font-size="10" '
                        f'text-anchor="middle" fill="#667085">{_e(lab)}</text>')
@@ -241,9 +259,9 @@ def _prompt_section(p: Mapping[str, Any]) -> str:
                                           [r.get("mean_score") for r in runs])], y_max=1.0)
                + _legend([("pass rate", SERIES["pass rate"]),
                           ("mean score", SERIES["mean score"])]) + "</figure>")
-    out.append("<figure><figcaption>cost per record (USD)</figcaption>"
-               + bar_chart_svg(labels, [_per_record(r, "cost_usd") for r in runs],
-                               SERIES["cost"], fmt="${:.4f}") + "</figure>")
+    out.append("<figure><figcaption>cost per 1,000 records (USD)</figcaption>"
+               + bar_chart_svg(labels, [_per_thousand(r, "cost_usd") for r in runs],
+                               SERIES["cost"], fmt="usd") + "</figure>")
     out.append("<figure><figcaption>mean latency (ms)</figcaption>"
                + bar_chart_svg(labels, [r.get("latency_ms") for r in runs], SERIES["latency"],
                                fmt="{:.0f}") + "</figure>")
@@ -275,11 +293,11 @@ def _prompt_section(p: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def _per_record(r: Mapping[str, Any], key: str) -> float | None:
+def _per_thousand(r: Mapping[str, Any], key: str) -> float | None:
     total, n = r.get(key), r.get("records")
     if total is None or not n:
         return None
-    return float(total) / float(n)
+    return 1000 * float(total) / float(n)
 
 
 def render_html(data: Mapping[str, Any]) -> str:

@@ -1,0 +1,343 @@
+"""Cost estimates before a run, and the budget check during one.
+
+Token counts are estimated, not exact: no tokenizer is downloaded. The estimate for a
+text is ``ceil(ascii_chars / 4 + other_chars / 1.5)`` (about 4 characters per token for
+English, as OpenAI's rule of thumb; scripts such as Chinese or Cyrillic take more tokens
+per character, so they count more), plus 4 tokens of overhead per chat message and 3
+for the reply. Output tokens come from the average recorded for the prompt and model in
+earlier runs, else from ``max_tokens``, else an assumed 256.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_OUTPUT_TOKENS = 256
+MESSAGE_OVERHEAD = 4
+REPLY_OVERHEAD = 3
+
+
+def estimate_tokens(text: str) -> int:
+    """Approximate token count of ``text`` (see the module docstring)."""
+    if not text:
+        return 0
+    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
+    other = len(text) - ascii_chars
+    return math.ceil(ascii_chars / 4 + other / 1.5)
+
+
+def message_tokens(messages: Sequence[Mapping[str, str]]) -> int:
+    """Approximate input tokens of a chat request."""
+    return sum(estimate_tokens(m.get("content", "")) + MESSAGE_OVERHEAD
+               for m in messages) + REPLY_OVERHEAD
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per one million tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, input_tokens: float, output_tokens: float) -> float:
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+
+
+@dataclass(frozen=True)
+class OutputBasis:
+    """Expected output tokens per request, and why."""
+
+    tokens: float
+    basis: str  # "recorded" | "max_tokens" | "assumed"
+    samples: int = 0
+    max_tokens: int | None = None
+
+    def describe(self) -> str:
+        if self.basis == "recorded":
+            return f"recorded average of {self.samples} answers"
+        if self.basis == "max_tokens":
+            return "max_tokens"
+        return f"assumed {DEFAULT_OUTPUT_TOKENS} (no max_tokens, no recorded runs)"
+
+
+def output_basis(max_tokens: Any, recorded: tuple[float, int] | None) -> OutputBasis:
+    mt = int(max_tokens) if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) \
+        and max_tokens > 0 else None
+    if recorded is not None and recorded[1] > 0:
+        return OutputBasis(recorded[0], "recorded", recorded[1], mt)
+    if mt is not None:
+        return OutputBasis(float(mt), "max_tokens", 0, mt)
+    return OutputBasis(float(DEFAULT_OUTPUT_TOKENS), "assumed", 0, None)
+
+
+@dataclass(frozen=True)
+class ModelEstimate:
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    output: OutputBasis
+    price: Price | None
+    cost_usd: float | None  # expected
+    max_cost_usd: float | None  # with every answer at max_tokens (None when unbounded)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "requests": self.requests,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "output_basis": self.output.basis,
+            "output_basis_detail": self.output.describe(),
+            "price_per_1m": (None if self.price is None
+                             else {"input": self.price.input, "output": self.price.output}),
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "max_cost_usd": None if self.max_cost_usd is None else round(self.max_cost_usd, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Estimate:
+    prompt: str
+    version: str | None
+    source: str  # the input file, or "cases of SUITE"
+    records: int
+    skipped: int  # records that could not be read or rendered (they cost nothing)
+    input_tokens: int
+    models: tuple[ModelEstimate, ...]
+    budget: float | None = None
+    problems: tuple[str, ...] = field(default_factory=tuple)  # first few skip reasons
+
+    @property
+    def over_budget(self) -> bool:
+        if self.budget is None:
+            return False
+        return any(m.cost_usd is not None and m.cost_usd > self.budget for m in self.models)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "version": self.version,
+            "source": self.source,
+            "records": self.records,
+            "skipped": self.skipped,
+            "input_tokens": self.input_tokens,
+            "tokenizer": "approximate: ceil(ascii/4 + other/1.5) + 4 per message + 3",
+            "models": [m.to_dict() for m in self.models],
+            "budget_usd": self.budget,
+            "over_budget": self.over_budget,
+            "problems": list(self.problems),
+        }
+
+
+def estimate(prompt: str, version: str | None, source: str, records: int, skipped: int,
+             input_tokens: int, models: Iterable[tuple[str, Price | None, OutputBasis]],
+             budget: float | None = None, problems: Sequence[str] = ()) -> Estimate:
+    """Combine counted input tokens with each model's price and expected output."""
+    out = []
+    for model, price, basis in models:
+        out_tokens = round(basis.tokens * records)
+        cost = price.cost(input_tokens, out_tokens) if price is not None else None
+        worst = None
+        if price is not None and basis.max_tokens is not None:
+            worst = price.cost(input_tokens, basis.max_tokens * records)
+        out.append(ModelEstimate(model, records, input_tokens, out_tokens, basis, price,
+                                 cost, worst))
+    return Estimate(prompt, version, source, records, skipped, input_tokens, tuple(out),
+                    budget, tuple(problems))
+
+
+class Budget:
+    """Stops a run before it can spend more than ``limit`` USD.
+
+    Before a request starts, its worst case (estimated input tokens, ``max_tokens`` or the
+    expected output) is reserved; when it finishes the reservation is replaced by what it
+    cost. A request starts only if spent + reserved + its worst case stays within the limit.
+    """
+
+    def __init__(self, limit: float | None, price: Price | None, per_request_output: float,
+                 spent: float = 0.0) -> None:
+        self.limit = limit
+        self.price = price
+        self.per_request_output = per_request_output
+        self.spent = spent
+        self.reserved = 0.0
+
+    def worst_case(self, input_tokens: int) -> float:
+        if self.price is None:
+            return 0.0
+        return self.price.cost(input_tokens, self.per_request_output)
+
+    def reserve(self, input_tokens: int) -> float | None:
+        """The amount reserved, or None when the request would cross the limit."""
+        amount = self.worst_case(input_tokens)
+        if self.limit is not None and self.spent + self.reserved + amount > self.limit + 1e-12:
+            return None
+        self.reserved += amount
+        return amount
+
+    def settle(self, reserved: float, actual: float | None) -> None:
+        self.reserved = max(0.0, self.reserved - reserved)
+        self.spent += actual if actual is not None else reserved
+
+
+def parse_budget(raw: Any) -> float | None:
+    """``budget:`` as a number of USD (``5``, ``2.50``, ``"$3"``); ValueError otherwise."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        s = raw.strip().lstrip("$").strip()
+        try:
+            raw = float(s)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not an amount in USD") from None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0 \
+            or math.isnan(raw) or math.isinf(raw):
+        raise ValueError("must be an amount in USD (0 or more)")
+    return float(raw)
+
+
+def price_for(ws: Any, model: str) -> Price | None:
+    """USD per 1M tokens for ``model`` as the provider layer prices it (``pricing:`` in
+    loomgit.yaml, then the built-in table; models served on this machine are free).
+    None when the price is unknown."""
+    from ..providers.pricing import PriceTable
+    from ..providers.registry import resolve
+
+    config = ws.config
+    spec = resolve(model, config)
+    priced = spec.replay_of or spec
+    found = PriceTable(config.pricing).lookup(priced.label, aliases=priced.price_aliases,
+                                              local=priced.local)
+    return None if found is None else Price(float(found.input), float(found.output))
+
+
+# -- estimates for a workspace ---------------------------------------------------------
+
+
+def _models_and_bases(ws: Any, prompt: Any, models: Sequence[str], params: Mapping[str, Any]
+                      ) -> list[tuple[str, Price | None, OutputBasis]]:
+    from ..errors import UsageError
+
+    chosen = list(dict.fromkeys(models)) or ([prompt.model] if prompt.model else [])
+    if not chosen:
+        raise UsageError(f"no model for {prompt.id}: set 'model:' in {prompt.path} or pass --model")
+    out = []
+    for m in chosen:
+        recorded = None
+        try:
+            from .lineage import recorded_output_tokens
+
+            recorded = recorded_output_tokens(ws, prompt.id, m)
+        except Exception:  # no records database: estimate from max_tokens
+            recorded = None
+        out.append((m, price_for(ws, m), output_basis(params.get("max_tokens"), recorded)))
+    return out
+
+
+def estimate_input(ws: Any, ref: str, input_path: str, *, fmt: str | None = None,
+                   mapping: Mapping[str, str] | None = None, models: Sequence[str] = (),
+                   budget: float | None = None, limit: int | None = None,
+                   params: Mapping[str, Any] | None = None) -> Estimate:
+    """Render every record of ``input_path`` (streaming) and price the run per model."""
+    from dataclasses import replace
+
+    from ..errors import LoomgitError
+    from ..evals.rendering import CaseRenderer
+    from ..prompt.render import interface
+    from ..resolve import resolve
+    from .inputs import RecordReader, check_mapping, select_vars
+
+    res = resolve(ws, ref)
+    prompt = res.prompt
+    iface = interface(prompt, res.loader)
+    if prompt.variables is None:
+        prompt = replace(prompt, variables=iface)
+    mapping = dict(mapping or {})
+    merged = {**prompt.params, **dict(params or {})}
+    records = skipped = tokens = 0
+    problems: list[str] = []
+    with RecordReader(input_path, fmt) as reader:
+        it = iter(reader)
+        first = next(it, None)
+        check_mapping(iface, mapping, reader.columns, prompt.id, input_path)
+        from_text = reader.format in ("csv", "tsv")
+        renderer = CaseRenderer(prompt, res.loader, max_chars=ws.config.render_max_chars,
+                                timeout_s=ws.config.render_timeout_s)
+        try:
+            stream = _chain_first(first, it)
+            for rec in stream:
+                if limit is not None and rec.index > limit:
+                    break
+                reason = rec.error
+                if reason is None:
+                    try:
+                        values = select_vars(rec.data or {}, iface, mapping, from_text=from_text)
+                        tokens += message_tokens(renderer.render(values))
+                        records += 1
+                        continue
+                    except (ValueError, LoomgitError) as e:
+                        reason = getattr(e, "message", None) or str(e)
+                skipped += 1
+                if len(problems) < 5:
+                    problems.append(f"{input_path}:{rec.line}: {reason}")
+        finally:
+            renderer.close()
+    return estimate(prompt.id, res.version, input_path, records, skipped, tokens,
+                    _models_and_bases(ws, prompt, models, merged), budget, problems)
+
+
+def _chain_first(first: Any, rest: Any) -> Any:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def estimate_cases(ws: Any, ref: str, *, models: Sequence[str] = (),
+                   budget: float | None = None) -> Estimate:
+    """Price an eval of the prompt's suite: every case x repeat x model."""
+    from pathlib import Path
+
+    from ..errors import LoomgitError, UsageError
+    from ..evals.rendering import CaseRenderer
+    from ..evals.suite import parse_suite
+    from ..resolve import resolve
+
+    res = resolve(ws, ref)
+    prompt = res.prompt
+    rel = Path(prompt.path).with_suffix("").as_posix() + ".tests.yaml"
+    full = ws.root / rel
+    if not full.is_file():
+        raise UsageError(f"{prompt.id} has no test suite ({rel}); use --input FILE")
+    suite, findings = parse_suite(full.read_text(encoding="utf-8", errors="replace"), rel)
+    errs = [f for f in findings if f.level == "error"]
+    if suite is None or errs:
+        first = errs[0] if errs else None
+        raise UsageError(first.message if first else "unusable test suite", path=rel,
+                         line=first.line if first else None)
+    chosen = list(models) or list(suite.providers)
+    params = {**prompt.params, **suite.params}
+    requests = skipped = tokens = 0
+    problems: list[str] = []
+    renderer = CaseRenderer(prompt, res.loader, max_chars=ws.config.render_max_chars,
+                            timeout_s=ws.config.render_timeout_s)
+    try:
+        for case in suite.cases:
+            if getattr(case, "skip", False):
+                continue
+            repeat = getattr(case, "repeat", None) or suite.repeat or 1
+            try:
+                t = message_tokens(renderer.render(suite.case_vars(case)))
+            except LoomgitError as e:
+                skipped += 1
+                problems.append(f"{rel}:{case.line}: case {case.name!r}: {e.message}")
+                continue
+            requests += repeat
+            tokens += t * repeat
+    finally:
+        renderer.close()
+    return estimate(prompt.id, res.version, f"cases of {rel}", requests, skipped, tokens,
+                    _models_and_bases(ws, prompt, chosen, params), budget, problems[:5])
