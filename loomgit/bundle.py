@@ -160,7 +160,7 @@ def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Pat
 _lock = threading.RLock()
 _bundles: dict[str, tuple[Any, dict[str, Any], dict[str, LoadedPrompt]]] = {}
 _repos: dict[tuple[str, str], _RepoStage] = {}
-_roots: dict[str, tuple[Path, Path, str]] = {}  # cwd or repo arg -> (root, common dir, ...)
+_roots: dict[str, tuple[Path, Path]] = {}  # cwd or repo argument -> (root, git common dir)
 
 
 def _stamp(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
@@ -300,7 +300,7 @@ def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     key = os.fspath(repo) if repo is not None else os.getcwd()
     hit = _roots.get(key)
     if hit is not None:
-        return hit[0], hit[1]
+        return hit
     from .config import find_root
     from .stages import plumbing
 
@@ -310,7 +310,7 @@ def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
                        f"bundle (bundle=FILE or {ENV_BUNDLE}=FILE)")
     common = plumbing.out(["rev-parse", "--git-common-dir"], root).strip()
     common_path = (root / common).resolve()
-    _roots[key] = (root, common_path, "")
+    _roots[key] = (root, common_path)
     return root, common_path
 
 
@@ -328,13 +328,15 @@ def _from_repo(ident: str, stage: str, repo: str | os.PathLike[str] | None) -> L
             _repos[key] = rs
         if rs.stamp != rs.current_stamp():
             rs.refresh()
-        if ident not in rs.cache and ident not in rs.entries:
-            # an id suffix or a path: what the working tree calls it
-            from .stages.state import canonical_id
-            from .workspace import Workspace
+        if ident in rs.cache or ident in rs.entries:
+            return rs.get(ident)
+        # an id suffix or a path: what the working tree calls it (remembered as an alias)
+        from .stages.state import canonical_id
+        from .workspace import Workspace
 
-            ident = canonical_id(Workspace(root), ident)
-        return rs.get(ident)
+        got = rs.get(canonical_id(Workspace(root), ident))
+        rs.cache[ident] = got
+        return got
 
 
 def load(id: str, stage: str = "production", repo: str | os.PathLike[str] | None = None,

@@ -89,10 +89,19 @@ def test_load_sees_a_promotion_after_refs_are_packed(promoted: GitRepo, cli) -> 
     assert loomgit.load("summarize", stage="production", repo=promoted.path).version == "1.1.0"
 
 
-def test_warm_load_is_cached(promoted: GitRepo) -> None:
+def test_warm_load_is_cached_and_runs_no_git(promoted: GitRepo, monkeypatch) -> None:
     a = loomgit.load("support/summarize", repo=promoted.path)
-    b = loomgit.load("support/summarize", repo=promoted.path)
-    assert a is b
+    short = loomgit.load("summarize", repo=promoted.path)  # an id suffix works too
+    assert short is a
+    import subprocess as sp
+
+    def no_git(*args: object, **kw: object) -> None:
+        raise AssertionError("a warm load must not start a process")
+
+    monkeypatch.setattr(sp, "run", no_git)
+    monkeypatch.setattr(sp, "Popen", no_git)
+    assert loomgit.load("support/summarize", repo=promoted.path) is a
+    assert loomgit.load("summarize", repo=promoted.path) is a
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -60,7 +60,10 @@ def read_manifest(root: Any, commit: str, stage: str) -> tuple[Manifest, str | N
 
 
 def read_stage(ws: Workspace, stage: str) -> StageState:
+    from .. import gitio
+
     check_stage(ws.config, stage)
+    gitio.require_repo(ws.root)
     branch = ws.config.branch_for(stage)
     head = plumbing.read_ref(ws.root, plumbing.branch_ref(branch))
     if head is None:
