@@ -174,12 +174,15 @@ def _pass_rate(cases: Sequence[CaseResult]) -> float | None:
 def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
     """What reaches the model for every case: rendered messages, model, params."""
     from .rendering import CaseRenderer
-    from .runner import models_for
+    from .runner import models_for, params_for
 
     renderer = CaseRenderer(t.prompt, t.loader, max_chars=options.max_chars,
                             timeout_s=options.timeout_s)
-    out: list[Any] = [models_for(t, options) if (t.prompt.model or t.suite.providers or options.models) else (),
-                      sorted({**t.prompt.params, **t.suite.params}.items(), key=str)]
+    try:
+        models: tuple[str, ...] = models_for(t, options)
+    except UsageError:
+        models = ()
+    out: list[Any] = [models, sorted(params_for(t, options).items(), key=str)]
     try:
         for case in t.suite.cases:
             try:

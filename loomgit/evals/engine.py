@@ -176,13 +176,41 @@ def targets(ws: Workspace, ids: Sequence[str] | None = None) -> list[Target]:
     return [target(ws, r, commit=commit) for r in suite_refs(ws, ids)]
 
 
+EVAL_KEYS = {"concurrency": "model calls at once (default 4)",
+             "embedding_model": "provider/model for 'similar' (default: lexical similarity)",
+             "judge_model": "provider/model for 'judge' (default: the model under test)",
+             "judge_prompt": "prompt id of the judge's rubric prompt"}
+
+
+def check_eval_config(sec: dict[str, object]) -> None:
+    """``eval:`` in loomgit.yaml: known keys with values of the right kind."""
+    from ..errors import ConfigError
+
+    for key, value in sec.items():
+        if key not in EVAL_KEYS:
+            raise ConfigError(f"eval: unknown setting {key!r}; known: {', '.join(EVAL_KEYS)}",
+                              path="loomgit.yaml")
+        if key == "concurrency":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError("eval: concurrency must be a whole number of 1 or more",
+                                  path="loomgit.yaml")
+        elif value is not None and not isinstance(value, str):
+            raise ConfigError(f"eval: {key} must be a text", path="loomgit.yaml")
+
+
 def options_from_config(ws: Workspace, **overrides: object) -> RunOptions:
     """Run options: ``eval:`` in loomgit.yaml, then the given overrides (None = unset)."""
     sec = ws.config.section("eval")
+    check_eval_config(sec)
     opts = RunOptions(max_chars=ws.config.render_max_chars, timeout_s=ws.config.render_timeout_s)
     conc = sec.get("concurrency")
     if isinstance(conc, int) and not isinstance(conc, bool) and conc >= 1:
         opts = replace(opts, concurrency=conc)
+    defaults = ws.config.section("defaults")
+    if isinstance(defaults.get("model"), str):
+        opts = replace(opts, default_model=defaults["model"])
+    if isinstance(defaults.get("params"), dict):
+        opts = replace(opts, default_params=tuple(defaults["params"].items()))
     given = {k: v for k, v in overrides.items() if v is not None and v != ()}
     return replace(opts, **given)  # type: ignore[arg-type]
 

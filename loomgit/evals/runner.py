@@ -69,6 +69,8 @@ class RunOptions:
     max_chars: int | None = None
     timeout_s: float | None = None
     fail_fast_after: int = 8  # consecutive provider errors that mark a model unreachable
+    default_model: str | None = None  # loomgit.yaml defaults.model
+    default_params: tuple[tuple[str, Any], ...] = ()  # loomgit.yaml defaults.params
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -108,11 +110,19 @@ class Plan:
 
 
 def models_for(target: Target, options: RunOptions) -> tuple[str, ...]:
-    models = options.models or target.suite.providers or ((target.prompt.model,) if target.prompt.model else ())
+    """--model, else the suite's providers, else the prompt's model, else defaults.model."""
+    single = target.prompt.model or options.default_model
+    models = options.models or target.suite.providers or ((single,) if single else ())
     if not models:
         raise UsageError(f"{target.suite.path}: no model to run: set 'model:' in "
-                         f"{target.prompt.path}, 'providers:' in the suite, or pass --model")
+                         f"{target.prompt.path}, 'providers:' in the suite, "
+                         "defaults: {model: ...} in loomgit.yaml, or pass --model")
     return tuple(dict.fromkeys(models))
+
+
+def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
+    """loomgit.yaml defaults.params, under the prompt's params, under the suite's."""
+    return {**dict(options.default_params), **target.prompt.params, **target.suite.params}
 
 
 def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
@@ -130,7 +140,7 @@ def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
                            content_hash=prompt.content_hash)
         report.suites.append(sres)
         models = models_for(t, options)
-        params = {**prompt.params, **suite.params}
+        params = params_for(t, options)
         renderer = CaseRenderer(prompt, t.loader, max_chars=options.max_chars,
                                 timeout_s=options.timeout_s)
         try:
