@@ -134,3 +134,17 @@ def test_experiments_settings_in_loomgit_yaml(sample_repo: GitRepo, cli) -> None
     sample_repo.write({"loomgit.yaml": "experiments: {folder: x}\n"})
     r = cli(["check"], cwd=sample_repo.path)
     assert r.exit_code == 2 and "experiments: unknown setting 'folder'" in r.err
+
+
+def test_list_shows_good_files_and_warns_about_broken_ones(sample_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli(["experiment", "list"], cwd=sample_repo.path).out.startswith("no experiments")
+    sample_repo.write({"experiments/tone.yaml": GOOD,
+                       "experiments/broken.yaml": "prompt: support/summarize\nvariants: 3\n"})
+    r = cli(["experiment", "list", "--json"], cwd=sample_repo.path)
+    assert r.exit_code == 1
+    assert json.loads(r.out) == [{
+        "name": "tone", "path": "experiments/tone.yaml", "prompt": "support/summarize",
+        "metric": {"type": "mean", "name": "csat", "direction": "higher"}, "min_samples": 500,
+        "variants": {"control": "support/summarize@production",
+                     "treatment": "support/summarize@1.4.0"}}]
+    assert r.err.startswith("loomgit: warning: experiments/broken.yaml:2: variants must map")

@@ -33,14 +33,21 @@ def experiment() -> None:
 @experiment.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> int:
-    """List the declared experiments."""
+    """List the declared experiments (a broken file is a warning line and exit 1)."""
+    from ..errors import LoomgitError
     from ..experiments.spec import experiment_files, load_spec, name_of
     from ..workspace import Workspace
 
     ws = Workspace()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    broken = 0
     for rel in experiment_files(ws):
-        spec = load_spec(ws, name_of(ws.config, rel))
+        try:
+            spec = load_spec(ws, name_of(ws.config, rel))
+        except LoomgitError as e:
+            warn(str(e))
+            broken += 1
+            continue
         rows.append({"name": spec.name, "path": rel, "prompt": spec.prompt,
                      "metric": spec.metric.to_dict(), "min_samples": spec.min_samples,
                      "variants": {v.name: v.ref for v in spec.variants}})
@@ -52,7 +59,7 @@ def list_(as_json: bool) -> int:
         table(["experiment", "prompt", "metric", "variants"],
               [(r["name"], r["prompt"], r["metric"]["type"] + ":" + r["metric"]["name"],
                 ", ".join(f"{k}={v}" for k, v in r["variants"].items())) for r in rows])
-    return 0
+    return EXIT_FAILED if broken else 0
 
 
 def _print_status(st: Status) -> None:

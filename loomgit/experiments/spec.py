@@ -278,10 +278,10 @@ def parse_spec(text: str, path: str, name: str, config: Config
             if key not in METRIC_KEYS:
                 out.append(error(path, at(key, raw_m, mline),
                                  f"metric: unknown key {key!r} (known: type, name, direction)"))
-        kind = _METRIC_ALIASES.get(str(raw_m.get("type")))
-        if kind is None:
+        found = _METRIC_ALIASES.get(str(raw_m.get("type")))
+        if found is None:
             out.append(error(path, at("type", raw_m, mline), "metric: type must be 'rate' or 'mean'"))
-            kind = "rate"
+        kind = found or "rate"
         mname = raw_m.get("name", "success" if kind == "rate" else "value")
         if not isinstance(mname, str) or not mname.strip():
             out.append(error(path, at("name", raw_m, mline), "metric: name must be a string"))
