@@ -403,3 +403,36 @@ def test_require_eval_runs_the_suite_on_that_version(three: GitRepo, cli) -> Non
     r = cli(["promote", "summarize", "1.2.0", "--to", "staging", "--require-eval"], cwd=three.path)
     assert r.exit_code == 2 and "prompts/support/summarize.tests.yaml:" in r.err
     assert stage_refs(three) == before
+
+
+CORPUS_STAGES = Path(__file__).resolve().parent / "corpus" / "stages"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS_STAGES.glob("manifest-*.json")))
+def test_broken_manifests_on_a_stage_are_reported(three: GitRepo, cli, name: str) -> None:
+    expected = json.loads((CORPUS_STAGES / "expected.json").read_text())[name]
+    cli(["promote", "summarize", "1.0.0", "--to", "staging"], cwd=three.path)
+    hand_commit(three, "staging", {"loomgit.stage.json": (CORPUS_STAGES / name).read_text()},
+                "edit the manifest")
+    r = cli(["stages", "--json"], cwd=three.path)
+    assert r.exit_code == 1
+    assert json.loads(r.out)["stages"][0]["problems"][0] == expected
+    r = cli(["render", "summarize@staging"], cwd=three.path)
+    assert r.exit_code == 1
+    assert r.err == f"loomgit: error: stage 'staging': {expected} (see 'loomgit stages')\n"
+    before = stage_refs(three)
+    r = cli(["promote", "summarize", "1.1.0", "--to", "staging"], cwd=three.path)
+    assert r.exit_code == 1 and expected in r.err and r.err.count("\n") == 1
+    assert stage_refs(three) == before
+    r = cli(["promote", "summarize", "1.1.0", "--to", "staging", "--force"], cwd=three.path)
+    if "upgrade loomgit" in expected:  # a newer loomgit's stage is never rebuilt
+        assert r.exit_code == 1 and stage_refs(three) == before
+    else:  # rebuilt from the last manifest loomgit wrote
+        assert r.exit_code == 0, r.err
+        assert list(manifest(three, "staging")["prompts"]) == ["support/summarize"]
+
+
+def test_every_corpus_manifest_has_an_expectation() -> None:
+    expected = json.loads((CORPUS_STAGES / "expected.json").read_text())
+    assert sorted(k for k in expected if k.startswith("manifest-")) == \
+        sorted(p.name for p in CORPUS_STAGES.glob("manifest-*.json"))

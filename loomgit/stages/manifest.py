@@ -101,8 +101,11 @@ def loads(data: bytes, stage: str) -> Manifest:
                 blob=_str(e, "blob"), includes=dict(inc),
                 promoted_by=str(e.get("promoted_by", "")),
                 promoted_at=str(e.get("promoted_at", "")), forced=bool(e.get("forced", False)))
-        except (AttributeError, KeyError, TypeError) as ex:
-            raise ManifestError(f"{MANIFEST_FILE}: entry {ident!r} is malformed ({ex})") from None
+        except KeyError as ex:
+            raise ManifestError(f"{MANIFEST_FILE}: entry {ident!r} has no {ex.args[0]!r}") from None
+        except (AttributeError, TypeError) as ex:
+            why = str(ex) if isinstance(ex, TypeError) else "not a mapping"
+            raise ManifestError(f"{MANIFEST_FILE}: entry {ident!r} is malformed ({why})") from None
     return Manifest(stage, entries)
 
 

@@ -197,6 +197,8 @@ def _trusted_manifest(ws: Workspace, state: StageState, force: bool) -> Any:
     problems = verify(ws, state)
     if not problems:
         return state.manifest
+    if state.manifest_error and "upgrade loomgit" in state.manifest_error:
+        raise StageError(f"{state.branch}: {state.manifest_error}")  # never rebuilt by --force
     if not force:
         raise StageError(f"{state.branch} does not match its manifest ({problems[0]}): someone "
                          "changed it by hand; 'loomgit stages' shows what. --force builds the "
