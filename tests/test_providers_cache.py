@@ -197,6 +197,19 @@ def test_record_then_replay_without_network(api: FakeAPI, tmp_path: Path) -> Non
     assert len(api.requests) == 3
 
 
+def test_recording_folders_are_safe_paths(api: FakeAPI, tmp_path: Path) -> None:
+    from loomgit.providers.replay import store_from_config
+
+    cfg = config(tmp_path, api)
+    calls(cfg, {"model": "srv/llama3.2:1b"}, {"model": "srv/../../escape"}, mode="record", cache=False)
+    store = store_from_config(cfg)
+    rec = tmp_path / ".loomgit" / "recordings"
+    assert store.folder("srv/llama3.2:1b") == rec / "srv" / "llama3.2_1b"
+    assert store.has_recordings("srv/llama3.2:1b") and store.has_recordings("srv/../../escape")
+    assert not store.has_recordings("srv/other")
+    assert all(rec in p.parents for p in tmp_path.rglob("*.json"))  # nothing written outside
+
+
 def test_replay_missing_recording_names_the_case(tmp_path: Path) -> None:
     [e] = calls(config(tmp_path), {"label": "case 'fire'", "sample": 2}, mode="replay", cache=False)
     assert isinstance(e, RecordingMissing)

@@ -40,8 +40,16 @@ class RecordingStore:
         self.dir = Path(directory)
         self.root = root
 
+    def folder(self, model: str) -> Path:
+        """Where ``model``'s recordings live (``provider/model``, unsafe characters as ``_``)."""
+        return self.dir.joinpath(*(_segment(p) for p in model.split("/")))
+
+    def has_recordings(self, model: str) -> bool:
+        folder = self.folder(model)
+        return folder.is_dir() and any(folder.glob("*.json"))
+
     def path(self, model: str, key: str) -> Path:
-        return self.dir.joinpath(*(_segment(p) for p in model.split("/")), f"{key[:24]}.json")
+        return self.folder(model) / f"{key[:24]}.json"
 
     def shown(self, path: Path) -> str:
         if self.root is not None:
