@@ -140,3 +140,14 @@ def test_no_remote_is_a_clear_error(repo: GitRepo, cli) -> None:
     r = cli(["promote", "summarize", "1.0.0", "--to", "staging", "--push"], cwd=repo.path)
     assert r.exit_code == 1 and "this repository has none (git remote add origin URL)" in r.err
     assert repo.git("for-each-ref", "refs/heads/stage") == ""
+
+
+def test_noop_with_push_publishes_an_unpushed_stage(remote_pair, cli) -> None:
+    bare, alice, _ = remote_pair
+    assert cli(["promote", "summarize", "1.0.0", "--to", "staging"], cwd=alice.path).exit_code == 0
+    assert remote_ref(bare, "stage/staging") == ""
+    r = cli(["promote", "summarize", "1.0.0", "--to", "staging", "--push"], cwd=alice.path)
+    assert r.exit_code == 0, r.err
+    assert r.out == ("support/summarize 1.0.0 is already on staging; nothing to do\n"
+                     "pushed stage/staging to origin\n")
+    assert remote_ref(bare, "stage/staging") == alice.git("rev-parse", "stage/staging")

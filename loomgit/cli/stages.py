@@ -26,6 +26,8 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the result a
 def _say(r: PromoteResult, verb: str) -> None:
     if r.noop:
         click.echo(f"{r.id} {r.version} is already on {r.stage}; nothing to do")
+        if r.pushed_to:
+            click.echo(f"pushed {r.branch} to {r.pushed_to}")
         return
     before = f" (was {r.previous_version})" if r.previous_version else ""
     forced = style(" [forced: stage order skipped]", fg="yellow") if r.forced else ""

@@ -159,9 +159,17 @@ def write(ws: Workspace, stage: str, src: Source, *, message: str | None = None,
         base = _trusted_manifest(ws, state, force_unverified)
         current = base.entries.get(src.id)
         if current is not None and current.same_content(src.entry()) and rollback_of is None:
+            pushed = None
+            if push and state.head:  # nothing new here, but the remote may lack it
+                from .remote import pick_remote
+                from .remote import push as push_branch
+
+                pushed = pick_remote(ws.root, remote)
+                push_branch(ws.root, state.branch, state.head, pushed)
             return PromoteResult(src.id, src.version, stage, state.head, current.version,
                                  noop=True, source_commit=current.source_commit,
-                                 branch=state.branch, attempts=attempt, fetched=fetched or {})
+                                 branch=state.branch, pushed_to=pushed, attempts=attempt,
+                                 fetched=fetched or {})
         entry = src.entry().stamped(by, _now(), forced)
         manifest = base.with_entry(entry)
         mblob = plumbing.hash_blob(root, manifest.dumps())
