@@ -28,6 +28,12 @@ def escape(text: object, limit: int = 200) -> str:
     return s.replace("@", "&#64;").replace("://", "&#58;//")
 
 
+def code(text: object, limit: int = 120) -> str:
+    """An inline code span (nothing inside is interpreted; backticks cannot close it)."""
+    s = " ".join(_CONTROL.sub(" ", str(text)).split()).replace("`", "'")
+    return f"`{s if len(s) <= limit else s[: limit - 1] + '…'}`"
+
+
 def _num(v: float | None, fmt: str = "{:.2f}") -> str:
     return "–" if v is None else fmt.format(v)
 
@@ -60,7 +66,7 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
                              f"{ICON['passed'] if st else ICON['failed'] if st is False else ICON['error']}"
                              for ch, st in zip(su.checks, su.check_status)) or "–"
         scores = [r.score for r in su.cases if r.score is not None]
-        rows.append([f"`{escape(su.prompt)}`", escape(su.version or "–"), gate, checks,
+        rows.append([code(su.prompt), code(su.version) if su.version else "–", gate, checks,
                      str(c["passed"]), str(c["failed"]), str(c["error"]),
                      _num(sum(scores) / len(scores) if scores else None)])
     lines += _table(["Prompt", "Version", "Gate", "Distribution", "Passed", "Failed", "Errors",
@@ -68,7 +74,7 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
     bad = [r for r in report.results if r.status in ("failed", "error")]
     if bad:
         lines += ["", f"<details><summary>Failures and errors ({len(bad)})</summary>", ""]
-        brow = [[f"`{escape(r.prompt)}`", escape(r.case), escape(r.provider),
+        brow = [[code(r.prompt), escape(r.case), escape(r.provider),
                  f"{ICON[r.status]} {r.status}", _num(r.score), escape(r.why(), 300)]
                 for r in bad[:max_rows]]
         lines += _table(["Prompt", "Case", "Provider", "Result", "Score", "Why"], brow)
@@ -83,11 +89,12 @@ def compare_markdown(cmp: Comparison, *, title: str = "loomgit eval --compare",
     """Before → after per prompt, then the regressions and fixes case by case."""
     icon = {"regressed": "❌", "improved": "✅", "unchanged": "✅", "error": "⚠️"}[cmp.verdict]
     lines = [f"### {title}: {icon} {cmp.verdict}", "",
-             f"Base `{escape(cmp.base_ref)}` → working tree · {len(cmp.regressions)} regressions · "
+             f"Base {code(cmp.base_ref)} → working tree · {len(cmp.regressions)} regressions · "
              f"{len(cmp.fixes)} fixes · {len(cmp.prompts)} prompts compared", ""]
     rows = []
     for p in cmp.prompts:
-        rows.append([f"`{escape(p.prompt)}`", f"{escape(p.base_version or '–')} → {escape(p.head_version or '–')}",
+        rows.append([code(p.prompt), f"{code(p.base_version) if p.base_version else '–'} → "
+                     f"{code(p.head_version) if p.head_version else '–'}",
                      f"{_num(p.base_pass_rate, '{:.0%}')} → {_num(p.head_pass_rate, '{:.0%}')}",
                      f"{_num(p.base_score)} → {_num(p.head_score)}",
                      f"{ICON.get(p.base_status, '')} → {ICON.get(p.head_status, '')}",
@@ -96,7 +103,7 @@ def compare_markdown(cmp: Comparison, *, title: str = "loomgit eval --compare",
     changed = [c for c in cmp.cases if c.change in ("regression", "fix", "error", "new")]
     if changed:
         lines += ["", f"<details open><summary>Changed cases ({len(changed)})</summary>", ""]
-        crow = [[f"`{escape(c.prompt)}`", escape(c.case), escape(c.provider), c.change,
+        crow = [[code(c.prompt), escape(c.case), escape(c.provider), c.change,
                  f"{_num(c.base_score)} → {_num(c.head_score)}", escape(c.why, 300)]
                 for c in changed[:max_rows]]
         lines += _table(["Prompt", "Case", "Provider", "Change", "Score", "Why"], crow)
