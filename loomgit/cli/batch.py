@@ -84,13 +84,18 @@ def _pipeline(ws: Workspace, name: str | None) -> Pipeline | None:
 
 
 def _abs(ws: Workspace, path: str | None) -> str | None:
-    """Pipeline paths are relative to the repository root."""
+    """A pipeline path (relative to the repository root) as seen from the cwd."""
     if path is None or path == "-":
         return path
+    import os
     from pathlib import Path
 
     p = Path(path)
-    return str(p if p.is_absolute() else ws.root / p)
+    full = p if p.is_absolute() else ws.root / p
+    try:
+        return os.path.relpath(full)
+    except ValueError:  # another drive (Windows)
+        return str(full)
 
 
 @contextmanager
