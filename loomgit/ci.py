@@ -482,8 +482,7 @@ def _offline_suite(ws: Workspace, t: Any, opts: Any) -> Any:
         if m.split("/", 1)[0] in ("echo", "replay"):
             models.append(m)
             continue
-        folder = store.dir.joinpath(*m.split("/"))
-        models.append(f"replay/{m}" if folder.is_dir() and any(folder.iterdir()) else "echo")
+        models.append(f"replay/{m}" if store.has_recordings(m) else "echo")
     return replace(t, suite=replace(t.suite, providers=tuple(dict.fromkeys(models))))
 
 

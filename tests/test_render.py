@@ -94,7 +94,7 @@ def test_risky_globals_are_gone(name: str) -> None:
 ])
 def test_huge_values_are_refused_quickly(src: str) -> None:
     t = time.monotonic()
-    with pytest.raises(SandboxError, match="limit|too large"):
+    with pytest.raises(SandboxError, match="limit|too large|longer than"):
         render(src, {})
     assert time.monotonic() - t < 5
 
