@@ -185,7 +185,8 @@ def test_bad_bundles_are_one_clear_error(name: str) -> None:
 
 def test_every_corpus_bundle_has_an_expectation() -> None:
     expected = json.loads((CORPUS / "stages" / "expected.json").read_text())
-    assert sorted(expected) == sorted(p.name for p in (CORPUS / "stages").glob("bundle-*.json"))
+    assert sorted(k for k in expected if k.startswith("bundle-")) == \
+        sorted(p.name for p in (CORPUS / "stages").glob("bundle-*.json"))
 
 
 def test_missing_bundle(tmp_path: Path) -> None:
