@@ -32,6 +32,8 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .config import Config
+    from .evals.results import EvalReport
+    from .evals.runner import Target
     from .history import Pending
     from .prompt.render import IncludeLoader
 
@@ -108,7 +110,7 @@ class Snapshot(Workspace):
         self._loader = loader
 
     @cached_property
-    def loader(self) -> IncludeLoader:  # type: ignore[override]
+    def loader(self) -> IncludeLoader:
         return self._loader
 
 
@@ -410,6 +412,34 @@ def update_message(root: Path, msgfile: str | Path, source: str | None = None,
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return VersionsResult(trailers, True)
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def eval_targets(ws: Workspace, paths: Sequence[str]) -> list[Target]:
+    """Prompt + suite targets (working tree) for the prompt and suite files among ``paths``."""
+    from .evals import engine
+
+    wanted = {p.replace(os.sep, "/").removeprefix("./") for p in paths}
+    refs = [r for r in engine.suite_refs(ws) if r.prompt.path in wanted or r.suite_path in wanted]
+    commit = engine.head_commit(ws)
+    return [engine.target(ws, r, commit=commit) for r in refs]
+
+
+def run_evals(root: Path, paths: Sequence[str] | None = None) -> EvalReport | None:
+    """Run the suites of the changed prompts offline: answers come from the repository's
+    recordings (``replay``), ``echo``, or the response cache; nothing is sent anywhere.
+    ``paths=None``: the staged files. None when no changed prompt has a suite."""
+    from .evals import engine
+
+    ws = Workspace(root)
+    rels = [_relpath(root, p) for p in (staged_paths(root) if paths is None else paths)]
+    targets = eval_targets(ws, rels)
+    if not targets:
+        return None
+    return engine.evaluate(ws, options=engine.options_from_config(ws), use_cache=True,
+                           record=False, target_list=targets, mode="replay")
 
 
 # --------------------------------------------------------------------------- install

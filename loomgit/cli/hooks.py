@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import EXIT_FAILED
 from .output import print_json, style
+
+if TYPE_CHECKING:
+    from ..hooks import HookAction
 
 SOURCE_HELP = ("Where file content is read: the index (what the commit will hold), the "
                "working tree, or auto (the working tree under the pre-commit framework, "
@@ -54,7 +58,7 @@ def uninstall(as_json: bool) -> None:
     _report(do_uninstall(_root()), as_json)
 
 
-def _report(actions: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _report(actions: list[HookAction], as_json: bool) -> None:
     if as_json:
         print_json([{"hook": a.name, "path": a.path, "action": a.action, "note": a.note}
                     for a in actions])
@@ -119,6 +123,10 @@ def check_cmd(files: tuple[str, ...], source: str, strict: bool, as_json: bool) 
 def protect_cmd() -> int:
     """Refuse a commit made by hand on a stage branch (stage branches are written only by
     `loomgit promote`)."""
+    return _protect()
+
+
+def _protect() -> int:
     from ..hooks import protect
 
     why = protect(_root())
@@ -147,11 +155,51 @@ def versions_cmd(msgfile: str, source: str | None, sha: str | None) -> int:
     return 0
 
 
+@hook.command("eval")
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option("--strict", is_flag=True,
+              help="Block also when cases could not run offline (no recording).")
+@click.option("--json", "as_json", is_flag=True, help="Print the eval report as JSON.")
+def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
+    """Run the suites of the changed prompts (FILES, default: those staged) offline.
+
+    Models answer from the repository's recordings (see `loomgit eval --record`), `echo`
+    answers with the rendered prompt, nothing touches the network. Exits 1 when a gate
+    fails. Cases that cannot run offline are reported but block only with --strict (exit 3).
+    """
+    from ..evals.results import EvalReport
+    from ..hooks import run_evals
+
+    report: EvalReport | None = run_evals(_root(), list(files) if files else None)
+    if report is None:
+        if as_json:
+            print_json(None)
+        else:
+            click.echo("loomgit-eval: no test suite for the changed prompts")
+        return 0
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        from .evals import print_report
+
+        print_report(report)
+    rc = report.exit_code
+    if rc == EXIT_FAILED:
+        click.echo("loomgit-eval: a quality gate failed; the push (or commit) is blocked.",
+                   err=True)
+        return rc
+    if rc and not strict:
+        click.echo("loomgit-eval: some cases could not run offline (not counted; record them "
+                   "with 'loomgit eval --record'); not blocking (--strict blocks)", err=True)
+        return 0
+    return rc
+
+
 @hook.command("pre-commit")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 def pre_commit_cmd(strict: bool) -> int:
     """What the plain pre-commit hook runs: protect, then check the staged files."""
-    rc = protect_cmd.callback()  # type: ignore[misc]
+    rc = _protect()
     if rc:
-        return int(rc)
+        return rc
     return _run_check((), "index", strict, False)
