@@ -46,7 +46,7 @@ def _say(r: PromoteResult, verb: str) -> None:
 @click.option("--force", is_flag=True,
               help="Skip the stage order (recorded as 'Forced: yes' in the commit).")
 @click.option("--require-eval", is_flag=True,
-              help="Run the prompt's suite at VERSION first; refuse on a failed gate.")
+              help="Run the prompt's committed suite on VERSION first; refuse on a failed gate.")
 @_fetch
 @_push
 @_remote
