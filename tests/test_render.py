@@ -175,3 +175,21 @@ def test_var_values_are_converted_to_the_declared_type(repo: GitRepo, cli) -> No
     assert r.out.strip().endswith("42 yes 3")
     r = cli(["render", "t", "--var", "n=forty", "--var", "on=1", "--var", "xs=[]"], cwd=repo.path)
     assert r.exit_code == 1 and "--var n=forty: not a valid integer" in r.err
+
+
+def test_compiled_templates_are_reused_but_an_edited_include_is_seen(repo: GitRepo) -> None:
+    repo.write({"partials/p.md": "v1 {{ who }}", "prompts/x.prompt": "{% include 'partials/p.md' %}"})
+    ws = Workspace(repo.path)
+    assert ws.render("x", {"who": "a"})[0]["content"] == "v1 a"
+    repo.write({"partials/p.md": "v2 {{ who }}"})
+    assert ws.render("x", {"who": "a"})[0]["content"] == "v2 a"
+
+
+def test_many_renders_with_timeouts_interleaved_stay_correct() -> None:
+    p = parse_prompt("{{ n }}", "t.prompt")
+    for i in range(200):
+        assert p.render({"n": i}, timeout_s=5)[0]["content"] == str(i)
+    with pytest.raises(SandboxError):
+        render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+               {}, timeout_s=0.2)
+    assert p.render({"n": "after"})[0]["content"] == "after"

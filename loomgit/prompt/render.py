@@ -12,6 +12,7 @@ import ctypes
 import operator
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -98,6 +99,32 @@ def _env_class() -> type:
 
 
 _ENV_CLS: type | None = None
+_ENVS: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+_PLAIN_ENVS: dict[int, Any] = {}
+
+
+def cached_env(loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS) -> Any:
+    """The environment for ``loader`` (kept while the loader lives), so compiled templates
+    are reused across renders."""
+    try:
+        per = _PLAIN_ENVS if loader is None else _ENVS.setdefault(loader, {})
+    except TypeError:  # a loader that cannot be weakly referenced
+        return make_env(loader, max_chars)
+    env = per.get(max_chars)
+    if env is None:
+        env = per[max_chars] = make_env(loader, max_chars)
+    return env
+
+
+def compile_cached(env: Any, source: str) -> Any:
+    """``env.from_string(source)``, compiled once per environment."""
+    cache = env.__dict__.setdefault("_loomgit_compiled", {})
+    tmpl = cache.get(source)
+    if tmpl is None:
+        if len(cache) > 512:
+            cache.clear()
+        tmpl = cache[source] = env.from_string(source)
+    return tmpl
 
 
 def make_env(loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS) -> Any:
@@ -108,12 +135,15 @@ def make_env(loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS) ->
     if _ENV_CLS is None:
         _ENV_CLS = _env_class()
 
-    def load(name: str) -> str | None:
+    def load(name: str) -> tuple[str, None, Callable[[], bool]] | None:
         if loader is None:
             return None
         if name.startswith("/") or any(p in ("..", "") for p in name.split("/")):
             return None
-        return loader(name)
+        text = loader(name)
+        if text is None:
+            return None
+        return text, None, lambda: loader(name) == text  # recompiled when the file changes
 
     env = _ENV_CLS(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
                    loader=FunctionLoader(load))
@@ -155,34 +185,68 @@ def template_line(exc: BaseException) -> tuple[str | None, int | None]:
     return name, line
 
 
+class _Monitor:
+    """One daemon thread for the whole process that injects :class:`_Timeout` into a
+    rendering thread whose deadline has passed (a timer thread per render costs more than
+    the render itself)."""
+
+    def __init__(self) -> None:
+        self.cv = threading.Condition()
+        self.active: dict[int, list[Any]] = {}  # token -> [deadline, thread id, fired]
+        self.thread: threading.Thread | None = None
+        self.next_token = 0
+
+    def start(self, seconds: float) -> int:
+        with self.cv:
+            self.next_token += 1
+            token = self.next_token
+            self.active[token] = [time.monotonic() + seconds, threading.get_ident(), False]
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="loomgit-render-watchdog",
+                                               daemon=True)
+                self.thread.start()
+            self.cv.notify()
+        return token
+
+    def stop(self, token: int) -> None:
+        with self.cv:
+            entry = self.active.pop(token, None)
+            if entry is not None and entry[2]:  # clear an exception that may still be pending
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[1]), None)
+
+    def _run(self) -> None:
+        with self.cv:
+            while True:
+                now = time.monotonic()
+                waits = []
+                for entry in self.active.values():
+                    if entry[2]:
+                        continue
+                    if entry[0] <= now:
+                        entry[2] = True
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[1]),
+                                                                   ctypes.py_object(_Timeout))
+                    else:
+                        waits.append(entry[0] - now)
+                self.cv.wait(timeout=min(waits) if waits else None)
+
+
+_MONITOR = _Monitor()
+
+
 class _Watchdog:
-    """Injects :class:`_Timeout` into the rendering thread if it runs past ``seconds``."""
+    """Context manager: a render that outlives ``seconds`` gets :class:`_Timeout`."""
 
     def __init__(self, seconds: float) -> None:
-        self.tid = threading.get_ident()
-        self.lock = threading.Lock()
-        self.done = False
-        self.fired = False
-        self.timer = threading.Timer(seconds, self._fire)
-        self.timer.daemon = True
-
-    def _fire(self) -> None:
-        with self.lock:
-            if not self.done:
-                self.fired = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.tid),
-                                                           ctypes.py_object(_Timeout))
+        self.seconds = seconds
+        self.token = 0
 
     def __enter__(self) -> _Watchdog:
-        self.timer.start()
+        self.token = _MONITOR.start(self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with self.lock:
-            self.done = True
-            self.timer.cancel()
-            if self.fired:  # clear an exception that may still be pending
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.tid), None)
+        _MONITOR.stop(self.token)
 
 
 def render_source(source: str, context: Mapping[str, Any], *, env: Any, where: tuple[str, int],
@@ -193,7 +257,7 @@ def render_source(source: str, context: Mapping[str, Any], *, env: Any, where: t
 
     path, first = where
     try:
-        tmpl = env.from_string(source)
+        tmpl = compile_cached(env, source)
     except TemplateSyntaxError as e:
         raise RenderError(f"template syntax error: {e.message}", path=path,
                           line=first + (e.lineno or 1) - 1) from None
@@ -273,7 +337,7 @@ def used_variables(prompt: Prompt, loader: IncludeLoader | None = None) -> set[s
     from jinja2 import meta
     from jinja2.exceptions import TemplateError
 
-    env = make_env(loader)
+    env = cached_env(loader)
     names: set[str] = set()
     seen: set[str] = set()
 
@@ -327,7 +391,7 @@ def render_prompt(prompt: Prompt, variables: Mapping[str, Any] | None = None, *,
                   timeout_s: float = TIMEOUT_S) -> list[dict[str, str]]:
     """Render each message on its own (a value can never open a new message)."""
     values = resolve_variables(prompt, variables, loader)
-    env = make_env(loader, max_chars)
+    env = cached_env(loader, max_chars)
     out = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -350,7 +414,7 @@ def syntax_problems(prompt: Prompt, loader: IncludeLoader | None = None) -> list
     """(line, message) for each message whose template does not compile."""
     from jinja2 import TemplateSyntaxError
 
-    env = make_env(loader)
+    env = cached_env(loader)
     out = []
     for m in prompt.messages:
         try:
