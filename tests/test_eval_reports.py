@@ -167,3 +167,41 @@ def test_no_suites_and_outside_git(tmp_path: Any, cli: Any) -> None:
     r = cli(["eval"], cwd=tmp_path)  # outside git: runs, records nothing
     assert r.exit_code == 0, r.err
     assert cli(["stats"], cwd=tmp_path).out.startswith("no recorded runs yet")
+
+
+def _run_in_pty(args: list[str], cwd: Any) -> tuple[int, str]:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).with_name("loomgit"))
+    master, slave = pty.openpty()
+    env = dict(os.environ, COLUMNS="140", TERM="xterm")
+    proc = subprocess.Popen([exe, *args], cwd=cwd, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    try:
+        while select.select([master], [], [], 30)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+        proc.wait(30)
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a POSIX terminal")
+def test_terminal_gets_a_progress_bar_and_a_rich_table(srepo: GitRepo) -> None:
+    code, out = _run_in_pty(["eval", "--no-log", "-v"], srepo.path)
+    assert code == 1
+    assert "6/6" in out  # the progress bar's final state, on stderr
+    assert "━" in out and "│" in out  # rich's table
+    assert "FAIL" in out and "gate majority_pass failed" in out
