@@ -320,7 +320,8 @@ def apply_trailers(root: Path, message: str, trailers: Sequence[str]) -> str:
     args = ["interpret-trailers", "--if-exists", "add", "--if-missing", "add", "--where", "end"]
     for tr in trailers:
         args += ["--trailer", f"{TRAILER_KEY}: {tr}"]
-    return gitio.run(args, root, input=stripped.encode("utf-8")).decode("utf-8")
+    out = gitio.run(args, root, input=stripped.encode("utf-8", "surrogateescape"))
+    return out.decode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True)
@@ -388,12 +389,10 @@ def update_message(root: Path, msgfile: str | Path, source: str | None = None,
     path = Path(msgfile)
     if not path.is_absolute():
         path = Path.cwd() / path
-    try:
-        original = path.read_text(encoding="utf-8")
+    try:  # bytes that are not UTF-8 (another i18n.commitEncoding) are kept as they are
+        original = path.read_bytes().decode("utf-8", "surrogateescape")
     except OSError as e:
         raise LoomgitError(f"cannot read the commit message: {e.strerror}", path=str(msgfile)) from None
-    except UnicodeDecodeError:
-        raise LoomgitError("the commit message is not UTF-8 text", path=str(msgfile)) from None
     amend = source == "commit" and sha == "HEAD"
     ws = Workspace(root)
     pending = pending_for_commit(ws, message_text(original), amend=amend)
@@ -409,7 +408,7 @@ def update_message(root: Path, msgfile: str | Path, source: str | None = None,
     if text == original:
         return VersionsResult(trailers, False)
     tmp = path.with_name(path.name + ".loomgit-tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(text.encode("utf-8", "surrogateescape"))
     os.replace(tmp, path)
     return VersionsResult(trailers, True)
 

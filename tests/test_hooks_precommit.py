@@ -180,3 +180,19 @@ def test_run_all_files_checks_prompts_only(framework_repo: GitRepo) -> None:
     assert res.returncode == 1
     assert "prompts/broken.prompt:4: error: variable 'nope' is used but not declared" in res.stdout
     assert "README.md" not in res.stdout
+
+
+def test_eval_hook_at_manual_stage(framework_repo: GitRepo) -> None:
+    repo = framework_repo
+    cfg = repo.path / ".pre-commit-config.yaml"
+    cfg.write_text(cfg.read_text() + "      - id: loomgit-eval\n")
+    suite = repo.path / "prompts/support/summarize.tests.yaml"
+    suite.write_text(suite.read_text().replace("icontains: fire", "icontains: flood"))
+    repo.git("add", "-A")
+    res = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--hook-stage", "manual",
+                          "loomgit-eval", "--all-files"], cwd=repo.path, capture_output=True,
+                         text=True)
+    assert res.returncode == 1, res.stdout
+    assert "loomgit eval (suites of changed prompts, offline)" in res.stdout
+    assert "icontains: does not contain 'flood'" in res.stdout
+    assert "loomgit-eval: a quality gate failed" in res.stdout

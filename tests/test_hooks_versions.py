@@ -128,3 +128,13 @@ def test_unreadable_message_file_is_one_line_error(hooked: GitRepo, cli) -> None
     assert res.exit_code == 1
     assert res.err.strip() == ("loomgit: error: no/such/COMMIT_EDITMSG: cannot read the commit "
                                "message: No such file or directory")
+
+
+def test_message_in_another_encoding_is_kept_byte_for_byte(hooked: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    edit(hooked, SUMMARIZE, "Summarize this ticket:", "Summarize this ticket briefly:")
+    msg = hooked.path / "MSG"
+    msg.write_bytes(b"R\xe9sum\xe9 plus court\n")  # Latin-1, as i18n.commitEncoding allows
+    res = cli(["hook", "versions", str(msg), "message"], cwd=hooked.path)
+    assert res.exit_code == 0, res.err
+    assert msg.read_bytes() == (b"R\xe9sum\xe9 plus court\n\nPrompt-Version: support/summarize "
+                                b'1.1.0 (minor: message "user" changed)\n')
