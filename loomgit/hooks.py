@@ -4,8 +4,9 @@
   commit will hold, read from the index with one ``git cat-file --batch``) and renders
   each changed prompt with its ``sample`` and with the ``vars`` of every case of its suite.
 * :func:`protect` refuses commits made by hand on stage branches.
-* :func:`version_trailers` / :func:`apply_trailers` give the ``Prompt-Version:`` trailers
-  of the prompts a commit changes.
+* :func:`update_message` / :func:`apply_trailers` write the ``Prompt-Version:`` trailers
+  of the prompts a commit changes into its message.
+* :func:`run_evals` runs the suites of changed prompts offline (replay mode).
 * :func:`install` / :func:`uninstall` manage the plain scripts of ``hooks/`` in
   ``.git/hooks`` (or ``core.hooksPath``).
 
@@ -52,7 +53,8 @@ def read_index(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
     wanted = [p for p in dict.fromkeys(paths) if p and "\n" not in p]
     if not wanted:
         return {}
-    request = "".join(f":{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
+    # ":0:" names stage 0 explicitly, so a path such as "1:notes.md" is not read as a stage
+    request = "".join(f":0:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
     out = gitio.run(["cat-file", "--batch"], root, input=request)
     found: dict[str, bytes] = {}
     pos = 0

@@ -276,3 +276,10 @@ def test_read_index_reads_many_blobs_in_one_pass(hooked: GitRepo) -> None:
                                          "loomgit.yaml"])
     assert got["a b.prompt"] == b"user:\nA\n" and got["-dash.prompt"] == b"user:\nB\n"
     assert "missing.prompt" not in got and "loomgit.yaml" in got
+
+
+def test_read_index_paths_that_look_like_stage_names(hooked: GitRepo) -> None:
+    hooked.write({"1:odd.prompt": "user:\nstaged\n"})
+    hooked.git("add", "-A")
+    (hooked.path / "1:odd.prompt").write_text("user:\nnot staged\n")
+    assert hooks.read_index(hooked.path, ["1:odd.prompt"]) == {"1:odd.prompt": b"user:\nstaged\n"}
