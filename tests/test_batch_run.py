@@ -228,9 +228,17 @@ def test_inline_and_suite_assertions_gate_each_record(reviews_repo: GitRepo, cli
     assert q[2]["reason"].startswith("not_contains: ")
     assert [a["type"] for a in q[2]["assertions"]] == ["icontains", "not_contains"]
     assert [a["passed"] for a in q[2]["assertions"]] == [True, False]
-    assert q[2]["score"] == 0.5
+    assert q[2]["score"] == 0.5, q[2]
     ok = lines(reviews_repo.path / "out/a.jsonl")
     assert ok[0]["score"] == 1.0
+    # a weighted gate lets a record through on its mean score
+    code, s, _ = run_json(cli, ["reviews/sentiment", "-i", "data/reviews.csv", "--map",
+                                "review=text", "-o", "out/w.jsonl", "--assert",
+                                "icontains: sentiment", "--gate",
+                                "{weighted: true, threshold: 0.5}"], reviews_repo.path)
+    assert code == 0 and s["counts"]["ok"] == 3
+    # scored: the three answers that reached the assertions (1 passes both, 2 and 8 one)
+    assert s["mean_score"] == pytest.approx((1.0 + 0.5 + 0.5) / 3)
     # --no-suite: only the inline assertion
     code, s, _ = run_json(cli, ["reviews/sentiment", "-i", "data/reviews.csv", "--map",
                                 "review=text", "-o", "out/b.jsonl", "--assert",
@@ -402,7 +410,7 @@ def test_cost_before_lineage_and_report_after(reviews_repo: GitRepo, cli: Any,
     m = est["models"][0]
     assert m["model"] == "local/senti" and m["output_basis"] == "max_tokens"
     assert m["output_tokens"] == 5 * 20
-    assert m["cost_usd"] == pytest.approx((m["input_tokens"] * 1.0 + 100 * 2.0) / 1e6)
+    assert m["cost_usd"] == pytest.approx((m["input_tokens"] * 1.0 + 100 * 2.0) / 1e6, abs=1e-6)
     r = cli(["cost", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
              "--budget", "0.0001"], cwd=p)
     assert r.exit_code == 1 and "over budget" in r.out
@@ -511,3 +519,30 @@ def test_a_run_killed_midway_resumes_without_redoing_or_losing_records(
     for r in final:
         want = "negative" if r["index"] % 3 == 0 else "positive"
         assert r["json"] == {"sentiment": want}
+
+
+def test_cost_of_a_suite_counts_cases_times_repeat(reviews_repo: GitRepo, cli: Any) -> None:
+    reviews_repo.commit("suite", {"prompts/reviews/sentiment.tests.yaml": (
+        "repeat: 2\ncases:\n  - vars: {review: good}\n"
+        "  - vars: {review: bad}\n    repeat: 3\n  - vars: {review: x, stars: many}\n")})
+    r = cli(["cost", "reviews/sentiment", "--cases", "--model", "openai/gpt-4o-mini", "--json"],
+            cwd=reviews_repo.path)
+    assert r.exit_code == 0, r.err
+    est = json.loads(r.out)
+    assert (est["records"], est["skipped"]) == (5, 1)
+    assert "variable 'stars' must be of type integer" in est["problems"][0]
+    m = est["models"][0]
+    assert m["price_per_1m"] == {"input": 0.15, "output": 0.6}
+    assert m["cost_usd"] == pytest.approx((m["input_tokens"] * 0.15 + 5 * 20 * 0.6) / 1e6,
+                                          abs=1e-6)
+
+
+def test_standard_input(reviews_repo: GitRepo) -> None:
+    proc = subprocess.run([*_loomgit_cmd(), "run", "reviews/sentiment", "-i", "-", "-o",
+                           "out/s.jsonl", "--json"], cwd=reviews_repo.path, env=_env(),
+                          input=b'{"review": "great"}\nnot json\n', capture_output=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"]["ok"] == 1
+    q = lines(reviews_repo.path / "out/s.quarantine.jsonl")
+    assert q[0]["source"] == "<stdin>:2"

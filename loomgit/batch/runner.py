@@ -504,7 +504,7 @@ class _Runner:
             s.ok += 1
         else:
             q: dict[str, Any] = {"index": rec.index, "kind": o.kind, "line": rec.line,
-                                 "source": f"{self.opts.input}:{rec.line}", "stage": o.stage,
+                                 "source": f"{_shown(self.opts.input)}:{rec.line}", "stage": o.stage,
                                  "reason": o.reason}
             if rec.data is not None:
                 q["input"] = rec.data
@@ -798,3 +798,7 @@ def run_batch(ws: Workspace, opts: BatchOptions, *,
         except LoomgitError as e:
             summary.warnings.append(f"run not recorded: {e}")
     return summary
+
+
+def _shown(path: str) -> str:
+    return "<stdin>" if path == "-" else path

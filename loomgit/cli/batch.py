@@ -51,6 +51,18 @@ def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _gate(raw: str) -> Any:
+    """``--gate all_pass`` or a YAML mapping such as ``{weighted: true, threshold: 0.6}``."""
+    if not raw.strip().startswith("{"):
+        return raw
+    from .. import yamlio
+
+    try:
+        return yamlio.plain(yamlio.load(raw))
+    except yamlio.YamlError as e:
+        raise UsageError(f"--gate {raw!r}: {e.message}") from None
+
+
 def _budget(raw: str | None) -> float | None:
     from ..batch.cost import parse_budget
 
@@ -165,7 +177,7 @@ def _print_summary(s: BatchSummary) -> None:
 @click.option("-i", "--input", "input_path", metavar="FILE",
               help="Records: .jsonl, .json (array) or .csv/.tsv ('-' for stdin).")
 @click.option("-o", "--output", metavar="FILE", help="JSON Lines file for passing records.")
-@click.option("-q", "--quarantine", metavar="FILE",
+@click.option("--quarantine", metavar="FILE",
               help="JSON Lines file for failing records (default OUTPUT.quarantine.jsonl).")
 @click.option("--pipeline", metavar="NAME", help="Run pipelines/NAME.yaml (options override it).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv", "tsv"]),
@@ -227,7 +239,8 @@ def run(ref: str | None, input_path: str | None, output: str | None, quarantine:
         format=fmt or (spec.format if spec else None), mapping=mapping,
         model=model or (spec.model if spec else None), params=params,
         concurrency=concurrency or (spec.concurrency if spec and spec.concurrency else 4),
-        asserts=inline, use_suite=use_suite, gate=gate or (spec.gate if spec else None),
+        asserts=inline, use_suite=use_suite,
+        gate=_gate(gate) if gate else (spec.gate if spec else None),
         budget=the_budget, limit=limit or (spec.limit if spec else None), resume=resume,
         overwrite=overwrite, pipeline=spec.name if spec else None, record=not no_record)
 
