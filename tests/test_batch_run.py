@@ -267,6 +267,8 @@ def test_bad_usage_is_one_line_and_exit_2_before_writing(reviews_repo: GitRepo, 
     r = cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "-o", "data/reviews.csv",
              "--map", "review=text"], cwd=p)
     assert r.exit_code == 2 and "is the input file" in r.err
+    r = cli([*base, "--map", "review=text", "--model", "openai/gpt-4o-mini"], cwd=p)
+    assert r.exit_code == 2 and "OPENAI_API_KEY" in r.err  # before any record, not per record
     assert not (p / "out").exists()  # nothing was written by any of these
     assert "Traceback" not in r.err
 
@@ -334,7 +336,9 @@ def test_budget_stops_before_it_is_exceeded_and_resume_continues(reviews_repo: G
                                                for r in lines(p / "out/b.jsonl")))
 
 
-def test_budget_without_a_price_is_refused(reviews_repo: GitRepo, cli: Any) -> None:
+def test_budget_without_a_price_is_refused(reviews_repo: GitRepo, cli: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
     r = cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
              "-o", "out/x.jsonl", "--budget", "1", "--model", "openai/not-a-priced-model"],
             cwd=reviews_repo.path)

@@ -187,13 +187,6 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-class ModelCaller:  # the shape of loomgit.evals.runner.ModelCaller
-    async def complete(self, model: str, messages: list[dict[str, str]],
-                       params: dict[str, Any], *, sample: int = 0) -> Completion: ...
-
-    async def aclose(self) -> None: ...
-
-
 Progress = Callable[["BatchSummary", int, "int | None"], None]
 
 
@@ -269,9 +262,10 @@ def _head(ws: Workspace) -> str | None:
     return out or None
 
 
-def prepare(ws: Workspace, opts: BatchOptions) -> tuple[_Plan, BatchSummary, Iterator[Record]]:
+def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] | None = None
+            ) -> tuple[_Plan, BatchSummary, Iterator[Record]]:
     """Resolve and validate everything, then open the files (nothing is written before
-    every check passed)."""
+    every check passed). ``setup(model)`` may check that the model can be called."""
     from ..evals.assertions import compile_assertion, spec_problem
     from ..evals.gates import GateError, parse_gate
     from ..prompt.render import interface
@@ -289,6 +283,8 @@ def prepare(ws: Workspace, opts: BatchOptions) -> tuple[_Plan, BatchSummary, Ite
     if not model:
         raise UsageError(f"no model for {prompt.id}: set 'model:' in {prompt.path} or pass --model")
     params = {**prompt.params, **dict(opts.params)}
+    if setup is not None:
+        setup(model)
     iface = interface(prompt, res.loader)
     if prompt.variables is None:  # resolve the interface once, not per record
         prompt = replace(prompt, variables=iface)
@@ -748,39 +744,55 @@ def _assertion_dict(a: Any) -> dict[str, Any]:
     return d
 
 
+def default_caller(ws: Workspace, *, cache: bool = False) -> Any:
+    """The provider layer's client; its response cache is off unless asked for (a batch
+    of one-off answers would fill the cache with entries nobody reads again)."""
+    from ..providers.client import ModelClient
+
+    return ModelClient(ws.config, cache=None if cache else False)
+
+
+def _check_setup(caller: Any, model: str) -> None:
+    """Build the model's provider now: an unknown provider or a missing API key is one
+    usage error before any file is written, not an error on every record."""
+    prepare_models = getattr(caller, "prepare", None)
+    if callable(prepare_models):
+        prepare_models([model])
+        return
+    build = getattr(caller, "provider", None)
+    if callable(build):
+        build(model)
+
+
 def run_batch(ws: Workspace, opts: BatchOptions, *,
               caller_factory: Callable[[], Any] | None = None, services: Any = None,
               progress: Progress | None = None) -> BatchSummary:
     """Run ``opts`` to the end (or until stopped); the summary says what happened."""
-    plan, summary, records = prepare(ws, opts)
+    caller = caller_factory() if caller_factory is not None else default_caller(ws)
+    try:
+        plan, summary, records = prepare(ws, opts, setup=lambda m: _check_setup(caller, m))
+    except BaseException:
+        asyncio.run(_aclose(caller))
+        raise
     t0 = time.monotonic()
     try:
-        if caller_factory is None:
-            from ..evals.models import make_caller
-
-            def caller_factory() -> Any:
-                return make_caller(ws)
         if services is None:
             from ..evals.services import EvalServices
 
             services = EvalServices(ws)
 
         async def main() -> None:
-            caller = caller_factory()
             if hasattr(services, "bind"):
                 services.bind(caller)
             runner = _Runner(plan, summary, records, caller, services, progress)
             try:
                 await runner.run()
             finally:
-                summary.stopped = runner.stop if runner.stop != "limit" else "limit"
+                summary.stopped = runner.stop
                 summary.duration_s = time.monotonic() - t0
                 runner.checkpoint(final=True)
                 runner.report_progress()
-                try:
-                    await caller.aclose()
-                except Exception:  # closing must not hide the run's outcome
-                    pass
+                await _aclose(caller)
 
         asyncio.run(main())
         if plan.reader is not None:
@@ -798,6 +810,13 @@ def run_batch(ws: Workspace, opts: BatchOptions, *,
         except LoomgitError as e:
             summary.warnings.append(f"run not recorded: {e}")
     return summary
+
+
+async def _aclose(caller: Any) -> None:
+    try:
+        await caller.aclose()
+    except Exception:  # closing must not hide the run's outcome
+        pass
 
 
 def _shown(path: str) -> str:

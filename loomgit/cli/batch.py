@@ -244,13 +244,11 @@ def run(ref: str | None, input_path: str | None, output: str | None, quarantine:
         budget=the_budget, limit=limit or (spec.limit if spec else None), resume=resume,
         overwrite=overwrite, pipeline=spec.name if spec else None, record=not no_record)
 
-    def caller_factory() -> Any:
-        from ..providers.client import ModelClient
-
-        return ModelClient(ws.config, cache=None if cache else False)
+    from ..batch.runner import default_caller
 
     with _progress(not as_json) as progress:
-        summary = run_batch(ws, opts, caller_factory=caller_factory, progress=progress)
+        summary = run_batch(ws, opts, caller_factory=lambda: default_caller(ws, cache=cache),
+                            progress=progress)
     for w in summary.warnings:
         warn(w)
     if as_json:
