@@ -436,14 +436,25 @@ def test_cost_before_lineage_and_report_after(reviews_repo: GitRepo, cli: Any,
     assert v["runs"]["pass_rate"] == pytest.approx(3 / 5)
     assert v["runs"]["models"] == ["local/senti"]
     assert lin["batch"][0]["ok"] == 3 and lin["batch"][0]["status"] == "complete"
+    assert lin["promotions"] == []
+    assert cli(["promote", "reviews/sentiment", "1.0.0", "--to", "staging"], cwd=p).exit_code == 0
+    r = cli(["lineage", "reviews/sentiment", "--json"], cwd=p)
+    lin = json.loads(r.out)
+    assert lin["stages"] == {"staging": "1.0.0", "production": None}
+    assert lin["stage_details"]["staging"]["source_commit"] == reviews_repo.git("rev-parse",
+                                                                                "HEAD")
+    assert [(x["stage"], x["version"]) for x in lin["promotions"]] == [("staging", "1.0.0")]
+    assert lin["versions"][0]["stages"] == ["staging"]
     r = cli(["lineage", "reviews/sentiment"], cwd=p)
-    assert "1.0.0" in r.out and "local/senti" in r.out
+    assert "  staging: 1.0.0 from " in r.out and "staging <- 1.0.0  promoted by" in r.out
+    assert "local/senti" in r.out
 
     html = tmp_path / "report.html"
     r = cli(["report", "--html", str(html)], cwd=p)
     assert r.exit_code == 0, r.err
     page = html.read_text(encoding="utf-8")
     assert "reviews/sentiment" in page and "<svg" in page and "1.0.0" in page
+    assert ">staging</text>" in page  # the stage flag on the timeline
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in page
 

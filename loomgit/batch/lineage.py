@@ -340,6 +340,25 @@ def _stages(ws: Workspace) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
+def promotions(ws: Workspace, prompt_id: str) -> list[dict[str, Any]]:
+    """Every promotion and rollback of the prompt on any stage, newest first."""
+    try:
+        from ..stages import stage_promotions
+    except ImportError:
+        return []
+    from .. import gitio
+
+    if not gitio.is_repo(ws.root):
+        return []
+    out: list[dict[str, Any]] = []
+    for stage in ws.config.stages:
+        try:
+            out += [p.to_dict() for p in stage_promotions(ws, prompt_id, stage)]
+        except LoomgitError:
+            continue
+    return sorted(out, key=lambda p: str(p.get("date") or ""), reverse=True)
+
+
 def lineage(ws: Workspace, prompt_id: str, *, usage: Mapping[tuple[str, str | None], Usage]
             | None = None, stages: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """One prompt: its versions (oldest first) with stages and recorded usage."""

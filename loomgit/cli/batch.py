@@ -12,6 +12,8 @@ import click
 from ..errors import EXIT_FAILED, UsageError
 from .output import print_json, style, table, warn
 
+MAX_PROMOTIONS = 5
+
 if TYPE_CHECKING:
     from ..batch.pipeline import Pipeline
     from ..batch.runner import BatchSummary
@@ -337,13 +339,14 @@ def cost(ref: str | None, input_path: str | None, cases: bool, pipeline: str | N
 @click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON.")
 def lineage(ident: str, as_json: bool) -> int:
     """Where IDENT's versions went (stages) and how each did in evals and batch runs."""
-    from ..batch.lineage import batch_runs
+    from ..batch.lineage import batch_runs, promotions
     from ..batch.lineage import lineage as build
     from ..workspace import Workspace
 
     ws = Workspace()
     pid = ws.find(ident).id
     data = build(ws, pid)
+    data["promotions"] = promotions(ws, pid)
     data["batch"] = batch_runs(ws, pid)
     if as_json:
         print_json(data)
@@ -357,6 +360,15 @@ def lineage(ident: str, as_json: bool) -> int:
         who = f" by {p['promoted_by']}" if p.get("promoted_by") else ""
         when = f" on {str(p['promoted_at'])[:10]}" if p.get("promoted_at") else ""
         click.echo(f"  {stage}: {p['version']}{src}{who}{when}")
+    if data["promotions"]:
+        click.echo("  promotions, newest first:")
+    for p in data["promotions"][:MAX_PROMOTIONS]:
+        what = f"rollback of {p['rollback_of']}" if p.get("rollback_of") else "promoted"
+        forced = " (forced)" if p.get("forced") else ""
+        click.echo(f"    {str(p.get('date') or '')[:19]}  {p['stage']} <- {p['version']}  "
+                   f"{what}{forced} by {p.get('promoted_by') or '?'}")
+    if len(data["promotions"]) > MAX_PROMOTIONS:
+        click.echo(f"    ... {len(data['promotions']) - MAX_PROMOTIONS} earlier (see --json)")
     rows = []
     for v in reversed(data["versions"]):
         r = v.get("runs") or {}
