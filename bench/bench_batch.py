@@ -82,13 +82,16 @@ def start_mock(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
     return proc, url
 
 
-def run_loomgit(repo: Path, inp: Path, out: Path, concurrency: int) -> tuple[float, float, dict]:
+def run_loomgit(repo: Path, inp: Path, out: Path, concurrency: int,
+                model: str | None = None) -> tuple[float, float, dict]:
     """(seconds, peak RSS in MiB, summary) of one ``loomgit run`` in its own process."""
     for p in (out, out.with_name(out.stem + ".quarantine.jsonl")):
         if p.exists():
             p.unlink()
     cmd = [sys.executable, "-m", "loomgit", "run", "summary", "-i", str(inp), "-o", str(out),
            "-j", str(concurrency), "--json", "--no-record", "--overwrite"]
+    if model:
+        cmd += ["--model", model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -143,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--latency-ms", type=float, default=0.0, help="mock server latency")
     ap.add_argument("--baseline-requests", type=int, default=20000)
+    ap.add_argument("--echo-records", type=int, default=20000,
+                    help="also run this many records on the echo model (0: skip)")
     args = ap.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
@@ -159,6 +164,16 @@ def main(argv: list[str] | None = None) -> int:
             raw_rate = n_raw / raw_s
             print(f"baseline raw HTTP: {n_raw:,} requests in {raw_s:.2f} s = "
                   f"{raw_rate:,.0f} requests/s")
+            if args.echo_records:
+                inp = base / "in-echo.jsonl"
+                write_input(inp, args.echo_records)
+                runs = [run_loomgit(repo, inp, base / "out-echo.jsonl", args.concurrency,
+                                    "echo/echo") for _ in range(args.repeat)]
+                secs = statistics.median(r[0] for r in runs)
+                print(f"loomgit run, echo model (no HTTP) {args.echo_records:,} records: "
+                      f"{secs:.1f} s = {args.echo_records / secs:,.0f} records/s "
+                      f"(loomgit's own ceiling)", flush=True)
+                inp.unlink()
             rows = []
             for n in sizes:
                 inp = base / f"in-{n}.jsonl"

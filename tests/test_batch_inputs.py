@@ -251,3 +251,25 @@ def test_map_option_is_checked_before_any_record_runs() -> None:
         check_mapping(iface, {"revew": "text"}, None, "p", "in.csv")
     with pytest.raises(InputError, match=r"no column\(s\) 'txt' in the CSV header"):
         check_mapping(iface, {"review": "txt"}, ("id", "text"), "p", "in.csv")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_json_array_scanner_at_every_chunk_boundary(tmp_path: Path, chunk: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny read sizes put every byte (quotes, escapes, brackets, BOM, newlines) at a chunk
+    edge; the records must still equal what json.loads makes of the whole file."""
+    import random
+
+    import loomgit.batch.inputs as inputs
+
+    monkeypatch.setattr(inputs, "_CHUNK", chunk)
+    rng = random.Random(chunk)
+    alphabet = ['"', "\\", "[", "]", "{", "}", ",", "\n", "é", "a", " ", "\t", "☃"]
+    items = [{"k": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))),
+              "n": [i, {"x": [None, True]}], "e": {}} for i in range(25)]
+    body = ",\n ".join(json.dumps(x, ensure_ascii=bool(i % 2)) for i, x in enumerate(items))
+    p = tmp_path / "a.json"
+    p.write_bytes(b"\xef\xbb\xbf \n[" + body.encode("utf-8") + b"\n]\n")
+    with RecordReader(str(p)) as r:
+        got = [x.data for x in r]
+    assert got == json.loads(p.read_bytes().decode("utf-8-sig"))

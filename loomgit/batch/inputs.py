@@ -365,6 +365,11 @@ class _ArrayScanner:
     def __iter__(self) -> Iterator[tuple[int, bytes, str | None]]:
         fh, limit = self.fh, self.limit
         chunk = fh.read(_CHUNK)
+        while 0 < len(chunk) < 3:  # enough to see a byte-order mark
+            more = fh.read(_CHUNK)
+            if not more:
+                break
+            chunk += more
         line, i = 1, 0
         if chunk.startswith(_BOM):
             i = 3
