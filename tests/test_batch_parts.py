@@ -244,3 +244,21 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert (width, height) == (1200, 1400)
     # a blank page compresses to almost nothing; the charts and tables do not
     assert len(data) > 40_000
+
+
+def test_library_run_reports_progress_in_bytes(repo: GitRepo) -> None:
+    from loomgit.batch.runner import BatchOptions, run_batch
+    from loomgit.workspace import Workspace
+
+    repo.commit("p", {"prompts/p.prompt": "---\nmodel: echo/echo\n---\nSay {{ t }}\n"})
+    inp = repo.path / "in.jsonl"
+    inp.write_text("".join(json.dumps({"t": f"n{i}"}) + "\n" for i in range(50)))
+    seen: list[tuple[int, int, int | None]] = []
+    s = run_batch(Workspace(repo.path),
+                  BatchOptions(ref="p", input=str(inp), output=str(repo.path / "o.jsonl"),
+                               record=False),
+                  progress=lambda summary, pos, size: seen.append((summary.ok, pos, size)))
+    assert s.ok == 50 and s.exit_code == 0
+    assert seen[-1] == (50, inp.stat().st_size, inp.stat().st_size)
+    outs = [json.loads(x) for x in (repo.path / "o.jsonl").read_text().splitlines()]
+    assert sorted(o["output"] for o in outs) == sorted(f"Say n{i}" for i in range(50))

@@ -144,6 +144,13 @@ class RecordReader:
             return fh.peek(64)[:64]
         return b""
 
+    def position(self) -> int | None:
+        """Bytes of the file read so far (None for a stream such as stdin)."""
+        try:
+            return self._fh.tell()
+        except (OSError, ValueError):
+            return None
+
     def close(self) -> None:
         if self._fh is not sys.stdin.buffer:
             self._fh.close()

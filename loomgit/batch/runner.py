@@ -536,11 +536,7 @@ class _Runner:
         if self.progress is None:
             return
         reader = self.plan.reader
-        pos = None
-        try:
-            pos = reader._fh.tell() if reader is not None else None  # noqa: SLF001
-        except (OSError, ValueError):
-            pos = None
+        pos = reader.position() if reader is not None else None
         self.progress(self.s, pos or 0, self.plan.input_size)
 
     def checkpoint(self, final: bool = False) -> None:
