@@ -561,3 +561,20 @@ def test_standard_input(reviews_repo: GitRepo) -> None:
     assert json.loads(proc.stdout)["counts"]["ok"] == 1
     q = lines(reviews_repo.path / "out/s.quarantine.jsonl")
     assert q[0]["source"] == "<stdin>:2"
+
+
+def test_two_runs_cannot_write_the_same_files(reviews_repo: GitRepo, cli: Any) -> None:
+    from loomgit.batch.outputs import RunLock
+
+    p = reviews_repo.path
+    held = RunLock(p / "out" / "r.jsonl")  # as a run in another process would
+    try:
+        r = cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
+                 "-o", "out/r.jsonl"], cwd=p)
+    finally:
+        held.close()
+    assert r.exit_code == 2
+    assert r.err.strip() == ("loomgit: error: out/r.jsonl: another loomgit run is writing this "
+                             "file; wait for it or stop it first")
+    assert cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
+                "-o", "out/r.jsonl"], cwd=p).exit_code == 0

@@ -102,6 +102,35 @@ class DoneSet:
         return self.count
 
 
+class RunLock:
+    """An exclusive advisory lock on the output file for the length of a run, so two runs
+    (say, a second ``--resume`` by mistake) cannot write the same files. The operating
+    system drops it when the process ends, even on ``kill -9``."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.fd: int | None = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise OutputError(f"cannot write ({e.strerror})", path=str(path)) from None
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.close()
+            raise OutputError("another loomgit run is writing this file; wait for it or "
+                              "stop it first", path=str(path)) from None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` so a reader sees the old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -307,5 +336,5 @@ def prepare(output: Path, quarantine: Path | None, inputs: list[Path], *, resume
 
 
 __all__ = ["CHECKPOINT_SUFFIX", "DoneSet", "OutputError", "Recovered",
-           "ResultLog", "checkpoint_path", "dumps", "load_checkpoint", "prepare", "recover",
+           "ResultLog", "RunLock", "checkpoint_path", "dumps", "load_checkpoint", "prepare", "recover",
            "save_checkpoint", "write_atomic"]

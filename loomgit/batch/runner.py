@@ -227,9 +227,10 @@ class _Plan:
     out_log: ResultLog | None = None
     q_log: ResultLog | None = None
     renderer: Any = None
+    lock: Any = None
 
     def close(self) -> None:
-        for thing in (self.reader, self.out_log, self.q_log):
+        for thing in (self.reader, self.out_log, self.q_log, self.lock):
             if thing is not None:
                 thing.close()
         if self.renderer is not None:
@@ -312,7 +313,7 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
         raise UsageError("--resume needs an input file (standard input cannot be read again)")
 
     reader = RecordReader(opts.input, opts.format)
-    renderer = out_log = q_log = None
+    renderer = out_log = q_log = lock = None
     try:
         records = iter(reader)
         first = next(records, None)
@@ -352,6 +353,8 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
             _same_run(ckpt, identity, ckpt_path)
             run_id = str(ckpt.get("run_id") or run_id)
             started = str(ckpt.get("started_at") or started)
+        lock = outputs.RunLock(out_path)
+        if opts.resume:
             recovered = outputs.recover(out_path, q_path)
         elif ckpt_path.exists():
             ckpt_path.unlink()
@@ -379,7 +382,7 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
         out_log = outputs.ResultLog(out_path, fresh=not opts.resume)
         q_log = outputs.ResultLog(q_path, fresh=not opts.resume)
     except BaseException:
-        for thing in (reader, out_log, q_log, renderer):
+        for thing in (reader, out_log, q_log, renderer, lock):
             if thing is not None:
                 thing.close()
         raise
@@ -391,7 +394,7 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
         schema=schema_validator, done=recovered.done, suite_path=suite_path,
         from_text=reader.format in ("csv", "tsv"),
         input_size=fingerprint["size"] if fingerprint else None,
-        reader=reader, out_log=out_log, q_log=q_log, renderer=renderer)
+        reader=reader, out_log=out_log, q_log=q_log, renderer=renderer, lock=lock)
     return plan, summary, _chain(first, records)
 
 
