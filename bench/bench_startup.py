@@ -9,6 +9,7 @@ to 5 of them, and times, as real subprocesses:
                                (read from the index), target <= 0.3 s median
 * ``loomgit hook check FILES`` the same check as the pre-commit framework runs it
 * ``loomgit hook pre-commit``  protect + check, what the installed plain hook runs
+* ``loomgit hook versions MSG`` the prepare-commit-msg hook (history cache warm)
 
 Each figure is printed as wall time and as CPU time (user + system of the process); the
 load average is printed too, as wall time on a busy machine says little.
@@ -124,6 +125,8 @@ def main() -> None:
             p = tmp / rel
             p.write_text(p.read_text().replace("Summarize this ticket:", "Summarize briefly:"))
         git(["add", *changed], tmp, env)
+        msg = tmp / ".git" / "BENCH_MSG"
+        msg.write_text("bench: shorter summaries\n")
         print(f"repository: {args.prompts} prompts + suites, {len(changed)} staged changes "
               f"(built in {time.perf_counter() - t0:.1f} s); median of {args.runs} runs\n")
 
@@ -134,6 +137,8 @@ def main() -> None:
             ("loomgit hook check FILES", [loomgit, "hook", "check", "--source", "worktree",
                                           *changed], 0.3),
             ("loomgit hook pre-commit", [loomgit, "hook", "pre-commit"], 0.3),
+            ("loomgit hook versions MSG", [loomgit, "hook", "versions", str(msg), "message"],
+             None),
         ]
         base = None
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")

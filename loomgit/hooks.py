@@ -43,6 +43,7 @@ MARKER = "# loomgit-hook:"  # second line of every script loomgit installs
 BACKUP_SUFFIX = ".pre-loomgit"
 TRAILER_KEY = "Prompt-Version"
 SOURCES = ("index", "worktree")
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: a root commit's base
 
 
 # --------------------------------------------------------------------------- reading
@@ -360,9 +361,10 @@ def pending_for_commit(ws: Workspace, message: str = "", *, amend: bool = False)
     if not amend:
         return pending_changes(ws, "index", message=message)
     if "base" in inspect.signature(pending_changes).parameters:
+        # the contract asked of history: versions as of ``base``, diffed against ``base``
         parent = gitio.text(["rev-parse", "-q", "--verify", "HEAD^"], ws.root, check=False).strip()
         return pending_changes(ws, "index", message=message,  # type: ignore[call-arg]
-                               base=parent or None)
+                               base=parent or EMPTY_TREE)
     # history reads versions at HEAD: on --amend that is the commit being replaced. Only
     # an amend that stages nothing new for prompts can keep the trailers it already has.
     return None if pending_changes(ws, "index", message=message) else []
