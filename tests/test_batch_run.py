@@ -254,6 +254,12 @@ def test_bad_usage_is_one_line_and_exit_2_before_writing(reviews_repo: GitRepo, 
     assert r.err.strip() == ("loomgit: error: data/reviews.csv: no column for required "
                              "variable(s) review (columns: id, text, stars); add --map "
                              "VARIABLE=COLUMN")
+    reviews_repo.write({"data/r.jsonl": '{"id": 1, "text": "good"}\n{"id": 2}\nbroken\n'})
+    r = cli(["run", "reviews/sentiment", "-i", "data/r.jsonl", "-o", "out/x.jsonl"], cwd=p)
+    assert r.exit_code == 2
+    assert r.err.strip() == ("loomgit: error: data/r.jsonl: none of the first 2 record(s) has a "
+                             "field for required variable(s) review (fields: id, text); add "
+                             "--map VARIABLE=FIELD")
     r = cli([*base, "--map", "review=txt"], cwd=p)
     assert r.exit_code == 2
     assert r.err.strip() == ("loomgit: error: data/reviews.csv:1: no column(s) 'txt' in the "

@@ -569,7 +569,8 @@ def _short(s: str, n: int = 40) -> str:
     return s if len(s) <= n else s[:n] + "…"
 
 
-def _lookup(data: Mapping[str, Any], field: str) -> tuple[bool, Any]:
+def lookup(data: Mapping[str, Any], field: str) -> tuple[bool, Any]:
+    """(found, value) of ``field`` in a record; a dotted name reaches into nested objects."""
     if field in data:
         return True, data[field]
     if "." in field:  # a dotted path into nested JSON objects
@@ -591,7 +592,7 @@ def select_vars(data: Mapping[str, Any], variables: Mapping[str, Any],
     out: dict[str, Any] = {}
     for name, var in variables.items():
         field = mapping.get(name, name)
-        found, value = _lookup(data, field)
+        found, value = lookup(data, field)
         if not found:
             continue
         vtype = getattr(var, "type", "any")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import itertools
 import signal
 import time
 import uuid
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from .outputs import ResultLog
 
 EXIT_INTERRUPTED = 130
+HEAD_RECORDS = 20  # records looked at before the run to find fields for the variables
 FORMAT_VERSION = 1
 
 
@@ -316,15 +318,9 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
     renderer = out_log = q_log = lock = None
     try:
         records = iter(reader)
-        first = next(records, None)
+        head = list(itertools.islice(records, HEAD_RECORDS))
         check_mapping(iface, opts.mapping, reader.columns, prompt.id, opts.input)
-        if reader.format in ("csv", "tsv") and reader.columns is not None:
-            absent = sorted(n for n, v in iface.items() if v.required
-                            and opts.mapping.get(n, n) not in reader.columns)
-            if absent:
-                raise UsageError(
-                    f"{opts.input}: no column for required variable(s) {', '.join(absent)} "
-                    f"(columns: {', '.join(reader.columns)}); add --map VARIABLE=COLUMN")
+        _check_fields(iface, opts.mapping, reader.columns, head, opts.input)
         fingerprint = file_fingerprint(opts.input) if opts.input != "-" else None
 
         price = price_for(ws, model)
@@ -395,13 +391,33 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
         from_text=reader.format in ("csv", "tsv"),
         input_size=fingerprint["size"] if fingerprint else None,
         reader=reader, out_log=out_log, q_log=q_log, renderer=renderer, lock=lock)
-    return plan, summary, _chain(first, records)
+    return plan, summary, itertools.chain(head, records)
 
 
-def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
-    if first is not None:
-        yield first
-    yield from rest
+def _check_fields(iface: Mapping[str, Any], mapping: Mapping[str, str],
+                  columns: tuple[str, ...] | None, head: list[Record], display: str) -> None:
+    """A required variable no column (CSV) or none of the first records (JSON) holds is a
+    usage error before the run, rather than a million quarantined records."""
+    from .inputs import lookup
+
+    required = [n for n, v in iface.items() if getattr(v, "required", True)]
+    if columns is not None:
+        absent = sorted(n for n in required if mapping.get(n, n) not in columns)
+        if absent:
+            raise UsageError(f"{_shown(display)}: no column for required variable(s) "
+                             f"{', '.join(absent)} (columns: {', '.join(columns)}); add "
+                             "--map VARIABLE=COLUMN")
+        return
+    readable = [r.data for r in head if r.data is not None]
+    if not readable:
+        return
+    absent = sorted(n for n in required
+                    if not any(lookup(d, mapping.get(n, n))[0] for d in readable))
+    if absent:
+        fields = sorted({str(k) for d in readable for k in d})
+        raise UsageError(f"{_shown(display)}: none of the first {len(readable)} record(s) has a "
+                         f"field for required variable(s) {', '.join(absent)} (fields: "
+                         f"{', '.join(fields[:20])}); add --map VARIABLE=FIELD")
 
 
 def _same_run(ckpt: dict[str, Any], identity: dict[str, Any], path: Path) -> None:
