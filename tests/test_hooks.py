@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -283,3 +284,27 @@ def test_read_index_paths_that_look_like_stage_names(hooked: GitRepo) -> None:
     hooked.git("add", "-A")
     (hooked.path / "1:odd.prompt").write_text("user:\nnot staged\n")
     assert hooks.read_index(hooked.path, ["1:odd.prompt"]) == {"1:odd.prompt": b"user:\nstaged\n"}
+
+
+def test_warnings_pass_unless_strict(hooked: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    hooked.write({
+        "prompts/warn.prompt": "---\nvariables:\n  unused: {type: string, default: x}\n---\nhi\n",
+        "prompts/bad.prompt": "---\nvariables: {}\n---\n{{ nope }}\n"})
+    hooked.git("add", "prompts/warn.prompt")
+    res = cli(["hook", "check"], cwd=hooked.path)
+    assert res.exit_code == 0
+    assert res.out.strip() == ("prompts/warn.prompt:3: warning: variable 'unused' is declared "
+                               "but never used")
+    res = cli(["hook", "check", "--strict"], cwd=hooked.path)
+    assert res.exit_code == 1
+    assert "loomgit-check: 1 warning(s) (--strict) in 1 file(s); the commit is blocked." in res.err
+    hooked.git("add", "prompts/bad.prompt")
+    res = cli(["hook", "check", "--json"], cwd=hooked.path)
+    assert res.exit_code == 1
+    data = json.loads(res.out)
+    assert data["ok"] is False
+    assert data["checked"] == ["prompts/bad.prompt", "prompts/warn.prompt"]
+    assert [(f["path"], f["level"]) for f in data["findings"]] == [
+        ("prompts/bad.prompt", "error"), ("prompts/warn.prompt", "warning")]
+    res = cli(["hook", "check"], cwd=hooked.path)
+    assert "loomgit-check: 1 error(s) in 1 file(s); the commit is blocked." in res.err

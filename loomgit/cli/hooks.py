@@ -95,10 +95,10 @@ def _run_check(files: tuple[str, ...], source: str, strict: bool, as_json: bool)
         colour = "red" if f.level == "error" else "yellow"
         click.echo(str(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
     if not ok:
-        n = len(result.errors) or len(result.findings)
-        files_bad = len({f.path for f in result.findings})
+        bad = result.errors or result.findings
         what = "error(s)" if result.errors else "warning(s) (--strict)"
-        click.echo(f"loomgit-check: {n} {what} in {files_bad} file(s); the commit is blocked. "
+        click.echo(f"loomgit-check: {len(bad)} {what} in {len({f.path for f in bad})} file(s); "
+                   "the commit is blocked. "
                    "Fix them and stage the fix (git add).", err=True)
     return 0 if ok else EXIT_FAILED
 
