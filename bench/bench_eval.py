@@ -67,12 +67,34 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> Run:
     return Run(wall, usage.ru_maxrss / 1024, proc.returncode)
 
 
+def serve(latency_ms: float) -> int:
+    """bench/mock_openai.py's server with TCP_NODELAY on its connections, as production
+    HTTP servers set it: http.server writes headers and body apart, and without NODELAY
+    Nagle's algorithm and delayed ACKs stall most responses by up to 40 ms, which would
+    measure TCP timers rather than either tool."""
+    import signal
+    import threading
+
+    sys.path.insert(0, str(HERE))
+    from mock_openai import MockOpenAI
+
+    mock = MockOpenAI(0, latency_ms)
+    mock.server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+    mock.server.request_queue_size = 128
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=mock.server.shutdown).start())
+    print(f"mock OpenAI server on {mock.url}", flush=True)
+    try:
+        mock.server.serve_forever()
+    finally:
+        mock.server.server_close()
+    return 0
+
+
 class MockServer:
-    """bench/mock_openai.py in its own process."""
+    """bench/mock_openai.py in its own process (see :func:`serve`)."""
 
     def __init__(self, latency_ms: float) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "mock_openai.py"), "--port", "0",
-                                      "--latency-ms", str(latency_ms)],
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(latency_ms)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -235,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-promptfoo", action="store_true")
     ap.add_argument("--promptfoo-version", default=PROMPTFOO_VERSION)
     ap.add_argument("--promptfoo-dir", type=Path, help="reuse this install folder (kept)")
+    ap.add_argument("--serve", type=float, metavar="LATENCY_MS", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.serve is not None:
+        return serve(a.serve)
 
     tmp = Path(tempfile.mkdtemp(prefix="loomgit-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}

@@ -182,9 +182,9 @@ def write_file(path: str, text: str) -> None:
 
 
 def write_outputs(report: EvalReport, output: str | None, junit: str | None,
-                  markdown: str | None) -> None:
+                  markdown: str | None, data: dict[str, Any] | None = None) -> None:
     if output:
-        write_file(output, json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        write_file(output, json.dumps(data or report.to_dict(), indent=2, ensure_ascii=False) + "\n")
     if junit:
         from ..report.junit import to_junit
 
@@ -277,9 +277,10 @@ def eval_(ids: tuple[str, ...], all_: bool, changed: bool, base: str | None, com
     with progress_bar(not as_json) as progress:
         report = engine.evaluate(ws, options=opts, use_cache=use_cache, record=not no_log,
                                  progress=progress, target_list=target_list, mode=mode)
-    write_outputs(report, output, junit, markdown)
+    data = report.to_dict() if (as_json or output) else None
+    write_outputs(report, output, junit, markdown, data)
     if as_json:
-        print_json(report.to_dict())
+        print_json(data)
         return report.exit_code
     line = all_errored_line(report)
     if line:
