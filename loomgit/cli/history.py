@@ -9,6 +9,18 @@ import click
 from .output import color, print_json, style, table
 
 
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    """A JSON list, one object per line: still JSON, and fast for thousands of rows
+    (indented output goes through the slow pure-Python encoder)."""
+    import json
+
+    if not rows:
+        click.echo("[]")
+        return
+    body = ",\n".join("  " + json.dumps(r, ensure_ascii=False, default=str) for r in rows)
+    click.echo(f"[\n{body}\n]")
+
+
 def _short_date(iso: str) -> str:
     return iso[:10] if iso else ""
 
@@ -34,7 +46,7 @@ def list_(ref: str | None, as_json: bool) -> int:
     ws = Workspace()
     rows = listing(ws, ref)
     if as_json:
-        print_json([r.to_dict() for r in rows])
+        print_rows([r.to_dict() for r in rows])
         return 0
     if not rows:
         click.echo("no prompts found (globs: "
@@ -61,21 +73,27 @@ def list_(ref: str | None, as_json: bool) -> int:
 @click.option("--stage", default=None, metavar="STAGE",
               help="List the promotions of ID on this stage instead (its audit trail).")
 def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
-    """Show the versions of one prompt, newest first, with why each was bumped."""
+    """Show the versions of one prompt, newest first, with why each was bumped.
+
+    ID@REF (a version, stage or commit) shows the history as it was there.
+    """
     if stage is not None:
         from .stages import stage_log
 
         return stage_log(ident, stage, as_json)
     from ..history import history
+    from ..resolve import resolve
     from ..workspace import Workspace
 
-    if "@" in ident:
-        ident, _, ref = ident.rpartition("@")
-    h = history(Workspace(), ref)
+    ws = Workspace()
+    if "@" in ident:  # the history as of that version, stage or commit
+        res = resolve(ws, ident)
+        ident, ref = res.prompt.id, res.commit or ref
+    h = history(ws, ref)
     line = h.find(ident)
     vs = list(reversed(h.versions(line)))
     if as_json:
-        print_json([v.to_dict() for v in vs])
+        print_rows([v.to_dict() for v in vs])
         return 0
     title = f"{line.id} ({line.path})" if line.path else f"{line.id} (deleted)"
     rows = [(v.version, _short_date(v.date), v.commit[:7], v.author,
@@ -240,7 +258,7 @@ def status(staged: bool, as_json: bool) -> int:
     items = pending_changes(Workspace(), "index" if staged else "worktree",
                             include_deleted=True)
     if as_json:
-        print_json([p.to_dict() for p in items])
+        print_rows([p.to_dict() for p in items])
         return 0
     if not items:
         click.echo("no prompt changes" + (" staged" if staged else ""))

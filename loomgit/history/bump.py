@@ -37,7 +37,11 @@ def is_final(v: str) -> bool:
 
 def bump(version: str, change: str) -> str:
     """``bump("1.2.3", "minor") == "1.3.0"`` (pre-release and build parts are dropped)."""
-    parts = parse_version(version)
+    nums = version.split(".")
+    if len(nums) == 3 and all(n.isdigit() for n in nums):  # the usual X.Y.Z
+        parts: tuple[int, int, int] | None = (int(nums[0]), int(nums[1]), int(nums[2]))
+    else:
+        parts = parse_version(version)
     if parts is None:
         raise ValueError(f"not a version: {version!r}")
     x, y, z = parts
@@ -216,7 +220,19 @@ def classify_facts(old: Facts, new: Facts, *, breaking: bool = False) -> tuple[s
         elif old.content_hash != new.content_hash:
             r.add("minor", "parses again")
         return r.result()
-    _variables(old, new, r)
+    if old.interface is not new.interface:
+        _variables(old, new, r)
+    if old.meta_key is None or old.meta_key is not new.meta_key:
+        _meta(old, new, r)
+    if old.messages != new.messages or old.includes != new.includes:
+        _messages(old, new, r)
+    if not r.items and old.content_hash == new.content_hash:
+        return "patch", ["whitespace only"]
+    return r.result()
+
+
+def _meta(old: Facts, new: Facts, r: _Reasons) -> None:
+    """Changes of the frontmatter-borne fields (not the variables)."""
     if old.output_format != new.output_format:
         r.add("major", f"output format {old.output_format} -> {new.output_format}")
     elif old.output_schema != new.output_schema:
@@ -239,7 +255,6 @@ def classify_facts(old: Facts, new: Facts, *, breaking: bool = False) -> tuple[s
             r.add("minor", f"params.{k} removed")
         else:
             r.add("minor", f"params.{k} {_fmt(o)} -> {_fmt(n)}")
-    _messages(old, new, r)
     if old.description != new.description:
         r.add("patch", "description changed")
     if old.tags != new.tags:
@@ -249,9 +264,6 @@ def classify_facts(old: Facts, new: Facts, *, breaking: bool = False) -> tuple[s
     for k in sorted(set(old.other) | set(new.other)):
         if old.other.get(k) != new.other.get(k):
             r.add("patch", f'frontmatter "{k}" changed')
-    if not r.items and old.content_hash == new.content_hash:
-        return "patch", ["whitespace only"]
-    return r.result()
 
 
 _NONE = object()

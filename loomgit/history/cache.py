@@ -1,9 +1,17 @@
 """On-disk cache of fold states under ``.git/loomgit/history/``, keyed by commit.
 
 A state is a pure function of (commit, the settings that shape versions), so a cached
-state never goes stale: settings are part of the folder name (their fingerprint), and a
-commit's state never changes. A file that cannot be read is ignored and recomputed.
-Writes go to a temporary file that is renamed into place, so readers never see half a file.
+state never goes stale: the settings are part of the folder name (their fingerprint),
+and a commit's state never changes. Per commit there are three files:
+
+- ``<sha>.idx.json``: the small part (ids, paths, each prompt's newest version), all
+  that ``loomgit list`` reads;
+- ``<sha>.lines.jsonl``: one prompt's whole version line per row, read row by row when
+  a prompt's log is needed;
+- ``<sha>.fold.json``: the file tree and commit table, read only to fold new commits.
+
+A file that cannot be read is ignored and recomputed. Files are written to temporary
+names and renamed into place (the index last), so a reader never sees half a state.
 """
 
 from __future__ import annotations
@@ -16,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from .fold import State
+from .fold import Line, Lines, State
 
-FORMAT = 3  # bump whenever the fold or the bump rules change what a state holds
+FORMAT = 4  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
+_KINDS = ("idx", "lines", "fold")
 
 
 def fingerprint(config: Config) -> str:
@@ -30,62 +39,109 @@ def fingerprint(config: Config) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class CacheError(Exception):
+    """A cached file vanished or is damaged while in use."""
+
+
 class Store:
     def __init__(self, git_dir: Path, config: Config) -> None:
         self.dir = git_dir / "loomgit" / "history" / fingerprint(config)
 
-    def _path(self, sha: str, kind: str = "state") -> Path:
-        return self.dir / f"{sha}.{kind}.json"
+    def path(self, sha: str, kind: str) -> Path:
+        ext = "jsonl" if kind == "lines" else "json"
+        return self.dir / f"{sha}.{kind}.{ext}"
 
     def has(self, sha: str) -> bool:
-        return self._path(sha).is_file()
+        return self.path(sha, "idx").is_file()
 
     def shas(self) -> list[str]:
-        """Cached commits, newest file first."""
+        """Cached commits, most recently used first."""
         try:
             files = [(p.stat().st_mtime, p.name.split(".", 1)[0])
-                     for p in self.dir.glob("*.state.json")]
+                     for p in self.dir.glob("*.idx.json")]
         except OSError:
             return []
         return [s for _, s in sorted(files, reverse=True)]
 
-    def _read(self, sha: str, kind: str) -> Any:
+    def _json(self, sha: str, kind: str) -> Any:
         try:
-            with open(self._path(sha, kind), encoding="utf-8") as f:
-                return json.load(f)
+            with open(self.path(sha, kind), "rb") as f:
+                return json.loads(f.read())
         except (OSError, ValueError):
             return None
 
-    def load(self, sha: str) -> State | None:
-        data = self._read(sha, "state")
+    def load_index(self, sha: str) -> dict[str, Any] | None:
+        data = self._json(sha, "idx")
         if not isinstance(data, dict) or data.get("commit") != sha:
             return None
+        return data
+
+    def load(self, sha: str) -> State | None:
+        """The cached state at ``sha`` (lines and fold data are read when first needed)."""
+        idx = self.load_index(sha)
+        if idx is None:
+            return None
+        offsets: list[list[int]] = idx.get("offsets") or []
+        blob: list[bytes] = []
+
+        def raw(key: int) -> bytes:
+            if not blob:
+                try:
+                    blob.append(self.path(sha, "lines").read_bytes())
+                except OSError as e:
+                    raise CacheError(f"history cache for {sha[:7]} vanished: {e}") from None
+            start, size = offsets[key]
+            return blob[0][start:start + size]
+
+        def load(key: int) -> Line:
+            try:
+                return Line.from_json(key, json.loads(raw(key)))
+            except (ValueError, TypeError, IndexError) as e:
+                raise CacheError(f"history cache for {sha[:7]} is damaged: {e}") from None
+
+        def fold_data() -> tuple[dict[str, str], dict[str, list[Any]]]:
+            data = self._json(sha, "fold")
+            if not isinstance(data, dict):
+                raise CacheError(f"history cache for {sha[:7]} is damaged")
+            return data["tree"], data["commits"]
+
         try:
-            return State.from_json(data)
-        except (KeyError, TypeError, ValueError, IndexError):
+            return State.from_index(idx, Lines(len(offsets), load, raw), fold_data)
+        except (KeyError, TypeError, ValueError):
             return None
 
-    def load_heads(self, sha: str) -> dict[str, Any] | None:
-        data = self._read(sha, "heads")
-        return data if isinstance(data, dict) and data.get("commit") == sha else None
-
     def save(self, state: State) -> None:
-        """Write ``state`` (and its small ``heads`` summary); failures are not errors."""
+        """Write ``state``; failures (read-only .git, full disk) are not errors."""
         if state.commit is None:
             return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._write(self._path(state.commit, "heads"), heads(state))
-            self._write(self._path(state.commit), state.to_json())
+            rows: list[bytes] = []
+            lines = state.lines
+            for key in range(len(lines)):
+                if lines.loaded(key) or lines.raw is None:
+                    rows.append(json.dumps(lines[key].to_json(), separators=(",", ":"),
+                                           ensure_ascii=False).encode())
+                else:
+                    rows.append(lines.raw(key))
+            offsets, pos = [], 0
+            for r in rows:
+                offsets.append([pos, len(r)])
+                pos += len(r) + 1
+            self._write(self.path(state.commit, "lines"), b"\n".join(rows) + b"\n")
+            self._write(self.path(state.commit, "fold"), _dumps(
+                {"tree": state.tree, "commits": state.commits}))
+            self._write(self.path(state.commit, "idx"), _dumps(
+                {**state.index(), "offsets": offsets}))
             self._prune()
-        except OSError:
+        except (OSError, CacheError):
             pass
 
-    def _write(self, path: Path, data: Any) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
+    def _write(self, path: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, separators=(",", ":"), ensure_ascii=False)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
             os.replace(tmp, path)
         except BaseException:
             try:
@@ -96,27 +152,18 @@ class Store:
 
     def _prune(self) -> None:
         for sha in self.shas()[KEEP:]:
-            for kind in ("state", "heads"):
+            for kind in ("idx", "fold", "lines"):
                 try:
-                    self._path(sha, kind).unlink()
+                    self.path(sha, kind).unlink()
                 except OSError:
                     pass
 
     def touch(self, sha: str) -> None:
         try:
-            os.utime(self._path(sha))
+            os.utime(self.path(sha, "idx"))
         except OSError:
             pass
 
 
-def heads(state: State) -> dict[str, Any]:
-    """What ``loomgit list`` needs: each live prompt's newest version, in a small file."""
-    rows = []
-    for line in state.lines:
-        rec = line.live_rec
-        if rec is None or line.path is None:
-            continue
-        rows.append([line.key, line.id, line.path, rec.version, rec.hash, rec.commit])
-    used = {r[5] for r in rows}
-    return {"commit": state.commit, "covered": sorted(state.covered), "rows": rows,
-            "commits": {s: state.commits[s] for s in used if s in state.commits}}
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

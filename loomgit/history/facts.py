@@ -27,7 +27,7 @@ _KNOWN_META = {"model", "params", "variables", "inputs", "output", "description"
 _MAX_INCLUDES = 64
 
 
-@dataclass
+@dataclass(slots=True)
 class Facts:
     """Everything about one version that can change its number."""
 
@@ -46,6 +46,7 @@ class Facts:
     messages: tuple[tuple[str, str], ...] = ()  # (role, template source)
     includes: dict[str, str] = field(default_factory=dict)  # path -> text, transitive
     missing_includes: tuple[str, ...] = ()
+    meta_key: object = None  # the same object for the same frontmatter (a fast path)
 
 
 def include_names(source: str) -> list[str]:
@@ -55,6 +56,8 @@ def include_names(source: str) -> list[str]:
 
 def collect_includes(sources: list[str], load: TextLoader | None) -> tuple[dict[str, str], tuple[str, ...]]:
     """Transitive includes: (path -> text, names that could not be loaded)."""
+    if not any("{%" in s for s in sources):
+        return {}, ()
     found: dict[str, str] = {}
     missing: list[str] = []
     todo = [n for s in sources for n in include_names(s)]
@@ -139,7 +142,33 @@ class _Meta:
     meta: dict[str, Any]
 
 
-def _meta_from(meta: Any, path: str) -> _Meta:
+_TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]|$)")
+
+
+_COL0 = re.compile(r"^[^ \t#\n].*$", re.MULTILINE)
+
+
+def split_blocks(fm_text: str) -> list[tuple[str, str]] | None:
+    """Top-level ``key: ...`` blocks of a frontmatter, as text; None when the YAML is not
+    plainly laid out that way (the whole document is parsed then)."""
+    starts: list[tuple[str, int]] = []
+    for m in _COL0.finditer(fm_text):
+        line = m.group()
+        k = _TOP_KEY.match(line)
+        if k is not None:
+            starts.append((k.group(1), m.start()))
+        elif line[0] != "-" or not starts:  # a list under the previous key may be flush
+            return None
+    out = []
+    for i, (key, start) in enumerate(starts):
+        end = starts[i + 1][1] - 1 if i + 1 < len(starts) else len(fm_text)
+        out.append((key, fm_text[start:end]))
+    return out
+
+
+def _meta_from(meta: Any, path: str,
+               var_cache: dict[str, dict[str, Variable]] | None = None,
+               var_text: str | None = None) -> _Meta:
     from ..errors import PromptError
     from ..prompt.parse import _parse_variables, _prompty_model
 
@@ -148,7 +177,16 @@ def _meta_from(meta: Any, path: str) -> _Meta:
     if not isinstance(meta, dict):
         raise PromptError("frontmatter must be a mapping of keys", path=path)
     var_key = "variables" if "variables" in meta else ("inputs" if "inputs" in meta else None)
-    variables = _parse_variables(meta[var_key], path, None, var_key) if var_key else None
+    variables = None
+    if var_key:
+        ck = f"{var_key}\0{var_text if var_text is not None else repr(meta[var_key])}"
+        variables = var_cache.get(ck) if var_cache is not None else None
+        if variables is None:
+            variables = _parse_variables(meta[var_key], path, None, var_key)
+            if var_cache is not None:
+                if len(var_cache) > 20_000:
+                    var_cache.clear()
+                var_cache[ck] = variables
     if isinstance(meta.get("model"), dict):
         model, params = _prompty_model(meta["model"])
     else:
@@ -179,19 +217,115 @@ def _meta_from(meta: Any, path: str) -> _Meta:
                  sample=meta.get("sample"), other=other, meta=meta)
 
 
+# A few block shapes make up most frontmatter edits (``description: words``,
+# ``model: openai/gpt-4o``, ``params: {temperature: 0.2, max_tokens: 300}``,
+# ``tags: [a, b]``). They are read here without a YAML parser; anything else, or any
+# value YAML might read as other than a plain string or decimal number, goes to YAML.
+_WORD = r"[A-Za-z][A-Za-z0-9 _./()'!?;-]*"
+_NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
+_SCALAR = re.compile(rf"(?:{_NUM}|{_WORD})")
+_SIMPLE_LINE = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*): ({_WORD}|{_NUM}|\{{[^{{}}\[\]\n]*\}}|\[[^{{}}\[\]\n]*\])")
+_ITEM = re.compile(rf"\s*({_SCALAR.pattern})\s*")
+_PAIR = re.compile(rf"\s*([A-Za-z_][A-Za-z0-9_]*): ({_SCALAR.pattern})\s*")
+_NOT_STR = frozenset(("y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "true", "True",
+                      "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+                      "null", "Null", "NULL"))
+
+
+def _scalar(text: str) -> Any:
+    text = text.strip()
+    if text[0] in "-0123456789":
+        return float(text) if "." in text else int(text)
+    if text in _NOT_STR or text.endswith((":", " ")) or " #" in text or ": " in text:
+        raise ValueError(text)
+    return text
+
+
+def simple_block(text: str) -> dict[str, Any] | None:
+    """``{key: value}`` for a one-line block of a plain shape, else None (use YAML)."""
+    m = _SIMPLE_LINE.fullmatch(text.rstrip(" "))
+    if m is None:
+        return None
+    key, raw = m.group(1), m.group(2)
+    try:
+        if raw[0] == "{":
+            inner = raw[1:-1]
+            if not inner.strip():
+                return {key: {}}
+            out: dict[str, Any] = {}
+            for part in inner.split(","):
+                pm = _PAIR.fullmatch(part)
+                if pm is None or pm.group(1) in out:
+                    return None
+                out[pm.group(1)] = _scalar(pm.group(2))
+            return {key: out}
+        if raw[0] == "[":
+            inner = raw[1:-1]
+            if not inner.strip():
+                return {key: []}
+            items = []
+            for part in inner.split(","):
+                im = _ITEM.fullmatch(part)
+                if im is None:
+                    return None
+                items.append(_scalar(im.group(1)))
+            return {key: items}
+        return {key: _scalar(raw)}
+    except ValueError:
+        return None
+
+
 class FactsBuilder:
     """Builds :class:`Facts` from file text, caching per frontmatter and per template set."""
 
     def __init__(self) -> None:
         self._meta: dict[str, _Meta | LoomgitError] = {}
         self._used: dict[tuple[str, ...], frozenset[str]] = {}
+        self._blocks: dict[str, Any] = {}
+        self._vars: dict[str, dict[str, Variable]] = {}
+        self._msgs: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def _block(self, text: str) -> Any:
+        """One top-level block parsed on its own (None when it does not parse alone)."""
+        if text in self._blocks:
+            return self._blocks[text]
+        got = simple_block(text) if "\n" not in text else None
+        if got is None:
+            try:
+                got = load_meta(text)
+            except LoomgitError:
+                got = None
+        if len(self._blocks) > 50_000:
+            self._blocks.clear()
+        self._blocks[text] = got
+        return got
+
+    def _load(self, fm_text: str) -> tuple[Any, str | None]:
+        """The frontmatter as data: block by block (each distinct block is parsed once in
+        a history pass), or as a whole when its layout is unusual. Also gives the text
+        of the variables block (a cache key)."""
+        blocks = split_blocks(fm_text)
+        if blocks is not None:
+            meta: dict[str, Any] = {}
+            var_text = None
+            for key, text in blocks:
+                got = self._block(text)
+                if not isinstance(got, dict) or len(got) != 1 or key not in got or key in meta:
+                    break
+                meta[key] = got[key]
+                if key in ("variables", "inputs"):
+                    var_text = text
+            else:
+                return meta, var_text
+        return load_meta(fm_text), None
 
     def meta(self, fm_text: str | None, path: str) -> _Meta:
         key = fm_text or ""
         got = self._meta.get(key)
         if got is None:
             try:
-                got = _meta_from(load_meta(fm_text) if fm_text else {}, path)
+                data, var_text = self._load(fm_text) if fm_text else ({}, None)
+                got = _meta_from(data, path, self._vars, var_text)
             except LoomgitError as e:
                 got = e
             if len(self._meta) > 50_000:
@@ -217,35 +351,105 @@ class FactsBuilder:
             self._used[key] = got
         return got
 
+    def messages(self, body: str, body_line: int, path: str) -> tuple[tuple[str, str], ...]:
+        """(role, source) of each message, as :func:`split_messages` finds them."""
+        got = self._msgs.get(body)
+        if got is None:
+            got = _fast_messages(body)
+            if got is None:  # unusual layout or an error: the parser decides and explains
+                from ..prompt.parse import split_messages
+
+                got = tuple((m.role, m.source) for m in split_messages(body, body_line, path))
+            if len(self._msgs) > 20_000:
+                self._msgs.clear()
+            self._msgs[body] = got
+        return got
+
     def from_text(self, text: str, path: str, load: TextLoader | None = None) -> Facts:
         """Facts of a file's text; ``load(name)`` gives included files."""
-        from ..prompt.parse import split_frontmatter, split_messages
-
         try:
-            norm = text.replace("\r\n", "\n")
+            norm = text.replace("\r\n", "\n") if "\r" in text else text
             if norm.startswith("\ufeff"):
                 norm = norm[1:]
-            fm_text, body, body_line = split_frontmatter(norm, path)
+            fm_text, body, body_line = split_front(norm, path)
             m = self.meta(fm_text, path)
-            if not body.strip():
+            if not body or body.isspace():
                 raise LoomgitError("prompt has frontmatter but no body")
-            msgs = split_messages(body, body_line, path)
+            msgs = self.messages(body, body_line, path)
         except LoomgitError as e:
             includes, missing = collect_includes([text], load)
             return Facts(ok=False, error=e.message, content_hash=content_hash(text, includes),
                          includes=includes, missing_includes=missing)
-        sources = [mt.source for mt in msgs]
+        sources = [src for _, src in msgs]
         includes, missing = collect_includes(sources, load)
         if m.variables is not None:
-            iface = dict(m.variables)
+            iface = m.variables  # shared, never changed: equal frontmatter, same object
         else:
             iface = {n: Variable(n) for n in sorted(self.used(sources, includes, path))}
         fmt, schema = m.output if m.output else ("text", None)
-        return Facts(ok=True, content_hash=content_hash(text, includes), model=m.model,
+        return Facts(ok=True, content_hash=fast_hash(text, includes), model=m.model,
                      params=m.params, interface=iface, output_format=fmt, output_schema=schema,
                      description=m.description, tags=m.tags, sample=m.sample, other=m.other,
-                     messages=tuple((mt.role, mt.source) for mt in msgs), includes=includes,
-                     missing_includes=missing)
+                     messages=msgs, includes=includes, missing_includes=missing, meta_key=m)
+
+
+_BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
+_BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
+_FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[^\S\n]*$", re.MULTILINE)
+
+
+def fast_hash(text: str, includes: Mapping[str, str]) -> str:
+    """:func:`loomgit.prompt.model.content_hash`, without its line-by-line work when the
+    text is already normalized (ASCII, LF, no trailing blanks: the usual case)."""
+    if includes or not text.isascii() or text[-1:] in _BLANKS or "\r" in text \
+            or _BLANK_EOL.search(text):
+        return content_hash(text, includes)
+    import hashlib
+
+    return hashlib.sha256((text.strip("\n") + "\n").encode()).hexdigest()
+
+
+def split_front(text: str, path: str) -> tuple[str | None, str, int]:
+    """:func:`loomgit.prompt.parse.split_frontmatter` with a regex instead of a line loop."""
+    if not text.startswith("---"):
+        return None, text, 1
+    nl = text.find("\n")
+    first = text if nl < 0 else text[:nl]
+    if first.rstrip() != "---" or nl < 0:
+        from ..prompt.parse import split_frontmatter
+
+        return split_frontmatter(text, path)
+    m = _FM_CLOSE.search(text, nl + 1)
+    if m is None:
+        from ..prompt.parse import split_frontmatter
+
+        return split_frontmatter(text, path)  # raises the parser's own error
+    fm = text[nl + 1:m.start() - 1] if m.start() > nl + 1 else ""
+    body = text[m.end() + 1:] if m.end() < len(text) else ""
+    return fm, body, (fm.count("\n") + 4) if m.start() > nl + 1 else 3
+
+
+_ROLE_LINE = re.compile(r"^[ \t]*(system|user|assistant)[ \t]*:[ \t]*$",
+                        re.IGNORECASE | re.MULTILINE)
+
+
+def _fast_messages(body: str) -> tuple[tuple[str, str], ...] | None:
+    """The common case of :func:`loomgit.prompt.parse.split_messages` in one regex pass;
+    None when the parser must look (no role line, text before the first, empty message)."""
+    found = list(_ROLE_LINE.finditer(body))
+    if not found or "\r" in body:
+        return None
+    lead = body[: found[0].start()]
+    if lead and not lead.isspace() and _JINJA_COMMENT.sub("", lead).strip():
+        return None
+    out = []
+    for i, m in enumerate(found):
+        end = found[i + 1].start() if i + 1 < len(found) else len(body)
+        src = body[m.end() + 1:end].strip("\n") if m.end() < len(body) else ""
+        if not src or src.isspace() or ("{#" in src and not _JINJA_COMMENT.sub("", src).strip()):
+            return None
+        out.append((m.group(1).lower(), src))
+    return tuple(out)
 
 
 def facts_from_prompt(prompt: Prompt, load: TextLoader | None = None) -> Facts:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,9 @@ class Rec:
         return cls(*d)
 
 
+Info = list[Any]  # [date, author, email, subject, breaking] of a commit
+
+
 @dataclass(slots=True)
 class Line:
     """One prompt's identity through history (it survives renames and re-adds)."""
@@ -57,6 +60,7 @@ class Line:
     id: str
     path: str | None  # None while deleted
     recs: list[Rec] = field(default_factory=list)
+    info: dict[str, Info] = field(default_factory=dict)  # commit -> details, for its recs
     facts: Facts | None = None  # facts of the newest version (memory only)
     hashes: dict[str, str] = field(default_factory=dict)  # content hash -> newest version
 
@@ -72,59 +76,166 @@ class Line:
         """The newest version, or None when the newest entry is a deletion."""
         return self.recs[-1] if self.recs and self.recs[-1].version else None
 
+    def index_hashes(self) -> None:
+        self.hashes = {r.hash: r.version for r in self.recs if r.version}
 
-@dataclass
+    def copy(self) -> Line:
+        return Line(self.key, self.id, self.path, list(self.recs), dict(self.info), self.facts,
+                    dict(self.hashes))
+
+    def to_json(self) -> list[Any]:
+        return [self.id, self.path, [r.to_json() for r in self.recs], self.info]
+
+    @classmethod
+    def from_json(cls, key: int, d: list[Any]) -> Line:
+        line = cls(key, d[0], d[1], [Rec(*r) for r in d[2]], d[3])
+        line.index_hashes()
+        return line
+
+
+class Lines:
+    """The lines of a state, read from the cache one at a time, when first used."""
+
+    def __init__(self, n: int = 0, load: Callable[[int], Line] | None = None,
+                 raw: Callable[[int], bytes] | None = None) -> None:
+        self._items: list[Line | None] = [None] * n
+        self._load = load
+        self.raw = raw  # the cached JSON of a line never loaded (to copy it as it is)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, key: int) -> Line:
+        line = self._items[key]
+        if line is None:
+            assert self._load is not None
+            line = self._items[key] = self._load(key)
+        return line
+
+    def __iter__(self) -> Iterator[Line]:
+        return (self[i] for i in range(len(self._items)))
+
+    def append(self, line: Line) -> None:
+        self._items.append(line)
+
+    def loaded(self, key: int) -> bool:
+        return self._items[key] is not None
+
+    def fork(self) -> Lines:
+        out = Lines(0, self._load, self.raw)
+        out._items = [ln.copy() if ln is not None else None for ln in self._items]
+        return out
+
+
+Head = list[Any]  # [id, path or None, newest version rec (json) or None, its commit info]
+
+
 class State:
-    commit: str | None = None
-    seq: int = 0
-    tree: dict[str, str] = field(default_factory=dict)  # path -> blob, for pathspec paths
-    by_path: dict[str, int] = field(default_factory=dict)
-    by_id: dict[str, int] = field(default_factory=dict)
-    lines: list[Line] = field(default_factory=list)
-    covered: set[str] = field(default_factory=set)  # include paths outside the globs
-    # sha -> [seq, date, author, email, subject, breaking]
-    commits: dict[str, list[Any]] = field(default_factory=dict)
-    inc_users: dict[str, set[int]] = field(default_factory=dict)
+    """Every line at one commit, plus what folding further needs.
 
-    def rebuild_indexes(self) -> None:
-        self.inc_users = {}
-        for line in self.lines:
-            line.hashes = {}
-            for r in line.recs:
-                if r.version:
-                    line.hashes[r.hash] = r.version
-            rec = line.live_rec
-            if rec is not None and rec.inc and line.path is not None:
-                for p in rec.inc:
-                    self.inc_users.setdefault(p, set()).add(line.key)
+    ``heads`` summarises each line (id, path, newest version) so that listing prompts
+    never reads the lines themselves; ``tree`` and ``commits`` are read from the cache
+    only when the state is folded further.
+    """
+
+    def __init__(self, commit: str | None = None, seq: int = 0, *,
+                 tree: dict[str, str] | None = None, commits: dict[str, list[Any]] | None = None,
+                 fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]] | None = None,
+                 lines: Lines | None = None) -> None:
+        self.commit = commit
+        self.seq = seq
+        self.by_path: dict[str, int] = {}
+        self.by_id: dict[str, int] = {}
+        self.covered: set[str] = set()  # include paths outside the globs
+        self.inc_users: dict[str, set[int]] = {}
+        self._heads: list[Head] = []
+        self._dirty: dict[int, Line] = {}
+        self.lines = lines if lines is not None else Lines()
+        self._tree = tree if tree is not None or fold_data else {}
+        self._commits = commits if commits is not None or fold_data else {}
+        self._fold_data = fold_data
+
+    def _ensure_fold_data(self) -> None:
+        if self._tree is None or self._commits is None:
+            assert self._fold_data is not None
+            tree, commits = self._fold_data()
+            if self._tree is None:
+                self._tree = tree
+            if self._commits is None:
+                self._commits = commits
+
+    @property
+    def tree(self) -> dict[str, str]:
+        """path -> blob id for every path the log pass covers."""
+        self._ensure_fold_data()
+        assert self._tree is not None
+        return self._tree
+
+    @property
+    def commits(self) -> dict[str, list[Any]]:
+        """sha -> [seq, date, author, email, subject, breaking] of every folded commit."""
+        self._ensure_fold_data()
+        assert self._commits is not None
+        return self._commits
+
+    @property
+    def heads(self) -> list[Head]:
+        """Per line: [id, path or None, newest version rec (json) or None, its commit info]."""
+        if self._dirty:
+            for key, line in self._dirty.items():
+                rec = line.last
+                self._heads[key] = [line.id, line.path, rec.to_json() if rec else None,
+                                    line.info.get(rec.commit) if rec else None]
+            self._dirty = {}
+        return self._heads
+
+    @heads.setter
+    def heads(self, value: list[Head]) -> None:
+        self._heads, self._dirty = value, {}
+
+    def add_line(self, line: Line) -> None:
+        self.lines.append(line)
+        self._heads.append([line.id, line.path, None, None])
+
+    def set_head(self, line: Line) -> None:
+        self._dirty[line.key] = line
+
+    def head_rec(self, key: int) -> tuple[Rec | None, Info | None]:
+        h = self.heads[key]
+        return (Rec(*h[2]) if h[2] else None), h[3]
 
     def fork(self) -> State:
         """A copy that can be folded further without touching this one."""
-        lines = [Line(ln.key, ln.id, ln.path, list(ln.recs), ln.facts, dict(ln.hashes))
-                 for ln in self.lines]
-        return State(self.commit, self.seq, dict(self.tree), dict(self.by_path),
-                     dict(self.by_id), lines, set(self.covered), dict(self.commits),
-                     {k: set(v) for k, v in self.inc_users.items()})
+        st = State(self.commit, self.seq, tree=dict(self.tree), commits=dict(self.commits),
+                   lines=self.lines.fork())
+        st.by_path, st.by_id = dict(self.by_path), dict(self.by_id)
+        st.covered = set(self.covered)
+        st.inc_users = {k: set(v) for k, v in self.inc_users.items()}
+        st.heads = [list(h) for h in self.heads]
+        return st
 
-    # --- persistence -------------------------------------------------------------------
-    def to_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "seq": self.seq, "tree": self.tree,
-                "by_path": self.by_path, "by_id": self.by_id,
-                "covered": sorted(self.covered), "commits": self.commits,
-                "lines": [[ln.id, ln.path, [r.to_json() for r in ln.recs]] for ln in self.lines]}
+    def index(self) -> dict[str, Any]:
+        """The small part of the state: everything but the lines, the tree, the commits."""
+        return {"commit": self.commit, "seq": self.seq, "covered": sorted(self.covered),
+                "by_path": self.by_path, "by_id": self.by_id, "heads": self.heads,
+                "inc_users": {k: sorted(v) for k, v in self.inc_users.items() if v}}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> State:
-        st = cls(commit=d["commit"], seq=d["seq"], tree=d["tree"], by_path=d["by_path"],
-                 by_id=d["by_id"], covered=set(d["covered"]), commits=d["commits"])
-        st.lines = [Line(i, lid, path, [Rec(*r) for r in recs])
-                    for i, (lid, path, recs) in enumerate(d["lines"])]
-        st.rebuild_indexes()
+    def from_index(cls, d: dict[str, Any], lines: Lines,
+                   fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]]) -> State:
+        st = cls(d["commit"], d["seq"], tree=None, commits=None, fold_data=fold_data,
+                 lines=lines)
+        st.by_path, st.by_id = d["by_path"], d["by_id"]
+        st.covered = set(d["covered"])
+        st.heads = d["heads"]
+        st.inc_users = {k: set(v) for k, v in d["inc_users"].items()}
+        if len(st.heads) != len(lines):
+            raise ValueError("cache index and lines disagree")
         return st
 
 
 def frontmatter_id(text: str) -> str | None:
-    if not text.startswith("---"):
+    if not text.startswith("---") or text.find("id:", 0, 8192) < 0:
         return None
     head = text[3:8192]
     end = _FM_END.search(head)
@@ -238,6 +349,7 @@ class Folder:
         st.seq += 1
         st.commit = c.sha
         st.commits[c.sha] = [st.seq, c.date, c.author, c.email, c.subject, c.breaking]
+        info = [c.date, c.author, c.email, c.subject, c.breaking]
         changed: set[str] = set()
         gone: dict[int, str] = {}  # line key -> path it was deleted from
         moved: dict[int, str] = {}  # line key -> old path
@@ -255,6 +367,8 @@ class Folder:
             last = line.last
             rec = Rec("", c.sha, "deleted", [], "", None, old_path, line.id, "", None)
             line.recs.append(rec)
+            line.info[c.sha] = info
+            st.set_head(line)
             out.append(rec)
             if last is not None and last.inc:
                 for p in last.inc:
@@ -266,9 +380,12 @@ class Folder:
         for key, path in moved.items():
             touched.setdefault(key, []).insert(0, f"moved from {path}")
         for key in sorted(touched):
-            rec = self._version(st.lines[key], c, touched[key])
+            line = st.lines[key]
+            rec = self._version(line, c, touched[key])
             if rec is not None:
+                line.info[c.sha] = info
                 out.append(rec)
+            st.set_head(line)
         return out
 
     def _apply_change(self, ch: Change, changed: set[str], gone: dict[int, str],
@@ -313,7 +430,7 @@ class Folder:
                 touched[line.key] = ["added again"]
             return
         line = Line(len(st.lines), pid, path)
-        st.lines.append(line)
+        st.add_line(line)
         st.by_path[path] = line.key
         if key is None or st.lines[key].id != pid or st.lines[key].path is None:
             st.by_id[pid] = line.key  # a new id, or an old name now taken by a new prompt
@@ -387,9 +504,9 @@ class Folder:
         line.recs.append(rec)
         line.hashes[facts.content_hash] = version
         line.facts = facts
-        old_inc = set(last.inc or {}) if last is not None else set()
-        for p in old_inc - set(inc_blobs):
-            st.inc_users.get(p, set()).discard(line.key)
+        if last is not None and last.inc:
+            for p in set(last.inc) - set(inc_blobs):
+                st.inc_users.get(p, set()).discard(line.key)
         for p in inc_blobs:
             st.inc_users.setdefault(p, set()).add(line.key)
             if self.prompt_id(p) is None:

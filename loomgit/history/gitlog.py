@@ -142,14 +142,17 @@ def parse(stream: Iterable[bytes]) -> Iterator[Commit]:
 
 
 def log(root: str | Path, revs: Sequence[str], specs: Sequence[str], *,
-        first_parent: bool = True) -> Iterator[Commit]:
-    """Stream the commits of ``revs`` touching ``specs``, newest first."""
+        first_parent: bool = True, reverse: bool = False) -> Iterator[Commit]:
+    """Stream the commits of ``revs`` touching ``specs``, newest first (oldest first with
+    ``reverse``: git then walks first and streams the diffs while the caller works)."""
     args = ["git", *_PINNED, "log", "-z", "--raw", "--no-abbrev", "-M", "--no-color",
             "--encoding=UTF-8", f"--format={_FORMAT}"]
     if first_parent:
         args += ["--first-parent", "-m"]
     else:
         args += ["--topo-order", "--diff-merges=first-parent"]
+    if reverse:
+        args.append("--reverse")
     args += [*revs, "--", *specs]
     env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .pending import pending_changes
@@ -23,7 +23,9 @@ class Listed:
     stages: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"id": self.id, "path": self.path, "version": self.version,
+                "content_hash": self.content_hash, "last_commit": self.last_commit,
+                "modified": self.modified, "stages": dict(self.stages)}
 
 
 def _last(v: Version | None) -> dict[str, str] | None:
@@ -54,16 +56,16 @@ def listing(ws: Workspace, ref: str | None = None) -> list[Listed]:
         return {s: stages.get(s, {}).get(pid) for s in ws.config.stages} if stages else {}
 
     if ref is not None:
-        for line in h.live():
-            v = h.latest(line)
-            assert v is not None and line.path is not None
-            rows.append(Listed(line.id, line.path, v.version, v.content_hash, _last(v),
-                               stages=with_stages(line.id)))
+        for e in h.live():
+            v = h.latest_of(e.key)
+            assert v is not None
+            rows.append(Listed(e.id, e.path, v.version, v.content_hash, _last(v),
+                               stages=with_stages(e.id)))
         return rows
     pend = {p.path: p for p in pending_changes(ws, "worktree")}
     for pf in ws.files():
-        line = h.line_for(pf.path, pf.id)
-        committed = h.latest(line) if line is not None and line.path is not None else None
+        key = h.key_for(pf.path, pf.id)
+        committed = h.latest_of(key) if key is not None else None
         p = pend.get(pf.path)
         if p is not None:
             rows.append(Listed(pf.id, pf.path, p.version, p.content_hash, _last(committed),

@@ -70,11 +70,12 @@ def working_version(ws: Workspace, prompt: Prompt) -> str | None:
     try:
         h = history(ws, "HEAD")
         facts = FactsBuilder().from_text(prompt.text, prompt.path, ws.loader)
-        line = h.line_for(prompt.path, prompt.id)
-        latest = h.latest(line) if line is not None and line.path is not None else None
+        key = h.key_for(prompt.path, prompt.id)
+        latest = h.latest_of(key) if key is not None else None
         if latest is not None and latest.content_hash == facts.content_hash:
             return latest.version
-        version, *_ = prospective(h, line if line is not None and line.path else None, facts)
+        line = h.state.lines[key] if key is not None else None
+        version, *_ = prospective(h, line, facts)
         return dev_version(version, facts.content_hash)
     except LoomgitError:
         return None
@@ -148,8 +149,8 @@ def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
                 else None
             if not rec.version:
                 if include_deleted:
-                    old = next((ln for ln in h.state.lines if ln.path == rec.path), None)
-                    prev = h.latest(old) if old is not None else None
+                    old = h.state.by_path.get(rec.path)
+                    prev = h.latest_of(old) if old is not None else None
                     out.append(Pending(rec.id, rec.path, None, "deleted", ["file deleted"], "",
                                        prev.version if prev else None, "deleted"))
                 continue

@@ -13,7 +13,7 @@ from .. import gitio
 from ..errors import GitError, RefError
 from . import gitlog
 from .blobs import BlobReader
-from .cache import Store
+from .cache import CacheError, Store
 from .fold import Folder, Line, State
 
 if TYPE_CHECKING:
@@ -94,10 +94,8 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
         folder = Folder(repo.config, st, read=reader.read_many, fetch=_fetcher(reader),
                         covered=covered)
         revs = [sha] + ([f"^{base.commit}"] if base is not None and base.commit else [])
-        commits = list(gitlog.log(repo.root, revs, repo.specs(covered),
-                                  first_parent=repo.first_parent))
-        commits.reverse()
-        folder.fold(commits)
+        folder.fold(gitlog.log(repo.root, revs, repo.specs(covered),
+                               first_parent=repo.first_parent, reverse=True))
         if not (folder.new_includes - covered):
             st.commit = sha
             return st
@@ -107,47 +105,50 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
 
 def truncate(src: State, upto: str, sha: str) -> State:
     """``src`` cut back to the commit ``upto`` on its history, as the state at ``sha``."""
-    limit = src.commits[upto][0]
-    seq_of = {s: v[0] for s, v in src.commits.items()}
-    st = State(commit=sha, seq=limit, covered=set(src.covered),
-               commits={s: v for s, v in src.commits.items() if v[0] <= limit})
+    commits = src.commits
+    limit = commits[upto][0]
+    st = State(commit=sha, seq=limit, tree={},
+               commits={s: v for s, v in commits.items() if v[0] <= limit})
+    st.covered = set(src.covered)
     order: list[tuple[int, int, str]] = []
     for line in src.lines:
-        recs = [r for r in line.recs if seq_of.get(r.commit, limit + 1) <= limit]
+        recs = [r for r in line.recs if commits.get(r.commit, [limit + 1])[0] <= limit]
         live = recs[-1] if recs and recs[-1].version else None
-        st.lines.append(Line(line.key, recs[-1].id if recs else line.id,
-                             live.path if live else None, recs))
+        new = Line(line.key, recs[-1].id if recs else line.id, live.path if live else None,
+                   recs, {c: i for c, i in line.info.items() if c in st.commits})
+        new.index_hashes()
+        st.add_line(new)
+        if recs:
+            st.set_head(new)
         if live is not None:
             st.by_path[live.path] = line.key
             st.tree[live.path] = live.blob
             for p, b in (live.inc or {}).items():
                 st.tree[p] = b
-        order += [(seq_of[r.commit], line.key, r.id) for r in recs]
+                st.inc_users.setdefault(p, set()).add(line.key)
+        order += [(commits[r.commit][0], line.key, r.id) for r in recs]
     for _, key, rid in sorted(order):
         st.by_id[rid] = key
     for line in st.lines:  # a live prompt keeps its own id
         if line.path is not None:
             st.by_id[line.id] = line.key
-    st.rebuild_indexes()
     return st
 
 
 def state_at(repo: Repo, sha: str) -> State:
     """The fold state at commit ``sha`` (cached under ``.git/loomgit/history/``)."""
     store = repo.store
-    if store.has(sha):
-        st = store.load(sha)
-        if st is not None:
-            store.touch(sha)
-            return st
+    st = store.load(sha) if store.has(sha) else None
+    if st is not None:
+        store.touch(sha)
+        return st
     cached = store.shas()
     with BlobReader(repo.root) as reader:
         base: State | None = None
         if cached and repo.first_parent:
             chain = gitlog.rev_list(repo.root, ["--first-parent", sha, "--"])
             index = {s: i for i, s in enumerate(chain)}
-            ancestors = sorted((index[s], s) for s in cached if s in index)
-            for _, s in ancestors:
+            for _, s in sorted((index[s], s) for s in cached if s in index):
                 base = store.load(s)
                 if base is not None:
                     break
@@ -155,25 +156,28 @@ def state_at(repo: Repo, sha: str) -> State:
                 cut = _truncated(repo, sha, cached[:3])
                 if cut is not None:
                     return cut
-        st = fold_range(repo, base, sha, reader)
+        try:
+            st = fold_range(repo, base, sha, reader)
+        except CacheError:  # the cached base went away while in use: start afresh
+            st = fold_range(repo, None, sha, reader)
     store.save(st)
     return st
 
 
 def _truncated(repo: Repo, sha: str, candidates: list[str]) -> State | None:
     for s in candidates:
-        heads = repo.store.load_heads(s)
-        if heads is None:
-            continue
-        last = gitlog.rev_list(repo.root, ["--first-parent", "-1", sha, "--",
-                                           *repo.specs(set(heads.get("covered") or []))])
         src = repo.store.load(s)
         if src is None:
             continue
+        last = gitlog.rev_list(repo.root, ["--first-parent", "-1", sha, "--",
+                                           *repo.specs(src.covered)])
         if not last:
             return State(commit=sha)
-        if last[0] in src.commits:
-            return truncate(src, last[0], sha)
+        try:
+            if last[0] in src.commits:
+                return truncate(src, last[0], sha)
+        except CacheError:
+            continue
     return None
 
 

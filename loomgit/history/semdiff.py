@@ -192,20 +192,21 @@ def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | No
     h = history(ws, base)
     pairs: list[tuple[Side | None, Side | None]] = []
     seen: set[int] = set()
+    ids = {e.key: e.id for e in h.live()}
     for pf in ws.files():
-        line = h.line_for(pf.path, pf.id)
+        key = h.key_for(pf.path, pf.id)
         new = Side.of(pf.id, resolve(ws, pf.path))
         old = None
-        if line is not None and line.path is not None:
-            seen.add(line.key)
+        if key is not None and key in ids:
+            seen.add(key)
             try:
-                old = resolve_side(ws, f"{line.id}@{h.commit}")
+                old = resolve_side(ws, f"{ids[key]}@{h.commit}")
             except LoomgitError:
                 old = None
         if old is not None and old.path == new.path and _hash(old) == _hash(new):
             continue
         pairs.append((old, new))
-    for line in h.live():
-        if line.key not in seen:
-            pairs.append((resolve_side(ws, f"{line.id}@{h.commit}"), None))
+    for e in h.live():
+        if e.key not in seen:
+            pairs.append((resolve_side(ws, f"{e.id}@{h.commit}"), None))
     return pairs

@@ -71,16 +71,21 @@ class History:
         return self.repo.main[0] if self.repo.main else None
 
     # --- finding a prompt ----------------------------------------------------------------
-    def live(self) -> list[Line]:
-        return sorted((ln for ln in self.state.lines if ln.path is not None and ln.live_rec),
-                      key=lambda ln: ln.id)
+    def live(self) -> list[Entry]:
+        """The prompts that exist at this commit, by id (no version line is read)."""
+        out = [Entry(k, h[0], h[1]) for k, h in enumerate(self.state.heads)
+               if h[1] is not None and h[2] is not None]
+        return sorted(out, key=lambda e: e.id)
+
+    def _alive(self, key: int) -> bool:
+        return self.state.heads[key][1] is not None
 
     def find(self, ident: str) -> Line:
         """The line an id, an old id, a path or a unique id suffix names."""
         st = self.state
         ident = ident.strip()
         key = st.by_id.get(ident)
-        if key is not None and st.lines[key].id == ident and st.lines[key].path is not None:
+        if key is not None and st.heads[key][0] == ident and self._alive(key):
             return st.lines[key]
         rel = _relpath(self.repo, ident)
         if rel is not None and rel in st.by_path:
@@ -91,19 +96,33 @@ class History:
             for line in st.lines:
                 if any(r.path == rel for r in line.recs):
                     return line
-        tail = [ln for ln in self.live() if ln.id.endswith("/" + ident)]
+        tail = [e for e in self.live() if e.id.endswith("/" + ident)]
         if len(tail) == 1:
-            return tail[0]
+            return st.lines[tail[0].key]
         if len(tail) > 1:
-            raise RefError(f"{ident!r} is ambiguous: {', '.join(ln.id for ln in tail)}")
+            raise RefError(f"{ident!r} is ambiguous: {', '.join(e.id for e in tail)}")
         import difflib
 
-        ids = [ln.id for ln in self.live()]
+        ids = [e.id for e in self.live()]
         close = difflib.get_close_matches(ident, ids, n=3)
         where = f" at {self.commit[:7]}" if self.commit else ""
         hint = f"; did you mean {', '.join(close)}?" if close else \
             ("; 'loomgit list' shows the prompts" if ids else "")
         raise RefError(f"unknown prompt {ident!r}{where}{hint}")
+
+    def key_for(self, path: str, ident: str | None = None) -> int | None:
+        """The key of the live line at ``path`` (or holding ``ident``), without raising."""
+        st = self.state
+        key = st.by_path.get(path)
+        if key is None and ident is not None:
+            key = st.by_id.get(ident)
+            if key is not None and not self._alive(key):
+                key = None
+        return key
+
+    def line_for(self, path: str, ident: str | None = None) -> Line | None:
+        key = self.key_for(path, ident)
+        return self.state.lines[key] if key is not None else None
 
     # --- versions ------------------------------------------------------------------------
     def versions(self, line: Line) -> list[Version]:
@@ -118,16 +137,14 @@ class History:
         vs = self.versions(line)
         return vs[-1] if vs else None
 
-    def line_for(self, path: str, ident: str | None = None) -> Line | None:
-        """The live line at ``path`` (or holding ``ident``), without raising."""
-        st = self.state
-        key = st.by_path.get(path)
-        if key is None and ident is not None:
-            key = st.by_id.get(ident)
-        return st.lines[key] if key is not None else None
-
-    def _commit_info(self, sha: str) -> list[Any]:
-        return self.state.commits.get(sha) or [0, "", "", "", "", False]
+    def latest_of(self, key: int) -> Version | None:
+        """The newest version of line ``key``, read from the summary when it is final."""
+        rec, info = self.state.head_rec(key)
+        if rec is None:
+            return None
+        if self.provisional and rec.commit in self.provisional:
+            return self.latest(self.state.lines[key])
+        return _version(rec, info)
 
     def _build(self, line: Line) -> list[Version]:
         recs = [r for r in line.recs if r.version]
@@ -135,17 +152,10 @@ class History:
             r.commit in self.provisional for r in recs) else {}
         out = []
         for i, r in enumerate(recs):
-            info = self._commit_info(r.commit)
-            version, change, reasons, same_as = r.version, r.change, r.reasons, r.same_as
-            if i in overlay:
-                version, change, reasons = overlay[i]
+            same_as = r.same_as
             if same_as is not None:
                 same_as = overlay.get(_index_of(recs, same_as, i), (same_as,))[0]
-            out.append(Version(id=r.id, version=version, commit=r.commit, date=info[1],
-                               author=info[2], email=info[3], subject=info[4], change=change,
-                               reasons=list(reasons), content_hash=r.hash, same_as=same_as,
-                               path=r.path, provisional=i in overlay, blob=r.blob,
-                               includes=dict(r.inc) if r.inc else None))
+            out.append(_version(r, line.info.get(r.commit), overlay.get(i), same_as))
         return out
 
     def _overlay(self, line: Line, recs: list[Rec]) -> dict[int, tuple[str, str, list[str]]]:
@@ -161,7 +171,7 @@ class History:
             for i in range(first, len(recs)):
                 r = recs[i]
                 n += 1
-                breaking = breaking or bool(self._commit_info(r.commit)[5])
+                breaking = breaking or bool((line.info.get(r.commit) or [False] * 5)[4])
                 if base is None or base_facts is None:
                     v, change, reasons = self.repo.config.initial_version, "initial", \
                         ["first appearance"]
@@ -204,6 +214,28 @@ class History:
             raise RefError(f"{line.id} has no version {spec}.x (latest is {vs[-1].version}; "
                            f"'loomgit log {line.id}' lists them)")
         raise RefError(f"{spec!r} is not a version")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A prompt that exists at a commit: its line key, id and path."""
+
+    key: int
+    id: str
+    path: str
+
+
+def _version(rec: Rec, info: list[Any] | None,
+             overlay: tuple[str, str, list[str]] | None = None,
+             same_as: str | None = None) -> Version:
+    info = info or ["", "", "", "", False]
+    version, change, reasons = overlay if overlay else (rec.version, rec.change, rec.reasons)
+    return Version(id=rec.id, version=version, commit=rec.commit, date=info[0],
+                   author=info[1], email=info[2], subject=info[3], change=change,
+                   reasons=list(reasons), content_hash=rec.hash,
+                   same_as=same_as if overlay or same_as else rec.same_as, path=rec.path,
+                   provisional=overlay is not None, blob=rec.blob,
+                   includes=dict(rec.inc) if rec.inc else None)
 
 
 def _index_of(recs: list[Rec], version: str, before: int) -> int:
