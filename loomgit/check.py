@@ -96,11 +96,11 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
             findings.append(error(rel, None, "no such file"))
         elif is_suite(rel):
             findings += check_suite(ws, rel)
-        elif _is_experiment(ws, rel):
+        elif rel.endswith((".yaml", ".yml")) and _is_experiment(ws, rel):
             from .experiments.spec import check_experiment_file
 
             findings += check_experiment_file(ws, rel)
-        elif _is_pipeline(ws, rel):
+        elif rel.endswith((".yaml", ".yml")) and _is_pipeline(ws, rel):
             from .batch.pipeline import check_pipeline_file
 
             findings += check_pipeline_file(ws, rel)
