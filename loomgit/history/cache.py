@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..errors import InfraError
 from .fold import Line, Lines, State
 
-FORMAT = 4  # bump whenever the fold or the bump rules change what a state holds
+FORMAT = 5  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
 _KINDS = ("idx", "lines", "fold")
 
@@ -39,8 +40,9 @@ def fingerprint(config: Config) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class CacheError(Exception):
-    """A cached file vanished or is damaged while in use."""
+class CacheError(InfraError):
+    """A cached file vanished or is damaged while in use (the damaged state is removed,
+    so running the command again recomputes it)."""
 
 
 class Store:
@@ -84,26 +86,40 @@ class Store:
         offsets: list[list[int]] = idx.get("offsets") or []
         blob: list[bytes] = []
 
+        def damaged(why: str) -> CacheError:
+            self.drop(sha)
+            return CacheError(f"the history cache for {sha[:7]} was {why} and has been "
+                              f"removed; run the command again ({self.dir})")
+
         def raw(key: int) -> bytes:
             if not blob:
                 try:
                     blob.append(self.path(sha, "lines").read_bytes())
-                except OSError as e:
-                    raise CacheError(f"history cache for {sha[:7]} vanished: {e}") from None
+                except OSError:
+                    raise damaged("removed while in use") from None
             start, size = offsets[key]
             return blob[0][start:start + size]
 
         def load(key: int) -> Line:
             try:
                 return Line.from_json(key, json.loads(raw(key)))
-            except (ValueError, TypeError, IndexError) as e:
-                raise CacheError(f"history cache for {sha[:7]} is damaged: {e}") from None
+            except (ValueError, TypeError, IndexError, KeyError):
+                raise damaged("damaged") from None
 
         def fold_data() -> tuple[dict[str, str], dict[str, list[Any]]]:
             data = self._json(sha, "fold")
-            if not isinstance(data, dict):
-                raise CacheError(f"history cache for {sha[:7]} is damaged")
+            if not isinstance(data, dict) or not isinstance(data.get("tree"), dict) \
+                    or not isinstance(data.get("commits"), dict):
+                raise damaged("damaged")
             return data["tree"], data["commits"]
+
+        try:  # a cut-short lines file is caught here, before anything is read from it
+            size = self.path(sha, "lines").stat().st_size
+        except OSError:
+            return None
+        if offsets and size != offsets[-1][0] + offsets[-1][1] + 1:
+            self.drop(sha)
+            return None
 
         try:
             return State.from_index(idx, Lines(len(offsets), load, raw), fold_data)
@@ -152,11 +168,14 @@ class Store:
 
     def _prune(self) -> None:
         for sha in self.shas()[KEEP:]:
-            for kind in ("idx", "fold", "lines"):
-                try:
-                    self.path(sha, kind).unlink()
-                except OSError:
-                    pass
+            self.drop(sha)
+
+    def drop(self, sha: str) -> None:
+        for kind in ("idx", "fold", "lines"):
+            try:
+                self.path(sha, kind).unlink()
+            except OSError:
+                pass
 
     def touch(self, sha: str) -> None:
         try:

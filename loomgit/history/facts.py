@@ -212,9 +212,16 @@ def _meta_from(meta: Any, path: str,
     tags = [tags] if isinstance(tags, str) else (tags if isinstance(tags, list) else [tags])
     desc = meta.get("description") or meta.get("name") or ""
     other = {str(k): v for k, v in meta.items() if k not in _KNOWN_META}
+    sample = meta.get("sample")
+    if isinstance(sample, str) and (path.endswith(".prompty") or isinstance(meta.get("model"), dict)):
+        sample = None  # Prompty allows a file name here; the parser does not follow it
+    if sample is None and var_key == "inputs" and variables:
+        picked = {k: v["sample"] for k, v in meta["inputs"].items()
+                  if isinstance(v, dict) and "sample" in v}
+        sample = picked or None
     return _Meta(model=model, params=params, variables=variables, output=output,
                  description=str(desc), tags=tuple(str(t) for t in tags),
-                 sample=meta.get("sample"), other=other, meta=meta)
+                 sample=sample, other=other, meta=meta)
 
 
 # A few block shapes make up most frontmatter edits (``description: words``,
