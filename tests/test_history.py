@@ -499,3 +499,46 @@ def test_git_processes_do_not_grow_with_prompts(repo: GitRepo, monkeypatch: pyte
     assert len(git_calls) <= 8, git_calls
     assert sum("log" in c for c in git_calls) == 1
     assert sum("cat-file" in c for c in git_calls) == 1
+
+
+def test_uncommitted_partial_change_gives_the_including_prompt_a_dev_version(repo: GitRepo) -> None:
+    repo.commit("add", {"partials/tone.md": "Be calm.\n",
+                        "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n"})
+    repo.write({"partials/tone.md": "Be warm.\n"})
+    ws = Workspace(repo.path)
+    (p,) = pending_changes(ws, "worktree")
+    assert (p.id, p.change, p.reasons) == ("reply", "minor", ['included "partials/tone.md" changed'])
+    assert p.version.startswith("1.1.0-dev+")
+    assert working_version(ws, ws.prompt("reply")) == p.version
+    assert pending_changes(ws, "index") == []
+    repo.git("add", "partials/tone.md")
+    assert [x.version for x in pending_changes(Workspace(repo.path), "index")] == ["1.1.0"]
+
+
+def test_merge_that_brings_a_new_and_a_moved_prompt(sample_repo: GitRepo) -> None:
+    r = sample_repo
+    r.git("checkout", "-q", "-b", "feature")
+    r.commit("new", {"prompts/new.prompt": "New {{ x }}\n"})
+    (r.path / "prompts/triage").mkdir()
+    r.git("mv", P, "prompts/triage/summarize.prompt")
+    r.commit("move")
+    r.git("checkout", "-q", "main")
+    r.git("merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
+    ws = Workspace(r.path)
+    assert [(v.version, v.subject) for v in versions(ws, "new")] == [("1.0.0", "Merge feature")]
+    moved = versions(ws, "triage/summarize")
+    assert [(v.version, v.reasons) for v in moved] == [
+        ("1.0.0", ["first appearance"]), ("1.0.1", [f"moved from {P}"])]
+
+
+def test_main_branch_is_the_remotes_default_branch(repo: GitRepo, tmp_path: Path) -> None:
+    repo.git("checkout", "-q", "-b", "trunk")
+    repo.commit("add", {P: SUMMARIZE})  # 'main' was never born: trunk is the only branch
+    clone = tmp_path / "clone"
+    _run(tmp_path, "git", "clone", "-q", f"file://{repo.path}", str(clone))
+    _run(clone, "git", "checkout", "-q", "-b", "main")  # a local 'main' that is a branch
+    (clone / P).write_text(SUMMARIZE.replace("Summarize this ticket", "Summarize a ticket"))
+    _run(clone, "git", "commit", "-q", "-am", "work")
+    sha = _run(clone, "git", "rev-parse", "HEAD").strip()
+    assert [v.version for v in versions(Workspace(clone), "support/summarize")] == \
+        ["1.0.0", f"1.1.0-dev.1+{sha[:7]}"]

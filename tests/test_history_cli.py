@@ -114,7 +114,7 @@ def test_diff_two_versions(story: GitRepo, cli) -> None:  # type: ignore[no-unty
     assert "+You are an on-call assistant. Answer in a calm tone." in r.out
     d = json.loads(cli(["diff", "summarize@1.0.0", "@1.1.0", "--json"], cwd=story.path).out)
     assert set(d) == {"from", "to", "change", "reasons", "variables", "params", "model",
-                      "output", "messages", "rendered"}
+                      "output", "messages", "includes", "rendered"}
     assert d["from"]["version"] == "1.0.0" and d["to"]["version"] == "1.1.0"
     assert (d["change"], d["reasons"]) == ("minor", ['message "user" changed'])
     assert [m["status"] for m in d["messages"]] == ["same", "changed"]
@@ -245,3 +245,17 @@ def test_empty_repository_commands(repo: GitRepo, cli) -> None:  # type: ignore[
     r = cli(["log", "summarize"], cwd=repo.path)
     assert r.exit_code == 1 and "unknown prompt" in r.err
     assert "1.0.0-dev+" in cli(["status"], cwd=repo.path).out
+
+
+def test_diff_shows_changed_includes(repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    repo.commit("add", {"partials/tone.md": "Be calm.\n",
+                        "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n"})
+    repo.write({"partials/tone.md": "Be warm.\n"})
+    d = json.loads(cli(["diff", "reply", "--json"], cwd=repo.path).out)
+    assert (d["change"], d["reasons"]) == ("minor", ['included "partials/tone.md" changed'])
+    assert [m["status"] for m in d["messages"]] == ["same"]
+    (inc,) = d["includes"]
+    assert inc["path"] == "partials/tone.md" and inc["status"] == "changed"
+    assert "-Be calm.\n+Be warm." in inc["diff"]
+    out = cli(["diff", "reply"], cwd=repo.path).out
+    assert "+++ reply@1.1.0-dev+" in out and "+Be warm." in out

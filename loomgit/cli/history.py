@@ -168,7 +168,7 @@ def _print_semdiff(d: Any) -> None:
         click.echo(f"  params ~ {k}: {ch['from']} -> {ch['to']}")
     if d.output:
         click.echo(f"  output: {d.output['from']} -> {d.output['to']}")
-    for m in d.messages:
+    for m in [*d.messages, *d.includes]:
         if m["diff"]:
             click.echo()
             _print_diff_text(m["diff"])

@@ -50,6 +50,7 @@ class SemDiff:
     model: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
+    includes: list[dict[str, Any]] = field(default_factory=list)
     rendered: list[dict[str, Any]] | None = None
 
     @property
@@ -69,7 +70,8 @@ class SemDiff:
                 "to": self.new.to_dict() if self.new else None,
                 "change": self.change, "reasons": self.reasons, "variables": self.variables,
                 "params": self.params, "model": self.model, "output": self.output,
-                "messages": self.messages, "rendered": self.rendered}
+                "messages": self.messages, "includes": self.includes,
+                "rendered": self.rendered}
 
 
 def _udiff(a: str, b: str, a_name: str, b_name: str) -> str:
@@ -145,9 +147,31 @@ def diff_prompts(old: Side | None, new: Side | None,
 
     if out_of(old) != out_of(new):
         d.output = {"from": out_of(old), "to": out_of(new)}
+    d.includes = _includes(old, new, a_name, b_name)
     if render:
         d.rendered = _render_diff(old, new, variables, a_name, b_name, limits or {})
     return d
+
+
+def _includes(old: Side | None, new: Side | None, a: str, b: str) -> list[dict[str, Any]]:
+    """A line diff of each included file that differs between the two sides."""
+    from .facts import collect_includes
+
+    def texts(s: Side | None) -> dict[str, str]:
+        if s is None:
+            return {}
+        return collect_includes([m.source for m in s.prompt.messages], s.loader)[0]
+
+    ot, nt = texts(old), texts(new)
+    out = []
+    for name in sorted(set(ot) | set(nt)):
+        o, n = ot.get(name), nt.get(name)
+        if o == n:
+            continue
+        status = "added" if o is None else ("removed" if n is None else "changed")
+        out.append({"path": name, "status": status,
+                    "diff": _udiff(o or "", n or "", f"{a} ({name})", f"{b} ({name})")})
+    return out
 
 
 def _render_diff(old: Side | None, new: Side | None, variables: dict[str, Any] | None,
