@@ -161,3 +161,43 @@ def test_worktrees_share_the_cache(sample_repo: GitRepo, tmp_path: Path) -> None
     hv._MEMO.clear()
     assert [v.version for v in versions(Workspace(wt), "support/summarize")] == ["1.0.0", "1.1.0"]
     assert not (wt / ".git" / "loomgit").exists()
+
+
+def test_blob_reader_reads_many_and_names_missing_ones(sample_repo: GitRepo) -> None:
+    from loomgit.history import BlobReader, read_blobs
+
+    r = sample_repo
+    r.commit("odd names", {"prompts/with space.prompt": "x\n", "big.txt": "y" * 300_000})
+    names = ["HEAD:" + P, "HEAD:prompts/with space.prompt", "HEAD:no such.prompt", "HEAD:big.txt",
+             "HEAD:nope", "HEAD", "0" * 40] * 200
+    with BlobReader(r.path) as reader:
+        got = reader.read_many(names)
+        again = reader.read_many(names[:7])
+    assert got["HEAD:" + P] == SUMMARIZE.encode()
+    assert got["HEAD:prompts/with space.prompt"] == b"x\n"
+    assert got["HEAD:big.txt"] == b"y" * 300_000
+    assert got["HEAD:no such.prompt"] is None and got["HEAD:nope"] is None
+    assert got["HEAD"] is None and got["0" * 40] is None  # a commit is not a blob
+    assert again == {n: got[n] for n in names[:7]}
+    assert read_blobs(r.path, [("HEAD", P), ("", P), ("HEAD~1", "big.txt")]) == {
+        ("HEAD", P): SUMMARIZE.encode(), ("", P): SUMMARIZE.encode(), ("HEAD~1", "big.txt"): None}
+
+
+def test_a_long_history_is_read_in_two_halves_with_the_same_result(
+        sample_repo: GitRepo, logs: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    import loomgit.history.repo as repo_mod
+
+    r = sample_repo
+    r.commit("other", {"prompts/other.prompt": "Hi {{ x }}\n"})
+    for n in range(6):
+        bump_text(r, n)
+        r.commit(f"o{n}", {"prompts/other.prompt": f"Hi {{{{ x }}}} {n}\n"})
+    whole = cold(r)
+    assert len(logs) == 1
+    monkeypatch.setattr(repo_mod, "SPLIT_AT", 4)
+    halves = cold(r)
+    assert len(logs) == 3 and len(logs[1]) == 1 and logs[2][1] == f"^{logs[1][0]}"
+    assert halves == whole
+    split_other = cold(r, "other")
+    monkeypatch.setattr(repo_mod, "SPLIT_AT", 10**9)
+    assert cold(r, "other") == split_other

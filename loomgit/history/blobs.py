@@ -1,7 +1,8 @@
 """Batched blob reads: one ``git cat-file --batch`` process for any number of objects.
 
 Requests are written in slices small enough to sit in the pipe buffer, then the answers
-are read, so the reader never deadlocks and never needs a thread.
+are read, so the reader never deadlocks and never needs a thread. Answers are read from
+the pipe's file descriptor directly, never through the buffered ``proc.stdout``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class BlobReader:
     def __init__(self, root: str | Path) -> None:
         self.root = root
         self._proc: subprocess.Popen[bytes] | None = None
+        self._buf = bytearray()  # read but not yet parsed (never from stdout's own buffer)
         self.reads = 0
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -67,24 +69,42 @@ class BlobReader:
                 proc.stdin.flush()
             except BrokenPipeError:
                 raise GitError("git cat-file stopped unexpectedly") from None
-            for name in batch:
-                out[name] = self._answer(proc.stdout)
+            for name, answer in zip(batch, self._answers(proc.stdout.fileno(), len(batch))):
+                out[name] = answer
         self.reads += len(wanted)
         return out
 
-    @staticmethod
-    def _answer(stdout: object) -> tuple[str, bytes] | None:
-        header = stdout.readline()  # type: ignore[attr-defined]
-        if not header:
-            raise GitError("git cat-file stopped unexpectedly")
-        parts = header.split()
-        if len(parts) != 3 or parts[1] in (b"missing", b"ambiguous"):
-            return None
-        size = int(parts[2])
-        data = stdout.read(size + 1)  # type: ignore[attr-defined]
-        if parts[1] != b"blob":
-            return None
-        return parts[0].decode(), bytes(data[:size])
+    def _answers(self, fd: int, n: int) -> list[tuple[str, bytes] | None]:
+        """``n`` answers, parsed from raw reads of whatever git has written (git writes
+        each object apart, so a buffered readline-and-read per object costs twice)."""
+        buf = self._buf
+        pos = 0
+        out: list[tuple[str, bytes] | None] = []
+
+        def more() -> None:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise GitError("git cat-file stopped unexpectedly")
+            buf.extend(chunk)
+
+        for _ in range(n):
+            nl = buf.find(b"\n", pos)
+            while nl < 0:
+                more()
+                nl = buf.find(b"\n", pos)
+            parts = bytes(buf[pos:nl]).split()
+            if len(parts) != 3 or not parts[2].isdigit():  # "<name> missing" and the like
+                out.append(None)
+                pos = nl + 1
+                continue
+            end = nl + 1 + int(parts[2])
+            while len(buf) < end + 1:
+                more()
+            out.append((parts[0].decode(), bytes(buf[nl + 1:end])) if parts[1] == b"blob"
+                       else None)
+            pos = end + 1
+        del buf[:pos]
+        return out
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -145,25 +145,29 @@ class _Meta:
 _TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]|$)")
 
 
-_COL0 = re.compile(r"^[^ \t#\n].*$", re.MULTILINE)
+_BLOCK = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t][^\n]*)?"
+                    r"(?:\n(?=[ \t#\n-]|\Z)[^\n]*)*", re.MULTILINE)
+_LEAD = re.compile(r"(?:(?:[ \t#][^\n]*)?\n)*")
 
 
 def split_blocks(fm_text: str) -> list[tuple[str, str]] | None:
     """Top-level ``key: ...`` blocks of a frontmatter, as text; None when the YAML is not
-    plainly laid out that way (the whole document is parsed then)."""
-    starts: list[tuple[str, int]] = []
-    for m in _COL0.finditer(fm_text):
-        line = m.group()
-        k = _TOP_KEY.match(line)
-        if k is not None:
-            starts.append((k.group(1), m.start()))
-        elif line[0] != "-" or not starts:  # a list under the previous key may be flush
-            return None
+    plainly laid out that way (the whole document is parsed then). A block is its key
+    line and the blank, indented, comment and flush ``- item`` lines after it."""
     out = []
-    for i, (key, start) in enumerate(starts):
-        end = starts[i + 1][1] - 1 if i + 1 < len(starts) else len(fm_text)
-        out.append((key, fm_text[start:end]))
-    return out
+    pos = -1
+    for m in _BLOCK.finditer(fm_text):
+        if pos < 0:
+            lead = fm_text[:m.start()]
+            if lead and not _LEAD.fullmatch(lead):
+                return None  # something before the first key that is not a comment
+        elif m.start() != pos + 1:
+            return None  # a line between blocks that is not part of one
+        out.append((m.group(1), m.group()))
+        pos = m.end()
+    if pos < 0:
+        return None if fm_text.strip(" \t\n") and not _LEAD.fullmatch(fm_text + "\n") else []
+    return out if pos == len(fm_text) else None
 
 
 def _meta_from(meta: Any, path: str,

@@ -141,10 +141,89 @@ def parse(stream: Iterable[bytes]) -> Iterator[Commit]:
         yield build(head)
 
 
+class LogStream:
+    """A running ``git log``: iterate it for its commits, close it when done (also when
+    it was never iterated). With ``drain`` a thread reads git's output into memory as
+    it comes, so git runs at full speed while the caller is busy with something else."""
+
+    def __init__(self, root: str | Path, args: list[str], drain: bool = False) -> None:
+        import tempfile
+
+        self._err = tempfile.TemporaryFile()  # a file: a chatty git never blocks on it
+        env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+        try:
+            self._proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE,
+                                          stderr=self._err, env=env)
+        except FileNotFoundError:
+            self._err.close()
+            raise GitError("git is not installed or not on PATH") from None
+        self._chunks: list[bytes] = []
+        self._eof = False
+        self._thread = None
+        if drain:
+            import threading
+
+            self._thread = threading.Thread(target=self._drain, daemon=True)
+            self._thread.start()
+        self._closed = False
+
+    def _drain(self) -> None:
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                self._chunks.append(chunk)
+        except OSError:
+            pass
+
+    def _raw(self) -> Iterator[bytes]:
+        if self._thread is not None:
+            self._thread.join()
+            yield from self._chunks
+            self._chunks = []
+            self._eof = True
+            return
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while chunk := os.read(fd, 1 << 16):
+            yield chunk
+        self._eof = True
+
+    def __iter__(self) -> Iterator[Commit]:
+        try:
+            yield from parse(self._raw())
+        finally:
+            rc, err = self._finish()
+        if rc != 0:
+            msg = err.splitlines()[-1] if err else f"exit status {rc}"
+            raise GitError(f"git log failed: {msg.removeprefix('fatal: ')}")
+
+    def _finish(self) -> tuple[int, str]:
+        if self._closed:
+            return 0, ""
+        self._closed = True
+        proc = self._proc
+        assert proc.stdout is not None
+        if self._thread is None and not self._eof and proc.poll() is None:
+            proc.kill()  # stopped early: git's output is not wanted any more
+        if self._thread is not None:
+            self._thread.join()
+        proc.stdout.close()
+        rc = proc.wait()
+        self._err.seek(0)
+        err = self._err.read().decode("utf-8", "replace").strip()
+        self._err.close()
+        return (rc if rc > 0 else 0), err
+
+    def close(self) -> None:
+        self._finish()
+
+
 def log(root: str | Path, revs: Sequence[str], specs: Sequence[str], *,
-        first_parent: bool = True, reverse: bool = False) -> Iterator[Commit]:
-    """Stream the commits of ``revs`` touching ``specs``, newest first (oldest first with
-    ``reverse``: git then walks first and streams the diffs while the caller works)."""
+        first_parent: bool = True, reverse: bool = False, drain: bool = False) -> LogStream:
+    """Start ``git log`` over the commits of ``revs`` touching ``specs``: newest first,
+    or oldest first with ``reverse`` (git then walks first and streams the diffs while
+    the caller works). Iterate the result for :class:`Commit` objects; close it after."""
     args = ["git", *_PINNED, "log", "-z", "--raw", "--no-abbrev", "-M", "--no-color",
             "--encoding=UTF-8", f"--format={_FORMAT}"]
     if first_parent:
@@ -153,24 +232,7 @@ def log(root: str | Path, revs: Sequence[str], specs: Sequence[str], *,
         args += ["--topo-order", "--diff-merges=first-parent"]
     if reverse:
         args.append("--reverse")
-    args += [*revs, "--", *specs]
-    env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
-    try:
-        proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env)
-    except FileNotFoundError:
-        raise GitError("git is not installed or not on PATH") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        yield from parse(iter(lambda: proc.stdout.read(1 << 16), b""))  # type: ignore[union-attr]
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode("utf-8", "replace").strip()
-        proc.stderr.close()
-        rc = proc.wait()
-    if rc != 0:
-        msg = err.splitlines()[-1] if err else f"exit status {rc}"
-        raise GitError(f"git log failed: {msg.removeprefix('fatal: ')}")
+    return LogStream(root, [*args, *revs, "--", *specs], drain=drain)
 
 
 # --- small repository facts, one process each ------------------------------------------

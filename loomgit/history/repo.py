@@ -93,14 +93,40 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
         st = base.fork() if base is not None else State()
         folder = Folder(repo.config, st, read=reader.read_many, fetch=_fetcher(reader),
                         covered=covered)
-        revs = [sha] + ([f"^{base.commit}"] if base is not None and base.commit else [])
-        folder.fold(gitlog.log(repo.root, revs, repo.specs(covered),
-                               first_parent=repo.first_parent, reverse=True))
+        streams = _log_parts(repo, base, sha, covered)
+        try:
+            folder.fold(commit for part in streams for commit in part)
+        finally:
+            for part in streams:
+                part.close()
         if not (folder.new_includes - covered):
             st.commit = sha
             return st
         covered |= folder.new_includes
     raise GitError("includes keep changing while folding history; giving up")  # pragma: no cover
+
+
+SPLIT_AT = 4000  # first-parent commits from which a cold pass runs two git processes
+
+
+def _log_parts(repo: Repo, base: State | None, sha: str,
+               covered: set[str]) -> list[gitlog.LogStream]:
+    """The log passes for ``base..sha``, oldest first. A long history from scratch is
+    read by two git processes at once (the older half, and the newer half drained into
+    memory meanwhile), so git's walk runs alongside the fold on a second core."""
+    specs = repo.specs(covered)
+    if base is not None and base.commit:
+        return [gitlog.log(repo.root, [sha, f"^{base.commit}"], specs,
+                           first_parent=repo.first_parent, reverse=True)]
+    chain = gitlog.rev_list(repo.root, ["--first-parent", sha, "--"]) \
+        if repo.first_parent else []
+    if len(chain) < SPLIT_AT:
+        return [gitlog.log(repo.root, [sha], specs, first_parent=repo.first_parent,
+                           reverse=True)]
+    mid = chain[len(chain) // 2]
+    older = gitlog.log(repo.root, [mid], specs, reverse=True)
+    newer = gitlog.log(repo.root, [sha, f"^{mid}"], specs, reverse=True, drain=True)
+    return [older, newer]
 
 
 def truncate(src: State, upto: str, sha: str) -> State:
