@@ -240,3 +240,20 @@ def test_runs_are_recorded_and_stats_aggregate_them(eval_repo: GitRepo, cli: Any
         con.close()
     assert commit == eval_repo.git("rev-parse", "HEAD") and kinds == ["passed", "passed"]
     assert cli(["stats", "--since", "yesterday"], cwd=eval_repo.path).exit_code == 2
+
+
+def test_record_then_replay_offline(eval_repo: GitRepo, server: MockOpenAI, cli: Any) -> None:
+    eval_repo.write({"prompts/triage.tests.yaml": suite(3)})
+    code, data, _ = run_json(cli, eval_repo, "--record", "--repeat", "2")
+    assert code == 0 and server.requests == 6
+    eval_repo.write({"loomgit.yaml": config("http://127.0.0.1:9/v1")})  # the server is gone
+    code, data, err = run_json(cli, eval_repo, "--replay", "--repeat", "2")
+    assert code == 0, err
+    assert [r["output"] for r in data["results"]] == [
+        f"Mock answer: Summarize: printer {i} is on fire" for i in range(3)]
+    code, data, _ = run_json(cli, eval_repo, "--replay", "--repeat", "3")  # sample 2 was never recorded
+    assert code == 3
+    errs = [r["error"] for r in data["results"]]
+    assert all(e and "no recording for this request" in e for e in errs)
+    assert "(triage case 'c0', sample 2)" in errs[0] and "run with --record" in errs[0]
+    assert cli(["eval", "--record", "--replay"], cwd=eval_repo.path).exit_code == 2
