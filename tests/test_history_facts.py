@@ -163,3 +163,14 @@ def test_bump() -> None:
     assert bump("1.3.0-dev.2+abc1234", "patch") == "1.3.1"
     with pytest.raises(ValueError):
         bump("one", "patch")
+
+
+def test_strip_source_fast_path() -> None:
+    import re
+
+    from loomgit.history.facts import strip_source
+
+    comment = re.compile(r"\{#.*?#\}", re.DOTALL)
+    for t in texts(7, 20_000):
+        want = "\n".join(ln.rstrip() for ln in comment.sub("", t).split("\n")).strip("\n")
+        assert strip_source(t) == want, repr(t)

@@ -56,10 +56,17 @@ def max_change(*changes: str) -> str:
     return max((c for c in changes if c in _RANK), key=_RANK.__getitem__, default="patch")
 
 
-def _fmt(v: Any) -> str:
-    import json
+_ENCODER: Any = None
 
-    return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+
+def _fmt(v: Any) -> str:
+    """A value as it reads in a reason: JSON (``0.2``, ``"formal"``, ``["a", "b"]``)."""
+    global _ENCODER
+    if _ENCODER is None:
+        import json
+
+        _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+    return _ENCODER.encode(v)  # type: ignore[no-any-return]
 
 
 class _Reasons:

@@ -25,6 +25,8 @@ _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 _KNOWN_META = {"model", "params", "variables", "inputs", "output", "description", "name",
                "tags", "sample", "id"}
 _MAX_INCLUDES = 64
+_BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
+_BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
 
 
 @dataclass(slots=True)
@@ -77,6 +79,9 @@ def collect_includes(sources: list[str], load: TextLoader | None) -> tuple[dict[
 
 def strip_source(source: str) -> str:
     """A template without Jinja comments, trailing blanks and surrounding blank lines."""
+    if "{#" not in source and source.isascii() and source[-1:] not in _BLANKS \
+            and not _BLANK_EOL.search(source):
+        return source.strip("\n")  # nothing to strip inside: the usual case
     src = _JINJA_COMMENT.sub("", source)
     return "\n".join(ln.rstrip() for ln in src.split("\n")).strip("\n")
 
@@ -392,7 +397,7 @@ class FactsBuilder:
             return Facts(ok=False, error=e.message, content_hash=content_hash(text, includes),
                          includes=includes, missing_includes=missing)
         sources = [src for _, src in msgs]
-        includes, missing = collect_includes(sources, load)
+        includes, missing = collect_includes(sources, load) if "{%" in body else ({}, ())
         if m.variables is not None:
             iface = m.variables  # shared, never changed: equal frontmatter, same object
         else:
@@ -404,9 +409,6 @@ class FactsBuilder:
                      messages=msgs, includes=includes, missing_includes=missing, meta_key=m)
 
 
-_BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
-_BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
-_FM_CLOSE = re.compile(r"^(?:---|\.\.\.)[^\S\n]*$", re.MULTILINE)
 
 
 def fast_hash(text: str, includes: Mapping[str, str]) -> str:
@@ -430,18 +432,30 @@ def split_front(text: str, path: str) -> tuple[str | None, str, int]:
         from ..prompt.parse import split_frontmatter
 
         return split_frontmatter(text, path)
-    m = _FM_CLOSE.search(text, nl + 1)
-    if m is None:
+    start = end = -1
+    i = nl
+    while True:  # the first line after the opening one that is --- or ... (and blanks)
+        j, k = text.find("\n---", i), text.find("\n...", i)
+        cand = j if k < 0 or 0 <= j < k else k
+        if cand < 0:
+            break
+        eol = text.find("\n", cand + 4)
+        eol = len(text) if eol < 0 else eol
+        rest = text[cand + 4:eol]
+        if not rest or rest.isspace():
+            start, end = cand + 1, eol
+            break
+        i = cand + 1
+    if start < 0:
         from ..prompt.parse import split_frontmatter
 
         return split_frontmatter(text, path)  # raises the parser's own error
-    fm = text[nl + 1:m.start() - 1] if m.start() > nl + 1 else ""
-    body = text[m.end() + 1:] if m.end() < len(text) else ""
-    return fm, body, (fm.count("\n") + 4) if m.start() > nl + 1 else 3
+    fm = text[nl + 1:start - 1] if start > nl + 1 else ""
+    body = text[end + 1:] if end < len(text) else ""
+    return fm, body, (fm.count("\n") + 4) if start > nl + 1 else 3
 
 
-_ROLE_LINE = re.compile(r"^[ \t]*(system|user|assistant)[ \t]*:[ \t]*$",
-                        re.IGNORECASE | re.MULTILINE)
+_ROLE_LINE = re.compile(r"^[ \t]*((?i:system|user|assistant))[ \t]*:[ \t]*$", re.MULTILINE)
 
 
 def _fast_messages(body: str) -> tuple[tuple[str, str], ...] | None:
