@@ -538,3 +538,11 @@ def test_main_branch_is_the_remotes_default_branch(repo: GitRepo, tmp_path: Path
     sha = _run(clone, "git", "rev-parse", "HEAD").strip()
     assert [v.version for v in versions(Workspace(clone), "support/summarize")] == \
         ["1.0.0", f"1.1.0-dev.1+{sha[:7]}"]
+
+
+def test_mode_only_change_is_not_a_pending_version(sample_repo: GitRepo) -> None:
+    (sample_repo.path / P).chmod(0o755)
+    ws = Workspace(sample_repo.path)
+    assert sample_repo.git("status", "--porcelain") == f"M {P}"
+    assert pending_changes(ws, "worktree") == []
+    assert working_version(ws, ws.prompt("support/summarize")) == "1.0.0"

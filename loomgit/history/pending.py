@@ -4,6 +4,7 @@ hook, and the version shown for a working-tree prompt."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import gitio
@@ -89,15 +90,35 @@ def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
         args.append("--cached")
     changes = gitlog.parse_raw(gitio.run([*args, base, "--", *specs], repo.root))
     if source == "worktree":
-        changes = [gitlog.Change(c.status, c.old_path, c.new_path, c.old_blob,
-                                 None if c.new_path is None else _WT + c.new_path)
-                   for c in changes]
+        kept = []
+        for c in changes:
+            if c.new_path is None:
+                kept.append(c)
+                continue
+            if c.status == "M" and c.old_blob and _same_blob(repo.root / c.new_path, c.old_blob):
+                continue  # only the file mode changed: no new content
+            kept.append(gitlog.Change(c.status, c.old_path, c.new_path, c.old_blob,
+                                      _WT + c.new_path))
+        changes = kept
         out = gitio.run(["ls-files", "-z", "--others", "--exclude-standard", "--", *specs],
                         repo.root)
         for p in out.decode("utf-8", "surrogateescape").split("\0"):
             if p:
                 changes.append(gitlog.Change("A", None, p, None, _WT + p))
     return changes
+
+
+def _same_blob(path: Path, blob: str) -> bool:
+    """Whether the file's bytes are the blob ``blob`` (git's sha1 object id)."""
+    if len(blob) != 40:
+        return False  # a sha256 repository: let the content compare decide
+    import hashlib
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == blob
 
 
 def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
