@@ -546,3 +546,21 @@ def test_mode_only_change_is_not_a_pending_version(sample_repo: GitRepo) -> None
     assert sample_repo.git("status", "--porcelain") == f"M {P}"
     assert pending_changes(ws, "worktree") == []
     assert working_version(ws, ws.prompt("support/summarize")) == "1.0.0"
+
+
+def test_user_git_settings_do_not_change_versions(sample_repo: GitRepo) -> None:
+    r = sample_repo
+    _feature_branch(r)
+    r.git("checkout", "-q", "main")
+    r.git("merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
+    want = vs(r)
+    for key, value in [("log.showRoot", "false"), ("log.diffMerges", "combined"),
+                       ("diff.renames", "false"), ("log.follow", "true"),
+                       ("diff.relative", "true"), ("log.showSignature", "true")]:
+        r.git("config", key, value)
+    import importlib
+    import shutil
+
+    shutil.rmtree(r.path / ".git" / "loomgit")
+    importlib.import_module("loomgit.history.versions")._MEMO.clear()
+    assert vs(r) == want == [("1.0.0", "initial"), ("1.1.0", "minor")]

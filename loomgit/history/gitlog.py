@@ -27,7 +27,8 @@ _BANG_SUBJECT = re.compile(r"^[A-Za-z][\w-]*(?:\([^)\n]*\))?!:")
 _FILE_MODES = ("100644", "100755")
 # git settings that would change what ``git log`` prints; pinned for every call
 _PINNED = ("-c", "log.showSignature=false", "-c", "diff.relative=false",
-           "-c", "core.quotePath=false", "-c", "log.follow=false")
+           "-c", "core.quotePath=false", "-c", "log.follow=false", "-c", "log.showRoot=true",
+           "-c", "log.diffMerges=first-parent")
 
 
 @dataclass(frozen=True)
