@@ -147,6 +147,11 @@ def test_diff_base_lists_every_changed_prompt(story: GitRepo, cli) -> None:  # t
     assert "support/summarize@2.0.0 -> support/summarize@2.2.0-dev" not in r.out
     assert "greet" in r.out
     assert cli(["diff", "--base", "HEAD", "x"], cwd=story.path).exit_code == 2
+    (story.path / P).unlink()
+    d = json.loads(cli(["diff", "--base", "HEAD", "--json"], cwd=story.path).out)
+    assert [(x["from"] and x["from"]["id"], x["to"] and x["to"]["id"], x["change"]) for x in d] == [
+        ("greet", "greet", "minor"), (None, "new", "initial"),
+        ("support/summarize", None, "deleted")]
 
 
 def test_status(story: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]

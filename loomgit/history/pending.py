@@ -85,7 +85,8 @@ def working_version(ws: Workspace, prompt: Prompt) -> str | None:
 def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
     specs = repo.specs(h.state.covered)
     base = "HEAD" if h.commit else EMPTY_TREE
-    args = ["diff", "--raw", "-z", "-M", "--no-abbrev", "--no-color", "--no-ext-diff"]
+    args = ["-c", "diff.relative=false", "diff", "--raw", "-z", "-M", "--no-abbrev",
+            "--no-color", "--no-ext-diff"]
     if source == "index":
         args.append("--cached")
     changes = gitlog.parse_raw(gitio.run([*args, base, "--", *specs], repo.root))

@@ -195,12 +195,6 @@ def _render_diff(old: Side | None, new: Side | None, variables: dict[str, Any] |
     return out
 
 
-def _hash(s: Side) -> str:
-    from .facts import facts_from_prompt
-
-    return facts_from_prompt(s.prompt, s.loader).content_hash
-
-
 def resolve_side(ws: Workspace, ref: str) -> Side:
     from ..resolve import resolve
 
@@ -208,29 +202,47 @@ def resolve_side(ws: Workspace, ref: str) -> Side:
 
 
 def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | None]]:
-    """Every prompt whose content differs between ``base`` and the working tree."""
+    """Every prompt whose content differs between ``base`` and the working tree (found by
+    content hash; only those are parsed, their old sides read through one cat-file)."""
     from ..errors import LoomgitError
     from ..resolve import resolve
-    from .versions import history
+    from .blobs import BlobReader
+    from .facts import FactsBuilder
+    from .versions import Repo, history, load_version
 
     h = history(ws, base)
-    pairs: list[tuple[Side | None, Side | None]] = []
+    builder = FactsBuilder()
+    live = {e.key for e in h.live()}
     seen: set[int] = set()
-    ids = {e.key: e.id for e in h.live()}
+    todo = []
     for pf in ws.files():
         key = h.key_for(pf.path, pf.id)
-        new = Side.of(pf.id, resolve(ws, pf.path))
-        old = None
-        if key is not None and key in ids:
+        old = h.latest_of(key) if key is not None and key in live else None
+        if key is not None:
             seen.add(key)
-            try:
-                old = resolve_side(ws, f"{ids[key]}@{h.commit}")
-            except LoomgitError:
-                old = None
-        if old is not None and old.path == new.path and _hash(old) == _hash(new):
+        try:
+            text = (ws.root / pf.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = None
+        if old is not None and text is not None and old.path == pf.path and \
+                builder.from_text(text, pf.path, ws.loader).content_hash == old.content_hash:
             continue
-        pairs.append((old, new))
-    for e in h.live():
-        if e.key not in seen:
-            pairs.append((resolve_side(ws, f"{e.id}@{h.commit}"), None))
+        todo.append((pf, old))
+    gone = [h.latest_of(k) for k in sorted(live - seen)]
+    pairs: list[tuple[Side | None, Side | None]] = []
+    repo = Repo.of(ws)
+    with BlobReader(ws.root) as reader:
+        def side(v: Any) -> Side:
+            prompt, loader = load_version(repo, v, reader)
+            return Side(f"{v.id}@{base}", prompt.id, v.version, v.commit, v.path, prompt, loader)
+
+        for pf, old in todo:
+            try:
+                before = side(old) if old is not None else None
+            except LoomgitError:
+                before = None
+            pairs.append((before, Side.of(pf.id, resolve(ws, pf.path))))
+        for v in gone:
+            if v is not None:
+                pairs.append((side(v), None))
     return pairs

@@ -373,15 +373,19 @@ def _from_main(ws: Workspace, h: History, ident: str, at: str) -> Version | None
         return None
 
 
-def load_version(repo: Repo, v: Version) -> tuple[Any, IncludeLoader]:
+def load_version(repo: Repo, v: Version,
+                 reader: BlobReader | None = None) -> tuple[Any, IncludeLoader]:
     """The parsed prompt of a stored version and a loader for its includes (git blobs of
-    the same commit, never the working tree)."""
+    the same commit, never the working tree). ``reader``: an open one to reuse."""
     from ..prompt.parse import decode, parse_prompt
     from .blobs import read_blobs
 
     inc = v.includes or {}
-    with BlobReader(repo.root) as r:
-        got = r.read_many([v.blob, *inc.values()])
+    if reader is not None:
+        got = reader.read_many([v.blob, *inc.values()])
+    else:
+        with BlobReader(repo.root) as r:
+            got = r.read_many([v.blob, *inc.values()])
     data = got.get(v.blob)
     if data is None:
         raise PromptError(f"blob {v.blob[:7]} of version {v.version} is missing from the "
