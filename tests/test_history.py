@@ -564,3 +564,25 @@ def test_user_git_settings_do_not_change_versions(sample_repo: GitRepo) -> None:
     shutil.rmtree(r.path / ".git" / "loomgit")
     importlib.import_module("loomgit.history.versions")._MEMO.clear()
     assert vs(r) == want == [("1.0.0", "initial"), ("1.1.0", "minor")]
+
+
+def test_a_branch_touching_many_prompts_reads_through_one_cat_file(
+        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.commit("many", {f"prompts/p{i}.prompt": f"Prompt {i} {{{{ x }}}}\n" for i in range(30)})
+    history(Workspace(repo.path))
+    repo.git("checkout", "-q", "-b", "topic")
+    sha = repo.commit("all", {f"prompts/p{i}.prompt": f"Prompt {i} now {{{{ x }}}}\n"
+                              for i in range(30)})
+    calls: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    class Popen(real_popen):  # type: ignore[misc,valid-type]
+        def __init__(self, args, *a, **kw):  # type: ignore[no-untyped-def]
+            calls.append(list(args))
+            super().__init__(args, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", Popen)
+    h = history(Workspace(repo.path))
+    latest = [h.latest_of(e.key) for e in h.live()]
+    assert {v.version for v in latest if v} == {f"1.1.0-dev.1+{sha[:7]}"}
+    assert sum("cat-file" in c for c in calls) <= 2, calls

@@ -65,6 +65,7 @@ class History:
         self.state = state
         self.provisional = provisional
         self._versions: dict[int, list[Version]] = {}
+        self._off: set[int] | None = None
 
     @property
     def main_branch(self) -> str | None:
@@ -129,9 +130,28 @@ class History:
         """Versions of a line, oldest first (deletions are not versions)."""
         got = self._versions.get(line.key)
         if got is None:
-            got = self._build(line)
+            if line.key in self._off_main():
+                self._build_off_main()  # every such line at once, through one reader
+                got = self._versions.get(line.key)
+            if got is None:
+                got = self._build(line)
             self._versions[line.key] = got
         return got
+
+    def _off_main(self) -> set[int]:
+        """Lines whose newest version was made off the main branch (provisional)."""
+        if not self.provisional:
+            return set()
+        if self._off is None:
+            self._off = {k for k, h in enumerate(self.state.heads)
+                         if h[2] is not None and h[2][1] in self.provisional}
+        return self._off
+
+    def _build_off_main(self) -> None:
+        with FactReader(self.repo) as fr:
+            for key in sorted(self._off_main()):
+                if key not in self._versions:
+                    self._versions[key] = self._build(self.state.lines[key], fr)
 
     def latest(self, line: Line) -> Version | None:
         vs = self.versions(line)
@@ -146,9 +166,9 @@ class History:
             return self.latest(self.state.lines[key])
         return _version(rec, info)
 
-    def _build(self, line: Line) -> list[Version]:
+    def _build(self, line: Line, fr: FactReader | None = None) -> list[Version]:
         recs = [r for r in line.recs if r.version]
-        overlay = self._overlay(line, recs) if self.provisional and any(
+        overlay = self._overlay(line, recs, fr) if self.provisional and any(
             r.commit in self.provisional for r in recs) else {}
         out = []
         for i, r in enumerate(recs):
@@ -158,13 +178,15 @@ class History:
             out.append(_version(r, line.info.get(r.commit), overlay.get(i), same_as))
         return out
 
-    def _overlay(self, line: Line, recs: list[Rec]) -> dict[int, tuple[str, str, list[str]]]:
+    def _overlay(self, line: Line, recs: list[Rec],
+                 reader: FactReader | None = None) -> dict[int, tuple[str, str, list[str]]]:
         """Versions made off the main branch, numbered as merging now would number them
         (compared with the last final version) and marked ``-dev.N+<sha7>``."""
         first = next(i for i, r in enumerate(recs) if r.commit in self.provisional)
         base = recs[first - 1] if first > 0 else None
         out: dict[int, tuple[str, str, list[str]]] = {}
-        with FactReader(self.repo) as fr:
+        fr = reader or FactReader(self.repo)
+        try:
             base_facts = fr.facts(base) if base is not None else None
             breaking = False
             n = 0
@@ -181,6 +203,9 @@ class History:
                     moves = [x for x in r.reasons if x.startswith("moved from ")]
                     reasons = reasons + [m for m in moves if m not in reasons]
                 out[i] = (f"{v}-dev.{n}+{r.commit[:7]}", change, reasons)
+        finally:
+            if reader is None:
+                fr.close()
         return out
 
     def base_for_next(self, line: Line) -> Version | None:
