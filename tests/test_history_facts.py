@@ -101,36 +101,54 @@ def test_split_blocks() -> None:
         assert split_blocks(t) == _blocks_by_lines(t), repr(t)
 
 
-ATOMS = ["0", "-0", "1", "-3", "0.5", "007", "1.0", "1e3", ".5", "1_0", "yes", "No", "on", "Off",
-         "null", "~", "true", "abc", "a b", "a: b", "a #c", "x/y", "openai/gpt-4o", "It's", "-",
-         "1.2.3", "0x1F", "1:30", "a,b", "é", " ", "", "Hello.", "!x", "&a", "*a", "'q'",
-         "\"q\"", "[a]", "{a: 1}", "a:", "2001-12-14", "-.5", "+1", "12:30:00", "1.", "NaN",
-         ".inf", "y", "n", "Y", "a?", "(x)", "a;b", "%x", "@x", "`x"]
+ATOMS = ["0", "-0", "1", "-3", "0.5", "007", "1.0", "1e3", ".5", "1_0", "yes", "No", "on", "OFF",
+         "null", "Null", "~", "true", "False", "abc", "a b", "a: b", "a #c", "x/y", "openai/gpt-4o",
+         "It's", "-", "1.2.3", "0x1F", "1:30", "a,b", "é", " ", "", "Hello.", "!x", "&a", "*a",
+         "'q'", "\"q\"", "'it''s'", "\"a\\\"b\"", "'a, b'", "[a]", "{a: 1}", "a:", "2001-12-14",
+         "-.5", "+1", "12:30:00", "1.", "NaN", ".inf", "y", "n", "Y", "3 items", "[]", "{}",
+         "[a, [b]]", "{a: {b: 1}}", "a b, c", "true x", "yes.", "(x)", "a;b", "%x", "@x", "`x"]
 
 
-def test_simple_blocks_read_as_pyyaml_reads_them() -> None:
+def test_plain_blocks_read_as_pyyaml_reads_them() -> None:
     rng = random.Random(6)
 
-    def value() -> str:
+    def value(depth: int = 0) -> str:
         r = rng.random()
-        if r < 0.4:
+        if r < 0.5 or depth > 1:
             return rng.choice(ATOMS)
-        keys = ["a", "b", "c_1", "temperature"]
-        if r < 0.7:
-            return "{" + ", ".join(f"{rng.choice(keys)}: {rng.choice(ATOMS)}"
-                                   for _ in range(rng.randint(0, 3))) + "}"
-        return "[" + ", ".join(rng.choice(ATOMS) for _ in range(rng.randint(0, 3))) + "]"
+        if r < 0.75:
+            return "{" + ", ".join(f"{rng.choice(['a', 'b', 'type', 'enum'])}: {value(depth + 1)}"
+                                   for _ in range(rng.randint(0, 3))) + rng.choice(["}", " }", ""])
+        return "[" + ", ".join(value(depth + 1) for _ in range(rng.randint(0, 3))) + \
+            rng.choice(["]", " ]", ""])
+
+    def block() -> str:
+        key = rng.choice(["description", "params", "tags", "variables", "k"])
+        r = rng.random()
+        if r < 0.5:
+            return f"{key}: {value()}" + rng.choice(["", " "])
+        ind = rng.choice(["  ", "    ", "", " "])
+        if r < 0.75:
+            return f"{key}:" + rng.choice(["", " "]) + "".join(
+                f"\n{ind}{rng.choice(['a', 'b', 'x_1'])}: {value()}"
+                for _ in range(rng.randint(1, 3))) + rng.choice(["", "\n"])
+        return f"{key}:" + "".join(f"\n{ind}- {value()}" for _ in range(rng.randint(1, 3))) + \
+            rng.choice(["", "\n", "\n  x"])
 
     accepted = 0
-    for _ in range(30_000):
-        text = f"{rng.choice(['description', 'params', 'tags', 'k'])}: {value()}" + \
-            rng.choice(["", " "])
+    for _ in range(40_000):
+        text = block()
         got = simple_block(text)
         if got is None:
             continue
         accepted += 1
         assert repr(got) == repr(_plainify(yaml.load(text, Loader=yaml.CSafeLoader))), text
-    assert accepted > 5000
+    assert accepted > 8000
+    assert simple_block("variables:\n  ticket: {type: string, required: true}\n"
+                        "  tone: {type: string, enum: [formal, casual], default: formal}") == \
+        {"variables": {"ticket": {"type": "string", "required": True},
+                       "tone": {"type": "string", "enum": ["formal", "casual"],
+                                "default": "formal"}}}
 
 
 PROMPTS = [

@@ -27,7 +27,7 @@ from ..config import Config
 from ..errors import InfraError
 from .fold import Line, Lines, State
 
-FORMAT = 5  # bump whenever the fold or the bump rules change what a state holds
+FORMAT = 6  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
 _KINDS = ("idx", "lines", "fold")
 

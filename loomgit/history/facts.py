@@ -233,61 +233,138 @@ def _meta_from(meta: Any, path: str,
                  sample=sample, other=other, meta=meta)
 
 
-# A few block shapes make up most frontmatter edits (``description: words``,
-# ``model: openai/gpt-4o``, ``params: {temperature: 0.2, max_tokens: 300}``,
-# ``tags: [a, b]``). They are read here without a YAML parser; anything else, or any
-# value YAML might read as other than a plain string or decimal number, goes to YAML.
-_WORD = r"[A-Za-z][A-Za-z0-9 _./()'!?;-]*"
-_NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
-_SCALAR = re.compile(rf"(?:{_NUM}|{_WORD})")
-_SIMPLE_LINE = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*): ({_WORD}|{_NUM}|\{{[^{{}}\[\]\n]*\}}|\[[^{{}}\[\]\n]*\])")
-_ITEM = re.compile(rf"\s*({_SCALAR.pattern})\s*")
-_PAIR = re.compile(rf"\s*([A-Za-z_][A-Za-z0-9_]*): ({_SCALAR.pattern})\s*")
-_NOT_STR = frozenset(("y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "true", "True",
-                      "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
-                      "null", "Null", "NULL"))
+# Most frontmatter blocks have a plain shape: ``description: words``, ``model: a/b``,
+# ``params: {temperature: 0.2, max_tokens: 300}``, ``tags: [a, b]``, or ``variables:``
+# over indented ``name: {type: string, enum: [a, b], default: a}`` lines. They are read
+# here without a YAML parser; anything else, or any value YAML might read as other than
+# a plain string or a decimal number, goes to YAML. (Tested equal to PyYAML.)
+_FLOW_WORD = re.compile(r"[A-Za-z][A-Za-z0-9 _./()'!?;-]*")
+_TOP_WORD = re.compile(r"[A-Za-z][A-Za-z0-9 _./()'!?;,-]*")
+_NUM = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NOT_STR = frozenset(("y", "Y", "n", "N"))  # left to YAML (readings differ between versions)
 
 
-def _scalar(text: str) -> Any:
-    text = text.strip()
-    if text[0] in "-0123456789":
-        return float(text) if "." in text else int(text)
-    if text in _NOT_STR or text.endswith((":", " ")) or " #" in text or ": " in text:
-        raise ValueError(text)
+class _NotPlain(Exception):
+    pass
+
+
+_WORDS: dict[str, Any] = {**{w: True for w in ("yes", "Yes", "YES", "true", "True", "TRUE",
+                                                "on", "On", "ON")},
+                          **{w: False for w in ("no", "No", "NO", "false", "False", "FALSE",
+                                                "off", "Off", "OFF")},
+                          "null": None, "Null": None, "NULL": None}
+
+
+def _word(text: str) -> Any:
+    text = text.rstrip(" ")
+    if text in _WORDS:
+        return _WORDS[text]  # YAML 1.1's booleans and null, as PyYAML reads them
+    if text in _NOT_STR or text.endswith(":"):
+        raise _NotPlain
     return text
 
 
-def simple_block(text: str) -> dict[str, Any] | None:
-    """``{key: value}`` for a one-line block of a plain shape, else None (use YAML)."""
-    m = _SIMPLE_LINE.fullmatch(text.rstrip(" "))
+def _flow(s: str, i: int, top: bool) -> tuple[Any, int]:
+    """One value at ``s[i]``: a flow mapping or list, a quoted or plain scalar."""
+    n = len(s)
+    while i < n and s[i] == " ":
+        i += 1
+    if i >= n:
+        raise _NotPlain
+    c = s[i]
+    if c == "{" or c == "[":
+        close = "}" if c == "{" else "]"
+        out_map: dict[str, Any] = {}
+        out_seq: list[Any] = []
+        i += 1
+        while True:
+            while i < n and s[i] == " ":
+                i += 1
+            if i < n and s[i] == close and not (out_map or out_seq):
+                return (out_map if c == "{" else out_seq), i + 1
+            if c == "{":
+                m = _KEY.match(s, i)
+                if m is None or s[m.end():m.end() + 2] != ": " or m.group() in out_map:
+                    raise _NotPlain
+                out_map[m.group()], i = _flow(s, m.end() + 2, False)
+            else:
+                value, i = _flow(s, i, False)
+                out_seq.append(value)
+            while i < n and s[i] == " ":
+                i += 1
+            if i < n and s[i] == ",":
+                i += 1
+                continue
+            if i < n and s[i] == close:
+                return (out_map if c == "{" else out_seq), i + 1
+            raise _NotPlain
+    if c == '"' or c == "'":
+        j = s.find(c, i + 1)
+        if j < 0 or (c == '"' and "\\" in s[i:j]) or s[j + 1:j + 2] == c:
+            raise _NotPlain
+        return s[i + 1:j], j + 1
+    m = _NUM.match(s, i)
+    if m is not None:
+        end = m.end()
+        rest = s[end:].lstrip(" ")
+        if rest == "" or (not top and rest[0] in ",}]"):
+            text = m.group()
+            return (float(text) if "." in text else int(text)), end
+        raise _NotPlain
+    m = (_TOP_WORD if top else _FLOW_WORD).match(s, i)
     if m is None:
+        raise _NotPlain
+    return _word(m.group()), m.end()
+
+
+def _line_value(s: str) -> Any:
+    value, end = _flow(s, 0, True)
+    if s[end:].strip(" "):
+        raise _NotPlain
+    return value
+
+
+def simple_block(text: str) -> dict[str, Any] | None:
+    """``{key: value}`` for a block of a plain shape, else None (YAML reads it then)."""
+    first, _, rest = text.partition("\n")
+    m = _KEY.match(first)
+    if m is None or first[m.end():m.end() + 1] != ":":
         return None
-    key, raw = m.group(1), m.group(2)
+    key, after = m.group(), first[m.end() + 1:]
     try:
-        if raw[0] == "{":
-            inner = raw[1:-1]
-            if not inner.strip():
-                return {key: {}}
-            out: dict[str, Any] = {}
-            for part in inner.split(","):
-                pm = _PAIR.fullmatch(part)
-                if pm is None or pm.group(1) in out:
-                    return None
-                out[pm.group(1)] = _scalar(pm.group(2))
-            return {key: out}
-        if raw[0] == "[":
-            inner = raw[1:-1]
-            if not inner.strip():
-                return {key: []}
+        if not rest:
+            if not after.startswith(" ") or not after.strip(" "):
+                return None
+            return {key: _line_value(after[1:])}
+        if after.strip(" "):
+            return None
+        lines = rest.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        if not lines:
+            return None
+        indent = len(lines[0]) - len(lines[0].lstrip(" "))
+        if lines[0][indent:indent + 2] == "- ":  # a list: "  - a" or "- a"
             items = []
-            for part in inner.split(","):
-                im = _ITEM.fullmatch(part)
-                if im is None:
+            for ln in lines:
+                if ln[:indent] != " " * indent or ln[indent:indent + 2] != "- " \
+                        or ln[indent + 2:indent + 3] == " ":
                     return None
-                items.append(_scalar(im.group(1)))
+                items.append(_line_value(ln[indent + 2:]))
             return {key: items}
-        return {key: _scalar(raw)}
-    except ValueError:
+        if indent == 0:
+            return None
+        out: dict[str, Any] = {}
+        for ln in lines:
+            if ln[:indent] != " " * indent or ln[indent:indent + 1] == " ":
+                return None
+            km = _KEY.match(ln, indent)
+            if km is None or ln[km.end():km.end() + 2] != ": " or km.group() in out:
+                return None
+            out[km.group()] = _line_value(ln[km.end() + 2:])
+        return {key: out}
+    except (_NotPlain, ValueError):
         return None
 
 
@@ -305,7 +382,7 @@ class FactsBuilder:
         """One top-level block parsed on its own (None when it does not parse alone)."""
         if text in self._blocks:
             return self._blocks[text]
-        got = simple_block(text) if "\n" not in text else None
+        got = simple_block(text)
         if got is None:
             try:
                 got = load_meta(text)

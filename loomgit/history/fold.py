@@ -469,12 +469,14 @@ class Folder:
         assert path is not None
         blob = st.tree[path]
         inc_blobs: dict[str, str] = {}
-        text = self.text(blob)
+        text = self.texts[blob] if blob in self.texts else self.text(blob)
         if text is None:
             facts = self.facts_for(path, blob, {})
-        else:
+        elif "{%" in text:
             facts = self.builder.from_text(text, path, self._include_loader(c, inc_blobs))
-        inc_blobs = {k: v for k, v in inc_blobs.items() if k in facts.includes}
+            inc_blobs = {k: v for k, v in inc_blobs.items() if k in facts.includes}
+        else:
+            facts = self.builder.from_text(text, path)
         new_id = (frontmatter_id(text or "") or self.prompt_id(path) or line.id)
         last = line.last
         if last is not None and not extra and last.blob == blob and (last.inc or {}) == inc_blobs \
