@@ -187,7 +187,8 @@ def _print_semdiff(d: Any) -> None:
 @click.argument("refs", nargs=-1, metavar="[A] [B]")
 @click.option("--base", "base", default=None, metavar="REF",
               help="Diff every prompt changed since REF against the working tree.")
-@click.option("--render", "render", is_flag=True, help="Also diff the rendered messages.")
+@click.option("--render", "render", is_flag=True,
+              help="Also diff the rendered messages (each side's sample, overridden by --var).")
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE",
               help="A variable for --render (repeatable).")
 @click.option("--vars-file", type=click.Path(dir_okay=False),

@@ -181,8 +181,9 @@ def _render_diff(old: Side | None, new: Side | None, variables: dict[str, Any] |
     def render(s: Side | None) -> tuple[list[tuple[str, str]], str | None]:
         if s is None:
             return [], None
+        values = {**(s.prompt.sample or {}), **(variables or {})}  # given vars over the sample
         try:
-            msgs = s.prompt.render(variables, loader=s.loader, **limits)
+            msgs = s.prompt.render(values, loader=s.loader, **limits)
         except RenderError as e:
             return [], str(e)
         return [(m["role"], m["content"]) for m in msgs], None
