@@ -13,12 +13,15 @@ Public API::
     pending_changes(ws, source) -> [Pending]     what a commit now would bump, and why
     classify(old_prompt, new_prompt) -> (change, reasons)
     read_blobs(root, [(commit, path), ...]) -> {(commit, path): bytes | None}
+
+(``loomgit.history.versions`` is the function above; the module of that name is
+``importlib.import_module("loomgit.history.versions")``.)
 """
 
 from __future__ import annotations
 
 from .blobs import BlobReader, read_blobs
-from .bump import bump, classify
+from .bump import classify
 from .pending import Pending, pending_changes, working_version
 from .repo import ShallowCloneError
 from .versions import History, Version, history, load_version, resolve_at, versions
@@ -29,7 +32,6 @@ __all__ = [
     "Pending",
     "ShallowCloneError",
     "Version",
-    "bump",
     "classify",
     "history",
     "load_version",
