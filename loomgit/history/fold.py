@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
-from ..errors import LoomgitError
 from ..prompt.discover import is_suite, match
 from .bump import bump, classify_facts
 from .facts import Facts, FactsBuilder
@@ -251,10 +250,6 @@ def decode_blob(data: bytes | None) -> str | None:
     except UnicodeDecodeError:
         return None
     return text[1:] if text.startswith("\ufeff") else text
-
-
-class Restart(Exception):
-    """An include outside the current pathspec was met; fold again with it covered."""
 
 
 class Folder:
@@ -514,11 +509,3 @@ class Folder:
             if self.prompt_id(p) is None:
                 st.covered.add(p)
         return rec
-
-
-def check_restart(folder: Folder) -> None:
-    if folder.new_includes:
-        raise Restart(sorted(folder.new_includes))
-
-
-__all__ = ["Folder", "Line", "LoomgitError", "Rec", "Restart", "State", "check_restart"]

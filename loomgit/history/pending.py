@@ -13,7 +13,7 @@ from . import gitlog
 from .blobs import BlobReader
 from .bump import bump, classify_facts
 from .facts import Facts, FactsBuilder
-from .fold import Folder, Line, decode_blob
+from .fold import Folder, Line
 from .repo import EMPTY_TREE, Repo
 from .versions import FactReader, History, Version, history
 
@@ -194,4 +194,4 @@ def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
     return sorted(out, key=lambda p: p.id)
 
 
-__all__ = ["Pending", "decode_blob", "pending_changes", "prospective", "working_version"]
+__all__ = ["Pending", "pending_changes", "prospective", "working_version"]
