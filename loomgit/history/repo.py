@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import gitio
-from ..errors import GitError, RefError
+from ..errors import GitError
 from . import gitlog
 from .blobs import BlobReader
 from .cache import CacheError, Store
@@ -205,12 +205,3 @@ def _truncated(repo: Repo, sha: str, candidates: list[str]) -> State | None:
         except CacheError:
             continue
     return None
-
-
-def require_commit(repo: Repo, rev: str) -> str:
-    sha = repo.commit(rev)
-    if sha is None:
-        if rev == "HEAD":
-            raise RefError("the repository has no commits yet, so there are no versions")
-        raise RefError(f"{rev!r} is not a commit in this repository")
-    return sha
