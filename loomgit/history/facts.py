@@ -179,7 +179,7 @@ def _meta_from(meta: Any, path: str,
                var_cache: dict[str, dict[str, Variable]] | None = None,
                var_text: str | None = None) -> _Meta:
     from ..errors import PromptError
-    from ..prompt.parse import _parse_variables, _prompty_model
+    from ..prompt.parse import parse_variables, prompty_model
 
     if meta is None:
         meta = {}
@@ -191,13 +191,13 @@ def _meta_from(meta: Any, path: str,
         ck = f"{var_key}\0{var_text if var_text is not None else repr(meta[var_key])}"
         variables = var_cache.get(ck) if var_cache is not None else None
         if variables is None:
-            variables = _parse_variables(meta[var_key], path, None, var_key)
+            variables = parse_variables(meta[var_key], path, None, var_key)
             if var_cache is not None:
                 if len(var_cache) > 20_000:
                     var_cache.clear()
                 var_cache[ck] = variables
     if isinstance(meta.get("model"), dict):
-        model, params = _prompty_model(meta["model"])
+        model, params = prompty_model(meta["model"])
     else:
         model = meta.get("model")
         if model is not None and not isinstance(model, str):

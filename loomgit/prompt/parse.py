@@ -115,7 +115,7 @@ def split_messages(body: str, body_line: int, path: str) -> tuple[MessageTemplat
     return tuple(out)
 
 
-def _parse_variables(raw: Any, path: str, line: int | None, meta_key: str) -> dict[str, Variable]:
+def parse_variables(raw: Any, path: str, line: int | None, meta_key: str) -> dict[str, Variable]:
     from .. import yamlio
 
     if raw is None:
@@ -162,7 +162,7 @@ def _parse_variables(raw: Any, path: str, line: int | None, meta_key: str) -> di
     return out
 
 
-def _prompty_model(raw: Any) -> tuple[str | None, dict[str, Any]]:
+def prompty_model(raw: Any) -> tuple[str | None, dict[str, Any]]:
     """Prompty's ``model: {api, configuration: {type, name}, parameters}``."""
     if isinstance(raw, str) or raw is None:
         return raw, {}
@@ -209,13 +209,13 @@ def parse_prompt(text: str, path: str, *, prompt_id: str | None = None) -> Promp
     messages = split_messages(body, body_line, path)
 
     var_key = "variables" if "variables" in meta else ("inputs" if "inputs" in meta else None)
-    variables = (_parse_variables(meta[var_key], path, lines.get(var_key), var_key)
+    variables = (parse_variables(meta[var_key], path, lines.get(var_key), var_key)
                  if var_key else None)
 
     model: str | None
     params: dict[str, Any]
     if isinstance(meta.get("model"), dict):
-        model, params = _prompty_model(meta["model"])
+        model, params = prompty_model(meta["model"])
         kind = "prompty"
     else:
         model = meta.get("model")
