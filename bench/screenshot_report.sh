@@ -15,12 +15,12 @@ if [ -z "$browser" ]; then
   echo "no chromium found (apt-get install -y chromium)" >&2
   exit 2
 fi
-# a short path: Chromium refuses a profile whose socket path is longer than ~100 bytes
+# a short path, also as its TMPDIR: Chromium aborts when its singleton socket path is too long
 profile=$(mktemp -d /tmp/lgchrome.XXXXXX)
 trap 'rm -rf "$profile"' EXIT
 url="file://$(cd "$(dirname "$html")" && pwd)/$(basename "$html")"
 png_abs="$(cd "$(dirname "$png")" && pwd)/$(basename "$png")"
-timeout 60 "$browser" --headless --no-sandbox --disable-gpu --no-first-run \
+TMPDIR="$profile" timeout 60 "$browser" --headless --no-sandbox --disable-gpu --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
   --disable-default-apps --hide-scrollbars --user-data-dir="$profile" \
   --window-size="$width,$height" --screenshot="$png_abs" "$url" >"${CHROMIUM_LOG:-/dev/null}" 2>&1
