@@ -351,23 +351,15 @@ def message_text(message: str) -> str:
     return "\n".join(out).strip()
 
 
-def pending_for_commit(ws: Workspace, message: str = "", *, amend: bool = False) -> list[Pending] | None:
-    """The prompt versions the staged changes get (None: an --amend the history API
-    cannot compute, so the message's trailers must be left as they are)."""
-    import inspect
-
+def pending_for_commit(ws: Workspace, message: str = "", *, amend: bool = False) -> list[Pending]:
+    """The prompt versions the staged changes get (for ``--amend``: over HEAD's parent)."""
     from .history import pending_changes
 
     if not amend:
         return pending_changes(ws, "index", message=message)
-    if "base" in inspect.signature(pending_changes).parameters:
-        # the contract asked of history: versions as of ``base``, diffed against ``base``
-        parent = gitio.text(["rev-parse", "-q", "--verify", "HEAD^"], ws.root, check=False).strip()
-        return pending_changes(ws, "index", message=message,  # type: ignore[call-arg]
-                               base=parent or EMPTY_TREE)
-    # history reads versions at HEAD: on --amend that is the commit being replaced. Only
-    # an amend that stages nothing new for prompts can keep the trailers it already has.
-    return None if pending_changes(ws, "index", message=message) else []
+    # --amend replaces HEAD: versions as of its parent, the index diffed against that
+    parent = gitio.text(["rev-parse", "-q", "--verify", "HEAD^"], ws.root, check=False).strip()
+    return pending_changes(ws, "index", message=message, base=parent or EMPTY_TREE)
 
 
 ABORT_HINT = ("# loomgit added the Prompt-Version lines above; to abort the commit, "
@@ -400,9 +392,6 @@ def update_message(root: Path, msgfile: str | Path, source: str | None = None,
     amend = source == "commit" and sha == "HEAD"
     ws = Workspace(root)
     pending = pending_for_commit(ws, message_text(original), amend=amend)
-    if pending is None:
-        return VersionsResult([], False, "--amend with new prompt changes: the trailers of the "
-                                         "amended commit are kept as they were")
     if amend and not pending:
         return VersionsResult([], False)  # nothing new: keep the trailers the commit has
     trailers = [trailer_for(p) for p in pending if p.version]

@@ -70,6 +70,17 @@ def test_amend_does_not_repeat_trailers(hooked: GitRepo) -> None:
     assert len(trailers(hooked)) == 1
 
 
+def test_amend_with_more_prompt_changes_recomputes_from_the_parent(hooked: GitRepo) -> None:
+    edit(hooked, SUMMARIZE, "tags: [support]", "tags: [support, oncall]")
+    git_commit(hooked, "-m", "tag")
+    assert trailers(hooked) == ["Prompt-Version: support/summarize 1.0.1 (patch: tags changed)"]
+    # the amended commit also changes the message text: one minor bump over the parent
+    edit(hooked, SUMMARIZE, "Summarize this ticket:", "Summarize this ticket briefly:")
+    git_commit(hooked, "--amend", "--no-edit")
+    [line] = trailers(hooked)
+    assert line.startswith("Prompt-Version: support/summarize 1.1.0 (minor: ")
+
+
 def test_stale_trailer_in_message_is_replaced(hooked: GitRepo) -> None:
     edit(hooked, SUMMARIZE, "tags: [support]", "tags: [support, oncall]")
     git_commit(hooked, "-m", "tag oncall\n\nPrompt-Version: support/summarize 9.9.9 (made up)")

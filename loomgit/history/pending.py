@@ -13,7 +13,7 @@ from . import gitlog
 from .blobs import BlobReader
 from .bump import bump, classify_facts
 from .facts import Facts, FactsBuilder
-from .fold import Folder, Line
+from .fold import Folder, Line, State
 from .repo import EMPTY_TREE, Repo
 from .versions import FactReader, History, Version, history
 
@@ -84,7 +84,7 @@ def working_version(ws: Workspace, prompt: Prompt) -> str | None:
 
 def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
     specs = repo.specs(h.state.covered)
-    base = "HEAD" if h.commit else EMPTY_TREE
+    base = h.commit or EMPTY_TREE
     args = ["-c", "diff.relative=false", "diff", "--raw", "-z", "-M", "--no-abbrev",
             "--no-color", "--no-ext-diff"]
     if source == "index":
@@ -123,14 +123,19 @@ def _same_blob(path: Path, blob: str) -> bool:
 
 
 def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
-                    include_deleted: bool = False) -> list[Pending]:
+                    include_deleted: bool = False, base: str | None = None) -> list[Pending]:
     """Prompts the staged (``source="index"``) or all uncommitted (``"worktree"``) changes
     give a new version, with that version (``X.Y.Z`` for the index, ``X.Y.Z-dev+<hash7>``
-    for the working tree) and why. ``message``: the commit message, if known."""
+    for the working tree) and why. ``message``: the commit message, if known. ``base``:
+    the commit the new one will follow (default HEAD; ``HEAD^`` or the empty tree for an
+    ``--amend``, which replaces HEAD)."""
     if source not in ("index", "worktree"):
         raise UsageError(f"source must be 'index' or 'worktree', not {source!r}")
     repo = Repo.of(ws)
-    h = history(ws, "HEAD")
+    if base == EMPTY_TREE:
+        h = History(repo, None, State())
+    else:
+        h = history(ws, base or "HEAD")
     changes = _diff(repo, h, source)
     if not changes:
         return []
