@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from conftest import CORPUS, ROOT
 
-from loomgit import yamlio
-from loomgit.evals import yamlfast
+from loomgit import yamlfast, yamlio
 from loomgit.evals.suite import parse_suite
 
 SCALARS = ["yes", "no", "on", "off", "y", "true", "True", "TRUE", "tRue", "false", "null", "Null",

@@ -97,24 +97,22 @@ def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Findin
 def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
     """Parse a suite; returns it (None when unusable) and every problem found.
 
-    Large suites are read with libyaml (:mod:`.yamlfast`); whenever that reader is unsure
-    or the suite has a problem, ruamel reads it again so messages and lines are its own."""
+    ``yamlio.load`` reads with libyaml first; when the suite has a problem it is read again
+    with ruamel alone, so that messages and lines are ruamel's own."""
     from .. import yamlio
-    from .yamlfast import load as fast_load
 
-    data = fast_load(text) if len(text) > FAST_MIN_CHARS else None
-    if data is not None:
-        suite, out = _from_data(data, path)
-        if suite is not None and not out:
-            return suite, out
     try:
         data = yamlio.load(text, path=path)
     except yamlio.YamlError as e:
         return None, [error(path, e.line, e.message)]
+    suite, out = _from_data(data, path)
+    if suite is not None and not out:
+        return suite, out
+    try:
+        data = yamlio.load_roundtrip(text, path=path)
+    except yamlio.YamlError as e:
+        return None, [error(path, e.line, e.message)]
     return _from_data(data, path)
-
-
-FAST_MIN_CHARS = 2000  # below this ruamel is quick enough
 
 
 def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
