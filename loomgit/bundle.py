@@ -139,20 +139,11 @@ def export_bundle(ws: Workspace, stage: str, ids: list[str] | None = None, *,
 
 def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write atomically: a reader never sees half a bundle."""
-    import tempfile
 
-    target = Path(path)
+    from .fsutil import atomic_write
+
     data = json.dumps(bundle, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, data)
 
 
 # --- load -------------------------------------------------------------------------------

@@ -167,16 +167,11 @@ def print_comparison(cmp: Comparison, verbose: bool = False) -> None:
 
 def write_file(path: str, text: str) -> None:
     """Write atomically: a report is whole or absent."""
-    import os
-    import tempfile
+    from ..fsutil import atomic_write
 
     p = Path(path)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
+        atomic_write(p, text)
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 

@@ -295,15 +295,11 @@ def _cached(path: Path) -> Suite | None:
 def _store(path: Path, suite: Suite) -> None:
     import dataclasses
     import json
-    import os
-    import tempfile
+
+    from ..fsutil import atomic_write
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(dataclasses.asdict(suite), f, ensure_ascii=False)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(dataclasses.asdict(suite), ensure_ascii=False))
     except (OSError, TypeError, ValueError):
         pass  # a cache that cannot be written is no reason to fail
 
