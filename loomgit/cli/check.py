@@ -26,4 +26,8 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
         for f in findings:
             colour = "red" if f.level == "error" else "yellow"
             click.echo(str(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
+        errors = sum(f.level == "error" for f in findings)
+        warnings = len(findings) - errors
+        click.echo(f"loomgit check: {errors} error(s), {warnings} warning(s)" if findings
+                   else "loomgit check: no problems found", err=True)
     return EXIT_FAILED if failed else 0
