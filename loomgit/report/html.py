@@ -83,6 +83,11 @@ def _usd(v: float | None) -> str:
 Fmt = str | Callable[[float], str]
 
 
+def _plain_number(v: float) -> str:
+    """1,250 / 3.75 / 2.5: no decimals that are zero, and no rounding of axis ticks."""
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}".rstrip("0").rstrip(".")
+
+
 def _fmt(fmt: Fmt, v: float) -> str:
     return fmt(v) if callable(fmt) else fmt.format(v)
 
@@ -264,7 +269,7 @@ def _prompt_section(p: Mapping[str, Any]) -> str:
                                SERIES["cost"], fmt="usd") + "</figure>")
     out.append("<figure><figcaption>mean latency (ms)</figcaption>"
                + bar_chart_svg(labels, [r.get("latency_ms") for r in runs], SERIES["latency"],
-                               fmt="{:.0f}") + "</figure>")
+                               fmt=_plain_number) + "</figure>")
     out.append("</div>")
     rows = []
     for v, r in zip(reversed(versions), reversed(runs)):
