@@ -171,17 +171,10 @@ class RecordReader:
     # -- JSON Lines ----------------------------------------------------------------
 
     def _jsonl(self) -> Iterator[Record]:
-        fh, limit = self._fh, self.max_record_bytes
-        index = lineno = 0
-        while True:
-            raw = fh.readline(limit + 1)
-            if not raw:
-                return
-            lineno += 1
-            if lineno == 1 and raw.startswith(_BOM):
-                raw = raw[3:]
-            if len(raw) > limit and not raw.endswith(b"\n"):
-                _drain_line(fh)
+        limit = self.max_record_bytes
+        index = 0
+        for lineno, raw, oversize in _raw_lines(self._fh, limit):
+            if oversize:
                 index += 1
                 yield Record(index, lineno, error=f"record is larger than {_size(limit)}",
                              raw=preview(raw[:PREVIEW_CHARS]))
@@ -343,6 +336,17 @@ def _drain_line(fh: IO[bytes]) -> None:
 def _decoded_lines(fh: IO[bytes], limit: int, oversize: list[int]) -> Iterator[str]:
     """Lines as text; undecodable bytes become lone surrogates (found again per row).
     A line longer than ``limit`` is skipped (its number noted in ``oversize``)."""
+    for lineno, raw, too_long in _raw_lines(fh, limit):
+        if too_long:
+            oversize.append(lineno)
+            yield "\n"
+            continue
+        yield raw.decode("utf-8", "surrogateescape")
+
+
+def _raw_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line number, bytes, too long)`` for each line, without a leading byte-order mark.
+    A line longer than ``limit`` is read past (only its first ``limit`` bytes are kept)."""
     lineno = 0
     while True:
         raw = fh.readline(limit + 1)
@@ -353,10 +357,9 @@ def _decoded_lines(fh: IO[bytes], limit: int, oversize: list[int]) -> Iterator[s
             raw = raw[3:]
         if len(raw) > limit and not raw.endswith(b"\n"):
             _drain_line(fh)
-            oversize.append(lineno)
-            yield "\n"
+            yield lineno, raw, True
             continue
-        yield raw.decode("utf-8", "surrogateescape")
+        yield lineno, raw, False
 
 
 class _ArrayScanner:
