@@ -150,22 +150,10 @@ def _print_semdiff(d: Any) -> None:
     click.echo(style(f"{a} -> {b}: {d.change}", bold=True))
     for r in d.reasons:
         click.echo(f"  - {r}")
-    v = d.variables
-    for name, spec in v.get("added", {}).items():
-        click.echo(f"  variable + {name}: {spec}")
-    for name, spec in v.get("removed", {}).items():
-        click.echo(f"  variable - {name}: {spec}")
-    for name, ch in v.get("changed", {}).items():
-        click.echo(f"  variable ~ {name}: {ch['from']} -> {ch['to']}")
+    _echo_changes("variable", d.variables)
     if d.model:
         click.echo(f"  model: {d.model['from']} -> {d.model['to']}")
-    p = d.params
-    for k, val in p.get("added", {}).items():
-        click.echo(f"  params + {k}: {val}")
-    for k, val in p.get("removed", {}).items():
-        click.echo(f"  params - {k}: {val}")
-    for k, ch in p.get("changed", {}).items():
-        click.echo(f"  params ~ {k}: {ch['from']} -> {ch['to']}")
+    _echo_changes("params", d.params)
     if d.output:
         click.echo(f"  output: {d.output['from']} -> {d.output['to']}")
     for m in [*d.messages, *d.includes]:
@@ -268,3 +256,13 @@ def status(staged: bool, as_json: bool) -> int:
           [(p.id, p.path, p.previous or "-", p.version or "(deleted)",
             _change_text(p.change, p.reasons)) for p in items])
     return 0
+
+
+def _echo_changes(label: str, changes: dict[str, Any]) -> None:
+    """``label + name: value`` / ``- name: value`` / ``~ name: from -> to`` lines."""
+    for name, val in changes.get("added", {}).items():
+        click.echo(f"  {label} + {name}: {val}")
+    for name, val in changes.get("removed", {}).items():
+        click.echo(f"  {label} - {name}: {val}")
+    for name, ch in changes.get("changed", {}).items():
+        click.echo(f"  {label} ~ {name}: {ch['from']} -> {ch['to']}")
