@@ -55,7 +55,9 @@ def loomgit_bin() -> str:
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> Run:
     """Wall time and peak RSS of one process (its own, via wait4)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -94,8 +96,12 @@ class MockServer:
     """bench/mock_openai.py in its own process (see :func:`serve`)."""
 
     def __init__(self, latency_ms: float) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(latency_ms)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(latency_ms)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         self.url = line.strip().rsplit(" ", 1)[-1]
@@ -117,37 +123,66 @@ def git(cwd: Path, *args: str) -> None:
 def make_loomgit_repo(path: Path, n: int, url: str) -> None:
     (path / "prompts").mkdir(parents=True)
     (path / "loomgit.yaml").write_text(
-        f"providers:\n  mock: {{type: openai, base_url: \"{url}\", retries: 3}}\n")
+        f'providers:\n  mock: {{type: openai, base_url: "{url}", retries: 3}}\n'
+    )
     (path / "prompts/bench.prompt").write_text(
         f"---\nmodel: mock/{MODEL}\nparams: {{temperature: 0.2, max_tokens: 300}}\n"
         "variables:\n  ticket: {type: string}\n---\n"
-        f"system:\n{SYSTEM}\n\nuser:\nSummarize this ticket: {{{{ ticket }}}}\n")
-    cases = [{"name": f"case-{i}", "vars": {"ticket": ticket(i)},
-              "assert": [{"icontains": "printer"}]} for i in range(n)]
+        f"system:\n{SYSTEM}\n\nuser:\nSummarize this ticket: {{{{ ticket }}}}\n"
+    )
+    cases = [
+        {"name": f"case-{i}", "vars": {"ticket": ticket(i)}, "assert": [{"icontains": "printer"}]}
+        for i in range(n)
+    ]
     (path / "prompts/bench.tests.yaml").write_text(json.dumps({"gate": "all_pass", "cases": cases}))
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
-    git(path, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "bench")
+    git(
+        path,
+        "-c",
+        "user.name=bench",
+        "-c",
+        "user.email=bench@example.com",
+        "commit",
+        "-qm",
+        "bench",
+    )
 
 
 def set_url(path: Path, url: str) -> None:
     (path / "loomgit.yaml").write_text(
-        f"providers:\n  mock: {{type: openai, base_url: \"{url}\", retries: 3}}\n")
+        f'providers:\n  mock: {{type: openai, base_url: "{url}", retries: 3}}\n'
+    )
 
 
 def make_promptfoo_config(path: Path, n: int, url: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)
-    (path / "prompt.json").write_text(json.dumps([
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": "Summarize this ticket: {{ ticket }}"}]))
+    (path / "prompt.json").write_text(
+        json.dumps(
+            [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": "Summarize this ticket: {{ ticket }}"},
+            ]
+        )
+    )
     config = {
         "description": "loomgit bench",
         "prompts": ["file://prompt.json"],
-        "providers": [{"id": f"openai:chat:{MODEL}",
-                       "config": {"apiBaseUrl": url, "apiKey": "bench",
-                                  "temperature": 0.2, "max_tokens": 300}}],
-        "tests": [{"vars": {"ticket": ticket(i)},
-                   "assert": [{"type": "icontains", "value": "printer"}]} for i in range(n)],
+        "providers": [
+            {
+                "id": f"openai:chat:{MODEL}",
+                "config": {
+                    "apiBaseUrl": url,
+                    "apiKey": "bench",
+                    "temperature": 0.2,
+                    "max_tokens": 300,
+                },
+            }
+        ],
+        "tests": [
+            {"vars": {"ticket": ticket(i)}, "assert": [{"type": "icontains", "value": "printer"}]}
+            for i in range(n)
+        ],
     }
     cfg = path / "promptfooconfig.json"
     cfg.write_text(json.dumps(config))
@@ -194,8 +229,12 @@ def install_promptfoo(folder: Path, version: str, node: str) -> tuple[str, Path]
             return False
         print(f"installing {' '.join(pkgs)} from the npm registry into {folder} ...", flush=True)
         folder.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *pkgs],
-                           cwd=folder, capture_output=True, text=True)
+        r = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *pkgs],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        )
         if r.returncode != 0:
             print(f"npm install failed, skipping promptfoo: {r.stderr.strip()[-500:]}")
         return r.returncode == 0
@@ -264,10 +303,15 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="loomgit-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(NO_COLOR="1", PROMPTFOO_DISABLE_TELEMETRY="1", PROMPTFOO_DISABLE_UPDATE="1",
-               PROMPTFOO_CONFIG_DIR=str(tmp / "promptfoo-home"),
-               PROMPTFOO_CACHE_PATH=str(tmp / "promptfoo-cache"),
-               GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+    env.update(
+        NO_COLOR="1",
+        PROMPTFOO_DISABLE_TELEMETRY="1",
+        PROMPTFOO_DISABLE_UPDATE="1",
+        PROMPTFOO_CONFIG_DIR=str(tmp / "promptfoo-home"),
+        PROMPTFOO_CACHE_PATH=str(tmp / "promptfoo-cache"),
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+    )
     node = shutil.which("node")
     pf: tuple[str, Path] | None = None
     if not a.no_promptfoo:
@@ -277,8 +321,16 @@ def main(argv: list[str] | None = None) -> int:
             pf = install_promptfoo(a.promptfoo_dir or tmp / "promptfoo", a.promptfoo_version, node)
     repo = tmp / "repo"
     rows: list[tuple[str, float, float | None, float, float | None]] = []
-    lg = [loomgit_bin(), "eval", "-j", str(a.concurrency), "--no-log", "--json",
-          "-o", str(tmp / "loomgit.json")]
+    lg = [
+        loomgit_bin(),
+        "eval",
+        "-j",
+        str(a.concurrency),
+        "--no-log",
+        "--json",
+        "-o",
+        str(tmp / "loomgit.json"),
+    ]
     try:
         for lat in [float(x) for x in a.latencies.split(",") if x.strip()]:
             server = MockServer(lat)
@@ -287,50 +339,92 @@ def main(argv: list[str] | None = None) -> int:
                     make_loomgit_repo(repo, a.cases, server.url)
                 else:
                     set_url(repo, server.url)
-                print(f"\n{a.cases} cases, server latency {lat:g} ms, concurrency {a.concurrency}",
-                      flush=True)
+                print(
+                    f"\n{a.cases} cases, server latency {lat:g} ms, concurrency {a.concurrency}",
+                    flush=True,
+                )
                 lruns = [loomgit_cold(lg, repo, env) for _ in range(a.runs)]
                 check_loomgit(tmp / "loomgit.json", a.cases)
-                print(f"  loomgit   {median(lruns):7.2f} s  peak {max(r.rss_mb for r in lruns):5.0f} MB"
-                      f"  exit {lruns[-1].code}", flush=True)
+                print(
+                    f"  loomgit   {median(lruns):7.2f} s  peak {max(r.rss_mb for r in lruns):5.0f} MB"
+                    f"  exit {lruns[-1].code}",
+                    flush=True,
+                )
                 pruns: list[Run] = []
                 if pf is not None:
                     cfg = make_promptfoo_config(tmp / "pf", a.cases, server.url)
-                    pf_cmd = [pf[0], str(pf[1]), "eval", "-c", str(cfg), "-j", str(a.concurrency),
-                              "--no-cache", "--no-table", "--no-write", "--no-progress-bar",
-                              "-o", str(tmp / "pf" / "out.json")]
+                    pf_cmd = [
+                        pf[0],
+                        str(pf[1]),
+                        "eval",
+                        "-c",
+                        str(cfg),
+                        "-j",
+                        str(a.concurrency),
+                        "--no-cache",
+                        "--no-table",
+                        "--no-write",
+                        "--no-progress-bar",
+                        "-o",
+                        str(tmp / "pf" / "out.json"),
+                    ]
                     first = timed(pf_cmd, tmp / "pf", env)
                     if first.code not in (0, 100):
                         print("  promptfoo failed (above); skipping it")
                         pf = None
                     else:
-                        pruns = [first] + [timed(pf_cmd, tmp / "pf", env) for _ in range(a.runs - 1)]
+                        pruns = [first] + [
+                            timed(pf_cmd, tmp / "pf", env) for _ in range(a.runs - 1)
+                        ]
                         check_promptfoo(tmp / "pf" / "out.json", a.cases)
                 if pruns:
-                    print(f"  promptfoo {median(pruns):7.2f} s  peak {max(r.rss_mb for r in pruns):5.0f} MB"
-                          f"  exit {pruns[-1].code}", flush=True)
-                rows.append((f"{lat:g} ms server, no cache", median(lruns),
-                             median(pruns) if pruns else None, max(r.rss_mb for r in lruns),
-                             max(r.rss_mb for r in pruns) if pruns else None))
+                    print(
+                        f"  promptfoo {median(pruns):7.2f} s  peak {max(r.rss_mb for r in pruns):5.0f} MB"
+                        f"  exit {pruns[-1].code}",
+                        flush=True,
+                    )
+                rows.append(
+                    (
+                        f"{lat:g} ms server, no cache",
+                        median(lruns),
+                        median(pruns) if pruns else None,
+                        max(r.rss_mb for r in lruns),
+                        max(r.rss_mb for r in pruns) if pruns else None,
+                    )
+                )
                 if lat == 0:  # the last cold run filled the cache
                     wruns = [timed(lg, repo, env) for _ in range(a.runs)]
                     check_loomgit(tmp / "loomgit.json", a.cases)
-                    print(f"  loomgit warm cache {median(wruns):5.2f} s  peak "
-                          f"{max(r.rss_mb for r in wruns):5.0f} MB", flush=True)
-                    rows.append(("warm cache re-run", median(wruns), None,
-                                 max(r.rss_mb for r in wruns), None))
+                    print(
+                        f"  loomgit warm cache {median(wruns):5.2f} s  peak "
+                        f"{max(r.rss_mb for r in wruns):5.0f} MB",
+                        flush=True,
+                    )
+                    rows.append(
+                        (
+                            "warm cache re-run",
+                            median(wruns),
+                            None,
+                            max(r.rss_mb for r in wruns),
+                            None,
+                        )
+                    )
             finally:
                 server.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(f"\n| {a.cases} cases, concurrency {a.concurrency} | loomgit | promptfoo "
-          f"{a.promptfoo_version} | ratio | loomgit peak | promptfoo peak |")
+    print(
+        f"\n| {a.cases} cases, concurrency {a.concurrency} | loomgit | promptfoo "
+        f"{a.promptfoo_version} | ratio | loomgit peak | promptfoo peak |"
+    )
     print("|---|---|---|---|---|---|")
     for name, lt, pt, lm, pm in rows:
         ratio = f"{lt / pt:.2f}×" if pt else "–"
-        print(f"| {name} | {lt:.2f} s | {f'{pt:.2f} s' if pt else '–'} | {ratio} | {lm:.0f} MB | "
-              f"{f'{pm:.0f} MB' if pm else '–'} |")
+        print(
+            f"| {name} | {lt:.2f} s | {f'{pt:.2f} s' if pt else '–'} | {ratio} | {lm:.0f} MB | "
+            f"{f'{pm:.0f} MB' if pm else '–'} |"
+        )
     return 0
 
 

@@ -34,12 +34,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 LOOMGIT = [sys.executable, "-m", "loomgit"]
 GLOB = "prompts/**/*.prompt"
-ENV = dict(os.environ, GIT_AUTHOR_NAME="Bench", GIT_AUTHOR_EMAIL="bench@example.com",
-           GIT_COMMITTER_NAME="Bench", GIT_COMMITTER_EMAIL="bench@example.com",
-           GIT_CONFIG_NOSYSTEM="1", NO_COLOR="1")
-WORDS = ("ticket customer summary incident urgent billing refund login outage printer "
-         "network escalate polite concise bullet answer explain context product manager "
-         "engineer deploy rollback latency error warning policy review draft").split()
+ENV = dict(
+    os.environ,
+    GIT_AUTHOR_NAME="Bench",
+    GIT_AUTHOR_EMAIL="bench@example.com",
+    GIT_COMMITTER_NAME="Bench",
+    GIT_COMMITTER_EMAIL="bench@example.com",
+    GIT_CONFIG_NOSYSTEM="1",
+    NO_COLOR="1",
+)
+WORDS = (
+    "ticket customer summary incident urgent billing refund login outage printer "
+    "network escalate polite concise bullet answer explain context product manager "
+    "engineer deploy rollback latency error warning policy review draft"
+).split()
 TEAMS = ["support", "sales", "ops", "eng", "legal", "hr", "finance", "search", "docs", "chat"]
 
 
@@ -51,10 +59,14 @@ class PromptState:
     def __init__(self, rng: random.Random, i: int) -> None:
         self.path = f"prompts/{TEAMS[i % len(TEAMS)]}/p{i:04d}.prompt"
         self.description = sentence(rng, 6)
-        self.model = rng.choice(["openai/gpt-4o-mini", "openai/gpt-4o", "anthropic/claude-3-5-haiku"])
+        self.model = rng.choice(
+            ["openai/gpt-4o-mini", "openai/gpt-4o", "anthropic/claude-3-5-haiku"]
+        )
         self.temperature = rng.choice([0.0, 0.2, 0.5, 0.7])
-        self.variables = {"ticket": "{type: string, required: true}",
-                          "tone": "{type: string, enum: [formal, casual], default: formal}"}
+        self.variables = {
+            "ticket": "{type: string, required: true}",
+            "tone": "{type: string, enum: [formal, casual], default: formal}",
+        }
         self.tags = [rng.choice(TEAMS)]
         self.system = [sentence(rng) for _ in range(3)]
         self.user = [sentence(rng) for _ in range(2)]
@@ -63,11 +75,16 @@ class PromptState:
     def text(self) -> str:
         vs = "".join(f"  {k}: {v}\n" for k, v in self.variables.items())
         used = " ".join(f"{{{{ {k} }}}}" for k in self.variables)
-        return (f"---\ndescription: {self.description}\nmodel: {self.model}\n"
-                f"params: {{temperature: {self.temperature}, max_tokens: 300}}\n"
-                f"variables:\n{vs}tags: [{', '.join(self.tags)}]\n---\n"
-                "system:\n" + "\n".join(self.system) + "\n\nuser:\n"
-                + "\n".join(self.user) + f"\n{used}\n")
+        return (
+            f"---\ndescription: {self.description}\nmodel: {self.model}\n"
+            f"params: {{temperature: {self.temperature}, max_tokens: 300}}\n"
+            f"variables:\n{vs}tags: [{', '.join(self.tags)}]\n---\n"
+            "system:\n"
+            + "\n".join(self.system)
+            + "\n\nuser:\n"
+            + "\n".join(self.user)
+            + f"\n{used}\n"
+        )
 
     def edit(self, rng: random.Random) -> str:
         r = rng.random()
@@ -121,7 +138,7 @@ def generate(path: Path, n_prompts: int, n_commits: int, seed: int = 7) -> None:
     first = min(n_prompts // 5 or 1, n_commits // 2 or 1)
     per = -(-n_prompts // first)
     for c in range(first):
-        batch = prompts[c * per:(c + 1) * per]
+        batch = prompts[c * per : (c + 1) * per]
         if batch:
             commit(f"add {len(batch)} prompts", [write(p) for p in batch])
             made += 1
@@ -148,8 +165,10 @@ def generate(path: Path, n_prompts: int, n_commits: int, seed: int = 7) -> None:
     stream = b"".join(out)
     subprocess.run(["git", "fast-import", "--quiet"], input=stream, cwd=path, check=True, env=ENV)
     subprocess.run(["git", "checkout", "-q", "main"], cwd=path, check=True, env=ENV)
-    print(f"generated {path}: {n_prompts} prompts, {n_commits} commits, {renames} moves, "
-          f"{len(stream) / 1e6:.0f} MB of fast-import stream")
+    print(
+        f"generated {path}: {n_prompts} prompts, {n_commits} commits, {renames} moves, "
+        f"{len(stream) / 1e6:.0f} MB of fast-import stream"
+    )
 
 
 CPU: dict[int, list[float]] = {}
@@ -182,9 +201,24 @@ def med(samples: list[float]) -> tuple[float, float]:
 
 def git_log(repo: Path) -> bytes:
     return subprocess.run(
-        ["git", "log", "-z", "--raw", "--no-abbrev", "-M", "--first-parent", "-m",
-         "--format=%x01%H%x00%P%x00%aI%x00%an%x00%ae%x00%B%x00", "--", f":(glob){GLOB}"],
-        cwd=repo, check=True, capture_output=True, env=ENV).stdout
+        [
+            "git",
+            "log",
+            "-z",
+            "--raw",
+            "--no-abbrev",
+            "-M",
+            "--first-parent",
+            "-m",
+            "--format=%x01%H%x00%P%x00%aI%x00%an%x00%ae%x00%B%x00",
+            "--",
+            f":(glob){GLOB}",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        env=ENV,
+    ).stdout
 
 
 def blob_ids(log: bytes) -> list[bytes]:
@@ -199,8 +233,14 @@ def blob_ids(log: bytes) -> list[bytes]:
 
 
 def cat_blobs(repo: Path, ids: list[bytes]) -> None:
-    subprocess.run(["git", "cat-file", "--batch"], input=b"\n".join(ids) + b"\n", cwd=repo,
-                   check=True, stdout=subprocess.DEVNULL, env=ENV)
+    subprocess.run(
+        ["git", "cat-file", "--batch"],
+        input=b"\n".join(ids) + b"\n",
+        cwd=repo,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=ENV,
+    )
 
 
 def loomgit(repo: Path, *args: str) -> bytes:
@@ -246,13 +286,13 @@ def main() -> int:
         cold_s, cold_c = med(timed(cold, args.repeat))
         loomgit(repo, "list", "--json")
         warm_s, warm_c = med(timed(lambda: loomgit(repo, "list", "--json"), max(args.repeat, 7)))
-        version_s, version_c = med(timed(lambda: loomgit(repo, "--version"),
-                                         max(args.repeat, 7)))
+        version_s, version_c = med(timed(lambda: loomgit(repo, "--version"), max(args.repeat, 7)))
         import json
 
         first_id = json.loads(loomgit(repo, "list", "--json"))[0]["id"]
-        log_id_s, log_id_c = med(timed(lambda: loomgit(repo, "log", first_id, "--json"),
-                                       max(args.repeat, 7)))
+        log_id_s, log_id_c = med(
+            timed(lambda: loomgit(repo, "log", first_id, "--json"), max(args.repeat, 7))
+        )
         n_versions = len(json.loads(loomgit(repo, "log", first_id, "--json")))
         incr: list[float] = []
         incr_cpu: list[float] = []
@@ -261,33 +301,52 @@ def main() -> int:
             target = sorted(repo.glob("prompts/**/*.prompt"))[:3]
             for p in target:
                 p.write_text(p.read_text().replace("system:\n", "system:\nBe brief.\n", 1))
-            subprocess.run(["git", "commit", "-q", "-am", "bench: one more"], cwd=repo,
-                           check=True, env=ENV)
+            subprocess.run(
+                ["git", "commit", "-q", "-am", "bench: one more"], cwd=repo, check=True, env=ENV
+            )
             c = _children_cpu()
             t = time.perf_counter()
             loomgit(repo, "list", "--json")
             incr.append(time.perf_counter() - t)
             incr_cpu.append(_children_cpu() - c)
-            subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=repo, check=True,
-                           env=ENV)
+            subprocess.run(
+                ["git", "reset", "-q", "--hard", "HEAD~1"], cwd=repo, check=True, env=ENV
+            )
             loomgit(repo, "list", "--json")  # warm again at the old head
 
         for _ in range(args.repeat):
             incremental()
         incr_s, incr_c = statistics.median(incr), statistics.median(incr_cpu)
-        n_commits = int(subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=repo,
-                                       capture_output=True, text=True, env=ENV).stdout)
-        print(f"\nrepository: {n_commits} commits, {len(ids)} prompt blobs; medians of "
-              f"{args.repeat}+ runs; CPU = user+sys of every process the step ran\n")
+        n_commits = int(
+            subprocess.run(
+                ["git", "rev-list", "--count", "HEAD"],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                env=ENV,
+            ).stdout
+        )
+        print(
+            f"\nrepository: {n_commits} commits, {len(ids)} prompt blobs; medians of "
+            f"{args.repeat}+ runs; CPU = user+sys of every process the step ran\n"
+        )
         print(f"  {'':<48} {'wall':>8}   {'CPU':>8}   ratio (wall)")
         rows = [
             ("baseline: git log -z --raw -M pass", log_s, log_c, ""),
             ("baseline: cat-file --batch of its blobs", blob_s, blob_c, ""),
             ("baseline total", base, base_c, "1.00x"),
-            ("loomgit list --json, cold (no cache)", cold_s, cold_c,
-             f"{cold_s / base:.2f}x baseline (CPU {cold_c / base_c:.2f}x)"),
-            ("loomgit list --json, after 1 new commit", incr_s, incr_c,
-             f"{incr_s / base:.2f}x baseline"),
+            (
+                "loomgit list --json, cold (no cache)",
+                cold_s,
+                cold_c,
+                f"{cold_s / base:.2f}x baseline (CPU {cold_c / base_c:.2f}x)",
+            ),
+            (
+                "loomgit list --json, after 1 new commit",
+                incr_s,
+                incr_c,
+                f"{incr_s / base:.2f}x baseline",
+            ),
             ("loomgit list --json, warm", warm_s, warm_c, f"{warm_s / base:.2f}x baseline"),
             (f"loomgit log ID --json, warm ({n_versions} versions)", log_id_s, log_id_c, ""),
             ("loomgit --version (interpreter start-up)", version_s, version_c, ""),
@@ -296,9 +355,11 @@ def main() -> int:
             print(f"  {name:<48} {secs:7.3f}s   {cpu:7.3f}s   {note}")
         ok_cold = cold_s <= 3 * base
         ok_warm = warm_s <= 0.3
-        print(f"\ntarget cold <= 3x baseline: {'met' if ok_cold else 'MISSED'} "
-              f"({cold_s / base:.2f}x); target warm <= 0.3 s: "
-              f"{'met' if ok_warm else 'MISSED'} ({warm_s:.3f} s)")
+        print(
+            f"\ntarget cold <= 3x baseline: {'met' if ok_cold else 'MISSED'} "
+            f"({cold_s / base:.2f}x); target warm <= 0.3 s: "
+            f"{'met' if ok_warm else 'MISSED'} ({warm_s:.3f} s)"
+        )
         return 0 if ok_cold and ok_warm else 1
     finally:
         if tmp is not None:

@@ -45,8 +45,9 @@ Summarize this ticket: {{{{ ticket }}}}
 
 
 def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def per_call(fn: Callable[[], object], calls: int, rounds: int = 5) -> float:
@@ -76,8 +77,12 @@ def main() -> int:
     from loomgit.stages.source import at_commit
     from loomgit.workspace import Workspace
 
-    env = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+    env = {
+        "GIT_AUTHOR_NAME": "Bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
     os.environ.update(env)
     with tempfile.TemporaryDirectory(prefix="loomgit-bench-load-") as tmp:
         repo = Path(tmp) / "repo"
@@ -114,8 +119,9 @@ def main() -> int:
         loomgit.load(ident, repo=repo)
         loomgit.load(ident, bundle=bundle)
         results["warm load, repo"] = per_call(lambda: loomgit.load(ident, repo=repo), args.calls)
-        results["warm load, bundle"] = per_call(lambda: loomgit.load(ident, bundle=bundle),
-                                                args.calls)
+        results["warm load, bundle"] = per_call(
+            lambda: loomgit.load(ident, bundle=bundle), args.calls
+        )
         d = {ident: object()}
         results["baseline: dict look-up"] = per_call(lambda: d[ident], args.calls)
 
@@ -126,8 +132,12 @@ def main() -> int:
         results["baseline: json.load per call"] = per_call(json_each_time, 200, 3)
         blob = f"refs/heads/stage/production:prompts/{ident}.prompt"
         results["baseline: git cat-file per call"] = per_call(
-            lambda: subprocess.run(["git", "cat-file", "blob", blob], cwd=repo,
-                                   capture_output=True, check=True), 50, 3)
+            lambda: subprocess.run(
+                ["git", "cat-file", "blob", blob], cwd=repo, capture_output=True, check=True
+            ),
+            50,
+            3,
+        )
         p = loomgit.load(ident, repo=repo)
         results["render (not cached, for scale)"] = per_call(lambda: p.render(ticket="x"), 200, 3)
 
@@ -138,9 +148,15 @@ def main() -> int:
         print(f"{name:<{width}}  {fmt(s)}")
     warm = max(results["warm load, repo"], results["warm load, bundle"])
     print()
-    print(f"warm load vs json.load per call:  {results['baseline: json.load per call'] / warm:8.0f}x faster")
-    print(f"warm load vs git cat-file per call:{results['baseline: git cat-file per call'] / warm:8.0f}x faster")
-    print(f"warm load vs dict look-up:        {warm / results['baseline: dict look-up']:8.1f}x slower")
+    print(
+        f"warm load vs json.load per call:  {results['baseline: json.load per call'] / warm:8.0f}x faster"
+    )
+    print(
+        f"warm load vs git cat-file per call:{results['baseline: git cat-file per call'] / warm:8.0f}x faster"
+    )
+    print(
+        f"warm load vs dict look-up:        {warm / results['baseline: dict look-up']:8.1f}x slower"
+    )
     ok = warm <= 1e-3
     print(f"target warm <= 1 ms per call: {'met' if ok else 'NOT met'} ({warm * 1e3:.4f} ms)")
     return 0 if ok else 1

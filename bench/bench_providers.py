@@ -32,8 +32,10 @@ from loomgit.config import Config  # noqa: E402
 from loomgit.providers import ModelClient, ResponseCache  # noqa: E402
 from loomgit.providers.resilience import ResilienceSettings  # noqa: E402
 
-MESSAGES = [{"role": "system", "content": "You are terse."},
-            {"role": "user", "content": "Summarize this ticket: printer on floor 3 is on fire"}]
+MESSAGES = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Summarize this ticket: printer on floor 3 is on fire"},
+]
 
 
 def config(url: str, root: Path, **entry: object) -> Config:
@@ -45,8 +47,9 @@ async def bare_httpx(url: str, n: int) -> list[float]:
     async with httpx.AsyncClient() as http:
         for _ in range(n):
             t0 = time.perf_counter()
-            r = await http.post(url + "/chat/completions",
-                                json={"model": "m", "messages": MESSAGES})
+            r = await http.post(
+                url + "/chat/completions", json={"model": "m", "messages": MESSAGES}
+            )
             r.json()["choices"][0]["message"]["content"]
             times.append((time.perf_counter() - t0) * 1000)
     return times[5:]
@@ -71,10 +74,12 @@ async def throughput(cfg: Config, n: int) -> float:
 
 async def flaky(cfg: Config, n: int) -> tuple[int, int]:
     ok = attempts = 0
-    async with ModelClient(cfg, cache=False, env={},
-                           settings=ResilienceSettings(backoff_s=0.01, retries=6)) as c:
-        for comp in await asyncio.gather(*(c.complete("mock/m", MESSAGES, {}, sample=i)
-                                           for i in range(n))):
+    async with ModelClient(
+        cfg, cache=False, env={}, settings=ResilienceSettings(backoff_s=0.01, retries=6)
+    ) as c:
+        for comp in await asyncio.gather(
+            *(c.complete("mock/m", MESSAGES, {}, sample=i) for i in range(n))
+        ):
             ok += 1
             attempts += comp.attempts
     return ok, attempts
@@ -96,16 +101,22 @@ def main() -> int:
             base, live = statistics.median(bare), statistics.median(ours)
             cache = ResponseCache(root / "cache")
             asyncio.run(client_calls(config(srv.url, root), 10, cache, True))
-            hit = statistics.median(asyncio.run(client_calls(config(srv.url, root), n, cache, True)))
+            hit = statistics.median(
+                asyncio.run(client_calls(config(srv.url, root), n, cache, True))
+            )
         print(f"1. per call, server latency 0, {n} sequential calls (median)")
         print(f"   bare httpx POST          {base:7.3f} ms   (baseline)")
-        print(f"   ModelClient.complete     {live:7.3f} ms   x{live / base:.2f}  "
-              f"(+{live - base:.3f} ms overhead)")
+        print(
+            f"   ModelClient.complete     {live:7.3f} ms   x{live / base:.2f}  "
+            f"(+{live - base:.3f} ms overhead)"
+        )
         print(f"2. cache hit                {hit:7.3f} ms   x{hit / live:.3f} of a live call")
         with MockOpenAI(latency_ms=20) as srv:
             m = min(n, 200)
-            walls = {k: asyncio.run(throughput(config(srv.url, root, max_concurrency=k), m))
-                     for k in (1, 8, 32)}
+            walls = {
+                k: asyncio.run(throughput(config(srv.url, root, max_concurrency=k), m))
+                for k in (1, 8, 32)
+            }
         print(f"3. throughput, server latency 20 ms, {m} calls")
         for k, w in walls.items():
             tag = "(baseline)" if k == 1 else f"x{walls[1] / w:.1f} faster"
@@ -114,8 +125,10 @@ def main() -> int:
             t0 = time.perf_counter()
             ok, attempts = asyncio.run(flaky(config(srv.url, root, max_concurrency=16), m))
             wall = time.perf_counter() - t0
-        print(f"4. flaky server (20 % 429s): {ok}/{m} answered, {attempts} attempts "
-              f"({attempts / m:.2f} per call), {wall:.2f} s")
+        print(
+            f"4. flaky server (20 % 429s): {ok}/{m} answered, {attempts} attempts "
+            f"({attempts / m:.2f} per call), {wall:.2f} s"
+        )
     return 0
 
 

@@ -80,8 +80,9 @@ def make_repo(path: Path, n: int, env: dict[str, str]) -> list[str]:
     return paths
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str], runs: int,
-          expect: int = 0) -> tuple[float, float]:
+def timed(
+    cmd: list[str], cwd: Path, env: dict[str, str], runs: int, expect: int = 0
+) -> tuple[float, float]:
     """Median wall time and median CPU time (user + system) of ``cmd`` over ``runs`` runs,
     after one warm-up run. CPU time is the steadier figure on a busy machine."""
     walls, cpus = [], []
@@ -92,8 +93,10 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], runs: int,
         dt = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != expect:
-            sys.exit(f"{' '.join(cmd)} exited {proc.returncode}: "
-                     f"{proc.stderr.decode(errors='replace').strip()}")
+            sys.exit(
+                f"{' '.join(cmd)} exited {proc.returncode}: "
+                f"{proc.stderr.decode(errors='replace').strip()}"
+            )
         if k:
             walls.append(dt)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -108,13 +111,20 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="leave the repository in place")
     args = ap.parse_args()
 
-    loomgit = shutil.which("loomgit", path=str(Path(sys.executable).parent)) or \
-        shutil.which("loomgit")
+    loomgit = shutil.which("loomgit", path=str(Path(sys.executable).parent)) or shutil.which(
+        "loomgit"
+    )
     if not loomgit:
         sys.exit("loomgit is not installed next to this Python or on PATH")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-           "GIT_CONFIG_NOSYSTEM": "1", "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "NO_COLOR": "1",
+    }
     tmp = Path(tempfile.mkdtemp(prefix="loomgit-bench-startup-"))
     try:
         t0 = time.perf_counter()
@@ -127,18 +137,22 @@ def main() -> None:
         git(["add", *changed], tmp, env)
         msg = tmp / ".git" / "BENCH_MSG"
         msg.write_text("bench: shorter summaries\n")
-        print(f"repository: {args.prompts} prompts + suites, {len(changed)} staged changes "
-              f"(built in {time.perf_counter() - t0:.1f} s); median of {args.runs} runs\n")
+        print(
+            f"repository: {args.prompts} prompts + suites, {len(changed)} staged changes "
+            f"(built in {time.perf_counter() - t0:.1f} s); median of {args.runs} runs\n"
+        )
 
         rows = [
             ("python -c pass", [sys.executable, "-c", "pass"], None),
             ("loomgit --version", [loomgit, "--version"], 0.15),
             ("loomgit hook check (index)", [loomgit, "hook", "check"], 0.3),
-            ("loomgit hook check FILES", [loomgit, "hook", "check", "--source", "worktree",
-                                          *changed], 0.3),
+            (
+                "loomgit hook check FILES",
+                [loomgit, "hook", "check", "--source", "worktree", *changed],
+                0.3,
+            ),
             ("loomgit hook pre-commit", [loomgit, "hook", "pre-commit"], 0.3),
-            ("loomgit hook versions MSG", [loomgit, "hook", "versions", str(msg), "message"],
-             None),
+            ("loomgit hook versions MSG", [loomgit, "hook", "versions", str(msg), "message"], None),
         ]
         base = None
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
@@ -148,8 +162,10 @@ def main() -> None:
             base = base or med
             tgt = f"{target:.2f} s" if target else "-"
             ok = "" if target is None else ("yes" if med <= target else "NO")
-            print(f"{label:<30} {med * 1000:>6.0f}ms {med / base:>8.1f}x {cpu * 1000:>6.0f}ms "
-                  f"{tgt:>8}  {ok}")
+            print(
+                f"{label:<30} {med * 1000:>6.0f}ms {med / base:>8.1f}x {cpu * 1000:>6.0f}ms "
+                f"{tgt:>8}  {ok}"
+            )
         print("\nwall and cpu are medians; the targets apply to wall time on an idle machine")
     finally:
         if args.keep:

@@ -48,8 +48,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class MockOpenAI:
-    def __init__(self, port: int = 0, latency_ms: float = 0.0, jitter_ms: float = 0.0,
-                 fail_rate: float = 0.0, fail_status: int = 500, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        fail_rate: float = 0.0,
+        fail_status: int = 500,
+        seed: int | None = None,
+    ) -> None:
         self.latency_ms = latency_ms
         self.jitter_ms = jitter_ms
         self.fail_rate = fail_rate
@@ -79,11 +86,23 @@ class MockOpenAI:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    self._send(200, {"object": "list", "data": [
-                        {"id": "mock", "object": "model", "owned_by": "loomgit"}]})
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": "mock", "object": "model", "owned_by": "loomgit"}],
+                        },
+                    )
                 else:
-                    self._send(404, {"error": {"message": f"no route {self.path}",
-                                               "type": "invalid_request_error"}})
+                    self._send(
+                        404,
+                        {
+                            "error": {
+                                "message": f"no route {self.path}",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -98,14 +117,19 @@ class MockOpenAI:
                     time.sleep(delay / 1000)
                 if fail:
                     headers = {"Retry-After": "0"} if mock.fail_status == 429 else {}
-                    self._send(mock.fail_status, {"error": {"message": "injected failure",
-                                                            "type": "server_error"}}, headers)
+                    self._send(
+                        mock.fail_status,
+                        {"error": {"message": "injected failure", "type": "server_error"}},
+                        headers,
+                    )
                     return
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
-                    self._send(400, {"error": {"message": "body is not JSON",
-                                               "type": "invalid_request_error"}})
+                    self._send(
+                        400,
+                        {"error": {"message": "body is not JSON", "type": "invalid_request_error"}},
+                    )
                     return
                 path = self.path.rstrip("/")
                 if path == "/v1/chat/completions":
@@ -113,8 +137,15 @@ class MockOpenAI:
                 elif path == "/v1/embeddings":
                     self._send(200, mock.embeddings(body))
                 else:
-                    self._send(404, {"error": {"message": f"no route {self.path}",
-                                               "type": "invalid_request_error"}})
+                    self._send(
+                        404,
+                        {
+                            "error": {
+                                "message": f"no route {self.path}",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
 
         self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
@@ -130,21 +161,40 @@ class MockOpenAI:
         answer = "Mock answer: " + (users[-1] if users else "")
         prompt = sum(_tokens(str(m.get("content", ""))) for m in messages)
         out = _tokens(answer)
-        return {"id": f"chatcmpl-mock{self.requests}", "object": "chat.completion",
-                "created": int(time.time()), "model": body.get("model", "mock"),
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": answer}}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": out,
-                          "total_tokens": prompt + out}}
+        return {
+            "id": f"chatcmpl-mock{self.requests}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "mock"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": answer},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": out,
+                "total_tokens": prompt + out,
+            },
+        }
 
     def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
-        return {"object": "list", "model": body.get("model", "mock"),
-                "data": [{"object": "embedding", "index": i, "embedding": _vector(str(t))}
-                         for i, t in enumerate(texts)],
-                "usage": {"prompt_tokens": sum(_tokens(str(t)) for t in texts),
-                          "total_tokens": sum(_tokens(str(t)) for t in texts)}}
+        return {
+            "object": "list",
+            "model": body.get("model", "mock"),
+            "data": [
+                {"object": "embedding", "index": i, "embedding": _vector(str(t))}
+                for i, t in enumerate(texts)
+            ],
+            "usage": {
+                "prompt_tokens": sum(_tokens(str(t)) for t in texts),
+                "total_tokens": sum(_tokens(str(t)) for t in texts),
+            },
+        }
 
     def start(self) -> MockOpenAI:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -169,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--jitter-ms", type=float, default=0.0)
-    ap.add_argument("--fail-rate", type=float, default=0.0, help="share of requests that fail, 0..1")
+    ap.add_argument(
+        "--fail-rate", type=float, default=0.0, help="share of requests that fail, 0..1"
+    )
     ap.add_argument("--fail-status", type=int, default=500)
     ap.add_argument("--seed", type=int, default=None)
     a = ap.parse_args(argv)
@@ -182,8 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         mock.server.server_close()
-    print(f"mock OpenAI server stopped after {mock.requests} requests "
-          f"({mock.failures} failed on purpose)", file=sys.stderr, flush=True)
+    print(
+        f"mock OpenAI server stopped after {mock.requests} requests "
+        f"({mock.failures} failed on purpose)",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0
 
 

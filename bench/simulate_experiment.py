@@ -77,14 +77,19 @@ def build_repo(root: Path, min_samples: int) -> None:
     (root / "prompts/support/summarize.prompt").write_text(PROMPT)
     sh([*git, "add", "-A"], root)
     sh([*git, "commit", "-qm", "add summarize"], root)
-    env_git = {"GIT_AUTHOR_NAME": "Sim", "GIT_AUTHOR_EMAIL": "sim@example.com",
-               "GIT_COMMITTER_NAME": "Sim", "GIT_COMMITTER_EMAIL": "sim@example.com"}
+    env_git = {
+        "GIT_AUTHOR_NAME": "Sim",
+        "GIT_AUTHOR_EMAIL": "sim@example.com",
+        "GIT_COMMITTER_NAME": "Sim",
+        "GIT_COMMITTER_EMAIL": "sim@example.com",
+    }
     os.environ.update(env_git)
     lg = loomgit_cmd()
     sh([*lg, "promote", "support/summarize", "1.0.0", "--to", "staging"], root)
     sh([*lg, "promote", "support/summarize", "1.0.0", "--to", "production"], root)
     (root / "prompts/support/summarize.prompt").write_text(
-        PROMPT.replace("Summarize this ticket:", "Summarize this ticket in two sentences:"))
+        PROMPT.replace("Summarize this ticket:", "Summarize this ticket in two sentences:")
+    )
     sh([*git, "commit", "-qam", "summarize: two sentences"], root)
     sh([*lg, "promote", "support/summarize", "1.1.0", "--to", "staging"], root)
     (root / "experiments").mkdir()
@@ -111,15 +116,19 @@ def main() -> int:
     try:
         build_repo(root, args.min_samples)
         print(f"repository: {root}")
-        print(f"true success rates: control (1.0.0) {args.control:.1%}, "
-              f"treatment (1.1.0) {args.treatment:.1%}; min {args.min_samples} per variant\n")
+        print(
+            f"true success rates: control (1.0.0) {args.control:.1%}, "
+            f"treatment (1.1.0) {args.treatment:.1%}; min {args.min_samples} per variant\n"
+        )
         rng = random.Random(args.seed)
         truth = {"control": args.control, "treatment": args.treatment}
         exp = loomgit.experiment("summary-tone", root, store=args.store)
         first_verdict = None
         t_record = 0.0
-        print(f"{'users':>7}  {'control n':>9} {'rate':>6}  {'treatment n':>11} {'rate':>6}  "
-              f"{'p-value':>8}  verdict")
+        print(
+            f"{'users':>7}  {'control n':>9} {'rate':>6}  {'treatment n':>11} {'rate':>6}  "
+            f"{'p-value':>8}  verdict"
+        )
         for i in range(1, args.users + 1):
             unit = f"user-{i}"
             variant = exp.assign(unit)
@@ -131,24 +140,31 @@ def main() -> int:
                 st = exp.status()
                 c, t = st.variant("control"), st.variant("treatment")
                 p = st.comparisons[0].p_value
-                print(f"{i:>7}  {c.n:>9} {c.estimate or 0:>6.1%}  {t.n:>11} {t.estimate or 0:>6.1%}"
-                      f"  {'-' if p is None else f'{p:.2g}':>8}  "
-                      f"{st.verdict}{' (' + st.winner + ')' if st.winner else ''}")
+                print(
+                    f"{i:>7}  {c.n:>9} {c.estimate or 0:>6.1%}  {t.n:>11} {t.estimate or 0:>6.1%}"
+                    f"  {'-' if p is None else f'{p:.2g}':>8}  "
+                    f"{st.verdict}{' (' + st.winner + ')' if st.winner else ''}"
+                )
                 if st.verdict != "collecting" and first_verdict is None:
                     first_verdict = (i, st.verdict, st.winner)
-        print(f"\nrecording: {args.users / t_record:,.0f} outcomes/s in one process "
-              f"({exp.store_url.split(':', 1)[0]})")
+        print(
+            f"\nrecording: {args.users / t_record:,.0f} outcomes/s in one process "
+            f"({exp.store_url.split(':', 1)[0]})"
+        )
         exp.close()
         if first_verdict:
-            print(f"first verdict after {first_verdict[0]} users: {first_verdict[1]}"
-                  f"{' (' + str(first_verdict[2]) + ')' if first_verdict[2] else ''}")
+            print(
+                f"first verdict after {first_verdict[0]} users: {first_verdict[1]}"
+                f"{' (' + str(first_verdict[2]) + ')' if first_verdict[2] else ''}"
+            )
         lg = loomgit_cmd()
         extra = ["--store", args.store] if args.store else []
         print("\n$ loomgit experiment status summary-tone")
         print(sh([*lg, "experiment", "status", "summary-tone", *extra], root).stdout)
         print("$ loomgit experiment conclude summary-tone --promote")
-        done = sh([*lg, "experiment", "conclude", "summary-tone", "--promote", *extra], root,
-                  check=False)
+        done = sh(
+            [*lg, "experiment", "conclude", "summary-tone", "--promote", *extra], root, check=False
+        )
         print(done.stdout + done.stderr)
         stages = json.loads(sh([*lg, "stages", "--json"], root).stdout)["stages"]
         prod = next(s for s in stages if s["stage"] == "production")

@@ -54,14 +54,14 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .bundle import load
-    from .config import load_config
-    from .errors import ConfigError, LoomgitError, PromptError, RenderError, SandboxError
-    from .experiments.api import experiment
-    from .findings import Finding
-    from .prompt.model import Prompt, Variable
-    from .prompt.parse import parse_prompt, read_prompt
-    from .workspace import Workspace
+    from loomgit.bundle import load
+    from loomgit.config import load_config
+    from loomgit.errors import ConfigError, LoomgitError, PromptError, RenderError, SandboxError
+    from loomgit.experiments.api import experiment
+    from loomgit.findings import Finding
+    from loomgit.prompt.model import Prompt, Variable
+    from loomgit.prompt.parse import parse_prompt, read_prompt
+    from loomgit.workspace import Workspace
 
 
 def __getattr__(name: str) -> Any:
@@ -81,6 +81,6 @@ def render(prompt: Prompt, variables: dict[str, Any] | None = None) -> list[dict
 
 def validate(prompt: Prompt) -> list[Finding]:
     """Findings (errors and warnings) for a parsed prompt."""
-    from .prompt.validate import validate_prompt
+    from loomgit.prompt.validate import validate_prompt
 
     return validate_prompt(prompt)

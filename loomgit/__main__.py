@@ -1,3 +1,3 @@
-from .entry import run
+from loomgit.entry import run
 
 run()

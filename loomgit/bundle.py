@@ -25,11 +25,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import LoomgitError, RefError
+from loomgit.errors import LoomgitError, RefError
 
 if TYPE_CHECKING:
-    from .prompt.model import Prompt
-    from .workspace import Workspace
+    from loomgit.prompt.model import Prompt
+    from loomgit.workspace import Workspace
 
 BUNDLE_FORMAT = "loomgit-bundle"
 BUNDLE_SCHEMA = 1
@@ -66,8 +66,9 @@ class LoadedPrompt:
     def text(self) -> str:
         return self.prompt.text
 
-    def render(self, variables: Mapping[str, Any] | None = None, /,
-               **kwargs: Any) -> list[dict[str, str]]:
+    def render(
+        self, variables: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> list[dict[str, str]]:
         """Render the messages. Variables come as a mapping, keywords, or both;
         with neither, the prompt's ``sample`` is used."""
         values = None if variables is None and not kwargs else {**(variables or {}), **kwargs}
@@ -75,36 +76,61 @@ class LoadedPrompt:
         return self.prompt.render(values, loader=includes.get)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "stage": self.stage,
-                "content_hash": self.content_hash, "source_commit": self.source_commit,
-                "path": self.path, "origin": self.origin}
+        return {
+            "id": self.id,
+            "version": self.version,
+            "stage": self.stage,
+            "content_hash": self.content_hash,
+            "source_commit": self.source_commit,
+            "path": self.path,
+            "origin": self.origin,
+        }
 
 
-def _parse(ident: str, entry: Mapping[str, Any], stage: str, text: str,
-           includes: dict[str, str], origin: str) -> LoadedPrompt:
-    from .prompt.parse import parse_prompt
+def _parse(
+    ident: str,
+    entry: Mapping[str, Any],
+    stage: str,
+    text: str,
+    includes: dict[str, str],
+    origin: str,
+) -> LoadedPrompt:
+    from loomgit.prompt.parse import parse_prompt
 
     prompt = parse_prompt(text, str(entry["path"]), prompt_id=ident)
-    return LoadedPrompt(ident, str(entry["version"]), stage, str(entry["content_hash"]),
-                        str(entry["source_commit"]), str(entry["path"]), prompt, includes, origin)
+    return LoadedPrompt(
+        ident,
+        str(entry["version"]),
+        stage,
+        str(entry["content_hash"]),
+        str(entry["source_commit"]),
+        str(entry["path"]),
+        prompt,
+        includes,
+        origin,
+    )
 
 
 # --- export -----------------------------------------------------------------------------
 
-def export_bundle(ws: Workspace, stage: str, ids: list[str] | None = None, *,
-                  allow_untrusted: bool = False) -> dict[str, Any]:
+
+def export_bundle(
+    ws: Workspace, stage: str, ids: list[str] | None = None, *, allow_untrusted: bool = False
+) -> dict[str, Any]:
     """The bundle of ``stage``: every prompt it holds (or ``ids``), with its text and the
     text of each file it includes."""
-    from .stages import plumbing
-    from .stages.state import StageError, canonical_id, read_stage, verify
+    from loomgit.stages import plumbing
+    from loomgit.stages.state import StageError, canonical_id, read_stage, verify
 
     state = read_stage(ws, stage)
     if state.head is None:
         raise StageError(f"stage {stage!r} has no promotions yet, so there is nothing to export")
     problems = verify(ws, state)
     if problems and not allow_untrusted:
-        raise StageError(f"{state.branch} does not match its manifest ({problems[0]}); "
-                         "'loomgit stages' shows what; --force exports it anyway")
+        raise StageError(
+            f"{state.branch} does not match its manifest ({problems[0]}); "
+            "'loomgit stages' shows what; --force exports it anyway"
+        )
     entries = state.manifest.entries
     if ids:
         chosen = {}
@@ -115,32 +141,44 @@ def export_bundle(ws: Workspace, stage: str, ids: list[str] | None = None, *,
             chosen[cid] = entries[cid]
         entries = chosen
     blobs = plumbing.read_blobs(ws.root, [b for e in entries.values() for b in e.files().values()])
+
     def text(e: Any, blob: str, path: str) -> str:
         data = blobs.get(blob)
         if data is None:
-            raise StageError(f"{e.id} {e.version}: {path} (blob {blob[:12]}) is missing "
-                             "from the repository")
+            raise StageError(
+                f"{e.id} {e.version}: {path} (blob {blob[:12]}) is missing from the repository"
+            )
         return data.decode("utf-8", "replace")
 
     prompts: dict[str, Any] = {}
     for ident, e in sorted(entries.items()):
         prompts[ident] = {
-            "version": e.version, "content_hash": e.content_hash,
-            "source_commit": e.source_commit, "path": e.path, "promoted_by": e.promoted_by,
-            "promoted_at": e.promoted_at, "text": text(e, e.blob, e.path),
+            "version": e.version,
+            "content_hash": e.content_hash,
+            "source_commit": e.source_commit,
+            "path": e.path,
+            "promoted_by": e.promoted_by,
+            "promoted_at": e.promoted_at,
+            "text": text(e, e.blob, e.path),
             "includes": {p: text(e, b, p) for p, b in sorted(e.includes.items())},
         }
-    return {"format": BUNDLE_FORMAT, "schema": BUNDLE_SCHEMA, "stage": stage,
-            "branch": state.branch, "commit": state.head,
-            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds")
-            .replace("+00:00", "Z"),
-            "prompts": prompts}
+    return {
+        "format": BUNDLE_FORMAT,
+        "schema": BUNDLE_SCHEMA,
+        "stage": stage,
+        "branch": state.branch,
+        "commit": state.head,
+        "exported_at": datetime.now(timezone.utc)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z"),
+        "prompts": prompts,
+    }
 
 
 def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write atomically: a reader never sees half a bundle."""
 
-    from .fsutil import atomic_write
+    from loomgit.fsutil import atomic_write
 
     data = json.dumps(bundle, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     return atomic_write(path, data)
@@ -174,23 +212,34 @@ def read_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         line = getattr(e, "lineno", None)
-        raise BundleError(f"not a JSON bundle ({getattr(e, 'msg', e)})", path=shown,
-                          line=line) from None
+        raise BundleError(
+            f"not a JSON bundle ({getattr(e, 'msg', e)})", path=shown, line=line
+        ) from None
     if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
-        raise BundleError("not a loomgit bundle (write one with 'loomgit export --stage STAGE "
-                          "-o FILE')", path=shown)
+        raise BundleError(
+            "not a loomgit bundle (write one with 'loomgit export --stage STAGE -o FILE')",
+            path=shown,
+        )
     if data.get("schema") != BUNDLE_SCHEMA:
-        raise BundleError(f"bundle schema {data.get('schema')!r} is not {BUNDLE_SCHEMA} "
-                          "(export it again with this loomgit)", path=shown)
+        raise BundleError(
+            f"bundle schema {data.get('schema')!r} is not {BUNDLE_SCHEMA} "
+            "(export it again with this loomgit)",
+            path=shown,
+        )
     prompts = data.get("prompts")
     if not isinstance(prompts, dict) or not all(
-            isinstance(e, dict) and isinstance(e.get("text"), str)
-            and all(isinstance(e.get(k), str) for k in ("version", "content_hash", "path",
-                                                          "source_commit"))
-            and isinstance(e.get("includes", {}), dict)
-            for e in prompts.values()):
-        raise BundleError("bundle 'prompts' entries need version, content_hash, path, "
-                          "source_commit and text", path=shown)
+        isinstance(e, dict)
+        and isinstance(e.get("text"), str)
+        and all(
+            isinstance(e.get(k), str) for k in ("version", "content_hash", "path", "source_commit")
+        )
+        and isinstance(e.get("includes", {}), dict)
+        for e in prompts.values()
+    ):
+        raise BundleError(
+            "bundle 'prompts' entries need version, content_hash, path, source_commit and text",
+            path=shown,
+        )
     return data
 
 
@@ -213,9 +262,14 @@ def _from_bundle(ident: str, stage: str | None, path: str | os.PathLike[str]) ->
             held = ", ".join(sorted(data["prompts"])) or "nothing"
             raise RefError(f"{ident!r} is not in the bundle {key} (it holds {held})")
         try:
-            got = _parse(ident, entry, str(data.get("stage")), entry["text"],
-                         {str(k): str(v) for k, v in (entry.get("includes") or {}).items()},
-                         f"bundle:{key}")
+            got = _parse(
+                ident,
+                entry,
+                str(data.get("stage")),
+                entry["text"],
+                {str(k): str(v) for k, v in (entry.get("includes") or {}).items()},
+                f"bundle:{key}",
+            )
         except LoomgitError as e:
             raise BundleError(f"prompt {ident!r}: {e}", path=key) from None
         cache[ident] = got
@@ -228,16 +282,19 @@ class _RepoStage:
     """One stage of one repository, re-read when its ref files change."""
 
     def __init__(self, root: Path, common: Path, stage: str) -> None:
-        from .config import load_config
-        from .stages.state import check_stage
+        from loomgit.config import load_config
+        from loomgit.stages.state import check_stage
 
         cfg = load_config(root)
         check_stage(cfg, stage)
         self.root, self.stage = root, stage
         branch = cfg.branch_for(stage)
         self.ref = f"refs/heads/{branch}"
-        self.stamp_files = (common / self.ref, common / "packed-refs",
-                            common / "reftable" / "tables.list")
+        self.stamp_files = (
+            common / self.ref,
+            common / "packed-refs",
+            common / "reftable" / "tables.list",
+        )
         self.stamp: tuple[Any, ...] | None = None
         self.head: str | None = None
         self.entries: dict[str, Any] = {}
@@ -247,8 +304,8 @@ class _RepoStage:
         return tuple(_stamp(p) for p in self.stamp_files)
 
     def refresh(self) -> None:
-        from .stages import plumbing
-        from .stages.state import read_manifest
+        from loomgit.stages import plumbing
+        from loomgit.stages.state import read_manifest
 
         stamp = self.current_stamp()
         head = plumbing.read_ref(self.root, self.ref)
@@ -267,22 +324,35 @@ class _RepoStage:
         got = self.cache.get(ident)
         if got is not None:
             return got
-        from .stages import plumbing
+        from loomgit.stages import plumbing
 
         if self.head is None:
-            raise RefError(f"stage {self.stage!r} has no promotions yet in {self.root} "
-                           f"({self.ref.removeprefix('refs/heads/')} does not exist)")
+            raise RefError(
+                f"stage {self.stage!r} has no promotions yet in {self.root} "
+                f"({self.ref.removeprefix('refs/heads/')} does not exist)"
+            )
         e = self.entries.get(ident)
         if e is None:
             held = ", ".join(sorted(self.entries)) or "nothing"
             raise RefError(f"{ident!r} is not on stage {self.stage!r} (it holds {held})")
         blobs = plumbing.read_blobs(self.root, list(e.files().values()))
         text = (blobs.get(e.blob) or b"").decode("utf-8", "replace")
-        includes = {p: (blobs.get(b) or b"").decode("utf-8", "replace")
-                    for p, b in e.includes.items()}
-        got = _parse(ident, {"path": e.path, "version": e.version,
-                             "content_hash": e.content_hash, "source_commit": e.source_commit},
-                     self.stage, text, includes, f"repo:{self.root}")
+        includes = {
+            p: (blobs.get(b) or b"").decode("utf-8", "replace") for p, b in e.includes.items()
+        }
+        got = _parse(
+            ident,
+            {
+                "path": e.path,
+                "version": e.version,
+                "content_hash": e.content_hash,
+                "source_commit": e.source_commit,
+            },
+            self.stage,
+            text,
+            includes,
+            f"repo:{self.root}",
+        )
         self.cache[ident] = got
         return got
 
@@ -292,13 +362,15 @@ def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     hit = _roots.get(key)
     if hit is not None:
         return hit
-    from .config import find_root
-    from .stages import plumbing
+    from loomgit.config import find_root
+    from loomgit.stages import plumbing
 
     root = find_root(key)
     if not (root / ".git").exists():
-        raise RefError(f"{key} is not inside a git repository; pass repo=PATH, or load from a "
-                       f"bundle (bundle=FILE or {ENV_BUNDLE}=FILE)")
+        raise RefError(
+            f"{key} is not inside a git repository; pass repo=PATH, or load from a "
+            f"bundle (bundle=FILE or {ENV_BUNDLE}=FILE)"
+        )
     common = plumbing.out(["rev-parse", "--git-common-dir"], root).strip()
     common_path = (root / common).resolve()
     _roots[key] = (root, common_path)
@@ -322,16 +394,20 @@ def _from_repo(ident: str, stage: str, repo: str | os.PathLike[str] | None) -> L
         if ident in rs.cache or ident in rs.entries:
             return rs.get(ident)
         # an id suffix or a path: what the working tree calls it (remembered as an alias)
-        from .stages.state import canonical_id
-        from .workspace import Workspace
+        from loomgit.stages.state import canonical_id
+        from loomgit.workspace import Workspace
 
         got = rs.get(canonical_id(Workspace(root), ident))
         rs.cache[ident] = got
         return got
 
 
-def load(id: str, stage: str = "production", repo: str | os.PathLike[str] | None = None,
-         bundle: str | os.PathLike[str] | None = None) -> LoadedPrompt:
+def load(
+    id: str,
+    stage: str = "production",
+    repo: str | os.PathLike[str] | None = None,
+    bundle: str | os.PathLike[str] | None = None,
+) -> LoadedPrompt:
     """The prompt ``stage`` holds for ``id``, ready to ``render()``.
 
     Read from ``bundle`` when given, else from the repository ``repo`` when given, else

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import LoomgitError
-from .findings import Finding, error
-from .workspace import Workspace
+from loomgit.errors import LoomgitError
+from loomgit.findings import Finding, error
+from loomgit.workspace import Workspace
 
 
 def _rel(ws: Workspace, path: str) -> str:
@@ -19,9 +19,9 @@ def _rel(ws: Workspace, path: str) -> str:
 
 
 def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[Finding]:
-    from .prompt.discover import is_suite
-    from .prompt.parse import read_prompt
-    from .prompt.validate import validate_prompt
+    from loomgit.prompt.discover import is_suite
+    from loomgit.prompt.parse import read_prompt
+    from loomgit.prompt.validate import validate_prompt
 
     try:
         prompt = read_prompt(ws.root / rel, display=rel, prompt_id=prompt_id)
@@ -30,15 +30,15 @@ def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[
     out = validate_prompt(prompt, ws.loader, known_providers=set(ws.config.providers))
     suite = Path(rel).with_suffix("").as_posix() + ".tests.yaml"
     if not is_suite(rel) and (ws.root / suite).is_file():
-        from .evals.suite import check_suite_file
+        from loomgit.evals.suite import check_suite_file
 
         out += check_suite_file(ws.root / suite, suite, prompt)
     return out
 
 
 def check_suite(ws: Workspace, rel: str) -> list[Finding]:
-    from .evals.suite import check_suite_file
-    from .prompt.parse import read_prompt
+    from loomgit.evals.suite import check_suite_file
+    from loomgit.prompt.parse import read_prompt
 
     base = rel[: -len(".tests.yaml")]
     prompt = None
@@ -53,26 +53,26 @@ def check_suite(ws: Workspace, rel: str) -> list[Finding]:
 
 
 def _is_experiment(ws: Workspace, rel: str) -> bool:
-    from .experiments.spec import is_experiment_file
+    from loomgit.experiments.spec import is_experiment_file
 
     return is_experiment_file(ws.config, rel)
 
 
 def _is_pipeline(ws: Workspace, rel: str) -> bool:
-    from .batch.pipeline import is_pipeline_path
+    from loomgit.batch.pipeline import is_pipeline_path
 
     return is_pipeline_path(ws, rel)
 
 
 def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
     """Findings for ``paths`` (every prompt and suite of the repository when None)."""
-    from .prompt.discover import PROMPT_SUFFIXES, is_suite, match_any
+    from loomgit.prompt.discover import PROMPT_SUFFIXES, is_suite, match_any
 
     findings: list[Finding] = []
     if paths is None:
         targets = [(pf.path, pf.id) for pf in ws.files()]
         seen = {t[0] for t in targets}
-        from .prompt.discover import list_files
+        from loomgit.prompt.discover import list_files
 
         suites = [p for p in list_files(ws.root) if is_suite(p)]
         for rel, pid in targets:
@@ -81,11 +81,11 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
             owner = s[: -len(".tests.yaml")]
             if not any(t.rsplit(".", 1)[0] == owner for t in seen):
                 findings += check_suite(ws, s)
-        from .experiments.spec import check_experiment_file, experiment_files
+        from loomgit.experiments.spec import check_experiment_file, experiment_files
 
         for e in experiment_files(ws):
             findings += check_experiment_file(ws, e)
-        from .batch.pipeline import check_pipeline_file, pipeline_files
+        from loomgit.batch.pipeline import check_pipeline_file, pipeline_files
 
         for pl in pipeline_files(ws):
             findings += check_pipeline_file(ws, pl)
@@ -97,11 +97,11 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
         elif is_suite(rel):
             findings += check_suite(ws, rel)
         elif rel.endswith((".yaml", ".yml")) and _is_experiment(ws, rel):
-            from .experiments.spec import check_experiment_file
+            from loomgit.experiments.spec import check_experiment_file
 
             findings += check_experiment_file(ws, rel)
         elif rel.endswith((".yaml", ".yml")) and _is_pipeline(ws, rel):
-            from .batch.pipeline import check_pipeline_file
+            from loomgit.batch.pipeline import check_pipeline_file
 
             findings += check_pipeline_file(ws, rel)
         else:

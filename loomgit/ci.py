@@ -28,18 +28,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import gitio
-from .errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, GitError, UsageError
+from loomgit import gitio
+from loomgit.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, GitError, UsageError
 
 if TYPE_CHECKING:
-    from .github import ActionsEnv
-    from .workspace import Workspace
+    from loomgit.github import ActionsEnv
+    from loomgit.workspace import Workspace
 
 FAIL_ON = ("regression", "gate", "never")
 OFFLINE = ("auto", "true", "false")
-PROVIDER_KEY_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                     "COHERE_API_KEY", "CO_API_KEY", "GROQ_API_KEY", "TOGETHER_API_KEY",
-                     "CEREBRAS_API_KEY", "MISTRAL_API_KEY")
+PROVIDER_KEY_VARS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "COHERE_API_KEY",
+    "CO_API_KEY",
+    "GROQ_API_KEY",
+    "TOGETHER_API_KEY",
+    "CEREBRAS_API_KEY",
+    "MISTRAL_API_KEY",
+)
 
 
 # --------------------------------------------------------------------------- settings
@@ -63,7 +72,7 @@ class CiSettings:
             raise UsageError(f"fail-on {self.fail_on!r}: expected one of {', '.join(FAIL_ON)}")
         if self.offline not in OFFLINE:
             raise UsageError(f"offline {self.offline!r}: expected one of {', '.join(OFFLINE)}")
-        from .github import marker_for
+        from loomgit.github import marker_for
 
         marker_for(self.comment_key)  # checks the key
 
@@ -124,11 +133,20 @@ class CaseChange:
         return "unchanged"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"case": self.case, "provider": self.provider, "before": self.before,
-                "after": self.after, "change": self.kind, "score_before": self.score_before,
-                "score_after": self.score_after, "output_before": self.output_before,
-                "output_after": self.output_after, "why_before": self.why_before or None,
-                "why_after": self.why_after or None, "line": self.line}
+        return {
+            "case": self.case,
+            "provider": self.provider,
+            "before": self.before,
+            "after": self.after,
+            "change": self.kind,
+            "score_before": self.score_before,
+            "score_after": self.score_after,
+            "output_before": self.output_before,
+            "output_after": self.output_after,
+            "why_before": self.why_before or None,
+            "why_after": self.why_after or None,
+            "line": self.line,
+        }
 
 
 @dataclass(frozen=True)
@@ -179,15 +197,31 @@ class PromptChange:
 
     def to_dict(self) -> dict[str, Any]:
         def side(s: Side) -> dict[str, Any]:
-            return {"version": s.version, "gate": s.gate, "passed": s.passed,
-                    "failed": s.failed, "errors": s.errors, "pass_rate": s.pass_rate,
-                    "cost_usd": s.cost_usd}
+            return {
+                "version": s.version,
+                "gate": s.gate,
+                "passed": s.passed,
+                "failed": s.failed,
+                "errors": s.errors,
+                "pass_rate": s.pass_rate,
+                "cost_usd": s.cost_usd,
+            }
 
-        return {"id": self.id, "path": self.path, "status": self.status, "suite": self.suite,
-                "bump": self.bump, "reasons": list(self.reasons), "before": side(self.before),
-                "after": side(self.after), "regressions": len(self.regressions),
-                "fixes": len(self.fixes), "errors": len(self.errors), "note": self.note or None,
-                "cases": [c.to_dict() for c in self.cases]}
+        return {
+            "id": self.id,
+            "path": self.path,
+            "status": self.status,
+            "suite": self.suite,
+            "bump": self.bump,
+            "reasons": list(self.reasons),
+            "before": side(self.before),
+            "after": side(self.after),
+            "regressions": len(self.regressions),
+            "fixes": len(self.fixes),
+            "errors": len(self.errors),
+            "note": self.note or None,
+            "cases": [c.to_dict() for c in self.cases],
+        }
 
 
 @dataclass(frozen=True)
@@ -237,23 +271,37 @@ class CiReport:
         for p in self.prompts:
             if self.fail_on == "regression":
                 for c in p.regressions:
-                    out.append(f"{p.id}: case {c.case!r} ({c.provider}) passed at the base and "
-                               f"fails now" + (f": {c.why_after}" if c.why_after else ""))
+                    out.append(
+                        f"{p.id}: case {c.case!r} ({c.provider}) passed at the base and "
+                        f"fails now" + (f": {c.why_after}" if c.why_after else "")
+                    )
                 if p.gate_regressed and not p.regressions:
                     out.append(f"{p.id}: the gate passed at the base and fails now")
             elif self.fail_on == "gate" and p.after.gate == "failed":
-                out.append(f"{p.id}: the gate fails ({p.after.passed} of "
-                           f"{p.after.passed + p.after.failed} cases pass)")
+                out.append(
+                    f"{p.id}: the gate fails ({p.after.passed} of "
+                    f"{p.after.passed + p.after.failed} cases pass)"
+                )
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "passed": self.passed, "fail_on": self.fail_on,
-                "base": self.base, "head": self.head, "base_label": self.base_label,
-                "head_label": self.head_label, "regressions": self.regressions,
-                "fixes": self.fixes, "errors": self.errors,
-                "cost_usd": round(self.cost_usd, 9), "offline": self.offline,
-                "python_allowed": self.python_allowed, "notes": list(self.notes),
-                "prompts": [p.to_dict() for p in self.prompts]}
+        return {
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "fail_on": self.fail_on,
+            "base": self.base,
+            "head": self.head,
+            "base_label": self.base_label,
+            "head_label": self.head_label,
+            "regressions": self.regressions,
+            "fixes": self.fixes,
+            "errors": self.errors,
+            "cost_usd": round(self.cost_usd, 9),
+            "offline": self.offline,
+            "python_allowed": self.python_allowed,
+            "notes": list(self.notes),
+            "prompts": [p.to_dict() for p in self.prompts],
+        }
 
 
 def decide(prompts: Sequence[PromptChange], fail_on: str) -> str:
@@ -284,9 +332,11 @@ def require_full_history(root: str | Path) -> None:
     gitio.require_repo(root)
     out = gitio.text(["rev-parse", "--is-shallow-repository"], root, check=False).strip()
     if out == "true":
-        raise GitError("this is a shallow clone: loomgit needs the base commit and the "
-                       "history of the prompts; check out with `fetch-depth: 0` "
-                       "(actions/checkout) or run `git fetch --unshallow`")
+        raise GitError(
+            "this is a shallow clone: loomgit needs the base commit and the "
+            "history of the prompts; check out with `fetch-depth: 0` "
+            "(actions/checkout) or run `git fetch --unshallow`"
+        )
 
 
 def _commit(root: str | Path, ref: str) -> str | None:
@@ -304,8 +354,7 @@ class Range:
     head_label: str
 
 
-def resolve_range(root: str | Path, env: ActionsEnv,
-                  base: str | None = None) -> Range:
+def resolve_range(root: str | Path, env: ActionsEnv, base: str | None = None) -> Range:
     """The commits to compare: ``base`` (an option), else the pull request's base commit
     from the event, else ``origin/$GITHUB_BASE_REF``; the head is ``HEAD`` (what
     actions/checkout checked out: the PR's merge commit)."""
@@ -317,24 +366,32 @@ def resolve_range(root: str | Path, env: ActionsEnv,
     if base:
         sha = _commit(root, base) or _commit(root, f"origin/{base}")
         if sha is None:
-            raise UsageError(f"base {base!r} is not a commit or branch in this clone "
-                             "(check out with `fetch-depth: 0`, or fetch it)")
+            raise UsageError(
+                f"base {base!r} is not a commit or branch in this clone "
+                "(check out with `fetch-depth: 0`, or fetch it)"
+            )
         label = base
     elif pr is not None:
         sha = _commit(root, pr.base_sha)
         if sha is None:
-            raise GitError(f"the pull request's base commit {pr.base_sha[:7]} is not in this "
-                           "clone: check out with `fetch-depth: 0`")
+            raise GitError(
+                f"the pull request's base commit {pr.base_sha[:7]} is not in this "
+                "clone: check out with `fetch-depth: 0`"
+            )
         label = pr.base_ref
     elif env.base_ref:
         sha = _commit(root, f"origin/{env.base_ref}") or _commit(root, env.base_ref)
         if sha is None:
-            raise GitError(f"the base branch {env.base_ref!r} is not in this clone: "
-                           "check out with `fetch-depth: 0`")
+            raise GitError(
+                f"the base branch {env.base_ref!r} is not in this clone: "
+                "check out with `fetch-depth: 0`"
+            )
         label = env.base_ref
     else:
-        raise UsageError("no base to compare with: run on a pull_request event, or pass "
-                         "--base REF (the action's `base` input)")
+        raise UsageError(
+            "no base to compare with: run on a pull_request event, or pass "
+            "--base REF (the action's `base` input)"
+        )
     mb = gitio.text(["merge-base", sha, head], root, check=False).strip()
     head_label = f"#{pr.number}, head {pr.head_sha[:7]}" if pr is not None else "HEAD"
     return Range(mb or sha, head, label, head_label)
@@ -354,8 +411,9 @@ def provider_keys(environ: Mapping[str, str], ws: Workspace | None = None) -> li
     return sorted(n for n in names if environ.get(n, "").strip())
 
 
-def offline_reason(settings: CiSettings, env: ActionsEnv, environ: Mapping[str, str],
-                   ws: Workspace | None = None) -> str | None:
+def offline_reason(
+    settings: CiSettings, env: ActionsEnv, environ: Mapping[str, str], ws: Workspace | None = None
+) -> str | None:
     """Why this run uses the offline providers (None: it uses the configured ones)."""
     if settings.offline == "true":
         return "the workflow set `offline: true`"
@@ -363,8 +421,10 @@ def offline_reason(settings: CiSettings, env: ActionsEnv, environ: Mapping[str, 
         return None
     pr = env.pull_request
     if pr is not None and pr.from_fork and not provider_keys(environ, ws):
-        return ("this pull request comes from a fork, and GitHub gives no secrets to "
-                "workflows run for forks")
+        return (
+            "this pull request comes from a fork, and GitHub gives no secrets to "
+            "workflows run for forks"
+        )
     return None
 
 
@@ -372,17 +432,24 @@ def python_flag(settings: CiSettings, env: ActionsEnv) -> str:
     """The value ``LOOMGIT_ALLOW_PYTHON`` gets for the eval engine: ``1`` only when the
     workflow allowed ``python:`` assertions, ``0`` otherwise (off even outside CI)."""
     if settings.allow_python and env.event_name == "pull_request_target":
-        raise UsageError("allow-python on pull_request_target would run a pull request's code "
-                         "with the base repository's secrets; use `on: pull_request` "
-                         "(see docs/ci.md)")
+        raise UsageError(
+            "allow-python on pull_request_target would run a pull request's code "
+            "with the base repository's secrets; use `on: pull_request` "
+            "(see docs/ci.md)"
+        )
     return "1" if settings.allow_python else "0"
 
 
 # --------------------------------------------------------------------------- the run
 
 
-def run_ci(ws: Workspace, settings: CiSettings, env: ActionsEnv, environ: Mapping[str, str],
-           eval_args: EvalArgs | None = None) -> CiReport:
+def run_ci(
+    ws: Workspace,
+    settings: CiSettings,
+    env: ActionsEnv,
+    environ: Mapping[str, str],
+    eval_args: EvalArgs | None = None,
+) -> CiReport:
     """Compare the pull request's head with its base and return the report."""
     rng = resolve_range(ws.root, env, settings.base)
     offline = offline_reason(settings, env, environ, ws)
@@ -397,13 +464,27 @@ def run_ci(ws: Workspace, settings: CiSettings, env: ActionsEnv, environ: Mappin
         else:
             os.environ["LOOMGIT_ALLOW_PYTHON"] = saved
     notes = []
-    if flag != "1" and any("LOOMGIT_ALLOW_PYTHON" in c.why_after or "LOOMGIT_ALLOW_PYTHON"
-                           in c.why_before for p in prompts for c in p.cases):
-        notes.append("`python:` assertions did not run: they execute code from the pull "
-                     "request. To run them, set `allow-python: true` in the workflow "
-                     "(only with `on: pull_request`).")
-    return CiReport(rng.base, rng.head, rng.base_label, rng.head_label, settings.fail_on,
-                    tuple(prompts), offline, flag == "1", tuple(notes))
+    if flag != "1" and any(
+        "LOOMGIT_ALLOW_PYTHON" in c.why_after or "LOOMGIT_ALLOW_PYTHON" in c.why_before
+        for p in prompts
+        for c in p.cases
+    ):
+        notes.append(
+            "`python:` assertions did not run: they execute code from the pull "
+            "request. To run them, set `allow-python: true` in the workflow "
+            "(only with `on: pull_request`)."
+        )
+    return CiReport(
+        rng.base,
+        rng.head,
+        rng.base_label,
+        rng.head_label,
+        settings.fail_on,
+        tuple(prompts),
+        offline,
+        flag == "1",
+        tuple(notes),
+    )
 
 
 @dataclass(frozen=True)
@@ -420,13 +501,17 @@ class EvalArgs:
 
 def eval_options(ws: Workspace, args: EvalArgs, offline: bool) -> Any:
     """RunOptions from ``loomgit.yaml`` and ``args`` (``--model`` is dropped offline)."""
-    from .evals import engine
-    from .evals.runner import parse_shard
+    from loomgit.evals import engine
+    from loomgit.evals.runner import parse_shard
 
     return engine.options_from_config(
-        ws, models=() if offline else args.models, repeat=args.repeat,
-        concurrency=args.concurrency, cases=args.cases,
-        shard=parse_shard(args.shard) if args.shard else None)
+        ws,
+        models=() if offline else args.models,
+        repeat=args.repeat,
+        concurrency=args.concurrency,
+        cases=args.cases,
+        shard=parse_shard(args.shard) if args.shard else None,
+    )
 
 
 def _selected(ref: Any, patterns: Sequence[str]) -> bool:
@@ -446,7 +531,7 @@ def _selected_id(pid: str, path: str, patterns: Sequence[str]) -> bool:
 
 def _prompt_id(ws: Workspace, path: str) -> str | None:
     """The id a (deleted) file had under the prompt globs, if it was a prompt."""
-    from .prompt.discover import is_suite, match
+    from loomgit.prompt.discover import is_suite, match
 
     if is_suite(path):
         return None
@@ -473,8 +558,8 @@ def _offline_suite(ws: Workspace, t: Any, opts: Any) -> Any:
     model exist in the repository, else ``echo``."""
     from dataclasses import replace
 
-    from .evals.runner import models_for
-    from .providers.replay import store_from_config
+    from loomgit.evals.runner import models_for
+    from loomgit.providers.replay import store_from_config
 
     store = store_from_config(ws.config)
     models = []
@@ -486,11 +571,12 @@ def _offline_suite(ws: Workspace, t: Any, opts: Any) -> Any:
     return replace(t, suite=replace(t.suite, providers=tuple(dict.fromkeys(models))))
 
 
-def _evaluate(ws: Workspace, rng: Range, settings: CiSettings, offline: bool,
-              eval_args: EvalArgs) -> list[PromptChange]:
+def _evaluate(
+    ws: Workspace, rng: Range, settings: CiSettings, offline: bool, eval_args: EvalArgs
+) -> list[PromptChange]:
     """Evaluate the changed prompts at both sides with the eval engine's compare."""
-    from .evals import engine
-    from .evals.compare import diff_reports, plan_compare
+    from loomgit.evals import engine
+    from loomgit.evals.compare import diff_reports, plan_compare
 
     opts = eval_options(ws, eval_args, offline)
     use_cache = not eval_args.no_cache
@@ -520,30 +606,57 @@ def _evaluate(ws: Workspace, rng: Range, settings: CiSettings, offline: bool,
         path = ref.prompt.path if ref else hs.prompt
         bs = base_suites.get((hs.prompt, hs.path))
         before = {r.key: r for r in bs.cases} if bs else {}
-        status = ("added" if bs is None else
-                  "modified" if changed.get(path) else "suite")
+        status = "added" if bs is None else "modified" if changed.get(path) else "suite"
         cases = []
         for r in hs.cases:
             b = before.get(r.key)
             bshown, hshown = (b.shown_sample() if b else None), r.shown_sample()
-            cases.append(CaseChange(
-                r.case, r.provider, b.status if b else None, r.status,
-                b.score if b else None, r.score,
-                bshown.output if bshown else None, hshown.output if hshown else None,
-                b.why() if b else "", r.why(), r.line,
-                change=_KIND.get(changes.get(r.key, ""), "")))
+            cases.append(
+                CaseChange(
+                    r.case,
+                    r.provider,
+                    b.status if b else None,
+                    r.status,
+                    b.score if b else None,
+                    r.score,
+                    bshown.output if bshown else None,
+                    hshown.output if hshown else None,
+                    b.why() if b else "",
+                    r.why(),
+                    r.line,
+                    change=_KIND.get(changes.get(r.key, ""), ""),
+                )
+            )
         bump, reasons = _bump(ws, rng, base_targets.get(hs.prompt), head_targets.get(hs.prompt))
-        out.append(PromptChange(hs.prompt, path, status, hs.path, _side(bs), _side(hs), bump,
-                                tuple(reasons), tuple(cases)))
+        out.append(
+            PromptChange(
+                hs.prompt,
+                path,
+                status,
+                hs.path,
+                _side(bs),
+                _side(hs),
+                bump,
+                tuple(reasons),
+                tuple(cases),
+            )
+        )
     for path, letter in sorted(changed.items()):
         pid = _prompt_id(ws, path) if letter == "D" else None
         if pid is not None and (not settings.prompts or _selected_id(pid, path, settings.prompts)):
             out.append(PromptChange(pid, path, "deleted", note="deleted in this pull request"))
     for pid in unchanged:
         ref = by_id[pid]
-        out.append(PromptChange(pid, ref.prompt.path, "modified", ref.suite_path,
-                                note="renders the same messages, with the same model and "
-                                     "params, as at the base: not evaluated"))
+        out.append(
+            PromptChange(
+                pid,
+                ref.prompt.path,
+                "modified",
+                ref.suite_path,
+                note="renders the same messages, with the same model and "
+                "params, as at the base: not evaluated",
+            )
+        )
     return sorted(out, key=lambda p: p.id)
 
 
@@ -554,24 +667,33 @@ def _bump(ws: Workspace, rng: Range, base: Any, head: Any) -> tuple[str | None, 
         return None, []
     if base is None:
         return "initial", ["new prompt"]
-    from .history import classify
-    from .history.gitlog import is_breaking
+    from loomgit.history import classify
+    from loomgit.history.gitlog import is_breaking
 
     path = head.prompt.path
-    log = gitio.text(["log", "--format=%B%x00", f"{rng.base}..{rng.head}", "--", path], ws.root,
-                     check=False)
-    breaking = next((m.strip() for m in log.split("\0") if m.strip() and is_breaking(m.strip())),
-                    "")
+    log = gitio.text(
+        ["log", "--format=%B%x00", f"{rng.base}..{rng.head}", "--", path], ws.root, check=False
+    )
+    breaking = next(
+        (m.strip() for m in log.split("\0") if m.strip() and is_breaking(m.strip())), ""
+    )
     try:
-        kind, reasons = classify(base.prompt, head.prompt, base.loader, head.loader,
-                                 message=breaking)
+        kind, reasons = classify(
+            base.prompt, head.prompt, base.loader, head.loader, message=breaking
+        )
     except Exception as e:  # a prompt the history module cannot read: say so, keep going
         return None, [f"no version diff: {type(e).__name__}: {e}"]
     return kind, list(reasons)
 
 
-_KIND = {"regression": "regression", "fix": "fix", "same": "unchanged", "new": "new",
-         "error": "error", "skipped": "unchanged"}
+_KIND = {
+    "regression": "regression",
+    "fix": "fix",
+    "same": "unchanged",
+    "new": "new",
+    "error": "error",
+    "skipped": "unchanged",
+}
 
 
 def _side(s: Any) -> Side:
@@ -579,5 +701,6 @@ def _side(s: Any) -> Side:
         return Side()
     c = s.counts()
     costs = [r.cost_usd for r in s.cases if r.cost_usd is not None]
-    return Side(s.version, s.status, c["passed"], c["failed"], c["error"],
-                sum(costs) if costs else None)
+    return Side(
+        s.version, s.status, c["passed"], c["failed"], c["error"], sum(costs) if costs else None
+    )

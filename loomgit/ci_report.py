@@ -8,8 +8,8 @@ verdict. The verdict line is written by loomgit alone, at the top.
 
 from __future__ import annotations
 
-from .ci import CaseChange, CiReport, PromptChange, Side
-from .github import md_code, md_text
+from loomgit.ci import CaseChange, CiReport, PromptChange, Side
+from loomgit.github import md_code, md_text
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️", None: "—"}
 MAX_ROWS = 50  # per table; the rest is counted, not listed
@@ -63,14 +63,20 @@ def render(r: CiReport, *, marker: str = "", run_url: str | None = None) -> str:
         out.append(marker)
     out.append(f"## {headline(r)}")
     out.append("")
-    out.append(f"Compared `{r.base[:7]}` ({md_text(r.base_label, 80)}) with `{r.head[:7]}` "
-               f"({md_text(r.head_label, 80)}) · fail-on: `{r.fail_on}`"
-               + (f" · cost {_cost(r.cost_usd)}" if r.cost_usd else "")
-               + (f" · [run]({run_url})" if run_url else ""))
+    out.append(
+        f"Compared `{r.base[:7]}` ({md_text(r.base_label, 80)}) with `{r.head[:7]}` "
+        f"({md_text(r.head_label, 80)}) · fail-on: `{r.fail_on}`"
+        + (f" · cost {_cost(r.cost_usd)}" if r.cost_usd else "")
+        + (f" · [run]({run_url})" if run_url else "")
+    )
     if r.offline:
-        out += ["", "> [!NOTE]", f"> Evaluated with the offline providers (replay where "
-                f"recordings exist, else echo): {r.offline}. Scores show how the prompt "
-                "renders, not how a model answers."]
+        out += [
+            "",
+            "> [!NOTE]",
+            f"> Evaluated with the offline providers (replay where "
+            f"recordings exist, else echo): {r.offline}. Scores show how the prompt "
+            "renders, not how a model answers.",
+        ]
     for note in r.notes:
         out += ["", f"> {note}"]
     reasons = r.failure_reasons()
@@ -80,16 +86,22 @@ def render(r: CiReport, *, marker: str = "", run_url: str | None = None) -> str:
         if len(reasons) > MAX_ROWS:
             out.append(f"- … and {len(reasons) - MAX_ROWS} more")
     if r.prompts:
-        out += ["", "| Prompt | Version | Pass rate | Gate | Regressions | Fixes | Cost |",
-                "|---|---|---|---|---:|---:|---:|"]
+        out += [
+            "",
+            "| Prompt | Version | Pass rate | Gate | Regressions | Fixes | Cost |",
+            "|---|---|---|---|---:|---:|---:|",
+        ]
         for p in r.prompts[:MAX_ROWS]:
             out.append(_prompt_row(p))
         if len(r.prompts) > MAX_ROWS:
             out.append(f"| … {len(r.prompts) - MAX_ROWS} more | | | | | | |")
         for p in r.prompts:
             out += _prompt_section(p)
-    out += ["", f"<sub>loomgit ci · python assertions "
-            f"{'allowed' if r.python_allowed else 'off'}</sub>", ""]
+    out += [
+        "",
+        f"<sub>loomgit ci · python assertions {'allowed' if r.python_allowed else 'off'}</sub>",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -108,12 +120,14 @@ def _gate(s: Side) -> str:
 
 def _prompt_row(p: PromptChange) -> str:
     if p.note:
-        return (f"| {md_text(p.id, 120)} | {_version(p)} | — | — | — | — | — |")
+        return f"| {md_text(p.id, 120)} | {_version(p)} | — | — | — | — | — |"
     rate = _arrow(_pct(p.before.pass_rate), _pct(p.after.pass_rate))
     gate = _arrow(_gate(p.before), _gate(p.after))
     cost = _arrow(_cost(p.before.cost_usd), _cost(p.after.cost_usd))
-    return (f"| {md_text(p.id, 120)} | {_version(p)} | {rate} | {gate} | "
-            f"{len(p.regressions)} | {len(p.fixes)} | {cost} |")
+    return (
+        f"| {md_text(p.id, 120)} | {_version(p)} | {rate} | {gate} | "
+        f"{len(p.regressions)} | {len(p.fixes)} | {cost} |"
+    )
 
 
 def _prompt_section(p: PromptChange) -> list[str]:
@@ -121,45 +135,68 @@ def _prompt_section(p: PromptChange) -> list[str]:
     facts = [f"{md_text(p.status, 20)}"]
     if p.bump:
         facts.append(f"**{md_text(p.bump, 20)}**")
-    out.append(" · ".join(facts) + (f" — {md_text('; '.join(p.reasons), 600)}" if p.reasons else ""))
+    out.append(
+        " · ".join(facts) + (f" — {md_text('; '.join(p.reasons), 600)}" if p.reasons else "")
+    )
     if p.note:
         out += ["", md_text(p.note, 400)]
         return out
     if p.suite:
         out.append("")
-        out.append(f"Suite {md_text(p.suite, 200)}: {p.after.passed} passed, {p.after.failed} "
-                   f"failed, {p.after.errors} errors (base: {p.before.passed} passed, "
-                   f"{p.before.failed} failed, {p.before.errors} errors)")
-    for title, rows in (("Regressions", p.regressions), ("Fixes", p.fixes),
-                        ("Errors", p.errors), ("New cases", [c for c in p.cases if c.kind == "new"]),
-                        ("Still failing", [c for c in p.cases if c.kind == "unchanged"
-                                           and c.after == "failed"])):
+        out.append(
+            f"Suite {md_text(p.suite, 200)}: {p.after.passed} passed, {p.after.failed} "
+            f"failed, {p.after.errors} errors (base: {p.before.passed} passed, "
+            f"{p.before.failed} failed, {p.before.errors} errors)"
+        )
+    for title, rows in (
+        ("Regressions", p.regressions),
+        ("Fixes", p.fixes),
+        ("Errors", p.errors),
+        ("New cases", [c for c in p.cases if c.kind == "new"]),
+        ("Still failing", [c for c in p.cases if c.kind == "unchanged" and c.after == "failed"]),
+    ):
         if rows:
             out += _case_table(title, rows)
-    shown = [c for c in p.cases if c.kind in ("regression", "fix", "error")
-             or (c.kind == "new" and c.after == "failed")][:MAX_OUTPUTS]
+    shown = [
+        c
+        for c in p.cases
+        if c.kind in ("regression", "fix", "error") or (c.kind == "new" and c.after == "failed")
+    ][:MAX_OUTPUTS]
     if shown:
         out += ["", "<details><summary>Outputs</summary>", ""]
         for c in shown:
-            out.append(f"**{md_text(c.case, 120)}** · {md_text(c.provider, 80)} · "
-                       f"before {ICON.get(c.before, '—')} after {ICON.get(c.after, '—')}")
+            out.append(
+                f"**{md_text(c.case, 120)}** · {md_text(c.provider, 80)} · "
+                f"before {ICON.get(c.before, '—')} after {ICON.get(c.after, '—')}"
+            )
             out.append("")
             if c.output_before is not None and c.kind in ("regression", "fix"):
                 out += ["before:", "", md_code(c.output_before, 1500), ""]
-            out += ["after:" if c.kind in ("regression", "fix") else "output:", "",
-                    md_code(c.output_after if c.output_after is not None else c.why_after, 1500), ""]
+            out += [
+                "after:" if c.kind in ("regression", "fix") else "output:",
+                "",
+                md_code(c.output_after if c.output_after is not None else c.why_after, 1500),
+                "",
+            ]
         out.append("</details>")
     return out
 
 
 def _case_table(title: str, rows: list[CaseChange]) -> list[str]:
-    out = ["", f"**{title}** ({len(rows)})", "", "| Case | Provider | Base | Head | Why |",
-           "|---|---|---|---|---|"]
+    out = [
+        "",
+        f"**{title}** ({len(rows)})",
+        "",
+        "| Case | Provider | Base | Head | Why |",
+        "|---|---|---|---|---|",
+    ]
     for c in rows[:MAX_ROWS]:
         why = c.why_after or c.why_before
-        out.append(f"| {md_text(c.case, 120)} | {md_text(c.provider, 60)} | "
-                   f"{ICON.get(c.before, '—')}{_score(c.score_before)} | "
-                   f"{ICON.get(c.after, '—')}{_score(c.score_after)} | {md_text(why, 200)} |")
+        out.append(
+            f"| {md_text(c.case, 120)} | {md_text(c.provider, 60)} | "
+            f"{ICON.get(c.before, '—')}{_score(c.score_before)} | "
+            f"{ICON.get(c.after, '—')}{_score(c.score_after)} | {md_text(why, 200)} |"
+        )
     if len(rows) > MAX_ROWS:
         out.append(f"| … {len(rows) - MAX_ROWS} more | | | | |")
     return out
@@ -171,17 +208,21 @@ def _n(n: int, word: str) -> str:
 
 def plain(r: CiReport) -> list[str]:
     """Short plain-text lines for the log (the Markdown goes to the summary)."""
-    lines = [headline(r).split(" ", 1)[1],
-             f"base {r.base[:7]} ({r.base_label}) -> head {r.head[:7]} ({r.head_label}), "
-             f"fail-on {r.fail_on}"]
+    lines = [
+        headline(r).split(" ", 1)[1],
+        f"base {r.base[:7]} ({r.base_label}) -> head {r.head[:7]} ({r.head_label}), "
+        f"fail-on {r.fail_on}",
+    ]
     if r.offline:
         lines.append(f"offline providers: {r.offline}")
     for p in r.prompts:
         if p.note:
             lines.append(f"  {p.id}: {p.note}")
             continue
-        lines.append(f"  {p.id}: {_pct(p.before.pass_rate)} -> {_pct(p.after.pass_rate)}, "
-                     f"gate {p.before.gate or '-'} -> {p.after.gate or '-'}, "
-                     f"{_n(len(p.regressions), 'regression')}, {_n(len(p.fixes), 'fix')}")
+        lines.append(
+            f"  {p.id}: {_pct(p.before.pass_rate)} -> {_pct(p.after.pass_rate)}, "
+            f"gate {p.before.gate or '-'} -> {p.after.gate or '-'}, "
+            f"{_n(len(p.regressions), 'regression')}, {_n(len(p.fixes), 'fix')}"
+        )
     lines += [f"  {x}" for x in r.failure_reasons()]
     return lines

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from loomgit.errors import ConfigError
 
 CONFIG_FILE = "loomgit.yaml"
 DEFAULT_GLOBS = ("prompts/**/*.prompt",)
@@ -101,7 +101,7 @@ def load_config(root: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
-    from . import yamlio
+    from loomgit import yamlio
 
     try:
         data = yamlio.load(text, path=name)
@@ -142,8 +142,11 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
         kw["prompts"] = tuple(specs)
     if "stages" in data:
         st = data["stages"]
-        if (not isinstance(st, list) or not st
-                or not all(isinstance(s, str) and _STAGE_RE.match(s) for s in st)):
+        if (
+            not isinstance(st, list)
+            or not st
+            or not all(isinstance(s, str) and _STAGE_RE.match(s) for s in st)
+        ):
             raise err("must be a list of stage names (letters, digits, - and _)", "stages")
         if len(set(st)) != len(st):
             raise err("stage names must be unique", "stages")
@@ -175,10 +178,12 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
         pr = data["pricing"]
         ok = isinstance(pr, dict) and all(
             isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values())
-            for v in pr.values())
+            for v in pr.values()
+        )
         if not ok:
-            raise err("must map 'provider/model' to {input: USD, output: USD} per 1M tokens",
-                      "pricing")
+            raise err(
+                "must map 'provider/model' to {input: USD, output: USD} per 1M tokens", "pricing"
+            )
         kw["pricing"] = yamlio.plain(pr)
     if "render" in data:
         rd = data["render"]

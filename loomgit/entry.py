@@ -7,10 +7,10 @@ import sys
 
 def run() -> None:
     if sys.argv[1:] == ["--version"]:
-        from . import __version__
+        from loomgit import __version__
 
         print(f"loomgit {__version__}")
         sys.exit(0)
-    from .cli import main
+    from loomgit.cli import main
 
     sys.exit(main())

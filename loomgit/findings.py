@@ -17,8 +17,7 @@ class Finding:
         return f"{where}: {self.level}: {self.message}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line, "level": self.level,
-                "message": self.message}
+        return {"path": self.path, "line": self.line, "level": self.level, "message": self.message}
 
 
 def error(path: str, line: int | None, message: str) -> Finding:

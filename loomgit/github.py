@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InfraError, UsageError
+from loomgit.errors import InfraError, UsageError
 
 if TYPE_CHECKING:
     import httpx
@@ -162,15 +162,17 @@ def load_event(path: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise EventError(f"the event file is not valid JSON: {e.msg}", path=path,
-                         line=e.lineno) from None
+        raise EventError(
+            f"the event file is not valid JSON: {e.msg}", path=path, line=e.lineno
+        ) from None
     if not isinstance(data, dict):
         raise EventError("the event file must hold a JSON object", path=path, line=1)
     return data
 
 
-def pull_request_from_event(event: Mapping[str, Any], path: str = "event",
-                            repository: str | None = None) -> PullRequest | None:
+def pull_request_from_event(
+    event: Mapping[str, Any], path: str = "event", repository: str | None = None
+) -> PullRequest | None:
     """The pull request of a ``pull_request``/``pull_request_target`` event (None for
     other events: push, workflow_dispatch...)."""
     pr = event.get("pull_request")
@@ -204,10 +206,15 @@ def pull_request_from_event(event: Mapping[str, Any], path: str = "event",
         return name if isinstance(name, str) and _REPO_RE.match(name) else None
 
     base_repo = full_name("base") or repository or ""
-    return PullRequest(number=number, base_ref=sides["base"]["ref"],
-                       base_sha=sides["base"]["sha"], head_ref=sides["head"]["ref"],
-                       head_sha=sides["head"]["sha"], base_repo=base_repo,
-                       head_repo=full_name("head"))
+    return PullRequest(
+        number=number,
+        base_ref=sides["base"]["ref"],
+        base_sha=sides["base"]["sha"],
+        head_ref=sides["head"]["ref"],
+        head_sha=sides["head"]["sha"],
+        base_repo=base_repo,
+        head_repo=full_name("head"),
+    )
 
 
 # --------------------------------------------------------------------------- runner files
@@ -222,8 +229,14 @@ def escape_command_property(text: str) -> str:
     return escape_command_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def workflow_command(level: str, message: str, *, file: str | None = None,
-                     line: int | None = None, title: str | None = None) -> str:
+def workflow_command(
+    level: str,
+    message: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    title: str | None = None,
+) -> str:
     """``::warning file=F,line=L,title=T::message`` (level: debug, notice, warning, error);
     with ``file``/``line`` GitHub shows it on that line of the pull request's diff."""
     if level not in ("debug", "notice", "warning", "error"):
@@ -263,8 +276,9 @@ def _output_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def write_summary(path: str | os.PathLike[str], markdown: str, *,
-                  limit: int = SUMMARY_LIMIT, note: str = "") -> bool:
+def write_summary(
+    path: str | os.PathLike[str], markdown: str, *, limit: int = SUMMARY_LIMIT, note: str = ""
+) -> bool:
     """Append ``markdown`` to the job summary, cut so the step's summary stays under
     ``limit`` bytes. Returns True when it had to cut."""
     try:
@@ -274,8 +288,10 @@ def write_summary(path: str | os.PathLike[str], markdown: str, *,
     budget = limit - used - 1
     cut = len(markdown.encode("utf-8")) > budget
     if cut:
-        tail = ("\n\n> [!WARNING]\n> The report was cut to fit GitHub's 1 MiB job-summary "
-                "limit." + (f" {note}" if note else "") + "\n")
+        tail = (
+            "\n\n> [!WARNING]\n> The report was cut to fit GitHub's 1 MiB job-summary "
+            "limit." + (f" {note}" if note else "") + "\n"
+        )
         markdown = truncate_markdown(markdown, budget - len(tail.encode("utf-8")), unit="bytes")
         markdown += tail
     with open(path, "a", encoding="utf-8") as f:
@@ -286,8 +302,10 @@ def write_summary(path: str | os.PathLike[str], markdown: str, *,
 # --------------------------------------------------------------------------- Markdown
 
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>=:\"'$^])")
-_INVISIBLE = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a-\u202e"
-                        "\u2060-\u2064\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 def md_text(text: object, limit: int | None = 300) -> str:
@@ -366,8 +384,10 @@ def fit_comment(body: str, *, limit: int = COMMENT_LIMIT, summary_url: str | Non
     if _units(body, "chars") <= limit:
         return body
     where = f"[job summary]({summary_url})" if summary_url else "job summary of this run"
-    tail = (f"\n\n> [!NOTE]\n> This comment was cut to fit GitHub's {limit:,}-character limit. "
-            f"The full report is in the {where}.\n")
+    tail = (
+        f"\n\n> [!NOTE]\n> This comment was cut to fit GitHub's {limit:,}-character limit. "
+        f"The full report is in the {where}.\n"
+    )
     return truncate_markdown(body, limit - _units(tail, "chars") - 16) + tail
 
 
@@ -395,9 +415,17 @@ class GitHubClient:
     Pass ``client`` to inject a transport in tests; the token is then added per request.
     """
 
-    def __init__(self, api_url: str, token: str | None, repository: str, *,
-                 client: httpx.Client | None = None, timeout: float = 20.0,
-                 retries: int = 3, backoff: float = 1.0) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        token: str | None,
+        repository: str,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float = 20.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+    ) -> None:
         import httpx
 
         if not _REPO_RE.match(repository):
@@ -426,10 +454,13 @@ class GitHubClient:
     # -- plumbing
 
     def _headers(self) -> dict[str, str]:
-        from . import __version__
+        from loomgit import __version__
 
-        h = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
-             "User-Agent": f"loomgit/{__version__}"}
+        h = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": f"loomgit/{__version__}",
+        }
         if self._token:
             h["Authorization"] = f"Bearer {self._token}"
         return h
@@ -446,8 +477,10 @@ class GitHubClient:
         if not url.startswith(("http://", "https://")):
             url = self.api_url + url
         if not self._same_origin(url):  # never send the token to another host
-            raise GitHubError(f"GitHub API sent a link to another host ({httpx.URL(url).host}); "
-                              "refusing to follow it")
+            raise GitHubError(
+                f"GitHub API sent a link to another host ({httpx.URL(url).host}); "
+                "refusing to follow it"
+            )
         attempt = 0
         while True:
             resp: httpx.Response | None = None
@@ -456,14 +489,14 @@ class GitHubClient:
             except httpx.TimeoutException:
                 err: GitHubError = GitHubError(f"GitHub API at {self.api_url} timed out")
             except httpx.HTTPError as e:
-                err = GitHubError(f"cannot reach the GitHub API at {self.api_url}: "
-                                  f"{type(e).__name__}")
+                err = GitHubError(
+                    f"cannot reach the GitHub API at {self.api_url}: {type(e).__name__}"
+                )
             else:
                 if resp.status_code < 400:
                     return resp
                 err = self._error(resp)
-                if not (resp.status_code >= 500 or resp.status_code == 429
-                        or _rate_limited(resp)):
+                if not (resp.status_code >= 500 or resp.status_code == 429 or _rate_limited(resp)):
                     raise err
             attempt += 1
             if attempt > self._retries:
@@ -485,7 +518,9 @@ class GitHubClient:
                 detail = ": " + " ".join(data["message"].split())[:200]
         except ValueError:
             pass
-        msg = f"GitHub API {resp.request.method} {resp.url.path} answered {resp.status_code}{detail}"
+        msg = (
+            f"GitHub API {resp.request.method} {resp.url.path} answered {resp.status_code}{detail}"
+        )
         if resp.status_code == 403 and not _rate_limited(resp):
             return CommentForbidden(msg, status=403)
         if resp.status_code == 401:
@@ -513,24 +548,32 @@ class GitHubClient:
     def find_comment(self, number: int, marker: str) -> dict[str, Any] | None:
         """The comment whose body starts with ``marker`` (a bot's first, when people
         copied the marker into comments of their own)."""
-        found = [c for c in self.iter_comments(number)
-                 if isinstance(c.get("body"), str) and c["body"].startswith(marker)]
+        found = [
+            c
+            for c in self.iter_comments(number)
+            if isinstance(c.get("body"), str) and c["body"].startswith(marker)
+        ]
         bots = [c for c in found if (c.get("user") or {}).get("type") == "Bot"]
         pick = bots or found
         return pick[0] if pick else None
 
     def create_comment(self, number: int, body: str) -> dict[str, Any]:
-        resp = self._request("POST", f"/repos/{self.repository}/issues/{int(number)}/comments",
-                             json={"body": body})
+        resp = self._request(
+            "POST", f"/repos/{self.repository}/issues/{int(number)}/comments", json={"body": body}
+        )
         return _object(resp)
 
     def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
-        resp = self._request("PATCH", f"/repos/{self.repository}/issues/comments/{int(comment_id)}",
-                             json={"body": body})
+        resp = self._request(
+            "PATCH",
+            f"/repos/{self.repository}/issues/comments/{int(comment_id)}",
+            json={"body": body},
+        )
         return _object(resp)
 
-    def upsert_comment(self, number: int, body: str, marker: str, *,
-                       create: bool = True) -> CommentResult | None:
+    def upsert_comment(
+        self, number: int, body: str, marker: str, *, create: bool = True
+    ) -> CommentResult | None:
         """Update the marked comment, or create it: one comment per pull request.
         With ``create=False`` only an existing comment is updated (None when there is none)."""
         if not body.startswith(marker):
@@ -546,28 +589,33 @@ class GitHubClient:
             action = "created"
         cid = data.get("id") if isinstance(data, dict) else None
         url = data.get("html_url") if isinstance(data, dict) else None
-        return CommentResult(action, cid if isinstance(cid, int) else 0,
-                             url if isinstance(url, str) else None)
+        return CommentResult(
+            action, cid if isinstance(cid, int) else 0, url if isinstance(url, str) else None
+        )
 
 
 def _rate_limited(resp: httpx.Response) -> bool:
     return resp.status_code in (403, 429) and (
-        resp.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in resp.headers)
+        resp.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in resp.headers
+    )
 
 
 def _json(resp: httpx.Response) -> Any:
     try:
         return resp.json()
     except ValueError:
-        raise GitHubError(f"GitHub API {resp.url.path} answered with something that is not "
-                          "JSON", status=resp.status_code) from None
+        raise GitHubError(
+            f"GitHub API {resp.url.path} answered with something that is not JSON",
+            status=resp.status_code,
+        ) from None
 
 
 def _object(resp: httpx.Response) -> dict[str, Any]:
     data = _json(resp)
     if not isinstance(data, dict):
-        raise GitHubError(f"GitHub API {resp.url.path} did not answer with an object",
-                          status=resp.status_code)
+        raise GitHubError(
+            f"GitHub API {resp.url.path} did not answer with an object", status=resp.status_code
+        )
     return data
 
 
@@ -578,11 +626,22 @@ def redact(text: str, secrets_: Mapping[str, str] | None = None) -> str:
     env = os.environ if secrets_ is None else secrets_
     for name, value in env.items():
         upper = name.upper()
-        if (value and len(value) >= 8 and not upper.startswith("LOOMGIT_")
-                and upper.endswith(SECRET_SUFFIXES)):
+        if (
+            value
+            and len(value) >= 8
+            and not upper.startswith("LOOMGIT_")
+            and upper.endswith(SECRET_SUFFIXES)
+        ):
             text = text.replace(value, "***")
     return text
 
 
-SECRET_SUFFIXES = ("_TOKEN", "_API_KEY", "_SECRET", "_PASSWORD", "_ACCESS_KEY", "_PRIVATE_KEY",
-                   "_SECRET_KEY")
+SECRET_SUFFIXES = (
+    "_TOKEN",
+    "_API_KEY",
+    "_SECRET",
+    "_PASSWORD",
+    "_ACCESS_KEY",
+    "_PRIVATE_KEY",
+    "_SECRET_KEY",
+)

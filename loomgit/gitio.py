@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import GitError
+from loomgit.errors import GitError
 
 
 def _env() -> dict[str, str]:
@@ -22,12 +22,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(args: Sequence[str], cwd: str | Path, *, input: bytes | None = None,
-        check: bool = True) -> bytes:
+def run(
+    args: Sequence[str], cwd: str | Path, *, input: bytes | None = None, check: bool = True
+) -> bytes:
     """Run ``git ARGS`` in ``cwd`` and return stdout; a failure becomes :class:`GitError`."""
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
-                              env=_env())
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=_env())
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if check and proc.returncode != 0:

@@ -25,18 +25,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import gitio
-from .config import CONFIG_FILE
-from .errors import LoomgitError, UsageError
-from .findings import Finding, error
-from .workspace import Workspace
+from loomgit import gitio
+from loomgit.config import CONFIG_FILE
+from loomgit.errors import LoomgitError, UsageError
+from loomgit.findings import Finding, error
+from loomgit.workspace import Workspace
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .evals.results import EvalReport
-    from .evals.runner import Target
-    from .history import Pending
-    from .prompt.render import IncludeLoader
+    from loomgit.config import Config
+    from loomgit.evals.results import EvalReport
+    from loomgit.evals.runner import Target
+    from loomgit.history import Pending
+    from loomgit.prompt.render import IncludeLoader
 
 HOOK_NAMES = ("pre-commit", "prepare-commit-msg")
 MARKER = "# loomgit-hook:"  # second line of every script loomgit installs
@@ -68,7 +68,7 @@ def read_index(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
             continue
         size = int(parts[2])
         if parts[1] == "blob":
-            found[p] = out[pos:pos + size]
+            found[p] = out[pos : pos + size]
         pos += size + 1
     return found
 
@@ -97,7 +97,7 @@ def index_loader(root: Path) -> IncludeLoader:
 
 def _related(path: str) -> list[str]:
     """Files that checking ``path`` needs besides itself: its suite, or a suite's prompt."""
-    from .prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, is_suite
+    from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, is_suite
 
     if is_suite(path):
         base = path[: -len(SUITE_SUFFIX)]
@@ -128,7 +128,7 @@ def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterato
         data = read_index(root, wanted)
         loader = index_loader(root)
     else:
-        from .prompt.discover import fs_loader
+        from loomgit.prompt.discover import fs_loader
 
         data = {}
         for rel in wanted:
@@ -169,12 +169,13 @@ class CheckResult:
         return not (self.errors or (strict and self.findings))
 
 
-def _suite_renders(ws: Workspace, prompt_rel: str, prompt_id: str | None,
-                   suite_rel: str) -> tuple[list[Finding], int]:
+def _suite_renders(
+    ws: Workspace, prompt_rel: str, prompt_id: str | None, suite_rel: str
+) -> tuple[list[Finding], int]:
     """Render the prompt with each suite case's vars; a failure is a finding on the case."""
-    from .evals.suite import parse_suite
-    from .prompt.parse import decode, read_prompt
-    from .prompt.render import render_prompt, resolve_variables
+    from loomgit.evals.suite import parse_suite
+    from loomgit.prompt.parse import decode, read_prompt
+    from loomgit.prompt.render import render_prompt, resolve_variables
 
     try:
         prompt = read_prompt(ws.root / prompt_rel, display=prompt_rel, prompt_id=prompt_id)
@@ -197,20 +198,30 @@ def _suite_renders(ws: Workspace, prompt_rel: str, prompt_id: str | None,
             continue  # the suite check already names the case's bad vars
         renders += 1
         try:
-            render_prompt(prompt, values, loader=ws.loader, max_chars=cfg.render_max_chars,
-                          timeout_s=cfg.render_timeout_s)
+            render_prompt(
+                prompt,
+                values,
+                loader=ws.loader,
+                max_chars=cfg.render_max_chars,
+                timeout_s=cfg.render_timeout_s,
+            )
         except LoomgitError as e:
             where = f" at {e.path}:{e.line}" if e.path and e.line else ""
-            out.append(error(suite_rel, case.line,
-                             f"case {case.name!r}: rendering failed{where}: {e.message}"))
+            out.append(
+                error(
+                    suite_rel,
+                    case.line,
+                    f"case {case.name!r}: rendering failed{where}: {e.message}",
+                )
+            )
     return out, renders
 
 
 def check_snapshot(ws: Workspace, paths: Sequence[str]) -> CheckResult:
     """Everything ``loomgit check`` reports for ``paths`` (prompts and suites of ``ws``;
     other paths are ignored), plus a render of each prompt with its suite's case vars."""
-    from .check import check
-    from .prompt.discover import SUITE_SUFFIX, is_suite, match_any
+    from loomgit.check import check
+    from loomgit.prompt.discover import SUITE_SUFFIX, is_suite, match_any
 
     cfg = ws.config
     targets: list[str] = []
@@ -221,8 +232,9 @@ def check_snapshot(ws: Workspace, paths: Sequence[str]) -> CheckResult:
         if is_suite(p):
             targets.append(p)
             base = p[: -len(SUITE_SUFFIX)]
-            owner = next((pf for pf in ws.files() if re.sub(r"\.[^./]+$", "", pf.path) == base),
-                         None)
+            owner = next(
+                (pf for pf in ws.files() if re.sub(r"\.[^./]+$", "", pf.path) == base), None
+            )
             if owner is not None:
                 prompts.setdefault(owner.path, owner.id)
         elif (pf := match_any(cfg, p)) is not None:
@@ -241,8 +253,9 @@ def check_snapshot(ws: Workspace, paths: Sequence[str]) -> CheckResult:
     return CheckResult(findings, targets, renders)
 
 
-def check_files(root: Path, paths: Sequence[str] | None = None,
-                source: str = "index") -> CheckResult:
+def check_files(
+    root: Path, paths: Sequence[str] | None = None, source: str = "index"
+) -> CheckResult:
     """Check the staged (``source="index"``) or working-tree content of ``paths``; with
     ``paths=None``, the prompt and suite files the index changes."""
     if paths is None:
@@ -257,14 +270,21 @@ def check_files(root: Path, paths: Sequence[str] | None = None,
         if source != "index":
             return result
         # a named prompt or suite whose staged content cannot be read must not pass unseen
-        unread = [error(p, None, "not in the index: stage it (git add) or check the working "
-                                 "tree (--source worktree)")
-                  for p in rels if _is_target(ws.config, p) and not (ws.root / p).is_file()]
+        unread = [
+            error(
+                p,
+                None,
+                "not in the index: stage it (git add) or check the working "
+                "tree (--source worktree)",
+            )
+            for p in rels
+            if _is_target(ws.config, p) and not (ws.root / p).is_file()
+        ]
         return CheckResult(unread + result.findings, result.checked, result.renders)
 
 
 def _is_target(config: Config, path: str) -> bool:
-    from .prompt.discover import is_suite, match_any
+    from loomgit.prompt.discover import is_suite, match_any
 
     return is_suite(path) or match_any(config, path) is not None
 
@@ -290,7 +310,7 @@ def current_branch(root: Path) -> str | None:
 
 def protect(root: Path, config: Config | None = None) -> str | None:
     """Why a hand commit on the current branch is refused (a stage branch), or None."""
-    from .config import load_config
+    from loomgit.config import load_config
 
     branch = current_branch(root)
     if branch is None:
@@ -298,9 +318,11 @@ def protect(root: Path, config: Config | None = None) -> str | None:
     cfg = config or load_config(root)
     for stage in cfg.stages:
         if cfg.branch_for(stage) == branch:
-            return (f"'{branch}' is the branch of stage '{stage}': only 'loomgit promote' "
-                    f"writes it. Switch back (git switch -) and run "
-                    f"'loomgit promote ID VERSION --to {stage}' instead")
+            return (
+                f"'{branch}' is the branch of stage '{stage}': only 'loomgit promote' "
+                f"writes it. Switch back (git switch -) and run "
+                f"'loomgit promote ID VERSION --to {stage}' instead"
+            )
     return None
 
 
@@ -353,7 +375,7 @@ def message_text(message: str) -> str:
 
 def pending_for_commit(ws: Workspace, message: str = "", *, amend: bool = False) -> list[Pending]:
     """The prompt versions the staged changes get (for ``--amend``: over HEAD's parent)."""
-    from .history import pending_changes
+    from loomgit.history import pending_changes
 
     if not amend:
         return pending_changes(ws, "index", message=message)
@@ -362,8 +384,10 @@ def pending_for_commit(ws: Workspace, message: str = "", *, amend: bool = False)
     return pending_changes(ws, "index", message=message, base=parent or EMPTY_TREE)
 
 
-ABORT_HINT = ("# loomgit added the Prompt-Version lines above; to abort the commit, "
-              "delete them too (git keeps a message that holds only trailers).")
+ABORT_HINT = (
+    "# loomgit added the Prompt-Version lines above; to abort the commit, "
+    "delete them too (git keeps a message that holds only trailers)."
+)
 
 
 def _abort_hint(root: Path, text: str) -> str:
@@ -378,8 +402,9 @@ def _abort_hint(root: Path, text: str) -> str:
     return "\n".join(lines[:first] + [ABORT_HINT] + lines[first:])
 
 
-def update_message(root: Path, msgfile: str | Path, source: str | None = None,
-                   sha: str | None = None) -> VersionsResult:
+def update_message(
+    root: Path, msgfile: str | Path, source: str | None = None, sha: str | None = None
+) -> VersionsResult:
     """Rewrite the commit message file with one ``Prompt-Version:`` trailer per prompt the
     staged changes bump. ``source``/``sha`` are git's prepare-commit-msg arguments."""
     path = Path(msgfile)
@@ -388,7 +413,9 @@ def update_message(root: Path, msgfile: str | Path, source: str | None = None,
     try:  # bytes that are not UTF-8 (another i18n.commitEncoding) are kept as they are
         original = path.read_bytes().decode("utf-8", "surrogateescape")
     except OSError as e:
-        raise LoomgitError(f"cannot read the commit message: {e.strerror}", path=str(msgfile)) from None
+        raise LoomgitError(
+            f"cannot read the commit message: {e.strerror}", path=str(msgfile)
+        ) from None
     amend = source == "commit" and sha == "HEAD"
     ws = Workspace(root)
     pending = pending_for_commit(ws, message_text(original), amend=amend)
@@ -411,7 +438,7 @@ def update_message(root: Path, msgfile: str | Path, source: str | None = None,
 
 def eval_targets(ws: Workspace, paths: Sequence[str]) -> list[Target]:
     """Prompt + suite targets (working tree) for the prompt and suite files among ``paths``."""
-    from .evals import engine
+    from loomgit.evals import engine
 
     wanted = {p.replace(os.sep, "/").removeprefix("./") for p in paths}
     refs = [r for r in engine.suite_refs(ws) if r.prompt.path in wanted or r.suite_path in wanted]
@@ -423,15 +450,21 @@ def run_evals(root: Path, paths: Sequence[str] | None = None) -> EvalReport | No
     """Run the suites of the changed prompts offline: answers come from the repository's
     recordings (``replay``), ``echo``, or the response cache; nothing is sent anywhere.
     ``paths=None``: the staged files. None when no changed prompt has a suite."""
-    from .evals import engine
+    from loomgit.evals import engine
 
     ws = Workspace(root)
     rels = [_relpath(root, p) for p in (staged_paths(root) if paths is None else paths)]
     targets = eval_targets(ws, rels)
     if not targets:
         return None
-    return engine.evaluate(ws, options=engine.options_from_config(ws), use_cache=True,
-                           record=False, target_list=targets, mode="replay")
+    return engine.evaluate(
+        ws,
+        options=engine.options_from_config(ws),
+        use_cache=True,
+        record=False,
+        target_list=targets,
+        mode="replay",
+    )
 
 
 # --------------------------------------------------------------------------- install
@@ -443,8 +476,7 @@ def shipped_hooks_dir() -> Path:
     for cand in (here / "_hooks", here.parent / "hooks"):
         if (cand / HOOK_NAMES[0]).is_file():
             return cand
-    raise UsageError("loomgit's hook scripts are missing from this installation; "
-                     "reinstall loomgit")
+    raise UsageError("loomgit's hook scripts are missing from this installation; reinstall loomgit")
 
 
 def hooks_dir(root: Path) -> Path:
@@ -506,8 +538,10 @@ def install(root: Path, *, force: bool = False, command: str | None = None) -> l
     foreign = [n for n in HOOK_NAMES if (folder / n).exists() and not is_ours(folder / n)]
     if foreign and not force:
         names = ", ".join(str(_show(root, folder / n)) for n in foreign)
-        raise UsageError(f"{names}: existing hook(s) not written by loomgit; left alone. "
-                         "Rerun with --force to keep them as *.pre-loomgit and install loomgit's")
+        raise UsageError(
+            f"{names}: existing hook(s) not written by loomgit; left alone. "
+            "Rerun with --force to keep them as *.pre-loomgit and install loomgit's"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     done = []
     for name in HOOK_NAMES:
@@ -545,8 +579,9 @@ def uninstall(root: Path) -> list[HookAction]:
             target.unlink()
             if backup.exists():
                 os.replace(backup, target)
-                done.append(HookAction(name, _show(root, target), "restored",
-                                       f"from {_show(root, backup)}"))
+                done.append(
+                    HookAction(name, _show(root, target), "restored", f"from {_show(root, backup)}")
+                )
             else:
                 done.append(HookAction(name, _show(root, target), "removed"))
         else:
@@ -562,7 +597,19 @@ def _show(root: Path, path: Path) -> str:
 
 
 __all__ = [
-    "CheckResult", "HookAction", "Snapshot", "check_files", "check_snapshot",
-    "current_branch", "hooks_dir", "install", "is_ours", "protect", "read_index",
-    "shipped_hooks_dir", "snapshot", "staged_paths", "uninstall",
+    "CheckResult",
+    "HookAction",
+    "Snapshot",
+    "check_files",
+    "check_snapshot",
+    "current_branch",
+    "hooks_dir",
+    "install",
+    "is_ours",
+    "protect",
+    "read_index",
+    "shipped_hooks_dir",
+    "snapshot",
+    "staged_paths",
+    "uninstall",
 ]

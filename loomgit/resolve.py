@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import RefError
+from loomgit.errors import RefError
 
 if TYPE_CHECKING:
-    from .prompt.model import Prompt
-    from .prompt.render import IncludeLoader
-    from .workspace import Workspace
+    from loomgit.prompt.model import Prompt
+    from loomgit.prompt.render import IncludeLoader
+    from loomgit.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,14 @@ def resolve(ws: Workspace, ref: str) -> Resolved:
         prompt = ws.prompt(ident)
         version = None
         try:
-            from .history import working_version
+            from loomgit.history import working_version
 
             version = working_version(ws, prompt)
         except ImportError:
             pass
         return Resolved(prompt, ws.loader, version)
     try:
-        from .history import resolve_at
+        from loomgit.history import resolve_at
     except ImportError:
         raise RefError(f"{ref!r}: references with @ need version history") from None
     return resolve_at(ws, ident, at)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import gitio
-from .errors import UsageError
-from .prompt.parse import id_problem
-from .workspace import Workspace
+from loomgit import gitio
+from loomgit.errors import UsageError
+from loomgit.prompt.parse import id_problem
+from loomgit.workspace import Workspace
 
 INIT_FILES = {
     "loomgit.yaml": "loomgit.yaml",
@@ -56,15 +56,17 @@ def init(root: Path) -> list[Written]:
 
 def new(ws: Workspace, prompt_id: str, description: str = "") -> Written:
     """Create ``prompts/<id>.prompt`` (under the first glob's folder) from the template."""
-    from .prompt.discover import fixed_prefix
+    from loomgit.prompt.discover import fixed_prefix
 
     problem = id_problem(prompt_id)
     if problem:
         raise UsageError(problem)
     spec = ws.config.prompts[0]
     if spec.id:
-        raise UsageError(f"the first prompt glob {spec.glob!r} takes ids from its pattern; "
-                         "create the file by hand")
+        raise UsageError(
+            f"the first prompt glob {spec.glob!r} takes ids from its pattern; "
+            "create the file by hand"
+        )
     ext = spec.glob.rsplit("*", 1)[-1] or ".prompt"
     if not ext.startswith("."):
         ext = ".prompt"

@@ -7,12 +7,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Config, find_root, load_config
+from loomgit.config import Config, find_root, load_config
 
 if TYPE_CHECKING:
-    from .prompt.discover import PromptFile
-    from .prompt.model import Prompt
-    from .prompt.render import IncludeLoader
+    from loomgit.prompt.discover import PromptFile
+    from loomgit.prompt.model import Prompt
+    from loomgit.prompt.render import IncludeLoader
 
 
 class Workspace:
@@ -27,28 +27,33 @@ class Workspace:
 
     @cached_property
     def loader(self) -> IncludeLoader:
-        from .prompt.discover import fs_loader
+        from loomgit.prompt.discover import fs_loader
 
         return fs_loader(self.root)
 
     def files(self) -> list[PromptFile]:
-        from .prompt.discover import discover
+        from loomgit.prompt.discover import discover
 
         return discover(self.config)
 
     def find(self, ident: str) -> PromptFile:
-        from .prompt.discover import resolve_id
+        from loomgit.prompt.discover import resolve_id
 
         return resolve_id(self.config, ident)
 
     def prompt(self, ident: str) -> Prompt:
         """The working-tree prompt for an id or a path."""
-        from .prompt.discover import read
+        from loomgit.prompt.discover import read
 
         return read(self.config, self.find(ident))
 
-    def render(self, ident: str, variables: dict[str, object] | None = None) -> list[dict[str, str]]:
+    def render(
+        self, ident: str, variables: dict[str, object] | None = None
+    ) -> list[dict[str, str]]:
         cfg = self.config
-        return self.prompt(ident).render(variables, loader=self.loader,
-                                         max_chars=cfg.render_max_chars,
-                                         timeout_s=cfg.render_timeout_s)
+        return self.prompt(ident).render(
+            variables,
+            loader=self.loader,
+            max_chars=cfg.render_max_chars,
+            timeout_s=cfg.render_timeout_s,
+        )

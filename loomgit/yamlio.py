@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from .errors import LoomgitError
+from loomgit.errors import LoomgitError
 
 
 class YamlError(LoomgitError, ValueError):
@@ -31,7 +31,7 @@ def load(text: str, path: str | None = None, line_offset: int = 0) -> Any:
     libyaml reads it first (:mod:`loomgit.yamlfast`, about 20x faster, same values and
     lines); when that reader is unsure or the text is malformed, ruamel reads it again,
     so every error message and line is ruamel's."""
-    from .yamlfast import load as fast_load
+    from loomgit.yamlfast import load as fast_load
 
     data = fast_load(text)
     if data is not None:
@@ -51,8 +51,11 @@ def load_roundtrip(text: str, path: str | None = None, line_offset: int = 0) -> 
         problem = e.problem or e.context or "malformed YAML"
         raise YamlError(f"invalid YAML: {problem}", path=path, line=line) from None
     except YAMLError as e:
-        raise YamlError(f"invalid YAML: {str(e).splitlines()[0]}", path=path,
-                        line=line_offset + 1 if line_offset else None) from None
+        raise YamlError(
+            f"invalid YAML: {str(e).splitlines()[0]}",
+            path=path,
+            line=line_offset + 1 if line_offset else None,
+        ) from None
     except Exception as e:  # ruamel raises assorted errors on odd input
         raise YamlError(f"invalid YAML: {e}", path=path) from None
 
@@ -75,8 +78,10 @@ def line_of(node: Any, key: Any = None, default: int | None = None) -> int | Non
 def plain(obj: Any) -> Any:
     """Turn ruamel's commented containers into plain dicts/lists (JSON-safe scalars)."""
     if isinstance(obj, dict):
-        return {str(k) if not isinstance(k, (str, int, float, bool)) else k: plain(v)
-                for k, v in obj.items()}
+        return {
+            str(k) if not isinstance(k, (str, int, float, bool)) else k: plain(v)
+            for k, v in obj.items()
+        }
     if isinstance(obj, (list, tuple)):
         return [plain(v) for v in obj]
     if isinstance(obj, bool) or obj is None:

@@ -73,14 +73,23 @@ class FakeAPI:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                req = Req(self.command, self.path,
-                          {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                req = Req(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 with api.lock:
                     api.requests.append(req)
                     api.in_flight += 1
                     api.max_in_flight = max(api.max_in_flight, api.in_flight)
-                    reply = (api.replies.popleft() if api.replies
-                             else api.default(req) if api.default else Reply(500, {"error": "no reply queued"}))
+                    reply = (
+                        api.replies.popleft()
+                        if api.replies
+                        else api.default(req)
+                        if api.default
+                        else Reply(500, {"error": "no reply queued"})
+                    )
                 try:
                     self._answer(reply)
                 finally:

@@ -35,8 +35,14 @@ def tool(name: str) -> str:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "NO_COLOR": "1"})
+    return subprocess.run(
+        args,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
 
 
 def load(path: Path) -> Any:
@@ -54,8 +60,13 @@ def test_action_matches_the_github_actions_schema() -> None:
 
 
 def test_workflows_match_the_github_workflows_schema() -> None:
-    p = run(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-            str(EXAMPLE), str(TEMPLATE))
+    p = run(
+        tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        str(EXAMPLE),
+        str(TEMPLATE),
+    )
     assert p.returncode == 0, p.stdout + p.stderr
 
 
@@ -68,22 +79,25 @@ def test_the_schema_check_does_catch_a_broken_action(tmp_path: Path) -> None:
 
 def test_actionlint_accepts_the_example_workflow_and_the_template() -> None:
     # shellcheck/pyflakes off: their presence on PATH would make the result depend on the machine
-    p = run(tool("actionlint"), "-shellcheck=", "-pyflakes=", "-no-color",
-            str(EXAMPLE), str(TEMPLATE))
+    p = run(
+        tool("actionlint"), "-shellcheck=", "-pyflakes=", "-no-color", str(EXAMPLE), str(TEMPLATE)
+    )
     assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_actionlint_does_catch_an_injection_in_a_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yml"
-    bad.write_text(EXAMPLE.read_text().replace(
-        'run: echo "passed=$PASSED', 'run: echo "${{ github.event.pull_request.title }} $PASSED'))
+    bad.write_text(
+        EXAMPLE.read_text().replace(
+            'run: echo "passed=$PASSED', 'run: echo "${{ github.event.pull_request.title }} $PASSED'
+        )
+    )
     p = run(tool("actionlint"), "-shellcheck=", "-pyflakes=", "-no-color", str(bad))
     assert p.returncode == 1 and "potentially untrusted" in p.stdout
 
 
 def _zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return run(tool("zizmor"), "--offline", "--no-progress", "--format", "plain",
-               *map(str, paths))
+    return run(tool("zizmor"), "--offline", "--no-progress", "--format", "plain", *map(str, paths))
 
 
 def test_zizmor_finds_nothing_in_the_action_and_the_example_workflow() -> None:
@@ -103,9 +117,12 @@ def test_zizmor_on_the_template_flags_only_the_release_tag_users_must_pin() -> N
 
 def test_zizmor_does_catch_an_inlined_input(tmp_path: Path) -> None:
     bad = tmp_path / "action.yml"
-    bad.write_text(ACTION.read_text().replace(
-        """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci'""",
-        """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci ${{ inputs.args }}'"""))
+    bad.write_text(
+        ACTION.read_text().replace(
+            """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci'""",
+            """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci ${{ inputs.args }}'""",
+        )
+    )
     p = _zizmor(bad)
     assert p.returncode != 0 and "template-injection" in p.stdout
 
@@ -125,9 +142,18 @@ def test_every_input_reaches_loomgit_through_env() -> None:
     action = load(ACTION)
     steps = action["runs"]["steps"]
     env = {k: v for s in steps for k, v in (s.get("env") or {}).items()}
-    used = " ".join(map(str, env.values())) + " " + " ".join(
-        str(s.get("with", "")) + " " + str(s.get("if", "")) + " " + str(s.get("working-directory", ""))
-        for s in steps)
+    used = (
+        " ".join(map(str, env.values()))
+        + " "
+        + " ".join(
+            str(s.get("with", ""))
+            + " "
+            + str(s.get("if", ""))
+            + " "
+            + str(s.get("working-directory", ""))
+            for s in steps
+        )
+    )
     for name in action["inputs"]:
         assert f"inputs.{name} " in used + " " or f"inputs.{name}}}" in used, name
 

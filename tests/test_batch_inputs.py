@@ -31,61 +31,110 @@ def read(name: str, fmt: str | None = None) -> list[tuple[int, int, object, str 
 
 # (file, [(index, line, data or None, reason fragment or None), ...])
 GOOD_AND_BAD = [
-    ("malformed_line.jsonl", [
-        (1, 1, {"review": "Great kettle"}, None),
-        (2, 2, None, "invalid JSON: Expecting property name enclosed in double quotes (column 21)"),
-        (3, 4, {"review": "Fine"}, None)]),
-    ("not_object.jsonl", [
-        (1, 1, {"review": "ok"}, None),
-        (2, 2, None, "a record must be a JSON object, got an array"),
-        (3, 3, None, "a record must be a JSON object, got a string"),
-        (4, 4, None, "a record must be a JSON object, got a number")]),
-    ("bad_utf8.jsonl", [
-        (1, 1, {"review": "good"}, None),
-        (2, 2, None, "not valid UTF-8 (byte 0xe9 at column 16)"),
-        (3, 3, {"review": "fine"}, None)]),
-    ("nan.jsonl", [
-        (1, 1, None, "invalid JSON: NaN is not valid JSON"),
-        (2, 2, {"review": "y"}, None)]),
-    ("truncated_last.jsonl", [
-        (1, 1, {"review": "one"}, None),
-        (2, 2, None, "invalid JSON: Unterminated string")]),
-    ("missing_column.csv", [
-        (1, 2, {"id": "1", "review": "Great kettle", "stars": "5"}, None),
-        (2, 3, None, "missing column(s) 'stars' (the row has 2 of 3 fields)"),
-        (3, 4, {"id": "3", "review": "Fine", "stars": "4"}, None)]),
-    ("extra_field.csv", [
-        (1, 2, None, "the row has 3 fields but the header has 2 columns"),
-        (2, 3, {"id": "2", "review": "Fine"}, None)]),
-    ("bad_utf8.csv", [
-        (1, 2, {"id": "1", "review": "Nice"}, None),
-        (2, 3, None, "not valid UTF-8 (byte 0xe9 in column 'review')"),
-        (3, 4, {"id": "3", "review": "Good"}, None)]),
-    ("quoted_newline.csv", [
-        (1, 2, {"id": "1", "review": "two\nlines"}, None),
-        (2, 4, {"id": "2", "review": 'say "hi"'}, None)]),
-    ("nul_byte.csv", [
-        (1, 2, {"id": "1", "review": "ok"}, None),
-        (2, 3, None, "contains a NUL byte (binary data?)"),
-        (3, 4, {"id": "3", "review": "fine"}, None)]),
+    (
+        "malformed_line.jsonl",
+        [
+            (1, 1, {"review": "Great kettle"}, None),
+            (
+                2,
+                2,
+                None,
+                "invalid JSON: Expecting property name enclosed in double quotes (column 21)",
+            ),
+            (3, 4, {"review": "Fine"}, None),
+        ],
+    ),
+    (
+        "not_object.jsonl",
+        [
+            (1, 1, {"review": "ok"}, None),
+            (2, 2, None, "a record must be a JSON object, got an array"),
+            (3, 3, None, "a record must be a JSON object, got a string"),
+            (4, 4, None, "a record must be a JSON object, got a number"),
+        ],
+    ),
+    (
+        "bad_utf8.jsonl",
+        [
+            (1, 1, {"review": "good"}, None),
+            (2, 2, None, "not valid UTF-8 (byte 0xe9 at column 16)"),
+            (3, 3, {"review": "fine"}, None),
+        ],
+    ),
+    (
+        "nan.jsonl",
+        [(1, 1, None, "invalid JSON: NaN is not valid JSON"), (2, 2, {"review": "y"}, None)],
+    ),
+    (
+        "truncated_last.jsonl",
+        [(1, 1, {"review": "one"}, None), (2, 2, None, "invalid JSON: Unterminated string")],
+    ),
+    (
+        "missing_column.csv",
+        [
+            (1, 2, {"id": "1", "review": "Great kettle", "stars": "5"}, None),
+            (2, 3, None, "missing column(s) 'stars' (the row has 2 of 3 fields)"),
+            (3, 4, {"id": "3", "review": "Fine", "stars": "4"}, None),
+        ],
+    ),
+    (
+        "extra_field.csv",
+        [
+            (1, 2, None, "the row has 3 fields but the header has 2 columns"),
+            (2, 3, {"id": "2", "review": "Fine"}, None),
+        ],
+    ),
+    (
+        "bad_utf8.csv",
+        [
+            (1, 2, {"id": "1", "review": "Nice"}, None),
+            (2, 3, None, "not valid UTF-8 (byte 0xe9 in column 'review')"),
+            (3, 4, {"id": "3", "review": "Good"}, None),
+        ],
+    ),
+    (
+        "quoted_newline.csv",
+        [
+            (1, 2, {"id": "1", "review": "two\nlines"}, None),
+            (2, 4, {"id": "2", "review": 'say "hi"'}, None),
+        ],
+    ),
+    (
+        "nul_byte.csv",
+        [
+            (1, 2, {"id": "1", "review": "ok"}, None),
+            (2, 3, None, "contains a NUL byte (binary data?)"),
+            (3, 4, {"id": "3", "review": "fine"}, None),
+        ],
+    ),
     ("bom.csv", [(1, 2, {"id": "1", "review": "with a BOM"}, None)]),
     ("header_only.csv", []),
-    ("array_bad_element.json", [
-        (1, 2, {"review": "good"}, None),
-        (2, 3, None, "invalid JSON: Expecting value (column 12)"),
-        (3, 4, None, "a record must be a JSON object, got an array"),
-        (4, 5, None, "not valid UTF-8 (byte 0xe9 at column 16)"),
-        (5, 6, {"review": 'last, with [brackets] and "quotes"'}, None)]),
-    ("array_truncated.json", [
-        (1, 2, {"review": "one"}, None),
-        (2, 3, None, "the file ends inside this record (truncated?)")]),
-    ("array_unclosed.json", [
-        (1, 2, {"review": "one"}, None),
-        (2, 3, {"review": "two"}, None)]),
-    ("array_empty_element.json", [
-        (1, 1, {"review": "a"}, None),
-        (2, 1, None, "empty element (two commas in a row?)"),
-        (3, 1, {"review": "b"}, None)]),
+    (
+        "array_bad_element.json",
+        [
+            (1, 2, {"review": "good"}, None),
+            (2, 3, None, "invalid JSON: Expecting value (column 12)"),
+            (3, 4, None, "a record must be a JSON object, got an array"),
+            (4, 5, None, "not valid UTF-8 (byte 0xe9 at column 16)"),
+            (5, 6, {"review": 'last, with [brackets] and "quotes"'}, None),
+        ],
+    ),
+    (
+        "array_truncated.json",
+        [
+            (1, 2, {"review": "one"}, None),
+            (2, 3, None, "the file ends inside this record (truncated?)"),
+        ],
+    ),
+    ("array_unclosed.json", [(1, 2, {"review": "one"}, None), (2, 3, {"review": "two"}, None)]),
+    (
+        "array_empty_element.json",
+        [
+            (1, 1, {"review": "a"}, None),
+            (2, 1, None, "empty element (two commas in a row?)"),
+            (3, 1, {"review": "b"}, None),
+        ],
+    ),
 ]
 
 
@@ -112,15 +161,20 @@ WHOLE_FILE = [
     ("dup_header.csv", "duplicate column name(s) in the CSV header: review", 1),
     ("blank_header.csv", "column 2 of the CSV header has no name", 1),
     ("bad_header_utf8.csv", "the CSV header is not valid UTF-8", 1),
-    ("not_array.json", "expected a JSON array of records ([{...}, {...}]); for one object per "
-                       "line name the file .jsonl or pass --format jsonl", 1),
+    (
+        "not_array.json",
+        "expected a JSON array of records ([{...}, {...}]); for one object per "
+        "line name the file .jsonl or pass --format jsonl",
+        1,
+    ),
     ("not_json.json", "expected a JSON array of records, found 'r'", 1),
 ]
 
 
 @pytest.mark.parametrize("name,message,line", WHOLE_FILE, ids=[w[0] for w in WHOLE_FILE])
-def test_an_unusable_file_is_one_usage_error_with_file_and_line(name: str, message: str,
-                                                               line: int) -> None:
+def test_an_unusable_file_is_one_usage_error_with_file_and_line(
+    name: str, message: str, line: int
+) -> None:
     with pytest.raises(InputError) as ei:
         read(name)
     e = ei.value
@@ -177,7 +231,7 @@ def test_record_size_limit_skips_the_record_not_the_file(tmp_path: Path) -> None
 def test_json_array_elements_split_across_read_chunks(tmp_path: Path) -> None:
     """Elements larger than the 64 KiB read size, strings with escaped quotes, brackets
     and commas inside strings, and newlines between elements keep their line numbers."""
-    items = [{"i": i, "s": ("\\\"],{" * (i * 7000)) + "é"} for i in range(12)]
+    items = [{"i": i, "s": ('\\"],{' * (i * 7000)) + "é"} for i in range(12)]
     text = "[\n" + ",\n".join(json.dumps(x, ensure_ascii=False) for x in items) + "\n]\n"
     p = tmp_path / "chunks.json"
     p.write_text(text, encoding="utf-8")
@@ -196,14 +250,18 @@ def _write_jsonl(path: Path, n: int) -> None:
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
 def test_reading_streams_in_constant_memory(tmp_path: Path, fmt: str) -> None:
     """Peak Python memory while reading 5k records stays near that of reading 500."""
+
     def peak(n: int) -> int:
         p = tmp_path / f"in{n}.{fmt}"
         if fmt == "jsonl":
             _write_jsonl(p, n)
         elif fmt == "json":
             with open(p, "w") as f:
-                f.write("[" + ",".join(json.dumps({"id": i, "review": f"r{i} " * 9})
-                                       for i in range(n)) + "]")
+                f.write(
+                    "["
+                    + ",".join(json.dumps({"id": i, "review": f"r{i} " * 9}) for i in range(n))
+                    + "]"
+                )
         else:
             with open(p, "w") as f:
                 f.write("id,review\n" + "".join(f"{i},review {i} text\n" for i in range(n)))
@@ -222,9 +280,11 @@ def test_reading_streams_in_constant_memory(tmp_path: Path, fmt: str) -> None:
 
 
 def test_variables_come_from_fields_with_map_and_types() -> None:
-    iface = {"review": Variable("review", "string"),
-             "stars": Variable("stars", "integer", required=False, default=0),
-             "tags": Variable("tags", "array", required=False, default=[])}
+    iface = {
+        "review": Variable("review", "string"),
+        "stars": Variable("stars", "integer", required=False, default=0),
+        "tags": Variable("tags", "array", required=False, default=[]),
+    }
     row = {"text": "Nice", "stars": "4", "tags": '["a"]', "id": "7"}
     got = select_vars(row, iface, {"review": "text"}, from_text=True)
     assert got == {"review": "Nice", "stars": 4, "tags": ["a"]}
@@ -236,8 +296,10 @@ def test_variables_come_from_fields_with_map_and_types() -> None:
         select_vars({"review": "x", "n": "1.5"}, iface, {"stars": "n"}, from_text=True)
     # JSON keeps its own types, and a dotted --map reaches into nested objects
     nested = {"user": {"text": "Deep"}, "stars": 5}
-    assert select_vars(nested, iface, {"review": "user.text"}, from_text=False) == \
-        {"review": "Deep", "stars": 5}
+    assert select_vars(nested, iface, {"review": "user.text"}, from_text=False) == {
+        "review": "Deep",
+        "stars": 5,
+    }
 
 
 def test_map_option_is_checked_before_any_record_runs() -> None:
@@ -254,8 +316,9 @@ def test_map_option_is_checked_before_any_record_runs() -> None:
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
-def test_json_array_scanner_at_every_chunk_boundary(tmp_path: Path, chunk: int,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_json_array_scanner_at_every_chunk_boundary(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tiny read sizes put every byte (quotes, escapes, brackets, BOM, newlines) at a chunk
     edge; the records must still equal what json.loads makes of the whole file."""
     import random
@@ -265,8 +328,14 @@ def test_json_array_scanner_at_every_chunk_boundary(tmp_path: Path, chunk: int,
     monkeypatch.setattr(inputs, "_CHUNK", chunk)
     rng = random.Random(chunk)
     alphabet = ['"', "\\", "[", "]", "{", "}", ",", "\n", "é", "a", " ", "\t", "☃"]
-    items = [{"k": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))),
-              "n": [i, {"x": [None, True]}], "e": {}} for i in range(25)]
+    items = [
+        {
+            "k": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))),
+            "n": [i, {"x": [None, True]}],
+            "e": {},
+        }
+        for i in range(25)
+    ]
     body = ",\n ".join(json.dumps(x, ensure_ascii=bool(i % 2)) for i, x in enumerate(items))
     p = tmp_path / "a.json"
     p.write_bytes(b"\xef\xbb\xbf \n[" + body.encode("utf-8") + b"\n]\n")

@@ -51,18 +51,29 @@ def test_token_estimate_is_documented_arithmetic() -> None:
 def test_estimate_prices_expected_and_worst_case() -> None:
     basis = output_basis(100, None)
     assert (basis.basis, basis.tokens) == ("max_tokens", 100.0)
-    est = estimate("p", "1.0.0", "in.csv", 1000, 3, 250_000,
-                   [("m/x", Price(2.0, 8.0), output_basis(100, (40.0, 12))),
-                    ("m/free", Price(0.0, 0.0), basis), ("m/unknown", None, basis)],
-                   budget=1.0)
+    est = estimate(
+        "p",
+        "1.0.0",
+        "in.csv",
+        1000,
+        3,
+        250_000,
+        [
+            ("m/x", Price(2.0, 8.0), output_basis(100, (40.0, 12))),
+            ("m/free", Price(0.0, 0.0), basis),
+            ("m/unknown", None, basis),
+        ],
+        budget=1.0,
+    )
     x, free, unknown = est.models
     assert x.output.basis == "recorded" and x.output_tokens == 40_000
     assert x.cost_usd == pytest.approx((250_000 * 2 + 40_000 * 8) / 1e6)  # 0.82
     assert x.max_cost_usd == pytest.approx((250_000 * 2 + 100_000 * 8) / 1e6)  # 1.3
     assert free.cost_usd == 0 and unknown.cost_usd is None
     assert not est.over_budget
-    assert estimate("p", None, "s", 1000, 0, 250_000, [("m/x", Price(2.0, 8.0), basis)],
-                    budget=1.0).over_budget  # 0.5 + 0.8
+    assert estimate(
+        "p", None, "s", 1000, 0, 250_000, [("m/x", Price(2.0, 8.0), basis)], budget=1.0
+    ).over_budget  # 0.5 + 0.8
     assert output_basis(None, None).basis == "assumed"
     d = est.to_dict()
     assert d["models"][0]["output_basis_detail"] == "recorded average of 12 answers"
@@ -104,8 +115,13 @@ def test_done_set_is_a_bitmap() -> None:
 def test_recover_cuts_torn_tail_and_drops_errors_for_retry(tmp_path: Path) -> None:
     out, q = tmp_path / "o.jsonl", tmp_path / "q.jsonl"
     with ResultLog(out, fresh=True) as log:
-        log.append({"index": 1, "score": 1.0, "lineage": {"cost_usd": 0.5, "latency_ms": 10,
-                                                          "tokens": {"input": 3, "output": 4}}})
+        log.append(
+            {
+                "index": 1,
+                "score": 1.0,
+                "lineage": {"cost_usd": 0.5, "latency_ms": 10, "tokens": {"input": 3, "output": 4}},
+            }
+        )
         log.append({"index": 3, "lineage": {"cost_usd": 0.25, "latency_ms": 30}})
     with open(out, "ab") as f:
         f.write(b'{"index": 4, "lin')
@@ -158,11 +174,28 @@ def test_lineage_joins_history_stages_evals_and_batch_runs(repo: GitRepo) -> Non
     repo.commit("add", {"prompts/p.prompt": prompt})
     repo.commit("change", {"prompts/p.prompt": prompt.replace("Say", "Tell")})
     ws = Workspace(repo.path)
-    s = BatchSummary(run_id="r1", prompt="p", version="1.1.0", content_hash="h", commit="c",
-                     model="echo/echo", input="in.csv", output="o.jsonl", quarantine="q.jsonl",
-                     started_at="2026-01-01T00:00:00+00:00", records=10, ok=6, quarantined=3,
-                     errors=1, judged=8, cost_usd=0.02, latency_sum=80.0, answered=8,
-                     score_sum=6.0, scored=8)
+    s = BatchSummary(
+        run_id="r1",
+        prompt="p",
+        version="1.1.0",
+        content_hash="h",
+        commit="c",
+        model="echo/echo",
+        input="in.csv",
+        output="o.jsonl",
+        quarantine="q.jsonl",
+        started_at="2026-01-01T00:00:00+00:00",
+        records=10,
+        ok=6,
+        quarantined=3,
+        errors=1,
+        judged=8,
+        cost_usd=0.02,
+        latency_sum=80.0,
+        answered=8,
+        score_sum=6.0,
+        scored=8,
+    )
     assert record_batch(ws, s)
     s.ok, s.quarantined, s.judged = 7, 3, 10  # a resumed run updates its row
     s.errors = 0
@@ -172,11 +205,15 @@ def test_lineage_joins_history_stages_evals_and_batch_runs(repo: GitRepo) -> Non
     with connect(path) as con, con:
         con.execute("INSERT INTO runs (run_id, started_at, status) VALUES ('e1', 'x', 'passed')")
         for passed, score in ((1, 1.0), (0, 0.5), (None, None)):
-            con.execute("INSERT INTO results (run_id, created_at, prompt, version, case_name, "
-                        "model, passed, score, latency_ms, cost_usd) VALUES "
-                        "('e1', 'x', 'p', '1.1.0', 'c', 'openai/m', ?, ?, 20, 0.01)",
-                        (passed, score))
-        kinds = con.execute("SELECT kind, cases, passed, failed FROM runs ORDER BY run_id").fetchall()
+            con.execute(
+                "INSERT INTO results (run_id, created_at, prompt, version, case_name, "
+                "model, passed, score, latency_ms, cost_usd) VALUES "
+                "('e1', 'x', 'p', '1.1.0', 'c', 'openai/m', ?, ?, 20, 0.01)",
+                (passed, score),
+            )
+        kinds = con.execute(
+            "SELECT kind, cases, passed, failed FROM runs ORDER BY run_id"
+        ).fetchall()
     assert kinds == [("eval", 0, 0, 0), ("batch", 10, 7, 3)]
     data = lineage(ws, "p")
     assert [v["version"] for v in data["versions"]] == ["1.0.0", "1.1.0"]
@@ -198,19 +235,40 @@ def _data(n: int = 6) -> dict[str, object]:
     bumps = ["initial", "minor", "patch", "major", "minor", "patch"]
     versions = []
     for i in range(n):
-        versions.append({
-            "version": f"1.{i}.0", "bump": bumps[i % len(bumps)], "commit": f"{i:040x}",
-            "date": f"2026-01-0{i + 1}T00:00:00", "subject": f"<script>alert({i})</script>",
-            "stages": ["production"] if i == 2 else ["staging"] if i == n - 1 else [],
-            "runs": None if i == 1 else {"runs": 2, "records": 100, "pass_rate": 0.5 + i / 20,
-                                         "mean_score": 0.6 + i / 30, "cost_usd": 0.001 * (i + 1),
-                                         "latency_ms": 100.0 * (i + 1), "models": ["m/x"]}})
-    return {"title": "loomgit report: demo", "generated_at": "2026-01-09 10:00 UTC",
-            "root": "/repo", "prompts": [
-                {"id": "support/<b>summarize</b>", "stages": {"staging": "1.5.0",
-                                                             "production": "1.2.0"},
-                 "versions": versions},
-                {"id": "empty", "stages": {"staging": None, "production": None}, "versions": []}]}
+        versions.append(
+            {
+                "version": f"1.{i}.0",
+                "bump": bumps[i % len(bumps)],
+                "commit": f"{i:040x}",
+                "date": f"2026-01-0{i + 1}T00:00:00",
+                "subject": f"<script>alert({i})</script>",
+                "stages": ["production"] if i == 2 else ["staging"] if i == n - 1 else [],
+                "runs": None
+                if i == 1
+                else {
+                    "runs": 2,
+                    "records": 100,
+                    "pass_rate": 0.5 + i / 20,
+                    "mean_score": 0.6 + i / 30,
+                    "cost_usd": 0.001 * (i + 1),
+                    "latency_ms": 100.0 * (i + 1),
+                    "models": ["m/x"],
+                },
+            }
+        )
+    return {
+        "title": "loomgit report: demo",
+        "generated_at": "2026-01-09 10:00 UTC",
+        "root": "/repo",
+        "prompts": [
+            {
+                "id": "support/<b>summarize</b>",
+                "stages": {"staging": "1.5.0", "production": "1.2.0"},
+                "versions": versions,
+            },
+            {"id": "empty", "stages": {"staging": None, "production": None}, "versions": []},
+        ],
+    }
 
 
 def test_html_is_self_contained_and_escapes_repository_text() -> None:
@@ -219,7 +277,7 @@ def test_html_is_self_contained_and_escapes_repository_text() -> None:
     assert "<script" not in page and "alert(" in page  # subjects shown, as text
     assert "&lt;script&gt;alert(0)&lt;/script&gt;" in page
     assert "support/&lt;b&gt;summarize&lt;/b&gt;" in page
-    assert "src=" not in page and "href=\"http" not in page and "@import" not in page
+    assert "src=" not in page and 'href="http' not in page and "@import" not in page
     assert page.count("<svg") == 1 + 3  # the timeline and three charts of one prompt
     assert ">production</text>" in page and ">staging</text>" in page
     for bump in ("initial", "minor", "patch", "major"):
@@ -234,9 +292,13 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     html = tmp_path / "report.html"
     html.write_text(render_html(_data()), encoding="utf-8")
     png = tmp_path / "report.png"
-    proc = subprocess.run(["bash", str(ROOT / "bench" / "screenshot_report.sh"), str(html),
-                           str(png), "1200", "1400"], capture_output=True, text=True, timeout=90,
-                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    proc = subprocess.run(
+        ["bash", str(ROOT / "bench" / "screenshot_report.sh"), str(html), str(png), "1200", "1400"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
     assert proc.returncode == 0, proc.stderr
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -254,10 +316,11 @@ def test_library_run_reports_progress_in_bytes(repo: GitRepo) -> None:
     inp = repo.path / "in.jsonl"
     inp.write_text("".join(json.dumps({"t": f"n{i}"}) + "\n" for i in range(50)))
     seen: list[tuple[int, int, int | None]] = []
-    s = run_batch(Workspace(repo.path),
-                  BatchOptions(ref="p", input=str(inp), output=str(repo.path / "o.jsonl"),
-                               record=False),
-                  progress=lambda summary, pos, size: seen.append((summary.ok, pos, size)))
+    s = run_batch(
+        Workspace(repo.path),
+        BatchOptions(ref="p", input=str(inp), output=str(repo.path / "o.jsonl"), record=False),
+        progress=lambda summary, pos, size: seen.append((summary.ok, pos, size)),
+    )
     assert s.ok == 50 and s.exit_code == 0
     assert seen[-1] == (50, inp.stat().st_size, inp.stat().st_size)
     outs = [json.loads(x) for x in (repo.path / "o.jsonl").read_text().splitlines()]

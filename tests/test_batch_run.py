@@ -63,12 +63,25 @@ class SentimentServer:
                     else:
                         s = "positive" if any(w in text.lower() for w in POSITIVE) else "negative"
                         answer = json.dumps({"sentiment": s})
-                    data = json.dumps({
-                        "id": "c1", "object": "chat.completion", "model": body.get("model"),
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": answer}}],
-                        "usage": {"prompt_tokens": 20 + len(text.split()), "completion_tokens": 6,
-                                  "total_tokens": 26 + len(text.split())}}).encode()
+                    data = json.dumps(
+                        {
+                            "id": "c1",
+                            "object": "chat.completion",
+                            "model": body.get("model"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": answer},
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": 20 + len(text.split()),
+                                "completion_tokens": 6,
+                                "total_tokens": 26 + len(text.split()),
+                            },
+                        }
+                    ).encode()
                     self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -125,30 +138,37 @@ user:
 {{ review }}
 """
 
-REVIEWS = (b"id,text,stars\n"
-           b"1,Great kettle love it,5\n"
-           b"2,Broke after a week,1\n"
-           b"3,BROKEN answer please,3\n"
-           b"4,WEIRD one,3\n"
-           b"5,short row\n"
-           b"6,\"bad \xff byte\",2\n"
-           b"7,Excellent value,x\n"
-           b"8,\"meh, fine\",\n")
+REVIEWS = (
+    b"id,text,stars\n"
+    b"1,Great kettle love it,5\n"
+    b"2,Broke after a week,1\n"
+    b"3,BROKEN answer please,3\n"
+    b"4,WEIRD one,3\n"
+    b"5,short row\n"
+    b'6,"bad \xff byte",2\n'
+    b"7,Excellent value,x\n"
+    b'8,"meh, fine",\n'
+)
 
 
 def config(url: str, extra: str = "") -> str:
-    return (f"providers:\n  local: {{type: openai, base_url: \"{url}\", retries: 0, "
-            "breaker_failures: 1000, max_concurrency: 16}\n"
-            "pricing:\n  \"local/*\": {input: 1.0, output: 2.0}\n" + extra)
+    return (
+        f'providers:\n  local: {{type: openai, base_url: "{url}", retries: 0, '
+        "breaker_failures: 1000, max_concurrency: 16}\n"
+        'pricing:\n  "local/*": {input: 1.0, output: 2.0}\n' + extra
+    )
 
 
 @pytest.fixture
 def reviews_repo(repo: GitRepo, server: SentimentServer) -> GitRepo:
-    repo.commit("sentiment prompt and reviews", {
-        "loomgit.yaml": config(server.url),
-        "prompts/reviews/sentiment.prompt": SENTIMENT,
-        "data/reviews.csv": REVIEWS,
-    })
+    repo.commit(
+        "sentiment prompt and reviews",
+        {
+            "loomgit.yaml": config(server.url),
+            "prompts/reviews/sentiment.prompt": SENTIMENT,
+            "data/reviews.csv": REVIEWS,
+        },
+    )
     return repo
 
 
@@ -167,11 +187,22 @@ def run_json(cli: Any, args: list[str], cwd: Path) -> tuple[int, dict[str, Any],
     return r.exit_code, data, r.err
 
 
-def test_csv_of_reviews_runs_with_quarantine_reasons_and_lineage(reviews_repo: GitRepo,
-                                                                 cli: Any) -> None:
-    code, s, _ = run_json(cli, ["reviews/sentiment", "--input", "data/reviews.csv",
-                                "--map", "review=text", "--output", "out/reviews.jsonl"],
-                          reviews_repo.path)
+def test_csv_of_reviews_runs_with_quarantine_reasons_and_lineage(
+    reviews_repo: GitRepo, cli: Any
+) -> None:
+    code, s, _ = run_json(
+        cli,
+        [
+            "reviews/sentiment",
+            "--input",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+            "--output",
+            "out/reviews.jsonl",
+        ],
+        reviews_repo.path,
+    )
     assert code == 0
     c = s["counts"]
     assert (c["records"], c["ok"], c["quarantined"], c["errors"], c["not_run"]) == (8, 3, 5, 0, 0)
@@ -184,8 +215,12 @@ def test_csv_of_reviews_runs_with_quarantine_reasons_and_lineage(reviews_repo: G
     head = reviews_repo.git("rev-parse", "HEAD")
     lin = out[1]["lineage"]
     assert {k: lin[k] for k in ("prompt", "version", "commit", "model", "params")} == {
-        "prompt": "reviews/sentiment", "version": "1.0.0", "commit": head, "model": "local/senti",
-        "params": {"temperature": 0, "max_tokens": 20}}
+        "prompt": "reviews/sentiment",
+        "version": "1.0.0",
+        "commit": head,
+        "model": "local/senti",
+        "params": {"temperature": 0, "max_tokens": 20},
+    }
     assert len(lin["content_hash"]) == 64 and lin["run_id"] == s["run_id"]
     assert lin["tokens"] == {"input": 24, "output": 6}
     assert lin["cost_usd"] == pytest.approx((24 * 1.0 + 6 * 2.0) / 1e6)
@@ -193,8 +228,12 @@ def test_csv_of_reviews_runs_with_quarantine_reasons_and_lineage(reviews_repo: G
     q = {r["index"]: r for r in lines(reviews_repo.path / "out/reviews.quarantine.jsonl")}
     assert {i: (r["kind"], r["stage"], r["reason"]) for i, r in q.items()} == {
         3: ("quarantine", "json", "output is not valid JSON (Expecting value)"),
-        4: ("quarantine", "schema", "output does not match the prompt's schema: $.sentiment: "
-                                    "'meh' is not one of ['positive', 'negative', 'neutral']"),
+        4: (
+            "quarantine",
+            "schema",
+            "output does not match the prompt's schema: $.sentiment: "
+            "'meh' is not one of ['positive', 'negative', 'neutral']",
+        ),
         5: ("quarantine", "read", "missing column(s) 'stars' (the row has 2 of 3 fields)"),
         6: ("quarantine", "read", "not valid UTF-8 (byte 0xff in column 'text')"),
         7: ("quarantine", "variables", "column 'stars': 'x' is not a whole number"),
@@ -207,20 +246,47 @@ def test_csv_of_reviews_runs_with_quarantine_reasons_and_lineage(reviews_repo: G
 
 
 def test_text_summary_says_the_counts_add_up(reviews_repo: GitRepo, cli: Any) -> None:
-    r = cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-             "-o", "out/r.jsonl"], cwd=reviews_repo.path)
+    r = cli(
+        [
+            "run",
+            "reviews/sentiment",
+            "-i",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+            "-o",
+            "out/r.jsonl",
+        ],
+        cwd=reviews_repo.path,
+    )
     assert r.exit_code == 0, r.err
     assert "counts: 8 = 3 ok + 5 quarantined + 0 errors" in r.out
     assert "quarantined at: read 2, json 1, schema 1, variables 1" in r.out
 
 
 def test_inline_and_suite_assertions_gate_each_record(reviews_repo: GitRepo, cli: Any) -> None:
-    reviews_repo.commit("suite", {"prompts/reviews/sentiment.tests.yaml":
-                                  "defaults:\n  assert: [{not_contains: negative}]\n"
-                                  "cases:\n  - vars: {review: good}\n"})
-    code, s, _ = run_json(cli, ["reviews/sentiment", "-i", "data/reviews.csv", "--map",
-                                "review=text", "-o", "out/a.jsonl", "--assert",
-                                "icontains: sentiment"], reviews_repo.path)
+    reviews_repo.commit(
+        "suite",
+        {
+            "prompts/reviews/sentiment.tests.yaml": "defaults:\n  assert: [{not_contains: negative}]\n"
+            "cases:\n  - vars: {review: good}\n"
+        },
+    )
+    code, s, _ = run_json(
+        cli,
+        [
+            "reviews/sentiment",
+            "-i",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+            "-o",
+            "out/a.jsonl",
+            "--assert",
+            "icontains: sentiment",
+        ],
+        reviews_repo.path,
+    )
     assert code == 0
     assert s["counts"]["ok"] == 1  # only the positive review passes not_contains: negative
     q = {r["index"]: r for r in lines(reviews_repo.path / "out/a.quarantine.jsonl")}
@@ -232,17 +298,43 @@ def test_inline_and_suite_assertions_gate_each_record(reviews_repo: GitRepo, cli
     ok = lines(reviews_repo.path / "out/a.jsonl")
     assert ok[0]["score"] == 1.0
     # a weighted gate lets a record through on its mean score
-    code, s, _ = run_json(cli, ["reviews/sentiment", "-i", "data/reviews.csv", "--map",
-                                "review=text", "-o", "out/w.jsonl", "--assert",
-                                "icontains: sentiment", "--gate",
-                                "{weighted: true, threshold: 0.5}"], reviews_repo.path)
+    code, s, _ = run_json(
+        cli,
+        [
+            "reviews/sentiment",
+            "-i",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+            "-o",
+            "out/w.jsonl",
+            "--assert",
+            "icontains: sentiment",
+            "--gate",
+            "{weighted: true, threshold: 0.5}",
+        ],
+        reviews_repo.path,
+    )
     assert code == 0 and s["counts"]["ok"] == 3
     # scored: the three answers that reached the assertions (1 passes both, 2 and 8 one)
     assert s["mean_score"] == pytest.approx((1.0 + 0.5 + 0.5) / 3)
     # --no-suite: only the inline assertion
-    code, s, _ = run_json(cli, ["reviews/sentiment", "-i", "data/reviews.csv", "--map",
-                                "review=text", "-o", "out/b.jsonl", "--assert",
-                                "icontains: sentiment", "--no-suite"], reviews_repo.path)
+    code, s, _ = run_json(
+        cli,
+        [
+            "reviews/sentiment",
+            "-i",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+            "-o",
+            "out/b.jsonl",
+            "--assert",
+            "icontains: sentiment",
+            "--no-suite",
+        ],
+        reviews_repo.path,
+    )
     assert s["counts"]["ok"] == 3
 
 
@@ -251,27 +343,44 @@ def test_bad_usage_is_one_line_and_exit_2_before_writing(reviews_repo: GitRepo, 
     base = ["run", "reviews/sentiment", "-i", "data/reviews.csv", "-o", "out/x.jsonl"]
     r = cli(base, cwd=p)
     assert r.exit_code == 2
-    assert r.err.strip() == ("loomgit: error: data/reviews.csv: no column for required "
-                             "variable(s) review (columns: id, text, stars); add --map "
-                             "VARIABLE=COLUMN")
+    assert r.err.strip() == (
+        "loomgit: error: data/reviews.csv: no column for required "
+        "variable(s) review (columns: id, text, stars); add --map "
+        "VARIABLE=COLUMN"
+    )
     reviews_repo.write({"data/r.jsonl": '{"id": 1, "text": "good"}\n{"id": 2}\nbroken\n'})
     r = cli(["run", "reviews/sentiment", "-i", "data/r.jsonl", "-o", "out/x.jsonl"], cwd=p)
     assert r.exit_code == 2
-    assert r.err.strip() == ("loomgit: error: data/r.jsonl: none of the first 2 record(s) has a "
-                             "field for required variable(s) review (fields: id, text); add "
-                             "--map VARIABLE=FIELD")
+    assert r.err.strip() == (
+        "loomgit: error: data/r.jsonl: none of the first 2 record(s) has a "
+        "field for required variable(s) review (fields: id, text); add "
+        "--map VARIABLE=FIELD"
+    )
     r = cli([*base, "--map", "review=txt"], cwd=p)
     assert r.exit_code == 2
-    assert r.err.strip() == ("loomgit: error: data/reviews.csv:1: no column(s) 'txt' in the "
-                             "CSV header (columns: id, text, stars)")
+    assert r.err.strip() == (
+        "loomgit: error: data/reviews.csv:1: no column(s) 'txt' in the "
+        "CSV header (columns: id, text, stars)"
+    )
     r = cli([*base, "--map", "revew=text"], cwd=p)
     assert r.exit_code == 2 and "has no variable(s) revew" in r.err
     r = cli([*base, "--map", "review=text", "--assert", "{containz: x}"], cwd=p)
     assert r.exit_code == 2 and "unknown assertion 'containz'" in r.err
     r = cli(["run", "reviews/sentiment", "-i", "data/nope.csv", "-o", "out/x.jsonl"], cwd=p)
     assert r.exit_code == 2 and r.err.strip() == "loomgit: error: data/nope.csv: no such file"
-    r = cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "-o", "data/reviews.csv",
-             "--map", "review=text"], cwd=p)
+    r = cli(
+        [
+            "run",
+            "reviews/sentiment",
+            "-i",
+            "data/reviews.csv",
+            "-o",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+        ],
+        cwd=p,
+    )
     assert r.exit_code == 2 and "is the input file" in r.err
     r = cli([*base, "--map", "review=text", "--model", "openai/gpt-4o-mini"], cwd=p)
     assert r.exit_code == 2 and "OPENAI_API_KEY" in r.err  # before any record, not per record
@@ -281,8 +390,15 @@ def test_bad_usage_is_one_line_and_exit_2_before_writing(reviews_repo: GitRepo, 
 
 def test_existing_output_needs_resume_or_overwrite(reviews_repo: GitRepo, cli: Any) -> None:
     p = reviews_repo.path
-    args = ["reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text", "-o",
-            "out/r.jsonl"]
+    args = [
+        "reviews/sentiment",
+        "-i",
+        "data/reviews.csv",
+        "--map",
+        "review=text",
+        "-o",
+        "out/r.jsonl",
+    ]
     assert cli(["run", *args], cwd=p).exit_code == 0
     before = (p / "out/r.jsonl").read_bytes()
     r = cli(["run", *args], cwd=p)
@@ -295,13 +411,23 @@ def test_existing_output_needs_resume_or_overwrite(reviews_repo: GitRepo, cli: A
     assert code == 0 and s["counts"]["ok"] == 3 and len(lines(p / "out/r.jsonl")) == 3
 
 
-def test_provider_errors_stop_the_run_and_resume_retries_them(reviews_repo: GitRepo, cli: Any,
-                                                             server: SentimentServer) -> None:
+def test_provider_errors_stop_the_run_and_resume_retries_them(
+    reviews_repo: GitRepo, cli: Any, server: SentimentServer
+) -> None:
     p = reviews_repo.path
     many = b"id,text\n" + b"".join(b"%d,good thing %d\n" % (i, i) for i in range(1, 41))
     reviews_repo.write({"data/many.csv": many})
-    args = ["reviews/sentiment", "-i", "data/many.csv", "--map", "review=text", "-o",
-            "out/m.jsonl", "-j", "2"]
+    args = [
+        "reviews/sentiment",
+        "-i",
+        "data/many.csv",
+        "--map",
+        "review=text",
+        "-o",
+        "out/m.jsonl",
+        "-j",
+        "2",
+    ]
     server.fail = True
     code, s, _ = run_json(cli, args, p)
     assert code == 3
@@ -322,13 +448,23 @@ def test_provider_errors_stop_the_run_and_resume_retries_them(reviews_repo: GitR
     assert not (p / "out/m.jsonl.checkpoint.json").exists()
 
 
-def test_budget_stops_before_it_is_exceeded_and_resume_continues(reviews_repo: GitRepo,
-                                                                cli: Any) -> None:
+def test_budget_stops_before_it_is_exceeded_and_resume_continues(
+    reviews_repo: GitRepo, cli: Any
+) -> None:
     p = reviews_repo.path
     many = b"id,text\n" + b"".join(b"%d,good thing %d\n" % (i, i) for i in range(1, 31))
     reviews_repo.write({"data/many.csv": many})
-    args = ["reviews/sentiment", "-i", "data/many.csv", "--map", "review=text", "-o",
-            "out/b.jsonl", "-j", "1"]
+    args = [
+        "reviews/sentiment",
+        "-i",
+        "data/many.csv",
+        "--map",
+        "review=text",
+        "-o",
+        "out/b.jsonl",
+        "-j",
+        "1",
+    ]
     # worst case per record: ~40 input tokens x $1/M + 20 max_tokens x $2/M, about $0.00008
     code, s, _ = run_json(cli, [*args, "--budget", "0.0008"], p)
     assert code == 1
@@ -338,28 +474,54 @@ def test_budget_stops_before_it_is_exceeded_and_resume_continues(reviews_repo: G
     assert s["counts"]["not_run"] == s["counts"]["records"] - s["counts"]["ok"]
     code, s2, _ = run_json(cli, [*args, "--resume", "--budget", "1"], p)
     assert code == 0 and s2["counts"]["ok"] == 30 and s2["counts"]["resumed"] == s["counts"]["ok"]
-    assert s2["cost_usd"] == pytest.approx(sum(r["lineage"]["cost_usd"]
-                                               for r in lines(p / "out/b.jsonl")))
+    assert s2["cost_usd"] == pytest.approx(
+        sum(r["lineage"]["cost_usd"] for r in lines(p / "out/b.jsonl"))
+    )
 
 
-def test_budget_without_a_price_is_refused(reviews_repo: GitRepo, cli: Any,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_budget_without_a_price_is_refused(
+    reviews_repo: GitRepo, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
-    r = cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-             "-o", "out/x.jsonl", "--budget", "1", "--model", "openai/not-a-priced-model"],
-            cwd=reviews_repo.path)
+    r = cli(
+        [
+            "run",
+            "reviews/sentiment",
+            "-i",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+            "-o",
+            "out/x.jsonl",
+            "--budget",
+            "1",
+            "--model",
+            "openai/not-a-priced-model",
+        ],
+        cwd=reviews_repo.path,
+    )
     assert r.exit_code == 2
-    assert r.err.strip() == ("loomgit: error: no price known for openai/not-a-priced-model, so "
-                             "the budget cannot be enforced; add it under 'pricing:' in "
-                             "loomgit.yaml")
+    assert r.err.strip() == (
+        "loomgit: error: no price known for openai/not-a-priced-model, so "
+        "the budget cannot be enforced; add it under 'pricing:' in "
+        "loomgit.yaml"
+    )
     assert not (reviews_repo.path / "out").exists()
 
 
-def test_resume_refuses_a_changed_prompt(reviews_repo: GitRepo, cli: Any,
-                                         server: SentimentServer) -> None:
+def test_resume_refuses_a_changed_prompt(
+    reviews_repo: GitRepo, cli: Any, server: SentimentServer
+) -> None:
     p = reviews_repo.path
-    args = ["reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text", "-o",
-            "out/r.jsonl"]
+    args = [
+        "reviews/sentiment",
+        "-i",
+        "data/reviews.csv",
+        "--map",
+        "review=text",
+        "-o",
+        "out/r.jsonl",
+    ]
     server.fail = True
     assert cli(["run", *args], cwd=p).exit_code == 3
     (p / "prompts/reviews/sentiment.prompt").write_text(SENTIMENT.replace("Classify", "Judge"))
@@ -368,11 +530,19 @@ def test_resume_refuses_a_changed_prompt(reviews_repo: GitRepo, cli: Any,
     assert "cannot resume: the prompt's content changed since the run started" in r.err
 
 
-def test_a_torn_last_line_is_cut_and_its_record_redone(reviews_repo: GitRepo, cli: Any,
-                                                       server: SentimentServer) -> None:
+def test_a_torn_last_line_is_cut_and_its_record_redone(
+    reviews_repo: GitRepo, cli: Any, server: SentimentServer
+) -> None:
     p = reviews_repo.path
-    args = ["reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text", "-o",
-            "out/r.jsonl"]
+    args = [
+        "reviews/sentiment",
+        "-i",
+        "data/reviews.csv",
+        "--map",
+        "review=text",
+        "-o",
+        "out/r.jsonl",
+    ]
     server.fail = True
     cli(["run", *args], cwd=p)
     server.fail = False
@@ -388,15 +558,21 @@ def test_a_torn_last_line_is_cut_and_its_record_redone(reviews_repo: GitRepo, cl
 
 def test_pipeline_file_runs_declaratively(reviews_repo: GitRepo, cli: Any) -> None:
     p = reviews_repo.path
-    reviews_repo.commit("pipeline", {"pipelines/reviews.yaml": (
-        "description: Sentiment of product reviews\n"
-        "prompt: reviews/sentiment@1.0.0\n"
-        "input: data/reviews.csv\n"
-        "map: {review: text}\n"
-        "concurrency: 3\n"
-        "assert:\n  - icontains: sentiment\n"
-        "output: out/pipe.jsonl\n"
-        "budget: 1.00\n")})
+    reviews_repo.commit(
+        "pipeline",
+        {
+            "pipelines/reviews.yaml": (
+                "description: Sentiment of product reviews\n"
+                "prompt: reviews/sentiment@1.0.0\n"
+                "input: data/reviews.csv\n"
+                "map: {review: text}\n"
+                "concurrency: 3\n"
+                "assert:\n  - icontains: sentiment\n"
+                "output: out/pipe.jsonl\n"
+                "budget: 1.00\n"
+            )
+        },
+    )
     r = cli(["check", "pipelines/reviews.yaml"], cwd=p)
     assert r.exit_code == 0 and r.out == ""
     sub = p / "data"
@@ -409,11 +585,14 @@ def test_pipeline_file_runs_declaratively(reviews_repo: GitRepo, cli: Any) -> No
     assert len(lines(p / "out/pipe.quarantine.jsonl")) == 5
 
 
-def test_cost_before_lineage_and_report_after(reviews_repo: GitRepo, cli: Any,
-                                              tmp_path: Path) -> None:
+def test_cost_before_lineage_and_report_after(
+    reviews_repo: GitRepo, cli: Any, tmp_path: Path
+) -> None:
     p = reviews_repo.path
-    r = cli(["cost", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-             "--json"], cwd=p)
+    r = cli(
+        ["cost", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text", "--json"],
+        cwd=p,
+    )
     assert r.exit_code == 0, r.err
     est = json.loads(r.out)
     assert (est["records"], est["skipped"]) == (5, 3)
@@ -421,15 +600,42 @@ def test_cost_before_lineage_and_report_after(reviews_repo: GitRepo, cli: Any,
     assert m["model"] == "local/senti" and m["output_basis"] == "max_tokens"
     assert m["output_tokens"] == 5 * 20
     assert m["cost_usd"] == pytest.approx((m["input_tokens"] * 1.0 + 100 * 2.0) / 1e6, abs=1e-6)
-    r = cli(["cost", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-             "--budget", "0.0001"], cwd=p)
+    r = cli(
+        [
+            "cost",
+            "reviews/sentiment",
+            "-i",
+            "data/reviews.csv",
+            "--map",
+            "review=text",
+            "--budget",
+            "0.0001",
+        ],
+        cwd=p,
+    )
     assert r.exit_code == 1 and "over budget" in r.out
 
-    assert cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-                "-o", "out/r.jsonl"], cwd=p).exit_code == 0
+    assert (
+        cli(
+            [
+                "run",
+                "reviews/sentiment",
+                "-i",
+                "data/reviews.csv",
+                "--map",
+                "review=text",
+                "-o",
+                "out/r.jsonl",
+            ],
+            cwd=p,
+        ).exit_code
+        == 0
+    )
     # after a run, cost uses the recorded average output (6 tokens), not max_tokens
-    r = cli(["cost", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-             "--json"], cwd=p)
+    r = cli(
+        ["cost", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text", "--json"],
+        cwd=p,
+    )
     m = json.loads(r.out)["models"][0]
     assert m["output_basis"] == "recorded" and m["output_tokens"] == 5 * 6
 
@@ -447,8 +653,7 @@ def test_cost_before_lineage_and_report_after(reviews_repo: GitRepo, cli: Any,
     r = cli(["lineage", "reviews/sentiment", "--json"], cwd=p)
     lin = json.loads(r.out)
     assert lin["stages"] == {"staging": "1.0.0", "production": None}
-    assert lin["stage_details"]["staging"]["source_commit"] == reviews_repo.git("rev-parse",
-                                                                                "HEAD")
+    assert lin["stage_details"]["staging"]["source_commit"] == reviews_repo.git("rev-parse", "HEAD")
     assert [(x["stage"], x["version"]) for x in lin["promotions"]] == [("staging", "1.0.0")]
     assert lin["versions"][0]["stages"] == ["staging"]
     r = cli(["lineage", "reviews/sentiment"], cwd=p)
@@ -484,8 +689,10 @@ def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[bytes], timeout: 
         if path.exists() and path.read_bytes().count(b"\n") >= n:
             return
         if proc.poll() is not None:
-            raise AssertionError(f"loomgit ended early: {proc.returncode}: "
-                                 f"{proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(
+                f"loomgit ended early: {proc.returncode}: "
+                f"{proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         time.sleep(0.02)
     raise AssertionError("no progress")
 
@@ -493,17 +700,30 @@ def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen[bytes], timeout: 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
 def test_a_run_killed_midway_resumes_without_redoing_or_losing_records(
-        reviews_repo: GitRepo, server: SentimentServer, how: str) -> None:
+    reviews_repo: GitRepo, server: SentimentServer, how: str
+) -> None:
     p = reviews_repo.path
     n = 120
-    rows = b"id,text\n" + b"".join(b"%d,%s review %d\n" % (i, b"good" if i % 3 else b"bad", i)
-                                   for i in range(1, n + 1))
+    rows = b"id,text\n" + b"".join(
+        b"%d,%s review %d\n" % (i, b"good" if i % 3 else b"bad", i) for i in range(1, n + 1)
+    )
     reviews_repo.write({"data/big.csv": rows})
     server.delay = 0.02
-    args = [*_loomgit_cmd(), "run", "reviews/sentiment", "-i", "data/big.csv", "--map",
-            "review=text", "-o", "out/big.jsonl", "-j", "4", "--json"]
-    proc = subprocess.Popen(args, cwd=p, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    args = [
+        *_loomgit_cmd(),
+        "run",
+        "reviews/sentiment",
+        "-i",
+        "data/big.csv",
+        "--map",
+        "review=text",
+        "-o",
+        "out/big.jsonl",
+        "-j",
+        "4",
+        "--json",
+    ]
+    proc = subprocess.Popen(args, cwd=p, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _wait_for_lines(p / "out/big.jsonl", 20, proc)
         proc.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
@@ -522,8 +742,7 @@ def test_a_run_killed_midway_resumes_without_redoing_or_losing_records(
     assert 20 <= len(first) < n
     server.delay = 0.0
     server.phase = "resume"
-    done = subprocess.run([*args, "--resume"], cwd=p, env=_env(), capture_output=True,
-                          timeout=60)
+    done = subprocess.run([*args, "--resume"], cwd=p, env=_env(), capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
     s = json.loads(done.stdout)
     assert s["counts"]["ok"] == n and s["counts"]["resumed"] == len(first)
@@ -543,26 +762,37 @@ def test_a_run_killed_midway_resumes_without_redoing_or_losing_records(
 
 
 def test_cost_of_a_suite_counts_cases_times_repeat(reviews_repo: GitRepo, cli: Any) -> None:
-    reviews_repo.commit("suite", {"prompts/reviews/sentiment.tests.yaml": (
-        "repeat: 2\ncases:\n  - vars: {review: good}\n"
-        "  - vars: {review: bad}\n    repeat: 3\n  - vars: {review: x, stars: many}\n")})
-    r = cli(["cost", "reviews/sentiment", "--cases", "--model", "openai/gpt-4o-mini", "--json"],
-            cwd=reviews_repo.path)
+    reviews_repo.commit(
+        "suite",
+        {
+            "prompts/reviews/sentiment.tests.yaml": (
+                "repeat: 2\ncases:\n  - vars: {review: good}\n"
+                "  - vars: {review: bad}\n    repeat: 3\n  - vars: {review: x, stars: many}\n"
+            )
+        },
+    )
+    r = cli(
+        ["cost", "reviews/sentiment", "--cases", "--model", "openai/gpt-4o-mini", "--json"],
+        cwd=reviews_repo.path,
+    )
     assert r.exit_code == 0, r.err
     est = json.loads(r.out)
     assert (est["records"], est["skipped"]) == (5, 1)
     assert "variable 'stars' must be of type integer" in est["problems"][0]
     m = est["models"][0]
     assert m["price_per_1m"] == {"input": 0.15, "output": 0.6}
-    assert m["cost_usd"] == pytest.approx((m["input_tokens"] * 0.15 + 5 * 20 * 0.6) / 1e6,
-                                          abs=1e-6)
+    assert m["cost_usd"] == pytest.approx((m["input_tokens"] * 0.15 + 5 * 20 * 0.6) / 1e6, abs=1e-6)
 
 
 def test_standard_input(reviews_repo: GitRepo) -> None:
-    proc = subprocess.run([*_loomgit_cmd(), "run", "reviews/sentiment", "-i", "-", "-o",
-                           "out/s.jsonl", "--json"], cwd=reviews_repo.path, env=_env(),
-                          input=b'{"review": "great"}\nnot json\n', capture_output=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [*_loomgit_cmd(), "run", "reviews/sentiment", "-i", "-", "-o", "out/s.jsonl", "--json"],
+        cwd=reviews_repo.path,
+        env=_env(),
+        input=b'{"review": "great"}\nnot json\n',
+        capture_output=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["counts"]["ok"] == 1
     q = lines(reviews_repo.path / "out/s.quarantine.jsonl")
@@ -575,12 +805,39 @@ def test_two_runs_cannot_write_the_same_files(reviews_repo: GitRepo, cli: Any) -
     p = reviews_repo.path
     held = RunLock(p / "out" / "r.jsonl")  # as a run in another process would
     try:
-        r = cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-                 "-o", "out/r.jsonl"], cwd=p)
+        r = cli(
+            [
+                "run",
+                "reviews/sentiment",
+                "-i",
+                "data/reviews.csv",
+                "--map",
+                "review=text",
+                "-o",
+                "out/r.jsonl",
+            ],
+            cwd=p,
+        )
     finally:
         held.close()
     assert r.exit_code == 2
-    assert r.err.strip() == ("loomgit: error: out/r.jsonl: another loomgit run is writing this "
-                             "file; wait for it or stop it first")
-    assert cli(["run", "reviews/sentiment", "-i", "data/reviews.csv", "--map", "review=text",
-                "-o", "out/r.jsonl"], cwd=p).exit_code == 0
+    assert r.err.strip() == (
+        "loomgit: error: out/r.jsonl: another loomgit run is writing this "
+        "file; wait for it or stop it first"
+    )
+    assert (
+        cli(
+            [
+                "run",
+                "reviews/sentiment",
+                "-i",
+                "data/reviews.csv",
+                "--map",
+                "review=text",
+                "-o",
+                "out/r.jsonl",
+            ],
+            cwd=p,
+        ).exit_code
+        == 0
+    )

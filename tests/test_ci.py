@@ -18,16 +18,30 @@ from loomgit.github import ActionsEnv
 PROMPT = "---\nmodel: echo\n---\nSay hello to {{ name }}.\n"
 
 
-def pr_env(tmp_path: Path, base: str, head: str, *, fork: bool = False,
-           event_name: str = "pull_request") -> ActionsEnv:
-    event = {"number": 5, "pull_request": {
-        "number": 5, "base": {"ref": "main", "sha": base, "repo": {"full_name": "octo/p"}},
-        "head": {"ref": "feature", "sha": head,
-                 "repo": {"full_name": "mallory/p" if fork else "octo/p"}}}}
+def pr_env(
+    tmp_path: Path, base: str, head: str, *, fork: bool = False, event_name: str = "pull_request"
+) -> ActionsEnv:
+    event = {
+        "number": 5,
+        "pull_request": {
+            "number": 5,
+            "base": {"ref": "main", "sha": base, "repo": {"full_name": "octo/p"}},
+            "head": {
+                "ref": "feature",
+                "sha": head,
+                "repo": {"full_name": "mallory/p" if fork else "octo/p"},
+            },
+        },
+    }
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
-    return ActionsEnv.from_environ({"GITHUB_EVENT_PATH": str(path), "GITHUB_EVENT_NAME": event_name,
-                                    "GITHUB_REPOSITORY": "octo/p"})
+    return ActionsEnv.from_environ(
+        {
+            "GITHUB_EVENT_PATH": str(path),
+            "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_REPOSITORY": "octo/p",
+        }
+    )
 
 
 @pytest.fixture
@@ -45,8 +59,9 @@ def branched(repo: GitRepo) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the range
 
 
-def test_pull_request_base_is_compared_at_the_merge_base(branched: dict[str, Any],
-                                                         tmp_path: Path) -> None:
+def test_pull_request_base_is_compared_at_the_merge_base(
+    branched: dict[str, Any], tmp_path: Path
+) -> None:
     env = pr_env(tmp_path, branched["main"], branched["head"])
     rng = ci.resolve_range(branched["repo"].path, env)
     assert (rng.base, rng.head) == (branched["first"], branched["head"])
@@ -63,11 +78,14 @@ def test_base_option_takes_a_branch_or_a_commit(branched: dict[str, Any]) -> Non
         ci.resolve_range(path, ActionsEnv(), "--output=/tmp/x")
 
 
-def test_base_ref_from_the_environment_uses_the_remote_branch(branched: dict[str, Any],
-                                                              tmp_path: Path) -> None:
+def test_base_ref_from_the_environment_uses_the_remote_branch(
+    branched: dict[str, Any], tmp_path: Path
+) -> None:
     origin = branched["repo"]
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", "-b", "feature", str(origin.path), str(clone)], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "-b", "feature", str(origin.path), str(clone)], check=True
+    )
     rng = ci.resolve_range(clone, ActionsEnv(base_ref="main"))
     assert rng.base == branched["first"] and rng.base_label == "main"
 
@@ -77,29 +95,56 @@ def test_no_base_at_all_is_a_usage_error(branched: dict[str, Any]) -> None:
         ci.resolve_range(branched["repo"].path, ActionsEnv())
 
 
-def test_a_base_commit_missing_from_the_clone_names_fetch_depth(branched: dict[str, Any],
-                                                                tmp_path: Path) -> None:
+def test_a_base_commit_missing_from_the_clone_names_fetch_depth(
+    branched: dict[str, Any], tmp_path: Path
+) -> None:
     env = pr_env(tmp_path, "f" * 40, branched["head"])
     with pytest.raises(GitError, match="fetch-depth: 0"):
         ci.resolve_range(branched["repo"].path, env)
 
 
-def test_a_shallow_clone_is_detected_and_the_fix_named(branched: dict[str, Any],
-                                                       tmp_path: Path) -> None:
+def test_a_shallow_clone_is_detected_and_the_fix_named(
+    branched: dict[str, Any], tmp_path: Path
+) -> None:
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "feature",
-                    f"file://{branched['repo'].path}", str(clone)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "-b",
+            "feature",
+            f"file://{branched['repo'].path}",
+            str(clone),
+        ],
+        check=True,
+    )
     with pytest.raises(GitError) as e:
         ci.resolve_range(clone, ActionsEnv(), "main")
     assert "shallow clone" in str(e.value) and "`fetch-depth: 0`" in str(e.value)
     assert e.value.exit_code == 3
 
 
-def test_shallow_clone_through_the_cli_is_one_line_and_exit_3(branched: dict[str, Any],
-                                                             tmp_path: Path, cli: Any) -> None:
+def test_shallow_clone_through_the_cli_is_one_line_and_exit_3(
+    branched: dict[str, Any], tmp_path: Path, cli: Any
+) -> None:
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", "feature",
-                    f"file://{branched['repo'].path}", str(clone)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "-b",
+            "feature",
+            f"file://{branched['repo'].path}",
+            str(clone),
+        ],
+        check=True,
+    )
     r = cli(["ci", "--base", "main", "--no-comment"], cwd=clone)
     assert r.exit_code == 3
     assert r.err.startswith("loomgit: error: this is a shallow clone")
@@ -109,8 +154,9 @@ def test_shallow_clone_through_the_cli_is_one_line_and_exit_3(branched: dict[str
 # --------------------------------------------------------------------------- forks, python
 
 
-def test_a_fork_without_api_keys_runs_offline_and_says_why(branched: dict[str, Any],
-                                                          tmp_path: Path) -> None:
+def test_a_fork_without_api_keys_runs_offline_and_says_why(
+    branched: dict[str, Any], tmp_path: Path
+) -> None:
     s = ci.CiSettings()
     fork = pr_env(tmp_path, branched["main"], branched["head"], fork=True)
     same = pr_env(tmp_path, branched["main"], branched["head"], fork=False)
@@ -121,8 +167,9 @@ def test_a_fork_without_api_keys_runs_offline_and_says_why(branched: dict[str, A
     assert ci.offline_reason(ci.CiSettings(offline="false"), fork, {}) is None
 
 
-def test_python_assertions_only_when_the_workflow_allows_them(tmp_path: Path,
-                                                              branched: dict[str, Any]) -> None:
+def test_python_assertions_only_when_the_workflow_allows_them(
+    tmp_path: Path, branched: dict[str, Any]
+) -> None:
     env = pr_env(tmp_path, branched["main"], branched["head"])
     assert ci.python_flag(ci.CiSettings(), env) == "0"
     assert ci.python_flag(ci.CiSettings(allow_python=True), env) == "1"
@@ -147,10 +194,20 @@ def case(name: str, before: str | None, after: str | None) -> ci.CaseChange:
     return ci.CaseChange(name, "echo", before, after)
 
 
-def prompt(cases: list[ci.CaseChange], gate_before: str | None = "passed",
-           gate_after: str | None = "passed") -> ci.PromptChange:
-    return ci.PromptChange("p", "prompts/p.prompt", "modified", "prompts/p.tests.yaml",
-                           ci.Side(gate=gate_before), ci.Side(gate=gate_after), cases=tuple(cases))
+def prompt(
+    cases: list[ci.CaseChange],
+    gate_before: str | None = "passed",
+    gate_after: str | None = "passed",
+) -> ci.PromptChange:
+    return ci.PromptChange(
+        "p",
+        "prompts/p.prompt",
+        "modified",
+        "prompts/p.tests.yaml",
+        ci.Side(gate=gate_before),
+        ci.Side(gate=gate_after),
+        cases=tuple(cases),
+    )
 
 
 def test_case_kinds() -> None:
@@ -163,21 +220,34 @@ def test_case_kinds() -> None:
     assert case("a", "failed", "failed").kind == "unchanged"
 
 
-@pytest.mark.parametrize(("cases", "gates", "fail_on", "verdict"), [
-    ([case("a", "passed", "failed")], ("passed", "failed"), "regression", "failed"),
-    ([case("a", "passed", "failed")], ("passed", "failed"), "never", "passed"),
-    ([case("a", "failed", "failed")], ("failed", "failed"), "regression", "passed"),
-    ([case("a", "failed", "failed")], ("failed", "failed"), "gate", "failed"),
-    ([case("a", "failed", "passed")], ("failed", "passed"), "regression", "passed"),
-    ([case("a", None, "failed")], (None, "failed"), "regression", "passed"),
-    ([case("a", None, "failed")], (None, "failed"), "gate", "failed"),
-    ([case("a", "passed", "error")], ("passed", "error"), "regression", "error"),
-    ([case("a", "passed", "error"), case("b", "passed", "failed")], ("passed", "failed"),
-     "regression", "failed"),
-    ([case("a", "passed", "passed")], ("passed", "failed"), "regression", "failed"),  # distribution
-])
-def test_verdict_under_each_fail_on(cases: list[ci.CaseChange], gates: tuple[Any, Any],
-                                    fail_on: str, verdict: str) -> None:
+@pytest.mark.parametrize(
+    ("cases", "gates", "fail_on", "verdict"),
+    [
+        ([case("a", "passed", "failed")], ("passed", "failed"), "regression", "failed"),
+        ([case("a", "passed", "failed")], ("passed", "failed"), "never", "passed"),
+        ([case("a", "failed", "failed")], ("failed", "failed"), "regression", "passed"),
+        ([case("a", "failed", "failed")], ("failed", "failed"), "gate", "failed"),
+        ([case("a", "failed", "passed")], ("failed", "passed"), "regression", "passed"),
+        ([case("a", None, "failed")], (None, "failed"), "regression", "passed"),
+        ([case("a", None, "failed")], (None, "failed"), "gate", "failed"),
+        ([case("a", "passed", "error")], ("passed", "error"), "regression", "error"),
+        (
+            [case("a", "passed", "error"), case("b", "passed", "failed")],
+            ("passed", "failed"),
+            "regression",
+            "failed",
+        ),
+        (
+            [case("a", "passed", "passed")],
+            ("passed", "failed"),
+            "regression",
+            "failed",
+        ),  # distribution
+    ],
+)
+def test_verdict_under_each_fail_on(
+    cases: list[ci.CaseChange], gates: tuple[Any, Any], fail_on: str, verdict: str
+) -> None:
     p = prompt(cases, *gates)
     report = ci.CiReport("a" * 40, "b" * 40, "main", "#1", fail_on, (p,))
     assert report.verdict == verdict
@@ -193,26 +263,37 @@ def test_settings_and_inputs_are_checked() -> None:
         ci.CiSettings(fail_on="sometimes")
     with pytest.raises(UsageError, match="quote"):
         ci.split_args("--model 'unclosed")
-    assert ci.split_args("--repeat 3 --model 'openai/gpt 4'") == ("--repeat", "3", "--model",
-                                                                 "openai/gpt 4")
+    assert ci.split_args("--repeat 3 --model 'openai/gpt 4'") == (
+        "--repeat",
+        "3",
+        "--model",
+        "openai/gpt 4",
+    )
     assert ci.split_args("$(rm -rf /) ; echo") == ("$(rm", "-rf", "/)", ";", "echo")
     assert ci.split_list("a/b, c/*\n\n d ") == ("a/b", "c/*", "d")
 
 
-@pytest.mark.parametrize(("env", "needle"), [
-    ({"LOOMGIT_CI_FAIL_ON": "sometimes"}, "'sometimes' is not one of"),
-    ({"LOOMGIT_CI_COMMENT": "maybe"}, "is not a valid boolean"),
-    ({"LOOMGIT_CI_ARGS": "--x 'open"}, "quote values"),
-    ({"LOOMGIT_CI_COMMENT_KEY": "a b"}, "comment key"),
-    ({"LOOMGIT_CI_ARGS": "--bogus"}, "args: No such option"),
-    ({"LOOMGIT_CI_ARGS": "--repeat 3 --json"}, "args: --json cannot be used with loomgit ci"),
-    ({"LOOMGIT_CI_ARGS": "--repeat zero"}, "args: Invalid value for '--repeat'"),
-    ({"LOOMGIT_CI_ARGS": "support/x"}, "choose prompts with the `prompts` input"),
-    ({"LOOMGIT_CI_OFFLINE": "sometimes"}, "'sometimes' is not one of"),
-])
-def test_bad_action_inputs_are_usage_errors(env: dict[str, str], needle: str, cli: Any,
-                                            branched: dict[str, Any],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"LOOMGIT_CI_FAIL_ON": "sometimes"}, "'sometimes' is not one of"),
+        ({"LOOMGIT_CI_COMMENT": "maybe"}, "is not a valid boolean"),
+        ({"LOOMGIT_CI_ARGS": "--x 'open"}, "quote values"),
+        ({"LOOMGIT_CI_COMMENT_KEY": "a b"}, "comment key"),
+        ({"LOOMGIT_CI_ARGS": "--bogus"}, "args: No such option"),
+        ({"LOOMGIT_CI_ARGS": "--repeat 3 --json"}, "args: --json cannot be used with loomgit ci"),
+        ({"LOOMGIT_CI_ARGS": "--repeat zero"}, "args: Invalid value for '--repeat'"),
+        ({"LOOMGIT_CI_ARGS": "support/x"}, "choose prompts with the `prompts` input"),
+        ({"LOOMGIT_CI_OFFLINE": "sometimes"}, "'sometimes' is not one of"),
+    ],
+)
+def test_bad_action_inputs_are_usage_errors(
+    env: dict[str, str],
+    needle: str,
+    cli: Any,
+    branched: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     r = cli(["ci", "--base", "main"], cwd=branched["repo"].path)
@@ -224,5 +305,7 @@ def test_a_broken_event_file_through_the_cli(branched: dict[str, Any], cli: Any)
     bad = Path(__file__).parent / "corpus" / "ci" / "events" / "not-json.json"
     r = cli(["ci", "--event", str(bad)], cwd=branched["repo"].path)
     assert r.exit_code == 2
-    assert r.err == f"loomgit: error: {bad}:3: the event file is not valid JSON: " \
-                    "Expecting property name enclosed in double quotes\n"
+    assert (
+        r.err == f"loomgit: error: {bad}:3: the event file is not valid JSON: "
+        "Expecting property name enclosed in double quotes\n"
+    )

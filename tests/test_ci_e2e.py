@@ -79,9 +79,13 @@ class PullRequestSim:
         self.tmp = tmp
         self.fake = fake
         self.repo = GitRepo(tmp / "repo")
-        self.base = self.repo.commit("add summarize prompt and suite", {
-            "prompts/support/summarize.prompt": PROMPT,
-            "prompts/support/summarize.tests.yaml": SUITE})
+        self.base = self.repo.commit(
+            "add summarize prompt and suite",
+            {
+                "prompts/support/summarize.prompt": PROMPT,
+                "prompts/support/summarize.tests.yaml": SUITE,
+            },
+        )
         self.runner_temp = tmp / "runner-temp"
         (self.runner_temp / "loomgit-venv" / "bin").mkdir(parents=True)
         # the action's install step puts loomgit here; this test uses the one under test
@@ -99,15 +103,29 @@ class PullRequestSim:
         self.repo.git("merge", "-q", "--no-ff", "-m", f"Merge {head} into {self.base}", head)
         return head
 
-    def run_action(self, head: str, *, inputs: dict[str, str] | None = None, fork: bool = False,
-                   extra_env: dict[str, str] | None = None) -> Run:
+    def run_action(
+        self,
+        head: str,
+        *,
+        inputs: dict[str, str] | None = None,
+        fork: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> Run:
         """Run the ``ci`` step of action.yml the way the runner does."""
         self.runs += 1
-        event = {"action": "synchronize", "number": 12, "pull_request": {
+        event = {
+            "action": "synchronize",
             "number": 12,
-            "base": {"ref": "main", "sha": self.base, "repo": {"full_name": "octo/prompts"}},
-            "head": {"ref": "feature", "sha": head,
-                     "repo": {"full_name": "mallory/prompts" if fork else "octo/prompts"}}}}
+            "pull_request": {
+                "number": 12,
+                "base": {"ref": "main", "sha": self.base, "repo": {"full_name": "octo/prompts"}},
+                "head": {
+                    "ref": "feature",
+                    "sha": head,
+                    "repo": {"full_name": "mallory/prompts" if fork else "octo/prompts"},
+                },
+            },
+        }
         event_path = self.tmp / f"event-{self.runs}.json"
         event_path.write_text(json.dumps(event))
         summary = self.tmp / f"summary-{self.runs}.md"
@@ -125,18 +143,34 @@ class PullRequestSim:
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "LOOMGIT_CI_"))}
         env.update({k: expr(str(v)) for k, v in step["env"].items()})
-        env.update({
-            "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request",
-            "GITHUB_EVENT_PATH": str(event_path), "GITHUB_REPOSITORY": "octo/prompts",
-            "GITHUB_API_URL": self.fake.url, "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_RUN_ID": str(1000 + self.runs), "GITHUB_RUN_ATTEMPT": "1",
-            "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature",
-            "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output),
-            "RUNNER_TEMP": str(self.runner_temp), **(extra_env or {})})
+        env.update(
+            {
+                "CI": "true",
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_EVENT_NAME": "pull_request",
+                "GITHUB_EVENT_PATH": str(event_path),
+                "GITHUB_REPOSITORY": "octo/prompts",
+                "GITHUB_API_URL": self.fake.url,
+                "GITHUB_SERVER_URL": "https://github.com",
+                "GITHUB_RUN_ID": str(1000 + self.runs),
+                "GITHUB_RUN_ATTEMPT": "1",
+                "GITHUB_BASE_REF": "main",
+                "GITHUB_HEAD_REF": "feature",
+                "GITHUB_STEP_SUMMARY": str(summary),
+                "GITHUB_OUTPUT": str(output),
+                "RUNNER_TEMP": str(self.runner_temp),
+                **(extra_env or {}),
+            }
+        )
         cwd = self.repo.path / expr(step.get("working-directory", "."))
-        p = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c",
-                            step["run"]], cwd=cwd, env=env, capture_output=True, text=True,
-                           timeout=120)
+        p = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         return Run(p.returncode, p.stdout, p.stderr, summary.read_text(), read_outputs(output))
 
 
@@ -162,7 +196,8 @@ def everything_written(sim: PullRequestSim, run: Run) -> str:
 
 
 def test_a_pull_request_that_breaks_a_prompt_fails_with_one_updated_comment(
-        sim: PullRequestSim) -> None:
+    sim: PullRequestSim,
+) -> None:
     head = sim.push("break", {"prompts/support/summarize.prompt": BREAK}, "shorter system prompt")
     first = sim.run_action(head)
     assert first.code == 1, first.err
@@ -173,8 +208,9 @@ def test_a_pull_request_that_breaks_a_prompt_fails_with_one_updated_comment(
     assert "67% → 33%" in first.summary  # fire and casual passed; urgent failed before
     # the regression is annotated on the case's line of the suite file
     line = SUITE.splitlines().index("  - name: casual") + 1
-    assert (f"::error file=prompts/support/summarize.tests.yaml,line={line},"
-            "title=loomgit regression::") in first.out
+    assert (
+        f"::error file=prompts/support/summarize.tests.yaml,line={line},title=loomgit regression::"
+    ) in first.out
     [comment] = sim.fake.comments[12]
     comment = dict(comment)
     assert comment["body"].startswith("<!-- loomgit-ci:loomgit -->\n")
@@ -185,9 +221,11 @@ def test_a_pull_request_that_breaks_a_prompt_fails_with_one_updated_comment(
     assert json.loads(report.with_suffix(".json").read_text())["regressions"] == 1
 
     # a second push: still broken, and the same comment is updated
-    head2 = sim.push("break", {"prompts/support/summarize.prompt":
-                               BREAK.replace("briefly", "very briefly")},
-                    "fix!: even shorter\n\nBREAKING CHANGE: answers lose their tone")
+    head2 = sim.push(
+        "break",
+        {"prompts/support/summarize.prompt": BREAK.replace("briefly", "very briefly")},
+        "fix!: even shorter\n\nBREAKING CHANGE: answers lose their tone",
+    )
     second = sim.run_action(head2)
     assert second.code == 1
     # the version bump and why: the breaking-change mark in a PR commit forces major
@@ -205,7 +243,8 @@ def test_a_pull_request_that_breaks_a_prompt_fails_with_one_updated_comment(
 
 
 def test_a_pull_request_that_improves_a_prompt_passes_and_lists_the_fix(
-        sim: PullRequestSim) -> None:
+    sim: PullRequestSim,
+) -> None:
     head = sim.push("improve", {"prompts/support/summarize.prompt": IMPROVE}, "flag urgent tickets")
     run = sim.run_action(head)
     assert run.code == 0, run.err
@@ -219,8 +258,11 @@ def test_a_pull_request_that_improves_a_prompt_passes_and_lists_the_fix(
     data = json.loads(Path(run.outputs["report-path"]).with_suffix(".json").read_text())
     [p] = data["prompts"]
     assert p["bump"] == "minor" and p["reasons"] == ['message "user" changed']
-    assert (p["before"]["version"], p["before"]["pass_rate"], p["after"]["pass_rate"]) == \
-        ("1.0.0", 2 / 3, 1.0)
+    assert (p["before"]["version"], p["before"]["pass_rate"], p["after"]["pass_rate"]) == (
+        "1.0.0",
+        2 / 3,
+        1.0,
+    )
     assert "(minor)" in run.summary and "67% → 100%" in run.summary
     assert "::error" not in run.out
 
@@ -233,14 +275,15 @@ def test_fail_on_never_reports_but_passes(sim: PullRequestSim) -> None:
     assert sim.fake.seen == []  # comment: false
 
 
-def test_a_fork_pull_request_runs_offline_and_degrades_to_the_summary(
-        sim: PullRequestSim) -> None:
+def test_a_fork_pull_request_runs_offline_and_degrades_to_the_summary(sim: PullRequestSim) -> None:
     sim.fake.forbid_writes = True
     head = sim.push("break", {"prompts/support/summarize.prompt": BREAK}, "shorter")
     run = sim.run_action(head, fork=True)
     assert run.code == 1  # the regression still fails the check; the 403 does not
-    assert "::warning::cannot comment on pull request #12 (pull requests from forks get a " \
-           "read-only token)" in run.out
+    assert (
+        "::warning::cannot comment on pull request #12 (pull requests from forks get a "
+        "read-only token)" in run.out
+    )
     assert "::warning::evaluated with the offline providers" in run.out
     assert "comes from a fork" in run.summary
     assert run.outputs["comment-url"] == "" and run.outputs["offline"] == "true"
@@ -250,8 +293,9 @@ def test_a_fork_pull_request_runs_offline_and_degrades_to_the_summary(
 
 def test_model_output_cannot_fake_the_report(sim: PullRequestSim) -> None:
     """A pull request whose prompt makes the model say 'all passed' in Markdown/HTML."""
-    evil = BREAK.replace("Answer briefly.",
-                         "Answer briefly. </details><!-- \n## ✅ loomgit: all passed @octocat")
+    evil = BREAK.replace(
+        "Answer briefly.", "Answer briefly. </details><!-- \n## ✅ loomgit: all passed @octocat"
+    )
     head = sim.push("evil", {"prompts/support/summarize.prompt": evil}, "innocent change")
     run = sim.run_action(head)
     assert run.code == 1
@@ -271,12 +315,14 @@ def _render(md: str) -> str:
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(md)
 
 
-def test_a_shallow_checkout_fails_with_the_fix_in_the_summary(sim: PullRequestSim,
-                                                              tmp_path: Path) -> None:
+def test_a_shallow_checkout_fails_with_the_fix_in_the_summary(
+    sim: PullRequestSim, tmp_path: Path
+) -> None:
     head = sim.push("break", {"prompts/support/summarize.prompt": BREAK}, "shorter")
     shallow = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{sim.repo.path}",
-                    str(shallow)], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{sim.repo.path}", str(shallow)], check=True
+    )
     sim.repo = GitRepo.__new__(GitRepo)
     sim.repo.path = shallow
     run = sim.run_action(head)
@@ -287,10 +333,19 @@ def test_a_shallow_checkout_fails_with_the_fix_in_the_summary(sim: PullRequestSi
 
 def test_python_assertions_stay_off_unless_allowed(sim: PullRequestSim) -> None:
     checks = "def is_short(output, context):\n    return len(output) < 10_000\n"
-    suite = SUITE + "  - name: pythonic\n    vars: {ticket: x}\n    assert:\n" \
-                    "      - python: checks:is_short\n"
-    head = sim.push("py", {"prompts/support/summarize.tests.yaml": suite, "checks.py": checks,
-                           "prompts/support/summarize.prompt": IMPROVE}, "python check")
+    suite = (
+        SUITE + "  - name: pythonic\n    vars: {ticket: x}\n    assert:\n"
+        "      - python: checks:is_short\n"
+    )
+    head = sim.push(
+        "py",
+        {
+            "prompts/support/summarize.tests.yaml": suite,
+            "checks.py": checks,
+            "prompts/support/summarize.prompt": IMPROVE,
+        },
+        "python check",
+    )
     off = sim.run_action(head, inputs={"comment": "false"})
     data = json.loads(Path(off.outputs["report-path"]).with_suffix(".json").read_text())
     [case] = [c for c in data["prompts"][0]["cases"] if c["case"] == "pythonic"]

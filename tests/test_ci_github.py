@@ -72,8 +72,11 @@ class FakeGitHub:
                 n = int(self.headers.get("Content-Length") or 0)
                 if n:
                     body = json.loads(self.rfile.read(n))
-                fake.seen.append(Seen(method, parts.path, parse_qs(parts.query),
-                                      dict(self.headers.items()), body))
+                fake.seen.append(
+                    Seen(
+                        method, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
+                    )
+                )
                 if fake.fail_statuses:
                     self._send(fake.fail_statuses.pop(0), {"message": "Server Error"})
                     return
@@ -107,14 +110,16 @@ class FakeGitHub:
                 per_page = min(int(q.get("per_page", ["30"])[0]), fake.page_cap)
                 page = int(q.get("page", ["1"])[0])
                 items = fake.comments.get(number, [])
-                chunk = items[(page - 1) * per_page: page * per_page]
+                chunk = items[(page - 1) * per_page : page * per_page]
                 headers = {}
                 if page * per_page < len(items):
                     host = fake.next_link_host or f"127.0.0.1:{fake.port}"
                     base = f"http://{host}{urlsplit(self.path).path}"
                     last = (len(items) + per_page - 1) // per_page
-                    headers["Link"] = (f'<{base}?per_page={per_page}&page={page + 1}>; rel="next", '
-                                       f'<{base}?per_page={per_page}&page={last}>; rel="last"')
+                    headers["Link"] = (
+                        f'<{base}?per_page={per_page}&page={page + 1}>; rel="next", '
+                        f'<{base}?per_page={per_page}&page={last}>; rel="last"'
+                    )
                 self._send(200, chunk, headers)
 
             def do_GET(self) -> None:
@@ -128,8 +133,9 @@ class FakeGitHub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -143,8 +149,12 @@ class FakeGitHub:
         return f"http://127.0.0.1:{self.port}"
 
     def make_comment(self, cid: int, body: str, login: str, kind: str) -> dict[str, Any]:
-        return {"id": cid, "body": body, "user": {"login": login, "type": kind},
-                "html_url": f"https://github.com/o/r/pull/7#issuecomment-{cid}"}
+        return {
+            "id": cid,
+            "body": body,
+            "user": {"login": login, "type": kind},
+            "html_url": f"https://github.com/o/r/pull/7#issuecomment-{cid}",
+        }
 
     def seed(self, number: int, bodies: list[tuple[str, str]]) -> None:
         """Existing comments: (body, "Bot"|"User")."""
@@ -152,7 +162,8 @@ class FakeGitHub:
             self._next_id += 1
             login = self.bot_login if kind == "Bot" else "someone"
             self.comments.setdefault(number, []).append(
-                self.make_comment(self._next_id, body, login, kind))
+                self.make_comment(self._next_id, body, login, kind)
+            )
 
     def calls(self) -> list[str]:
         return [f"{s.method} {s.path}" for s in self.seen]
@@ -187,15 +198,28 @@ def test_first_run_creates_the_comment_and_later_runs_update_it(fake_github: Fak
     [only] = fake_github.comments[7]
     assert only["body"] == f"{MARK}\nreport two"
     assert fake_github.calls() == [
-        "GET /repos/octo/prompts/issues/7/comments", "POST /repos/octo/prompts/issues/7/comments",
         "GET /repos/octo/prompts/issues/7/comments",
-        f"PATCH /repos/octo/prompts/issues/comments/{first.id}"]
+        "POST /repos/octo/prompts/issues/7/comments",
+        "GET /repos/octo/prompts/issues/7/comments",
+        f"PATCH /repos/octo/prompts/issues/comments/{first.id}",
+    ]
 
 
-def test_finds_the_marked_comment_on_a_later_page_through_link_headers(fake_github: FakeGitHub) -> None:
+def test_finds_the_marked_comment_on_a_later_page_through_link_headers(
+    fake_github: FakeGitHub,
+) -> None:
     fake_github.page_cap = 2
-    fake_github.seed(7, [("LGTM", "User"), ("nit: typo", "User"), ("ci is slow", "User"),
-                         ("+1", "User"), (f"{MARK}\nold report", "Bot"), ("thanks", "User")])
+    fake_github.seed(
+        7,
+        [
+            ("LGTM", "User"),
+            ("nit: typo", "User"),
+            ("ci is slow", "User"),
+            ("+1", "User"),
+            (f"{MARK}\nold report", "Bot"),
+            ("thanks", "User"),
+        ],
+    )
     with client_for(fake_github) as c:
         res = c.upsert_comment(7, "new report", MARK)
     assert res.action == "updated"
@@ -219,7 +243,10 @@ def test_two_keys_keep_two_comments(fake_github: FakeGitHub) -> None:
         c.upsert_comment(7, "shard a", gh.marker_for("a"))
         c.upsert_comment(7, "shard b", gh.marker_for("b"))
         c.upsert_comment(7, "shard a again", gh.marker_for("a"))
-    assert [c["body"].split("\n")[1] for c in fake_github.comments[7]] == ["shard a again", "shard b"]
+    assert [c["body"].split("\n")[1] for c in fake_github.comments[7]] == [
+        "shard a again",
+        "shard b",
+    ]
 
 
 def test_a_fork_pull_request_gets_403_as_comment_forbidden(fake_github: FakeGitHub) -> None:
@@ -240,8 +267,10 @@ def test_the_token_is_sent_in_the_header_and_shown_nowhere(fake_github: FakeGitH
 
 
 def test_a_wrong_token_is_one_clear_error_without_the_token(fake_github: FakeGitHub) -> None:
-    with client_for(fake_github, token="ghs_wrong_token_value") as c, \
-            pytest.raises(gh.GitHubError) as e:
+    with (
+        client_for(fake_github, token="ghs_wrong_token_value") as c,
+        pytest.raises(gh.GitHubError) as e,
+    ):
         c.upsert_comment(7, "report", MARK)
     assert e.value.status == 401
     assert "Bad credentials" in str(e.value) and "GITHUB_TOKEN" in str(e.value)
@@ -294,21 +323,35 @@ def _event(tmp_path: Path, data: Any) -> str:
     return str(p)
 
 
-def pr_event(number: int = 7, base: str = "a" * 40, head: str = "b" * 40,
-             head_repo: str = "octo/prompts") -> dict[str, Any]:
-    return {"action": "synchronize", "number": number, "pull_request": {
+def pr_event(
+    number: int = 7, base: str = "a" * 40, head: str = "b" * 40, head_repo: str = "octo/prompts"
+) -> dict[str, Any]:
+    return {
+        "action": "synchronize",
         "number": number,
-        "base": {"ref": "main", "sha": base, "repo": {"full_name": "octo/prompts"}},
-        "head": {"ref": "feature", "sha": head, "repo": {"full_name": head_repo}}}}
+        "pull_request": {
+            "number": number,
+            "base": {"ref": "main", "sha": base, "repo": {"full_name": "octo/prompts"}},
+            "head": {"ref": "feature", "sha": head, "repo": {"full_name": head_repo}},
+        },
+    }
 
 
 def test_environment_of_a_pull_request_run(tmp_path: Path) -> None:
-    env = gh.ActionsEnv.from_environ({
-        "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request",
-        "GITHUB_EVENT_PATH": _event(tmp_path, pr_event()), "GITHUB_REPOSITORY": "octo/prompts",
-        "GITHUB_API_URL": "http://127.0.0.1:1234/", "GITHUB_SERVER_URL": "https://ghe.example",
-        "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_BASE_REF": "main",
-        "GITHUB_TOKEN": TOKEN})
+    env = gh.ActionsEnv.from_environ(
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": _event(tmp_path, pr_event()),
+            "GITHUB_REPOSITORY": "octo/prompts",
+            "GITHUB_API_URL": "http://127.0.0.1:1234/",
+            "GITHUB_SERVER_URL": "https://ghe.example",
+            "GITHUB_RUN_ID": "42",
+            "GITHUB_RUN_ATTEMPT": "2",
+            "GITHUB_BASE_REF": "main",
+            "GITHUB_TOKEN": TOKEN,
+        }
+    )
     assert env.in_actions and env.api_url == "http://127.0.0.1:1234"
     pr = env.pull_request
     assert pr is not None and (pr.number, pr.base_sha, pr.head_sha) == (7, "a" * 40, "b" * 40)
@@ -373,7 +416,7 @@ def read_outputs(path: Path) -> dict[str, str]:
         if "<<" in line:
             name, delim = line.split("<<", 1)
             end = lines.index(delim, i + 1)
-            out[name] = "\n".join(lines[i + 1:end])
+            out[name] = "\n".join(lines[i + 1 : end])
             i = end + 1
         elif "=" in line:
             k, v = line.split("=", 1)
@@ -387,11 +430,22 @@ def read_outputs(path: Path) -> dict[str, str]:
 def test_outputs_survive_newlines_and_delimiter_lookalikes(tmp_path: Path) -> None:
     path = tmp_path / "output"
     path.write_text("earlier=1\n")
-    gh.write_outputs(path, {"passed": False, "regressions": 2, "report-path": "/tmp/r.md",
-                            "tricky": "line1\nEOF\nghadelimiter_x\nname=evil"})
-    assert read_outputs(path) == {"earlier": "1", "passed": "false", "regressions": "2",
-                                  "report-path": "/tmp/r.md",
-                                  "tricky": "line1\nEOF\nghadelimiter_x\nname=evil"}
+    gh.write_outputs(
+        path,
+        {
+            "passed": False,
+            "regressions": 2,
+            "report-path": "/tmp/r.md",
+            "tricky": "line1\nEOF\nghadelimiter_x\nname=evil",
+        },
+    )
+    assert read_outputs(path) == {
+        "earlier": "1",
+        "passed": "false",
+        "regressions": "2",
+        "report-path": "/tmp/r.md",
+        "tricky": "line1\nEOF\nghadelimiter_x\nname=evil",
+    }
     with pytest.raises(ValueError):
         gh.write_outputs(path, {"bad name": 1})
 
@@ -461,8 +515,20 @@ def test_model_output_in_a_table_cell_stays_plain_text(attack: str) -> None:
     cell = gh.md_text(attack)
     html = _render(f"| case | output |\n|---|---|\n| c1 | {cell} |\n| c2 | after |\n")
     assert "\n" not in cell and "<" not in cell
-    for tag in ("<a ", "<img", "<h1", "<script", "<details", "<!--", "<strong", "<em",
-                "<code", "<del", "<blockquote", "<hr"):
+    for tag in (
+        "<a ",
+        "<img",
+        "<h1",
+        "<script",
+        "<details",
+        "<!--",
+        "<strong",
+        "<em",
+        "<code",
+        "<del",
+        "<blockquote",
+        "<hr",
+    ):
         assert tag not in html, (attack, html)
     assert html.count("<tr>") == 3  # header + exactly our two rows
     assert "c2" in html and "after" in html

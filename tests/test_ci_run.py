@@ -41,9 +41,15 @@ def fake() -> Iterator[FakeGitHub]:
 @pytest.fixture
 def two(repo: GitRepo) -> GitRepo:
     """Two prompts with suites on main; the test then works on a branch."""
-    repo.commit("two prompts", {
-        "prompts/a.prompt": PROMPT, "prompts/a.tests.yaml": SUITE,
-        "prompts/b.prompt": PROMPT, "prompts/b.tests.yaml": SUITE})
+    repo.commit(
+        "two prompts",
+        {
+            "prompts/a.prompt": PROMPT,
+            "prompts/a.tests.yaml": SUITE,
+            "prompts/b.prompt": PROMPT,
+            "prompts/b.tests.yaml": SUITE,
+        },
+    )
     repo.git("checkout", "-q", "-b", "pr")
     return repo
 
@@ -69,10 +75,15 @@ def test_only_changed_prompts_are_evaluated(two: GitRepo, cli: Any) -> None:
 
 
 def test_added_deleted_and_suite_only_changes(two: GitRepo, cli: Any) -> None:
-    two.commit("c new, b gone, a gets a case", {
-        "prompts/c.prompt": PROMPT, "prompts/c.tests.yaml": SUITE,
-        "prompts/a.tests.yaml": SUITE + "  - name: polite\n    vars: {name: Bo}\n"
-                                        "    assert:\n      - contains: please\n"})
+    two.commit(
+        "c new, b gone, a gets a case",
+        {
+            "prompts/c.prompt": PROMPT,
+            "prompts/c.tests.yaml": SUITE,
+            "prompts/a.tests.yaml": SUITE + "  - name: polite\n    vars: {name: Bo}\n"
+            "    assert:\n      - contains: please\n",
+        },
+    )
     two.git("rm", "-q", "prompts/b.prompt", "prompts/b.tests.yaml")
     two.commit("b gone")
     code, data, _ = run_json(cli, two)
@@ -83,13 +94,19 @@ def test_added_deleted_and_suite_only_changes(two: GitRepo, cli: Any) -> None:
     # a's prompt did not change, its suite did: both sides run the new suite's cases
     assert p["a"]["status"] == "suite"
     polite = [c for c in p["a"]["cases"] if c["case"] == "polite"][0]
-    assert (polite["before"], polite["after"], polite["change"]) == ("failed", "failed", "unchanged")
+    assert (polite["before"], polite["after"], polite["change"]) == (
+        "failed",
+        "failed",
+        "unchanged",
+    )
     assert code == 0  # nothing that passed before fails now
 
 
 def test_an_edit_that_renders_the_same_is_listed_but_not_evaluated(two: GitRepo, cli: Any) -> None:
-    two.commit("a: describe", {"prompts/a.prompt": PROMPT.replace("---\nmodel", "---\n"
-                                                                   "description: greeter\nmodel")})
+    two.commit(
+        "a: describe",
+        {"prompts/a.prompt": PROMPT.replace("---\nmodel", "---\ndescription: greeter\nmodel")},
+    )
     code, data, _ = run_json(cli, two)
     a = by_id(data)["a"]
     assert "renders the same messages" in a["note"] and a["cases"] == []
@@ -97,8 +114,13 @@ def test_an_edit_that_renders_the_same_is_listed_but_not_evaluated(two: GitRepo,
 
 
 def test_the_prompts_input_limits_what_is_checked(two: GitRepo, cli: Any) -> None:
-    two.commit("both", {"prompts/a.prompt": PROMPT.replace("Say", "Shout"),
-                        "prompts/b.prompt": PROMPT.replace("Say hello", "Say bye")})
+    two.commit(
+        "both",
+        {
+            "prompts/a.prompt": PROMPT.replace("Say", "Shout"),
+            "prompts/b.prompt": PROMPT.replace("Say hello", "Say bye"),
+        },
+    )
     _, data, _ = run_json(cli, two, "--prompts", "b")
     assert list(by_id(data)) == ["b"]
     code, data, _ = run_json(cli, two, "--prompts", "prompts/*.prompt")
@@ -124,15 +146,28 @@ def test_offline_uses_replay_where_recordings_exist_else_echo(repo: GitRepo, cli
     assert case["after"] == "error" and "no recording" in case["why_after"]
 
 
-def _gh_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: FakeGitHub,
-            event: dict[str, Any], name: str = "pull_request", token: str | None = TOKEN) -> Path:
+def _gh_env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fake: FakeGitHub,
+    event: dict[str, Any],
+    name: str = "pull_request",
+    token: str | None = TOKEN,
+) -> Path:
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
     summary = tmp_path / "summary.md"
     summary.write_text("")
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(path),
-           "GITHUB_REPOSITORY": "octo/p", "GITHUB_API_URL": fake.url, "GITHUB_RUN_ID": "9",
-           "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_TEMP": str(tmp_path)}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": name,
+        "GITHUB_EVENT_PATH": str(path),
+        "GITHUB_REPOSITORY": "octo/p",
+        "GITHUB_API_URL": fake.url,
+        "GITHUB_RUN_ID": "9",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "RUNNER_TEMP": str(tmp_path),
+    }
     if token:
         env["GITHUB_TOKEN"] = token
     for k, v in env.items():
@@ -143,14 +178,19 @@ def _gh_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: FakeGitHub,
 def _pr_event(repo: GitRepo) -> dict[str, Any]:
     base = repo.git("rev-parse", "main")
     head = repo.git("rev-parse", "HEAD")
-    return {"number": 3, "pull_request": {
-        "number": 3, "base": {"ref": "main", "sha": base, "repo": {"full_name": "octo/p"}},
-        "head": {"ref": "pr", "sha": head, "repo": {"full_name": "octo/p"}}}}
+    return {
+        "number": 3,
+        "pull_request": {
+            "number": 3,
+            "base": {"ref": "main", "sha": base, "repo": {"full_name": "octo/p"}},
+            "head": {"ref": "pr", "sha": head, "repo": {"full_name": "octo/p"}},
+        },
+    }
 
 
 def test_a_push_event_writes_the_summary_and_warns_there_is_no_pull_request(
-        two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     two.commit("a", {"prompts/a.prompt": PROMPT.replace("Say", "Shout")})
     summary = _gh_env(monkeypatch, tmp_path, fake, {"ref": "refs/heads/pr"}, name="push")
     r = cli(["ci", "--base", "main"], cwd=two.path)
@@ -161,8 +201,8 @@ def test_a_push_event_writes_the_summary_and_warns_there_is_no_pull_request(
 
 
 def test_without_a_token_the_report_stays_in_the_summary(
-        two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     two.commit("a", {"prompts/a.prompt": PROMPT.replace("Say", "Shout")})
     summary = _gh_env(monkeypatch, tmp_path, fake, _pr_event(two), token=None)
     r = cli(["ci"], cwd=two.path)
@@ -170,8 +210,9 @@ def test_without_a_token_the_report_stays_in_the_summary(
     assert summary.read_text() and fake.seen == []
 
 
-def test_pull_request_target_is_warned_about(two: GitRepo, cli: Any, fake: FakeGitHub,
-                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pull_request_target_is_warned_about(
+    two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     two.commit("a", {"prompts/a.prompt": PROMPT.replace("Say", "Shout")})
     _gh_env(monkeypatch, tmp_path, fake, _pr_event(two), name="pull_request_target")
     r = cli(["ci", "--no-comment"], cwd=two.path)
@@ -181,12 +222,17 @@ def test_pull_request_target_is_warned_about(two: GitRepo, cli: Any, fake: FakeG
 
 
 def test_a_huge_report_is_cut_in_the_comment_and_whole_in_the_report_file(
-        repo: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    cases = "".join(f"  - name: case-{i:03}\n    vars: {{name: \"{'x' * 1400} {i}\"}}\n"
-                    f"    assert:\n      - contains: hello\n" for i in range(60))
-    repo.commit("big", {"prompts/a.prompt": PROMPT, "prompts/a.tests.yaml":
-                        "providers: [echo]\ncases:\n" + cases})
+    repo: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = "".join(
+        f'  - name: case-{i:03}\n    vars: {{name: "{"x" * 1400} {i}"}}\n'
+        f"    assert:\n      - contains: hello\n"
+        for i in range(60)
+    )
+    repo.commit(
+        "big",
+        {"prompts/a.prompt": PROMPT, "prompts/a.tests.yaml": "providers: [echo]\ncases:\n" + cases},
+    )
     repo.git("checkout", "-q", "-b", "pr")
     repo.commit("break all", {"prompts/a.prompt": PROMPT.replace("Say hello", "Say bye")})
     summary = _gh_env(monkeypatch, tmp_path, fake, _pr_event(repo))
@@ -204,8 +250,8 @@ def test_a_huge_report_is_cut_in_the_comment_and_whole_in_the_report_file(
 
 
 def test_no_changed_prompt_opens_no_comment_but_refreshes_an_old_one(
-        two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     two.commit("docs only", {"README.md": "hello"})
     _gh_env(monkeypatch, tmp_path, fake, _pr_event(two))
     r = cli(["ci"], cwd=two.path)
@@ -218,8 +264,8 @@ def test_no_changed_prompt_opens_no_comment_but_refreshes_an_old_one(
 
 
 def test_bad_input_is_also_reported_in_the_summary_and_outputs(
-        two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    two: GitRepo, cli: Any, fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     summary = _gh_env(monkeypatch, tmp_path, fake, _pr_event(two))
     output = tmp_path / "output"
     output.write_text("")

@@ -18,14 +18,21 @@ cases:
     assert: [{contains: casual}]
 """
 OTHER = "---\nvariables:\n  q: {type: string}\n---\nAnswer: {{ q }}\n"
-OTHER_SUITE = "providers: [echo]\ncases:\n  - name: q\n    vars: {q: why}\n    assert: [{contains: why}]\n"
+OTHER_SUITE = (
+    "providers: [echo]\ncases:\n  - name: q\n    vars: {q: why}\n    assert: [{contains: why}]\n"
+)
 
 
 @pytest.fixture
 def hist(sample_repo: GitRepo) -> GitRepo:
-    sample_repo.commit("suites", {"prompts/support/summarize.tests.yaml": SUITE,
-                                  "prompts/other.prompt": OTHER,
-                                  "prompts/other.tests.yaml": OTHER_SUITE})
+    sample_repo.commit(
+        "suites",
+        {
+            "prompts/support/summarize.tests.yaml": SUITE,
+            "prompts/other.prompt": OTHER,
+            "prompts/other.tests.yaml": OTHER_SUITE,
+        },
+    )
     return sample_repo
 
 
@@ -36,24 +43,36 @@ def compare(cli: Any, repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_broken_prompt_is_a_regression(hist: GitRepo, cli: Any) -> None:
-    hist.write({"prompts/support/summarize.prompt":
-                SUMMARIZE.replace("Answer in a {{ tone }} tone.", "Answer briefly.{# {{ tone }} #}")})
+    hist.write(
+        {
+            "prompts/support/summarize.prompt": SUMMARIZE.replace(
+                "Answer in a {{ tone }} tone.", "Answer briefly.{# {{ tone }} #}"
+            )
+        }
+    )
     r = cli(["eval", "--compare", "HEAD"], cwd=hist.path)
     assert r.exit_code == 1, r.err
     lines = r.out.splitlines()
     assert lines[0] == "unchanged since HEAD (not evaluated): other"
     assert lines[2].split()[:2] == ["support/summarize", "1.0.0"]
     assert "100% → 50%  1.00 → 0.50  passed → failed  1            0" in lines[2]
-    assert any(ln.startswith("regression  support/summarize  casual  echo      1.00 → 0.00  "
-                             "contains: does not contain 'casual'") for ln in lines), r.out
+    assert any(
+        ln.startswith(
+            "regression  support/summarize  casual  echo      1.00 → 0.00  "
+            "contains: does not contain 'casual'"
+        )
+        for ln in lines
+    ), r.out
     assert lines[-1] == "regressed: 1 regressions, 0 fixes against HEAD"
     code, data = compare(cli, hist, "HEAD")
     assert code == 1 and data["verdict"] == "regressed" and data["regressions"] == 1
     (p,) = data["prompts"]
     assert p["before"]["version"] == "1.0.0" and p["after"]["version"].startswith("1.1.0-dev+")
     assert p["before"]["status"] == "passed" and p["after"]["status"] == "failed"
-    changes = {c["case"]: (c["change"], c["before"]["score"], c["after"]["score"], c["delta"])
-               for c in data["cases"]}
+    changes = {
+        c["case"]: (c["change"], c["before"]["score"], c["after"]["score"], c["delta"])
+        for c in data["cases"]
+    }
     assert changes == {"fire": ("same", 1.0, 1.0, 0.0), "casual": ("regression", 1.0, 0.0, -1.0)}
     assert data["unchanged_prompts"] == ["other"]
     assert data["before"]["summary"]["passed"] == 2 and data["after"]["summary"]["failed"] == 1
@@ -76,8 +95,13 @@ def test_a_fix_against_an_older_commit(hist: GitRepo, cli: Any) -> None:
 
 
 def test_metadata_only_change_is_not_evaluated(hist: GitRepo, cli: Any) -> None:
-    hist.write({"prompts/support/summarize.prompt":
-                SUMMARIZE.replace("description: Summarize a support ticket", "description: Other words")})
+    hist.write(
+        {
+            "prompts/support/summarize.prompt": SUMMARIZE.replace(
+                "description: Summarize a support ticket", "description: Other words"
+            )
+        }
+    )
     code, data = compare(cli, hist, "HEAD")
     assert code == 0 and data["verdict"] == "unchanged"
     assert data["prompts"] == [] and data["unchanged_prompts"] == ["other", "support/summarize"]
@@ -89,9 +113,15 @@ def test_metadata_only_change_is_not_evaluated(hist: GitRepo, cli: Any) -> None:
 
 
 def test_a_changed_include_changes_the_prompt(hist: GitRepo, cli: Any) -> None:
-    hist.commit("partial", {"partials/tone.md": "Answer in a {{ tone }} tone.",
-                            "prompts/support/summarize.prompt": SUMMARIZE.replace(
-                                "Answer in a {{ tone }} tone.", '{% include "partials/tone.md" %}')})
+    hist.commit(
+        "partial",
+        {
+            "partials/tone.md": "Answer in a {{ tone }} tone.",
+            "prompts/support/summarize.prompt": SUMMARIZE.replace(
+                "Answer in a {{ tone }} tone.", '{% include "partials/tone.md" %}'
+            ),
+        },
+    )
     hist.write({"partials/tone.md": "Answer politely."})
     code, data = compare(cli, hist, "HEAD")
     assert code == 1, data
@@ -101,8 +131,12 @@ def test_a_changed_include_changes_the_prompt(hist: GitRepo, cli: Any) -> None:
 
 
 def test_a_new_prompt_has_no_baseline(hist: GitRepo, cli: Any) -> None:
-    hist.write({"prompts/new.prompt": OTHER, "prompts/new.tests.yaml":
-                OTHER_SUITE.replace("contains: why", "contains: nope")})
+    hist.write(
+        {
+            "prompts/new.prompt": OTHER,
+            "prompts/new.tests.yaml": OTHER_SUITE.replace("contains: why", "contains: nope"),
+        }
+    )
     code, data = compare(cli, hist, "HEAD")
     assert code == 1 and data["verdict"] == "regressed"  # its gate fails and did not before
     (p,) = data["prompts"]
@@ -113,8 +147,10 @@ def test_a_new_prompt_has_no_baseline(hist: GitRepo, cli: Any) -> None:
 def test_compare_usage_errors(hist: GitRepo, cli: Any) -> None:
     r = cli(["eval", "--compare", "no-such-branch"], cwd=hist.path)
     assert r.exit_code == 2
-    assert r.err.strip() == ("loomgit: error: --compare 'no-such-branch': no such commit, branch "
-                             "or tag (in CI, check out with fetch-depth: 0)")
+    assert r.err.strip() == (
+        "loomgit: error: --compare 'no-such-branch': no such commit, branch "
+        "or tag (in CI, check out with fetch-depth: 0)"
+    )
     assert cli(["eval", "--compare", "HEAD", "--changed"], cwd=hist.path).exit_code == 2
     assert cli(["eval", "--base", "HEAD"], cwd=hist.path).exit_code == 2
 

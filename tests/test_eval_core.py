@@ -29,8 +29,9 @@ class Svc:
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         return [[1.0, 0.0] if "fire" in t else [0.0, 1.0] for t in texts]
 
-    async def judge(self, criteria: str, obs: A.Observation, model: str | None,
-                    prompt: str | None) -> tuple[float, str]:
+    async def judge(
+        self, criteria: str, obs: A.Observation, model: str | None, prompt: str | None
+    ) -> tuple[float, str]:
         self.judged.append(criteria)
         return self.judge_score, "because"
 
@@ -41,33 +42,36 @@ def check(spec: dict[str, Any], text: str, svc: Any = None, **obs: Any) -> A.Ass
     return asyncio.run(A.evaluate(a, A.Observation(text, **obs), svc or Svc()))
 
 
-@pytest.mark.parametrize("spec,text,ok", [
-    ({"equals": "Paris"}, "  Paris\n", True),
-    ({"equals": "Paris"}, "paris", False),
-    ({"equals": {"a": 1}}, '{"a": 1}', True),
-    ({"equals": {"a": 1}}, '{"a": 2}', False),
-    ({"contains": "fire"}, "on fire", True),
-    ({"contains": "Fire"}, "on fire", False),
-    ({"icontains": "FIRE"}, "on fire", True),
-    ({"not_contains": "As an AI"}, "As an AI model", False),
-    ({"starts_with": "Sure"}, "\n Sure thing", True),
-    ({"ends_with": "."}, "Done.\n", True),
-    ({"contains_any": ["x", "fire"]}, "fire", True),
-    ({"icontains_any": ["FIRE"]}, "fire", True),
-    ({"contains_all": ["a", "b"]}, "b and a", True),
-    ({"regex": r"(?i)urgent"}, "URGENT: fire", True),
-    ({"regex": r"^\d+$"}, "12a", False),
-    ({"is_json": True}, '{"a": [1, 2]}', True),
-    ({"is_json": True}, "```json\n{\"a\": 1}\n```", True),
-    ({"is_json": True}, "{a: 1}", False),
-    ({"is_json": False}, "plain", True),
-    ({"json_schema": {"type": "object", "required": ["summary"]}}, '{"summary": "x"}', True),
-    ({"json_schema": {"type": "object", "required": ["summary"]}}, '{"other": 1}', False),
-    ({"one_of": ["yes", "no"]}, " no\n", True),
-    ({"one_of": ["yes", "no"]}, "maybe", False),
-    ({"min_length": 3}, "ab", False),
-    ({"max_length": 3}, "abc", True),
-])
+@pytest.mark.parametrize(
+    "spec,text,ok",
+    [
+        ({"equals": "Paris"}, "  Paris\n", True),
+        ({"equals": "Paris"}, "paris", False),
+        ({"equals": {"a": 1}}, '{"a": 1}', True),
+        ({"equals": {"a": 1}}, '{"a": 2}', False),
+        ({"contains": "fire"}, "on fire", True),
+        ({"contains": "Fire"}, "on fire", False),
+        ({"icontains": "FIRE"}, "on fire", True),
+        ({"not_contains": "As an AI"}, "As an AI model", False),
+        ({"starts_with": "Sure"}, "\n Sure thing", True),
+        ({"ends_with": "."}, "Done.\n", True),
+        ({"contains_any": ["x", "fire"]}, "fire", True),
+        ({"icontains_any": ["FIRE"]}, "fire", True),
+        ({"contains_all": ["a", "b"]}, "b and a", True),
+        ({"regex": r"(?i)urgent"}, "URGENT: fire", True),
+        ({"regex": r"^\d+$"}, "12a", False),
+        ({"is_json": True}, '{"a": [1, 2]}', True),
+        ({"is_json": True}, '```json\n{"a": 1}\n```', True),
+        ({"is_json": True}, "{a: 1}", False),
+        ({"is_json": False}, "plain", True),
+        ({"json_schema": {"type": "object", "required": ["summary"]}}, '{"summary": "x"}', True),
+        ({"json_schema": {"type": "object", "required": ["summary"]}}, '{"other": 1}', False),
+        ({"one_of": ["yes", "no"]}, " no\n", True),
+        ({"one_of": ["yes", "no"]}, "maybe", False),
+        ({"min_length": 3}, "ab", False),
+        ({"max_length": 3}, "abc", True),
+    ],
+)
 def test_text_assertions(spec: dict[str, Any], text: str, ok: bool) -> None:
     r = check(spec, text)
     assert r.passed is ok
@@ -105,7 +109,9 @@ def test_latency_and_cost_limits() -> None:
 
 
 def test_similar_lexical_fallback_and_embeddings() -> None:
-    same = check({"similar": {"to": "the printer is on fire", "threshold": 0.9}}, "The printer is on FIRE!")
+    same = check(
+        {"similar": {"to": "the printer is on fire", "threshold": 0.9}}, "The printer is on FIRE!"
+    )
     assert same.passed and same.score == pytest.approx(1.0) and same.message.startswith("lexical")
     far = check({"similar": "a cat sleeps"}, "the printer is on fire")
     assert not far.passed and far.score == 0.0
@@ -136,7 +142,8 @@ def test_python_assertion(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     (tmp_path / "mychecks_t1.py").write_text(
         "def polite(output, ctx):\n    return 'please' in output\n"
         "def graded(output, ctx):\n    return {'pass': True, 'score': 0.75, 'reason': ctx['case']}\n"
-        "def boom(output, ctx):\n    raise ValueError('nope')\n")
+        "def boom(output, ctx):\n    raise ValueError('nope')\n"
+    )
     svc = Svc()
     svc.root = str(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -158,19 +165,31 @@ def test_python_policy() -> None:
     assert not python_allowed({"LOOMGIT_ALLOW_PYTHON": "0"})
 
 
-@pytest.mark.parametrize("spec,problem", [
-    ({"contans": "x"}, "unknown assertion 'contans' (did you mean 'contains'?)"),
-    ({"regex": "(unclosed"}, "regex: invalid regular expression: missing ), unterminated subpattern at position 0"),
-    ({"json_schema": {"type": "nonsense"}}, "json_schema: invalid JSON Schema: "),
-    ({"min_length": -1}, "min_length: expects a whole number of characters (0 or more)"),
-    ({"contains": "x", "weight": -1}, "weight must be a number (0 or more)"),
-    ({"contains": "x", "icontains": "y"}, "an assertion names exactly one check, got contains, icontains"),
-    ({"judge": {"threshold": 0.5}}, "judge: needs 'criteria:'"),
-    ({"similar": {"to": "x", "threshold": 2}}, "similar: threshold must be a number from 0 to 1"),
-    ({"python": "not a ref"}, "python: expects 'module:function'"),
-    ({"not": {"nope": 1}}, "unknown assertion 'nope'"),
-    ("contains", "each assertion must be a mapping like {contains: text}"),
-])
+@pytest.mark.parametrize(
+    "spec,problem",
+    [
+        ({"contans": "x"}, "unknown assertion 'contans' (did you mean 'contains'?)"),
+        (
+            {"regex": "(unclosed"},
+            "regex: invalid regular expression: missing ), unterminated subpattern at position 0",
+        ),
+        ({"json_schema": {"type": "nonsense"}}, "json_schema: invalid JSON Schema: "),
+        ({"min_length": -1}, "min_length: expects a whole number of characters (0 or more)"),
+        ({"contains": "x", "weight": -1}, "weight must be a number (0 or more)"),
+        (
+            {"contains": "x", "icontains": "y"},
+            "an assertion names exactly one check, got contains, icontains",
+        ),
+        ({"judge": {"threshold": 0.5}}, "judge: needs 'criteria:'"),
+        (
+            {"similar": {"to": "x", "threshold": 2}},
+            "similar: threshold must be a number from 0 to 1",
+        ),
+        ({"python": "not a ref"}, "python: expects 'module:function'"),
+        ({"not": {"nope": 1}}, "unknown assertion 'nope'"),
+        ("contains", "each assertion must be a mapping like {contains: text}"),
+    ],
+)
 def test_spec_problems(spec: Any, problem: str) -> None:
     got = A.spec_problem(spec)
     assert got is not None and got.startswith(problem), got
@@ -187,24 +206,28 @@ def test_combine_weighted_mean_and_informational_weight_zero() -> None:
 
 # --- gates --------------------------------------------------------------------------------
 
+
 def U(*flags: bool | None) -> list[Unit]:
     return [Unit(f, None if f is None else (1.0 if f else 0.0)) for f in flags]
 
 
-@pytest.mark.parametrize("rule,units,expected", [
-    ("all_pass", U(True, True), "passed"),
-    ("all_pass", U(True, False), "failed"),
-    ("majority_pass", U(True, False), "failed"),          # exactly half is not a majority
-    ("majority_pass", U(True, True, False), "passed"),
-    ("any_pass", U(False, False, True), "passed"),
-    ("any_pass", U(False, False), "failed"),
-    ("all_pass", U(True, None), "error"),                 # undecided
-    ("all_pass", U(False, None), "failed"),               # fails whatever the error hid
-    ("any_pass", U(True, None), "passed"),                # passes whatever the error hid
-    ("majority_pass", U(True, True, None), "passed"),     # 2 of 3 even if the error failed
-    ("majority_pass", U(True, None), "error"),
-    ("all_pass", [], "passed"),
-])
+@pytest.mark.parametrize(
+    "rule,units,expected",
+    [
+        ("all_pass", U(True, True), "passed"),
+        ("all_pass", U(True, False), "failed"),
+        ("majority_pass", U(True, False), "failed"),  # exactly half is not a majority
+        ("majority_pass", U(True, True, False), "passed"),
+        ("any_pass", U(False, False, True), "passed"),
+        ("any_pass", U(False, False), "failed"),
+        ("all_pass", U(True, None), "error"),  # undecided
+        ("all_pass", U(False, None), "failed"),  # fails whatever the error hid
+        ("any_pass", U(True, None), "passed"),  # passes whatever the error hid
+        ("majority_pass", U(True, True, None), "passed"),  # 2 of 3 even if the error failed
+        ("majority_pass", U(True, None), "error"),
+        ("all_pass", [], "passed"),
+    ],
+)
 def test_gate_rules(rule: str, units: list[Unit], expected: str) -> None:
     assert decide(parse_gate(rule), units) == expected
 
@@ -219,13 +242,16 @@ def test_weighted_gate_formula() -> None:
     assert parse_gate({"weighted": True}).threshold == 0.8
 
 
-@pytest.mark.parametrize("raw,msg", [
-    ("best_of", "unknown gate 'best_of'"),
-    ({"weighted": {"a": -1}}, "weight of case 'a' must be a number"),
-    ({"weighted": True, "threshold": 1.5}, "threshold must be a number from 0 to 1"),
-    ({"weighted": True, "min": 1}, "unknown gate key(s) min"),
-    (["all_pass"], "gate must be all_pass"),
-])
+@pytest.mark.parametrize(
+    "raw,msg",
+    [
+        ("best_of", "unknown gate 'best_of'"),
+        ({"weighted": {"a": -1}}, "weight of case 'a' must be a number"),
+        ({"weighted": True, "threshold": 1.5}, "threshold must be a number from 0 to 1"),
+        ({"weighted": True, "min": 1}, "unknown gate key(s) min"),
+        (["all_pass"], "gate must be all_pass"),
+    ],
+)
 def test_gate_errors(raw: Any, msg: str) -> None:
     with pytest.raises(GateError) as e:
         parse_gate(raw)
@@ -234,16 +260,39 @@ def test_gate_errors(raw: Any, msg: str) -> None:
 
 # --- distribution --------------------------------------------------------------------------
 
-ROWS = [{"score": s, "passed": p, "latency_ms": lat, "cost_usd": None, "tokens": 10.0,
-         "input_tokens": 4.0, "output_tokens": 6.0}
-        for s, p, lat in [(1.0, 1.0, 100.0), (0.5, 0.0, 200.0), (1.0, 1.0, 300.0), (0.9, 1.0, 400.0)]]
+ROWS = [
+    {
+        "score": s,
+        "passed": p,
+        "latency_ms": lat,
+        "cost_usd": None,
+        "tokens": 10.0,
+        "input_tokens": 4.0,
+        "output_tokens": 6.0,
+    }
+    for s, p, lat in [(1.0, 1.0, 100.0), (0.5, 0.0, 200.0), (1.0, 1.0, 300.0), (0.9, 1.0, 400.0)]
+]
 
 
 def test_distribution_values() -> None:
-    res = {r.check: (r.value, r.passed) for r in run_checks(
-        ["mean(score) >= 0.8", "pass_rate >= 95%", "p95(latency_ms) <= 400", "std(score) <= 0.2",
-         "max(latency_ms) < 400", "count(score) == 4", "error_rate <= 0.2", "sum(tokens) == 40",
-         "median(latency_ms) == 250"], ROWS, errors=1)}
+    res = {
+        r.check: (r.value, r.passed)
+        for r in run_checks(
+            [
+                "mean(score) >= 0.8",
+                "pass_rate >= 95%",
+                "p95(latency_ms) <= 400",
+                "std(score) <= 0.2",
+                "max(latency_ms) < 400",
+                "count(score) == 4",
+                "error_rate <= 0.2",
+                "sum(tokens) == 40",
+                "median(latency_ms) == 250",
+            ],
+            ROWS,
+            errors=1,
+        )
+    }
     assert res["mean(score) >= 0.8"] == (pytest.approx(0.85), True)
     assert res["pass_rate >= 95%"] == (0.75, False)
     assert res["p95(latency_ms) <= 400"] == (pytest.approx(385.0), True)
@@ -263,15 +312,18 @@ def test_percentile_matches_numpy() -> None:
         assert percentile(vals, q) == pytest.approx(float(np.percentile(vals, q)))
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("mean(score) >= ", "cannot read"),
-    ("__import__('os').system('x') >= 1", "cannot read"),
-    ("avg(score) >= 1", "unknown function 'avg'"),
-    ("mean(sc0re) >= 1", "unknown field 'sc0re'"),
-    ("passrate >= 1", "unknown metric 'passrate'"),
-    ("p101(latency_ms) <= 1", "unknown function 'p101'"),
-    ("mean(score) => 0.8", "cannot read"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        ("mean(score) >= ", "cannot read"),
+        ("__import__('os').system('x') >= 1", "cannot read"),
+        ("avg(score) >= 1", "unknown function 'avg'"),
+        ("mean(sc0re) >= 1", "unknown field 'sc0re'"),
+        ("passrate >= 1", "unknown metric 'passrate'"),
+        ("p101(latency_ms) <= 1", "unknown function 'p101'"),
+        ("mean(score) => 0.8", "cannot read"),
+    ],
+)
 def test_distribution_parse_errors(text: str, msg: str) -> None:
     with pytest.raises(DistributionError, match=msg.replace("(", r"\(").replace(")", r"\)")):
         parse_check(text)
@@ -280,7 +332,7 @@ def test_distribution_parse_errors(text: str, msg: str) -> None:
 def test_judge_score_parsing() -> None:
     assert parse_score('{"score": 0.8, "reason": "ok"}') == (0.8, "ok")
     assert parse_score('Here: ```json\n{"score": 1}\n```') == (1.0, "")
-    assert parse_score("I think {\"score\": 7, \"reason\": \"fine\"} overall") == (0.7, "fine")
+    assert parse_score('I think {"score": 7, "reason": "fine"} overall') == (0.7, "fine")
     assert parse_score("Score: 85") == (0.85, "")
     with pytest.raises(A.AssertionError_, match="holds no score"):
         parse_score("looks good to me")

@@ -17,17 +17,20 @@ EXPECTED = {
     "empty.tests.yaml": (None, "empty test suite"),
     "no_cases.tests.yaml": (1, "'cases:' must be a non-empty list"),
     "unknown_key.tests.yaml": (4, "unknown key 'gates' (did you mean 'gate'?"),
-    "unknown_assertion.tests.yaml": (6, "case 'a': unknown assertion 'contans' (did you mean 'contains'?)"),
+    "unknown_assertion.tests.yaml": (
+        6,
+        "case 'a': unknown assertion 'contans' (did you mean 'contains'?)",
+    ),
     "bad_regex.tests.yaml": (5, "case 'a': regex: invalid regular expression"),
     "bad_gate.tests.yaml": (1, "unknown gate 'best_of'"),
     "bad_distribution.tests.yaml": (6, "distribution: cannot read 'mean(score) => 0.8'"),
-    "code_in_distribution.tests.yaml": (5, "distribution: cannot read \"__import__"),
+    "code_in_distribution.tests.yaml": (5, 'distribution: cannot read "__import__'),
     "bad_repeat.tests.yaml": (1, "repeat must be a whole number 1..1000"),
     "duplicate_case.tests.yaml": (4, "duplicate case name 'a'"),
     "bad_json_schema.tests.yaml": (5, "json_schema: invalid JSON Schema"),
     "not_a_mapping.tests.yaml": (1, "a test suite must be a mapping"),
     "non_utf8.tests.yaml": (3, "not UTF-8 text"),
-    "duplicate_keys.tests.yaml": (4, "duplicate key \"vars\""),
+    "duplicate_keys.tests.yaml": (4, 'duplicate key "vars"'),
     "bad_weight.tests.yaml": (4, "case 'a': weight must be a number"),
     "judge_without_criteria.tests.yaml": (5, "judge: needs 'criteria:'"),
     "vars_not_mapping.tests.yaml": (3, "case 'a': vars must be a mapping"),
@@ -70,23 +73,31 @@ def test_bad_suite_check_and_eval(suite_repo: GitRepo, cli, name: str) -> None: 
 def test_case_vars_that_do_not_fit_the_prompt(suite_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     """`check` names the case; `eval` runs the others and fails that case (a broken test or
     prompt is a failure, not an infrastructure error)."""
-    suite_repo.write({SUITE: "providers: [echo]\ncases:\n  - name: ok\n    vars: {ticket: fire}\n"
-                             "  - name: bad\n    vars: {ticket: x, tone: angry}\n"})
+    suite_repo.write(
+        {
+            SUITE: "providers: [echo]\ncases:\n  - name: ok\n    vars: {ticket: fire}\n"
+            "  - name: bad\n    vars: {ticket: x, tone: angry}\n"
+        }
+    )
     r = cli(["check", SUITE], cwd=suite_repo.path)
     assert r.exit_code == 1
-    assert r.out.strip() == (f"{SUITE}:5: error: case 'bad': variable 'tone' must be one of "
-                             "'formal', 'casual', got 'angry'")
+    assert r.out.strip() == (
+        f"{SUITE}:5: error: case 'bad': variable 'tone' must be one of "
+        "'formal', 'casual', got 'angry'"
+    )
     e = cli(["eval"], cwd=suite_repo.path)
     assert e.exit_code == 1, e.err
-    assert "FAIL    support/summarize  bad   echo      0.00   –        render: variable 'tone' must be one of" in e.out
+    assert (
+        "FAIL    support/summarize  bad   echo      0.00   –        render: variable 'tone' must be one of"
+        in e.out
+    )
     assert "PASS    support/summarize  ok" in e.out
 
 
 def test_suite_without_prompt_and_prompt_without_suite(suite_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     r = cli(["eval", "support/summarize"], cwd=suite_repo.path)
     assert r.exit_code == 2
-    assert r.err.strip() == ("loomgit: error: support/summarize: no test suite "
-                             f"(expected {SUITE})")
+    assert r.err.strip() == (f"loomgit: error: support/summarize: no test suite (expected {SUITE})")
     suite_repo.write({"prompts/orphan.tests.yaml": "cases: [{vars: {}}]\n"})
     r = cli(["eval", "prompts/orphan.tests.yaml"], cwd=suite_repo.path)
     assert r.exit_code == 2
@@ -95,9 +106,12 @@ def test_suite_without_prompt_and_prompt_without_suite(suite_repo: GitRepo, cli)
     assert r.exit_code == 1 and "unknown prompt 'nosuch'" in r.err
     assert cli(["eval", "--shard", "3/2"], cwd=suite_repo.path).exit_code == 2
     # a suite elsewhere that names its prompt
-    suite_repo.write({"tests/summarize.tests.yaml":
-                      "prompt: support/summarize\nproviders: [echo]\ncases:\n"
-                      "  - vars: {ticket: fire}\n    assert: [{contains: fire}]\n"})
+    suite_repo.write(
+        {
+            "tests/summarize.tests.yaml": "prompt: support/summarize\nproviders: [echo]\ncases:\n"
+            "  - vars: {ticket: fire}\n    assert: [{contains: fire}]\n"
+        }
+    )
     r = cli(["eval", "tests/summarize.tests.yaml"], cwd=suite_repo.path)
     assert r.exit_code == 0, r.err
     assert "gate all_pass passed (1 passed" in r.out

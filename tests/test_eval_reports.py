@@ -14,14 +14,19 @@ PROMPT = "---\nvariables:\n  q: {type: string}\n---\nuser:\nAnswer: {{ q }}\n"
 
 def suite(outcomes: str, gate: Any = "all_pass", **extra: Any) -> str:
     """One case per letter: P passes (the echo holds 'ok'), F fails."""
-    cases = [{"name": f"c{i}", "vars": {"q": "ok" if o == "P" else "no"}, "assert": [{"contains": "ok"}]}
-             for i, o in enumerate(outcomes)]
+    cases = [
+        {"name": f"c{i}", "vars": {"q": "ok" if o == "P" else "no"}, "assert": [{"contains": "ok"}]}
+        for i, o in enumerate(outcomes)
+    ]
     return json.dumps({"providers": ["echo"], "gate": gate, "cases": cases, **extra})
 
 
 @pytest.fixture
 def srepo(repo: GitRepo) -> GitRepo:
-    repo.commit("prompt", {"prompts/q.prompt": PROMPT, "prompts/q.tests.yaml": suite("PFPFFF", "majority_pass")})
+    repo.commit(
+        "prompt",
+        {"prompts/q.prompt": PROMPT, "prompts/q.tests.yaml": suite("PFPFFF", "majority_pass")},
+    )
     return repo
 
 
@@ -31,7 +36,9 @@ def ev(cli: Any, repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
     return r.exit_code, json.loads(r.out)
 
 
-def test_shards_split_cases_deterministically_and_merge_recomputes_gates(srepo: GitRepo, cli: Any) -> None:
+def test_shards_split_cases_deterministically_and_merge_recomputes_gates(
+    srepo: GitRepo, cli: Any
+) -> None:
     a, b = srepo.path / "a.json", srepo.path / "b.json"
     c1, d1 = ev(cli, srepo, "--shard", "1/2", "-o", str(a))
     c2, d2 = ev(cli, srepo, "--shard", "2/2", "-o", str(b))
@@ -70,29 +77,49 @@ def test_merge_refuses_bad_input(srepo: GitRepo, cli: Any) -> None:
     assert r.exit_code == 2 and "cannot read" in r.err
 
 
-@pytest.mark.parametrize("outcomes,gate,code", [
-    ("PPF", "all_pass", 1), ("PPP", "all_pass", 0), ("PPF", "majority_pass", 0),
-    ("PFF", "majority_pass", 1), ("PF", "majority_pass", 1), ("FFP", "any_pass", 0),
-    ("FFF", "any_pass", 1), ("PPPF", {"weighted": True, "threshold": 0.75}, 0),
-    ("PPFF", {"weighted": {"c0": 3}, "threshold": 0.7}, 1),  # (3+1)/(3+1+1+1) = 0.67
-    ("PPFF", {"weighted": {"c0": 3}, "threshold": 0.6}, 0),
-])
-def test_gates_decide_the_exit_code(repo: GitRepo, cli: Any, outcomes: str, gate: Any, code: int) -> None:
+@pytest.mark.parametrize(
+    "outcomes,gate,code",
+    [
+        ("PPF", "all_pass", 1),
+        ("PPP", "all_pass", 0),
+        ("PPF", "majority_pass", 0),
+        ("PFF", "majority_pass", 1),
+        ("PF", "majority_pass", 1),
+        ("FFP", "any_pass", 0),
+        ("FFF", "any_pass", 1),
+        ("PPPF", {"weighted": True, "threshold": 0.75}, 0),
+        ("PPFF", {"weighted": {"c0": 3}, "threshold": 0.7}, 1),  # (3+1)/(3+1+1+1) = 0.67
+        ("PPFF", {"weighted": {"c0": 3}, "threshold": 0.6}, 0),
+    ],
+)
+def test_gates_decide_the_exit_code(
+    repo: GitRepo, cli: Any, outcomes: str, gate: Any, code: int
+) -> None:
     repo.commit("p", {"prompts/q.prompt": PROMPT, "prompts/q.tests.yaml": suite(outcomes, gate)})
     got, data = ev(cli, repo)
     assert got == code, data["suites"]
 
 
 def test_distribution_checks_fail_the_run(repo: GitRepo, cli: Any) -> None:
-    repo.commit("p", {"prompts/q.prompt": PROMPT, "prompts/q.tests.yaml": suite(
-        "PPPF", "majority_pass", distribution=["pass_rate >= 0.9", "mean(score) >= 0.5",
-                                               "p95(latency_ms) <= 60000"])})
+    repo.commit(
+        "p",
+        {
+            "prompts/q.prompt": PROMPT,
+            "prompts/q.tests.yaml": suite(
+                "PPPF",
+                "majority_pass",
+                distribution=["pass_rate >= 0.9", "mean(score) >= 0.5", "p95(latency_ms) <= 60000"],
+            ),
+        },
+    )
     code, data = ev(cli, repo)
     assert code == 1
     checks = data["suites"][0]["checks"]
     assert [(c["check"], c["value"], c["passed"]) for c in checks] == [
-        ("pass_rate >= 0.9", 0.75, False), ("mean(score) >= 0.5", 0.75, True),
-        ("p95(latency_ms) <= 60000", checks[2]["value"], True)]
+        ("pass_rate >= 0.9", 0.75, False),
+        ("mean(score) >= 0.5", 0.75, True),
+        ("p95(latency_ms) <= 60000", checks[2]["value"], True),
+    ]
     r = cli(["eval", "--no-log"], cwd=repo.path)
     assert "  pass_rate >= 0.9: 0.75 FAILED" in r.out and "  mean(score) >= 0.5: 0.75 ok" in r.out
 
@@ -109,9 +136,17 @@ def test_repeat_reports_pass_rate_per_case(repo: GitRepo, cli: Any) -> None:
 
 
 def test_skipped_cases_and_weight_zero(repo: GitRepo, cli: Any) -> None:
-    doc = {"providers": ["echo"], "cases": [
-        {"name": "a", "vars": {"q": "ok"}, "assert": [{"contains": "ok"}, {"contains": "zz", "weight": 0}]},
-        {"name": "b", "vars": {"q": "ok"}, "skip": True, "assert": [{"contains": "zz"}]}]}
+    doc = {
+        "providers": ["echo"],
+        "cases": [
+            {
+                "name": "a",
+                "vars": {"q": "ok"},
+                "assert": [{"contains": "ok"}, {"contains": "zz", "weight": 0}],
+            },
+            {"name": "b", "vars": {"q": "ok"}, "skip": True, "assert": [{"contains": "zz"}]},
+        ],
+    }
     repo.commit("p", {"prompts/q.prompt": PROMPT, "prompts/q.tests.yaml": json.dumps(doc)})
     code, data = ev(cli, repo)
     assert code == 0
@@ -121,8 +156,13 @@ def test_skipped_cases_and_weight_zero(repo: GitRepo, cli: Any) -> None:
 
 
 def test_junit_xml(repo: GitRepo, cli: Any) -> None:
-    repo.commit("p", {"prompts/q.prompt": PROMPT, "prompts/q.tests.yaml": suite(
-        "PF", distribution=["pass_rate >= 0.9"])})
+    repo.commit(
+        "p",
+        {
+            "prompts/q.prompt": PROMPT,
+            "prompts/q.tests.yaml": suite("PF", distribution=["pass_rate >= 0.9"]),
+        },
+    )
     out = repo.path / "reports" / "junit.xml"
     r = cli(["eval", "--no-log", "--junit", str(out)], cwd=repo.path)
     assert r.exit_code == 1
@@ -132,25 +172,39 @@ def test_junit_xml(repo: GitRepo, cli: Any) -> None:
     (ts,) = root
     assert ts.get("name") == "q" and ts.get("file") == "prompts/q.tests.yaml"
     cases = {tc.get("name"): tc for tc in ts.iter("testcase")}
-    assert set(cases) == {"c0 [echo]", "c1 [echo]", "gate: all_pass", "distribution: pass_rate >= 0.9"}
+    assert set(cases) == {
+        "c0 [echo]",
+        "c1 [echo]",
+        "gate: all_pass",
+        "distribution: pass_rate >= 0.9",
+    }
     assert cases["c0 [echo]"].find("failure") is None
     fail = cases["c1 [echo]"].find("failure")
     assert fail is not None and fail.get("message") == "contains: does not contain 'ok'"
     assert cases["c1 [echo]"].findtext("system-out") == "Answer: no"
-    assert cases["gate: all_pass"].find("failure").get("message") == "gate failed: 1 passed, 1 failed, 0 errors"  # type: ignore[union-attr]
+    assert (
+        cases["gate: all_pass"].find("failure").get("message")
+        == "gate failed: 1 passed, 1 failed, 0 errors"
+    )  # type: ignore[union-attr]
     props = {p.get("name"): p.get("value") for p in ts.iter("property")}
     assert props["version"] == "1.0.0" and props["gate_status"] == "failed"
 
 
 def test_markdown_escapes_model_output(repo: GitRepo, cli: Any) -> None:
     evil = "|### <img src=x> @octocat [c](http://e.x)"
-    doc = {"providers": ["echo"], "cases": [
-        {"name": "inj<b>", "vars": {"q": evil}, "assert": [{"equals": "something else"}]}]}
+    doc = {
+        "providers": ["echo"],
+        "cases": [
+            {"name": "inj<b>", "vars": {"q": evil}, "assert": [{"equals": "something else"}]}
+        ],
+    }
     repo.commit("p", {"prompts/q.prompt": PROMPT, "prompts/q.tests.yaml": json.dumps(doc)})
     md = repo.path / "report.md"
     assert cli(["eval", "--no-log", "--markdown", str(md)], cwd=repo.path).exit_code == 1
     text = md.read_text()
-    assert text.startswith("### loomgit eval: ❌ failed\n\n1 cases · 0 passed · 1 failed · 0 errors")
+    assert text.startswith(
+        "### loomgit eval: ❌ failed\n\n1 cases · 0 passed · 1 failed · 0 errors"
+    )
     assert "<img" not in text and "<b>" not in text and "@octocat" not in text
     assert "&lt;img" in text and "&#64;octocat" in text and "inj&lt;b&gt;" in text
     assert "](http" not in text and "\\|\\#\\#\\# &lt;img" in text

@@ -20,19 +20,27 @@ from loomgit.experiments import assign
 UNITS = [f"user-{i}" for i in range(100_000)]
 
 
-def _experiment_repo(repo: GitRepo, weights: dict[str, int] | None, name: str = "split",
-                     salt: str | None = None) -> GitRepo:
+def _experiment_repo(
+    repo: GitRepo, weights: dict[str, int] | None, name: str = "split", salt: str | None = None
+) -> GitRepo:
     from conftest import SUMMARIZE
 
     lines = ["prompt: support/summarize", "variants:"]
     for v, w in (weights or {"control": 0, "treatment": 0}).items():
-        lines.append(f"  {v}: {{ref: support/summarize, weight: {w}}}" if weights
-                     else f"  {v}: support/summarize")
+        lines.append(
+            f"  {v}: {{ref: support/summarize, weight: {w}}}"
+            if weights
+            else f"  {v}: support/summarize"
+        )
     lines += ["metric: rate", "min_samples: 100"]
     if salt is not None:
         lines.append(f"salt: {salt}")
-    repo.write({"prompts/support/summarize.prompt": SUMMARIZE,
-                f"experiments/{name}.yaml": "\n".join(lines) + "\n"})
+    repo.write(
+        {
+            "prompts/support/summarize.prompt": SUMMARIZE,
+            f"experiments/{name}.yaml": "\n".join(lines) + "\n",
+        }
+    )
     return repo
 
 
@@ -40,12 +48,15 @@ def _split(edges: list[float], name: str, salt: str = "") -> list[int]:
     return [assign.choose(edges, assign.bucket(name, u, salt)) for u in UNITS]
 
 
-@pytest.mark.parametrize("weights", [
-    {"control": 50, "treatment": 50},
-    {"control": 90, "treatment": 10},
-    {"a": 70, "b": 20, "c": 10},
-    {"a": 1, "b": 1, "c": 1, "d": 97},
-])
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"control": 50, "treatment": 50},
+        {"control": 90, "treatment": 10},
+        {"a": 70, "b": 20, "c": 10},
+        {"a": 1, "b": 1, "c": 1, "d": 97},
+    ],
+)
 def test_weight_fidelity_over_100000_units(weights: dict[str, int]) -> None:
     edges = assign.boundaries(list(weights.values()))
     got = _split(edges, "fidelity")
@@ -59,8 +70,9 @@ def test_weight_fidelity_over_100000_units(weights: dict[str, int]) -> None:
     assert sps.chisquare(counts, expected).pvalue > 1e-4
 
 
-def test_assignment_is_deterministic_across_objects_and_processes(repo: GitRepo,
-                                                                  monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_assignment_is_deterministic_across_objects_and_processes(
+    repo: GitRepo, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     _experiment_repo(repo, {"control": 3, "treatment": 1})
     monkeypatch.chdir(repo.path)
     first = loomgit.experiment("split")
@@ -70,12 +82,20 @@ def test_assignment_is_deterministic_across_objects_and_processes(repo: GitRepo,
     assert names == [second.variant_name(u) for u in sample]
     assert [first.assign(u).name for u in sample[:50]] == names[:50]
     # a fresh interpreter with another hash seed gives exactly the same answers
-    code = ("import json, sys, loomgit\n"
-            "exp = loomgit.experiment('split')\n"
-            "print(json.dumps([exp.variant_name(u) for u in json.load(sys.stdin)]))\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo.path, input=json.dumps(sample),
-                         capture_output=True, text=True, env={**_env(), "PYTHONHASHSEED": "123"},
-                         check=True).stdout
+    code = (
+        "import json, sys, loomgit\n"
+        "exp = loomgit.experiment('split')\n"
+        "print(json.dumps([exp.variant_name(u) for u in json.load(sys.stdin)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo.path,
+        input=json.dumps(sample),
+        capture_output=True,
+        text=True,
+        env={**_env(), "PYTHONHASHSEED": "123"},
+        check=True,
+    ).stdout
     assert json.loads(out) == names
     # integer ids are the same units as their text
     assert first.variant_name(12345) == first.variant_name("12345")
@@ -127,8 +147,9 @@ def test_cli_assign_agrees_with_the_library(repo: GitRepo, cli) -> None:  # type
     assert r.exit_code == 0, r.err
     exp = loomgit.experiment("split", repo.path)
     got = json.loads(r.out)
-    assert {u: v["variant"] for u, v in got.items()} == {u: exp.variant_name(u)
-                                                          for u in ("u1", "u2", "u3")}
+    assert {u: v["variant"] for u, v in got.items()} == {
+        u: exp.variant_name(u) for u in ("u1", "u2", "u3")
+    }
     assert got["u1"]["ref"] == "support/summarize"
     exp.close()
     assert Path(repo.path / "experiments/split.yaml").is_file()

@@ -27,13 +27,22 @@ min_samples: 300
 def team_repo(repo: GitRepo, cli) -> GitRepo:  # type: ignore[no-untyped-def]
     repo.commit("add summarize", {"prompts/support/summarize.prompt": SUMMARIZE})
     for stage in ("staging", "production"):
-        assert cli(["promote", "support/summarize", "1.0.0", "--to", stage],
-                   cwd=repo.path).exit_code == 0
-    repo.commit("summarize: two sentences", {"prompts/support/summarize.prompt":
-                                             SUMMARIZE.replace("Summarize this ticket:",
-                                                               "Summarize in two sentences:")})
-    assert cli(["promote", "support/summarize", "1.1.0", "--to", "staging"],
-               cwd=repo.path).exit_code == 0
+        assert (
+            cli(["promote", "support/summarize", "1.0.0", "--to", stage], cwd=repo.path).exit_code
+            == 0
+        )
+    repo.commit(
+        "summarize: two sentences",
+        {
+            "prompts/support/summarize.prompt": SUMMARIZE.replace(
+                "Summarize this ticket:", "Summarize in two sentences:"
+            )
+        },
+    )
+    assert (
+        cli(["promote", "support/summarize", "1.1.0", "--to", "staging"], cwd=repo.path).exit_code
+        == 0
+    )
     repo.commit("experiment", {"experiments/tone.yaml": SPEC})
     return repo
 
@@ -67,7 +76,8 @@ def test_conclude_promotes_the_winner_with_its_figures(team_repo: GitRepo, cli) 
     assert st["winner"] == "treatment"
     assert {v["name"]: v["versions"] for v in st["variants"]} == {
         "control": {"1.0.0": st["variants"][0]["n"]},
-        "treatment": {"1.1.0": st["variants"][1]["n"]}}
+        "treatment": {"1.1.0": st["variants"][1]["n"]},
+    }
     head, status = team_repo.git("rev-parse", "HEAD"), team_repo.git("status", "--porcelain")
     r = cli(["experiment", "conclude", "tone", "--promote"], cwd=team_repo.path)
     assert r.exit_code == 0, r.err
@@ -79,8 +89,12 @@ def test_conclude_promotes_the_winner_with_its_figures(team_repo: GitRepo, cli) 
     assert "Experiment tone: treatment beats control" in body
     assert "control (support/summarize@production, 1.0.0): " in body
     p = st["comparisons"][0]["p_value"]
-    trailers = dict(line.split(": ", 1) for line in team_repo.git(
-        "log", "-1", "--format=%(trailers:only,unfold)", "stage/production").splitlines())
+    trailers = dict(
+        line.split(": ", 1)
+        for line in team_repo.git(
+            "log", "-1", "--format=%(trailers:only,unfold)", "stage/production"
+        ).splitlines()
+    )
     assert trailers["Experiment"] == "tone" and trailers["Experiment-Winner"] == "treatment"
     assert float(trailers["Experiment-P-Value"]) == pytest.approx(p, rel=1e-2)
     assert trailers["Version"] == "1.1.0" and "Forced" not in trailers
@@ -112,10 +126,15 @@ def test_a_control_win_keeps_production(team_repo: GitRepo, cli) -> None:  # typ
 
 def test_stage_order_is_kept_unless_forced(team_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     # 1.2.0 never went to staging: promoting it to production needs --force, recorded
-    team_repo.commit("summarize: three sentences", {
-        "prompts/support/summarize.prompt": SUMMARIZE.replace("Summarize this ticket:",
-                                                              "Summarize in three sentences:"),
-        "experiments/tone.yaml": SPEC.replace("@1.1.0", "@1.2.0")})
+    team_repo.commit(
+        "summarize: three sentences",
+        {
+            "prompts/support/summarize.prompt": SUMMARIZE.replace(
+                "Summarize this ticket:", "Summarize in three sentences:"
+            ),
+            "experiments/tone.yaml": SPEC.replace("@1.1.0", "@1.2.0"),
+        },
+    )
     _traffic(team_repo, {"control": 0.30, "treatment": 0.55})
     r = cli(["experiment", "conclude", "tone", "--promote"], cwd=team_repo.path)
     assert r.exit_code == 1 and "has not been on staging" in r.err and "--force" in r.err
@@ -127,9 +146,12 @@ def test_stage_order_is_kept_unless_forced(team_repo: GitRepo, cli) -> None:  # 
 
 
 def test_uncommitted_winner_cannot_be_promoted(team_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
-    team_repo.write({"experiments/tone.yaml": SPEC.replace("support/summarize@1.1.0",
-                                                            "support/summarize"),
-                     "prompts/support/summarize.prompt": SUMMARIZE + "\nBe brief.\n"})
+    team_repo.write(
+        {
+            "experiments/tone.yaml": SPEC.replace("support/summarize@1.1.0", "support/summarize"),
+            "prompts/support/summarize.prompt": SUMMARIZE + "\nBe brief.\n",
+        }
+    )
     _traffic(team_repo, {"control": 0.30, "treatment": 0.55})
     r = cli(["experiment", "conclude", "tone", "--promote"], cwd=team_repo.path)
     assert r.exit_code == 1

@@ -22,8 +22,9 @@ from conftest import ROOT, SUMMARIZE, GitRepo
 
 import loomgit
 
-psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed "
-                              "(pip install 'loomgit[postgres]')")
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed (pip install 'loomgit[postgres]')"
+)
 
 SPEC = """\
 prompt: support/summarize
@@ -60,8 +61,10 @@ def server() -> Iterator[str]:
         return
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb) here; install Debian's "
-                    "'postgresql' package or set LOOMGIT_TEST_POSTGRES_URL")
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb) here; install Debian's "
+            "'postgresql' package or set LOOMGIT_TEST_POSTGRES_URL"
+        )
     prefix: list[str] = []
     owner = None
     if os.geteuid() == 0:
@@ -81,18 +84,42 @@ def server() -> Iterator[str]:
     data, port = base / "data", _free_port()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120,
-                              cwd=base)
+        return subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, timeout=120, cwd=base
+        )
 
-    init = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-               "-E", "UTF8", "--no-sync")
+    init = run(
+        str(bindir / "initdb"),
+        "-D",
+        str(data),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    )
     if init.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"initdb failed: {(init.stderr.strip().splitlines() or ['?'])[-1]}")
-    opts = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c max_connections=50")
-    start = run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w",
-                "-t", "60", "-o", opts, "start")
+    opts = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c max_connections=50"
+    )
+    start = run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(base / "log"),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        opts,
+        "start",
+    )
     if start.returncode != 0:
         log = (base / "log").read_text(errors="replace") if (base / "log").exists() else ""
         shutil.rmtree(base, ignore_errors=True)
@@ -118,8 +145,10 @@ def pg_url(server: str) -> Iterator[str]:
 
 @pytest.fixture
 def exp_repo(repo: GitRepo) -> GitRepo:
-    repo.commit("prompt and experiment", {"prompts/support/summarize.prompt": SUMMARIZE,
-                                          "experiments/tone.yaml": SPEC})
+    repo.commit(
+        "prompt and experiment",
+        {"prompts/support/summarize.prompt": SUMMARIZE, "experiments/tone.yaml": SPEC},
+    )
     return repo
 
 
@@ -141,8 +170,10 @@ def _record(exp: loomgit.experiments.Experiment, n: int, seed: int = 0) -> None:
 
 
 def test_postgres_and_sqlite_give_the_same_status(exp_repo: GitRepo, pg_url: str) -> None:
-    with loomgit.experiment("tone", exp_repo.path, store=pg_url) as pg, \
-            loomgit.experiment("tone", exp_repo.path) as lite:
+    with (
+        loomgit.experiment("tone", exp_repo.path, store=pg_url) as pg,
+        loomgit.experiment("tone", exp_repo.path) as lite,
+    ):
         assert pg.store_url == pg_url and lite.store_url.startswith("sqlite:///")
         _record(pg, 600)
         _record(lite, 600)
@@ -166,18 +197,27 @@ with loomgit.experiment("tone", store=url) as exp:
 
 
 @pytest.mark.slow
-def test_eight_processes_lose_nothing_and_race_to_create_the_table(exp_repo: GitRepo,
-                                                                    pg_url: str) -> None:
+def test_eight_processes_lose_nothing_and_race_to_create_the_table(
+    exp_repo: GitRepo, pg_url: str
+) -> None:
     n = 1_000  # each outcome is one transaction: keep the test to a few seconds
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(k), str(n), pg_url],
-                              cwd=exp_repo.path, env=env, stderr=subprocess.PIPE, text=True)
-             for k in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(k), str(n), pg_url],
+            cwd=exp_repo.path,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(8)
+    ]
     errs = [p.communicate(timeout=180)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [e[-400:] for e in errs]
     with psycopg.connect(pg_url) as db:
         total, units = db.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT unit) FROM loomgit_outcomes").fetchone()
+            "SELECT COUNT(*), COUNT(DISTINCT unit) FROM loomgit_outcomes"
+        ).fetchone()
     assert (total, units) == (8 * n, 8 * n)
 
 
@@ -191,8 +231,7 @@ def test_cli_status_hides_the_password(exp_repo: GitRepo, pg_url: str, cli) -> N
     assert json.loads(r.out)["store"] == pg_url.replace("postgres@", "postgres:***@")
 
 
-def test_unreachable_server_is_one_line_exit_3_without_the_password(exp_repo: GitRepo,
-                                                                    cli) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_server_is_one_line_exit_3_without_the_password(exp_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     url = f"postgresql://app:hunter2-secret@127.0.0.1:{_free_port()}/exp?connect_timeout=3"
     r = cli(["experiment", "status", "tone", "--store", url], cwd=exp_repo.path)
     assert r.exit_code == 3

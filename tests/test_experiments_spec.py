@@ -33,7 +33,10 @@ EXPECTED = {
     "other_prompt.yaml": (4, "'support/triage@1.0.0' is not a version of 'support/summarize'"),
     "at_without_prompt.yaml": (2, "'@production' needs 'prompt:'"),
     "bad_variant_name.yaml": (4, "variant name 'new tone' must use letters"),
-    "unknown_prompt.yaml": (3, "unknown prompt 'support/sumarize'; did you mean support/summarize?"),
+    "unknown_prompt.yaml": (
+        3,
+        "unknown prompt 'support/sumarize'; did you mean support/summarize?",
+    ),
     "duplicate_variant.yaml": (4, "invalid YAML"),
     "non_utf8.yaml": (2, "not UTF-8 text"),
 }
@@ -101,15 +104,24 @@ def test_a_good_file_checks_and_parses(sample_repo: GitRepo, cli) -> None:  # ty
     # the refs name a stage and a version this repository does not have yet: warnings only
     assert r.exit_code == 0, r.out + r.err
     assert all(": warning: " in ln for ln in r.out.splitlines())
-    assert "experiments/tone.yaml:5: warning: variant 'treatment': support/summarize@1.4.0 " \
-           "does not resolve yet" in r.out
+    assert (
+        "experiments/tone.yaml:5: warning: variant 'treatment': support/summarize@1.4.0 "
+        "does not resolve yet" in r.out
+    )
     spec = load_spec(Workspace(sample_repo.path), "tone")
     assert [(v.name, v.ref, v.weight) for v in spec.variants] == [
         ("control", "support/summarize@production", 0.8),
-        ("treatment", "support/summarize@1.4.0", 0.2)]
-    assert (spec.metric.type, spec.metric.name, spec.min_samples, spec.confidence,
-            spec.promote_to, spec.store, spec.salt) == (
-        "mean", "csat", 500, 0.9, "staging", "sqlite:///data/outcomes.sqlite", "round-2")
+        ("treatment", "support/summarize@1.4.0", 0.2),
+    ]
+    assert (
+        spec.metric.type,
+        spec.metric.name,
+        spec.min_samples,
+        spec.confidence,
+        spec.promote_to,
+        spec.store,
+        spec.salt,
+    ) == ("mean", "csat", 500, 0.9, "staging", "sqlite:///data/outcomes.sqlite", "round-2")
     assert spec.control.name == "control"
 
 
@@ -117,16 +129,22 @@ def test_unknown_experiment_names_the_close_one(sample_repo: GitRepo, cli) -> No
     sample_repo.write({"experiments/summary-tone.yaml": GOOD})
     r = cli(["experiment", "status", "summary-tnoe"], cwd=sample_repo.path)
     assert r.exit_code == 1
-    assert r.err.strip() == ("loomgit: error: no experiment 'summary-tnoe' "
-                             "(experiments/summary-tnoe.yaml not found); did you mean 'summary-tone'?")
+    assert r.err.strip() == (
+        "loomgit: error: no experiment 'summary-tnoe' "
+        "(experiments/summary-tnoe.yaml not found); did you mean 'summary-tone'?"
+    )
     with pytest.raises(loomgit.LoomgitError, match="no experiment 'nope'"):
         loomgit.experiment("nope", sample_repo.path)
 
 
 def test_experiments_settings_in_loomgit_yaml(sample_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
-    sample_repo.write({"loomgit.yaml": "experiments: {dir: ab/tests, store: 'sqlite:///ab.sqlite'}\n",
-                       "ab/tests/tone.yaml": GOOD.replace("store: sqlite:///data/outcomes.sqlite\n", ""),
-                       "experiments/ignored.yaml": "not: an experiment\n"})
+    sample_repo.write(
+        {
+            "loomgit.yaml": "experiments: {dir: ab/tests, store: 'sqlite:///ab.sqlite'}\n",
+            "ab/tests/tone.yaml": GOOD.replace("store: sqlite:///data/outcomes.sqlite\n", ""),
+            "experiments/ignored.yaml": "not: an experiment\n",
+        }
+    )
     assert cli(["check"], cwd=sample_repo.path).exit_code == 0
     exp = loomgit.experiment("tone", sample_repo.path)
     assert exp.store_url == "sqlite:///ab.sqlite"
@@ -138,13 +156,25 @@ def test_experiments_settings_in_loomgit_yaml(sample_repo: GitRepo, cli) -> None
 
 def test_list_shows_good_files_and_warns_about_broken_ones(sample_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     assert cli(["experiment", "list"], cwd=sample_repo.path).out.startswith("no experiments")
-    sample_repo.write({"experiments/tone.yaml": GOOD,
-                       "experiments/broken.yaml": "prompt: support/summarize\nvariants: 3\n"})
+    sample_repo.write(
+        {
+            "experiments/tone.yaml": GOOD,
+            "experiments/broken.yaml": "prompt: support/summarize\nvariants: 3\n",
+        }
+    )
     r = cli(["experiment", "list", "--json"], cwd=sample_repo.path)
     assert r.exit_code == 1
-    assert json.loads(r.out) == [{
-        "name": "tone", "path": "experiments/tone.yaml", "prompt": "support/summarize",
-        "metric": {"type": "mean", "name": "csat", "direction": "higher"}, "min_samples": 500,
-        "variants": {"control": "support/summarize@production",
-                     "treatment": "support/summarize@1.4.0"}}]
+    assert json.loads(r.out) == [
+        {
+            "name": "tone",
+            "path": "experiments/tone.yaml",
+            "prompt": "support/summarize",
+            "metric": {"type": "mean", "name": "csat", "direction": "higher"},
+            "min_samples": 500,
+            "variants": {
+                "control": "support/summarize@production",
+                "treatment": "support/summarize@1.4.0",
+            },
+        }
+    ]
     assert r.err.startswith("loomgit: warning: experiments/broken.yaml:2: variants must map")

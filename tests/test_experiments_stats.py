@@ -29,8 +29,14 @@ def test_student_t_matches_scipy(df: float) -> None:
 def test_incomplete_beta_matches_scipy() -> None:
     from scipy.special import betainc
 
-    for a, b, x in [(0.5, 0.5, 0.3), (2, 3, 0.9), (50, 0.5, 0.97), (1e4, 0.5, 0.9995),
-                    (3, 200, 0.01), (0.7, 9, 0.5)]:
+    for a, b, x in [
+        (0.5, 0.5, 0.3),
+        (2, 3, 0.9),
+        (50, 0.5, 0.97),
+        (1e4, 0.5, 0.9995),
+        (3, 200, 0.01),
+        (0.7, 9, 0.5),
+    ]:
         assert stats.betainc(a, b, x) == pytest.approx(betainc(a, b, x), rel=1e-9)
 
 
@@ -38,9 +44,9 @@ TABLES = [  # (successes control, n control, successes treatment, n treatment)
     (200, 1000, 250, 1000),
     (48, 80, 56, 70),
     (5, 1000, 12, 1000),
-    (1800, 9000, 230, 1000),   # a 90/10 split: very unequal samples
-    (0, 100, 5, 100),          # zero successes on one side
-    (500, 1000, 500, 1000),    # identical
+    (1800, 9000, 230, 1000),  # a 90/10 split: very unequal samples
+    (0, 100, 5, 100),  # zero successes on one side
+    (500, 1000, 500, 1000),  # identical
     (33, 57, 29, 61),
 ]
 
@@ -52,8 +58,10 @@ def test_two_proportion_z_test_matches_scipy(x1: int, n1: int, x2: int, n2: int)
     # correction: same p-value, and z squared is the chi-square statistic
     chi2, p, _, _ = sps.chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=False)
     assert c.p_value == pytest.approx(p, rel=1e-9)
-    assert c.statistic is not None and c.statistic ** 2 == pytest.approx(chi2, rel=1e-9)
-    assert math.copysign(1, c.statistic) == math.copysign(1, x2 / n2 - x1 / n1) or x2 / n2 == x1 / n1
+    assert c.statistic is not None and c.statistic**2 == pytest.approx(chi2, rel=1e-9)
+    assert (
+        math.copysign(1, c.statistic) == math.copysign(1, x2 / n2 - x1 / n1) or x2 / n2 == x1 / n1
+    )
     assert c.difference == pytest.approx(x2 / n2 - x1 / n1)
     lo, hi = c.ci or (0, 0)
     assert lo <= c.difference <= hi
@@ -93,14 +101,18 @@ def _summary(xs: list[float]) -> tuple[int, float, float]:
     return len(xs), m, sum((x - m) ** 2 for x in xs)
 
 
-@pytest.mark.parametrize("n1,mu1,sd1,n2,mu2,sd2", [
-    (40, 0.70, 0.10, 35, 0.74, 0.25),
-    (900, 3.1, 1.0, 100, 3.4, 2.0),      # a 90/10 split with unequal variances
-    (5, 10.0, 3.0, 7, 10.0, 3.0),        # tiny samples
-    (2000, 0.5, 0.2, 2000, 0.5, 0.2),    # identical distributions
-])
-def test_welch_matches_scipy(n1: int, mu1: float, sd1: float, n2: int, mu2: float,
-                             sd2: float) -> None:
+@pytest.mark.parametrize(
+    "n1,mu1,sd1,n2,mu2,sd2",
+    [
+        (40, 0.70, 0.10, 35, 0.74, 0.25),
+        (900, 3.1, 1.0, 100, 3.4, 2.0),  # a 90/10 split with unequal variances
+        (5, 10.0, 3.0, 7, 10.0, 3.0),  # tiny samples
+        (2000, 0.5, 0.2, 2000, 0.5, 0.2),  # identical distributions
+    ],
+)
+def test_welch_matches_scipy(
+    n1: int, mu1: float, sd1: float, n2: int, mu2: float, sd2: float
+) -> None:
     rng = random.Random(n1 * 31 + n2)
     a, b = _sample(rng, n1, mu1, sd1), _sample(rng, n2, mu2, sd2)
     c = stats.welch(*_summary(a), *_summary(b), 0.95)
@@ -133,9 +145,16 @@ def test_no_variance_has_a_defined_answer() -> None:
 
 def _spec(metric: str = "rate", k: int = 2, direction: str = "higher") -> ExperimentSpec:
     names = ["control", "treatment", "third"][:k]
-    return ExperimentSpec("t", "experiments/t.yaml", "p",
-                          tuple(VariantSpec(n, f"p@{i + 1}.0.0", 1 / k) for i, n in enumerate(names)),
-                          Metric(metric, "m", direction), 100, 0.95, "production")
+    return ExperimentSpec(
+        "t",
+        "experiments/t.yaml",
+        "p",
+        tuple(VariantSpec(n, f"p@{i + 1}.0.0", 1 / k) for i, n in enumerate(names)),
+        Metric(metric, "m", direction),
+        100,
+        0.95,
+        "production",
+    )
 
 
 def _rate(n: int, k: int, version: str = "1.0.0") -> VariantData:

@@ -41,11 +41,14 @@ min_samples: 20
 
 @pytest.fixture
 def exp_repo(repo: GitRepo) -> GitRepo:
-    repo.commit("prompt and experiments", {
-        "prompts/support/summarize.prompt": SUMMARIZE,
-        "experiments/tone.yaml": RATE,
-        "experiments/csat.yaml": MEAN,
-    })
+    repo.commit(
+        "prompt and experiments",
+        {
+            "prompts/support/summarize.prompt": SUMMARIZE,
+            "experiments/tone.yaml": RATE,
+            "experiments/csat.yaml": MEAN,
+        },
+    )
     return repo
 
 
@@ -84,15 +87,32 @@ def test_assign_render_record_and_status(exp_repo: GitRepo, cli) -> None:  # typ
         assert by[name]["ci"] == pytest.approx([ci.low, ci.high])
     c = st["comparisons"][0]
     _, p, _, _ = sps.chi2_contingency(
-        [[sum(seen["control"]), len(seen["control"]) - sum(seen["control"])],
-         [sum(seen["treatment"]), len(seen["treatment"]) - sum(seen["treatment"])]],
-        correction=False)
+        [
+            [sum(seen["control"]), len(seen["control"]) - sum(seen["control"])],
+            [sum(seen["treatment"]), len(seen["treatment"]) - sum(seen["treatment"])],
+        ],
+        correction=False,
+    )
     assert c["p_value"] == pytest.approx(p) and c["test"] == "two-proportion z-test"
     assert st["verdict"] == "winner" and st["winner"] == "treatment" and st["ready"] is True
     assert st["store"] == "sqlite:///" + str(_db(exp_repo).resolve())
-    assert set(st) == {"experiment", "path", "prompt", "metric", "confidence", "min_samples",
-                       "promote_to", "store", "variants", "comparisons", "ready", "verdict",
-                       "winner", "message", "warnings"}
+    assert set(st) == {
+        "experiment",
+        "path",
+        "prompt",
+        "metric",
+        "confidence",
+        "min_samples",
+        "promote_to",
+        "store",
+        "variants",
+        "comparisons",
+        "ready",
+        "verdict",
+        "winner",
+        "message",
+        "warnings",
+    }
     text = cli(["experiment", "status", "tone"], cwd=exp_repo.path)
     assert text.exit_code == 0
     assert "treatment vs control: +" in text.out and "(two-proportion z-test)" in text.out
@@ -134,12 +154,15 @@ def test_no_verdict_before_the_minimum_sample(exp_repo: GitRepo, cli) -> None:  
     assert cli(["experiment", "conclude", "tone", "--promote"], cwd=exp_repo.path).exit_code == 1
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"value": 0.5}, "measures a success rate of resolved; record success=True|False"),
-    ({}, "give exactly one of success= or value="),
-    ({"success": True, "value": 1.0}, "give exactly one of success= or value="),
-    ({"success": "yes"}, "success must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"value": 0.5}, "measures a success rate of resolved; record success=True|False"),
+        ({}, "give exactly one of success= or value="),
+        ({"success": True, "value": 1.0}, "give exactly one of success= or value="),
+        ({"success": "yes"}, "success must be True or False"),
+    ],
+)
 def test_bad_rate_records_are_refused(exp_repo: GitRepo, kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
     with loomgit.experiment("tone", exp_repo.path) as exp:
         exp.record(exp.variant_name("u0"), "u0", success=True)
@@ -152,8 +175,9 @@ def test_records_under_the_wrong_variant_or_bad_values_are_refused(exp_repo: Git
     with loomgit.experiment("csat", exp_repo.path) as exp:
         right = exp.variant_name("u1")
         wrong = "treatment" if right == "control" else "control"
-        with pytest.raises(loomgit.LoomgitError,
-                           match=f"unit 'u1' is assigned to '{right}', not '{wrong}'"):
+        with pytest.raises(
+            loomgit.LoomgitError, match=f"unit 'u1' is assigned to '{right}', not '{wrong}'"
+        ):
             exp.record(wrong, "u1", value=1.0)
         with pytest.raises(loomgit.LoomgitError, match="has no variant 'nope'"):
             exp.record("nope", "u1", value=1.0)
@@ -164,7 +188,9 @@ def test_records_under_the_wrong_variant_or_bad_values_are_refused(exp_repo: Git
             exp.record(right, "u1", success=True)
     assert not _db(exp_repo).exists() or _rows(exp_repo) == 0
     r = cli(["experiment", "record", "csat", "u1", "--success"], cwd=exp_repo.path)
-    assert r.exit_code == 1 and r.err.strip().endswith("measures the mean of csat; record value=NUMBER")
+    assert r.exit_code == 1 and r.err.strip().endswith(
+        "measures the mean of csat; record value=NUMBER"
+    )
     ok = cli(["experiment", "record", "csat", "u1", "--value", "4.5"], cwd=exp_repo.path)
     assert ok.exit_code == 0 and ok.out.strip() == f"recorded u1 -> {right}"
     assert _rows(exp_repo) == 1
@@ -203,9 +229,17 @@ print("done", k)
 def test_eight_processes_recording_10000_outcomes_each_lose_none(exp_repo: GitRepo) -> None:
     n = 10_000
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(k), str(n)], cwd=exp_repo.path,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for k in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(k), str(n)],
+            cwd=exp_repo.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(8)
+    ]
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [o[1][-500:] for o in outs]
     assert _rows(exp_repo) == 8 * n
@@ -252,21 +286,34 @@ def test_worktrees_share_the_store(exp_repo: GitRepo) -> None:
 def test_unwritable_store_is_one_line_exit_3(exp_repo: GitRepo, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    r = cli(["experiment", "record", "tone", "u1", "--success", "--store",
-             f"sqlite:///{blocker}/x.sqlite"], cwd=exp_repo.path)
+    r = cli(
+        [
+            "experiment",
+            "record",
+            "tone",
+            "u1",
+            "--success",
+            "--store",
+            f"sqlite:///{blocker}/x.sqlite",
+        ],
+        cwd=exp_repo.path,
+    )
     assert r.exit_code == 3, r.err
-    assert r.err.startswith("loomgit: error: cannot open the experiment store") and \
-        r.err.count("\n") == 1
+    assert (
+        r.err.startswith("loomgit: error: cannot open the experiment store")
+        and r.err.count("\n") == 1
+    )
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"this is not a database" * 100)
-    r = cli(["experiment", "status", "tone", "--store", f"sqlite:///{garbage}"],
-            cwd=exp_repo.path)
+    r = cli(["experiment", "status", "tone", "--store", f"sqlite:///{garbage}"], cwd=exp_repo.path)
     assert r.exit_code == 3 and "file is not a database" in r.err
 
 
 def test_passwords_never_show() -> None:
-    assert redact("postgresql://app:s3cret@db.example:5432/exp") == \
-        "postgresql://app:***@db.example:5432/exp"
+    assert (
+        redact("postgresql://app:s3cret@db.example:5432/exp")
+        == "postgresql://app:***@db.example:5432/exp"
+    )
     assert redact("postgresql://app@db/exp") == "postgresql://app@db/exp"
 
 

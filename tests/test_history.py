@@ -58,31 +58,70 @@ def test_initial_version_is_configurable(repo: GitRepo) -> None:
     assert vs(repo) == [("0.1.0", "initial"), ("0.2.0", "minor")]
 
 
-@pytest.mark.parametrize("old,new,change,reason", [
-    ("Summarize this ticket", "Summarize the ticket", "minor", 'message "user" changed'),
-    ("model: openai/gpt-4o-mini", "model: openai/gpt-4o", "minor",
-     "model openai/gpt-4o-mini -> openai/gpt-4o"),
-    ("temperature: 0.2", "temperature: 0.5", "minor", "params.temperature 0.2 -> 0.5"),
-    ("sample:", "  lang: {type: string, default: en}\nsample:", "minor",
-     'variable "lang" added (optional)'),
-    ("sample:", "  lang: {type: string}\nsample:", "major", 'variable "lang" added (required)'),
-    ("  tone: {type: string, enum: [formal, casual], default: formal}\n", "", "major",
-     'variable "tone" removed'),
-    ("ticket: {type: string, required: true}", "ticket: {type: object, required: true}",
-     "major", 'variable "ticket": type string -> object'),
-    ("enum: [formal, casual]", "enum: [formal]", "major",
-     'variable "tone": enum value(s) removed: casual'),
-    ("enum: [formal, casual]", "enum: [formal, casual, pirate]", "minor",
-     'variable "tone": enum value(s) added: pirate'),
-    ("description: Summarize a support ticket", "description: Summarize one ticket", "patch",
-     "description changed"),
-    ("sample:", "tags: [support]\nsample:", "patch", "tags changed"),
-    ("tone.\n\nuser:", "tone.   \n\nuser:", "patch",
-     'message "system": comments or whitespace only'),
-    ("tone.\n\nuser:", "tone. {# reviewed #}\n\nuser:", "patch",
-     'message "system": comments or whitespace only'),
-    ("sample:", "output: json\nsample:", "major", "output format text -> json"),
-])
+@pytest.mark.parametrize(
+    "old,new,change,reason",
+    [
+        ("Summarize this ticket", "Summarize the ticket", "minor", 'message "user" changed'),
+        (
+            "model: openai/gpt-4o-mini",
+            "model: openai/gpt-4o",
+            "minor",
+            "model openai/gpt-4o-mini -> openai/gpt-4o",
+        ),
+        ("temperature: 0.2", "temperature: 0.5", "minor", "params.temperature 0.2 -> 0.5"),
+        (
+            "sample:",
+            "  lang: {type: string, default: en}\nsample:",
+            "minor",
+            'variable "lang" added (optional)',
+        ),
+        ("sample:", "  lang: {type: string}\nsample:", "major", 'variable "lang" added (required)'),
+        (
+            "  tone: {type: string, enum: [formal, casual], default: formal}\n",
+            "",
+            "major",
+            'variable "tone" removed',
+        ),
+        (
+            "ticket: {type: string, required: true}",
+            "ticket: {type: object, required: true}",
+            "major",
+            'variable "ticket": type string -> object',
+        ),
+        (
+            "enum: [formal, casual]",
+            "enum: [formal]",
+            "major",
+            'variable "tone": enum value(s) removed: casual',
+        ),
+        (
+            "enum: [formal, casual]",
+            "enum: [formal, casual, pirate]",
+            "minor",
+            'variable "tone": enum value(s) added: pirate',
+        ),
+        (
+            "description: Summarize a support ticket",
+            "description: Summarize one ticket",
+            "patch",
+            "description changed",
+        ),
+        ("sample:", "tags: [support]\nsample:", "patch", "tags changed"),
+        (
+            "tone.\n\nuser:",
+            "tone.   \n\nuser:",
+            "patch",
+            'message "system": comments or whitespace only',
+        ),
+        (
+            "tone.\n\nuser:",
+            "tone. {# reviewed #}\n\nuser:",
+            "patch",
+            'message "system": comments or whitespace only',
+        ),
+        ("sample:", "output: json\nsample:", "major", "output format text -> json"),
+    ],
+)
 def test_bump_kinds(sample_repo: GitRepo, old: str, new: str, change: str, reason: str) -> None:
     got_change, reasons = change_of(sample_repo, old, new)
     assert got_change == change
@@ -92,11 +131,16 @@ def test_bump_kinds(sample_repo: GitRepo, old: str, new: str, change: str, reaso
 
 
 def test_output_schema_changes(repo: GitRepo) -> None:
-    schema = ("output:\n  format: json\n  schema:\n    type: object\n    required: [summary]\n"
-              "    properties:\n      summary: {type: string}\n")
+    schema = (
+        "output:\n  format: json\n  schema:\n    type: object\n    required: [summary]\n"
+        "    properties:\n      summary: {type: string}\n"
+    )
     repo.commit("add", {P: SUMMARIZE.replace("sample:", schema + "sample:")})
-    edit(repo, "      summary: {type: string}\n",
-         "      summary: {type: string}\n      urgency: {type: integer}\n")
+    edit(
+        repo,
+        "      summary: {type: string}\n",
+        "      summary: {type: string}\n      urgency: {type: integer}\n",
+    )
     repo.commit("add field")
     edit(repo, "      urgency: {type: integer}\n", "      urgency: {type: string}\n")
     repo.commit("retype field")
@@ -104,19 +148,28 @@ def test_output_schema_changes(repo: GitRepo) -> None:
     repo.commit("summary optional")
     got = versions(Workspace(repo.path), "support/summarize")
     assert [(v.version, v.change) for v in got] == [
-        ("1.0.0", "initial"), ("1.1.0", "minor"), ("2.0.0", "major"), ("3.0.0", "major")]
+        ("1.0.0", "initial"),
+        ("1.1.0", "minor"),
+        ("2.0.0", "major"),
+        ("3.0.0", "major"),
+    ]
     assert got[1].reasons == ['output schema: property "urgency" added']
     assert got[2].reasons == ['property "urgency": type "integer" -> "string"']
     assert got[3].reasons == ['output schema: property "summary" no longer required']
 
 
-@pytest.mark.parametrize("message", [
-    "feat!: rename the summary style",
-    "fix(summarize)!: tighten wording",
-    "Tighten wording\n\nBREAKING CHANGE: callers must pass the ticket id",
-    "Tighten wording\n\nBREAKING-CHANGE: callers must pass the ticket id",
-])
-def test_commit_message_forces_major_only_for_prompts_it_touches(repo: GitRepo, message: str) -> None:
+@pytest.mark.parametrize(
+    "message",
+    [
+        "feat!: rename the summary style",
+        "fix(summarize)!: tighten wording",
+        "Tighten wording\n\nBREAKING CHANGE: callers must pass the ticket id",
+        "Tighten wording\n\nBREAKING-CHANGE: callers must pass the ticket id",
+    ],
+)
+def test_commit_message_forces_major_only_for_prompts_it_touches(
+    repo: GitRepo, message: str
+) -> None:
     other = "prompts/other.prompt"
     repo.commit("add", {P: SUMMARIZE, other: "Hello {{ name }}\n"})
     edit(repo, "Summarize this ticket", "Summarize the ticket")
@@ -130,8 +183,12 @@ def test_commit_message_forces_major_only_for_prompts_it_touches(repo: GitRepo, 
 
 
 def test_breaking_word_in_prose_is_not_a_marker(sample_repo: GitRepo) -> None:
-    change, _ = change_of(sample_repo, "Summarize this ticket", "Summarize the ticket",
-                          "docs: explain why this is not a breaking change")
+    change, _ = change_of(
+        sample_repo,
+        "Summarize this ticket",
+        "Summarize the ticket",
+        "docs: explain why this is not a breaking change",
+    )
     assert change == "minor"
 
 
@@ -142,8 +199,10 @@ def test_git_mv_keeps_the_version_line(sample_repo: GitRepo) -> None:
     r.commit("move")
     ws = Workspace(r.path)
     got = versions(ws, "triage/summarize")
-    assert [(v.version, v.path) for v in got] == [("1.0.0", P),
-                                                  ("1.0.1", "prompts/triage/summarize.prompt")]
+    assert [(v.version, v.path) for v in got] == [
+        ("1.0.0", P),
+        ("1.0.1", "prompts/triage/summarize.prompt"),
+    ]
     assert got[1].reasons == [f"moved from {P}"] and got[1].same_as == "1.0.0"
     assert got[1].id == "triage/summarize" and got[0].id == "support/summarize"
     # the old id still finds the line; a version resolves to the content of its commit
@@ -154,8 +213,14 @@ def test_git_mv_keeps_the_version_line(sample_repo: GitRepo) -> None:
 def test_delete_and_add_with_similar_content_is_a_move(sample_repo: GitRepo) -> None:
     r = sample_repo
     (r.path / P).unlink()
-    r.commit("move by hand", {"prompts/summary.prompt":
-                              SUMMARIZE.replace("Summarize this ticket", "Summarize the ticket")})
+    r.commit(
+        "move by hand",
+        {
+            "prompts/summary.prompt": SUMMARIZE.replace(
+                "Summarize this ticket", "Summarize the ticket"
+            )
+        },
+    )
     got = versions(Workspace(r.path), "summary")
     assert [(v.version, v.change) for v in got] == [("1.0.0", "initial"), ("1.1.0", "minor")]
     assert got[1].reasons == ['message "user" changed', f"moved from {P}"]
@@ -164,12 +229,18 @@ def test_delete_and_add_with_similar_content_is_a_move(sample_repo: GitRepo) -> 
 def test_frontmatter_id_keeps_identity_across_a_rewrite_and_move(repo: GitRepo) -> None:
     repo.commit("add", {"prompts/a.prompt": "---\nid: triage\n---\nRoute {{ ticket }}\n"})
     (repo.path / "prompts/a.prompt").unlink()
-    repo.commit("rewrite", {"prompts/routing/new-name.prompt":
-                            "---\nid: triage\ndescription: x\n---\nsystem:\nYou route tickets "
-                            "for a big team, carefully and quickly.\n\nuser:\n{{ ticket }}\n"})
+    repo.commit(
+        "rewrite",
+        {
+            "prompts/routing/new-name.prompt": "---\nid: triage\ndescription: x\n---\nsystem:\nYou route tickets "
+            "for a big team, carefully and quickly.\n\nuser:\n{{ ticket }}\n"
+        },
+    )
     got = versions(Workspace(repo.path), "triage")
     assert [(v.version, v.path) for v in got] == [
-        ("1.0.0", "prompts/a.prompt"), ("1.1.0", "prompts/routing/new-name.prompt")]
+        ("1.0.0", "prompts/a.prompt"),
+        ("1.1.0", "prompts/routing/new-name.prompt"),
+    ]
     assert "moved from prompts/a.prompt" in got[1].reasons
 
 
@@ -183,7 +254,9 @@ def test_deleted_and_added_again_continues_the_line(sample_repo: GitRepo) -> Non
     r.commit("restore", {P: SUMMARIZE})
     got = versions(Workspace(r.path), "support/summarize")
     assert [(v.version, v.change, v.same_as) for v in got] == [
-        ("1.0.0", "initial", None), ("1.0.1", "patch", "1.0.0")]
+        ("1.0.0", "initial", None),
+        ("1.0.1", "patch", "1.0.0"),
+    ]
     assert got[1].reasons == ["added again"]
 
 
@@ -194,8 +267,11 @@ def test_same_content_again_is_a_new_version_marked_same_as(sample_repo: GitRepo
     edit(r, "Summarize the ticket", "Summarize this ticket")
     r.commit("revert")
     got = versions(Workspace(r.path), "support/summarize")
-    assert [(v.version, v.same_as) for v in got] == [("1.0.0", None), ("1.1.0", None),
-                                                     ("1.2.0", "1.0.0")]
+    assert [(v.version, v.same_as) for v in got] == [
+        ("1.0.0", None),
+        ("1.1.0", None),
+        ("1.2.0", "1.0.0"),
+    ]
     assert got[2].content_hash == got[0].content_hash != got[1].content_hash
 
 
@@ -227,9 +303,14 @@ def test_merged_branch_is_one_change_on_the_first_parent_line(sample_repo: GitRe
     r.git("merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
     got = versions(Workspace(r.path), "support/summarize")
     assert [(v.version, v.change, v.subject) for v in got] == [
-        ("1.0.0", "initial", "add summarize prompt"), ("1.1.0", "minor", "Merge feature")]
-    assert set(got[1].reasons) == {'message "user" changed', "params.temperature 0.2 -> 0.3",
-                                   "description changed"}
+        ("1.0.0", "initial", "add summarize prompt"),
+        ("1.1.0", "minor", "Merge feature"),
+    ]
+    assert set(got[1].reasons) == {
+        'message "user" changed',
+        "params.temperature 0.2 -> 0.3",
+        "description changed",
+    }
 
 
 def test_history_full_counts_every_commit(sample_repo: GitRepo) -> None:
@@ -239,8 +320,12 @@ def test_history_full_counts_every_commit(sample_repo: GitRepo) -> None:
     r.git("checkout", "-q", "main")
     r.commit("elsewhere", {"README.md": "hi\n"})
     r.git("merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
-    assert vs(r) == [("1.0.0", "initial"), ("1.1.0", "minor"), ("1.2.0", "minor"),
-                     ("1.2.1", "patch")]
+    assert vs(r) == [
+        ("1.0.0", "initial"),
+        ("1.1.0", "minor"),
+        ("1.2.0", "minor"),
+        ("1.2.1", "patch"),
+    ]
 
 
 def test_versions_are_deterministic_for_a_commit(sample_repo: GitRepo) -> None:
@@ -260,18 +345,28 @@ def test_versions_off_the_main_branch_are_provisional(sample_repo: GitRepo) -> N
     r = sample_repo
     shas = _feature_branch(r)
     got = versions(Workspace(r.path), "support/summarize")
-    assert [v.version for v in got] == ["1.0.0", f"1.1.0-dev.1+{shas[0][:7]}",
-                                        f"1.1.0-dev.2+{shas[1][:7]}",
-                                        f"1.1.0-dev.3+{shas[2][:7]}"]
+    assert [v.version for v in got] == [
+        "1.0.0",
+        f"1.1.0-dev.1+{shas[0][:7]}",
+        f"1.1.0-dev.2+{shas[1][:7]}",
+        f"1.1.0-dev.3+{shas[2][:7]}",
+    ]
     assert [v.provisional for v in got] == [False, True, True, True]
     # compared with the last final version, as merging would compare it
-    assert set(got[3].reasons) == {'message "user" changed', "params.temperature 0.2 -> 0.3",
-                                   "description changed"}
+    assert set(got[3].reasons) == {
+        'message "user" changed',
+        "params.temperature 0.2 -> 0.3",
+        "description changed",
+    }
     # the same commits are final once main has them (fast-forward)
     r.git("checkout", "-q", "main")
     r.git("merge", "-q", "--ff-only", "feature")
-    assert vs(r) == [("1.0.0", "initial"), ("1.1.0", "minor"), ("1.2.0", "minor"),
-                     ("1.2.1", "patch")]
+    assert vs(r) == [
+        ("1.0.0", "initial"),
+        ("1.1.0", "minor"),
+        ("1.2.0", "minor"),
+        ("1.2.1", "patch"),
+    ]
 
 
 def test_main_branch_setting_and_new_prompt_on_a_branch(sample_repo: GitRepo) -> None:
@@ -284,11 +379,14 @@ def test_main_branch_setting_and_new_prompt_on_a_branch(sample_repo: GitRepo) ->
 
 
 def test_includes_bump_the_including_prompt_and_join_its_interface(repo: GitRepo) -> None:
-    repo.commit("add", {
-        "partials/tone.md": "Answer in a calm tone.\n",
-        "prompts/reply.prompt": "system:\n{% include \"partials/tone.md\" %}\n\nuser:\n{{ question }}\n",
-        "prompts/other.prompt": "Hello {{ name }}\n",
-    })
+    repo.commit(
+        "add",
+        {
+            "partials/tone.md": "Answer in a calm tone.\n",
+            "prompts/reply.prompt": 'system:\n{% include "partials/tone.md" %}\n\nuser:\n{{ question }}\n',
+            "prompts/other.prompt": "Hello {{ name }}\n",
+        },
+    )
     first = repo.git("rev-parse", "HEAD")
     repo.commit("tone", {"partials/tone.md": "Answer in a warm tone.\n"})
     repo.commit("ws", {"partials/tone.md": "Answer in a warm tone.   \n"})
@@ -296,7 +394,11 @@ def test_includes_bump_the_including_prompt_and_join_its_interface(repo: GitRepo
     ws = Workspace(repo.path)
     got = versions(ws, "reply")
     assert [(v.version, v.change) for v in got] == [
-        ("1.0.0", "initial"), ("1.1.0", "minor"), ("1.1.1", "patch"), ("2.0.0", "major")]
+        ("1.0.0", "initial"),
+        ("1.1.0", "minor"),
+        ("1.1.1", "patch"),
+        ("2.0.0", "major"),
+    ]
     assert got[1].reasons == ['included "partials/tone.md" changed']
     assert 'variable "audience" added (required)' in got[3].reasons
     assert vs(repo, "other") == [("1.0.0", "initial")]
@@ -308,8 +410,10 @@ def test_includes_bump_the_including_prompt_and_join_its_interface(repo: GitRepo
     (repo.path / "partials/tone.md").write_text("WORKING TREE\n")
     r = resolve_at(ws, "reply", "1.1")
     assert r.version == "1.1.1"
-    assert r.prompt.render({"question": "q"}, loader=r.loader)[0]["content"] == \
-        "Answer in a warm tone.   "
+    assert (
+        r.prompt.render({"question": "q"}, loader=r.loader)[0]["content"]
+        == "Answer in a warm tone.   "
+    )
 
 
 def test_include_added_later_is_followed_from_then_on(repo: GitRepo) -> None:
@@ -325,16 +429,22 @@ def test_include_added_later_is_followed_from_then_on(repo: GitRepo) -> None:
 
 
 def test_adopting_a_folder_of_markdown_prompts_with_an_id_pattern(repo: GitRepo) -> None:
-    repo.commit("patterns", {
-        "patterns/summarize/system.md": "# IDENTITY\nYou summarize.\n",
-        "patterns/extract_wisdom/system.md": "# IDENTITY\nYou extract wisdom.\n",
-        "patterns/summarize/README.md": "not a prompt\n",
-    })
+    repo.commit(
+        "patterns",
+        {
+            "patterns/summarize/system.md": "# IDENTITY\nYou summarize.\n",
+            "patterns/extract_wisdom/system.md": "# IDENTITY\nYou extract wisdom.\n",
+            "patterns/summarize/README.md": "not a prompt\n",
+        },
+    )
     for i in range(3):
-        repo.commit(f"tweak {i}", {"patterns/summarize/system.md":
-                                   f"# IDENTITY\nYou summarize. Step {i}.\n"})
-    repo.commit("adopt", {"loomgit.yaml":
-                          'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}"}\n'})
+        repo.commit(
+            f"tweak {i}",
+            {"patterns/summarize/system.md": f"# IDENTITY\nYou summarize. Step {i}.\n"},
+        )
+    repo.commit(
+        "adopt", {"loomgit.yaml": 'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}"}\n'}
+    )
     ws = Workspace(repo.path)
     assert [v.version for v in versions(ws, "summarize")] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
     assert [v.version for v in versions(ws, "extract_wisdom")] == ["1.0.0"]
@@ -404,7 +514,12 @@ def test_pending_changes_for_the_commit_message_hook(sample_repo: GitRepo) -> No
     ws = Workspace(r.path)
     (p,) = pending_changes(ws, "index")
     assert (p.id, p.version, p.change, p.reasons, p.previous) == (
-        "support/summarize", "1.1.0", "minor", ['message "user" changed'], "1.0.0")
+        "support/summarize",
+        "1.1.0",
+        "minor",
+        ['message "user" changed'],
+        "1.0.0",
+    )
     assert p.summary == 'minor: message "user" changed'
     (p,) = pending_changes(ws, "index", message="feat!: new wording")
     assert (p.version, p.change) == ("2.0.0", "major")
@@ -420,7 +535,9 @@ def test_staged_rename_and_deletion(sample_repo: GitRepo) -> None:
     r.git("rm", "-q", "prompts/other.prompt")
     got = pending_changes(Workspace(r.path), "index", include_deleted=True)
     assert [(p.id, p.status, p.version, p.previous) for p in got] == [
-        ("other", "deleted", None, "1.0.0"), ("summary", "renamed", "1.0.1", "1.0.0")]
+        ("other", "deleted", None, "1.0.0"),
+        ("summary", "renamed", "1.0.1", "1.0.0"),
+    ]
     assert pending_changes(Workspace(r.path), "index")[0].id == "summary"
 
 
@@ -445,17 +562,23 @@ def test_resolve_at_every_kind_of_reference(sample_repo: GitRepo) -> None:
     edit(r, "Summarize this ticket", "Summarize the ticket")
     r.commit("m")
     ws = Workspace(r.path)
-    assert [v.version for v in versions(ws, "support/summarize")] == \
-        ["1.0.0", "1.1.0", "1.1.1", "1.2.0"]
+    assert [v.version for v in versions(ws, "support/summarize")] == [
+        "1.0.0",
+        "1.1.0",
+        "1.1.1",
+        "1.2.0",
+    ]
     assert resolve_at(ws, "support/summarize", "1.1.0").prompt.params["temperature"] == 0.3
     assert resolve_at(ws, "support/summarize", "1.1").version == "1.1.1"
     assert resolve_at(ws, "summarize", "latest").version == "1.2.0"
     got = resolve_at(ws, P, first[:8])
     assert (got.version, got.commit) == ("1.0.0", first)
     assert resolve_at(ws, "support/summarize", "main~1").version == "1.1.1"
-    for bad, msg in [("9.9.9", "has no version 9.9.9 \\(latest is 1.2.0"),
-                     ("3.1", "has no version 3.1.x"),
-                     ("nonsense", "'nonsense' is not a version")]:
+    for bad, msg in [
+        ("9.9.9", "has no version 9.9.9 \\(latest is 1.2.0"),
+        ("3.1", "has no version 3.1.x"),
+        ("nonsense", "'nonsense' is not a version"),
+    ]:
         with pytest.raises(RefError, match=msg):
             resolve_at(ws, "support/summarize", bad)
     with pytest.raises(RefError, match="unknown prompt 'nope'"):
@@ -464,21 +587,28 @@ def test_resolve_at_every_kind_of_reference(sample_repo: GitRepo) -> None:
 
 def test_classify_is_reusable_on_parsed_prompts() -> None:
     a = parse_prompt(SUMMARIZE, "a.prompt")
-    b = parse_prompt(SUMMARIZE.replace("  tone: {type: string, enum: [formal, casual], "
-                                       "default: formal}\n", "").replace("{{ tone }}", "calm"),
-                     "a.prompt")
+    b = parse_prompt(
+        SUMMARIZE.replace(
+            "  tone: {type: string, enum: [formal, casual], default: formal}\n", ""
+        ).replace("{{ tone }}", "calm"),
+        "a.prompt",
+    )
     change, reasons = classify(a, b)
     assert change == "major" and reasons[0] == 'variable "tone" removed'
     assert classify(a, a) == ("patch", ["whitespace only"])
     assert classify(a, a, message="refactor!: x")[0] == "major"
 
 
-def test_git_processes_do_not_grow_with_prompts(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_processes_do_not_grow_with_prompts(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = {f"prompts/p{i}.prompt": f"Prompt {i} says {{{{ x }}}}\n" for i in range(40)}
     repo.commit("many", files)
     for n in range(5):
-        repo.commit(f"edit {n}", {f"prompts/p{i}.prompt": f"Prompt {i} v{n} {{{{ x }}}}\n"
-                                  for i in range(n, 40, 3)})
+        repo.commit(
+            f"edit {n}",
+            {f"prompts/p{i}.prompt": f"Prompt {i} v{n} {{{{ x }}}}\n" for i in range(n, 40, 3)},
+        )
     calls: list[list[str]] = []
     real_popen = subprocess.Popen
 
@@ -498,12 +628,21 @@ def test_git_processes_do_not_grow_with_prompts(repo: GitRepo, monkeypatch: pyte
 
 
 def test_uncommitted_partial_change_gives_the_including_prompt_a_dev_version(repo: GitRepo) -> None:
-    repo.commit("add", {"partials/tone.md": "Be calm.\n",
-                        "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n"})
+    repo.commit(
+        "add",
+        {
+            "partials/tone.md": "Be calm.\n",
+            "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n",
+        },
+    )
     repo.write({"partials/tone.md": "Be warm.\n"})
     ws = Workspace(repo.path)
     (p,) = pending_changes(ws, "worktree")
-    assert (p.id, p.change, p.reasons) == ("reply", "minor", ['included "partials/tone.md" changed'])
+    assert (p.id, p.change, p.reasons) == (
+        "reply",
+        "minor",
+        ['included "partials/tone.md" changed'],
+    )
     assert p.version.startswith("1.1.0-dev+")
     assert working_version(ws, ws.prompt("reply")) == p.version
     assert pending_changes(ws, "index") == []
@@ -524,7 +663,9 @@ def test_merge_that_brings_a_new_and_a_moved_prompt(sample_repo: GitRepo) -> Non
     assert [(v.version, v.subject) for v in versions(ws, "new")] == [("1.0.0", "Merge feature")]
     moved = versions(ws, "triage/summarize")
     assert [(v.version, v.reasons) for v in moved] == [
-        ("1.0.0", ["first appearance"]), ("1.0.1", [f"moved from {P}"])]
+        ("1.0.0", ["first appearance"]),
+        ("1.0.1", [f"moved from {P}"]),
+    ]
 
 
 def test_main_branch_is_the_remotes_default_branch(repo: GitRepo, tmp_path: Path) -> None:
@@ -536,8 +677,10 @@ def test_main_branch_is_the_remotes_default_branch(repo: GitRepo, tmp_path: Path
     (clone / P).write_text(SUMMARIZE.replace("Summarize this ticket", "Summarize a ticket"))
     _run(clone, "git", "commit", "-q", "-am", "work")
     sha = _run(clone, "git", "rev-parse", "HEAD").strip()
-    assert [v.version for v in versions(Workspace(clone), "support/summarize")] == \
-        ["1.0.0", f"1.1.0-dev.1+{sha[:7]}"]
+    assert [v.version for v in versions(Workspace(clone), "support/summarize")] == [
+        "1.0.0",
+        f"1.1.0-dev.1+{sha[:7]}",
+    ]
 
 
 def test_mode_only_change_is_not_a_pending_version(sample_repo: GitRepo) -> None:
@@ -554,9 +697,14 @@ def test_user_git_settings_do_not_change_versions(sample_repo: GitRepo) -> None:
     r.git("checkout", "-q", "main")
     r.git("merge", "-q", "--no-ff", "-m", "Merge feature", "feature")
     want = vs(r)
-    for key, value in [("log.showRoot", "false"), ("log.diffMerges", "combined"),
-                       ("diff.renames", "false"), ("log.follow", "true"),
-                       ("diff.relative", "true"), ("log.showSignature", "true")]:
+    for key, value in [
+        ("log.showRoot", "false"),
+        ("log.diffMerges", "combined"),
+        ("diff.renames", "false"),
+        ("log.follow", "true"),
+        ("diff.relative", "true"),
+        ("log.showSignature", "true"),
+    ]:
         r.git("config", key, value)
     import importlib
     import shutil
@@ -567,12 +715,14 @@ def test_user_git_settings_do_not_change_versions(sample_repo: GitRepo) -> None:
 
 
 def test_a_branch_touching_many_prompts_reads_through_one_cat_file(
-        repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo.commit("many", {f"prompts/p{i}.prompt": f"Prompt {i} {{{{ x }}}}\n" for i in range(30)})
     history(Workspace(repo.path))
     repo.git("checkout", "-q", "-b", "topic")
-    sha = repo.commit("all", {f"prompts/p{i}.prompt": f"Prompt {i} now {{{{ x }}}}\n"
-                              for i in range(30)})
+    sha = repo.commit(
+        "all", {f"prompts/p{i}.prompt": f"Prompt {i} now {{{{ x }}}}\n" for i in range(30)}
+    )
     calls: list[list[str]] = []
     real_popen = subprocess.Popen
 

@@ -51,7 +51,8 @@ def cold(repo: GitRepo, ident: str = "support/summarize", ref: str = "HEAD") -> 
 
 
 def test_second_call_reads_nothing_and_a_new_commit_only_itself(
-        sample_repo: GitRepo, logs: list[list[str]]) -> None:
+    sample_repo: GitRepo, logs: list[list[str]]
+) -> None:
     r = sample_repo
     for n in range(3):
         bump_text(r, n)
@@ -66,8 +67,9 @@ def test_second_call_reads_nothing_and_a_new_commit_only_itself(
     assert got == cold(r)
 
 
-def test_an_older_commit_is_cut_from_a_newer_state(sample_repo: GitRepo,
-                                                   logs: list[list[str]]) -> None:
+def test_an_older_commit_is_cut_from_a_newer_state(
+    sample_repo: GitRepo, logs: list[list[str]]
+) -> None:
     r = sample_repo
     r.commit("other", {"prompts/other.prompt": "Hi {{ x }}\n"})
     for n in range(4):
@@ -83,8 +85,9 @@ def test_an_older_commit_is_cut_from_a_newer_state(sample_repo: GitRepo,
     assert [e.id for e in history(Workspace(r.path), "HEAD~5").live()] == ["support/summarize"]
 
 
-def test_branch_state_continues_from_the_main_state(sample_repo: GitRepo,
-                                                    logs: list[list[str]]) -> None:
+def test_branch_state_continues_from_the_main_state(
+    sample_repo: GitRepo, logs: list[list[str]]
+) -> None:
     r = sample_repo
     bump_text(r, 1)
     fresh(r)
@@ -97,12 +100,20 @@ def test_branch_state_continues_from_the_main_state(sample_repo: GitRepo,
     assert got == cold(r)
 
 
-@pytest.mark.parametrize("victim,garbage", [
-    ("idx.json", b"{not json"), ("idx.json", b""), ("idx.json", b"[]"),
-    ("lines.jsonl", b"garbage"), ("lines.jsonl", None), ("fold.json", b"{}"),
-])
-def test_a_damaged_cache_is_recomputed_or_named(sample_repo: GitRepo, victim: str,
-                                                garbage: bytes | None, cli) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "victim,garbage",
+    [
+        ("idx.json", b"{not json"),
+        ("idx.json", b""),
+        ("idx.json", b"[]"),
+        ("lines.jsonl", b"garbage"),
+        ("lines.jsonl", None),
+        ("fold.json", b"{}"),
+    ],
+)
+def test_a_damaged_cache_is_recomputed_or_named(
+    sample_repo: GitRepo, victim: str, garbage: bytes | None, cli
+) -> None:  # type: ignore[no-untyped-def]
     r = sample_repo
     for n in range(2):
         bump_text(r, n)
@@ -112,7 +123,9 @@ def test_a_damaged_cache_is_recomputed_or_named(sample_repo: GitRepo, victim: st
     hv._MEMO.clear()
     res = cli(["log", "summarize", "--json"], cwd=r.path)
     if garbage is None:  # found damaged while reading: one line, and the next run is whole
-        assert res.exit_code == 3 and "history cache" in res.err and "run the command again" in res.err
+        assert (
+            res.exit_code == 3 and "history cache" in res.err and "run the command again" in res.err
+        )
         assert res.err.count("\n") == 1
     else:
         assert res.exit_code == 0, res.err
@@ -168,8 +181,15 @@ def test_blob_reader_reads_many_and_names_missing_ones(sample_repo: GitRepo) -> 
 
     r = sample_repo
     r.commit("odd names", {"prompts/with space.prompt": "x\n", "big.txt": "y" * 300_000})
-    names = ["HEAD:" + P, "HEAD:prompts/with space.prompt", "HEAD:no such.prompt", "HEAD:big.txt",
-             "HEAD:nope", "HEAD", "0" * 40] * 200
+    names = [
+        "HEAD:" + P,
+        "HEAD:prompts/with space.prompt",
+        "HEAD:no such.prompt",
+        "HEAD:big.txt",
+        "HEAD:nope",
+        "HEAD",
+        "0" * 40,
+    ] * 200
     with BlobReader(r.path) as reader:
         got = reader.read_many(names)
         again = reader.read_many(names[:7])
@@ -180,11 +200,15 @@ def test_blob_reader_reads_many_and_names_missing_ones(sample_repo: GitRepo) -> 
     assert got["HEAD"] is None and got["0" * 40] is None  # a commit is not a blob
     assert again == {n: got[n] for n in names[:7]}
     assert read_blobs(r.path, [("HEAD", P), ("", P), ("HEAD~1", "big.txt")]) == {
-        ("HEAD", P): SUMMARIZE.encode(), ("", P): SUMMARIZE.encode(), ("HEAD~1", "big.txt"): None}
+        ("HEAD", P): SUMMARIZE.encode(),
+        ("", P): SUMMARIZE.encode(),
+        ("HEAD~1", "big.txt"): None,
+    }
 
 
 def test_a_long_history_is_read_in_two_halves_with_the_same_result(
-        sample_repo: GitRepo, logs: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    sample_repo: GitRepo, logs: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import loomgit.history.repo as repo_mod
 
     r = sample_repo

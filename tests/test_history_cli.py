@@ -69,16 +69,28 @@ def test_list_shows_uncommitted_versions_and_ref(story: GitRepo, cli) -> None:  
 def test_log_newest_first_with_reasons_and_same_as(story: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     data = json.loads(cli(["log", "summarize", "--json"], cwd=story.path).out)
     assert [(d["version"], d["change"]) for d in data] == [
-        ("2.1.0", "minor"), ("2.0.0", "major"), ("1.1.1", "patch"), ("1.1.0", "minor"),
-        ("1.0.0", "initial")]
+        ("2.1.0", "minor"),
+        ("2.0.0", "major"),
+        ("1.1.1", "patch"),
+        ("1.1.0", "minor"),
+        ("1.0.0", "initial"),
+    ]
     assert data[0]["same_as"] == "1.1.1"
     assert data[1]["reasons"] == ['variable "tone" removed', 'message "system" changed']
-    assert set(data[0]) >= {"version", "commit", "date", "author", "change", "reasons",
-                            "content_hash", "same_as"}
+    assert set(data[0]) >= {
+        "version",
+        "commit",
+        "date",
+        "author",
+        "change",
+        "reasons",
+        "content_hash",
+        "same_as",
+    }
     table = cli(["log", "support/summarize"], cwd=story.path).out
-    assert "major: variable \"tone\" added (required)" not in table  # optional: default given
+    assert 'major: variable "tone" added (required)' not in table  # optional: default given
     assert "(same content as 1.1.1)" in table
-    assert "minor: message \"user\" changed" in table
+    assert 'minor: message "user" changed' in table
     old = json.loads(cli(["log", "summarize@HEAD~3", "--json"], cwd=story.path).out)
     assert [d["version"] for d in old] == ["1.1.0", "1.0.0"]
 
@@ -86,7 +98,9 @@ def test_log_newest_first_with_reasons_and_same_as(story: GitRepo, cli) -> None:
 def test_show_at_versions_and_commits(story: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     r = cli(["show", "summarize@2.0.0"], cwd=story.path)
     assert r.exit_code == 0, r.err
-    assert r.out.splitlines()[0].startswith("support/summarize 2.0.0  (prompts/support/summarize.prompt, commit ")
+    assert r.out.splitlines()[0].startswith(
+        "support/summarize 2.0.0  (prompts/support/summarize.prompt, commit "
+    )
     assert "tone:" not in r.out and "Answer in a calm tone" in r.out
     data = json.loads(cli(["show", "summarize@1.1", "--json"], cwd=story.path).out)
     assert data["version"] == "1.1.1" and "Summarize one ticket" in data["text"]
@@ -107,20 +121,31 @@ def test_render_at_a_version_uses_that_content(story: GitRepo, cli) -> None:  # 
 def test_diff_two_versions(story: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     r = cli(["diff", "summarize@1.1.1", "summarize@2.0.0"], cwd=story.path)
     assert r.exit_code == 0, r.err
-    assert r.out.splitlines()[0] == \
-        "support/summarize@1.1.1 -> support/summarize@2.0.0: major"
-    assert "  - variable \"tone\" removed" in r.out
+    assert r.out.splitlines()[0] == "support/summarize@1.1.1 -> support/summarize@2.0.0: major"
+    assert '  - variable "tone" removed' in r.out
     assert "-You are an on-call assistant. Answer in a {{ tone }} tone." in r.out
     assert "+You are an on-call assistant. Answer in a calm tone." in r.out
     d = json.loads(cli(["diff", "summarize@1.0.0", "@1.1.0", "--json"], cwd=story.path).out)
-    assert set(d) == {"from", "to", "change", "reasons", "variables", "params", "model",
-                      "output", "messages", "includes", "rendered"}
+    assert set(d) == {
+        "from",
+        "to",
+        "change",
+        "reasons",
+        "variables",
+        "params",
+        "model",
+        "output",
+        "messages",
+        "includes",
+        "rendered",
+    }
     assert d["from"]["version"] == "1.0.0" and d["to"]["version"] == "1.1.0"
     assert (d["change"], d["reasons"]) == ("minor", ['message "user" changed'])
     assert [m["status"] for m in d["messages"]] == ["same", "changed"]
     assert "+Summarize the ticket: {{ ticket }}" in d["messages"][1]["diff"]
-    d = json.loads(cli(["diff", "summarize@1.1.1", "summarize@2.0.0", "--json"],
-                       cwd=story.path).out)
+    d = json.loads(
+        cli(["diff", "summarize@1.1.1", "summarize@2.0.0", "--json"], cwd=story.path).out
+    )
     assert list(d["variables"]["removed"]) == ["tone"]
 
 
@@ -130,8 +155,20 @@ def test_diff_against_the_working_tree_and_rendered(story: GitRepo, cli) -> None
     assert d["from"]["commit"] == story.git("rev-parse", "HEAD")
     assert d["to"]["version"].startswith("2.2.0-dev+")
     assert d["params"]["changed"] == {"temperature": {"from": 0.2, "to": 0.7}}
-    d = json.loads(cli(["diff", "summarize@2.0.0", "summarize", "--render", "--var",
-                        "ticket=VPN down", "--json"], cwd=story.path).out)
+    d = json.loads(
+        cli(
+            [
+                "diff",
+                "summarize@2.0.0",
+                "summarize",
+                "--render",
+                "--var",
+                "ticket=VPN down",
+                "--json",
+            ],
+            cwd=story.path,
+        ).out
+    )
     assert d["rendered"][0]["status"] == "changed"
     assert "+You are an on-call assistant. Answer in a formal tone." in d["rendered"][0]["diff"]
     assert d["rendered"][1]["status"] == "same"
@@ -142,7 +179,9 @@ def test_diff_base_lists_every_changed_prompt(story: GitRepo, cli) -> None:  # t
     story.write({"prompts/new.prompt": "New {{ x }}\n"})
     d = json.loads(cli(["diff", "--base", "HEAD", "--json"], cwd=story.path).out)
     assert [(x["from"] and x["from"]["id"], x["to"]["id"], x["change"]) for x in d] == [
-        ("greet", "greet", "minor"), (None, "new", "initial")]
+        ("greet", "greet", "minor"),
+        (None, "new", "initial"),
+    ]
     r = cli(["diff", "--base", "HEAD~1"], cwd=story.path)
     assert "support/summarize@2.0.0 -> support/summarize@2.2.0-dev" not in r.out
     assert "greet" in r.out
@@ -150,8 +189,10 @@ def test_diff_base_lists_every_changed_prompt(story: GitRepo, cli) -> None:  # t
     (story.path / P).unlink()
     d = json.loads(cli(["diff", "--base", "HEAD", "--json"], cwd=story.path).out)
     assert [(x["from"] and x["from"]["id"], x["to"] and x["to"]["id"], x["change"]) for x in d] == [
-        ("greet", "greet", "minor"), (None, "new", "initial"),
-        ("support/summarize", None, "deleted")]
+        ("greet", "greet", "minor"),
+        (None, "new", "initial"),
+        ("support/summarize", None, "deleted"),
+    ]
 
 
 def test_status(story: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +208,8 @@ def test_status(story: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
     assert rows[1][3].startswith("2.2.0-dev+") and rows[1][4] == 'minor: message "user" changed'
     staged = json.loads(cli(["status", "--staged", "--json"], cwd=story.path).out)
     assert [(p["id"], p["version"], p["status"]) for p in staged] == [
-        ("support/summarize", "2.2.0", "modified")]
+        ("support/summarize", "2.2.0", "modified")
+    ]
 
 
 def _bad_refs() -> list[tuple[str, str]]:
@@ -181,8 +223,13 @@ def _bad_refs() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("ref,text", _bad_refs())
 @pytest.mark.parametrize("command", ["render", "show", "log"])
-def test_bad_references_are_one_line_and_exit_1(story: GitRepo, cli, command: str, ref: str,  # type: ignore[no-untyped-def]
-                                                text: str) -> None:
+def test_bad_references_are_one_line_and_exit_1(
+    story: GitRepo,
+    cli,
+    command: str,
+    ref: str,  # type: ignore[no-untyped-def]
+    text: str,
+) -> None:
     r = cli([command, ref], cwd=story.path)
     assert r.exit_code == 1, (r.out, r.err)
     assert r.out == ""
@@ -206,8 +253,11 @@ def test_outside_git_and_shallow_clone(tmp_path: Path, sample_repo: GitRepo, cli
     assert r.exit_code == 3 and "is not a git repository" in r.err
     sample_repo.commit("more", {"x.txt": "x"})
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{sample_repo.path}",
-                    str(clone)], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{sample_repo.path}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
     for args in (["list"], ["log", "summarize"], ["render", "summarize@1.0.0"]):
         r = cli(args, cwd=clone)
         assert r.exit_code == 3, args
@@ -253,8 +303,13 @@ def test_empty_repository_commands(repo: GitRepo, cli) -> None:  # type: ignore[
 
 
 def test_diff_shows_changed_includes(repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
-    repo.commit("add", {"partials/tone.md": "Be calm.\n",
-                        "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n"})
+    repo.commit(
+        "add",
+        {
+            "partials/tone.md": "Be calm.\n",
+            "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n",
+        },
+    )
     repo.write({"partials/tone.md": "Be warm.\n"})
     d = json.loads(cli(["diff", "reply", "--json"], cwd=repo.path).out)
     assert (d["change"], d["reasons"]) == ("minor", ['included "partials/tone.md" changed'])

@@ -24,9 +24,30 @@ from loomgit.history.facts import (
 from loomgit.prompt.model import content_hash
 from loomgit.prompt.parse import parse_prompt, split_frontmatter, split_messages
 
-LINES = ["---", "--- ", "...", "a: 1", "", "  ", "system:", "user:", " USER: ", "Assistant :",
-         "text {{ x }}", "{# c #}", "x  ", "\t", "é", "---x", "\x1c", "\r", "{% include 'p.md' %}",
-         "\u00a0", "\ufeff", "id: x"]
+LINES = [
+    "---",
+    "--- ",
+    "...",
+    "a: 1",
+    "",
+    "  ",
+    "system:",
+    "user:",
+    " USER: ",
+    "Assistant :",
+    "text {{ x }}",
+    "{# c #}",
+    "x  ",
+    "\t",
+    "é",
+    "---x",
+    "\x1c",
+    "\r",
+    "{% include 'p.md' %}",
+    "\u00a0",
+    "\ufeff",
+    "id: x",
+]
 
 
 def texts(seed: int, n: int) -> list[str]:
@@ -51,10 +72,26 @@ def test_split_front_equals_the_parser() -> None:
 
 def test_fast_hash_equals_content_hash() -> None:
     rng = random.Random(2)
-    chars = ["a", " ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "é", "\u00a0",
-             "\ufeff", "-", "\x85", "\u2028"]
-    samples = texts(3, 5_000) + ["".join(rng.choice(chars) for _ in range(rng.randint(0, 12)))
-                                 for _ in range(20_000)]
+    chars = [
+        "a",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\x0b",
+        "\x0c",
+        "\x1c",
+        "\x1f",
+        "é",
+        "\u00a0",
+        "\ufeff",
+        "-",
+        "\x85",
+        "\u2028",
+    ]
+    samples = texts(3, 5_000) + [
+        "".join(rng.choice(chars) for _ in range(rng.randint(0, 12))) for _ in range(20_000)
+    ]
     for t in samples:
         assert fast_hash(t, {}) == content_hash(t), repr(t)
     assert fast_hash("x", {"p.md": "y"}) == content_hash("x", {"p.md": "y"})
@@ -94,19 +131,99 @@ def _blocks_by_lines(fm: str) -> list[tuple[str, str]] | None:
 
 def test_split_blocks() -> None:
     rng = random.Random(5)
-    parts = ["a: 1", "b:", "  - x", "- y", "# c", "", " ", "\t", "c: {x: 1}", "\"q\": 1",
-             "d.e: 2", "x", "f:x", "g :", "h:\tv"]
+    parts = [
+        "a: 1",
+        "b:",
+        "  - x",
+        "- y",
+        "# c",
+        "",
+        " ",
+        "\t",
+        "c: {x: 1}",
+        '"q": 1',
+        "d.e: 2",
+        "x",
+        "f:x",
+        "g :",
+        "h:\tv",
+    ]
     for _ in range(20_000):
         t = "\n".join(rng.choice(parts) for _ in range(rng.randint(0, 7)))
         assert split_blocks(t) == _blocks_by_lines(t), repr(t)
 
 
-ATOMS = ["0", "-0", "1", "-3", "0.5", "007", "1.0", "1e3", ".5", "1_0", "yes", "No", "on", "OFF",
-         "null", "Null", "~", "true", "False", "abc", "a b", "a: b", "a #c", "x/y", "openai/gpt-4o",
-         "It's", "-", "1.2.3", "0x1F", "1:30", "a,b", "é", " ", "", "Hello.", "!x", "&a", "*a",
-         "'q'", "\"q\"", "'it''s'", "\"a\\\"b\"", "'a, b'", "[a]", "{a: 1}", "a:", "2001-12-14",
-         "-.5", "+1", "12:30:00", "1.", "NaN", ".inf", "y", "n", "Y", "3 items", "[]", "{}",
-         "[a, [b]]", "{a: {b: 1}}", "a b, c", "true x", "yes.", "(x)", "a;b", "%x", "@x", "`x"]
+ATOMS = [
+    "0",
+    "-0",
+    "1",
+    "-3",
+    "0.5",
+    "007",
+    "1.0",
+    "1e3",
+    ".5",
+    "1_0",
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "null",
+    "Null",
+    "~",
+    "true",
+    "False",
+    "abc",
+    "a b",
+    "a: b",
+    "a #c",
+    "x/y",
+    "openai/gpt-4o",
+    "It's",
+    "-",
+    "1.2.3",
+    "0x1F",
+    "1:30",
+    "a,b",
+    "é",
+    " ",
+    "",
+    "Hello.",
+    "!x",
+    "&a",
+    "*a",
+    "'q'",
+    '"q"',
+    "'it''s'",
+    '"a\\"b"',
+    "'a, b'",
+    "[a]",
+    "{a: 1}",
+    "a:",
+    "2001-12-14",
+    "-.5",
+    "+1",
+    "12:30:00",
+    "1.",
+    "NaN",
+    ".inf",
+    "y",
+    "n",
+    "Y",
+    "3 items",
+    "[]",
+    "{}",
+    "[a, [b]]",
+    "{a: {b: 1}}",
+    "a b, c",
+    "true x",
+    "yes.",
+    "(x)",
+    "a;b",
+    "%x",
+    "@x",
+    "`x",
+]
 
 
 def test_plain_blocks_read_as_pyyaml_reads_them() -> None:
@@ -117,10 +234,19 @@ def test_plain_blocks_read_as_pyyaml_reads_them() -> None:
         if r < 0.5 or depth > 1:
             return rng.choice(ATOMS)
         if r < 0.75:
-            return "{" + ", ".join(f"{rng.choice(['a', 'b', 'type', 'enum'])}: {value(depth + 1)}"
-                                   for _ in range(rng.randint(0, 3))) + rng.choice(["}", " }", ""])
-        return "[" + ", ".join(value(depth + 1) for _ in range(rng.randint(0, 3))) + \
-            rng.choice(["]", " ]", ""])
+            return (
+                "{"
+                + ", ".join(
+                    f"{rng.choice(['a', 'b', 'type', 'enum'])}: {value(depth + 1)}"
+                    for _ in range(rng.randint(0, 3))
+                )
+                + rng.choice(["}", " }", ""])
+            )
+        return (
+            "["
+            + ", ".join(value(depth + 1) for _ in range(rng.randint(0, 3)))
+            + rng.choice(["]", " ]", ""])
+        )
 
     def block() -> str:
         key = rng.choice(["description", "params", "tags", "variables", "k"])
@@ -129,11 +255,20 @@ def test_plain_blocks_read_as_pyyaml_reads_them() -> None:
             return f"{key}: {value()}" + rng.choice(["", " "])
         ind = rng.choice(["  ", "    ", "", " "])
         if r < 0.75:
-            return f"{key}:" + rng.choice(["", " "]) + "".join(
-                f"\n{ind}{rng.choice(['a', 'b', 'x_1'])}: {value()}"
-                for _ in range(rng.randint(1, 3))) + rng.choice(["", "\n"])
-        return f"{key}:" + "".join(f"\n{ind}- {value()}" for _ in range(rng.randint(1, 3))) + \
-            rng.choice(["", "\n", "\n  x"])
+            return (
+                f"{key}:"
+                + rng.choice(["", " "])
+                + "".join(
+                    f"\n{ind}{rng.choice(['a', 'b', 'x_1'])}: {value()}"
+                    for _ in range(rng.randint(1, 3))
+                )
+                + rng.choice(["", "\n"])
+            )
+        return (
+            f"{key}:"
+            + "".join(f"\n{ind}- {value()}" for _ in range(rng.randint(1, 3)))
+            + rng.choice(["", "\n", "\n  x"])
+        )
 
     accepted = 0
     for _ in range(40_000):
@@ -144,11 +279,15 @@ def test_plain_blocks_read_as_pyyaml_reads_them() -> None:
         accepted += 1
         assert repr(got) == repr(_plainify(yaml.load(text, Loader=yaml.CSafeLoader))), text
     assert accepted > 8000
-    assert simple_block("variables:\n  ticket: {type: string, required: true}\n"
-                        "  tone: {type: string, enum: [formal, casual], default: formal}") == \
-        {"variables": {"ticket": {"type": "string", "required": True},
-                       "tone": {"type": "string", "enum": ["formal", "casual"],
-                                "default": "formal"}}}
+    assert simple_block(
+        "variables:\n  ticket: {type: string, required: true}\n"
+        "  tone: {type: string, enum: [formal, casual], default: formal}"
+    ) == {
+        "variables": {
+            "ticket": {"type": "string", "required": True},
+            "tone": {"type": "string", "enum": ["formal", "casual"], "default": "formal"},
+        }
+    }
 
 
 PROMPTS = [
@@ -168,11 +307,23 @@ PROMPTS = [
 def test_history_facts_equal_the_parsed_prompts(text: str) -> None:
     fast = FactsBuilder().from_text(text, "p.prompt")
     full = facts_from_prompt(parse_prompt(text, "p.prompt"))
-    for name in ("ok", "content_hash", "model", "params", "output_format",
-                 "output_schema", "description", "tags", "sample", "other", "messages"):
+    for name in (
+        "ok",
+        "content_hash",
+        "model",
+        "params",
+        "output_format",
+        "output_schema",
+        "description",
+        "tags",
+        "sample",
+        "other",
+        "messages",
+    ):
         assert getattr(fast, name) == getattr(full, name), name
-    assert {k: v.to_dict() for k, v in fast.interface.items()} == \
-        {k: v.to_dict() for k, v in full.interface.items()}
+    assert {k: v.to_dict() for k, v in fast.interface.items()} == {
+        k: v.to_dict() for k, v in full.interface.items()
+    }
     assert classify_facts(fast, full) == ("patch", ["whitespace only"])
 
 

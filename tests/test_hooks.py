@@ -20,8 +20,13 @@ CASES = sorted(p.name for p in HOOK_CORPUS.iterdir() if (p / "expect.txt").is_fi
 
 def commit(repo: GitRepo, message: str = "change", *args: str) -> subprocess.CompletedProcess[str]:
     """A real ``git commit`` (hooks run); output is stdout and stderr together."""
-    return subprocess.run(["git", "commit", "-m", message, *args], cwd=repo.path, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.run(
+        ["git", "commit", "-m", message, *args],
+        cwd=repo.path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 @pytest.fixture
@@ -73,7 +78,8 @@ def test_install_refuses_foreign_hook_without_force(repo: GitRepo, cli) -> None:
     assert res.exit_code == 2
     assert res.err.strip() == (
         "loomgit: error: .git/hooks/pre-commit: existing hook(s) not written by loomgit; left "
-        "alone. Rerun with --force to keep them as *.pre-loomgit and install loomgit's")
+        "alone. Rerun with --force to keep them as *.pre-loomgit and install loomgit's"
+    )
     assert foreign.read_text() == "#!/bin/sh\necho team hook\n"
     assert not (repo.path / ".git" / "hooks" / "prepare-commit-msg").exists()  # all or nothing
 
@@ -84,7 +90,10 @@ def test_force_keeps_foreign_hook_and_uninstall_restores_it(repo: GitRepo, cli) 
     (hooks_dir / "pre-commit").write_text("#!/bin/sh\necho team hook\n")
     res = cli(["hooks", "install", "--force"], cwd=repo.path)
     assert res.exit_code == 0
-    assert "replaced  .git/hooks/pre-commit  (previous hook kept as .git/hooks/pre-commit.pre-loomgit)" in res.out
+    assert (
+        "replaced  .git/hooks/pre-commit  (previous hook kept as .git/hooks/pre-commit.pre-loomgit)"
+        in res.out
+    )
     assert hooks.is_ours(hooks_dir / "pre-commit")
     res = cli(["hooks", "uninstall"], cwd=repo.path)
     assert res.exit_code == 0
@@ -185,15 +194,18 @@ def test_hand_commit_on_stage_branch_is_refused(hooked: GitRepo) -> None:
     hooked.git("add", "notes.txt")
     res = commit(hooked, "hand edit")
     assert res.returncode == 1
-    assert ("loomgit-protect: commit refused: 'stage/production' is the branch of stage "
-            "'production': only 'loomgit promote' writes it. Switch back (git switch -) and run "
-            "'loomgit promote ID VERSION --to production' instead.") in res.stdout
+    assert (
+        "loomgit-protect: commit refused: 'stage/production' is the branch of stage "
+        "'production': only 'loomgit promote' writes it. Switch back (git switch -) and run "
+        "'loomgit promote ID VERSION --to production' instead."
+    ) in res.stdout
 
 
 def test_stage_branch_pattern_comes_from_config(hooked: GitRepo) -> None:
     cfg = hooked.path / "loomgit.yaml"
-    cfg.write_text("prompts: [prompts/**/*.prompt]\nstages: [qa, live]\n"
-                   "stage_branch: 'release/{stage}'\n")
+    cfg.write_text(
+        "prompts: [prompts/**/*.prompt]\nstages: [qa, live]\nstage_branch: 'release/{stage}'\n"
+    )
     hooked.commit("custom stages")
     hooked.git("checkout", "-q", "-b", "stage/production")  # no longer a stage branch
     hooked.write({"notes.txt": "ok"})
@@ -215,8 +227,14 @@ def test_hook_without_loomgit_refuses_in_one_line(hooked: GitRepo) -> None:
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     hooked.write({"notes.txt": "x"})
     hooked.git("add", "notes.txt")
-    res = subprocess.run(["git", "commit", "-m", "x"], cwd=hooked.path, text=True, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    res = subprocess.run(
+        ["git", "commit", "-m", "x"],
+        cwd=hooked.path,
+        text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert res.returncode != 0
     lines = [ln for ln in res.stdout.splitlines() if "loomgit" in ln]
     assert len(lines) == 1 and "loomgit is not installed" in lines[0]
@@ -230,15 +248,23 @@ def test_internal_error_blocks_the_commit(hooked: GitRepo, tmp_path: Path) -> No
         "import loomgit.check\n"
         "def boom(*a, **k):\n"
         "    raise RuntimeError('simulated bug')\n"
-        "loomgit.check.check = boom\n")
+        "loomgit.check.check = boom\n"
+    )
     hooked.write({"prompts/x.prompt": "user:\nhi\n"})
     hooked.git("add", "-A")
     env = {**os.environ, "PYTHONPATH": str(inject)}
-    res = subprocess.run(["git", "commit", "-m", "x"], cwd=hooked.path, text=True, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    res = subprocess.run(
+        ["git", "commit", "-m", "x"],
+        cwd=hooked.path,
+        text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert res.returncode != 0
-    assert res.stdout.strip() == ("loomgit: internal error: RuntimeError: simulated bug "
-                                  "(rerun with --debug for a traceback)")
+    assert res.stdout.strip() == (
+        "loomgit: internal error: RuntimeError: simulated bug (rerun with --debug for a traceback)"
+    )
     assert hooked.git("log", "-1", "--format=%s") == "init"
 
 
@@ -246,9 +272,13 @@ def test_named_file_missing_from_index_is_an_error(hooked: GitRepo, cli) -> None
     hooked.write({"prompts/untracked.prompt": "user:\nhi\n"})
     res = cli(["hook", "check", "--source", "index", "prompts/untracked.prompt"], cwd=hooked.path)
     assert res.exit_code == 1
-    assert res.out.strip() == ("prompts/untracked.prompt: error: not in the index: stage it "
-                               "(git add) or check the working tree (--source worktree)")
-    res = cli(["hook", "check", "--source", "worktree", "prompts/untracked.prompt"], cwd=hooked.path)
+    assert res.out.strip() == (
+        "prompts/untracked.prompt: error: not in the index: stage it "
+        "(git add) or check the working tree (--source worktree)"
+    )
+    res = cli(
+        ["hook", "check", "--source", "worktree", "prompts/untracked.prompt"], cwd=hooked.path
+    )
     assert res.exit_code == 0, res.out
 
 
@@ -260,8 +290,10 @@ def test_check_files_library_api(hooked: GitRepo, monkeypatch: pytest.MonkeyPatc
     overlay(hooked, "case-render-fails")
     hooked.git("add", "-A")
     result = hooks.check_files(hooked.path)  # the staged files
-    assert result.checked == ["prompts/support/summarize.prompt",
-                              "prompts/support/summarize.tests.yaml"]
+    assert result.checked == [
+        "prompts/support/summarize.prompt",
+        "prompts/support/summarize.tests.yaml",
+    ]
     assert result.renders == 2
     assert [f.line for f in result.errors] == [6]
     assert not result.ok()
@@ -273,8 +305,9 @@ def test_check_files_library_api(hooked: GitRepo, monkeypatch: pytest.MonkeyPatc
 def test_read_index_reads_many_blobs_in_one_pass(hooked: GitRepo) -> None:
     hooked.write({"a b.prompt": "user:\nA\n", "-dash.prompt": "user:\nB\n"})
     hooked.git("add", "-A")
-    got = hooks.read_index(hooked.path, ["a b.prompt", "-dash.prompt", "missing.prompt",
-                                         "loomgit.yaml"])
+    got = hooks.read_index(
+        hooked.path, ["a b.prompt", "-dash.prompt", "missing.prompt", "loomgit.yaml"]
+    )
     assert got["a b.prompt"] == b"user:\nA\n" and got["-dash.prompt"] == b"user:\nB\n"
     assert "missing.prompt" not in got and "loomgit.yaml" in got
 
@@ -287,14 +320,18 @@ def test_read_index_paths_that_look_like_stage_names(hooked: GitRepo) -> None:
 
 
 def test_warnings_pass_unless_strict(hooked: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
-    hooked.write({
-        "prompts/warn.prompt": "---\nvariables:\n  unused: {type: string, default: x}\n---\nhi\n",
-        "prompts/bad.prompt": "---\nvariables: {}\n---\n{{ nope }}\n"})
+    hooked.write(
+        {
+            "prompts/warn.prompt": "---\nvariables:\n  unused: {type: string, default: x}\n---\nhi\n",
+            "prompts/bad.prompt": "---\nvariables: {}\n---\n{{ nope }}\n",
+        }
+    )
     hooked.git("add", "prompts/warn.prompt")
     res = cli(["hook", "check"], cwd=hooked.path)
     assert res.exit_code == 0
-    assert res.out.strip() == ("prompts/warn.prompt:3: warning: variable 'unused' is declared "
-                               "but never used")
+    assert res.out.strip() == (
+        "prompts/warn.prompt:3: warning: variable 'unused' is declared but never used"
+    )
     res = cli(["hook", "check", "--strict"], cwd=hooked.path)
     assert res.exit_code == 1
     assert "loomgit-check: 1 warning(s) (--strict) in 1 file(s); the commit is blocked." in res.err
@@ -305,6 +342,8 @@ def test_warnings_pass_unless_strict(hooked: GitRepo, cli) -> None:  # type: ign
     assert data["ok"] is False
     assert data["checked"] == ["prompts/bad.prompt", "prompts/warn.prompt"]
     assert [(f["path"], f["level"]) for f in data["findings"]] == [
-        ("prompts/bad.prompt", "error"), ("prompts/warn.prompt", "warning")]
+        ("prompts/bad.prompt", "error"),
+        ("prompts/warn.prompt", "warning"),
+    ]
     res = cli(["hook", "check"], cwd=hooked.path)
     assert "loomgit-check: 1 error(s) in 1 file(s); the commit is blocked." in res.err

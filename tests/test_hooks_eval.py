@@ -30,13 +30,24 @@ class ModelServer:
             def do_POST(self) -> None:  # noqa: N802
                 outer.hits += 1
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = json.dumps({
-                    "id": "x", "object": "chat.completion", "model": "tiny",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant",
-                                             "content": "Urgent: the printer is on fire."}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 7, "total_tokens": 17},
-                }).encode()
+                body = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "model": "tiny",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {
+                                    "role": "assistant",
+                                    "content": "Urgent: the printer is on fire.",
+                                },
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 7, "total_tokens": 17},
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -67,15 +78,22 @@ def server() -> Iterator[ModelServer]:
 @pytest.fixture
 def evalrepo(repo: GitRepo, cli, server: ModelServer) -> GitRepo:  # type: ignore[no-untyped-def]
     assert cli(["init"], cwd=repo.path).exit_code == 0
-    repo.write({"loomgit.yaml": "prompts: [prompts/**/*.prompt]\nproviders:\n"
-                f"  local: {{type: openai, base_url: '{server.url}'}}\n",
-                "prompts/support/summarize.tests.yaml": SUITE})
+    repo.write(
+        {
+            "loomgit.yaml": "prompts: [prompts/**/*.prompt]\nproviders:\n"
+            f"  local: {{type: openai, base_url: '{server.url}'}}\n",
+            "prompts/support/summarize.tests.yaml": SUITE,
+        }
+    )
     repo.commit("init")
     return repo
 
 
-def test_recorded_answers_are_replayed_without_the_network(evalrepo: GitRepo, cli,  # type: ignore[no-untyped-def]
-                                                            server: ModelServer) -> None:
+def test_recorded_answers_are_replayed_without_the_network(
+    evalrepo: GitRepo,
+    cli,  # type: ignore[no-untyped-def]
+    server: ModelServer,
+) -> None:
     res = cli(["eval", "--record", "--no-log", "support/summarize"], cwd=evalrepo.path)
     assert res.exit_code == 0, res.out + res.err
     recorded = server.hits
@@ -86,23 +104,33 @@ def test_recorded_answers_are_replayed_without_the_network(evalrepo: GitRepo, cl
     assert server.hits == recorded  # the hook answered from the recordings
 
 
-def test_unrecorded_cases_are_reported_not_sent(evalrepo: GitRepo, cli,  # type: ignore[no-untyped-def]
-                                                 server: ModelServer) -> None:
+def test_unrecorded_cases_are_reported_not_sent(
+    evalrepo: GitRepo,
+    cli,  # type: ignore[no-untyped-def]
+    server: ModelServer,
+) -> None:
     res = cli(["hook", "eval", "prompts/support/summarize.tests.yaml"], cwd=evalrepo.path)
     assert res.exit_code == 0
     assert "no recording for this request" in res.out
-    assert ("loomgit-eval: some cases could not run offline (not counted; record them with "
-            "'loomgit eval --record'); not blocking (--strict blocks)") in res.err
-    res = cli(["hook", "eval", "--strict", "prompts/support/summarize.tests.yaml"],
-              cwd=evalrepo.path)
+    assert (
+        "loomgit-eval: some cases could not run offline (not counted; record them with "
+        "'loomgit eval --record'); not blocking (--strict blocks)"
+    ) in res.err
+    res = cli(
+        ["hook", "eval", "--strict", "prompts/support/summarize.tests.yaml"], cwd=evalrepo.path
+    )
     assert res.exit_code == 3
     assert server.hits == 0
 
 
 def test_failing_gate_blocks(evalrepo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
-    evalrepo.write({"prompts/support/summarize.tests.yaml":
-                    SUITE.replace("local/tiny", "echo").replace("icontains: fire",
-                                                                "icontains: flood")})
+    evalrepo.write(
+        {
+            "prompts/support/summarize.tests.yaml": SUITE.replace("local/tiny", "echo").replace(
+                "icontains: fire", "icontains: flood"
+            )
+        }
+    )
     evalrepo.git("add", "-A")
     res = cli(["hook", "eval"], cwd=evalrepo.path)  # the staged files
     assert res.exit_code == 1

@@ -22,9 +22,14 @@ from conftest import ROOT, GitRepo
 
 pytestmark = pytest.mark.slow
 
-PINNED = {"GIT_AUTHOR_NAME": "Snapshot", "GIT_AUTHOR_EMAIL": "snap@example.com",
-          "GIT_COMMITTER_NAME": "Snapshot", "GIT_COMMITTER_EMAIL": "snap@example.com",
-          "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+PINNED = {
+    "GIT_AUTHOR_NAME": "Snapshot",
+    "GIT_AUTHOR_EMAIL": "snap@example.com",
+    "GIT_COMMITTER_NAME": "Snapshot",
+    "GIT_COMMITTER_EMAIL": "snap@example.com",
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,12 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _snapshot_checkout(dest: Path, env: dict[str, str]) -> str:
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                         cwd=ROOT, capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     for rel in out.decode().split("\0"):
         src = ROOT / rel
         if rel and src.is_file() and not src.is_symlink():
@@ -54,8 +63,9 @@ def _snapshot_checkout(dest: Path, env: dict[str, str]) -> str:
             shutil.copy2(src, dest / rel)
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
         subprocess.run(["git", *args], cwd=dest, env=env, check=True, capture_output=True)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=dest, env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=dest, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +85,12 @@ def hook_source(tmp_path_factory: pytest.TempPathFactory) -> HookSource:
 
 
 @pytest.fixture
-def framework_repo(repo: GitRepo, hook_source: HookSource, cli,  # type: ignore[no-untyped-def]
-                   monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+def framework_repo(
+    repo: GitRepo,
+    hook_source: HookSource,
+    cli,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> GitRepo:
     """`loomgit init` + pre-commit installed for pre-commit and prepare-commit-msg."""
     monkeypatch.setenv("PRE_COMMIT_HOME", str(hook_source.home))
     assert cli(["init"], cwd=repo.path).exit_code == 0
@@ -84,11 +98,18 @@ def framework_repo(repo: GitRepo, hook_source: HookSource, cli,  # type: ignore[
     cfg = repo.path / ".pre-commit-config.yaml"
     text = cfg.read_text()
     assert "  - repo: https://github.com/loomgit/loomgit\n    rev: v0.1.0\n" in text
-    cfg.write_text(text.replace("https://github.com/loomgit/loomgit", str(hook_source.path))
-                   .replace("rev: v0.1.0", f"rev: {hook_source.rev}"))
+    cfg.write_text(
+        text.replace("https://github.com/loomgit/loomgit", str(hook_source.path)).replace(
+            "rev: v0.1.0", f"rev: {hook_source.rev}"
+        )
+    )
     repo.commit("init")
-    res = subprocess.run([sys.executable, "-m", "pre_commit", "install", "--install-hooks"],
-                         cwd=repo.path, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install", "--install-hooks"],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "pre-commit installed at .git/hooks/pre-commit" in res.stdout
     assert "pre-commit installed at .git/hooks/prepare-commit-msg" in res.stdout
@@ -96,13 +117,27 @@ def framework_repo(repo: GitRepo, hook_source: HookSource, cli,  # type: ignore[
 
 
 def commit(repo: GitRepo, message: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "commit", "-m", message], cwd=repo.path, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.run(
+        ["git", "commit", "-m", message],
+        cwd=repo.path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def test_manifest_is_valid() -> None:
-    res = subprocess.run([sys.executable, "-m", "pre_commit", "validate-manifest",
-                          str(ROOT / ".pre-commit-hooks.yaml")], capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "validate-manifest",
+            str(ROOT / ".pre-commit-hooks.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -115,8 +150,10 @@ def test_bad_prompt_is_blocked_and_good_one_passes(framework_repo: GitRepo) -> N
     res = commit(repo, "add team")
     assert res.returncode == 1
     assert "loomgit check (validate and render prompts)" in res.stdout and "Failed" in res.stdout
-    assert ("prompts/support/summarize.prompt:15: error: variable 'team' is used but not "
-            "declared under 'variables:'") in res.stdout
+    assert (
+        "prompts/support/summarize.prompt:15: error: variable 'team' is used but not "
+        "declared under 'variables:'"
+    ) in res.stdout
     assert repo.git("log", "-1", "--format=%s") == "init"
 
     p.write_text(good.replace("Summarize this ticket:", "Summarize this ticket in two lines:"))
@@ -124,11 +161,17 @@ def test_bad_prompt_is_blocked_and_good_one_passes(framework_repo: GitRepo) -> N
     res = commit(repo, "two lines")
     assert res.returncode == 0, res.stdout
     assert repo.git("log", "-1", "--format=%B") == (
-        'two lines\n\nPrompt-Version: support/summarize 1.1.0 (minor: message "user" changed)')
+        'two lines\n\nPrompt-Version: support/summarize 1.1.0 (minor: message "user" changed)'
+    )
 
     # --amend: pre-commit hands git's "commit HEAD" arguments over in its environment
-    res = subprocess.run(["git", "commit", "--amend", "--no-edit"], cwd=repo.path, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    res = subprocess.run(
+        ["git", "commit", "--amend", "--no-edit"],
+        cwd=repo.path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert res.returncode == 0, res.stdout
     assert repo.git("log", "-1", "--format=%B").count("Prompt-Version:") == 1
 
@@ -136,13 +179,17 @@ def test_bad_prompt_is_blocked_and_good_one_passes(framework_repo: GitRepo) -> N
 def test_suite_case_that_cannot_render_is_blocked(framework_repo: GitRepo) -> None:
     repo = framework_repo
     suite = repo.path / "prompts/support/summarize.tests.yaml"
-    suite.write_text(suite.read_text() + "  - name: bad-tone\n    vars: {ticket: x, tone: angry}\n"
-                     "    assert: [{contains: x}]\n")
+    suite.write_text(
+        suite.read_text() + "  - name: bad-tone\n    vars: {ticket: x, tone: angry}\n"
+        "    assert: [{contains: x}]\n"
+    )
     repo.git("add", "-A")
     res = commit(repo, "bad case")
     assert res.returncode == 1
-    assert "case 'bad-tone': variable 'tone' must be one of 'formal', 'casual', got 'angry'" \
+    assert (
+        "case 'bad-tone': variable 'tone' must be one of 'formal', 'casual', got 'angry'"
         in res.stdout
+    )
 
 
 def test_unstaged_fix_does_not_rescue_a_bad_commit(framework_repo: GitRepo) -> None:
@@ -165,18 +212,28 @@ def test_hand_commit_on_stage_branch_is_refused(framework_repo: GitRepo) -> None
     repo.git("add", "notes.txt")
     res = commit(repo, "hand edit")
     assert res.returncode == 1
-    assert "loomgit-protect: commit refused: 'stage/production' is the branch of stage " \
+    assert (
+        "loomgit-protect: commit refused: 'stage/production' is the branch of stage "
         "'production'" in res.stdout
+    )
     assert "loomgit promote ID VERSION --to production" in res.stdout
 
 
 def test_run_all_files_checks_prompts_only(framework_repo: GitRepo) -> None:
     repo = framework_repo
-    repo.write({"prompts/broken.prompt": "---\nvariables: {}\n---\n{{ nope }}\n",
-                "README.md": "{{ not a prompt }}\n"})
+    repo.write(
+        {
+            "prompts/broken.prompt": "---\nvariables: {}\n---\n{{ nope }}\n",
+            "README.md": "{{ not a prompt }}\n",
+        }
+    )
     repo.git("add", "-A")
-    res = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files",
-                          "loomgit-check"], cwd=repo.path, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files", "loomgit-check"],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1
     assert "prompts/broken.prompt:4: error: variable 'nope' is used but not declared" in res.stdout
     assert "README.md" not in res.stdout
@@ -189,9 +246,21 @@ def test_eval_hook_at_manual_stage(framework_repo: GitRepo) -> None:
     suite = repo.path / "prompts/support/summarize.tests.yaml"
     suite.write_text(suite.read_text().replace("icontains: fire", "icontains: flood"))
     repo.git("add", "-A")
-    res = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--hook-stage", "manual",
-                          "loomgit-eval", "--all-files"], cwd=repo.path, capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "run",
+            "--hook-stage",
+            "manual",
+            "loomgit-eval",
+            "--all-files",
+        ],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1, res.stdout
     assert "loomgit eval (suites of changed prompts, offline)" in res.stdout
     assert "icontains: does not contain 'flood'" in res.stdout

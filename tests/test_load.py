@@ -37,14 +37,18 @@ def _fresh_cache() -> None:
 @pytest.fixture
 def promoted(repo: GitRepo, cli) -> GitRepo:
     """1.0.0 on staging and production, 1.1.0 on staging; ops/triage with an include."""
-    repo.commit("add", {PROMPT: SUMMARIZE, "prompts/ops/triage.prompt": TRIAGE,
-                        "partials/tone.md": "Be calm."})
+    repo.commit(
+        "add",
+        {PROMPT: SUMMARIZE, "prompts/ops/triage.prompt": TRIAGE, "partials/tone.md": "Be calm."},
+    )
     repo.commit("two sentences", {PROMPT: V2})
-    for args in (["summarize", "1.0.0", "--to", "staging"],
-                 ["summarize", "1.0.0", "--to", "production"],
-                 ["summarize", "1.1.0", "--to", "staging"],
-                 ["ops/triage", "1.0.0", "--to", "staging"],
-                 ["ops/triage", "staging", "--to", "production"]):
+    for args in (
+        ["summarize", "1.0.0", "--to", "staging"],
+        ["summarize", "1.0.0", "--to", "production"],
+        ["summarize", "1.1.0", "--to", "staging"],
+        ["ops/triage", "1.0.0", "--to", "staging"],
+        ["ops/triage", "staging", "--to", "production"],
+    ):
         r = cli(["promote", *args], cwd=repo.path)
         assert r.exit_code == 0, r.err
     # later edits that must not leak into what a stage serves
@@ -58,7 +62,8 @@ def test_load_from_the_object_database(promoted: GitRepo) -> None:
     assert (p.id, p.version, p.stage) == ("support/summarize", "1.0.0", "production")
     assert p.render(ticket="VPN down") == [
         {"role": "system", "content": "You are an on-call assistant. Answer in a formal tone."},
-        {"role": "user", "content": "Summarize this ticket: VPN down"}]
+        {"role": "user", "content": "Summarize this ticket: VPN down"},
+    ]
     assert p.render({"ticket": "x"}, tone="casual")[0]["content"].endswith("casual tone.")
     assert p.render()[1]["content"] == "Summarize this ticket: Printer on floor 3 is on fire"
     assert p.model == "openai/gpt-4o-mini" and p.params["temperature"] == 0.2
@@ -75,8 +80,10 @@ def test_load_defaults_to_the_repo_around_the_cwd(promoted: GitRepo, monkeypatch
 
 def test_load_sees_a_new_promotion(promoted: GitRepo, cli) -> None:
     assert loomgit.load("summarize", stage="production", repo=promoted.path).version == "1.0.0"
-    assert cli(["promote", "summarize", "1.1.0", "--to", "production"],
-               cwd=promoted.path).exit_code == 0
+    assert (
+        cli(["promote", "summarize", "1.1.0", "--to", "production"], cwd=promoted.path).exit_code
+        == 0
+    )
     assert loomgit.load("summarize", stage="production", repo=promoted.path).version == "1.1.0"
     assert cli(["rollback", "summarize", "--stage", "production"], cwd=promoted.path).exit_code == 0
     assert loomgit.load("summarize", stage="production", repo=promoted.path).version == "1.0.0"
@@ -104,11 +111,20 @@ def test_warm_load_is_cached_and_runs_no_git(promoted: GitRepo, monkeypatch) -> 
     assert loomgit.load("summarize", repo=promoted.path) is a
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"stage": "qa"}, "unknown stage 'qa'; the stages are staging, production (set "
-     "'stages:' in loomgit.yaml)"),
-    ({"id": "nope"}, "'nope' is not on stage 'production' (it holds ops/triage, support/summarize)"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"stage": "qa"},
+            "unknown stage 'qa'; the stages are staging, production (set "
+            "'stages:' in loomgit.yaml)",
+        ),
+        (
+            {"id": "nope"},
+            "'nope' is not on stage 'production' (it holds ops/triage, support/summarize)",
+        ),
+    ],
+)
 def test_load_errors(promoted: GitRepo, kwargs: dict, message: str) -> None:
     args = {"id": "support/summarize", "repo": promoted.path, **kwargs}
     with pytest.raises(loomgit.LoomgitError) as e:
@@ -140,8 +156,9 @@ def test_export_writes_a_bundle(promoted: GitRepo, cli, tmp_path: Path) -> None:
     s = data["prompts"]["support/summarize"]
     assert s["version"] == "1.0.0" and s["text"] == SUMMARIZE and s["path"] == PROMPT
     assert data["prompts"]["ops/triage"]["includes"] == {"partials/tone.md": "Be calm."}
-    only = json.loads(cli(["export", "--stage", "staging", "-o", "-", "--id", "summarize"],
-                          cwd=promoted.path).out)
+    only = json.loads(
+        cli(["export", "--stage", "staging", "-o", "-", "--id", "summarize"], cwd=promoted.path).out
+    )
     assert list(only["prompts"]) == ["support/summarize"]
     assert only["prompts"]["support/summarize"]["version"] == "1.1.0"
 
@@ -154,18 +171,23 @@ def test_export_errors(promoted: GitRepo, repo: GitRepo, cli) -> None:
     assert not (promoted.path / "x.json").exists()
 
 
-def test_load_from_a_bundle_by_path_and_env(promoted: GitRepo, cli, tmp_path: Path,
-                                            monkeypatch) -> None:
+def test_load_from_a_bundle_by_path_and_env(
+    promoted: GitRepo, cli, tmp_path: Path, monkeypatch
+) -> None:
     out = tmp_path / "prompts.json"
     cli(["export", "--stage", "production", "-o", str(out)], cwd=promoted.path)
     p = loomgit.load("support/summarize", bundle=out)
     assert p.version == "1.0.0" and p.origin == f"bundle:{out}"
     assert p.render(ticket="t")[1]["content"] == "Summarize this ticket: t"
-    assert loomgit.load("ops/triage", bundle=str(out)).render(ticket="x")[0]["content"] == "Be calm."
+    assert (
+        loomgit.load("ops/triage", bundle=str(out)).render(ticket="x")[0]["content"] == "Be calm."
+    )
     monkeypatch.setenv("LOOMGIT_BUNDLE", str(out))
     monkeypatch.chdir(tmp_path)
     assert loomgit.load("support/summarize").version == "1.0.0"
-    with pytest.raises(loomgit.LoomgitError, match="the bundle holds stage 'production', not 'staging'"):
+    with pytest.raises(
+        loomgit.LoomgitError, match="the bundle holds stage 'production', not 'staging'"
+    ):
         loomgit.load("support/summarize", stage="staging")
     # a redeployed bundle is picked up without a restart
     cli(["promote", "summarize", "1.1.0", "--to", "production"], cwd=promoted.path)
@@ -185,8 +207,9 @@ def test_bad_bundles_are_one_clear_error(name: str) -> None:
 
 def test_every_corpus_bundle_has_an_expectation() -> None:
     expected = json.loads((CORPUS / "stages" / "expected.json").read_text())
-    assert sorted(k for k in expected if k.startswith("bundle-")) == \
-        sorted(p.name for p in (CORPUS / "stages").glob("bundle-*.json"))
+    assert sorted(k for k in expected if k.startswith("bundle-")) == sorted(
+        p.name for p in (CORPUS / "stages").glob("bundle-*.json")
+    )
 
 
 def test_missing_bundle(tmp_path: Path) -> None:
@@ -202,10 +225,12 @@ def test_done_means_end_to_end(repo: GitRepo, cli, tmp_path: Path) -> None:
     repo.commit("v3", {PROMPT: V2.replace("on-call", "night-shift")})
     (repo.path / "prompts/support/summarize.prompt").write_text(SUMMARIZE + "\nwip\n")
     before = repo.git("status", "--porcelain"), repo.git("rev-parse", "HEAD")
-    steps = [["promote", "support/summarize", "1.0.0", "--to", "staging"],
-             ["promote", "support/summarize", "1.0.0", "--to", "production"],
-             ["promote", "support/summarize", "1.1.0", "--to", "staging"],
-             ["promote", "support/summarize", "staging", "--to", "production"]]
+    steps = [
+        ["promote", "support/summarize", "1.0.0", "--to", "staging"],
+        ["promote", "support/summarize", "1.0.0", "--to", "production"],
+        ["promote", "support/summarize", "1.1.0", "--to", "staging"],
+        ["promote", "support/summarize", "staging", "--to", "production"],
+    ]
     for args in steps:
         r = cli(args, cwd=repo.path)
         assert r.exit_code == 0, (args, r.err)
@@ -220,16 +245,19 @@ def test_done_means_end_to_end(repo: GitRepo, cli, tmp_path: Path) -> None:
     assert cli(["export", "--stage", "production", "-o", str(bundle)], cwd=repo.path).exit_code == 0
     assert (repo.git("status", "--porcelain"), repo.git("rev-parse", "HEAD")) == before
     app = bundle.parent
-    (app / "app.py").write_text(textwrap.dedent("""
+    (app / "app.py").write_text(
+        textwrap.dedent("""
         import json, loomgit
         p = loomgit.load("support/summarize", stage="production")
         print(json.dumps({"version": p.version, "messages": p.render(ticket="VPN down")}))
-    """))
+    """)
+    )
     # no git repository around, and no git program either
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(LOOMGIT_BUNDLE=str(bundle), PATH=os.path.dirname(sys.executable))
-    proc = subprocess.run([sys.executable, "app.py"], cwd=app, env=env, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "app.py"], cwd=app, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     assert got["version"] == "1.0.0"

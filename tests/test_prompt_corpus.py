@@ -61,8 +61,12 @@ def test_render_fails_cleanly(corpus_repo: GitRepo, cli, name: str) -> None:  # 
     r = cli(["render", f"prompts/{name}"], cwd=corpus_repo.path)
     if r.exit_code == 0:
         # files whose problem is a warning-level finding or a validation-only error still render
-        assert name in {"undeclared_variable.prompt", "sample_wrong_type.prompt",
-                        "sample_bad_enum.prompt", "bad_output_schema.prompt"}, r.out
+        assert name in {
+            "undeclared_variable.prompt",
+            "sample_wrong_type.prompt",
+            "sample_bad_enum.prompt",
+            "bad_output_schema.prompt",
+        }, r.out
         return
     assert r.exit_code == 1
     assert r.out == ""
@@ -75,5 +79,6 @@ def test_ten_megabyte_file_is_refused(repo: GitRepo, cli) -> None:  # type: igno
     repo.write({"prompts/huge.prompt": "x" * 10_000_000})
     r = cli(["check", "prompts/huge.prompt"], cwd=repo.path)
     assert r.exit_code == 1
-    assert r.out.strip() == ("prompts/huge.prompt: error: file is too large (10.0 MB; "
-                             "prompts are limited to 1 MB)")
+    assert r.out.strip() == (
+        "prompts/huge.prompt: error: file is too large (10.0 MB; prompts are limited to 1 MB)"
+    )

@@ -26,7 +26,9 @@ from loomgit.providers.resilience import ResilienceSettings
 
 KEY = "sk-cache-SECRET-9876543210"
 USER = [{"role": "user", "content": "Summarize: printer on fire"}]
-FAST = ResilienceSettings(timeout_s=1, total_timeout_s=3, retries=0, backoff_s=0.01, breaker_failures=100)
+FAST = ResilienceSettings(
+    timeout_s=1, total_timeout_s=3, retries=0, backoff_s=0.01, breaker_failures=100
+)
 
 
 @pytest.fixture
@@ -38,9 +40,11 @@ def api() -> Any:
 
 def config(tmp_path: Path, api: FakeAPI | None = None, **extra: Any) -> Config:
     base = api.base if api else "http://127.0.0.1:9"
-    return Config(root=tmp_path, providers={"srv": {"type": "openai", "base_url": base + "/v1",
-                                                    "api_key_env": "SRV_KEY"}},
-                  raw=extra)
+    return Config(
+        root=tmp_path,
+        providers={"srv": {"type": "openai", "base_url": base + "/v1", "api_key_env": "SRV_KEY"}},
+        raw=extra,
+    )
 
 
 def client(cfg: Config, **kw: Any) -> ModelClient:
@@ -50,18 +54,26 @@ def client(cfg: Config, **kw: Any) -> ModelClient:
 
 def calls(cfg: Config, *reqs: dict[str, Any], **kw: Any) -> list[Any]:
     """Run complete() for each request dict; errors come back as values."""
+
     async def go() -> list[Any]:
         out = []
         async with client(cfg, **kw) as c:
             for r in reqs:
                 try:
-                    out.append(await c.complete(r.get("model", "srv/m"), r.get("messages", USER),
-                                                r.get("params", {}), sample=r.get("sample", 0),
-                                                use_cache=r.get("use_cache", True),
-                                                label=r.get("label")))
+                    out.append(
+                        await c.complete(
+                            r.get("model", "srv/m"),
+                            r.get("messages", USER),
+                            r.get("params", {}),
+                            sample=r.get("sample", 0),
+                            use_cache=r.get("use_cache", True),
+                            label=r.get("label"),
+                        )
+                    )
                 except ProviderError as e:
                     out.append(e)
         return out
+
     return asyncio.run(go())
 
 
@@ -70,6 +82,7 @@ def all_text(root: Path) -> str:
 
 
 # -- cache -------------------------------------------------------------------------------
+
 
 def test_second_identical_call_is_served_from_the_cache(api: FakeAPI, tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
@@ -83,11 +96,20 @@ def test_second_identical_call_is_served_from_the_cache(api: FakeAPI, tmp_path: 
     assert len(files) == 1  # under .git/loomgit/cache/ by default
 
 
-def test_cache_survives_a_new_client_and_keys_everything_that_matters(api: FakeAPI, tmp_path: Path) -> None:
+def test_cache_survives_a_new_client_and_keys_everything_that_matters(
+    api: FakeAPI, tmp_path: Path
+) -> None:
     cfg = config(tmp_path, api)
     calls(cfg, {})
-    calls(cfg, {}, {"params": {"temperature": 0.5}}, {"sample": 1}, {"sample": 1},
-          {"messages": [{"role": "user", "content": "other"}]}, {"model": "srv/other"})
+    calls(
+        cfg,
+        {},
+        {"params": {"temperature": 0.5}},
+        {"sample": 1},
+        {"sample": 1},
+        {"messages": [{"role": "user", "content": "other"}]},
+        {"model": "srv/other"},
+    )
     # the repeat of the first call and of sample 1 were hits; the rest differ in one part
     assert len(api.requests) == 5
 
@@ -126,7 +148,9 @@ def test_ttl_expiry_and_corrupt_files(tmp_path: Path) -> None:
 
 def test_ttl_values() -> None:
     assert parse_ttl(3600) == 3600 and parse_ttl("90m") == 5400 and parse_ttl("7d") == 7 * 86400
-    assert parse_ttl("2w") == 14 * 86400 and parse_ttl("never") is None and parse_ttl("12h") == 43200
+    assert (
+        parse_ttl("2w") == 14 * 86400 and parse_ttl("never") is None and parse_ttl("12h") == 43200
+    )
     for bad in ("soon", "-1", True, -5):
         with pytest.raises(ValueError):
             parse_ttl(bad)
@@ -159,13 +183,22 @@ def test_request_key_is_stable_and_sample_aware() -> None:
     k = request_key("openai/gpt-4o-mini", {"temperature": 0, "max_tokens": 5}, USER)
     assert k == request_key("openai/gpt-4o-mini", {"max_tokens": 5, "temperature": 0}, USER)
     assert k == request_key("openai/gpt-4o-mini", {"max_tokens": 5, "temperature": 0}, USER, 0)
-    assert len({k, request_key("openai/gpt-4o-mini", {"temperature": 0, "max_tokens": 5}, USER, 1),
-                request_key("openai/gpt-4o", {"temperature": 0, "max_tokens": 5}, USER)}) == 3
+    assert (
+        len(
+            {
+                k,
+                request_key("openai/gpt-4o-mini", {"temperature": 0, "max_tokens": 5}, USER, 1),
+                request_key("openai/gpt-4o", {"temperature": 0, "max_tokens": 5}, USER),
+            }
+        )
+        == 3
+    )
 
 
 def test_embeddings_are_cached(api: FakeAPI, tmp_path: Path) -> None:
-    api.default = lambda req: ok({"object": "list", "data": [
-        {"object": "embedding", "index": 0, "embedding": [0.6, 0.8]}]})
+    api.default = lambda req: ok(
+        {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.6, 0.8]}]}
+    )
 
     async def go() -> list[Any]:
         async with client(config(tmp_path, api)) as c:
@@ -175,6 +208,7 @@ def test_embeddings_are_cached(api: FakeAPI, tmp_path: Path) -> None:
 
 
 # -- recordings --------------------------------------------------------------------------
+
 
 def test_record_then_replay_without_network(api: FakeAPI, tmp_path: Path) -> None:
     cfg = config(tmp_path, api)
@@ -186,9 +220,11 @@ def test_record_then_replay_without_network(api: FakeAPI, tmp_path: Path) -> Non
     assert doc["model"] == "srv/m" and doc["messages"] == USER and doc["completion"]["text"]
     # replay with the server gone and no key at all
     offline = config(tmp_path)
+
     async def go() -> list[Completion]:
         async with ModelClient(offline, env={}, mode="replay", cache=False, settings=FAST) as c:
             return [await c.complete("srv/m", USER), await c.complete("srv/m", USER, sample=1)]
+
     replayed = asyncio.run(go())
     assert [r.text for r in replayed] == [r.text for r in rec]
     assert all(r.cached for r in replayed)
@@ -201,7 +237,9 @@ def test_recording_folders_are_safe_paths(api: FakeAPI, tmp_path: Path) -> None:
     from loomgit.providers.replay import store_from_config
 
     cfg = config(tmp_path, api)
-    calls(cfg, {"model": "srv/llama3.2:1b"}, {"model": "srv/../../escape"}, mode="record", cache=False)
+    calls(
+        cfg, {"model": "srv/llama3.2:1b"}, {"model": "srv/../../escape"}, mode="record", cache=False
+    )
     store = store_from_config(cfg)
     rec = tmp_path / ".loomgit" / "recordings"
     assert store.folder("srv/llama3.2:1b") == rec / "srv" / "llama3.2_1b"
@@ -214,8 +252,10 @@ def test_replay_missing_recording_names_the_case(tmp_path: Path) -> None:
     [e] = calls(config(tmp_path), {"label": "case 'fire'", "sample": 2}, mode="replay", cache=False)
     assert isinstance(e, RecordingMissing)
     msg = str(e)
-    assert msg.startswith("srv/m: no recording for this request (case 'fire', sample 2): expected "
-                          ".loomgit/recordings/srv/m/")
+    assert msg.startswith(
+        "srv/m: no recording for this request (case 'fire', sample 2): expected "
+        ".loomgit/recordings/srv/m/"
+    )
     assert msg.endswith("run with --record and the provider's API key to record it")
 
 
@@ -236,7 +276,9 @@ def test_replay_dir_from_config(api: FakeAPI, tmp_path: Path) -> None:
 def test_keys_never_reach_cache_or_recordings(api: FakeAPI, tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     calls(config(tmp_path, api), {}, {"sample": 1}, mode="record")
-    api.default = lambda req: Reply(500, {"error": {"message": f"echo {req.headers['authorization']}"}})
+    api.default = lambda req: Reply(
+        500, {"error": {"message": f"echo {req.headers['authorization']}"}}
+    )
     calls(config(tmp_path, api), {"sample": 9}, mode="record")
     assert list(tmp_path.rglob("*.json"))
     assert KEY not in all_text(tmp_path)
@@ -251,8 +293,9 @@ def test_injected_mock_transport(tmp_path: Path) -> None:
 
     async def go() -> Completion:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-            async with ModelClient(Config(root=tmp_path), http=http, cache=False,
-                                   env={"OPENAI_API_KEY": KEY}) as c:
+            async with ModelClient(
+                Config(root=tmp_path), http=http, cache=False, env={"OPENAI_API_KEY": KEY}
+            ) as c:
                 return await c.complete("openai/gpt-4o-mini", USER, {"temperature": 0})
 
     c = asyncio.run(go())
@@ -266,6 +309,7 @@ def test_client_mode_is_checked(tmp_path: Path) -> None:
 
 
 # -- prices ------------------------------------------------------------------------------
+
 
 def test_builtin_prices_and_dated_names() -> None:
     t = PriceTable()
@@ -281,8 +325,11 @@ def test_builtin_prices_and_dated_names() -> None:
 
 
 def test_pricing_from_loomgit_yaml(tmp_path: Path) -> None:
-    cfg = parse_config('pricing:\n  "openai/gpt-4o-mini": {input: 1, output: 2}\n'
-                       '  "local/*": {input: 0.5, output: 0.5}\n', tmp_path)
+    cfg = parse_config(
+        'pricing:\n  "openai/gpt-4o-mini": {input: 1, output: 2}\n'
+        '  "local/*": {input: 0.5, output: 0.5}\n',
+        tmp_path,
+    )
     t = PriceTable(cfg.pricing)
     assert t.lookup("openai/gpt-4o-mini") == (1.0, 2.0)  # overrides the built-in price
     assert t.lookup("local/anything", local=True) == (0.5, 0.5)  # even on localhost
@@ -290,12 +337,17 @@ def test_pricing_from_loomgit_yaml(tmp_path: Path) -> None:
 
 
 def test_cost_of_a_configured_model(api: FakeAPI, tmp_path: Path) -> None:
-    cfg = Config(root=tmp_path, providers={"srv": {"type": "openai", "base_url": api.base + "/v1"}},
-                 pricing={"srv/m": {"input": 10.0, "output": 20.0}})
+    cfg = Config(
+        root=tmp_path,
+        providers={"srv": {"type": "openai", "base_url": api.base + "/v1"}},
+        pricing={"srv/m": {"input": 10.0, "output": 20.0}},
+    )
     [c] = calls(cfg, {}, cache=False)
     assert c.cost_usd == pytest.approx((1000 * 10 + 2000 * 20) / 1e6)
-    remote = Config(root=tmp_path, providers={"srv": {"type": "openai",
-                                                      "base_url": "https://llm.example.invalid/v1"}})
+    remote = Config(
+        root=tmp_path,
+        providers={"srv": {"type": "openai", "base_url": "https://llm.example.invalid/v1"}},
+    )
 
     async def go() -> Completion:
         transport = httpx.MockTransport(lambda r: httpx.Response(200, json=OPENAI_ANSWER))

@@ -34,30 +34,47 @@ USER = [{"role": "user", "content": "hi"}]
 
 
 def settings(**kw: Any) -> ResilienceSettings:
-    base = dict(timeout_s=0.5, total_timeout_s=4.0, retries=2, backoff_s=0.01, backoff_max_s=0.02,
-                breaker_failures=100)
+    base = dict(
+        timeout_s=0.5,
+        total_timeout_s=4.0,
+        retries=2,
+        backoff_s=0.01,
+        backoff_max_s=0.02,
+        breaker_failures=100,
+    )
     base.update(kw)
     return ResilienceSettings(**base)  # type: ignore[arg-type]
 
 
 def config(api: FakeAPI, tmp_path: Path) -> Config:
-    return Config(root=tmp_path, providers={"srv": {"type": "openai", "base_url": api.base + "/v1",
-                                                    "api_key_env": "SRV_KEY"}})
+    return Config(
+        root=tmp_path,
+        providers={
+            "srv": {"type": "openai", "base_url": api.base + "/v1", "api_key_env": "SRV_KEY"}
+        },
+    )
 
 
-def call(api: FakeAPI, tmp_path: Path, s: ResilienceSettings, n: int = 1,
-         parallel: bool = False) -> list[Any]:
+def call(
+    api: FakeAPI, tmp_path: Path, s: ResilienceSettings, n: int = 1, parallel: bool = False
+) -> list[Any]:
     """n calls through one provider; each result is a Completion or the error raised."""
+
     async def go() -> list[Any]:
-        async with get_provider("srv/m", config(api, tmp_path), env={"SRV_KEY": KEY}, settings=s) as p:
+        async with get_provider(
+            "srv/m", config(api, tmp_path), env={"SRV_KEY": KEY}, settings=s
+        ) as p:
+
             async def one() -> Any:
                 try:
                     return await p.complete(USER, {})
                 except ProviderError as e:
                     return e
+
             if parallel:
                 return list(await asyncio.gather(*(one() for _ in range(n))))
             return [await one() for _ in range(n)]
+
     return asyncio.run(go())
 
 
@@ -68,9 +85,20 @@ def api() -> Any:
 
 
 def test_429_waits_what_retry_after_says(api: FakeAPI, tmp_path: Path) -> None:
-    api.queue(Reply(429, {"error": {"message": "Rate limit reached for gpt-4o-mini",
-                                    "type": "requests", "code": "rate_limit_exceeded"}},
-                    headers={"Retry-After": "0.3"}), ok(OPENAI_ANSWER))
+    api.queue(
+        Reply(
+            429,
+            {
+                "error": {
+                    "message": "Rate limit reached for gpt-4o-mini",
+                    "type": "requests",
+                    "code": "rate_limit_exceeded",
+                }
+            },
+            headers={"Retry-After": "0.3"},
+        ),
+        ok(OPENAI_ANSWER),
+    )
     t0 = time.monotonic()
     [c] = call(api, tmp_path, settings())
     elapsed = time.monotonic() - t0
@@ -121,7 +149,9 @@ def test_a_hang_times_out(api: FakeAPI, tmp_path: Path) -> None:
     [e] = call(api, tmp_path, settings(timeout_s=0.3, retries=1))
     assert time.monotonic() - t0 < 2.0
     assert isinstance(e, ProviderTimeout) and len(api.requests) == 2
-    assert "no answer from http://127.0.0.1" in str(e) and "within 0.3 s (waiting for the answer)" in str(e)
+    assert "no answer from http://127.0.0.1" in str(
+        e
+    ) and "within 0.3 s (waiting for the answer)" in str(e)
 
 
 def test_total_timeout_bounds_the_whole_call(api: FakeAPI, tmp_path: Path) -> None:
@@ -130,7 +160,9 @@ def test_total_timeout_bounds_the_whole_call(api: FakeAPI, tmp_path: Path) -> No
     [e] = call(api, tmp_path, settings(timeout_s=30, total_timeout_s=0.4, retries=5))
     assert 0.35 < time.monotonic() - t0 < 1.5
     assert isinstance(e, ProviderTimeout)
-    assert "no answer within the call's budget of 0.4 s (total_timeout_s) after 1 attempt(s)" in str(e)
+    assert (
+        "no answer within the call's budget of 0.4 s (total_timeout_s) after 1 attempt(s)" in str(e)
+    )
 
 
 def test_closed_connection_is_retried(api: FakeAPI, tmp_path: Path) -> None:
@@ -140,7 +172,9 @@ def test_closed_connection_is_retried(api: FakeAPI, tmp_path: Path) -> None:
     api.default = lambda req: Reply(action="close")
     [e] = call(api, tmp_path, settings(retries=1))
     assert isinstance(e, ProviderConnectionError)
-    assert "failed before a complete answer: Server disconnected without sending a response" in str(e)
+    assert "failed before a complete answer: Server disconnected without sending a response" in str(
+        e
+    )
 
 
 def test_truncated_body(api: FakeAPI, tmp_path: Path) -> None:
@@ -157,13 +191,25 @@ def test_invalid_json(api: FakeAPI, tmp_path: Path) -> None:
     api.default = lambda req: Reply(200, body=b"<!doctype html><title>Captive portal</title>")
     [e] = call(api, tmp_path, settings(retries=1))
     assert isinstance(e, ProviderResponseError)
-    assert "answered HTTP 200 with invalid JSON (<!doctype html><title>Captive portal</title>)" in str(e)
+    assert (
+        "answered HTTP 200 with invalid JSON (<!doctype html><title>Captive portal</title>)"
+        in str(e)
+    )
 
 
-@pytest.mark.parametrize("status, cls", [(400, ProviderRejected), (401, ProviderAuthError),
-                                         (403, ProviderAuthError), (404, ProviderRejected),
-                                         (413, ProviderRejected)])
-def test_caller_errors_are_not_retried(status: int, cls: type, api: FakeAPI, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "status, cls",
+    [
+        (400, ProviderRejected),
+        (401, ProviderAuthError),
+        (403, ProviderAuthError),
+        (404, ProviderRejected),
+        (413, ProviderRejected),
+    ],
+)
+def test_caller_errors_are_not_retried(
+    status: int, cls: type, api: FakeAPI, tmp_path: Path
+) -> None:
     api.default = lambda req: Reply(status, {"error": {"message": f"nope {status}"}})
     [e] = call(api, tmp_path, settings(retries=5))
     assert type(e) is cls and len(api.requests) == 1 and e.status == status
@@ -178,7 +224,9 @@ def test_circuit_breaker_stops_calling_a_failing_provider(api: FakeAPI, tmp_path
 
     async def go() -> list[Any]:
         out: list[Any] = []
-        async with get_provider("srv/m", config(api, tmp_path), env={"SRV_KEY": KEY}, settings=s) as p:
+        async with get_provider(
+            "srv/m", config(api, tmp_path), env={"SRV_KEY": KEY}, settings=s
+        ) as p:
             for pause in (0, 0, 0, 0.35, 0):
                 await asyncio.sleep(pause)
                 try:
@@ -189,8 +237,13 @@ def test_circuit_breaker_stops_calling_a_failing_provider(api: FakeAPI, tmp_path
 
     results = asyncio.run(go())
     kinds = [type(r).__name__ for r in results]
-    assert kinds == ["ProviderHTTPError", "ProviderHTTPError", "ProviderUnavailable",
-                     "ProviderHTTPError", "ProviderUnavailable"]
+    assert kinds == [
+        "ProviderHTTPError",
+        "ProviderHTTPError",
+        "ProviderUnavailable",
+        "ProviderHTTPError",
+        "ProviderUnavailable",
+    ]
     # the open circuit sent nothing; after reset_s one trial went through, failed, reopened
     assert len(api.requests) == 3
     assert "not called — it failed 2 times in a row (last: server error" in str(results[2])
@@ -222,8 +275,10 @@ def test_concurrency_limit(api: FakeAPI, tmp_path: Path) -> None:
 
 def test_concurrency_is_shared_by_the_models_of_one_provider(api: FakeAPI, tmp_path: Path) -> None:
     api.default = lambda req: ok(OPENAI_ANSWER, delay=0.1)
-    cfg = Config(root=tmp_path, providers={"srv": {"type": "openai", "base_url": api.base + "/v1",
-                                                   "max_concurrency": 1}})
+    cfg = Config(
+        root=tmp_path,
+        providers={"srv": {"type": "openai", "base_url": api.base + "/v1", "max_concurrency": 1}},
+    )
 
     async def go() -> None:
         async with ModelClient(cfg, cache=False, settings=settings()) as client:
@@ -248,13 +303,20 @@ def test_backoff_grows_with_jitter_and_a_cap() -> None:
     rng = random.Random(1)
     waits = [[backoff_delay(n, s, None, rng) for n in (1, 2, 3, 4, 5)] for _ in range(50)]
     for w in waits:
-        assert 0.5 <= w[0] <= 1 and 1 <= w[1] <= 2 and 2 <= w[2] <= 4 and 4 <= w[3] <= 8 and 4 <= w[4] <= 8
+        assert (
+            0.5 <= w[0] <= 1
+            and 1 <= w[1] <= 2
+            and 2 <= w[2] <= 4
+            and 4 <= w[3] <= 8
+            and 4 <= w[4] <= 8
+        )
     assert len({round(w[2], 6) for w in waits}) > 10  # jittered
     assert backoff_delay(1, s, 3.5) == 3.5
 
 
-def test_keys_never_reach_errors_or_logs(api: FakeAPI, tmp_path: Path,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_keys_never_reach_errors_or_logs(
+    api: FakeAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # a hostile or careless server echoes the key back in every error
     def echo_key(req: Any) -> Reply:
         status = 500 if len(api.requests) < 3 else 401
@@ -272,15 +334,31 @@ def test_keys_never_reach_errors_or_logs(api: FakeAPI, tmp_path: Path,
 def test_settings_from_loomgit_yaml_are_checked(tmp_path: Path) -> None:
     from loomgit.providers.errors import ProviderConfigError
 
-    cfg = Config(root=tmp_path, providers={"srv": {"type": "openai", "base_url": "http://x/v1",
-                                                   "retries": "many"}})
-    with pytest.raises(ProviderConfigError, match=r"providers.srv.retries: expected a whole number, got 'many'"):
+    cfg = Config(
+        root=tmp_path,
+        providers={"srv": {"type": "openai", "base_url": "http://x/v1", "retries": "many"}},
+    )
+    with pytest.raises(
+        ProviderConfigError, match=r"providers.srv.retries: expected a whole number, got 'many'"
+    ):
         get_provider("srv/m", cfg, env={})
-    cfg = Config(root=tmp_path, providers={"srv": {"type": "openai", "base_url": "http://x/v1",
-                                                   "timeout_s": 0}})
+    cfg = Config(
+        root=tmp_path,
+        providers={"srv": {"type": "openai", "base_url": "http://x/v1", "timeout_s": 0}},
+    )
     with pytest.raises(ProviderConfigError, match="timeout_s: must be positive"):
         get_provider("srv/m", cfg, env={})
-    cfg = Config(root=tmp_path, providers={"srv": {"type": "openai", "base_url": "http://x/v1",
-                                                   "retries": 0, "rpm": 30, "timeout_s": 5}})
+    cfg = Config(
+        root=tmp_path,
+        providers={
+            "srv": {
+                "type": "openai",
+                "base_url": "http://x/v1",
+                "retries": 0,
+                "rpm": 30,
+                "timeout_s": 5,
+            }
+        },
+    )
     p = get_provider("srv/m", cfg, env={})
     assert (p.settings.retries, p.settings.rpm, p.settings.timeout_s) == (0, 30.0, 5.0)  # type: ignore[attr-defined]

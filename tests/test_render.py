@@ -33,8 +33,10 @@ def render(src: str, variables: dict | None = None, **kw):  # type: ignore[no-un
 
 def test_messages_split_by_role_lines_and_defaults_fill() -> None:
     msgs = render(TWO_ROLES, {"name": "Ada"})
-    assert msgs == [{"role": "system", "content": "Be formal."},
-                    {"role": "user", "content": "Hello Ada, 2 times."}]
+    assert msgs == [
+        {"role": "system", "content": "Be formal."},
+        {"role": "user", "content": "Hello Ada, 2 times."},
+    ]
 
 
 def test_body_without_role_lines_is_one_user_message() -> None:
@@ -62,14 +64,17 @@ def test_type_is_checked() -> None:
         render(TWO_ROLES, {"name": "a", "count": "3"})
 
 
-@pytest.mark.parametrize("src", [
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ self._TemplateReference__context }}",
-    "{{ ().__class__.__base__.__subclasses__() }}",
-    "{{ range.__globals__ }}",
-    "{% set x = [].append %}{{ [].pop.__self__ }}",
-    "{{ dict.__init__.__globals__ }}",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ self._TemplateReference__context }}",
+        "{{ ().__class__.__base__.__subclasses__() }}",
+        "{{ range.__globals__ }}",
+        "{% set x = [].append %}{{ [].pop.__self__ }}",
+        "{{ dict.__init__.__globals__ }}",
+    ],
+)
 def test_sandbox_refuses_unsafe_attribute_access(src: str) -> None:
     with pytest.raises(SandboxError, match="refused by the sandbox|unsafe"):
         render(src, {})
@@ -81,17 +86,20 @@ def test_risky_globals_are_gone(name: str) -> None:
         render(f"{{{{ {name} }}}}", {})
 
 
-@pytest.mark.parametrize("src", [
-    "{{ 'a' * 10**9 }}",
-    "{{ [1] * 10**9 }}",
-    "{% set x = 'a' * 900000 %}{{ x ~ x ~ x }}",
-    "{{ 'a'|center(1000000000) }}",
-    "{{ 'a'.ljust(1000000000) }}",
-    "{% set x = 'a' * 100000 %}{{ x.replace('a', 'bbbbbbbbbbbbbbbbbbbb') }}",
-    "{% set x = 'a' * 100000 %}{{ x|replace('a', 'bbbbbbbbbbbbbbbbbbbb') }}",
-    "{{ (10 ** 50) ** 5000 }}",
-    "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
-])
+@pytest.mark.parametrize(
+    "src",
+    [
+        "{{ 'a' * 10**9 }}",
+        "{{ [1] * 10**9 }}",
+        "{% set x = 'a' * 900000 %}{{ x ~ x ~ x }}",
+        "{{ 'a'|center(1000000000) }}",
+        "{{ 'a'.ljust(1000000000) }}",
+        "{% set x = 'a' * 100000 %}{{ x.replace('a', 'bbbbbbbbbbbbbbbbbbbb') }}",
+        "{% set x = 'a' * 100000 %}{{ x|replace('a', 'bbbbbbbbbbbbbbbbbbbb') }}",
+        "{{ (10 ** 50) ** 5000 }}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+    ],
+)
 def test_huge_values_are_refused_quickly(src: str) -> None:
     t = time.monotonic()
     with pytest.raises(SandboxError, match="limit|too large|longer than"):
@@ -109,21 +117,26 @@ def test_silent_nested_loop_is_stopped_by_the_time_limit() -> None:
 
 def test_a_normal_render_after_a_timeout_is_unaffected() -> None:
     with pytest.raises(SandboxError):
-        render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-               {}, timeout_s=0.2)
+        render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            {},
+            timeout_s=0.2,
+        )
     time.sleep(0.3)
     assert render("ok {{ 1 + 1 }}", {}) == [{"role": "user", "content": "ok 2"}]
 
 
 def test_include_resolves_inside_the_repository_only(repo: GitRepo, tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "secret.txt").write_text("TOP SECRET")
-    repo.write({
-        "partials/tone.md": "Always answer {{ tone }}.",
-        "prompts/a.prompt": "---\nvariables: {tone: string}\n---\n"
-                            "system:\n{% include 'partials/tone.md' %}\n\nuser:\nhi\n",
-        "prompts/escape.prompt": "{% include '../secret.txt' %}",
-        "prompts/abs.prompt": f"{{% include '{tmp_path / 'secret.txt'}' %}}",
-    })
+    repo.write(
+        {
+            "partials/tone.md": "Always answer {{ tone }}.",
+            "prompts/a.prompt": "---\nvariables: {tone: string}\n---\n"
+            "system:\n{% include 'partials/tone.md' %}\n\nuser:\nhi\n",
+            "prompts/escape.prompt": "{% include '../secret.txt' %}",
+            "prompts/abs.prompt": f"{{% include '{tmp_path / 'secret.txt'}' %}}",
+        }
+    )
     ws = Workspace(repo.path)
     assert ws.render("a", {"tone": "kindly"})[0]["content"] == "Always answer kindly."
     for bad in ("escape", "abs"):
@@ -132,8 +145,13 @@ def test_include_resolves_inside_the_repository_only(repo: GitRepo, tmp_path) ->
 
 
 def test_included_variables_count_in_the_interface(repo: GitRepo) -> None:
-    repo.write({"loomgit.yaml": "prompts: ['prompts/*.md']\n", "partials/p.md": "{{ who }}",
-                "prompts/x.md": "Hi {% include 'partials/p.md' %}"})
+    repo.write(
+        {
+            "loomgit.yaml": "prompts: ['prompts/*.md']\n",
+            "partials/p.md": "{{ who }}",
+            "prompts/x.md": "Hi {% include 'partials/p.md' %}",
+        }
+    )
     ws = Workspace(repo.path)
     with pytest.raises(RenderError, match="missing required variable\\(s\\): who"):
         ws.render("x", {})
@@ -160,17 +178,23 @@ def test_render_cli_errors_are_one_line(sample_repo: GitRepo, cli) -> None:  # t
     assert "missing required variable(s): ticket" in r.err
     r = cli(["render", "support/summarise"], cwd=sample_repo.path)
     assert r.exit_code == 1
-    assert r.err.strip() == ("loomgit: error: unknown prompt 'support/summarise'; "
-                             "did you mean support/summarize?")
+    assert r.err.strip() == (
+        "loomgit: error: unknown prompt 'support/summarise'; did you mean support/summarize?"
+    )
     r = cli(["render", "support/summarize", "--var", "novalue"], cwd=sample_repo.path)
     assert r.exit_code == 2 and "expected NAME=VALUE" in r.err
 
 
 def test_var_values_are_converted_to_the_declared_type(repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
-    repo.write({"prompts/t.prompt": "---\nvariables:\n  n: integer\n  on: boolean\n  xs: array\n"
-                "---\n{{ n + 1 }} {{ 'yes' if on else 'no' }} {{ xs|length }}\n"})
-    r = cli(["render", "t", "--var", "n=41", "--var", "on=true", "--var", "xs=[1,2,3]"],
-            cwd=repo.path)
+    repo.write(
+        {
+            "prompts/t.prompt": "---\nvariables:\n  n: integer\n  on: boolean\n  xs: array\n"
+            "---\n{{ n + 1 }} {{ 'yes' if on else 'no' }} {{ xs|length }}\n"
+        }
+    )
+    r = cli(
+        ["render", "t", "--var", "n=41", "--var", "on=true", "--var", "xs=[1,2,3]"], cwd=repo.path
+    )
     assert r.exit_code == 0, r.err
     assert r.out.strip().endswith("42 yes 3")
     r = cli(["render", "t", "--var", "n=forty", "--var", "on=1", "--var", "xs=[]"], cwd=repo.path)
@@ -178,7 +202,9 @@ def test_var_values_are_converted_to_the_declared_type(repo: GitRepo, cli) -> No
 
 
 def test_compiled_templates_are_reused_but_an_edited_include_is_seen(repo: GitRepo) -> None:
-    repo.write({"partials/p.md": "v1 {{ who }}", "prompts/x.prompt": "{% include 'partials/p.md' %}"})
+    repo.write(
+        {"partials/p.md": "v1 {{ who }}", "prompts/x.prompt": "{% include 'partials/p.md' %}"}
+    )
     ws = Workspace(repo.path)
     assert ws.render("x", {"who": "a"})[0]["content"] == "v1 a"
     repo.write({"partials/p.md": "v2 {{ who }}"})
@@ -190,6 +216,9 @@ def test_many_renders_with_timeouts_interleaved_stay_correct() -> None:
     for i in range(200):
         assert p.render({"n": i}, timeout_s=5)[0]["content"] == str(i)
     with pytest.raises(SandboxError):
-        render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-               {}, timeout_s=0.2)
+        render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            {},
+            timeout_s=0.2,
+        )
     assert p.render({"n": "after"})[0]["content"] == "after"

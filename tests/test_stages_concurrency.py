@@ -16,16 +16,34 @@ N = 20
 
 @pytest.mark.slow  # 20 interpreters on a shared 2-core machine: ~10 s
 def test_twenty_concurrent_promotions_all_land(repo: GitRepo) -> None:
-    repo.commit("twenty prompts", {f"prompts/p{i:02d}.prompt": f"user:\nPrompt number {i}\n"
-                                   for i in range(N)})
+    repo.commit(
+        "twenty prompts",
+        {f"prompts/p{i:02d}.prompt": f"user:\nPrompt number {i}\n" for i in range(N)},
+    )
     repo.write({"prompts/p00.prompt": "user:\nuncommitted\n"})
     before = repo.git("status", "--porcelain"), repo.git("rev-parse", "HEAD")
     env = dict(os.environ)
-    procs = [subprocess.Popen([sys.executable, "-m", "loomgit", "promote", f"p{i:02d}", "1.0.0",
-                               "--to", "staging", "--json"],
-                              cwd=repo.path, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-             for i in range(N)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loomgit",
+                "promote",
+                f"p{i:02d}",
+                "1.0.0",
+                "--to",
+                "staging",
+                "--json",
+            ],
+            cwd=repo.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(N)
+    ]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=120)

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import SUMMARIZE, GitRepo
 
-PROMPTS = {"prompts/support/summarize.prompt": SUMMARIZE,
-           "prompts/ops/triage.prompt": "user:\nTriage {{ ticket }}\n",
-           "prompts/ops/route.prompt": "user:\nRoute {{ ticket }}\n"}
+PROMPTS = {
+    "prompts/support/summarize.prompt": SUMMARIZE,
+    "prompts/ops/triage.prompt": "user:\nTriage {{ ticket }}\n",
+    "prompts/ops/route.prompt": "user:\nRoute {{ ticket }}\n",
+}
 
 
 def clone(url: str, path: Path) -> GitRepo:
@@ -26,14 +28,16 @@ def remote_pair(repo: GitRepo, tmp_path: Path) -> tuple[Path, GitRepo, GitRepo]:
     """A bare remote with one commit of two prompts, and two clones of it (Alice, Bob)."""
     repo.commit("prompts", PROMPTS)
     bare = tmp_path / "remote.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(repo.path), str(bare)], check=True, capture_output=True
+    )
     return bare, clone(str(bare), tmp_path / "alice"), clone(str(bare), tmp_path / "bob")
 
 
 def remote_ref(bare: Path, ref: str) -> str:
-    return subprocess.run(["git", "rev-parse", "--verify", "-q", ref], cwd=bare,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", ref], cwd=bare, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_push_publishes_the_stage_and_fetch_brings_it_in(remote_pair, cli) -> None:
@@ -43,8 +47,10 @@ def test_push_publishes_the_stage_and_fetch_brings_it_in(remote_pair, cli) -> No
     assert "pushed stage/staging to origin" in r.out
     assert remote_ref(bare, "stage/staging") == alice.git("rev-parse", "stage/staging")
     # Bob fetches and builds on Alice's promotion
-    r = cli(["promote", "ops/triage", "1.0.0", "--to", "staging", "--fetch", "--push", "--json"],
-            cwd=bob.path)
+    r = cli(
+        ["promote", "ops/triage", "1.0.0", "--to", "staging", "--fetch", "--push", "--json"],
+        cwd=bob.path,
+    )
     assert r.exit_code == 0, r.err
     head = json.loads(r.out)["commit"]
     assert remote_ref(bare, "stage/staging") == head == bob.git("rev-parse", "stage/staging")
@@ -63,24 +69,38 @@ def test_push_publishes_the_stage_and_fetch_brings_it_in(remote_pair, cli) -> No
 
 def test_rejected_push_leaves_the_local_stage_as_it_was(remote_pair, cli) -> None:
     bare, alice, bob = remote_pair
-    assert cli(["promote", "summarize", "1.0.0", "--to", "staging", "--push"],
-               cwd=alice.path).exit_code == 0
+    assert (
+        cli(
+            ["promote", "summarize", "1.0.0", "--to", "staging", "--push"], cwd=alice.path
+        ).exit_code
+        == 0
+    )
     theirs = remote_ref(bare, "stage/staging")
     # Bob has never fetched: his push must not overwrite Alice's promotion
     r = cli(["promote", "triage", "1.0.0", "--to", "staging", "--push"], cwd=bob.path)
     assert r.exit_code == 1
-    assert r.err == ("loomgit: error: push of stage/staging to origin was rejected (its stage "
-                     "has promotions this clone has not fetched); the local stage is left as "
-                     "it was: run the command again with --fetch --push\n")
+    assert r.err == (
+        "loomgit: error: push of stage/staging to origin was rejected (its stage "
+        "has promotions this clone has not fetched); the local stage is left as "
+        "it was: run the command again with --fetch --push\n"
+    )
     assert remote_ref(bare, "stage/staging") == theirs
     assert bob.git("for-each-ref", "refs/heads/stage") == ""  # as it was: not there
     # a stage Bob already had locally is put back to where it was, too
-    assert cli(["promote", "triage", "1.0.0", "--to", "staging", "--fetch", "--push"],
-               cwd=bob.path).exit_code == 0
+    assert (
+        cli(
+            ["promote", "triage", "1.0.0", "--to", "staging", "--fetch", "--push"], cwd=bob.path
+        ).exit_code
+        == 0
+    )
     mine = bob.git("rev-parse", "stage/staging")
     alice.commit("triage v2", {"prompts/ops/triage.prompt": "user:\nTriage now {{ ticket }}\n"})
-    assert cli(["promote", "triage", "latest", "--to", "staging", "--fetch", "--push"],
-               cwd=alice.path).exit_code == 0
+    assert (
+        cli(
+            ["promote", "triage", "latest", "--to", "staging", "--fetch", "--push"], cwd=alice.path
+        ).exit_code
+        == 0
+    )
     theirs = remote_ref(bare, "stage/staging")
     r = cli(["promote", "route", "1.0.0", "--to", "staging", "--push"], cwd=bob.path)
     assert r.exit_code == 1 and "was rejected" in r.err
@@ -88,21 +108,30 @@ def test_rejected_push_leaves_the_local_stage_as_it_was(remote_pair, cli) -> Non
     assert remote_ref(bare, "stage/staging") == theirs
     assert "route" not in bob.git("show", "stage/staging:loomgit.stage.json")
     # the advice works: the promotion lands on top of Alice's
-    r = cli(["promote", "route", "1.0.0", "--to", "staging", "--fetch", "--push", "--json"],
-            cwd=bob.path)
+    r = cli(
+        ["promote", "route", "1.0.0", "--to", "staging", "--fetch", "--push", "--json"],
+        cwd=bob.path,
+    )
     assert r.exit_code == 0, r.err
     head = json.loads(r.out)["commit"]
     assert remote_ref(bare, "stage/staging") == head
     assert bob.git("rev-parse", f"{head}^") == theirs
     m = json.loads(bob.git("show", "stage/staging:loomgit.stage.json"))["prompts"]
-    assert {k: v["version"] for k, v in m.items()} == \
-        {"ops/route": "1.0.0", "ops/triage": "1.1.0", "support/summarize": "1.0.0"}
+    assert {k: v["version"] for k, v in m.items()} == {
+        "ops/route": "1.0.0",
+        "ops/triage": "1.1.0",
+        "support/summarize": "1.0.0",
+    }
 
 
 def test_push_never_forces_even_with_force(remote_pair, cli) -> None:
     bare, alice, bob = remote_pair
-    assert cli(["promote", "summarize", "1.0.0", "--to", "staging", "--push"],
-               cwd=alice.path).exit_code == 0
+    assert (
+        cli(
+            ["promote", "summarize", "1.0.0", "--to", "staging", "--push"], cwd=alice.path
+        ).exit_code
+        == 0
+    )
     theirs = remote_ref(bare, "stage/staging")
     r = cli(["promote", "triage", "1.0.0", "--to", "staging", "--push", "--force"], cwd=bob.path)
     assert r.exit_code == 1 and "rejected" in r.err
@@ -111,8 +140,12 @@ def test_push_never_forces_even_with_force(remote_pair, cli) -> None:
 
 def test_diverged_stage_is_reported_on_fetch(remote_pair, cli) -> None:
     bare, alice, bob = remote_pair
-    assert cli(["promote", "summarize", "1.0.0", "--to", "staging", "--push"],
-               cwd=alice.path).exit_code == 0
+    assert (
+        cli(
+            ["promote", "summarize", "1.0.0", "--to", "staging", "--push"], cwd=alice.path
+        ).exit_code
+        == 0
+    )
     assert cli(["promote", "triage", "1.0.0", "--to", "staging"], cwd=bob.path).exit_code == 0
     before = bob.git("rev-parse", "stage/staging")
     r = cli(["promote", "triage", "1.0.0", "--to", "production", "--fetch"], cwd=bob.path)
@@ -148,6 +181,8 @@ def test_noop_with_push_publishes_an_unpushed_stage(remote_pair, cli) -> None:
     assert remote_ref(bare, "stage/staging") == ""
     r = cli(["promote", "summarize", "1.0.0", "--to", "staging", "--push"], cwd=alice.path)
     assert r.exit_code == 0, r.err
-    assert r.out == ("support/summarize 1.0.0 is already on staging; nothing to do\n"
-                     "pushed stage/staging to origin\n")
+    assert r.out == (
+        "support/summarize 1.0.0 is already on staging; nothing to do\n"
+        "pushed stage/staging to origin\n"
+    )
     assert remote_ref(bare, "stage/staging") == alice.git("rev-parse", "stage/staging")

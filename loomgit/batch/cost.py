@@ -31,8 +31,10 @@ def estimate_tokens(text: str) -> int:
 
 def message_tokens(messages: Sequence[Mapping[str, str]]) -> int:
     """Approximate input tokens of a chat request."""
-    return sum(estimate_tokens(m.get("content", "")) + MESSAGE_OVERHEAD
-               for m in messages) + REPLY_OVERHEAD
+    return (
+        sum(estimate_tokens(m.get("content", "")) + MESSAGE_OVERHEAD for m in messages)
+        + REPLY_OVERHEAD
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,11 @@ class OutputBasis:
 
 
 def output_basis(max_tokens: Any, recorded: tuple[float, int] | None) -> OutputBasis:
-    mt = int(max_tokens) if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) \
-        and max_tokens > 0 else None
+    mt = (
+        int(max_tokens)
+        if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) and max_tokens > 0
+        else None
+    )
     if recorded is not None and recorded[1] > 0:
         return OutputBasis(recorded[0], "recorded", recorded[1], mt)
     if mt is not None:
@@ -92,8 +97,11 @@ class ModelEstimate:
             "output_tokens": self.output_tokens,
             "output_basis": self.output.basis,
             "output_basis_detail": self.output.describe(),
-            "price_per_1m": (None if self.price is None
-                             else {"input": self.price.input, "output": self.price.output}),
+            "price_per_1m": (
+                None
+                if self.price is None
+                else {"input": self.price.input, "output": self.price.output}
+            ),
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "max_cost_usd": None if self.max_cost_usd is None else round(self.max_cost_usd, 6),
         }
@@ -133,9 +141,17 @@ class Estimate:
         }
 
 
-def estimate(prompt: str, version: str | None, source: str, records: int, skipped: int,
-             input_tokens: int, models: Iterable[tuple[str, Price | None, OutputBasis]],
-             budget: float | None = None, problems: Sequence[str] = ()) -> Estimate:
+def estimate(
+    prompt: str,
+    version: str | None,
+    source: str,
+    records: int,
+    skipped: int,
+    input_tokens: int,
+    models: Iterable[tuple[str, Price | None, OutputBasis]],
+    budget: float | None = None,
+    problems: Sequence[str] = (),
+) -> Estimate:
     """Combine counted input tokens with each model's price and expected output."""
     out = []
     for model, price, basis in models:
@@ -144,10 +160,12 @@ def estimate(prompt: str, version: str | None, source: str, records: int, skippe
         worst = None
         if price is not None and basis.max_tokens is not None:
             worst = price.cost(input_tokens, basis.max_tokens * records)
-        out.append(ModelEstimate(model, records, input_tokens, out_tokens, basis, price,
-                                 cost, worst))
-    return Estimate(prompt, version, source, records, skipped, input_tokens, tuple(out),
-                    budget, tuple(problems))
+        out.append(
+            ModelEstimate(model, records, input_tokens, out_tokens, basis, price, cost, worst)
+        )
+    return Estimate(
+        prompt, version, source, records, skipped, input_tokens, tuple(out), budget, tuple(problems)
+    )
 
 
 class Budget:
@@ -158,8 +176,13 @@ class Budget:
     cost. A request starts only if spent + reserved + its worst case stays within the limit.
     """
 
-    def __init__(self, limit: float | None, price: Price | None, per_request_output: float,
-                 spent: float = 0.0) -> None:
+    def __init__(
+        self,
+        limit: float | None,
+        price: Price | None,
+        per_request_output: float,
+        spent: float = 0.0,
+    ) -> None:
         self.limit = limit
         self.price = price
         self.per_request_output = per_request_output
@@ -194,8 +217,13 @@ def parse_budget(raw: Any) -> float | None:
             raw = float(s)
         except ValueError:
             raise ValueError(f"{raw!r} is not an amount in USD") from None
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0 \
-            or math.isnan(raw) or math.isinf(raw):
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, (int, float))
+        or raw < 0
+        or math.isnan(raw)
+        or math.isinf(raw)
+    ):
         raise ValueError("must be an amount in USD (0 or more)")
     return float(raw)
 
@@ -204,23 +232,25 @@ def price_for(ws: Any, model: str) -> Price | None:
     """USD per 1M tokens for ``model`` as the provider layer prices it (``pricing:`` in
     loomgit.yaml, then the built-in table; models served on this machine are free).
     None when the price is unknown."""
-    from ..providers.pricing import PriceTable
-    from ..providers.registry import resolve
+    from loomgit.providers.pricing import PriceTable
+    from loomgit.providers.registry import resolve
 
     config = ws.config
     spec = resolve(model, config)
     priced = spec.replay_of or spec
-    found = PriceTable(config.pricing).lookup(priced.label, aliases=priced.price_aliases,
-                                              local=priced.local)
+    found = PriceTable(config.pricing).lookup(
+        priced.label, aliases=priced.price_aliases, local=priced.local
+    )
     return None if found is None else Price(float(found.input), float(found.output))
 
 
 # -- estimates for a workspace ---------------------------------------------------------
 
 
-def _models_and_bases(ws: Any, prompt: Any, models: Sequence[str], params: Mapping[str, Any]
-                      ) -> list[tuple[str, Price | None, OutputBasis]]:
-    from ..errors import UsageError
+def _models_and_bases(
+    ws: Any, prompt: Any, models: Sequence[str], params: Mapping[str, Any]
+) -> list[tuple[str, Price | None, OutputBasis]]:
+    from loomgit.errors import UsageError
 
     chosen = list(dict.fromkeys(models)) or ([prompt.model] if prompt.model else [])
     if not chosen:
@@ -229,7 +259,7 @@ def _models_and_bases(ws: Any, prompt: Any, models: Sequence[str], params: Mappi
     for m in chosen:
         recorded = None
         try:
-            from .lineage import recorded_output_tokens
+            from loomgit.batch.lineage import recorded_output_tokens
 
             recorded = recorded_output_tokens(ws, prompt.id, m)
         except Exception:  # no records database: estimate from max_tokens
@@ -238,18 +268,26 @@ def _models_and_bases(ws: Any, prompt: Any, models: Sequence[str], params: Mappi
     return out
 
 
-def estimate_input(ws: Any, ref: str, input_path: str, *, fmt: str | None = None,
-                   mapping: Mapping[str, str] | None = None, models: Sequence[str] = (),
-                   budget: float | None = None, limit: int | None = None,
-                   params: Mapping[str, Any] | None = None) -> Estimate:
+def estimate_input(
+    ws: Any,
+    ref: str,
+    input_path: str,
+    *,
+    fmt: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    models: Sequence[str] = (),
+    budget: float | None = None,
+    limit: int | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Estimate:
     """Render every record of ``input_path`` (streaming) and price the run per model."""
     from dataclasses import replace
 
-    from ..errors import LoomgitError
-    from ..evals.rendering import CaseRenderer
-    from ..prompt.render import interface
-    from ..resolve import resolve
-    from .inputs import RecordReader, check_mapping, select_vars
+    from loomgit.batch.inputs import RecordReader, check_mapping, select_vars
+    from loomgit.errors import LoomgitError
+    from loomgit.evals.rendering import CaseRenderer
+    from loomgit.prompt.render import interface
+    from loomgit.resolve import resolve
 
     res = resolve(ws, ref)
     prompt = res.prompt
@@ -265,8 +303,12 @@ def estimate_input(ws: Any, ref: str, input_path: str, *, fmt: str | None = None
         first = next(it, None)
         check_mapping(iface, mapping, reader.columns, prompt.id, input_path)
         from_text = reader.format in ("csv", "tsv")
-        renderer = CaseRenderer(prompt, res.loader, max_chars=ws.config.render_max_chars,
-                                timeout_s=ws.config.render_timeout_s)
+        renderer = CaseRenderer(
+            prompt,
+            res.loader,
+            max_chars=ws.config.render_max_chars,
+            timeout_s=ws.config.render_timeout_s,
+        )
         try:
             stream = _chain_first(first, it)
             for rec in stream:
@@ -286,8 +328,17 @@ def estimate_input(ws: Any, ref: str, input_path: str, *, fmt: str | None = None
                     problems.append(f"{input_path}:{rec.line}: {reason}")
         finally:
             renderer.close()
-    return estimate(prompt.id, res.version, input_path, records, skipped, tokens,
-                    _models_and_bases(ws, prompt, models, merged), budget, problems)
+    return estimate(
+        prompt.id,
+        res.version,
+        input_path,
+        records,
+        skipped,
+        tokens,
+        _models_and_bases(ws, prompt, models, merged),
+        budget,
+        problems,
+    )
 
 
 def _chain_first(first: Any, rest: Any) -> Any:
@@ -296,15 +347,16 @@ def _chain_first(first: Any, rest: Any) -> Any:
     yield from rest
 
 
-def estimate_cases(ws: Any, ref: str, *, models: Sequence[str] = (),
-                   budget: float | None = None) -> Estimate:
+def estimate_cases(
+    ws: Any, ref: str, *, models: Sequence[str] = (), budget: float | None = None
+) -> Estimate:
     """Price an eval of the prompt's suite: every case x repeat x model."""
     from pathlib import Path
 
-    from ..errors import LoomgitError, UsageError
-    from ..evals.rendering import CaseRenderer
-    from ..evals.suite import parse_suite
-    from ..resolve import resolve
+    from loomgit.errors import LoomgitError, UsageError
+    from loomgit.evals.rendering import CaseRenderer
+    from loomgit.evals.suite import parse_suite
+    from loomgit.resolve import resolve
 
     res = resolve(ws, ref)
     prompt = res.prompt
@@ -316,14 +368,21 @@ def estimate_cases(ws: Any, ref: str, *, models: Sequence[str] = (),
     errs = [f for f in findings if f.level == "error"]
     if suite is None or errs:
         first = errs[0] if errs else None
-        raise UsageError(first.message if first else "unusable test suite", path=rel,
-                         line=first.line if first else None)
+        raise UsageError(
+            first.message if first else "unusable test suite",
+            path=rel,
+            line=first.line if first else None,
+        )
     chosen = list(models) or list(suite.providers)
     params = {**prompt.params, **suite.params}
     requests = skipped = tokens = 0
     problems: list[str] = []
-    renderer = CaseRenderer(prompt, res.loader, max_chars=ws.config.render_max_chars,
-                            timeout_s=ws.config.render_timeout_s)
+    renderer = CaseRenderer(
+        prompt,
+        res.loader,
+        max_chars=ws.config.render_max_chars,
+        timeout_s=ws.config.render_timeout_s,
+    )
     try:
         for case in suite.cases:
             if getattr(case, "skip", False):
@@ -339,5 +398,14 @@ def estimate_cases(ws: Any, ref: str, *, models: Sequence[str] = (),
             tokens += t * repeat
     finally:
         renderer.close()
-    return estimate(prompt.id, res.version, f"cases of {rel}", requests, skipped, tokens,
-                    _models_and_bases(ws, prompt, chosen, params), budget, problems[:5])
+    return estimate(
+        prompt.id,
+        res.version,
+        f"cases of {rel}",
+        requests,
+        skipped,
+        tokens,
+        _models_and_bases(ws, prompt, chosen, params),
+        budget,
+        problems[:5],
+    )

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..errors import UsageError
+from loomgit.errors import UsageError
 
 FORMATS = ("jsonl", "json", "csv", "tsv")
 MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -93,16 +93,21 @@ def detect_format(path: str, head: bytes, explicit: str | None = None) -> str:
         return "csv"
     if low.endswith(".json"):
         if first == b"{":
-            raise InputError("expected a JSON array of records ([{...}, {...}]); for one "
-                             "object per line name the file .jsonl or pass --format jsonl",
-                             path=path, line=1)
+            raise InputError(
+                "expected a JSON array of records ([{...}, {...}]); for one "
+                "object per line name the file .jsonl or pass --format jsonl",
+                path=path,
+                line=1,
+            )
         return "json"
     if first == b"[":
         return "json"
     if first == b"{":
         return "jsonl"
-    raise InputError("cannot tell the format from the file name; pass --format "
-                     "jsonl, json, csv or tsv", path=path)
+    raise InputError(
+        "cannot tell the format from the file name; pass --format jsonl, json, csv or tsv",
+        path=path,
+    )
 
 
 class RecordReader:
@@ -112,8 +117,14 @@ class RecordReader:
     a whole (for example a JSON array that is not closed).
     """
 
-    def __init__(self, path: str, fmt: str | None = None, *,
-                 max_record_bytes: int = MAX_RECORD_BYTES, display: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        fmt: str | None = None,
+        *,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+        display: str | None = None,
+    ) -> None:
         self.path = path
         self.display = display or path
         self.max_record_bytes = max_record_bytes
@@ -176,8 +187,12 @@ class RecordReader:
         for lineno, raw, oversize in _raw_lines(self._fh, limit):
             if oversize:
                 index += 1
-                yield Record(index, lineno, error=f"record is larger than {_size(limit)}",
-                             raw=preview(raw[:PREVIEW_CHARS]))
+                yield Record(
+                    index,
+                    lineno,
+                    error=f"record is larger than {_size(limit)}",
+                    raw=preview(raw[:PREVIEW_CHARS]),
+                )
                 continue
             if not raw.strip():
                 continue
@@ -190,15 +205,23 @@ class RecordReader:
             try:
                 value = _loads(text)
             except json.JSONDecodeError as e:
-                yield Record(index, lineno, error=f"invalid JSON: {e.msg} (column {e.colno})",
-                             raw=preview(text))
+                yield Record(
+                    index,
+                    lineno,
+                    error=f"invalid JSON: {e.msg} (column {e.colno})",
+                    raw=preview(text),
+                )
                 continue
             except (ValueError, RecursionError) as e:
                 yield Record(index, lineno, error=f"invalid JSON: {e}", raw=preview(text))
                 continue
             if not isinstance(value, dict):
-                yield Record(index, lineno, error=f"a record must be a JSON object, got "
-                             f"{_json_type(value)}", raw=preview(text))
+                yield Record(
+                    index,
+                    lineno,
+                    error=f"a record must be a JSON object, got {_json_type(value)}",
+                    raw=preview(text),
+                )
                 continue
             yield Record(index, lineno, value)
 
@@ -224,15 +247,23 @@ class RecordReader:
                 value = _loads(text)
             except json.JSONDecodeError as e:
                 where = f"line {line + e.lineno - 1}, " if e.lineno > 1 else ""
-                yield Record(index, line, error=f"invalid JSON: {e.msg} ({where}column "
-                             f"{e.colno})", raw=preview(text))
+                yield Record(
+                    index,
+                    line,
+                    error=f"invalid JSON: {e.msg} ({where}column {e.colno})",
+                    raw=preview(text),
+                )
                 continue
             except (ValueError, RecursionError) as e:
                 yield Record(index, line, error=f"invalid JSON: {e}", raw=preview(text))
                 continue
             if not isinstance(value, dict):
-                yield Record(index, line, error=f"a record must be a JSON object, got "
-                             f"{_json_type(value)}", raw=preview(text))
+                yield Record(
+                    index,
+                    line,
+                    error=f"a record must be a JSON object, got {_json_type(value)}",
+                    raw=preview(text),
+                )
                 continue
             yield Record(index, line, value)
         self.warnings.extend(scanner.warnings)
@@ -274,8 +305,11 @@ class RecordReader:
             prev = reader.line_num
             while oversize:
                 index += 1
-                yield Record(index, oversize.pop(0),
-                             error=f"record is larger than {_size(self.max_record_bytes)}")
+                yield Record(
+                    index,
+                    oversize.pop(0),
+                    error=f"record is larger than {_size(self.max_record_bytes)}",
+                )
             if not row:
                 continue
             index += 1
@@ -284,39 +318,62 @@ class RecordReader:
             if bad is not None:
                 col = header[bad] if bad < n else f"#{bad + 1}"
                 byte = ord(_SURROGATE.search(row[bad]).group()) - 0xDC00  # type: ignore[union-attr]
-                yield Record(index, start, error=f"not valid UTF-8 (byte 0x{byte:02x} in column "
-                             f"{col!r})", raw=preview(raw.encode("utf-8", "surrogateescape")))
+                yield Record(
+                    index,
+                    start,
+                    error=f"not valid UTF-8 (byte 0x{byte:02x} in column {col!r})",
+                    raw=preview(raw.encode("utf-8", "surrogateescape")),
+                )
                 continue
             if any("\0" in v for v in row):
-                yield Record(index, start, error="contains a NUL byte (binary data?)",
-                             raw=preview(raw.replace("\0", "\\0")))
+                yield Record(
+                    index,
+                    start,
+                    error="contains a NUL byte (binary data?)",
+                    raw=preview(raw.replace("\0", "\\0")),
+                )
                 continue
             if len(row) < n:
-                missing = ", ".join(repr(c) for c in header[len(row):])
-                yield Record(index, start, error=f"missing column(s) {missing} (the row has "
-                             f"{len(row)} of {n} fields)", raw=preview(raw))
+                missing = ", ".join(repr(c) for c in header[len(row) :])
+                yield Record(
+                    index,
+                    start,
+                    error=f"missing column(s) {missing} (the row has {len(row)} of {n} fields)",
+                    raw=preview(raw),
+                )
                 continue
             if len(row) > n:
-                yield Record(index, start, error=f"the row has {len(row)} fields but the header "
-                             f"has {n} columns", raw=preview(raw))
+                yield Record(
+                    index,
+                    start,
+                    error=f"the row has {len(row)} fields but the header has {n} columns",
+                    raw=preview(raw),
+                )
                 continue
             yield Record(index, start, dict(zip(header, row)))
         while oversize:
             index += 1
-            yield Record(index, oversize.pop(0),
-                         error=f"record is larger than {_size(self.max_record_bytes)}")
+            yield Record(
+                index,
+                oversize.pop(0),
+                error=f"record is larger than {_size(self.max_record_bytes)}",
+            )
 
     def _check_header(self, header: list[str], line: int) -> None:
         for i, name in enumerate(header):
             if _SURROGATE.search(name):
                 raise InputError("the CSV header is not valid UTF-8", path=self.display, line=line)
             if not name.strip():
-                raise InputError(f"column {i + 1} of the CSV header has no name",
-                                 path=self.display, line=line)
+                raise InputError(
+                    f"column {i + 1} of the CSV header has no name", path=self.display, line=line
+                )
         dup = sorted({h for h in header if header.count(h) > 1})
         if dup:
-            raise InputError(f"duplicate column name(s) in the CSV header: {', '.join(dup)}",
-                             path=self.display, line=line)
+            raise InputError(
+                f"duplicate column name(s) in the CSV header: {', '.join(dup)}",
+                path=self.display,
+                line=line,
+            )
 
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -395,8 +452,11 @@ class _ArrayScanner:
             if not chunk:
                 raise InputError("empty file: expected a JSON array of records", path=self.display)
         if chunk[i] != ord("["):
-            raise InputError(f"expected a JSON array of records, found {chr(chunk[i])!r}",
-                             path=self.display, line=line)
+            raise InputError(
+                f"expected a JSON array of records, found {chr(chunk[i])!r}",
+                path=self.display,
+                line=line,
+            )
         i += 1
         parts: list[bytes] = []
         size = 0
@@ -476,8 +536,9 @@ class _ArrayScanner:
                     closed = True
                     rest = chunk[i:] + fh.read(_CHUNK)
                     if rest.strip():
-                        self.warnings.append(f"{self.display}:{line}: text after the closing ] "
-                                             "was ignored")
+                        self.warnings.append(
+                            f"{self.display}:{line}: text after the closing ] was ignored"
+                        )
                     return
                 elif c == 125 and depth == 0:
                     seen_content = True  # a stray }: the element fails to parse
@@ -493,14 +554,18 @@ class _ArrayScanner:
             if in_str or depth > 0:
                 body = b"".join(parts)
                 lead = body[: len(body) - len(body.lstrip())].count(b"\n")
-                yield (start_line + lead, body.strip()[:PREVIEW_CHARS],
-                       "the file ends inside this record (truncated?)")
+                yield (
+                    start_line + lead,
+                    body.strip()[:PREVIEW_CHARS],
+                    "the file ends inside this record (truncated?)",
+                )
             elif seen_content:
                 got = finish(0)
                 if got is not None:
                     yield got
-            self.warnings.append(f"{self.display}: the JSON array is not closed with ] "
-                                 "(truncated file?)")
+            self.warnings.append(
+                f"{self.display}: the JSON array is not closed with ] (truncated file?)"
+            )
 
 
 def parse_map(pairs: Iterable[str]) -> dict[str, str]:
@@ -517,21 +582,32 @@ def parse_map(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def check_mapping(names: Iterable[str], mapping: Mapping[str, str],
-                  columns: tuple[str, ...] | None, prompt_id: str, display: str) -> None:
+def check_mapping(
+    names: Iterable[str],
+    mapping: Mapping[str, str],
+    columns: tuple[str, ...] | None,
+    prompt_id: str,
+    display: str,
+) -> None:
     """Fail early (exit 2) when ``--map`` names an unknown variable or a column the CSV
     header lacks, or when a required variable has no column at all."""
     names = list(names)
     unknown = sorted(set(mapping) - set(names))
     if unknown:
-        raise UsageError(f"--map: {prompt_id} has no variable(s) {', '.join(unknown)} "
-                         f"(variables: {', '.join(names) or 'none'})")
+        raise UsageError(
+            f"--map: {prompt_id} has no variable(s) {', '.join(unknown)} "
+            f"(variables: {', '.join(names) or 'none'})"
+        )
     if columns is None:
         return
     absent = sorted(c for c in mapping.values() if c not in columns)
     if absent:
-        raise InputError(f"no column(s) {', '.join(map(repr, absent))} in the CSV header "
-                         f"(columns: {', '.join(columns)})", path=display, line=1)
+        raise InputError(
+            f"no column(s) {', '.join(map(repr, absent))} in the CSV header "
+            f"(columns: {', '.join(columns)})",
+            path=display,
+            line=1,
+        )
 
 
 _COERCE_TYPES = ("integer", "number", "boolean", "array", "object")
@@ -586,8 +662,13 @@ def lookup(data: Mapping[str, Any], field: str) -> tuple[bool, Any]:
     return False, None
 
 
-def select_vars(data: Mapping[str, Any], variables: Mapping[str, Any],
-                mapping: Mapping[str, str], *, from_text: bool) -> dict[str, Any]:
+def select_vars(
+    data: Mapping[str, Any],
+    variables: Mapping[str, Any],
+    mapping: Mapping[str, str],
+    *,
+    from_text: bool,
+) -> dict[str, Any]:
     """The prompt's variables taken from one record: each variable from the field of the
     same name (or the one ``--map`` names); other fields are ignored. ``from_text`` (CSV)
     converts cells to the declared types and treats an empty cell of an optional variable

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InfraError, LoomgitError
+from loomgit.errors import InfraError, LoomgitError
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
-    from .runner import BatchSummary
+    from loomgit.batch.runner import BatchSummary
+    from loomgit.workspace import Workspace
 
 BATCH_SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_runs (
@@ -80,13 +80,12 @@ def record_batch(ws: Workspace, s: BatchSummary, *, suite: str | None = None) ->
     """Add (or update, on resume) the run in the run records. False outside git."""
     import sqlite3
 
-    from ..evals.records import connect, db_path
+    from loomgit.evals.records import connect, db_path
 
     path = db_path(ws)
     if path is None:
         return False
-    status = ("error" if s.errors or not s.complete else
-              "failed" if s.quarantined else "passed")
+    status = "error" if s.errors or not s.complete else "failed" if s.quarantined else "passed"
     with connect(path) as con:
         try:
             with con:
@@ -95,19 +94,57 @@ def record_batch(ws: Workspace, s: BatchSummary, *, suite: str | None = None) ->
                     "INSERT OR REPLACE INTO runs (run_id, started_at, commit_sha, shard, kind, "
                     "status, cases, passed, failed, errors, cost_usd, duration_s) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (s.run_id, s.started_at, s.commit, None, "batch", status, s.records, s.ok,
-                     s.quarantined, s.errors, s.cost_usd, _total_duration(con, s)))
+                    (
+                        s.run_id,
+                        s.started_at,
+                        s.commit,
+                        None,
+                        "batch",
+                        status,
+                        s.records,
+                        s.ok,
+                        s.quarantined,
+                        s.errors,
+                        s.cost_usd,
+                        _total_duration(con, s),
+                    ),
+                )
                 con.execute(
                     "INSERT OR REPLACE INTO batch_runs (run_id, started_at, updated_at, status, "
                     "prompt, version, content_hash, commit_sha, model, pipeline, suite, input, "
                     "output, quarantine, records, ok, quarantined, errors, score_sum, scored, "
                     "latency_sum, answered, judged, input_tokens, output_tokens, cost_usd, duration_s) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (s.run_id, s.started_at, _now(), s.status, s.prompt, s.version,
-                     s.content_hash, s.commit, s.model, s.pipeline, suite, s.input, s.output,
-                     s.quarantine, s.records, s.ok, s.quarantined, s.errors, s.score_sum,
-                     s.scored, s.latency_sum, s.answered, s.judged, s.input_tokens, s.output_tokens,
-                     s.cost_usd, _total_duration(con, s)))
+                    (
+                        s.run_id,
+                        s.started_at,
+                        _now(),
+                        s.status,
+                        s.prompt,
+                        s.version,
+                        s.content_hash,
+                        s.commit,
+                        s.model,
+                        s.pipeline,
+                        suite,
+                        s.input,
+                        s.output,
+                        s.quarantine,
+                        s.records,
+                        s.ok,
+                        s.quarantined,
+                        s.errors,
+                        s.score_sum,
+                        s.scored,
+                        s.latency_sum,
+                        s.answered,
+                        s.judged,
+                        s.input_tokens,
+                        s.output_tokens,
+                        s.cost_usd,
+                        _total_duration(con, s),
+                    ),
+                )
         except sqlite3.Error as e:
             raise InfraError(f"cannot write the run records at {path}: {e}") from None
     return True
@@ -116,8 +153,9 @@ def record_batch(ws: Workspace, s: BatchSummary, *, suite: str | None = None) ->
 def _total_duration(con: Any, s: BatchSummary) -> float:
     """Durations add up over the invocations of a resumed run."""
     try:
-        row = con.execute("SELECT duration_s, updated_at FROM batch_runs WHERE run_id = ?",
-                          (s.run_id,)).fetchone()
+        row = con.execute(
+            "SELECT duration_s, updated_at FROM batch_runs WHERE run_id = ?", (s.run_id,)
+        ).fetchone()
     except Exception:
         row = None
     if row is None or not s.resumed:
@@ -151,14 +189,18 @@ class Usage:
     def to_dict(self) -> dict[str, Any]:
         return {
             "runs": len(self.eval_runs) + len(self.batch_runs),
-            "evals": len(self.eval_runs), "batch_runs": len(self.batch_runs),
-            "records": self.records, "passed": self.passed, "errors": self.errors,
+            "evals": len(self.eval_runs),
+            "batch_runs": len(self.batch_runs),
+            "records": self.records,
+            "passed": self.passed,
+            "errors": self.errors,
             "pass_rate": round(self.passed / self.judged, 6) if self.judged else None,
             "mean_score": round(self.score_sum / self.scored, 6) if self.scored else None,
             "latency_ms": round(self.latency_sum / self.answered, 3) if self.answered else None,
             "cost_usd": round(self.cost_usd, 9),
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
-            "models": sorted(self.models), "last_run": self.last_run or None,
+            "models": sorted(self.models),
+            "last_run": self.last_run or None,
         }
 
 
@@ -166,7 +208,7 @@ def recorded_usage(ws: Workspace, prompt: str | None = None) -> dict[tuple[str, 
     """Per (prompt, version): what the recorded evals and batch runs did."""
     import sqlite3
 
-    from ..evals.records import connect, db_path
+    from loomgit.evals.records import connect, db_path
 
     path = db_path(ws)
     out: dict[tuple[str, str | None], Usage] = {}
@@ -177,8 +219,10 @@ def recorded_usage(ws: Workspace, prompt: str | None = None) -> dict[tuple[str, 
         try:
             rows = con.execute(
                 "SELECT prompt, version, run_id, model, passed, score, latency_ms, "
-                "input_tokens, output_tokens, cost_usd, created_at FROM results " + where, args)
-            for (pid, ver, run_id, model, passed, score, lat, tin, tout, cost, when) in rows:
+                "input_tokens, output_tokens, cost_usd, created_at FROM results " + where,
+                args,
+            )
+            for pid, ver, run_id, model, passed, score, lat, tin, tout, cost, when in rows:
                 u = out.setdefault((pid, ver), Usage())
                 u.eval_runs.add(run_id)
                 u.records += 1
@@ -202,9 +246,28 @@ def recorded_usage(ws: Workspace, prompt: str | None = None) -> dict[tuple[str, 
                 rows = con.execute(
                     "SELECT prompt, version, run_id, model, records, ok, quarantined, errors, "
                     "score_sum, scored, latency_sum, answered, judged, input_tokens, output_tokens, "
-                    "cost_usd, updated_at FROM batch_runs " + where, args)
-                for (pid, ver, run_id, model, _recs, ok, quar, errs, ssum, scored, lsum, ans,
-                     judged, tin, tout, cost, when) in rows:
+                    "cost_usd, updated_at FROM batch_runs " + where,
+                    args,
+                )
+                for (
+                    pid,
+                    ver,
+                    run_id,
+                    model,
+                    _recs,
+                    ok,
+                    quar,
+                    errs,
+                    ssum,
+                    scored,
+                    lsum,
+                    ans,
+                    judged,
+                    tin,
+                    tout,
+                    cost,
+                    when,
+                ) in rows:
                     u = out.setdefault((pid, ver), Usage())
                     u.batch_runs.add(run_id)
                     u.records += int(ok) + int(quar) + int(errs)
@@ -226,8 +289,9 @@ def recorded_usage(ws: Workspace, prompt: str | None = None) -> dict[tuple[str, 
 
 
 def _has_batch(con: Any) -> bool:
-    if not con.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                       "AND name='batch_runs'").fetchone():
+    if not con.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name='batch_runs'"
+    ).fetchone():
         return False
     with con:
         _ensure_schema(con)
@@ -238,7 +302,7 @@ def recorded_output_tokens(ws: Workspace, prompt: str, model: str) -> tuple[floa
     """(average output tokens, answers) recorded for ``prompt`` on ``model``."""
     import sqlite3
 
-    from ..evals.records import connect, db_path
+    from loomgit.evals.records import connect, db_path
 
     path = db_path(ws)
     if path is None or not path.is_file():
@@ -246,14 +310,19 @@ def recorded_output_tokens(ws: Workspace, prompt: str, model: str) -> tuple[floa
     total, n = 0.0, 0
     with connect(path) as con:
         try:
-            row = con.execute("SELECT SUM(output_tokens), COUNT(*) FROM results WHERE prompt = ? "
-                              "AND model = ? AND error IS NULL AND output_tokens > 0",
-                              (prompt, model)).fetchone()
+            row = con.execute(
+                "SELECT SUM(output_tokens), COUNT(*) FROM results WHERE prompt = ? "
+                "AND model = ? AND error IS NULL AND output_tokens > 0",
+                (prompt, model),
+            ).fetchone()
             if row and row[1]:
                 total, n = float(row[0] or 0), int(row[1])
             if _has_batch(con):
-                row = con.execute("SELECT SUM(output_tokens), SUM(answered) FROM batch_runs "
-                                  "WHERE prompt = ? AND model = ?", (prompt, model)).fetchone()
+                row = con.execute(
+                    "SELECT SUM(output_tokens), SUM(answered) FROM batch_runs "
+                    "WHERE prompt = ? AND model = ?",
+                    (prompt, model),
+                ).fetchone()
                 if row and row[1]:
                     total += float(row[0] or 0)
                     n += int(row[1])
@@ -264,18 +333,34 @@ def recorded_output_tokens(ws: Workspace, prompt: str, model: str) -> tuple[floa
 
 def batch_runs(ws: Workspace, prompt: str) -> list[dict[str, Any]]:
     """The recorded batch runs of ``prompt``, newest first."""
-    from ..evals.records import connect, db_path
+    from loomgit.evals.records import connect, db_path
 
     path = db_path(ws)
     if path is None or not path.is_file():
         return []
-    cols = ("run_id", "started_at", "updated_at", "status", "version", "model", "pipeline",
-            "input", "output", "records", "ok", "quarantined", "errors", "cost_usd")
+    cols = (
+        "run_id",
+        "started_at",
+        "updated_at",
+        "status",
+        "version",
+        "model",
+        "pipeline",
+        "input",
+        "output",
+        "records",
+        "ok",
+        "quarantined",
+        "errors",
+        "cost_usd",
+    )
     with connect(path) as con:
         if not _has_batch(con):
             return []
-        rows = con.execute(f"SELECT {', '.join(cols)} FROM batch_runs WHERE prompt = ? "
-                           "ORDER BY started_at DESC", (prompt,)).fetchall()
+        rows = con.execute(
+            f"SELECT {', '.join(cols)} FROM batch_runs WHERE prompt = ? ORDER BY started_at DESC",
+            (prompt,),
+        ).fetchall()
     return [dict(zip(cols, r)) for r in rows]
 
 
@@ -285,7 +370,7 @@ def batch_runs(ws: Workspace, prompt: str) -> list[dict[str, Any]]:
 def _versions(ws: Workspace, prompt_id: str) -> list[dict[str, Any]]:
     """The prompt's versions, oldest first, as plain dicts (empty without history)."""
     try:
-        from ..history import versions as history_versions
+        from loomgit.history import versions as history_versions
     except ImportError:
         return []
     try:
@@ -296,25 +381,29 @@ def _versions(ws: Workspace, prompt_id: str) -> list[dict[str, Any]]:
     for v in found:
         d = v.to_dict() if hasattr(v, "to_dict") else dict(v) if isinstance(v, Mapping) else {}
         if not d:
-            d = {k: getattr(v, k, None) for k in ("version", "bump", "commit", "date", "author",
-                                                  "subject", "content_hash")}
-        out.append({
-            "version": str(d.get("version")),
-            "bump": d.get("bump") or d.get("change") or d.get("kind"),
-            "commit": d.get("commit") or d.get("sha"),
-            "date": d.get("date") or d.get("when") or d.get("committed_at"),
-            "author": d.get("author"),
-            "subject": d.get("subject") or d.get("message"),
-            "content_hash": d.get("content_hash") or d.get("hash"),
-            "same_as": d.get("same_as") or d.get("same_content_as"),
-        })
+            d = {
+                k: getattr(v, k, None)
+                for k in ("version", "bump", "commit", "date", "author", "subject", "content_hash")
+            }
+        out.append(
+            {
+                "version": str(d.get("version")),
+                "bump": d.get("bump") or d.get("change") or d.get("kind"),
+                "commit": d.get("commit") or d.get("sha"),
+                "date": d.get("date") or d.get("when") or d.get("committed_at"),
+                "author": d.get("author"),
+                "subject": d.get("subject") or d.get("message"),
+                "content_hash": d.get("content_hash") or d.get("hash"),
+                "same_as": d.get("same_as") or d.get("same_content_as"),
+            }
+        )
     if len(out) > 1 and _newest_first(out):
         out.reverse()
     return out
 
 
 def _newest_first(vs: list[dict[str, Any]]) -> bool:
-    from ..history.bump import parse_version
+    from loomgit.history.bump import parse_version
 
     a, b = parse_version(vs[0]["version"] or ""), parse_version(vs[-1]["version"] or "")
     return a is not None and b is not None and a > b
@@ -324,10 +413,10 @@ def _stages(ws: Workspace) -> dict[str, dict[str, dict[str, Any]]]:
     """stage -> prompt id -> {version, source_commit, promoted_by, promoted_at, ...}."""
     out: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in ws.config.stages}
     try:
-        from ..stages import read_stage
+        from loomgit.stages import read_stage
     except ImportError:
         return out
-    from .. import gitio
+    from loomgit import gitio
 
     if not gitio.is_repo(ws.root):
         return out
@@ -343,10 +432,10 @@ def _stages(ws: Workspace) -> dict[str, dict[str, dict[str, Any]]]:
 def promotions(ws: Workspace, prompt_id: str) -> list[dict[str, Any]]:
     """Every promotion and rollback of the prompt on any stage, newest first."""
     try:
-        from ..stages import stage_promotions
+        from loomgit.stages import stage_promotions
     except ImportError:
         return []
-    from .. import gitio
+    from loomgit import gitio
 
     if not gitio.is_repo(ws.root):
         return []
@@ -359,8 +448,13 @@ def promotions(ws: Workspace, prompt_id: str) -> list[dict[str, Any]]:
     return sorted(out, key=lambda p: str(p.get("date") or ""), reverse=True)
 
 
-def lineage(ws: Workspace, prompt_id: str, *, usage: Mapping[tuple[str, str | None], Usage]
-            | None = None, stages: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def lineage(
+    ws: Workspace,
+    prompt_id: str,
+    *,
+    usage: Mapping[tuple[str, str | None], Usage] | None = None,
+    stages: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """One prompt: its versions (oldest first) with stages and recorded usage."""
     versions = _versions(ws, prompt_id)
     stages = _stages(ws) if stages is None else stages
@@ -385,20 +479,36 @@ def lineage(ws: Workspace, prompt_id: str, *, usage: Mapping[tuple[str, str | No
     known = {v["version"] for v in versions}
     for (pid, ver), _u in usage.items():  # runs of versions history does not list (dev)
         if pid == prompt_id and ver is not None and ver not in known:
-            versions.append({"version": ver, "bump": "dev" if "-" in ver else None,
-                             "commit": None, "date": None, "author": None, "subject": None,
-                             "content_hash": None})
+            versions.append(
+                {
+                    "version": ver,
+                    "bump": "dev" if "-" in ver else None,
+                    "commit": None,
+                    "date": None,
+                    "author": None,
+                    "subject": None,
+                    "content_hash": None,
+                }
+            )
             known.add(ver)
     rows = []
     for v in versions:
         u = usage.get((prompt_id, v["version"]))
-        rows.append({**v, "stages": by_version.get(v["version"], []),
-                     "runs": u.to_dict() if u is not None else None})
+        rows.append(
+            {
+                **v,
+                "stages": by_version.get(v["version"], []),
+                "runs": u.to_dict() if u is not None else None,
+            }
+        )
     unversioned = usage.get((prompt_id, None))
-    return {"id": prompt_id, "stages": {s: (p["version"] if p else None)
-                                         for s, p in pointers.items()},
-            "stage_details": pointers, "versions": rows,
-            "unversioned_runs": unversioned.to_dict() if unversioned else None}
+    return {
+        "id": prompt_id,
+        "stages": {s: (p["version"] if p else None) for s, p in pointers.items()},
+        "stage_details": pointers,
+        "versions": rows,
+        "unversioned_runs": unversioned.to_dict() if unversioned else None,
+    }
 
 
 def overview(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, Any]:
@@ -408,6 +518,9 @@ def overview(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, Any]:
     usage = recorded_usage(ws)
     stages = _stages(ws)
     prompts = [lineage(ws, pid, usage=usage, stages=stages) for pid in ids]
-    return {"title": f"loomgit report: {ws.root.name}", "root": str(ws.root),
-            "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "prompts": prompts}
+    return {
+        "title": f"loomgit report: {ws.root.name}",
+        "root": str(ws.root),
+        "generated_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "prompts": prompts,
+    }

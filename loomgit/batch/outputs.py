@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from loomgit.errors import UsageError
 
 CHECKPOINT_SUFFIX = ".checkpoint.json"
 
@@ -122,8 +122,10 @@ class RunLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self.close()
-            raise OutputError("another loomgit run is writing this file; wait for it or "
-                              "stop it first", path=str(path)) from None
+            raise OutputError(
+                "another loomgit run is writing this file; wait for it or stop it first",
+                path=str(path),
+            ) from None
 
     def close(self) -> None:
         if self.fd is not None:
@@ -170,8 +172,9 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise OutputError(f"unreadable checkpoint ({e}); remove it to start again",
-                          path=str(path)) from None
+        raise OutputError(
+            f"unreadable checkpoint ({e}); remove it to start again", path=str(path)
+        ) from None
     if not isinstance(data, dict):
         raise OutputError("not a loomgit checkpoint", path=str(path))
     return data
@@ -237,8 +240,9 @@ def _record_of(path: Path, n: int, raw: bytes) -> dict[str, Any]:
     except ValueError:
         rec = None
     if not isinstance(rec, dict) or not isinstance(rec.get("index"), int):
-        raise OutputError("not a loomgit result record; cannot resume into this file",
-                          path=str(path), line=n)
+        raise OutputError(
+            "not a loomgit result record; cannot resume into this file", path=str(path), line=n
+        )
     return rec
 
 
@@ -315,8 +319,9 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def prepare(output: Path, quarantine: Path | None, inputs: list[Path], *, resume: bool,
-            overwrite: bool) -> None:
+def prepare(
+    output: Path, quarantine: Path | None, inputs: list[Path], *, resume: bool, overwrite: bool
+) -> None:
     """Refuse output paths that would destroy data: the input itself, output equal to
     quarantine, or an existing file without ``--resume``/``--overwrite``."""
     if quarantine is not None and same_file(output, quarantine):
@@ -331,10 +336,24 @@ def prepare(output: Path, quarantine: Path | None, inputs: list[Path], *, resume
         return
     for dst in (output, quarantine):
         if dst is not None and dst.exists() and dst.stat().st_size > 0:
-            raise OutputError(f"{dst} already exists; pass --resume to continue the run that "
-                              "wrote it, or --overwrite to start again")
+            raise OutputError(
+                f"{dst} already exists; pass --resume to continue the run that "
+                "wrote it, or --overwrite to start again"
+            )
 
 
-__all__ = ["CHECKPOINT_SUFFIX", "DoneSet", "OutputError", "Recovered",
-           "ResultLog", "RunLock", "checkpoint_path", "dumps", "load_checkpoint", "prepare", "recover",
-           "save_checkpoint", "write_atomic"]
+__all__ = [
+    "CHECKPOINT_SUFFIX",
+    "DoneSet",
+    "OutputError",
+    "Recovered",
+    "ResultLog",
+    "RunLock",
+    "checkpoint_path",
+    "dumps",
+    "load_checkpoint",
+    "prepare",
+    "recover",
+    "save_checkpoint",
+    "write_atomic",
+]

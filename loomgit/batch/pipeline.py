@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UsageError
-from ..findings import Finding, error, warning
+from loomgit.errors import UsageError
+from loomgit.findings import Finding, error, warning
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from loomgit.workspace import Workspace
 
 DEFAULT_FOLDER = "pipelines"
 KEYS = {
@@ -95,8 +95,11 @@ def pipeline_files(ws: Workspace) -> list[str]:
     base = ws.root / folder(ws)
     if not base.is_dir():
         return []
-    return sorted(p.relative_to(ws.root).as_posix() for p in base.rglob("*")
-                  if p.is_file() and p.suffix in (".yaml", ".yml"))
+    return sorted(
+        p.relative_to(ws.root).as_posix()
+        for p in base.rglob("*")
+        if p.is_file() and p.suffix in (".yaml", ".yml")
+    )
 
 
 def find_pipeline(ws: Workspace, name: str) -> str:
@@ -129,9 +132,9 @@ def default_quarantine(output: str) -> str:
 
 def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]:
     """The pipeline in ``text`` and every problem found (None when unusable)."""
-    from .. import yamlio
-    from .cost import parse_budget
-    from .inputs import FORMATS
+    from loomgit import yamlio
+    from loomgit.batch.cost import parse_budget
+    from loomgit.batch.inputs import FORMATS
 
     try:
         data = yamlio.load(text, path=rel)
@@ -153,8 +156,7 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
 
             close = difflib.get_close_matches(str(key), list(KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            out.append(error(rel, at(key), f"unknown key {key!r}{hint}; known: "
-                             f"{', '.join(KEYS)}"))
+            out.append(error(rel, at(key), f"unknown key {key!r}{hint}; known: {', '.join(KEYS)}"))
     for key in REQUIRED:
         if key not in data:
             out.append(error(rel, 1, f"missing required key {key!r} ({KEYS[key]})"))
@@ -173,8 +175,9 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
             kw["format"] = data["format"]
     if "map" in data:
         m = data["map"]
-        if not isinstance(m, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
-                                              for k, v in m.items()):
+        if not isinstance(m, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in m.items()
+        ):
             bad("map", "must map variable names to column (or field) names")
         else:
             kw["map"] = {str(k): str(v) for k, v in m.items()}
@@ -213,7 +216,9 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
             for i, a in enumerate(raw):
                 problem = assertion_problem(a)
                 if problem:
-                    out.append(error(rel, yamlio.line_of(raw, i, at("assert")), f"assert: {problem}"))
+                    out.append(
+                        error(rel, yamlio.line_of(raw, i, at("assert")), f"assert: {problem}")
+                    )
             kw["asserts"] = tuple(yamlio.plain(raw))
     if "gate" in data:
         problem = gate_problem(yamlio.plain(data["gate"]))
@@ -234,15 +239,15 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
 
 def assertion_problem(a: Any) -> str | None:
     try:
-        from ..evals.assertions import spec_problem
+        from loomgit.evals.assertions import spec_problem
     except ImportError:  # evals not installed in this tree yet
-        from ..evals.suite import assertion_problem as spec_problem
+        from loomgit.evals.suite import assertion_problem as spec_problem
     return spec_problem(a)
 
 
 def gate_problem(raw: Any) -> str | None:
     try:
-        from ..evals.gates import GateError, parse_gate
+        from loomgit.evals.gates import GateError, parse_gate
     except ImportError:
         return None
     try:
@@ -274,8 +279,8 @@ def load_pipeline(ws: Workspace, name: str) -> Pipeline:
 def check_pipeline_file(ws: Workspace, rel: str) -> list[Finding]:
     """Findings for ``loomgit check``: the file's own problems, then whether the prompt
     exists, the mapped variables are the prompt's, and the input file is there."""
-    from ..errors import LoomgitError
-    from ..resolve import split_ref
+    from loomgit.errors import LoomgitError
+    from loomgit.resolve import split_ref
 
     full = ws.root / rel
     try:
@@ -293,7 +298,7 @@ def check_pipeline_file(ws: Workspace, rel: str) -> list[Finding]:
     except LoomgitError as e:
         out.append(error(rel, spec.lines.get("prompt"), f"prompt: {e.message}"))
         return out
-    from ..prompt.render import interface
+    from loomgit.prompt.render import interface
 
     try:
         names = set(interface(prompt, ws.loader))
@@ -302,9 +307,16 @@ def check_pipeline_file(ws: Workspace, rel: str) -> list[Finding]:
     if names is not None:
         for var in spec.map:
             if var not in names:
-                out.append(error(rel, spec.lines.get("map"), f"map: {spec.prompt} has no "
-                                 f"variable {var!r} (variables: {', '.join(sorted(names)) or 'none'})"))
+                out.append(
+                    error(
+                        rel,
+                        spec.lines.get("map"),
+                        f"map: {spec.prompt} has no "
+                        f"variable {var!r} (variables: {', '.join(sorted(names)) or 'none'})",
+                    )
+                )
     if not (ws.root / spec.input).exists():
-        out.append(warning(rel, spec.lines.get("input"), f"input: {spec.input} does not exist "
-                           "(yet)"))
+        out.append(
+            warning(rel, spec.lines.get("input"), f"input: {spec.input} does not exist (yet)")
+        )
     return out

@@ -28,23 +28,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
-    EXIT_FAILED,
-    EXIT_INFRA,
-    EXIT_OK,
-    InfraError,
-    LoomgitError,
-    UsageError,
-)
-from .inputs import Record
+from loomgit.batch.inputs import Record
+from loomgit.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, InfraError, LoomgitError, UsageError
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from ..providers.base import Completion
-    from ..workspace import Workspace
-    from .cost import Budget
-    from .inputs import RecordReader
-    from .outputs import ResultLog
+    from loomgit.batch.cost import Budget
+    from loomgit.batch.inputs import RecordReader
+    from loomgit.batch.outputs import ResultLog
+    from loomgit.prompt.model import Prompt
+    from loomgit.providers.base import Completion
+    from loomgit.workspace import Workspace
 
 EXIT_INTERRUPTED = 130
 HEAD_RECORDS = 20  # records looked at before the run to find fields for the variables
@@ -161,23 +154,41 @@ class BatchSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "status": self.status, "prompt": self.prompt,
-            "version": self.version, "content_hash": self.content_hash, "commit": self.commit,
-            "model": self.model, "pipeline": self.pipeline, "input": self.input,
-            "output": self.output, "quarantine": self.quarantine,
-            "counts": {"records": self.records, "ok": self.ok, "quarantined": self.quarantined,
-                       "errors": self.errors, "not_run": self.not_run,
-                       "resumed": self.resumed, "retried": self.retried,
-                       "processed": self.processed},
+            "run_id": self.run_id,
+            "status": self.status,
+            "prompt": self.prompt,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "commit": self.commit,
+            "model": self.model,
+            "pipeline": self.pipeline,
+            "input": self.input,
+            "output": self.output,
+            "quarantine": self.quarantine,
+            "counts": {
+                "records": self.records,
+                "ok": self.ok,
+                "quarantined": self.quarantined,
+                "errors": self.errors,
+                "not_run": self.not_run,
+                "resumed": self.resumed,
+                "retried": self.retried,
+                "processed": self.processed,
+            },
             "reasons": dict(self.reasons_sorted()),
-            "pass_rate": _r(self.pass_rate), "mean_score": _r(self.mean_score),
+            "pass_rate": _r(self.pass_rate),
+            "mean_score": _r(self.mean_score),
             "mean_latency_ms": _r(self.mean_latency_ms, 3),
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
             "cost_usd": round(self.cost_usd, 9),
             "duration_s": round(self.duration_s, 3),
-            "records_per_s": round(self.processed / self.duration_s, 2) if self.duration_s else None,
-            "stopped": self.stopped, "stop_detail": self.stop_detail or None,
-            "started_at": self.started_at, "warnings": list(self.warnings),
+            "records_per_s": round(self.processed / self.duration_s, 2)
+            if self.duration_s
+            else None,
+            "stopped": self.stopped,
+            "stop_detail": self.stop_detail or None,
+            "started_at": self.started_at,
+            "warnings": list(self.warnings),
         }
 
 
@@ -245,19 +256,22 @@ def _suite_asserts(ws: Workspace, prompt: Prompt) -> tuple[list[dict[str, Any]],
     full = ws.root / rel
     if not full.is_file():
         return [], None
-    from ..evals.suite import parse_suite
+    from loomgit.evals.suite import parse_suite
 
     suite, problems = parse_suite(full.read_text(encoding="utf-8", errors="replace"), rel)
     errs = [p for p in problems if p.level == "error"]
     if suite is None or errs:
         first = errs[0] if errs else None
-        raise UsageError(first.message if first else "unusable test suite",
-                         path=rel, line=first.line if first else None)
+        raise UsageError(
+            first.message if first else "unusable test suite",
+            path=rel,
+            line=first.line if first else None,
+        )
     return list(suite.defaults.get("assert") or []), rel
 
 
 def _head(ws: Workspace) -> str | None:
-    from .. import gitio
+    from loomgit import gitio
 
     if not gitio.is_repo(ws.root):
         return None
@@ -265,18 +279,19 @@ def _head(ws: Workspace) -> str | None:
     return out or None
 
 
-def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] | None = None
-            ) -> tuple[_Plan, BatchSummary, Iterator[Record]]:
+def prepare(
+    ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] | None = None
+) -> tuple[_Plan, BatchSummary, Iterator[Record]]:
     """Resolve and validate everything, then open the files (nothing is written before
     every check passed). ``setup(model)`` may check that the model can be called."""
-    from ..evals.assertions import compile_assertion, spec_problem
-    from ..evals.gates import GateError, parse_gate
-    from ..prompt.render import interface
-    from ..resolve import resolve
-    from . import outputs
-    from .cost import DEFAULT_OUTPUT_TOKENS, Budget, price_for
-    from .inputs import RecordReader, check_mapping, file_fingerprint
-    from .pipeline import default_quarantine
+    from loomgit.batch import outputs
+    from loomgit.batch.cost import DEFAULT_OUTPUT_TOKENS, Budget, price_for
+    from loomgit.batch.inputs import RecordReader, check_mapping, file_fingerprint
+    from loomgit.batch.pipeline import default_quarantine
+    from loomgit.evals.assertions import compile_assertion, spec_problem
+    from loomgit.evals.gates import GateError, parse_gate
+    from loomgit.prompt.render import interface
+    from loomgit.resolve import resolve
 
     if opts.concurrency < 1:
         raise UsageError("--concurrency must be 1 or more")
@@ -325,17 +340,30 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
 
         price = price_for(ws, model)
         max_tokens = params.get("max_tokens")
-        per_out = float(max_tokens) if isinstance(max_tokens, int) and max_tokens > 0 \
+        per_out = (
+            float(max_tokens)
+            if isinstance(max_tokens, int) and max_tokens > 0
             else float(DEFAULT_OUTPUT_TOKENS)
+        )
         if opts.budget is not None and price is None:
-            raise UsageError(f"no price known for {model}, so the budget cannot be enforced; "
-                             "add it under 'pricing:' in loomgit.yaml")
+            raise UsageError(
+                f"no price known for {model}, so the budget cannot be enforced; "
+                "add it under 'pricing:' in loomgit.yaml"
+            )
 
         identity = {
-            "format_version": FORMAT_VERSION, "prompt": prompt.id, "ref": opts.ref,
-            "version": res.version, "content_hash": prompt.content_hash, "model": model,
-            "params": params, "input": opts.input, "input_fingerprint": fingerprint,
-            "mapping": dict(opts.mapping), "asserts": raw_asserts, "gate": gate.to_spec(),
+            "format_version": FORMAT_VERSION,
+            "prompt": prompt.id,
+            "ref": opts.ref,
+            "version": res.version,
+            "content_hash": prompt.content_hash,
+            "model": model,
+            "params": params,
+            "input": opts.input,
+            "input_fingerprint": fingerprint,
+            "mapping": dict(opts.mapping),
+            "asserts": raw_asserts,
+            "gate": gate.to_spec(),
         }
         ckpt_path = outputs.checkpoint_path(out_path)
         recovered = outputs.Recovered()
@@ -344,8 +372,10 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
         if opts.resume:
             ckpt = outputs.load_checkpoint(ckpt_path)
             if ckpt is None:
-                raise UsageError(f"nothing to resume: {ckpt_path} does not exist (the run "
-                                 "finished, or was not started with this --output)")
+                raise UsageError(
+                    f"nothing to resume: {ckpt_path} does not exist (the run "
+                    "finished, or was not started with this --output)"
+                )
             _same_run(ckpt, identity, ckpt_path)
             run_id = str(ckpt.get("run_id") or run_id)
             started = str(ckpt.get("started_at") or started)
@@ -356,25 +386,41 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
             ckpt_path.unlink()
 
         summary = BatchSummary(
-            run_id=run_id, prompt=prompt.id, version=res.version,
-            content_hash=prompt.content_hash, commit=res.commit or _head(ws), model=model,
-            input=opts.input, output=str(out_path), quarantine=str(q_path),
-            pipeline=opts.pipeline, started_at=started)
+            run_id=run_id,
+            prompt=prompt.id,
+            version=res.version,
+            content_hash=prompt.content_hash,
+            commit=res.commit or _head(ws),
+            model=model,
+            input=opts.input,
+            output=str(out_path),
+            quarantine=str(q_path),
+            pipeline=opts.pipeline,
+            started_at=started,
+        )
         summary.ok, summary.quarantined = recovered.ok, recovered.quarantined
         summary.retried = recovered.retried_errors
         summary.cost_usd = recovered.cost_usd
-        summary.input_tokens, summary.output_tokens = recovered.input_tokens, recovered.output_tokens
+        summary.input_tokens, summary.output_tokens = (
+            recovered.input_tokens,
+            recovered.output_tokens,
+        )
         summary.score_sum, summary.scored = recovered.score_sum, recovered.scored
         summary.latency_sum, summary.answered = recovered.latency_sum, recovered.answered
         summary.judged = recovered.judged
         if recovered.torn:
-            summary.warnings.append(f"cut {recovered.torn} half-written line(s) left by the "
-                                    "interrupted run")
+            summary.warnings.append(
+                f"cut {recovered.torn} half-written line(s) left by the interrupted run"
+            )
 
-        from ..evals.rendering import CaseRenderer
+        from loomgit.evals.rendering import CaseRenderer
 
-        renderer = CaseRenderer(prompt, res.loader, max_chars=ws.config.render_max_chars,
-                                timeout_s=ws.config.render_timeout_s)
+        renderer = CaseRenderer(
+            prompt,
+            res.loader,
+            max_chars=ws.config.render_max_chars,
+            timeout_s=ws.config.render_timeout_s,
+        )
         out_log = outputs.ResultLog(out_path, fresh=not opts.resume)
         q_log = outputs.ResultLog(q_path, fresh=not opts.resume)
     except BaseException:
@@ -383,53 +429,88 @@ def prepare(ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] |
                 thing.close()
         raise
     plan = _Plan(
-        opts=opts, prompt=prompt, iface=iface, model=model, params=params,
+        opts=opts,
+        prompt=prompt,
+        iface=iface,
+        model=model,
+        params=params,
         budget=Budget(opts.budget, price, per_out, spent=recovered.cost_usd),
-        identity=identity, ckpt_path=ckpt_path,
-        asserts=tuple(compile_assertion(a) for a in raw_asserts), gate=gate,
-        schema=schema_validator, done=recovered.done, suite_path=suite_path,
+        identity=identity,
+        ckpt_path=ckpt_path,
+        asserts=tuple(compile_assertion(a) for a in raw_asserts),
+        gate=gate,
+        schema=schema_validator,
+        done=recovered.done,
+        suite_path=suite_path,
         from_text=reader.format in ("csv", "tsv"),
         input_size=fingerprint["size"] if fingerprint else None,
-        reader=reader, out_log=out_log, q_log=q_log, renderer=renderer, lock=lock)
+        reader=reader,
+        out_log=out_log,
+        q_log=q_log,
+        renderer=renderer,
+        lock=lock,
+    )
     return plan, summary, itertools.chain(head, records)
 
 
-def _check_fields(iface: Mapping[str, Any], mapping: Mapping[str, str],
-                  columns: tuple[str, ...] | None, head: list[Record], display: str) -> None:
+def _check_fields(
+    iface: Mapping[str, Any],
+    mapping: Mapping[str, str],
+    columns: tuple[str, ...] | None,
+    head: list[Record],
+    display: str,
+) -> None:
     """A required variable no column (CSV) or none of the first records (JSON) holds is a
     usage error before the run, rather than a million quarantined records."""
-    from .inputs import lookup
+    from loomgit.batch.inputs import lookup
 
     required = [n for n, v in iface.items() if getattr(v, "required", True)]
     if columns is not None:
         absent = sorted(n for n in required if mapping.get(n, n) not in columns)
         if absent:
-            raise UsageError(f"{_shown(display)}: no column for required variable(s) "
-                             f"{', '.join(absent)} (columns: {', '.join(columns)}); add "
-                             "--map VARIABLE=COLUMN")
+            raise UsageError(
+                f"{_shown(display)}: no column for required variable(s) "
+                f"{', '.join(absent)} (columns: {', '.join(columns)}); add "
+                "--map VARIABLE=COLUMN"
+            )
         return
     readable = [r.data for r in head if r.data is not None]
     if not readable:
         return
-    absent = sorted(n for n in required
-                    if not any(lookup(d, mapping.get(n, n))[0] for d in readable))
+    absent = sorted(
+        n for n in required if not any(lookup(d, mapping.get(n, n))[0] for d in readable)
+    )
     if absent:
         fields = sorted({str(k) for d in readable for k in d})
-        raise UsageError(f"{_shown(display)}: none of the first {len(readable)} record(s) has a "
-                         f"field for required variable(s) {', '.join(absent)} (fields: "
-                         f"{', '.join(fields[:20])}); add --map VARIABLE=FIELD")
+        raise UsageError(
+            f"{_shown(display)}: none of the first {len(readable)} record(s) has a "
+            f"field for required variable(s) {', '.join(absent)} (fields: "
+            f"{', '.join(fields[:20])}); add --map VARIABLE=FIELD"
+        )
 
 
 def _same_run(ckpt: dict[str, Any], identity: dict[str, Any], path: Path) -> None:
-    labels = {"prompt": "the prompt", "content_hash": "the prompt's content",
-              "model": "the model", "params": "the params", "input": "the input file",
-              "input_fingerprint": "the input file's content", "mapping": "--map",
-              "asserts": "the assertions", "gate": "the gate"}
-    changed = [label for key, label in labels.items()
-               if key in ckpt and _norm(ckpt.get(key)) != _norm(identity.get(key))]
+    labels = {
+        "prompt": "the prompt",
+        "content_hash": "the prompt's content",
+        "model": "the model",
+        "params": "the params",
+        "input": "the input file",
+        "input_fingerprint": "the input file's content",
+        "mapping": "--map",
+        "asserts": "the assertions",
+        "gate": "the gate",
+    }
+    changed = [
+        label
+        for key, label in labels.items()
+        if key in ckpt and _norm(ckpt.get(key)) != _norm(identity.get(key))
+    ]
     if changed:
-        raise UsageError(f"cannot resume: {', '.join(changed)} changed since the run started "
-                         f"(see {path}); start again with --overwrite or another --output")
+        raise UsageError(
+            f"cannot resume: {', '.join(changed)} changed since the run started "
+            f"(see {path}); start again with --overwrite or another --output"
+        )
 
 
 def _norm(v: Any) -> Any:
@@ -461,8 +542,15 @@ def _schema_problem(validator: Any, value: Any) -> str | None:
 
 
 class _Runner:
-    def __init__(self, plan: _Plan, summary: BatchSummary, records: Iterator[Record],
-                 caller: Any, services: Any, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        plan: _Plan,
+        summary: BatchSummary,
+        records: Iterator[Record],
+        caller: Any,
+        services: Any,
+        progress: Progress | None,
+    ) -> None:
         self.plan, self.s, self.records = plan, summary, records
         self.caller, self.services, self.progress = caller, services, progress
         self.opts = plan.opts
@@ -479,14 +567,23 @@ class _Runner:
     def _lineage(self, o: _Outcome) -> dict[str, Any]:
         p, s, c = self.plan, self.s, o.completion
         lin: dict[str, Any] = {
-            "run_id": s.run_id, "prompt": s.prompt, "version": s.version,
-            "content_hash": s.content_hash, "commit": s.commit, "model": p.model,
+            "run_id": s.run_id,
+            "prompt": s.prompt,
+            "version": s.version,
+            "content_hash": s.content_hash,
+            "commit": s.commit,
+            "model": p.model,
             "params": p.params,
         }
         if c is not None:
-            lin.update({"latency_ms": round(c.latency_ms, 3),
-                        "tokens": {"input": c.usage.input_tokens, "output": c.usage.output_tokens},
-                        "cost_usd": c.cost_usd, "cached": c.cached})
+            lin.update(
+                {
+                    "latency_ms": round(c.latency_ms, 3),
+                    "tokens": {"input": c.usage.input_tokens, "output": c.usage.output_tokens},
+                    "cost_usd": c.cost_usd,
+                    "cached": c.cached,
+                }
+            )
         if self.opts.pipeline:
             lin["pipeline"] = self.opts.pipeline
         return lin
@@ -506,8 +603,12 @@ class _Runner:
             s.score_sum += o.score
             s.scored += 1
         if o.kind == "ok":
-            line: dict[str, Any] = {"index": rec.index, "line": rec.line, "input": rec.data,
-                                    "output": c.text if c else None}
+            line: dict[str, Any] = {
+                "index": rec.index,
+                "line": rec.line,
+                "input": rec.data,
+                "output": c.text if c else None,
+            }
             if o.has_parsed:
                 line["json"] = o.parsed
             if o.score is not None:
@@ -518,9 +619,14 @@ class _Runner:
             self.plan.out_log.append(line)
             s.ok += 1
         else:
-            q: dict[str, Any] = {"index": rec.index, "kind": o.kind, "line": rec.line,
-                                 "source": f"{_shown(self.opts.input)}:{rec.line}", "stage": o.stage,
-                                 "reason": o.reason}
+            q: dict[str, Any] = {
+                "index": rec.index,
+                "kind": o.kind,
+                "line": rec.line,
+                "source": f"{_shown(self.opts.input)}:{rec.line}",
+                "stage": o.stage,
+                "reason": o.reason,
+            }
             if rec.data is not None:
                 q["input"] = rec.data
             elif rec.raw is not None:
@@ -544,8 +650,10 @@ class _Runner:
         s.processed += 1
         self.since_ckpt += 1
         now = time.monotonic()
-        if self.since_ckpt >= self.opts.checkpoint_every or \
-                now - self.last_ckpt >= self.opts.checkpoint_seconds:
+        if (
+            self.since_ckpt >= self.opts.checkpoint_every
+            or now - self.last_ckpt >= self.opts.checkpoint_seconds
+        ):
             self.checkpoint()
         if self.progress is not None and now - self.last_progress >= 0.1:
             self.last_progress = now
@@ -559,16 +667,27 @@ class _Runner:
         self.progress(self.s, pos or 0, self.plan.input_size)
 
     def checkpoint(self, final: bool = False) -> None:
-        from .outputs import save_checkpoint
+        from loomgit.batch.outputs import save_checkpoint
 
         p, s = self.plan, self.s
         p.out_log.sync()
         p.q_log.sync()
-        data = {**p.identity, "run_id": s.run_id, "started_at": s.started_at,
-                "updated_at": _now(), "output": s.output, "quarantine": s.quarantine,
-                "offsets": {"output": p.out_log.size(), "quarantine": p.q_log.size()},
-                "progress": {"records": s.records, "ok": s.ok, "quarantined": s.quarantined,
-                             "errors": s.errors, "cost_usd": round(s.cost_usd, 9)}}
+        data = {
+            **p.identity,
+            "run_id": s.run_id,
+            "started_at": s.started_at,
+            "updated_at": _now(),
+            "output": s.output,
+            "quarantine": s.quarantine,
+            "offsets": {"output": p.out_log.size(), "quarantine": p.q_log.size()},
+            "progress": {
+                "records": s.records,
+                "ok": s.ok,
+                "quarantined": s.quarantined,
+                "errors": s.errors,
+                "cost_usd": round(s.cost_usd, 9),
+            },
+        }
         if final:
             data["status"] = s.status
         save_checkpoint(p.ckpt_path, data)
@@ -577,31 +696,39 @@ class _Runner:
 
     # -- one record -----------------------------------------------------------------
 
-    def prepare_record(self, rec: Record) -> tuple[_Outcome | None, list[dict[str, str]] | None,
-                                                    dict[str, Any] | None]:
+    def prepare_record(
+        self, rec: Record
+    ) -> tuple[_Outcome | None, list[dict[str, str]] | None, dict[str, Any] | None]:
         """(a finished outcome, or the messages and variables to send)."""
-        from .inputs import select_vars
+        from loomgit.batch.inputs import select_vars
 
         if rec.error is not None:
             return _Outcome(rec, "quarantine", "read", rec.error), None, None
         p = self.plan
         try:
-            variables = select_vars(rec.data or {}, p.iface, self.opts.mapping,
-                                    from_text=p.from_text)
+            variables = select_vars(
+                rec.data or {}, p.iface, self.opts.mapping, from_text=p.from_text
+            )
         except ValueError as e:
             return _Outcome(rec, "quarantine", "variables", str(e)), None, None
         try:
             messages = p.renderer.render(variables)
         except LoomgitError as e:
-            stage = "variables" if "variable" in e.message and "template" not in e.message \
-                else "render"
+            stage = (
+                "variables" if "variable" in e.message and "template" not in e.message else "render"
+            )
             return _Outcome(rec, "quarantine", stage, e.message, variables), None, None
         return None, messages, variables
 
-    async def call(self, rec: Record, messages: list[dict[str, str]], variables: dict[str, Any],
-                   reserved: float) -> _Outcome:
-        from ..evals.assertions import AssertionError_, Observation, evaluate, parse_json
-        from ..evals.gates import Unit, holds
+    async def call(
+        self,
+        rec: Record,
+        messages: list[dict[str, str]],
+        variables: dict[str, Any],
+        reserved: float,
+    ) -> _Outcome:
+        from loomgit.evals.assertions import AssertionError_, Observation, evaluate, parse_json
+        from loomgit.evals.gates import Unit, holds
 
         p = self.plan
         budget: Budget = p.budget
@@ -616,8 +743,9 @@ class _Runner:
             raise
         except Exception as e:  # a provider bug must not lose the rest of the run
             budget.settle(reserved, 0.0)
-            return _Outcome(rec, "error", "model", f"internal error: {type(e).__name__}: {e}",
-                            variables)
+            return _Outcome(
+                rec, "error", "model", f"internal error: {type(e).__name__}: {e}", variables
+            )
         budget.settle(reserved, comp.cost_usd)
         o = _Outcome(rec, "ok", vars=variables, completion=comp)
         prompt = p.prompt
@@ -633,9 +761,19 @@ class _Runner:
                 o.reason = f"output does not match the prompt's schema: {problem}"
                 return o
         if p.asserts:
-            obs = Observation(comp.text, comp.latency_ms, comp.cost_usd, comp.usage.input_tokens,
-                              comp.usage.output_tokens, variables, None, f"#{rec.index}",
-                              prompt.id, p.model, tuple(messages))
+            obs = Observation(
+                comp.text,
+                comp.latency_ms,
+                comp.cost_usd,
+                comp.usage.input_tokens,
+                comp.usage.output_tokens,
+                variables,
+                None,
+                f"#{rec.index}",
+                prompt.id,
+                p.model,
+                tuple(messages),
+            )
             try:
                 results = [await evaluate(a, obs, self.services) for a in p.asserts]
             except (AssertionError_, LoomgitError) as e:
@@ -649,8 +787,10 @@ class _Runner:
             if units and not holds(p.gate, units):
                 failed = [r for r in results if not r.passed and r.weight > 0]
                 o.kind, o.stage = "quarantine", "assertions"
-                o.reason = "; ".join(f"{r.kind}: {r.message}" for r in failed) or \
-                    f"gate {p.gate.describe()} not met (score {o.score:.2f})"
+                o.reason = (
+                    "; ".join(f"{r.kind}: {r.message}" for r in failed)
+                    or f"gate {p.gate.describe()} not met (score {o.score:.2f})"
+                )
         return o
 
     # -- the loop -------------------------------------------------------------------
@@ -673,7 +813,7 @@ class _Runner:
             self.streak += 1
             if self.streak >= self.opts.max_consecutive_errors and self.stop is None:
                 self.stop = "provider"
-                self.s.stop_detail = (f"{self.streak} provider errors in a row; last: {o.reason}")
+                self.s.stop_detail = f"{self.streak} provider errors in a row; last: {o.reason}"
         elif o.completion is not None:
             self.streak = 0
         self.write(o)
@@ -703,7 +843,7 @@ class _Runner:
     async def _loop(self) -> None:
         s, opts, p = self.s, self.opts, self.plan
         budget: Budget = p.budget
-        from .cost import message_tokens
+        from loomgit.batch.cost import message_tokens
 
         try:
             for rec in self.records:
@@ -725,10 +865,12 @@ class _Runner:
                 if reserved is None:
                     self.stop = "budget"
                     s.records = rec.index
-                    s.stop_detail = (f"the next record could cost up to "
-                                     f"${budget.worst_case(message_tokens(messages)):.4f}, over "
-                                     f"the budget of ${budget.limit:.4f} (spent "
-                                     f"${budget.spent:.4f})")
+                    s.stop_detail = (
+                        f"the next record could cost up to "
+                        f"${budget.worst_case(message_tokens(messages)):.4f}, over "
+                        f"the budget of ${budget.limit:.4f} (spent "
+                        f"${budget.spent:.4f})"
+                    )
                     break
                 while len(self.in_flight) >= opts.concurrency:
                     await self._wait_one()
@@ -762,7 +904,7 @@ def _assertion_dict(a: Any) -> dict[str, Any]:
 def default_caller(ws: Workspace, *, cache: bool = False) -> Any:
     """The provider layer's client; its response cache is off unless asked for (a batch
     of one-off answers would fill the cache with entries nobody reads again)."""
-    from ..providers.client import ModelClient
+    from loomgit.providers.client import ModelClient
 
     return ModelClient(ws.config, cache=None if cache else False)
 
@@ -779,9 +921,14 @@ def _check_setup(caller: Any, model: str) -> None:
         build(model)
 
 
-def run_batch(ws: Workspace, opts: BatchOptions, *,
-              caller_factory: Callable[[], Any] | None = None, services: Any = None,
-              progress: Progress | None = None) -> BatchSummary:
+def run_batch(
+    ws: Workspace,
+    opts: BatchOptions,
+    *,
+    caller_factory: Callable[[], Any] | None = None,
+    services: Any = None,
+    progress: Progress | None = None,
+) -> BatchSummary:
     """Run ``opts`` to the end (or until stopped); the summary says what happened."""
     caller = caller_factory() if caller_factory is not None else default_caller(ws)
     try:
@@ -792,7 +939,7 @@ def run_batch(ws: Workspace, opts: BatchOptions, *,
     t0 = time.monotonic()
     try:
         if services is None:
-            from ..evals.services import EvalServices
+            from loomgit.evals.services import EvalServices
 
             services = EvalServices(ws)
 
@@ -819,7 +966,7 @@ def run_batch(ws: Workspace, opts: BatchOptions, *,
         plan.ckpt_path.unlink(missing_ok=True)
     if opts.record:
         try:
-            from .lineage import record_batch
+            from loomgit.batch.lineage import record_batch
 
             record_batch(ws, summary, suite=plan.suite_path)
         except LoomgitError as e:

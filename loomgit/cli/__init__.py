@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ..errors import EXIT_INTERNAL, EXIT_USAGE, LoomgitError
+from loomgit.errors import EXIT_INTERNAL, EXIT_USAGE, LoomgitError
 
 # name -> (module under loomgit.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -69,15 +69,20 @@ class LazyGroup(click.Group):
 
 
 def _version() -> str:
-    from .. import __version__
+    from loomgit import __version__
 
     return __version__
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="loomgit", message="%(prog)s %(version)s")
-@click.option("-C", "directory", type=click.Path(file_okay=False), default=None,
-              help="Run as if loomgit was started in this folder.")
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run as if loomgit was started in this folder.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
 @click.pass_context
 def cli(ctx: click.Context, directory: str | None, debug: bool) -> None:
@@ -123,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         else:
-            click.echo(f"loomgit: internal error: {type(e).__name__}: {e} "
-                       "(rerun with --debug for a traceback)", err=True)
+            click.echo(
+                f"loomgit: internal error: {type(e).__name__}: {e} "
+                "(rerun with --debug for a traceback)",
+                err=True,
+            )
         return EXIT_INTERNAL

@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import EXIT_FAILED, UsageError
-from .output import print_json, style, table, warn
+from loomgit.cli.output import print_json, style, table, warn
+from loomgit.errors import EXIT_FAILED, UsageError
 
 MAX_PROMOTIONS = 5
 
 if TYPE_CHECKING:
-    from ..batch.pipeline import Pipeline
-    from ..batch.runner import BatchSummary
-    from ..workspace import Workspace
+    from loomgit.batch.pipeline import Pipeline
+    from loomgit.batch.runner import BatchSummary
+    from loomgit.workspace import Workspace
 
 
 def _inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     """``--assert '{contains: positive}'`` (YAML flow or ``kind: value``) as mappings."""
-    from .. import yamlio
+    from loomgit import yamlio
 
     out = []
     for raw in values:
@@ -32,14 +32,15 @@ def _inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
         except yamlio.YamlError as e:
             raise UsageError(f"--assert {raw!r}: {e.message}") from None
         if not isinstance(data, dict):
-            raise UsageError(f"--assert {raw!r}: expected an assertion such as "
-                             "'{contains: positive}'")
+            raise UsageError(
+                f"--assert {raw!r}: expected an assertion such as '{{contains: positive}}'"
+            )
         out.append(data)
     return tuple(out)
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from .. import yamlio
+    from loomgit import yamlio
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -57,7 +58,7 @@ def _gate(raw: str) -> Any:
     """``--gate all_pass`` or a YAML mapping such as ``{weighted: true, threshold: 0.6}``."""
     if not raw.strip().startswith("{"):
         return raw
-    from .. import yamlio
+    from loomgit import yamlio
 
     try:
         return yamlio.plain(yamlio.load(raw))
@@ -66,7 +67,7 @@ def _gate(raw: str) -> Any:
 
 
 def _budget(raw: str | None) -> float | None:
-    from ..batch.cost import parse_budget
+    from loomgit.batch.cost import parse_budget
 
     if raw is None:
         return None
@@ -77,8 +78,8 @@ def _budget(raw: str | None) -> float | None:
 
 
 def _config_budget(ws: Workspace) -> float | None:
-    from ..batch.cost import parse_budget
-    from ..errors import ConfigError
+    from loomgit.batch.cost import parse_budget
+    from loomgit.errors import ConfigError
 
     raw = ws.config.raw.get("budget")
     if isinstance(raw, dict):
@@ -92,7 +93,7 @@ def _config_budget(ws: Workspace) -> float | None:
 def _pipeline(ws: Workspace, name: str | None) -> Pipeline | None:
     if not name:
         return None
-    from ..batch.pipeline import load_pipeline
+    from loomgit.batch.pipeline import load_pipeline
 
     return load_pipeline(ws, name)
 
@@ -123,20 +124,31 @@ def _progress(enabled: bool) -> Iterator[Callable[..., None] | None]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .output import color
+    from loomgit.cli.output import color
 
     started = time.monotonic()
     console = Console(stderr=True, no_color=not color())
-    with Progress(TextColumn("run"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TextColumn("{task.fields[counts]}"), TextColumn("{task.fields[rate]}"),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
+    with Progress(
+        TextColumn("run"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[counts]}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("run", total=None, counts="", rate="")
 
         def update(s: BatchSummary, pos: int, size: int | None) -> None:
             elapsed = max(time.monotonic() - started, 1e-6)
-            bar.update(task, total=size or None, completed=pos,
-                       counts=f"{s.ok:,} ok · {s.quarantined:,} quarantined · {s.errors:,} errors",
-                       rate=f"{s.processed / elapsed:,.1f} rec/s")
+            bar.update(
+                task,
+                total=size or None,
+                completed=pos,
+                counts=f"{s.ok:,} ok · {s.quarantined:,} quarantined · {s.errors:,} errors",
+                rate=f"{s.processed / elapsed:,.1f} rec/s",
+            )
 
         yield update
 
@@ -146,8 +158,10 @@ def _print_summary(s: BatchSummary) -> None:
     click.echo(f"{style(s.prompt, bold=True)}{ver} on {s.model}: {s.records:,} record(s)")
     click.echo(f"  {style('ok', fg='green')}           {s.ok:>9,}  -> {s.output}")
     click.echo(f"  {style('quarantined', fg='yellow')}  {s.quarantined:>9,}  -> {s.quarantine}")
-    click.echo(f"  {style('errors', fg='red')}       {s.errors:>9,}"
-               + (f"  -> {s.quarantine} (kind: error; --resume retries them)" if s.errors else ""))
+    click.echo(
+        f"  {style('errors', fg='red')}       {s.errors:>9,}"
+        + (f"  -> {s.quarantine} (kind: error; --resume retries them)" if s.errors else "")
+    )
     if s.not_run:
         click.echo(f"  not run      {s.not_run:>9,}")
     parts = [f"{s.ok:,} ok", f"{s.quarantined:,} quarantined", f"{s.errors:,} errors"]
@@ -159,14 +173,17 @@ def _print_summary(s: BatchSummary) -> None:
     rate = f" · {s.processed / s.duration_s:,.1f} records/s" if s.duration_s and s.processed else ""
     extra = f" · {s.resumed:,} done earlier" if s.resumed else ""
     score = f" · mean score {s.mean_score:.2f}" if s.mean_score is not None else ""
-    click.echo(f"  cost ${s.cost_usd:.4f} · tokens {s.input_tokens:,} in / {s.output_tokens:,} out"
-               f"{score}{rate} · {s.duration_s:.1f} s{extra}")
+    click.echo(
+        f"  cost ${s.cost_usd:.4f} · tokens {s.input_tokens:,} in / {s.output_tokens:,} out"
+        f"{score}{rate} · {s.duration_s:.1f} s{extra}"
+    )
     if s.stopped == "budget":
         click.echo(style(f"stopped before exceeding the budget: {s.stop_detail}", fg="yellow"))
         click.echo("  continue with --resume and a higher --budget")
     elif s.stopped == "interrupted":
-        click.echo(style("interrupted: finished records are saved; continue with --resume",
-                         fg="yellow"))
+        click.echo(
+            style("interrupted: finished records are saved; continue with --resume", fg="yellow")
+        )
     elif s.stopped == "provider":
         click.echo(style(f"stopped: {s.stop_detail}", fg="red"))
         click.echo("  fix the provider, then continue with --resume")
@@ -176,23 +193,54 @@ def _print_summary(s: BatchSummary) -> None:
 
 @click.command()
 @click.argument("ref", required=False)
-@click.option("-i", "--input", "input_path", metavar="FILE",
-              help="Records: .jsonl, .json (array) or .csv/.tsv ('-' for stdin).")
+@click.option(
+    "-i",
+    "--input",
+    "input_path",
+    metavar="FILE",
+    help="Records: .jsonl, .json (array) or .csv/.tsv ('-' for stdin).",
+)
 @click.option("-o", "--output", metavar="FILE", help="JSON Lines file for passing records.")
-@click.option("--quarantine", metavar="FILE",
-              help="JSON Lines file for failing records (default OUTPUT.quarantine.jsonl).")
+@click.option(
+    "--quarantine",
+    metavar="FILE",
+    help="JSON Lines file for failing records (default OUTPUT.quarantine.jsonl).",
+)
 @click.option("--pipeline", metavar="NAME", help="Run pipelines/NAME.yaml (options override it).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv", "tsv"]),
-              help="Input format (default: from the file name).")
-@click.option("--map", "maps", multiple=True, metavar="VAR=COLUMN",
-              help="Take a variable from a differently named column or field (repeatable).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "json", "csv", "tsv"]),
+    help="Input format (default: from the file name).",
+)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="VAR=COLUMN",
+    help="Take a variable from a differently named column or field (repeatable).",
+)
 @click.option("--model", metavar="PROVIDER/MODEL", help="Model to use instead of the prompt's.")
-@click.option("--param", "param_pairs", multiple=True, metavar="NAME=VALUE",
-              help="A generation parameter over the prompt's (repeatable).")
-@click.option("-j", "--concurrency", type=click.IntRange(1, 1000), help="Requests at once (default 4).")
-@click.option("--assert", "asserts", multiple=True, metavar="ASSERTION",
-              help="An assertion for every record, e.g. '{contains: positive}' (repeatable).")
-@click.option("--gate", metavar="RULE", help="all_pass (default), majority_pass, any_pass, weighted.")
+@click.option(
+    "--param",
+    "param_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A generation parameter over the prompt's (repeatable).",
+)
+@click.option(
+    "-j", "--concurrency", type=click.IntRange(1, 1000), help="Requests at once (default 4)."
+)
+@click.option(
+    "--assert",
+    "asserts",
+    multiple=True,
+    metavar="ASSERTION",
+    help="An assertion for every record, e.g. '{contains: positive}' (repeatable).",
+)
+@click.option(
+    "--gate", metavar="RULE", help="all_pass (default), majority_pass, any_pass, weighted."
+)
 @click.option("--no-suite", is_flag=True, help="Do not apply the suite's defaults.assert.")
 @click.option("--budget", metavar="USD", help="Stop before the run costs more than this.")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N records.")
@@ -201,20 +249,37 @@ def _print_summary(s: BatchSummary) -> None:
 @click.option("--cache", is_flag=True, help="Use the response cache (off for batch runs).")
 @click.option("--no-record", is_flag=True, help="Do not add the run to .git/loomgit/runs.sqlite.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run(ref: str | None, input_path: str | None, output: str | None, quarantine: str | None,
-        pipeline: str | None, fmt: str | None, maps: tuple[str, ...], model: str | None,
-        param_pairs: tuple[str, ...], concurrency: int | None, asserts: tuple[str, ...],
-        gate: str | None, no_suite: bool, budget: str | None, limit: int | None, resume: bool,
-        overwrite: bool, cache: bool, no_record: bool, as_json: bool) -> int:
+def run(
+    ref: str | None,
+    input_path: str | None,
+    output: str | None,
+    quarantine: str | None,
+    pipeline: str | None,
+    fmt: str | None,
+    maps: tuple[str, ...],
+    model: str | None,
+    param_pairs: tuple[str, ...],
+    concurrency: int | None,
+    asserts: tuple[str, ...],
+    gate: str | None,
+    no_suite: bool,
+    budget: str | None,
+    limit: int | None,
+    resume: bool,
+    overwrite: bool,
+    cache: bool,
+    no_record: bool,
+    as_json: bool,
+) -> int:
     """Run a prompt over a dataset: every record rendered, answered and checked.
 
     Passing records go to --output with their lineage; failing ones to --quarantine with
     the reason. Exit codes: 0 done, 1 stopped by the budget, 3 provider errors (or a run
     stopped by them), 130 interrupted (continue with --resume), 2 bad usage.
     """
-    from ..batch.inputs import parse_map
-    from ..batch.runner import BatchOptions, run_batch
-    from ..workspace import Workspace
+    from loomgit.batch.inputs import parse_map
+    from loomgit.batch.runner import BatchOptions, run_batch
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     spec = _pipeline(ws, pipeline)
@@ -237,20 +302,32 @@ def run(ref: str | None, input_path: str | None, output: str | None, quarantine:
     if the_budget is None:
         the_budget = _config_budget(ws)
     opts = BatchOptions(
-        ref=ref, input=input_path, output=output, quarantine=quarantine,
-        format=fmt or (spec.format if spec else None), mapping=mapping,
-        model=model or (spec.model if spec else None), params=params,
+        ref=ref,
+        input=input_path,
+        output=output,
+        quarantine=quarantine,
+        format=fmt or (spec.format if spec else None),
+        mapping=mapping,
+        model=model or (spec.model if spec else None),
+        params=params,
         concurrency=concurrency or (spec.concurrency if spec and spec.concurrency else 4),
-        asserts=inline, use_suite=use_suite,
+        asserts=inline,
+        use_suite=use_suite,
         gate=_gate(gate) if gate else (spec.gate if spec else None),
-        budget=the_budget, limit=limit or (spec.limit if spec else None), resume=resume,
-        overwrite=overwrite, pipeline=spec.name if spec else None, record=not no_record)
+        budget=the_budget,
+        limit=limit or (spec.limit if spec else None),
+        resume=resume,
+        overwrite=overwrite,
+        pipeline=spec.name if spec else None,
+        record=not no_record,
+    )
 
-    from ..batch.runner import default_caller
+    from loomgit.batch.runner import default_caller
 
     with _progress(not as_json) as progress:
-        summary = run_batch(ws, opts, caller_factory=lambda: default_caller(ws, cache=cache),
-                            progress=progress)
+        summary = run_batch(
+            ws, opts, caller_factory=lambda: default_caller(ws, cache=cache), progress=progress
+        )
     for w in summary.warnings:
         warn(w)
     if as_json:
@@ -262,28 +339,44 @@ def run(ref: str | None, input_path: str | None, output: str | None, quarantine:
 
 @click.command()
 @click.argument("ref", required=False)
-@click.option("-i", "--input", "input_path", metavar="FILE", help="Estimate a run over these records.")
+@click.option(
+    "-i", "--input", "input_path", metavar="FILE", help="Estimate a run over these records."
+)
 @click.option("--cases", is_flag=True, help="Estimate an eval of the prompt's test suite.")
 @click.option("--pipeline", metavar="NAME", help="Estimate pipelines/NAME.yaml.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv", "tsv"]))
 @click.option("--map", "maps", multiple=True, metavar="VAR=COLUMN")
-@click.option("--model", "models", multiple=True, metavar="PROVIDER/MODEL",
-              help="Model(s) to price (repeatable; default the prompt's).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="PROVIDER/MODEL",
+    help="Model(s) to price (repeatable; default the prompt's).",
+)
 @click.option("--budget", metavar="USD", help="Exit 1 when the estimate is over this.")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N records.")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
-def cost(ref: str | None, input_path: str | None, cases: bool, pipeline: str | None,
-         fmt: str | None, maps: tuple[str, ...], models: tuple[str, ...], budget: str | None,
-         limit: int | None, as_json: bool) -> int:
+def cost(
+    ref: str | None,
+    input_path: str | None,
+    cases: bool,
+    pipeline: str | None,
+    fmt: str | None,
+    maps: tuple[str, ...],
+    models: tuple[str, ...],
+    budget: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> int:
     """Estimate tokens and dollars before running (nothing is sent to a model).
 
     Input tokens are counted from the rendered prompts with an approximate tokenizer
     (about 4 characters per token); output tokens are the recorded average for the
     prompt and model, else max_tokens. Exits 1 when over --budget.
     """
-    from ..batch.cost import estimate_cases, estimate_input
-    from ..batch.inputs import parse_map
-    from ..workspace import Workspace
+    from loomgit.batch.cost import estimate_cases, estimate_input
+    from loomgit.batch.inputs import parse_map
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     spec = _pipeline(ws, pipeline)
@@ -303,33 +396,63 @@ def cost(ref: str | None, input_path: str | None, cases: bool, pipeline: str | N
         the_budget = _config_budget(ws)
     params = dict(spec.params) if spec else {}
     if input_path:
-        est = estimate_input(ws, ref, input_path, fmt=fmt or (spec.format if spec else None),
-                             mapping=mapping, models=chosen, budget=the_budget,
-                             limit=limit or (spec.limit if spec else None), params=params)
+        est = estimate_input(
+            ws,
+            ref,
+            input_path,
+            fmt=fmt or (spec.format if spec else None),
+            mapping=mapping,
+            models=chosen,
+            budget=the_budget,
+            limit=limit or (spec.limit if spec else None),
+            params=params,
+        )
     else:
         est = estimate_cases(ws, ref, models=chosen, budget=the_budget)
     if as_json:
         print_json(est.to_dict())
     else:
         ver = f" {est.version}" if est.version else ""
-        click.echo(f"{style(est.prompt, bold=True)}{ver}: {est.records:,} request(s) from "
-                   f"{est.source}" + (f" ({est.skipped:,} record(s) skipped)" if est.skipped else ""))
+        click.echo(
+            f"{style(est.prompt, bold=True)}{ver}: {est.records:,} request(s) from "
+            f"{est.source}" + (f" ({est.skipped:,} record(s) skipped)" if est.skipped else "")
+        )
         rows = []
         for m in est.models:
-            price = (f"${m.price.input:g} / ${m.price.output:g}" if m.price else "unknown")
-            rows.append([m.model, f"{m.input_tokens:,}",
-                         f"{m.output_tokens:,} ({m.output.basis})", price,
-                         "–" if m.cost_usd is None else f"${m.cost_usd:.4f}",
-                         "–" if m.max_cost_usd is None else f"${m.max_cost_usd:.4f}"])
-        table(["model", "input tokens", "output tokens", "price /1M in/out", "expected",
-               "at max_tokens"], rows)
-        click.echo("tokens are estimated (about 4 characters per token); "
-                   + "; ".join(f"{m.model}: output from {m.output.describe()}" for m in est.models))
+            price = f"${m.price.input:g} / ${m.price.output:g}" if m.price else "unknown"
+            rows.append(
+                [
+                    m.model,
+                    f"{m.input_tokens:,}",
+                    f"{m.output_tokens:,} ({m.output.basis})",
+                    price,
+                    "–" if m.cost_usd is None else f"${m.cost_usd:.4f}",
+                    "–" if m.max_cost_usd is None else f"${m.max_cost_usd:.4f}",
+                ]
+            )
+        table(
+            [
+                "model",
+                "input tokens",
+                "output tokens",
+                "price /1M in/out",
+                "expected",
+                "at max_tokens",
+            ],
+            rows,
+        )
+        click.echo(
+            "tokens are estimated (about 4 characters per token); "
+            + "; ".join(f"{m.model}: output from {m.output.describe()}" for m in est.models)
+        )
         for p in est.problems:
             click.echo(f"  skipped: {p}")
         if est.budget is not None:
-            verdict = style("over budget", fg="red") if est.over_budget else \
-                style("within budget", fg="green")
+            verdict = (
+                style("over budget", fg="red")
+                if est.over_budget
+                else style("within budget", fg="green")
+            )
             click.echo(f"budget ${est.budget:.2f}: {verdict}")
     return EXIT_FAILED if est.over_budget else 0
 
@@ -339,9 +462,9 @@ def cost(ref: str | None, input_path: str | None, cases: bool, pipeline: str | N
 @click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON.")
 def lineage(ident: str, as_json: bool) -> int:
     """Where IDENT's versions went (stages) and how each did in evals and batch runs."""
-    from ..batch.lineage import batch_runs, promotions
-    from ..batch.lineage import lineage as build
-    from ..workspace import Workspace
+    from loomgit.batch.lineage import batch_runs, promotions
+    from loomgit.batch.lineage import lineage as build
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     pid = ws.find(ident).id
@@ -365,23 +488,49 @@ def lineage(ident: str, as_json: bool) -> int:
     for p in data["promotions"][:MAX_PROMOTIONS]:
         what = f"rollback of {p['rollback_of']}" if p.get("rollback_of") else "promoted"
         forced = " (forced)" if p.get("forced") else ""
-        click.echo(f"    {str(p.get('date') or '')[:19]}  {p['stage']} <- {p['version']}  "
-                   f"{what}{forced} by {p.get('promoted_by') or '?'}")
+        click.echo(
+            f"    {str(p.get('date') or '')[:19]}  {p['stage']} <- {p['version']}  "
+            f"{what}{forced} by {p.get('promoted_by') or '?'}"
+        )
     if len(data["promotions"]) > MAX_PROMOTIONS:
         click.echo(f"    ... {len(data['promotions']) - MAX_PROMOTIONS} earlier (see --json)")
     rows = []
     for v in reversed(data["versions"]):
         r = v.get("runs") or {}
-        rows.append([v["version"], v.get("bump") or "", (v.get("commit") or "")[:7],
-                     (v.get("date") or "")[:10], ", ".join(v.get("stages") or []),
-                     str(r.get("evals", 0)), str(r.get("batch_runs", 0)),
-                     f"{r['records']:,}" if r else "0",
-                     "–" if r.get("pass_rate") is None else f"{r['pass_rate']:.0%}",
-                     "–" if r.get("mean_score") is None else f"{r['mean_score']:.2f}",
-                     f"${r['cost_usd']:.4f}" if r else "–", ", ".join(r.get("models") or [])])
+        rows.append(
+            [
+                v["version"],
+                v.get("bump") or "",
+                (v.get("commit") or "")[:7],
+                (v.get("date") or "")[:10],
+                ", ".join(v.get("stages") or []),
+                str(r.get("evals", 0)),
+                str(r.get("batch_runs", 0)),
+                f"{r['records']:,}" if r else "0",
+                "–" if r.get("pass_rate") is None else f"{r['pass_rate']:.0%}",
+                "–" if r.get("mean_score") is None else f"{r['mean_score']:.2f}",
+                f"${r['cost_usd']:.4f}" if r else "–",
+                ", ".join(r.get("models") or []),
+            ]
+        )
     if rows:
-        table(["version", "bump", "commit", "date", "stages", "evals", "batch", "records", "pass",
-               "score", "cost", "models"], rows)
+        table(
+            [
+                "version",
+                "bump",
+                "commit",
+                "date",
+                "stages",
+                "evals",
+                "batch",
+                "records",
+                "pass",
+                "score",
+                "cost",
+                "models",
+            ],
+            rows,
+        )
     else:
         click.echo("  no versions or recorded runs yet")
     return 0
@@ -391,10 +540,10 @@ def write_html(path: str, ids: tuple[str, ...] = ()) -> int:
     """``loomgit report --html FILE``: the self-contained overview page."""
     from pathlib import Path
 
-    from ..batch.lineage import overview
-    from ..batch.outputs import write_atomic
-    from ..report.html import render_html
-    from ..workspace import Workspace
+    from loomgit.batch.lineage import overview
+    from loomgit.batch.outputs import write_atomic
+    from loomgit.report.html import render_html
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     wanted = [ws.find(i).id for i in ids] if ids else None

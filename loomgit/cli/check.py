@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import click
 
-from ..errors import EXIT_FAILED
-from .output import print_json, style
+from loomgit.cli.output import print_json, style
+from loomgit.errors import EXIT_FAILED
 
 
 @click.command()
@@ -15,8 +15,8 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
 
     Each finding is one line: PATH:LINE: LEVEL: MESSAGE. Exits 1 when there is an error.
     """
-    from ..check import check as run_check
-    from ..workspace import Workspace
+    from loomgit.check import check as run_check
+    from loomgit.workspace import Workspace
 
     findings = run_check(Workspace(), list(paths) if paths else None)
     failed = any(f.level == "error" or strict for f in findings)
@@ -28,6 +28,10 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
             click.echo(str(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
         errors = sum(f.level == "error" for f in findings)
         warnings = len(findings) - errors
-        click.echo(f"loomgit check: {errors} error(s), {warnings} warning(s)" if findings
-                   else "loomgit check: no problems found", err=True)
+        click.echo(
+            f"loomgit check: {errors} error(s), {warnings} warning(s)"
+            if findings
+            else "loomgit check: no problems found",
+            err=True,
+        )
     return EXIT_FAILED if failed else 0

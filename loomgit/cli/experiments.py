@@ -6,21 +6,25 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import EXIT_FAILED
-from .output import print_json, style, table, warn
+from loomgit.cli.output import print_json, style, table, warn
+from loomgit.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
-    from ..experiments.analysis import Status
-    from ..experiments.api import Experiment
+    from loomgit.experiments.analysis import Status
+    from loomgit.experiments.api import Experiment
 
 _store_option = click.option(
-    "--store", "store", metavar="URL", default=None,
+    "--store",
+    "store",
+    metavar="URL",
+    default=None,
     help="Outcome store URL (default: $LOOMGIT_EXPERIMENTS_URL, the experiment's store:, "
-         "loomgit.yaml's experiments.store, then .git/loomgit/experiments.sqlite).")
+    "loomgit.yaml's experiments.store, then .git/loomgit/experiments.sqlite).",
+)
 
 
 def _open(name: str, store: str | None) -> Experiment:
-    from ..experiments.api import experiment
+    from loomgit.experiments.api import experiment
 
     return experiment(name, store=store)
 
@@ -34,9 +38,9 @@ def experiment() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> int:
     """List the declared experiments (a broken file is a warning line and exit 1)."""
-    from ..errors import LoomgitError
-    from ..experiments.spec import experiment_files, load_spec, name_of
-    from ..workspace import Workspace
+    from loomgit.errors import LoomgitError
+    from loomgit.experiments.spec import experiment_files, load_spec, name_of
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     rows: list[dict[str, Any]] = []
@@ -48,42 +52,75 @@ def list_(as_json: bool) -> int:
             warn(str(e))
             broken += 1
             continue
-        rows.append({"name": spec.name, "path": rel, "prompt": spec.prompt,
-                     "metric": spec.metric.to_dict(), "min_samples": spec.min_samples,
-                     "variants": {v.name: v.ref for v in spec.variants}})
+        rows.append(
+            {
+                "name": spec.name,
+                "path": rel,
+                "prompt": spec.prompt,
+                "metric": spec.metric.to_dict(),
+                "min_samples": spec.min_samples,
+                "variants": {v.name: v.ref for v in spec.variants},
+            }
+        )
     if as_json:
         print_json(rows)
     elif not rows:
         click.echo("no experiments (add experiments/NAME.yaml; see docs/experiments.md)")
     else:
-        table(["experiment", "prompt", "metric", "variants"],
-              [(r["name"], r["prompt"], r["metric"]["type"] + ":" + r["metric"]["name"],
-                ", ".join(f"{k}={v}" for k, v in r["variants"].items())) for r in rows])
+        table(
+            ["experiment", "prompt", "metric", "variants"],
+            [
+                (
+                    r["name"],
+                    r["prompt"],
+                    r["metric"]["type"] + ":" + r["metric"]["name"],
+                    ", ".join(f"{k}={v}" for k, v in r["variants"].items()),
+                )
+                for r in rows
+            ],
+        )
     return EXIT_FAILED if broken else 0
 
 
 def _print_status(st: Status) -> None:
-    from ..experiments.analysis import fmt_ci, fmt_diff, fmt_value, p_text
+    from loomgit.experiments.analysis import fmt_ci, fmt_diff, fmt_value, p_text
 
     s = st.spec
     better = "higher" if s.metric.direction == "higher" else "lower"
-    click.echo(f"{s.name}: {s.metric.label} ({better} is better), {s.confidence:.0%} confidence, "
-               f"min {s.min_samples} per variant")
+    click.echo(
+        f"{s.name}: {s.metric.label} ({better} is better), {s.confidence:.0%} confidence, "
+        f"min {s.min_samples} per variant"
+    )
     click.echo(f"store: {st.store}")
     click.echo()
     col = "rate" if s.metric.type == "rate" else "mean"
-    table(["variant", "ref", "weight", "n", col, f"{s.confidence:.0%} CI", "versions"],
-          [(v.name + (" (control)" if i == 0 and v.name != "control" else ""), v.ref, f"{v.weight:.0%}", v.n,
-            fmt_value(s, v.estimate), fmt_ci(s, v.ci),
-            ", ".join(sorted(v.versions)) or "-") for i, v in enumerate(st.variants)])
+    table(
+        ["variant", "ref", "weight", "n", col, f"{s.confidence:.0%} CI", "versions"],
+        [
+            (
+                v.name + (" (control)" if i == 0 and v.name != "control" else ""),
+                v.ref,
+                f"{v.weight:.0%}",
+                v.n,
+                fmt_value(s, v.estimate),
+                fmt_ci(s, v.ci),
+                ", ".join(sorted(v.versions)) or "-",
+            )
+            for i, v in enumerate(st.variants)
+        ],
+    )
     click.echo()
     for c in st.comparisons:
         if c.p_value is None:
-            click.echo(f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
-                       f"(p-value held back until {s.min_samples} per variant)")
+            click.echo(
+                f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
+                f"(p-value held back until {s.min_samples} per variant)"
+            )
         else:
-            click.echo(f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
-                       f"{fmt_ci(s, c.ci, diff=True)}, {p_text(c.p_value)} ({c.test})")
+            click.echo(
+                f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
+                f"{fmt_ci(s, c.ci, diff=True)}, {p_text(c.p_value)} ({c.test})"
+            )
     colour = {"winner": "green", "collecting": "yellow"}.get(st.verdict, "cyan")
     click.echo(f"verdict: {style(st.message, fg=colour, bold=True)}")
     for w in st.warnings:
@@ -117,8 +154,7 @@ def assign(name: str, units: tuple[str, ...], as_json: bool) -> int:
     with _open(name, None) as exp:
         got = {u: exp.variant_name(u) for u in units}
         if as_json:
-            print_json({u: {"variant": v, "ref": exp.spec.variant(v).ref}
-                        for u, v in got.items()})
+            print_json({u: {"variant": v, "ref": exp.spec.variant(v).ref} for u, v in got.items()})
         else:
             for u, v in got.items():
                 click.echo(f"{u}\t{v}\t{exp.spec.variant(v).ref}")
@@ -128,12 +164,14 @@ def assign(name: str, units: tuple[str, ...], as_json: bool) -> int:
 @experiment.command()
 @click.argument("name")
 @click.argument("unit")
-@click.option("--success/--failure", "success", default=None,
-              help="The outcome, for a success-rate metric.")
+@click.option(
+    "--success/--failure", "success", default=None, help="The outcome, for a success-rate metric."
+)
 @click.option("--value", type=float, default=None, help="The outcome, for a mean metric.")
 @_store_option
-def record(name: str, unit: str, success: bool | None, value: float | None,
-           store: str | None) -> int:
+def record(
+    name: str, unit: str, success: bool | None, value: float | None, store: str | None
+) -> int:
     """Record one outcome for UNIT under the variant it is assigned to."""
     with _open(name, store) as exp:
         variant = exp.variant_name(unit)
@@ -144,10 +182,14 @@ def record(name: str, unit: str, success: bool | None, value: float | None,
 
 @experiment.command()
 @click.argument("name")
-@click.option("--promote", is_flag=True,
-              help="Promote the winner's version to the experiment's promote_to stage.")
-@click.option("--force", is_flag=True,
-              help="Let the promotion skip the stage order (recorded in the commit).")
+@click.option(
+    "--promote",
+    is_flag=True,
+    help="Promote the winner's version to the experiment's promote_to stage.",
+)
+@click.option(
+    "--force", is_flag=True, help="Let the promotion skip the stage order (recorded in the commit)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the conclusion as JSON.")
 @_store_option
 def conclude(name: str, promote: bool, force: bool, as_json: bool, store: str | None) -> int:
@@ -155,8 +197,8 @@ def conclude(name: str, promote: bool, force: bool, as_json: bool, store: str | 
 
     Exits 1 when there is no winner yet (too few outcomes, or no significant difference).
     """
-    from ..experiments.conclude import conclude as run
-    from ..workspace import Workspace
+    from loomgit.experiments.conclude import conclude as run
+    from loomgit.workspace import Workspace
 
     result = run(Workspace(), name, promote=promote, force=force, store=store)
     data: dict[str, Any] = result.to_dict()
@@ -167,16 +209,21 @@ def conclude(name: str, promote: bool, force: bool, as_json: bool, store: str | 
         if st.verdict != "winner":
             click.echo(f"no winner: {st.message}")
         else:
-            click.echo(f"winner: {st.winner} ({result.ref}, version {result.version or '?'}): "
-                       f"{st.message}")
+            click.echo(
+                f"winner: {st.winner} ({result.ref}, version {result.version or '?'}): {st.message}"
+            )
             if result.promotion is not None:
                 p = result.promotion
-                click.echo(p.get("note") or
-                           f"promoted {st.spec.prompt} {p.get('version')} to {p.get('stage')} "
-                           f"({str(p.get('commit') or '')[:12]})")
+                click.echo(
+                    p.get("note")
+                    or f"promoted {st.spec.prompt} {p.get('version')} to {p.get('stage')} "
+                    f"({str(p.get('commit') or '')[:12]})"
+                )
             elif promote:
                 pass
             else:
-                click.echo(f"next: loomgit experiment conclude {st.spec.name} --promote "
-                           f"(puts it on {st.spec.promote_to})")
+                click.echo(
+                    f"next: loomgit experiment conclude {st.spec.name} --promote "
+                    f"(puts it on {st.spec.promote_to})"
+                )
     return 0 if result.status.verdict == "winner" else EXIT_FAILED

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .output import color, print_json, style, table
+from loomgit.cli.output import color, print_json, style, table
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
@@ -31,8 +31,12 @@ def _change_text(change: str, reasons: list[str], same_as: str | None = None) ->
 
 
 @click.command("list")
-@click.option("--ref", default=None, metavar="REF",
-              help="List the prompts of a commit instead of the working tree.")
+@click.option(
+    "--ref",
+    default=None,
+    metavar="REF",
+    help="List the prompts of a commit instead of the working tree.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_(ref: str | None, as_json: bool) -> int:
     """List prompts with their current version and last change.
@@ -40,8 +44,8 @@ def list_(ref: str | None, as_json: bool) -> int:
     Without --ref this is the working tree: a prompt with uncommitted changes shows the
     version it would get (X.Y.Z-dev+<hash7>).
     """
-    from ..history.listing import listing
-    from ..workspace import Workspace
+    from loomgit.history.listing import listing
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     rows = listing(ws, ref)
@@ -49,41 +53,54 @@ def list_(ref: str | None, as_json: bool) -> int:
         print_rows([r.to_dict() for r in rows])
         return 0
     if not rows:
-        click.echo("no prompts found (globs: "
-                   + ", ".join(g.glob for g in ws.config.prompts) + ")")
+        click.echo("no prompts found (globs: " + ", ".join(g.glob for g in ws.config.prompts) + ")")
         return 0
     stages = list(ws.config.stages) if any(r.stages for r in rows) else []
     out = []
     for r in rows:
         last = r.last_commit or {}
-        row = [r.id, r.version or "-", r.path, (last.get("sha") or "")[:7],
-               _short_date(last.get("date", "")), last.get("author", "")]
+        row = [
+            r.id,
+            r.version or "-",
+            r.path,
+            (last.get("sha") or "")[:7],
+            _short_date(last.get("date", "")),
+            last.get("author", ""),
+        ]
         row += [r.stages.get(s) or "-" for s in stages]
         out.append(row)
-    table(["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]],
-          out)
+    table(["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]], out)
     return 0
 
 
 @click.command()
 @click.argument("ident", metavar="ID")
-@click.option("--ref", default="HEAD", show_default=True, metavar="REF",
-              help="See the history as of this commit.")
+@click.option(
+    "--ref",
+    default="HEAD",
+    show_default=True,
+    metavar="REF",
+    help="See the history as of this commit.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, newest first.")
-@click.option("--stage", default=None, metavar="STAGE",
-              help="List the promotions of ID on this stage instead (its audit trail).")
+@click.option(
+    "--stage",
+    default=None,
+    metavar="STAGE",
+    help="List the promotions of ID on this stage instead (its audit trail).",
+)
 def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
     """Show the versions of one prompt, newest first, with why each was bumped.
 
     ID@REF (a version, stage or commit) shows the history as it was there.
     """
     if stage is not None:
-        from .stages import stage_log
+        from loomgit.cli.stages import stage_log
 
         return stage_log(ident, stage, as_json)
-    from ..history import history
-    from ..resolve import resolve
-    from ..workspace import Workspace
+    from loomgit.history import history
+    from loomgit.resolve import resolve
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     if "@" in ident:  # the history as of that version, stage or commit
@@ -96,29 +113,51 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
         print_rows([v.to_dict() for v in vs])
         return 0
     title = f"{line.id} ({line.path})" if line.path else f"{line.id} (deleted)"
-    rows = [(v.version, _short_date(v.date), v.commit[:7], v.author,
-             _change_text(v.change, v.reasons, v.same_as), v.subject) for v in vs]
+    rows = [
+        (
+            v.version,
+            _short_date(v.date),
+            v.commit[:7],
+            v.author,
+            _change_text(v.change, v.reasons, v.same_as),
+            v.subject,
+        )
+        for v in vs
+    ]
     table(["VERSION", "DATE", "COMMIT", "AUTHOR", "CHANGE", "SUBJECT"], rows, title=title)
     return 0
 
 
 @click.command()
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print {id, version, commit, path, content_hash, text, prompt}.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {id, version, commit, path, content_hash, text, prompt}.",
+)
 def show(ref: str, as_json: bool) -> int:
     """Show a prompt at a reference: ID (working tree), ID@1.2.0, ID@1.2, ID@latest,
     ID@STAGE or ID@COMMIT."""
-    from ..history.facts import facts_from_prompt
-    from ..resolve import resolve
-    from ..workspace import Workspace
+    from loomgit.history.facts import facts_from_prompt
+    from loomgit.resolve import resolve
+    from loomgit.workspace import Workspace
 
     res = resolve(Workspace(), ref)
     p = res.prompt
     digest = facts_from_prompt(p, res.loader).content_hash
     if as_json:
-        print_json({"id": p.id, "version": res.version, "commit": res.commit, "path": p.path,
-                    "content_hash": digest, "text": p.text, "prompt": p.to_dict()})
+        print_json(
+            {
+                "id": p.id,
+                "version": res.version,
+                "commit": res.commit,
+                "path": p.path,
+                "content_hash": digest,
+                "text": p.text,
+                "prompt": p.to_dict(),
+            }
+        )
         return 0
     where = f"commit {res.commit[:7]}" if res.commit else "working tree"
     click.echo(style(f"{p.id} {res.version or ''}".rstrip(), bold=True) + f"  ({p.path}, {where})")
@@ -173,17 +212,40 @@ def _print_semdiff(d: Any) -> None:
 
 @click.command()
 @click.argument("refs", nargs=-1, metavar="[A] [B]")
-@click.option("--base", "base", default=None, metavar="REF",
-              help="Diff every prompt changed since REF against the working tree.")
-@click.option("--render", "render", is_flag=True,
-              help="Also diff the rendered messages (each side's sample, overridden by --var).")
-@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE",
-              help="A variable for --render (repeatable).")
-@click.option("--vars-file", type=click.Path(dir_okay=False),
-              help="Variables for --render from a JSON or YAML file.")
+@click.option(
+    "--base",
+    "base",
+    default=None,
+    metavar="REF",
+    help="Diff every prompt changed since REF against the working tree.",
+)
+@click.option(
+    "--render",
+    "render",
+    is_flag=True,
+    help="Also diff the rendered messages (each side's sample, overridden by --var).",
+)
+@click.option(
+    "--var",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A variable for --render (repeatable).",
+)
+@click.option(
+    "--vars-file",
+    type=click.Path(dir_okay=False),
+    help="Variables for --render from a JSON or YAML file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the diff(s) as JSON.")
-def diff(refs: tuple[str, ...], base: str | None, render: bool, pairs: tuple[str, ...],
-         vars_file: str | None, as_json: bool) -> int:
+def diff(
+    refs: tuple[str, ...],
+    base: str | None,
+    render: bool,
+    pairs: tuple[str, ...],
+    vars_file: str | None,
+    as_json: bool,
+) -> int:
     """Semantic diff between two prompt references.
 
     \b
@@ -193,11 +255,11 @@ def diff(refs: tuple[str, ...], base: str | None, render: bool, pairs: tuple[str
       loomgit diff summarize                    (HEAD against the working tree)
       loomgit diff --base main                  (every prompt changed since main)
     """
-    from ..errors import UsageError
-    from ..history.semdiff import changed_since, diff_prompts, resolve_side
-    from ..resolve import split_ref
-    from ..workspace import Workspace
-    from .render import collect_vars
+    from loomgit.cli.render import collect_vars
+    from loomgit.errors import UsageError
+    from loomgit.history.semdiff import changed_since, diff_prompts, resolve_side
+    from loomgit.resolve import split_ref
+    from loomgit.workspace import Workspace
 
     ws = Workspace()
     limits = {"max_chars": ws.config.render_max_chars, "timeout_s": ws.config.render_timeout_s}
@@ -241,20 +303,29 @@ def diff(refs: tuple[str, ...], base: str | None, render: bool, pairs: tuple[str
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def status(staged: bool, as_json: bool) -> int:
     """Prompts changed in the working tree and index, with the version each would get."""
-    from ..history import pending_changes
-    from ..workspace import Workspace
+    from loomgit.history import pending_changes
+    from loomgit.workspace import Workspace
 
-    items = pending_changes(Workspace(), "index" if staged else "worktree",
-                            include_deleted=True)
+    items = pending_changes(Workspace(), "index" if staged else "worktree", include_deleted=True)
     if as_json:
         print_rows([p.to_dict() for p in items])
         return 0
     if not items:
         click.echo("no prompt changes" + (" staged" if staged else ""))
         return 0
-    table(["ID", "PATH", "FROM", "TO", "CHANGE"],
-          [(p.id, p.path, p.previous or "-", p.version or "(deleted)",
-            _change_text(p.change, p.reasons)) for p in items])
+    table(
+        ["ID", "PATH", "FROM", "TO", "CHANGE"],
+        [
+            (
+                p.id,
+                p.path,
+                p.previous or "-",
+                p.version or "(deleted)",
+                _change_text(p.change, p.reasons),
+            )
+            for p in items
+        ],
+    )
     return 0
 
 

@@ -9,20 +9,22 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import EXIT_FAILED
-from .output import print_json, style
+from loomgit.cli.output import print_json, style
+from loomgit.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
-    from ..hooks import HookAction
+    from loomgit.hooks import HookAction
 
-SOURCE_HELP = ("Where file content is read: the index (what the commit will hold), the "
-               "working tree, or auto (the working tree under the pre-commit framework, "
-               "which stashes unstaged edits first; else the index).")
+SOURCE_HELP = (
+    "Where file content is read: the index (what the commit will hold), the "
+    "working tree, or auto (the working tree under the pre-commit framework, "
+    "which stashes unstaged edits first; else the index)."
+)
 
 
 def _root() -> Path:
-    from ..config import find_root
-    from ..gitio import require_repo
+    from loomgit.config import find_root
+    from loomgit.gitio import require_repo
 
     root = find_root()
     require_repo(root)
@@ -38,13 +40,14 @@ def hooks() -> None:
 
 
 @hooks.command()
-@click.option("--force", is_flag=True,
-              help="Replace hooks that are not loomgit's (kept as NAME.pre-loomgit).")
+@click.option(
+    "--force", is_flag=True, help="Replace hooks that are not loomgit's (kept as NAME.pre-loomgit)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def install(force: bool, as_json: bool) -> None:
     """Copy the pre-commit and prepare-commit-msg hooks into the repository's hooks
     folder (core.hooksPath when set, else .git/hooks)."""
-    from ..hooks import install as do_install
+    from loomgit.hooks import install as do_install
 
     _report(do_install(_root(), force=force), as_json)
 
@@ -53,15 +56,16 @@ def install(force: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def uninstall(as_json: bool) -> None:
     """Remove loomgit's hooks (only its own), restoring hooks that install --force set aside."""
-    from ..hooks import uninstall as do_uninstall
+    from loomgit.hooks import uninstall as do_uninstall
 
     _report(do_uninstall(_root()), as_json)
 
 
 def _report(actions: list[HookAction], as_json: bool) -> None:
     if as_json:
-        print_json([{"hook": a.name, "path": a.path, "action": a.action, "note": a.note}
-                    for a in actions])
+        print_json(
+            [{"hook": a.name, "path": a.path, "action": a.action, "note": a.note} for a in actions]
+        )
         return
     for a in actions:
         click.echo(f"{a.action:>9}  {a.path}" + (f"  ({a.note})" if a.note else ""))
@@ -82,14 +86,20 @@ def _source(source: str) -> str:
 
 
 def _run_check(files: tuple[str, ...], source: str, strict: bool, as_json: bool) -> int:
-    from ..hooks import check_files
+    from loomgit.hooks import check_files
 
     src = _source(source)
     result = check_files(_root(), list(files) if files or src != "index" else None, src)
     ok = result.ok(strict)
     if as_json:
-        print_json({"ok": ok, "checked": result.checked, "renders": result.renders,
-                    "findings": [f.to_dict() for f in result.findings]})
+        print_json(
+            {
+                "ok": ok,
+                "checked": result.checked,
+                "renders": result.renders,
+                "findings": [f.to_dict() for f in result.findings],
+            }
+        )
         return 0 if ok else EXIT_FAILED
     for f in result.findings:
         colour = "red" if f.level == "error" else "yellow"
@@ -97,16 +107,24 @@ def _run_check(files: tuple[str, ...], source: str, strict: bool, as_json: bool)
     if not ok:
         bad = result.errors or result.findings
         what = "error(s)" if result.errors else "warning(s) (--strict)"
-        click.echo(f"loomgit-check: {len(bad)} {what} in {len({f.path for f in bad})} file(s); "
-                   "the commit is blocked. "
-                   "Fix them and stage the fix (git add).", err=True)
+        click.echo(
+            f"loomgit-check: {len(bad)} {what} in {len({f.path for f in bad})} file(s); "
+            "the commit is blocked. "
+            "Fix them and stage the fix (git add).",
+            err=True,
+        )
     return 0 if ok else EXIT_FAILED
 
 
 @hook.command("check")
 @click.argument("files", nargs=-1, type=click.Path())
-@click.option("--source", type=click.Choice(["auto", "index", "worktree"]), default="auto",
-              show_default=True, help=SOURCE_HELP)
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "index", "worktree"]),
+    default="auto",
+    show_default=True,
+    help=SOURCE_HELP,
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
 def check_cmd(files: tuple[str, ...], source: str, strict: bool, as_json: bool) -> int:
@@ -127,7 +145,7 @@ def protect_cmd() -> int:
 
 
 def _protect() -> int:
-    from ..hooks import protect
+    from loomgit.hooks import protect
 
     why = protect(_root())
     if why:
@@ -145,7 +163,7 @@ def versions_cmd(msgfile: str, source: str | None, sha: str | None) -> int:
     changes bump to the commit message in MSGFILE (git's prepare-commit-msg arguments;
     under pre-commit, SOURCE and SHA come from its environment). Trailers already there
     are replaced, so --amend never repeats them."""
-    from ..hooks import update_message
+    from loomgit.hooks import update_message
 
     source = source or os.environ.get("PRE_COMMIT_COMMIT_MSG_SOURCE") or None
     sha = sha or os.environ.get("PRE_COMMIT_COMMIT_OBJECT_NAME") or None
@@ -157,8 +175,9 @@ def versions_cmd(msgfile: str, source: str | None, sha: str | None) -> int:
 
 @hook.command("eval")
 @click.argument("files", nargs=-1, type=click.Path())
-@click.option("--strict", is_flag=True,
-              help="Block also when cases could not run offline (no recording).")
+@click.option(
+    "--strict", is_flag=True, help="Block also when cases could not run offline (no recording)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the eval report as JSON.")
 def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
     """Run the suites of the changed prompts (FILES, default: those staged) offline.
@@ -167,8 +186,8 @@ def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
     answers with the rendered prompt, nothing touches the network. Exits 1 when a gate
     fails. Cases that cannot run offline are reported but block only with --strict (exit 3).
     """
-    from ..evals.results import EvalReport
-    from ..hooks import run_evals
+    from loomgit.evals.results import EvalReport
+    from loomgit.hooks import run_evals
 
     report: EvalReport | None = run_evals(_root(), list(files) if files else None)
     if report is None:
@@ -180,17 +199,21 @@ def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
     if as_json:
         print_json(report.to_dict())
     else:
-        from .evals import print_report
+        from loomgit.cli.evals import print_report
 
         print_report(report)
     rc = report.exit_code
     if rc == EXIT_FAILED:
-        click.echo("loomgit-eval: a quality gate failed; the push (or commit) is blocked.",
-                   err=True)
+        click.echo(
+            "loomgit-eval: a quality gate failed; the push (or commit) is blocked.", err=True
+        )
         return rc
     if rc and not strict:
-        click.echo("loomgit-eval: some cases could not run offline (not counted; record them "
-                   "with 'loomgit eval --record'); not blocking (--strict blocks)", err=True)
+        click.echo(
+            "loomgit-eval: some cases could not run offline (not counted; record them "
+            "with 'loomgit eval --record'); not blocking (--strict blocks)",
+            err=True,
+        )
         return 0
     return rc
 

@@ -41,13 +41,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
         for h in headers:
             t.add_column(h)
         for r in cells:
-            t.add_row(*r, )
+            t.add_row(
+                *r,
+            )
         Console(no_color=not color(), highlight=False).print(t)
         return
     if title:
         click.echo(title)
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
     for r in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

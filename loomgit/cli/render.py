@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from ..errors import RenderError, UsageError
-from .output import print_json, style
+from loomgit.cli.output import print_json, style
+from loomgit.errors import RenderError, UsageError
 
 
 def coerce(vtype: str, name: str, raw: str) -> Any:
@@ -35,7 +35,7 @@ def coerce(vtype: str, name: str, raw: str) -> Any:
 
 
 def read_vars_file(path: str) -> dict[str, Any]:
-    from .. import yamlio
+    from loomgit import yamlio
 
     p = Path(path)
     try:
@@ -54,7 +54,9 @@ def read_vars_file(path: str) -> dict[str, Any]:
     return data
 
 
-def collect_vars(prompt: Any, pairs: tuple[str, ...], vars_file: str | None) -> dict[str, Any] | None:
+def collect_vars(
+    prompt: Any, pairs: tuple[str, ...], vars_file: str | None
+) -> dict[str, Any] | None:
     """Variables from ``--vars-file`` and ``--var k=v`` (None: use the prompt's sample)."""
     if not pairs and not vars_file:
         return None
@@ -71,45 +73,79 @@ def collect_vars(prompt: Any, pairs: tuple[str, ...], vars_file: str | None) -> 
 
 @click.command()
 @click.argument("ref")
-@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (repeatable).")
-@click.option("--vars-file", type=click.Path(dir_okay=False), help="Variables from a JSON or YAML file.")
-@click.option("--run", "run_it", is_flag=True,
-              help="Send the rendered messages to the model and print its answer.")
-@click.option("--model", metavar="PROVIDER/MODEL",
-              help="With --run: the model to use instead of the prompt's (e.g. ollama/llama3.2, echo).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print {id, version, model, params, messages} (and completion with --run).")
-def render(ref: str, pairs: tuple[str, ...], vars_file: str | None, run_it: bool,
-           model: str | None, as_json: bool) -> int:
+@click.option(
+    "--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (repeatable)."
+)
+@click.option(
+    "--vars-file", type=click.Path(dir_okay=False), help="Variables from a JSON or YAML file."
+)
+@click.option(
+    "--run",
+    "run_it",
+    is_flag=True,
+    help="Send the rendered messages to the model and print its answer.",
+)
+@click.option(
+    "--model",
+    metavar="PROVIDER/MODEL",
+    help="With --run: the model to use instead of the prompt's (e.g. ollama/llama3.2, echo).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print {id, version, model, params, messages} (and completion with --run).",
+)
+def render(
+    ref: str,
+    pairs: tuple[str, ...],
+    vars_file: str | None,
+    run_it: bool,
+    model: str | None,
+    as_json: bool,
+) -> int:
     """Render REF's messages (REF: an id, a path, or ID@VERSION|STAGE|COMMIT).
 
     Without --var or --vars-file the prompt's sample values are used. With --run the
     messages go to the model (the prompt's model:, or --model) and the answer is printed
     with its tokens, latency and cost.
     """
-    from ..resolve import resolve
-    from ..workspace import Workspace
+    from loomgit.resolve import resolve
+    from loomgit.workspace import Workspace
 
     if model is not None and not run_it:
-        raise UsageError("--model is used with --run (loomgit render ID --run --model PROVIDER/MODEL)")
+        raise UsageError(
+            "--model is used with --run (loomgit render ID --run --model PROVIDER/MODEL)"
+        )
     ws = Workspace()
     res = resolve(ws, ref)
     prompt = res.prompt
     values = collect_vars(prompt, pairs, vars_file)
-    messages = prompt.render(values, loader=res.loader, max_chars=ws.config.render_max_chars,
-                             timeout_s=ws.config.render_timeout_s)
+    messages = prompt.render(
+        values,
+        loader=res.loader,
+        max_chars=ws.config.render_max_chars,
+        timeout_s=ws.config.render_timeout_s,
+    )
     completion = None
     if run_it:
         defaults = ws.config.section("defaults")
         use = model or prompt.model or defaults.get("model")
         if not use:
-            raise UsageError(f"{prompt.id}: no model to run: pass --model PROVIDER/MODEL, or set "
-                             "model: in the prompt or defaults: {model: ...} in loomgit.yaml")
+            raise UsageError(
+                f"{prompt.id}: no model to run: pass --model PROVIDER/MODEL, or set "
+                "model: in the prompt or defaults: {model: ...} in loomgit.yaml"
+            )
         params = {**(defaults.get("params") or {}), **(prompt.params or {})}
         completion = run_model(ws.config, str(use), messages, params)
     if as_json:
-        data = {"id": prompt.id, "version": res.version, "model": prompt.model,
-                "params": prompt.params, "messages": messages}
+        data = {
+            "id": prompt.id,
+            "version": res.version,
+            "model": prompt.model,
+            "params": prompt.params,
+            "messages": messages,
+        }
         if completion is not None:
             data["completion"] = completion.to_dict()
         print_json(data)
@@ -126,14 +162,15 @@ def render(ref: str, pairs: tuple[str, ...], vars_file: str | None, run_it: bool
     return 0
 
 
-def run_model(config: Any, model: str, messages: list[dict[str, str]],
-              params: dict[str, Any]) -> Any:
+def run_model(
+    config: Any, model: str, messages: list[dict[str, str]], params: dict[str, Any]
+) -> Any:
     """One uncached call through the provider layer; retries are reported on stderr."""
     import asyncio
     import logging
     import sys
 
-    from ..providers.client import ModelClient
+    from loomgit.providers.client import ModelClient
 
     async def go() -> Any:
         async with ModelClient(config, cache=False) as client:
@@ -157,8 +194,12 @@ def summary(c: Any, config: Any) -> str:
         cost = "$0"
     else:
         cost = f"${c.cost_usd:.6f}"
-    parts = [c.model, f"{c.usage.input_tokens} → {c.usage.output_tokens} tokens",
-             f"{c.latency_ms:.0f} ms", cost]
+    parts = [
+        c.model,
+        f"{c.usage.input_tokens} → {c.usage.output_tokens} tokens",
+        f"{c.latency_ms:.0f} ms",
+        cost,
+    ]
     if c.finish_reason:
         parts.append(str(c.finish_reason))
     if c.attempts > 1:

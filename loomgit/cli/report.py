@@ -6,19 +6,26 @@ import json
 
 import click
 
-from ..errors import UsageError
-from .output import print_json
+from loomgit.cli.output import print_json
+from loomgit.errors import UsageError
 
 
 @click.group("report", invoke_without_command=True)
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Write a self-contained HTML overview (versions, stages, runs) to FILE.")
-@click.option("--prompt", "prompts", multiple=True, metavar="ID", help="Only these prompts (with --html).")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Write a self-contained HTML overview (versions, stages, runs) to FILE.",
+)
+@click.option(
+    "--prompt", "prompts", multiple=True, metavar="ID", help="Only these prompts (with --html)."
+)
 @click.pass_context
 def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) -> int | None:
     """Reports: merge shard results, render overviews."""
     if html_path:
-        from .batch import write_html
+        from loomgit.cli.batch import write_html
 
         return write_html(html_path, prompts)
     if ctx.invoked_subcommand is None:
@@ -27,7 +34,7 @@ def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) 
 
 
 def read_report(path: str) -> object:
-    from ..evals.results import EvalReport
+    from loomgit.evals.results import EvalReport
 
     try:
         with open(path, encoding="utf-8") as f:
@@ -47,14 +54,20 @@ def read_report(path: str) -> object:
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--markdown", type=click.Path(dir_okay=False), help="Write a Markdown report here.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every case, passed ones too.")
-def merge(files: tuple[str, ...], output: str | None, as_json: bool, junit: str | None,
-          markdown: str | None, verbose: bool) -> int:
+def merge(
+    files: tuple[str, ...],
+    output: str | None,
+    as_json: bool,
+    junit: str | None,
+    markdown: str | None,
+    verbose: bool,
+) -> int:
     """Join the JSON reports of `loomgit eval --shard I/N` runs and recompute every gate.
 
     Exits like `loomgit eval`: 0 passed, 1 a gate or distribution check failed, 3 errors.
     """
-    from ..evals.results import merge as merge_reports
-    from .evals import print_report, write_outputs
+    from loomgit.cli.evals import print_report, write_outputs
+    from loomgit.evals.results import merge as merge_reports
 
     merged = merge_reports((f, read_report(f)) for f in files)  # type: ignore[misc]
     write_outputs(merged, output, junit, markdown)

@@ -88,7 +88,9 @@ def _similar_arg(v: Any) -> str | None:
         return "expects a text or {to: text, threshold: 0.8, model: provider/model}"
     unknown = set(v) - {"to", "threshold", "model"}
     if unknown:
-        return f"unknown key(s) {', '.join(sorted(map(str, unknown)))} (known: to, threshold, model)"
+        return (
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))} (known: to, threshold, model)"
+        )
     if "to" in v and not isinstance(v["to"], str):
         return "'to' must be a text"
     if "model" in v and not isinstance(v["model"], str):
@@ -103,8 +105,10 @@ def _judge_arg(v: Any) -> str | None:
         return "expects a rubric text or {criteria: text, threshold: 0.7, model: ..., prompt: ID}"
     unknown = set(v) - {"criteria", "threshold", "model", "prompt"}
     if unknown:
-        return (f"unknown key(s) {', '.join(sorted(map(str, unknown)))} "
-                "(known: criteria, threshold, model, prompt)")
+        return (
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))} "
+            "(known: criteria, threshold, model, prompt)"
+        )
     if not isinstance(v.get("criteria"), str) or not v["criteria"].strip():
         return "needs 'criteria:' (the rubric the answer is graded on)"
     for key in ("model", "prompt"):
@@ -225,13 +229,25 @@ class AssertionResult:
     value: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.kind, "passed": self.passed, "score": round(self.score, 6),
-                "weight": self.weight, "message": self.message, "value": self.value}
+        return {
+            "type": self.kind,
+            "passed": self.passed,
+            "score": round(self.score, 6),
+            "weight": self.weight,
+            "message": self.message,
+            "value": self.value,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AssertionResult:
-        return cls(str(d.get("type", "")), bool(d.get("passed")), float(d.get("score") or 0.0),
-                   float(d.get("weight", 1.0)), str(d.get("message") or ""), d.get("value"))
+        return cls(
+            str(d.get("type", "")),
+            bool(d.get("passed")),
+            float(d.get("score") or 0.0),
+            float(d.get("weight", 1.0)),
+            str(d.get("message") or ""),
+            d.get("value"),
+        )
 
 
 @dataclass(frozen=True)
@@ -264,8 +280,9 @@ class Services(Protocol):
 
     def embed(self, model: str, texts: list[str]) -> Awaitable[list[list[float]]]: ...
 
-    def judge(self, criteria: str, obs: Observation, model: str | None,
-              prompt: str | None) -> Awaitable[tuple[float, str]]: ...
+    def judge(
+        self, criteria: str, obs: Observation, model: str | None, prompt: str | None
+    ) -> Awaitable[tuple[float, str]]: ...
 
     def embedding_model(self) -> str | None: ...
 
@@ -323,30 +340,51 @@ def check_sync(a: Assertion, obs: Observation) -> tuple[bool, float, str] | None
         if isinstance(arg, (dict, list)):
             ok, value, problem = parse_json(out)
             return _bool(ok and value == arg, "equal JSON", problem or "JSON differs")
-        return _bool(out.strip() == str(arg).strip(), "equal", f"expected {_short(arg)}, got {_short(out)}")
+        return _bool(
+            out.strip() == str(arg).strip(), "equal", f"expected {_short(arg)}, got {_short(out)}"
+        )
     if kind == "contains":
         return _bool(str(arg) in out, f"contains {_short(arg)}", f"does not contain {_short(arg)}")
     if kind == "icontains":
-        return _bool(str(arg).lower() in out.lower(), f"contains {_short(arg)}",
-                     f"does not contain {_short(arg)} (any case)")
+        return _bool(
+            str(arg).lower() in out.lower(),
+            f"contains {_short(arg)}",
+            f"does not contain {_short(arg)} (any case)",
+        )
     if kind == "not_contains":
-        return _bool(str(arg) not in out, f"does not contain {_short(arg)}", f"contains {_short(arg)}")
+        return _bool(
+            str(arg) not in out, f"does not contain {_short(arg)}", f"contains {_short(arg)}"
+        )
     if kind == "starts_with":
-        return _bool(out.lstrip().startswith(str(arg)), f"starts with {_short(arg)}",
-                     f"does not start with {_short(arg)}")
+        return _bool(
+            out.lstrip().startswith(str(arg)),
+            f"starts with {_short(arg)}",
+            f"does not start with {_short(arg)}",
+        )
     if kind == "ends_with":
-        return _bool(out.rstrip().endswith(str(arg)), f"ends with {_short(arg)}",
-                     f"does not end with {_short(arg)}")
+        return _bool(
+            out.rstrip().endswith(str(arg)),
+            f"ends with {_short(arg)}",
+            f"does not end with {_short(arg)}",
+        )
     if kind in ("contains_any", "icontains_any"):
         fold = (lambda s: s.lower()) if kind == "icontains_any" else (lambda s: s)
         hit = [x for x in arg if fold(str(x)) in fold(out)]
-        return _bool(bool(hit), f"contains {_short(hit[0]) if hit else ''}",
-                     f"contains none of {', '.join(_short(x, 30) for x in arg)}")
+        return _bool(
+            bool(hit),
+            f"contains {_short(hit[0]) if hit else ''}",
+            f"contains none of {', '.join(_short(x, 30) for x in arg)}",
+        )
     if kind == "contains_all":
         missing = [x for x in arg if str(x) not in out]
         score = 1.0 - len(missing) / len(arg)
-        return (not missing, score, "contains all" if not missing
-                else f"missing {', '.join(_short(x, 30) for x in missing)}")
+        return (
+            not missing,
+            score,
+            "contains all"
+            if not missing
+            else f"missing {', '.join(_short(x, 30) for x in missing)}",
+        )
     if kind == "regex":
         return _bool(re.search(arg, out) is not None, f"matches /{arg}/", f"does not match /{arg}/")
     if kind == "is_json":
@@ -367,27 +405,37 @@ def check_sync(a: Assertion, obs: Observation) -> tuple[bool, float, str] | None
         where = "/".join(map(str, err.absolute_path)) or "(root)"
         return False, 0.0, f"schema: {where}: {err.message}"
     if kind == "one_of":
-        return _bool(out.strip() in [str(x).strip() for x in arg], "one of the allowed answers",
-                     f"{_short(out)} is not one of {', '.join(_short(x, 20) for x in arg)}")
+        return _bool(
+            out.strip() in [str(x).strip() for x in arg],
+            "one of the allowed answers",
+            f"{_short(out)} is not one of {', '.join(_short(x, 20) for x in arg)}",
+        )
     if kind == "min_length":
         return _bool(len(out) >= arg, f"{len(out)} chars ≥ {arg}", f"{len(out)} chars < {arg}")
     if kind == "max_length":
         return _bool(len(out) <= arg, f"{len(out)} chars ≤ {arg}", f"{len(out)} chars > {arg}")
     if kind == "max_latency_ms":
-        return _bool(obs.latency_ms <= arg, f"{obs.latency_ms:.0f} ms ≤ {arg:g}",
-                     f"{obs.latency_ms:.0f} ms > {arg:g}")
+        return _bool(
+            obs.latency_ms <= arg,
+            f"{obs.latency_ms:.0f} ms ≤ {arg:g}",
+            f"{obs.latency_ms:.0f} ms > {arg:g}",
+        )
     if kind == "max_cost_usd":
         if obs.cost_usd is None:
             return True, 1.0, "cost unknown (no price for this model); not checked"
-        return _bool(obs.cost_usd <= arg, f"${obs.cost_usd:.6f} ≤ ${arg:g}",
-                     f"${obs.cost_usd:.6f} > ${arg:g}")
+        return _bool(
+            obs.cost_usd <= arg,
+            f"${obs.cost_usd:.6f} ≤ ${arg:g}",
+            f"${obs.cost_usd:.6f} > ${arg:g}",
+        )
     return None
 
 
 def _python_check(a: Assertion, obs: Observation, services: Services) -> tuple[bool, float, str]:
     if not services.allow_python:
-        raise AssertionError_(f"python assertion {a.arg} is disabled in CI; "
-                              "set LOOMGIT_ALLOW_PYTHON=1 to allow it")
+        raise AssertionError_(
+            f"python assertion {a.arg} is disabled in CI; set LOOMGIT_ALLOW_PYTHON=1 to allow it"
+        )
     import importlib
     import sys
 
@@ -397,10 +445,18 @@ def _python_check(a: Assertion, obs: Observation, services: Services) -> tuple[b
     try:
         fn = getattr(importlib.import_module(modname), fname)
     except Exception as e:  # the user's module: any failure is a broken test, named once
-        raise AssertionError_(f"python assertion {a.arg}: cannot load ({type(e).__name__}: {e})") from None
-    context = {"vars": dict(obs.vars), "case": obs.case, "prompt": obs.prompt,
-               "provider": obs.provider, "expected": obs.expected,
-               "latency_ms": obs.latency_ms, "cost_usd": obs.cost_usd}
+        raise AssertionError_(
+            f"python assertion {a.arg}: cannot load ({type(e).__name__}: {e})"
+        ) from None
+    context = {
+        "vars": dict(obs.vars),
+        "case": obs.case,
+        "prompt": obs.prompt,
+        "provider": obs.provider,
+        "expected": obs.expected,
+        "latency_ms": obs.latency_ms,
+        "cost_usd": obs.cost_usd,
+    }
     try:
         rv = fn(obs.text, context)
     except Exception as e:
@@ -436,9 +492,15 @@ async def _similar(a: Assertion, obs: Observation, services: Services) -> tuple[
 async def _judge(a: Assertion, obs: Observation, services: Services) -> tuple[bool, float, str]:
     spec = a.arg if isinstance(a.arg, dict) else {"criteria": a.arg}
     threshold = float(spec.get("threshold", 0.7))
-    score, reason = await services.judge(spec["criteria"], obs, spec.get("model"), spec.get("prompt"))
+    score, reason = await services.judge(
+        spec["criteria"], obs, spec.get("model"), spec.get("prompt")
+    )
     ok = score >= threshold
-    return ok, score, f"judge {score:.2f} {'≥' if ok else '<'} {threshold:g}" + (f": {reason}" if reason else "")
+    return (
+        ok,
+        score,
+        f"judge {score:.2f} {'≥' if ok else '<'} {threshold:g}" + (f": {reason}" if reason else ""),
+    )
 
 
 async def evaluate(a: Assertion, obs: Observation, services: Services) -> AssertionResult:

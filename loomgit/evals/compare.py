@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_FAILED, EXIT_INFRA, LoomgitError, UsageError
+from loomgit.errors import EXIT_FAILED, EXIT_INFRA, LoomgitError, UsageError
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
-    from .engine import SuiteRef
-    from .results import CaseResult, EvalReport
-    from .runner import RunOptions, Target
+    from loomgit.evals.engine import SuiteRef
+    from loomgit.evals.results import CaseResult, EvalReport
+    from loomgit.evals.runner import RunOptions, Target
+    from loomgit.workspace import Workspace
 
 
 @dataclass
@@ -48,10 +48,16 @@ class CaseChange:
         return self.head_score - self.base_score
 
     def to_dict(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "case": self.case, "provider": self.provider,
-                "change": self.change, "before": {"status": self.base_status, "score": self.base_score},
-                "after": {"status": self.head_status, "score": self.head_score},
-                "delta": None if self.delta is None else round(self.delta, 6), "why": self.why}
+        return {
+            "prompt": self.prompt,
+            "case": self.case,
+            "provider": self.provider,
+            "change": self.change,
+            "before": {"status": self.base_status, "score": self.base_score},
+            "after": {"status": self.head_status, "score": self.head_score},
+            "delta": None if self.delta is None else round(self.delta, 6),
+            "why": self.why,
+        }
 
 
 @dataclass
@@ -73,13 +79,24 @@ class PromptChange:
         return self.head_status == "failed" and self.base_status != "failed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"prompt": self.prompt,
-                "before": {"version": self.base_version, "status": self.base_status,
-                           "pass_rate": self.base_pass_rate, "score": self.base_score},
-                "after": {"version": self.head_version, "status": self.head_status,
-                          "pass_rate": self.head_pass_rate, "score": self.head_score},
-                "regressions": self.regressions, "fixes": self.fixes,
-                "gate_regressed": self.gate_regressed}
+        return {
+            "prompt": self.prompt,
+            "before": {
+                "version": self.base_version,
+                "status": self.base_status,
+                "pass_rate": self.base_pass_rate,
+                "score": self.base_score,
+            },
+            "after": {
+                "version": self.head_version,
+                "status": self.head_status,
+                "pass_rate": self.head_pass_rate,
+                "score": self.head_score,
+            },
+            "regressions": self.regressions,
+            "fixes": self.fixes,
+            "gate_regressed": self.gate_regressed,
+        }
 
 
 @dataclass
@@ -112,12 +129,17 @@ class Comparison:
         return {"regressed": EXIT_FAILED, "error": EXIT_INFRA}.get(self.verdict, 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"base": self.base_ref, "verdict": self.verdict,
-                "regressions": len(self.regressions), "fixes": len(self.fixes),
-                "prompts": [p.to_dict() for p in self.prompts],
-                "cases": [c.to_dict() for c in self.cases],
-                "unchanged_prompts": self.unchanged,
-                "before": self.base.to_dict(), "after": self.head.to_dict()}
+        return {
+            "base": self.base_ref,
+            "verdict": self.verdict,
+            "regressions": len(self.regressions),
+            "fixes": len(self.fixes),
+            "prompts": [p.to_dict() for p in self.prompts],
+            "cases": [c.to_dict() for c in self.cases],
+            "unchanged_prompts": self.unchanged,
+            "before": self.base.to_dict(),
+            "after": self.head.to_dict(),
+        }
 
 
 def _mean(vals: Sequence[float | None]) -> float | None:
@@ -146,20 +168,36 @@ def diff_reports(base_ref: str, base: EvalReport, head: EvalReport) -> Compariso
     base_suites = {s.prompt: s for s in base.suites}
     for hs in head.suites:
         bs = base_suites.get(hs.prompt)
-        pc = PromptChange(hs.prompt, bs.version if bs else None, hs.version,
-                          bs.status if bs else None, hs.status,
-                          _pass_rate(bs.cases) if bs else None, _pass_rate(hs.cases),
-                          _mean([r.score for r in bs.cases]) if bs else None,
-                          _mean([r.score for r in hs.cases]))
+        pc = PromptChange(
+            hs.prompt,
+            bs.version if bs else None,
+            hs.version,
+            bs.status if bs else None,
+            hs.status,
+            _pass_rate(bs.cases) if bs else None,
+            _pass_rate(hs.cases),
+            _mean([r.score for r in bs.cases]) if bs else None,
+            _mean([r.score for r in hs.cases]),
+        )
         for r in hs.cases:
             b = before.get(r.key)
             change = classify(b, r)
             why = r.why() if change in ("regression", "error", "new") else ""
             if change == "error" and b is not None and b.status == "error":
                 why = f"at base: {b.why()}"
-            cmp.cases.append(CaseChange(r.prompt, r.case, r.provider, change,
-                                        b.status if b else None, r.status,
-                                        b.score if b else None, r.score, why))
+            cmp.cases.append(
+                CaseChange(
+                    r.prompt,
+                    r.case,
+                    r.provider,
+                    change,
+                    b.status if b else None,
+                    r.status,
+                    b.score if b else None,
+                    r.score,
+                    why,
+                )
+            )
             pc.regressions += change == "regression"
             pc.fixes += change == "fix"
         cmp.prompts.append(pc)
@@ -173,11 +211,12 @@ def _pass_rate(cases: Sequence[CaseResult]) -> float | None:
 
 def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
     """What reaches the model for every case: rendered messages, model, params."""
-    from .rendering import CaseRenderer
-    from .runner import models_for, params_for
+    from loomgit.evals.rendering import CaseRenderer
+    from loomgit.evals.runner import models_for, params_for
 
-    renderer = CaseRenderer(t.prompt, t.loader, max_chars=options.max_chars,
-                            timeout_s=options.timeout_s)
+    renderer = CaseRenderer(
+        t.prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
+    )
     try:
         models: tuple[str, ...] = models_for(t, options)
     except UsageError:
@@ -195,21 +234,31 @@ def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
 
 
 def verify_ref(ws: Workspace, ref: str) -> str:
-    from .. import gitio
+    from loomgit import gitio
 
     gitio.require_repo(ws.root)
-    sha = gitio.text(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], ws.root, check=False).strip()
+    sha = gitio.text(
+        ["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], ws.root, check=False
+    ).strip()
     if not sha:
-        raise UsageError(f"--compare {ref!r}: no such commit, branch or tag "
-                         "(in CI, check out with fetch-depth: 0)")
+        raise UsageError(
+            f"--compare {ref!r}: no such commit, branch or tag "
+            "(in CI, check out with fetch-depth: 0)"
+        )
     return sha
 
 
-def plan_compare(ws: Workspace, base_ref: str, refs: Sequence[SuiteRef], options: RunOptions,
-                 *, explicit: bool = False) -> tuple[list[Target], list[Target], list[str]]:
+def plan_compare(
+    ws: Workspace,
+    base_ref: str,
+    refs: Sequence[SuiteRef],
+    options: RunOptions,
+    *,
+    explicit: bool = False,
+) -> tuple[list[Target], list[Target], list[str]]:
     """(base targets, head targets, unchanged prompt ids) for the suites ``refs``."""
-    from ..errors import RefError
-    from .engine import head_commit, load_suite_for, target
+    from loomgit.errors import RefError
+    from loomgit.evals.engine import head_commit, load_suite_for, target
 
     sha = verify_ref(ws, base_ref)
     commit = head_commit(ws)
@@ -223,8 +272,9 @@ def plan_compare(ws: Workspace, base_ref: str, refs: Sequence[SuiteRef], options
             base = target(ws, ref, suite, at=sha, commit=sha)
         except RefError as e:
             if "need version history" in e.message:
-                raise UsageError("--compare needs loomgit's version history, which this build "
-                                 "lacks") from None
+                raise UsageError(
+                    "--compare needs loomgit's version history, which this build lacks"
+                ) from None
             head_t.append(head)  # new since BASE: evaluated on its own
             continue
         if not explicit and _fingerprint(base, options) == _fingerprint(head, options):
@@ -235,22 +285,44 @@ def plan_compare(ws: Workspace, base_ref: str, refs: Sequence[SuiteRef], options
     return base_t, head_t, unchanged
 
 
-def compare(ws: Workspace, base_ref: str, ids: Sequence[str] | None = None, *,
-            options: RunOptions | None = None, use_cache: bool = True, record: bool = True,
-            progress: Any = None, mode: str = "live") -> Comparison:
+def compare(
+    ws: Workspace,
+    base_ref: str,
+    ids: Sequence[str] | None = None,
+    *,
+    options: RunOptions | None = None,
+    use_cache: bool = True,
+    record: bool = True,
+    progress: Any = None,
+    mode: str = "live",
+) -> Comparison:
     """Evaluate the changed prompts (or the named ones) at ``base_ref`` and now."""
-    from .engine import evaluate, options_from_config, suite_refs
+    from loomgit.evals.engine import evaluate, options_from_config, suite_refs
 
     opts = options or options_from_config(ws)
     refs = suite_refs(ws, ids)
     base_t, head_t, unchanged = plan_compare(ws, base_ref, refs, opts, explicit=bool(ids))
-    base = evaluate(ws, options=opts, use_cache=use_cache, record=False, progress=progress,
-                    target_list=base_t, mode=mode)
+    base = evaluate(
+        ws,
+        options=opts,
+        use_cache=use_cache,
+        record=False,
+        progress=progress,
+        target_list=base_t,
+        mode=mode,
+    )
     base.commit = verify_ref(ws, base_ref)
-    head = evaluate(ws, options=opts, use_cache=use_cache, record=False, progress=progress,
-                    target_list=head_t, mode=mode)
+    head = evaluate(
+        ws,
+        options=opts,
+        use_cache=use_cache,
+        record=False,
+        progress=progress,
+        target_list=head_t,
+        mode=mode,
+    )
     if record:
-        from .records import record_report
+        from loomgit.evals.records import record_report
 
         if base_t:
             record_report(ws, base, kind="compare-base")

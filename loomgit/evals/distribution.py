@@ -23,13 +23,18 @@ FIELDS = ("score", "passed", "latency_ms", "cost_usd", "tokens", "input_tokens",
 FUNCS = ("mean", "median", "min", "max", "sum", "std", "count")
 METRICS = ("pass_rate", "error_rate")
 OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
-    "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _CHECK = re.compile(
     r"^\s*(?:(?P<func>[A-Za-z_]\w*)\s*\(\s*(?P<field>[A-Za-z_]\w*)\s*\)|(?P<metric>[A-Za-z_]\w*))"
     r"\s*(?P<op>>=|<=|==|!=|>|<)\s*"
-    r"(?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?\s*$")
+    r"(?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?\s*$"
+)
 
 
 class DistributionError(ValueError):
@@ -107,20 +112,25 @@ def parse_check(text: str) -> Check:
         raise DistributionError("a check is a text like 'mean(score) >= 0.8'")
     m = _CHECK.match(text)
     if not m:
-        raise DistributionError(f"cannot read {text!r}; write FUNC(FIELD) OP NUMBER "
-                                "as in 'mean(score) >= 0.8' or 'pass_rate >= 0.95'")
+        raise DistributionError(
+            f"cannot read {text!r}; write FUNC(FIELD) OP NUMBER "
+            "as in 'mean(score) >= 0.8' or 'pass_rate >= 0.95'"
+        )
     num = float(m.group("num")) / (100.0 if m.group("pct") else 1.0)
     op = m.group("op")
     if m.group("metric"):
         metric = m.group("metric")
         if metric not in METRICS:
-            raise DistributionError(f"unknown metric {metric!r} in {text!r} "
-                                    f"(known: {', '.join(METRICS)}, or FUNC(FIELD))")
+            raise DistributionError(
+                f"unknown metric {metric!r} in {text!r} "
+                f"(known: {', '.join(METRICS)}, or FUNC(FIELD))"
+            )
         return Check(text.strip(), metric, None, op, num)
     func, fld = m.group("func"), m.group("field")
     if func not in FUNCS and not _PCT_FUNC.match(func):
-        raise DistributionError(f"unknown function {func!r} in {text!r} "
-                                f"(known: {', '.join(FUNCS)}, p50, p95, p99...)")
+        raise DistributionError(
+            f"unknown function {func!r} in {text!r} (known: {', '.join(FUNCS)}, p50, p95, p99...)"
+        )
     if fld not in FIELDS:
         raise DistributionError(f"unknown field {fld!r} in {text!r} (known: {', '.join(FIELDS)})")
     return Check(text.strip(), func, fld, op, num)
@@ -133,12 +143,16 @@ class CheckResult:
     passed: bool
 
     def to_dict(self) -> dict[str, object]:
-        return {"check": self.check, "value": None if self.value is None else round(self.value, 6),
-                "passed": self.passed}
+        return {
+            "check": self.check,
+            "value": None if self.value is None else round(self.value, 6),
+            "passed": self.passed,
+        }
 
 
-def run_checks(checks: Sequence[str], rows: Sequence[Mapping[str, float | None]],
-               errors: int = 0) -> list[CheckResult]:
+def run_checks(
+    checks: Sequence[str], rows: Sequence[Mapping[str, float | None]], errors: int = 0
+) -> list[CheckResult]:
     out = []
     for text in checks:
         c = parse_check(text)

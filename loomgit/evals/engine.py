@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ..errors import UsageError
-from .runner import Progress, RunOptions, Target
+from loomgit.errors import UsageError
+from loomgit.evals.runner import Progress, RunOptions, Target
 
 if TYPE_CHECKING:
-    from ..prompt.discover import PromptFile
-    from ..workspace import Workspace
-    from .results import EvalReport
-    from .suite import Suite
+    from loomgit.evals.results import EvalReport
+    from loomgit.evals.suite import Suite
+    from loomgit.prompt.discover import PromptFile
+    from loomgit.workspace import Workspace
 
 SUITE_SUFFIX = ".tests.yaml"
 
@@ -36,7 +36,7 @@ class SuiteRef:
 
 def _suite_prompt_ref(ws: Workspace, rel: str) -> str | None:
     """The ``prompt:`` a free-standing suite names, read without failing."""
-    from .suite import parse_suite, read_suite_text
+    from loomgit.evals.suite import parse_suite, read_suite_text
 
     try:
         suite, _ = parse_suite(read_suite_text(ws.root / rel, rel), rel)
@@ -48,7 +48,7 @@ def _suite_prompt_ref(ws: Workspace, rel: str) -> str | None:
 def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef]:
     """Suites to run: every suite of the repository (``ids`` empty or None) or those of
     the named prompts (ids, prompt paths or suite paths)."""
-    from ..prompt.discover import is_suite, list_files
+    from loomgit.prompt.discover import is_suite, list_files
 
     files = ws.files()
     by_path = {pf.path: pf for pf in files}
@@ -84,8 +84,10 @@ def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef
             if not hit:
                 if not (ws.root / norm).is_file():
                     raise UsageError(f"{ident}: no such test suite")
-                raise UsageError(f"{ident}: no prompt for this suite (put it beside the prompt "
-                                 "as NAME.tests.yaml, or set 'prompt: ID' in it)")
+                raise UsageError(
+                    f"{ident}: no prompt for this suite (put it beside the prompt "
+                    "as NAME.tests.yaml, or set 'prompt: ID' in it)"
+                )
         else:
             pf = by_path.get(norm) or ws.find(ident)
             hit = [r for r in refs if r.prompt.path == pf.path]
@@ -118,11 +120,13 @@ def _includes(ws: Workspace, sources: list[str]) -> set[str]:
     return seen
 
 
-def changed_suite_refs(ws: Workspace, base: str, ids: Sequence[str] | None = None) -> list[SuiteRef]:
+def changed_suite_refs(
+    ws: Workspace, base: str, ids: Sequence[str] | None = None
+) -> list[SuiteRef]:
     """Suites whose prompt, suite file or included files differ between ``base`` and the
     working tree (committed, staged, unstaged or untracked)."""
-    from .. import gitio
-    from .compare import verify_ref
+    from loomgit import gitio
+    from loomgit.evals.compare import verify_ref
 
     sha = verify_ref(ws, base)
     out = gitio.run(["diff", "--name-only", "-z", sha, "--"], ws.root)
@@ -144,7 +148,7 @@ def changed_suite_refs(ws: Workspace, base: str, ids: Sequence[str] | None = Non
 
 
 def head_commit(ws: Workspace) -> str | None:
-    from .. import gitio
+    from loomgit import gitio
 
     if not gitio.is_repo(ws.root):
         return None
@@ -153,18 +157,24 @@ def head_commit(ws: Workspace) -> str | None:
 
 
 def load_suite_for(ws: Workspace, ref: SuiteRef) -> Suite:
-    from .records import git_dir
-    from .suite import load_suite
+    from loomgit.evals.records import git_dir
+    from loomgit.evals.suite import load_suite
 
     gd = git_dir(ws.root)
     cache = gd / "loomgit" / "suites" if gd is not None else None
     return load_suite(ws.root / ref.suite_path, ref.suite_path, cache)
 
 
-def target(ws: Workspace, ref: SuiteRef, suite: Suite | None = None, *, at: str | None = None,
-           commit: str | None = None) -> Target:
+def target(
+    ws: Workspace,
+    ref: SuiteRef,
+    suite: Suite | None = None,
+    *,
+    at: str | None = None,
+    commit: str | None = None,
+) -> Target:
     """The prompt of ``ref`` (in the working tree, or at ``at``) with its suite."""
-    from ..resolve import resolve
+    from loomgit.resolve import resolve
 
     suite = suite or load_suite_for(ws, ref)
     res = resolve(ws, f"{ref.prompt.id}@{at}" if at else ref.prompt.path)
@@ -176,24 +186,28 @@ def targets(ws: Workspace, ids: Sequence[str] | None = None) -> list[Target]:
     return [target(ws, r, commit=commit) for r in suite_refs(ws, ids)]
 
 
-EVAL_KEYS = {"concurrency": "model calls at once (default 4)",
-             "embedding_model": "provider/model for 'similar' (default: lexical similarity)",
-             "judge_model": "provider/model for 'judge' (default: the model under test)",
-             "judge_prompt": "prompt id of the judge's rubric prompt"}
+EVAL_KEYS = {
+    "concurrency": "model calls at once (default 4)",
+    "embedding_model": "provider/model for 'similar' (default: lexical similarity)",
+    "judge_model": "provider/model for 'judge' (default: the model under test)",
+    "judge_prompt": "prompt id of the judge's rubric prompt",
+}
 
 
 def check_eval_config(sec: dict[str, object]) -> None:
     """``eval:`` in loomgit.yaml: known keys with values of the right kind."""
-    from ..errors import ConfigError
+    from loomgit.errors import ConfigError
 
     for key, value in sec.items():
         if key not in EVAL_KEYS:
-            raise ConfigError(f"eval: unknown setting {key!r}; known: {', '.join(EVAL_KEYS)}",
-                              path="loomgit.yaml")
+            raise ConfigError(
+                f"eval: unknown setting {key!r}; known: {', '.join(EVAL_KEYS)}", path="loomgit.yaml"
+            )
         if key == "concurrency":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError("eval: concurrency must be a whole number of 1 or more",
-                                  path="loomgit.yaml")
+                raise ConfigError(
+                    "eval: concurrency must be a whole number of 1 or more", path="loomgit.yaml"
+                )
         elif value is not None and not isinstance(value, str):
             raise ConfigError(f"eval: {key} must be a text", path="loomgit.yaml")
 
@@ -215,23 +229,36 @@ def options_from_config(ws: Workspace, **overrides: object) -> RunOptions:
     return replace(opts, **given)  # type: ignore[arg-type]
 
 
-def evaluate(ws: Workspace, ids: Sequence[str] | None = None, *, options: RunOptions | None = None,
-             use_cache: bool = True, record: bool = True, progress: Progress | None = None,
-             target_list: Sequence[Target] | None = None, mode: str = "live") -> EvalReport:
+def evaluate(
+    ws: Workspace,
+    ids: Sequence[str] | None = None,
+    *,
+    options: RunOptions | None = None,
+    use_cache: bool = True,
+    record: bool = True,
+    progress: Progress | None = None,
+    target_list: Sequence[Target] | None = None,
+    mode: str = "live",
+) -> EvalReport:
     """Run the suites of ``ids`` (all when empty) and record the run in runs.sqlite.
 
     ``mode`` is the provider layer's: ``live``, ``record`` (fill recordings) or ``replay``."""
-    from .models import make_caller
-    from .runner import run
-    from .services import EvalServices
+    from loomgit.evals.models import make_caller
+    from loomgit.evals.runner import run
+    from loomgit.evals.services import EvalServices
 
     opts = options or options_from_config(ws)
     tl = list(target_list) if target_list is not None else targets(ws, ids)
-    report = run(tl, lambda: make_caller(ws, use_cache=use_cache, mode=mode), EvalServices(ws),
-                 opts, progress)
+    report = run(
+        tl,
+        lambda: make_caller(ws, use_cache=use_cache, mode=mode),
+        EvalServices(ws),
+        opts,
+        progress,
+    )
     report.commit = head_commit(ws)
     if record:
-        from .records import record_report
+        from loomgit.evals.records import record_report
 
         record_report(ws, report)
     return report

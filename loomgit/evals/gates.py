@@ -57,8 +57,10 @@ def parse_gate(raw: Any, suite_threshold: Any = None) -> Gate:
     if isinstance(raw, dict) and "weighted" in raw:
         unknown = set(raw) - {"weighted", "threshold"}
         if unknown:
-            raise GateError(f"unknown gate key(s) {', '.join(sorted(map(str, unknown)))} "
-                            "(known: weighted, threshold)")
+            raise GateError(
+                f"unknown gate key(s) {', '.join(sorted(map(str, unknown)))} "
+                "(known: weighted, threshold)"
+            )
         w = raw["weighted"]
         weights: dict[str, float] = {}
         if isinstance(w, dict):
@@ -67,11 +69,15 @@ def parse_gate(raw: Any, suite_threshold: Any = None) -> Gate:
                     raise GateError(f"weight of case {k!r} must be a number (0 or more)")
                 weights[str(k)] = float(v)
         elif w is not True and w is not None:
-            raise GateError("weighted: maps case names to weights, or is true "
-                            "(then each case's 'weight:' is used)")
+            raise GateError(
+                "weighted: maps case names to weights, or is true "
+                "(then each case's 'weight:' is used)"
+            )
         return Gate("weighted", _threshold(raw.get("threshold", suite_threshold)), weights)
-    raise GateError("gate must be all_pass, majority_pass, any_pass, weighted or "
-                    "{weighted: {CASE: WEIGHT}, threshold: 0.8}")
+    raise GateError(
+        "gate must be all_pass, majority_pass, any_pass, weighted or "
+        "{weighted: {CASE: WEIGHT}, threshold: 0.8}"
+    )
 
 
 def _threshold(t: Any) -> float:

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..providers.base import Completion
-    from ..providers.client import ModelClient
-    from ..workspace import Workspace
+    from loomgit.providers.base import Completion
+    from loomgit.providers.client import ModelClient
+    from loomgit.workspace import Workspace
 
 
 def background_cache(config: Any) -> Any:
@@ -21,7 +21,7 @@ def background_cache(config: Any) -> Any:
     keeps the requests going; :meth:`close` waits for the writes (at the end of the run)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..providers.cache import ResponseCache, cache_from_config
+    from loomgit.providers.cache import ResponseCache, cache_from_config
 
     base = cache_from_config(config)
     if base is None:
@@ -57,10 +57,18 @@ class ClientCaller:
         for m in models:
             self.client.provider(m)
 
-    async def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any],
-                       *, sample: int = 0, label: str | None = None) -> Completion:
-        return await self.client.complete(model, messages, params, sample=sample,
-                                          use_cache=self.use_cache, label=label)
+    async def complete(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        *,
+        sample: int = 0,
+        label: str | None = None,
+    ) -> Completion:
+        return await self.client.complete(
+            model, messages, params, sample=sample, use_cache=self.use_cache, label=label
+        )
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         return await self.client.embed(model, texts, use_cache=self.use_cache)
@@ -74,18 +82,19 @@ class ClientCaller:
                 close()
 
 
-def make_caller(ws: Workspace | None, *, use_cache: bool = True, mode: str = "live",
-                http: Any = None) -> ClientCaller:
+def make_caller(
+    ws: Workspace | None, *, use_cache: bool = True, mode: str = "live", http: Any = None
+) -> ClientCaller:
     """The caller the runner uses for ``ws``: its providers, cache and price table.
 
     ``mode``: ``live``, ``record`` (answer from recordings, record what is missing) or
     ``replay`` (recordings only)."""
-    from ..providers.client import ModelClient
+    from loomgit.providers.client import ModelClient
 
     if ws is not None:
         config = ws.config
     else:
-        from ..config import load_config
+        from loomgit.config import load_config
 
         config = load_config()
     client = ModelClient(config, mode=mode, http=http, cache=background_cache(config))

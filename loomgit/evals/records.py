@@ -22,13 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InfraError, UsageError
+from loomgit.errors import InfraError, UsageError
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from ..workspace import Workspace
-    from .results import EvalReport
+    from loomgit.evals.results import EvalReport
+    from loomgit.workspace import Workspace
 
 SCHEMA_VERSION = 1
 DB_NAME = "runs.sqlite"
@@ -84,7 +84,7 @@ def git_dir(root: Path) -> Path | None:
         return dotgit
     if not dotgit.exists():
         return None
-    from .. import gitio
+    from loomgit import gitio
 
     out = gitio.text(["rev-parse", "--git-common-dir"], root, check=False).strip()
     if not out:
@@ -113,15 +113,19 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
             con.execute("PRAGMA journal_mode=WAL")
             version = con.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise InfraError(f"{path} was written by a newer loomgit (schema {version}); "
-                                 "upgrade loomgit to read it")
+                raise InfraError(
+                    f"{path} was written by a newer loomgit (schema {version}); "
+                    "upgrade loomgit to read it"
+                )
             if version < SCHEMA_VERSION:
                 con.executescript(_SCHEMA)
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 con.commit()
         except sqlite3.DatabaseError as e:
-            raise InfraError(f"the run records at {path} are unreadable ({e}); move the file "
-                             "away to start afresh") from None
+            raise InfraError(
+                f"the run records at {path} are unreadable ({e}); move the file "
+                "away to start afresh"
+            ) from None
         yield con
     finally:
         con.close()
@@ -148,44 +152,85 @@ def record_report(ws: Workspace, report: EvalReport, kind: str = "eval") -> str 
     for suite in report.suites:
         for r in suite.cases:
             for smp in r.samples:
-                rows.append((run_id, when, r.prompt, r.version, suite.content_hash,
-                             r.commit or report.commit, r.suite, r.case, r.status, r.provider,
-                             smp.index, None if smp.passed is None else int(smp.passed), smp.score,
-                             smp.latency_ms, smp.input_tokens, smp.output_tokens, smp.cost_usd,
-                             int(smp.cached), smp.error))
+                rows.append(
+                    (
+                        run_id,
+                        when,
+                        r.prompt,
+                        r.version,
+                        suite.content_hash,
+                        r.commit or report.commit,
+                        r.suite,
+                        r.case,
+                        r.status,
+                        r.provider,
+                        smp.index,
+                        None if smp.passed is None else int(smp.passed),
+                        smp.score,
+                        smp.latency_ms,
+                        smp.input_tokens,
+                        smp.output_tokens,
+                        smp.cost_usd,
+                        int(smp.cached),
+                        smp.error,
+                    )
+                )
     with connect(path) as con:
         try:
             with con:
-                con.execute("INSERT INTO runs (run_id, started_at, commit_sha, shard, kind, status, "
-                            "cases, passed, failed, errors, cost_usd, duration_s) "
-                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                            (run_id, when, report.commit, shard, kind, report.status, s["cases"],
-                             s["passed"], s["failed"], s["errors"], s["cost_usd"], s["duration_s"]))
-                con.executemany("INSERT INTO results (run_id, created_at, prompt, version, "
-                                "content_hash, commit_sha, suite, case_name, case_status, model, "
-                                "sample, passed, score, latency_ms, input_tokens, output_tokens, "
-                                "cost_usd, cached, error) VALUES "
-                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                con.execute(
+                    "INSERT INTO runs (run_id, started_at, commit_sha, shard, kind, status, "
+                    "cases, passed, failed, errors, cost_usd, duration_s) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        run_id,
+                        when,
+                        report.commit,
+                        shard,
+                        kind,
+                        report.status,
+                        s["cases"],
+                        s["passed"],
+                        s["failed"],
+                        s["errors"],
+                        s["cost_usd"],
+                        s["duration_s"],
+                    ),
+                )
+                con.executemany(
+                    "INSERT INTO results (run_id, created_at, prompt, version, "
+                    "content_hash, commit_sha, suite, case_name, case_status, model, "
+                    "sample, passed, score, latency_ms, input_tokens, output_tokens, "
+                    "cost_usd, cached, error) VALUES "
+                    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
         except sqlite3.Error as e:
             raise InfraError(f"cannot write the run records at {path}: {e}") from None
     return run_id
 
 
-def stats(ws: Workspace, by: str = "prompt", *, prompt: str | None = None,
-          since: str | None = None) -> list[dict[str, Any]]:
+def stats(
+    ws: Workspace, by: str = "prompt", *, prompt: str | None = None, since: str | None = None
+) -> list[dict[str, Any]]:
     """Aggregates of the recorded samples grouped by prompt, version, day, model or case.
 
     Each row: the group's key fields, runs, samples, errors, pass_rate (passed / scored
     samples), mean_score, p50_latency_ms, p95_latency_ms, tokens, cost_usd, last_run."""
-    from .distribution import percentile
+    from loomgit.evals.distribution import percentile
 
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: choose one of {', '.join(GROUPS)}")
     path = db_path(ws)
     if path is None or not path.is_file():
         return []
-    keys = {"prompt": ["prompt"], "version": ["prompt", "version"], "day": ["day"],
-            "model": ["model"], "case": ["prompt", "case_name"]}[by]
+    keys = {
+        "prompt": ["prompt"],
+        "version": ["prompt", "version"],
+        "day": ["day"],
+        "model": ["model"],
+        "case": ["prompt", "case_name"],
+    }[by]
     where, args = [], []
     if prompt:
         where.append("prompt = ?")
@@ -193,19 +238,50 @@ def stats(ws: Workspace, by: str = "prompt", *, prompt: str | None = None,
     if since:
         where.append("created_at >= ?")
         args.append(since)
-    sql = ("SELECT prompt, version, substr(created_at, 1, 10) AS day, model, case_name, run_id, "
-           "passed, score, latency_ms, input_tokens, output_tokens, cost_usd, created_at "
-           "FROM results" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id")
+    sql = (
+        "SELECT prompt, version, substr(created_at, 1, 10) AS day, model, case_name, run_id, "
+        "passed, score, latency_ms, input_tokens, output_tokens, cost_usd, created_at "
+        "FROM results" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+    )
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     with connect(path) as con:
         for row in con.execute(sql, args):
-            rec = dict(zip(("prompt", "version", "day", "model", "case_name", "run_id", "passed",
-                            "score", "latency_ms", "input_tokens", "output_tokens", "cost_usd",
-                            "created_at"), row))
+            rec = dict(
+                zip(
+                    (
+                        "prompt",
+                        "version",
+                        "day",
+                        "model",
+                        "case_name",
+                        "run_id",
+                        "passed",
+                        "score",
+                        "latency_ms",
+                        "input_tokens",
+                        "output_tokens",
+                        "cost_usd",
+                        "created_at",
+                    ),
+                    row,
+                )
+            )
             k = tuple(rec[x] for x in keys)
-            g = groups.setdefault(k, {"key": dict(zip(keys, k)), "runs": set(), "samples": 0,
-                                      "errors": 0, "passed": 0, "scores": [], "lat": [],
-                                      "tokens": 0, "cost": 0.0, "last": ""})
+            g = groups.setdefault(
+                k,
+                {
+                    "key": dict(zip(keys, k)),
+                    "runs": set(),
+                    "samples": 0,
+                    "errors": 0,
+                    "passed": 0,
+                    "scores": [],
+                    "lat": [],
+                    "tokens": 0,
+                    "cost": 0.0,
+                    "last": "",
+                },
+            )
             g["runs"].add(rec["run_id"])
             g["samples"] += 1
             if rec["passed"] is None:
@@ -222,13 +298,23 @@ def stats(ws: Workspace, by: str = "prompt", *, prompt: str | None = None,
     out = []
     for g in groups.values():
         scored = g["samples"] - g["errors"]
-        out.append({**g["key"], "runs": len(g["runs"]), "samples": g["samples"],
-                    "errors": g["errors"],
-                    "pass_rate": round(g["passed"] / scored, 6) if scored else None,
-                    "mean_score": round(sum(g["scores"]) / len(g["scores"]), 6) if g["scores"] else None,
-                    "p50_latency_ms": round(percentile(g["lat"], 50), 3) if g["lat"] else None,
-                    "p95_latency_ms": round(percentile(g["lat"], 95), 3) if g["lat"] else None,
-                    "tokens": g["tokens"], "cost_usd": round(g["cost"], 9), "last_run": g["last"]})
+        out.append(
+            {
+                **g["key"],
+                "runs": len(g["runs"]),
+                "samples": g["samples"],
+                "errors": g["errors"],
+                "pass_rate": round(g["passed"] / scored, 6) if scored else None,
+                "mean_score": round(sum(g["scores"]) / len(g["scores"]), 6)
+                if g["scores"]
+                else None,
+                "p50_latency_ms": round(percentile(g["lat"], 50), 3) if g["lat"] else None,
+                "p95_latency_ms": round(percentile(g["lat"], 95), 3) if g["lat"] else None,
+                "tokens": g["tokens"],
+                "cost_usd": round(g["cost"], 9),
+                "last_run": g["last"],
+            }
+        )
     return sorted(out, key=lambda r: tuple(str(r.get(k) or "") for k in keys))
 
 
@@ -237,9 +323,23 @@ def runs(ws: Workspace, limit: int = 20) -> Sequence[dict[str, Any]]:
     path = db_path(ws)
     if path is None or not path.is_file():
         return []
-    cols = ("run_id", "started_at", "commit_sha", "shard", "kind", "status", "cases", "passed",
-            "failed", "errors", "cost_usd", "duration_s")
+    cols = (
+        "run_id",
+        "started_at",
+        "commit_sha",
+        "shard",
+        "kind",
+        "status",
+        "cases",
+        "passed",
+        "failed",
+        "errors",
+        "cost_usd",
+        "duration_s",
+    )
     with connect(path) as con:
-        rows = con.execute(f"SELECT {', '.join(cols)} FROM runs ORDER BY started_at DESC, rowid DESC "
-                           "LIMIT ?", (limit,)).fetchall()
+        rows = con.execute(
+            f"SELECT {', '.join(cols)} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
     return [dict(zip(cols, r)) for r in rows]

@@ -11,16 +11,22 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from ..prompt.render import IncludeLoader
+    from loomgit.prompt.model import Prompt
+    from loomgit.prompt.render import IncludeLoader
 
 
 class CaseRenderer:
     """``render(variables) -> messages`` for one prompt."""
 
-    def __init__(self, prompt: Prompt, loader: IncludeLoader | None = None, *,
-                 max_chars: int | None = None, timeout_s: float | None = None) -> None:
-        from ..prompt import render as R
+    def __init__(
+        self,
+        prompt: Prompt,
+        loader: IncludeLoader | None = None,
+        *,
+        max_chars: int | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        from loomgit.prompt import render as R
 
         self.prompt = prompt
         self.loader = loader
@@ -28,10 +34,15 @@ class CaseRenderer:
         self.timeout_s = timeout_s or R.TIMEOUT_S
 
     def render(self, variables: Mapping[str, Any] | None) -> list[dict[str, str]]:
-        from ..prompt.render import render_prompt
+        from loomgit.prompt.render import render_prompt
 
-        return render_prompt(self.prompt, variables, loader=self.loader,
-                             max_chars=self.max_chars, timeout_s=self.timeout_s)
+        return render_prompt(
+            self.prompt,
+            variables,
+            loader=self.loader,
+            max_chars=self.max_chars,
+            timeout_s=self.timeout_s,
+        )
 
     def close(self) -> None:
         return None

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assertions import AssertionResult
-from .distribution import CheckResult, run_checks
-from .gates import Gate, Unit, decide, parse_gate
-from .gates import value as gate_value
+from loomgit.evals.assertions import AssertionResult
+from loomgit.evals.distribution import CheckResult, run_checks
+from loomgit.evals.gates import Gate, Unit, decide, parse_gate
+from loomgit.evals.gates import value as gate_value
 
 SCHEMA_VERSION = 1
 
@@ -35,28 +35,51 @@ class Sample:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sample": self.index, "output": self.output, "passed": self.passed,
-                "score": _r(self.score), "assertions": [a.to_dict() for a in self.assertions],
-                "latency_ms": _r(self.latency_ms, 3),
-                "tokens": {"input": self.input_tokens, "output": self.output_tokens,
-                           "total": self.input_tokens + self.output_tokens},
-                "cost_usd": _r(self.cost_usd, 9), "cached": self.cached, "error": self.error}
+        return {
+            "sample": self.index,
+            "output": self.output,
+            "passed": self.passed,
+            "score": _r(self.score),
+            "assertions": [a.to_dict() for a in self.assertions],
+            "latency_ms": _r(self.latency_ms, 3),
+            "tokens": {
+                "input": self.input_tokens,
+                "output": self.output_tokens,
+                "total": self.input_tokens + self.output_tokens,
+            },
+            "cost_usd": _r(self.cost_usd, 9),
+            "cached": self.cached,
+            "error": self.error,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], index: int = 0) -> Sample:
         tok = d.get("tokens") or {}
-        return cls(int(d.get("sample", index)), d.get("output"), d.get("passed"), d.get("score"),
-                   [AssertionResult.from_dict(a) for a in d.get("assertions") or []],
-                   d.get("latency_ms"), int(tok.get("input") or 0), int(tok.get("output") or 0),
-                   d.get("cost_usd"), bool(d.get("cached")), d.get("error"))
+        return cls(
+            int(d.get("sample", index)),
+            d.get("output"),
+            d.get("passed"),
+            d.get("score"),
+            [AssertionResult.from_dict(a) for a in d.get("assertions") or []],
+            d.get("latency_ms"),
+            int(tok.get("input") or 0),
+            int(tok.get("output") or 0),
+            d.get("cost_usd"),
+            bool(d.get("cached")),
+            d.get("error"),
+        )
 
     def row(self) -> dict[str, float | None]:
         """The values ``distribution:`` checks see."""
-        return {"score": self.score, "passed": 1.0 if self.passed else 0.0,
-                "latency_ms": self.latency_ms, "cost_usd": self.cost_usd,
-                "tokens": float(self.input_tokens + self.output_tokens),
-                "input_tokens": float(self.input_tokens),
-                "output_tokens": float(self.output_tokens)}
+        return {
+            "score": self.score,
+            "passed": 1.0 if self.passed else 0.0,
+            "latency_ms": self.latency_ms,
+            "cost_usd": self.cost_usd,
+            "tokens": float(self.input_tokens + self.output_tokens),
+            "input_tokens": float(self.input_tokens),
+            "output_tokens": float(self.output_tokens),
+        }
 
 
 def _r(v: float | None, nd: int = 6) -> float | None:
@@ -108,7 +131,9 @@ class CaseResult:
         errs = [s.error for s in self.samples if s.error]
         if not errs:
             return None
-        return errs[0] if len(errs) == 1 else f"{errs[0]} ({len(errs)} of {len(self.samples)} samples)"
+        return (
+            errs[0] if len(errs) == 1 else f"{errs[0]} ({len(errs)} of {len(self.samples)} samples)"
+        )
 
     @property
     def latency_ms(self) -> float | None:
@@ -158,18 +183,29 @@ class CaseResult:
     def to_dict(self) -> dict[str, Any]:
         shown = self.shown_sample()
         d: dict[str, Any] = {
-            "prompt": self.prompt, "version": self.version, "commit": self.commit,
-            "suite": self.suite, "case": self.case, "provider": self.provider,
-            "status": self.status, "passed": self.passed, "score": _r(self.score),
-            "pass_rate": _r(self.pass_rate), "repeat": len(self.samples),
+            "prompt": self.prompt,
+            "version": self.version,
+            "commit": self.commit,
+            "suite": self.suite,
+            "case": self.case,
+            "provider": self.provider,
+            "status": self.status,
+            "passed": self.passed,
+            "score": _r(self.score),
+            "pass_rate": _r(self.pass_rate),
+            "repeat": len(self.samples),
             "output": shown.output if shown else None,
             "assertions": [a.to_dict() for a in shown.assertions] if shown else [],
             "latency_ms": _r(self.latency_ms, 3),
-            "tokens": {"input": self.input_tokens, "output": self.output_tokens,
-                       "total": self.input_tokens + self.output_tokens},
+            "tokens": {
+                "input": self.input_tokens,
+                "output": self.output_tokens,
+                "total": self.input_tokens + self.output_tokens,
+            },
             "cost_usd": _r(self.cost_usd, 9),
             "cached": bool(self.samples) and all(s.cached for s in self.samples),
-            "error": self.error, "weight": self.weight,
+            "error": self.error,
+            "weight": self.weight,
         }
         if len(self.samples) > 1:
             d["samples"] = [s.to_dict() for s in self.samples]
@@ -183,9 +219,17 @@ class CaseResult:
             samples = [Sample.from_dict(d)]  # one sample: the flat fields are its own
         else:
             samples = []
-        cr = cls(str(d["prompt"]), str(d["case"]), str(d.get("provider", "")), samples,
-                 d.get("version"), d.get("commit"), str(d.get("suite", "")),
-                 float(d.get("weight", 1.0)), status=str(d.get("status", "error")))
+        cr = cls(
+            str(d["prompt"]),
+            str(d["case"]),
+            str(d.get("provider", "")),
+            samples,
+            d.get("version"),
+            d.get("commit"),
+            str(d.get("suite", "")),
+            float(d.get("weight", 1.0)),
+            status=str(d.get("status", "error")),
+        )
         if not samples and cr.status != "skipped":
             cr.error_msg = d.get("error") or "no samples"
         return cr
@@ -218,13 +262,17 @@ class SuiteResult:
     def finalize(self) -> None:
         for r in self.cases:
             r.finalize(self.gate)
-        units = [Unit(r.passed, r.score, self.gate.weights.get(r.case, r.weight))
-                 for r in self.cases if r.status != "skipped"]
+        units = [
+            Unit(r.passed, r.score, self.gate.weights.get(r.case, r.weight))
+            for r in self.cases
+            if r.status != "skipped"
+        ]
         self.gate_status = decide(self.gate, units)
         self.gate_value = gate_value(self.gate, units)
         rows = [s.row() for r in self.cases if r.status != "skipped" for s in r.scored]
-        n_err = sum(1 for r in self.cases for s in r.samples if s.passed is None) + \
-            sum(1 for r in self.cases if r.status == "error" and not r.samples)
+        n_err = sum(1 for r in self.cases for s in r.samples if s.passed is None) + sum(
+            1 for r in self.cases if r.status == "error" and not r.samples
+        )
         self.checks = run_checks(self.distribution, rows, n_err)
         # a statistic that has no data because of errors is undecided, not failed
         self.check_status = [None if (c.value is None and n_err) else c.passed for c in self.checks]
@@ -238,14 +286,25 @@ class SuiteResult:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.counts()
-        return {"prompt": self.prompt, "version": self.version, "commit": self.commit,
-                "path": self.path, "gate": self.gate.to_spec(), "status": self.status,
-                "gate_status": self.gate_status, "gate_value": _r(self.gate_value),
-                "distribution": list(self.distribution),
-                "checks": [{**ch.to_dict(), "passed": st}
-                           for ch, st in zip(self.checks, self.check_status)],
-                "cases": c["passed"] + c["failed"] + c["error"], "passed": c["passed"],
-                "failed": c["failed"], "errors": c["error"], "skipped": c["skipped"]}
+        return {
+            "prompt": self.prompt,
+            "version": self.version,
+            "commit": self.commit,
+            "path": self.path,
+            "gate": self.gate.to_spec(),
+            "status": self.status,
+            "gate_status": self.gate_status,
+            "gate_value": _r(self.gate_value),
+            "distribution": list(self.distribution),
+            "checks": [
+                {**ch.to_dict(), "passed": st} for ch, st in zip(self.checks, self.check_status)
+            ],
+            "cases": c["passed"] + c["failed"] + c["error"],
+            "passed": c["passed"],
+            "failed": c["failed"],
+            "errors": c["error"],
+            "skipped": c["skipped"],
+        }
 
 
 @dataclass
@@ -276,7 +335,7 @@ class EvalReport:
     def exit_code(self) -> int:
         """0 every gate passed; 1 a gate or distribution check failed; 3 errors kept
         cases from running (and nothing failed outright)."""
-        from ..errors import EXIT_FAILED, EXIT_INFRA
+        from loomgit.errors import EXIT_FAILED, EXIT_INFRA
 
         return {"passed": 0, "failed": EXIT_FAILED}.get(self.status, EXIT_INFRA)
 
@@ -286,18 +345,27 @@ class EvalReport:
         failed = sum(1 for r in res if r.status == "failed")
         errors = sum(1 for r in res if r.status == "error")
         costs = [r.cost_usd for r in res if r.cost_usd is not None]
-        return {"cases": passed + failed + errors, "passed": passed, "failed": failed,
-                "errors": errors, "skipped": sum(1 for r in res if r.status == "skipped"),
-                "pass_rate": _r(passed / (passed + failed)) if passed + failed else None,
-                "gate": self.status, "cost_usd": round(sum(costs), 9) if costs else 0.0,
-                "duration_s": round(self.duration_s, 3),
-                "samples": sum(len(r.samples) for r in res),
-                "tokens": sum(r.input_tokens + r.output_tokens for r in res)}
+        return {
+            "cases": passed + failed + errors,
+            "passed": passed,
+            "failed": failed,
+            "errors": errors,
+            "skipped": sum(1 for r in res if r.status == "skipped"),
+            "pass_rate": _r(passed / (passed + failed)) if passed + failed else None,
+            "gate": self.status,
+            "cost_usd": round(sum(costs), 9) if costs else 0.0,
+            "duration_s": round(self.duration_s, 3),
+            "samples": sum(len(r.samples) for r in res),
+            "tokens": sum(r.input_tokens + r.output_tokens for r in res),
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"schema": SCHEMA_VERSION, "summary": self.summary(),
-                             "suites": [s.to_dict() for s in self.suites],
-                             "results": [r.to_dict() for r in self.results]}
+        d: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "summary": self.summary(),
+            "suites": [s.to_dict() for s in self.suites],
+            "results": [r.to_dict() for r in self.results],
+        }
         if self.shard:
             d["shard"] = f"{self.shard[0]}/{self.shard[1]}"
         if self.run_id:
@@ -311,18 +379,24 @@ class EvalReport:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "report") -> EvalReport:
         """Read a report written by :meth:`to_dict` (gates are recomputed by :meth:`finalize`)."""
-        from ..errors import UsageError
+        from loomgit.errors import UsageError
 
         if not isinstance(d, Mapping) or "results" not in d or "suites" not in d:
-            raise UsageError(f"{source}: not a loomgit eval report (no 'suites'/'results'; "
-                             "write one with 'loomgit eval --json')")
+            raise UsageError(
+                f"{source}: not a loomgit eval report (no 'suites'/'results'; "
+                "write one with 'loomgit eval --json')"
+            )
         try:
             suites: dict[tuple[str, str], SuiteResult] = {}
             for s in d["suites"]:
                 suites[(s["prompt"], s["path"])] = SuiteResult(
-                    s["prompt"], s["path"], parse_gate(s.get("gate")),
-                    tuple(s.get("distribution") or ()), version=s.get("version"),
-                    commit=s.get("commit"))
+                    s["prompt"],
+                    s["path"],
+                    parse_gate(s.get("gate")),
+                    tuple(s.get("distribution") or ()),
+                    version=s.get("version"),
+                    commit=s.get("commit"),
+                )
             for r in d["results"]:
                 cr = CaseResult.from_dict(r)
                 key = (cr.prompt, cr.suite)
@@ -331,8 +405,14 @@ class EvalReport:
                 suites[key].cases.append(cr)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise UsageError(f"{source}: malformed eval report ({type(e).__name__}: {e})") from None
-        rep = cls(list(suites.values()), float((d.get("summary") or {}).get("duration_s") or 0.0),
-                  str(d.get("started_at") or ""), None, str(d.get("run_id") or ""), d.get("commit"))
+        rep = cls(
+            list(suites.values()),
+            float((d.get("summary") or {}).get("duration_s") or 0.0),
+            str(d.get("started_at") or ""),
+            None,
+            str(d.get("run_id") or ""),
+            d.get("commit"),
+        )
         return rep
 
     def finalize(self) -> EvalReport:
@@ -346,7 +426,7 @@ def merge(reports: Iterable[tuple[str, EvalReport]]) -> EvalReport:
 
     The same case in two reports is an error (the same shard given twice?).
     """
-    from ..errors import UsageError
+    from loomgit.errors import UsageError
 
     by_suite: dict[tuple[str, str], SuiteResult] = {}
     seen: dict[tuple[str, str, str], str] = {}
@@ -357,16 +437,23 @@ def merge(reports: Iterable[tuple[str, EvalReport]]) -> EvalReport:
             key = (s.prompt, s.path)
             target = by_suite.get(key)
             if target is None:
-                target = by_suite[key] = SuiteResult(s.prompt, s.path, s.gate, s.distribution,
-                                                     version=s.version, commit=s.commit)
+                target = by_suite[key] = SuiteResult(
+                    s.prompt, s.path, s.gate, s.distribution, version=s.version, commit=s.commit
+                )
             elif target.gate != s.gate or target.distribution != s.distribution:
-                raise UsageError(f"{source}: suite {s.path} has a different gate or distribution "
-                                 "than in an earlier report; were the shards run on the same commit?")
+                raise UsageError(
+                    f"{source}: suite {s.path} has a different gate or distribution "
+                    "than in an earlier report; were the shards run on the same commit?"
+                )
             for r in s.cases:
                 k = r.key
                 if k in seen:
-                    raise UsageError(f"{source}: case {r.case!r} of {r.prompt} ({r.provider}) is "
-                                     f"also in {seen[k]}; is the same shard given twice?")
+                    raise UsageError(
+                        f"{source}: case {r.case!r} of {r.prompt} ({r.provider}) is "
+                        f"also in {seen[k]}; is the same shard given twice?"
+                    )
                 seen[k] = source
                 target.cases.append(r)
-    return EvalReport(sorted(by_suite.values(), key=lambda s: (s.prompt, s.path)), duration).finalize()
+    return EvalReport(
+        sorted(by_suite.values(), key=lambda s: (s.prompt, s.path)), duration
+    ).finalize()

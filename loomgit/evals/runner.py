@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import InfraError, LoomgitError, UsageError
-from .assertions import (
+from loomgit.errors import InfraError, LoomgitError, UsageError
+from loomgit.evals.assertions import (
     Assertion,
     AssertionError_,
     AssertionResult,
@@ -25,14 +25,14 @@ from .assertions import (
     compile_assertion,
     evaluate,
 )
-from .gates import parse_gate
-from .results import CaseResult, EvalReport, Sample, SuiteResult
+from loomgit.evals.gates import parse_gate
+from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from ..prompt.render import IncludeLoader
-    from ..providers.base import Completion
-    from .suite import Case, Suite
+    from loomgit.evals.suite import Case, Suite
+    from loomgit.prompt.model import Prompt
+    from loomgit.prompt.render import IncludeLoader
+    from loomgit.providers.base import Completion
 
 Progress = Callable[[int, int], None]
 
@@ -40,8 +40,15 @@ Progress = Callable[[int, int], None]
 class ModelCaller(Protocol):
     """What the runner needs from the provider layer."""
 
-    async def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any],
-                       *, sample: int = 0, label: str | None = None) -> Completion: ...
+    async def complete(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        *,
+        sample: int = 0,
+        label: str | None = None,
+    ) -> Completion: ...
 
     async def embed(self, model: str, texts: list[str]) -> list[list[float]]: ...
 
@@ -114,9 +121,11 @@ def models_for(target: Target, options: RunOptions) -> tuple[str, ...]:
     single = target.prompt.model or options.default_model
     models = options.models or target.suite.providers or ((single,) if single else ())
     if not models:
-        raise UsageError(f"{target.suite.path}: no model to run: set 'model:' in "
-                         f"{target.prompt.path}, 'providers:' in the suite, "
-                         "defaults: {model: ...} in loomgit.yaml, or pass --model")
+        raise UsageError(
+            f"{target.suite.path}: no model to run: set 'model:' in "
+            f"{target.prompt.path}, 'providers:' in the suite, "
+            "defaults: {model: ...} in loomgit.yaml, or pass --model"
+        )
     return tuple(dict.fromkeys(models))
 
 
@@ -127,7 +136,7 @@ def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
 
 def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
     """Render every selected case and lay out the samples to run."""
-    from .rendering import CaseRenderer
+    from loomgit.evals.rendering import CaseRenderer
 
     report = EvalReport(shard=options.shard)
     jobs: list[_Job] = []
@@ -135,14 +144,21 @@ def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
     wanted = set(options.cases)
     for t in targets:
         suite, prompt = t.suite, t.prompt
-        sres = SuiteResult(prompt.id, suite.path, parse_gate(suite.gate, suite.threshold),
-                           suite.distribution, version=t.version, commit=t.commit,
-                           content_hash=prompt.content_hash)
+        sres = SuiteResult(
+            prompt.id,
+            suite.path,
+            parse_gate(suite.gate, suite.threshold),
+            suite.distribution,
+            version=t.version,
+            commit=t.commit,
+            content_hash=prompt.content_hash,
+        )
         report.suites.append(sres)
         models = models_for(t, options)
         params = params_for(t, options)
-        renderer = CaseRenderer(prompt, t.loader, max_chars=options.max_chars,
-                                timeout_s=options.timeout_s)
+        renderer = CaseRenderer(
+            prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
+        )
         try:
             for case in suite.cases:
                 if wanted and case.name not in wanted:
@@ -157,12 +173,23 @@ def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
     return Plan(report, jobs)
 
 
-def _plan_case(t: Target, case: Case, sres: SuiteResult, models: tuple[str, ...],
-               params: dict[str, Any], renderer: Any, options: RunOptions) -> list[_Job]:
+def _plan_case(
+    t: Target,
+    case: Case,
+    sres: SuiteResult,
+    models: tuple[str, ...],
+    params: dict[str, Any],
+    renderer: Any,
+    options: RunOptions,
+) -> list[_Job]:
     suite = t.suite
     repeat = options.repeat or case.repeat or suite.repeat
-    results = [CaseResult(t.prompt.id, case.name, m, [], t.version, t.commit, suite.path,
-                          case.weight, case.line) for m in models]
+    results = [
+        CaseResult(
+            t.prompt.id, case.name, m, [], t.version, t.commit, suite.path, case.weight, case.line
+        )
+        for m in models
+    ]
     sres.cases += results
     if case.skip:
         for r in results:
@@ -173,8 +200,10 @@ def _plan_case(t: Target, case: Case, sres: SuiteResult, models: tuple[str, ...]
         messages = renderer.render(variables)
     except LoomgitError as e:
         for r in results:  # the prompt (or the case) is broken: a failure, not an error
-            r.samples = [Sample(i, None, False, 0.0, [AssertionResult(
-                "render", False, 0.0, 1.0, e.message)]) for i in range(repeat)]
+            r.samples = [
+                Sample(i, None, False, 0.0, [AssertionResult("render", False, 0.0, 1.0, e.message)])
+                for i in range(repeat)
+            ]
         return []
     asserts = tuple(compile_assertion(a) for a in suite.case_asserts(case))
     jobs = []
@@ -211,8 +240,13 @@ async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: 
         s.error = f"not run: {job.model} failed {breaker.limit} times in a row ({breaker.down[job.model]})"
         return
     try:
-        comp = await caller.complete(job.model, job.messages, job.params, sample=s.index,
-                                     label=f"{job.case.prompt} case {job.case.case!r}")
+        comp = await caller.complete(
+            job.model,
+            job.messages,
+            job.params,
+            sample=s.index,
+            label=f"{job.case.prompt} case {job.case.case!r}",
+        )
     except LoomgitError as e:
         s.error = str(e)
         if isinstance(e, InfraError):
@@ -225,11 +259,26 @@ async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: 
         return
     breaker.ok(job.model)
     usage = comp.usage
-    s.output, s.latency_ms, s.cost_usd, s.cached = comp.text, comp.latency_ms, comp.cost_usd, comp.cached
+    s.output, s.latency_ms, s.cost_usd, s.cached = (
+        comp.text,
+        comp.latency_ms,
+        comp.cost_usd,
+        comp.cached,
+    )
     s.input_tokens, s.output_tokens = usage.input_tokens, usage.output_tokens
-    obs = Observation(comp.text, comp.latency_ms, comp.cost_usd, usage.input_tokens,
-                      usage.output_tokens, job.vars, job.expected, job.case.case,
-                      job.case.prompt, job.model, tuple(job.messages))
+    obs = Observation(
+        comp.text,
+        comp.latency_ms,
+        comp.cost_usd,
+        usage.input_tokens,
+        usage.output_tokens,
+        job.vars,
+        job.expected,
+        job.case.case,
+        job.case.prompt,
+        job.model,
+        tuple(job.messages),
+    )
     try:
         s.assertions = [await evaluate(a, obs, services) for a in job.asserts]
     except (AssertionError_, LoomgitError) as e:
@@ -238,8 +287,13 @@ async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: 
     s.passed, s.score = combine(s.assertions)
 
 
-async def execute(p: Plan, caller: ModelCaller, services: Services, options: RunOptions = RunOptions(),
-                  progress: Progress | None = None) -> EvalReport:
+async def execute(
+    p: Plan,
+    caller: ModelCaller,
+    services: Services,
+    options: RunOptions = RunOptions(),
+    progress: Progress | None = None,
+) -> EvalReport:
     """Run the planned samples with ``options.concurrency`` workers; returns the report
     with gates and distribution checks decided."""
     started = time.monotonic()
@@ -264,8 +318,13 @@ async def execute(p: Plan, caller: ModelCaller, services: Services, options: Run
     return p.report.finalize()
 
 
-def run(targets: Sequence[Target], caller_factory: Callable[[], ModelCaller], services: Services,
-        options: RunOptions = RunOptions(), progress: Progress | None = None) -> EvalReport:
+def run(
+    targets: Sequence[Target],
+    caller_factory: Callable[[], ModelCaller],
+    services: Services,
+    options: RunOptions = RunOptions(),
+    progress: Progress | None = None,
+) -> EvalReport:
     """Plan and execute in a fresh event loop (the synchronous entry point)."""
     started = time.monotonic()
     p = plan(targets, options)

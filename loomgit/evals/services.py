@@ -14,13 +14,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LoomgitError
-from .assertions import AssertionError_, Observation, parse_json
+from loomgit.errors import LoomgitError
+from loomgit.evals.assertions import AssertionError_, Observation, parse_json
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from ..workspace import Workspace
-    from .runner import ModelCaller
+    from loomgit.evals.runner import ModelCaller
+    from loomgit.prompt.model import Prompt
+    from loomgit.workspace import Workspace
 
 BUILTIN_JUDGE = Path(__file__).with_name("judge.prompt")
 JUDGE_ID = "loomgit/judge"
@@ -109,13 +109,13 @@ class EvalServices:
         key = ref or self._judge_prompt
         if key in self._judges:
             return self._judges[key]
-        from ..prompt.parse import read_prompt
+        from loomgit.prompt.parse import read_prompt
 
         found: tuple[Prompt, Any] | None = None
         if self.ws is not None:
             wanted = key or JUDGE_ID
             try:
-                from ..resolve import resolve
+                from loomgit.resolve import resolve
 
                 res = resolve(self.ws, wanted)
                 found = (res.prompt, res.loader)
@@ -123,26 +123,39 @@ class EvalServices:
                 if key:  # asked for by name: it must exist
                     raise AssertionError_(f"judge prompt {key!r}: {e}") from None
         if found is None:
-            found = (read_prompt(BUILTIN_JUDGE, display="loomgit/evals/judge.prompt",
-                                 prompt_id=JUDGE_ID), None)
+            found = (
+                read_prompt(
+                    BUILTIN_JUDGE, display="loomgit/evals/judge.prompt", prompt_id=JUDGE_ID
+                ),
+                None,
+            )
         self._judges[key] = found
         return found
 
-    async def judge(self, criteria: str, obs: Observation, model: str | None,
-                    prompt: str | None) -> tuple[float, str]:
+    async def judge(
+        self, criteria: str, obs: Observation, model: str | None, prompt: str | None
+    ) -> tuple[float, str]:
         assert self.caller is not None
         jp, loader = self.judge_prompt(prompt)
-        asked = "\n\n".join(m.get("content", "") for m in obs.messages if m.get("role") != "assistant")
+        asked = "\n\n".join(
+            m.get("content", "") for m in obs.messages if m.get("role") != "assistant"
+        )
         values: dict[str, Any] = {"criteria": criteria, "output": obs.text}
         declared = jp.variables
         for name, val in (("input", asked), ("expected", obs.expected)):
             if declared is None or name in declared:
-                values[name] = "" if val is None else (val if isinstance(val, str) else json.dumps(val))
+                values[name] = (
+                    "" if val is None else (val if isinstance(val, str) else json.dumps(val))
+                )
         try:
             messages = jp.render(values, loader=loader)
         except LoomgitError as e:
             raise AssertionError_(f"judge prompt {jp.path}: {e.message}") from None
-        use = model or (self._judge_model if isinstance(self._judge_model, str) else None) \
-            or jp.model or obs.provider
+        use = (
+            model
+            or (self._judge_model if isinstance(self._judge_model, str) else None)
+            or jp.model
+            or obs.provider
+        )
         comp = await self.caller.complete(use, messages, dict(jp.params), sample=0)
         return parse_score(comp.text)

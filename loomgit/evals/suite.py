@@ -10,13 +10,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_USAGE, PromptError
-from ..findings import Finding, error
+from loomgit.errors import EXIT_USAGE, PromptError
+from loomgit.findings import Finding, error
 
-SUITE_KEYS = {"providers", "repeat", "gate", "defaults", "cases", "distribution", "prompt",
-              "threshold", "description"}
-CASE_KEYS = {"name", "vars", "assert", "description", "repeat", "skip", "tags", "expected",
-             "weight"}
+SUITE_KEYS = {
+    "providers",
+    "repeat",
+    "gate",
+    "defaults",
+    "cases",
+    "distribution",
+    "prompt",
+    "threshold",
+    "description",
+}
+CASE_KEYS = {
+    "name",
+    "vars",
+    "assert",
+    "description",
+    "repeat",
+    "skip",
+    "tags",
+    "expected",
+    "weight",
+}
 DEFAULT_KEYS = {"assert", "vars", "params"}
 GATES = {"all_pass", "majority_pass", "any_pass", "weighted"}
 MAX_REPEAT = 1000
@@ -79,8 +97,8 @@ def _repeat_ok(v: Any) -> bool:
 
 
 def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Finding]) -> list[Any]:
-    from .. import yamlio
-    from .assertions import spec_problem
+    from loomgit import yamlio
+    from loomgit.evals.assertions import spec_problem
 
     if raw is None:
         return []
@@ -99,7 +117,7 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
     ``yamlio.load`` reads with libyaml first; when the suite has a problem it is read again
     with ruamel alone, so that messages and lines are ruamel's own."""
-    from .. import yamlio
+    from loomgit import yamlio
 
     try:
         data = yamlio.load(text, path=path)
@@ -116,9 +134,9 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
 
 def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
-    from .. import yamlio
-    from .distribution import DistributionError, parse_check
-    from .gates import GateError, parse_gate
+    from loomgit import yamlio
+    from loomgit.evals.distribution import DistributionError, parse_check
+    from loomgit.evals.gates import GateError, parse_gate
 
     if data is None:
         return None, [error(path, None, "empty test suite")]
@@ -135,8 +153,13 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
 
             close = difflib.get_close_matches(str(key), sorted(SUITE_KEYS), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            out.append(error(path, at(key), f"unknown key {key!r} ({hint}known: "
-                                            f"{', '.join(sorted(SUITE_KEYS))})"))
+            out.append(
+                error(
+                    path,
+                    at(key),
+                    f"unknown key {key!r} ({hint}known: {', '.join(sorted(SUITE_KEYS))})",
+                )
+            )
     cases_raw = data.get("cases")
     if not isinstance(cases_raw, list) or not cases_raw:
         out.append(error(path, at("cases", default=1), "'cases:' must be a non-empty list"))
@@ -168,8 +191,13 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
     dline = at("defaults")
     for key in defaults:
         if key not in DEFAULT_KEYS:
-            out.append(error(path, at(key, defaults, dline),
-                             f"defaults: unknown key {key!r} (known: {', '.join(sorted(DEFAULT_KEYS))})"))
+            out.append(
+                error(
+                    path,
+                    at(key, defaults, dline),
+                    f"defaults: unknown key {key!r} (known: {', '.join(sorted(DEFAULT_KEYS))})",
+                )
+            )
     _asserts(path, defaults.get("assert"), at("assert", defaults, dline), "defaults: ", out)
     for key in ("vars", "params"):
         if defaults.get(key) is not None and not isinstance(defaults[key], dict):
@@ -177,14 +205,21 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
             defaults = {k: v for k, v in defaults.items() if k != key}
     dist = data.get("distribution") or []
     if not isinstance(dist, list):
-        out.append(error(path, at("distribution"),
-                         "distribution must be a list of checks like 'mean(score) >= 0.8'"))
+        out.append(
+            error(
+                path,
+                at("distribution"),
+                "distribution must be a list of checks like 'mean(score) >= 0.8'",
+            )
+        )
         dist = []
     for i, d in enumerate(dist):
         try:
             parse_check(d)
         except DistributionError as e:
-            out.append(error(path, yamlio.line_of(dist, i, at("distribution")), f"distribution: {e}"))
+            out.append(
+                error(path, yamlio.line_of(dist, i, at("distribution")), f"distribution: {e}")
+            )
     dist = [d for d in dist if isinstance(d, str)]
     cases = []
     names: set[str] = set()
@@ -207,12 +242,23 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
         asserts = _asserts(path, c.get("assert"), at("assert", c, cline), f"case {name!r}: ", out)
         crepeat = c.get("repeat")
         if crepeat is not None and not _repeat_ok(crepeat):
-            out.append(error(path, at("repeat", c, cline),
-                             f"case {name!r}: repeat must be a whole number 1..{MAX_REPEAT}"))
+            out.append(
+                error(
+                    path,
+                    at("repeat", c, cline),
+                    f"case {name!r}: repeat must be a whole number 1..{MAX_REPEAT}",
+                )
+            )
             crepeat = None
         weight = c.get("weight", 1.0)
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
-            out.append(error(path, at("weight", c, cline), f"case {name!r}: weight must be a number (0 or more)"))
+            out.append(
+                error(
+                    path,
+                    at("weight", c, cline),
+                    f"case {name!r}: weight must be a number (0 or more)",
+                )
+            )
             weight = 1.0
         tags = c.get("tags") or []
         if isinstance(tags, str):
@@ -220,25 +266,49 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
         if not isinstance(tags, list):
             out.append(error(path, at("tags", c, cline), f"case {name!r}: tags must be a list"))
             tags = []
-        cases.append(Case(name, yamlio.plain(cvars), tuple(yamlio.plain(asserts)), cline, crepeat,
-                          yamlio.plain(c.get("expected")), float(weight), bool(c.get("skip")),
-                          tuple(str(t) for t in tags), str(c.get("description") or "")))
-    th = threshold if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None
-    suite = Suite(path, tuple(cases), tuple(providers), repeat, yamlio.plain(gate),
-                  yamlio.plain(defaults), tuple(dist), yamlio.plain(data),
-                  None if th is None else float(th), prompt_ref)
+        cases.append(
+            Case(
+                name,
+                yamlio.plain(cvars),
+                tuple(yamlio.plain(asserts)),
+                cline,
+                crepeat,
+                yamlio.plain(c.get("expected")),
+                float(weight),
+                bool(c.get("skip")),
+                tuple(str(t) for t in tags),
+                str(c.get("description") or ""),
+            )
+        )
+    th = (
+        threshold
+        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+        else None
+    )
+    suite = Suite(
+        path,
+        tuple(cases),
+        tuple(providers),
+        repeat,
+        yamlio.plain(gate),
+        yamlio.plain(defaults),
+        tuple(dist),
+        yamlio.plain(data),
+        None if th is None else float(th),
+        prompt_ref,
+    )
     return suite, out
 
 
 def assertion_problem(a: Any) -> str | None:
     """Why the raw assertion ``a`` is unusable, or None (kept for callers of the old name)."""
-    from .assertions import spec_problem
+    from loomgit.evals.assertions import spec_problem
 
     return spec_problem(a)
 
 
 def read_suite_text(full: Path, display: str) -> str:
-    from ..prompt.parse import decode
+    from loomgit.prompt.parse import decode
 
     try:
         return decode(full.read_bytes(), display)
@@ -258,10 +328,11 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     if cache_dir is not None:
         import hashlib
 
-        from .. import __version__
+        from loomgit import __version__
 
-        key = hashlib.sha256(f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode(
-            "utf-8", "surrogatepass")).hexdigest()
+        key = hashlib.sha256(
+            f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode("utf-8", "surrogatepass")
+        ).hexdigest()
         cached = _cached(cache_dir / f"{key}.json")
         if cached is not None:
             return cached
@@ -269,7 +340,11 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     errors = [f for f in findings if f.level == "error"]
     if errors or suite is None:
         first = errors[0] if errors else error(display, None, "unusable test suite")
-        more = f" (and {len(errors) - 1} more; run 'loomgit check {display}')" if len(errors) > 1 else ""
+        more = (
+            f" (and {len(errors) - 1} more; run 'loomgit check {display}')"
+            if len(errors) > 1
+            else ""
+        )
         raise SuiteError(first.message + more, path=first.path, line=first.line)
     if cache_dir is not None and key is not None:
         _store(cache_dir / f"{key}.json", suite)
@@ -284,10 +359,18 @@ def _cached(path: Path) -> Suite | None:
 
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
-        cases = tuple(Case(**{**c, "asserts": tuple(c["asserts"]), "tags": tuple(c["tags"])})
-                      for c in d.pop("cases"))
-        return Suite(**{**d, "cases": cases, "providers": tuple(d["providers"]),
-                        "distribution": tuple(d["distribution"])})
+        cases = tuple(
+            Case(**{**c, "asserts": tuple(c["asserts"]), "tags": tuple(c["tags"])})
+            for c in d.pop("cases")
+        )
+        return Suite(
+            **{
+                **d,
+                "cases": cases,
+                "providers": tuple(d["providers"]),
+                "distribution": tuple(d["distribution"]),
+            }
+        )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
@@ -296,7 +379,7 @@ def _store(path: Path, suite: Suite) -> None:
     import dataclasses
     import json
 
-    from ..fsutil import atomic_write
+    from loomgit.fsutil import atomic_write
 
     try:
         atomic_write(path, json.dumps(dataclasses.asdict(suite), ensure_ascii=False))
@@ -313,8 +396,8 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
     suite, out = parse_suite(text, display)
     if suite is None or prompt is None:
         return out
-    from ..errors import LoomgitError
-    from ..prompt.render import resolve_variables
+    from loomgit.errors import LoomgitError
+    from loomgit.prompt.render import resolve_variables
 
     broken = {f.message.split(":", 1)[0] for f in out}
     for case in suite.cases:

@@ -23,8 +23,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .api import Experiment, Variant, experiment
-    from .spec import ExperimentError, ExperimentSpec
+    from loomgit.experiments.api import Experiment, Variant, experiment
+    from loomgit.experiments.spec import ExperimentError, ExperimentSpec
 
 
 def __getattr__(name: str) -> Any:

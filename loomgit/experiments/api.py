@@ -1,10 +1,10 @@
 """The library side of experiments: what an application calls.
 
-    exp = loomgit.experiment("summary-tone")
-    variant = exp.assign(user_id)            # the same user always gets the same variant
-    messages = variant.render({"ticket": text})
-    ...
-    exp.record(variant, user_id, success=True)   # or value=0.83 for a mean metric
+exp = loomgit.experiment("summary-tone")
+variant = exp.assign(user_id)            # the same user always gets the same variant
+messages = variant.render({"ticket": text})
+...
+exp.record(variant, user_id, success=True)   # or value=0.83 for a mean metric
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LoomgitError
-from . import assign as _assign
-from .spec import ExperimentError, ExperimentSpec, load_spec, settings
-from .store import ENV_URL, Store, open_store, parse_url, redact
+from loomgit.errors import LoomgitError
+from loomgit.experiments import assign as _assign
+from loomgit.experiments.spec import ExperimentError, ExperimentSpec, load_spec, settings
+from loomgit.experiments.store import ENV_URL, Store, open_store, parse_url, redact
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from ..prompt.render import IncludeLoader
-    from ..workspace import Workspace
-    from .analysis import Status
+    from loomgit.experiments.analysis import Status
+    from loomgit.prompt.model import Prompt
+    from loomgit.prompt.render import IncludeLoader
+    from loomgit.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,20 @@ class Variant:
         return self.prompt.render(variables, loader=self.loader, **self.limits)
 
 
-def store_url(ws: Workspace, spec: ExperimentSpec | None = None,
-              override: str | None = None) -> str:
+def store_url(
+    ws: Workspace, spec: ExperimentSpec | None = None, override: str | None = None
+) -> str:
     """The store URL in force: ``override``, then ``$LOOMGIT_EXPERIMENTS_URL``, then the
     experiment's ``store:``, then ``experiments: {store: ...}`` in loomgit.yaml, then
     ``.git/loomgit/experiments.sqlite``."""
-    from .store import default_url
+    from loomgit.experiments.store import default_url
 
-    for url in (override, os.environ.get(ENV_URL), spec.store if spec else None,
-                settings(ws.config).get("store")):
+    for url in (
+        override,
+        os.environ.get(ENV_URL),
+        spec.store if spec else None,
+        settings(ws.config).get("store"),
+    ):
         if url:
             parse_url(url)
             return url
@@ -93,7 +98,7 @@ class Experiment:
     @cached_property
     def variants(self) -> dict[str, Variant]:
         """Every variant with its prompt resolved (done once, on first use)."""
-        from ..resolve import resolve
+        from loomgit.resolve import resolve
 
         cfg = self._ws.config
         limits = {"max_chars": cfg.render_max_chars, "timeout_s": cfg.render_timeout_s}
@@ -105,8 +110,9 @@ class Experiment:
                 err = ExperimentError(f"experiment {self.name!r}, variant {v.name!r}: {e}")
                 err.exit_code = e.exit_code  # a git failure stays an infrastructure error
                 raise err from None
-            out[v.name] = Variant(v.name, v.ref, v.weight, r.prompt, r.version, r.commit,
-                                  r.loader, limits)
+            out[v.name] = Variant(
+                v.name, v.ref, v.weight, r.prompt, r.version, r.commit, r.loader, limits
+            )
         return out
 
     @staticmethod
@@ -126,26 +132,34 @@ class Experiment:
         """The variant ``unit_id`` sees, with its prompt ready to render."""
         return self.variants[self.variant_name(unit_id)]
 
-    def record(self, variant: Variant | str, unit_id: str | int, *,
-               success: bool | None = None, value: float | None = None) -> None:
+    def record(
+        self,
+        variant: Variant | str,
+        unit_id: str | int,
+        *,
+        success: bool | None = None,
+        value: float | None = None,
+    ) -> None:
         """Record one outcome: ``success=`` for a rate metric, ``value=`` for a mean.
 
         The unit must be one ``assign`` gives ``variant`` to: an outcome filed under the
         wrong variant would bias the comparison, so it is refused."""
         self.store.record(*self._row(variant, unit_id, success, value)[:5])
 
-    def _row(self, variant: Variant | str, unit_id: str | int, success: bool | None,
-             value: float | None) -> tuple[str, str, str, float, str | None, float]:
+    def _row(
+        self, variant: Variant | str, unit_id: str | int, success: bool | None, value: float | None
+    ) -> tuple[str, str, str, float, str | None, float]:
         name = variant.name if isinstance(variant, Variant) else variant
         self.spec.variant(name)
         unit = self._unit(unit_id)
         assigned = self.variant_name(unit)
         if assigned != name:
-            raise ExperimentError(f"record: unit {unit!r} is assigned to {assigned!r}, not "
-                                  f"{name!r} in experiment {self.name!r}")
+            raise ExperimentError(
+                f"record: unit {unit!r} is assigned to {assigned!r}, not "
+                f"{name!r} in experiment {self.name!r}"
+            )
         outcome = self._outcome(success, value)
-        version = variant.version if isinstance(variant, Variant) else \
-            self.variants[name].version
+        version = variant.version if isinstance(variant, Variant) else self.variants[name].version
         return self.name, name, unit, outcome, version, time.time()
 
     def batch(self) -> Batch:
@@ -158,26 +172,35 @@ class Experiment:
         metric = self.spec.metric
         if (success is None) == (value is None):
             want = "success=True|False" if metric.type == "rate" else "value=NUMBER"
-            raise ExperimentError(f"record: give exactly one of success= or value= "
-                                  f"(experiment {self.name!r} takes {want})")
+            raise ExperimentError(
+                f"record: give exactly one of success= or value= "
+                f"(experiment {self.name!r} takes {want})"
+            )
         if metric.type == "rate":
             if success is None:
-                raise ExperimentError(f"record: experiment {self.name!r} measures a success "
-                                      f"rate of {metric.name}; record success=True|False")
+                raise ExperimentError(
+                    f"record: experiment {self.name!r} measures a success "
+                    f"rate of {metric.name}; record success=True|False"
+                )
             if success not in (True, False, 0, 1):
                 raise ExperimentError(f"record: success must be True or False, not {success!r}")
             return 1.0 if success else 0.0
         if value is None:
-            raise ExperimentError(f"record: experiment {self.name!r} measures the mean of "
-                                  f"{metric.name}; record value=NUMBER")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+            raise ExperimentError(
+                f"record: experiment {self.name!r} measures the mean of "
+                f"{metric.name}; record value=NUMBER"
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise ExperimentError(f"record: value must be a finite number, not {value!r}")
         return float(value)
 
     def status(self) -> Status:
         """Estimates, comparisons and the verdict from the outcomes recorded so far."""
-        from .analysis import analyze
+        from loomgit.experiments.analysis import analyze
 
         return analyze(self.spec, self.store.summary(self.name), self.store_url)
 
@@ -202,8 +225,14 @@ class Batch:
         self._exp = exp
         self._rows: list[tuple[str, str, str, float, str | None, float]] = []
 
-    def record(self, variant: Variant | str, unit_id: str | int, *,
-               success: bool | None = None, value: float | None = None) -> None:
+    def record(
+        self,
+        variant: Variant | str,
+        unit_id: str | int,
+        *,
+        success: bool | None = None,
+        value: float | None = None,
+    ) -> None:
         self._rows.append(self._exp._row(variant, unit_id, success, value))
 
     def __len__(self) -> int:
@@ -218,11 +247,12 @@ class Batch:
             self._exp.store.record_many(rows)
 
 
-def experiment(name: str, path: str | os.PathLike[str] | None = None, *,
-               store: str | None = None) -> Experiment:
+def experiment(
+    name: str, path: str | os.PathLike[str] | None = None, *, store: str | None = None
+) -> Experiment:
     """The experiment declared in ``experiments/NAME.yaml`` of the repository at
     ``path`` (found from the current directory when not given)."""
-    from ..workspace import Workspace
+    from loomgit.workspace import Workspace
 
     ws = Workspace(Path(path) if path is not None else None)
     return Experiment(load_spec(ws, name), ws, store)

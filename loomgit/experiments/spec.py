@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, LoomgitError
-from ..findings import Finding, error, warning
+from loomgit.errors import ConfigError, LoomgitError
+from loomgit.findings import Finding, error, warning
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..workspace import Workspace
+    from loomgit.config import Config
+    from loomgit.workspace import Workspace
 
 SUFFIXES = (".yaml", ".yml")
 DEFAULT_DIR = "experiments"
@@ -97,24 +97,27 @@ class ExperimentSpec:
         for v in self.variants:
             if v.name == name:
                 return v
-        raise ExperimentError(f"experiment {self.name!r} has no variant {name!r} "
-                              f"(variants: {', '.join(v.name for v in self.variants)})")
+        raise ExperimentError(
+            f"experiment {self.name!r} has no variant {name!r} "
+            f"(variants: {', '.join(v.name for v in self.variants)})"
+        )
 
 
 # -- where experiments live -----------------------------------------------------------
+
 
 def settings(config: Config) -> dict[str, str]:
     """The ``experiments:`` section of loomgit.yaml: ``dir`` and ``store``."""
     raw = config.section("experiments")
     for key in raw:
         if key not in SETTINGS_KEYS:
-            raise ConfigError(f"experiments: unknown setting {key!r} (known: dir, store)",
-                              path="loomgit.yaml")
+            raise ConfigError(
+                f"experiments: unknown setting {key!r} (known: dir, store)", path="loomgit.yaml"
+            )
     out = {"dir": DEFAULT_DIR}
     for key in SETTINGS_KEYS & set(raw):
         if not isinstance(raw[key], str) or not raw[key].strip():
-            raise ConfigError(f"experiments: {key} must be a non-empty string",
-                              path="loomgit.yaml")
+            raise ConfigError(f"experiments: {key} must be a non-empty string", path="loomgit.yaml")
         out[key] = raw[key].strip()
     out["dir"] = out["dir"].strip("/")
     return out
@@ -127,14 +130,14 @@ def is_experiment_file(config: Config, rel: str) -> bool:
 
 def experiment_files(ws: Workspace) -> list[str]:
     """Repo-relative paths of every experiment file in the working tree."""
-    from ..prompt.discover import list_files
+    from loomgit.prompt.discover import list_files
 
     return [p for p in list_files(ws.root) if is_experiment_file(ws.config, p)]
 
 
 def name_of(config: Config, rel: str) -> str:
     folder = settings(config)["dir"] + "/"
-    stem = rel[len(folder):] if rel.startswith(folder) else Path(rel).name
+    stem = rel[len(folder) :] if rel.startswith(folder) else Path(rel).name
     return re.sub(r"\.ya?ml$", "", stem)
 
 
@@ -155,22 +158,28 @@ def find_file(ws: Workspace, name: str) -> str:
             return rel
     known = [name_of(ws.config, p) for p in experiment_files(ws)]
     close = difflib.get_close_matches(name, known, n=1)
-    hint = (f"; did you mean {close[0]!r}?" if close else
-            f"; known: {', '.join(known)}" if known else
-            f"; create {folder}/{name}.yaml (see 'docs/experiments.md')")
+    hint = (
+        f"; did you mean {close[0]!r}?"
+        if close
+        else f"; known: {', '.join(known)}"
+        if known
+        else f"; create {folder}/{name}.yaml (see 'docs/experiments.md')"
+    )
     raise ExperimentError(f"no experiment {name!r} ({folder}/{name}.yaml not found){hint}")
 
 
 # -- parsing --------------------------------------------------------------------------
 
+
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def parse_spec(text: str, path: str, name: str, config: Config
-               ) -> tuple[ExperimentSpec | None, list[Finding]]:
+def parse_spec(
+    text: str, path: str, name: str, config: Config
+) -> tuple[ExperimentSpec | None, list[Finding]]:
     """Parse an experiment file; returns it (None when unusable) and every problem."""
-    from .. import yamlio
+    from loomgit import yamlio
 
     try:
         data = yamlio.load(text, path=path)
@@ -179,8 +188,13 @@ def parse_spec(text: str, path: str, name: str, config: Config
     if data is None:
         return None, [error(path, None, "empty experiment file")]
     if not isinstance(data, dict):
-        return None, [error(path, 1, "an experiment must be a mapping with prompt, variants, "
-                                     "metric and min_samples")]
+        return None, [
+            error(
+                path,
+                1,
+                "an experiment must be a mapping with prompt, variants, metric and min_samples",
+            )
+        ]
     out: list[Finding] = []
 
     def at(key: Any, node: Any = data, default: int | None = None) -> int | None:
@@ -190,8 +204,11 @@ def parse_spec(text: str, path: str, name: str, config: Config
         out.append(error(path, at(key, node, default), message))
 
     if not _NAME_RE.match(name):
-        out.append(error(path, None, f"experiment name {name!r} must use letters, digits, "
-                                     "'.', '_' and '-'"))
+        out.append(
+            error(
+                path, None, f"experiment name {name!r} must use letters, digits, '.', '_' and '-'"
+            )
+        )
     for key in data:
         if key not in KEYS:
             close = difflib.get_close_matches(str(key), list(KEYS), n=1)
@@ -199,42 +216,64 @@ def parse_spec(text: str, path: str, name: str, config: Config
             bad(key, f"unknown key {key!r}{hint}")
 
     prompt = data.get("prompt")
-    if prompt is not None and (not isinstance(prompt, str) or not prompt.strip()
-                               or "@" in prompt):
+    if prompt is not None and (not isinstance(prompt, str) or not prompt.strip() or "@" in prompt):
         bad("prompt", "prompt must be a prompt id such as support/summarize (no @)")
         prompt = None
 
     variants: list[tuple[str, str, float | None, int | None]] = []
     raw_v = data.get("variants")
     if not isinstance(raw_v, dict) or len(raw_v) < 2:
-        bad("variants", "variants must map at least two names to refs, e.g. "
-                        "control: support/summarize@production", default=1)
+        bad(
+            "variants",
+            "variants must map at least two names to refs, e.g. "
+            "control: support/summarize@production",
+            default=1,
+        )
     else:
         vline = at("variants")
         for vname, entry in raw_v.items():
             line = at(vname, raw_v, vline)
             if not isinstance(vname, str) or not _VARIANT_RE.match(vname):
-                out.append(error(path, line, f"variant name {vname!r} must use letters, digits, "
-                                             "'_' and '-'"))
+                out.append(
+                    error(
+                        path, line, f"variant name {vname!r} must use letters, digits, '_' and '-'"
+                    )
+                )
                 continue
             weight: Any = None
             if isinstance(entry, dict):
                 for key in entry:
                     if key not in VARIANT_KEYS:
-                        out.append(error(path, at(key, entry, line),
-                                         f"variant {vname!r}: unknown key {key!r} (known: ref, weight)"))
+                        out.append(
+                            error(
+                                path,
+                                at(key, entry, line),
+                                f"variant {vname!r}: unknown key {key!r} (known: ref, weight)",
+                            )
+                        )
                 ref, weight = entry.get("ref"), entry.get("weight")
             else:
                 ref = entry
             if not isinstance(ref, str) or not ref.strip():
-                out.append(error(path, line, f"variant {vname!r}: ref must be a reference such "
-                                             "as support/summarize@1.4.0 or @production"))
+                out.append(
+                    error(
+                        path,
+                        line,
+                        f"variant {vname!r}: ref must be a reference such "
+                        "as support/summarize@1.4.0 or @production",
+                    )
+                )
                 continue
             ref = ref.strip()
             if ref.startswith("@"):
                 if prompt is None:
-                    out.append(error(path, line, f"variant {vname!r}: {ref!r} needs 'prompt:' "
-                                                 "(or write ID@REF)"))
+                    out.append(
+                        error(
+                            path,
+                            line,
+                            f"variant {vname!r}: {ref!r} needs 'prompt:' (or write ID@REF)",
+                        )
+                    )
                     continue
                 ref = prompt + ref
             ident = ref.rpartition("@")[0] if "@" in ref else ref
@@ -242,12 +281,18 @@ def parse_spec(text: str, path: str, name: str, config: Config
                 out.append(error(path, line, f"variant {vname!r}: malformed reference {ref!r}"))
                 continue
             if prompt is not None and ident != prompt:
-                out.append(error(path, line, f"variant {vname!r}: {ref!r} is not a version of "
-                                             f"{prompt!r}"))
+                out.append(
+                    error(path, line, f"variant {vname!r}: {ref!r} is not a version of {prompt!r}")
+                )
                 continue
             if weight is not None and (not _number(weight) or weight <= 0):
-                out.append(error(path, at("weight", entry, line),
-                                 f"variant {vname!r}: weight must be a number above 0"))
+                out.append(
+                    error(
+                        path,
+                        at("weight", entry, line),
+                        f"variant {vname!r}: weight must be a number above 0",
+                    )
+                )
                 continue
             variants.append((vname, ref, None if weight is None else float(weight), line))
         weighted = [v for v in variants if v[2] is not None]
@@ -256,16 +301,25 @@ def parse_spec(text: str, path: str, name: str, config: Config
         if prompt is None and variants:
             idents = {v[1].rpartition("@")[0] if "@" in v[1] else v[1] for v in variants}
             if len(idents) > 1:
-                out.append(error(path, vline, "variants name different prompts "
-                                              f"({', '.join(sorted(idents))}); set 'prompt:'"))
+                out.append(
+                    error(
+                        path,
+                        vline,
+                        "variants name different prompts "
+                        f"({', '.join(sorted(idents))}); set 'prompt:'",
+                    )
+                )
             else:
                 prompt = idents.pop()
 
     metric = Metric("rate", "success")
     raw_m = data.get("metric")
     if raw_m is None:
-        bad("metric", "metric is required: rate (record success=True/False) or mean "
-                      "(record value=...)", default=1)
+        bad(
+            "metric",
+            "metric is required: rate (record success=True/False) or mean (record value=...)",
+            default=1,
+        )
     elif isinstance(raw_m, str):
         if raw_m not in _METRIC_ALIASES:
             bad("metric", f"metric must be 'rate' or 'mean', not {raw_m!r}")
@@ -276,11 +330,18 @@ def parse_spec(text: str, path: str, name: str, config: Config
         mline = at("metric")
         for key in raw_m:
             if key not in METRIC_KEYS:
-                out.append(error(path, at(key, raw_m, mline),
-                                 f"metric: unknown key {key!r} (known: type, name, direction)"))
+                out.append(
+                    error(
+                        path,
+                        at(key, raw_m, mline),
+                        f"metric: unknown key {key!r} (known: type, name, direction)",
+                    )
+                )
         found = _METRIC_ALIASES.get(str(raw_m.get("type")))
         if found is None:
-            out.append(error(path, at("type", raw_m, mline), "metric: type must be 'rate' or 'mean'"))
+            out.append(
+                error(path, at("type", raw_m, mline), "metric: type must be 'rate' or 'mean'")
+            )
         kind = found or "rate"
         mname = raw_m.get("name", "success" if kind == "rate" else "value")
         if not isinstance(mname, str) or not mname.strip():
@@ -288,8 +349,13 @@ def parse_spec(text: str, path: str, name: str, config: Config
             mname = "value"
         direction = raw_m.get("direction", "higher")
         if direction not in ("higher", "lower"):
-            out.append(error(path, at("direction", raw_m, mline),
-                             "metric: direction must be 'higher' or 'lower' (which way is better)"))
+            out.append(
+                error(
+                    path,
+                    at("direction", raw_m, mline),
+                    "metric: direction must be 'higher' or 'lower' (which way is better)",
+                )
+            )
             direction = "higher"
         metric = Metric(kind, mname.strip(), direction)
     else:
@@ -297,8 +363,11 @@ def parse_spec(text: str, path: str, name: str, config: Config
 
     min_samples = data.get("min_samples")
     if min_samples is None:
-        bad("min_samples", "min_samples is required: observations per variant before any "
-                           "verdict (e.g. 1000)", default=1)
+        bad(
+            "min_samples",
+            "min_samples is required: observations per variant before any verdict (e.g. 1000)",
+            default=1,
+        )
         min_samples = 0
     elif not isinstance(min_samples, int) or isinstance(min_samples, bool) or min_samples < 2:
         bad("min_samples", "min_samples must be a whole number, 2 or more")
@@ -306,19 +375,20 @@ def parse_spec(text: str, path: str, name: str, config: Config
 
     confidence = data.get("confidence", 0.95)
     if not _number(confidence) or not 0.5 <= confidence < 1:
-        bad("confidence", "confidence must be a number from 0.5 up to (not including) 1, "
-                          "e.g. 0.95")
+        bad("confidence", "confidence must be a number from 0.5 up to (not including) 1, e.g. 0.95")
         confidence = 0.95
 
     promote_to = data.get("promote_to", config.stages[-1])
     if not isinstance(promote_to, str) or promote_to not in config.stages:
-        bad("promote_to", f"promote_to must be a stage ({', '.join(config.stages)}), "
-                          f"not {promote_to!r}")
+        bad(
+            "promote_to",
+            f"promote_to must be a stage ({', '.join(config.stages)}), not {promote_to!r}",
+        )
         promote_to = config.stages[-1]
 
     store = data.get("store")
     if store is not None:
-        from .store import parse_url
+        from loomgit.experiments.store import parse_url
 
         if not isinstance(store, str):
             bad("store", "store must be a URL: sqlite:///PATH or postgresql://HOST/DB")
@@ -342,16 +412,24 @@ def parse_spec(text: str, path: str, name: str, config: Config
         return None, out
     total = sum(v[2] or 1.0 for v in variants)
     spec = ExperimentSpec(
-        name=name, path=path, prompt=prompt,
+        name=name,
+        path=path,
+        prompt=prompt,
         variants=tuple(VariantSpec(n, r, (w or 1.0) / total, ln) for n, r, w, ln in variants),
-        metric=metric, min_samples=int(min_samples), confidence=float(confidence),
-        promote_to=promote_to, store=store, salt=str(salt), description=description,
-        store_line=at("store") if store else None)
+        metric=metric,
+        min_samples=int(min_samples),
+        confidence=float(confidence),
+        promote_to=promote_to,
+        store=store,
+        salt=str(salt),
+        description=description,
+        store_line=at("store") if store else None,
+    )
     return spec, out
 
 
 def _read(ws: Workspace, rel: str) -> str:
-    from ..prompt.parse import decode
+    from loomgit.prompt.parse import decode
 
     try:
         return decode((ws.root / rel).read_bytes(), rel)
@@ -367,7 +445,9 @@ def load_spec(ws: Workspace, name: str) -> ExperimentSpec:
     errors = [f for f in findings if f.level == "error"]
     if errors or spec is None:
         first = errors[0] if errors else error(rel, None, "unusable experiment")
-        more = f" (and {len(errors) - 1} more; run 'loomgit check {rel}')" if len(errors) > 1 else ""
+        more = (
+            f" (and {len(errors) - 1} more; run 'loomgit check {rel}')" if len(errors) > 1 else ""
+        )
         raise ExperimentError(first.message + more, path=first.path, line=first.line)
     return spec
 
@@ -387,7 +467,7 @@ def check_experiment_file(ws: Workspace, rel: str) -> list[Finding]:
         ws.find(spec.prompt)
     except LoomgitError as e:
         return [*out, error(rel, spec.variants[0].line, e.message)]
-    from ..resolve import resolve
+    from loomgit.resolve import resolve
 
     for v in spec.variants:
         if "@" not in v.ref:
@@ -395,6 +475,9 @@ def check_experiment_file(ws: Workspace, rel: str) -> list[Finding]:
         try:
             resolve(ws, v.ref)
         except LoomgitError as e:
-            out.append(warning(rel, v.line, f"variant {v.name!r}: {v.ref} does not resolve yet: "
-                                            f"{e.message}"))
+            out.append(
+                warning(
+                    rel, v.line, f"variant {v.name!r}: {v.ref} does not resolve yet: {e.message}"
+                )
+            )
     return out

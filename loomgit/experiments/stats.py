@@ -23,6 +23,7 @@ _TINY = 1e-300
 
 # -- distributions -------------------------------------------------------------------
 
+
 def norm_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z (accurate far into the tail)."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))
@@ -78,8 +79,7 @@ def betainc(a: float, b: float, x: float, y: float | None = None) -> float:
         return 0.0
     if y <= 0.0:
         return 1.0
-    lbeta = _lgamma_ratio(a, b) - math.lgamma(b) if a >= b else \
-        _lgamma_ratio(b, a) - math.lgamma(a)
+    lbeta = _lgamma_ratio(a, b) - math.lgamma(b) if a >= b else _lgamma_ratio(b, a) - math.lgamma(a)
     front = math.exp(lbeta + a * math.log(x) + b * math.log(y))
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _betacf(a, b, x) / a
@@ -122,6 +122,7 @@ def t_ppf(p: float, df: float) -> float:
 
 
 # -- per-variant estimates ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -166,6 +167,7 @@ def mean_estimate(n: int, mean: float | None, ss: float, confidence: float) -> E
 
 # -- comparisons ----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Comparison:
     """``b`` against ``a``: difference b - a, its interval, the test statistic and p-value."""
@@ -199,8 +201,9 @@ def two_proportions(x1: int, n1: int, x2: int, n2: int, confidence: float) -> Co
     return Comparison(diff, (lower, upper), z, p, "two-proportion z-test")
 
 
-def welch(n1: int, m1: float, ss1: float, n2: int, m2: float, ss2: float,
-          confidence: float) -> Comparison:
+def welch(
+    n1: int, m1: float, ss1: float, n2: int, m2: float, ss2: float, confidence: float
+) -> Comparison:
     """Welch's t-test of sample 2 against sample 1 from summary statistics
     (``ss`` = sum of squared deviations from the sample's mean)."""
     if n1 < 2 or n2 < 2:
@@ -210,8 +213,9 @@ def welch(n1: int, m1: float, ss1: float, n2: int, m2: float, ss2: float,
     diff = m2 - m1
     se = math.sqrt(a + b)
     if se == 0.0:
-        return Comparison(diff, (diff, diff), None, 1.0 if diff == 0 else 0.0,
-                          "Welch's t-test", None)
+        return Comparison(
+            diff, (diff, diff), None, 1.0 if diff == 0 else 0.0, "Welch's t-test", None
+        )
     df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
     t = diff / se
     p = min(1.0, t_sf2(t, df))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import InfraError, UsageError
+from loomgit.errors import InfraError, UsageError
 
 TABLE = "loomgit_outcomes"
 ENV_URL = "LOOMGIT_EXPERIMENTS_URL"
@@ -42,10 +42,13 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     recorded_at {{real}} NOT NULL
 )"""
 # covering both summary queries: status reads the index only (1M outcomes: ~0.5 s, not 3 s)
-_INDEX = (f"CREATE INDEX IF NOT EXISTS {TABLE}_summary "
-          f"ON {TABLE} (experiment, variant, version, outcome)")
-_INSERT = (f"INSERT INTO {TABLE} (experiment, variant, unit, outcome, version, recorded_at) "
-           "VALUES (?, ?, ?, ?, ?, ?)")
+_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_summary ON {TABLE} (experiment, variant, version, outcome)"
+)
+_INSERT = (
+    f"INSERT INTO {TABLE} (experiment, variant, unit, outcome, version, recorded_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 _SUMMARY = f"""
 SELECT o.variant, COUNT(*), SUM(o.outcome), AVG(o.outcome),
        SUM((o.outcome - m.mu) * (o.outcome - m.mu))
@@ -54,8 +57,9 @@ JOIN (SELECT variant, AVG(outcome) AS mu FROM {TABLE} WHERE experiment = ? GROUP
   ON m.variant = o.variant
 WHERE o.experiment = ?
 GROUP BY o.variant"""
-_VERSIONS = (f"SELECT variant, version, COUNT(*) FROM {TABLE} WHERE experiment = ? "
-             "GROUP BY variant, version")
+_VERSIONS = (
+    f"SELECT variant, version, COUNT(*) FROM {TABLE} WHERE experiment = ? GROUP BY variant, version"
+)
 
 Row = tuple[str, str, str, float, "str | None", float]
 
@@ -79,8 +83,9 @@ class VariantData:
 class Store(Protocol):
     url: str  # for display: never holds a password
 
-    def record(self, experiment: str, variant: str, unit: str, outcome: float,
-               version: str | None = None) -> None: ...
+    def record(
+        self, experiment: str, variant: str, unit: str, outcome: float, version: str | None = None
+    ) -> None: ...
 
     def record_many(self, rows: Iterable[Row]) -> int: ...
 
@@ -91,6 +96,7 @@ class Store(Protocol):
 
 # -- URLs -----------------------------------------------------------------------------
 
+
 def redact(url: str) -> str:
     """``url`` with any password replaced by ``***``."""
     parts = urlsplit(url)
@@ -100,8 +106,7 @@ def redact(url: str) -> str:
     if parts.port:
         host += f":{parts.port}"
     user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query,
-                       parts.fragment))
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -109,15 +114,19 @@ def parse_url(url: str) -> tuple[str, str]:
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
-            raise UsageError(f"store {redact(url)!r}: write sqlite:///relative/path.sqlite "
-                             "or sqlite:////absolute/path.sqlite")
-        return "sqlite", url[len("sqlite:///"):]
+            raise UsageError(
+                f"store {redact(url)!r}: write sqlite:///relative/path.sqlite "
+                "or sqlite:////absolute/path.sqlite"
+            )
+        return "sqlite", url[len("sqlite:///") :]
     if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
         if not url.split("://", 1)[-1]:
             raise UsageError("store: write postgresql://USER@HOST:PORT/DATABASE")
         return "postgresql", "postgresql://" + url.split("://", 1)[1]
-    raise UsageError(f"store {redact(url)!r}: unknown kind {scheme or url!r}; use "
-                     "sqlite:///PATH or postgresql://USER@HOST/DATABASE")
+    raise UsageError(
+        f"store {redact(url)!r}: unknown kind {scheme or url!r}; use "
+        "sqlite:///PATH or postgresql://USER@HOST/DATABASE"
+    )
 
 
 def default_url(root: Path) -> str:
@@ -125,7 +134,7 @@ def default_url(root: Path) -> str:
     every worktree of a repository shares one store)."""
     git = root / ".git"
     if git.is_file():  # a worktree or submodule: ask git where the real one is
-        from .. import gitio
+        from loomgit import gitio
 
         common = gitio.text(["rev-parse", "--git-common-dir"], root, check=False).strip()
         git = (root / common).resolve() if common else git
@@ -146,6 +155,7 @@ def open_store(url: str, root: Path | None = None) -> Store:
 
 
 # -- SQLite ---------------------------------------------------------------------------
+
 
 def _is_busy(e: Exception) -> bool:
     msg = str(e).lower()
@@ -172,8 +182,12 @@ class SQLiteStore:
         self._db = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None,
-                                 check_same_thread=False)
+            db = sqlite3.connect(
+                str(self.path),
+                timeout=self.timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the experiment store {self.path}: {e}") from None
         try:
@@ -204,8 +218,9 @@ class SQLiteStore:
             except sqlite3.DatabaseError as e:
                 raise StoreError(f"experiment store {self.path}: {e}") from None
 
-    def record(self, experiment: str, variant: str, unit: str, outcome: float,
-               version: str | None = None) -> None:
+    def record(
+        self, experiment: str, variant: str, unit: str, outcome: float, version: str | None = None
+    ) -> None:
         self.record_many([(experiment, variant, unit, outcome, version, time.time())])
 
     def record_many(self, rows: Iterable[Row]) -> int:
@@ -244,18 +259,26 @@ class SQLiteStore:
             self._db = None
 
 
-def _summaries(rows: Sequence[Sequence[Any]], vrows: Sequence[Sequence[Any]]
-               ) -> dict[str, VariantData]:
+def _summaries(
+    rows: Sequence[Sequence[Any]], vrows: Sequence[Sequence[Any]]
+) -> dict[str, VariantData]:
     versions: dict[str, dict[str, int]] = {}
     for variant, version, count in vrows:
         versions.setdefault(variant, {})[version or "unversioned"] = int(count)
-    return {variant: VariantData(int(n), float(total or 0.0),
-                                 None if mean is None else float(mean), float(ss or 0.0),
-                                 versions.get(variant, {}))
-            for variant, n, total, mean, ss in rows}
+    return {
+        variant: VariantData(
+            int(n),
+            float(total or 0.0),
+            None if mean is None else float(mean),
+            float(ss or 0.0),
+            versions.get(variant, {}),
+        )
+        for variant, n, total, mean, ss in rows
+    }
 
 
 # -- PostgreSQL -----------------------------------------------------------------------
+
 
 class PostgresStore:
     """A PostgreSQL table shared by every machine; one connection per process."""
@@ -282,11 +305,11 @@ class PostgresStore:
         try:
             import psycopg
         except ImportError:
-            raise StoreError("a postgresql:// store needs psycopg: "
-                             "pip install 'loomgit[postgres]'") from None
+            raise StoreError(
+                "a postgresql:// store needs psycopg: pip install 'loomgit[postgres]'"
+            ) from None
         try:
-            db = psycopg.connect(self._url, autocommit=True,
-                                 connect_timeout=self.connect_timeout_s)
+            db = psycopg.connect(self._url, autocommit=True, connect_timeout=self.connect_timeout_s)
             with db.transaction():
                 # one creator at a time: concurrent CREATE TABLE IF NOT EXISTS can collide
                 db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
@@ -314,8 +337,9 @@ class PostgresStore:
                 except psycopg.Error as e:
                     raise self._fail(e) from None
 
-    def record(self, experiment: str, variant: str, unit: str, outcome: float,
-               version: str | None = None) -> None:
+    def record(
+        self, experiment: str, variant: str, unit: str, outcome: float, version: str | None = None
+    ) -> None:
         self.record_many([(experiment, variant, unit, outcome, version, time.time())])
 
     def record_many(self, rows: Iterable[Row]) -> int:

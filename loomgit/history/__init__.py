@@ -20,11 +20,11 @@ Public API::
 
 from __future__ import annotations
 
-from .blobs import BlobReader, read_blobs
-from .bump import classify
-from .pending import Pending, pending_changes, working_version
-from .repo import ShallowCloneError
-from .versions import History, Version, history, load_version, resolve_at, versions
+from loomgit.history.blobs import BlobReader, read_blobs
+from loomgit.history.bump import classify
+from loomgit.history.pending import Pending, pending_changes, working_version
+from loomgit.history.repo import ShallowCloneError
+from loomgit.history.versions import History, Version, history, load_version, resolve_at, versions
 
 __all__ = [
     "BlobReader",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import GitError
+from loomgit.errors import GitError
 
 _SLICE_BYTES = 8 * 1024  # well under the smallest pipe buffer (16 KiB on macOS)
 
@@ -35,9 +35,14 @@ class BlobReader:
         if self._proc is None:
             env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
             try:
-                self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
-                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                              stderr=subprocess.DEVNULL, env=env)
+                self._proc = subprocess.Popen(
+                    ["git", "cat-file", "--batch"],
+                    cwd=self.root,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=env,
+                )
             except FileNotFoundError:
                 raise GitError("git is not installed or not on PATH") from None
         return self._proc
@@ -65,7 +70,9 @@ class BlobReader:
                 size += len(wanted[i]) + 1
                 i += 1
             try:
-                proc.stdin.write("".join(n + "\n" for n in batch).encode("utf-8", "surrogateescape"))
+                proc.stdin.write(
+                    "".join(n + "\n" for n in batch).encode("utf-8", "surrogateescape")
+                )
                 proc.stdin.flush()
             except BrokenPipeError:
                 raise GitError("git cat-file stopped unexpectedly") from None
@@ -100,8 +107,9 @@ class BlobReader:
             end = nl + 1 + int(parts[2])
             while len(buf) < end + 1:
                 more()
-            out.append((parts[0].decode(), bytes(buf[nl + 1:end])) if parts[1] == b"blob"
-                       else None)
+            out.append(
+                (parts[0].decode(), bytes(buf[nl + 1 : end])) if parts[1] == b"blob" else None
+            )
             pos = end + 1
         del buf[:pos]
         return out
@@ -120,12 +128,15 @@ class BlobReader:
     def __enter__(self) -> BlobReader:
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
-def read_blobs(root: str | Path, items: Sequence[tuple[str, str]]) -> dict[tuple[str, str], bytes | None]:
+def read_blobs(
+    root: str | Path, items: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], bytes | None]:
     """``{(commit, path): bytes or None}`` through one ``git cat-file --batch`` process.
 
     ``commit`` may be any commit-ish; ``""`` reads the index (``:path``).

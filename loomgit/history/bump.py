@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .facts import Facts, strip_source
+from loomgit.history.facts import Facts, strip_source
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from .facts import TextLoader
+    from loomgit.history.facts import TextLoader
+    from loomgit.prompt.model import Prompt
 
 CHANGES = ("initial", "patch", "minor", "major")
 _RANK = {"patch": 1, "minor": 2, "major": 3}
@@ -113,11 +113,15 @@ def _variables(old: Facts, new: Facts, r: _Reasons) -> None:
                 gone = [e for e in o.enum if e not in v.enum]
                 added = [e for e in v.enum if e not in o.enum]
                 if gone:
-                    r.add("major", f'variable "{name}": enum value(s) removed: '
-                                   + ", ".join(map(str, gone)))
+                    r.add(
+                        "major",
+                        f'variable "{name}": enum value(s) removed: ' + ", ".join(map(str, gone)),
+                    )
                 if added:
-                    r.add("minor", f'variable "{name}": enum value(s) added: '
-                                   + ", ".join(map(str, added)))
+                    r.add(
+                        "minor",
+                        f'variable "{name}": enum value(s) added: ' + ", ".join(map(str, added)),
+                    )
                 if not gone and not added:
                     r.add("patch", f'variable "{name}": enum reordered')
         if not v.required and not o.required and o.default != v.default:
@@ -164,17 +168,29 @@ def schema_changes(old: Any, new: Any, where: str = "") -> list[tuple[str, str]]
     oe, ne = old.get("enum"), new.get("enum")
     if oe != ne and isinstance(oe, list) and isinstance(ne, list):
         if [e for e in ne if e not in oe]:
-            out.append(("major", f"{label}: new enum value(s) "
-                                 + ", ".join(_fmt(e) for e in ne if e not in oe)))
+            out.append(
+                (
+                    "major",
+                    f"{label}: new enum value(s) " + ", ".join(_fmt(e) for e in ne if e not in oe),
+                )
+            )
         if [e for e in oe if e not in ne]:
             out.append(("minor", f"{label}: enum value(s) removed"))
     elif oe != ne:
         out.append(("major" if oe is None else "minor", f"{label}: enum changed"))
     if "items" in old or "items" in new:
-        out += schema_changes(old.get("items"), new.get("items"),
-                              f"{where}[]" if where else "[]")
-    rest = {"properties", "required", "enum", "items", "type", "description", "title",
-            "examples", "$comment"}
+        out += schema_changes(old.get("items"), new.get("items"), f"{where}[]" if where else "[]")
+    rest = {
+        "properties",
+        "required",
+        "enum",
+        "items",
+        "type",
+        "description",
+        "title",
+        "examples",
+        "$comment",
+    }
     for k in sorted(set(old) | set(new)):
         if k in rest or old.get(k) == new.get(k):
             continue
@@ -196,7 +212,7 @@ def _messages(old: Facts, new: Facts, r: _Reasons) -> None:
 
     for i in range(max(len(old.messages), len(new.messages))):
         if i >= len(old.messages):
-            r.add("minor", f'{label(i, new.messages[i][0])} added')
+            r.add("minor", f"{label(i, new.messages[i][0])} added")
         elif i >= len(new.messages):
             r.add("minor", f'message {i + 1} ("{old.messages[i][0]}") removed')
         elif old.messages[i][0] != new.messages[i][0]:
@@ -276,12 +292,21 @@ def _meta(old: Facts, new: Facts, r: _Reasons) -> None:
 _NONE = object()
 
 
-def classify(old: Prompt, new: Prompt, old_loader: TextLoader | None = None,
-             new_loader: TextLoader | None = None, *, message: str = "") -> tuple[str, list[str]]:
+def classify(
+    old: Prompt,
+    new: Prompt,
+    old_loader: TextLoader | None = None,
+    new_loader: TextLoader | None = None,
+    *,
+    message: str = "",
+) -> tuple[str, list[str]]:
     """``(change, reasons)`` between two parsed prompts; ``message`` is the commit message
     (``BREAKING CHANGE`` / ``type!:`` force a major bump). Loaders give included files."""
-    from .facts import facts_from_prompt
-    from .gitlog import is_breaking
+    from loomgit.history.facts import facts_from_prompt
+    from loomgit.history.gitlog import is_breaking
 
-    return classify_facts(facts_from_prompt(old, old_loader), facts_from_prompt(new, new_loader),
-                          breaking=is_breaking(message) if message else False)
+    return classify_facts(
+        facts_from_prompt(old, old_loader),
+        facts_from_prompt(new, new_loader),
+        breaking=is_breaking(message) if message else False,
+    )

@@ -22,9 +22,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
-from ..errors import InfraError
-from .fold import Line, Lines, State
+from loomgit.config import Config
+from loomgit.errors import InfraError
+from loomgit.history.fold import Line, Lines, State
 
 FORMAT = 6  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
@@ -32,10 +32,12 @@ _KINDS = ("idx", "lines", "fold")
 
 
 def fingerprint(config: Config) -> str:
-    data = {"format": FORMAT,
-            "prompts": [[g.glob, g.id] for g in config.prompts],
-            "initial": config.initial_version,
-            "history": config.history}
+    data = {
+        "format": FORMAT,
+        "prompts": [[g.glob, g.id] for g in config.prompts],
+        "initial": config.initial_version,
+        "history": config.history,
+    }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -58,8 +60,9 @@ class Store:
     def shas(self) -> list[str]:
         """Cached commits, most recently used first."""
         try:
-            files = [(p.stat().st_mtime, p.name.split(".", 1)[0])
-                     for p in self.dir.glob("*.idx.json")]
+            files = [
+                (p.stat().st_mtime, p.name.split(".", 1)[0]) for p in self.dir.glob("*.idx.json")
+            ]
         except OSError:
             return []
         return [s for _, s in sorted(files, reverse=True)]
@@ -87,8 +90,10 @@ class Store:
 
         def damaged(why: str) -> CacheError:
             self.drop(sha)
-            return CacheError(f"the history cache for {sha[:7]} was {why} and has been "
-                              f"removed; run the command again ({self.dir})")
+            return CacheError(
+                f"the history cache for {sha[:7]} was {why} and has been "
+                f"removed; run the command again ({self.dir})"
+            )
 
         def raw(key: int) -> bytes:
             if not blob:
@@ -97,7 +102,7 @@ class Store:
                 except OSError:
                     raise damaged("removed while in use") from None
             start, size = offsets[key]
-            return blob[0][start:start + size]
+            return blob[0][start : start + size]
 
         def load(key: int) -> Line:
             try:
@@ -107,8 +112,11 @@ class Store:
 
         def fold_data() -> tuple[dict[str, str], dict[str, list[Any]]]:
             data = self._json(sha, "fold")
-            if not isinstance(data, dict) or not isinstance(data.get("tree"), dict) \
-                    or not isinstance(data.get("commits"), dict):
+            if (
+                not isinstance(data, dict)
+                or not isinstance(data.get("tree"), dict)
+                or not isinstance(data.get("commits"), dict)
+            ):
                 raise damaged("damaged")
             return data["tree"], data["commits"]
 
@@ -135,8 +143,11 @@ class Store:
             lines = state.lines
             for key in range(len(lines)):
                 if lines.loaded(key) or lines.raw is None:
-                    rows.append(json.dumps(lines[key].to_json(), separators=(",", ":"),
-                                           ensure_ascii=False).encode())
+                    rows.append(
+                        json.dumps(
+                            lines[key].to_json(), separators=(",", ":"), ensure_ascii=False
+                        ).encode()
+                    )
                 else:
                     rows.append(lines.raw(key))
             offsets, pos = [], 0
@@ -144,16 +155,19 @@ class Store:
                 offsets.append([pos, len(r)])
                 pos += len(r) + 1
             self._write(self.path(state.commit, "lines"), b"\n".join(rows) + b"\n")
-            self._write(self.path(state.commit, "fold"), _dumps(
-                {"tree": state.tree, "commits": state.commits}))
-            self._write(self.path(state.commit, "idx"), _dumps(
-                {**state.index(), "offsets": offsets}))
+            self._write(
+                self.path(state.commit, "fold"),
+                _dumps({"tree": state.tree, "commits": state.commits}),
+            )
+            self._write(
+                self.path(state.commit, "idx"), _dumps({**state.index(), "offsets": offsets})
+            )
             self._prune()
         except (OSError, CacheError):
             pass
 
     def _write(self, path: Path, data: bytes) -> None:
-        from ..fsutil import atomic_write
+        from loomgit.fsutil import atomic_write
 
         atomic_write(path, data)
 

@@ -15,15 +15,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LoomgitError
-from ..prompt.model import MessageTemplate, Prompt, Variable, content_hash
+from loomgit.errors import LoomgitError
+from loomgit.prompt.model import MessageTemplate, Prompt, Variable, content_hash
 
 TextLoader = Callable[[str], "str | None"]
-_INCLUDE = re.compile(
-    r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
+_INCLUDE = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
-_KNOWN_META = {"model", "params", "variables", "inputs", "output", "description", "name",
-               "tags", "sample", "id"}
+_KNOWN_META = {
+    "model",
+    "params",
+    "variables",
+    "inputs",
+    "output",
+    "description",
+    "name",
+    "tags",
+    "sample",
+    "id",
+}
 _MAX_INCLUDES = 64
 _BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
 _BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
@@ -56,7 +65,9 @@ def include_names(source: str) -> list[str]:
     return [m.group(2) for m in _INCLUDE.finditer(source)]
 
 
-def collect_includes(sources: list[str], load: TextLoader | None) -> tuple[dict[str, str], tuple[str, ...]]:
+def collect_includes(
+    sources: list[str], load: TextLoader | None
+) -> tuple[dict[str, str], tuple[str, ...]]:
     """Transitive includes: (path -> text, names that could not be loaded)."""
     if not any("{%" in s for s in sources):
         return {}, ()
@@ -79,14 +90,19 @@ def collect_includes(sources: list[str], load: TextLoader | None) -> tuple[dict[
 
 def strip_source(source: str) -> str:
     """A template without Jinja comments, trailing blanks and surrounding blank lines."""
-    if "{#" not in source and source.isascii() and source[-1:] not in _BLANKS \
-            and not _BLANK_EOL.search(source):
+    if (
+        "{#" not in source
+        and source.isascii()
+        and source[-1:] not in _BLANKS
+        and not _BLANK_EOL.search(source)
+    ):
         return source.strip("\n")  # nothing to strip inside: the usual case
     src = _JINJA_COMMENT.sub("", source)
     return "\n".join(ln.rstrip() for ln in src.split("\n")).strip("\n")
 
 
 # --- fast frontmatter -------------------------------------------------------------------
+
 
 def _fast_yaml() -> Callable[[str], Any] | None:
     try:
@@ -114,7 +130,7 @@ def load_meta(fm_text: str) -> Any:
             return _plainify(_YAML_LOAD(fm_text))
         except Exception as e:  # any YAML problem: the version does not parse
             raise LoomgitError(f"invalid YAML in frontmatter: {str(e).splitlines()[0]}") from None
-    from .. import yamlio
+    from loomgit import yamlio
 
     return yamlio.plain(yamlio.load(fm_text))
 
@@ -123,8 +139,10 @@ def _plainify(obj: Any) -> Any:
     """PyYAML gives dates and the like; make them what the round-trip loader's ``plain``
     gives (strings), so that values compare the same way everywhere."""
     if isinstance(obj, dict):
-        return {k if isinstance(k, (str, int, float, bool)) else str(k): _plainify(v)
-                for k, v in obj.items()}
+        return {
+            k if isinstance(k, (str, int, float, bool)) else str(k): _plainify(v)
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [_plainify(v) for v in obj]
     if obj is None or isinstance(obj, (str, int, float, bool)):
@@ -150,8 +168,11 @@ class _Meta:
 _TOP_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t]|$)")
 
 
-_BLOCK = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t][^\n]*)?"
-                    r"(?:\n(?=[ \t#\n-]|\Z)[^\n]*)*", re.MULTILINE)
+_BLOCK = re.compile(
+    r"^([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:(?:[ \t][^\n]*)?"
+    r"(?:\n(?=[ \t#\n-]|\Z)[^\n]*)*",
+    re.MULTILINE,
+)
 _LEAD = re.compile(r"(?:(?:[ \t#][^\n]*)?\n)*")
 
 
@@ -163,7 +184,7 @@ def split_blocks(fm_text: str) -> list[tuple[str, str]] | None:
     pos = -1
     for m in _BLOCK.finditer(fm_text):
         if pos < 0:
-            lead = fm_text[:m.start()]
+            lead = fm_text[: m.start()]
             if lead and not _LEAD.fullmatch(lead):
                 return None  # something before the first key that is not a comment
         elif m.start() != pos + 1:
@@ -175,11 +196,14 @@ def split_blocks(fm_text: str) -> list[tuple[str, str]] | None:
     return out if pos == len(fm_text) else None
 
 
-def _meta_from(meta: Any, path: str,
-               var_cache: dict[str, dict[str, Variable]] | None = None,
-               var_text: str | None = None) -> _Meta:
-    from ..errors import PromptError
-    from ..prompt.parse import parse_variables, prompty_model
+def _meta_from(
+    meta: Any,
+    path: str,
+    var_cache: dict[str, dict[str, Variable]] | None = None,
+    var_text: str | None = None,
+) -> _Meta:
+    from loomgit.errors import PromptError
+    from loomgit.prompt.parse import parse_variables, prompty_model
 
     if meta is None:
         meta = {}
@@ -222,15 +246,28 @@ def _meta_from(meta: Any, path: str,
     desc = meta.get("description") or meta.get("name") or ""
     other = {str(k): v for k, v in meta.items() if k not in _KNOWN_META}
     sample = meta.get("sample")
-    if isinstance(sample, str) and (path.endswith(".prompty") or isinstance(meta.get("model"), dict)):
+    if isinstance(sample, str) and (
+        path.endswith(".prompty") or isinstance(meta.get("model"), dict)
+    ):
         sample = None  # Prompty allows a file name here; the parser does not follow it
     if sample is None and var_key == "inputs" and variables:
-        picked = {k: v["sample"] for k, v in meta["inputs"].items()
-                  if isinstance(v, dict) and "sample" in v}
+        picked = {
+            k: v["sample"]
+            for k, v in meta["inputs"].items()
+            if isinstance(v, dict) and "sample" in v
+        }
         sample = picked or None
-    return _Meta(model=model, params=params, variables=variables, output=output,
-                 description=str(desc), tags=tuple(str(t) for t in tags),
-                 sample=sample, other=other, meta=meta)
+    return _Meta(
+        model=model,
+        params=params,
+        variables=variables,
+        output=output,
+        description=str(desc),
+        tags=tuple(str(t) for t in tags),
+        sample=sample,
+        other=other,
+        meta=meta,
+    )
 
 
 # Most frontmatter blocks have a plain shape: ``description: words``, ``model: a/b``,
@@ -249,11 +286,13 @@ class _NotPlain(Exception):
     pass
 
 
-_WORDS: dict[str, Any] = {**{w: True for w in ("yes", "Yes", "YES", "true", "True", "TRUE",
-                                                "on", "On", "ON")},
-                          **{w: False for w in ("no", "No", "NO", "false", "False", "FALSE",
-                                                "off", "Off", "OFF")},
-                          "null": None, "Null": None, "NULL": None}
+_WORDS: dict[str, Any] = {
+    **{w: True for w in ("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
+    **{w: False for w in ("no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
+    "null": None,
+    "Null": None,
+    "NULL": None,
+}
 
 
 def _word(text: str) -> Any:
@@ -285,7 +324,7 @@ def _flow(s: str, i: int, top: bool) -> tuple[Any, int]:
                 return (out_map if c == "{" else out_seq), i + 1
             if c == "{":
                 m = _KEY.match(s, i)
-                if m is None or s[m.end():m.end() + 2] != ": " or m.group() in out_map:
+                if m is None or s[m.end() : m.end() + 2] != ": " or m.group() in out_map:
                     raise _NotPlain
                 out_map[m.group()], i = _flow(s, m.end() + 2, False)
             else:
@@ -301,9 +340,9 @@ def _flow(s: str, i: int, top: bool) -> tuple[Any, int]:
             raise _NotPlain
     if c == '"' or c == "'":
         j = s.find(c, i + 1)
-        if j < 0 or (c == '"' and "\\" in s[i:j]) or s[j + 1:j + 2] == c:
+        if j < 0 or (c == '"' and "\\" in s[i:j]) or s[j + 1 : j + 2] == c:
             raise _NotPlain
-        return s[i + 1:j], j + 1
+        return s[i + 1 : j], j + 1
     m = _NUM.match(s, i)
     if m is not None:
         end = m.end()
@@ -329,9 +368,9 @@ def simple_block(text: str) -> dict[str, Any] | None:
     """``{key: value}`` for a block of a plain shape, else None (YAML reads it then)."""
     first, _, rest = text.partition("\n")
     m = _KEY.match(first)
-    if m is None or first[m.end():m.end() + 1] != ":":
+    if m is None or first[m.end() : m.end() + 1] != ":":
         return None
-    key, after = m.group(), first[m.end() + 1:]
+    key, after = m.group(), first[m.end() + 1 :]
     try:
         if not rest:
             if not after.startswith(" ") or not after.strip(" "):
@@ -345,24 +384,27 @@ def simple_block(text: str) -> dict[str, Any] | None:
         if not lines:
             return None
         indent = len(lines[0]) - len(lines[0].lstrip(" "))
-        if lines[0][indent:indent + 2] == "- ":  # a list: "  - a" or "- a"
+        if lines[0][indent : indent + 2] == "- ":  # a list: "  - a" or "- a"
             items = []
             for ln in lines:
-                if ln[:indent] != " " * indent or ln[indent:indent + 2] != "- " \
-                        or ln[indent + 2:indent + 3] == " ":
+                if (
+                    ln[:indent] != " " * indent
+                    or ln[indent : indent + 2] != "- "
+                    or ln[indent + 2 : indent + 3] == " "
+                ):
                     return None
-                items.append(_line_value(ln[indent + 2:]))
+                items.append(_line_value(ln[indent + 2 :]))
             return {key: items}
         if indent == 0:
             return None
         out: dict[str, Any] = {}
         for ln in lines:
-            if ln[:indent] != " " * indent or ln[indent:indent + 1] == " ":
+            if ln[:indent] != " " * indent or ln[indent : indent + 1] == " ":
                 return None
             km = _KEY.match(ln, indent)
-            if km is None or ln[km.end():km.end() + 2] != ": " or km.group() in out:
+            if km is None or ln[km.end() : km.end() + 2] != ": " or km.group() in out:
                 return None
-            out[km.group()] = _line_value(ln[km.end() + 2:])
+            out[km.group()] = _line_value(ln[km.end() + 2 :])
         return {key: out}
     except (_NotPlain, ValueError):
         return None
@@ -434,10 +476,14 @@ class FactsBuilder:
         key = (*sources, "\0", *(f"{k}\0{v}" for k, v in sorted(includes.items())))
         got = self._used.get(key)
         if got is None:
-            from ..prompt.render import used_variables
+            from loomgit.prompt.render import used_variables
 
-            stub = Prompt(id="x", path=path, text="",
-                          messages=tuple(MessageTemplate("user", s, 1) for s in sources))
+            stub = Prompt(
+                id="x",
+                path=path,
+                text="",
+                messages=tuple(MessageTemplate("user", s, 1) for s in sources),
+            )
             got = frozenset(used_variables(stub, includes.get))
             if len(self._used) > 20_000:
                 self._used.clear()
@@ -450,7 +496,7 @@ class FactsBuilder:
         if got is None:
             got = _fast_messages(body)
             if got is None:  # unusual layout or an error: the parser decides and explains
-                from ..prompt.parse import split_messages
+                from loomgit.prompt.parse import split_messages
 
                 got = tuple((m.role, m.source) for m in split_messages(body, body_line, path))
             if len(self._msgs) > 20_000:
@@ -471,8 +517,13 @@ class FactsBuilder:
             msgs = self.messages(body, body_line, path)
         except LoomgitError as e:
             includes, missing = collect_includes([text], load)
-            return Facts(ok=False, error=e.message, content_hash=content_hash(text, includes),
-                         includes=includes, missing_includes=missing)
+            return Facts(
+                ok=False,
+                error=e.message,
+                content_hash=content_hash(text, includes),
+                includes=includes,
+                missing_includes=missing,
+            )
         sources = [src for _, src in msgs]
         includes, missing = collect_includes(sources, load) if "{%" in body else ({}, ())
         if m.variables is not None:
@@ -480,19 +531,35 @@ class FactsBuilder:
         else:
             iface = {n: Variable(n) for n in sorted(self.used(sources, includes, path))}
         fmt, schema = m.output if m.output else ("text", None)
-        return Facts(ok=True, content_hash=fast_hash(text, includes), model=m.model,
-                     params=m.params, interface=iface, output_format=fmt, output_schema=schema,
-                     description=m.description, tags=m.tags, sample=m.sample, other=m.other,
-                     messages=msgs, includes=includes, missing_includes=missing, meta_key=m)
-
-
+        return Facts(
+            ok=True,
+            content_hash=fast_hash(text, includes),
+            model=m.model,
+            params=m.params,
+            interface=iface,
+            output_format=fmt,
+            output_schema=schema,
+            description=m.description,
+            tags=m.tags,
+            sample=m.sample,
+            other=m.other,
+            messages=msgs,
+            includes=includes,
+            missing_includes=missing,
+            meta_key=m,
+        )
 
 
 def fast_hash(text: str, includes: Mapping[str, str]) -> str:
     """:func:`loomgit.prompt.model.content_hash`, without its line-by-line work when the
     text is already normalized (ASCII, LF, no trailing blanks: the usual case)."""
-    if includes or not text.isascii() or text[-1:] in _BLANKS or "\r" in text \
-            or _BLANK_EOL.search(text):
+    if (
+        includes
+        or not text.isascii()
+        or text[-1:] in _BLANKS
+        or "\r" in text
+        or _BLANK_EOL.search(text)
+    ):
         return content_hash(text, includes)
     import hashlib
 
@@ -506,7 +573,7 @@ def split_front(text: str, path: str) -> tuple[str | None, str, int]:
     nl = text.find("\n")
     first = text if nl < 0 else text[:nl]
     if first.rstrip() != "---" or nl < 0:
-        from ..prompt.parse import split_frontmatter
+        from loomgit.prompt.parse import split_frontmatter
 
         return split_frontmatter(text, path)
     start = end = -1
@@ -518,17 +585,17 @@ def split_front(text: str, path: str) -> tuple[str | None, str, int]:
             break
         eol = text.find("\n", cand + 4)
         eol = len(text) if eol < 0 else eol
-        rest = text[cand + 4:eol]
+        rest = text[cand + 4 : eol]
         if not rest or rest.isspace():
             start, end = cand + 1, eol
             break
         i = cand + 1
     if start < 0:
-        from ..prompt.parse import split_frontmatter
+        from loomgit.prompt.parse import split_frontmatter
 
         return split_frontmatter(text, path)  # raises the parser's own error
-    fm = text[nl + 1:start - 1] if start > nl + 1 else ""
-    body = text[end + 1:] if end < len(text) else ""
+    fm = text[nl + 1 : start - 1] if start > nl + 1 else ""
+    body = text[end + 1 :] if end < len(text) else ""
     return fm, body, (fm.count("\n") + 4) if start > nl + 1 else 3
 
 
@@ -547,7 +614,7 @@ def _fast_messages(body: str) -> tuple[tuple[str, str], ...] | None:
     out = []
     for i, m in enumerate(found):
         end = found[i + 1].start() if i + 1 < len(found) else len(body)
-        src = body[m.end() + 1:end].strip("\n") if m.end() < len(body) else ""
+        src = body[m.end() + 1 : end].strip("\n") if m.end() < len(body) else ""
         if not src or src.isspace() or ("{#" in src and not _JINJA_COMMENT.sub("", src).strip()):
             return None
         out.append((m.group(1).lower(), src))
@@ -556,18 +623,26 @@ def _fast_messages(body: str) -> tuple[tuple[str, str], ...] | None:
 
 def facts_from_prompt(prompt: Prompt, load: TextLoader | None = None) -> Facts:
     """Facts of an already parsed prompt (the full parser's view)."""
-    from ..prompt.render import interface
+    from loomgit.prompt.render import interface
 
     sources = [m.source for m in prompt.messages]
     includes, missing = collect_includes(sources, load)
     iface = interface(prompt, includes.get if load is not None else None)
     out = prompt.output
     meta = prompt.meta or {}
-    return Facts(ok=True, content_hash=content_hash(prompt.text, includes), model=prompt.model,
-                 params=dict(prompt.params), interface=iface,
-                 output_format=out.format if out else "text",
-                 output_schema=out.schema if out else None, description=prompt.description,
-                 tags=tuple(prompt.tags), sample=prompt.sample,
-                 other={str(k): v for k, v in meta.items() if k not in _KNOWN_META},
-                 messages=tuple((m.role, m.source) for m in prompt.messages),
-                 includes=includes, missing_includes=missing)
+    return Facts(
+        ok=True,
+        content_hash=content_hash(prompt.text, includes),
+        model=prompt.model,
+        params=dict(prompt.params),
+        interface=iface,
+        output_format=out.format if out else "text",
+        output_schema=out.schema if out else None,
+        description=prompt.description,
+        tags=tuple(prompt.tags),
+        sample=prompt.sample,
+        other={str(k): v for k, v in meta.items() if k not in _KNOWN_META},
+        messages=tuple((m.role, m.source) for m in prompt.messages),
+        includes=includes,
+        missing_includes=missing,
+    )

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Config
-from ..prompt.discover import is_suite, match
-from .bump import bump, classify_facts
-from .facts import Facts, FactsBuilder
-from .gitlog import Change, Commit
+from loomgit.config import Config
+from loomgit.history.bump import bump, classify_facts
+from loomgit.history.facts import Facts, FactsBuilder
+from loomgit.history.gitlog import Change, Commit
+from loomgit.prompt.discover import is_suite, match
 
 _FM_ID = re.compile(r"^id:[ \t]*['\"]?([A-Za-z0-9_./-]+)['\"]?[ \t]*$", re.MULTILINE)
 _FM_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
@@ -40,8 +40,18 @@ class Rec:
     inc: dict[str, str] | None  # included path -> blob id
 
     def to_json(self) -> list[Any]:
-        return [self.version, self.commit, self.change, self.reasons, self.hash, self.same_as,
-                self.path, self.id, self.blob, self.inc]
+        return [
+            self.version,
+            self.commit,
+            self.change,
+            self.reasons,
+            self.hash,
+            self.same_as,
+            self.path,
+            self.id,
+            self.blob,
+            self.inc,
+        ]
 
     @classmethod
     def from_json(cls, d: list[Any]) -> Rec:
@@ -79,8 +89,15 @@ class Line:
         self.hashes = {r.hash: r.version for r in self.recs if r.version}
 
     def copy(self) -> Line:
-        return Line(self.key, self.id, self.path, list(self.recs), dict(self.info), self.facts,
-                    dict(self.hashes))
+        return Line(
+            self.key,
+            self.id,
+            self.path,
+            list(self.recs),
+            dict(self.info),
+            self.facts,
+            dict(self.hashes),
+        )
 
     def to_json(self) -> list[Any]:
         return [self.id, self.path, [r.to_json() for r in self.recs], self.info]
@@ -95,8 +112,12 @@ class Line:
 class Lines:
     """The lines of a state, read from the cache one at a time, when first used."""
 
-    def __init__(self, n: int = 0, load: Callable[[int], Line] | None = None,
-                 raw: Callable[[int], bytes] | None = None) -> None:
+    def __init__(
+        self,
+        n: int = 0,
+        load: Callable[[int], Line] | None = None,
+        raw: Callable[[int], bytes] | None = None,
+    ) -> None:
         self._items: list[Line | None] = [None] * n
         self._load = load
         self.raw = raw  # the cached JSON of a line never loaded (to copy it as it is)
@@ -137,10 +158,16 @@ class State:
     only when the state is folded further.
     """
 
-    def __init__(self, commit: str | None = None, seq: int = 0, *,
-                 tree: dict[str, str] | None = None, commits: dict[str, list[Any]] | None = None,
-                 fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]] | None = None,
-                 lines: Lines | None = None) -> None:
+    def __init__(
+        self,
+        commit: str | None = None,
+        seq: int = 0,
+        *,
+        tree: dict[str, str] | None = None,
+        commits: dict[str, list[Any]] | None = None,
+        fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]] | None = None,
+        lines: Lines | None = None,
+    ) -> None:
         self.commit = commit
         self.seq = seq
         self.by_path: dict[str, int] = {}
@@ -183,8 +210,12 @@ class State:
         if self._dirty:
             for key, line in self._dirty.items():
                 rec = line.last
-                self._heads[key] = [line.id, line.path, rec.to_json() if rec else None,
-                                    line.info.get(rec.commit) if rec else None]
+                self._heads[key] = [
+                    line.id,
+                    line.path,
+                    rec.to_json() if rec else None,
+                    line.info.get(rec.commit) if rec else None,
+                ]
             self._dirty = {}
         return self._heads
 
@@ -205,8 +236,13 @@ class State:
 
     def fork(self) -> State:
         """A copy that can be folded further without touching this one."""
-        st = State(self.commit, self.seq, tree=dict(self.tree), commits=dict(self.commits),
-                   lines=self.lines.fork())
+        st = State(
+            self.commit,
+            self.seq,
+            tree=dict(self.tree),
+            commits=dict(self.commits),
+            lines=self.lines.fork(),
+        )
         st.by_path, st.by_id = dict(self.by_path), dict(self.by_id)
         st.covered = set(self.covered)
         st.inc_users = {k: set(v) for k, v in self.inc_users.items()}
@@ -215,15 +251,24 @@ class State:
 
     def index(self) -> dict[str, Any]:
         """The small part of the state: everything but the lines, the tree, the commits."""
-        return {"commit": self.commit, "seq": self.seq, "covered": sorted(self.covered),
-                "by_path": self.by_path, "by_id": self.by_id, "heads": self.heads,
-                "inc_users": {k: sorted(v) for k, v in self.inc_users.items() if v}}
+        return {
+            "commit": self.commit,
+            "seq": self.seq,
+            "covered": sorted(self.covered),
+            "by_path": self.by_path,
+            "by_id": self.by_id,
+            "heads": self.heads,
+            "inc_users": {k: sorted(v) for k, v in self.inc_users.items() if v},
+        }
 
     @classmethod
-    def from_index(cls, d: dict[str, Any], lines: Lines,
-                   fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]]) -> State:
-        st = cls(d["commit"], d["seq"], tree=None, commits=None, fold_data=fold_data,
-                 lines=lines)
+    def from_index(
+        cls,
+        d: dict[str, Any],
+        lines: Lines,
+        fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]],
+    ) -> State:
+        st = cls(d["commit"], d["seq"], tree=None, commits=None, fold_data=fold_data, lines=lines)
         st.by_path, st.by_id = d["by_path"], d["by_id"]
         st.covered = set(d["covered"])
         st.heads = d["heads"]
@@ -260,10 +305,16 @@ class Folder:
     path at a commit, used when an include is met that the log pass did not cover.
     """
 
-    def __init__(self, config: Config, state: State, *,
-                 read: Callable[[list[str]], dict[str, bytes | None]],
-                 fetch: Callable[[str, str], tuple[str, bytes] | None],
-                 covered: set[str] | None = None, builder: FactsBuilder | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        state: State,
+        *,
+        read: Callable[[list[str]], dict[str, bytes | None]],
+        fetch: Callable[[str, str], tuple[str, bytes] | None],
+        covered: set[str] | None = None,
+        builder: FactsBuilder | None = None,
+    ) -> None:
         self.config = config
         self.state = state
         self._read = read
@@ -311,10 +362,14 @@ class Folder:
         text = self.text(blob)
         if text is None:
             raw = self._read([blob]).get(blob) or b""
-            return Facts(ok=False, error="not a UTF-8 text file (binary, or over 1 MB)",
-                         content_hash=hashlib.sha256(raw).hexdigest())
-        return self.builder.from_text(text, path, lambda n: self.text(inc_blobs[n])
-                                      if n in inc_blobs else None)
+            return Facts(
+                ok=False,
+                error="not a UTF-8 text file (binary, or over 1 MB)",
+                content_hash=hashlib.sha256(raw).hexdigest(),
+            )
+        return self.builder.from_text(
+            text, path, lambda n: self.text(inc_blobs[n]) if n in inc_blobs else None
+        )
 
     def rec_facts(self, rec: Rec) -> Facts:
         return self.facts_for(rec.path, rec.blob, rec.inc or {})
@@ -333,8 +388,12 @@ class Folder:
     def _fold_batch(self, batch: list[Commit]) -> None:
         keep = {b for p, b in self.state.tree.items() if p in self.state.inc_users}
         self.drop_texts(keep)
-        self.prefetch(ch.new_blob for c in batch for ch in c.changes
-                      if ch.new_blob and ch.new_path and self.in_pass(ch.new_path))
+        self.prefetch(
+            ch.new_blob
+            for c in batch
+            for ch in c.changes
+            if ch.new_blob and ch.new_path and self.in_pass(ch.new_path)
+        )
         for c in batch:
             self.apply(c)
 
@@ -383,8 +442,15 @@ class Folder:
             st.set_head(line)
         return out
 
-    def _apply_change(self, ch: Change, changed: set[str], gone: dict[int, str],
-                      moved: dict[int, str], adds: list[str], touched: dict[int, list[str]]) -> None:
+    def _apply_change(
+        self,
+        ch: Change,
+        changed: set[str],
+        gone: dict[int, str],
+        moved: dict[int, str],
+        adds: list[str],
+        touched: dict[int, list[str]],
+    ) -> None:
         st = self.state
         if ch.old_path is not None and ch.status in "DR":
             st.tree.pop(ch.old_path, None)
@@ -410,7 +476,9 @@ class Folder:
                 elif self.prompt_id(ch.new_path) is not None:
                     adds.append(ch.new_path)
 
-    def _add(self, path: str, c: Commit, gone: dict[int, str], touched: dict[int, list[str]]) -> None:
+    def _add(
+        self, path: str, c: Commit, gone: dict[int, str], touched: dict[int, list[str]]
+    ) -> None:
         st = self.state
         text = self.text(st.tree[path]) or ""
         pid = frontmatter_id(text) or self.prompt_id(path) or path
@@ -472,10 +540,15 @@ class Folder:
             inc_blobs = {k: v for k, v in inc_blobs.items() if k in facts.includes}
         else:
             facts = self.builder.from_text(text, path)
-        new_id = (frontmatter_id(text or "") or self.prompt_id(path) or line.id)
+        new_id = frontmatter_id(text or "") or self.prompt_id(path) or line.id
         last = line.last
-        if last is not None and not extra and last.blob == blob and (last.inc or {}) == inc_blobs \
-                and line.live_rec is not None:
+        if (
+            last is not None
+            and not extra
+            and last.blob == blob
+            and (last.inc or {}) == inc_blobs
+            and line.live_rec is not None
+        ):
             return None  # e.g. only the file mode changed
         if new_id != line.id:
             holder = st.by_id.get(new_id)
@@ -496,8 +569,18 @@ class Folder:
                 else:
                     reasons = reasons + extra
             version = bump(last.version, change)
-        rec = Rec(version, c.sha, change, reasons, facts.content_hash,
-                  line.hashes.get(facts.content_hash), path, new_id, blob, inc_blobs or None)
+        rec = Rec(
+            version,
+            c.sha,
+            change,
+            reasons,
+            facts.content_hash,
+            line.hashes.get(facts.content_hash),
+            path,
+            new_id,
+            blob,
+            inc_blobs or None,
+        )
         line.recs.append(rec)
         line.hashes[facts.content_hash] = version
         line.facts = facts

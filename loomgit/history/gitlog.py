@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import gitio
-from ..errors import GitError
+from loomgit import gitio
+from loomgit.errors import GitError
 
 NULL_SHA = "0" * 40
 _MARK = "\x01"
@@ -26,9 +26,20 @@ _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:", re.MULTILINE)
 _BANG_SUBJECT = re.compile(r"^[A-Za-z][\w-]*(?:\([^)\n]*\))?!:")
 _FILE_MODES = ("100644", "100755")
 # git settings that would change what ``git log`` prints; pinned for every call
-_PINNED = ("-c", "log.showSignature=false", "-c", "diff.relative=false",
-           "-c", "core.quotePath=false", "-c", "log.follow=false", "-c", "log.showRoot=true",
-           "-c", "log.diffMerges=first-parent")
+_PINNED = (
+    "-c",
+    "log.showSignature=false",
+    "-c",
+    "diff.relative=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "log.follow=false",
+    "-c",
+    "log.showRoot=true",
+    "-c",
+    "log.diffMerges=first-parent",
+)
 
 
 @dataclass(frozen=True)
@@ -93,9 +104,16 @@ def parse(stream: Iterable[bytes]) -> Iterator[Commit]:
 
     def build(h: list[str]) -> Commit:
         body = h[5]
-        return Commit(sha=h[0], parents=tuple(h[1].split()), date=h[2], author=h[3],
-                      email=h[4], subject=body.split("\n", 1)[0].strip(),
-                      breaking=is_breaking(body), changes=tuple(changes))
+        return Commit(
+            sha=h[0],
+            parents=tuple(h[1].split()),
+            date=h[2],
+            author=h[3],
+            email=h[4],
+            subject=body.split("\n", 1)[0].strip(),
+            breaking=is_breaking(body),
+            changes=tuple(changes),
+        )
 
     for tok in toks:
         if tok.startswith(_MARK):
@@ -132,12 +150,15 @@ def parse(stream: Iterable[bytes]) -> Iterator[Commit]:
                 kind, dst = "D", None
         elif (kind == "A" and not new_ok) or (kind == "D" and not old_ok):
             continue
-        changes.append(Change(
-            status=kind,
-            old_path=None if kind == "A" else src,
-            new_path=None if kind == "D" else dst,
-            old_blob=None if kind == "A" or old_blob == NULL_SHA else old_blob,
-            new_blob=None if kind == "D" or new_blob == NULL_SHA else new_blob))
+        changes.append(
+            Change(
+                status=kind,
+                old_path=None if kind == "A" else src,
+                new_path=None if kind == "D" else dst,
+                old_blob=None if kind == "A" or old_blob == NULL_SHA else old_blob,
+                new_blob=None if kind == "D" or new_blob == NULL_SHA else new_blob,
+            )
+        )
     if head is not None:
         yield build(head)
 
@@ -153,8 +174,9 @@ class LogStream:
         self._err = tempfile.TemporaryFile()  # a file: a chatty git never blocks on it
         env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
         try:
-            self._proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE,
-                                          stderr=self._err, env=env)
+            self._proc = subprocess.Popen(
+                args, cwd=root, stdout=subprocess.PIPE, stderr=self._err, env=env
+            )
         except FileNotFoundError:
             self._err.close()
             raise GitError("git is not installed or not on PATH") from None
@@ -220,13 +242,30 @@ class LogStream:
         self._finish()
 
 
-def log(root: str | Path, revs: Sequence[str], specs: Sequence[str], *,
-        first_parent: bool = True, reverse: bool = False, drain: bool = False) -> LogStream:
+def log(
+    root: str | Path,
+    revs: Sequence[str],
+    specs: Sequence[str],
+    *,
+    first_parent: bool = True,
+    reverse: bool = False,
+    drain: bool = False,
+) -> LogStream:
     """Start ``git log`` over the commits of ``revs`` touching ``specs``: newest first,
     or oldest first with ``reverse`` (git then walks first and streams the diffs while
     the caller works). Iterate the result for :class:`Commit` objects; close it after."""
-    args = ["git", *_PINNED, "log", "-z", "--raw", "--no-abbrev", "-M", "--no-color",
-            "--encoding=UTF-8", f"--format={_FORMAT}"]
+    args = [
+        "git",
+        *_PINNED,
+        "log",
+        "-z",
+        "--raw",
+        "--no-abbrev",
+        "-M",
+        "--no-color",
+        "--encoding=UTF-8",
+        f"--format={_FORMAT}",
+    ]
     if first_parent:
         args += ["--first-parent", "-m"]
     else:
@@ -237,6 +276,7 @@ def log(root: str | Path, revs: Sequence[str], specs: Sequence[str], *,
 
 
 # --- small repository facts, one process each ------------------------------------------
+
 
 @dataclass(frozen=True)
 class RepoInfo:
@@ -257,8 +297,9 @@ def resolve_commit(root: str | Path, rev: str) -> str | None:
     """The full sha ``rev`` names, or None (unborn HEAD, unknown name)."""
     if rev.startswith("-"):
         return None
-    out = gitio.run(["rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}"],
-                    root, check=False)
+    out = gitio.run(
+        ["rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}"], root, check=False
+    )
     sha = out.decode().strip()
     return sha if re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
 
@@ -266,8 +307,16 @@ def resolve_commit(root: str | Path, rev: str) -> str | None:
 def branch_refs(root: str | Path) -> dict[str, str]:
     """refname -> sha for local branches and origin's remote branches, plus ``origin/HEAD``'s
     target under the key ``"origin/HEAD"``."""
-    out = gitio.text(["for-each-ref", "--format=%(refname)%00%(objectname)%00%(symref)",
-                      "refs/heads", "refs/remotes/origin"], root, check=False)
+    out = gitio.text(
+        [
+            "for-each-ref",
+            "--format=%(refname)%00%(objectname)%00%(symref)",
+            "refs/heads",
+            "refs/remotes/origin",
+        ],
+        root,
+        check=False,
+    )
     refs: dict[str, str] = {}
     for line in out.splitlines():
         name, _, rest = line.partition("\0")
@@ -287,8 +336,12 @@ def main_ref(root: str | Path, configured: str | None) -> tuple[str, str] | None
     for name in names:
         if not name:
             continue
-        for full in (f"refs/heads/{name}", f"refs/remotes/origin/{name}",
-                     f"refs/remotes/{name}", name):
+        for full in (
+            f"refs/heads/{name}",
+            f"refs/remotes/origin/{name}",
+            f"refs/remotes/{name}",
+            name,
+        ):
             if full in refs:
                 return full.removeprefix("refs/heads/").removeprefix("refs/remotes/"), refs[full]
     return None

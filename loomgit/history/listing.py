@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .pending import pending_changes
-from .versions import Version, history
+from loomgit.history.pending import pending_changes
+from loomgit.history.versions import Version, history
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from loomgit.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,15 @@ class Listed:
     stages: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "path": self.path, "version": self.version,
-                "content_hash": self.content_hash, "last_commit": self.last_commit,
-                "modified": self.modified, "stages": dict(self.stages)}
+        return {
+            "id": self.id,
+            "path": self.path,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "last_commit": self.last_commit,
+            "modified": self.modified,
+            "stages": dict(self.stages),
+        }
 
 
 def _last(v: Version | None) -> dict[str, str] | None:
@@ -37,7 +43,7 @@ def _last(v: Version | None) -> dict[str, str] | None:
 def stage_versions(ws: Workspace) -> dict[str, dict[str, str]]:
     """``{stage: {id: version}}`` from the stages module, once it exists."""
     try:
-        from .. import stages  # type: ignore[attr-defined]
+        from loomgit import stages  # type: ignore[attr-defined]
 
         fn = stages.stage_versions
     except (ImportError, AttributeError):
@@ -59,8 +65,9 @@ def listing(ws: Workspace, ref: str | None = None) -> list[Listed]:
         for e in h.live():
             v = h.latest_of(e.key)
             assert v is not None
-            rows.append(Listed(e.id, e.path, v.version, v.content_hash, _last(v),
-                               stages=with_stages(e.id)))
+            rows.append(
+                Listed(e.id, e.path, v.version, v.content_hash, _last(v), stages=with_stages(e.id))
+            )
         return rows
     pend = {p.path: p for p in pending_changes(ws, "worktree")}
     for pf in ws.files():
@@ -68,11 +75,28 @@ def listing(ws: Workspace, ref: str | None = None) -> list[Listed]:
         committed = h.latest_of(key) if key is not None else None
         p = pend.get(pf.path)
         if p is not None:
-            rows.append(Listed(pf.id, pf.path, p.version, p.content_hash, _last(committed),
-                               modified=True, stages=with_stages(pf.id)))
+            rows.append(
+                Listed(
+                    pf.id,
+                    pf.path,
+                    p.version,
+                    p.content_hash,
+                    _last(committed),
+                    modified=True,
+                    stages=with_stages(pf.id),
+                )
+            )
         elif committed is not None:
-            rows.append(Listed(pf.id, pf.path, committed.version, committed.content_hash,
-                               _last(committed), stages=with_stages(pf.id)))
+            rows.append(
+                Listed(
+                    pf.id,
+                    pf.path,
+                    committed.version,
+                    committed.content_hash,
+                    _last(committed),
+                    stages=with_stages(pf.id),
+                )
+            )
         else:  # ignored by git, or otherwise unseen: no version
             rows.append(Listed(pf.id, pf.path, None, "", None, stages=with_stages(pf.id)))
     return sorted(rows, key=lambda r: r.id)

@@ -7,19 +7,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import gitio
-from ..errors import LoomgitError, UsageError
-from . import gitlog
-from .blobs import BlobReader
-from .bump import bump, classify_facts
-from .facts import Facts, FactsBuilder
-from .fold import Folder, Line, State
-from .repo import EMPTY_TREE, Repo
-from .versions import FactReader, History, Version, history
+from loomgit import gitio
+from loomgit.errors import LoomgitError, UsageError
+from loomgit.history import gitlog
+from loomgit.history.blobs import BlobReader
+from loomgit.history.bump import bump, classify_facts
+from loomgit.history.facts import Facts, FactsBuilder
+from loomgit.history.fold import Folder, Line, State
+from loomgit.history.repo import EMPTY_TREE, Repo
+from loomgit.history.versions import FactReader, History, Version, history
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from ..workspace import Workspace
+    from loomgit.prompt.model import Prompt
+    from loomgit.workspace import Workspace
 
 UNCOMMITTED = "0" * 40
 _WT = "wt:"
@@ -46,8 +46,14 @@ class Pending:
         return f"{self.change}: {'; '.join(self.reasons)}" if self.reasons else self.change
 
 
-def prospective(h: History, line: Line | None, facts: Facts, *, breaking: bool = False,
-                fr: FactReader | None = None) -> tuple[str, str, list[str], Version | None]:
+def prospective(
+    h: History,
+    line: Line | None,
+    facts: Facts,
+    *,
+    breaking: bool = False,
+    fr: FactReader | None = None,
+) -> tuple[str, str, list[str], Version | None]:
     """(version, change, reasons, base) a change to ``facts`` would get if committed now."""
     base = h.base_for_next(line) if line is not None else None
     if base is None:
@@ -85,8 +91,17 @@ def working_version(ws: Workspace, prompt: Prompt) -> str | None:
 def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
     specs = repo.specs(h.state.covered)
     base = h.commit or EMPTY_TREE
-    args = ["-c", "diff.relative=false", "diff", "--raw", "-z", "-M", "--no-abbrev",
-            "--no-color", "--no-ext-diff"]
+    args = [
+        "-c",
+        "diff.relative=false",
+        "diff",
+        "--raw",
+        "-z",
+        "-M",
+        "--no-abbrev",
+        "--no-color",
+        "--no-ext-diff",
+    ]
     if source == "index":
         args.append("--cached")
     changes = gitlog.parse_raw(gitio.run([*args, base, "--", *specs], repo.root))
@@ -98,11 +113,13 @@ def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
                 continue
             if c.status == "M" and c.old_blob and _same_blob(repo.root / c.new_path, c.old_blob):
                 continue  # only the file mode changed: no new content
-            kept.append(gitlog.Change(c.status, c.old_path, c.new_path, c.old_blob,
-                                      _WT + c.new_path))
+            kept.append(
+                gitlog.Change(c.status, c.old_path, c.new_path, c.old_blob, _WT + c.new_path)
+            )
         changes = kept
-        out = gitio.run(["ls-files", "-z", "--others", "--exclude-standard", "--", *specs],
-                        repo.root)
+        out = gitio.run(
+            ["ls-files", "-z", "--others", "--exclude-standard", "--", *specs], repo.root
+        )
         for p in out.decode("utf-8", "surrogateescape").split("\0"):
             if p:
                 changes.append(gitlog.Change("A", None, p, None, _WT + p))
@@ -122,8 +139,14 @@ def _same_blob(path: Path, blob: str) -> bool:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == blob
 
 
-def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
-                    include_deleted: bool = False, base: str | None = None) -> list[Pending]:
+def pending_changes(
+    ws: Workspace,
+    source: str = "index",
+    *,
+    message: str = "",
+    include_deleted: bool = False,
+    base: str | None = None,
+) -> list[Pending]:
     """Prompts the staged (``source="index"``) or all uncommitted (``"worktree"``) changes
     give a new version, with that version (``X.Y.Z`` for the index, ``X.Y.Z-dev+<hash7>``
     for the working tree) and why. ``message``: the commit message, if known. ``base``:
@@ -149,7 +172,7 @@ def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
             for k in keys:
                 if k.startswith(_WT):
                     try:
-                        out[k] = (root / k[len(_WT):]).read_bytes()
+                        out[k] = (root / k[len(_WT) :]).read_bytes()
                     except OSError:
                         out[k] = None
             return out
@@ -165,37 +188,65 @@ def pending_changes(ws: Workspace, source: str = "index", *, message: str = "",
         fork = h.state.fork()
         folder = Folder(repo.config, fork, read=read, fetch=fetch)
         breaking = gitlog.is_breaking(message) if message else False
-        commit = gitlog.Commit(UNCOMMITTED, (), "", "", "", message.split("\n", 1)[0],
-                               breaking, tuple(changes))
+        commit = gitlog.Commit(
+            UNCOMMITTED, (), "", "", "", message.split("\n", 1)[0], breaking, tuple(changes)
+        )
         recs = folder.apply(commit)
         fr = FactReader(repo, folder)
         out: list[Pending] = []
         for rec in recs:
             key = fork.by_path.get(rec.path) if rec.version else None
-            old_line = h.state.lines[key] if key is not None and key < len(h.state.lines) \
-                else None
+            old_line = h.state.lines[key] if key is not None and key < len(h.state.lines) else None
             if not rec.version:
                 if include_deleted:
                     old = h.state.by_path.get(rec.path)
                     prev = h.latest_of(old) if old is not None else None
-                    out.append(Pending(rec.id, rec.path, None, "deleted", ["file deleted"], "",
-                                       prev.version if prev else None, "deleted"))
+                    out.append(
+                        Pending(
+                            rec.id,
+                            rec.path,
+                            None,
+                            "deleted",
+                            ["file deleted"],
+                            "",
+                            prev.version if prev else None,
+                            "deleted",
+                        )
+                    )
                 continue
             prev = h.latest(old_line) if old_line is not None else None
             version, change, reasons = rec.version, rec.change, rec.reasons
             if h.provisional and old_line is not None:
                 facts = fork.lines[key].facts  # type: ignore[index]
                 assert facts is not None
-                version, change, reasons, _ = prospective(h, old_line, facts,
-                                                          breaking=breaking, fr=fr)
+                version, change, reasons, _ = prospective(
+                    h, old_line, facts, breaking=breaking, fr=fr
+                )
                 moves = [x for x in rec.reasons if x.startswith("moved from ")]
                 reasons = reasons + [m for m in moves if m not in reasons]
             if source == "worktree":
                 version = dev_version(version, rec.hash)
-            status = "added" if prev is None else (
-                "renamed" if any(x.startswith("moved from ") for x in rec.reasons) else "modified")
-            out.append(Pending(rec.id, rec.path, version, change, list(reasons), rec.hash,
-                               prev.version if prev else None, status))
+            status = (
+                "added"
+                if prev is None
+                else (
+                    "renamed"
+                    if any(x.startswith("moved from ") for x in rec.reasons)
+                    else "modified"
+                )
+            )
+            out.append(
+                Pending(
+                    rec.id,
+                    rec.path,
+                    version,
+                    change,
+                    list(reasons),
+                    rec.hash,
+                    prev.version if prev else None,
+                    status,
+                )
+            )
     return sorted(out, key=lambda p: p.id)
 
 

@@ -9,16 +9,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import gitio
-from ..errors import GitError
-from . import gitlog
-from .blobs import BlobReader
-from .cache import CacheError, Store
-from .fold import Folder, Line, State
+from loomgit import gitio
+from loomgit.errors import GitError
+from loomgit.history import gitlog
+from loomgit.history.blobs import BlobReader
+from loomgit.history.cache import CacheError, Store
+from loomgit.history.fold import Folder, Line, State
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..workspace import Workspace
+    from loomgit.config import Config
+    from loomgit.workspace import Workspace
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -60,7 +60,8 @@ class Repo:
             raise ShallowCloneError(
                 "this is a shallow clone, and prompt versions are computed from the whole "
                 "history: run 'git fetch --unshallow' (in GitHub Actions, give "
-                "actions/checkout 'fetch-depth: 0')")
+                "actions/checkout 'fetch-depth: 0')"
+            )
 
     def commit(self, rev: str) -> str | None:
         return gitlog.resolve_commit(self.root, rev)
@@ -91,8 +92,9 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
     covered = set(base.covered) if base is not None else set()
     for _ in range(8):
         st = base.fork() if base is not None else State()
-        folder = Folder(repo.config, st, read=reader.read_many, fetch=_fetcher(reader),
-                        covered=covered)
+        folder = Folder(
+            repo.config, st, read=reader.read_many, fetch=_fetcher(reader), covered=covered
+        )
         streams = _log_parts(repo, base, sha, covered)
         try:
             folder.fold(commit for part in streams for commit in part)
@@ -109,20 +111,26 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
 SPLIT_AT = 4000  # first-parent commits from which a cold pass runs two git processes
 
 
-def _log_parts(repo: Repo, base: State | None, sha: str,
-               covered: set[str]) -> list[gitlog.LogStream]:
+def _log_parts(
+    repo: Repo, base: State | None, sha: str, covered: set[str]
+) -> list[gitlog.LogStream]:
     """The log passes for ``base..sha``, oldest first. A long history from scratch is
     read by two git processes at once (the older half, and the newer half drained into
     memory meanwhile), so git's walk runs alongside the fold on a second core."""
     specs = repo.specs(covered)
     if base is not None and base.commit:
-        return [gitlog.log(repo.root, [sha, f"^{base.commit}"], specs,
-                           first_parent=repo.first_parent, reverse=True)]
-    chain = gitlog.rev_list(repo.root, ["--first-parent", sha, "--"]) \
-        if repo.first_parent else []
+        return [
+            gitlog.log(
+                repo.root,
+                [sha, f"^{base.commit}"],
+                specs,
+                first_parent=repo.first_parent,
+                reverse=True,
+            )
+        ]
+    chain = gitlog.rev_list(repo.root, ["--first-parent", sha, "--"]) if repo.first_parent else []
     if len(chain) < SPLIT_AT:
-        return [gitlog.log(repo.root, [sha], specs, first_parent=repo.first_parent,
-                           reverse=True)]
+        return [gitlog.log(repo.root, [sha], specs, first_parent=repo.first_parent, reverse=True)]
     mid = chain[len(chain) // 2]
     older = gitlog.log(repo.root, [mid], specs, reverse=True)
     newer = gitlog.log(repo.root, [sha, f"^{mid}"], specs, reverse=True, drain=True)
@@ -133,15 +141,21 @@ def truncate(src: State, upto: str, sha: str) -> State:
     """``src`` cut back to the commit ``upto`` on its history, as the state at ``sha``."""
     commits = src.commits
     limit = commits[upto][0]
-    st = State(commit=sha, seq=limit, tree={},
-               commits={s: v for s, v in commits.items() if v[0] <= limit})
+    st = State(
+        commit=sha, seq=limit, tree={}, commits={s: v for s, v in commits.items() if v[0] <= limit}
+    )
     st.covered = set(src.covered)
     order: list[tuple[int, int, str]] = []
     for line in src.lines:
         recs = [r for r in line.recs if commits.get(r.commit, [limit + 1])[0] <= limit]
         live = recs[-1] if recs and recs[-1].version else None
-        new = Line(line.key, recs[-1].id if recs else line.id, live.path if live else None,
-                   recs, {c: i for c, i in line.info.items() if c in st.commits})
+        new = Line(
+            line.key,
+            recs[-1].id if recs else line.id,
+            live.path if live else None,
+            recs,
+            {c: i for c, i in line.info.items() if c in st.commits},
+        )
         new.index_hashes()
         st.add_line(new)
         if recs:
@@ -195,8 +209,9 @@ def _truncated(repo: Repo, sha: str, candidates: list[str]) -> State | None:
         src = repo.store.load(s)
         if src is None:
             continue
-        last = gitlog.rev_list(repo.root, ["--first-parent", "-1", sha, "--",
-                                           *repo.specs(src.covered)])
+        last = gitlog.rev_list(
+            repo.root, ["--first-parent", "-1", sha, "--", *repo.specs(src.covered)]
+        )
         if not last:
             return State(commit=sha)
         try:

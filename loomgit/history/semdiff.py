@@ -7,13 +7,13 @@ import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .bump import classify
+from loomgit.history.bump import classify
 
 if TYPE_CHECKING:
-    from ..prompt.model import Prompt
-    from ..prompt.render import IncludeLoader
-    from ..resolve import Resolved
-    from ..workspace import Workspace
+    from loomgit.prompt.model import Prompt
+    from loomgit.prompt.render import IncludeLoader
+    from loomgit.resolve import Resolved
+    from loomgit.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,13 @@ class Side:
         return f"{self.id}@{at}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ref": self.ref, "id": self.id, "version": self.version, "commit": self.commit,
-                "path": self.path}
+        return {
+            "ref": self.ref,
+            "id": self.id,
+            "version": self.version,
+            "commit": self.commit,
+            "path": self.path,
+        }
 
 
 @dataclass
@@ -55,23 +60,36 @@ class SemDiff:
 
     @property
     def identical(self) -> bool:
-        return (self.old is not None and self.new is not None
-                and self.old.prompt.text == self.new.prompt.text and not any(
-                    m["status"] != "same" for m in self.messages)
-                and not self.reasons_changed)
+        return (
+            self.old is not None
+            and self.new is not None
+            and self.old.prompt.text == self.new.prompt.text
+            and not any(m["status"] != "same" for m in self.messages)
+            and not self.reasons_changed
+        )
 
     @property
     def reasons_changed(self) -> bool:
-        return self.reasons not in ([], ["formatting only"], ["whitespace only"]) \
-            or self.old is None or self.new is None
+        return (
+            self.reasons not in ([], ["formatting only"], ["whitespace only"])
+            or self.old is None
+            or self.new is None
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"from": self.old.to_dict() if self.old else None,
-                "to": self.new.to_dict() if self.new else None,
-                "change": self.change, "reasons": self.reasons, "variables": self.variables,
-                "params": self.params, "model": self.model, "output": self.output,
-                "messages": self.messages, "includes": self.includes,
-                "rendered": self.rendered}
+        return {
+            "from": self.old.to_dict() if self.old else None,
+            "to": self.new.to_dict() if self.new else None,
+            "change": self.change,
+            "reasons": self.reasons,
+            "variables": self.variables,
+            "params": self.params,
+            "model": self.model,
+            "output": self.output,
+            "messages": self.messages,
+            "includes": self.includes,
+            "rendered": self.rendered,
+        }
 
 
 def _udiff(a: str, b: str, a_name: str, b_name: str) -> str:
@@ -79,8 +97,9 @@ def _udiff(a: str, b: str, a_name: str, b_name: str) -> str:
     return "\n".join(lines)
 
 
-def _messages(old: list[tuple[str, str]], new: list[tuple[str, str]], a: str,
-              b: str) -> list[dict[str, Any]]:
+def _messages(
+    old: list[tuple[str, str]], new: list[tuple[str, str]], a: str, b: str
+) -> list[dict[str, Any]]:
     out = []
     for i in range(max(len(old), len(new))):
         o = old[i] if i < len(old) else None
@@ -94,25 +113,39 @@ def _messages(old: list[tuple[str, str]], new: list[tuple[str, str]], a: str,
             status = "same"
         else:
             status = "changed"
-        diff = "" if status == "same" else _udiff(
-            o[1] if o else "", n[1] if n else "", f"{a} ({o[0] if o else role})",
-            f"{b} ({n[0] if n else role})")
+        diff = (
+            ""
+            if status == "same"
+            else _udiff(
+                o[1] if o else "",
+                n[1] if n else "",
+                f"{a} ({o[0] if o else role})",
+                f"{b} ({n[0] if n else role})",
+            )
+        )
         out.append({"index": i + 1, "role": role, "status": status, "diff": diff})
     return out
 
 
 def _dict_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    return {"added": {k: new[k] for k in new if k not in old},
-            "removed": {k: old[k] for k in old if k not in new},
-            "changed": {k: {"from": old[k], "to": new[k]} for k in old
-                        if k in new and old[k] != new[k]}}
+    return {
+        "added": {k: new[k] for k in new if k not in old},
+        "removed": {k: old[k] for k in old if k not in new},
+        "changed": {
+            k: {"from": old[k], "to": new[k]} for k in old if k in new and old[k] != new[k]
+        },
+    }
 
 
-def diff_prompts(old: Side | None, new: Side | None,
-                 variables: dict[str, Any] | None = None, render: bool = False,
-                 limits: dict[str, Any] | None = None) -> SemDiff:
+def diff_prompts(
+    old: Side | None,
+    new: Side | None,
+    variables: dict[str, Any] | None = None,
+    render: bool = False,
+    limits: dict[str, Any] | None = None,
+) -> SemDiff:
     """The semantic diff from ``old`` to ``new`` (either may be None: added / deleted)."""
-    from ..prompt.render import interface
+    from loomgit.prompt.render import interface
 
     if old is None or new is None:
         side = new or old
@@ -120,8 +153,10 @@ def diff_prompts(old: Side | None, new: Side | None,
         change, reasons = ("initial", ["new prompt"]) if old is None else ("deleted", ["deleted"])
     else:
         change, reasons = classify(old.prompt, new.prompt, old.loader, new.loader)
-        if old.prompt.text == new.prompt.text and reasons in (["formatting only"],
-                                                             ["whitespace only"]):
+        if old.prompt.text == new.prompt.text and reasons in (
+            ["formatting only"],
+            ["whitespace only"],
+        ):
             change, reasons = "none", []
 
     def iface(s: Side | None) -> dict[str, Any]:
@@ -132,11 +167,15 @@ def diff_prompts(old: Side | None, new: Side | None,
 
     a_name = old.label() if old else "/dev/null"
     b_name = new.label() if new else "/dev/null"
-    d = SemDiff(old, new, change, reasons,
-                variables=_dict_changes(iface(old), iface(new)),
-                params=_dict_changes(old.prompt.params if old else {},
-                                     new.prompt.params if new else {}),
-                messages=_messages(msgs(old), msgs(new), a_name, b_name))
+    d = SemDiff(
+        old,
+        new,
+        change,
+        reasons,
+        variables=_dict_changes(iface(old), iface(new)),
+        params=_dict_changes(old.prompt.params if old else {}, new.prompt.params if new else {}),
+        messages=_messages(msgs(old), msgs(new), a_name, b_name),
+    )
     om, nm = (old.prompt.model if old else None), (new.prompt.model if new else None)
     if om != nm:
         d.model = {"from": om, "to": nm}
@@ -155,7 +194,7 @@ def diff_prompts(old: Side | None, new: Side | None,
 
 def _includes(old: Side | None, new: Side | None, a: str, b: str) -> list[dict[str, Any]]:
     """A line diff of each included file that differs between the two sides."""
-    from .facts import collect_includes
+    from loomgit.history.facts import collect_includes
 
     def texts(s: Side | None) -> dict[str, str]:
         if s is None:
@@ -169,14 +208,25 @@ def _includes(old: Side | None, new: Side | None, a: str, b: str) -> list[dict[s
         if o == n:
             continue
         status = "added" if o is None else ("removed" if n is None else "changed")
-        out.append({"path": name, "status": status,
-                    "diff": _udiff(o or "", n or "", f"{a} ({name})", f"{b} ({name})")})
+        out.append(
+            {
+                "path": name,
+                "status": status,
+                "diff": _udiff(o or "", n or "", f"{a} ({name})", f"{b} ({name})"),
+            }
+        )
     return out
 
 
-def _render_diff(old: Side | None, new: Side | None, variables: dict[str, Any] | None,
-                 a: str, b: str, limits: dict[str, Any]) -> list[dict[str, Any]]:
-    from ..errors import RenderError
+def _render_diff(
+    old: Side | None,
+    new: Side | None,
+    variables: dict[str, Any] | None,
+    a: str,
+    b: str,
+    limits: dict[str, Any],
+) -> list[dict[str, Any]]:
+    from loomgit.errors import RenderError
 
     def render(s: Side | None) -> tuple[list[tuple[str, str]], str | None]:
         if s is None:
@@ -191,13 +241,19 @@ def _render_diff(old: Side | None, new: Side | None, variables: dict[str, Any] |
     (om, oerr), (nm, nerr) = render(old), render(new)
     out = _messages(om, nm, a, b)
     if oerr or nerr:
-        out.append({"index": 0, "role": "", "status": "error",
-                    "diff": "; ".join(f"{n}: {e}" for n, e in ((a, oerr), (b, nerr)) if e)})
+        out.append(
+            {
+                "index": 0,
+                "role": "",
+                "status": "error",
+                "diff": "; ".join(f"{n}: {e}" for n, e in ((a, oerr), (b, nerr)) if e),
+            }
+        )
     return out
 
 
 def resolve_side(ws: Workspace, ref: str) -> Side:
-    from ..resolve import resolve
+    from loomgit.resolve import resolve
 
     return Side.of(ref, resolve(ws, ref))
 
@@ -205,11 +261,11 @@ def resolve_side(ws: Workspace, ref: str) -> Side:
 def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | None]]:
     """Every prompt whose content differs between ``base`` and the working tree (found by
     content hash; only those are parsed, their old sides read through one cat-file)."""
-    from ..errors import LoomgitError
-    from ..resolve import resolve
-    from .blobs import BlobReader
-    from .facts import FactsBuilder
-    from .versions import Repo, history, load_version
+    from loomgit.errors import LoomgitError
+    from loomgit.history.blobs import BlobReader
+    from loomgit.history.facts import FactsBuilder
+    from loomgit.history.versions import Repo, history, load_version
+    from loomgit.resolve import resolve
 
     h = history(ws, base)
     builder = FactsBuilder()
@@ -225,14 +281,19 @@ def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | No
             text = (ws.root / pf.path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = None
-        if old is not None and text is not None and old.path == pf.path and \
-                builder.from_text(text, pf.path, ws.loader).content_hash == old.content_hash:
+        if (
+            old is not None
+            and text is not None
+            and old.path == pf.path
+            and builder.from_text(text, pf.path, ws.loader).content_hash == old.content_hash
+        ):
             continue
         todo.append((pf, old))
     gone = [h.latest_of(k) for k in sorted(live - seen)]
     pairs: list[tuple[Side | None, Side | None]] = []
     repo = Repo.of(ws)
     with BlobReader(ws.root) as reader:
+
         def side(v: Any) -> Side:
             prompt, loader = load_version(repo, v, reader)
             return Side(f"{v.id}@{base}", prompt.id, v.version, v.commit, v.path, prompt, loader)

@@ -7,17 +7,17 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LoomgitError, PromptError, RefError
-from .blobs import BlobReader
-from .bump import bump, classify_facts, is_final, parse_version
-from .facts import Facts
-from .fold import Folder, Line, Rec, State
-from .repo import Repo, state_at
+from loomgit.errors import LoomgitError, PromptError, RefError
+from loomgit.history.blobs import BlobReader
+from loomgit.history.bump import bump, classify_facts, is_final, parse_version
+from loomgit.history.facts import Facts
+from loomgit.history.fold import Folder, Line, Rec, State
+from loomgit.history.repo import Repo, state_at
 
 if TYPE_CHECKING:
-    from ..prompt.render import IncludeLoader
-    from ..resolve import Resolved
-    from ..workspace import Workspace
+    from loomgit.prompt.render import IncludeLoader
+    from loomgit.resolve import Resolved
+    from loomgit.workspace import Workspace
 
 _FULL = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _MINOR = re.compile(r"^(\d+)\.(\d+)$")
@@ -58,8 +58,13 @@ class Version:
 class History:
     """Every prompt's versions as seen from one commit."""
 
-    def __init__(self, repo: Repo, commit: str | None, state: State,
-                 provisional: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        repo: Repo,
+        commit: str | None,
+        state: State,
+        provisional: frozenset[str] = frozenset(),
+    ) -> None:
         self.repo = repo
         self.commit = commit
         self.state = state
@@ -74,8 +79,11 @@ class History:
     # --- finding a prompt ----------------------------------------------------------------
     def live(self) -> list[Entry]:
         """The prompts that exist at this commit, by id (no version line is read)."""
-        out = [Entry(k, h[0], h[1]) for k, h in enumerate(self.state.heads)
-               if h[1] is not None and h[2] is not None]
+        out = [
+            Entry(k, h[0], h[1])
+            for k, h in enumerate(self.state.heads)
+            if h[1] is not None and h[2] is not None
+        ]
         return sorted(out, key=lambda e: e.id)
 
     def _alive(self, key: int) -> bool:
@@ -107,8 +115,11 @@ class History:
         ids = [e.id for e in self.live()]
         close = difflib.get_close_matches(ident, ids, n=3)
         where = f" at {self.commit[:7]}" if self.commit else ""
-        hint = f"; did you mean {', '.join(close)}?" if close else \
-            ("; 'loomgit list' shows the prompts" if ids else "")
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else ("; 'loomgit list' shows the prompts" if ids else "")
+        )
         raise RefError(f"unknown prompt {ident!r}{where}{hint}")
 
     def key_for(self, path: str, ident: str | None = None) -> int | None:
@@ -143,8 +154,11 @@ class History:
         if not self.provisional:
             return set()
         if self._off is None:
-            self._off = {k for k, h in enumerate(self.state.heads)
-                         if h[2] is not None and h[2][1] in self.provisional}
+            self._off = {
+                k
+                for k, h in enumerate(self.state.heads)
+                if h[2] is not None and h[2][1] in self.provisional
+            }
         return self._off
 
     def _build_off_main(self) -> None:
@@ -168,8 +182,11 @@ class History:
 
     def _build(self, line: Line, fr: FactReader | None = None) -> list[Version]:
         recs = [r for r in line.recs if r.version]
-        overlay = self._overlay(line, recs, fr) if self.provisional and any(
-            r.commit in self.provisional for r in recs) else {}
+        overlay = (
+            self._overlay(line, recs, fr)
+            if self.provisional and any(r.commit in self.provisional for r in recs)
+            else {}
+        )
         out = []
         for i, r in enumerate(recs):
             same_as = r.same_as
@@ -178,8 +195,9 @@ class History:
             out.append(_version(r, line.info.get(r.commit), overlay.get(i), same_as))
         return out
 
-    def _overlay(self, line: Line, recs: list[Rec],
-                 reader: FactReader | None = None) -> dict[int, tuple[str, str, list[str]]]:
+    def _overlay(
+        self, line: Line, recs: list[Rec], reader: FactReader | None = None
+    ) -> dict[int, tuple[str, str, list[str]]]:
         """Versions made off the main branch, numbered as merging now would number them
         (compared with the last final version) and marked ``-dev.N+<sha7>``."""
         first = next(i for i, r in enumerate(recs) if r.commit in self.provisional)
@@ -195,8 +213,11 @@ class History:
                 n += 1
                 breaking = breaking or bool((line.info.get(r.commit) or [False] * 5)[4])
                 if base is None or base_facts is None:
-                    v, change, reasons = self.repo.config.initial_version, "initial", \
-                        ["first appearance"]
+                    v, change, reasons = (
+                        self.repo.config.initial_version,
+                        "initial",
+                        ["first appearance"],
+                    )
                 else:
                     change, reasons = classify_facts(base_facts, fr.facts(r), breaking=breaking)
                     v = bump(base.version, change)
@@ -227,8 +248,10 @@ class History:
             for v in reversed(vs):
                 if v.version == spec or (v.provisional and v.version.split("+")[0] == spec):
                     return v
-            raise RefError(f"{line.id} has no version {spec} (latest is {vs[-1].version}; "
-                           f"'loomgit log {line.id}' lists them)")
+            raise RefError(
+                f"{line.id} has no version {spec} (latest is {vs[-1].version}; "
+                f"'loomgit log {line.id}' lists them)"
+            )
         m = _MINOR.match(spec)
         if m:
             want = (int(m.group(1)), int(m.group(2)))
@@ -236,8 +259,10 @@ class History:
                 p = parse_version(v.version)
                 if p and p[:2] == want and is_final(v.version):
                     return v
-            raise RefError(f"{line.id} has no version {spec}.x (latest is {vs[-1].version}; "
-                           f"'loomgit log {line.id}' lists them)")
+            raise RefError(
+                f"{line.id} has no version {spec}.x (latest is {vs[-1].version}; "
+                f"'loomgit log {line.id}' lists them)"
+            )
         raise RefError(f"{spec!r} is not a version")
 
 
@@ -250,17 +275,31 @@ class Entry:
     path: str
 
 
-def _version(rec: Rec, info: list[Any] | None,
-             overlay: tuple[str, str, list[str]] | None = None,
-             same_as: str | None = None) -> Version:
+def _version(
+    rec: Rec,
+    info: list[Any] | None,
+    overlay: tuple[str, str, list[str]] | None = None,
+    same_as: str | None = None,
+) -> Version:
     info = info or ["", "", "", "", False]
     version, change, reasons = overlay if overlay else (rec.version, rec.change, rec.reasons)
-    return Version(id=rec.id, version=version, commit=rec.commit, date=info[0],
-                   author=info[1], email=info[2], subject=info[3], change=change,
-                   reasons=list(reasons), content_hash=rec.hash,
-                   same_as=same_as if overlay or same_as else rec.same_as, path=rec.path,
-                   provisional=overlay is not None, blob=rec.blob,
-                   includes=dict(rec.inc) if rec.inc else None)
+    return Version(
+        id=rec.id,
+        version=version,
+        commit=rec.commit,
+        date=info[0],
+        author=info[1],
+        email=info[2],
+        subject=info[3],
+        change=change,
+        reasons=list(reasons),
+        content_hash=rec.hash,
+        same_as=same_as if overlay or same_as else rec.same_as,
+        path=rec.path,
+        provisional=overlay is not None,
+        blob=rec.blob,
+        includes=dict(rec.inc) if rec.inc else None,
+    )
 
 
 def _index_of(recs: list[Rec], version: str, before: int) -> int:
@@ -293,8 +332,7 @@ class FactReader:
         self._own: BlobReader | None = None
         if folder is None:
             self._own = BlobReader(repo.root)
-            folder = Folder(repo.config, State(), read=self._own.read_many,
-                            fetch=lambda c, p: None)
+            folder = Folder(repo.config, State(), read=self._own.read_many, fetch=lambda c, p: None)
         self.folder = folder
 
     def facts(self, rec: Rec | Version) -> Facts:
@@ -350,14 +388,15 @@ def is_stage(ws: Workspace, at: str) -> bool:
 
 def resolve_at(ws: Workspace, ident: str, at: str) -> Resolved:
     """``ID@AT`` for AT = ``1.2.0``, ``1.2``, ``latest``, a stage name or a commit-ish."""
-    from ..resolve import Resolved
+    from loomgit.resolve import Resolved
 
     if is_stage(ws, at):
         try:
-            from ..stages import resolve_stage  # type: ignore[attr-defined]
+            from loomgit.stages import resolve_stage  # type: ignore[attr-defined]
         except (ImportError, AttributeError):
-            raise RefError(f"{ident}@{at}: stages are not available in this version of "
-                           "loomgit") from None
+            raise RefError(
+                f"{ident}@{at}: stages are not available in this version of loomgit"
+            ) from None
         return resolve_stage(ws, ident, at)  # type: ignore[no-any-return]
     if at == "latest" or _FULL.match(at) or _MINOR.match(at):
         h = history(ws, "HEAD")
@@ -373,8 +412,10 @@ def resolve_at(ws: Workspace, ident: str, at: str) -> Resolved:
     repo = Repo.of(ws)
     sha = repo.commit(at)
     if sha is None:
-        raise RefError(f"{ident}@{at}: {at!r} is not a version (1.2.0, 1.2, latest), "
-                       f"a stage ({', '.join(ws.config.stages)}) or a commit")
+        raise RefError(
+            f"{ident}@{at}: {at!r} is not a version (1.2.0, 1.2, latest), "
+            f"a stage ({', '.join(ws.config.stages)}) or a commit"
+        )
     h = history(ws, sha)
     line = h.find(ident)
     if line.path is None:
@@ -398,12 +439,13 @@ def _from_main(ws: Workspace, h: History, ident: str, at: str) -> Version | None
         return None
 
 
-def load_version(repo: Repo, v: Version,
-                 reader: BlobReader | None = None) -> tuple[Any, IncludeLoader]:
+def load_version(
+    repo: Repo, v: Version, reader: BlobReader | None = None
+) -> tuple[Any, IncludeLoader]:
     """The parsed prompt of a stored version and a loader for its includes (git blobs of
     the same commit, never the working tree). ``reader``: an open one to reuse."""
-    from ..prompt.parse import decode, parse_prompt
-    from .blobs import read_blobs
+    from loomgit.history.blobs import read_blobs
+    from loomgit.prompt.parse import decode, parse_prompt
 
     inc = v.includes or {}
     if reader is not None:
@@ -413,8 +455,9 @@ def load_version(repo: Repo, v: Version,
             got = r.read_many([v.blob, *inc.values()])
     data = got.get(v.blob)
     if data is None:
-        raise PromptError(f"blob {v.blob[:7]} of version {v.version} is missing from the "
-                          "repository", path=v.path)
+        raise PromptError(
+            f"blob {v.blob[:7]} of version {v.version} is missing from the repository", path=v.path
+        )
     prompt = parse_prompt(decode(data, v.path), v.path, prompt_id=v.id)
     texts: dict[str, str] = {}
     for name, blob in inc.items():
@@ -438,5 +481,12 @@ def load_version(repo: Repo, v: Version,
     return prompt, load
 
 
-__all__ = ["History", "LoomgitError", "Version", "history", "load_version", "resolve_at",
-           "versions"]
+__all__ = [
+    "History",
+    "LoomgitError",
+    "Version",
+    "history",
+    "load_version",
+    "resolve_at",
+    "versions",
+]

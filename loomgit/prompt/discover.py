@@ -9,13 +9,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import Config, GlobSpec
-from ..errors import RefError
-from .parse import default_id, strip_ext
+from loomgit.config import Config, GlobSpec
+from loomgit.errors import RefError
+from loomgit.prompt.parse import default_id, strip_ext
 
 if TYPE_CHECKING:
-    from .model import Prompt
-    from .render import IncludeLoader
+    from loomgit.prompt.model import Prompt
+    from loomgit.prompt.render import IncludeLoader
 
 PROMPT_SUFFIXES = (".prompt", ".prompty", ".md", ".txt")
 SUITE_SUFFIX = ".tests.yaml"
@@ -79,7 +79,7 @@ def match(spec: GlobSpec, path: str) -> str | None:
             return re.sub(r"\{(\d+)\}", lambda mm: groups[int(mm.group(1)) - 1], spec.id)
         except IndexError:
             return None
-    rel = path[len(fixed_prefix(spec.glob)):]
+    rel = path[len(fixed_prefix(spec.glob)) :]
     return strip_ext(rel) if rel else None
 
 
@@ -100,7 +100,7 @@ def frontmatter_id(full: Path) -> str | None:
     if not head.startswith(b"---"):
         return None
     end = re.search(rb"^(?:---|\.\.\.)[ \t]*$", head[3:], re.MULTILINE)
-    m = _FM_ID.search(head[3: 3 + end.start()] if end else head)
+    m = _FM_ID.search(head[3 : 3 + end.start()] if end else head)
     return m.group(1).decode() if m else None
 
 
@@ -116,7 +116,7 @@ def match_any(config: Config, path: str) -> PromptFile | None:
 
 def list_files(root: Path) -> list[str]:
     """Every candidate file under ``root`` (git's view when it is a repository)."""
-    from .. import gitio
+    from loomgit import gitio
 
     if gitio.is_repo(root):
         return [p for p in gitio.ls_files(root) if (root / p).is_file()]
@@ -130,8 +130,11 @@ def list_files(root: Path) -> list[str]:
 
 def discover(config: Config, paths: list[str] | None = None) -> list[PromptFile]:
     """Prompt files of the working tree (or among ``paths``), sorted by id."""
-    found = [pf for p in (paths if paths is not None else list_files(config.root))
-             if (pf := match_any(config, p)) is not None]
+    found = [
+        pf
+        for p in (paths if paths is not None else list_files(config.root))
+        if (pf := match_any(config, p)) is not None
+    ]
     return sorted(found, key=lambda pf: pf.id)
 
 
@@ -158,9 +161,15 @@ def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None
     import difflib
 
     close = difflib.get_close_matches(ident, [pf.id for pf in files], n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else \
-        ("; 'loomgit list' shows the prompts" if files else
-         f"; no prompt files match {', '.join(s.glob for s in config.prompts)}")
+    hint = (
+        f"; did you mean {', '.join(close)}?"
+        if close
+        else (
+            "; 'loomgit list' shows the prompts"
+            if files
+            else f"; no prompt files match {', '.join(s.glob for s in config.prompts)}"
+        )
+    )
     raise RefError(f"unknown prompt {ident!r}{hint}")
 
 
@@ -182,6 +191,6 @@ def fs_loader(root: Path) -> IncludeLoader:
 
 def read(config: Config, pf: PromptFile) -> Prompt:
     """Parse the working-tree file of ``pf``."""
-    from .parse import read_prompt
+    from loomgit.prompt.parse import read_prompt
 
     return read_prompt(config.root / pf.path, display=pf.path, prompt_id=pf.id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .render import IncludeLoader
+    from loomgit.prompt.render import IncludeLoader
 
 VARIABLE_TYPES = ("string", "number", "integer", "boolean", "array", "object", "any")
 ROLES = ("system", "user", "assistant")
@@ -81,10 +81,15 @@ class Prompt:
     def content_hash(self) -> str:
         return content_hash(self.text)
 
-    def render(self, variables: Mapping[str, Any] | None = None, *,
-               loader: IncludeLoader | None = None, **limits: Any) -> list[dict[str, str]]:
+    def render(
+        self,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        loader: IncludeLoader | None = None,
+        **limits: Any,
+    ) -> list[dict[str, str]]:
         """Render every message; ``variables=None`` uses ``sample``."""
-        from .render import render_prompt
+        from loomgit.prompt.render import render_prompt
 
         return render_prompt(self, variables, loader=loader, **limits)
 
@@ -95,10 +100,16 @@ class Prompt:
             "description": self.description,
             "model": self.model,
             "params": self.params,
-            "variables": (None if self.variables is None
-                          else {k: v.to_dict() for k, v in self.variables.items()}),
-            "output": (None if self.output is None
-                       else {"format": self.output.format, "schema": self.output.schema}),
+            "variables": (
+                None
+                if self.variables is None
+                else {k: v.to_dict() for k, v in self.variables.items()}
+            ),
+            "output": (
+                None
+                if self.output is None
+                else {"format": self.output.format, "schema": self.output.schema}
+            ),
             "tags": list(self.tags),
             "messages": [{"role": m.role, "template": m.source} for m in self.messages],
         }

@@ -16,14 +16,27 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..errors import RenderError, SandboxError
-from .model import Prompt, Variable
+from loomgit.errors import RenderError, SandboxError
+from loomgit.prompt.model import Prompt, Variable
 
 IncludeLoader = Callable[[str], "str | None"]
 MAX_CHARS = 1_000_000
 TIMEOUT_S = 1.0
-_SIZE_METHODS = {"ljust", "rjust", "center", "zfill", "expandtabs", "format", "join", "replace",
-                 "split", "rsplit", "splitlines", "encode", "format_map"}
+_SIZE_METHODS = {
+    "ljust",
+    "rjust",
+    "center",
+    "zfill",
+    "expandtabs",
+    "format",
+    "join",
+    "replace",
+    "split",
+    "rsplit",
+    "splitlines",
+    "encode",
+    "format_map",
+}
 
 
 class _Timeout(BaseException):
@@ -48,8 +61,10 @@ def _env_class() -> type:
         max_chars = MAX_CHARS
 
         def _too_big(self, what: str) -> SandboxError:
-            return SandboxError(f"template would build {what} larger than the render limit "
-                                f"of {self.max_chars:,} characters")
+            return SandboxError(
+                f"template would build {what} larger than the render limit "
+                f"of {self.max_chars:,} characters"
+            )
 
         def checked_concat(self, parts: Iterable[Any]) -> str:
             out = "".join(map(str, parts))
@@ -59,8 +74,12 @@ def _env_class() -> type:
 
         def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
             if op == "**":
-                if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 \
-                        and left.bit_length() * right > 100_000:
+                if (
+                    isinstance(left, int)
+                    and isinstance(right, int)
+                    and abs(left) > 1
+                    and left.bit_length() * right > 100_000
+                ):
                     raise SandboxError("number too large in template (power)")
                 return operator.pow(left, right)
             if op == "*":
@@ -84,8 +103,11 @@ def _env_class() -> type:
                 for a in (*args, *kwargs.values()):
                     if isinstance(a, int) and not isinstance(a, bool) and a > __self.max_chars:
                         raise __self._too_big(f"a value via {name}()")
-                if name == "replace" and isinstance(getattr(__obj, "__self__", None), str) \
-                        and len(args) >= 2:
+                if (
+                    name == "replace"
+                    and isinstance(getattr(__obj, "__self__", None), str)
+                    and len(args) >= 2
+                ):
                     s, old, new = __obj.__self__, str(args[0]), str(args[1])
                     grow = (s.count(old) if old else len(s) + 1) * max(len(new) - len(old), 0)
                     if len(s) + grow > __self.max_chars:
@@ -145,8 +167,12 @@ def make_env(loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS) ->
             return None
         return text, None, lambda: loader(name) == text  # recompiled when the file changes
 
-    env = _ENV_CLS(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
-                   loader=FunctionLoader(load))
+    env = _ENV_CLS(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        loader=FunctionLoader(load),
+    )
     env.max_chars = max_chars
     for unsafe in ("lipsum", "cycler", "joiner", "namespace"):
         env.globals.pop(unsafe, None)
@@ -202,8 +228,9 @@ class _Monitor:
             token = self.next_token
             self.active[token] = [time.monotonic() + seconds, threading.get_ident(), False]
             if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="loomgit-render-watchdog",
-                                               daemon=True)
+                self.thread = threading.Thread(
+                    target=self._run, name="loomgit-render-watchdog", daemon=True
+                )
                 self.thread.start()
             self.cv.notify()
         return token
@@ -224,8 +251,9 @@ class _Monitor:
                         continue
                     if entry[0] <= now:
                         entry[2] = True
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[1]),
-                                                                   ctypes.py_object(_Timeout))
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                            ctypes.c_ulong(entry[1]), ctypes.py_object(_Timeout)
+                        )
                     else:
                         waits.append(entry[0] - now)
                 self.cv.wait(timeout=min(waits) if waits else None)
@@ -249,8 +277,15 @@ class _Watchdog:
         _MONITOR.stop(self.token)
 
 
-def render_source(source: str, context: Mapping[str, Any], *, env: Any, where: tuple[str, int],
-                  max_chars: int = MAX_CHARS, deadline: float | None = None) -> str:
+def render_source(
+    source: str,
+    context: Mapping[str, Any],
+    *,
+    env: Any,
+    where: tuple[str, int],
+    max_chars: int = MAX_CHARS,
+    deadline: float | None = None,
+) -> str:
     """Render one message template. ``where`` is (file, first line) for error messages."""
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
     from jinja2.sandbox import SecurityError
@@ -259,16 +294,20 @@ def render_source(source: str, context: Mapping[str, Any], *, env: Any, where: t
     try:
         tmpl = compile_cached(env, source)
     except TemplateSyntaxError as e:
-        raise RenderError(f"template syntax error: {e.message}", path=path,
-                          line=first + (e.lineno or 1) - 1) from None
+        raise RenderError(
+            f"template syntax error: {e.message}", path=path, line=first + (e.lineno or 1) - 1
+        ) from None
     parts: list[str] = []
     size = 0
     try:
         for chunk in tmpl.generate(**context):
             size += len(chunk)
             if size > max_chars:
-                raise SandboxError(f"rendered output exceeds the limit of {max_chars:,} characters",
-                                   path=path, line=first)
+                raise SandboxError(
+                    f"rendered output exceeds the limit of {max_chars:,} characters",
+                    path=path,
+                    line=first,
+                )
             if deadline is not None and time.monotonic() > deadline:
                 raise _Timeout()
             parts.append(chunk)
@@ -279,27 +318,43 @@ def render_source(source: str, context: Mapping[str, Any], *, env: Any, where: t
         raise
     except SecurityError as e:
         _, ln = template_line(e)
-        raise SandboxError(f"refused by the sandbox: {e}", path=path,
-                           line=first + (ln or 1) - 1) from None
+        raise SandboxError(
+            f"refused by the sandbox: {e}", path=path, line=first + (ln or 1) - 1
+        ) from None
     except UndefinedError as e:
         _, ln = template_line(e)
-        raise RenderError(f"undefined: {e.message}", path=path, line=first + (ln or 1) - 1) from None
+        raise RenderError(
+            f"undefined: {e.message}", path=path, line=first + (ln or 1) - 1
+        ) from None
     except TemplateNotFound as e:
-        raise RenderError(f"included file {e.name!r} not found in the repository", path=path,
-                          line=first) from None
+        raise RenderError(
+            f"included file {e.name!r} not found in the repository", path=path, line=first
+        ) from None
     except TemplateSyntaxError as e:
-        raise RenderError(f"syntax error in {e.name or 'an included file'}: {e.message}",
-                          path=path, line=e.lineno) from None
+        raise RenderError(
+            f"syntax error in {e.name or 'an included file'}: {e.message}", path=path, line=e.lineno
+        ) from None
     except TemplateError as e:
         _, ln = template_line(e)
         raise RenderError(f"template error: {e}", path=path, line=first + (ln or 1) - 1) from None
     except (RecursionError, MemoryError) as e:
-        raise SandboxError(f"template is too deeply nested or too large ({type(e).__name__})",
-                           path=path, line=first) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, OverflowError) as e:
+        raise SandboxError(
+            f"template is too deeply nested or too large ({type(e).__name__})",
+            path=path,
+            line=first,
+        ) from None
+    except (
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        AttributeError,
+        OverflowError,
+    ) as e:
         _, ln = template_line(e)
-        raise RenderError(f"template error: {type(e).__name__}: {e}", path=path,
-                          line=first + (ln or 1) - 1) from None
+        raise RenderError(
+            f"template error: {type(e).__name__}: {e}", path=path, line=first + (ln or 1) - 1
+        ) from None
     return "".join(parts)
 
 
@@ -319,8 +374,9 @@ def value_problem(var: Variable, value: Any) -> str | None:
     if not _TYPE_CHECKS[var.type](value):
         return f"variable {var.name!r} must be of type {var.type}, got {type(value).__name__}"
     if var.enum is not None and value not in var.enum:
-        return (f"variable {var.name!r} must be one of "
-                f"{', '.join(map(repr, var.enum))}, got {value!r}")
+        return (
+            f"variable {var.name!r} must be one of {', '.join(map(repr, var.enum))}, got {value!r}"
+        )
     return None
 
 
@@ -361,8 +417,9 @@ def used_variables(prompt: Prompt, loader: IncludeLoader | None = None) -> set[s
     return names - set(env.globals)
 
 
-def resolve_variables(prompt: Prompt, given: Mapping[str, Any] | None,
-                      loader: IncludeLoader | None = None) -> dict[str, Any]:
+def resolve_variables(
+    prompt: Prompt, given: Mapping[str, Any] | None, loader: IncludeLoader | None = None
+) -> dict[str, Any]:
     """Check ``given`` against the interface and fill defaults; all problems in one error."""
     values = dict(prompt.sample or {}) if given is None else dict(given)
     iface = interface(prompt, loader)
@@ -386,9 +443,14 @@ def resolve_variables(prompt: Prompt, given: Mapping[str, Any] | None,
     return values
 
 
-def render_prompt(prompt: Prompt, variables: Mapping[str, Any] | None = None, *,
-                  loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS,
-                  timeout_s: float = TIMEOUT_S) -> list[dict[str, str]]:
+def render_prompt(
+    prompt: Prompt,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    loader: IncludeLoader | None = None,
+    max_chars: int = MAX_CHARS,
+    timeout_s: float = TIMEOUT_S,
+) -> list[dict[str, str]]:
     """Render each message on its own (a value can never open a new message)."""
     values = resolve_variables(prompt, variables, loader)
     env = cached_env(loader, max_chars)
@@ -397,16 +459,25 @@ def render_prompt(prompt: Prompt, variables: Mapping[str, Any] | None = None, *,
     try:
         with _Watchdog(timeout_s):
             for m in prompt.messages:
-                text = render_source(m.source, values, env=env, where=(prompt.path, m.line),
-                                     max_chars=max_chars, deadline=deadline)
+                text = render_source(
+                    m.source,
+                    values,
+                    env=env,
+                    where=(prompt.path, m.line),
+                    max_chars=max_chars,
+                    deadline=deadline,
+                )
                 out.append({"role": m.role, "content": text})
     except _Timeout:
-        raise SandboxError(f"rendering took longer than {timeout_s:g} s and was stopped "
-                           "(a huge loop?)", path=prompt.path) from None
+        raise SandboxError(
+            f"rendering took longer than {timeout_s:g} s and was stopped (a huge loop?)",
+            path=prompt.path,
+        ) from None
     total = sum(len(m["content"]) for m in out)
     if total > max_chars:
-        raise SandboxError(f"rendered output exceeds the limit of {max_chars:,} characters",
-                           path=prompt.path)
+        raise SandboxError(
+            f"rendered output exceeds the limit of {max_chars:,} characters", path=prompt.path
+        )
     return out
 
 
@@ -422,5 +493,3 @@ def syntax_problems(prompt: Prompt, loader: IncludeLoader | None = None) -> list
         except TemplateSyntaxError as e:
             out.append((m.line + (e.lineno or 1) - 1, f"template syntax error: {e.message}"))
     return out
-
-

@@ -5,13 +5,28 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import LoomgitError
-from ..findings import Finding, error, warning
-from .model import Prompt
-from .render import IncludeLoader
+from loomgit.errors import LoomgitError
+from loomgit.findings import Finding, error, warning
+from loomgit.prompt.model import Prompt
+from loomgit.prompt.render import IncludeLoader
 
-KNOWN_KEYS = {"id", "description", "model", "params", "variables", "inputs", "output", "sample",
-              "tags", "name", "authors", "version", "metadata", "outputs", "template"}
+KNOWN_KEYS = {
+    "id",
+    "description",
+    "model",
+    "params",
+    "variables",
+    "inputs",
+    "output",
+    "sample",
+    "tags",
+    "name",
+    "authors",
+    "version",
+    "metadata",
+    "outputs",
+    "template",
+}
 
 
 def _line_of_name(prompt: Prompt, name: str) -> int | None:
@@ -32,15 +47,21 @@ def schema_problem(schema: dict[str, Any]) -> str | None:
         validator_for(schema).check_schema(schema)
     except SchemaError as e:
         where = "/".join(str(p) for p in e.path)
-        return f"output schema is not valid JSON Schema: {e.message}" + (f" (at {where})" if where else "")
+        return f"output schema is not valid JSON Schema: {e.message}" + (
+            f" (at {where})" if where else ""
+        )
     return None
 
 
-def validate_prompt(prompt: Prompt, loader: IncludeLoader | None = None, *,
-                    known_providers: set[str] | None = None,
-                    render_sample: bool = True) -> list[Finding]:
+def validate_prompt(
+    prompt: Prompt,
+    loader: IncludeLoader | None = None,
+    *,
+    known_providers: set[str] | None = None,
+    render_sample: bool = True,
+) -> list[Finding]:
     """Findings for one prompt: syntax, variables, sample, output schema, model name."""
-    from .render import render_prompt, syntax_problems, used_variables, value_problem
+    from loomgit.prompt.render import render_prompt, syntax_problems, used_variables, value_problem
 
     path, lines = prompt.path, prompt.meta_lines
     out: list[Finding] = []
@@ -55,11 +76,21 @@ def validate_prompt(prompt: Prompt, loader: IncludeLoader | None = None, *,
     used = used_variables(prompt, loader)
     if prompt.variables is not None:
         for name in sorted(used - set(prompt.variables)):
-            out.append(error(path, _line_of_name(prompt, name),
-                             f"variable {name!r} is used but not declared under 'variables:'"))
+            out.append(
+                error(
+                    path,
+                    _line_of_name(prompt, name),
+                    f"variable {name!r} is used but not declared under 'variables:'",
+                )
+            )
         for name in sorted(set(prompt.variables) - used):
-            out.append(warning(path, prompt.variables[name].line,
-                               f"variable {name!r} is declared but never used"))
+            out.append(
+                warning(
+                    path,
+                    prompt.variables[name].line,
+                    f"variable {name!r} is declared but never used",
+                )
+            )
         for var in prompt.variables.values():
             if not var.required and var.default is not None:
                 p = value_problem(var, var.default)
@@ -79,18 +110,30 @@ def validate_prompt(prompt: Prompt, loader: IncludeLoader | None = None, *,
         p = schema_problem(prompt.output.schema)
         if p:
             out.append(error(path, lines.get("output"), p))
-    if prompt.model and "/" not in prompt.model and prompt.model not in (known_providers or set()) \
-            and prompt.model not in ("echo", "replay"):
-        out.append(warning(path, lines.get("model"),
-                           f"model {prompt.model!r} should be 'provider/model' "
-                           "(e.g. openai/gpt-4o-mini) or a name under providers: in loomgit.yaml"))
+    if (
+        prompt.model
+        and "/" not in prompt.model
+        and prompt.model not in (known_providers or set())
+        and prompt.model not in ("echo", "replay")
+    ):
+        out.append(
+            warning(
+                path,
+                lines.get("model"),
+                f"model {prompt.model!r} should be 'provider/model' "
+                "(e.g. openai/gpt-4o-mini) or a name under providers: in loomgit.yaml",
+            )
+        )
 
     if render_sample and not any(f.level == "error" for f in out):
         iface_required = prompt.variables is None and used
-        if prompt.sample is not None or not (iface_required or any(
-                v.required for v in (prompt.variables or {}).values())):
+        if prompt.sample is not None or not (
+            iface_required or any(v.required for v in (prompt.variables or {}).values())
+        ):
             try:
                 render_prompt(prompt, None, loader=loader)
             except LoomgitError as e:
-                out.append(error(e.path or path, e.line, f"rendering the sample failed: {e.message}"))
+                out.append(
+                    error(e.path or path, e.line, f"rendering the sample failed: {e.message}")
+                )
     return out

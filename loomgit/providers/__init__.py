@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import Completion, Provider, Usage
+from loomgit.providers.base import Completion, Provider, Usage
 
 if TYPE_CHECKING:
-    from .cache import ResponseCache, request_key
-    from .client import ModelClient
-    from .errors import (
+    from loomgit.providers.cache import ResponseCache, request_key
+    from loomgit.providers.client import ModelClient
+    from loomgit.providers.errors import (
         ProviderAuthError,
         ProviderConfigError,
         ProviderRejected,
@@ -25,24 +25,52 @@ if TYPE_CHECKING:
         ProviderUnavailable,
         RecordingMissing,
     )
-    from .pricing import PriceTable, cost_usd
-    from .registry import get_provider, resolve
-    from .resilience import ResilienceSettings
+    from loomgit.providers.pricing import PriceTable, cost_usd
+    from loomgit.providers.registry import get_provider, resolve
+    from loomgit.providers.resilience import ResilienceSettings
 
 __all__ = [
-    "Completion", "ModelClient", "PriceTable", "Provider", "ProviderAuthError",
-    "ProviderConfigError", "ProviderRejected", "ProviderTimeout", "ProviderTransientError",
-    "ProviderUnavailable", "RecordingMissing", "ResilienceSettings", "ResponseCache", "Usage",
-    "cost_usd", "get_provider", "request_key", "resolve",
+    "Completion",
+    "ModelClient",
+    "PriceTable",
+    "Provider",
+    "ProviderAuthError",
+    "ProviderConfigError",
+    "ProviderRejected",
+    "ProviderTimeout",
+    "ProviderTransientError",
+    "ProviderUnavailable",
+    "RecordingMissing",
+    "ResilienceSettings",
+    "ResponseCache",
+    "Usage",
+    "cost_usd",
+    "get_provider",
+    "request_key",
+    "resolve",
 ]
 
 _LAZY = {
-    "ModelClient": "client", "ResponseCache": "cache", "request_key": "cache",
-    "PriceTable": "pricing", "cost_usd": "pricing", "get_provider": "registry",
-    "resolve": "registry", "ResilienceSettings": "resilience",
-    **{n: "errors" for n in ("ProviderAuthError", "ProviderConfigError", "ProviderRejected",
-                             "ProviderTimeout", "ProviderTransientError", "ProviderUnavailable",
-                             "RecordingMissing")},
+    "ModelClient": "client",
+    "ResponseCache": "cache",
+    "request_key": "cache",
+    "PriceTable": "pricing",
+    "cost_usd": "pricing",
+    "get_provider": "registry",
+    "resolve": "registry",
+    "ResilienceSettings": "resilience",
+    **{
+        n: "errors"
+        for n in (
+            "ProviderAuthError",
+            "ProviderConfigError",
+            "ProviderRejected",
+            "ProviderTimeout",
+            "ProviderTransientError",
+            "ProviderUnavailable",
+            "RecordingMissing",
+        )
+    },
 }
 
 

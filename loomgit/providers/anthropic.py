@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Completion, Usage
-from .errors import ProviderRejected
-from .http import OPENAI_ONLY, HTTPProvider, as_int, merge_turns, system_text
+from loomgit.providers.base import Completion, Usage
+from loomgit.providers.errors import ProviderRejected
+from loomgit.providers.http import OPENAI_ONLY, HTTPProvider, as_int, merge_turns, system_text
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024
@@ -31,15 +31,21 @@ class AnthropicProvider(HTTPProvider):
             h["x-api-key"] = self._api_key
         return h
 
-    def request_body(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+    def request_body(
+        self, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> dict[str, Any]:
         turns = merge_turns(messages, {"user": "user", "assistant": "assistant"})
         if not turns:
-            raise ProviderRejected(f"{self.label}: Anthropic needs at least one user or "
-                                   "assistant message besides the system prompt")
+            raise ProviderRejected(
+                f"{self.label}: Anthropic needs at least one user or "
+                "assistant message besides the system prompt"
+            )
         p = dict(params)
         max_tokens = p.pop("max_tokens", None) or p.pop("max_completion_tokens", None)
-        body: dict[str, Any] = {"model": self.model,
-                                "max_tokens": int(max_tokens or DEFAULT_MAX_TOKENS)}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": int(max_tokens or DEFAULT_MAX_TOKENS),
+        }
         system = system_text(messages)
         if system:
             body["system"] = system
@@ -53,15 +59,21 @@ class AnthropicProvider(HTTPProvider):
         return body
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
-        data, latency = await self.post("/messages",
-                                        self.request_body(messages, self.merge_params(params)))
+        data, latency = await self.post(
+            "/messages", self.request_body(messages, self.merge_params(params))
+        )
         try:
             blocks = data["content"]
             text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
             usage = data.get("usage") or {}
-            return Completion(text, self.label,
-                              Usage(as_int(usage.get("input_tokens")),
-                                    as_int(usage.get("output_tokens"))),
-                              latency, None, data.get("stop_reason"), raw=data)
+            return Completion(
+                text,
+                self.label,
+                Usage(as_int(usage.get("input_tokens")), as_int(usage.get("output_tokens"))),
+                latency,
+                None,
+                data.get("stop_reason"),
+                raw=data,
+            )
         except (KeyError, TypeError, AttributeError):
             raise self.shape_error(data, "no content[]") from None

@@ -43,9 +43,11 @@ class Completion:
         d: dict[str, Any] = {
             "text": self.text,
             "model": self.model,
-            "usage": {"input_tokens": self.usage.input_tokens,
-                      "output_tokens": self.usage.output_tokens,
-                      "total_tokens": self.usage.total_tokens},
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
             "latency_ms": round(self.latency_ms, 3),
             "cost_usd": self.cost_usd,
             "finish_reason": self.finish_reason,
@@ -87,8 +89,9 @@ class Provider:
     name: str = "base"
     local: bool = False  # runs on this machine: free, and not worth caching if offline
 
-    def __init__(self, model: str, *, label: str | None = None,
-                 defaults: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, model: str, *, label: str | None = None, defaults: Mapping[str, Any] | None = None
+    ) -> None:
         self.model = model  # the part after "provider/"
         self.label = label or f"{self.name}/{model}"
         self.defaults: dict[str, Any] = dict(defaults or {})
@@ -101,10 +104,12 @@ class Provider:
         raise NotImplementedError
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        from ..errors import ProviderError
+        from loomgit.errors import ProviderError
 
-        raise ProviderError(f"{self.label}: {self.name} provides no embeddings; "
-                            "use an OpenAI-compatible, Gemini or Cohere embedding model")
+        raise ProviderError(
+            f"{self.label}: {self.name} provides no embeddings; "
+            "use an OpenAI-compatible, Gemini or Cohere embedding model"
+        )
 
     async def aclose(self) -> None:
         return None

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import Completion
+from loomgit.providers.base import Completion
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from loomgit.config import Config
 
 DEFAULT_TTL_S = 7 * 24 * 3600.0
 _TTL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -30,14 +30,16 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FORMAT = 1
 
 
-def request_key(model: str, params: Mapping[str, Any], messages: Sequence[Mapping[str, Any]],
-                sample: int = 0) -> str:
+def request_key(
+    model: str, params: Mapping[str, Any], messages: Sequence[Mapping[str, Any]], sample: int = 0
+) -> str:
     """The hex sha256 that names one request in the cache and in recordings."""
     doc: dict[str, Any] = {
         "model": model,
         "params": dict(params),
-        "messages": [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
-                     for m in messages],
+        "messages": [
+            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages
+        ],
     }
     if sample:
         doc["sample"] = int(sample)
@@ -67,7 +69,7 @@ def parse_ttl(value: Any) -> float | None:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    from ..fsutil import atomic_write as write
+    from loomgit.fsutil import atomic_write as write
 
     write(path, text)
 
@@ -83,7 +85,7 @@ def git_dir(root: Path) -> Path | None:
         except OSError:
             return None
         if line.startswith("gitdir:"):
-            gd = (root / line[len("gitdir:"):].strip()).resolve()
+            gd = (root / line[len("gitdir:") :].strip()).resolve()
             common = gd / "commondir"
             if common.is_file():
                 try:
@@ -104,7 +106,9 @@ class CacheStats:
 class ResponseCache:
     """Answers on disk, one JSON file per request key."""
 
-    def __init__(self, directory: str | os.PathLike[str], ttl_s: float | None = DEFAULT_TTL_S) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], ttl_s: float | None = DEFAULT_TTL_S
+    ) -> None:
         self.dir = Path(directory)
         self.ttl_s = ttl_s
         self.stats = CacheStats()
@@ -123,8 +127,9 @@ class ResponseCache:
             self.stats.misses += 1
             return None
         created = doc.get("created")
-        fresh = self.ttl_s is None or (isinstance(created, (int, float))
-                                       and time.time() - created <= self.ttl_s)
+        fresh = self.ttl_s is None or (
+            isinstance(created, (int, float)) and time.time() - created <= self.ttl_s
+        )
         if not fresh:
             self.stats.misses += 1
             return None
@@ -173,7 +178,7 @@ class ResponseCache:
 
 def cache_from_config(config: Config) -> ResponseCache | None:
     """The cache ``loomgit.yaml``'s ``cache:`` section describes (None when disabled)."""
-    from .errors import config_error
+    from loomgit.providers.errors import config_error
 
     section = config.section("cache")
     for key in section:
@@ -186,8 +191,11 @@ def cache_from_config(config: Config) -> ResponseCache | None:
     try:
         ttl = parse_ttl(section["ttl"]) if "ttl" in section else DEFAULT_TTL_S
     except ValueError:
-        raise config_error(config, ("cache", "ttl"), f"{section['ttl']!r} is not a duration "
-                           "such as 3600, 90m, 12h, 7d or 'never'") from None
+        raise config_error(
+            config,
+            ("cache", "ttl"),
+            f"{section['ttl']!r} is not a duration such as 3600, 90m, 12h, 7d or 'never'",
+        ) from None
     if section.get("dir"):
         d = Path(os.path.expanduser(str(section["dir"])))
         directory = d if d.is_absolute() else config.root / d

@@ -19,17 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .base import Completion
-from .cache import ResponseCache, cache_from_config, embed_key, request_key
-from .errors import ProviderConfigError
-from .registry import Spec, build, resolve
-from .resilience import Limits, ResilienceSettings, ResilientProvider
+from loomgit.providers.base import Completion
+from loomgit.providers.cache import ResponseCache, cache_from_config, embed_key, request_key
+from loomgit.providers.errors import ProviderConfigError
+from loomgit.providers.registry import Spec, build, resolve
+from loomgit.providers.resilience import Limits, ResilienceSettings, ResilientProvider
 
 if TYPE_CHECKING:
     import httpx
 
-    from ..config import Config
-    from .replay import RecordingStore
+    from loomgit.config import Config
+    from loomgit.providers.replay import RecordingStore
 
 MODES = ("live", "record", "replay")
 
@@ -53,14 +53,21 @@ class ModelClient:
       what is missing; ``replay`` answers only from recordings.
     """
 
-    def __init__(self, config: Config | None = None, *, http: httpx.AsyncClient | None = None,
-                 env: Mapping[str, str] | None = None, settings: ResilienceSettings | None = None,
-                 cache: ResponseCache | bool | None = None, mode: str = "live",
-                 recordings: RecordingStore | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
+        env: Mapping[str, str] | None = None,
+        settings: ResilienceSettings | None = None,
+        cache: ResponseCache | bool | None = None,
+        mode: str = "live",
+        recordings: RecordingStore | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ProviderConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
         if config is None:
-            from ..config import load_config
+            from loomgit.config import load_config
 
             config = load_config()
         self.config = config
@@ -83,7 +90,7 @@ class ModelClient:
     @property
     def recordings(self) -> RecordingStore:
         if self._store is None:
-            from .replay import store_from_config
+            from loomgit.providers.replay import store_from_config
 
             self._store = store_from_config(self.config)
         return self._store
@@ -97,8 +104,9 @@ class ModelClient:
         if self._http is None:
             import httpx
 
-            self._http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64,
-                                                               max_keepalive_connections=16))
+            self._http = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
+            )
             self._own_http = True
         return self._http
 
@@ -110,27 +118,41 @@ class ModelClient:
         needs_http = spec.type not in ("echo", "replay")
         if self.mode == "replay" and needs_http:  # no key, no network: recordings only
             spec = replace(spec, key_required=False)
-        inner = build(spec, http=self._client() if needs_http else None, env=self.env,
-                      store=self.recordings if spec.type == "replay" else None, config=self.config)
+        inner = build(
+            spec,
+            http=self._client() if needs_http else None,
+            env=self.env,
+            store=self.recordings if spec.type == "replay" else None,
+            config=self.config,
+        )
         limits = self._limits.get(spec.entry)
         if limits is None:
             limits = self._limits[spec.entry] = Limits(spec.settings)
-        from .pricing import PriceTable
+        from loomgit.providers.pricing import PriceTable
 
         table = PriceTable(self.config.pricing)
         priced = spec.replay_of or spec
 
         def cost(c: Completion) -> float | None:
-            return table.cost(priced.label, c.usage, aliases=priced.price_aliases, local=priced.local)
+            return table.cost(
+                priced.label, c.usage, aliases=priced.price_aliases, local=priced.local
+            )
 
         prov = ResilientProvider(inner, spec.settings, limits, cost)
         self._providers[model] = prov
         return prov
 
     # -- calls -----------------------------------------------------------------------------
-    async def complete(self, model: str, messages: list[dict[str, str]],
-                       params: Mapping[str, Any] | None = None, *, sample: int = 0,
-                       use_cache: bool = True, label: str | None = None) -> Completion:
+    async def complete(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        params: Mapping[str, Any] | None = None,
+        *,
+        sample: int = 0,
+        use_cache: bool = True,
+        label: str | None = None,
+    ) -> Completion:
         """One answer of ``model`` to ``messages``.
 
         ``sample`` tells repeated samples of one request apart (each is cached and recorded
@@ -140,7 +162,9 @@ class ModelClient:
         prov = self.provider(model)
         spec = self._specs[model]
         eff = prov.merge_params(params)
-        msgs = [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages]
+        msgs = [
+            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages
+        ]
         if spec.type == "echo":
             self.stats.calls += 1
             return await prov.complete(msgs, eff)
@@ -172,7 +196,9 @@ class ModelClient:
         self.stats.calls += 1
         return c
 
-    async def embed(self, model: str, texts: list[str], *, use_cache: bool = True) -> list[list[float]]:
+    async def embed(
+        self, model: str, texts: list[str], *, use_cache: bool = True
+    ) -> list[list[float]]:
         """Embedding vectors of ``texts`` (cached and recorded like completions)."""
         prov = self.provider(model)
         spec = self._specs[model]

@@ -11,21 +11,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Completion, Usage
-from .http import OPENAI_ONLY, HTTPProvider, as_int, text_of
+from loomgit.providers.base import Completion, Usage
+from loomgit.providers.http import OPENAI_ONLY, HTTPProvider, as_int, text_of
 
-_RENAME = {"top_p": "p", "top_k": "k", "stop": "stop_sequences",
-           "max_completion_tokens": "max_tokens"}
+_RENAME = {
+    "top_p": "p",
+    "top_k": "k",
+    "stop": "stop_sequences",
+    "max_completion_tokens": "max_tokens",
+}
 
 
 class CohereProvider(HTTPProvider):
     name = "cohere"
     default_base_url = "https://api.cohere.com/v2"
 
-    def request_body(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "stream": False,
-                                "messages": [{"role": m["role"], "content": m["content"]}
-                                             for m in messages]}
+    def request_body(
+        self, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "stream": False,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+        }
         for k, v in params.items():
             if k == "stop":
                 body["stop_sequences"] = [v] if isinstance(v, str) else list(v)
@@ -36,23 +44,34 @@ class CohereProvider(HTTPProvider):
         return body
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
-        data, latency = await self.post("/chat", self.request_body(messages, self.merge_params(params)))
+        data, latency = await self.post(
+            "/chat", self.request_body(messages, self.merge_params(params))
+        )
         try:
             text = text_of(data["message"].get("content"))
             usage = data.get("usage") or {}
             counts = usage.get("billed_units") or usage.get("tokens") or {}
-            return Completion(text, self.label,
-                              Usage(as_int(counts.get("input_tokens")),
-                                    as_int(counts.get("output_tokens"))),
-                              latency, None, data.get("finish_reason"), raw=data)
+            return Completion(
+                text,
+                self.label,
+                Usage(as_int(counts.get("input_tokens")), as_int(counts.get("output_tokens"))),
+                latency,
+                None,
+                data.get("finish_reason"),
+                raw=data,
+            )
         except (KeyError, TypeError, AttributeError):
             raise self.shape_error(data, "no message.content") from None
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        body = {"model": self.model, "texts": list(texts), "input_type": "search_document",
-                "embedding_types": ["float"]}
+        body = {
+            "model": self.model,
+            "texts": list(texts),
+            "input_type": "search_document",
+            "embedding_types": ["float"],
+        }
         data, _ = await self.post("/embed", body)
         try:
             emb = data["embeddings"]

@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any
 
-from .base import Completion, Provider, Usage
+from loomgit.providers.base import Completion, Provider, Usage
 
 DIMENSIONS = 256
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -38,15 +38,24 @@ class EchoProvider(Provider):
     local = True
 
     def __init__(self, model: str = "", **kw: Any) -> None:
-        super().__init__(model, label=kw.pop("label", None) or ("echo/" + model if model else "echo"),
-                         defaults=kw.pop("defaults", None))
+        super().__init__(
+            model,
+            label=kw.pop("label", None) or ("echo/" + model if model else "echo"),
+            defaults=kw.pop("defaults", None),
+        )
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         t0 = time.perf_counter()
         text = echo_text(messages)
         tokens_in = sum(len(str(m.get("content", ""))) for m in messages) // 4
-        return Completion(text, self.label, Usage(tokens_in, len(text) // 4),
-                          (time.perf_counter() - t0) * 1000, 0.0, "stop")
+        return Completion(
+            text,
+            self.label,
+            Usage(tokens_in, len(text) // 4),
+            (time.perf_counter() - t0) * 1000,
+            0.0,
+            "stop",
+        )
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         return [hashed_embedding(t) for t in texts]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_USAGE, ProviderError
+from loomgit.errors import EXIT_USAGE, ProviderError
 
 
 class ProviderConfigError(ProviderError):
@@ -26,8 +26,9 @@ class ProviderTransientError(ProviderError):
 
     retryable = True
 
-    def __init__(self, message: str, *, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
@@ -84,7 +85,7 @@ def config_error(config: Any, keys: tuple[str, ...], message: str) -> ProviderCo
     if path is None or not Path(path).is_file():
         return err
     err.path = Path(path).name
-    from .. import yamlio
+    from loomgit import yamlio
 
     try:
         node: Any = yamlio.load(Path(path).read_text(encoding="utf-8"))
@@ -103,8 +104,17 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 __all__ = [
-    "ProviderAuthError", "ProviderConfigError", "ProviderConnectionError", "ProviderError",
-    "ProviderHTTPError", "ProviderRejected", "ProviderResponseError", "ProviderTimeout",
-    "ProviderTransientError", "ProviderUnavailable", "RecordingMissing", "config_error",
+    "ProviderAuthError",
+    "ProviderConfigError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderRejected",
+    "ProviderResponseError",
+    "ProviderTimeout",
+    "ProviderTransientError",
+    "ProviderUnavailable",
+    "RecordingMissing",
+    "config_error",
     "is_retryable",
 ]

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Completion, Usage
-from .errors import ProviderRejected
-from .http import OPENAI_ONLY, HTTPProvider, as_int, merge_turns, system_text
+from loomgit.providers.base import Completion, Usage
+from loomgit.providers.errors import ProviderRejected
+from loomgit.providers.http import OPENAI_ONLY, HTTPProvider, as_int, merge_turns, system_text
 
-_RENAME = {"max_tokens": "maxOutputTokens", "max_completion_tokens": "maxOutputTokens",
-           "top_p": "topP", "top_k": "topK", "stop": "stopSequences",
-           "presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
+_RENAME = {
+    "max_tokens": "maxOutputTokens",
+    "max_completion_tokens": "maxOutputTokens",
+    "top_p": "topP",
+    "top_k": "topK",
+    "stop": "stopSequences",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+}
 _TOP_LEVEL = {"safetySettings", "tools", "toolConfig", "cachedContent", "labels"}
 
 
@@ -32,13 +38,21 @@ class GeminiProvider(HTTPProvider):
 
     @property
     def model_path(self) -> str:
-        return self.model if self.model.startswith(("models/", "tunedModels/")) else f"models/{self.model}"
+        return (
+            self.model
+            if self.model.startswith(("models/", "tunedModels/"))
+            else f"models/{self.model}"
+        )
 
-    def request_body(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+    def request_body(
+        self, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> dict[str, Any]:
         turns = merge_turns(messages, {"user": "user", "assistant": "model"})
         if not turns:
-            raise ProviderRejected(f"{self.label}: Gemini needs at least one user message "
-                                   "besides the system instruction")
+            raise ProviderRejected(
+                f"{self.label}: Gemini needs at least one user message "
+                "besides the system instruction"
+            )
         body: dict[str, Any] = {"contents": [{"role": r, "parts": [{"text": c}]} for r, c in turns]}
         system = system_text(messages)
         if system:
@@ -63,32 +77,46 @@ class GeminiProvider(HTTPProvider):
         return body
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
-        data, latency = await self.post(f"/{self.model_path}:generateContent",
-                                        self.request_body(messages, self.merge_params(params)))
+        data, latency = await self.post(
+            f"/{self.model_path}:generateContent",
+            self.request_body(messages, self.merge_params(params)),
+        )
         try:
             candidates = data.get("candidates") or []
             if not candidates:
                 block = (data.get("promptFeedback") or {}).get("blockReason")
                 if block:
-                    raise ProviderRejected(f"{self.label}: Gemini blocked the prompt "
-                                           f"(blockReason {block}); change the prompt or "
-                                           "its safetySettings")
+                    raise ProviderRejected(
+                        f"{self.label}: Gemini blocked the prompt "
+                        f"(blockReason {block}); change the prompt or "
+                        "its safetySettings"
+                    )
                 raise self.shape_error(data, "no candidates")
             cand = candidates[0]
             parts = (cand.get("content") or {}).get("parts") or []
             text = "".join(p.get("text", "") for p in parts if not p.get("thought"))
             meta = data.get("usageMetadata") or {}
             out = as_int(meta.get("candidatesTokenCount")) + as_int(meta.get("thoughtsTokenCount"))
-            return Completion(text, self.label, Usage(as_int(meta.get("promptTokenCount")), out),
-                              latency, None, cand.get("finishReason"), raw=data)
+            return Completion(
+                text,
+                self.label,
+                Usage(as_int(meta.get("promptTokenCount")), out),
+                latency,
+                None,
+                cand.get("finishReason"),
+                raw=data,
+            )
         except (KeyError, TypeError, AttributeError):
             raise self.shape_error(data, "no candidates[0].content") from None
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        body = {"requests": [{"model": self.model_path, "content": {"parts": [{"text": t}]}}
-                             for t in texts]}
+        body = {
+            "requests": [
+                {"model": self.model_path, "content": {"parts": [{"text": t}]}} for t in texts
+            ]
+        }
         data, _ = await self.post(f"/{self.model_path}:batchEmbedContents", body)
         try:
             vectors = [[float(x) for x in e["values"]] for e in data["embeddings"]]

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from .base import Provider
-from .errors import (
+from loomgit.providers.base import Provider
+from loomgit.providers.errors import (
     ProviderAuthError,
     ProviderConfigError,
     ProviderConnectionError,
@@ -68,11 +68,20 @@ class HTTPProvider(Provider):
 
     default_base_url = ""
 
-    def __init__(self, model: str, *, label: str | None = None,
-                 defaults: Mapping[str, Any] | None = None, base_url: str | None = None,
-                 api_key: str | None = None, api_key_env: str | None = None,
-                 http: httpx.AsyncClient | None = None, timeout_s: float = 60.0,
-                 headers: Mapping[str, str] | None = None, local: bool = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        label: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        timeout_s: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+        local: bool = False,
+    ) -> None:
         super().__init__(model, label=label, defaults=defaults)
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._api_key = api_key or None
@@ -84,7 +93,8 @@ class HTTPProvider(Provider):
         self.local = local
         if not self.base_url.startswith(("http://", "https://")):
             raise ProviderConfigError(
-                f"{self.label}: base_url {self.redact(self.base_url)!r} is not an http(s) URL")
+                f"{self.label}: base_url {self.redact(self.base_url)!r} is not an http(s) URL"
+            )
 
     # -- secrets ---------------------------------------------------------------------------
     def redact(self, text: str) -> str:
@@ -132,31 +142,44 @@ class HTTPProvider(Provider):
         """POST ``body`` as JSON to ``base_url + path``; (parsed JSON, latency in ms)."""
         url = self.base_url + path
         shown = self.redact(url)
-        headers = {"Content-Type": "application/json", "Accept": "application/json",
-                   **self.extra_headers, **self.auth_headers()}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **self.extra_headers,
+            **self.auth_headers(),
+        }
         timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
         t0 = time.perf_counter()
         try:
             resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException as e:
-            what = {"ConnectTimeout": "connecting", "ReadTimeout": "waiting for the answer",
-                    "WriteTimeout": "sending", "PoolTimeout": "waiting for a connection"}
+            what = {
+                "ConnectTimeout": "connecting",
+                "ReadTimeout": "waiting for the answer",
+                "WriteTimeout": "sending",
+                "PoolTimeout": "waiting for a connection",
+            }
             raise ProviderTimeout(
                 f"{self.label}: no answer from {shown} within {self.timeout_s:g} s "
-                f"({what.get(type(e).__name__, 'timed out')})") from None
+                f"({what.get(type(e).__name__, 'timed out')})"
+            ) from None
         except httpx.ConnectError as e:
-            err = ProviderConnectionError(f"{self.label}: cannot connect to {shown}: "
-                                          f"{self._describe(e)}"
-                                          + (" — is the server running?" if self.local else ""))
+            err = ProviderConnectionError(
+                f"{self.label}: cannot connect to {shown}: "
+                f"{self._describe(e)}" + (" — is the server running?" if self.local else "")
+            )
             if self.local:  # a local server that is not running will not start by waiting
                 err.retryable = False
             raise err from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
-            raise ProviderConfigError(f"{self.label}: bad URL {shown}: {self._describe(e)}") from None
+            raise ProviderConfigError(
+                f"{self.label}: bad URL {shown}: {self._describe(e)}"
+            ) from None
         except httpx.TransportError as e:
             raise ProviderConnectionError(
                 f"{self.label}: connection to {shown} failed before a complete answer: "
-                f"{self._describe(e)}") from None
+                f"{self._describe(e)}"
+            ) from None
         latency = (time.perf_counter() - t0) * 1000
         if resp.status_code >= 400:
             raise self._http_error(resp, shown)
@@ -165,12 +188,18 @@ class HTTPProvider(Provider):
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise ProviderResponseError(
                 f"{self.label}: {shown} answered HTTP {resp.status_code} with invalid JSON "
-                f"({self._excerpt(resp)})", status=resp.status_code) from None
+                f"({self._excerpt(resp)})",
+                status=resp.status_code,
+            ) from None
         return data, latency
 
     def _describe(self, e: Exception) -> str:
-        quiet = {"ReadError": "the connection was reset", "WriteError": "the request could not be sent",
-                 "ConnectError": "connection refused", "RemoteProtocolError": "the server broke the protocol"}
+        quiet = {
+            "ReadError": "the connection was reset",
+            "WriteError": "the request could not be sent",
+            "ConnectError": "connection refused",
+            "RemoteProtocolError": "the server broke the protocol",
+        }
         text = str(e).strip() or quiet.get(type(e).__name__, type(e).__name__)
         return self.redact(one_line(text, 160))
 
@@ -193,15 +222,22 @@ class HTTPProvider(Provider):
                 fix = f"set ${self.api_key_env}"
             else:
                 fix = "the server wants a key: set api_key_env for this provider in loomgit.yaml"
-            return ProviderAuthError(f"{self.label}: the key was refused ({where}); {fix}",
-                                     status=status)
+            return ProviderAuthError(
+                f"{self.label}: the key was refused ({where}); {fix}", status=status
+            )
         if status == 429 and (code in QUOTA_CODES or any(c in msg for c in QUOTA_CODES)):
-            return ProviderRejected(f"{self.label}: quota or spend limit reached ({where}); "
-                                    "retrying will not help until it is raised", status=status)
+            return ProviderRejected(
+                f"{self.label}: quota or spend limit reached ({where}); "
+                "retrying will not help until it is raised",
+                status=status,
+            )
         if status in RETRY_STATUSES or status >= 500:
             label = "rate limited" if status == 429 else f"server error from {shown}"
-            return ProviderHTTPError(f"{self.label}: {label} ({where})", status=status,
-                                     retry_after=parse_retry_after(resp.headers))
+            return ProviderHTTPError(
+                f"{self.label}: {label} ({where})",
+                status=status,
+                retry_after=parse_retry_after(resp.headers),
+            )
         if status == 404:
             fix = f"check the model name {self.model!r} and the base_url {self.base_url}"
         elif status == 413:
@@ -210,15 +246,17 @@ class HTTPProvider(Provider):
             fix = "the account needs credit"
         else:
             fix = "check the prompt's params and messages"
-        return ProviderRejected(f"{self.label}: the request was refused ({where}); {fix}",
-                                status=status)
+        return ProviderRejected(
+            f"{self.label}: the request was refused ({where}); {fix}", status=status
+        )
 
     def shape_error(self, data: Any, what: str) -> ProviderResponseError:
         """The answer parsed as JSON but lacks what the API documents."""
         msg, _ = self.error_detail(data)
         if msg:
-            return ProviderResponseError(f"{self.label}: the provider answered with an error: "
-                                         f"{self.redact(one_line(msg))}")
+            return ProviderResponseError(
+                f"{self.label}: the provider answered with an error: {self.redact(one_line(msg))}"
+            )
         text = self.redact(one_line(json.dumps(data)[:200], 120))
         return ProviderResponseError(f"{self.label}: unexpected answer ({what}): {text}")
 
@@ -230,8 +268,11 @@ def text_of(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value
-                       if not isinstance(p, dict) or p.get("type", "text") == "text")
+        return "".join(
+            p.get("text", "") if isinstance(p, dict) else str(p)
+            for p in value
+            if not isinstance(p, dict) or p.get("type", "text") == "text"
+        )
     raise TypeError(f"content is {type(value).__name__}")
 
 
@@ -260,5 +301,16 @@ def system_text(messages: list[dict[str, str]]) -> str:
 
 # OpenAI params with no equivalent elsewhere: dropped (not sent) by the other providers, so
 # one prompt can be run against several providers.
-OPENAI_ONLY = {"n", "logprobs", "top_logprobs", "logit_bias", "user", "stream", "stream_options",
-               "parallel_tool_calls", "service_tier", "store", "max_completion_tokens"}
+OPENAI_ONLY = {
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "user",
+    "stream",
+    "stream_options",
+    "parallel_tool_calls",
+    "service_tier",
+    "store",
+    "max_completion_tokens",
+}

@@ -11,23 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Completion, Usage
-from .http import HTTPProvider, as_int, text_of
+from loomgit.providers.base import Completion, Usage
+from loomgit.providers.http import HTTPProvider, as_int, text_of
 
 
 class OpenAIProvider(HTTPProvider):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
 
-    def request_body(self, messages: list[dict[str, str]], params: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {k: v for k, v in params.items() if k not in ("stream", "stream_options")}
+    def request_body(
+        self, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            k: v for k, v in params.items() if k not in ("stream", "stream_options")
+        }
         body["model"] = self.model
         body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
         return body
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
-        data, latency = await self.post("/chat/completions",
-                                        self.request_body(messages, self.merge_params(params)))
+        data, latency = await self.post(
+            "/chat/completions", self.request_body(messages, self.merge_params(params))
+        )
         try:
             choice = data["choices"][0]
             msg = choice.get("message") or {}
@@ -35,10 +40,15 @@ class OpenAIProvider(HTTPProvider):
             if not text and isinstance(msg.get("refusal"), str):
                 text = msg["refusal"]
             usage = data.get("usage") or {}
-            return Completion(text, self.label,
-                              Usage(as_int(usage.get("prompt_tokens")),
-                                    as_int(usage.get("completion_tokens"))),
-                              latency, None, choice.get("finish_reason"), raw=data)
+            return Completion(
+                text,
+                self.label,
+                Usage(as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))),
+                latency,
+                None,
+                choice.get("finish_reason"),
+                raw=data,
+            )
         except (KeyError, IndexError, TypeError, AttributeError):
             raise self.shape_error(data, "no choices[0].message") from None
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from .base import Usage
+from loomgit.providers.base import Usage
 
 
 class Price(NamedTuple):
@@ -101,7 +101,9 @@ class PriceTable:
         for name, p in (extra or {}).items():
             self.extra[str(name)] = Price(float(p.get("input", 0.0)), float(p.get("output", 0.0)))
 
-    def lookup(self, name: str, *, aliases: Iterable[str] = (), local: bool = False) -> Price | None:
+    def lookup(
+        self, name: str, *, aliases: Iterable[str] = (), local: bool = False
+    ) -> Price | None:
         names = [name, *aliases]
         for n in names:
             if n in self.extra:
@@ -115,14 +117,17 @@ class PriceTable:
                     return BUILTIN[v]
         return Price(0.0, 0.0) if local else None
 
-    def cost(self, name: str, usage: Usage, *, aliases: Iterable[str] = (),
-             local: bool = False) -> float | None:
+    def cost(
+        self, name: str, usage: Usage, *, aliases: Iterable[str] = (), local: bool = False
+    ) -> float | None:
         price = self.lookup(name, aliases=aliases, local=local)
         if price is None:
             return None
         return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1_000_000
 
 
-def cost_usd(name: str, usage: Usage, pricing: Mapping[str, Mapping[str, float]] | None = None) -> float | None:
+def cost_usd(
+    name: str, usage: Usage, pricing: Mapping[str, Mapping[str, float]] | None = None
+) -> float | None:
     """USD for ``usage`` on ``name`` (``provider/model``), or None when the price is unknown."""
     return PriceTable(pricing).cost(name, usage)

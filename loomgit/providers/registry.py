@@ -29,15 +29,15 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .base import Provider
-from .errors import ProviderConfigError, config_error
-from .resilience import Limits, ResilienceSettings, ResilientProvider
+from loomgit.providers.base import Provider
+from loomgit.providers.errors import ProviderConfigError, config_error
+from loomgit.providers.resilience import Limits, ResilienceSettings, ResilientProvider
 
 if TYPE_CHECKING:
     import httpx
 
-    from ..config import Config
-    from .replay import RecordingStore
+    from loomgit.config import Config
+    from loomgit.providers.replay import RecordingStore
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,14 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "openai": Preset("openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",), "OPENAI_BASE_URL"),
-    "anthropic": Preset("anthropic", "https://api.anthropic.com/v1", ("ANTHROPIC_API_KEY",),
-                        "ANTHROPIC_BASE_URL"),
-    "gemini": Preset("gemini", "https://generativelanguage.googleapis.com/v1beta",
-                     ("GEMINI_API_KEY", "GOOGLE_API_KEY")),
+    "anthropic": Preset(
+        "anthropic", "https://api.anthropic.com/v1", ("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL"
+    ),
+    "gemini": Preset(
+        "gemini",
+        "https://generativelanguage.googleapis.com/v1beta",
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    ),
     "cohere": Preset("cohere", "https://api.cohere.com/v2", ("COHERE_API_KEY", "CO_API_KEY")),
     "ollama": Preset("openai", "http://localhost:11434/v1", (), "OLLAMA_HOST", local=True),
     "vllm": Preset("openai", "http://localhost:8000/v1", (), local=True),
@@ -67,8 +71,15 @@ PRESETS: dict[str, Preset] = {
     "deepseek": Preset("openai", "https://api.deepseek.com/v1", ("DEEPSEEK_API_KEY",)),
 }
 TYPES = ("openai", "anthropic", "gemini", "cohere", "echo")
-ENTRY_KEYS = ("type", "base_url", "api_key_env", "params", "model", "headers",
-              *ResilienceSettings.keys())
+ENTRY_KEYS = (
+    "type",
+    "base_url",
+    "api_key_env",
+    "params",
+    "model",
+    "headers",
+    *ResilienceSettings.keys(),
+)
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
@@ -110,29 +121,56 @@ def _ollama_url(value: str) -> str:
     return f"{parts.scheme}://{host}:{port}/v1"
 
 
-def _entry_error(config: Config | None, name: str, key: str | None, msg: str) -> ProviderConfigError:
+def _entry_error(
+    config: Config | None, name: str, key: str | None, msg: str
+) -> ProviderConfigError:
     return config_error(config, ("providers", name, *((key,) if key else ())), msg)
 
 
 def _check_entry(config: Config | None, name: str, entry: Mapping[str, Any]) -> None:
     for key in entry:
         if key == "api_key":
-            raise _entry_error(config, name, key, "keys never go in loomgit.yaml: put the key in "
-                               "an environment variable and name it with api_key_env")
+            raise _entry_error(
+                config,
+                name,
+                key,
+                "keys never go in loomgit.yaml: put the key in "
+                "an environment variable and name it with api_key_env",
+            )
         if key not in ENTRY_KEYS:
             close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise _entry_error(config, name, key, f"unknown setting{hint}; known: {', '.join(ENTRY_KEYS)}")
-    for key, kind in (("type", str), ("base_url", str), ("model", str), ("params", dict),
-                      ("headers", dict)):
+            raise _entry_error(
+                config, name, key, f"unknown setting{hint}; known: {', '.join(ENTRY_KEYS)}"
+            )
+    for key, kind in (
+        ("type", str),
+        ("base_url", str),
+        ("model", str),
+        ("params", dict),
+        ("headers", dict),
+    ):
         if key in entry and not isinstance(entry[key], kind):
-            raise _entry_error(config, name, key, f"must be a {'mapping' if kind is dict else 'string'}")
-    if "api_key_env" in entry and entry["api_key_env"] is not None and not isinstance(entry["api_key_env"], str):
-        raise _entry_error(config, name, "api_key_env", "must name an environment variable (or be null)")
+            raise _entry_error(
+                config, name, key, f"must be a {'mapping' if kind is dict else 'string'}"
+            )
+    if (
+        "api_key_env" in entry
+        and entry["api_key_env"] is not None
+        and not isinstance(entry["api_key_env"], str)
+    ):
+        raise _entry_error(
+            config, name, "api_key_env", "must name an environment variable (or be null)"
+        )
 
 
-def resolve(name: str, config: Config | None = None, *, env: Mapping[str, str] | None = None,
-            defaults: ResilienceSettings | None = None) -> Spec:
+def resolve(
+    name: str,
+    config: Config | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    defaults: ResilienceSettings | None = None,
+) -> Spec:
     """The :class:`Spec` for a model name; a clear :class:`ProviderConfigError` otherwise."""
     env = os.environ if env is None else env
     base_settings = defaults or ResilienceSettings()
@@ -141,10 +179,18 @@ def resolve(name: str, config: Config | None = None, *, env: Mapping[str, str] |
     if not name:
         raise ProviderConfigError("empty model name: use provider/model, e.g. openai/gpt-4o-mini")
     if name.startswith("replay/"):
-        inner = resolve(name[len("replay/"):], config, env={}, defaults=base_settings)
+        inner = resolve(name[len("replay/") :], config, env={}, defaults=base_settings)
         inner = replace(inner, key_required=False)
-        return Spec(f"replay/{inner.label}", "replay", "replay", inner.label, params=inner.params,
-                    settings=base_settings, local=True, replay_of=inner)
+        return Spec(
+            f"replay/{inner.label}",
+            "replay",
+            "replay",
+            inner.label,
+            params=inner.params,
+            settings=base_settings,
+            local=True,
+            replay_of=inner,
+        )
     prefix, sep, model = name.partition("/")
     entry = entries.get(prefix)
     if entry is not None:
@@ -157,7 +203,8 @@ def resolve(name: str, config: Config | None = None, *, env: Mapping[str, str] |
         else:
             raise ProviderConfigError(
                 f"model {name!r} needs the form provider/model (e.g. openai/gpt-4o-mini), "
-                "or a providers: entry in loomgit.yaml with a model:")
+                "or a providers: entry in loomgit.yaml with a model:"
+            )
     elif not model:
         raise ProviderConfigError(f"model {name!r} names no model after the '/'")
     entry = entry or {}
@@ -167,9 +214,15 @@ def resolve(name: str, config: Config | None = None, *, env: Mapping[str, str] |
             known = ", ".join(sorted([*PRESETS, "echo", "replay"]))
             raise ProviderConfigError(
                 f"unknown provider {prefix!r} in {name!r}; known: {known} — or add "
-                f"providers: {{{prefix}: {{type: openai, base_url: ...}}}} to loomgit.yaml")
-        raise _entry_error(config, prefix, "type", f"unknown type {ptype!r}; use one of "
-                           f"{', '.join(TYPES)} or a preset ({', '.join(sorted(PRESETS))})")
+                f"providers: {{{prefix}: {{type: openai, base_url: ...}}}} to loomgit.yaml"
+            )
+        raise _entry_error(
+            config,
+            prefix,
+            "type",
+            f"unknown type {ptype!r}; use one of "
+            f"{', '.join(TYPES)} or a preset ({', '.join(sorted(PRESETS))})",
+        )
     settings = base_settings
     for key in ResilienceSettings.keys():
         if key in entry:
@@ -181,8 +234,15 @@ def resolve(name: str, config: Config | None = None, *, env: Mapping[str, str] |
     headers = {str(k): str(v) for k, v in (entry.get("headers") or {}).items()}
     label = f"{prefix}/{model}" if model else prefix
     if ptype == "echo":
-        return Spec(label if prefix != "echo" else name, prefix, "echo", model, params=params,
-                    settings=settings, local=True)
+        return Spec(
+            label if prefix != "echo" else name,
+            prefix,
+            "echo",
+            model,
+            params=params,
+            settings=settings,
+            local=True,
+        )
     preset = PRESETS[ptype]
     base_url = entry.get("base_url")
     own_url = bool(base_url) and str(base_url).rstrip("/") != preset.base_url
@@ -201,8 +261,20 @@ def resolve(name: str, config: Config | None = None, *, env: Mapping[str, str] |
     aliases: tuple[str, ...] = ()
     if prefix != ptype and not own_url:
         aliases = (f"{ptype}/{model}",)
-    return Spec(label, prefix, preset.type, model, base_url, key_envs, required and not local,
-                params, headers, settings, local, aliases)
+    return Spec(
+        label,
+        prefix,
+        preset.type,
+        model,
+        base_url,
+        key_envs,
+        required and not local,
+        params,
+        headers,
+        settings,
+        local,
+        aliases,
+    )
 
 
 def api_key(spec: Spec, env: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -215,24 +287,31 @@ def api_key(spec: Spec, env: Mapping[str, str]) -> tuple[str | None, str | None]
         alts = f" (or {', '.join(spec.key_envs[1:])})" if len(spec.key_envs) > 1 else ""
         raise ProviderConfigError(
             f"{spec.label}: no API key: set the environment variable {spec.key_envs[0]}{alts}, "
-            f"e.g. export {spec.key_envs[0]}=... (or use --model echo to try without a model)")
+            f"e.g. export {spec.key_envs[0]}=... (or use --model echo to try without a model)"
+        )
     return None, (spec.key_envs[0] if spec.key_envs else None)
 
 
-def build(spec: Spec, *, http: httpx.AsyncClient | None = None, env: Mapping[str, str] | None = None,
-          store: RecordingStore | None = None, config: Config | None = None) -> Provider:
+def build(
+    spec: Spec,
+    *,
+    http: httpx.AsyncClient | None = None,
+    env: Mapping[str, str] | None = None,
+    store: RecordingStore | None = None,
+    config: Config | None = None,
+) -> Provider:
     """The provider itself (one attempt per call, no retries)."""
     env = os.environ if env is None else env
     if spec.type == "echo":
-        from .echo import EchoProvider
+        from loomgit.providers.echo import EchoProvider
 
         return EchoProvider(spec.model, label=spec.label, defaults=spec.params)
     if spec.type == "replay":
-        from .replay import ReplayProvider, store_from_config
+        from loomgit.providers.replay import ReplayProvider, store_from_config
 
         if store is None:
             if config is None:
-                from ..config import load_config
+                from loomgit.config import load_config
 
                 config = load_config()
             store = store_from_config(config)
@@ -241,29 +320,43 @@ def build(spec: Spec, *, http: httpx.AsyncClient | None = None, env: Mapping[str
     key, var = api_key(spec, env)
     cls: type[Any]
     if spec.type == "anthropic":
-        from .anthropic import AnthropicProvider as cls
+        from loomgit.providers.anthropic import AnthropicProvider as cls
     elif spec.type == "gemini":
-        from .gemini import GeminiProvider as cls
+        from loomgit.providers.gemini import GeminiProvider as cls
     elif spec.type == "cohere":
-        from .cohere import CohereProvider as cls
+        from loomgit.providers.cohere import CohereProvider as cls
     else:
-        from .openai import OpenAIProvider as cls
-    provider: Provider = cls(spec.model, label=spec.label, defaults=spec.params,
-                             base_url=spec.base_url, api_key=key, api_key_env=var, http=http,
-                             timeout_s=spec.settings.timeout_s, headers=spec.headers,
-                             local=spec.local)
+        from loomgit.providers.openai import OpenAIProvider as cls
+    provider: Provider = cls(
+        spec.model,
+        label=spec.label,
+        defaults=spec.params,
+        base_url=spec.base_url,
+        api_key=key,
+        api_key_env=var,
+        http=http,
+        timeout_s=spec.settings.timeout_s,
+        headers=spec.headers,
+        local=spec.local,
+    )
     return provider
 
 
-def get_provider(name: str, config: Config | None = None, *, http: httpx.AsyncClient | None = None,
-                 env: Mapping[str, str] | None = None, settings: ResilienceSettings | None = None,
-                 limits: Limits | None = None) -> Provider:
+def get_provider(
+    name: str,
+    config: Config | None = None,
+    *,
+    http: httpx.AsyncClient | None = None,
+    env: Mapping[str, str] | None = None,
+    settings: ResilienceSettings | None = None,
+    limits: Limits | None = None,
+) -> Provider:
     """A ready provider for ``name``: retries, limits, circuit breaker and costs included.
 
     ``settings`` are the defaults under each ``providers:`` entry's own settings. Close it
     with ``await provider.aclose()`` (or ``async with``) unless ``http`` is yours.
     """
-    from .pricing import PriceTable
+    from loomgit.providers.pricing import PriceTable
 
     spec = resolve(name, config, env=env, defaults=settings)
     inner = build(spec, http=http, env=env, config=config)

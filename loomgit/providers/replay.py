@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .base import Completion, Provider
-from .cache import atomic_write, request_key
-from .errors import RecordingMissing
+from loomgit.providers.base import Completion, Provider
+from loomgit.providers.cache import atomic_write, request_key
+from loomgit.providers.errors import RecordingMissing
 
 if TYPE_CHECKING:
-    from ..config import Config
+    from loomgit.config import Config
 
 DEFAULT_DIR = ".loomgit/recordings"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -66,15 +66,28 @@ class RecordingStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
-            raise RecordingMissing(f"{self.shown(path)}: unreadable recording ({e}); delete it "
-                                   "and record again") from None
-        if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("completion"), dict):
+            raise RecordingMissing(
+                f"{self.shown(path)}: unreadable recording ({e}); delete it and record again"
+            ) from None
+        if (
+            not isinstance(doc, dict)
+            or doc.get("key") != key
+            or not isinstance(doc.get("completion"), dict)
+        ):
             return None
-        return Completion.from_dict(doc["completion"], model=model, cached=True,
-                                    raw={"recording": self.shown(path)})
+        return Completion.from_dict(
+            doc["completion"], model=model, cached=True, raw={"recording": self.shown(path)}
+        )
 
-    def save(self, model: str, key: str, params: dict[str, Any], messages: list[dict[str, str]],
-             sample: int, completion: Completion) -> Path:
+    def save(
+        self,
+        model: str,
+        key: str,
+        params: dict[str, Any],
+        messages: list[dict[str, str]],
+        sample: int,
+        completion: Completion,
+    ) -> Path:
         path = self.path(model, key)
         answer = completion.to_dict()
         for k in ("cached", "attempts", "model"):
@@ -84,7 +97,9 @@ class RecordingStore:
             "model": model,
             "params": params,
             "sample": sample,
-            "messages": [{"role": m.get("role", ""), "content": m.get("content", "")} for m in messages],
+            "messages": [
+                {"role": m.get("role", ""), "content": m.get("content", "")} for m in messages
+            ],
             "completion": answer,
             "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -101,21 +116,33 @@ class RecordingStore:
         vectors = doc.get("embeddings")
         return vectors if isinstance(vectors, list) else None
 
-    def save_embeddings(self, model: str, key: str, texts: list[str],
-                        vectors: list[list[float]]) -> Path:
+    def save_embeddings(
+        self, model: str, key: str, texts: list[str], vectors: list[list[float]]
+    ) -> Path:
         path = self.path(model, key)
-        doc = {"key": key, "model": model, "texts": list(texts), "embeddings": vectors,
-               "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        doc = {
+            "key": key,
+            "model": model,
+            "texts": list(texts),
+            "embeddings": vectors,
+            "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         atomic_write(path, json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
         return path
 
-    def missing(self, model: str, key: str, label: str | None = None, sample: int = 0) -> RecordingMissing:
-        where = f" ({label}{', sample ' + str(sample) if sample else ''})" if label else (
-            f" (sample {sample})" if sample else "")
+    def missing(
+        self, model: str, key: str, label: str | None = None, sample: int = 0
+    ) -> RecordingMissing:
+        where = (
+            f" ({label}{', sample ' + str(sample) if sample else ''})"
+            if label
+            else (f" (sample {sample})" if sample else "")
+        )
         return RecordingMissing(
             f"{model}: no recording for this request{where}: expected "
             f"{self.shown(self.path(model, key))}; run with --record and the provider's API "
-            "key to record it")
+            "key to record it"
+        )
 
 
 def store_from_config(config: Config) -> RecordingStore:
@@ -130,7 +157,9 @@ class ReplayProvider(Provider):
     name = "replay"
     local = True
 
-    def __init__(self, target: str, store: RecordingStore, *, defaults: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, target: str, store: RecordingStore, *, defaults: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(target, label=f"replay/{target}", defaults=defaults)
         self.target = target
         self.store = store

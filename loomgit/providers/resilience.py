@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
-from .base import Completion, Provider
-from .errors import (
+from loomgit.providers.base import Completion, Provider
+from loomgit.providers.errors import (
     ProviderConfigError,
     ProviderError,
     ProviderTimeout,
@@ -97,8 +97,9 @@ class RateLimiter:
 class CircuitBreaker:
     """closed → (N failures in a row) → open → (reset_s) → half-open: one trial call."""
 
-    def __init__(self, failures: int, reset_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.threshold = max(1, failures)
         self.reset_s = reset_s
         self.failures = 0
@@ -125,7 +126,8 @@ class CircuitBreaker:
         when = f"trying again in {wait:.0f} s" if state == "open" else "a trial call is under way"
         raise ProviderUnavailable(
             f"{label}: not called — it failed {self.failures} times in a row "
-            f"(last: {self.last_error}); {when}")
+            f"(last: {self.last_error}); {when}"
+        )
 
     def success(self) -> None:
         self.failures = 0
@@ -137,8 +139,10 @@ class CircuitBreaker:
         self.last_error = str(error).split(": ", 1)[-1]
         if self.trial or self.failures >= self.threshold:
             if self.opened_at is None or self.trial:
-                log.warning("%s", f"circuit opened after {self.failures} failures in a row: "
-                            f"{self.last_error}")
+                log.warning(
+                    "%s",
+                    f"circuit opened after {self.failures} failures in a row: {self.last_error}",
+                )
             self.opened_at = self._clock()
             self.trial = False
 
@@ -153,8 +157,12 @@ class Limits:
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
 
 
-def backoff_delay(attempt: int, settings: ResilienceSettings, retry_after: float | None,
-                  rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int,
+    settings: ResilienceSettings,
+    retry_after: float | None,
+    rng: random.Random | None = None,
+) -> float:
     """Wait before retry ``attempt`` (1-based): ``Retry-After`` when the server gave one,
     else exponential with equal jitter (half fixed, half random)."""
     if retry_after is not None:
@@ -168,9 +176,14 @@ def _gave_up(last: ProviderTransientError, why: str) -> ProviderTransientError:
     return type(last)(f"{last} ({why})", status=last.status, retry_after=last.retry_after)
 
 
-async def call_with_retries(label: str, fn: Callable[[], Awaitable[T]], settings: ResilienceSettings,
-                            limits: Limits, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
-                            ) -> tuple[T, int]:
+async def call_with_retries(
+    label: str,
+    fn: Callable[[], Awaitable[T]],
+    settings: ResilienceSettings,
+    limits: Limits,
+    *,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> tuple[T, int]:
     """Run ``fn`` under the limits and retry policy; (result, attempts)."""
     budget = settings.total_timeout_s
     spent = 0.0
@@ -190,7 +203,8 @@ async def call_with_retries(label: str, fn: Callable[[], Awaitable[T]], settings
                 err: ProviderError = ProviderTimeout(
                     f"{label}: no answer within the call's budget of {budget:g} s "
                     f"(total_timeout_s) after {attempt} attempt(s)"
-                    + (f"; last error: {str(last).split(': ', 1)[-1]}" if last else ""))
+                    + (f"; last error: {str(last).split(': ', 1)[-1]}" if last else "")
+                )
                 limits.breaker.failure(err)
                 raise err from None
             except ProviderTransientError as e:
@@ -209,10 +223,16 @@ async def call_with_retries(label: str, fn: Callable[[], Awaitable[T]], settings
         retry_after = last.retry_after
         delay = backoff_delay(attempt, settings, retry_after)
         if spent + delay >= budget:
-            why = (f"the provider asked to wait {retry_after:g} s" if retry_after is not None
-                   else f"the next wait of {delay:.1f} s")
-            raise _gave_up(last, f"gave up after {attempt} attempts: {why} would pass the "
-                                 f"call's budget of {budget:g} s")
+            why = (
+                f"the provider asked to wait {retry_after:g} s"
+                if retry_after is not None
+                else f"the next wait of {delay:.1f} s"
+            )
+            raise _gave_up(
+                last,
+                f"gave up after {attempt} attempts: {why} would pass the "
+                f"call's budget of {budget:g} s",
+            )
         log.warning("%s", f"{last}; retry {attempt}/{settings.retries} in {delay:.2f} s")
         await sleep(delay)
         spent += delay
@@ -221,9 +241,13 @@ async def call_with_retries(label: str, fn: Callable[[], Awaitable[T]], settings
 class ResilientProvider(Provider):
     """A provider with retries, limits, a breaker and costs; same interface."""
 
-    def __init__(self, inner: Provider, settings: ResilienceSettings | None = None,
-                 limits: Limits | None = None,
-                 cost: Callable[[Completion], float | None] | None = None) -> None:
+    def __init__(
+        self,
+        inner: Provider,
+        settings: ResilienceSettings | None = None,
+        limits: Limits | None = None,
+        cost: Callable[[Completion], float | None] | None = None,
+    ) -> None:
         super().__init__(inner.model, label=inner.label, defaults=inner.defaults)
         self.name = inner.name
         self.local = inner.local
@@ -241,17 +265,27 @@ class ResilientProvider(Provider):
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
         c, attempts = await call_with_retries(
-            self.label, lambda: self.inner.complete(messages, params), self.settings, self.limits)
+            self.label, lambda: self.inner.complete(messages, params), self.settings, self.limits
+        )
         return replace(c, cost_usd=self.cost_of(c), attempts=attempts)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         vectors, _ = await call_with_retries(
-            self.label, lambda: self.inner.embed(texts), self.settings, self.limits)
+            self.label, lambda: self.inner.embed(texts), self.settings, self.limits
+        )
         return vectors
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-__all__ = ["CircuitBreaker", "Limits", "RateLimiter", "ResilienceSettings", "ResilientProvider",
-           "backoff_delay", "call_with_retries", "ProviderTransientError"]
+__all__ = [
+    "CircuitBreaker",
+    "Limits",
+    "RateLimiter",
+    "ResilienceSettings",
+    "ResilientProvider",
+    "backoff_delay",
+    "call_with_retries",
+    "ProviderTransientError",
+]

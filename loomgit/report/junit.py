@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..evals.results import CaseResult, EvalReport, SuiteResult
+    from loomgit.evals.results import CaseResult, EvalReport, SuiteResult
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_OUTPUT = 10_000
@@ -25,9 +25,16 @@ def clean(text: object) -> str:
 def _case(parent: object, suite: SuiteResult, r: CaseResult) -> None:
     import xml.etree.ElementTree as ET
 
-    tc = ET.SubElement(parent, "testcase", {  # type: ignore[arg-type]
-        "classname": clean(suite.prompt), "name": clean(f"{r.case} [{r.provider}]"),
-        "time": f"{(r.latency_ms or 0.0) / 1000:.3f}", "file": clean(suite.path)})
+    tc = ET.SubElement(
+        parent,
+        "testcase",
+        {  # type: ignore[arg-type]
+            "classname": clean(suite.prompt),
+            "name": clean(f"{r.case} [{r.provider}]"),
+            "time": f"{(r.latency_ms or 0.0) / 1000:.3f}",
+            "file": clean(suite.path),
+        },
+    )
     if r.line:
         tc.set("line", str(r.line))
     if r.status == "skipped":
@@ -42,7 +49,7 @@ def _case(parent: object, suite: SuiteResult, r: CaseResult) -> None:
         lines = [f"score {r.score:.3f}" if r.score is not None else ""]
         if len(r.samples) > 1 and r.pass_rate is not None:
             lines.append(f"pass rate {r.pass_rate:.0%} over {len(r.samples)} samples")
-        for a in (s.assertions if s else []):
+        for a in s.assertions if s else []:
             lines.append(f"{'PASS' if a.passed else 'FAIL'} {a.kind}: {a.message}")
         el.text = clean("\n".join(x for x in lines if x))
     s = r.shown_sample()
@@ -58,13 +65,19 @@ def to_junit(report: EvalReport) -> str:
     root = ET.Element("testsuites", {"name": "loomgit eval"})
     tot = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in report.suites:
-        ts = ET.SubElement(root, "testsuite", {"name": clean(suite.prompt), "file": clean(suite.path)})
+        ts = ET.SubElement(
+            root, "testsuite", {"name": clean(suite.prompt), "file": clean(suite.path)}
+        )
         if report.started_at:
             ts.set("timestamp", report.started_at)
         props = ET.SubElement(ts, "properties")
-        for k, v in (("version", suite.version), ("commit", suite.commit),
-                     ("gate", suite.gate.describe()), ("gate_status", suite.gate_status),
-                     ("status", suite.status)):
+        for k, v in (
+            ("version", suite.version),
+            ("commit", suite.commit),
+            ("gate", suite.gate.describe()),
+            ("gate_status", suite.gate_status),
+            ("status", suite.status),
+        ):
             if v:
                 ET.SubElement(props, "property", {"name": k, "value": clean(v)})
         n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -74,9 +87,15 @@ def to_junit(report: EvalReport) -> str:
             n["failures"] += r.status == "failed"
             n["errors"] += r.status == "error"
             n["skipped"] += r.status == "skipped"
-        gate = ET.SubElement(ts, "testcase", {"classname": clean(suite.prompt),
-                                              "name": clean(f"gate: {suite.gate.describe()}"),
-                                              "time": "0"})
+        gate = ET.SubElement(
+            ts,
+            "testcase",
+            {
+                "classname": clean(suite.prompt),
+                "name": clean(f"gate: {suite.gate.describe()}"),
+                "time": "0",
+            },
+        )
         n["tests"] += 1
         c = suite.counts()
         detail = f"{c['passed']} passed, {c['failed']} failed, {c['error']} errors"
@@ -87,15 +106,28 @@ def to_junit(report: EvalReport) -> str:
             ET.SubElement(gate, "error", {"message": f"gate undecided: {detail}", "type": "gate"})
             n["errors"] += 1
         for ch, st in zip(suite.checks, suite.check_status):
-            tc = ET.SubElement(ts, "testcase", {"classname": clean(suite.prompt),
-                                                "name": clean(f"distribution: {ch.check}"), "time": "0"})
+            tc = ET.SubElement(
+                ts,
+                "testcase",
+                {
+                    "classname": clean(suite.prompt),
+                    "name": clean(f"distribution: {ch.check}"),
+                    "time": "0",
+                },
+            )
             n["tests"] += 1
             shown = "none" if ch.value is None else f"{ch.value:.6g}"
             if st is False:
-                ET.SubElement(tc, "failure", {"message": f"{ch.check}: value {shown}", "type": "distribution"})
+                ET.SubElement(
+                    tc, "failure", {"message": f"{ch.check}: value {shown}", "type": "distribution"}
+                )
                 n["failures"] += 1
             elif st is None:
-                ET.SubElement(tc, "error", {"message": f"{ch.check}: no data (errors)", "type": "distribution"})
+                ET.SubElement(
+                    tc,
+                    "error",
+                    {"message": f"{ch.check}: no data (errors)", "type": "distribution"},
+                )
                 n["errors"] += 1
         for k, v in n.items():
             ts.set(k, str(v))

@@ -10,8 +10,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..evals.compare import Comparison
-    from ..evals.results import EvalReport
+    from loomgit.evals.compare import Comparison
+    from loomgit.evals.results import EvalReport
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!~|>])")
@@ -50,8 +50,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def summary_line(s: dict[str, Any]) -> str:
     rate = "–" if s["pass_rate"] is None else f"{s['pass_rate']:.1%}"
-    return (f"{s['cases']} cases · {s['passed']} passed · {s['failed']} failed · "
-            f"{s['errors']} errors · pass rate {rate} · {_cost(s['cost_usd'])} · {s['duration_s']:.1f} s")
+    return (
+        f"{s['cases']} cases · {s['passed']} passed · {s['failed']} failed · "
+        f"{s['errors']} errors · pass rate {rate} · {_cost(s['cost_usd'])} · {s['duration_s']:.1f} s"
+    )
 
 
 def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows: int = 50) -> str:
@@ -62,21 +64,45 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
     for su in report.suites:
         c = su.counts()
         gate = f"{escape(su.gate.describe())} {ICON.get(su.gate_status, '')}"
-        checks = "<br>".join(f"{escape(ch.check)} → {_num(ch.value, '{:.4g}')} "
-                             f"{ICON['passed'] if st else ICON['failed'] if st is False else ICON['error']}"
-                             for ch, st in zip(su.checks, su.check_status)) or "–"
+        checks = (
+            "<br>".join(
+                f"{escape(ch.check)} → {_num(ch.value, '{:.4g}')} "
+                f"{ICON['passed'] if st else ICON['failed'] if st is False else ICON['error']}"
+                for ch, st in zip(su.checks, su.check_status)
+            )
+            or "–"
+        )
         scores = [r.score for r in su.cases if r.score is not None]
-        rows.append([code(su.prompt), code(su.version) if su.version else "–", gate, checks,
-                     str(c["passed"]), str(c["failed"]), str(c["error"]),
-                     _num(sum(scores) / len(scores) if scores else None)])
-    lines += _table(["Prompt", "Version", "Gate", "Distribution", "Passed", "Failed", "Errors",
-                     "Mean score"], rows)
+        rows.append(
+            [
+                code(su.prompt),
+                code(su.version) if su.version else "–",
+                gate,
+                checks,
+                str(c["passed"]),
+                str(c["failed"]),
+                str(c["error"]),
+                _num(sum(scores) / len(scores) if scores else None),
+            ]
+        )
+    lines += _table(
+        ["Prompt", "Version", "Gate", "Distribution", "Passed", "Failed", "Errors", "Mean score"],
+        rows,
+    )
     bad = [r for r in report.results if r.status in ("failed", "error")]
     if bad:
         lines += ["", f"<details><summary>Failures and errors ({len(bad)})</summary>", ""]
-        brow = [[code(r.prompt), escape(r.case), escape(r.provider),
-                 f"{ICON[r.status]} {r.status}", _num(r.score), escape(r.why(), 300)]
-                for r in bad[:max_rows]]
+        brow = [
+            [
+                code(r.prompt),
+                escape(r.case),
+                escape(r.provider),
+                f"{ICON[r.status]} {r.status}",
+                _num(r.score),
+                escape(r.why(), 300),
+            ]
+            for r in bad[:max_rows]
+        ]
         lines += _table(["Prompt", "Case", "Provider", "Result", "Score", "Why"], brow)
         if len(bad) > max_rows:
             lines += ["", f"…and {len(bad) - max_rows} more (see the JSON report)."]
@@ -84,28 +110,49 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
     return "\n".join(lines) + "\n"
 
 
-def compare_markdown(cmp: Comparison, *, title: str = "loomgit eval --compare",
-                     max_rows: int = 50) -> str:
+def compare_markdown(
+    cmp: Comparison, *, title: str = "loomgit eval --compare", max_rows: int = 50
+) -> str:
     """Before → after per prompt, then the regressions and fixes case by case."""
     icon = {"regressed": "❌", "improved": "✅", "unchanged": "✅", "error": "⚠️"}[cmp.verdict]
-    lines = [f"### {title}: {icon} {cmp.verdict}", "",
-             f"Base {code(cmp.base_ref)} → working tree · {len(cmp.regressions)} regressions · "
-             f"{len(cmp.fixes)} fixes · {len(cmp.prompts)} prompts compared", ""]
+    lines = [
+        f"### {title}: {icon} {cmp.verdict}",
+        "",
+        f"Base {code(cmp.base_ref)} → working tree · {len(cmp.regressions)} regressions · "
+        f"{len(cmp.fixes)} fixes · {len(cmp.prompts)} prompts compared",
+        "",
+    ]
     rows = []
     for p in cmp.prompts:
-        rows.append([code(p.prompt), f"{code(p.base_version) if p.base_version else '–'} → "
-                     f"{code(p.head_version) if p.head_version else '–'}",
-                     f"{_num(p.base_pass_rate, '{:.0%}')} → {_num(p.head_pass_rate, '{:.0%}')}",
-                     f"{_num(p.base_score)} → {_num(p.head_score)}",
-                     f"{ICON.get(p.base_status, '')} → {ICON.get(p.head_status, '')}",
-                     str(p.regressions), str(p.fixes)])
-    lines += _table(["Prompt", "Version", "Pass rate", "Mean score", "Gate", "Regressions", "Fixes"], rows)
+        rows.append(
+            [
+                code(p.prompt),
+                f"{code(p.base_version) if p.base_version else '–'} → "
+                f"{code(p.head_version) if p.head_version else '–'}",
+                f"{_num(p.base_pass_rate, '{:.0%}')} → {_num(p.head_pass_rate, '{:.0%}')}",
+                f"{_num(p.base_score)} → {_num(p.head_score)}",
+                f"{ICON.get(p.base_status, '')} → {ICON.get(p.head_status, '')}",
+                str(p.regressions),
+                str(p.fixes),
+            ]
+        )
+    lines += _table(
+        ["Prompt", "Version", "Pass rate", "Mean score", "Gate", "Regressions", "Fixes"], rows
+    )
     changed = [c for c in cmp.cases if c.change in ("regression", "fix", "error", "new")]
     if changed:
         lines += ["", f"<details open><summary>Changed cases ({len(changed)})</summary>", ""]
-        crow = [[code(c.prompt), escape(c.case), escape(c.provider), c.change,
-                 f"{_num(c.base_score)} → {_num(c.head_score)}", escape(c.why, 300)]
-                for c in changed[:max_rows]]
+        crow = [
+            [
+                code(c.prompt),
+                escape(c.case),
+                escape(c.provider),
+                c.change,
+                f"{_num(c.base_score)} → {_num(c.head_score)}",
+                escape(c.why, 300),
+            ]
+            for c in changed[:max_rows]
+        ]
         lines += _table(["Prompt", "Case", "Provider", "Change", "Score", "Why"], crow)
         if len(changed) > max_rows:
             lines += ["", f"…and {len(changed) - max_rows} more (see the JSON report)."]

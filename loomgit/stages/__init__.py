@@ -10,10 +10,10 @@ Library entry points::
 
 from __future__ import annotations
 
-from .audit import Promotion
-from .manifest import MANIFEST_FILE, Entry, Manifest
-from .promote import PromoteResult, promote, rollback
-from .state import (
+from loomgit.stages.audit import Promotion
+from loomgit.stages.manifest import MANIFEST_FILE, Entry, Manifest
+from loomgit.stages.promote import PromoteResult, promote, rollback
+from loomgit.stages.state import (
     StageError,
     StageReport,
     StageState,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import plumbing
+from loomgit.stages import plumbing
 
 REQUIRED = ("Prompt", "Version", "Source-Commit")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*?)\s*$")
@@ -60,10 +60,18 @@ class Promotion:
     trailers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "id": self.id, "version": self.version,
-                "commit": self.commit, "source_commit": self.source_commit,
-                "promoted_by": self.promoted_by, "date": self.date, "forced": self.forced,
-                "rollback_of": self.rollback_of, "subject": self.subject}
+        return {
+            "stage": self.stage,
+            "id": self.id,
+            "version": self.version,
+            "commit": self.commit,
+            "source_commit": self.source_commit,
+            "promoted_by": self.promoted_by,
+            "date": self.date,
+            "forced": self.forced,
+            "rollback_of": self.rollback_of,
+            "subject": self.subject,
+        }
 
 
 def parse_trailers(body: str) -> dict[str, str]:
@@ -95,8 +103,17 @@ def read_log(root: str | Path, ref: str, limit: int | None = None) -> list[Stage
             continue
         sha, parents, date, author, body = parts
         body = body.rstrip("\n")
-        commits.append(StageCommit(sha, tuple(parents.split()), date, author,
-                                   body.split("\n", 1)[0], body, parse_trailers(body)))
+        commits.append(
+            StageCommit(
+                sha,
+                tuple(parents.split()),
+                date,
+                author,
+                body.split("\n", 1)[0],
+                body,
+                parse_trailers(body),
+            )
+        )
     return commits
 
 
@@ -104,11 +121,19 @@ def as_promotion(stage: str, c: StageCommit) -> Promotion | None:
     if not c.by_loomgit:
         return None
     t = c.trailers
-    return Promotion(stage=stage, id=t["Prompt"], version=t["Version"], commit=c.sha,
-                     source_commit=t["Source-Commit"], promoted_by=t.get("Promoted-By", c.author),
-                     date=c.date, forced=t.get("Forced", "").lower() == "yes",
-                     rollback_of=t.get("Rollback-Of") or None, subject=c.subject,
-                     trailers=dict(t))
+    return Promotion(
+        stage=stage,
+        id=t["Prompt"],
+        version=t["Version"],
+        commit=c.sha,
+        source_commit=t["Source-Commit"],
+        promoted_by=t.get("Promoted-By", c.author),
+        date=c.date,
+        forced=t.get("Forced", "").lower() == "yes",
+        rollback_of=t.get("Rollback-Of") or None,
+        subject=c.subject,
+        trailers=dict(t),
+    )
 
 
 def promotions(stage: str, log: list[StageCommit], ident: str | None = None) -> list[Promotion]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..errors import InfraError
-from . import plumbing
-from .state import StageError, blob_loader
+from loomgit.errors import InfraError
+from loomgit.stages import plumbing
+from loomgit.stages.state import StageError, blob_loader
 
 if TYPE_CHECKING:
-    from ..evals.results import EvalReport
-    from ..workspace import Workspace
-    from .source import Source
+    from loomgit.evals.results import EvalReport
+    from loomgit.stages.source import Source
+    from loomgit.workspace import Workspace
 
 SUITE_SUFFIX = ".tests.yaml"
 
@@ -33,7 +33,7 @@ def suite_path(prompt_path: str) -> str:
 def _suite_blob(ws: Workspace, src: Source) -> tuple[str, str, bytes] | None:
     """(path, where, text) of the suite to gate on: the prompt's suite as committed at
     HEAD (today's quality bar), else the suite beside the file at the version's commit."""
-    from ..errors import LoomgitError
+    from loomgit.errors import LoomgitError
 
     candidates = []
     try:
@@ -50,22 +50,27 @@ def _suite_blob(ws: Workspace, src: Source) -> tuple[str, str, bytes] | None:
 
 def run_suite(ws: Workspace, src: Source) -> EvalReport:
     """Evaluate ``src`` (the prompt at its version, includes as promoted) with its suite."""
-    from ..evals.engine import evaluate
-    from ..evals.runner import Target
-    from ..evals.suite import SuiteError, parse_suite
-    from ..prompt.parse import decode, parse_prompt
+    from loomgit.evals.engine import evaluate
+    from loomgit.evals.runner import Target
+    from loomgit.evals.suite import SuiteError, parse_suite
+    from loomgit.prompt.parse import decode, parse_prompt
 
     found = _suite_blob(ws, src)
     if found is None:
-        raise StageError(f"--require-eval: {src.id} has no committed test suite (expected "
-                         f"{suite_path(src.path)})")
+        raise StageError(
+            f"--require-eval: {src.id} has no committed test suite (expected "
+            f"{suite_path(src.path)})"
+        )
     spath, where, data = found
     suite, findings = parse_suite(decode(data, spath), spath)
     errors = [f for f in findings if f.level == "error"]
     if suite is None or errors:
         first = errors[0] if errors else None
-        raise SuiteError(f"(at {where}) {first.message if first else 'unusable test suite'}",
-                         path=spath, line=first.line if first else None)
+        raise SuiteError(
+            f"(at {where}) {first.message if first else 'unusable test suite'}",
+            path=spath,
+            line=first.line if first else None,
+        )
     text = plumbing.read_blob(ws.root, src.blob) or b""
     prompt = parse_prompt(decode(text, src.path), src.path, prompt_id=src.id)
     target = Target(prompt, suite, blob_loader(ws.root, src.includes), src.version, src.commit)
@@ -77,9 +82,13 @@ def require_passing(ws: Workspace, src: Source) -> EvalReport:
     s = report.summary()
     figures = f"{s['passed']} passed, {s['failed']} failed, {s['errors']} errors"
     if report.status == "failed":
-        raise EvalGateFailed(f"--require-eval: the suite of {src.id} {src.version} failed its "
-                             f"gate ({figures}); not promoted ('loomgit eval {src.id}' shows why)")
+        raise EvalGateFailed(
+            f"--require-eval: the suite of {src.id} {src.version} failed its "
+            f"gate ({figures}); not promoted ('loomgit eval {src.id}' shows why)"
+        )
     if report.status != "passed":
-        raise InfraError(f"--require-eval: the suite of {src.id} {src.version} could not run "
-                         f"cleanly ({figures}); not promoted")
+        raise InfraError(
+            f"--require-eval: the suite of {src.id} {src.version} could not run "
+            f"cleanly ({figures}); not promoted"
+        )
     return report

@@ -73,8 +73,11 @@ class Manifest:
         return files
 
     def dumps(self) -> bytes:
-        data = {"schema": SCHEMA, "stage": self.stage,
-                "prompts": {i: e.to_dict() for i, e in sorted(self.entries.items())}}
+        data = {
+            "schema": SCHEMA,
+            "stage": self.stage,
+            "prompts": {i: e.to_dict() for i, e in sorted(self.entries.items())},
+        }
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
@@ -87,8 +90,10 @@ def loads(data: bytes, stage: str) -> Manifest:
     if not isinstance(raw, dict) or not isinstance(raw.get("prompts"), dict):
         raise ManifestError(f"{MANIFEST_FILE} has no 'prompts' mapping")
     if raw.get("schema") != SCHEMA:
-        raise ManifestError(f"{MANIFEST_FILE} has schema {raw.get('schema')!r}; this loomgit "
-                            f"reads schema {SCHEMA} (upgrade loomgit?)")
+        raise ManifestError(
+            f"{MANIFEST_FILE} has schema {raw.get('schema')!r}; this loomgit "
+            f"reads schema {SCHEMA} (upgrade loomgit?)"
+        )
     entries: dict[str, Entry] = {}
     for ident, e in raw["prompts"].items():
         try:
@@ -96,11 +101,17 @@ def loads(data: bytes, stage: str) -> Manifest:
             if not isinstance(inc, dict) or not all(isinstance(v, str) for v in inc.values()):
                 raise TypeError("includes must map paths to blob ids")
             entries[ident] = Entry(
-                id=str(ident), version=_str(e, "version"), content_hash=_str(e, "content_hash"),
-                source_commit=_str(e, "source_commit"), path=_str(e, "path"),
-                blob=_str(e, "blob"), includes=dict(inc),
+                id=str(ident),
+                version=_str(e, "version"),
+                content_hash=_str(e, "content_hash"),
+                source_commit=_str(e, "source_commit"),
+                path=_str(e, "path"),
+                blob=_str(e, "blob"),
+                includes=dict(inc),
                 promoted_by=str(e.get("promoted_by", "")),
-                promoted_at=str(e.get("promoted_at", "")), forced=bool(e.get("forced", False)))
+                promoted_at=str(e.get("promoted_at", "")),
+                forced=bool(e.get("forced", False)),
+            )
         except KeyError as ex:
             raise ManifestError(f"{MANIFEST_FILE}: entry {ident!r} has no {ex.args[0]!r}") from None
         except (AttributeError, TypeError) as ex:

@@ -15,13 +15,19 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import GitError
+from loomgit.errors import GitError
 
 NULL_SHA = "0" * 40
 
 
-def git(args: Sequence[str], root: str | Path, *, input: bytes | None = None,
-        env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def git(
+    args: Sequence[str],
+    root: str | Path,
+    *,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
     """Run ``git ARGS`` in ``root``; a failure (with ``check``) becomes :class:`GitError`."""
     full_env = dict(os.environ)
     full_env.setdefault("GIT_TERMINAL_PROMPT", "0")
@@ -31,8 +37,9 @@ def git(args: Sequence[str], root: str | Path, *, input: bytes | None = None,
     if env:
         full_env.update(env)
     try:
-        proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
-                              env=full_env)
+        proc = subprocess.run(
+            ["git", *args], cwd=root, input=input, capture_output=True, env=full_env
+        )
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if check and proc.returncode != 0:
@@ -42,7 +49,11 @@ def git(args: Sequence[str], root: str | Path, *, input: bytes | None = None,
 
 def last_line(stderr: bytes, code: int) -> str:
     lines = [ln for ln in stderr.decode("utf-8", "replace").strip().splitlines() if ln.strip()]
-    return lines[-1].removeprefix("fatal: ").removeprefix("error: ") if lines else f"exit status {code}"
+    return (
+        lines[-1].removeprefix("fatal: ").removeprefix("error: ")
+        if lines
+        else f"exit status {code}"
+    )
 
 
 def out(args: Sequence[str], root: str | Path, **kw: object) -> str:
@@ -83,8 +94,11 @@ def object_ids(root: str | Path, names: Sequence[str], kind: str = "blob") -> di
     wanted = [n for n in dict.fromkeys(names) if n and "\n" not in n]
     if not wanted:
         return {}
-    data = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], root,
-               input=("\n".join(wanted) + "\n").encode()).stdout.decode()
+    data = git(
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        root,
+        input=("\n".join(wanted) + "\n").encode(),
+    ).stdout.decode()
     result: dict[str, str | None] = {}
     for name, line in zip(wanted, data.splitlines()):
         parts = line.split()
@@ -125,8 +139,10 @@ def identity(root: str | Path) -> str:
     proc = git(["var", "GIT_AUTHOR_IDENT"], root, check=False)
     ident = proc.stdout.decode("utf-8", "replace").strip()
     if proc.returncode != 0 or ">" not in ident:
-        raise GitError("git has no user identity for the promotion commit; set it with "
-                       "git config user.name / user.email")
+        raise GitError(
+            "git has no user identity for the promotion commit; set it with "
+            "git config user.name / user.email"
+        )
     return ident[: ident.rindex(">") + 1]
 
 
@@ -139,8 +155,10 @@ def commit_tree(root: str | Path, tree: str, parent: str | None, message: str) -
     if proc.returncode != 0:
         err = last_line(proc.stderr, proc.returncode)
         if "tell me who you are" in proc.stderr.decode("utf-8", "replace") or "empty ident" in err:
-            raise GitError("git has no user identity for the promotion commit; set it with "
-                           "git config user.name / user.email")
+            raise GitError(
+                "git has no user identity for the promotion commit; set it with "
+                "git config user.name / user.email"
+            )
         raise GitError(f"git commit-tree failed: {err}")
     return proc.stdout.decode().strip()
 
@@ -150,13 +168,25 @@ def compare_and_swap(root: str | Path, ref: str, new: str, old: str | None, reas
 
     Returns False when another writer moved it first (the caller re-reads and retries).
     """
-    proc = git(["update-ref", "-m", reason, "--create-reflog", ref, new, old or NULL_SHA],
-               root, check=False)
+    proc = git(
+        ["update-ref", "-m", reason, "--create-reflog", ref, new, old or NULL_SHA],
+        root,
+        check=False,
+    )
     if proc.returncode == 0:
         return True
     err = proc.stderr.decode("utf-8", "replace")
-    if any(s in err for s in ("but expected", "cannot lock ref", "already exists",
-                              "unable to resolve reference", "is at ", "reference already")):
+    if any(
+        s in err
+        for s in (
+            "but expected",
+            "cannot lock ref",
+            "already exists",
+            "unable to resolve reference",
+            "is at ",
+            "reference already",
+        )
+    ):
         return False
     raise GitError(f"git update-ref failed: {last_line(proc.stderr, proc.returncode)}")
 
@@ -175,7 +205,7 @@ def read_blobs(root: str | Path, shas: Sequence[str]) -> dict[str, bytes | None]
         pos = nl + 1
         if len(header) == 3 and header[1] == b"blob":
             size = int(header[2])
-            result[name] = data[pos:pos + size]
+            result[name] = data[pos : pos + size]
             pos += size + 1
         elif len(header) == 3:
             pos += int(header[2]) + 1

@@ -14,15 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .. import gitio
-from ..errors import GitError, RefError
-from . import plumbing
-from .source import Source, from_entry
-from .state import StageError, StageState, check_stage, previous_stage, read_stage, verify
+from loomgit import gitio
+from loomgit.errors import GitError, RefError
+from loomgit.stages import plumbing
+from loomgit.stages.source import Source, from_entry
+from loomgit.stages.state import (
+    StageError,
+    StageState,
+    check_stage,
+    previous_stage,
+    read_stage,
+    verify,
+)
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
-    from .audit import Promotion
+    from loomgit.stages.audit import Promotion
+    from loomgit.workspace import Workspace
 
 MAX_ATTEMPTS = 60
 _TRAILER_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
@@ -45,11 +52,19 @@ class PromoteResult:
     fetched: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, "stage": self.stage,
-                "commit": self.commit, "previous_version": self.previous_version,
-                "noop": self.noop, "forced": self.forced, "source_commit": self.source_commit,
-                "branch": self.branch, "rollback_of": self.rollback_of,
-                "pushed_to": self.pushed_to}
+        return {
+            "id": self.id,
+            "version": self.version,
+            "stage": self.stage,
+            "commit": self.commit,
+            "previous_version": self.previous_version,
+            "noop": self.noop,
+            "forced": self.forced,
+            "source_commit": self.source_commit,
+            "branch": self.branch,
+            "rollback_of": self.rollback_of,
+            "pushed_to": self.pushed_to,
+        }
 
 
 def _now() -> str:
@@ -62,18 +77,22 @@ def _preflight(ws: Workspace, stage: str) -> None:
     gitio.require_repo(ws.root)
     check_stage(ws.config, stage)
     if plumbing.is_shallow(ws.root):
-        raise StageError("this is a shallow clone, so versions and the stage order cannot be "
-                         "checked; fetch the full history (git fetch --unshallow; in GitHub "
-                         "Actions: actions/checkout with fetch-depth: 0)")
+        raise StageError(
+            "this is a shallow clone, so versions and the stage order cannot be "
+            "checked; fetch the full history (git fetch --unshallow; in GitHub "
+            "Actions: actions/checkout with fetch-depth: 0)"
+        )
     branch = plumbing.branch_ref(ws.config.branch_for(stage))
     if plumbing.current_branch(ws.root) == branch:
-        raise StageError(f"the stage branch {branch.removeprefix('refs/heads/')} is checked out "
-                         "here; switch to another branch first (stage branches are written "
-                         "only by loomgit)")
+        raise StageError(
+            f"the stage branch {branch.removeprefix('refs/heads/')} is checked out "
+            "here; switch to another branch first (stage branches are written "
+            "only by loomgit)"
+        )
 
 
 def _sync(ws: Workspace, stages: list[str], remote: str | None) -> tuple[str, dict[str, str]]:
-    from .remote import fetch, pick_remote
+    from loomgit.stages.remote import fetch, pick_remote
 
     name = pick_remote(ws.root, remote)
     return name, fetch(ws.root, [ws.config.branch_for(s) for s in stages], name)
@@ -81,7 +100,7 @@ def _sync(ws: Workspace, stages: list[str], remote: str | None) -> tuple[str, di
 
 def was_on(ws: Workspace, stage: str, ident: str, version: str) -> bool:
     """Whether ``stage`` holds or ever held ``ident`` at ``version``."""
-    from .audit import promotions, read_log
+    from loomgit.stages.audit import promotions, read_log
 
     state = read_stage(ws, stage)
     if state.head is None:
@@ -109,17 +128,27 @@ def _message(subject: str, body: str | None, trailers: dict[str, str]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def promote(ws: Workspace, ident: str, version_ref: str, stage: str, *,
-            message: str | None = None, force: bool = False, require_eval: bool = False,
-            fetch: bool = False, push: bool = False, extra_trailers: Mapping[str, str] | None = None,
-            remote: str | None = None) -> PromoteResult:
+def promote(
+    ws: Workspace,
+    ident: str,
+    version_ref: str,
+    stage: str,
+    *,
+    message: str | None = None,
+    force: bool = False,
+    require_eval: bool = False,
+    fetch: bool = False,
+    push: bool = False,
+    extra_trailers: Mapping[str, str] | None = None,
+    remote: str | None = None,
+) -> PromoteResult:
     """Put prompt ``ident`` as it was at ``version_ref`` on ``stage`` with one commit.
 
     ``version_ref`` is a version (``1.2.0``), a prefix (``1.2``), ``latest``, a commit-ish
     or the name of a stage (what that stage holds). The version must be (or have been) on
     the stage before ``stage`` unless ``force``; forcing is recorded as ``Forced: yes``.
     """
-    from . import source as sources
+    from loomgit.stages import source as sources
 
     _preflight(ws, stage)
     prev = previous_stage(ws.config, stage)
@@ -132,24 +161,46 @@ def promote(ws: Workspace, ident: str, version_ref: str, stage: str, *,
     order_forced = False
     if prev is not None and src.from_stage != prev and not was_on(ws, prev, src.id, src.version):
         if not force:
-            raise StageError(f"{src.id} {src.version} has not been on {prev}, which comes before "
-                             f"{stage}; promote it there first (loomgit promote {src.id} "
-                             f"{src.version} --to {prev}) or pass --force (recorded)")
+            raise StageError(
+                f"{src.id} {src.version} has not been on {prev}, which comes before "
+                f"{stage}; promote it there first (loomgit promote {src.id} "
+                f"{src.version} --to {prev}) or pass --force (recorded)"
+            )
         order_forced = True
     if require_eval:
         current = read_stage(ws, stage).manifest.entries.get(src.id)
         if current is None or not current.same_content(src.entry()):
-            from .gate import require_passing
+            from loomgit.stages.gate import require_passing
 
             require_passing(ws, src)
-    return write(ws, stage, src, message=message, forced=order_forced, force_unverified=force,
-                 push=push, remote=remote_name or remote, extra_trailers=extra, fetched=fetched)
+    return write(
+        ws,
+        stage,
+        src,
+        message=message,
+        forced=order_forced,
+        force_unverified=force,
+        push=push,
+        remote=remote_name or remote,
+        extra_trailers=extra,
+        fetched=fetched,
+    )
 
 
-def write(ws: Workspace, stage: str, src: Source, *, message: str | None = None,
-          forced: bool = False, force_unverified: bool = False, push: bool = False,
-          remote: str | None = None, extra_trailers: dict[str, str] | None = None,
-          rollback_of: str | None = None, fetched: dict[str, str] | None = None) -> PromoteResult:
+def write(
+    ws: Workspace,
+    stage: str,
+    src: Source,
+    *,
+    message: str | None = None,
+    forced: bool = False,
+    force_unverified: bool = False,
+    push: bool = False,
+    remote: str | None = None,
+    extra_trailers: dict[str, str] | None = None,
+    rollback_of: str | None = None,
+    fetched: dict[str, str] | None = None,
+) -> PromoteResult:
     """Commit ``src`` onto ``stage`` (compare-and-swap, retried on a lost race)."""
     root = ws.root
     by = plumbing.identity(root)
@@ -161,21 +212,34 @@ def write(ws: Workspace, stage: str, src: Source, *, message: str | None = None,
         if current is not None and current.same_content(src.entry()) and rollback_of is None:
             pushed = None
             if push and state.head:  # nothing new here, but the remote may lack it
-                from .remote import pick_remote
-                from .remote import push as push_branch
+                from loomgit.stages.remote import pick_remote
+                from loomgit.stages.remote import push as push_branch
 
                 pushed = pick_remote(ws.root, remote)
                 push_branch(ws.root, state.branch, state.head, pushed)
-            return PromoteResult(src.id, src.version, stage, state.head, current.version,
-                                 noop=True, source_commit=current.source_commit,
-                                 branch=state.branch, pushed_to=pushed, attempts=attempt,
-                                 fetched=fetched or {})
+            return PromoteResult(
+                src.id,
+                src.version,
+                stage,
+                state.head,
+                current.version,
+                noop=True,
+                source_commit=current.source_commit,
+                branch=state.branch,
+                pushed_to=pushed,
+                attempts=attempt,
+                fetched=fetched or {},
+            )
         entry = src.entry().stamped(by, _now(), forced)
         manifest = base.with_entry(entry)
         mblob = plumbing.hash_blob(root, manifest.dumps())
         tree = plumbing.write_tree(root, manifest.tree_files(mblob))
-        trailers = {"Prompt": src.id, "Version": src.version, "Source-Commit": src.commit,
-                    "Promoted-By": by}
+        trailers = {
+            "Prompt": src.id,
+            "Version": src.version,
+            "Source-Commit": src.commit,
+            "Promoted-By": by,
+        }
         if forced:
             trailers["Forced"] = "yes"
         if rollback_of:
@@ -190,14 +254,25 @@ def write(ws: Workspace, stage: str, src: Source, *, message: str | None = None,
             pushed = None
             if push:
                 pushed = _push_or_restore(ws, state, commit, remote)
-            return PromoteResult(src.id, src.version, stage, commit,
-                                 current.version if current else None, forced=forced,
-                                 source_commit=src.commit, branch=state.branch,
-                                 rollback_of=rollback_of, pushed_to=pushed, attempts=attempt,
-                                 fetched=fetched or {})
+            return PromoteResult(
+                src.id,
+                src.version,
+                stage,
+                commit,
+                current.version if current else None,
+                forced=forced,
+                source_commit=src.commit,
+                branch=state.branch,
+                rollback_of=rollback_of,
+                pushed_to=pushed,
+                attempts=attempt,
+                fetched=fetched or {},
+            )
         time.sleep(rng.uniform(0.005, 0.05) * min(attempt, 8))
-    raise StageError(f"{stage}: the stage branch kept moving; gave up after {MAX_ATTEMPTS} "
-                     "attempts (too many promotions at once?); run the command again")
+    raise StageError(
+        f"{stage}: the stage branch kept moving; gave up after {MAX_ATTEMPTS} "
+        "attempts (too many promotions at once?); run the command again"
+    )
 
 
 def _trusted_manifest(ws: Workspace, state: StageState, force: bool) -> Any:
@@ -208,17 +283,19 @@ def _trusted_manifest(ws: Workspace, state: StageState, force: bool) -> Any:
     if state.manifest_error and "upgrade loomgit" in state.manifest_error:
         raise StageError(f"{state.branch}: {state.manifest_error}")  # never rebuilt by --force
     if not force:
-        raise StageError(f"{state.branch} does not match its manifest ({problems[0]}): someone "
-                         "changed it by hand; 'loomgit stages' shows what. --force builds the "
-                         "next commit from the last manifest loomgit wrote, dropping hand-made "
-                         "changes")
+        raise StageError(
+            f"{state.branch} does not match its manifest ({problems[0]}): someone "
+            "changed it by hand; 'loomgit stages' shows what. --force builds the "
+            "next commit from the last manifest loomgit wrote, dropping hand-made "
+            "changes"
+        )
     return _last_good_manifest(ws, state)
 
 
 def _last_good_manifest(ws: Workspace, state: StageState) -> Any:
-    from .audit import read_log
-    from .manifest import Manifest
-    from .state import read_manifest
+    from loomgit.stages.audit import read_log
+    from loomgit.stages.manifest import Manifest
+    from loomgit.stages.state import read_manifest
 
     for c in read_log(ws.root, state.ref):
         if not c.by_loomgit:
@@ -230,8 +307,8 @@ def _last_good_manifest(ws: Workspace, state: StageState) -> Any:
 
 
 def _push_or_restore(ws: Workspace, state: StageState, commit: str, remote: str | None) -> str:
-    from .remote import pick_remote
-    from .remote import push as push_branch
+    from loomgit.stages.remote import pick_remote
+    from loomgit.stages.remote import push as push_branch
 
     name = None
     try:
@@ -241,8 +318,9 @@ def _push_or_restore(ws: Workspace, state: StageState, commit: str, remote: str 
     except (StageError, GitError) as e:
         restored = _restore(ws, state, commit)
         if not restored:
-            e.message += (f" (note: {state.branch} moved again meanwhile, so the local "
-                           "promotion was kept)")
+            e.message += (
+                f" (note: {state.branch} moved again meanwhile, so the local promotion was kept)"
+            )
         raise
 
 
@@ -250,8 +328,9 @@ def _restore(ws: Workspace, state: StageState, commit: str) -> bool:
     if state.head is None:
         proc = plumbing.git(["update-ref", "-d", state.ref, commit], ws.root, check=False)
         return proc.returncode == 0
-    return plumbing.compare_and_swap(ws.root, state.ref, state.head, commit,
-                                     "loomgit: push rejected, promotion undone")
+    return plumbing.compare_and_swap(
+        ws.root, state.ref, state.head, commit, "loomgit: push rejected, promotion undone"
+    )
 
 
 def parse_version(v: str) -> tuple[int, int, int] | None:
@@ -262,11 +341,12 @@ def parse_version(v: str) -> tuple[int, int, int] | None:
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
-def rollback_target(ws: Workspace, state: StageState, ident: str, to: str | None,
-                    history: list[Promotion]) -> Source:
+def rollback_target(
+    ws: Workspace, state: StageState, ident: str, to: str | None, history: list[Promotion]
+) -> Source:
     """The entry a rollback puts back: the newest earlier promotion of a lower version that
     was not itself rolled back (or of version ``to``), read from that commit's manifest."""
-    from .state import read_manifest
+    from loomgit.stages.state import read_manifest
 
     current = state.manifest.entries[ident]
     cur_v = parse_version(current.version)
@@ -288,19 +368,31 @@ def rollback_target(ws: Workspace, state: StageState, ident: str, to: str | None
     if to is not None:
         if to == current.version:
             raise StageError(f"{ident} is already at {to} on {state.stage}")
-        raise StageError(f"{ident} {to} was never on {state.stage}, so it cannot be rolled back "
-                         f"to; use 'loomgit promote {ident} {to} --to {state.stage}'")
-    raise StageError(f"{state.stage} has no earlier version of {ident} to roll back to "
-                     f"(it holds {current.version})")
+        raise StageError(
+            f"{ident} {to} was never on {state.stage}, so it cannot be rolled back "
+            f"to; use 'loomgit promote {ident} {to} --to {state.stage}'"
+        )
+    raise StageError(
+        f"{state.stage} has no earlier version of {ident} to roll back to "
+        f"(it holds {current.version})"
+    )
 
 
-def rollback(ws: Workspace, ident: str, stage: str, *, to: str | None = None,
-             message: str | None = None, fetch: bool = False, push: bool = False,
-             remote: str | None = None) -> PromoteResult:
+def rollback(
+    ws: Workspace,
+    ident: str,
+    stage: str,
+    *,
+    to: str | None = None,
+    message: str | None = None,
+    fetch: bool = False,
+    push: bool = False,
+    remote: str | None = None,
+) -> PromoteResult:
     """Put the previous version of ``ident`` back on ``stage`` with a new commit (history
     is never rewritten)."""
-    from .audit import promotions, read_log
-    from .state import canonical_id
+    from loomgit.stages.audit import promotions, read_log
+    from loomgit.stages.state import canonical_id
 
     _preflight(ws, stage)
     fetched: dict[str, str] = {}
@@ -315,5 +407,13 @@ def rollback(ws: Workspace, ident: str, stage: str, *, to: str | None = None,
         raise RefError(f"{ident!r} is not on stage {stage!r}")
     history = promotions(stage, read_log(ws.root, state.ref), ident)
     src = rollback_target(ws, state, ident, to, history)
-    return write(ws, stage, src, message=message, push=push, remote=remote_name or remote,
-                 rollback_of=state.manifest.entries[ident].version, fetched=fetched)
+    return write(
+        ws,
+        stage,
+        src,
+        message=message,
+        push=push,
+        remote=remote_name or remote,
+        rollback_of=state.manifest.entries[ident].version,
+        fetched=fetched,
+    )

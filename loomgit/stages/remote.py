@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import GitError, InfraError
-from . import plumbing
-from .state import StageError
+from loomgit.errors import GitError, InfraError
+from loomgit.stages import plumbing
+from loomgit.stages.state import StageError
 
 
 class PushRejected(StageError):
@@ -20,23 +20,28 @@ def pick_remote(root: str | Path, name: str | None = None) -> str:
     remotes = plumbing.out(["remote"], root).split()
     if name:
         if name not in remotes:
-            raise StageError(f"no git remote named {name!r} (remotes: {', '.join(remotes) or 'none'})")
+            raise StageError(
+                f"no git remote named {name!r} (remotes: {', '.join(remotes) or 'none'})"
+            )
         return name
     if "origin" in remotes:
         return "origin"
     if len(remotes) == 1:
         return remotes[0]
     if not remotes:
-        raise StageError("--fetch/--push need a git remote, and this repository has none "
-                         "(git remote add origin URL)")
+        raise StageError(
+            "--fetch/--push need a git remote, and this repository has none "
+            "(git remote add origin URL)"
+        )
     raise StageError(f"several git remotes ({', '.join(remotes)}); name one with --remote")
 
 
 def _remote_heads(root: str | Path, remote: str, refs: Sequence[str]) -> dict[str, str]:
     proc = plumbing.git(["ls-remote", "--heads", remote, *refs], root, check=False)
     if proc.returncode != 0:
-        raise InfraError(f"cannot reach remote {remote!r}: "
-                         f"{plumbing.last_line(proc.stderr, proc.returncode)}")
+        raise InfraError(
+            f"cannot reach remote {remote!r}: {plumbing.last_line(proc.stderr, proc.returncode)}"
+        )
     heads = {}
     for line in proc.stdout.decode().splitlines():
         sha, _, ref = line.partition("\t")
@@ -62,8 +67,10 @@ def fetch(root: str | Path, branches: Sequence[str], remote: str) -> dict[str, s
         specs = [f"+{r}:refs/remotes/{remote}/{r.removeprefix('refs/heads/')}" for r in heads]
         proc = plumbing.git(["fetch", "--no-tags", "--quiet", remote, *specs], root, check=False)
         if proc.returncode != 0:
-            raise InfraError(f"git fetch from {remote!r} failed: "
-                             f"{plumbing.last_line(proc.stderr, proc.returncode)}")
+            raise InfraError(
+                f"git fetch from {remote!r} failed: "
+                f"{plumbing.last_line(proc.stderr, proc.returncode)}"
+            )
     for branch, ref in zip(branches, refs):
         theirs = heads.get(ref)
         ours = plumbing.read_ref(root, ref)
@@ -72,10 +79,13 @@ def fetch(root: str | Path, branches: Sequence[str], remote: str) -> dict[str, s
         elif ours == theirs:
             result[branch] = "up to date"
         elif ours is None or is_ancestor(root, ours, theirs):
-            if not plumbing.compare_and_swap(root, ref, theirs, ours,
-                                             f"loomgit: fetch {branch} from {remote}"):
-                raise StageError(f"{branch} moved while it was being updated from {remote}; "
-                                 "run the command again")
+            if not plumbing.compare_and_swap(
+                root, ref, theirs, ours, f"loomgit: fetch {branch} from {remote}"
+            ):
+                raise StageError(
+                    f"{branch} moved while it was being updated from {remote}; "
+                    "run the command again"
+                )
             result[branch] = "updated"
         elif is_ancestor(root, theirs, ours):
             result[branch] = "ahead of the remote"
@@ -83,7 +93,8 @@ def fetch(root: str | Path, branches: Sequence[str], remote: str) -> dict[str, s
             raise StageError(
                 f"{branch} and {remote}/{branch} have diverged (both have promotions the other "
                 f"lacks); compare them with 'git log {branch} {remote}/{branch}', then keep the "
-                f"remote's with 'git branch -f {branch} {remote}/{branch}' and promote again")
+                f"remote's with 'git branch -f {branch} {remote}/{branch}' and promote again"
+            )
     return result
 
 
@@ -94,12 +105,23 @@ def push(root: str | Path, branch: str, commit: str, remote: str) -> None:
     if proc.returncode == 0:
         return
     text = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
-    if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text \
-            or "[remote rejected]" in text:
-        reason = "its stage has promotions this clone has not fetched" \
-            if ("fetch first" in text or "non-fast-forward" in text) else "the remote refused it"
-        raise PushRejected(f"push of {branch} to {remote} was rejected ({reason}); the local "
-                           "stage is left as it was: run the command again with --fetch --push")
-    raise GitError(f"push of {branch} to {remote} failed: "
-                   f"{plumbing.last_line(proc.stderr, proc.returncode)}; the local stage is "
-                   "left as it was")
+    if (
+        "[rejected]" in text
+        or "non-fast-forward" in text
+        or "fetch first" in text
+        or "[remote rejected]" in text
+    ):
+        reason = (
+            "its stage has promotions this clone has not fetched"
+            if ("fetch first" in text or "non-fast-forward" in text)
+            else "the remote refused it"
+        )
+        raise PushRejected(
+            f"push of {branch} to {remote} was rejected ({reason}); the local "
+            "stage is left as it was: run the command again with --fetch --push"
+        )
+    raise GitError(
+        f"push of {branch} to {remote} failed: "
+        f"{plumbing.last_line(proc.stderr, proc.returncode)}; the local stage is "
+        "left as it was"
+    )

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LoomgitError, RefError
-from . import plumbing
-from .manifest import Entry
+from loomgit.errors import LoomgitError, RefError
+from loomgit.stages import plumbing
+from loomgit.stages.manifest import Entry
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from loomgit.workspace import Workspace
 
 _MAX_INCLUDES = 64
 
@@ -33,13 +33,21 @@ class Source:
     from_stage: str | None = None
 
     def entry(self) -> Entry:
-        return Entry(self.id, self.version, self.content_hash, self.commit, self.path,
-                     self.blob, dict(self.includes))
+        return Entry(
+            self.id,
+            self.version,
+            self.content_hash,
+            self.commit,
+            self.path,
+            self.blob,
+            dict(self.includes),
+        )
 
 
 def from_entry(e: Entry, stage: str | None = None) -> Source:
-    return Source(e.id, e.version, e.source_commit, e.path, e.content_hash, e.blob,
-                  dict(e.includes), stage)
+    return Source(
+        e.id, e.version, e.source_commit, e.path, e.content_hash, e.blob, dict(e.includes), stage
+    )
 
 
 def include_names(source: str) -> list[str]:
@@ -54,8 +62,9 @@ def include_names(source: str) -> list[str]:
     return [r for r in refs if isinstance(r, str)]
 
 
-def at_commit(ws: Workspace, ident: str, version: str, commit: str, path: str,
-              content_hash: str) -> Source:
+def at_commit(
+    ws: Workspace, ident: str, version: str, commit: str, path: str, content_hash: str
+) -> Source:
     """The blobs of ``path`` and of every file it includes (transitively) at ``commit``."""
     root = ws.root
     main = f"{commit}:{path}"
@@ -67,7 +76,11 @@ def at_commit(ws: Workspace, ident: str, version: str, commit: str, path: str,
     seen: set[str] = set()
     while todo and len(seen) < _MAX_INCLUDES:
         name = todo.pop(0)
-        if name in seen or name.startswith("/") or any(p in ("", ".", "..") for p in name.split("/")):
+        if (
+            name in seen
+            or name.startswith("/")
+            or any(p in ("", ".", "..") for p in name.split("/"))
+        ):
             continue
         seen.add(name)
         b = plumbing.object_ids(root, [f"{commit}:{name}"]).get(f"{commit}:{name}")
@@ -89,7 +102,7 @@ def _names_in(root: Any, blob: str) -> list[str]:
 def resolve(ws: Workspace, ident: str, ref: str) -> Source:
     """``ref`` for prompt ``ident``: a stage name (what that stage holds) or a version
     reference the history module understands (``1.2.0``, ``1.2``, ``latest``, a commit)."""
-    from .state import canonical_id, read_stage
+    from loomgit.stages.state import canonical_id, read_stage
 
     if ref in ws.config.stages:
         state = read_stage(ws, ref)
@@ -98,32 +111,38 @@ def resolve(ws: Workspace, ident: str, ref: str) -> Source:
         ident = canonical_id(ws, ident, state)
         e = state.manifest.entries.get(ident)
         if e is None:
-            raise RefError(f"{ident!r} is not on stage {ref!r}, so there is nothing to take "
-                           "from it")
+            raise RefError(
+                f"{ident!r} is not on stage {ref!r}, so there is nothing to take from it"
+            )
         return from_entry(e, ref)
     return from_history(ws, ident, ref)
 
 
 def from_history(ws: Workspace, ident: str, ref: str) -> Source:
     """The version ``ref`` names, as the history module computes it."""
-    from .. import history
+    from loomgit import history
 
     pid = ws.find(ident).id if _exists(ws, ident) else ident
     res = history.resolve_at(ws, pid, ref)
     if not res.version or not res.commit:
-        raise RefError(f"{pid}@{ref} is not a committed version; only committed versions can "
-                       "be promoted")
+        raise RefError(
+            f"{pid}@{ref} is not a committed version; only committed versions can be promoted"
+        )
     if "-" in res.version or "+" in res.version:
-        raise RefError(f"{pid}@{ref} is {res.version}, a provisional version (made off the main "
-                       "branch); merge it, then promote the version it gets there")
-    ver = next((v for v in reversed(history.versions(ws, pid, res.commit))
-                if v.version == res.version), None)
+        raise RefError(
+            f"{pid}@{ref} is {res.version}, a provisional version (made off the main "
+            "branch); merge it, then promote the version it gets there"
+        )
+    ver = next(
+        (v for v in reversed(history.versions(ws, pid, res.commit)) if v.version == res.version),
+        None,
+    )
     if ver is None:
-        raise RefError(f"{pid}: version {res.version} is not in its history at "
-                       f"{res.commit[:12]}")
+        raise RefError(f"{pid}: version {res.version} is not in its history at {res.commit[:12]}")
     if ver.blob and ver.includes is not None:
-        return Source(pid, ver.version, ver.commit, ver.path, ver.content_hash, ver.blob,
-                      dict(ver.includes))
+        return Source(
+            pid, ver.version, ver.commit, ver.path, ver.content_hash, ver.blob, dict(ver.includes)
+        )
     return at_commit(ws, pid, ver.version, ver.commit, ver.path, ver.content_hash)
 
 

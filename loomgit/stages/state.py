@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LoomgitError, RefError
-from . import plumbing
-from .manifest import MANIFEST_FILE, Manifest, ManifestError, loads
+from loomgit.errors import LoomgitError, RefError
+from loomgit.stages import plumbing
+from loomgit.stages.manifest import MANIFEST_FILE, Manifest, ManifestError, loads
 
 if TYPE_CHECKING:
-    from ..config import Config
-    from ..resolve import Resolved
-    from ..workspace import Workspace
-    from .audit import Promotion, StageCommit
+    from loomgit.config import Config
+    from loomgit.resolve import Resolved
+    from loomgit.stages.audit import Promotion, StageCommit
+    from loomgit.workspace import Workspace
 
 
 class StageError(LoomgitError):
@@ -22,8 +22,10 @@ class StageError(LoomgitError):
 
 def check_stage(config: Config, stage: str) -> None:
     if stage not in config.stages:
-        raise StageError(f"unknown stage {stage!r}; the stages are "
-                         f"{', '.join(config.stages)} (set 'stages:' in loomgit.yaml)")
+        raise StageError(
+            f"unknown stage {stage!r}; the stages are "
+            f"{', '.join(config.stages)} (set 'stages:' in loomgit.yaml)"
+        )
 
 
 def previous_stage(config: Config, stage: str) -> str | None:
@@ -60,7 +62,7 @@ def read_manifest(root: Any, commit: str, stage: str) -> tuple[Manifest, str | N
 
 
 def read_stage(ws: Workspace, stage: str) -> StageState:
-    from .. import gitio
+    from loomgit import gitio
 
     check_stage(ws.config, stage)
     gitio.require_repo(ws.root)
@@ -74,7 +76,7 @@ def read_stage(ws: Workspace, stage: str) -> StageState:
 
 def stage_versions(ws: Workspace) -> dict[str, dict[str, str]]:
     """``{stage: {id: version}}`` for every configured stage (one git process in all)."""
-    from .. import gitio
+    from loomgit import gitio
 
     cfg = ws.config
     if not gitio.is_repo(ws.root):
@@ -106,22 +108,33 @@ class StageReport:
     def to_dict(self) -> dict[str, Any]:
         st = self.state
         return {
-            "stage": st.stage, "branch": st.branch, "commit": st.head,
-            "prompts": {i: {"version": e.version, "content_hash": e.content_hash,
-                            "source_commit": e.source_commit, "path": e.path,
-                            "promoted_by": e.promoted_by, "promoted_at": e.promoted_at,
-                            "forced": e.forced}
-                        for i, e in sorted(st.manifest.entries.items())},
+            "stage": st.stage,
+            "branch": st.branch,
+            "commit": st.head,
+            "prompts": {
+                i: {
+                    "version": e.version,
+                    "content_hash": e.content_hash,
+                    "source_commit": e.source_commit,
+                    "path": e.path,
+                    "promoted_by": e.promoted_by,
+                    "promoted_at": e.promoted_at,
+                    "forced": e.forced,
+                }
+                for i, e in sorted(st.manifest.entries.items())
+            },
             "promotions": [p.to_dict() for p in self.promotions],
             "problems": list(self.problems),
-            "hand_commits": [{"commit": c.sha, "author": c.author, "date": c.date,
-                              "subject": c.subject} for c in self.hand_commits],
+            "hand_commits": [
+                {"commit": c.sha, "author": c.author, "date": c.date, "subject": c.subject}
+                for c in self.hand_commits
+            ],
         }
 
 
 def verify(ws: Workspace, state: StageState) -> list[str]:
     """Why the stage head cannot be trusted as loomgit wrote it (empty when it can)."""
-    from .audit import tree_problems
+    from loomgit.stages.audit import tree_problems
 
     if state.head is None:
         return []
@@ -131,21 +144,24 @@ def verify(ws: Workspace, state: StageState) -> list[str]:
     problems = tree_problems(ws.root, state.head, state.manifest.tree_files(state.manifest_blob))
     # a source commit this clone does not have (promoted elsewhere, its branch never
     # fetched) cannot be checked; the stage tree itself still holds every file
-    present = plumbing.object_ids(ws.root, sorted({e.source_commit for e in
-                                                   state.manifest.entries.values()}), "commit")
+    present = plumbing.object_ids(
+        ws.root, sorted({e.source_commit for e in state.manifest.entries.values()}), "commit"
+    )
     entries = [e for e in state.manifest.entries.values() if present.get(e.source_commit)]
     names = [f"{e.source_commit}:{p}" for e in entries for p in e.files()]
     found = plumbing.object_ids(ws.root, names)
     for e in entries:
         for p, blob in e.files().items():
             if found.get(f"{e.source_commit}:{p}") != blob:
-                problems.append(f"{e.id} {e.version}: {p} is not the file of source commit "
-                                f"{e.source_commit[:12]}")
+                problems.append(
+                    f"{e.id} {e.version}: {p} is not the file of source commit "
+                    f"{e.source_commit[:12]}"
+                )
     return problems
 
 
 def report(ws: Workspace, stage: str, limit: int = 5) -> StageReport:
-    from .audit import hand_commits, promotions, read_log
+    from loomgit.stages.audit import hand_commits, promotions, read_log
 
     state = read_stage(ws, stage)
     if state.head is None:
@@ -153,8 +169,10 @@ def report(ws: Workspace, stage: str, limit: int = 5) -> StageReport:
     log = read_log(ws.root, state.ref)
     hand = hand_commits(log)
     problems = verify(ws, state)
-    problems += [f"commit {c.sha[:12]} was not made by loomgit ({c.author}, {c.date[:10]}: "
-                 f"{c.subject!r})" for c in hand]
+    problems += [
+        f"commit {c.sha[:12]} was not made by loomgit ({c.author}, {c.date[:10]}: {c.subject!r})"
+        for c in hand
+    ]
     return StageReport(state, promotions(stage, log)[:limit], problems, hand)
 
 
@@ -164,7 +182,7 @@ def stage_promotions(ws: Workspace, ident: str, stage: str) -> list[Promotion]:
     ``ident`` may be an id or a path of the working tree; ids no longer in the working
     tree work too.
     """
-    from .audit import promotions, read_log
+    from loomgit.stages.audit import promotions, read_log
 
     state = read_stage(ws, stage)
     if state.head is None:
@@ -186,14 +204,16 @@ def canonical_id(ws: Workspace, ident: str, state: StageState | None = None) -> 
 def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
     """The prompt ``stage`` holds for ``ident`` (``ID@production``), with a loader that
     reads its included files as they were promoted."""
-    from ..prompt.parse import decode, parse_prompt
-    from ..resolve import Resolved
+    from loomgit.prompt.parse import decode, parse_prompt
+    from loomgit.resolve import Resolved
 
     state = read_stage(ws, stage)
     if state.head is None:
-        raise RefError(f"stage {stage!r} has no promotions yet (branch {state.branch} does "
-                       "not exist; 'loomgit promote ID VERSION --to "
-                       f"{stage}' creates it)")
+        raise RefError(
+            f"stage {stage!r} has no promotions yet (branch {state.branch} does "
+            "not exist; 'loomgit promote ID VERSION --to "
+            f"{stage}' creates it)"
+        )
     if state.manifest_error:
         raise RefError(f"stage {stage!r}: {state.manifest_error} (see 'loomgit stages')")
     ident = canonical_id(ws, ident, state)
@@ -205,8 +225,9 @@ def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
     if data is None:
         raise RefError(f"{ident}@{stage}: blob {entry.blob[:12]} is missing from the repository")
     prompt = parse_prompt(decode(data, entry.path), entry.path, prompt_id=ident)
-    return Resolved(prompt, blob_loader(ws.root, entry.includes), entry.version,
-                    entry.source_commit)
+    return Resolved(
+        prompt, blob_loader(ws.root, entry.includes), entry.version, entry.source_commit
+    )
 
 
 def blob_loader(root: Any, includes: dict[str, str]) -> Any:
