@@ -72,7 +72,7 @@ def main() -> int:
     args = ap.parse_args()
 
     import loomgit
-    from loomgit.bundle import clear_cache, export_bundle, write_bundle
+    from loomgit.app.bundle import clear_cache, export_bundle, write_bundle
     from loomgit.stages.promote import write
     from loomgit.stages.source import at_commit
     from loomgit.workspace import Workspace

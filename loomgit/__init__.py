@@ -47,14 +47,14 @@ _LAZY = {
     "Variable": "loomgit.prompt.model",
     "Workspace": "loomgit.workspace",
     "experiment": "loomgit.experiments.api",
-    "load": "loomgit.bundle",
+    "load": "loomgit.app.bundle",
     "load_config": "loomgit.config",
     "parse_prompt": "loomgit.prompt.parse",
     "read_prompt": "loomgit.prompt.parse",
 }
 
 if TYPE_CHECKING:
-    from loomgit.bundle import load
+    from loomgit.app.bundle import load
     from loomgit.config import load_config
     from loomgit.errors import ConfigError, LoomgitError, PromptError, RenderError, SandboxError
     from loomgit.experiments.api import experiment

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import GitRepo
 
-from loomgit import ci
+from loomgit.app import ci
 from loomgit.errors import GitError, UsageError
 from loomgit.github import ActionsEnv
 

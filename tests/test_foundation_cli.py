@@ -155,12 +155,12 @@ def test_frontmatter_id_overrides_path(repo: GitRepo, cli) -> None:  # type: ign
 def test_internal_errors_are_one_line_without_debug(
     monkeypatch: pytest.MonkeyPatch, sample_repo: GitRepo, cli
 ) -> None:  # type: ignore[no-untyped-def]
-    import loomgit.check
+    import loomgit.app.check
 
     def boom(*a: object, **k: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr(loomgit.check, "check", boom)
+    monkeypatch.setattr(loomgit.app.check, "check", boom)
     r = cli(["check"], cwd=sample_repo.path)
     assert r.exit_code == 4
     assert r.err.strip() == (

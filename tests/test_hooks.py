@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, GitRepo
 
-from loomgit import hooks
+from loomgit.app import hooks
 
 HOOK_CORPUS = CORPUS / "hooks"
 CASES = sorted(p.name for p in HOOK_CORPUS.iterdir() if (p / "expect.txt").is_file())
@@ -245,10 +245,10 @@ def test_internal_error_blocks_the_commit(hooked: GitRepo, tmp_path: Path) -> No
     inject = tmp_path / "inject"
     inject.mkdir()
     (inject / "sitecustomize.py").write_text(
-        "import loomgit.check\n"
+        "import loomgit.app.check\n"
         "def boom(*a, **k):\n"
         "    raise RuntimeError('simulated bug')\n"
-        "loomgit.check.check = boom\n"
+        "loomgit.app.check.check = boom\n"
     )
     hooked.write({"prompts/x.prompt": "user:\nhi\n"})
     hooked.git("add", "-A")

@@ -14,7 +14,7 @@ import pytest
 from conftest import CORPUS, SUMMARIZE, GitRepo
 
 import loomgit
-from loomgit.bundle import BundleError, clear_cache
+from loomgit.app.bundle import BundleError, clear_cache
 
 PROMPT = "prompts/support/summarize.prompt"
 V2 = SUMMARIZE.replace("Summarize this ticket:", "Summarize this ticket in two sentences:")

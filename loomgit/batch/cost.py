@@ -287,7 +287,7 @@ def estimate_input(
     from loomgit.errors import LoomgitError
     from loomgit.evals.rendering import CaseRenderer
     from loomgit.prompt.render import interface
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
 
     res = resolve(ws, ref)
     prompt = res.prompt
@@ -356,7 +356,7 @@ def estimate_cases(
     from loomgit.errors import LoomgitError, UsageError
     from loomgit.evals.rendering import CaseRenderer
     from loomgit.evals.suite import parse_suite
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
 
     res = resolve(ws, ref)
     prompt = res.prompt

@@ -280,7 +280,7 @@ def check_pipeline_file(ws: Workspace, rel: str) -> list[Finding]:
     """Findings for ``loomgit check``: the file's own problems, then whether the prompt
     exists, the mapped variables are the prompt's, and the input file is there."""
     from loomgit.errors import LoomgitError
-    from loomgit.resolve import split_ref
+    from loomgit.refs import split_ref
 
     full = ws.root / rel
     try:

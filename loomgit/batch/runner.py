@@ -291,7 +291,7 @@ def prepare(
     from loomgit.evals.assertions import compile_assertion, spec_problem
     from loomgit.evals.gates import GateError, parse_gate
     from loomgit.prompt.render import interface
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
 
     if opts.concurrency < 1:
         raise UsageError("--concurrency must be 1 or more")

@@ -15,7 +15,7 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
 
     Each finding is one line: PATH:LINE: LEVEL: MESSAGE. Exits 1 when there is an error.
     """
-    from loomgit.check import check as run_check
+    from loomgit.app.check import check as run_check
     from loomgit.workspace import Workspace
 
     findings = run_check(Workspace(), list(paths) if paths else None)

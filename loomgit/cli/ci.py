@@ -11,7 +11,7 @@ import click
 from loomgit.cli.output import print_json, warn
 
 if TYPE_CHECKING:
-    from loomgit.ci import CiReport, CiSettings, EvalArgs
+    from loomgit.app.ci import CiReport, CiSettings, EvalArgs
     from loomgit.github import ActionsEnv
 
 
@@ -111,7 +111,7 @@ def ci(
     0 (passed), 1 (failed under --fail-on) or 3 (errors kept cases from running).
     Outside GitHub, pass --base REF.
     """
-    from loomgit.ci import CiSettings, split_args, split_list
+    from loomgit.app.ci import CiSettings, split_args, split_list
     from loomgit.github import ActionsEnv
 
     environ = dict(os.environ)
@@ -143,7 +143,7 @@ def ci(
 def parse_eval_args(args: tuple[str, ...]) -> EvalArgs:
     """The ``args`` input, parsed by ``loomgit eval``'s own options so each flag means
     exactly what it means there; only the flags that make sense in a compare are allowed."""
-    from loomgit.ci import EvalArgs
+    from loomgit.app.ci import EvalArgs
     from loomgit.cli.evals import eval_
     from loomgit.errors import UsageError
 
@@ -179,7 +179,7 @@ def parse_eval_args(args: tuple[str, ...]) -> EvalArgs:
 def _run(
     settings: CiSettings, env: ActionsEnv, environ: dict[str, str], eval_args: EvalArgs
 ) -> CiReport:
-    from loomgit.ci import run_ci
+    from loomgit.app.ci import run_ci
     from loomgit.workspace import Workspace
 
     if env.event_name == "pull_request_target":
@@ -246,7 +246,6 @@ def _publish(
     as_markdown: bool,
     as_json: bool,
 ) -> int:
-    from loomgit import ci_report
     from loomgit.config import find_root
     from loomgit.github import (
         fit_comment,
@@ -256,6 +255,7 @@ def _publish(
         write_outputs,
         write_summary,
     )
+    from loomgit.report import pr_comment as ci_report
 
     marker = marker_for(settings.comment_key)
     markdown = redact(ci_report.render(report, run_url=env.run_url), environ)

@@ -99,7 +99,7 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
 
         return stage_log(ident, stage, as_json)
     from loomgit.history import history
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
     from loomgit.workspace import Workspace
 
     ws = Workspace()
@@ -140,7 +140,7 @@ def show(ref: str, as_json: bool) -> int:
     """Show a prompt at a reference: ID (working tree), ID@1.2.0, ID@1.2, ID@latest,
     ID@STAGE or ID@COMMIT."""
     from loomgit.history.facts import facts_from_prompt
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
     from loomgit.workspace import Workspace
 
     res = resolve(Workspace(), ref)
@@ -258,7 +258,7 @@ def diff(
     from loomgit.cli.render import collect_vars
     from loomgit.errors import UsageError
     from loomgit.history.semdiff import changed_since, diff_prompts, resolve_side
-    from loomgit.resolve import split_ref
+    from loomgit.refs import split_ref
     from loomgit.workspace import Workspace
 
     ws = Workspace()

@@ -110,7 +110,7 @@ def render(
     messages go to the model (the prompt's model:, or --model) and the answer is printed
     with its tokens, latency and cost.
     """
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
     from loomgit.workspace import Workspace
 
     if model is not None and not run_it:

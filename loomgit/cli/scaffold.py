@@ -7,7 +7,7 @@ import click
 def init() -> int:
     """Scaffold loomgit.yaml, a sample prompt and suite, a GitHub workflow and a
     .pre-commit-config.yaml in the current git repository. Existing files are kept."""
-    from loomgit.scaffold import init as do_init
+    from loomgit.app.scaffold import init as do_init
     from loomgit.workspace import Workspace
 
     for w in do_init(Workspace().root):
@@ -20,7 +20,7 @@ def init() -> int:
 @click.option("--description", "-d", default="", help="The prompt's description.")
 def new(prompt_id: str, description: str) -> int:
     """Create a new prompt PROMPT_ID (e.g. support/summarize) from the template."""
-    from loomgit.scaffold import new as do_new
+    from loomgit.app.scaffold import new as do_new
     from loomgit.workspace import Workspace
 
     w = do_new(Workspace(), prompt_id, description)

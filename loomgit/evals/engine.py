@@ -174,7 +174,7 @@ def target(
     commit: str | None = None,
 ) -> Target:
     """The prompt of ``ref`` (in the working tree, or at ``at``) with its suite."""
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
 
     suite = suite or load_suite_for(ws, ref)
     res = resolve(ws, f"{ref.prompt.id}@{at}" if at else ref.prompt.path)

@@ -115,7 +115,7 @@ class EvalServices:
         if self.ws is not None:
             wanted = key or JUDGE_ID
             try:
-                from loomgit.resolve import resolve
+                from loomgit.refs import resolve
 
                 res = resolve(self.ws, wanted)
                 found = (res.prompt, res.loader)

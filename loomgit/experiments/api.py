@@ -98,7 +98,7 @@ class Experiment:
     @cached_property
     def variants(self) -> dict[str, Variant]:
         """Every variant with its prompt resolved (done once, on first use)."""
-        from loomgit.resolve import resolve
+        from loomgit.refs import resolve
 
         cfg = self._ws.config
         limits = {"max_chars": cfg.render_max_chars, "timeout_s": cfg.render_timeout_s}

@@ -467,7 +467,7 @@ def check_experiment_file(ws: Workspace, rel: str) -> list[Finding]:
         ws.find(spec.prompt)
     except LoomgitError as e:
         return [*out, error(rel, spec.variants[0].line, e.message)]
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
 
     for v in spec.variants:
         if "@" not in v.ref:

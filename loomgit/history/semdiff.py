@@ -12,7 +12,7 @@ from loomgit.history.bump import classify
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
     from loomgit.prompt.render import IncludeLoader
-    from loomgit.resolve import Resolved
+    from loomgit.refs import Resolved
     from loomgit.workspace import Workspace
 
 
@@ -253,7 +253,7 @@ def _render_diff(
 
 
 def resolve_side(ws: Workspace, ref: str) -> Side:
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
 
     return Side.of(ref, resolve(ws, ref))
 
@@ -265,7 +265,7 @@ def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | No
     from loomgit.history.blobs import BlobReader
     from loomgit.history.facts import FactsBuilder
     from loomgit.history.versions import Repo, history, load_version
-    from loomgit.resolve import resolve
+    from loomgit.refs import resolve
 
     h = history(ws, base)
     builder = FactsBuilder()

@@ -16,7 +16,7 @@ from loomgit.history.repo import Repo, state_at
 
 if TYPE_CHECKING:
     from loomgit.prompt.render import IncludeLoader
-    from loomgit.resolve import Resolved
+    from loomgit.refs import Resolved
     from loomgit.workspace import Workspace
 
 _FULL = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -388,7 +388,7 @@ def is_stage(ws: Workspace, at: str) -> bool:
 
 def resolve_at(ws: Workspace, ident: str, at: str) -> Resolved:
     """``ID@AT`` for AT = ``1.2.0``, ``1.2``, ``latest``, a stage name or a commit-ish."""
-    from loomgit.resolve import Resolved
+    from loomgit.refs import Resolved
 
     if is_stage(ws, at):
         try:

@@ -170,7 +170,7 @@ def promote(
     if require_eval:
         current = read_stage(ws, stage).manifest.entries.get(src.id)
         if current is None or not current.same_content(src.entry()):
-            from loomgit.stages.gate import require_passing
+            from loomgit.app.gate import require_passing
 
             require_passing(ws, src)
     return write(

@@ -21,7 +21,7 @@ INIT_FILES = {
 
 def templates_dir() -> Path:
     """Templates shipped in the wheel (``loomgit/_templates``) or in a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]
     for cand in (here / "_templates", here.parent / "templates"):
         if cand.is_dir():
             return cand

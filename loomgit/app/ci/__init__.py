@@ -15,7 +15,7 @@ Errors (a provider down) are not failures: when they keep the verdict open the c
 ends with exit code 3, as ``loomgit eval`` does.
 
 This module only computes; :mod:`loomgit.cli.ci` prints and talks to GitHub through
-:mod:`loomgit.github`, and :mod:`loomgit.ci_report` writes the Markdown.
+:mod:`loomgit.github`, and :mod:`loomgit.report.pr_comment` writes the Markdown.
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ def _suite_renders(
 def check_snapshot(ws: Workspace, paths: Sequence[str]) -> CheckResult:
     """Everything ``loomgit check`` reports for ``paths`` (prompts and suites of ``ws``;
     other paths are ignored), plus a render of each prompt with its suite's case vars."""
-    from loomgit.check import check
+    from loomgit.app.check import check
     from loomgit.prompt.discover import SUITE_SUFFIX, is_suite, match_any
 
     cfg = ws.config
@@ -472,7 +472,7 @@ def run_evals(root: Path, paths: Sequence[str] | None = None) -> EvalReport | No
 
 def shipped_hooks_dir() -> Path:
     """The plain hook scripts: ``loomgit/_hooks`` in the wheel, ``hooks/`` in a checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[2]
     for cand in (here / "_hooks", here.parent / "hooks"):
         if (cand / HOOK_NAMES[0]).is_file():
             return cand

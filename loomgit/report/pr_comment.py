@@ -8,7 +8,7 @@ verdict. The verdict line is written by loomgit alone, at the top.
 
 from __future__ import annotations
 
-from loomgit.ci import CaseChange, CiReport, PromptChange, Side
+from loomgit.app.ci import CaseChange, CiReport, PromptChange, Side
 from loomgit.github import md_code, md_text
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️", None: "—"}
