@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from loomgit import github as gh
+from loomgit.errors import UsageError
+from loomgit.report.escape import md_code, md_text
 
 TOKEN = "ghs_fakeTOKEN0123456789abcdefABCDEF"
 CORPUS = Path(__file__).resolve().parent / "corpus" / "ci"
@@ -308,9 +310,9 @@ def test_an_unreachable_api_is_an_infrastructure_error() -> None:
 
 
 def test_bad_comment_keys_and_repositories_are_usage_errors() -> None:
-    with pytest.raises(gh.UsageError):
+    with pytest.raises(UsageError):
         gh.marker_for("bad key with spaces -->")
-    with pytest.raises(gh.UsageError):
+    with pytest.raises(UsageError):
         gh.GitHubClient("http://127.0.0.1:1", TOKEN, "not-a-repo")
 
 
@@ -397,9 +399,9 @@ def test_every_event_corpus_file_is_tested() -> None:
 def test_missing_event_file_and_bad_variables(tmp_path: Path) -> None:
     with pytest.raises(gh.EventError, match="does not exist"):
         gh.ActionsEnv.from_environ({"GITHUB_EVENT_PATH": str(tmp_path / "nope.json")})
-    with pytest.raises(gh.UsageError, match="OWNER/NAME"):
+    with pytest.raises(UsageError, match="OWNER/NAME"):
         gh.ActionsEnv.from_environ({"GITHUB_REPOSITORY": "; rm -rf /"})
-    with pytest.raises(gh.UsageError, match="http"):
+    with pytest.raises(UsageError, match="http"):
         gh.ActionsEnv.from_environ({"GITHUB_API_URL": "file:///etc/passwd"})
 
 
@@ -512,7 +514,7 @@ def _render(md: str) -> str:
 
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_model_output_in_a_table_cell_stays_plain_text(attack: str) -> None:
-    cell = gh.md_text(attack)
+    cell = md_text(attack)
     html = _render(f"| case | output |\n|---|---|\n| c1 | {cell} |\n| c2 | after |\n")
     assert "\n" not in cell and "<" not in cell
     for tag in (
@@ -540,11 +542,11 @@ def test_model_output_in_a_table_cell_stays_plain_text(attack: str) -> None:
 
 def test_model_output_in_a_code_block_cannot_close_it() -> None:
     text = "```\n</details>\n# not a heading\n````"
-    block = gh.md_code(text)
+    block = md_code(text)
     html = _render(block + "\n\nafter\n")
     assert html.count("<pre>") == 1 and "<h1>" not in html
     assert "&lt;/details&gt;" in html and "<p>after</p>" in html
 
 
 def test_long_text_is_shortened() -> None:
-    assert gh.md_text("x" * 1000, limit=10) == "x" * 9 + "…"
+    assert md_text("x" * 1000, limit=10) == "x" * 9 + "…"

@@ -13,6 +13,7 @@ import pytest
 from conftest import CORPUS, GitRepo
 
 from loomgit.app import hooks
+from loomgit.app.hooks.installer import HOOK_NAMES
 
 HOOK_CORPUS = CORPUS / "hooks"
 CASES = sorted(p.name for p in HOOK_CORPUS.iterdir() if (p / "expect.txt").is_file())
@@ -55,7 +56,7 @@ def overlay(repo: GitRepo, case: str) -> list[str]:
 
 
 def test_install_writes_marked_executable_scripts(hooked: GitRepo) -> None:
-    for name in hooks.HOOK_NAMES:
+    for name in HOOK_NAMES:
         path = hooked.path / ".git" / "hooks" / name
         text = path.read_text()
         assert text.splitlines()[1] == f"# loomgit-hook: {name}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import GitRepo
 
-from loomgit.app.hooks import ABORT_HINT, apply_trailers, message_text
+from loomgit.app.hooks.trailers import ABORT_HINT, apply_trailers, message_text
 
 SUMMARIZE = "prompts/support/summarize.prompt"
 

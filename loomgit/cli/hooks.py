@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 from loomgit.cli.output import print_json, style
+from loomgit.config import find_root
 from loomgit.errors import EXIT_FAILED
+from loomgit.gitio import require_repo
 
 if TYPE_CHECKING:
-    from loomgit.app.hooks import HookAction
+    from loomgit.app.hooks.installer import HookAction
+
+# Each command imports the one service module it runs, inside the command, so that a
+# commit hook loads neither the history (version trailers) nor the eval engine.
 
 SOURCE_HELP = (
     "Where file content is read: the index (what the commit will hold), the "
@@ -23,9 +28,6 @@ SOURCE_HELP = (
 
 
 def _root() -> Path:
-    from loomgit.config import find_root
-    from loomgit.gitio import require_repo
-
     root = find_root()
     require_repo(root)
     return root
@@ -47,7 +49,7 @@ def hooks() -> None:
 def install(force: bool, as_json: bool) -> None:
     """Copy the pre-commit and prepare-commit-msg hooks into the repository's hooks
     folder (core.hooksPath when set, else .git/hooks)."""
-    from loomgit.app.hooks import install as do_install
+    from loomgit.app.hooks.installer import install as do_install
 
     _report(do_install(_root(), force=force), as_json)
 
@@ -56,7 +58,7 @@ def install(force: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def uninstall(as_json: bool) -> None:
     """Remove loomgit's hooks (only its own), restoring hooks that install --force set aside."""
-    from loomgit.app.hooks import uninstall as do_uninstall
+    from loomgit.app.hooks.installer import uninstall as do_uninstall
 
     _report(do_uninstall(_root()), as_json)
 
@@ -86,7 +88,7 @@ def _source(source: str) -> str:
 
 
 def _run_check(files: tuple[str, ...], source: str, strict: bool, as_json: bool) -> int:
-    from loomgit.app.hooks import check_files
+    from loomgit.app.hooks.commit_check import check_files
 
     src = _source(source)
     result = check_files(_root(), list(files) if files or src != "index" else None, src)
@@ -145,7 +147,7 @@ def protect_cmd() -> int:
 
 
 def _protect() -> int:
-    from loomgit.app.hooks import protect
+    from loomgit.app.hooks.protection import protect
 
     why = protect(_root())
     if why:
@@ -163,7 +165,7 @@ def versions_cmd(msgfile: str, source: str | None, sha: str | None) -> int:
     changes bump to the commit message in MSGFILE (git's prepare-commit-msg arguments;
     under pre-commit, SOURCE and SHA come from its environment). Trailers already there
     are replaced, so --amend never repeats them."""
-    from loomgit.app.hooks import update_message
+    from loomgit.app.hooks.trailers import update_message
 
     source = source or os.environ.get("PRE_COMMIT_COMMIT_MSG_SOURCE") or None
     sha = sha or os.environ.get("PRE_COMMIT_COMMIT_OBJECT_NAME") or None
@@ -186,7 +188,7 @@ def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
     answers with the rendered prompt, nothing touches the network. Exits 1 when a gate
     fails. Cases that cannot run offline are reported but block only with --strict (exit 3).
     """
-    from loomgit.app.hooks import run_evals
+    from loomgit.app.hooks.offline_eval import run_evals
     from loomgit.evals.results import EvalReport
 
     report: EvalReport | None = run_evals(_root(), list(files) if files else None)

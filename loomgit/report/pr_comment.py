@@ -1,15 +1,15 @@
 """The Markdown of ``loomgit ci``: the job summary and the pull-request comment.
 
 Everything that comes from the pull request or a model (prompt ids, case names,
-outputs, reasons) goes through :func:`loomgit.github.md_text` or
-:func:`loomgit.github.md_code`, so it cannot add rows, links, images, HTML or a fake
+outputs, reasons) goes through :func:`loomgit.report.escape.md_text` or
+:func:`loomgit.report.escape.md_code`, so it cannot add rows, links, images, HTML or a fake
 verdict. The verdict line is written by loomgit alone, at the top.
 """
 
 from __future__ import annotations
 
-from loomgit.app.ci import CaseChange, CiReport, PromptChange, Side
-from loomgit.github import md_code, md_text
+from loomgit.report.ci_result import CaseChange, CiReport, PromptChange, Side
+from loomgit.report.escape import md_code, md_text
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️", None: "—"}
 MAX_ROWS = 50  # per table; the rest is counted, not listed

@@ -1,0 +1,197 @@
+"""Where the result of ``loomgit ci`` goes: the Markdown and JSON report files, the job
+summary, the one pull-request comment, the step outputs and the annotations on the diff.
+
+A comment GitHub refuses is a warning, never a failure: the report is in the summary.
+Warnings and annotations go to ``notify`` (the CLI prints them); nothing is printed here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loomgit import __version__
+from loomgit.app.ci.run import warning
+from loomgit.app.ci.settings import CiSettings
+from loomgit.github import (
+    ActionsEnv,
+    Annotation,
+    CommentForbidden,
+    GitHubClient,
+    GitHubError,
+    fit_comment,
+    marker_for,
+    redact,
+    write_outputs,
+    write_summary,
+)
+from loomgit.report import pr_comment
+from loomgit.report.ci_result import CiReport
+from loomgit.report.escape import md_code
+
+Notify = Callable[[Annotation], None]
+
+
+@dataclass(frozen=True)
+class Published:
+    """What :func:`publish` wrote, for the CLI to show."""
+
+    path: Path  # the Markdown report (the JSON is beside it)
+    markdown: str
+    data: dict[str, Any]
+    comment_url: str  # '' when no comment was written
+
+
+def default_report_path(root: Path, environ: Mapping[str, str]) -> Path:
+    tmp = environ.get("RUNNER_TEMP")
+    if tmp:
+        return Path(tmp) / "loomgit" / "report.md"
+    return root / ".git" / "loomgit" / "ci" / "report.md"
+
+
+def publish(
+    report: CiReport,
+    settings: CiSettings,
+    env: ActionsEnv,
+    environ: Mapping[str, str],
+    root: Path,
+    report_path: str | None,
+    notify: Notify,
+) -> Published:
+    """Write the report files, the job summary, the comment and the step outputs."""
+    marker = marker_for(settings.comment_key)
+    markdown = redact(pr_comment.render(report, run_url=env.run_url), environ)
+    data = report.to_dict()
+    path = Path(report_path) if report_path else default_report_path(root, environ)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown, encoding="utf-8")
+    path.with_suffix(".json").write_text(
+        redact(json.dumps(data, indent=2, ensure_ascii=False), environ) + "\n", encoding="utf-8"
+    )
+
+    if env.step_summary:
+        write_summary(
+            env.step_summary,
+            markdown,
+            note=f"The whole report is in {path} (the report-path output).",
+        )
+
+    comment_url = ""
+    if settings.comment and env.pull_request is not None and env.repository:
+        # nothing to report: do not open a comment, but refresh one an earlier push made
+        comment_url = upsert_comment(
+            env,
+            marker,
+            fit_comment(f"{marker}\n{markdown}", summary_url=env.run_url),
+            notify,
+            create=bool(report.prompts),
+        )
+    elif settings.comment and env.in_actions and env.pull_request is None:
+        notify(
+            warning(
+                f"no pull request in this {env.event_name or 'run'} event: "
+                "the report is in the job summary only"
+            )
+        )
+
+    if env.output:
+        write_outputs(
+            env.output,
+            {
+                "passed": report.passed,
+                "regressions": report.regressions,
+                "fixes": report.fixes,
+                "errors": report.errors,
+                "report-path": str(path),
+                "comment-url": comment_url,
+                "offline": bool(report.offline),
+            },
+        )
+
+    if report.offline:
+        notify(warning(f"evaluated with the offline providers: {report.offline}"))
+    if env.in_actions:
+        for p in report.prompts:
+            for c in p.regressions:
+                notify(
+                    Annotation(
+                        "error",
+                        f"{p.id}: case {c.case} ({c.provider}) passed at the base and fails "
+                        f"now" + (f": {c.why_after}" if c.why_after else ""),
+                        file=p.suite,
+                        line=c.line,
+                        title="loomgit regression",
+                    )
+                )
+    return Published(path, markdown, data, comment_url)
+
+
+def upsert_comment(
+    env: ActionsEnv, marker: str, body: str, notify: Notify, *, create: bool = True
+) -> str:
+    """Create or update the one comment; a refusal becomes a warning, never a failure."""
+    assert env.pull_request is not None and env.repository is not None
+    if not env.token:
+        notify(
+            warning(
+                "no GITHUB_TOKEN: the report is in the job summary only (set the "
+                "github-token input, or give the job `pull-requests: write`)"
+            )
+        )
+        return ""
+    number = env.pull_request.number
+    try:
+        with GitHubClient(
+            env.api_url, env.token, env.repository, user_agent=f"loomgit/{__version__}"
+        ) as gh:
+            res = gh.upsert_comment(number, body, marker, create=create)
+    except CommentForbidden as e:
+        fork = (
+            " (pull requests from forks get a read-only token)"
+            if env.pull_request.from_fork
+            else ""
+        )
+        notify(
+            warning(
+                f"cannot comment on pull request #{number}{fork}: {e}; "
+                "the report is in the job summary"
+            )
+        )
+        return ""
+    except GitHubError as e:
+        notify(
+            warning(
+                f"cannot comment on pull request #{number}: {e}; the report is in the job summary"
+            )
+        )
+        return ""
+    return (res.url or "") if res is not None else ""
+
+
+def report_failure(environ: Mapping[str, str], message: str) -> None:
+    """The check could not run: say so in the summary and the outputs (when in Actions)."""
+    message = redact(message, environ)
+    summary, output = environ.get("GITHUB_STEP_SUMMARY"), environ.get("GITHUB_OUTPUT")
+    try:
+        if summary:
+            write_summary(
+                summary, f"## ⚠️ loomgit could not run the check\n\n{md_code(message, 2000)}\n"
+            )
+        if output:
+            write_outputs(
+                output,
+                {
+                    "passed": False,
+                    "regressions": 0,
+                    "fixes": 0,
+                    "errors": 0,
+                    "report-path": "",
+                    "comment-url": "",
+                    "offline": False,
+                },
+            )
+    except OSError:
+        pass  # the error being reported matters more than this one

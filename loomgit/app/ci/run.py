@@ -1,0 +1,73 @@
+"""``loomgit ci`` from start to verdict: the range, the environment's offline and
+``python:`` decisions, both sides evaluated, the result assembled."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+from loomgit.app.ci.changes import resolve_range
+from loomgit.app.ci.settings import CiSettings, EvalArgs, offline_reason, python_flag
+from loomgit.app.ci.sides import evaluate_sides
+from loomgit.github import ActionsEnv, Annotation, redact
+from loomgit.report.ci_result import CiReport
+from loomgit.workspace import Workspace
+
+
+def warning(message: str) -> Annotation:
+    """A warning for the job's log, with secret values taken out."""
+    return Annotation("warning", redact(message))
+
+
+def run_ci(
+    ws: Workspace,
+    settings: CiSettings,
+    env: ActionsEnv,
+    environ: Mapping[str, str],
+    eval_args: EvalArgs | None = None,
+    notify: Callable[[Annotation], None] | None = None,
+) -> CiReport:
+    """Compare the pull request's head with its base and return the report (``notify``
+    receives the warnings for the job's log)."""
+    if env.event_name == "pull_request_target" and notify is not None:
+        notify(
+            warning(
+                "running on pull_request_target: this workflow has the base repository's "
+                "secrets, so it must not check out or run the pull request's code "
+                "(see loomgit's docs/ci.md); prefer `on: pull_request`"
+            )
+        )
+    rng = resolve_range(ws.root, env, settings.base)
+    offline = offline_reason(settings, env, environ, ws)
+    flag = python_flag(settings, env)
+    saved = os.environ.get("LOOMGIT_ALLOW_PYTHON")
+    os.environ["LOOMGIT_ALLOW_PYTHON"] = flag
+    try:
+        prompts = evaluate_sides(ws, rng, settings, offline is not None, eval_args or EvalArgs())
+    finally:
+        if saved is None:
+            os.environ.pop("LOOMGIT_ALLOW_PYTHON", None)
+        else:
+            os.environ["LOOMGIT_ALLOW_PYTHON"] = saved
+    notes = []
+    if flag != "1" and any(
+        "LOOMGIT_ALLOW_PYTHON" in c.why_after or "LOOMGIT_ALLOW_PYTHON" in c.why_before
+        for p in prompts
+        for c in p.cases
+    ):
+        notes.append(
+            "`python:` assertions did not run: they execute code from the pull "
+            "request. To run them, set `allow-python: true` in the workflow "
+            "(only with `on: pull_request`)."
+        )
+    return CiReport(
+        rng.base,
+        rng.head,
+        rng.base_label,
+        rng.head_label,
+        settings.fail_on,
+        tuple(prompts),
+        offline,
+        flag == "1",
+        tuple(notes),
+    )

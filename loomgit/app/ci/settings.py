@@ -1,0 +1,119 @@
+"""What the workflow asked for: the action's inputs (or ``loomgit ci``'s options), the
+``loomgit eval`` flags of its ``args`` input, and what follows from the environment
+(offline providers for forks without secrets, whether ``python:`` assertions may run)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from loomgit.errors import UsageError
+from loomgit.github import ActionsEnv, marker_for
+from loomgit.workspace import Workspace
+
+FAIL_ON = ("regression", "gate", "never")
+OFFLINE = ("auto", "true", "false")
+PROVIDER_KEY_VARS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "COHERE_API_KEY",
+    "CO_API_KEY",
+    "GROQ_API_KEY",
+    "TOGETHER_API_KEY",
+    "CEREBRAS_API_KEY",
+    "MISTRAL_API_KEY",
+)
+
+
+@dataclass(frozen=True)
+class CiSettings:
+    """What the workflow asked for (the action's inputs, or ``loomgit ci`` options)."""
+
+    base: str | None = None
+    prompts: tuple[str, ...] = ()
+    fail_on: str = "regression"
+    comment: bool = True
+    comment_key: str = "loomgit"
+    offline: str = "auto"
+    allow_python: bool = False
+    args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.fail_on not in FAIL_ON:
+            raise UsageError(f"fail-on {self.fail_on!r}: expected one of {', '.join(FAIL_ON)}")
+        if self.offline not in OFFLINE:
+            raise UsageError(f"offline {self.offline!r}: expected one of {', '.join(OFFLINE)}")
+        marker_for(self.comment_key)  # checks the key
+
+
+def split_list(text: str | None) -> tuple[str, ...]:
+    """``"a, b\\nc"`` -> ``("a", "b", "c")`` (the ``prompts`` input)."""
+    if not text:
+        return ()
+    return tuple(p.strip() for p in re.split(r"[,\n]", text) if p.strip())
+
+
+def split_args(text: str | None) -> tuple[str, ...]:
+    """The ``args`` input split as a shell would, but never given to one."""
+    if not text or not text.strip():
+        return ()
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as e:
+        raise UsageError(f"args {text!r}: {e} (quote values as in a shell)") from None
+
+
+@dataclass(frozen=True)
+class EvalArgs:
+    """The ``loomgit eval`` flags the ``args`` input may carry."""
+
+    models: tuple[str, ...] = ()
+    repeat: int | None = None
+    concurrency: int | None = None
+    cases: tuple[str, ...] = ()
+    no_cache: bool = False
+    shard: str | None = None
+
+
+def provider_keys(environ: Mapping[str, str], ws: Workspace | None = None) -> list[str]:
+    """Names of provider API key variables that are set (never their values)."""
+    names = set(PROVIDER_KEY_VARS)
+    if ws is not None:
+        for entry in ws.config.providers.values():
+            var = entry.get("api_key_env")
+            if isinstance(var, str):
+                names.add(var)
+    return sorted(n for n in names if environ.get(n, "").strip())
+
+
+def offline_reason(
+    settings: CiSettings, env: ActionsEnv, environ: Mapping[str, str], ws: Workspace | None = None
+) -> str | None:
+    """Why this run uses the offline providers (None: it uses the configured ones)."""
+    if settings.offline == "true":
+        return "the workflow set `offline: true`"
+    if settings.offline == "false":
+        return None
+    pr = env.pull_request
+    if pr is not None and pr.from_fork and not provider_keys(environ, ws):
+        return (
+            "this pull request comes from a fork, and GitHub gives no secrets to "
+            "workflows run for forks"
+        )
+    return None
+
+
+def python_flag(settings: CiSettings, env: ActionsEnv) -> str:
+    """The value ``LOOMGIT_ALLOW_PYTHON`` gets for the eval engine: ``1`` only when the
+    workflow allowed ``python:`` assertions, ``0`` otherwise (off even outside CI)."""
+    if settings.allow_python and env.event_name == "pull_request_target":
+        raise UsageError(
+            "allow-python on pull_request_target would run a pull request's code "
+            "with the base repository's secrets; use `on: pull_request` "
+            "(see docs/ci.md)"
+        )
+    return "1" if settings.allow_python else "0"

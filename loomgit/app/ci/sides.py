@@ -1,0 +1,175 @@
+"""The two sides of a pull request: each changed prompt's suite evaluated at the base
+and at the head with the eval engine's compare, and the version bump between them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from loomgit import gitio
+from loomgit.app.ci.changes import Range, changed_paths, prompt_id, selected, selected_id
+from loomgit.app.ci.settings import CiSettings, EvalArgs
+from loomgit.evals import engine
+from loomgit.evals.compare import diff_reports, plan_compare
+from loomgit.evals.runner import models_for, parse_shard
+from loomgit.history import classify
+from loomgit.history.gitlog import is_breaking
+from loomgit.providers.replay import store_from_config
+from loomgit.report.ci_result import CaseChange, PromptChange, Side
+from loomgit.workspace import Workspace
+
+
+def eval_options(ws: Workspace, args: EvalArgs, offline: bool) -> Any:
+    """RunOptions from ``loomgit.yaml`` and ``args`` (``--model`` is dropped offline)."""
+    return engine.options_from_config(
+        ws,
+        models=() if offline else args.models,
+        repeat=args.repeat,
+        concurrency=args.concurrency,
+        cases=args.cases,
+        shard=parse_shard(args.shard) if args.shard else None,
+    )
+
+
+def offline_suite(ws: Workspace, t: Any, opts: Any) -> Any:
+    """The target with its models replaced by ``replay/<model>`` where recordings of that
+    model exist in the repository, else ``echo``."""
+    store = store_from_config(ws.config)
+    models = []
+    for m in models_for(t, opts):
+        if m.split("/", 1)[0] in ("echo", "replay"):
+            models.append(m)
+            continue
+        models.append(f"replay/{m}" if store.has_recordings(m) else "echo")
+    return replace(t, suite=replace(t.suite, providers=tuple(dict.fromkeys(models))))
+
+
+def evaluate_sides(
+    ws: Workspace, rng: Range, settings: CiSettings, offline: bool, eval_args: EvalArgs
+) -> list[PromptChange]:
+    """Evaluate the changed prompts at both sides with the eval engine's compare."""
+    opts = eval_options(ws, eval_args, offline)
+    use_cache = not eval_args.no_cache
+    changed = changed_paths(ws.root, rng.base, rng.head)
+    refs = [r for r in engine.changed_suite_refs(ws, rng.base) if selected(r, settings.prompts)]
+    # a changed suite is evaluated even when the prompt renders the same: its cases changed
+    suite_changed = [r for r in refs if r.suite_path in changed]
+    others = [r for r in refs if r not in suite_changed]
+    b1, h1, unchanged = plan_compare(ws, rng.base, others, opts, explicit=False)
+    b2, h2, _ = plan_compare(ws, rng.base, suite_changed, opts, explicit=True)
+    base_t, head_t = b1 + b2, h1 + h2
+    if offline:
+        base_t = [offline_suite(ws, t, opts) for t in base_t]
+        head_t = [offline_suite(ws, t, opts) for t in head_t]
+    base = engine.evaluate(ws, options=opts, use_cache=use_cache, record=False, target_list=base_t)
+    head = engine.evaluate(ws, options=opts, use_cache=use_cache, record=False, target_list=head_t)
+    cmp = diff_reports(rng.base, base, head)
+
+    by_id = {r.prompt.id: r for r in refs}
+    base_targets = {t.prompt.id: t for t in base_t}
+    head_targets = {t.prompt.id: t for t in head_t}
+    out: list[PromptChange] = []
+    base_suites = {(s.prompt, s.path): s for s in base.suites}
+    changes = {(c.prompt, c.case, c.provider): c.change for c in cmp.cases}
+    for hs in head.suites:
+        ref = by_id.get(hs.prompt)
+        path = ref.prompt.path if ref else hs.prompt
+        bs = base_suites.get((hs.prompt, hs.path))
+        before = {r.key: r for r in bs.cases} if bs else {}
+        status = "added" if bs is None else "modified" if changed.get(path) else "suite"
+        cases = []
+        for r in hs.cases:
+            b = before.get(r.key)
+            bshown, hshown = (b.shown_sample() if b else None), r.shown_sample()
+            cases.append(
+                CaseChange(
+                    r.case,
+                    r.provider,
+                    b.status if b else None,
+                    r.status,
+                    b.score if b else None,
+                    r.score,
+                    bshown.output if bshown else None,
+                    hshown.output if hshown else None,
+                    b.why() if b else "",
+                    r.why(),
+                    r.line,
+                    change=_KIND.get(changes.get(r.key, ""), ""),
+                )
+            )
+        bump, reasons = version_bump(
+            ws, rng, base_targets.get(hs.prompt), head_targets.get(hs.prompt)
+        )
+        out.append(
+            PromptChange(
+                hs.prompt,
+                path,
+                status,
+                hs.path,
+                side_of(bs),
+                side_of(hs),
+                bump,
+                tuple(reasons),
+                tuple(cases),
+            )
+        )
+    for path, letter in sorted(changed.items()):
+        pid = prompt_id(ws, path) if letter == "D" else None
+        if pid is not None and (not settings.prompts or selected_id(pid, path, settings.prompts)):
+            out.append(PromptChange(pid, path, "deleted", note="deleted in this pull request"))
+    for pid in unchanged:
+        ref = by_id[pid]
+        out.append(
+            PromptChange(
+                pid,
+                ref.prompt.path,
+                "modified",
+                ref.suite_path,
+                note="renders the same messages, with the same model and "
+                "params, as at the base: not evaluated",
+            )
+        )
+    return sorted(out, key=lambda p: p.id)
+
+
+def version_bump(ws: Workspace, rng: Range, base: Any, head: Any) -> tuple[str | None, list[str]]:
+    """The version bump from the base's prompt to the head's, and why (history's rules;
+    a ``BREAKING CHANGE`` in a pull request commit that touched the prompt forces major)."""
+    if head is None:
+        return None, []
+    if base is None:
+        return "initial", ["new prompt"]
+    path = head.prompt.path
+    log = gitio.text(
+        ["log", "--format=%B%x00", f"{rng.base}..{rng.head}", "--", path], ws.root, check=False
+    )
+    breaking = next(
+        (m.strip() for m in log.split("\0") if m.strip() and is_breaking(m.strip())), ""
+    )
+    try:
+        kind, reasons = classify(
+            base.prompt, head.prompt, base.loader, head.loader, message=breaking
+        )
+    except Exception as e:  # a prompt the history module cannot read: say so, keep going
+        return None, [f"no version diff: {type(e).__name__}: {e}"]
+    return kind, list(reasons)
+
+
+_KIND = {
+    "regression": "regression",
+    "fix": "fix",
+    "same": "unchanged",
+    "new": "new",
+    "error": "error",
+    "skipped": "unchanged",
+}
+
+
+def side_of(s: Any) -> Side:
+    if s is None:
+        return Side()
+    c = s.counts()
+    costs = [r.cost_usd for r in s.cases if r.cost_usd is not None]
+    return Side(
+        s.version, s.status, c["passed"], c["failed"], c["error"], sum(costs) if costs else None
+    )

@@ -1,0 +1,147 @@
+"""``loomgit-check``: validate the staged content of prompt and suite files and render each
+changed prompt with its ``sample`` and with the ``vars`` of every case of its suite."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loomgit.app.check import check
+from loomgit.app.hooks.snapshots import relpath, snapshot, staged_paths, suite_path
+from loomgit.config import Config
+from loomgit.errors import LoomgitError, UsageError
+from loomgit.evals.suite import parse_suite
+from loomgit.findings import Finding, error
+from loomgit.prompt.discover import SUITE_SUFFIX, is_suite, match_any
+from loomgit.prompt.parse import decode, read_prompt
+from loomgit.prompt.render import render_prompt, resolve_variables
+from loomgit.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``loomgit-check`` found: findings, the files checked, renders performed."""
+
+    findings: list[Finding]
+    checked: list[str] = field(default_factory=list)
+    renders: int = 0
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    def ok(self, strict: bool = False) -> bool:
+        return not (self.errors or (strict and self.findings))
+
+
+def _suite_renders(
+    ws: Workspace, prompt_rel: str, prompt_id: str | None, suite_rel: str
+) -> tuple[list[Finding], int]:
+    """Render the prompt with each suite case's vars; a failure is a finding on the case."""
+    try:
+        prompt = read_prompt(ws.root / prompt_rel, display=prompt_rel, prompt_id=prompt_id)
+        suite, _ = parse_suite(decode((ws.root / suite_rel).read_bytes(), suite_rel), suite_rel)
+    except (LoomgitError, OSError):
+        return [], 0  # reported by the check itself
+    if suite is None:
+        return [], 0
+    cfg = ws.config
+    out: list[Finding] = []
+    renders = 0
+    case_vars = getattr(suite, "case_vars", lambda c: c.vars)  # suite defaults.vars merged
+    for case in suite.cases:
+        if getattr(case, "skip", False):
+            continue
+        values = case_vars(case)
+        try:
+            resolve_variables(prompt, values, ws.loader)
+        except LoomgitError:
+            continue  # the suite check already names the case's bad vars
+        renders += 1
+        try:
+            render_prompt(
+                prompt,
+                values,
+                loader=ws.loader,
+                max_chars=cfg.render_max_chars,
+                timeout_s=cfg.render_timeout_s,
+            )
+        except LoomgitError as e:
+            where = f" at {e.path}:{e.line}" if e.path and e.line else ""
+            out.append(
+                error(
+                    suite_rel,
+                    case.line,
+                    f"case {case.name!r}: rendering failed{where}: {e.message}",
+                )
+            )
+    return out, renders
+
+
+def check_snapshot(ws: Workspace, paths: Sequence[str]) -> CheckResult:
+    """Everything ``loomgit check`` reports for ``paths`` (prompts and suites of ``ws``;
+    other paths are ignored), plus a render of each prompt with its suite's case vars."""
+    cfg = ws.config
+    targets: list[str] = []
+    prompts: dict[str, str | None] = {}  # prompt path -> id, for the case renders
+    for p in dict.fromkeys(paths):
+        if not (ws.root / p).is_file():
+            continue
+        if is_suite(p):
+            targets.append(p)
+            base = p[: -len(SUITE_SUFFIX)]
+            owner = next(
+                (pf for pf in ws.files() if re.sub(r"\.[^./]+$", "", pf.path) == base), None
+            )
+            if owner is not None:
+                prompts.setdefault(owner.path, owner.id)
+        elif (pf := match_any(cfg, p)) is not None:
+            targets.append(p)
+            prompts.setdefault(p, pf.id)
+    findings = check(ws, targets) if targets else []
+    renders = 0
+    failed = {f.path for f in findings if f.level == "error"}
+    for prompt_rel, pid in prompts.items():
+        suite_rel = suite_path(prompt_rel)
+        if prompt_rel in failed or suite_rel in failed or not (ws.root / suite_rel).is_file():
+            continue
+        more, n = _suite_renders(ws, prompt_rel, pid, suite_rel)
+        findings += more
+        renders += n
+    return CheckResult(findings, targets, renders)
+
+
+def check_files(
+    root: Path, paths: Sequence[str] | None = None, source: str = "index"
+) -> CheckResult:
+    """Check the staged (``source="index"``) or working-tree content of ``paths``; with
+    ``paths=None``, the prompt and suite files the index changes."""
+    if paths is None:
+        if source != "index":
+            raise UsageError("name the files to check, or check the index")
+        paths = staged_paths(root)
+    rels = [relpath(root, p) for p in paths]
+    if not rels:
+        return CheckResult([])
+    with snapshot(root, rels, source) as ws:
+        result = check_snapshot(ws, rels)
+        if source != "index":
+            return result
+        # a named prompt or suite whose staged content cannot be read must not pass unseen
+        unread = [
+            error(
+                p,
+                None,
+                "not in the index: stage it (git add) or check the working "
+                "tree (--source worktree)",
+            )
+            for p in rels
+            if _is_target(ws.config, p) and not (ws.root / p).is_file()
+        ]
+        return CheckResult(unread + result.findings, result.checked, result.renders)
+
+
+def _is_target(config: Config, path: str) -> bool:
+    return is_suite(path) or match_any(config, path) is not None

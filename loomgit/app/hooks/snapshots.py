@@ -1,0 +1,138 @@
+"""What a hook checks: the staged (or working-tree) content of a few files, copied into a
+temporary folder that looks like a workspace.
+
+The index is read with one ``git cat-file --batch``, so a hook never reads the other
+prompts of a large repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+
+from loomgit import gitio
+from loomgit.config import CONFIG_FILE
+from loomgit.errors import UsageError
+from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, fs_loader, is_suite
+from loomgit.prompt.render import IncludeLoader
+from loomgit.workspace import Workspace
+
+SOURCES = ("index", "worktree")
+
+
+def read_index(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
+    """Staged content of ``paths`` (those in the index), in one ``git cat-file --batch``."""
+    wanted = [p for p in dict.fromkeys(paths) if p and "\n" not in p]
+    if not wanted:
+        return {}
+    # ":0:" names stage 0 explicitly, so a path such as "1:notes.md" is not read as a stage
+    request = "".join(f":0:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
+    out = gitio.run(["cat-file", "--batch"], root, input=request)
+    found: dict[str, bytes] = {}
+    pos = 0
+    for p in wanted:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].decode("utf-8", "replace")
+        pos = nl + 1
+        parts = header.rsplit(" ", 2)
+        if len(parts) != 3 or not parts[2].isdigit():  # "<name> missing" / "ambiguous"
+            continue
+        size = int(parts[2])
+        if parts[1] == "blob":
+            found[p] = out[pos : pos + size]
+        pos += size + 1
+    return found
+
+
+def staged_paths(root: Path) -> list[str]:
+    """Paths added, copied, modified or renamed in the index (what the commit changes)."""
+    out = gitio.run(["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT"], root)
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def index_loader(root: Path) -> IncludeLoader:
+    """Include loader reading included files from the index."""
+    cache: dict[str, str | None] = {}
+
+    def load(name: str) -> str | None:
+        if name not in cache:
+            data = read_index(root, [name]).get(name)
+            try:
+                cache[name] = data.decode("utf-8") if data is not None else None
+            except UnicodeDecodeError:
+                cache[name] = None
+        return cache[name]
+
+    return load
+
+
+def suite_path(prompt_path: str) -> str:
+    """The suite file that belongs to a prompt file (``a/b.prompt`` -> ``a/b.tests.yaml``)."""
+    return re.sub(r"\.[^./]+$", "", prompt_path) + SUITE_SUFFIX
+
+
+def _related(path: str) -> list[str]:
+    """Files that checking ``path`` needs besides itself: its suite, or a suite's prompt."""
+    if is_suite(path):
+        base = path[: -len(SUITE_SUFFIX)]
+        return [base + s for s in PROMPT_SUFFIXES]
+    return [suite_path(path)]
+
+
+class Snapshot(Workspace):
+    """A workspace over a temporary folder holding only the files a hook checks."""
+
+    def __init__(self, root: Path, loader: IncludeLoader) -> None:
+        self.root = root
+        self._loader = loader
+
+    @cached_property
+    def loader(self) -> IncludeLoader:
+        return self._loader
+
+
+@contextmanager
+def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterator[Snapshot]:
+    """A :class:`Snapshot` of ``paths``, their suites or prompts, and ``loomgit.yaml``,
+    taken from the index (``source="index"``) or the working tree."""
+    if source not in SOURCES:
+        raise UsageError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    wanted = list(dict.fromkeys([CONFIG_FILE, *paths, *(r for p in paths for r in _related(p))]))
+    if source == "index":
+        data = read_index(root, wanted)
+        loader = index_loader(root)
+    else:
+        data = {}
+        for rel in wanted:
+            full = root / rel
+            if full.is_file():
+                try:
+                    data[rel] = full.read_bytes()
+                except OSError:
+                    continue
+        loader = fs_loader(root)
+    with tempfile.TemporaryDirectory(prefix="loomgit-hook-") as tmp:
+        base = Path(tmp).resolve()
+        for rel, content in data.items():
+            target = base / rel
+            if base not in target.resolve().parents:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        yield Snapshot(base, loader)
+
+
+def relpath(root: Path, path: str) -> str:
+    """``path`` (absolute, or relative to the current folder) relative to ``root``."""
+    p = Path(path)
+    if not p.is_absolute():
+        p = Path.cwd() / p
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.replace(os.sep, "/")
