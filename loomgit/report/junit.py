@@ -8,6 +8,7 @@ even when every case passed on its own. Errored cases are ``<error>``, not ``<fa
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,13 +23,11 @@ def clean(text: object) -> str:
     return _INVALID_XML.sub("", str(text))
 
 
-def _case(parent: object, suite: SuiteResult, r: CaseResult) -> None:
-    import xml.etree.ElementTree as ET
-
+def _case(parent: ET.Element, suite: SuiteResult, r: CaseResult) -> None:
     tc = ET.SubElement(
         parent,
         "testcase",
-        {  # type: ignore[arg-type]
+        {
             "classname": clean(suite.prompt),
             "name": clean(f"{r.case} [{r.provider}]"),
             "time": f"{(r.latency_ms or 0.0) / 1000:.3f}",
@@ -60,8 +59,6 @@ def _case(parent: object, suite: SuiteResult, r: CaseResult) -> None:
 
 def to_junit(report: EvalReport) -> str:
     """The report as a JUnit XML document."""
-    import xml.etree.ElementTree as ET
-
     root = ET.Element("testsuites", {"name": "loomgit eval"})
     tot = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in report.suites:
@@ -71,15 +68,15 @@ def to_junit(report: EvalReport) -> str:
         if report.started_at:
             ts.set("timestamp", report.started_at)
         props = ET.SubElement(ts, "properties")
-        for k, v in (
+        for name, value in (
             ("version", suite.version),
             ("commit", suite.commit),
             ("gate", suite.gate.describe()),
             ("gate_status", suite.gate_status),
             ("status", suite.status),
         ):
-            if v:
-                ET.SubElement(props, "property", {"name": k, "value": clean(v)})
+            if value:
+                ET.SubElement(props, "property", {"name": name, "value": clean(value)})
         n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         for r in suite.cases:
             _case(ts, suite, r)

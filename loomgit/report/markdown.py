@@ -131,7 +131,7 @@ def compare_markdown(
                 f"{code(p.head_version) if p.head_version else '–'}",
                 f"{_num(p.base_pass_rate, '{:.0%}')} → {_num(p.head_pass_rate, '{:.0%}')}",
                 f"{_num(p.base_score)} → {_num(p.head_score)}",
-                f"{ICON.get(p.base_status, '')} → {ICON.get(p.head_status, '')}",
+                f"{ICON.get(p.base_status or '', '')} → {ICON.get(p.head_status or '', '')}",
                 str(p.regressions),
                 str(p.fixes),
             ]
