@@ -72,7 +72,8 @@ def main() -> int:
     args = ap.parse_args()
 
     import loomgit
-    from loomgit.app.bundle import clear_cache, export_bundle, write_bundle
+    from loomgit.app.bundle import clear_cache
+    from loomgit.app.export import export_bundle, write_bundle
     from loomgit.stages.promote import write
     from loomgit.stages.source import at_commit
     from loomgit.workspace import Workspace

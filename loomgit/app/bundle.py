@@ -1,4 +1,5 @@
-"""Prompts for applications: ``loomgit export`` bundles and ``loomgit.load()``.
+"""Prompts for applications: ``loomgit.load()`` and the bundles ``loomgit export`` writes
+(:mod:`loomgit.app.export`).
 
 An application reads the prompt a stage holds either straight from the repository's
 object database or from a bundle (one JSON file written by ``loomgit export``) for images
@@ -21,15 +22,16 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from loomgit.config import find_root, load_config
 from loomgit.errors import LoomgitError, RefError
-
-if TYPE_CHECKING:
-    from loomgit.prompt.model import Prompt
-    from loomgit.workspace import Workspace
+from loomgit.prompt.model import Prompt
+from loomgit.prompt.parse import parse_prompt
+from loomgit.stages import plumbing
+from loomgit.stages.state import canonical_id, check_stage, read_manifest
+from loomgit.workspace import Workspace
 
 BUNDLE_FORMAT = "loomgit-bundle"
 BUNDLE_SCHEMA = 1
@@ -87,7 +89,7 @@ class LoadedPrompt:
         }
 
 
-def _parse(
+def loaded_prompt(
     ident: str,
     entry: Mapping[str, Any],
     stage: str,
@@ -95,8 +97,6 @@ def _parse(
     includes: dict[str, str],
     origin: str,
 ) -> LoadedPrompt:
-    from loomgit.prompt.parse import parse_prompt
-
     prompt = parse_prompt(text, str(entry["path"]), prompt_id=ident)
     return LoadedPrompt(
         ident,
@@ -109,79 +109,6 @@ def _parse(
         includes,
         origin,
     )
-
-
-# --- export -----------------------------------------------------------------------------
-
-
-def export_bundle(
-    ws: Workspace, stage: str, ids: list[str] | None = None, *, allow_untrusted: bool = False
-) -> dict[str, Any]:
-    """The bundle of ``stage``: every prompt it holds (or ``ids``), with its text and the
-    text of each file it includes."""
-    from loomgit.stages import plumbing
-    from loomgit.stages.state import StageError, canonical_id, read_stage, verify
-
-    state = read_stage(ws, stage)
-    if state.head is None:
-        raise StageError(f"stage {stage!r} has no promotions yet, so there is nothing to export")
-    problems = verify(ws, state)
-    if problems and not allow_untrusted:
-        raise StageError(
-            f"{state.branch} does not match its manifest ({problems[0]}); "
-            "'loomgit stages' shows what; --force exports it anyway"
-        )
-    entries = state.manifest.entries
-    if ids:
-        chosen = {}
-        for i in ids:
-            cid = canonical_id(ws, i, state)
-            if cid not in entries:
-                raise RefError(f"{cid!r} is not on stage {stage!r}")
-            chosen[cid] = entries[cid]
-        entries = chosen
-    blobs = plumbing.read_blobs(ws.root, [b for e in entries.values() for b in e.files().values()])
-
-    def text(e: Any, blob: str, path: str) -> str:
-        data = blobs.get(blob)
-        if data is None:
-            raise StageError(
-                f"{e.id} {e.version}: {path} (blob {blob[:12]}) is missing from the repository"
-            )
-        return data.decode("utf-8", "replace")
-
-    prompts: dict[str, Any] = {}
-    for ident, e in sorted(entries.items()):
-        prompts[ident] = {
-            "version": e.version,
-            "content_hash": e.content_hash,
-            "source_commit": e.source_commit,
-            "path": e.path,
-            "promoted_by": e.promoted_by,
-            "promoted_at": e.promoted_at,
-            "text": text(e, e.blob, e.path),
-            "includes": {p: text(e, b, p) for p, b in sorted(e.includes.items())},
-        }
-    return {
-        "format": BUNDLE_FORMAT,
-        "schema": BUNDLE_SCHEMA,
-        "stage": stage,
-        "branch": state.branch,
-        "commit": state.head,
-        "exported_at": datetime.now(timezone.utc)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z"),
-        "prompts": prompts,
-    }
-
-
-def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write atomically: a reader never sees half a bundle."""
-
-    from loomgit.fsutil import atomic_write
-
-    data = json.dumps(bundle, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    return atomic_write(path, data)
 
 
 # --- load -------------------------------------------------------------------------------
@@ -262,7 +189,7 @@ def _from_bundle(ident: str, stage: str | None, path: str | os.PathLike[str]) ->
             held = ", ".join(sorted(data["prompts"])) or "nothing"
             raise RefError(f"{ident!r} is not in the bundle {key} (it holds {held})")
         try:
-            got = _parse(
+            got = loaded_prompt(
                 ident,
                 entry,
                 str(data.get("stage")),
@@ -282,9 +209,6 @@ class _RepoStage:
     """One stage of one repository, re-read when its ref files change."""
 
     def __init__(self, root: Path, common: Path, stage: str) -> None:
-        from loomgit.config import load_config
-        from loomgit.stages.state import check_stage
-
         cfg = load_config(root)
         check_stage(cfg, stage)
         self.root, self.stage = root, stage
@@ -304,9 +228,6 @@ class _RepoStage:
         return tuple(_stamp(p) for p in self.stamp_files)
 
     def refresh(self) -> None:
-        from loomgit.stages import plumbing
-        from loomgit.stages.state import read_manifest
-
         stamp = self.current_stamp()
         head = plumbing.read_ref(self.root, self.ref)
         if head != self.head:
@@ -324,8 +245,6 @@ class _RepoStage:
         got = self.cache.get(ident)
         if got is not None:
             return got
-        from loomgit.stages import plumbing
-
         if self.head is None:
             raise RefError(
                 f"stage {self.stage!r} has no promotions yet in {self.root} "
@@ -340,7 +259,7 @@ class _RepoStage:
         includes = {
             p: (blobs.get(b) or b"").decode("utf-8", "replace") for p, b in e.includes.items()
         }
-        got = _parse(
+        got = loaded_prompt(
             ident,
             {
                 "path": e.path,
@@ -362,9 +281,6 @@ def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     hit = _roots.get(key)
     if hit is not None:
         return hit
-    from loomgit.config import find_root
-    from loomgit.stages import plumbing
-
     root = find_root(key)
     if not (root / ".git").exists():
         raise RefError(
@@ -394,9 +310,6 @@ def _from_repo(ident: str, stage: str, repo: str | os.PathLike[str] | None) -> L
         if ident in rs.cache or ident in rs.entries:
             return rs.get(ident)
         # an id suffix or a path: what the working tree calls it (remembered as an alias)
-        from loomgit.stages.state import canonical_id
-        from loomgit.workspace import Workspace
-
         got = rs.get(canonical_id(Workspace(root), ident))
         rs.cache[ident] = got
         return got

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from loomgit.errors import LoomgitError
+from loomgit.evals.suite import check_suite_file
 from loomgit.findings import Finding, error
+from loomgit.prompt.discover import PROMPT_SUFFIXES, is_suite, list_files, match_any
+from loomgit.prompt.parse import read_prompt
+from loomgit.prompt.validate import validate_prompt
 from loomgit.workspace import Workspace
+
+# Experiment and pipeline files are checked by their own packages, imported only when such
+# a file is checked: the commit hook checks prompts and suites, and starts faster without.
 
 
 def _rel(ws: Workspace, path: str) -> str:
@@ -19,10 +26,6 @@ def _rel(ws: Workspace, path: str) -> str:
 
 
 def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[Finding]:
-    from loomgit.prompt.discover import is_suite
-    from loomgit.prompt.parse import read_prompt
-    from loomgit.prompt.validate import validate_prompt
-
     try:
         prompt = read_prompt(ws.root / rel, display=rel, prompt_id=prompt_id)
     except LoomgitError as e:
@@ -30,16 +33,11 @@ def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[
     out = validate_prompt(prompt, ws.loader, known_providers=set(ws.config.providers))
     suite = Path(rel).with_suffix("").as_posix() + ".tests.yaml"
     if not is_suite(rel) and (ws.root / suite).is_file():
-        from loomgit.evals.suite import check_suite_file
-
         out += check_suite_file(ws.root / suite, suite, prompt)
     return out
 
 
 def check_suite(ws: Workspace, rel: str) -> list[Finding]:
-    from loomgit.evals.suite import check_suite_file
-    from loomgit.prompt.parse import read_prompt
-
     base = rel[: -len(".tests.yaml")]
     prompt = None
     for p in ws.files():
@@ -66,14 +64,10 @@ def _is_pipeline(ws: Workspace, rel: str) -> bool:
 
 def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
     """Findings for ``paths`` (every prompt and suite of the repository when None)."""
-    from loomgit.prompt.discover import PROMPT_SUFFIXES, is_suite, match_any
-
     findings: list[Finding] = []
     if paths is None:
         targets = [(pf.path, pf.id) for pf in ws.files()]
         seen = {t[0] for t in targets}
-        from loomgit.prompt.discover import list_files
-
         suites = [p for p in list_files(ws.root) if is_suite(p)]
         for rel, pid in targets:
             findings += check_prompt(ws, rel, pid)

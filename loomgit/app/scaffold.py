@@ -7,6 +7,7 @@ from pathlib import Path
 
 from loomgit import gitio
 from loomgit.errors import UsageError
+from loomgit.prompt.discover import fixed_prefix
 from loomgit.prompt.parse import id_problem
 from loomgit.workspace import Workspace
 
@@ -56,8 +57,6 @@ def init(root: Path) -> list[Written]:
 
 def new(ws: Workspace, prompt_id: str, description: str = "") -> Written:
     """Create ``prompts/<id>.prompt`` (under the first glob's folder) from the template."""
-    from loomgit.prompt.discover import fixed_prefix
-
     problem = id_problem(prompt_id)
     if problem:
         raise UsageError(problem)

@@ -1,9 +1,13 @@
+"""``loomgit check``."""
+
 from __future__ import annotations
 
 import click
 
+from loomgit.app import check as checks
 from loomgit.cli.output import print_json, style
 from loomgit.errors import EXIT_FAILED
+from loomgit.workspace import Workspace
 
 
 @click.command()
@@ -15,10 +19,7 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
 
     Each finding is one line: PATH:LINE: LEVEL: MESSAGE. Exits 1 when there is an error.
     """
-    from loomgit.app.check import check as run_check
-    from loomgit.workspace import Workspace
-
-    findings = run_check(Workspace(), list(paths) if paths else None)
+    findings = checks.check(Workspace(), list(paths) if paths else None)
     failed = any(f.level == "error" or strict for f in findings)
     if as_json:
         print_json({"ok": not failed, "findings": [f.to_dict() for f in findings]})

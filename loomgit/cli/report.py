@@ -6,8 +6,12 @@ import json
 
 import click
 
+from loomgit.cli.batch import write_html
+from loomgit.cli.evals import print_report, write_outputs
 from loomgit.cli.output import print_json
 from loomgit.errors import UsageError
+from loomgit.evals.results import EvalReport
+from loomgit.evals.results import merge as merge_reports
 
 
 @click.group("report", invoke_without_command=True)
@@ -25,17 +29,13 @@ from loomgit.errors import UsageError
 def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) -> int | None:
     """Reports: merge shard results, render overviews."""
     if html_path:
-        from loomgit.cli.batch import write_html
-
         return write_html(html_path, prompts)
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
     return None
 
 
-def read_report(path: str) -> object:
-    from loomgit.evals.results import EvalReport
-
+def read_report(path: str) -> EvalReport:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -66,10 +66,7 @@ def merge(
 
     Exits like `loomgit eval`: 0 passed, 1 a gate or distribution check failed, 3 errors.
     """
-    from loomgit.cli.evals import print_report, write_outputs
-    from loomgit.evals.results import merge as merge_reports
-
-    merged = merge_reports((f, read_report(f)) for f in files)  # type: ignore[misc]
+    merged = merge_reports((f, read_report(f)) for f in files)
     write_outputs(merged, output, junit, markdown)
     if as_json:
         print_json(merged.to_dict())

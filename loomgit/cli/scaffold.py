@@ -1,15 +1,18 @@
+"""``loomgit init`` and ``loomgit new``."""
+
 from __future__ import annotations
 
 import click
+
+from loomgit.app.scaffold import init as do_init
+from loomgit.app.scaffold import new as do_new
+from loomgit.workspace import Workspace
 
 
 @click.command()
 def init() -> int:
     """Scaffold loomgit.yaml, a sample prompt and suite, a GitHub workflow and a
     .pre-commit-config.yaml in the current git repository. Existing files are kept."""
-    from loomgit.app.scaffold import init as do_init
-    from loomgit.workspace import Workspace
-
     for w in do_init(Workspace().root):
         click.echo(f"created {w.path}" if w.created else f"skipped {w.path} (already exists)")
     return 0
@@ -20,9 +23,6 @@ def init() -> int:
 @click.option("--description", "-d", default="", help="The prompt's description.")
 def new(prompt_id: str, description: str) -> int:
     """Create a new prompt PROMPT_ID (e.g. support/summarize) from the template."""
-    from loomgit.app.scaffold import new as do_new
-    from loomgit.workspace import Workspace
-
     w = do_new(Workspace(), prompt_id, description)
     click.echo(f"created {w.path}")
     return 0

@@ -239,7 +239,7 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
 def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
     """Write what STAGE holds to a JSON bundle for loomgit.load(bundle=FILE) or
     LOOMGIT_BUNDLE=FILE: applications can ship it without .git."""
-    from loomgit.app.bundle import export_bundle, write_bundle
+    from loomgit.app.export import export_bundle, write_bundle
     from loomgit.workspace import Workspace
 
     bundle = export_bundle(Workspace(), stage, list(ids) or None, allow_untrusted=force)

@@ -1,0 +1,82 @@
+"""``loomgit export``: the prompts a stage holds, with their includes, as one JSON bundle
+that :func:`loomgit.load` reads in images that ship no ``.git``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from loomgit.app.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA
+from loomgit.errors import RefError
+from loomgit.fsutil import atomic_write
+from loomgit.stages import plumbing
+from loomgit.stages.state import StageError, canonical_id, read_stage, verify
+from loomgit.workspace import Workspace
+
+
+def export_bundle(
+    ws: Workspace, stage: str, ids: list[str] | None = None, *, allow_untrusted: bool = False
+) -> dict[str, Any]:
+    """The bundle of ``stage``: every prompt it holds (or ``ids``), with its text and the
+    text of each file it includes."""
+    state = read_stage(ws, stage)
+    if state.head is None:
+        raise StageError(f"stage {stage!r} has no promotions yet, so there is nothing to export")
+    problems = verify(ws, state)
+    if problems and not allow_untrusted:
+        raise StageError(
+            f"{state.branch} does not match its manifest ({problems[0]}); "
+            "'loomgit stages' shows what; --force exports it anyway"
+        )
+    entries = state.manifest.entries
+    if ids:
+        chosen = {}
+        for i in ids:
+            cid = canonical_id(ws, i, state)
+            if cid not in entries:
+                raise RefError(f"{cid!r} is not on stage {stage!r}")
+            chosen[cid] = entries[cid]
+        entries = chosen
+    blobs = plumbing.read_blobs(ws.root, [b for e in entries.values() for b in e.files().values()])
+
+    def text(e: Any, blob: str, path: str) -> str:
+        data = blobs.get(blob)
+        if data is None:
+            raise StageError(
+                f"{e.id} {e.version}: {path} (blob {blob[:12]}) is missing from the repository"
+            )
+        return data.decode("utf-8", "replace")
+
+    prompts: dict[str, Any] = {}
+    for ident, e in sorted(entries.items()):
+        prompts[ident] = {
+            "version": e.version,
+            "content_hash": e.content_hash,
+            "source_commit": e.source_commit,
+            "path": e.path,
+            "promoted_by": e.promoted_by,
+            "promoted_at": e.promoted_at,
+            "text": text(e, e.blob, e.path),
+            "includes": {p: text(e, b, p) for p, b in sorted(e.includes.items())},
+        }
+    return {
+        "format": BUNDLE_FORMAT,
+        "schema": BUNDLE_SCHEMA,
+        "stage": stage,
+        "branch": state.branch,
+        "commit": state.head,
+        "exported_at": datetime.now(timezone.utc)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z"),
+        "prompts": prompts,
+    }
+
+
+def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write atomically: a reader never sees half a bundle."""
+    data = json.dumps(bundle, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    return atomic_write(path, data)
