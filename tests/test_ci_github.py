@@ -268,6 +268,12 @@ def test_the_token_is_sent_in_the_header_and_shown_nowhere(fake_github: FakeGitH
     assert all(s.headers["Accept"] == "application/vnd.github+json" for s in fake_github.seen)
 
 
+def test_the_user_agent_is_the_callers(fake_github: FakeGitHub) -> None:
+    with client_for(fake_github, user_agent="loomgit/9.9.9") as c:
+        c.upsert_comment(7, "report", MARK)
+    assert {s.headers["User-Agent"] for s in fake_github.seen} == {"loomgit/9.9.9"}
+
+
 def test_a_wrong_token_is_one_clear_error_without_the_token(fake_github: FakeGitHub) -> None:
     with (
         client_for(fake_github, token="ghs_wrong_token_value") as c,

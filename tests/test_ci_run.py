@@ -13,6 +13,8 @@ import pytest
 from conftest import GitRepo
 from test_ci_github import TOKEN, FakeGitHub
 
+import loomgit
+
 PROMPT = """---
 model: openai/gpt-4o-mini
 variables:
@@ -247,6 +249,7 @@ def test_a_huge_report_is_cut_in_the_comment_and_whole_in_the_report_file(
     report = (tmp_path / "loomgit" / "report.md").read_text()
     assert len(report) > 65_536 and report in summary.read_text()
     assert "60 regressions" in body and "case\\-049" in report and "… 10 more" in report
+    assert {s.headers["User-Agent"] for s in fake.seen} == {f"loomgit/{loomgit.__version__}"}
 
 
 def test_no_changed_prompt_opens_no_comment_but_refreshes_an_old_one(
