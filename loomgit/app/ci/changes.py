@@ -7,10 +7,10 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from loomgit import gitio
 from loomgit.errors import GitError, UsageError
+from loomgit.evals.engine import SuiteRef
 from loomgit.github import ActionsEnv
 from loomgit.prompt.discover import is_suite, match
 from loomgit.workspace import Workspace
@@ -86,7 +86,7 @@ def resolve_range(root: str | Path, env: ActionsEnv, base: str | None = None) ->
     return Range(mb or sha, head, label, head_label)
 
 
-def selected(ref: Any, patterns: Sequence[str]) -> bool:
+def selected(ref: SuiteRef, patterns: Sequence[str]) -> bool:
     if not patterns:
         return True
     names = (ref.prompt.id, ref.prompt.path, ref.suite_path)

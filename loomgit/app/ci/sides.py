@@ -4,14 +4,14 @@ and at the head with the eval engine's compare, and the version bump between the
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from loomgit import gitio
 from loomgit.app.ci.changes import Range, changed_paths, prompt_id, selected, selected_id
 from loomgit.app.ci.settings import CiSettings, EvalArgs
 from loomgit.evals import engine
 from loomgit.evals.compare import diff_reports, plan_compare
-from loomgit.evals.runner import models_for, parse_shard
+from loomgit.evals.results import SuiteResult
+from loomgit.evals.runner import RunOptions, Target, models_for, parse_shard
 from loomgit.history import classify
 from loomgit.history.gitlog import is_breaking
 from loomgit.providers.replay import store_from_config
@@ -19,7 +19,7 @@ from loomgit.report.ci_result import CaseChange, PromptChange, Side
 from loomgit.workspace import Workspace
 
 
-def eval_options(ws: Workspace, args: EvalArgs, offline: bool) -> Any:
+def eval_options(ws: Workspace, args: EvalArgs, offline: bool) -> RunOptions:
     """RunOptions from ``loomgit.yaml`` and ``args`` (``--model`` is dropped offline)."""
     return engine.options_from_config(
         ws,
@@ -31,7 +31,7 @@ def eval_options(ws: Workspace, args: EvalArgs, offline: bool) -> Any:
     )
 
 
-def offline_suite(ws: Workspace, t: Any, opts: Any) -> Any:
+def offline_suite(ws: Workspace, t: Target, opts: RunOptions) -> Target:
     """The target with its models replaced by ``replay/<model>`` where recordings of that
     model exist in the repository, else ``echo``."""
     store = store_from_config(ws.config)
@@ -132,7 +132,9 @@ def evaluate_sides(
     return sorted(out, key=lambda p: p.id)
 
 
-def version_bump(ws: Workspace, rng: Range, base: Any, head: Any) -> tuple[str | None, list[str]]:
+def version_bump(
+    ws: Workspace, rng: Range, base: Target | None, head: Target | None
+) -> tuple[str | None, list[str]]:
     """The version bump from the base's prompt to the head's, and why (history's rules;
     a ``BREAKING CHANGE`` in a pull request commit that touched the prompt forces major)."""
     if head is None:
@@ -165,7 +167,7 @@ _KIND = {
 }
 
 
-def side_of(s: Any) -> Side:
+def side_of(s: SuiteResult | None) -> Side:
     if s is None:
         return Side()
     c = s.counts()
