@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit.providers.pricing import Price
+
 DEFAULT_OUTPUT_TOKENS = 256
 MESSAGE_OVERHEAD = 4
 REPLY_OVERHEAD = 3
@@ -35,17 +37,6 @@ def message_tokens(messages: Sequence[Mapping[str, str]]) -> int:
         sum(estimate_tokens(m.get("content", "")) + MESSAGE_OVERHEAD for m in messages)
         + REPLY_OVERHEAD
     )
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per one million tokens."""
-
-    input: float
-    output: float
-
-    def cost(self, input_tokens: float, output_tokens: float) -> float:
-        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
 
 
 @dataclass(frozen=True)
@@ -241,7 +232,7 @@ def price_for(ws: Any, model: str) -> Price | None:
     found = PriceTable(config.pricing).lookup(
         priced.label, aliases=priced.price_aliases, local=priced.local
     )
-    return None if found is None else Price(float(found.input), float(found.output))
+    return found
 
 
 # -- estimates for a workspace ---------------------------------------------------------

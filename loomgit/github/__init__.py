@@ -454,7 +454,7 @@ class GitHubClient:
     # -- plumbing
 
     def _headers(self) -> dict[str, str]:
-        from loomgit import __version__
+        from loomgit._version import __version__
 
         h = {
             "Accept": "application/vnd.github+json",

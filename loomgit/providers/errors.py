@@ -10,14 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loomgit.errors import EXIT_USAGE, ProviderError
+from loomgit.errors import ProviderError, UsageError
 
 
-class ProviderConfigError(ProviderError):
+class ProviderConfigError(UsageError, ProviderError):
     """The provider cannot be used as configured: unknown name, missing API key, bad
-    ``providers:`` entry. Exit 2: the user must change their setup."""
+    ``providers:`` entry. A usage error (exit 2): the user must change their setup."""
 
-    exit_code = EXIT_USAGE
     retryable = False
 
 
