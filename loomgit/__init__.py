@@ -8,13 +8,14 @@ The library API is small and typed::
     messages = prompt.render({"ticket": "Printer on fire"})
 
 Every name is imported on first use, so ``import loomgit`` imports nothing else, and no
-module of the package imports from here (the version lives in ``loomgit._version``).
+module of the package imports from here (the version lives in ``loomgit._version``). The
+types of the public names are declared in ``__init__.pyi``.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -56,28 +57,17 @@ _LAZY: dict[str, tuple[str, str]] = {
     "validate": ("loomgit.prompt.validate", "validate_prompt"),
 }
 
-if TYPE_CHECKING:
-    from loomgit._version import __version__
-    from loomgit.app.bundle import load
-    from loomgit.config import load_config
-    from loomgit.errors import ConfigError, LoomgitError, PromptError, RenderError, SandboxError
-    from loomgit.experiments.api import experiment
-    from loomgit.findings import Finding
-    from loomgit.prompt.model import Prompt, Variable
-    from loomgit.prompt.parse import parse_prompt, read_prompt
-    from loomgit.prompt.validate import validate_prompt as validate
-    from loomgit.workspace import Workspace
-
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
+        value: Any = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'loomgit' has no attribute {name!r}")
 
 
-def render(prompt: Prompt, variables: dict[str, Any] | None = None) -> list[dict[str, str]]:
+def render(prompt: Any, variables: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """Render ``prompt``'s messages (``variables=None`` uses its ``sample``)."""
-    return prompt.render(variables)
+    messages: list[dict[str, str]] = prompt.render(variables)
+    return messages

@@ -76,3 +76,8 @@ class GitError(InfraError):
 
 class ProviderError(InfraError):
     """A model provider could not answer."""
+
+
+class PluginError(InfraError):
+    """An installed plugin (an entry point in ``loomgit.providers`` or
+    ``loomgit.assertions``) cannot be imported or gives something loomgit cannot use."""

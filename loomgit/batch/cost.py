@@ -223,8 +223,8 @@ def price_for(ws: Any, model: str) -> Price | None:
     """USD per 1M tokens for ``model`` as the provider layer prices it (``pricing:`` in
     loomgit.yaml, then the built-in table; models served on this machine are free).
     None when the price is unknown."""
+    from loomgit.providers.names import resolve
     from loomgit.providers.pricing import PriceTable
-    from loomgit.providers.registry import resolve
 
     config = ws.config
     spec = resolve(model, config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from loomgit import yamlio
 from loomgit.errors import ProviderError, UsageError
 
 
@@ -84,8 +85,6 @@ def config_error(config: Any, keys: tuple[str, ...], message: str) -> ProviderCo
     if path is None or not Path(path).is_file():
         return err
     err.path = Path(path).name
-    from loomgit import yamlio
-
     try:
         node: Any = yamlio.load(Path(path).read_text(encoding="utf-8"))
     except Exception:
