@@ -39,14 +39,15 @@ MODES = ("live", "record", "replay")
 CostOf = Callable[[Completion], "float | None"]
 
 
-def pricer(spec: Spec, config: Config | None) -> CostOf:
-    """The cost of an answer of ``spec``'s model (a replayed answer costs what the recorded
-    call cost)."""
+def pricer(spec: Spec, config: Config | None, provider: Provider) -> CostOf:
+    """The cost of an answer of ``spec``'s model: a replayed answer costs what the recorded
+    call cost; a provider that runs on this machine (``local``) is free."""
     table = PriceTable(config.pricing if config is not None else None)
     priced = spec.replay_of or spec
+    local = priced.local or (spec.replay_of is None and provider.local)
 
     def cost(c: Completion) -> float | None:
-        return table.cost(priced.label, c.usage, aliases=priced.price_aliases, local=priced.local)
+        return table.cost(priced.label, c.usage, aliases=priced.price_aliases, local=local)
 
     return cost
 
@@ -67,7 +68,7 @@ def get_provider(
     """
     spec = resolve(name, config, env=env, defaults=settings)
     inner = registry.build(spec, http=http, env=env, config=config)
-    return ResilientProvider(inner, spec.settings, limits, pricer(spec, config))
+    return ResilientProvider(inner, spec.settings, limits, pricer(spec, config, inner))
 
 
 @dataclass
@@ -156,7 +157,7 @@ class ModelClient:
         limits = self._limits.get(spec.entry)
         if limits is None:
             limits = self._limits[spec.entry] = Limits(spec.settings)
-        prov = ResilientProvider(inner, spec.settings, limits, pricer(spec, self.config))
+        prov = ResilientProvider(inner, spec.settings, limits, pricer(spec, self.config, inner))
         self._providers[model] = prov
         return prov
 
