@@ -16,9 +16,12 @@ line naming the plugin and its distribution.
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from loomgit.errors import PluginError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 PROVIDERS = "loomgit.providers"
 ASSERTIONS = "loomgit.assertions"
@@ -28,6 +31,9 @@ _found: dict[str, dict[str, EntryPoint]] = {}
 
 def _group(group: str) -> dict[str, EntryPoint]:
     if group not in _found:
+        # start-up: importlib.metadata costs tens of milliseconds, paid only on a miss
+        from importlib.metadata import entry_points
+
         eps: dict[str, EntryPoint] = {}
         for ep in entry_points(group=group):
             eps.setdefault(ep.name, ep)  # the first distribution found wins, as for imports

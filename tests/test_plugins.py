@@ -190,7 +190,7 @@ def test_built_in_names_never_read_entry_points(monkeypatch: pytest.MonkeyPatch)
     def boom(**kw: object) -> None:
         raise AssertionError("entry points were read")
 
-    monkeypatch.setattr(loomgit.plugins, "entry_points", boom)
+    monkeypatch.setattr("importlib.metadata.entry_points", boom)
     loomgit.plugins.forget()
     assert resolve("openai/gpt-4o-mini").type == "openai"
     assert resolve("ollama/llama3.2").type == "openai"
@@ -246,3 +246,24 @@ def test_registered_provider_and_assertion_work_in_process() -> None:
         registry.unregister("reverse")
         unregister("palindrome")
     assert spec_problem({"palindrome": True}) == "unknown assertion 'palindrome'"
+
+
+def test_check_reads_no_entry_points_for_built_in_types(sample_repo: GitRepo) -> None:
+    """importlib.metadata costs tens of milliseconds: `loomgit check` of suites that use only
+    built-in assertion types never imports it."""
+    sample_repo.commit(
+        "suite",
+        {
+            "prompts/support/summarize.tests.yaml": (
+                "cases:\n  - vars: {ticket: fire}\n    assert: [{contains: fire}, {similar: x}]\n"
+            )
+        },
+    )
+    code = (
+        "import sys\nfrom loomgit.cli import main\nrc = main(['check'])\n"
+        "print('RC', rc, 'importlib.metadata' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=sample_repo.path, capture_output=True, text=True
+    ).stdout
+    assert "RC 0 False" in out

@@ -10,6 +10,7 @@ Submodules are imported on first use, and httpx only on the first request.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from loomgit.providers.base import Completion, Provider, Usage
@@ -80,8 +81,6 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
         globals()[name] = value
         return value
