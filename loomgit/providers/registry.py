@@ -103,6 +103,8 @@ _loaded: dict[str, tuple[ProviderFactory, bool]] = {}  # plugin name -> (factory
 
 def register(name: str, factory: ProviderFactory | type[Provider], *, http: bool = False) -> None:
     """Add the provider type ``name`` in this process (a plugin without packaging)."""
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in provider type")
     made, uses_http = _as_factory(name, factory)
     _registered[name] = made
     _loaded[name] = (made, uses_http or http)

@@ -36,6 +36,8 @@ _added: dict[str, AssertionType] = {}  # by register() and from entry points
 
 def register(name: str, kind: AssertionType | Any) -> None:
     """Add the assertion type ``name`` in this process (a plugin without packaging)."""
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in assertion type")
     _added[name] = _as_type(name, kind)
 
 
