@@ -7,14 +7,15 @@ The library API is small and typed::
     findings = loomgit.validate(prompt)
     messages = prompt.render({"ticket": "Printer on fire"})
 
-Names are imported on first use so that ``import loomgit`` stays cheap.
+Every name is imported on first use, so ``import loomgit`` imports nothing else, and no
+module of the package imports from here (the version lives in ``loomgit._version``). The
+types of the public names are declared in ``__init__.pyi``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-__version__ = "0.1.0"
+import importlib
+from typing import Any
 
 __all__ = [
     "ConfigError",
@@ -36,51 +37,37 @@ __all__ = [
     "validate",
 ]
 
-_LAZY = {
-    "ConfigError": "loomgit.errors",
-    "LoomgitError": "loomgit.errors",
-    "PromptError": "loomgit.errors",
-    "RenderError": "loomgit.errors",
-    "SandboxError": "loomgit.errors",
-    "Finding": "loomgit.findings",
-    "Prompt": "loomgit.prompt.model",
-    "Variable": "loomgit.prompt.model",
-    "Workspace": "loomgit.workspace",
-    "experiment": "loomgit.experiments.api",
-    "load": "loomgit.app.bundle",
-    "load_config": "loomgit.config",
-    "parse_prompt": "loomgit.prompt.parse",
-    "read_prompt": "loomgit.prompt.parse",
+# public name -> (module, attribute)
+_LAZY: dict[str, tuple[str, str]] = {
+    "__version__": ("loomgit._version", "__version__"),
+    "ConfigError": ("loomgit.errors", "ConfigError"),
+    "LoomgitError": ("loomgit.errors", "LoomgitError"),
+    "PromptError": ("loomgit.errors", "PromptError"),
+    "RenderError": ("loomgit.errors", "RenderError"),
+    "SandboxError": ("loomgit.errors", "SandboxError"),
+    "Finding": ("loomgit.findings", "Finding"),
+    "Prompt": ("loomgit.prompt.model", "Prompt"),
+    "Variable": ("loomgit.prompt.model", "Variable"),
+    "Workspace": ("loomgit.workspace", "Workspace"),
+    "experiment": ("loomgit.experiments.api", "experiment"),
+    "load": ("loomgit.app.bundle", "load"),
+    "load_config": ("loomgit.config", "load_config"),
+    "parse_prompt": ("loomgit.prompt.parse", "parse_prompt"),
+    "read_prompt": ("loomgit.prompt.parse", "read_prompt"),
+    "validate": ("loomgit.prompt.validate", "validate_prompt"),
 }
-
-if TYPE_CHECKING:
-    from loomgit.app.bundle import load
-    from loomgit.config import load_config
-    from loomgit.errors import ConfigError, LoomgitError, PromptError, RenderError, SandboxError
-    from loomgit.experiments.api import experiment
-    from loomgit.findings import Finding
-    from loomgit.prompt.model import Prompt, Variable
-    from loomgit.prompt.parse import parse_prompt, read_prompt
-    from loomgit.workspace import Workspace
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        module, attr = _LAZY[name]
+        value: Any = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'loomgit' has no attribute {name!r}")
 
 
-def render(prompt: Prompt, variables: dict[str, Any] | None = None) -> list[dict[str, str]]:
+def render(prompt: Any, variables: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """Render ``prompt``'s messages (``variables=None`` uses its ``sample``)."""
-    return prompt.render(variables)
-
-
-def validate(prompt: Prompt) -> list[Finding]:
-    """Findings (errors and warnings) for a parsed prompt."""
-    from loomgit.prompt.validate import validate_prompt
-
-    return validate_prompt(prompt)
+    messages: list[dict[str, str]] = prompt.render(variables)
+    return messages

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 
+from loomgit._version import __version__
+
 
 def run() -> None:
     if sys.argv[1:] == ["--version"]:
-        from loomgit import __version__
-
         print(f"loomgit {__version__}")
         sys.exit(0)
-    from loomgit.cli import main
+    from loomgit.cli import main  # start-up: click and the command table only when needed
 
     sys.exit(main())

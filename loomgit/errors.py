@@ -1,7 +1,11 @@
 """One error base for loomgit; the CLI turns each into one line and an exit code.
 
-Exit codes (DESIGN.md section 8): 0 success, 1 checks or evals failed, 2 usage error,
-3 infrastructure error (git, network, provider), 4 internal error (a bug in loomgit).
+The class decides the exit code (the README's table): 0 success, 1 checks or evals
+failed (bad prompt, bad reference, bad variables), 2 usage error (bad option, malformed
+configuration or suite), 3 infrastructure error (git, network, provider), 4 internal
+error (a bug in loomgit). Errors defined in other packages subclass the base whose code
+they mean (``class SuiteError(UsageError, PromptError)`` is a usage error that is also
+about a file); nothing sets ``exit_code`` on an instance or overrides it in a subclass.
 """
 
 from __future__ import annotations
@@ -72,3 +76,8 @@ class GitError(InfraError):
 
 class ProviderError(InfraError):
     """A model provider could not answer."""
+
+
+class PluginError(InfraError):
+    """An installed plugin (an entry point in ``loomgit.providers`` or
+    ``loomgit.assertions``) cannot be imported or gives something loomgit cannot use."""

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit.providers.pricing import Price
+
 DEFAULT_OUTPUT_TOKENS = 256
 MESSAGE_OVERHEAD = 4
 REPLY_OVERHEAD = 3
@@ -35,17 +37,6 @@ def message_tokens(messages: Sequence[Mapping[str, str]]) -> int:
         sum(estimate_tokens(m.get("content", "")) + MESSAGE_OVERHEAD for m in messages)
         + REPLY_OVERHEAD
     )
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per one million tokens."""
-
-    input: float
-    output: float
-
-    def cost(self, input_tokens: float, output_tokens: float) -> float:
-        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
 
 
 @dataclass(frozen=True)
@@ -232,8 +223,8 @@ def price_for(ws: Any, model: str) -> Price | None:
     """USD per 1M tokens for ``model`` as the provider layer prices it (``pricing:`` in
     loomgit.yaml, then the built-in table; models served on this machine are free).
     None when the price is unknown."""
+    from loomgit.providers.names import resolve
     from loomgit.providers.pricing import PriceTable
-    from loomgit.providers.registry import resolve
 
     config = ws.config
     spec = resolve(model, config)
@@ -241,7 +232,7 @@ def price_for(ws: Any, model: str) -> Price | None:
     found = PriceTable(config.pricing).lookup(
         priced.label, aliases=priced.price_aliases, local=priced.local
     )
-    return None if found is None else Price(float(found.input), float(found.output))
+    return found
 
 
 # -- estimates for a workspace ---------------------------------------------------------

@@ -6,11 +6,15 @@ Subcommands live in their own modules and are imported only when run, so that
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
+import traceback
 
 import click
 
+from loomgit._version import __version__
 from loomgit.errors import EXIT_INTERNAL, EXIT_USAGE, LoomgitError
 
 # name -> (module under loomgit.cli, attribute, one-line help)
@@ -47,15 +51,11 @@ class LazyGroup(click.Group):
 
     @staticmethod
     def _available(name: str) -> bool:
-        import importlib.util
-
         return importlib.util.find_spec(f"loomgit.cli.{COMMANDS[name][0]}") is not None
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS or not self._available(name):
             return None
-        import importlib
-
         mod, attr, _ = COMMANDS[name]
         module = importlib.import_module(f"loomgit.cli.{mod}")
         cmd = getattr(module, attr, None)
@@ -68,14 +68,8 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def _version() -> str:
-    from loomgit import __version__
-
-    return __version__
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="loomgit", message="%(prog)s %(version)s")
+@click.version_option(__version__, "--version", prog_name="loomgit", message="%(prog)s %(version)s")
 @click.option(
     "-C",
     "directory",
@@ -112,8 +106,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if e.exit_code == 2 else e.exit_code
     except LoomgitError as e:
         if debug:
-            import traceback
-
             traceback.print_exc()
         click.echo(f"loomgit: error: {e}", err=True)
         return e.exit_code
@@ -124,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:  # a bug: say so, briefly
         if debug:
-            import traceback
-
             traceback.print_exc()
         else:
             click.echo(

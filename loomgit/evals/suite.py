@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loomgit.errors import EXIT_USAGE, PromptError
+from loomgit.errors import PromptError, UsageError
 from loomgit.findings import Finding, error
 
 SUITE_KEYS = {
@@ -40,10 +40,8 @@ GATES = {"all_pass", "majority_pass", "any_pass", "weighted"}
 MAX_REPEAT = 1000
 
 
-class SuiteError(PromptError):
+class SuiteError(UsageError, PromptError):
     """A test suite cannot be used (exit 2: the input is wrong, nothing was evaluated)."""
-
-    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -328,7 +326,7 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     if cache_dir is not None:
         import hashlib
 
-        from loomgit import __version__
+        from loomgit._version import __version__
 
         key = hashlib.sha256(
             f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode("utf-8", "surrogatepass")

@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loomgit.errors import LoomgitError
+from loomgit.errors import InfraError, LoomgitError, UsageError
 from loomgit.experiments import assign as _assign
 from loomgit.experiments.spec import ExperimentError, ExperimentSpec, load_spec, settings
 from loomgit.experiments.store import ENV_URL, Store, open_store, parse_url, redact
@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
     from loomgit.prompt.render import IncludeLoader
     from loomgit.workspace import Workspace
+
+
+class VariantInfraError(ExperimentError, InfraError):
+    """A variant's prompt could not be read because git (or another system) failed."""
+
+
+class VariantUsageError(ExperimentError, UsageError):
+    """A variant's reference cannot be used as written."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +115,15 @@ class Experiment:
             try:
                 r = resolve(self._ws, v.ref)
             except LoomgitError as e:
-                err = ExperimentError(f"experiment {self.name!r}, variant {v.name!r}: {e}")
-                err.exit_code = e.exit_code  # a git failure stays an infrastructure error
-                raise err from None
+                # the class keeps the cause's kind: a git failure stays an infrastructure error
+                kind = (
+                    VariantInfraError
+                    if isinstance(e, InfraError)
+                    else VariantUsageError
+                    if isinstance(e, UsageError)
+                    else ExperimentError
+                )
+                raise kind(f"experiment {self.name!r}, variant {v.name!r}: {e}") from None
             out[v.name] = Variant(
                 v.name, v.ref, v.weight, r.prompt, r.version, r.commit, r.loader, limits
             )

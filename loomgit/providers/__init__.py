@@ -3,19 +3,21 @@ Cohere, and the offline ``echo`` and ``replay`` providers.
 
 ``get_provider(name, config)`` gives one model's provider with retries, limits, a circuit
 breaker and costs; ``ModelClient(config)`` adds the response cache and recordings and is
-what the eval engine uses. Submodules are imported on first use (httpx is not imported by
-``import loomgit.providers``).
+what the eval engine uses. Provider types are a registry (``registry.py``): other packages
+add types through the ``loomgit.providers`` entry-point group (``docs/plugins.md``).
+Submodules are imported on first use, and httpx only on the first request.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from loomgit.providers.base import Completion, Provider, Usage
 
 if TYPE_CHECKING:
     from loomgit.providers.cache import ResponseCache, request_key
-    from loomgit.providers.client import ModelClient
+    from loomgit.providers.client import ModelClient, get_provider
     from loomgit.providers.errors import (
         ProviderAuthError,
         ProviderConfigError,
@@ -25,8 +27,9 @@ if TYPE_CHECKING:
         ProviderUnavailable,
         RecordingMissing,
     )
+    from loomgit.providers.names import resolve
     from loomgit.providers.pricing import PriceTable, cost_usd
-    from loomgit.providers.registry import get_provider, resolve
+    from loomgit.providers.registry import register
     from loomgit.providers.resilience import ResilienceSettings
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "Usage",
     "cost_usd",
     "get_provider",
+    "register",
     "request_key",
     "resolve",
 ]
@@ -56,8 +60,9 @@ _LAZY = {
     "request_key": "cache",
     "PriceTable": "pricing",
     "cost_usd": "pricing",
-    "get_provider": "registry",
-    "resolve": "registry",
+    "get_provider": "client",
+    "register": "registry",
+    "resolve": "names",
     "ResilienceSettings": "resilience",
     **{
         n: "errors"
@@ -76,8 +81,6 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
         globals()[name] = value
         return value

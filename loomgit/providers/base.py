@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit.errors import ProviderError
+
 Message = dict[str, str]
 
 
@@ -104,8 +106,6 @@ class Provider:
         raise NotImplementedError
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        from loomgit.errors import ProviderError
-
         raise ProviderError(
             f"{self.label}: {self.name} provides no embeddings; "
             "use an OpenAI-compatible, Gemini or Cohere embedding model"

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loomgit.fsutil import atomic_write
 from loomgit.providers.base import Completion
+from loomgit.providers.errors import config_error
 
 if TYPE_CHECKING:
     from loomgit.config import Config
@@ -66,12 +68,6 @@ def parse_ttl(value: Any) -> float | None:
     if not m:
         raise ValueError(value)
     return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-def atomic_write(path: Path, text: str) -> None:
-    from loomgit.fsutil import atomic_write as write
-
-    write(path, text)
 
 
 def git_dir(root: Path) -> Path | None:
@@ -178,8 +174,6 @@ class ResponseCache:
 
 def cache_from_config(config: Config) -> ResponseCache | None:
     """The cache ``loomgit.yaml``'s ``cache:`` section describes (None when disabled)."""
-    from loomgit.providers.errors import config_error
-
     section = config.section("cache")
     for key in section:
         if key not in ("dir", "ttl", "enabled"):

@@ -1,4 +1,5 @@
-"""The model client the eval engine, batch runs and ``render --run`` use.
+"""The model client the eval engine, batch runs and ``render --run`` use, and
+``get_provider`` for one model.
 
 ``ModelClient(config)`` turns model names into providers (one per name, limits shared per
 provider entry), and adds to each call the response cache, recordings (``mode="record"``
@@ -15,23 +16,59 @@ with ``httpx.MockTransport``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from loomgit.providers.base import Completion
+import loomgit.providers.registry as registry
+from loomgit.config import Config, load_config
+from loomgit.providers.base import Completion, Provider
 from loomgit.providers.cache import ResponseCache, cache_from_config, embed_key, request_key
 from loomgit.providers.errors import ProviderConfigError
-from loomgit.providers.registry import Spec, build, resolve
+from loomgit.providers.http import new_client
+from loomgit.providers.names import resolve
+from loomgit.providers.pricing import PriceTable
+from loomgit.providers.replay import RecordingStore, store_from_config
 from loomgit.providers.resilience import Limits, ResilienceSettings, ResilientProvider
+from loomgit.providers.spec import Spec
 
 if TYPE_CHECKING:
     import httpx
 
-    from loomgit.config import Config
-    from loomgit.providers.replay import RecordingStore
-
 MODES = ("live", "record", "replay")
+CostOf = Callable[[Completion], "float | None"]
+
+
+def pricer(spec: Spec, config: Config | None, provider: Provider) -> CostOf:
+    """The cost of an answer of ``spec``'s model: a replayed answer costs what the recorded
+    call cost; a provider that runs on this machine (``local``) is free."""
+    table = PriceTable(config.pricing if config is not None else None)
+    priced = spec.replay_of or spec
+    local = priced.local or (spec.replay_of is None and provider.local)
+
+    def cost(c: Completion) -> float | None:
+        return table.cost(priced.label, c.usage, aliases=priced.price_aliases, local=local)
+
+    return cost
+
+
+def get_provider(
+    name: str,
+    config: Config | None = None,
+    *,
+    http: httpx.AsyncClient | None = None,
+    env: Mapping[str, str] | None = None,
+    settings: ResilienceSettings | None = None,
+    limits: Limits | None = None,
+) -> Provider:
+    """A ready provider for ``name``: retries, limits, circuit breaker and costs included.
+
+    ``settings`` are the defaults under each ``providers:`` entry's own settings. Close it
+    with ``await provider.aclose()`` (or ``async with``) unless ``http`` is yours.
+    """
+    spec = resolve(name, config, env=env, defaults=settings)
+    inner = registry.build(spec, http=http, env=env, config=config)
+    return ResilientProvider(inner, spec.settings, limits, pricer(spec, config, inner))
 
 
 @dataclass
@@ -67,8 +104,6 @@ class ModelClient:
         if mode not in MODES:
             raise ProviderConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
         if config is None:
-            from loomgit.config import load_config
-
             config = load_config()
         self.config = config
         self.env: Mapping[str, str] = os.environ if env is None else env
@@ -90,8 +125,6 @@ class ModelClient:
     @property
     def recordings(self) -> RecordingStore:
         if self._store is None:
-            from loomgit.providers.replay import store_from_config
-
             self._store = store_from_config(self.config)
         return self._store
 
@@ -102,11 +135,7 @@ class ModelClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            import httpx
-
-            self._http = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
-            )
+            self._http = new_client(pooled=True)
             self._own_http = True
         return self._http
 
@@ -115,10 +144,10 @@ class ModelClient:
         if model in self._providers:
             return self._providers[model]
         spec = self.spec(model)
-        needs_http = spec.type not in ("echo", "replay")
-        if self.mode == "replay" and needs_http:  # no key, no network: recordings only
-            spec = replace(spec, key_required=False)
-        inner = build(
+        needs_http = registry.uses_http(spec.type)
+        if self.mode == "replay" and spec.type not in ("echo", "replay"):
+            spec = replace(spec, key_required=False)  # no key, no network: recordings only
+        inner = registry.build(
             spec,
             http=self._client() if needs_http else None,
             env=self.env,
@@ -128,17 +157,7 @@ class ModelClient:
         limits = self._limits.get(spec.entry)
         if limits is None:
             limits = self._limits[spec.entry] = Limits(spec.settings)
-        from loomgit.providers.pricing import PriceTable
-
-        table = PriceTable(self.config.pricing)
-        priced = spec.replay_of or spec
-
-        def cost(c: Completion) -> float | None:
-            return table.cost(
-                priced.label, c.usage, aliases=priced.price_aliases, local=priced.local
-            )
-
-        prov = ResilientProvider(inner, spec.settings, limits, cost)
+        prov = ResilientProvider(inner, spec.settings, limits, pricer(spec, self.config, inner))
         self._providers[model] = prov
         return prov
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loomgit.errors import EXIT_USAGE, ProviderError
+from loomgit import yamlio
+from loomgit.errors import ProviderError, UsageError
 
 
-class ProviderConfigError(ProviderError):
+class ProviderConfigError(UsageError, ProviderError):
     """The provider cannot be used as configured: unknown name, missing API key, bad
-    ``providers:`` entry. Exit 2: the user must change their setup."""
+    ``providers:`` entry. A usage error (exit 2): the user must change their setup."""
 
-    exit_code = EXIT_USAGE
     retryable = False
 
 
@@ -85,8 +85,6 @@ def config_error(config: Any, keys: tuple[str, ...], message: str) -> ProviderCo
     if path is None or not Path(path).is_file():
         return err
     err.path = Path(path).name
-    from loomgit import yamlio
-
     try:
         node: Any = yamlio.load(Path(path).read_text(encoding="utf-8"))
     except Exception:

@@ -4,6 +4,9 @@ provider's error bodies turned into one-line :mod:`loomgit.providers.errors`.
 A provider makes one attempt per call; retries, limits and the circuit breaker live in
 :mod:`loomgit.providers.resilience`. The API key is sent in a header only, and removed
 from every message this module builds.
+
+This is the one module that uses httpx, and it imports it on the first request, so that
+naming a provider (or running ``echo``) never loads the network stack.
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from loomgit.providers.base import Provider
 from loomgit.providers.errors import (
@@ -32,6 +33,20 @@ from loomgit.providers.errors import (
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 _KEY_WORDS = re.compile(r"api[ _-]?key", re.IGNORECASE)  # Gemini answers a bad key with 400
 QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "enforced_spend_limit_reached"}
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def new_client(*, pooled: bool = False) -> httpx.AsyncClient:
+    """A fresh ``httpx.AsyncClient``; ``pooled`` sizes the pool for many concurrent calls."""
+    import httpx  # start-up: the network stack only when a request is made
+
+    if pooled:
+        return httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
+        )
+    return httpx.AsyncClient()
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -129,7 +144,7 @@ class HTTPProvider(Provider):
     # -- the request -----------------------------------------------------------------------
     def client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient()
+            self._http = new_client()
             self._own_http = True
         return self._http
 
@@ -140,6 +155,8 @@ class HTTPProvider(Provider):
 
     async def post(self, path: str, body: dict[str, Any]) -> tuple[Any, float]:
         """POST ``body`` as JSON to ``base_url + path``; (parsed JSON, latency in ms)."""
+        import httpx  # start-up: see the module docstring
+
         url = self.base_url + path
         shown = self.redact(url)
         headers = {

@@ -25,8 +25,15 @@ from loomgit.providers.base import Usage
 
 
 class Price(NamedTuple):
+    """USD per one million tokens: the one price type (the provider layer and batch
+    estimates both use it)."""
+
     input: float  # USD per 1M input tokens
     output: float  # USD per 1M output tokens
+
+    def cost(self, input_tokens: float, output_tokens: float) -> float:
+        """USD for this many tokens (estimates may pass fractions)."""
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
 
 
 BUILTIN: dict[str, Price] = {
@@ -123,7 +130,7 @@ class PriceTable:
         price = self.lookup(name, aliases=aliases, local=local)
         if price is None:
             return None
-        return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1_000_000
+        return price.cost(usage.input_tokens, usage.output_tokens)
 
 
 def cost_usd(

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loomgit.fsutil import atomic_write
 from loomgit.providers.base import Completion, Provider
-from loomgit.providers.cache import atomic_write, request_key
+from loomgit.providers.cache import request_key
 from loomgit.providers.errors import RecordingMissing
 
 if TYPE_CHECKING:
