@@ -25,6 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loomgit import _git
+from loomgit._git import objects
+from loomgit._git.refs import read_ref
 from loomgit.errors import LoomgitError, RefError
 
 if TYPE_CHECKING:
@@ -119,7 +122,6 @@ def export_bundle(
 ) -> dict[str, Any]:
     """The bundle of ``stage``: every prompt it holds (or ``ids``), with its text and the
     text of each file it includes."""
-    from loomgit.stages import plumbing
     from loomgit.stages.state import StageError, canonical_id, read_stage, verify
 
     state = read_stage(ws, stage)
@@ -140,7 +142,7 @@ def export_bundle(
                 raise RefError(f"{cid!r} is not on stage {stage!r}")
             chosen[cid] = entries[cid]
         entries = chosen
-    blobs = plumbing.read_blobs(ws.root, [b for e in entries.values() for b in e.files().values()])
+    blobs = objects.read_many(ws.root, [b for e in entries.values() for b in e.files().values()])
 
     def text(e: Any, blob: str, path: str) -> str:
         data = blobs.get(blob)
@@ -304,11 +306,10 @@ class _RepoStage:
         return tuple(_stamp(p) for p in self.stamp_files)
 
     def refresh(self) -> None:
-        from loomgit.stages import plumbing
         from loomgit.stages.state import read_manifest
 
         stamp = self.current_stamp()
-        head = plumbing.read_ref(self.root, self.ref)
+        head = read_ref(self.root, self.ref)
         if head != self.head:
             self.cache = {}
             self.entries = {}
@@ -324,8 +325,6 @@ class _RepoStage:
         got = self.cache.get(ident)
         if got is not None:
             return got
-        from loomgit.stages import plumbing
-
         if self.head is None:
             raise RefError(
                 f"stage {self.stage!r} has no promotions yet in {self.root} "
@@ -335,7 +334,7 @@ class _RepoStage:
         if e is None:
             held = ", ".join(sorted(self.entries)) or "nothing"
             raise RefError(f"{ident!r} is not on stage {self.stage!r} (it holds {held})")
-        blobs = plumbing.read_blobs(self.root, list(e.files().values()))
+        blobs = objects.read_many(self.root, list(e.files().values()))
         text = (blobs.get(e.blob) or b"").decode("utf-8", "replace")
         includes = {
             p: (blobs.get(b) or b"").decode("utf-8", "replace") for p, b in e.includes.items()
@@ -363,16 +362,15 @@ def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     if hit is not None:
         return hit
     from loomgit.config import find_root
-    from loomgit.stages import plumbing
 
     root = find_root(key)
-    if not (root / ".git").exists():
+    common = _git.git_dir(root)
+    if common is None:
         raise RefError(
             f"{key} is not inside a git repository; pass repo=PATH, or load from a "
             f"bundle (bundle=FILE or {ENV_BUNDLE}=FILE)"
         )
-    common = plumbing.out(["rev-parse", "--git-common-dir"], root).strip()
-    common_path = (root / common).resolve()
+    common_path = common.resolve()
     _roots[key] = (root, common_path)
     return root, common_path
 

@@ -23,8 +23,8 @@ SOURCE_HELP = (
 
 
 def _root() -> Path:
+    from loomgit._git import require_repo
     from loomgit.config import find_root
-    from loomgit.gitio import require_repo
 
     root = find_root()
     require_repo(root)

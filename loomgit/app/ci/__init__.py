@@ -667,8 +667,8 @@ def _bump(ws: Workspace, rng: Range, base: Any, head: Any) -> tuple[str | None, 
         return None, []
     if base is None:
         return "initial", ["new prompt"]
+    from loomgit._git.log import is_breaking
     from loomgit.history import classify
-    from loomgit.history.gitlog import is_breaking
 
     path = head.prompt.path
     log = gitio.text(
