@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loomgit._git.run import NULL_SHA, failure, spawn, text
+from loomgit._git.run import NULL_SHA, failure, run, spawn, text
 from loomgit.errors import GitError
 
 _MARK = "\x01"
@@ -270,3 +270,13 @@ def messages(root: str | Path, revs: str, path: str) -> list[str]:
     """The messages of the commits in ``revs`` (``base..head``) that touch ``path``."""
     out = text(["log", "--format=%B%x00", revs, "--", path], root, check=False)
     return [m.strip() for m in out.split("\0") if m.strip()]
+
+
+def add_trailers(root: str | Path, message: str, trailers: Sequence[tuple[str, str]]) -> str:
+    """``message`` with ``Key: value`` trailers added at its end, as ``git
+    interpret-trailers`` places them (after any trailers already there)."""
+    args = ["interpret-trailers", "--if-exists", "add", "--if-missing", "add", "--where", "end"]
+    for key, value in trailers:
+        args += ["--trailer", f"{key}: {value}"]
+    out = run(args, root, input=message.encode("utf-8", "surrogateescape"))
+    return out.decode("utf-8", "surrogateescape")

@@ -93,10 +93,28 @@ def last_line(stderr: bytes, code: int) -> str:
     return line or f"exit status {code}"
 
 
+# what to do next, for failures whose git message does not say it
+_HINTS = (
+    (
+        "dubious ownership",
+        "git trusts only repositories you own: see 'git help config', safe.directory",
+    ),
+    ("unable to read", "the repository may be damaged: 'git fsck' shows what"),
+    ("bad object", "the repository may be damaged: 'git fsck' shows what"),
+    ("bad tree object", "the repository may be damaged: 'git fsck' shows what"),
+    ("corrupt", "the repository may be damaged: 'git fsck' shows what"),
+    ("not a git repository", "run 'git init' first, or cd into one"),
+)
+
+
 def failure(args: Sequence[str], stderr: bytes, code: int) -> GitError:
-    """The :class:`GitError` for a failed ``git ARGS``."""
+    """The :class:`GitError` for a failed ``git ARGS``: one line naming the command and
+    git's reason, and what to do about it when git does not say."""
     name = next((a for a in args if not a.startswith("-")), "git")
-    return GitError(f"git {name} failed: {last_line(stderr, code)}")
+    reason = last_line(stderr, code)
+    text = stderr.decode("utf-8", "replace")
+    hint = next((h for key, h in _HINTS if key in text), None)
+    return GitError(f"git {name} failed: {reason}" + (f" ({hint})" if hint else ""))
 
 
 def git(
@@ -233,6 +251,13 @@ def toplevel(path: str | Path) -> Path | None:
     res = git(["rev-parse", "--show-toplevel"], path, check=False)
     out = res.out.strip()
     return Path(out) if res.ok and out else None
+
+
+def git_path(root: str | Path, name: str) -> Path:
+    """Where git keeps ``name`` (``hooks``, ...), honouring ``core.hooksPath`` and worktrees."""
+    out = text(["rev-parse", "--git-path", name], root).strip()
+    p = Path(out)
+    return p if p.is_absolute() else Path(root) / p
 
 
 def is_shallow(root: str | Path) -> bool:
