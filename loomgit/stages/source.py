@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from loomgit import history
 from loomgit._git.objects import BlobReader
 from loomgit.errors import LoomgitError, RefError
 from loomgit.stages.manifest import Entry
@@ -120,6 +119,10 @@ def resolve(ws: Workspace, ident: str, ref: str) -> Source:
 
 def from_history(ws: Workspace, ident: str, ref: str) -> Source:
     """The version ``ref`` names, as the history module computes it."""
+    # on use: importing loomgit.stages (as loomgit.load does to read a stage) must not
+    # load the history package, which only promotion needs
+    from loomgit import history
+
     pid = ws.find(ident).id if _exists(ws, ident) else ident
     res = history.resolve_at(ws, pid, ref)
     if not res.version or not res.commit:
