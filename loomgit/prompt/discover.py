@@ -9,8 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loomgit._git import index
-from loomgit._git.run import is_repo
+from loomgit._git import index, is_repo
 from loomgit.config import Config, GlobSpec
 from loomgit.errors import RefError
 from loomgit.prompt.parse import default_id, strip_ext
