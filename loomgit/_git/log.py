@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -157,6 +156,8 @@ class LogStream:
     it comes, so git runs at full speed while the caller is busy with something else."""
 
     def __init__(self, root: str | Path, args: list[str], drain: bool = False) -> None:
+        import tempfile  # on use: it pulls in shutil, bz2, lzma and random at start-up
+
         self._args = args
         self._err = tempfile.TemporaryFile()  # a file: a chatty git never blocks on it
         try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -205,6 +204,8 @@ def hash_blob(root: str | Path, data: bytes) -> str:
 def write_tree(root: str | Path, files: Mapping[str, str]) -> str:
     """A tree holding exactly ``files`` (``{path: blob id}``), built in a private index
     (never the repository's, nor a hook's ``GIT_INDEX_FILE``)."""
+    import tempfile  # on use: it pulls in shutil, bz2, lzma and random at start-up
+
     info = "".join(f"100644 {sha}\t{path}\n" for path, sha in sorted(files.items()))
     with tempfile.TemporaryDirectory(prefix="loomgit-stage-") as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
