@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import SUMMARIZE, GitRepo
 
-import loomgit.history.gitlog as gitlog
+import loomgit._git.log as gitlog
 from loomgit.history import history, versions
 from loomgit.workspace import Workspace
 

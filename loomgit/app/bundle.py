@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loomgit import _git
+from loomgit._git import objects
+from loomgit._git.refs import read_ref
 from loomgit.config import find_root, load_config
 from loomgit.errors import LoomgitError, RefError
 from loomgit.prompt.model import Prompt
 from loomgit.prompt.parse import parse_prompt
-from loomgit.stages import plumbing
 from loomgit.stages.state import canonical_id, check_stage, read_manifest
 from loomgit.workspace import Workspace
 
@@ -229,7 +231,7 @@ class _RepoStage:
 
     def refresh(self) -> None:
         stamp = self.current_stamp()
-        head = plumbing.read_ref(self.root, self.ref)
+        head = read_ref(self.root, self.ref)
         if head != self.head:
             self.cache = {}
             self.entries = {}
@@ -254,7 +256,7 @@ class _RepoStage:
         if e is None:
             held = ", ".join(sorted(self.entries)) or "nothing"
             raise RefError(f"{ident!r} is not on stage {self.stage!r} (it holds {held})")
-        blobs = plumbing.read_blobs(self.root, list(e.files().values()))
+        blobs = objects.read_many(self.root, list(e.files().values()))
         text = (blobs.get(e.blob) or b"").decode("utf-8", "replace")
         includes = {
             p: (blobs.get(b) or b"").decode("utf-8", "replace") for p, b in e.includes.items()
@@ -282,13 +284,13 @@ def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     if hit is not None:
         return hit
     root = find_root(key)
-    if not (root / ".git").exists():
+    common = _git.git_dir(root)
+    if common is None:
         raise RefError(
             f"{key} is not inside a git repository; pass repo=PATH, or load from a "
             f"bundle (bundle=FILE or {ENV_BUNDLE}=FILE)"
         )
-    common = plumbing.out(["rev-parse", "--git-common-dir"], root).strip()
-    common_path = (root / common).resolve()
+    common_path = common.resolve()
     _roots[key] = (root, common_path)
     return root, common_path
 

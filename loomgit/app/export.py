@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from loomgit._git import objects
 from loomgit.app.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA
 from loomgit.errors import RefError
 from loomgit.fsutil import atomic_write
-from loomgit.stages import plumbing
 from loomgit.stages.state import StageError, canonical_id, read_stage, verify
 from loomgit.workspace import Workspace
 
@@ -41,7 +41,7 @@ def export_bundle(
                 raise RefError(f"{cid!r} is not on stage {stage!r}")
             chosen[cid] = entries[cid]
         entries = chosen
-    blobs = plumbing.read_blobs(ws.root, [b for e in entries.values() for b in e.files().values()])
+    blobs = objects.read_many(ws.root, [b for e in entries.values() for b in e.files().values()])
 
     def text(e: Any, blob: str, path: str) -> str:
         data = blobs.get(blob)

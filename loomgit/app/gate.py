@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from loomgit._git import objects
 from loomgit.errors import InfraError
-from loomgit.stages import plumbing
 from loomgit.stages.state import StageError, blob_loader
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def _suite_blob(ws: Workspace, src: Source) -> tuple[str, str, bytes] | None:
         pass
     candidates += [("HEAD", suite_path(src.path)), (src.commit, suite_path(src.path))]
     for rev, path in dict.fromkeys(candidates):
-        data = plumbing.read_blob(ws.root, f"{rev}:{path}")
+        data = objects.read_blob(ws.root, f"{rev}:{path}")
         if data is not None:
             return path, rev if rev == "HEAD" else rev[:12], data
     return None
@@ -71,7 +71,7 @@ def run_suite(ws: Workspace, src: Source) -> EvalReport:
             path=spath,
             line=first.line if first else None,
         )
-    text = plumbing.read_blob(ws.root, src.blob) or b""
+    text = objects.read_blob(ws.root, src.blob) or b""
     prompt = parse_prompt(decode(text, src.path), src.path, prompt_id=src.id)
     target = Target(prompt, suite, blob_loader(ws.root, src.includes), src.version, src.commit)
     return evaluate(ws, target_list=[target])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from loomgit import gitio
+from loomgit import _git
 from loomgit.errors import UsageError
 from loomgit.prompt.discover import fixed_prefix
 from loomgit.prompt.parse import id_problem
@@ -51,7 +51,7 @@ def _write_new(root: Path, rel: str, text: str) -> Written:
 
 def init(root: Path) -> list[Written]:
     """Scaffold a repository; existing files are never overwritten."""
-    gitio.require_repo(root)
+    _git.require_repo(root)
     return [_write_new(root, rel, template(name)) for rel, name in INIT_FILES.items()]
 
 

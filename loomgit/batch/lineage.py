@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loomgit import _git
 from loomgit.errors import InfraError, LoomgitError
 
 if TYPE_CHECKING:
@@ -416,9 +417,7 @@ def _stages(ws: Workspace) -> dict[str, dict[str, dict[str, Any]]]:
         from loomgit.stages import read_stage
     except ImportError:
         return out
-    from loomgit import gitio
-
-    if not gitio.is_repo(ws.root):
+    if not _git.is_repo(ws.root):
         return out
     for stage in ws.config.stages:
         try:
@@ -435,9 +434,7 @@ def promotions(ws: Workspace, prompt_id: str) -> list[dict[str, Any]]:
         from loomgit.stages import stage_promotions
     except ImportError:
         return []
-    from loomgit import gitio
-
-    if not gitio.is_repo(ws.root):
+    if not _git.is_repo(ws.root):
         return []
     out: list[dict[str, Any]] = []
     for stage in ws.config.stages:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loomgit import _git
+from loomgit._git.refs import head_commit
 from loomgit.batch.inputs import Record
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, InfraError, LoomgitError, UsageError
 
@@ -271,12 +273,9 @@ def _suite_asserts(ws: Workspace, prompt: Prompt) -> tuple[list[dict[str, Any]],
 
 
 def _head(ws: Workspace) -> str | None:
-    from loomgit import gitio
-
-    if not gitio.is_repo(ws.root):
+    if not _git.is_repo(ws.root):
         return None
-    out = gitio.text(["rev-parse", "--verify", "-q", "HEAD"], ws.root, check=False).strip()
-    return out or None
+    return head_commit(ws.root)
 
 
 def prepare(

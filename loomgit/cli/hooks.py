@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from loomgit._git import require_repo
 from loomgit.cli.output import print_json, style
 from loomgit.config import find_root
 from loomgit.errors import EXIT_FAILED
-from loomgit.gitio import require_repo
 
 if TYPE_CHECKING:
     from loomgit.app.hooks.installer import HookAction

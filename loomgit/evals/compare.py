@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loomgit import _git
+from loomgit._git.refs import resolve_commit
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA, LoomgitError, UsageError
 
 if TYPE_CHECKING:
@@ -234,12 +236,8 @@ def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
 
 
 def verify_ref(ws: Workspace, ref: str) -> str:
-    from loomgit import gitio
-
-    gitio.require_repo(ws.root)
-    sha = gitio.text(
-        ["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], ws.root, check=False
-    ).strip()
+    _git.require_repo(ws.root)
+    sha = resolve_commit(ws.root, ref)
     if not sha:
         raise UsageError(
             f"--compare {ref!r}: no such commit, branch or tag "

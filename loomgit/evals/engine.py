@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from loomgit import _git
+from loomgit._git import index
+from loomgit._git.refs import head_commit as git_head
 from loomgit.errors import UsageError
 from loomgit.evals.runner import Progress, RunOptions, Target
 
@@ -125,13 +128,10 @@ def changed_suite_refs(
 ) -> list[SuiteRef]:
     """Suites whose prompt, suite file or included files differ between ``base`` and the
     working tree (committed, staged, unstaged or untracked)."""
-    from loomgit import gitio
     from loomgit.evals.compare import verify_ref
 
     sha = verify_ref(ws, base)
-    out = gitio.run(["diff", "--name-only", "-z", sha, "--"], ws.root)
-    out += gitio.run(["ls-files", "-z", "--others", "--exclude-standard"], ws.root)
-    changed = {p for p in out.decode("utf-8", "surrogateescape").split("\0") if p}
+    changed = index.changed_since(ws.root, sha)
     chosen = []
     for ref in suite_refs(ws, ids):
         if ref.prompt.path in changed or ref.suite_path in changed:
@@ -148,19 +148,15 @@ def changed_suite_refs(
 
 
 def head_commit(ws: Workspace) -> str | None:
-    from loomgit import gitio
-
-    if not gitio.is_repo(ws.root):
+    if not _git.is_repo(ws.root):
         return None
-    sha = gitio.text(["rev-parse", "--verify", "-q", "HEAD"], ws.root, check=False).strip()
-    return sha or None
+    return git_head(ws.root)
 
 
 def load_suite_for(ws: Workspace, ref: SuiteRef) -> Suite:
-    from loomgit.evals.records import git_dir
     from loomgit.evals.suite import load_suite
 
-    gd = git_dir(ws.root)
+    gd = _git.git_dir(ws.root)
     cache = gd / "loomgit" / "suites" if gd is not None else None
     return load_suite(ws.root / ref.suite_path, ref.suite_path, cache)
 

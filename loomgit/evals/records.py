@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loomgit._git import git_dir
 from loomgit.errors import InfraError, UsageError
 
 if TYPE_CHECKING:
@@ -75,22 +76,6 @@ CREATE INDEX IF NOT EXISTS results_prompt ON results(prompt, version);
 CREATE INDEX IF NOT EXISTS results_created ON results(created_at);
 CREATE INDEX IF NOT EXISTS results_run ON results(run_id);
 """
-
-
-def git_dir(root: Path) -> Path | None:
-    """The repository's (common) git directory, or None outside git."""
-    dotgit = root / ".git"
-    if dotgit.is_dir():
-        return dotgit
-    if not dotgit.exists():
-        return None
-    from loomgit import gitio
-
-    out = gitio.text(["rev-parse", "--git-common-dir"], root, check=False).strip()
-    if not out:
-        return None
-    p = Path(out)
-    return p if p.is_absolute() else (root / p).resolve()
 
 
 def db_path(ws: Workspace) -> Path | None:

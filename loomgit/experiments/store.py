@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from loomgit._git import git_dir
 from loomgit.errors import InfraError, UsageError
 
 TABLE = "loomgit_outcomes"
@@ -132,13 +133,8 @@ def parse_url(url: str) -> tuple[str, str]:
 def default_url(root: Path) -> str:
     """``sqlite:////<repo>/.git/loomgit/experiments.sqlite`` (the git common dir, so
     every worktree of a repository shares one store)."""
-    git = root / ".git"
-    if git.is_file():  # a worktree or submodule: ask git where the real one is
-        from loomgit import gitio
-
-        common = gitio.text(["rev-parse", "--git-common-dir"], root, check=False).strip()
-        git = (root / common).resolve() if common else git
-    if not git.is_dir():
+    git = git_dir(root)
+    if git is None or not git.is_dir():
         git = root / ".loomgit"
     return "sqlite:///" + str((git / "loomgit" / "experiments.sqlite").resolve())
 

@@ -20,7 +20,7 @@ Public API::
 
 from __future__ import annotations
 
-from loomgit.history.blobs import BlobReader, read_blobs
+from loomgit._git.objects import BlobReader, read_blobs
 from loomgit.history.bump import classify
 from loomgit.history.pending import Pending, pending_changes, working_version
 from loomgit.history.repo import ShallowCloneError

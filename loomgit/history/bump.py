@@ -302,8 +302,8 @@ def classify(
 ) -> tuple[str, list[str]]:
     """``(change, reasons)`` between two parsed prompts; ``message`` is the commit message
     (``BREAKING CHANGE`` / ``type!:`` force a major bump). Loaders give included files."""
+    from loomgit._git.log import is_breaking
     from loomgit.history.facts import facts_from_prompt
-    from loomgit.history.gitlog import is_breaking
 
     return classify_facts(
         facts_from_prompt(old, old_loader),

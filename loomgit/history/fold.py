@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit._git.log import Change, Commit
 from loomgit.config import Config
 from loomgit.history.bump import bump, classify_facts
 from loomgit.history.facts import Facts, FactsBuilder
-from loomgit.history.gitlog import Change, Commit
 from loomgit.prompt.discover import is_suite, match
 
 _FM_ID = re.compile(r"^id:[ \t]*['\"]?([A-Za-z0-9_./-]+)['\"]?[ \t]*$", re.MULTILINE)

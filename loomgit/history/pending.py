@@ -7,14 +7,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loomgit import gitio
+from loomgit._git import EMPTY_TREE, index
+from loomgit._git import log as gitlog
+from loomgit._git.objects import BlobReader
 from loomgit.errors import LoomgitError, UsageError
-from loomgit.history import gitlog
-from loomgit.history.blobs import BlobReader
 from loomgit.history.bump import bump, classify_facts
 from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.fold import Folder, Line, State
-from loomgit.history.repo import EMPTY_TREE, Repo
+from loomgit.history.repo import Repo
 from loomgit.history.versions import FactReader, History, Version, history
 
 if TYPE_CHECKING:
@@ -91,20 +91,8 @@ def working_version(ws: Workspace, prompt: Prompt) -> str | None:
 def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
     specs = repo.specs(h.state.covered)
     base = h.commit or EMPTY_TREE
-    args = [
-        "-c",
-        "diff.relative=false",
-        "diff",
-        "--raw",
-        "-z",
-        "-M",
-        "--no-abbrev",
-        "--no-color",
-        "--no-ext-diff",
-    ]
-    if source == "index":
-        args.append("--cached")
-    changes = gitlog.parse_raw(gitio.run([*args, base, "--", *specs], repo.root))
+    raw = index.diff_raw(repo.root, base, specs, cached=source == "index")
+    changes = gitlog.parse_raw(raw)
     if source == "worktree":
         kept = []
         for c in changes:
@@ -117,12 +105,8 @@ def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
                 gitlog.Change(c.status, c.old_path, c.new_path, c.old_blob, _WT + c.new_path)
             )
         changes = kept
-        out = gitio.run(
-            ["ls-files", "-z", "--others", "--exclude-standard", "--", *specs], repo.root
-        )
-        for p in out.decode("utf-8", "surrogateescape").split("\0"):
-            if p:
-                changes.append(gitlog.Change("A", None, p, None, _WT + p))
+        for p in index.untracked(repo.root, specs):
+            changes.append(gitlog.Change("A", None, p, None, _WT + p))
     return changes
 
 

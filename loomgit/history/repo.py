@@ -4,23 +4,23 @@ and one ``git cat-file --batch`` process."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loomgit import gitio
+from loomgit import _git
+from loomgit._git import log as gitlog
+from loomgit._git import refs
+from loomgit._git.objects import BlobReader
 from loomgit.errors import GitError
-from loomgit.history import gitlog
-from loomgit.history.blobs import BlobReader
 from loomgit.history.cache import CacheError, Store
 from loomgit.history.fold import Folder, Line, State
 
 if TYPE_CHECKING:
     from loomgit.config import Config
     from loomgit.workspace import Workspace
-
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 class ShallowCloneError(GitError):
@@ -36,16 +36,20 @@ class Repo:
 
     @classmethod
     def of(cls, ws: Workspace) -> Repo:
-        gitio.require_repo(ws.root)
+        _git.require_repo(ws.root)
         return cls(ws.root, ws.config)
 
     @cached_property
-    def info(self) -> gitlog.RepoInfo:
-        return gitlog.repo_info(self.root)
+    def git_dir(self) -> Path:
+        """The common git dir (shared by worktrees): the cache lives under it."""
+        gd = _git.git_dir(self.root)
+        if gd is None:
+            raise GitError(f"{self.root} is not a git repository (run 'git init' first)")
+        return gd
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.info.git_dir, self.config)
+        return Store(self.git_dir, self.config)
 
     @property
     def first_parent(self) -> bool:
@@ -53,10 +57,10 @@ class Repo:
 
     @cached_property
     def main(self) -> tuple[str, str] | None:
-        return gitlog.main_ref(self.root, self.config.main_branch)
+        return main_ref(self.root, self.config.main_branch)
 
     def check_shallow(self) -> None:
-        if self.info.shallow:
+        if _git.is_shallow(self.root):
             raise ShallowCloneError(
                 "this is a shallow clone, and prompt versions are computed from the whole "
                 "history: run 'git fetch --unshallow' (in GitHub Actions, give "
@@ -64,7 +68,7 @@ class Repo:
             )
 
     def commit(self, rev: str) -> str | None:
-        return gitlog.resolve_commit(self.root, rev)
+        return refs.resolve_commit(self.root, rev)
 
     def specs(self, covered: set[str]) -> list[str]:
         return gitlog.pathspecs([g.glob for g in self.config.prompts], covered)
@@ -79,7 +83,26 @@ class Repo:
         return frozenset(gitlog.rev_list(self.root, [*args, sha, f"^{main[1]}", "--"]))
 
 
-def _fetcher(reader: BlobReader):  # type: ignore[no-untyped-def]
+def main_ref(root: Path, configured: str | None) -> tuple[str, str] | None:
+    """(name, sha) of the main branch: ``main_branch`` from the config, else the remote's
+    default branch, else ``main`` or ``master``; local branches before ``origin/`` ones."""
+    found = refs.branch_refs(root)
+    names = [configured] if configured else [found.get("origin/HEAD"), "main", "master"]
+    for name in names:
+        if not name:
+            continue
+        for full in (
+            f"refs/heads/{name}",
+            f"refs/remotes/origin/{name}",
+            f"refs/remotes/{name}",
+            name,
+        ):
+            if full in found:
+                return full.removeprefix("refs/heads/").removeprefix("refs/remotes/"), found[full]
+    return None
+
+
+def _fetcher(reader: BlobReader) -> Callable[[str, str], tuple[str, bytes] | None]:
     def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
         return reader.read_objects([f"{commit}:{path}"]).get(f"{commit}:{path}")
 

@@ -261,8 +261,8 @@ def resolve_side(ws: Workspace, ref: str) -> Side:
 def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | None]]:
     """Every prompt whose content differs between ``base`` and the working tree (found by
     content hash; only those are parsed, their old sides read through one cat-file)."""
+    from loomgit._git.objects import BlobReader
     from loomgit.errors import LoomgitError
-    from loomgit.history.blobs import BlobReader
     from loomgit.history.facts import FactsBuilder
     from loomgit.history.versions import Repo, history, load_version
     from loomgit.refs import resolve

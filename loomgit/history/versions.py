@@ -7,8 +7,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loomgit._git.objects import BlobReader
 from loomgit.errors import LoomgitError, PromptError, RefError
-from loomgit.history.blobs import BlobReader
 from loomgit.history.bump import bump, classify_facts, is_final, parse_version
 from loomgit.history.facts import Facts
 from loomgit.history.fold import Folder, Line, Rec, State
@@ -444,7 +444,7 @@ def load_version(
 ) -> tuple[Any, IncludeLoader]:
     """The parsed prompt of a stored version and a loader for its includes (git blobs of
     the same commit, never the working tree). ``reader``: an open one to reuse."""
-    from loomgit.history.blobs import read_blobs
+    from loomgit._git.objects import read_blobs
     from loomgit.prompt.parse import decode, parse_prompt
 
     inc = v.includes or {}

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loomgit._git import index, is_repo
 from loomgit.config import Config, GlobSpec
 from loomgit.errors import RefError
 from loomgit.prompt.parse import default_id, strip_ext
@@ -116,10 +117,8 @@ def match_any(config: Config, path: str) -> PromptFile | None:
 
 def list_files(root: Path) -> list[str]:
     """Every candidate file under ``root`` (git's view when it is a repository)."""
-    from loomgit import gitio
-
-    if gitio.is_repo(root):
-        return [p for p in gitio.ls_files(root) if (root / p).is_file()]
+    if is_repo(root):
+        return [p for p in index.ls_files(root) if (root / p).is_file()]
     out = []
     for d, dirs, files in os.walk(root):
         dirs[:] = [x for x in dirs if not x.startswith(".")]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loomgit._git import git_dir
 from loomgit.fsutil import atomic_write
 from loomgit.providers.base import Completion
 from loomgit.providers.errors import config_error
@@ -68,28 +69,6 @@ def parse_ttl(value: Any) -> float | None:
     if not m:
         raise ValueError(value)
     return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-def git_dir(root: Path) -> Path | None:
-    """The repository's common git dir without running git (worktrees included)."""
-    dot = root / ".git"
-    if dot.is_dir():
-        return dot
-    if dot.is_file():
-        try:
-            line = dot.read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        if line.startswith("gitdir:"):
-            gd = (root / line[len("gitdir:") :].strip()).resolve()
-            common = gd / "commondir"
-            if common.is_file():
-                try:
-                    return (gd / common.read_text(encoding="utf-8").strip()).resolve()
-                except OSError:
-                    return gd
-            return gd
-    return None
 
 
 @dataclass

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from loomgit.stages.audit import Promotion
 from loomgit.stages.manifest import MANIFEST_FILE, Entry, Manifest
-from loomgit.stages.promote import PromoteResult, promote, rollback
+from loomgit.stages.promote import PromoteResult, promote
+from loomgit.stages.rollback import rollback
 from loomgit.stages.state import (
     StageError,
     StageReport,

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loomgit.stages import plumbing
+from loomgit._git import log as gitlog
+from loomgit._git.objects import tree_files
 
 REQUIRED = ("Prompt", "Version", "Source-Commit")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*?)\s*$")
@@ -90,10 +91,7 @@ def parse_trailers(body: str) -> dict[str, str]:
 
 def read_log(root: str | Path, ref: str, limit: int | None = None) -> list[StageCommit]:
     """Commits of a stage branch, newest first (every commit, merges included)."""
-    args = ["log", f"--format={_FORMAT}"]
-    if limit:
-        args.append(f"-n{limit}")
-    data = plumbing.out([*args, ref, "--"], root)
+    data = gitlog.formatted(root, ref, _FORMAT, limit)
     commits = []
     for rec in data.split("\x01"):
         if not rec.strip():
@@ -152,7 +150,7 @@ def hand_commits(log: list[StageCommit]) -> list[StageCommit]:
 
 def tree_problems(root: str | Path, head: str, expected: Mapping[str, str]) -> list[str]:
     """How the head commit's tree differs from what its manifest says it holds."""
-    actual = plumbing.tree_files(root, head)
+    actual = tree_files(root, head)
     problems = []
     for path in sorted(set(actual) | set(expected)):
         a, e = actual.get(path), expected.get(path)

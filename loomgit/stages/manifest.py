@@ -85,8 +85,8 @@ def loads(data: bytes, stage: str) -> Manifest:
     """Parse a manifest; anything that is not one loomgit wrote raises :class:`ManifestError`."""
     try:
         raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ManifestError(f"{MANIFEST_FILE} is not valid JSON ({e})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ManifestError(f"{MANIFEST_FILE} is not valid JSON ({err})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("prompts"), dict):
         raise ManifestError(f"{MANIFEST_FILE} has no 'prompts' mapping")
     if raw.get("schema") != SCHEMA:

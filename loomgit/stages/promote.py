@@ -1,6 +1,6 @@
 """``loomgit promote`` and ``loomgit rollback``: one commit on a stage branch each.
 
-The commit is built with plumbing only (see :mod:`.plumbing`) and the branch moves by
+The commit is built with git plumbing only (:mod:`loomgit._git.objects`) and the branch moves by
 compare-and-swap: when another promotion lands first, the stage is read again and the
 commit rebuilt on top of it, so concurrent promotions never lose one another.
 """
@@ -14,21 +14,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from loomgit import gitio
-from loomgit.errors import GitError, RefError
-from loomgit.stages import plumbing
-from loomgit.stages.source import Source, from_entry
+from loomgit import _git
+from loomgit._git import objects
+from loomgit._git.refs import branch_ref, compare_and_swap, current_branch, delete_ref
+from loomgit.errors import GitError
+from loomgit.stages import source as sources
+from loomgit.stages.audit import promotions, read_log
+from loomgit.stages.manifest import Manifest
+from loomgit.stages.remote import fetch as fetch_branches
+from loomgit.stages.remote import pick_remote
+from loomgit.stages.remote import push as push_branch
+from loomgit.stages.source import Source
 from loomgit.stages.state import (
     StageError,
     StageState,
     check_stage,
     previous_stage,
+    read_manifest,
     read_stage,
     verify,
 )
 
 if TYPE_CHECKING:
-    from loomgit.stages.audit import Promotion
     from loomgit.workspace import Workspace
 
 MAX_ATTEMPTS = 60
@@ -74,16 +81,16 @@ def _now() -> str:
 def _preflight(ws: Workspace, stage: str) -> None:
     """Checks that hold for every write: a usable repo, a known stage, full history, and
     the stage branch not checked out here (moving it would desync the working tree)."""
-    gitio.require_repo(ws.root)
+    _git.require_repo(ws.root)
     check_stage(ws.config, stage)
-    if plumbing.is_shallow(ws.root):
+    if _git.is_shallow(ws.root):
         raise StageError(
             "this is a shallow clone, so versions and the stage order cannot be "
             "checked; fetch the full history (git fetch --unshallow; in GitHub "
             "Actions: actions/checkout with fetch-depth: 0)"
         )
-    branch = plumbing.branch_ref(ws.config.branch_for(stage))
-    if plumbing.current_branch(ws.root) == branch:
+    branch = branch_ref(ws.config.branch_for(stage))
+    if current_branch(ws.root) == branch:
         raise StageError(
             f"the stage branch {branch.removeprefix('refs/heads/')} is checked out "
             "here; switch to another branch first (stage branches are written "
@@ -92,16 +99,12 @@ def _preflight(ws: Workspace, stage: str) -> None:
 
 
 def _sync(ws: Workspace, stages: list[str], remote: str | None) -> tuple[str, dict[str, str]]:
-    from loomgit.stages.remote import fetch, pick_remote
-
     name = pick_remote(ws.root, remote)
-    return name, fetch(ws.root, [ws.config.branch_for(s) for s in stages], name)
+    return name, fetch_branches(ws.root, [ws.config.branch_for(s) for s in stages], name)
 
 
 def was_on(ws: Workspace, stage: str, ident: str, version: str) -> bool:
     """Whether ``stage`` holds or ever held ``ident`` at ``version``."""
-    from loomgit.stages.audit import promotions, read_log
-
     state = read_stage(ws, stage)
     if state.head is None:
         return False
@@ -148,8 +151,6 @@ def promote(
     or the name of a stage (what that stage holds). The version must be (or have been) on
     the stage before ``stage`` unless ``force``; forcing is recorded as ``Forced: yes``.
     """
-    from loomgit.stages import source as sources
-
     _preflight(ws, stage)
     prev = previous_stage(ws.config, stage)
     fetched: dict[str, str] = {}
@@ -203,7 +204,7 @@ def write(
 ) -> PromoteResult:
     """Commit ``src`` onto ``stage`` (compare-and-swap, retried on a lost race)."""
     root = ws.root
-    by = plumbing.identity(root)
+    by = _git.identity(root)
     rng = random.Random()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         state = read_stage(ws, stage)
@@ -212,9 +213,6 @@ def write(
         if current is not None and current.same_content(src.entry()) and rollback_of is None:
             pushed = None
             if push and state.head:  # nothing new here, but the remote may lack it
-                from loomgit.stages.remote import pick_remote
-                from loomgit.stages.remote import push as push_branch
-
                 pushed = pick_remote(ws.root, remote)
                 push_branch(ws.root, state.branch, state.head, pushed)
             return PromoteResult(
@@ -232,8 +230,8 @@ def write(
             )
         entry = src.entry().stamped(by, _now(), forced)
         manifest = base.with_entry(entry)
-        mblob = plumbing.hash_blob(root, manifest.dumps())
-        tree = plumbing.write_tree(root, manifest.tree_files(mblob))
+        mblob = objects.hash_blob(root, manifest.dumps())
+        tree = objects.write_tree(root, manifest.tree_files(mblob))
         trailers = {
             "Prompt": src.id,
             "Version": src.version,
@@ -249,8 +247,8 @@ def write(
             subject = f"rollback {src.id} on {stage} to {src.version} (from {rollback_of})"
         else:
             subject = f"promote {src.id} {src.version} to {stage}"
-        commit = plumbing.commit_tree(root, tree, state.head, _message(subject, message, trailers))
-        if plumbing.compare_and_swap(root, state.ref, commit, state.head, f"loomgit: {subject}"):
+        commit = objects.commit_tree(root, tree, state.head, _message(subject, message, trailers))
+        if compare_and_swap(root, state.ref, commit, state.head, f"loomgit: {subject}"):
             pushed = None
             if push:
                 pushed = _push_or_restore(ws, state, commit, remote)
@@ -293,10 +291,6 @@ def _trusted_manifest(ws: Workspace, state: StageState, force: bool) -> Any:
 
 
 def _last_good_manifest(ws: Workspace, state: StageState) -> Any:
-    from loomgit.stages.audit import read_log
-    from loomgit.stages.manifest import Manifest
-    from loomgit.stages.state import read_manifest
-
     for c in read_log(ws.root, state.ref):
         if not c.by_loomgit:
             continue
@@ -307,9 +301,6 @@ def _last_good_manifest(ws: Workspace, state: StageState) -> Any:
 
 
 def _push_or_restore(ws: Workspace, state: StageState, commit: str, remote: str | None) -> str:
-    from loomgit.stages.remote import pick_remote
-    from loomgit.stages.remote import push as push_branch
-
     name = None
     try:
         name = pick_remote(ws.root, remote)
@@ -326,94 +317,7 @@ def _push_or_restore(ws: Workspace, state: StageState, commit: str, remote: str 
 
 def _restore(ws: Workspace, state: StageState, commit: str) -> bool:
     if state.head is None:
-        proc = plumbing.git(["update-ref", "-d", state.ref, commit], ws.root, check=False)
-        return proc.returncode == 0
-    return plumbing.compare_and_swap(
+        return delete_ref(ws.root, state.ref, commit)
+    return compare_and_swap(
         ws.root, state.ref, state.head, commit, "loomgit: push rejected, promotion undone"
-    )
-
-
-def parse_version(v: str) -> tuple[int, int, int] | None:
-    """``"1.2.3"`` -> (1, 2, 3); None for anything else (ordering only, not computing)."""
-    parts = v.split("-", 1)[0].split("+", 1)[0].split(".")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        return None
-    return int(parts[0]), int(parts[1]), int(parts[2])
-
-
-def rollback_target(
-    ws: Workspace, state: StageState, ident: str, to: str | None, history: list[Promotion]
-) -> Source:
-    """The entry a rollback puts back: the newest earlier promotion of a lower version that
-    was not itself rolled back (or of version ``to``), read from that commit's manifest."""
-    from loomgit.stages.state import read_manifest
-
-    current = state.manifest.entries[ident]
-    cur_v = parse_version(current.version)
-    rolled_back = {p.rollback_of for p in history if p.rollback_of}
-    for p in history:
-        if p.version == current.version:
-            continue
-        if to is not None:
-            if p.version != to:
-                continue
-        else:
-            pv = parse_version(p.version)
-            if p.version in rolled_back or (cur_v and pv and pv >= cur_v):
-                continue
-        manifest, _, err = read_manifest(ws.root, p.commit, state.stage)
-        e = manifest.entries.get(ident)
-        if err is None and e is not None and e.version == p.version:
-            return from_entry(e, state.stage)
-    if to is not None:
-        if to == current.version:
-            raise StageError(f"{ident} is already at {to} on {state.stage}")
-        raise StageError(
-            f"{ident} {to} was never on {state.stage}, so it cannot be rolled back "
-            f"to; use 'loomgit promote {ident} {to} --to {state.stage}'"
-        )
-    raise StageError(
-        f"{state.stage} has no earlier version of {ident} to roll back to "
-        f"(it holds {current.version})"
-    )
-
-
-def rollback(
-    ws: Workspace,
-    ident: str,
-    stage: str,
-    *,
-    to: str | None = None,
-    message: str | None = None,
-    fetch: bool = False,
-    push: bool = False,
-    remote: str | None = None,
-) -> PromoteResult:
-    """Put the previous version of ``ident`` back on ``stage`` with a new commit (history
-    is never rewritten)."""
-    from loomgit.stages.audit import promotions, read_log
-    from loomgit.stages.state import canonical_id
-
-    _preflight(ws, stage)
-    fetched: dict[str, str] = {}
-    remote_name = None
-    if fetch:
-        remote_name, fetched = _sync(ws, [stage], remote)
-    state = read_stage(ws, stage)
-    if state.head is None:
-        raise StageError(f"stage {stage!r} has no promotions yet, so there is nothing to roll back")
-    ident = canonical_id(ws, ident, state)
-    if ident not in state.manifest.entries:
-        raise RefError(f"{ident!r} is not on stage {stage!r}")
-    history = promotions(stage, read_log(ws.root, state.ref), ident)
-    src = rollback_target(ws, state, ident, to, history)
-    return write(
-        ws,
-        stage,
-        src,
-        message=message,
-        push=push,
-        remote=remote_name or remote,
-        rollback_of=state.manifest.entries[ident].version,
-        fetched=fetched,
     )

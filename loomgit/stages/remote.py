@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from loomgit._git import refs as git_refs
+from loomgit._git.refs import branch_ref, is_ancestor, read_ref
 from loomgit.errors import GitError, InfraError
-from loomgit.stages import plumbing
 from loomgit.stages.state import StageError
 
 
@@ -17,7 +18,7 @@ class PushRejected(StageError):
 
 
 def pick_remote(root: str | Path, name: str | None = None) -> str:
-    remotes = plumbing.out(["remote"], root).split()
+    remotes = git_refs.remotes(root)
     if name:
         if name not in remotes:
             raise StageError(
@@ -37,21 +38,10 @@ def pick_remote(root: str | Path, name: str | None = None) -> str:
 
 
 def _remote_heads(root: str | Path, remote: str, refs: Sequence[str]) -> dict[str, str]:
-    proc = plumbing.git(["ls-remote", "--heads", remote, *refs], root, check=False)
-    if proc.returncode != 0:
-        raise InfraError(
-            f"cannot reach remote {remote!r}: {plumbing.last_line(proc.stderr, proc.returncode)}"
-        )
-    heads = {}
-    for line in proc.stdout.decode().splitlines():
-        sha, _, ref = line.partition("\t")
-        if ref in refs:
-            heads[ref] = sha
-    return heads
-
-
-def is_ancestor(root: str | Path, a: str, b: str) -> bool:
-    return plumbing.git(["merge-base", "--is-ancestor", a, b], root, check=False).returncode == 0
+    res = git_refs.remote_heads(root, remote, refs)
+    if not res.ok:
+        raise InfraError(f"cannot reach remote {remote!r}: {res.reason()}")
+    return git_refs.parse_ls_remote(res, refs)
 
 
 def fetch(root: str | Path, branches: Sequence[str], remote: str) -> dict[str, str]:
@@ -60,26 +50,23 @@ def fetch(root: str | Path, branches: Sequence[str], remote: str) -> dict[str, s
     Returns ``{branch: what happened}``. A local stage branch that has diverged from the
     remote's is an error (nothing is changed).
     """
-    refs = [plumbing.branch_ref(b) for b in branches]
+    refs = [branch_ref(b) for b in branches]
     heads = _remote_heads(root, remote, refs)
     result: dict[str, str] = {}
     if heads:
         specs = [f"+{r}:refs/remotes/{remote}/{r.removeprefix('refs/heads/')}" for r in heads]
-        proc = plumbing.git(["fetch", "--no-tags", "--quiet", remote, *specs], root, check=False)
-        if proc.returncode != 0:
-            raise InfraError(
-                f"git fetch from {remote!r} failed: "
-                f"{plumbing.last_line(proc.stderr, proc.returncode)}"
-            )
+        res = git_refs.fetch(root, remote, specs)
+        if not res.ok:
+            raise InfraError(f"git fetch from {remote!r} failed: {res.reason()}")
     for branch, ref in zip(branches, refs):
         theirs = heads.get(ref)
-        ours = plumbing.read_ref(root, ref)
+        ours = read_ref(root, ref)
         if theirs is None:
             result[branch] = "not on the remote"
         elif ours == theirs:
             result[branch] = "up to date"
         elif ours is None or is_ancestor(root, ours, theirs):
-            if not plumbing.compare_and_swap(
+            if not git_refs.compare_and_swap(
                 root, ref, theirs, ours, f"loomgit: fetch {branch} from {remote}"
             ):
                 raise StageError(
@@ -100,11 +87,11 @@ def fetch(root: str | Path, branches: Sequence[str], remote: str) -> dict[str, s
 
 def push(root: str | Path, branch: str, commit: str, remote: str) -> None:
     """Push ``commit`` to the remote's ``branch`` as a fast-forward (never forced)."""
-    ref = plumbing.branch_ref(branch)
-    proc = plumbing.git(["push", "--porcelain", remote, f"{commit}:{ref}"], root, check=False)
-    if proc.returncode == 0:
+    ref = branch_ref(branch)
+    res = git_refs.push(root, remote, f"{commit}:{ref}")
+    if res.ok:
         return
-    text = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
+    text = res.out + res.stderr.decode("utf-8", "replace")
     if (
         "[rejected]" in text
         or "non-fast-forward" in text
@@ -121,7 +108,5 @@ def push(root: str | Path, branch: str, commit: str, remote: str) -> None:
             "stage is left as it was: run the command again with --fetch --push"
         )
     raise GitError(
-        f"push of {branch} to {remote} failed: "
-        f"{plumbing.last_line(proc.stderr, proc.returncode)}; the local stage is "
-        "left as it was"
+        f"push of {branch} to {remote} failed: {res.reason()}; the local stage is left as it was"
     )

@@ -9,11 +9,12 @@ computes one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from loomgit._git.objects import BlobReader
 from loomgit.errors import LoomgitError, RefError
-from loomgit.stages import plumbing
 from loomgit.stages.manifest import Entry
+from loomgit.stages.state import canonical_id, read_stage
 
 if TYPE_CHECKING:
     from loomgit.workspace import Workspace
@@ -66,33 +67,33 @@ def at_commit(
     ws: Workspace, ident: str, version: str, commit: str, path: str, content_hash: str
 ) -> Source:
     """The blobs of ``path`` and of every file it includes (transitively) at ``commit``."""
-    root = ws.root
-    main = f"{commit}:{path}"
-    blob = plumbing.object_ids(root, [main]).get(main)
-    if blob is None:
-        raise RefError(f"{ident} {version}: {path} is not in commit {commit[:12]}")
-    includes: dict[str, str] = {}
-    todo = _names_in(root, blob)
-    seen: set[str] = set()
-    while todo and len(seen) < _MAX_INCLUDES:
-        name = todo.pop(0)
-        if (
-            name in seen
-            or name.startswith("/")
-            or any(p in ("", ".", "..") for p in name.split("/"))
-        ):
-            continue
-        seen.add(name)
-        b = plumbing.object_ids(root, [f"{commit}:{name}"]).get(f"{commit}:{name}")
-        if b is None:
-            continue  # the renderer will name the missing include
-        includes[name] = b
-        todo += _names_in(root, b)
+    with BlobReader(ws.root) as reader:
+        main = f"{commit}:{path}"
+        found = reader.read_objects([main]).get(main)
+        if found is None:
+            raise RefError(f"{ident} {version}: {path} is not in commit {commit[:12]}")
+        blob, data = found
+        includes: dict[str, str] = {}
+        todo = _names_in(data)
+        seen: set[str] = set()
+        while todo and len(seen) < _MAX_INCLUDES:
+            name = todo.pop(0)
+            if (
+                name in seen
+                or name.startswith("/")
+                or any(p in ("", ".", "..") for p in name.split("/"))
+            ):
+                continue
+            seen.add(name)
+            got = reader.read_objects([f"{commit}:{name}"]).get(f"{commit}:{name}")
+            if got is None:
+                continue  # the renderer will name the missing include
+            includes[name] = got[0]
+            todo += _names_in(got[1])
     return Source(ident, version, commit, path, content_hash, blob, includes)
 
 
-def _names_in(root: Any, blob: str) -> list[str]:
-    data = plumbing.read_blob(root, blob) or b""
+def _names_in(data: bytes) -> list[str]:
     try:
         return include_names(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -102,8 +103,6 @@ def _names_in(root: Any, blob: str) -> list[str]:
 def resolve(ws: Workspace, ident: str, ref: str) -> Source:
     """``ref`` for prompt ``ident``: a stage name (what that stage holds) or a version
     reference the history module understands (``1.2.0``, ``1.2``, ``latest``, a commit)."""
-    from loomgit.stages.state import canonical_id, read_stage
-
     if ref in ws.config.stages:
         state = read_stage(ws, ref)
         if state.manifest_error:
@@ -120,6 +119,8 @@ def resolve(ws: Workspace, ident: str, ref: str) -> Source:
 
 def from_history(ws: Workspace, ident: str, ref: str) -> Source:
     """The version ``ref`` names, as the history module computes it."""
+    # on use: importing loomgit.stages (as loomgit.load does to read a stage) must not
+    # load the history package, which only promotion needs
     from loomgit import history
 
     pid = ws.find(ident).id if _exists(ws, ident) else ident

@@ -5,14 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loomgit import _git
+from loomgit._git import objects
+from loomgit._git.refs import branch_ref, read_ref
 from loomgit.errors import LoomgitError, RefError
-from loomgit.stages import plumbing
+from loomgit.prompt.parse import decode, parse_prompt
+from loomgit.stages.audit import (
+    Promotion,
+    StageCommit,
+    hand_commits,
+    promotions,
+    read_log,
+    tree_problems,
+)
 from loomgit.stages.manifest import MANIFEST_FILE, Manifest, ManifestError, loads
 
 if TYPE_CHECKING:
     from loomgit.config import Config
     from loomgit.refs import Resolved
-    from loomgit.stages.audit import Promotion, StageCommit
     from loomgit.workspace import Workspace
 
 
@@ -46,15 +56,16 @@ class StageState:
 
     @property
     def ref(self) -> str:
-        return plumbing.branch_ref(self.branch)
+        return branch_ref(self.branch)
 
 
 def read_manifest(root: Any, commit: str, stage: str) -> tuple[Manifest, str | None, str | None]:
     """(manifest, its blob id, error) of a stage commit; an unreadable one is empty + error."""
-    blob = plumbing.object_ids(root, [f"{commit}:{MANIFEST_FILE}"]).get(f"{commit}:{MANIFEST_FILE}")
-    if blob is None:
+    name = f"{commit}:{MANIFEST_FILE}"
+    found = objects.read_many_objects(root, [name]).get(name)
+    if found is None:
         return Manifest(stage), None, f"{MANIFEST_FILE} is missing"
-    data = plumbing.read_blob(root, blob) or b""
+    blob, data = found
     try:
         return loads(data, stage), blob, None
     except ManifestError as e:
@@ -62,12 +73,10 @@ def read_manifest(root: Any, commit: str, stage: str) -> tuple[Manifest, str | N
 
 
 def read_stage(ws: Workspace, stage: str) -> StageState:
-    from loomgit import gitio
-
     check_stage(ws.config, stage)
-    gitio.require_repo(ws.root)
+    _git.require_repo(ws.root)
     branch = ws.config.branch_for(stage)
-    head = plumbing.read_ref(ws.root, plumbing.branch_ref(branch))
+    head = read_ref(ws.root, branch_ref(branch))
     if head is None:
         return StageState(stage, branch, None, Manifest(stage))
     manifest, blob, err = read_manifest(ws.root, head, stage)
@@ -76,20 +85,18 @@ def read_stage(ws: Workspace, stage: str) -> StageState:
 
 def stage_versions(ws: Workspace) -> dict[str, dict[str, str]]:
     """``{stage: {id: version}}`` for every configured stage (one git process in all)."""
-    from loomgit import gitio
-
     cfg = ws.config
-    if not gitio.is_repo(ws.root):
+    if not _git.is_repo(ws.root):
         return {s: {} for s in cfg.stages}
-    names = {s: f"{plumbing.branch_ref(cfg.branch_for(s))}:{MANIFEST_FILE}" for s in cfg.stages}
-    blobs = plumbing.object_ids(ws.root, list(names.values()))
+    names = {s: f"{branch_ref(cfg.branch_for(s))}:{MANIFEST_FILE}" for s in cfg.stages}
+    blobs = objects.read_many(ws.root, names.values())
     out: dict[str, dict[str, str]] = {}
     for s, name in names.items():
-        blob = blobs.get(name)
+        data = blobs.get(name)
         versions: dict[str, str] = {}
-        if blob:
+        if data is not None:
             try:
-                versions = loads(plumbing.read_blob(ws.root, blob) or b"", s).versions()
+                versions = loads(data, s).versions()
             except ManifestError:
                 versions = {}
         out[s] = versions
@@ -134,8 +141,6 @@ class StageReport:
 
 def verify(ws: Workspace, state: StageState) -> list[str]:
     """Why the stage head cannot be trusted as loomgit wrote it (empty when it can)."""
-    from loomgit.stages.audit import tree_problems
-
     if state.head is None:
         return []
     if state.manifest_error:
@@ -144,12 +149,12 @@ def verify(ws: Workspace, state: StageState) -> list[str]:
     problems = tree_problems(ws.root, state.head, state.manifest.tree_files(state.manifest_blob))
     # a source commit this clone does not have (promoted elsewhere, its branch never
     # fetched) cannot be checked; the stage tree itself still holds every file
-    present = plumbing.object_ids(
+    present = objects.object_ids(
         ws.root, sorted({e.source_commit for e in state.manifest.entries.values()}), "commit"
     )
     entries = [e for e in state.manifest.entries.values() if present.get(e.source_commit)]
     names = [f"{e.source_commit}:{p}" for e in entries for p in e.files()]
-    found = plumbing.object_ids(ws.root, names)
+    found = objects.object_ids(ws.root, names)
     for e in entries:
         for p, blob in e.files().items():
             if found.get(f"{e.source_commit}:{p}") != blob:
@@ -161,8 +166,6 @@ def verify(ws: Workspace, state: StageState) -> list[str]:
 
 
 def report(ws: Workspace, stage: str, limit: int = 5) -> StageReport:
-    from loomgit.stages.audit import hand_commits, promotions, read_log
-
     state = read_stage(ws, stage)
     if state.head is None:
         return StageReport(state)
@@ -182,8 +185,6 @@ def stage_promotions(ws: Workspace, ident: str, stage: str) -> list[Promotion]:
     ``ident`` may be an id or a path of the working tree; ids no longer in the working
     tree work too.
     """
-    from loomgit.stages.audit import promotions, read_log
-
     state = read_stage(ws, stage)
     if state.head is None:
         return []
@@ -204,7 +205,6 @@ def canonical_id(ws: Workspace, ident: str, state: StageState | None = None) -> 
 def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
     """The prompt ``stage`` holds for ``ident`` (``ID@production``), with a loader that
     reads its included files as they were promoted."""
-    from loomgit.prompt.parse import decode, parse_prompt
     from loomgit.refs import Resolved
 
     state = read_stage(ws, stage)
@@ -221,7 +221,7 @@ def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
     if entry is None:
         held = ", ".join(sorted(state.manifest.entries)) or "nothing"
         raise RefError(f"{ident!r} is not on stage {stage!r} (it holds {held})")
-    data = plumbing.read_blob(ws.root, entry.blob)
+    data = objects.read_blob(ws.root, entry.blob)
     if data is None:
         raise RefError(f"{ident}@{stage}: blob {entry.blob[:12]} is missing from the repository")
     prompt = parse_prompt(decode(data, entry.path), entry.path, prompt_id=ident)
@@ -238,7 +238,7 @@ def blob_loader(root: Any, includes: dict[str, str]) -> Any:
         if name not in includes:
             return None
         if name not in cache:
-            data = plumbing.read_blob(root, includes[name])
+            data = objects.read_blob(root, includes[name])
             try:
                 cache[name] = data.decode("utf-8") if data is not None else None
             except UnicodeDecodeError:

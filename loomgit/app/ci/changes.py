@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loomgit import gitio
+from loomgit import _git
+from loomgit._git import index, refs
 from loomgit.errors import GitError, UsageError
 from loomgit.evals.engine import SuiteRef
 from loomgit.github import ActionsEnv
@@ -18,9 +19,8 @@ from loomgit.workspace import Workspace
 
 def require_full_history(root: str | Path) -> None:
     """A shallow clone has neither the base commit nor the history versions come from."""
-    gitio.require_repo(root)
-    out = gitio.text(["rev-parse", "--is-shallow-repository"], root, check=False).strip()
-    if out == "true":
+    _git.require_repo(root)
+    if _git.is_shallow(root):
         raise GitError(
             "this is a shallow clone: loomgit needs the base commit and the "
             "history of the prompts; check out with `fetch-depth: 0` "
@@ -31,8 +31,7 @@ def require_full_history(root: str | Path) -> None:
 def _commit(root: str | Path, ref: str) -> str | None:
     if ref.startswith("-"):
         return None
-    out = gitio.text(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], root, check=False)
-    return out.strip() or None
+    return refs.resolve_commit(root, ref)
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def resolve_range(root: str | Path, env: ActionsEnv, base: str | None = None) ->
             "no base to compare with: run on a pull_request event, or pass "
             "--base REF (the action's `base` input)"
         )
-    mb = gitio.text(["merge-base", sha, head], root, check=False).strip()
+    mb = refs.merge_base(root, sha, head)
     head_label = f"#{pr.number}, head {pr.head_sha[:7]}" if pr is not None else "HEAD"
     return Range(mb or sha, head, label, head_label)
 
@@ -110,10 +109,4 @@ def prompt_id(ws: Workspace, path: str) -> str | None:
 
 def changed_paths(root: str | Path, base: str, head: str) -> dict[str, str]:
     """path -> git status letter (A, M, D, R...) between base and head, working tree included."""
-    out = gitio.text(["diff", "--name-status", "--no-renames", "-z", base, "--"], root)
-    parts = [p for p in out.split("\0") if p]
-    changed = {parts[i + 1]: parts[i][:1] for i in range(0, len(parts) - 1, 2)}
-    for p in gitio.text(["ls-files", "-z", "--others", "--exclude-standard"], root).split("\0"):
-        if p:
-            changed[p] = "A"
-    return changed
+    return index.name_status(root, base)

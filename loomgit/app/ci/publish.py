@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loomgit import __version__
+from loomgit._version import __version__
 from loomgit.app.ci.run import warning
 from loomgit.app.ci.settings import CiSettings
 from loomgit.github import (

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from loomgit import gitio
+from loomgit._git import log
+from loomgit._git.log import is_breaking
 from loomgit.app.ci.changes import Range, changed_paths, prompt_id, selected, selected_id
 from loomgit.app.ci.settings import CiSettings, EvalArgs
 from loomgit.evals import engine
@@ -13,7 +14,6 @@ from loomgit.evals.compare import diff_reports, plan_compare
 from loomgit.evals.results import SuiteResult
 from loomgit.evals.runner import RunOptions, Target, models_for, parse_shard
 from loomgit.history import classify
-from loomgit.history.gitlog import is_breaking
 from loomgit.providers.replay import store_from_config
 from loomgit.report.ci_result import CaseChange, PromptChange, Side
 from loomgit.workspace import Workspace
@@ -142,12 +142,8 @@ def version_bump(
     if base is None:
         return "initial", ["new prompt"]
     path = head.prompt.path
-    log = gitio.text(
-        ["log", "--format=%B%x00", f"{rng.base}..{rng.head}", "--", path], ws.root, check=False
-    )
-    breaking = next(
-        (m.strip() for m in log.split("\0") if m.strip() and is_breaking(m.strip())), ""
-    )
+    messages = log.messages(ws.root, f"{rng.base}..{rng.head}", path)
+    breaking = next((m for m in messages if is_breaking(m)), "")
     try:
         kind, reasons = classify(
             base.prompt, head.prompt, base.loader, head.loader, message=breaking

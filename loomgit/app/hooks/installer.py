@@ -10,7 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from loomgit import gitio
+from loomgit import _git
+from loomgit._git.run import git_path
 from loomgit.errors import UsageError
 
 HOOK_NAMES = ("pre-commit", "prepare-commit-msg")
@@ -29,10 +30,8 @@ def shipped_hooks_dir() -> Path:
 
 def hooks_dir(root: Path) -> Path:
     """Where git runs hooks from: ``core.hooksPath`` when set, else ``.git/hooks``."""
-    gitio.require_repo(root)
-    out = gitio.text(["rev-parse", "--git-path", "hooks"], root).strip()
-    path = Path(out)
-    return path if path.is_absolute() else (root / path)
+    _git.require_repo(root)
+    return git_path(root, "hooks")
 
 
 def is_ours(path: Path) -> bool:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loomgit import gitio
+from loomgit._git import refs
 from loomgit.config import Config, load_config
 
 
 def current_branch(root: Path) -> str | None:
     """The checked-out branch (None on a detached HEAD)."""
-    name = gitio.text(["symbolic-ref", "-q", "--short", "HEAD"], root, check=False).strip()
-    return name or None
+    ref = refs.current_branch(root)
+    return ref.removeprefix("refs/heads/") if ref else None
 
 
 def protect(root: Path, config: Config | None = None) -> str | None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from loomgit import gitio
+from loomgit._git import index
 from loomgit.config import CONFIG_FILE
 from loomgit.errors import UsageError
 from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, fs_loader, is_suite
@@ -27,32 +27,12 @@ SOURCES = ("index", "worktree")
 
 def read_index(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
     """Staged content of ``paths`` (those in the index), in one ``git cat-file --batch``."""
-    wanted = [p for p in dict.fromkeys(paths) if p and "\n" not in p]
-    if not wanted:
-        return {}
-    # ":0:" names stage 0 explicitly, so a path such as "1:notes.md" is not read as a stage
-    request = "".join(f":0:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
-    out = gitio.run(["cat-file", "--batch"], root, input=request)
-    found: dict[str, bytes] = {}
-    pos = 0
-    for p in wanted:
-        nl = out.index(b"\n", pos)
-        header = out[pos:nl].decode("utf-8", "replace")
-        pos = nl + 1
-        parts = header.rsplit(" ", 2)
-        if len(parts) != 3 or not parts[2].isdigit():  # "<name> missing" / "ambiguous"
-            continue
-        size = int(parts[2])
-        if parts[1] == "blob":
-            found[p] = out[pos : pos + size]
-        pos += size + 1
-    return found
+    return index.read_staged(root, paths)
 
 
 def staged_paths(root: Path) -> list[str]:
     """Paths added, copied, modified or renamed in the index (what the commit changes)."""
-    out = gitio.run(["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT"], root)
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+    return index.staged_paths(root)
 
 
 def index_loader(root: Path) -> IncludeLoader:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from loomgit import gitio
+from loomgit._git import log, refs, run
 from loomgit.errors import LoomgitError
 from loomgit.history import Pending, pending_changes
 from loomgit.workspace import Workspace
@@ -35,11 +35,7 @@ def apply_trailers(root: Path, message: str, trailers: Sequence[str]) -> str:
     stripped = "\n".join(kept)
     if not trailers:
         return stripped
-    args = ["interpret-trailers", "--if-exists", "add", "--if-missing", "add", "--where", "end"]
-    for tr in trailers:
-        args += ["--trailer", f"{TRAILER_KEY}: {tr}"]
-    out = gitio.run(args, root, input=stripped.encode("utf-8", "surrogateescape"))
-    return out.decode("utf-8", "surrogateescape")
+    return log.add_trailers(root, stripped, [(TRAILER_KEY, tr) for tr in trailers])
 
 
 @dataclass(frozen=True)
@@ -71,13 +67,13 @@ def pending_for_commit(ws: Workspace, message: str = "", *, amend: bool = False)
     if not amend:
         return pending_changes(ws, "index", message=message)
     # --amend replaces HEAD: versions as of its parent, the index diffed against that
-    parent = gitio.text(["rev-parse", "-q", "--verify", "HEAD^"], ws.root, check=False).strip()
+    parent = refs.resolve_commit(ws.root, "HEAD^")
     return pending_changes(ws, "index", message=message, base=parent or EMPTY_TREE)
 
 
 def _abort_hint(root: Path, text: str) -> str:
     """In an editor-bound empty message, say that the trailers count as content."""
-    char = gitio.text(["config", "core.commentChar"], root, check=False).strip()
+    char = (run.config_value(root, "core.commentChar") or "").strip()
     if char not in ("", "#"):
         return text
     lines = text.split("\n")

@@ -2,22 +2,22 @@
 
 ``--raw`` is ``--name-status`` plus the blob ids of both sides, so no ``ls-tree`` or
 per-file process is ever needed: the blob ids go straight to ``git cat-file --batch``.
-Everything here is plain data; nothing is parsed as a prompt.
+Everything here is plain data; nothing is parsed as a prompt. The settings the output
+depends on (``log.showRoot``, ``log.diffMerges``, ...) are pinned by :mod:`.run`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loomgit import gitio
+from loomgit._git.run import NULL_SHA, failure, run, spawn, text
 from loomgit.errors import GitError
 
-NULL_SHA = "0" * 40
 _MARK = "\x01"
 # %H parents date name email body; the body is last and is read by position, so it may
 # hold anything but NUL.
@@ -25,21 +25,6 @@ _FORMAT = "%x01%H%x00%P%x00%aI%x00%an%x00%ae%x00%B%x00"
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:", re.MULTILINE)
 _BANG_SUBJECT = re.compile(r"^[A-Za-z][\w-]*(?:\([^)\n]*\))?!:")
 _FILE_MODES = ("100644", "100755")
-# git settings that would change what ``git log`` prints; pinned for every call
-_PINNED = (
-    "-c",
-    "log.showSignature=false",
-    "-c",
-    "diff.relative=false",
-    "-c",
-    "core.quotePath=false",
-    "-c",
-    "log.follow=false",
-    "-c",
-    "log.showRoot=true",
-    "-c",
-    "log.diffMerges=first-parent",
-)
 
 
 @dataclass(frozen=True)
@@ -132,6 +117,8 @@ def parse(stream: Iterable[bytes]) -> Iterator[Commit]:
             continue
         old_mode, new_mode, old_blob, new_blob, status = meta[:5]
         kind = status[0]
+        src: str | None
+        dst: str | None
         if kind in "RC":
             src, dst = next(toks, ""), next(toks, "")
         else:
@@ -169,23 +156,19 @@ class LogStream:
     it comes, so git runs at full speed while the caller is busy with something else."""
 
     def __init__(self, root: str | Path, args: list[str], drain: bool = False) -> None:
-        import tempfile
+        import tempfile  # on use: it pulls in shutil, bz2, lzma and random at start-up
 
+        self._args = args
         self._err = tempfile.TemporaryFile()  # a file: a chatty git never blocks on it
-        env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
         try:
-            self._proc = subprocess.Popen(
-                args, cwd=root, stdout=subprocess.PIPE, stderr=self._err, env=env
-            )
-        except FileNotFoundError:
+            self._proc = spawn(args, root, stderr=self._err)
+        except GitError:
             self._err.close()
-            raise GitError("git is not installed or not on PATH") from None
+            raise
         self._chunks: list[bytes] = []
         self._eof = False
-        self._thread = None
+        self._thread: threading.Thread | None = None
         if drain:
-            import threading
-
             self._thread = threading.Thread(target=self._drain, daemon=True)
             self._thread.start()
         self._closed = False
@@ -218,12 +201,11 @@ class LogStream:
         finally:
             rc, err = self._finish()
         if rc != 0:
-            msg = err.splitlines()[-1] if err else f"exit status {rc}"
-            raise GitError(f"git log failed: {msg.removeprefix('fatal: ')}")
+            raise failure(self._args, err, rc)
 
-    def _finish(self) -> tuple[int, str]:
+    def _finish(self) -> tuple[int, bytes]:
         if self._closed:
-            return 0, ""
+            return 0, b""
         self._closed = True
         proc = self._proc
         assert proc.stdout is not None
@@ -234,7 +216,7 @@ class LogStream:
         proc.stdout.close()
         rc = proc.wait()
         self._err.seek(0)
-        err = self._err.read().decode("utf-8", "replace").strip()
+        err = self._err.read()
         self._err.close()
         return (rc if rc > 0 else 0), err
 
@@ -255,8 +237,6 @@ def log(
     or oldest first with ``reverse`` (git then walks first and streams the diffs while
     the caller works). Iterate the result for :class:`Commit` objects; close it after."""
     args = [
-        "git",
-        *_PINNED,
         "log",
         "-z",
         "--raw",
@@ -275,77 +255,29 @@ def log(
     return LogStream(root, [*args, *revs, "--", *specs], drain=drain)
 
 
-# --- small repository facts, one process each ------------------------------------------
-
-
-@dataclass(frozen=True)
-class RepoInfo:
-    git_dir: Path  # the common git dir (shared by worktrees)
-    shallow: bool
-
-
-def repo_info(root: str | Path) -> RepoInfo:
-    out = gitio.text(["rev-parse", "--git-common-dir", "--is-shallow-repository"], root)
-    lines = out.splitlines()
-    git_dir = Path(lines[0])
-    if not git_dir.is_absolute():
-        git_dir = Path(root) / git_dir
-    return RepoInfo(git_dir=git_dir, shallow=len(lines) > 1 and lines[1].strip() == "true")
-
-
-def resolve_commit(root: str | Path, rev: str) -> str | None:
-    """The full sha ``rev`` names, or None (unborn HEAD, unknown name)."""
-    if rev.startswith("-"):
-        return None
-    out = gitio.run(
-        ["rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}"], root, check=False
-    )
-    sha = out.decode().strip()
-    return sha if re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
-
-
-def branch_refs(root: str | Path) -> dict[str, str]:
-    """refname -> sha for local branches and origin's remote branches, plus ``origin/HEAD``'s
-    target under the key ``"origin/HEAD"``."""
-    out = gitio.text(
-        [
-            "for-each-ref",
-            "--format=%(refname)%00%(objectname)%00%(symref)",
-            "refs/heads",
-            "refs/remotes/origin",
-        ],
-        root,
-        check=False,
-    )
-    refs: dict[str, str] = {}
-    for line in out.splitlines():
-        name, _, rest = line.partition("\0")
-        sha, _, sym = rest.partition("\0")
-        if name == "refs/remotes/origin/HEAD" and sym:
-            refs["origin/HEAD"] = sym.removeprefix("refs/remotes/origin/")
-        else:
-            refs[name] = sha
-    return refs
-
-
-def main_ref(root: str | Path, configured: str | None) -> tuple[str, str] | None:
-    """(name, sha) of the main branch: ``main_branch`` from the config, else the remote's
-    default branch, else ``main`` or ``master``; local branches before ``origin/`` ones."""
-    refs = branch_refs(root)
-    names = [configured] if configured else [refs.get("origin/HEAD"), "main", "master"]
-    for name in names:
-        if not name:
-            continue
-        for full in (
-            f"refs/heads/{name}",
-            f"refs/remotes/origin/{name}",
-            f"refs/remotes/{name}",
-            name,
-        ):
-            if full in refs:
-                return full.removeprefix("refs/heads/").removeprefix("refs/remotes/"), refs[full]
-    return None
-
-
 def rev_list(root: str | Path, args: Sequence[str]) -> list[str]:
-    return gitio.text(["rev-list", *args], root).split()
+    return text(["rev-list", *args], root).split()
+
+
+def formatted(root: str | Path, rev: str, fmt: str, limit: int | None = None) -> str:
+    """``git log --format=FMT REV`` (every commit, merges included), newest first."""
+    args = ["log", f"--format={fmt}"]
+    if limit:
+        args.append(f"-n{limit}")
+    return text([*args, rev, "--"], root)
+
+
+def messages(root: str | Path, revs: str, path: str) -> list[str]:
+    """The messages of the commits in ``revs`` (``base..head``) that touch ``path``."""
+    out = text(["log", "--format=%B%x00", revs, "--", path], root, check=False)
+    return [m.strip() for m in out.split("\0") if m.strip()]
+
+
+def add_trailers(root: str | Path, message: str, trailers: Sequence[tuple[str, str]]) -> str:
+    """``message`` with ``Key: value`` trailers added at its end, as ``git
+    interpret-trailers`` places them (after any trailers already there)."""
+    args = ["interpret-trailers", "--if-exists", "add", "--if-missing", "add", "--where", "end"]
+    for key, value in trailers:
+        args += ["--trailer", f"{key}: {value}"]
+    out = run(args, root, input=message.encode("utf-8", "surrogateescape"))
+    return out.decode("utf-8", "surrogateescape")
