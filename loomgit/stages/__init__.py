@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from loomgit.stages.audit import Promotion
 from loomgit.stages.manifest import MANIFEST_FILE, Entry, Manifest
-from loomgit.stages.promote import PromoteResult, promote, rollback
+from loomgit.stages.promote import EvalGate, PromoteResult, promote, rollback
 from loomgit.stages.state import (
     StageError,
     StageReport,
@@ -27,6 +27,7 @@ from loomgit.stages.state import (
 __all__ = [
     "MANIFEST_FILE",
     "Entry",
+    "EvalGate",
     "Manifest",
     "PromoteResult",
     "Promotion",
