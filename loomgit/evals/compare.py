@@ -18,15 +18,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from loomgit.errors import EXIT_FAILED, EXIT_INFRA, LoomgitError, UsageError
-
-if TYPE_CHECKING:
-    from loomgit.evals.engine import SuiteRef
-    from loomgit.evals.results import CaseResult, EvalReport
-    from loomgit.evals.runner import RunOptions, Target
-    from loomgit.workspace import Workspace
+from loomgit.errors import EXIT_FAILED, EXIT_INFRA, LoomgitError, RefError, UsageError
+from loomgit.evals.engine import evaluate, options_from_config
+from loomgit.evals.records import record_report
+from loomgit.evals.rendering import CaseRenderer
+from loomgit.evals.results import CaseResult, EvalReport
+from loomgit.evals.runner import RunOptions, Target, models_for, params_for
+from loomgit.evals.targets import (
+    SuiteRef,
+    head_commit,
+    load_suite_for,
+    suite_refs,
+    target,
+    verify_ref,
+)
+from loomgit.workspace import Workspace
 
 
 @dataclass
@@ -211,9 +219,6 @@ def _pass_rate(cases: Sequence[CaseResult]) -> float | None:
 
 def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
     """What reaches the model for every case: rendered messages, model, params."""
-    from loomgit.evals.rendering import CaseRenderer
-    from loomgit.evals.runner import models_for, params_for
-
     renderer = CaseRenderer(
         t.prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
     )
@@ -233,21 +238,6 @@ def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
     return tuple(repr(x) for x in out)
 
 
-def verify_ref(ws: Workspace, ref: str) -> str:
-    from loomgit import gitio
-
-    gitio.require_repo(ws.root)
-    sha = gitio.text(
-        ["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], ws.root, check=False
-    ).strip()
-    if not sha:
-        raise UsageError(
-            f"--compare {ref!r}: no such commit, branch or tag "
-            "(in CI, check out with fetch-depth: 0)"
-        )
-    return sha
-
-
 def plan_compare(
     ws: Workspace,
     base_ref: str,
@@ -257,9 +247,6 @@ def plan_compare(
     explicit: bool = False,
 ) -> tuple[list[Target], list[Target], list[str]]:
     """(base targets, head targets, unchanged prompt ids) for the suites ``refs``."""
-    from loomgit.errors import RefError
-    from loomgit.evals.engine import head_commit, load_suite_for, target
-
     sha = verify_ref(ws, base_ref)
     commit = head_commit(ws)
     base_t: list[Target] = []
@@ -297,8 +284,6 @@ def compare(
     mode: str = "live",
 ) -> Comparison:
     """Evaluate the changed prompts (or the named ones) at ``base_ref`` and now."""
-    from loomgit.evals.engine import evaluate, options_from_config, suite_refs
-
     opts = options or options_from_config(ws)
     refs = suite_refs(ws, ids)
     base_t, head_t, unchanged = plan_compare(ws, base_ref, refs, opts, explicit=bool(ids))
@@ -322,8 +307,6 @@ def compare(
         mode=mode,
     )
     if record:
-        from loomgit.evals.records import record_report
-
         if base_t:
             record_report(ws, base, kind="compare-base")
         if head_t:

@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import loomgit.gitio as gitio
 from loomgit.errors import InfraError, UsageError
+from loomgit.evals.distribution import percentile
 
 if TYPE_CHECKING:
     import sqlite3
@@ -84,7 +86,6 @@ def git_dir(root: Path) -> Path | None:
         return dotgit
     if not dotgit.exists():
         return None
-    from loomgit import gitio
 
     out = gitio.text(["rev-parse", "--git-common-dir"], root, check=False).strip()
     if not out:
@@ -217,7 +218,6 @@ def stats(
 
     Each row: the group's key fields, runs, samples, errors, pass_rate (passed / scored
     samples), mean_score, p50_latency_ms, p95_latency_ms, tokens, cost_usd, last_run."""
-    from loomgit.evals.distribution import percentile
 
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: choose one of {', '.join(GROUPS)}")

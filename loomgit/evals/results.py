@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit.errors import EXIT_FAILED, EXIT_INFRA, UsageError
 from loomgit.evals.assertions import AssertionResult
 from loomgit.evals.distribution import CheckResult, run_checks
 from loomgit.evals.gates import Gate, Unit, decide, parse_gate
@@ -335,7 +336,6 @@ class EvalReport:
     def exit_code(self) -> int:
         """0 every gate passed; 1 a gate or distribution check failed; 3 errors kept
         cases from running (and nothing failed outright)."""
-        from loomgit.errors import EXIT_FAILED, EXIT_INFRA
 
         return {"passed": 0, "failed": EXIT_FAILED}.get(self.status, EXIT_INFRA)
 
@@ -379,7 +379,6 @@ class EvalReport:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "report") -> EvalReport:
         """Read a report written by :meth:`to_dict` (gates are recomputed by :meth:`finalize`)."""
-        from loomgit.errors import UsageError
 
         if not isinstance(d, Mapping) or "results" not in d or "suites" not in d:
             raise UsageError(
@@ -426,7 +425,6 @@ def merge(reports: Iterable[tuple[str, EvalReport]]) -> EvalReport:
 
     The same case in two reports is an error (the same shard given twice?).
     """
-    from loomgit.errors import UsageError
 
     by_suite: dict[tuple[str, str], SuiteResult] = {}
     seen: dict[tuple[str, str, str], str] = {}

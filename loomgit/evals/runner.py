@@ -26,6 +26,7 @@ from loomgit.evals.assertions import (
     evaluate,
 )
 from loomgit.evals.gates import parse_gate
+from loomgit.evals.rendering import CaseRenderer
 from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult
 
 if TYPE_CHECKING:
@@ -136,7 +137,6 @@ def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
 
 def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
     """Render every selected case and lay out the samples to run."""
-    from loomgit.evals.rendering import CaseRenderer
 
     report = EvalReport(shard=options.shard)
     jobs: list[_Job] = []

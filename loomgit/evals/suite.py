@@ -10,8 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loomgit.errors import EXIT_USAGE, PromptError
+import loomgit.yamlio as yamlio
+from loomgit import __version__
+from loomgit.errors import EXIT_USAGE, LoomgitError, PromptError
+from loomgit.evals.assertions import spec_problem
+from loomgit.evals.distribution import DistributionError, parse_check
+from loomgit.evals.gates import GateError, parse_gate
 from loomgit.findings import Finding, error
+from loomgit.fsutil import atomic_write
+from loomgit.prompt.parse import decode
+from loomgit.prompt.render import resolve_variables
 
 SUITE_KEYS = {
     "providers",
@@ -97,8 +105,6 @@ def _repeat_ok(v: Any) -> bool:
 
 
 def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Finding]) -> list[Any]:
-    from loomgit import yamlio
-    from loomgit.evals.assertions import spec_problem
 
     if raw is None:
         return []
@@ -117,7 +123,6 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
     ``yamlio.load`` reads with libyaml first; when the suite has a problem it is read again
     with ruamel alone, so that messages and lines are ruamel's own."""
-    from loomgit import yamlio
 
     try:
         data = yamlio.load(text, path=path)
@@ -134,9 +139,6 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
 
 def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
-    from loomgit import yamlio
-    from loomgit.evals.distribution import DistributionError, parse_check
-    from loomgit.evals.gates import GateError, parse_gate
 
     if data is None:
         return None, [error(path, None, "empty test suite")]
@@ -302,13 +304,11 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
 
 def assertion_problem(a: Any) -> str | None:
     """Why the raw assertion ``a`` is unusable, or None (kept for callers of the old name)."""
-    from loomgit.evals.assertions import spec_problem
 
     return spec_problem(a)
 
 
 def read_suite_text(full: Path, display: str) -> str:
-    from loomgit.prompt.parse import decode
 
     try:
         return decode(full.read_bytes(), display)
@@ -327,8 +327,6 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     key = None
     if cache_dir is not None:
         import hashlib
-
-        from loomgit import __version__
 
         key = hashlib.sha256(
             f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode("utf-8", "surrogatepass")
@@ -379,8 +377,6 @@ def _store(path: Path, suite: Suite) -> None:
     import dataclasses
     import json
 
-    from loomgit.fsutil import atomic_write
-
     try:
         atomic_write(path, json.dumps(dataclasses.asdict(suite), ensure_ascii=False))
     except (OSError, TypeError, ValueError):
@@ -396,8 +392,6 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
     suite, out = parse_suite(text, display)
     if suite is None or prompt is None:
         return out
-    from loomgit.errors import LoomgitError
-    from loomgit.prompt.render import resolve_variables
 
     broken = {f.message.split(":", 1)[0] for f in out}
     for case in suite.cases:
