@@ -416,7 +416,7 @@ def _stages(ws: Workspace) -> dict[str, dict[str, dict[str, Any]]]:
         from loomgit.stages import read_stage
     except ImportError:
         return out
-    from loomgit import gitio
+    import loomgit.gitio as gitio
 
     if not gitio.is_repo(ws.root):
         return out
@@ -435,7 +435,7 @@ def promotions(ws: Workspace, prompt_id: str) -> list[dict[str, Any]]:
         from loomgit.stages import stage_promotions
     except ImportError:
         return []
-    from loomgit import gitio
+    import loomgit.gitio as gitio
 
     if not gitio.is_repo(ws.root):
         return []
