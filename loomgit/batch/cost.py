@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loomgit.batch.prices import Price
 
 DEFAULT_OUTPUT_TOKENS = 256
 MESSAGE_OVERHEAD = 4
@@ -35,17 +38,6 @@ def message_tokens(messages: Sequence[Mapping[str, str]]) -> int:
         sum(estimate_tokens(m.get("content", "")) + MESSAGE_OVERHEAD for m in messages)
         + REPLY_OVERHEAD
     )
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per one million tokens."""
-
-    input: float
-    output: float
-
-    def cost(self, input_tokens: float, output_tokens: float) -> float:
-        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
 
 
 @dataclass(frozen=True)
@@ -228,184 +220,4 @@ def parse_budget(raw: Any) -> float | None:
     return float(raw)
 
 
-def price_for(ws: Any, model: str) -> Price | None:
-    """USD per 1M tokens for ``model`` as the provider layer prices it (``pricing:`` in
-    loomgit.yaml, then the built-in table; models served on this machine are free).
-    None when the price is unknown."""
-    from loomgit.providers.pricing import PriceTable
-    from loomgit.providers.registry import resolve
-
-    config = ws.config
-    spec = resolve(model, config)
-    priced = spec.replay_of or spec
-    found = PriceTable(config.pricing).lookup(
-        priced.label, aliases=priced.price_aliases, local=priced.local
-    )
-    return None if found is None else Price(float(found.input), float(found.output))
-
-
 # -- estimates for a workspace ---------------------------------------------------------
-
-
-def _models_and_bases(
-    ws: Any, prompt: Any, models: Sequence[str], params: Mapping[str, Any]
-) -> list[tuple[str, Price | None, OutputBasis]]:
-    from loomgit.errors import UsageError
-
-    chosen = list(dict.fromkeys(models)) or ([prompt.model] if prompt.model else [])
-    if not chosen:
-        raise UsageError(f"no model for {prompt.id}: set 'model:' in {prompt.path} or pass --model")
-    out = []
-    for m in chosen:
-        recorded = None
-        try:
-            from loomgit.batch.lineage import recorded_output_tokens
-
-            recorded = recorded_output_tokens(ws, prompt.id, m)
-        except Exception:  # no records database: estimate from max_tokens
-            recorded = None
-        out.append((m, price_for(ws, m), output_basis(params.get("max_tokens"), recorded)))
-    return out
-
-
-def estimate_input(
-    ws: Any,
-    ref: str,
-    input_path: str,
-    *,
-    fmt: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-    models: Sequence[str] = (),
-    budget: float | None = None,
-    limit: int | None = None,
-    params: Mapping[str, Any] | None = None,
-) -> Estimate:
-    """Render every record of ``input_path`` (streaming) and price the run per model."""
-    from dataclasses import replace
-
-    from loomgit.batch.inputs import RecordReader, check_mapping, select_vars
-    from loomgit.errors import LoomgitError
-    from loomgit.evals.rendering import CaseRenderer
-    from loomgit.prompt.render import interface
-    from loomgit.refs import resolve
-
-    res = resolve(ws, ref)
-    prompt = res.prompt
-    iface = interface(prompt, res.loader)
-    if prompt.variables is None:
-        prompt = replace(prompt, variables=iface)
-    mapping = dict(mapping or {})
-    merged = {**prompt.params, **dict(params or {})}
-    records = skipped = tokens = 0
-    problems: list[str] = []
-    with RecordReader(input_path, fmt) as reader:
-        it = iter(reader)
-        first = next(it, None)
-        check_mapping(iface, mapping, reader.columns, prompt.id, input_path)
-        from_text = reader.format in ("csv", "tsv")
-        renderer = CaseRenderer(
-            prompt,
-            res.loader,
-            max_chars=ws.config.render_max_chars,
-            timeout_s=ws.config.render_timeout_s,
-        )
-        try:
-            stream = _chain_first(first, it)
-            for rec in stream:
-                if limit is not None and rec.index > limit:
-                    break
-                reason = rec.error
-                if reason is None:
-                    try:
-                        values = select_vars(rec.data or {}, iface, mapping, from_text=from_text)
-                        tokens += message_tokens(renderer.render(values))
-                        records += 1
-                        continue
-                    except (ValueError, LoomgitError) as e:
-                        reason = getattr(e, "message", None) or str(e)
-                skipped += 1
-                if len(problems) < 5:
-                    problems.append(f"{input_path}:{rec.line}: {reason}")
-        finally:
-            renderer.close()
-    return estimate(
-        prompt.id,
-        res.version,
-        input_path,
-        records,
-        skipped,
-        tokens,
-        _models_and_bases(ws, prompt, models, merged),
-        budget,
-        problems,
-    )
-
-
-def _chain_first(first: Any, rest: Any) -> Any:
-    if first is not None:
-        yield first
-    yield from rest
-
-
-def estimate_cases(
-    ws: Any, ref: str, *, models: Sequence[str] = (), budget: float | None = None
-) -> Estimate:
-    """Price an eval of the prompt's suite: every case x repeat x model."""
-    from pathlib import Path
-
-    from loomgit.errors import LoomgitError, UsageError
-    from loomgit.evals.rendering import CaseRenderer
-    from loomgit.evals.suite import parse_suite
-    from loomgit.refs import resolve
-
-    res = resolve(ws, ref)
-    prompt = res.prompt
-    rel = Path(prompt.path).with_suffix("").as_posix() + ".tests.yaml"
-    full = ws.root / rel
-    if not full.is_file():
-        raise UsageError(f"{prompt.id} has no test suite ({rel}); use --input FILE")
-    suite, findings = parse_suite(full.read_text(encoding="utf-8", errors="replace"), rel)
-    errs = [f for f in findings if f.level == "error"]
-    if suite is None or errs:
-        first = errs[0] if errs else None
-        raise UsageError(
-            first.message if first else "unusable test suite",
-            path=rel,
-            line=first.line if first else None,
-        )
-    chosen = list(models) or list(suite.providers)
-    params = {**prompt.params, **suite.params}
-    requests = skipped = tokens = 0
-    problems: list[str] = []
-    renderer = CaseRenderer(
-        prompt,
-        res.loader,
-        max_chars=ws.config.render_max_chars,
-        timeout_s=ws.config.render_timeout_s,
-    )
-    try:
-        for case in suite.cases:
-            if getattr(case, "skip", False):
-                continue
-            repeat = getattr(case, "repeat", None) or suite.repeat or 1
-            try:
-                t = message_tokens(renderer.render(suite.case_vars(case)))
-            except LoomgitError as e:
-                skipped += 1
-                problems.append(f"{rel}:{case.line}: case {case.name!r}: {e.message}")
-                continue
-            requests += repeat
-            tokens += t * repeat
-    finally:
-        renderer.close()
-    return estimate(
-        prompt.id,
-        res.version,
-        f"cases of {rel}",
-        requests,
-        skipped,
-        tokens,
-        _models_and_bases(ws, prompt, chosen, params),
-        budget,
-        problems[:5],
-    )

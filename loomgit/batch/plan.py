@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import loomgit.batch.outputs as outputs
 import loomgit.gitio as gitio
 from loomgit.batch.checks import check_fields, same_run, schema_validator, suite_asserts
-from loomgit.batch.cost import DEFAULT_OUTPUT_TOKENS, Budget, price_for
+from loomgit.batch.cost import DEFAULT_OUTPUT_TOKENS, Budget
 from loomgit.batch.inputs import Record, RecordReader, check_mapping, file_fingerprint
 from loomgit.batch.model import BatchOptions, BatchSummary
 from loomgit.batch.pipeline import default_quarantine
+from loomgit.batch.prices import price_for
 from loomgit.errors import UsageError
 from loomgit.evals.assertions import compile_assertion, spec_problem
 from loomgit.evals.gates import GateError, parse_gate

@@ -26,7 +26,6 @@ from typing import Any
 from loomgit.batch.checks import shown
 from loomgit.batch.cost import Budget, message_tokens
 from loomgit.batch.inputs import Record
-from loomgit.batch.lineage import record_batch
 from loomgit.batch.model import (
     EXIT_INTERRUPTED,
     BatchOptions,
@@ -37,6 +36,7 @@ from loomgit.batch.model import (
 from loomgit.batch.outputs import save_checkpoint
 from loomgit.batch.plan import Plan, prepare
 from loomgit.batch.record import call, prepare_record
+from loomgit.batch.records import record_batch
 from loomgit.errors import LoomgitError
 from loomgit.evals.services import EvalServices
 from loomgit.providers.client import ModelClient

@@ -374,7 +374,7 @@ def cost(
     (about 4 characters per token); output tokens are the recorded average for the
     prompt and model, else max_tokens. Exits 1 when over --budget.
     """
-    from loomgit.batch.cost import estimate_cases, estimate_input
+    from loomgit.batch.estimate import estimate_cases, estimate_input
     from loomgit.batch.inputs import parse_map
     from loomgit.workspace import Workspace
 
@@ -462,7 +462,8 @@ def cost(
 @click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON.")
 def lineage(ident: str, as_json: bool) -> int:
     """Where IDENT's versions went (stages) and how each did in evals and batch runs."""
-    from loomgit.batch.lineage import batch_runs, promotions
+    from loomgit.batch.lineage import promotions
+    from loomgit.batch.usage import batch_runs
     from loomgit.batch.lineage import lineage as build
     from loomgit.workspace import Workspace
 
