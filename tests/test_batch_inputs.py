@@ -323,9 +323,9 @@ def test_json_array_scanner_at_every_chunk_boundary(
     edge; the records must still equal what json.loads makes of the whole file."""
     import random
 
-    import loomgit.batch.inputs as inputs
+    import loomgit.batch.inputs.lines as lines
 
-    monkeypatch.setattr(inputs, "_CHUNK", chunk)
+    monkeypatch.setattr(lines, "CHUNK", chunk)
     rng = random.Random(chunk)
     alphabet = ['"', "\\", "[", "]", "{", "}", ",", "\n", "é", "a", " ", "\t", "☃"]
     items = [
