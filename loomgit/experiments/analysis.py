@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loomgit.experiments import stats
+import loomgit.experiments.stats as stats
 from loomgit.experiments.spec import ExperimentSpec
 from loomgit.experiments.store import VariantData
 

@@ -20,8 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import loomgit.yamlio as yamlio
 from loomgit.errors import ConfigError, LoomgitError
+from loomgit.experiments.store import parse_url
 from loomgit.findings import Finding, error, warning
+from loomgit.prompt.discover import list_files
+from loomgit.prompt.parse import decode
+from loomgit.refs import resolve
 
 if TYPE_CHECKING:
     from loomgit.config import Config
@@ -130,7 +135,6 @@ def is_experiment_file(config: Config, rel: str) -> bool:
 
 def experiment_files(ws: Workspace) -> list[str]:
     """Repo-relative paths of every experiment file in the working tree."""
-    from loomgit.prompt.discover import list_files
 
     return [p for p in list_files(ws.root) if is_experiment_file(ws.config, p)]
 
@@ -179,7 +183,6 @@ def parse_spec(
     text: str, path: str, name: str, config: Config
 ) -> tuple[ExperimentSpec | None, list[Finding]]:
     """Parse an experiment file; returns it (None when unusable) and every problem."""
-    from loomgit import yamlio
 
     try:
         data = yamlio.load(text, path=path)
@@ -388,8 +391,6 @@ def parse_spec(
 
     store = data.get("store")
     if store is not None:
-        from loomgit.experiments.store import parse_url
-
         if not isinstance(store, str):
             bad("store", "store must be a URL: sqlite:///PATH or postgresql://HOST/DB")
             store = None
@@ -429,7 +430,6 @@ def parse_spec(
 
 
 def _read(ws: Workspace, rel: str) -> str:
-    from loomgit.prompt.parse import decode
 
     try:
         return decode((ws.root / rel).read_bytes(), rel)
@@ -467,7 +467,6 @@ def check_experiment_file(ws: Workspace, rel: str) -> list[Finding]:
         ws.find(spec.prompt)
     except LoomgitError as e:
         return [*out, error(rel, spec.variants[0].line, e.message)]
-    from loomgit.refs import resolve
 
     for v in spec.variants:
         if "@" not in v.ref:

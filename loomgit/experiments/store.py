@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import loomgit.gitio as gitio
 from loomgit.errors import InfraError, UsageError
 
 TABLE = "loomgit_outcomes"
@@ -134,8 +135,6 @@ def default_url(root: Path) -> str:
     every worktree of a repository shares one store)."""
     git = root / ".git"
     if git.is_file():  # a worktree or submodule: ask git where the real one is
-        from loomgit import gitio
-
         common = gitio.text(["rev-parse", "--git-common-dir"], root, check=False).strip()
         git = (root / common).resolve() if common else git
     if not git.is_dir():
