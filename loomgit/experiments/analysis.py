@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import loomgit.experiments.stats as stats
-from loomgit.experiments.spec import ExperimentSpec
+from loomgit.experiments.model import ExperimentSpec
 from loomgit.experiments.store import VariantData
 
 
