@@ -30,7 +30,7 @@ from loomgit.evals.rendering import CaseRenderer
 from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult
 
 if TYPE_CHECKING:
-    from loomgit.evals.suite import Case, Suite
+    from loomgit.evals.suite_model import Case, Suite
     from loomgit.prompt.model import Prompt
     from loomgit.prompt.render import IncludeLoader
     from loomgit.providers.base import Completion

@@ -6,98 +6,39 @@ Every problem is reported with the file and line it is on, all at once, so that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import loomgit.yamlio as yamlio
 from loomgit import __version__
-from loomgit.errors import EXIT_USAGE, LoomgitError, PromptError
+from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.distribution import DistributionError, parse_check
 from loomgit.evals.gates import GateError, parse_gate
+from loomgit.evals.suite_model import (
+    CASE_KEYS,
+    DEFAULT_KEYS,
+    MAX_REPEAT,
+    SUITE_KEYS,
+    Case,
+    Suite,
+    SuiteError,
+)
 from loomgit.findings import Finding, error
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.parse import decode
 from loomgit.prompt.render import resolve_variables
 
-SUITE_KEYS = {
-    "providers",
-    "repeat",
-    "gate",
-    "defaults",
-    "cases",
-    "distribution",
-    "prompt",
-    "threshold",
-    "description",
-}
-CASE_KEYS = {
-    "name",
-    "vars",
-    "assert",
-    "description",
-    "repeat",
-    "skip",
-    "tags",
-    "expected",
-    "weight",
-}
-DEFAULT_KEYS = {"assert", "vars", "params"}
-GATES = {"all_pass", "majority_pass", "any_pass", "weighted"}
-MAX_REPEAT = 1000
-
-
-class SuiteError(PromptError):
-    """A test suite cannot be used (exit 2: the input is wrong, nothing was evaluated)."""
-
-    exit_code = EXIT_USAGE
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    vars: dict[str, Any]
-    asserts: tuple[dict[str, Any], ...]
-    line: int | None = None
-    repeat: int | None = None
-    expected: Any = None
-    weight: float = 1.0
-    skip: bool = False
-    tags: tuple[str, ...] = ()
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Suite:
-    path: str
-    cases: tuple[Case, ...]
-    providers: tuple[str, ...] = ()
-    repeat: int = 1
-    gate: Any = "all_pass"
-    defaults: dict[str, Any] = field(default_factory=dict)
-    distribution: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict)
-    threshold: float | None = None
-    prompt: str | None = None
-
-    @property
-    def default_asserts(self) -> tuple[dict[str, Any], ...]:
-        return tuple(self.defaults.get("assert") or ())
-
-    @property
-    def default_vars(self) -> dict[str, Any]:
-        return dict(self.defaults.get("vars") or {})
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.defaults.get("params") or {})
-
-    def case_vars(self, case: Case) -> dict[str, Any]:
-        return {**self.default_vars, **case.vars}
-
-    def case_asserts(self, case: Case) -> tuple[dict[str, Any], ...]:
-        return self.default_asserts + case.asserts
+__all__ = [
+    "Case",
+    "Suite",
+    "SuiteError",
+    "assertion_problem",
+    "check_suite_file",
+    "load_suite",
+    "parse_suite",
+    "read_suite_text",
+]
 
 
 def _repeat_ok(v: Any) -> bool:
