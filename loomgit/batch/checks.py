@@ -46,7 +46,6 @@ def check_fields(
 ) -> None:
     """A required variable no column (CSV) or none of the first records (JSON) holds is a
     usage error before the run, rather than a million quarantined records."""
-
     required = [n for n, v in iface.items() if getattr(v, "required", True)]
     if columns is not None:
         absent = sorted(n for n in required if mapping.get(n, n) not in columns)

@@ -139,7 +139,6 @@ def default_quarantine(output: str) -> str:
 
 def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]:
     """The pipeline in ``text`` and every problem found (None when unusable)."""
-
     try:
         data = yamlio.load(text, path=rel)
     except yamlio.YamlError as e:
@@ -275,7 +274,6 @@ def load_pipeline(ws: Workspace, name: str) -> Pipeline:
 def check_pipeline_file(ws: Workspace, rel: str) -> list[Finding]:
     """Findings for ``loomgit check``: the file's own problems, then whether the prompt
     exists, the mapped variables are the prompt's, and the input file is there."""
-
     full = ws.root / rel
     try:
         text = full.read_bytes().decode("utf-8")

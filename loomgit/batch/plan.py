@@ -88,7 +88,6 @@ def prepare(
 ) -> tuple[Plan, BatchSummary, Iterator[Record]]:
     """Resolve and validate everything, then open the files (nothing is written before
     every check passed). ``setup(model)`` may check that the model can be called."""
-
     if opts.concurrency < 1:
         raise UsageError("--concurrency must be 1 or more")
     res = resolve(ws, opts.ref)

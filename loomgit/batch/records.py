@@ -69,7 +69,6 @@ def _now() -> str:
 
 def record_batch(ws: Workspace, s: BatchSummary, *, suite: str | None = None) -> bool:
     """Add (or update, on resume) the run in the run records. False outside git."""
-
     path = db_path(ws)
     if path is None:
         return False

@@ -53,7 +53,6 @@ class Usage:
 
 def recorded_usage(ws: Workspace, prompt: str | None = None) -> dict[tuple[str, str | None], Usage]:
     """Per (prompt, version): what the recorded evals and batch runs did."""
-
     path = db_path(ws)
     out: dict[tuple[str, str | None], Usage] = {}
     if path is None or not path.is_file():
@@ -134,7 +133,6 @@ def recorded_usage(ws: Workspace, prompt: str | None = None) -> dict[tuple[str, 
 
 def recorded_output_tokens(ws: Workspace, prompt: str, model: str) -> tuple[float, int] | None:
     """(average output tokens, answers) recorded for ``prompt`` on ``model``."""
-
     path = db_path(ws)
     if path is None or not path.is_file():
         return None
@@ -164,7 +162,6 @@ def recorded_output_tokens(ws: Workspace, prompt: str, model: str) -> tuple[floa
 
 def batch_runs(ws: Workspace, prompt: str) -> list[dict[str, Any]]:
     """The recorded batch runs of ``prompt``, newest first."""
-
     path = db_path(ws)
     if path is None or not path.is_file():
         return []

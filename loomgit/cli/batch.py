@@ -113,7 +113,6 @@ def run(
     the reason. Exit codes: 0 done, 1 stopped by the budget, 3 provider errors (or a run
     stopped by them), 130 interrupted (continue with --resume), 2 bad usage.
     """
-
     ws = Workspace()
     spec = pipeline_spec(ws, pipeline)
     mapping = dict(spec.map) if spec else {}
@@ -207,7 +206,6 @@ def cost(
     (about 4 characters per token); output tokens are the recorded average for the
     prompt and model, else max_tokens. Exits 1 when over --budget.
     """
-
     ws = Workspace()
     spec = pipeline_spec(ws, pipeline)
     ref = ref or (spec.prompt if spec else None)
@@ -251,7 +249,6 @@ def cost(
 @click.option("--json", "as_json", is_flag=True, help="Print the lineage as JSON.")
 def lineage(ident: str, as_json: bool) -> int:
     """Where IDENT's versions went (stages) and how each did in evals and batch runs."""
-
     ws = Workspace()
     pid = ws.find(ident).id
     data = build(ws, pid)

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 def inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     """``--assert '{contains: positive}'`` (YAML flow or ``kind: value``) as mappings."""
-
     out = []
     for raw in values:
         text = raw if raw.strip().startswith("{") else "{" + raw + "}"

@@ -41,7 +41,6 @@ def experiment() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> int:
     """List the declared experiments (a broken file is a warning line and exit 1)."""
-
     ws = Workspace()
     rows: list[dict[str, Any]] = []
     broken = 0
@@ -196,7 +195,6 @@ def conclude(name: str, promote: bool, force: bool, as_json: bool, store: str | 
 
     Exits 1 when there is no winner yet (too few outcomes, or no significant difference).
     """
-
     result = run(Workspace(), name, promote=promote, force=force, store=store)
     data: dict[str, Any] = result.to_dict()
     if as_json:

@@ -91,7 +91,6 @@ def promote(
     VERSION is 1.2.0, 1.2 (newest 1.2.x), latest, a commit, or a stage name (what that
     stage holds). The working tree, index and current branch are never touched.
     """
-
     r = do_promote(
         Workspace(),
         ident,
@@ -137,7 +136,6 @@ def rollback(
     as_json: bool,
 ) -> int:
     """Put the previous version of ID back on STAGE (a new commit; history is kept)."""
-
     r = do_rollback(
         Workspace(), ident, stage, to=to, message=message, fetch=fetch, push=push, remote=remote
     )
@@ -163,7 +161,6 @@ def rollback(
 def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
     """Each stage: what it holds (id -> version), its last promotions, and any commit
     made on it by hand. Exit 1 when a stage cannot be trusted."""
-
     ws = Workspace()
     if fetch:
         do_fetch(
@@ -233,7 +230,6 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
 def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
     """Write what STAGE holds to a JSON bundle for loomgit.load(bundle=FILE) or
     LOOMGIT_BUNDLE=FILE: applications can ship it without .git."""
-
     bundle = export_bundle(Workspace(), stage, list(ids) or None, allow_untrusted=force)
     if output == "-":
         print_json(bundle)
@@ -249,7 +245,6 @@ def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
 
 def stage_log(ident: str, stage: str, as_json: bool) -> int:
     """``loomgit log ID --stage STAGE``: the promotions of one prompt, newest first."""
-
     proms = stage_promotions(Workspace(), ident, stage)
     if as_json:
         print_json([p.to_dict() for p in proms])

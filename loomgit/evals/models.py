@@ -91,7 +91,6 @@ def make_caller(
 
     ``mode``: ``live``, ``record`` (answer from recordings, record what is missing) or
     ``replay`` (recordings only)."""
-
     if ws is not None:
         config = ws.config
     else:

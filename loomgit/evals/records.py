@@ -218,7 +218,6 @@ def stats(
 
     Each row: the group's key fields, runs, samples, errors, pass_rate (passed / scored
     samples), mean_score, p50_latency_ms, p95_latency_ms, tokens, cost_usd, last_run."""
-
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: choose one of {', '.join(GROUPS)}")
     path = db_path(ws)

@@ -128,7 +128,6 @@ class EvalReport:
     def exit_code(self) -> int:
         """0 every gate passed; 1 a gate or distribution check failed; 3 errors kept
         cases from running (and nothing failed outright)."""
-
         return {"passed": 0, "failed": EXIT_FAILED}.get(self.status, EXIT_INFRA)
 
     def summary(self) -> dict[str, Any]:
@@ -171,7 +170,6 @@ class EvalReport:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "report") -> EvalReport:
         """Read a report written by :meth:`to_dict` (gates are recomputed by :meth:`finalize`)."""
-
         if not isinstance(d, Mapping) or "results" not in d or "suites" not in d:
             raise UsageError(
                 f"{source}: not a loomgit eval report (no 'suites'/'results'; "
@@ -217,7 +215,6 @@ def merge(reports: Iterable[tuple[str, EvalReport]]) -> EvalReport:
 
     The same case in two reports is an error (the same shard given twice?).
     """
-
     by_suite: dict[tuple[str, str], SuiteResult] = {}
     seen: dict[tuple[str, str, str], str] = {}
     duration = 0.0

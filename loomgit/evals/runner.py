@@ -137,7 +137,6 @@ def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
 
 def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
     """Render every selected case and lay out the samples to run."""
-
     report = EvalReport(shard=options.shard)
     jobs: list[_Job] = []
     index = 0

@@ -64,7 +64,6 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
     ``yamlio.load`` reads with libyaml first; when the suite has a problem it is read again
     with ruamel alone, so that messages and lines are ruamel's own."""
-
     try:
         data = yamlio.load(text, path=path)
     except yamlio.YamlError as e:
@@ -245,7 +244,6 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
 
 def assertion_problem(a: Any) -> str | None:
     """Why the raw assertion ``a`` is unusable, or None (kept for callers of the old name)."""
-
     return spec_problem(a)
 
 

@@ -56,7 +56,6 @@ def store_url(
     """The store URL in force: ``override``, then ``$LOOMGIT_EXPERIMENTS_URL``, then the
     experiment's ``store:``, then ``experiments: {store: ...}`` in loomgit.yaml, then
     ``.git/loomgit/experiments.sqlite``."""
-
     for url in (
         override,
         os.environ.get(ENV_URL),
@@ -99,7 +98,6 @@ class Experiment:
     @cached_property
     def variants(self) -> dict[str, Variant]:
         """Every variant with its prompt resolved (done once, on first use)."""
-
         cfg = self._ws.config
         limits = {"max_chars": cfg.render_max_chars, "timeout_s": cfg.render_timeout_s}
         out = {}
@@ -200,7 +198,6 @@ class Experiment:
 
     def status(self) -> Status:
         """Estimates, comparisons and the verdict from the outcomes recorded so far."""
-
         return analyze(self.spec, self.store.summary(self.name), self.store_url)
 
     def close(self) -> None:
@@ -251,6 +248,5 @@ def experiment(
 ) -> Experiment:
     """The experiment declared in ``experiments/NAME.yaml`` of the repository at
     ``path`` (found from the current directory when not given)."""
-
     ws = Workspace(Path(path) if path is not None else None)
     return Experiment(load_spec(ws, name), ws, store)

@@ -117,7 +117,6 @@ def conclude(
 ) -> Conclusion:
     """The experiment's verdict; with ``promote`` and a winner, the winner's version is
     promoted to the experiment's ``promote_to`` stage."""
-
     spec = load_spec(ws, name)
     with Experiment(spec, ws, store) as exp:
         st = exp.status()

@@ -33,7 +33,6 @@ def parse_spec(
     text: str, path: str, name: str, config: Config
 ) -> tuple[ExperimentSpec | None, list[Finding]]:
     """Parse an experiment file; returns it (None when unusable) and every problem."""
-
     try:
         data = yamlio.load(text, path=path)
     except yamlio.YamlError as e:

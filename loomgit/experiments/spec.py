@@ -82,7 +82,6 @@ def is_experiment_file(config: Config, rel: str) -> bool:
 
 def experiment_files(ws: Workspace) -> list[str]:
     """Repo-relative paths of every experiment file in the working tree."""
-
     return [p for p in list_files(ws.root) if is_experiment_file(ws.config, p)]
 
 
