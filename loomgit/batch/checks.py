@@ -5,6 +5,7 @@ The JSON Schema check imports ``jsonschema`` only when a prompt declares a schem
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,8 +97,6 @@ def same_run(ckpt: dict[str, Any], identity: dict[str, Any], path: Path) -> None
 
 
 def _norm(v: Any) -> Any:
-    import json
-
     return json.dumps(v, sort_keys=True, default=str)
 
 

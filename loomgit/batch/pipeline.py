@@ -23,6 +23,7 @@ Paths are relative to the repository root. Problems are reported as ``file:line`
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,8 +156,6 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
 
     for key in data:
         if key not in KEYS:
-            import difflib
-
             close = difflib.get_close_matches(str(key), list(KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             out.append(error(rel, at(key), f"unknown key {key!r}{hint}; known: {', '.join(KEYS)}"))

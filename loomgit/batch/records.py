@@ -7,6 +7,7 @@ Per-record results stay in the run's output files, not in the database."""
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import sqlite3
 from typing import Any
 
@@ -53,7 +54,6 @@ def ensure_schema(con: Any) -> None:
     """Create ``batch_runs``, or add columns a newer loomgit defined (kept additive)."""
     con.executescript(BATCH_SCHEMA)
     have = {row[1] for row in con.execute("PRAGMA table_info(batch_runs)")}
-    import re
 
     body = BATCH_SCHEMA.split("(", 1)[1]
     for m in re.finditer(r"^\s{4}(\w+) (TEXT|INTEGER|REAL)([^,\n]*)", body, re.MULTILINE):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from loomgit.batch.estimate import estimate_cases, estimate_input
@@ -263,8 +265,6 @@ def lineage(ident: str, as_json: bool) -> int:
 
 def write_html(path: str, ids: tuple[str, ...] = ()) -> int:
     """``loomgit report --html FILE``: the self-contained overview page."""
-    from pathlib import Path
-
     ws = Workspace()
     wanted = [ws.find(i).id for i in ids] if ids else None
     page = render_html(overview(ws, wanted))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import loomgit.yamlio as yamlio
@@ -33,7 +35,6 @@ def inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
 
 
 def param_values(pairs: tuple[str, ...]) -> dict[str, Any]:
-
     out: dict[str, Any] = {}
     for pair in pairs:
         k, sep, v = pair.partition("=")
@@ -58,7 +59,6 @@ def gate_value(raw: str) -> Any:
 
 
 def budget_value(raw: str | None) -> float | None:
-
     if raw is None:
         return None
     try:
@@ -68,7 +68,6 @@ def budget_value(raw: str | None) -> float | None:
 
 
 def config_budget(ws: Workspace) -> float | None:
-
     raw = ws.config.raw.get("budget")
     if isinstance(raw, dict):
         raw = raw.get("run", raw.get("default"))
@@ -89,8 +88,6 @@ def from_root(ws: Workspace, path: str | None) -> str | None:
     """A pipeline path (relative to the repository root) as seen from the cwd."""
     if path is None or path == "-":
         return path
-    import os
-    from pathlib import Path
 
     p = Path(path)
     full = p if p.is_absolute() else ws.root / p

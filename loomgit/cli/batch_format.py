@@ -4,6 +4,7 @@ summary, the estimate table and a prompt's lineage."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +22,6 @@ def progress_bar(enabled: bool) -> Iterator[Callable[..., None] | None]:
     if not enabled or not sys.stderr.isatty():
         yield None
         return
-    import time
 
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn

@@ -6,6 +6,10 @@ Every problem is reported with the file and line it is on, all at once, so that
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,6 @@ def _repeat_ok(v: Any) -> bool:
 
 
 def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Finding]) -> list[Any]:
-
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -79,7 +82,6 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
 
 def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
-
     if data is None:
         return None, [error(path, None, "empty test suite")]
     if not isinstance(data, dict):
@@ -91,8 +93,6 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
 
     for key in data:
         if key not in SUITE_KEYS:
-            import difflib
-
             close = difflib.get_close_matches(str(key), sorted(SUITE_KEYS), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             out.append(
@@ -248,7 +248,6 @@ def assertion_problem(a: Any) -> str | None:
 
 
 def read_suite_text(full: Path, display: str) -> str:
-
     try:
         return decode(full.read_bytes(), display)
     except OSError as e:
@@ -265,8 +264,6 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     text = read_suite_text(full, display)
     key = None
     if cache_dir is not None:
-        import hashlib
-
         key = hashlib.sha256(
             f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode("utf-8", "surrogatepass")
         ).hexdigest()
@@ -292,8 +289,6 @@ CACHE_FORMAT = 1
 
 
 def _cached(path: Path) -> Suite | None:
-    import json
-
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         cases = tuple(
@@ -313,9 +308,6 @@ def _cached(path: Path) -> Suite | None:
 
 
 def _store(path: Path, suite: Suite) -> None:
-    import dataclasses
-    import json
-
     try:
         atomic_write(path, json.dumps(dataclasses.asdict(suite), ensure_ascii=False))
     except (OSError, TypeError, ValueError):
