@@ -4,8 +4,9 @@ cost estimates and lineage.
 - ``inputs/`` streams records (JSONL, JSON array, CSV/TSV) and maps fields to variables;
   ``outputs`` appends results atomically and finds where an interrupted run stopped.
 - ``model`` holds a run's options and summary; ``plan`` resolves and checks everything
-  before the first record (``checks``); ``record`` renders, calls and judges one record;
-  ``runner`` drives the records with bounded concurrency.
+  before the first record (``checks``); ``record`` renders, calls and judges one record
+  and ``result_lines`` shapes what it writes; ``runner`` drives the records with bounded
+  concurrency.
 - ``pipeline`` reads ``pipelines/NAME.yaml``.
 - ``cost`` counts tokens, prices estimates and keeps the budget; ``prices`` asks the
   provider layer for a model's price; ``estimate`` prices a run or a suite beforehand.

@@ -13,19 +13,20 @@ from typing import TYPE_CHECKING, Any
 from loomgit.batch.inputs import Record, lookup
 from loomgit.errors import UsageError
 from loomgit.evals.suite import parse_suite
+from loomgit.evals.suite_model import Suite
 
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
     from loomgit.workspace import Workspace
 
 
-def suite_asserts(ws: Workspace, prompt: Prompt) -> tuple[list[dict[str, Any]], str | None]:
-    """The suite's ``defaults: assert:`` (they apply to any answer) and its file."""
+def prompt_suite(ws: Workspace, prompt: Prompt) -> tuple[Suite | None, str]:
+    """The test suite beside ``prompt`` (None when there is none) and its path; a suite
+    with errors is a usage error at its first problem."""
     rel = Path(prompt.path).with_suffix("").as_posix() + ".tests.yaml"
     full = ws.root / rel
     if not full.is_file():
-        return [], None
-
+        return None, rel
     suite, problems = parse_suite(full.read_text(encoding="utf-8", errors="replace"), rel)
     errs = [p for p in problems if p.level == "error"]
     if suite is None or errs:
@@ -35,6 +36,14 @@ def suite_asserts(ws: Workspace, prompt: Prompt) -> tuple[list[dict[str, Any]], 
             path=rel,
             line=first.line if first else None,
         )
+    return suite, rel
+
+
+def suite_asserts(ws: Workspace, prompt: Prompt) -> tuple[list[dict[str, Any]], str | None]:
+    """The suite's ``defaults: assert:`` (they apply to any answer) and its file."""
+    suite, rel = prompt_suite(ws, prompt)
+    if suite is None:
+        return [], None
     return list(suite.defaults.get("assert") or []), rel
 
 

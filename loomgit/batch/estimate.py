@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+from loomgit.batch.checks import prompt_suite
 from loomgit.batch.cost import (
     Estimate,
     OutputBasis,
@@ -21,7 +21,6 @@ from loomgit.batch.prices import Price, price_for
 from loomgit.batch.usage import recorded_output_tokens
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.rendering import CaseRenderer
-from loomgit.evals.suite import parse_suite
 from loomgit.prompt.render import interface
 from loomgit.refs import resolve
 
@@ -120,19 +119,9 @@ def estimate_cases(
     """Price an eval of the prompt's suite: every case x repeat x model."""
     res = resolve(ws, ref)
     prompt = res.prompt
-    rel = Path(prompt.path).with_suffix("").as_posix() + ".tests.yaml"
-    full = ws.root / rel
-    if not full.is_file():
+    suite, rel = prompt_suite(ws, prompt)
+    if suite is None:
         raise UsageError(f"{prompt.id} has no test suite ({rel}); use --input FILE")
-    suite, findings = parse_suite(full.read_text(encoding="utf-8", errors="replace"), rel)
-    errs = [f for f in findings if f.level == "error"]
-    if suite is None or errs:
-        first = errs[0] if errs else None
-        raise UsageError(
-            first.message if first else "unusable test suite",
-            path=rel,
-            line=first.line if first else None,
-        )
     chosen = list(models) or list(suite.providers)
     params = {**prompt.params, **suite.params}
     requests = skipped = tokens = 0

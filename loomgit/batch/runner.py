@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from loomgit.batch.checks import shown
 from loomgit.batch.cost import Budget, message_tokens
 from loomgit.batch.inputs import Record
 from loomgit.batch.model import (
@@ -37,6 +36,7 @@ from loomgit.batch.outputs import save_checkpoint
 from loomgit.batch.plan import Plan, prepare
 from loomgit.batch.record import call, prepare_record
 from loomgit.batch.records import record_batch
+from loomgit.batch.result_lines import ok_line, quarantine_line
 from loomgit.errors import LoomgitError
 from loomgit.evals.services import EvalServices
 from loomgit.providers.client import ModelClient
@@ -81,32 +81,8 @@ class _Runner:
 
     # -- bookkeeping ----------------------------------------------------------------
 
-    def _lineage(self, o: Outcome) -> dict[str, Any]:
-        p, s, c = self.plan, self.s, o.completion
-        lin: dict[str, Any] = {
-            "run_id": s.run_id,
-            "prompt": s.prompt,
-            "version": s.version,
-            "content_hash": s.content_hash,
-            "commit": s.commit,
-            "model": p.model,
-            "params": p.params,
-        }
-        if c is not None:
-            lin.update(
-                {
-                    "latency_ms": round(c.latency_ms, 3),
-                    "tokens": {"input": c.usage.input_tokens, "output": c.usage.output_tokens},
-                    "cost_usd": c.cost_usd,
-                    "cached": c.cached,
-                }
-            )
-        if self.opts.pipeline:
-            lin["pipeline"] = self.opts.pipeline
-        return lin
-
     def write(self, o: Outcome) -> None:
-        s, rec = self.s, o.record
+        s = self.s
         c = o.completion
         if c is not None:
             s.input_tokens += c.usage.input_tokens
@@ -120,45 +96,10 @@ class _Runner:
             s.score_sum += o.score
             s.scored += 1
         if o.kind == "ok":
-            line: dict[str, Any] = {
-                "index": rec.index,
-                "line": rec.line,
-                "input": rec.data,
-                "output": c.text if c else None,
-            }
-            if o.has_parsed:
-                line["json"] = o.parsed
-            if o.score is not None:
-                line["score"] = round(o.score, 6)
-            if o.assertions:
-                line["assertions"] = [_assertion_dict(a) for a in o.assertions]
-            line["lineage"] = self._lineage(o)
-            self.out_log.append(line)
+            self.out_log.append(ok_line(o, self.plan, s))
             s.ok += 1
         else:
-            q: dict[str, Any] = {
-                "index": rec.index,
-                "kind": o.kind,
-                "line": rec.line,
-                "source": f"{shown(self.opts.input)}:{rec.line}",
-                "stage": o.stage,
-                "reason": o.reason,
-            }
-            if rec.data is not None:
-                q["input"] = rec.data
-            elif rec.raw is not None:
-                q["raw"] = rec.raw
-            if c is not None:
-                q["output"] = c.text
-            if o.has_parsed:
-                q["json"] = o.parsed
-            if o.score is not None:
-                q["score"] = round(o.score, 6)
-            if o.assertions:
-                q["assertions"] = [_assertion_dict(a) for a in o.assertions]
-            if c is not None or o.kind == "error":
-                q["lineage"] = self._lineage(o)
-            self.q_log.append(q)
+            self.q_log.append(quarantine_line(o, self.plan, s))
             if o.kind == "error":
                 s.errors += 1
             else:
@@ -309,12 +250,6 @@ class _Runner:
                     if t.done() and not t.cancelled() and t.exception() is None:
                         self.write(t.result())
                 self.in_flight.clear()
-
-
-def _assertion_dict(a: Any) -> dict[str, Any]:
-    d: dict[str, Any] = dict(a.to_dict())
-    d.pop("value", None)
-    return d
 
 
 def default_caller(ws: Workspace, *, cache: bool = False) -> Any:
