@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from loomgit.batch.inputs import (
-    InputError,
-    RecordReader,
-    check_mapping,
-    parse_map,
-    select_vars,
-)
+from loomgit.batch.inputs.mapping import check_mapping, parse_map, select_vars
+from loomgit.batch.inputs.reader import RecordReader
+from loomgit.batch.inputs.record import InputError
 from loomgit.errors import EXIT_USAGE, UsageError
 from loomgit.prompt.model import Variable
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import loomgit.yamlio as yamlio
 from loomgit.batch.cost import parse_budget
-from loomgit.batch.inputs import FORMATS
+from loomgit.batch.inputs.record import FORMATS
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.gates import GateError, parse_gate

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from loomgit.batch.estimate import estimate_cases, estimate_input
-from loomgit.batch.inputs import parse_map
+from loomgit.batch.inputs.mapping import parse_map
 from loomgit.batch.lineage import lineage as build
 from loomgit.batch.lineage import overview, promotions
 from loomgit.batch.outputs import write_atomic

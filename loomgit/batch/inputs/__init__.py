@@ -9,43 +9,11 @@ JSON array, the CSV header is unusable) raise :class:`InputError`.
 Records are numbered from 1 in file order (bad ones included), so the same file gives the
 same numbers on every read: an interrupted run resumes by skipping the numbers it finished.
 
-``reader`` opens a file and picks the format; ``jsonl``, ``json_array`` and ``csv`` read
-one format each over ``lines``; ``mapping`` turns a record's fields into variables.
+``reader`` (:class:`RecordReader`) opens a file and picks the format; ``jsonl``,
+``json_array`` and ``csv`` read one format each over ``lines``; ``record`` holds the
+:class:`Record` type and what every format shares; ``mapping`` turns a record's fields
+into variables. Import from the module that holds a name (this package re-exports nothing,
+so that reading a pipeline file, which only needs ``record.FORMATS``, stays cheap).
 """
 
 from __future__ import annotations
-
-from loomgit.batch.inputs.mapping import (
-    check_mapping,
-    coerce_cell,
-    lookup,
-    parse_map,
-    select_vars,
-)
-from loomgit.batch.inputs.reader import RecordReader, file_fingerprint
-from loomgit.batch.inputs.record import (
-    FORMATS,
-    MAX_RECORD_BYTES,
-    PREVIEW_CHARS,
-    InputError,
-    Record,
-    detect_format,
-    preview,
-)
-
-__all__ = [
-    "FORMATS",
-    "MAX_RECORD_BYTES",
-    "PREVIEW_CHARS",
-    "InputError",
-    "Record",
-    "RecordReader",
-    "check_mapping",
-    "coerce_cell",
-    "detect_format",
-    "file_fingerprint",
-    "lookup",
-    "parse_map",
-    "preview",
-    "select_vars",
-]
