@@ -1,4 +1,5 @@
-"""Cost estimates before a run, and the budget check during one.
+"""Tokens and dollars: the token estimate of a text, estimates priced per model, and the
+budget check during a run (estimates for a workspace: :mod:`loomgit.batch.estimate`).
 
 Token counts are estimated, not exact: no tokenizer is downloaded. The estimate for a
 text is ``ceil(ascii_chars / 4 + other_chars / 1.5)`` (about 4 characters per token for

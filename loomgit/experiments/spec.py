@@ -1,4 +1,5 @@
-"""Experiment files: ``experiments/NAME.yaml``, parsed and validated with file:line errors.
+"""Experiment files: where they live (``experiments/NAME.yaml``), loading one and checking
+it for ``loomgit check`` (the parsing itself is :mod:`loomgit.experiments.parse`).
 
 ```yaml
 prompt: support/summarize
