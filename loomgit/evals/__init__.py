@@ -7,6 +7,6 @@
   model client, and the judge/embedding services of the assertions;
 - ``runner`` runs targets with bounded concurrency; ``cases`` and ``results`` hold what
   came out; ``records`` appends every run to ``.git/loomgit/runs.sqlite``;
-- ``engine`` is the entry point (``evaluate``); ``compare`` evaluates BASE against the
-  working tree case by case.
+- ``engine`` is the entry point (``evaluate``); ``compare`` evaluates BASE and the working
+  tree and ``comparison`` compares the two reports case by case.
 """
