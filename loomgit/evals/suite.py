@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import loomgit.yamlio as yamlio
-from loomgit import __version__
+from loomgit._version import __version__
 from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.distribution import DistributionError, parse_check
