@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from loomgit.batch.inputs import (
-    InputError,
-    RecordReader,
-    check_mapping,
-    parse_map,
-    select_vars,
-)
+from loomgit.batch.inputs.mapping import check_mapping, parse_map, select_vars
+from loomgit.batch.inputs.reader import RecordReader
+from loomgit.batch.inputs.record import InputError
 from loomgit.errors import EXIT_USAGE, UsageError
 from loomgit.prompt.model import Variable
 
@@ -323,9 +319,9 @@ def test_json_array_scanner_at_every_chunk_boundary(
     edge; the records must still equal what json.loads makes of the whole file."""
     import random
 
-    import loomgit.batch.inputs as inputs
+    import loomgit.batch.inputs.lines as lines
 
-    monkeypatch.setattr(inputs, "_CHUNK", chunk)
+    monkeypatch.setattr(lines, "CHUNK", chunk)
     rng = random.Random(chunk)
     alphabet = ['"', "\\", "[", "]", "{", "}", ",", "\n", "é", "a", " ", "\t", "☃"]
     items = [

@@ -15,7 +15,6 @@ from conftest import GitRepo
 
 from loomgit.batch.cost import (
     Budget,
-    Price,
     estimate,
     estimate_tokens,
     message_tokens,
@@ -30,6 +29,7 @@ from loomgit.batch.outputs import (
     recover,
     save_checkpoint,
 )
+from loomgit.batch.prices import Price
 from loomgit.report.html import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,8 +165,9 @@ def test_checkpoint_is_replaced_atomically(tmp_path: Path) -> None:
 
 
 def test_lineage_joins_history_stages_evals_and_batch_runs(repo: GitRepo) -> None:
-    from loomgit.batch.lineage import lineage, record_batch
-    from loomgit.batch.runner import BatchSummary
+    from loomgit.batch.lineage import lineage
+    from loomgit.batch.model import BatchSummary
+    from loomgit.batch.records import record_batch
     from loomgit.evals.records import connect, db_path
     from loomgit.workspace import Workspace
 

@@ -8,16 +8,17 @@ suite edits never decide a promotion."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from loomgit._git import objects
-from loomgit.errors import InfraError
+from loomgit.errors import InfraError, LoomgitError
+from loomgit.evals.engine import evaluate
+from loomgit.evals.results import EvalReport
+from loomgit.evals.runner import Target
+from loomgit.evals.suite import SuiteError, parse_suite
+from loomgit.prompt.parse import decode, parse_prompt
+from loomgit.stages.source import Source
 from loomgit.stages.state import StageError, blob_loader
-
-if TYPE_CHECKING:
-    from loomgit.evals.results import EvalReport
-    from loomgit.stages.source import Source
-    from loomgit.workspace import Workspace
+from loomgit.workspace import Workspace
 
 SUITE_SUFFIX = ".tests.yaml"
 
@@ -33,8 +34,6 @@ def suite_path(prompt_path: str) -> str:
 def _suite_blob(ws: Workspace, src: Source) -> tuple[str, str, bytes] | None:
     """(path, where, text) of the suite to gate on: the prompt's suite as committed at
     HEAD (today's quality bar), else the suite beside the file at the version's commit."""
-    from loomgit.errors import LoomgitError
-
     candidates = []
     try:
         candidates.append(("HEAD", suite_path(ws.find(src.id).path)))
@@ -50,11 +49,6 @@ def _suite_blob(ws: Workspace, src: Source) -> tuple[str, str, bytes] | None:
 
 def run_suite(ws: Workspace, src: Source) -> EvalReport:
     """Evaluate ``src`` (the prompt at its version, includes as promoted) with its suite."""
-    from loomgit.evals.engine import evaluate
-    from loomgit.evals.runner import Target
-    from loomgit.evals.suite import SuiteError, parse_suite
-    from loomgit.prompt.parse import decode, parse_prompt
-
     found = _suite_blob(ws, src)
     if found is None:
         raise StageError(
@@ -78,6 +72,9 @@ def run_suite(ws: Workspace, src: Source) -> EvalReport:
 
 
 def require_passing(ws: Workspace, src: Source) -> EvalReport:
+    """The eval gate for ``promote(..., eval_gate=require_passing)``: raises
+    :class:`EvalGateFailed` on a failed gate, :class:`InfraError` when the eval could not
+    run cleanly."""
     report = run_suite(ws, src)
     s = report.summary()
     figures = f"{s['passed']} passed, {s['failed']} failed, {s['errors']} errors"

@@ -23,12 +23,20 @@ Paths are relative to the repository root. Problems are reported as ``file:line`
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loomgit.errors import UsageError
+import loomgit.yamlio as yamlio
+from loomgit.batch.cost import parse_budget
+from loomgit.batch.inputs.record import FORMATS
+from loomgit.errors import LoomgitError, UsageError
+from loomgit.evals.assertions import spec_problem
+from loomgit.evals.gates import GateError, parse_gate
 from loomgit.findings import Finding, error, warning
+from loomgit.prompt.render import interface
+from loomgit.refs import split_ref
 
 if TYPE_CHECKING:
     from loomgit.workspace import Workspace
@@ -132,10 +140,6 @@ def default_quarantine(output: str) -> str:
 
 def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]:
     """The pipeline in ``text`` and every problem found (None when unusable)."""
-    from loomgit import yamlio
-    from loomgit.batch.cost import parse_budget
-    from loomgit.batch.inputs import FORMATS
-
     try:
         data = yamlio.load(text, path=rel)
     except yamlio.YamlError as e:
@@ -152,8 +156,6 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
 
     for key in data:
         if key not in KEYS:
-            import difflib
-
             close = difflib.get_close_matches(str(key), list(KEYS), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             out.append(error(rel, at(key), f"unknown key {key!r}{hint}; known: {', '.join(KEYS)}"))
@@ -238,18 +240,10 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
 
 
 def assertion_problem(a: Any) -> str | None:
-    try:
-        from loomgit.evals.assertions import spec_problem
-    except ImportError:  # evals not installed in this tree yet
-        from loomgit.evals.suite import assertion_problem as spec_problem
     return spec_problem(a)
 
 
 def gate_problem(raw: Any) -> str | None:
-    try:
-        from loomgit.evals.gates import GateError, parse_gate
-    except ImportError:
-        return None
     try:
         parse_gate(raw)
     except GateError as e:
@@ -279,9 +273,6 @@ def load_pipeline(ws: Workspace, name: str) -> Pipeline:
 def check_pipeline_file(ws: Workspace, rel: str) -> list[Finding]:
     """Findings for ``loomgit check``: the file's own problems, then whether the prompt
     exists, the mapped variables are the prompt's, and the input file is there."""
-    from loomgit.errors import LoomgitError
-    from loomgit.refs import split_ref
-
     full = ws.root / rel
     try:
         text = full.read_bytes().decode("utf-8")
@@ -298,7 +289,6 @@ def check_pipeline_file(ws: Workspace, rel: str) -> list[Finding]:
     except LoomgitError as e:
         out.append(error(rel, spec.lines.get("prompt"), f"prompt: {e.message}"))
         return out
-    from loomgit.prompt.render import interface
 
     try:
         names = set(interface(prompt, ws.loader))

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from loomgit.cli.output import print_json, style, table, warn
-from loomgit.errors import EXIT_FAILED
+from loomgit.errors import EXIT_FAILED, LoomgitError
+from loomgit.experiments.analysis import fmt_ci, fmt_diff, fmt_value, p_text
+from loomgit.experiments.api import experiment as open_experiment
+from loomgit.experiments.conclude import conclude as run
+from loomgit.experiments.spec import experiment_files, load_spec, name_of
+from loomgit.workspace import Workspace
 
 if TYPE_CHECKING:
     from loomgit.experiments.analysis import Status
@@ -24,9 +29,7 @@ _store_option = click.option(
 
 
 def _open(name: str, store: str | None) -> Experiment:
-    from loomgit.experiments.api import experiment
-
-    return experiment(name, store=store)
+    return open_experiment(name, store=store)
 
 
 @click.group()
@@ -38,10 +41,6 @@ def experiment() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> int:
     """List the declared experiments (a broken file is a warning line and exit 1)."""
-    from loomgit.errors import LoomgitError
-    from loomgit.experiments.spec import experiment_files, load_spec, name_of
-    from loomgit.workspace import Workspace
-
     ws = Workspace()
     rows: list[dict[str, Any]] = []
     broken = 0
@@ -83,7 +82,6 @@ def list_(as_json: bool) -> int:
 
 
 def _print_status(st: Status) -> None:
-    from loomgit.experiments.analysis import fmt_ci, fmt_diff, fmt_value, p_text
 
     s = st.spec
     better = "higher" if s.metric.direction == "higher" else "lower"
@@ -197,9 +195,6 @@ def conclude(name: str, promote: bool, force: bool, as_json: bool, store: str | 
 
     Exits 1 when there is no winner yet (too few outcomes, or no significant difference).
     """
-    from loomgit.experiments.conclude import conclude as run
-    from loomgit.workspace import Workspace
-
     result = run(Workspace(), name, promote=promote, force=force, store=store)
     data: dict[str, Any] = result.to_dict()
     if as_json:

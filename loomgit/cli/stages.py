@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
+from loomgit.app.export import export_bundle, write_bundle
+from loomgit.app.gate import require_passing
 from loomgit.cli.output import print_json, style, table
-
-if TYPE_CHECKING:
-    from loomgit.stages import PromoteResult
+from loomgit.stages import PromoteResult, report, stage_promotions
+from loomgit.stages import promote as do_promote
+from loomgit.stages import rollback as do_rollback
+from loomgit.stages.remote import fetch as do_fetch
+from loomgit.stages.remote import pick_remote
+from loomgit.workspace import Workspace
 
 _remote = click.option(
     "--remote",
@@ -88,9 +91,6 @@ def promote(
     VERSION is 1.2.0, 1.2 (newest 1.2.x), latest, a commit, or a stage name (what that
     stage holds). The working tree, index and current branch are never touched.
     """
-    from loomgit.stages import promote as do_promote
-    from loomgit.workspace import Workspace
-
     r = do_promote(
         Workspace(),
         ident,
@@ -98,7 +98,7 @@ def promote(
         stage,
         message=message,
         force=force,
-        require_eval=require_eval,
+        eval_gate=require_passing if require_eval else None,
         fetch=fetch,
         push=push,
         remote=remote,
@@ -136,9 +136,6 @@ def rollback(
     as_json: bool,
 ) -> int:
     """Put the previous version of ID back on STAGE (a new commit; history is kept)."""
-    from loomgit.stages import rollback as do_rollback
-    from loomgit.workspace import Workspace
-
     r = do_rollback(
         Workspace(), ident, stage, to=to, message=message, fetch=fetch, push=push, remote=remote
     )
@@ -164,14 +161,8 @@ def rollback(
 def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
     """Each stage: what it holds (id -> version), its last promotions, and any commit
     made on it by hand. Exit 1 when a stage cannot be trusted."""
-    from loomgit.stages import report
-    from loomgit.workspace import Workspace
-
     ws = Workspace()
     if fetch:
-        from loomgit.stages.remote import fetch as do_fetch
-        from loomgit.stages.remote import pick_remote
-
         do_fetch(
             ws.root,
             [ws.config.branch_for(s) for s in ws.config.stages],
@@ -239,9 +230,6 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
 def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
     """Write what STAGE holds to a JSON bundle for loomgit.load(bundle=FILE) or
     LOOMGIT_BUNDLE=FILE: applications can ship it without .git."""
-    from loomgit.app.export import export_bundle, write_bundle
-    from loomgit.workspace import Workspace
-
     bundle = export_bundle(Workspace(), stage, list(ids) or None, allow_untrusted=force)
     if output == "-":
         print_json(bundle)
@@ -257,9 +245,6 @@ def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
 
 def stage_log(ident: str, stage: str, as_json: bool) -> int:
     """``loomgit log ID --stage STAGE``: the promotions of one prompt, newest first."""
-    from loomgit.stages import stage_promotions
-    from loomgit.workspace import Workspace
-
     proms = stage_promotions(Workspace(), ident, stage)
     if as_json:
         print_json([p.to_dict() for p in proms])

@@ -1,221 +1,52 @@
 """``loomgit eval --compare BASE``: the changed prompts at BASE and in the working tree,
-evaluated on the same cases (the working tree's suites), case by case.
+evaluated on the same cases (the working tree's suites), then compared case by case
+(:mod:`loomgit.evals.comparison` says how).
 
 A prompt is *changed* when its file is new or when, for some case, the messages it renders,
 its model or its params differ between BASE and the working tree (so a change to an
-included partial counts, and an edit that renders the same does not). Per case:
-
-- ``regression``: passed at BASE, fails now      - ``fix``: failed at BASE, passes now
-- ``same``: both passed or both failed           - ``new``: no result at BASE
-- ``error``: an error on either side kept it from being compared;  ``skipped``
-
-The verdict is ``regressed`` when there is a regression or a gate (or distribution check)
-fails now that did not fail at BASE; else ``error`` when errors kept cases from being
-compared; else ``improved`` when there are fixes; else ``unchanged``.
+included partial counts, and an edit that renders the same does not).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from loomgit import _git
-from loomgit._git.refs import resolve_commit
-from loomgit.errors import EXIT_FAILED, EXIT_INFRA, LoomgitError, UsageError
+from loomgit.errors import LoomgitError, RefError, UsageError
+from loomgit.evals.comparison import (
+    CaseChange,
+    Comparison,
+    PromptChange,
+    classify,
+    diff_reports,
+)
+from loomgit.evals.engine import evaluate, options_from_config
+from loomgit.evals.records import record_report
+from loomgit.evals.rendering import CaseRenderer
+from loomgit.evals.runner import RunOptions, Target, models_for, params_for
+from loomgit.evals.targets import (
+    SuiteRef,
+    head_commit,
+    load_suite_for,
+    suite_refs,
+    target,
+    verify_ref,
+)
+from loomgit.workspace import Workspace
 
-if TYPE_CHECKING:
-    from loomgit.evals.engine import SuiteRef
-    from loomgit.evals.results import CaseResult, EvalReport
-    from loomgit.evals.runner import RunOptions, Target
-    from loomgit.workspace import Workspace
-
-
-@dataclass
-class CaseChange:
-    prompt: str
-    case: str
-    provider: str
-    change: str
-    base_status: str | None
-    head_status: str
-    base_score: float | None
-    head_score: float | None
-    why: str = ""
-
-    @property
-    def delta(self) -> float | None:
-        if self.base_score is None or self.head_score is None:
-            return None
-        return self.head_score - self.base_score
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "case": self.case,
-            "provider": self.provider,
-            "change": self.change,
-            "before": {"status": self.base_status, "score": self.base_score},
-            "after": {"status": self.head_status, "score": self.head_score},
-            "delta": None if self.delta is None else round(self.delta, 6),
-            "why": self.why,
-        }
-
-
-@dataclass
-class PromptChange:
-    prompt: str
-    base_version: str | None
-    head_version: str | None
-    base_status: str | None  # None: the prompt is new
-    head_status: str
-    base_pass_rate: float | None
-    head_pass_rate: float | None
-    base_score: float | None
-    head_score: float | None
-    regressions: int = 0
-    fixes: int = 0
-
-    @property
-    def gate_regressed(self) -> bool:
-        return self.head_status == "failed" and self.base_status != "failed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "before": {
-                "version": self.base_version,
-                "status": self.base_status,
-                "pass_rate": self.base_pass_rate,
-                "score": self.base_score,
-            },
-            "after": {
-                "version": self.head_version,
-                "status": self.head_status,
-                "pass_rate": self.head_pass_rate,
-                "score": self.head_score,
-            },
-            "regressions": self.regressions,
-            "fixes": self.fixes,
-            "gate_regressed": self.gate_regressed,
-        }
-
-
-@dataclass
-class Comparison:
-    base_ref: str
-    base: EvalReport
-    head: EvalReport
-    prompts: list[PromptChange] = field(default_factory=list)
-    cases: list[CaseChange] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-
-    @property
-    def regressions(self) -> list[CaseChange]:
-        return [c for c in self.cases if c.change == "regression"]
-
-    @property
-    def fixes(self) -> list[CaseChange]:
-        return [c for c in self.cases if c.change == "fix"]
-
-    @property
-    def verdict(self) -> str:
-        if self.regressions or any(p.gate_regressed for p in self.prompts):
-            return "regressed"
-        if any(c.change == "error" for c in self.cases):
-            return "error"
-        return "improved" if self.fixes else "unchanged"
-
-    @property
-    def exit_code(self) -> int:
-        return {"regressed": EXIT_FAILED, "error": EXIT_INFRA}.get(self.verdict, 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "base": self.base_ref,
-            "verdict": self.verdict,
-            "regressions": len(self.regressions),
-            "fixes": len(self.fixes),
-            "prompts": [p.to_dict() for p in self.prompts],
-            "cases": [c.to_dict() for c in self.cases],
-            "unchanged_prompts": self.unchanged,
-            "before": self.base.to_dict(),
-            "after": self.head.to_dict(),
-        }
-
-
-def _mean(vals: Sequence[float | None]) -> float | None:
-    v = [x for x in vals if x is not None]
-    return sum(v) / len(v) if v else None
-
-
-def classify(base: CaseResult | None, head: CaseResult) -> str:
-    if head.status == "skipped":
-        return "skipped"
-    if base is None:
-        return "new"
-    if "error" in (base.status, head.status):
-        return "error"
-    if base.status == "passed" and head.status == "failed":
-        return "regression"
-    if base.status == "failed" and head.status == "passed":
-        return "fix"
-    return "same"
-
-
-def diff_reports(base_ref: str, base: EvalReport, head: EvalReport) -> Comparison:
-    """Case-by-case comparison of two reports of the same cases."""
-    cmp = Comparison(base_ref, base, head)
-    before = {r.key: r for r in base.results}
-    base_suites = {s.prompt: s for s in base.suites}
-    for hs in head.suites:
-        bs = base_suites.get(hs.prompt)
-        pc = PromptChange(
-            hs.prompt,
-            bs.version if bs else None,
-            hs.version,
-            bs.status if bs else None,
-            hs.status,
-            _pass_rate(bs.cases) if bs else None,
-            _pass_rate(hs.cases),
-            _mean([r.score for r in bs.cases]) if bs else None,
-            _mean([r.score for r in hs.cases]),
-        )
-        for r in hs.cases:
-            b = before.get(r.key)
-            change = classify(b, r)
-            why = r.why() if change in ("regression", "error", "new") else ""
-            if change == "error" and b is not None and b.status == "error":
-                why = f"at base: {b.why()}"
-            cmp.cases.append(
-                CaseChange(
-                    r.prompt,
-                    r.case,
-                    r.provider,
-                    change,
-                    b.status if b else None,
-                    r.status,
-                    b.score if b else None,
-                    r.score,
-                    why,
-                )
-            )
-            pc.regressions += change == "regression"
-            pc.fixes += change == "fix"
-        cmp.prompts.append(pc)
-    return cmp
-
-
-def _pass_rate(cases: Sequence[CaseResult]) -> float | None:
-    decided = [r for r in cases if r.status in ("passed", "failed")]
-    return sum(1 for r in decided if r.status == "passed") / len(decided) if decided else None
+__all__ = [
+    "CaseChange",
+    "Comparison",
+    "PromptChange",
+    "classify",
+    "compare",
+    "diff_reports",
+    "plan_compare",
+]
 
 
 def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
     """What reaches the model for every case: rendered messages, model, params."""
-    from loomgit.evals.rendering import CaseRenderer
-    from loomgit.evals.runner import models_for, params_for
-
     renderer = CaseRenderer(
         t.prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
     )
@@ -235,17 +66,6 @@ def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
     return tuple(repr(x) for x in out)
 
 
-def verify_ref(ws: Workspace, ref: str) -> str:
-    _git.require_repo(ws.root)
-    sha = resolve_commit(ws.root, ref)
-    if not sha:
-        raise UsageError(
-            f"--compare {ref!r}: no such commit, branch or tag "
-            "(in CI, check out with fetch-depth: 0)"
-        )
-    return sha
-
-
 def plan_compare(
     ws: Workspace,
     base_ref: str,
@@ -255,9 +75,6 @@ def plan_compare(
     explicit: bool = False,
 ) -> tuple[list[Target], list[Target], list[str]]:
     """(base targets, head targets, unchanged prompt ids) for the suites ``refs``."""
-    from loomgit.errors import RefError
-    from loomgit.evals.engine import head_commit, load_suite_for, target
-
     sha = verify_ref(ws, base_ref)
     commit = head_commit(ws)
     base_t: list[Target] = []
@@ -295,8 +112,6 @@ def compare(
     mode: str = "live",
 ) -> Comparison:
     """Evaluate the changed prompts (or the named ones) at ``base_ref`` and now."""
-    from loomgit.evals.engine import evaluate, options_from_config, suite_refs
-
     opts = options or options_from_config(ws)
     refs = suite_refs(ws, ids)
     base_t, head_t, unchanged = plan_compare(ws, base_ref, refs, opts, explicit=bool(ids))
@@ -320,8 +135,6 @@ def compare(
         mode=mode,
     )
     if record:
-        from loomgit.evals.records import record_report
-
         if base_t:
             record_report(ws, base, kind="compare-base")
         if head_t:

@@ -1,4 +1,5 @@
-"""Evaluating a workspace: which suites to run, on which prompts, then run and record.
+"""Evaluating a workspace: run options from ``loomgit.yaml``, then run the chosen suites
+and record the run.
 
 This is the library entry point behind ``loomgit eval``::
 
@@ -6,181 +7,49 @@ This is the library entry point behind ``loomgit eval``::
     from loomgit.evals.engine import evaluate
     report = evaluate(Workspace("."), ["support/summarize"])
     report.exit_code, report.to_dict()
+
+Choosing suites and targets lives in :mod:`loomgit.evals.targets` (re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
-from loomgit import _git
-from loomgit._git import index
-from loomgit._git.refs import head_commit as git_head
-from loomgit.errors import UsageError
-from loomgit.evals.runner import Progress, RunOptions, Target
+from loomgit.errors import ConfigError
+from loomgit.evals.models import make_caller
+from loomgit.evals.records import record_report
+from loomgit.evals.results import EvalReport
+from loomgit.evals.runner import Progress, RunOptions, Target, run
+from loomgit.evals.services import EvalServices
+from loomgit.evals.targets import (
+    SUITE_SUFFIX,
+    SuiteRef,
+    changed_suite_refs,
+    head_commit,
+    load_suite_for,
+    suite_refs,
+    target,
+    targets,
+    verify_ref,
+)
+from loomgit.workspace import Workspace
 
-if TYPE_CHECKING:
-    from loomgit.evals.results import EvalReport
-    from loomgit.evals.suite import Suite
-    from loomgit.prompt.discover import PromptFile
-    from loomgit.workspace import Workspace
-
-SUITE_SUFFIX = ".tests.yaml"
-
-
-@dataclass(frozen=True)
-class SuiteRef:
-    """A prompt file and a suite file that tests it (repo-relative paths)."""
-
-    prompt: PromptFile
-    suite_path: str
-
-
-def _suite_prompt_ref(ws: Workspace, rel: str) -> str | None:
-    """The ``prompt:`` a free-standing suite names, read without failing."""
-    from loomgit.evals.suite import parse_suite, read_suite_text
-
-    try:
-        suite, _ = parse_suite(read_suite_text(ws.root / rel, rel), rel)
-    except Exception:
-        return None
-    return suite.prompt if suite is not None else None
-
-
-def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef]:
-    """Suites to run: every suite of the repository (``ids`` empty or None) or those of
-    the named prompts (ids, prompt paths or suite paths)."""
-    from loomgit.prompt.discover import is_suite, list_files
-
-    files = ws.files()
-    by_path = {pf.path: pf for pf in files}
-    all_files = list_files(ws.root)
-    suites = [p for p in all_files if is_suite(p)]
-    refs: list[SuiteRef] = []
-    owned: set[str] = set()
-    for pf in files:
-        if pf.suite_path in suites:
-            refs.append(SuiteRef(pf, pf.suite_path))
-            owned.add(pf.suite_path)
-    for s in suites:
-        if s in owned:
-            continue
-        ref = _suite_prompt_ref(ws, s)
-        if ref is None:
-            base = s[: -len(SUITE_SUFFIX)]
-            match = [pf for pf in files if pf.path.rsplit(".", 1)[0] == base]
-            if match:
-                refs.append(SuiteRef(match[0], s))
-            continue
-        try:
-            refs.append(SuiteRef(ws.find(ref), s))
-        except Exception:
-            continue  # reported when that suite is named or checked
-    if not ids:
-        return sorted(refs, key=lambda r: (r.prompt.id, r.suite_path))
-    chosen: list[SuiteRef] = []
-    for ident in ids:
-        norm = ident.replace("\\", "/").removeprefix("./")
-        if norm.endswith(SUITE_SUFFIX):
-            hit = [r for r in refs if r.suite_path == norm]
-            if not hit:
-                if not (ws.root / norm).is_file():
-                    raise UsageError(f"{ident}: no such test suite")
-                raise UsageError(
-                    f"{ident}: no prompt for this suite (put it beside the prompt "
-                    "as NAME.tests.yaml, or set 'prompt: ID' in it)"
-                )
-        else:
-            pf = by_path.get(norm) or ws.find(ident)
-            hit = [r for r in refs if r.prompt.path == pf.path]
-            if not hit:
-                raise UsageError(f"{pf.id}: no test suite (expected {pf.suite_path})")
-        chosen += [r for r in hit if r not in chosen]
-    return chosen
-
-
-def _includes(ws: Workspace, sources: list[str]) -> set[str]:
-    """Files the templates include, transitively (repo-relative names)."""
-    from jinja2 import Environment, meta
-    from jinja2.exceptions import TemplateSyntaxError
-
-    env = Environment()
-    seen: set[str] = set()
-    todo = list(sources)
-    while todo:
-        src = todo.pop()
-        try:
-            names = meta.find_referenced_templates(env.parse(src))
-        except TemplateSyntaxError:
-            continue
-        for n in names:
-            if n and n not in seen:
-                seen.add(n)
-                text = ws.loader(n)
-                if text is not None:
-                    todo.append(text)
-    return seen
-
-
-def changed_suite_refs(
-    ws: Workspace, base: str, ids: Sequence[str] | None = None
-) -> list[SuiteRef]:
-    """Suites whose prompt, suite file or included files differ between ``base`` and the
-    working tree (committed, staged, unstaged or untracked)."""
-    from loomgit.evals.compare import verify_ref
-
-    sha = verify_ref(ws, base)
-    changed = index.changed_since(ws.root, sha)
-    chosen = []
-    for ref in suite_refs(ws, ids):
-        if ref.prompt.path in changed or ref.suite_path in changed:
-            chosen.append(ref)
-            continue
-        try:
-            prompt = ws.prompt(ref.prompt.path)
-        except Exception:
-            chosen.append(ref)  # unreadable now: evaluating it will say why
-            continue
-        if _includes(ws, [m.source for m in prompt.messages]) & changed:
-            chosen.append(ref)
-    return chosen
-
-
-def head_commit(ws: Workspace) -> str | None:
-    if not _git.is_repo(ws.root):
-        return None
-    return git_head(ws.root)
-
-
-def load_suite_for(ws: Workspace, ref: SuiteRef) -> Suite:
-    from loomgit.evals.suite import load_suite
-
-    gd = _git.git_dir(ws.root)
-    cache = gd / "loomgit" / "suites" if gd is not None else None
-    return load_suite(ws.root / ref.suite_path, ref.suite_path, cache)
-
-
-def target(
-    ws: Workspace,
-    ref: SuiteRef,
-    suite: Suite | None = None,
-    *,
-    at: str | None = None,
-    commit: str | None = None,
-) -> Target:
-    """The prompt of ``ref`` (in the working tree, or at ``at``) with its suite."""
-    from loomgit.refs import resolve
-
-    suite = suite or load_suite_for(ws, ref)
-    res = resolve(ws, f"{ref.prompt.id}@{at}" if at else ref.prompt.path)
-    return Target(res.prompt, suite, res.loader, res.version, res.commit or commit)
-
-
-def targets(ws: Workspace, ids: Sequence[str] | None = None) -> list[Target]:
-    commit = head_commit(ws)
-    return [target(ws, r, commit=commit) for r in suite_refs(ws, ids)]
-
+__all__ = [
+    "EVAL_KEYS",
+    "SUITE_SUFFIX",
+    "SuiteRef",
+    "changed_suite_refs",
+    "check_eval_config",
+    "evaluate",
+    "head_commit",
+    "load_suite_for",
+    "options_from_config",
+    "suite_refs",
+    "target",
+    "targets",
+    "verify_ref",
+]
 
 EVAL_KEYS = {
     "concurrency": "model calls at once (default 4)",
@@ -192,8 +61,6 @@ EVAL_KEYS = {
 
 def check_eval_config(sec: dict[str, object]) -> None:
     """``eval:`` in loomgit.yaml: known keys with values of the right kind."""
-    from loomgit.errors import ConfigError
-
     for key, value in sec.items():
         if key not in EVAL_KEYS:
             raise ConfigError(
@@ -239,10 +106,6 @@ def evaluate(
     """Run the suites of ``ids`` (all when empty) and record the run in runs.sqlite.
 
     ``mode`` is the provider layer's: ``live``, ``record`` (fill recordings) or ``replay``."""
-    from loomgit.evals.models import make_caller
-    from loomgit.evals.runner import run
-    from loomgit.evals.services import EvalServices
-
     opts = options or options_from_config(ws)
     tl = list(target_list) if target_list is not None else targets(ws, ids)
     report = run(
@@ -254,7 +117,5 @@ def evaluate(
     )
     report.commit = head_commit(ws)
     if record:
-        from loomgit.evals.records import record_report
-
         record_report(ws, report)
     return report

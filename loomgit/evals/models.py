@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from loomgit.config import load_config
+from loomgit.providers.cache import ResponseCache, cache_from_config
+from loomgit.providers.client import ModelClient
+
 if TYPE_CHECKING:
     from loomgit.providers.base import Completion
-    from loomgit.providers.client import ModelClient
     from loomgit.workspace import Workspace
 
 
@@ -21,11 +24,10 @@ def background_cache(config: Any) -> Any:
     keeps the requests going; :meth:`close` waits for the writes (at the end of the run)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from loomgit.providers.cache import ResponseCache, cache_from_config
-
-    base = cache_from_config(config)
-    if base is None:
+    found = cache_from_config(config)
+    if found is None:
         return False
+    base: ResponseCache = found
 
     class BackgroundCache(ResponseCache):
         def __init__(self) -> None:
@@ -89,13 +91,9 @@ def make_caller(
 
     ``mode``: ``live``, ``record`` (answer from recordings, record what is missing) or
     ``replay`` (recordings only)."""
-    from loomgit.providers.client import ModelClient
-
     if ws is not None:
         config = ws.config
     else:
-        from loomgit.config import load_config
-
         config = load_config()
     client = ModelClient(config, mode=mode, http=http, cache=background_cache(config))
     return ClientCaller(client, use_cache=use_cache)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from loomgit._git import git_dir
 from loomgit.errors import InfraError, UsageError
+from loomgit.evals.distribution import percentile
 
 if TYPE_CHECKING:
     import sqlite3
@@ -202,8 +203,6 @@ def stats(
 
     Each row: the group's key fields, runs, samples, errors, pass_rate (passed / scored
     samples), mean_score, p50_latency_ms, p95_latency_ms, tokens, cost_usd, last_run."""
-    from loomgit.evals.distribution import percentile
-
     if by not in GROUPS:
         raise UsageError(f"--by {by!r}: choose one of {', '.join(GROUPS)}")
     path = db_path(ws)

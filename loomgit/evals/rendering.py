@@ -8,11 +8,10 @@ sandbox's size and time limits intact. :class:`CaseRenderer` keeps the settings 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from loomgit.prompt.model import Prompt
-    from loomgit.prompt.render import IncludeLoader
+from loomgit.prompt.model import Prompt
+from loomgit.prompt.render import MAX_CHARS, TIMEOUT_S, IncludeLoader, render_prompt
 
 
 class CaseRenderer:
@@ -26,16 +25,12 @@ class CaseRenderer:
         max_chars: int | None = None,
         timeout_s: float | None = None,
     ) -> None:
-        from loomgit.prompt import render as R
-
         self.prompt = prompt
         self.loader = loader
-        self.max_chars = max_chars or R.MAX_CHARS
-        self.timeout_s = timeout_s or R.TIMEOUT_S
+        self.max_chars = max_chars or MAX_CHARS
+        self.timeout_s = timeout_s or TIMEOUT_S
 
     def render(self, variables: Mapping[str, Any] | None) -> list[dict[str, str]]:
-        from loomgit.prompt.render import render_prompt
-
         return render_prompt(
             self.prompt,
             variables,

@@ -10,229 +10,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from loomgit.evals.assertions import AssertionResult
+from loomgit.errors import EXIT_FAILED, EXIT_INFRA, UsageError
+from loomgit.evals.cases import CaseResult, Sample, round_or_none
 from loomgit.evals.distribution import CheckResult, run_checks
 from loomgit.evals.gates import Gate, Unit, decide, parse_gate
 from loomgit.evals.gates import value as gate_value
 
 SCHEMA_VERSION = 1
 
-
-@dataclass
-class Sample:
-    """One model answer to one case, and its assertions."""
-
-    index: int = 0
-    output: str | None = None
-    passed: bool | None = None  # None: error
-    score: float | None = None
-    assertions: list[AssertionResult] = field(default_factory=list)
-    latency_ms: float | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = None
-    cached: bool = False
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.index,
-            "output": self.output,
-            "passed": self.passed,
-            "score": _r(self.score),
-            "assertions": [a.to_dict() for a in self.assertions],
-            "latency_ms": _r(self.latency_ms, 3),
-            "tokens": {
-                "input": self.input_tokens,
-                "output": self.output_tokens,
-                "total": self.input_tokens + self.output_tokens,
-            },
-            "cost_usd": _r(self.cost_usd, 9),
-            "cached": self.cached,
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], index: int = 0) -> Sample:
-        tok = d.get("tokens") or {}
-        return cls(
-            int(d.get("sample", index)),
-            d.get("output"),
-            d.get("passed"),
-            d.get("score"),
-            [AssertionResult.from_dict(a) for a in d.get("assertions") or []],
-            d.get("latency_ms"),
-            int(tok.get("input") or 0),
-            int(tok.get("output") or 0),
-            d.get("cost_usd"),
-            bool(d.get("cached")),
-            d.get("error"),
-        )
-
-    def row(self) -> dict[str, float | None]:
-        """The values ``distribution:`` checks see."""
-        return {
-            "score": self.score,
-            "passed": 1.0 if self.passed else 0.0,
-            "latency_ms": self.latency_ms,
-            "cost_usd": self.cost_usd,
-            "tokens": float(self.input_tokens + self.output_tokens),
-            "input_tokens": float(self.input_tokens),
-            "output_tokens": float(self.output_tokens),
-        }
-
-
-def _r(v: float | None, nd: int = 6) -> float | None:
-    return None if v is None else round(float(v), nd)
-
-
-@dataclass
-class CaseResult:
-    """One case of a suite on one provider: its samples and its verdict."""
-
-    prompt: str
-    case: str
-    provider: str
-    samples: list[Sample] = field(default_factory=list)
-    version: str | None = None
-    commit: str | None = None
-    suite: str = ""
-    weight: float = 1.0
-    line: int | None = None
-    status: str = "error"  # passed | failed | error | skipped
-    error_msg: str | None = None  # set when the case could not run at all (render error)
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.prompt, self.case, self.provider)
-
-    @property
-    def scored(self) -> list[Sample]:
-        return [s for s in self.samples if s.passed is not None]
-
-    @property
-    def passed(self) -> bool | None:
-        return {"passed": True, "failed": False}.get(self.status)
-
-    @property
-    def score(self) -> float | None:
-        vals = [s.score for s in self.scored if s.score is not None]
-        return sum(vals) / len(vals) if vals else None
-
-    @property
-    def pass_rate(self) -> float | None:
-        sc = self.scored
-        return sum(1 for s in sc if s.passed) / len(sc) if sc else None
-
-    @property
-    def error(self) -> str | None:
-        if self.error_msg:
-            return self.error_msg
-        errs = [s.error for s in self.samples if s.error]
-        if not errs:
-            return None
-        return (
-            errs[0] if len(errs) == 1 else f"{errs[0]} ({len(errs)} of {len(self.samples)} samples)"
-        )
-
-    @property
-    def latency_ms(self) -> float | None:
-        vals = [s.latency_ms for s in self.scored if s.latency_ms is not None]
-        return sum(vals) / len(vals) if vals else None
-
-    @property
-    def cost_usd(self) -> float | None:
-        vals = [s.cost_usd for s in self.samples if s.cost_usd is not None]
-        return sum(vals) if vals else None
-
-    @property
-    def input_tokens(self) -> int:
-        return sum(s.input_tokens for s in self.samples)
-
-    @property
-    def output_tokens(self) -> int:
-        return sum(s.output_tokens for s in self.samples)
-
-    def shown_sample(self) -> Sample | None:
-        """The sample a one-line report shows: the first failing one, else the first."""
-        for s in self.samples:
-            if s.passed is False:
-                return s
-        return self.samples[0] if self.samples else None
-
-    def why(self) -> str:
-        """Why the case did not pass, in one line (empty when it passed)."""
-        if self.status == "error":
-            return self.error or "error"
-        s = self.shown_sample()
-        if self.status != "failed" or s is None:
-            return ""
-        bad = [a for a in s.assertions if not a.passed and a.weight > 0]
-        if not bad:
-            return f"score {self.score:.2f}" if self.score is not None else ""
-        return "; ".join(f"{a.kind}: {a.message}" for a in bad[:3])
-
-    def finalize(self, gate: Gate) -> None:
-        if self.status == "skipped":
-            return
-        if self.error_msg or not self.samples:
-            self.status = "error"
-            return
-        self.status = decide(gate, [Unit(s.passed, s.score) for s in self.samples])
-
-    def to_dict(self) -> dict[str, Any]:
-        shown = self.shown_sample()
-        d: dict[str, Any] = {
-            "prompt": self.prompt,
-            "version": self.version,
-            "commit": self.commit,
-            "suite": self.suite,
-            "case": self.case,
-            "provider": self.provider,
-            "status": self.status,
-            "passed": self.passed,
-            "score": _r(self.score),
-            "pass_rate": _r(self.pass_rate),
-            "repeat": len(self.samples),
-            "output": shown.output if shown else None,
-            "assertions": [a.to_dict() for a in shown.assertions] if shown else [],
-            "latency_ms": _r(self.latency_ms, 3),
-            "tokens": {
-                "input": self.input_tokens,
-                "output": self.output_tokens,
-                "total": self.input_tokens + self.output_tokens,
-            },
-            "cost_usd": _r(self.cost_usd, 9),
-            "cached": bool(self.samples) and all(s.cached for s in self.samples),
-            "error": self.error,
-            "weight": self.weight,
-        }
-        if len(self.samples) > 1:
-            d["samples"] = [s.to_dict() for s in self.samples]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CaseResult:
-        if "samples" in d:
-            samples = [Sample.from_dict(s, i) for i, s in enumerate(d["samples"])]
-        elif d.get("repeat", 1) and d.get("status") != "skipped":
-            samples = [Sample.from_dict(d)]  # one sample: the flat fields are its own
-        else:
-            samples = []
-        cr = cls(
-            str(d["prompt"]),
-            str(d["case"]),
-            str(d.get("provider", "")),
-            samples,
-            d.get("version"),
-            d.get("commit"),
-            str(d.get("suite", "")),
-            float(d.get("weight", 1.0)),
-            status=str(d.get("status", "error")),
-        )
-        if not samples and cr.status != "skipped":
-            cr.error_msg = d.get("error") or "no samples"
-        return cr
+__all__ = [
+    "SCHEMA_VERSION",
+    "CaseResult",
+    "EvalReport",
+    "Sample",
+    "SuiteResult",
+    "merge",
+]
 
 
 @dataclass
@@ -294,7 +87,7 @@ class SuiteResult:
             "gate": self.gate.to_spec(),
             "status": self.status,
             "gate_status": self.gate_status,
-            "gate_value": _r(self.gate_value),
+            "gate_value": round_or_none(self.gate_value),
             "distribution": list(self.distribution),
             "checks": [
                 {**ch.to_dict(), "passed": st} for ch, st in zip(self.checks, self.check_status)
@@ -335,8 +128,6 @@ class EvalReport:
     def exit_code(self) -> int:
         """0 every gate passed; 1 a gate or distribution check failed; 3 errors kept
         cases from running (and nothing failed outright)."""
-        from loomgit.errors import EXIT_FAILED, EXIT_INFRA
-
         return {"passed": 0, "failed": EXIT_FAILED}.get(self.status, EXIT_INFRA)
 
     def summary(self) -> dict[str, Any]:
@@ -351,7 +142,7 @@ class EvalReport:
             "failed": failed,
             "errors": errors,
             "skipped": sum(1 for r in res if r.status == "skipped"),
-            "pass_rate": _r(passed / (passed + failed)) if passed + failed else None,
+            "pass_rate": round_or_none(passed / (passed + failed)) if passed + failed else None,
             "gate": self.status,
             "cost_usd": round(sum(costs), 9) if costs else 0.0,
             "duration_s": round(self.duration_s, 3),
@@ -379,8 +170,6 @@ class EvalReport:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], source: str = "report") -> EvalReport:
         """Read a report written by :meth:`to_dict` (gates are recomputed by :meth:`finalize`)."""
-        from loomgit.errors import UsageError
-
         if not isinstance(d, Mapping) or "results" not in d or "suites" not in d:
             raise UsageError(
                 f"{source}: not a loomgit eval report (no 'suites'/'results'; "
@@ -426,8 +215,6 @@ def merge(reports: Iterable[tuple[str, EvalReport]]) -> EvalReport:
 
     The same case in two reports is an error (the same shard given twice?).
     """
-    from loomgit.errors import UsageError
-
     by_suite: dict[tuple[str, str], SuiteResult] = {}
     seen: dict[tuple[str, str, str], str] = {}
     duration = 0.0

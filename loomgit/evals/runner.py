@@ -26,10 +26,11 @@ from loomgit.evals.assertions import (
     evaluate,
 )
 from loomgit.evals.gates import parse_gate
+from loomgit.evals.rendering import CaseRenderer
 from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult
 
 if TYPE_CHECKING:
-    from loomgit.evals.suite import Case, Suite
+    from loomgit.evals.suite_model import Case, Suite
     from loomgit.prompt.model import Prompt
     from loomgit.prompt.render import IncludeLoader
     from loomgit.providers.base import Completion
@@ -136,8 +137,6 @@ def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
 
 def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
     """Render every selected case and lay out the samples to run."""
-    from loomgit.evals.rendering import CaseRenderer
-
     report = EvalReport(shard=options.shard)
     jobs: list[_Job] = []
     index = 0

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from loomgit.errors import LoomgitError
 from loomgit.evals.assertions import AssertionError_, Observation, parse_json
+from loomgit.prompt.parse import read_prompt
+from loomgit.refs import resolve
 
 if TYPE_CHECKING:
     from loomgit.evals.runner import ModelCaller
@@ -109,14 +111,11 @@ class EvalServices:
         key = ref or self._judge_prompt
         if key in self._judges:
             return self._judges[key]
-        from loomgit.prompt.parse import read_prompt
 
         found: tuple[Prompt, Any] | None = None
         if self.ws is not None:
             wanted = key or JUDGE_ID
             try:
-                from loomgit.refs import resolve
-
                 res = resolve(self.ws, wanted)
                 found = (res.prompt, res.loader)
             except LoomgitError as e:

@@ -6,88 +6,43 @@ Every problem is reported with the file and line it is on, all at once, so that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import difflib
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
-from loomgit.errors import PromptError, UsageError
+import loomgit.yamlio as yamlio
+from loomgit._version import __version__
+from loomgit.errors import LoomgitError, PromptError
+from loomgit.evals.assertions import spec_problem
+from loomgit.evals.distribution import DistributionError, parse_check
+from loomgit.evals.gates import GateError, parse_gate
+from loomgit.evals.suite_model import (
+    CASE_KEYS,
+    DEFAULT_KEYS,
+    MAX_REPEAT,
+    SUITE_KEYS,
+    Case,
+    Suite,
+    SuiteError,
+)
 from loomgit.findings import Finding, error
+from loomgit.fsutil import atomic_write
+from loomgit.prompt.parse import decode
+from loomgit.prompt.render import resolve_variables
 
-SUITE_KEYS = {
-    "providers",
-    "repeat",
-    "gate",
-    "defaults",
-    "cases",
-    "distribution",
-    "prompt",
-    "threshold",
-    "description",
-}
-CASE_KEYS = {
-    "name",
-    "vars",
-    "assert",
-    "description",
-    "repeat",
-    "skip",
-    "tags",
-    "expected",
-    "weight",
-}
-DEFAULT_KEYS = {"assert", "vars", "params"}
-GATES = {"all_pass", "majority_pass", "any_pass", "weighted"}
-MAX_REPEAT = 1000
-
-
-class SuiteError(UsageError, PromptError):
-    """A test suite cannot be used (exit 2: the input is wrong, nothing was evaluated)."""
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    vars: dict[str, Any]
-    asserts: tuple[dict[str, Any], ...]
-    line: int | None = None
-    repeat: int | None = None
-    expected: Any = None
-    weight: float = 1.0
-    skip: bool = False
-    tags: tuple[str, ...] = ()
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Suite:
-    path: str
-    cases: tuple[Case, ...]
-    providers: tuple[str, ...] = ()
-    repeat: int = 1
-    gate: Any = "all_pass"
-    defaults: dict[str, Any] = field(default_factory=dict)
-    distribution: tuple[str, ...] = ()
-    raw: dict[str, Any] = field(default_factory=dict)
-    threshold: float | None = None
-    prompt: str | None = None
-
-    @property
-    def default_asserts(self) -> tuple[dict[str, Any], ...]:
-        return tuple(self.defaults.get("assert") or ())
-
-    @property
-    def default_vars(self) -> dict[str, Any]:
-        return dict(self.defaults.get("vars") or {})
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.defaults.get("params") or {})
-
-    def case_vars(self, case: Case) -> dict[str, Any]:
-        return {**self.default_vars, **case.vars}
-
-    def case_asserts(self, case: Case) -> tuple[dict[str, Any], ...]:
-        return self.default_asserts + case.asserts
+__all__ = [
+    "Case",
+    "Suite",
+    "SuiteError",
+    "assertion_problem",
+    "check_suite_file",
+    "load_suite",
+    "parse_suite",
+    "read_suite_text",
+]
 
 
 def _repeat_ok(v: Any) -> bool:
@@ -95,9 +50,6 @@ def _repeat_ok(v: Any) -> bool:
 
 
 def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Finding]) -> list[Any]:
-    from loomgit import yamlio
-    from loomgit.evals.assertions import spec_problem
-
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -115,8 +67,6 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
     ``yamlio.load`` reads with libyaml first; when the suite has a problem it is read again
     with ruamel alone, so that messages and lines are ruamel's own."""
-    from loomgit import yamlio
-
     try:
         data = yamlio.load(text, path=path)
     except yamlio.YamlError as e:
@@ -132,10 +82,6 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
 
 def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
-    from loomgit import yamlio
-    from loomgit.evals.distribution import DistributionError, parse_check
-    from loomgit.evals.gates import GateError, parse_gate
-
     if data is None:
         return None, [error(path, None, "empty test suite")]
     if not isinstance(data, dict):
@@ -147,8 +93,6 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
 
     for key in data:
         if key not in SUITE_KEYS:
-            import difflib
-
             close = difflib.get_close_matches(str(key), sorted(SUITE_KEYS), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             out.append(
@@ -300,14 +244,10 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
 
 def assertion_problem(a: Any) -> str | None:
     """Why the raw assertion ``a`` is unusable, or None (kept for callers of the old name)."""
-    from loomgit.evals.assertions import spec_problem
-
     return spec_problem(a)
 
 
 def read_suite_text(full: Path, display: str) -> str:
-    from loomgit.prompt.parse import decode
-
     try:
         return decode(full.read_bytes(), display)
     except OSError as e:
@@ -324,10 +264,6 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     text = read_suite_text(full, display)
     key = None
     if cache_dir is not None:
-        import hashlib
-
-        from loomgit._version import __version__
-
         key = hashlib.sha256(
             f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode("utf-8", "surrogatepass")
         ).hexdigest()
@@ -353,8 +289,6 @@ CACHE_FORMAT = 1
 
 
 def _cached(path: Path) -> Suite | None:
-    import json
-
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         cases = tuple(
@@ -374,11 +308,6 @@ def _cached(path: Path) -> Suite | None:
 
 
 def _store(path: Path, suite: Suite) -> None:
-    import dataclasses
-    import json
-
-    from loomgit.fsutil import atomic_write
-
     try:
         atomic_write(path, json.dumps(dataclasses.asdict(suite), ensure_ascii=False))
     except (OSError, TypeError, ValueError):
@@ -394,8 +323,6 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
     suite, out = parse_suite(text, display)
     if suite is None or prompt is None:
         return out
-    from loomgit.errors import LoomgitError
-    from loomgit.prompt.render import resolve_variables
 
     broken = {f.message.split(":", 1)[0] for f in out}
     for case in suite.cases:

@@ -1,6 +1,7 @@
 """A/B experiments between prompt versions, declared in ``experiments/NAME.yaml``.
 
-- :mod:`.spec` parses and validates experiment files (``loomgit check`` calls it);
+- :mod:`.model` is an experiment as data, :mod:`.parse` reads and validates one file,
+  :mod:`.spec` finds, loads and checks experiment files (``loomgit check`` calls it);
 - :mod:`.assign` maps units to variants by stable hashing;
 - :mod:`.store` keeps outcomes (SQLite by default, PostgreSQL for many machines);
 - :mod:`.stats` and :mod:`.analysis` turn outcomes into estimates, tests and a verdict;

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loomgit.experiments import stats
-from loomgit.experiments.spec import ExperimentSpec
+import loomgit.experiments.stats as stats
+from loomgit.experiments.model import ExperimentSpec
 from loomgit.experiments.store import VariantData
 
 

@@ -18,16 +18,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import loomgit.experiments.assign as _assign
 from loomgit.errors import InfraError, LoomgitError, UsageError
-from loomgit.experiments import assign as _assign
+from loomgit.experiments.analysis import analyze
 from loomgit.experiments.spec import ExperimentError, ExperimentSpec, load_spec, settings
-from loomgit.experiments.store import ENV_URL, Store, open_store, parse_url, redact
+from loomgit.experiments.store import ENV_URL, Store, default_url, open_store, parse_url, redact
+from loomgit.refs import resolve
+from loomgit.workspace import Workspace
 
 if TYPE_CHECKING:
     from loomgit.experiments.analysis import Status
     from loomgit.prompt.model import Prompt
     from loomgit.prompt.render import IncludeLoader
-    from loomgit.workspace import Workspace
 
 
 class VariantInfraError(ExperimentError, InfraError):
@@ -62,8 +64,6 @@ def store_url(
     """The store URL in force: ``override``, then ``$LOOMGIT_EXPERIMENTS_URL``, then the
     experiment's ``store:``, then ``experiments: {store: ...}`` in loomgit.yaml, then
     ``.git/loomgit/experiments.sqlite``."""
-    from loomgit.experiments.store import default_url
-
     for url in (
         override,
         os.environ.get(ENV_URL),
@@ -106,8 +106,6 @@ class Experiment:
     @cached_property
     def variants(self) -> dict[str, Variant]:
         """Every variant with its prompt resolved (done once, on first use)."""
-        from loomgit.refs import resolve
-
         cfg = self._ws.config
         limits = {"max_chars": cfg.render_max_chars, "timeout_s": cfg.render_timeout_s}
         out = {}
@@ -214,8 +212,6 @@ class Experiment:
 
     def status(self) -> Status:
         """Estimates, comparisons and the verdict from the outcomes recorded so far."""
-        from loomgit.experiments.analysis import analyze
-
         return analyze(self.spec, self.store.summary(self.name), self.store_url)
 
     def close(self) -> None:
@@ -266,7 +262,5 @@ def experiment(
 ) -> Experiment:
     """The experiment declared in ``experiments/NAME.yaml`` of the repository at
     ``path`` (found from the current directory when not given)."""
-    from loomgit.workspace import Workspace
-
     ws = Workspace(Path(path) if path is not None else None)
     return Experiment(load_spec(ws, name), ws, store)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loomgit.experiments.analysis import Status, fmt_ci, fmt_diff, fmt_value, p_text
-from loomgit.experiments.spec import ExperimentError
+from loomgit.experiments.api import Experiment
+from loomgit.experiments.spec import ExperimentError, load_spec
+from loomgit.stages import promote as stage_promote
 
 if TYPE_CHECKING:
     from loomgit.workspace import Workspace
@@ -115,9 +117,6 @@ def conclude(
 ) -> Conclusion:
     """The experiment's verdict; with ``promote`` and a winner, the winner's version is
     promoted to the experiment's ``promote_to`` stage."""
-    from loomgit.experiments.api import Experiment
-    from loomgit.experiments.spec import load_spec
-
     spec = load_spec(ws, name)
     with Experiment(spec, ws, store) as exp:
         st = exp.status()
@@ -128,7 +127,6 @@ def conclude(
     if not promote:
         return Conclusion(st, ref, next(iter(st.variant(st.winner).versions), None))
     assert version is not None
-    from loomgit.stages import promote as stage_promote
 
     result = stage_promote(
         ws,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from loomgit.stages.audit import Promotion
 from loomgit.stages.manifest import MANIFEST_FILE, Entry, Manifest
-from loomgit.stages.promote import PromoteResult, promote
+from loomgit.stages.promote import EvalGate, PromoteResult, promote
 from loomgit.stages.rollback import rollback
 from loomgit.stages.state import (
     StageError,
@@ -28,6 +28,7 @@ from loomgit.stages.state import (
 __all__ = [
     "MANIFEST_FILE",
     "Entry",
+    "EvalGate",
     "Manifest",
     "PromoteResult",
     "Promotion",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,10 @@ from loomgit.stages.state import (
 
 if TYPE_CHECKING:
     from loomgit.workspace import Workspace
+
+EvalGate = Callable[["Workspace", Source], object]
+"""Checks the version about to be promoted (``--require-eval``); raises to refuse it.
+The layer that combines stages with evals passes one in (``loomgit.app.gate``)."""
 
 MAX_ATTEMPTS = 60
 _TRAILER_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
@@ -139,7 +143,7 @@ def promote(
     *,
     message: str | None = None,
     force: bool = False,
-    require_eval: bool = False,
+    eval_gate: EvalGate | None = None,
     fetch: bool = False,
     push: bool = False,
     extra_trailers: Mapping[str, str] | None = None,
@@ -150,6 +154,7 @@ def promote(
     ``version_ref`` is a version (``1.2.0``), a prefix (``1.2``), ``latest``, a commit-ish
     or the name of a stage (what that stage holds). The version must be (or have been) on
     the stage before ``stage`` unless ``force``; forcing is recorded as ``Forced: yes``.
+    ``eval_gate`` runs when the promotion would change what the stage holds.
     """
     _preflight(ws, stage)
     prev = previous_stage(ws.config, stage)
@@ -168,12 +173,10 @@ def promote(
                 f"{src.version} --to {prev}) or pass --force (recorded)"
             )
         order_forced = True
-    if require_eval:
+    if eval_gate is not None:
         current = read_stage(ws, stage).manifest.entries.get(src.id)
         if current is None or not current.same_content(src.entry()):
-            from loomgit.app.gate import require_passing
-
-            require_passing(ws, src)
+            eval_gate(ws, src)
     return write(
         ws,
         stage,
