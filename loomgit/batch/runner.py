@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from loomgit.batch.inputs import Record
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, InfraError, LoomgitError, UsageError
+from loomgit.prompt import schema as json_schema
 
 if TYPE_CHECKING:
     from loomgit.batch.cost import Budget
@@ -523,22 +524,17 @@ def _schema_validator(prompt: Prompt) -> Any:
     out = prompt.output
     if out is None or out.format != "json" or not out.schema:
         return None
-    from jsonschema.validators import validator_for
-
-    cls = validator_for(out.schema)
-    return cls(out.schema)
+    return json_schema.validator(out.schema)
 
 
 def _schema_problem(validator: Any, value: Any) -> str | None:
     if validator is None:
         return None
-    from jsonschema.exceptions import best_match
-
-    err = best_match(validator.iter_errors(value))
+    err = json_schema.best_error(validator, value)
     if err is None:
         return None
-    where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
-    return f"{where}: {err.message}"
+    where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err[0])
+    return f"{where}: {err[1]}"
 
 
 class _Runner:

@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
 def _inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     """``--assert '{contains: positive}'`` (YAML flow or ``kind: value``) as mappings."""
-    from loomgit import yamlio
+    from loomgit import _yaml
 
     out = []
     for raw in values:
         text = raw if raw.strip().startswith("{") else "{" + raw + "}"
         try:
-            data = yamlio.plain(yamlio.load(text))
-        except yamlio.YamlError as e:
+            data = _yaml.plain(_yaml.load(text))
+        except _yaml.YamlError as e:
             raise UsageError(f"--assert {raw!r}: {e.message}") from None
         if not isinstance(data, dict):
             raise UsageError(
@@ -40,7 +40,7 @@ def _inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from loomgit import yamlio
+    from loomgit import _yaml
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -48,8 +48,8 @@ def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not k:
             raise UsageError(f"--param {pair!r}: expected NAME=VALUE, as in temperature=0")
         try:
-            out[k] = yamlio.plain(yamlio.load(v)) if v.strip() else ""
-        except yamlio.YamlError:
+            out[k] = _yaml.plain(_yaml.load(v)) if v.strip() else ""
+        except _yaml.YamlError:
             out[k] = v
     return out
 
@@ -58,11 +58,11 @@ def _gate(raw: str) -> Any:
     """``--gate all_pass`` or a YAML mapping such as ``{weighted: true, threshold: 0.6}``."""
     if not raw.strip().startswith("{"):
         return raw
-    from loomgit import yamlio
+    from loomgit import _yaml
 
     try:
-        return yamlio.plain(yamlio.load(raw))
-    except yamlio.YamlError as e:
+        return _yaml.plain(_yaml.load(raw))
+    except _yaml.YamlError as e:
         raise UsageError(f"--gate {raw!r}: {e.message}") from None
 
 

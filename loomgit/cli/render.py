@@ -35,7 +35,7 @@ def coerce(vtype: str, name: str, raw: str) -> Any:
 
 
 def read_vars_file(path: str) -> dict[str, Any]:
-    from loomgit import yamlio
+    from loomgit import _yaml
 
     p = Path(path)
     try:
@@ -48,7 +48,7 @@ def read_vars_file(path: str) -> dict[str, Any]:
         except json.JSONDecodeError as e:
             raise UsageError(f"invalid JSON: {e.msg}", path=path, line=e.lineno) from None
     else:
-        data = yamlio.plain(yamlio.load(text, path=path))
+        data = _yaml.plain(_yaml.load(text, path=path))
     if not isinstance(data, dict):
         raise UsageError("vars file must hold a mapping of variable names to values", path=path)
     return data

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from loomgit.prompt import schema as json_schema
+
 MODIFIERS = ("weight", "not", "name")
 
 
@@ -54,14 +56,8 @@ def _bool_arg(v: Any) -> str | None:
 def _schema_arg(v: Any) -> str | None:
     if not isinstance(v, dict):
         return "expects a JSON Schema mapping"
-    from jsonschema import validators
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        validators.validator_for(v).check_schema(v)
-    except SchemaError as e:
-        return f"invalid JSON Schema: {e.message}"
-    return None
+    err = json_schema.schema_error(v)
+    return None if err is None else f"invalid JSON Schema: {err[0]}"
 
 
 def _count_arg(v: Any) -> str | None:
@@ -396,14 +392,11 @@ def check_sync(a: Assertion, obs: Observation) -> tuple[bool, float, str] | None
         ok, value, problem = parse_json(out)
         if not ok:
             return False, 0.0, problem
-        from jsonschema import validators
-
-        validator = validators.validator_for(arg)(arg)
-        err = next(iter(validator.iter_errors(value)), None)
+        err = json_schema.first_error(json_schema.validator(arg), value)
         if err is None:
             return True, 1.0, "matches the schema"
-        where = "/".join(map(str, err.absolute_path)) or "(root)"
-        return False, 0.0, f"schema: {where}: {err.message}"
+        where = "/".join(map(str, err[0])) or "(root)"
+        return False, 0.0, f"schema: {where}: {err[1]}"
     if kind == "one_of":
         return _bool(
             out.strip() in [str(x).strip() for x in arg],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from loomgit.errors import UsageError
 from loomgit.evals.runner import Progress, RunOptions, Target
+from loomgit.prompt.jinja import referenced_templates
 
 if TYPE_CHECKING:
     from loomgit.evals.results import EvalReport
@@ -99,19 +100,11 @@ def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef
 
 def _includes(ws: Workspace, sources: list[str]) -> set[str]:
     """Files the templates include, transitively (repo-relative names)."""
-    from jinja2 import Environment, meta
-    from jinja2.exceptions import TemplateSyntaxError
-
-    env = Environment()
     seen: set[str] = set()
     todo = list(sources)
     while todo:
         src = todo.pop()
-        try:
-            names = meta.find_referenced_templates(env.parse(src))
-        except TemplateSyntaxError:
-            continue
-        for n in names:
+        for n in referenced_templates(src):
             if n and n not in seen:
                 seen.add(n)
                 text = ws.loader(n)

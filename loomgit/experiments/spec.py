@@ -179,11 +179,11 @@ def parse_spec(
     text: str, path: str, name: str, config: Config
 ) -> tuple[ExperimentSpec | None, list[Finding]]:
     """Parse an experiment file; returns it (None when unusable) and every problem."""
-    from loomgit import yamlio
+    from loomgit import _yaml
 
     try:
-        data = yamlio.load(text, path=path)
-    except yamlio.YamlError as e:
+        data = _yaml.load(text, path=path)
+    except _yaml.YamlError as e:
         return None, [error(path, e.line, e.message)]
     if data is None:
         return None, [error(path, None, "empty experiment file")]
@@ -198,7 +198,7 @@ def parse_spec(
     out: list[Finding] = []
 
     def at(key: Any, node: Any = data, default: int | None = None) -> int | None:
-        return yamlio.line_of(node, key, default)
+        return _yaml.line_of(node, key, default)
 
     def bad(key: str, message: str, node: Any = data, default: int | None = None) -> None:
         out.append(error(path, at(key, node, default), message))

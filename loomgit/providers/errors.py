@@ -85,16 +85,16 @@ def config_error(config: Any, keys: tuple[str, ...], message: str) -> ProviderCo
     if path is None or not Path(path).is_file():
         return err
     err.path = Path(path).name
-    from loomgit import yamlio
+    from loomgit import _yaml
 
     try:
-        node: Any = yamlio.load(Path(path).read_text(encoding="utf-8"))
+        node: Any = _yaml.load(Path(path).read_text(encoding="utf-8"))
     except Exception:
         return err
     for k in keys:
         if not isinstance(node, dict) or k not in node:
             break
-        err.line = yamlio.line_of(node, k, err.line)
+        err.line = _yaml.line_of(node, k, err.line)
         node = node[k]
     return err
 
