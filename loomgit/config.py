@@ -101,7 +101,7 @@ def load_config(root: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     try:
         data = _yaml.load(text, path=name)

@@ -132,7 +132,7 @@ def default_quarantine(output: str) -> str:
 
 def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]:
     """The pipeline in ``text`` and every problem found (None when unusable)."""
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
     from loomgit.batch.cost import parse_budget
     from loomgit.batch.inputs import FORMATS
 

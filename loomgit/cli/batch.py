@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def _inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     """``--assert '{contains: positive}'`` (YAML flow or ``kind: value``) as mappings."""
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     out = []
     for raw in values:
@@ -40,7 +40,7 @@ def _inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -58,7 +58,7 @@ def _gate(raw: str) -> Any:
     """``--gate all_pass`` or a YAML mapping such as ``{weighted: true, threshold: 0.6}``."""
     if not raw.strip().startswith("{"):
         return raw
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     try:
         return _yaml.plain(_yaml.load(raw))

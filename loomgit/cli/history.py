@@ -44,7 +44,7 @@ def list_(ref: str | None, as_json: bool) -> int:
     Without --ref this is the working tree: a prompt with uncommitted changes shows the
     version it would get (X.Y.Z-dev+<hash7>).
     """
-    from loomgit.history.listing import listing
+    from loomgit.refs import listing
     from loomgit.workspace import Workspace
 
     ws = Workspace()
@@ -257,8 +257,8 @@ def diff(
     """
     from loomgit.cli.render import collect_vars
     from loomgit.errors import UsageError
-    from loomgit.history.semdiff import changed_since, diff_prompts, resolve_side
-    from loomgit.refs import split_ref
+    from loomgit.history.semdiff import changed_since, diff_prompts
+    from loomgit.refs import resolve_side, split_ref
     from loomgit.workspace import Workspace
 
     ws = Workspace()

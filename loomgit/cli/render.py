@@ -35,7 +35,7 @@ def coerce(vtype: str, name: str, raw: str) -> Any:
 
 
 def read_vars_file(path: str) -> dict[str, Any]:
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     p = Path(path)
     try:

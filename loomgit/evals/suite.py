@@ -97,7 +97,7 @@ def _repeat_ok(v: Any) -> bool:
 
 
 def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Finding]) -> list[Any]:
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
     from loomgit.evals.assertions import spec_problem
 
     if raw is None:
@@ -117,7 +117,7 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
     ``_yaml.load`` reads with libyaml first; when the suite has a problem it is read again
     with ruamel alone, so that messages and lines are ruamel's own."""
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     try:
         data = _yaml.load(text, path=path)
@@ -134,7 +134,7 @@ def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
 
 
 def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
     from loomgit.evals.distribution import DistributionError, parse_check
     from loomgit.evals.gates import GateError, parse_gate
 

@@ -179,7 +179,7 @@ def parse_spec(
     text: str, path: str, name: str, config: Config
 ) -> tuple[ExperimentSpec | None, list[Finding]]:
     """Parse an experiment file; returns it (None when unusable) and every problem."""
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     try:
         data = _yaml.load(text, path=path)

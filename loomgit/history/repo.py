@@ -9,9 +9,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import loomgit.history.gitlog as gitlog
 from loomgit import gitio
 from loomgit.errors import GitError
-from loomgit.history import gitlog
 from loomgit.history.blobs import BlobReader
 from loomgit.history.cache import CacheError, Store
 from loomgit.history.fold import Folder, Line, State

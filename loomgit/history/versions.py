@@ -1,5 +1,6 @@
 """Prompt versions as the library offers them: :func:`history`, :func:`versions`,
-:func:`resolve_at`, and the :class:`Version` value object."""
+:func:`resolve_at` (versions and commits; stages are resolved above, in
+:mod:`loomgit.refs`), and the :class:`Version` and :class:`Resolved` value objects."""
 
 from __future__ import annotations
 
@@ -8,19 +9,29 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loomgit.errors import LoomgitError, PromptError, RefError
-from loomgit.history.blobs import BlobReader
+from loomgit.history.blobs import BlobReader, read_blobs
 from loomgit.history.bump import bump, classify_facts, is_final, parse_version
 from loomgit.history.facts import Facts
 from loomgit.history.fold import Folder, Line, Rec, State
 from loomgit.history.repo import Repo, state_at
+from loomgit.prompt.model import IncludeLoader, Prompt
+from loomgit.prompt.parse import decode, parse_prompt
 
 if TYPE_CHECKING:
-    from loomgit.prompt.render import IncludeLoader
-    from loomgit.refs import Resolved
     from loomgit.workspace import Workspace
 
 _FULL = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _MINOR = re.compile(r"^(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A prompt a reference names, with the include loader that matches it."""
+
+    prompt: Prompt
+    loader: IncludeLoader
+    version: str | None = None
+    commit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -387,17 +398,8 @@ def is_stage(ws: Workspace, at: str) -> bool:
 
 
 def resolve_at(ws: Workspace, ident: str, at: str) -> Resolved:
-    """``ID@AT`` for AT = ``1.2.0``, ``1.2``, ``latest``, a stage name or a commit-ish."""
-    from loomgit.refs import Resolved
-
-    if is_stage(ws, at):
-        try:
-            from loomgit.stages import resolve_stage  # type: ignore[attr-defined]
-        except (ImportError, AttributeError):
-            raise RefError(
-                f"{ident}@{at}: stages are not available in this version of loomgit"
-            ) from None
-        return resolve_stage(ws, ident, at)  # type: ignore[no-any-return]
+    """``ID@AT`` for AT = ``1.2.0``, ``1.2``, ``latest`` or a commit-ish (a stage name is
+    :func:`loomgit.refs.resolve_at`'s)."""
     if at == "latest" or _FULL.match(at) or _MINOR.match(at):
         h = history(ws, "HEAD")
         if h.commit is None:
@@ -444,9 +446,6 @@ def load_version(
 ) -> tuple[Any, IncludeLoader]:
     """The parsed prompt of a stored version and a loader for its includes (git blobs of
     the same commit, never the working tree). ``reader``: an open one to reuse."""
-    from loomgit.history.blobs import read_blobs
-    from loomgit.prompt.parse import decode, parse_prompt
-
     inc = v.includes or {}
     if reader is not None:
         got = reader.read_many([v.blob, *inc.values()])
@@ -484,6 +483,7 @@ def load_version(
 __all__ = [
     "History",
     "LoomgitError",
+    "Resolved",
     "Version",
     "history",
     "load_version",

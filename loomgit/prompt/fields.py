@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from loomgit import _yaml
+import loomgit._yaml as _yaml
 from loomgit.errors import PromptError
 from loomgit.prompt.parts import VARIABLE_TYPES, OutputSpec, Variable
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from loomgit import _yaml
+import loomgit._yaml as _yaml
 from loomgit.errors import LoomgitError, PromptError
 
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from loomgit import _yaml
+import loomgit._yaml as _yaml
 from loomgit.errors import PromptError
 from loomgit.prompt.fields import parse_variables, prompty_model, read_fields
 from loomgit.prompt.frontmatter import split_frontmatter

@@ -85,7 +85,7 @@ def config_error(config: Any, keys: tuple[str, ...], message: str) -> ProviderCo
     if path is None or not Path(path).is_file():
         return err
     err.path = Path(path).name
-    from loomgit import _yaml
+    import loomgit._yaml as _yaml
 
     try:
         node: Any = _yaml.load(Path(path).read_text(encoding="utf-8"))
