@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import loomgit._yaml as _yaml
 from loomgit.errors import ConfigError
 
 CONFIG_FILE = "loomgit.yaml"
@@ -101,8 +102,6 @@ def load_config(root: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
-    import loomgit._yaml as _yaml
-
     try:
         data = _yaml.load(text, path=name)
     except _yaml.YamlError as e:

@@ -14,8 +14,8 @@ from loomgit.history import resolve_at as resolve_version
 from loomgit.history import working_version
 from loomgit.history.listing import Listed
 from loomgit.history.listing import listing as _listing
+from loomgit.history.lookup import Resolved, is_stage
 from loomgit.history.semdiff import Side
-from loomgit.history.versions import Resolved, is_stage
 from loomgit.stages import resolve_stage, stage_versions
 
 if TYPE_CHECKING:

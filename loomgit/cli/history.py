@@ -7,6 +7,14 @@ from typing import Any
 import click
 
 from loomgit.cli.output import color, print_json, style, table
+from loomgit.cli.render import collect_vars
+from loomgit.cli.stages import stage_log
+from loomgit.errors import UsageError
+from loomgit.history import history, pending_changes
+from loomgit.history.facts import facts_from_prompt
+from loomgit.history.semdiff import changed_since, diff_prompts
+from loomgit.refs import listing, resolve, resolve_side, split_ref
+from loomgit.workspace import Workspace
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
@@ -44,8 +52,6 @@ def list_(ref: str | None, as_json: bool) -> int:
     Without --ref this is the working tree: a prompt with uncommitted changes shows the
     version it would get (X.Y.Z-dev+<hash7>).
     """
-    from loomgit.refs import listing
-    from loomgit.workspace import Workspace
 
     ws = Workspace()
     rows = listing(ws, ref)
@@ -95,12 +101,7 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
     ID@REF (a version, stage or commit) shows the history as it was there.
     """
     if stage is not None:
-        from loomgit.cli.stages import stage_log
-
         return stage_log(ident, stage, as_json)
-    from loomgit.history import history
-    from loomgit.refs import resolve
-    from loomgit.workspace import Workspace
 
     ws = Workspace()
     if "@" in ident:  # the history as of that version, stage or commit
@@ -139,9 +140,6 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
 def show(ref: str, as_json: bool) -> int:
     """Show a prompt at a reference: ID (working tree), ID@1.2.0, ID@1.2, ID@latest,
     ID@STAGE or ID@COMMIT."""
-    from loomgit.history.facts import facts_from_prompt
-    from loomgit.refs import resolve
-    from loomgit.workspace import Workspace
 
     res = resolve(Workspace(), ref)
     p = res.prompt
@@ -255,11 +253,6 @@ def diff(
       loomgit diff summarize                    (HEAD against the working tree)
       loomgit diff --base main                  (every prompt changed since main)
     """
-    from loomgit.cli.render import collect_vars
-    from loomgit.errors import UsageError
-    from loomgit.history.semdiff import changed_since, diff_prompts
-    from loomgit.refs import resolve_side, split_ref
-    from loomgit.workspace import Workspace
 
     ws = Workspace()
     limits = {"max_chars": ws.config.render_max_chars, "timeout_s": ws.config.render_timeout_s}
@@ -303,8 +296,6 @@ def diff(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def status(staged: bool, as_json: bool) -> int:
     """Prompts changed in the working tree and index, with the version each would get."""
-    from loomgit.history import pending_changes
-    from loomgit.workspace import Workspace
 
     items = pending_changes(Workspace(), "index" if staged else "worktree", include_deleted=True)
     if as_json:

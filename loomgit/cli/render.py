@@ -6,8 +6,12 @@ from typing import Any
 
 import click
 
+import loomgit._yaml as _yaml
 from loomgit.cli.output import print_json, style
 from loomgit.errors import RenderError, UsageError
+from loomgit.providers.client import ModelClient
+from loomgit.refs import resolve
+from loomgit.workspace import Workspace
 
 
 def coerce(vtype: str, name: str, raw: str) -> Any:
@@ -35,7 +39,6 @@ def coerce(vtype: str, name: str, raw: str) -> Any:
 
 
 def read_vars_file(path: str) -> dict[str, Any]:
-    import loomgit._yaml as _yaml
 
     p = Path(path)
     try:
@@ -110,8 +113,6 @@ def render(
     messages go to the model (the prompt's model:, or --model) and the answer is printed
     with its tokens, latency and cost.
     """
-    from loomgit.refs import resolve
-    from loomgit.workspace import Workspace
 
     if model is not None and not run_it:
         raise UsageError(
@@ -169,8 +170,6 @@ def run_model(
     import asyncio
     import logging
     import sys
-
-    from loomgit.providers.client import ModelClient
 
     async def go() -> Any:
         async with ModelClient(config, cache=False) as client:

@@ -197,7 +197,7 @@ class FactsBuilder:
     def from_text(self, text: str, path: str, load: TextLoader | None = None) -> Facts:
         """Facts of a file's text; ``load(name)`` gives included files."""
         try:
-            if not text.strip():
+            if not text or text.isspace():
                 raise LoomgitError("empty prompt file")
             norm = text.replace("\r\n", "\n") if "\r" in text else text
             if norm.startswith("\ufeff"):

@@ -11,8 +11,10 @@ from loomgit.errors import LoomgitError, RenderError
 from loomgit.history.blobs import BlobReader
 from loomgit.history.bump import classify
 from loomgit.history.facts import FactsBuilder, collect_includes
+from loomgit.history.lookup import Resolved, load_version
 from loomgit.history.pending import working_version
-from loomgit.history.versions import Repo, Resolved, history, load_version
+from loomgit.history.repo import Repo
+from loomgit.history.versions import history
 from loomgit.prompt.model import IncludeLoader, Prompt
 from loomgit.prompt.render import interface
 

@@ -9,9 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import loomgit.gitio as gitio
 from loomgit.config import Config, GlobSpec
 from loomgit.errors import RefError
-from loomgit.prompt.parse import default_id, strip_ext
+from loomgit.prompt.parse import default_id, read_prompt, strip_ext
 
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
@@ -116,8 +117,6 @@ def match_any(config: Config, path: str) -> PromptFile | None:
 
 def list_files(root: Path) -> list[str]:
     """Every candidate file under ``root`` (git's view when it is a repository)."""
-    from loomgit import gitio
-
     if gitio.is_repo(root):
         return [p for p in gitio.ls_files(root) if (root / p).is_file()]
     out = []
@@ -191,6 +190,4 @@ def fs_loader(root: Path) -> IncludeLoader:
 
 def read(config: Config, pf: PromptFile) -> Prompt:
     """Parse the working-tree file of ``pf``."""
-    from loomgit.prompt.parse import read_prompt
-
     return read_prompt(config.root / pf.path, display=pf.path, prompt_id=pf.id)

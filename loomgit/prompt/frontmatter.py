@@ -139,8 +139,8 @@ def _flow(s: str, i: int, top: bool) -> tuple[Any, int]:
             if i < n and s[i] == close and not (out_map or out_seq):
                 return (out_map if c == "{" else out_seq), i + 1
             if c == "{":
-                m = _key(s, i, out_map)
-                out_map[m.group()], i = _flow(s, m.end() + 2, False)
+                km = _key(s, i, out_map)
+                out_map[km.group()], i = _flow(s, km.end() + 2, False)
             else:
                 value, i = _flow(s, i, False)
                 out_seq.append(value)

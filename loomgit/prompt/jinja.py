@@ -52,7 +52,7 @@ def _env_class() -> type:
                 self.write(", ")
             self.write("))")
 
-    class LoomgitSandbox(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+    class LoomgitSandbox(ImmutableSandboxedEnvironment):
         code_generator_class = _Gen
         intercepted_binops = frozenset(["*", "**", "+", "//", "%"])
         max_chars = MAX_CHARS
@@ -217,7 +217,7 @@ def render_source(
 ) -> str:
     """Render one message template. ``where`` is (file, first line) for error messages."""
     from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
-    from jinja2.sandbox import SecurityError
+    from jinja2.exceptions import SecurityError
 
     path, first = where
     try:

@@ -155,7 +155,7 @@ def check_body(
     meta: dict[str, Any], body: str, body_line: int, path: str, lines: dict[str, int]
 ) -> None:
     """Refuse a Google Dotprompt file (Handlebars) and a frontmatter without a body."""
-    m = _HANDLEBARS.search(body)
+    m = _HANDLEBARS.search(body) if "{{" in body else None
     if m is not None or (
         "input" in meta and isinstance(meta.get("input"), dict) and "schema" in meta["input"]
     ):

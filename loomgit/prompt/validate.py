@@ -100,11 +100,11 @@ def validate_prompt(
     if prompt.sample is not None and prompt.variables is not None:
         sline = lines.get("sample")
         for key, value in prompt.sample.items():
-            var = prompt.variables.get(key)
-            if var is None:
+            svar = prompt.variables.get(key)
+            if svar is None:
                 out.append(error(path, sline, f"sample sets unknown variable {key!r}"))
                 continue
-            p = value_problem(var, value)
+            p = value_problem(svar, value)
             if p:
                 out.append(error(path, sline, f"sample: {p}"))
     if prompt.output is not None and prompt.output.schema is not None:

@@ -11,7 +11,7 @@ from loomgit.stages.manifest import MANIFEST_FILE, Manifest, ManifestError, load
 
 if TYPE_CHECKING:
     from loomgit.config import Config
-    from loomgit.history.versions import Resolved
+    from loomgit.history.lookup import Resolved
     from loomgit.stages.audit import Promotion, StageCommit
     from loomgit.workspace import Workspace
 
@@ -204,7 +204,7 @@ def canonical_id(ws: Workspace, ident: str, state: StageState | None = None) -> 
 def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
     """The prompt ``stage`` holds for ``ident`` (``ID@production``), with a loader that
     reads its included files as they were promoted."""
-    from loomgit.history.versions import Resolved
+    from loomgit.history.lookup import Resolved
     from loomgit.prompt.parse import decode, parse_prompt
 
     state = read_stage(ws, stage)
