@@ -13,6 +13,7 @@ from conftest import CORPUS, ROOT, GitRepo
 from loomgit.errors import LoomgitError
 from loomgit.history.facts import Facts, FactsBuilder, facts_from_prompt
 from loomgit.history.fold import decode_blob
+from loomgit.prompt.frontmatter import frontmatter_id
 from loomgit.prompt.parse import decode, parse_prompt
 
 UNQUOTED = """---
@@ -104,3 +105,26 @@ def test_the_corpus_has_prompts_of_both_kinds() -> None:
         except LoomgitError:
             pass
     assert len(files) > 20 and 0 < ok < len(files)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a/b", "'a/b'", '"a/b"', "123", "'123'", "true", "null", "1.5", "0x1F", "yes", "x.y-z_1"],
+)
+def test_the_cheap_id_reader_agrees_with_the_parser(value: str) -> None:
+    text = f"---\nid: {value}\n---\nhello\n"
+    meta_id = parse_prompt(text, "p.prompt", prompt_id="fallback").id
+    assert (frontmatter_id(text) or "fallback") == meta_id
+
+
+def test_the_cheap_id_reader_agrees_with_the_parser_on_the_corpus() -> None:
+    for path in _prompt_files():
+        data = path.read_bytes()
+        t = decode_blob(data)
+        if t is None:
+            continue
+        try:
+            p = parse_prompt(decode(data, path.name), path.name, prompt_id="fallback")
+        except LoomgitError:
+            continue
+        assert (frontmatter_id(t) or "fallback") == p.id, path

@@ -321,3 +321,39 @@ def test_limits_raise_yaml_errors_with_path_and_line(monkeypatch: pytest.MonkeyP
     with pytest.raises(_yaml.YamlError, match="too large") as e:
         _yaml.load("a: 12345678901\n", path="big.yaml", line_offset=1)
     assert (e.value.path, e.value.line) == ("big.yaml", 2)
+
+
+def test_each_library_is_imported_by_its_one_wrapper_only() -> None:
+    import ast
+
+    owners = {
+        "yaml": "loomgit/_yaml.py",
+        "ruamel": "loomgit/_yaml.py",
+        "jinja2": "loomgit/prompt/jinja.py",
+        "jsonschema": "loomgit/prompt/schema.py",
+    }
+    for f in sorted((ROOT / "loomgit").rglob("*.py")):
+        rel = f.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
+            for name in names:
+                owner = owners.get(name.split(".")[0])
+                assert owner in (None, rel), f"{rel} imports {name} (only {owner} may)"
+
+
+def test_history_does_not_load_heavy_libraries() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, loomgit.history, loomgit.refs\n"
+        "print([m for m in ('jinja2', 'jsonschema', 'ruamel.yaml', 'yaml') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

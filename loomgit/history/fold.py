@@ -9,7 +9,6 @@ and give each a new version, bumped by what changed since its previous version.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable
 
 from loomgit.config import Config
@@ -18,18 +17,7 @@ from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.gitlog import Change, Commit
 from loomgit.history.state import Line, Lines, Rec, State
 from loomgit.prompt.discover import is_suite, match
-
-_FM_ID = re.compile(r"^id:[ \t]*['\"]?([A-Za-z0-9_./-]+)['\"]?[ \t]*$", re.MULTILINE)
-_FM_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
-
-
-def frontmatter_id(text: str) -> str | None:
-    if not text.startswith("---") or text.find("id:", 0, 8192) < 0:
-        return None
-    head = text[3:8192]
-    end = _FM_END.search(head)
-    m = _FM_ID.search(head[: end.start()] if end else head)
-    return m.group(1) if m else None
+from loomgit.prompt.frontmatter import frontmatter_id
 
 
 def decode_blob(data: bytes | None) -> str | None:
@@ -339,4 +327,4 @@ class Folder:
         return rec
 
 
-__all__ = ["Folder", "Line", "Lines", "Rec", "State", "decode_blob", "frontmatter_id"]
+__all__ = ["Folder", "Line", "Lines", "Rec", "State", "decode_blob"]

@@ -57,6 +57,25 @@ def split_frontmatter(text: str, path: str) -> tuple[str | None, str, int]:
     return fm, body, (fm.count("\n") + 4) if start > nl + 1 else 3
 
 
+_FM_ID = re.compile(r"^id:[ \t]*(['\"]?)([A-Za-z0-9_./-]+)['\"]?[ \t]*$", re.MULTILINE)
+_FM_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+ID_SCAN = 8192  # how far into a file an ``id:`` is looked for
+
+
+def frontmatter_id(text: str) -> str | None:
+    """The ``id:`` a file's frontmatter sets, found without parsing it (a plain one-line
+    ``id: name`` within the first :data:`ID_SCAN` characters; an unquoted value that YAML
+    reads as other than a string, such as ``123`` or ``true``, sets no id)."""
+    if not text.startswith("---") or text.find("id:", 0, ID_SCAN) < 0:
+        return None
+    head = text[3:ID_SCAN]
+    end = _FM_END.search(head)
+    m = _FM_ID.search(head[: end.start()] if end else head)
+    if m is None or (not m.group(1) and not isinstance(_yaml.plain_scalar(m.group(2)), str)):
+        return None
+    return m.group(2)
+
+
 # --- top-level blocks --------------------------------------------------------------------
 
 _BLOCK = re.compile(
