@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from loomgit.cli.output import color, print_json, style, table
-from loomgit.cli.render import collect_vars
 from loomgit.cli.stages import stage_log
+from loomgit.cli.variables import collect_vars
 from loomgit.errors import UsageError
 from loomgit.history import history, pending_changes
 from loomgit.history.facts import facts_from_prompt

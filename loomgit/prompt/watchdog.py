@@ -4,7 +4,6 @@ per render costs more than the render itself)."""
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import time
 from typing import Any
@@ -40,6 +39,8 @@ class _Monitor:
         with self.cv:
             entry = self.active.pop(token, None)
             if entry is not None and entry[2]:  # clear an exception that may still be pending
+                import ctypes  # start-up: only a render that ran out of time needs it
+
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[1]), None)
 
     def _run(self) -> None:
@@ -51,6 +52,8 @@ class _Monitor:
                     if entry[2]:
                         continue
                     if entry[0] <= now:
+                        import ctypes  # start-up: only a render that ran out of time needs it
+
                         entry[2] = True
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(
                             ctypes.c_ulong(entry[1]), ctypes.py_object(RenderTimeout)
