@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import loomgit.gitio as gitio
 import loomgit.history.gitlog as gitlog
-from loomgit import gitio
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.history.blobs import BlobReader
 from loomgit.history.bump import bump, classify_facts
