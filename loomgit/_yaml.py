@@ -143,6 +143,11 @@ _SPECIAL = {
     **{w: math.nan for w in (".nan", ".NaN", ".NAN")},
 }
 _STR_TAG = "tag:yaml.org,2002:str"
+# ruamel reads these as datetimes (their text comes back normalized): left to ruamel
+_DATETIME = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?$"
+)
 
 
 def _int(text: str) -> int:
@@ -268,8 +273,12 @@ class LineList(list):  # type: ignore[type-arg]
 def _scalar(ev: Any) -> Any:
     tag = ev.tag
     if tag in (None, "!"):
-        is_plain = tag is None and not ev.style  # libyaml gives '' for plain
-        return plain_scalar(ev.value) if is_plain else ev.value
+        if tag is None and not ev.style:  # a plain scalar (libyaml gives '' for plain)
+            value = ev.value
+            if ":" in value and _DATETIME.match(value):
+                raise _Unsure("timestamp")
+            return plain_scalar(value)
+        return ev.value
     if tag == _STR_TAG:
         return ev.value
     raise _Unsure(tag)  # other explicit tags: let ruamel decide
