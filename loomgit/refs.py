@@ -15,7 +15,6 @@ from loomgit.history import working_version
 from loomgit.history.listing import Listed
 from loomgit.history.listing import listing as _listing
 from loomgit.history.lookup import Resolved, is_stage
-from loomgit.history.semdiff import Side
 from loomgit.stages import resolve_stage, stage_versions
 
 if TYPE_CHECKING:
@@ -48,14 +47,9 @@ def resolve(ws: Workspace, ref: str) -> Resolved:
     return resolve_at(ws, ident, at)
 
 
-def resolve_side(ws: Workspace, ref: str) -> Side:
-    """One side of ``loomgit diff``."""
-    return Side.of(ref, resolve(ws, ref))
-
-
 def listing(ws: Workspace, ref: str | None = None) -> list[Listed]:
     """``loomgit list``: every prompt with its version and the version each stage holds."""
     return _listing(ws, ref, stage_versions(ws))
 
 
-__all__ = ["Listed", "Resolved", "listing", "resolve", "resolve_at", "resolve_side", "split_ref"]
+__all__ = ["Listed", "Resolved", "listing", "resolve", "resolve_at", "split_ref"]

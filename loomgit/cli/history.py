@@ -7,14 +7,13 @@ from typing import Any
 import click
 
 from loomgit.cli.output import color, print_json, style, table
-from loomgit.cli.stages import stage_log
-from loomgit.cli.variables import collect_vars
 from loomgit.errors import UsageError
 from loomgit.history import history, pending_changes
-from loomgit.history.facts import facts_from_prompt
-from loomgit.history.semdiff import changed_since, diff_prompts
-from loomgit.refs import listing, resolve, resolve_side, split_ref
 from loomgit.workspace import Workspace
+
+# Start-up: references (and with them stages and their git plumbing) and semantic diffs
+# are imported by the commands that use them, so that 'log' and 'status' stay as quick
+# to start as the history they read.
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
@@ -52,6 +51,8 @@ def list_(ref: str | None, as_json: bool) -> int:
     Without --ref this is the working tree: a prompt with uncommitted changes shows the
     version it would get (X.Y.Z-dev+<hash7>).
     """
+
+    from loomgit.refs import listing
 
     ws = Workspace()
     rows = listing(ws, ref)
@@ -101,10 +102,14 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
     ID@REF (a version, stage or commit) shows the history as it was there.
     """
     if stage is not None:
+        from loomgit.cli.stages import stage_log
+
         return stage_log(ident, stage, as_json)
 
     ws = Workspace()
     if "@" in ident:  # the history as of that version, stage or commit
+        from loomgit.refs import resolve
+
         res = resolve(ws, ident)
         ident, ref = res.prompt.id, res.commit or ref
     h = history(ws, ref)
@@ -140,6 +145,9 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
 def show(ref: str, as_json: bool) -> int:
     """Show a prompt at a reference: ID (working tree), ID@1.2.0, ID@1.2, ID@latest,
     ID@STAGE or ID@COMMIT."""
+
+    from loomgit.history.facts import facts_from_prompt
+    from loomgit.refs import resolve
 
     res = resolve(Workspace(), ref)
     p = res.prompt
@@ -254,6 +262,10 @@ def diff(
       loomgit diff --base main                  (every prompt changed since main)
     """
 
+    from loomgit.cli.variables import collect_vars
+    from loomgit.history.semdiff import Side, changed_since, diff_prompts
+    from loomgit.refs import resolve, split_ref
+
     ws = Workspace()
     limits = {"max_chars": ws.config.render_max_chars, "timeout_s": ws.config.render_timeout_s}
     if base is not None:
@@ -271,7 +283,7 @@ def diff(
             b = refs[1]
             if b.startswith("@"):
                 b = split_ref(a)[0] + b
-        pairs_ = [(resolve_side(ws, a), resolve_side(ws, b))]
+        pairs_ = [(Side.of(a, resolve(ws, a)), Side.of(b, resolve(ws, b)))]
     results = []
     for old, new in pairs_:
         side = new or old
