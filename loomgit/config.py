@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import loomgit._yaml as _yaml
 from loomgit.errors import ConfigError
 
 CONFIG_FILE = "loomgit.yaml"
@@ -101,11 +102,9 @@ def load_config(root: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
-    from loomgit import yamlio
-
     try:
-        data = yamlio.load(text, path=name)
-    except yamlio.YamlError as e:
+        data = _yaml.load(text, path=name)
+    except _yaml.YamlError as e:
         raise ConfigError(e.message, path=e.path, line=e.line) from None
     if data is None:
         return Config(root=root, path=root / name)
@@ -113,7 +112,7 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
         raise ConfigError("must be a mapping of settings", path=name, line=1)
 
     def err(msg: str, key: str) -> ConfigError:
-        return ConfigError(f"{key}: {msg}", path=name, line=yamlio.line_of(data, key))
+        return ConfigError(f"{key}: {msg}", path=name, line=_yaml.line_of(data, key))
 
     for key in data:
         if key not in KNOWN_KEYS:
@@ -173,7 +172,7 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
         pv = data["providers"]
         if not isinstance(pv, dict) or not all(isinstance(v, dict) for v in pv.values()):
             raise err("must map names to {type, base_url, api_key_env, params}", "providers")
-        kw["providers"] = yamlio.plain(pv)
+        kw["providers"] = _yaml.plain(pv)
     if "pricing" in data:
         pr = data["pricing"]
         ok = isinstance(pr, dict) and all(
@@ -184,7 +183,7 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
             raise err(
                 "must map 'provider/model' to {input: USD, output: USD} per 1M tokens", "pricing"
             )
-        kw["pricing"] = yamlio.plain(pr)
+        kw["pricing"] = _yaml.plain(pr)
     if "render" in data:
         rd = data["render"]
         if not isinstance(rd, dict):
@@ -197,4 +196,4 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
             if not isinstance(rd["timeout_s"], (int, float)) or rd["timeout_s"] <= 0:
                 raise err("timeout_s must be a positive number", "render")
             kw["render_timeout_s"] = float(rd["timeout_s"])
-    return Config(root=root, raw=yamlio.plain(data), path=root / name, **kw)
+    return Config(root=root, raw=_yaml.plain(data), path=root / name, **kw)

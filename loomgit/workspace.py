@@ -5,14 +5,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from loomgit.config import Config, find_root, load_config
-
-if TYPE_CHECKING:
-    from loomgit.prompt.discover import PromptFile
-    from loomgit.prompt.model import Prompt
-    from loomgit.prompt.render import IncludeLoader
+from loomgit.prompt.discover import PromptFile, discover, fs_loader, read, resolve_id
+from loomgit.prompt.model import IncludeLoader, Prompt
 
 
 class Workspace:
@@ -27,24 +23,16 @@ class Workspace:
 
     @cached_property
     def loader(self) -> IncludeLoader:
-        from loomgit.prompt.discover import fs_loader
-
         return fs_loader(self.root)
 
     def files(self) -> list[PromptFile]:
-        from loomgit.prompt.discover import discover
-
         return discover(self.config)
 
     def find(self, ident: str) -> PromptFile:
-        from loomgit.prompt.discover import resolve_id
-
         return resolve_id(self.config, ident)
 
     def prompt(self, ident: str) -> Prompt:
         """The working-tree prompt for an id or a path."""
-        from loomgit.prompt.discover import read
-
         return read(self.config, self.find(ident))
 
     def render(

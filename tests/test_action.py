@@ -46,9 +46,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def load(path: Path) -> Any:
-    from loomgit import yamlio
+    from loomgit import _yaml
 
-    return yamlio.plain(yamlio.load(path.read_text(encoding="utf-8"), path=str(path)))
+    return _yaml.plain(_yaml.load(path.read_text(encoding="utf-8"), path=str(path)))
 
 
 # --------------------------------------------------------------------------- the linters

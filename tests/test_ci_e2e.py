@@ -23,7 +23,7 @@ import pytest
 from conftest import GitRepo
 from test_ci_github import TOKEN, FakeGitHub
 
-from loomgit import yamlio
+from loomgit import _yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOMGIT = Path(sys.executable).parent / "loomgit"
@@ -132,7 +132,7 @@ class PullRequestSim:
         output = self.tmp / f"output-{self.runs}"
         summary.write_text("")
         output.write_text("")
-        action = yamlio.plain(yamlio.load((ROOT / "action.yml").read_text()))
+        action = _yaml.plain(_yaml.load((ROOT / "action.yml").read_text()))
         [step] = [s for s in action["runs"]["steps"] if s.get("id") == "ci"]
         values = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
         values["github-token"] = TOKEN  # ${{ github.token }}

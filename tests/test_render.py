@@ -222,3 +222,13 @@ def test_many_renders_with_timeouts_interleaved_stay_correct() -> None:
             timeout_s=0.2,
         )
     assert p.render({"n": "after"})[0]["content"] == "after"
+
+
+def test_html_environment_autoescapes_and_includes() -> None:
+    from loomgit.prompt.jinja import html_environment, referenced_templates
+
+    env = html_environment({"row.html": "<td>{{ cell }}</td>"})
+    tmpl = env.from_string("<tr>{% for cell in cells %}{% include 'row.html' %}{% endfor %}</tr>")
+    assert tmpl.render(cells=["<b>", "a&b"]) == "<tr><td>&lt;b&gt;</td><td>a&amp;b</td></tr>"
+    assert referenced_templates("{% include 'a.md' %}{% include name %}") == ["a.md"]
+    assert referenced_templates("{% include 'a.md' ") == []

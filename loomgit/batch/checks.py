@@ -15,6 +15,8 @@ from loomgit.batch.inputs.record import Record
 from loomgit.errors import UsageError
 from loomgit.evals.suite import parse_suite
 from loomgit.evals.suite_model import Suite
+from loomgit.prompt.schema import best_error
+from loomgit.prompt.schema import validator as make_validator
 
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
@@ -114,22 +116,17 @@ def schema_validator(prompt: Prompt) -> Any:
     out = prompt.output
     if out is None or out.format != "json" or not out.schema:
         return None
-    from jsonschema.validators import validator_for
-
-    cls = validator_for(out.schema)
-    return cls(out.schema)
+    return make_validator(out.schema)
 
 
 def schema_problem(validator: Any, value: Any) -> str | None:
     if validator is None:
         return None
-    from jsonschema.exceptions import best_match
-
-    err = best_match(validator.iter_errors(value))
+    err = best_error(validator, value)
     if err is None:
         return None
-    where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
-    return f"{where}: {err.message}"
+    where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err[0])
+    return f"{where}: {err[1]}"
 
 
 def shown(path: str) -> str:

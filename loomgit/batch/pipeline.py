@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import loomgit.yamlio as yamlio
+import loomgit._yaml as _yaml
 from loomgit.batch.cost import parse_budget
 from loomgit.batch.inputs.record import FORMATS
 from loomgit.errors import LoomgitError, UsageError
@@ -141,15 +141,15 @@ def default_quarantine(output: str) -> str:
 def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]:
     """The pipeline in ``text`` and every problem found (None when unusable)."""
     try:
-        data = yamlio.load(text, path=rel)
-    except yamlio.YamlError as e:
+        data = _yaml.load(text, path=rel)
+    except _yaml.YamlError as e:
         return None, [error(rel, e.line, e.message)]
     if not isinstance(data, dict):
         return None, [error(rel, 1, "a pipeline must be a mapping with prompt, input and output")]
     out: list[Finding] = []
 
     def at(key: str) -> int | None:
-        return yamlio.line_of(data, key)
+        return _yaml.line_of(data, key)
 
     def bad(key: str, msg: str) -> None:
         out.append(error(rel, at(key), f"{key}: {msg}"))
@@ -187,7 +187,7 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
         if not isinstance(data["params"], dict):
             bad("params", "must be a mapping such as {temperature: 0}")
         else:
-            kw["params"] = yamlio.plain(data["params"])
+            kw["params"] = _yaml.plain(data["params"])
     if "concurrency" in data:
         c = data["concurrency"]
         if not isinstance(c, int) or isinstance(c, bool) or not 1 <= c <= 1000:
@@ -219,22 +219,22 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
                 problem = assertion_problem(a)
                 if problem:
                     out.append(
-                        error(rel, yamlio.line_of(raw, i, at("assert")), f"assert: {problem}")
+                        error(rel, _yaml.line_of(raw, i, at("assert")), f"assert: {problem}")
                     )
-            kw["asserts"] = tuple(yamlio.plain(raw))
+            kw["asserts"] = tuple(_yaml.plain(raw))
     if "gate" in data:
-        problem = gate_problem(yamlio.plain(data["gate"]))
+        problem = gate_problem(_yaml.plain(data["gate"]))
         if problem:
             bad("gate", problem)
         else:
-            kw["gate"] = yamlio.plain(data["gate"])
+            kw["gate"] = _yaml.plain(data["gate"])
     if "output" in kw and "quarantine" in kw and kw["output"] == kw["quarantine"]:
         bad("quarantine", "must differ from output")
     if "input" in kw and kw["input"] in (kw.get("output"), kw.get("quarantine")):
         bad("output", "must differ from input")
     if any(f.level == "error" for f in out) or not all(k in kw for k in REQUIRED):
         return None, out
-    lines = {str(k): yamlio.line_of(data, k) or 1 for k in data}
+    lines = {str(k): _yaml.line_of(data, k) or 1 for k in data}
     name = Path(rel).stem
     return Pipeline(name=name, path=rel, lines=lines, **kw), out
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import loomgit.yamlio as yamlio
+import loomgit._yaml as _yaml
 from loomgit.batch.cost import parse_budget
 from loomgit.batch.pipeline import load_pipeline
 from loomgit.errors import ConfigError, UsageError
@@ -23,8 +23,8 @@ def inline_asserts(values: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     for raw in values:
         text = raw if raw.strip().startswith("{") else "{" + raw + "}"
         try:
-            data = yamlio.plain(yamlio.load(text))
-        except yamlio.YamlError as e:
+            data = _yaml.plain(_yaml.load(text))
+        except _yaml.YamlError as e:
             raise UsageError(f"--assert {raw!r}: {e.message}") from None
         if not isinstance(data, dict):
             raise UsageError(
@@ -41,8 +41,8 @@ def param_values(pairs: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not k:
             raise UsageError(f"--param {pair!r}: expected NAME=VALUE, as in temperature=0")
         try:
-            out[k] = yamlio.plain(yamlio.load(v)) if v.strip() else ""
-        except yamlio.YamlError:
+            out[k] = _yaml.plain(_yaml.load(v)) if v.strip() else ""
+        except _yaml.YamlError:
             out[k] = v
     return out
 
@@ -53,8 +53,8 @@ def gate_value(raw: str) -> Any:
         return raw
 
     try:
-        return yamlio.plain(yamlio.load(raw))
-    except yamlio.YamlError as e:
+        return _yaml.plain(_yaml.load(raw))
+    except _yaml.YamlError as e:
         raise UsageError(f"--gate {raw!r}: {e.message}") from None
 
 

@@ -7,6 +7,13 @@ from typing import Any
 import click
 
 from loomgit.cli.output import color, print_json, style, table
+from loomgit.errors import UsageError
+from loomgit.history import history, pending_changes
+from loomgit.workspace import Workspace
+
+# Start-up: references (and with them stages and their git plumbing) and semantic diffs
+# are imported by the commands that use them, so that 'log' and 'status' stay as quick
+# to start as the history they read.
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
@@ -44,8 +51,8 @@ def list_(ref: str | None, as_json: bool) -> int:
     Without --ref this is the working tree: a prompt with uncommitted changes shows the
     version it would get (X.Y.Z-dev+<hash7>).
     """
-    from loomgit.history.listing import listing
-    from loomgit.workspace import Workspace
+
+    from loomgit.refs import listing
 
     ws = Workspace()
     rows = listing(ws, ref)
@@ -98,12 +105,11 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
         from loomgit.cli.stages import stage_log
 
         return stage_log(ident, stage, as_json)
-    from loomgit.history import history
-    from loomgit.refs import resolve
-    from loomgit.workspace import Workspace
 
     ws = Workspace()
     if "@" in ident:  # the history as of that version, stage or commit
+        from loomgit.refs import resolve
+
         res = resolve(ws, ident)
         ident, ref = res.prompt.id, res.commit or ref
     h = history(ws, ref)
@@ -139,9 +145,9 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
 def show(ref: str, as_json: bool) -> int:
     """Show a prompt at a reference: ID (working tree), ID@1.2.0, ID@1.2, ID@latest,
     ID@STAGE or ID@COMMIT."""
+
     from loomgit.history.facts import facts_from_prompt
     from loomgit.refs import resolve
-    from loomgit.workspace import Workspace
 
     res = resolve(Workspace(), ref)
     p = res.prompt
@@ -255,11 +261,10 @@ def diff(
       loomgit diff summarize                    (HEAD against the working tree)
       loomgit diff --base main                  (every prompt changed since main)
     """
-    from loomgit.cli.render import collect_vars
-    from loomgit.errors import UsageError
-    from loomgit.history.semdiff import changed_since, diff_prompts, resolve_side
-    from loomgit.refs import split_ref
-    from loomgit.workspace import Workspace
+
+    from loomgit.cli.variables import collect_vars
+    from loomgit.history.semdiff import Side, changed_since, diff_prompts
+    from loomgit.refs import resolve, split_ref
 
     ws = Workspace()
     limits = {"max_chars": ws.config.render_max_chars, "timeout_s": ws.config.render_timeout_s}
@@ -278,7 +283,7 @@ def diff(
             b = refs[1]
             if b.startswith("@"):
                 b = split_ref(a)[0] + b
-        pairs_ = [(resolve_side(ws, a), resolve_side(ws, b))]
+        pairs_ = [(Side.of(a, resolve(ws, a)), Side.of(b, resolve(ws, b)))]
     results = []
     for old, new in pairs_:
         side = new or old
@@ -303,8 +308,6 @@ def diff(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def status(staged: bool, as_json: bool) -> int:
     """Prompts changed in the working tree and index, with the version each would get."""
-    from loomgit.history import pending_changes
-    from loomgit.workspace import Workspace
 
     items = pending_changes(Workspace(), "index" if staged else "worktree", include_deleted=True)
     if as_json:

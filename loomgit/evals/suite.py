@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import loomgit.yamlio as yamlio
+import loomgit._yaml as _yaml
 from loomgit._version import __version__
 from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
@@ -58,25 +58,25 @@ def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Findin
     for j, a in enumerate(raw):
         problem = spec_problem(a)
         if problem:
-            out.append(error(path, yamlio.line_of(raw, j, line), f"{where}{problem}"))
+            out.append(error(path, _yaml.line_of(raw, j, line), f"{where}{problem}"))
     return raw
 
 
 def parse_suite(text: str, path: str) -> tuple[Suite | None, list[Finding]]:
     """Parse a suite; returns it (None when unusable) and every problem found.
 
-    ``yamlio.load`` reads with libyaml first; when the suite has a problem it is read again
+    ``_yaml.load`` reads with libyaml first; when the suite has a problem it is read again
     with ruamel alone, so that messages and lines are ruamel's own."""
     try:
-        data = yamlio.load(text, path=path)
-    except yamlio.YamlError as e:
+        data = _yaml.load(text, path=path)
+    except _yaml.YamlError as e:
         return None, [error(path, e.line, e.message)]
     suite, out = _from_data(data, path)
     if suite is not None and not out:
         return suite, out
     try:
-        data = yamlio.load_roundtrip(text, path=path)
-    except yamlio.YamlError as e:
+        data = _yaml.load_roundtrip(text, path=path)
+    except _yaml.YamlError as e:
         return None, [error(path, e.line, e.message)]
     return _from_data(data, path)
 
@@ -89,7 +89,7 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
     out: list[Finding] = []
 
     def at(key: str, node: Any = data, default: int | None = None) -> int | None:
-        return yamlio.line_of(node, key, default)
+        return _yaml.line_of(node, key, default)
 
     for key in data:
         if key not in SUITE_KEYS:
@@ -113,7 +113,7 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
     threshold = data.get("threshold")
     gate = data.get("gate", "all_pass")
     try:
-        parse_gate(yamlio.plain(gate), threshold)
+        parse_gate(_yaml.plain(gate), threshold)
     except GateError as e:
         out.append(error(path, at("gate") or at("threshold"), str(e)))
     providers = data.get("providers", [])
@@ -160,13 +160,13 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
             parse_check(d)
         except DistributionError as e:
             out.append(
-                error(path, yamlio.line_of(dist, i, at("distribution")), f"distribution: {e}")
+                error(path, _yaml.line_of(dist, i, at("distribution")), f"distribution: {e}")
             )
     dist = [d for d in dist if isinstance(d, str)]
     cases = []
     names: set[str] = set()
     for i, c in enumerate(cases_raw):
-        cline = yamlio.line_of(cases_raw, i)
+        cline = _yaml.line_of(cases_raw, i)
         if not isinstance(c, dict):
             out.append(error(path, cline, f"case {i + 1} must be a mapping with vars and assert"))
             continue
@@ -211,11 +211,11 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
         cases.append(
             Case(
                 name,
-                yamlio.plain(cvars),
-                tuple(yamlio.plain(asserts)),
+                _yaml.plain(cvars),
+                tuple(_yaml.plain(asserts)),
                 cline,
                 crepeat,
-                yamlio.plain(c.get("expected")),
+                _yaml.plain(c.get("expected")),
                 float(weight),
                 bool(c.get("skip")),
                 tuple(str(t) for t in tags),
@@ -232,10 +232,10 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
         tuple(cases),
         tuple(providers),
         repeat,
-        yamlio.plain(gate),
-        yamlio.plain(defaults),
+        _yaml.plain(gate),
+        _yaml.plain(defaults),
         tuple(dist),
-        yamlio.plain(data),
+        _yaml.plain(data),
         None if th is None else float(th),
         prompt_ref,
     )

@@ -15,6 +15,7 @@ from loomgit.errors import UsageError
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import Suite, load_suite, parse_suite, read_suite_text
 from loomgit.prompt.discover import PromptFile, is_suite, list_files
+from loomgit.prompt.jinja import referenced_templates
 from loomgit.refs import resolve
 from loomgit.workspace import Workspace
 
@@ -90,19 +91,10 @@ def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef
 
 def _includes(ws: Workspace, sources: list[str]) -> set[str]:
     """Files the templates include, transitively (repo-relative names)."""
-    from jinja2 import Environment, meta  # start-up: jinja2 only when comparing
-    from jinja2.exceptions import TemplateSyntaxError
-
-    env = Environment()
     seen: set[str] = set()
     todo = list(sources)
     while todo:
-        src = todo.pop()
-        try:
-            names = meta.find_referenced_templates(env.parse(src))
-        except TemplateSyntaxError:
-            continue
-        for n in names:
+        for n in referenced_templates(todo.pop()):
             if n and n not in seen:
                 seen.add(n)
                 text = ws.loader(n)

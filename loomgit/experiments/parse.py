@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-import loomgit.yamlio as yamlio
+import loomgit._yaml as _yaml
 from loomgit.errors import LoomgitError
 from loomgit.experiments.model import (
     KEYS,
@@ -34,8 +34,8 @@ def parse_spec(
 ) -> tuple[ExperimentSpec | None, list[Finding]]:
     """Parse an experiment file; returns it (None when unusable) and every problem."""
     try:
-        data = yamlio.load(text, path=path)
-    except yamlio.YamlError as e:
+        data = _yaml.load(text, path=path)
+    except _yaml.YamlError as e:
         return None, [error(path, e.line, e.message)]
     if data is None:
         return None, [error(path, None, "empty experiment file")]
@@ -50,7 +50,7 @@ def parse_spec(
     out: list[Finding] = []
 
     def at(key: Any, node: Any = data, default: int | None = None) -> int | None:
-        return yamlio.line_of(node, key, default)
+        return _yaml.line_of(node, key, default)
 
     def bad(key: str, message: str, node: Any = data, default: int | None = None) -> None:
         out.append(error(path, at(key, node, default), message))

@@ -8,7 +8,8 @@ Public API::
 
     history(ws, ref="HEAD") -> History           every prompt's versions at a commit
     versions(ws, ident, ref="HEAD") -> [Version]  one prompt's versions, oldest first
-    resolve_at(ws, ident, at) -> Resolved        ID@1.2.0 / ID@1.2 / ID@latest / ID@stage / ID@commit
+    resolve_at(ws, ident, at) -> Resolved        ID@1.2.0 / ID@1.2 / ID@latest / ID@commit
+                                                 (ID@stage: loomgit.refs.resolve_at)
     working_version(ws, prompt) -> str | None    version of a working-tree prompt
     pending_changes(ws, source) -> [Pending]     what a commit now would bump, and why
     classify(old_prompt, new_prompt) -> (change, reasons)
@@ -22,14 +23,16 @@ from __future__ import annotations
 
 from loomgit._git.objects import BlobReader, read_blobs
 from loomgit.history.bump import classify
+from loomgit.history.lookup import Resolved, load_version, resolve_at
 from loomgit.history.pending import Pending, pending_changes, working_version
 from loomgit.history.repo import ShallowCloneError
-from loomgit.history.versions import History, Version, history, load_version, resolve_at, versions
+from loomgit.history.versions import History, Version, history, versions
 
 __all__ = [
     "BlobReader",
     "History",
     "Pending",
+    "Resolved",
     "ShallowCloneError",
     "Version",
     "classify",

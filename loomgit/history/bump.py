@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from loomgit.history.facts import Facts, strip_source
+from loomgit._git.log import is_breaking
+from loomgit.history.facts import Facts, facts_from_prompt, strip_source
 
 if TYPE_CHECKING:
     from loomgit.history.facts import TextLoader
@@ -302,9 +303,6 @@ def classify(
 ) -> tuple[str, list[str]]:
     """``(change, reasons)`` between two parsed prompts; ``message`` is the commit message
     (``BREAKING CHANGE`` / ``type!:`` force a major bump). Loaders give included files."""
-    from loomgit._git.log import is_breaking
-    from loomgit.history.facts import facts_from_prompt
-
     return classify_facts(
         facts_from_prompt(old, old_loader),
         facts_from_prompt(new, new_loader),

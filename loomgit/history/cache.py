@@ -24,6 +24,7 @@ from typing import Any
 
 from loomgit.config import Config
 from loomgit.errors import InfraError
+from loomgit.fsutil import atomic_write
 from loomgit.history.fold import Line, Lines, State
 
 FORMAT = 6  # bump whenever the fold or the bump rules change what a state holds
@@ -167,7 +168,6 @@ class Store:
             pass
 
     def _write(self, path: Path, data: bytes) -> None:
-        from loomgit.fsutil import atomic_write
 
         atomic_write(path, data)
 

@@ -9,282 +9,15 @@ and give each a new version, bumped by what changed since its previous version.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from loomgit._git.log import Change, Commit
 from loomgit.config import Config
 from loomgit.history.bump import bump, classify_facts
 from loomgit.history.facts import Facts, FactsBuilder
+from loomgit.history.state import Line, Lines, Rec, State
 from loomgit.prompt.discover import is_suite, match
-
-_FM_ID = re.compile(r"^id:[ \t]*['\"]?([A-Za-z0-9_./-]+)['\"]?[ \t]*$", re.MULTILINE)
-_FM_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
-
-
-@dataclass(slots=True)
-class Rec:
-    """One entry of a line: a version, or a deletion (``version == ""``)."""
-
-    version: str
-    commit: str
-    change: str
-    reasons: list[str]
-    hash: str
-    same_as: str | None
-    path: str
-    id: str
-    blob: str
-    inc: dict[str, str] | None  # included path -> blob id
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.version,
-            self.commit,
-            self.change,
-            self.reasons,
-            self.hash,
-            self.same_as,
-            self.path,
-            self.id,
-            self.blob,
-            self.inc,
-        ]
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> Rec:
-        return cls(*d)
-
-
-Info = list[Any]  # [date, author, email, subject, breaking] of a commit
-
-
-@dataclass(slots=True)
-class Line:
-    """One prompt's identity through history (it survives renames and re-adds)."""
-
-    key: int
-    id: str
-    path: str | None  # None while deleted
-    recs: list[Rec] = field(default_factory=list)
-    info: dict[str, Info] = field(default_factory=dict)  # commit -> details, for its recs
-    facts: Facts | None = None  # facts of the newest version (memory only)
-    hashes: dict[str, str] = field(default_factory=dict)  # content hash -> newest version
-
-    @property
-    def last(self) -> Rec | None:
-        for r in reversed(self.recs):
-            if r.version:
-                return r
-        return None
-
-    @property
-    def live_rec(self) -> Rec | None:
-        """The newest version, or None when the newest entry is a deletion."""
-        return self.recs[-1] if self.recs and self.recs[-1].version else None
-
-    def index_hashes(self) -> None:
-        self.hashes = {r.hash: r.version for r in self.recs if r.version}
-
-    def copy(self) -> Line:
-        return Line(
-            self.key,
-            self.id,
-            self.path,
-            list(self.recs),
-            dict(self.info),
-            self.facts,
-            dict(self.hashes),
-        )
-
-    def to_json(self) -> list[Any]:
-        return [self.id, self.path, [r.to_json() for r in self.recs], self.info]
-
-    @classmethod
-    def from_json(cls, key: int, d: list[Any]) -> Line:
-        line = cls(key, d[0], d[1], [Rec(*r) for r in d[2]], d[3])
-        line.index_hashes()
-        return line
-
-
-class Lines:
-    """The lines of a state, read from the cache one at a time, when first used."""
-
-    def __init__(
-        self,
-        n: int = 0,
-        load: Callable[[int], Line] | None = None,
-        raw: Callable[[int], bytes] | None = None,
-    ) -> None:
-        self._items: list[Line | None] = [None] * n
-        self._load = load
-        self.raw = raw  # the cached JSON of a line never loaded (to copy it as it is)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, key: int) -> Line:
-        line = self._items[key]
-        if line is None:
-            assert self._load is not None
-            line = self._items[key] = self._load(key)
-        return line
-
-    def __iter__(self) -> Iterator[Line]:
-        return (self[i] for i in range(len(self._items)))
-
-    def append(self, line: Line) -> None:
-        self._items.append(line)
-
-    def loaded(self, key: int) -> bool:
-        return self._items[key] is not None
-
-    def fork(self) -> Lines:
-        out = Lines(0, self._load, self.raw)
-        out._items = [ln.copy() if ln is not None else None for ln in self._items]
-        return out
-
-
-Head = list[Any]  # [id, path or None, newest version rec (json) or None, its commit info]
-
-
-class State:
-    """Every line at one commit, plus what folding further needs.
-
-    ``heads`` summarises each line (id, path, newest version) so that listing prompts
-    never reads the lines themselves; ``tree`` and ``commits`` are read from the cache
-    only when the state is folded further.
-    """
-
-    def __init__(
-        self,
-        commit: str | None = None,
-        seq: int = 0,
-        *,
-        tree: dict[str, str] | None = None,
-        commits: dict[str, list[Any]] | None = None,
-        fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]] | None = None,
-        lines: Lines | None = None,
-    ) -> None:
-        self.commit = commit
-        self.seq = seq
-        self.by_path: dict[str, int] = {}
-        self.by_id: dict[str, int] = {}
-        self.covered: set[str] = set()  # include paths outside the globs
-        self.inc_users: dict[str, set[int]] = {}
-        self._heads: list[Head] = []
-        self._dirty: dict[int, Line] = {}
-        self.lines = lines if lines is not None else Lines()
-        self._tree = tree if tree is not None or fold_data else {}
-        self._commits = commits if commits is not None or fold_data else {}
-        self._fold_data = fold_data
-
-    def _ensure_fold_data(self) -> None:
-        if self._tree is None or self._commits is None:
-            assert self._fold_data is not None
-            tree, commits = self._fold_data()
-            if self._tree is None:
-                self._tree = tree
-            if self._commits is None:
-                self._commits = commits
-
-    @property
-    def tree(self) -> dict[str, str]:
-        """path -> blob id for every path the log pass covers."""
-        self._ensure_fold_data()
-        assert self._tree is not None
-        return self._tree
-
-    @property
-    def commits(self) -> dict[str, list[Any]]:
-        """sha -> [seq, date, author, email, subject, breaking] of every folded commit."""
-        self._ensure_fold_data()
-        assert self._commits is not None
-        return self._commits
-
-    @property
-    def heads(self) -> list[Head]:
-        """Per line: [id, path or None, newest version rec (json) or None, its commit info]."""
-        if self._dirty:
-            for key, line in self._dirty.items():
-                rec = line.last
-                self._heads[key] = [
-                    line.id,
-                    line.path,
-                    rec.to_json() if rec else None,
-                    line.info.get(rec.commit) if rec else None,
-                ]
-            self._dirty = {}
-        return self._heads
-
-    @heads.setter
-    def heads(self, value: list[Head]) -> None:
-        self._heads, self._dirty = value, {}
-
-    def add_line(self, line: Line) -> None:
-        self.lines.append(line)
-        self._heads.append([line.id, line.path, None, None])
-
-    def set_head(self, line: Line) -> None:
-        self._dirty[line.key] = line
-
-    def head_rec(self, key: int) -> tuple[Rec | None, Info | None]:
-        h = self.heads[key]
-        return (Rec(*h[2]) if h[2] else None), h[3]
-
-    def fork(self) -> State:
-        """A copy that can be folded further without touching this one."""
-        st = State(
-            self.commit,
-            self.seq,
-            tree=dict(self.tree),
-            commits=dict(self.commits),
-            lines=self.lines.fork(),
-        )
-        st.by_path, st.by_id = dict(self.by_path), dict(self.by_id)
-        st.covered = set(self.covered)
-        st.inc_users = {k: set(v) for k, v in self.inc_users.items()}
-        st.heads = [list(h) for h in self.heads]
-        return st
-
-    def index(self) -> dict[str, Any]:
-        """The small part of the state: everything but the lines, the tree, the commits."""
-        return {
-            "commit": self.commit,
-            "seq": self.seq,
-            "covered": sorted(self.covered),
-            "by_path": self.by_path,
-            "by_id": self.by_id,
-            "heads": self.heads,
-            "inc_users": {k: sorted(v) for k, v in self.inc_users.items() if v},
-        }
-
-    @classmethod
-    def from_index(
-        cls,
-        d: dict[str, Any],
-        lines: Lines,
-        fold_data: Callable[[], tuple[dict[str, str], dict[str, list[Any]]]],
-    ) -> State:
-        st = cls(d["commit"], d["seq"], tree=None, commits=None, fold_data=fold_data, lines=lines)
-        st.by_path, st.by_id = d["by_path"], d["by_id"]
-        st.covered = set(d["covered"])
-        st.heads = d["heads"]
-        st.inc_users = {k: set(v) for k, v in d["inc_users"].items()}
-        if len(st.heads) != len(lines):
-            raise ValueError("cache index and lines disagree")
-        return st
-
-
-def frontmatter_id(text: str) -> str | None:
-    if not text.startswith("---") or text.find("id:", 0, 8192) < 0:
-        return None
-    head = text[3:8192]
-    end = _FM_END.search(head)
-    m = _FM_ID.search(head[: end.start()] if end else head)
-    return m.group(1) if m else None
+from loomgit.prompt.frontmatter import frontmatter_id
 
 
 def decode_blob(data: bytes | None) -> str | None:
@@ -435,10 +168,10 @@ class Folder:
             touched.setdefault(key, []).insert(0, f"moved from {path}")
         for key in sorted(touched):
             line = st.lines[key]
-            rec = self._version(line, c, touched[key])
-            if rec is not None:
+            made = self._version(line, c, touched[key])
+            if made is not None:
                 line.info[c.sha] = info
-                out.append(rec)
+                out.append(made)
             st.set_head(line)
         return out
 
@@ -592,3 +325,6 @@ class Folder:
             if self.prompt_id(p) is None:
                 st.covered.add(p)
         return rec
+
+
+__all__ = ["Folder", "Line", "Lines", "Rec", "State", "decode_blob"]

@@ -1,7 +1,9 @@
-"""``loomgit list``: every prompt with its current version, last change and stages."""
+"""``loomgit list``: every prompt with its current version and last change, annotated
+with the versions stages hold when the caller gives them (:func:`loomgit.refs.listing`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,22 +42,15 @@ def _last(v: Version | None) -> dict[str, str] | None:
     return {"sha": v.commit, "date": v.date, "author": v.author, "subject": v.subject}
 
 
-def stage_versions(ws: Workspace) -> dict[str, dict[str, str]]:
-    """``{stage: {id: version}}`` from the stages module, once it exists."""
-    try:
-        from loomgit import stages  # type: ignore[attr-defined]
-
-        fn = stages.stage_versions
-    except (ImportError, AttributeError):
-        return {}
-    return fn(ws)  # type: ignore[no-any-return]
-
-
-def listing(ws: Workspace, ref: str | None = None) -> list[Listed]:
+def listing(
+    ws: Workspace,
+    ref: str | None = None,
+    stages: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[Listed]:
     """Prompts of the working tree (``ref=None``; uncommitted ones get a ``-dev`` version)
-    or of a commit, sorted by id."""
+    or of a commit, sorted by id. ``stages``: ``{stage: {id: version}}`` to annotate with."""
     h = history(ws, ref or "HEAD")
-    stages = stage_versions(ws)
+    stages = stages or {}
     rows: list[Listed] = []
 
     def with_stages(pid: str) -> dict[str, str | None]:

@@ -7,12 +7,18 @@ import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loomgit._git.objects import BlobReader
+from loomgit.errors import LoomgitError, RenderError
 from loomgit.history.bump import classify
+from loomgit.history.facts import FactsBuilder, collect_includes
+from loomgit.history.lookup import Resolved, load_version
+from loomgit.history.pending import working_version
+from loomgit.history.repo import Repo
+from loomgit.history.versions import history
+from loomgit.prompt.model import IncludeLoader, Prompt
+from loomgit.prompt.render import interface
 
 if TYPE_CHECKING:
-    from loomgit.prompt.model import Prompt
-    from loomgit.prompt.render import IncludeLoader
-    from loomgit.refs import Resolved
     from loomgit.workspace import Workspace
 
 
@@ -145,8 +151,6 @@ def diff_prompts(
     limits: dict[str, Any] | None = None,
 ) -> SemDiff:
     """The semantic diff from ``old`` to ``new`` (either may be None: added / deleted)."""
-    from loomgit.prompt.render import interface
-
     if old is None or new is None:
         side = new or old
         assert side is not None
@@ -194,7 +198,6 @@ def diff_prompts(
 
 def _includes(old: Side | None, new: Side | None, a: str, b: str) -> list[dict[str, Any]]:
     """A line diff of each included file that differs between the two sides."""
-    from loomgit.history.facts import collect_includes
 
     def texts(s: Side | None) -> dict[str, str]:
         if s is None:
@@ -226,8 +229,6 @@ def _render_diff(
     b: str,
     limits: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    from loomgit.errors import RenderError
-
     def render(s: Side | None) -> tuple[list[tuple[str, str]], str | None]:
         if s is None:
             return [], None
@@ -252,21 +253,15 @@ def _render_diff(
     return out
 
 
-def resolve_side(ws: Workspace, ref: str) -> Side:
-    from loomgit.refs import resolve
-
-    return Side.of(ref, resolve(ws, ref))
+def working_side(ws: Workspace, ident: str, ref: str) -> Side:
+    """The working-tree file of a prompt (id or path), as the side ``ref`` of a diff."""
+    prompt = ws.prompt(ident)
+    return Side.of(ref, Resolved(prompt, ws.loader, working_version(ws, prompt)))
 
 
 def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | None]]:
     """Every prompt whose content differs between ``base`` and the working tree (found by
     content hash; only those are parsed, their old sides read through one cat-file)."""
-    from loomgit._git.objects import BlobReader
-    from loomgit.errors import LoomgitError
-    from loomgit.history.facts import FactsBuilder
-    from loomgit.history.versions import Repo, history, load_version
-    from loomgit.refs import resolve
-
     h = history(ws, base)
     builder = FactsBuilder()
     live = {e.key for e in h.live()}
@@ -303,7 +298,7 @@ def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | No
                 before = side(old) if old is not None else None
             except LoomgitError:
                 before = None
-            pairs.append((before, Side.of(pf.id, resolve(ws, pf.path))))
+            pairs.append((before, working_side(ws, pf.path, pf.id)))
         for v in gone:
             if v is not None:
                 pairs.append((side(v), None))

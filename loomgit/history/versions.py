@@ -1,5 +1,5 @@
-"""Prompt versions as the library offers them: :func:`history`, :func:`versions`,
-:func:`resolve_at`, and the :class:`Version` value object."""
+"""Prompt versions as the library offers them: :func:`history`, :func:`versions` and the
+:class:`Version` value object (:mod:`loomgit.history.lookup` loads one)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from loomgit._git.objects import BlobReader
-from loomgit.errors import LoomgitError, PromptError, RefError
+from loomgit.errors import LoomgitError, RefError
 from loomgit.history.bump import bump, classify_facts, is_final, parse_version
 from loomgit.history.facts import Facts
 from loomgit.history.fold import Folder, Line, Rec, State
 from loomgit.history.repo import Repo, state_at
 
 if TYPE_CHECKING:
-    from loomgit.prompt.render import IncludeLoader
-    from loomgit.refs import Resolved
     from loomgit.workspace import Workspace
 
 _FULL = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -382,111 +380,10 @@ def versions(ws: Workspace, ident: str, ref: str = "HEAD") -> list[Version]:
     return h.versions(h.find(ident))
 
 
-def is_stage(ws: Workspace, at: str) -> bool:
-    return at in ws.config.stages
-
-
-def resolve_at(ws: Workspace, ident: str, at: str) -> Resolved:
-    """``ID@AT`` for AT = ``1.2.0``, ``1.2``, ``latest``, a stage name or a commit-ish."""
-    from loomgit.refs import Resolved
-
-    if is_stage(ws, at):
-        try:
-            from loomgit.stages import resolve_stage  # type: ignore[attr-defined]
-        except (ImportError, AttributeError):
-            raise RefError(
-                f"{ident}@{at}: stages are not available in this version of loomgit"
-            ) from None
-        return resolve_stage(ws, ident, at)  # type: ignore[no-any-return]
-    if at == "latest" or _FULL.match(at) or _MINOR.match(at):
-        h = history(ws, "HEAD")
-        if h.commit is None:
-            raise RefError(f"{ident}@{at}: the repository has no commits yet")
-        try:
-            v = h.find_version(h.find(ident), at)
-        except RefError:
-            v = _from_main(ws, h, ident, at)
-            if v is None:
-                raise
-        return Resolved(*load_version(Repo.of(ws), v), version=v.version, commit=v.commit)
-    repo = Repo.of(ws)
-    sha = repo.commit(at)
-    if sha is None:
-        raise RefError(
-            f"{ident}@{at}: {at!r} is not a version (1.2.0, 1.2, latest), "
-            f"a stage ({', '.join(ws.config.stages)}) or a commit"
-        )
-    h = history(ws, sha)
-    line = h.find(ident)
-    if line.path is None:
-        raise RefError(f"{ident}@{at}: the prompt was deleted at {sha[:7]} or before")
-    vs = h.versions(line)
-    if not vs:
-        raise RefError(f"{ident}@{at}: no version at {sha[:7]}")
-    v = vs[-1]
-    return Resolved(*load_version(repo, v), version=v.version, commit=v.commit)
-
-
-def _from_main(ws: Workspace, h: History, ident: str, at: str) -> Version | None:
-    """A version asked for on a branch that only the main branch has (made after the fork)."""
-    main = h.repo.main
-    if main is None or main[1] == h.commit:
-        return None
-    try:
-        hm = history(ws, main[1])
-        return hm.find_version(hm.find(ident), at)
-    except RefError:
-        return None
-
-
-def load_version(
-    repo: Repo, v: Version, reader: BlobReader | None = None
-) -> tuple[Any, IncludeLoader]:
-    """The parsed prompt of a stored version and a loader for its includes (git blobs of
-    the same commit, never the working tree). ``reader``: an open one to reuse."""
-    from loomgit._git.objects import read_blobs
-    from loomgit.prompt.parse import decode, parse_prompt
-
-    inc = v.includes or {}
-    if reader is not None:
-        got = reader.read_many([v.blob, *inc.values()])
-    else:
-        with BlobReader(repo.root) as r:
-            got = r.read_many([v.blob, *inc.values()])
-    data = got.get(v.blob)
-    if data is None:
-        raise PromptError(
-            f"blob {v.blob[:7]} of version {v.version} is missing from the repository", path=v.path
-        )
-    prompt = parse_prompt(decode(data, v.path), v.path, prompt_id=v.id)
-    texts: dict[str, str] = {}
-    for name, blob in inc.items():
-        b = got.get(blob)
-        if b is not None:
-            try:
-                texts[name] = b.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-    root, commit = repo.root, v.commit
-
-    def load(name: str) -> str | None:
-        if name not in texts:
-            b = read_blobs(root, [(commit, name)]).get((commit, name))
-            try:
-                texts[name] = b.decode("utf-8") if b is not None else None  # type: ignore[assignment]
-            except UnicodeDecodeError:
-                texts[name] = None  # type: ignore[assignment]
-        return texts.get(name)
-
-    return prompt, load
-
-
 __all__ = [
     "History",
     "LoomgitError",
     "Version",
     "history",
-    "load_version",
-    "resolve_at",
     "versions",
 ]

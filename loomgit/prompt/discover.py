@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from loomgit._git import index, is_repo
 from loomgit.config import Config, GlobSpec
 from loomgit.errors import RefError
-from loomgit.prompt.parse import default_id, strip_ext
+from loomgit.prompt.frontmatter import ID_SCAN, frontmatter_id
+from loomgit.prompt.parse import default_id, read_prompt, strip_ext
 
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
@@ -88,21 +89,14 @@ def is_suite(path: str) -> bool:
     return path.endswith(SUITE_SUFFIX)
 
 
-_FM_ID = re.compile(rb"^id:[ \t]*['\"]?([A-Za-z0-9_./-]+)['\"]?[ \t]*$", re.MULTILINE)
-
-
-def frontmatter_id(full: Path) -> str | None:
+def file_id(full: Path) -> str | None:
     """The ``id:`` set in a file's frontmatter, read cheaply (no YAML parse)."""
     try:
         with open(full, "rb") as f:
-            head = f.read(8192)
+            head = f.read(ID_SCAN)
     except OSError:
         return None
-    if not head.startswith(b"---"):
-        return None
-    end = re.search(rb"^(?:---|\.\.\.)[ \t]*$", head[3:], re.MULTILINE)
-    m = _FM_ID.search(head[3 : 3 + end.start()] if end else head)
-    return m.group(1).decode() if m else None
+    return frontmatter_id(head.decode("utf-8", "replace"))
 
 
 def match_any(config: Config, path: str) -> PromptFile | None:
@@ -111,7 +105,7 @@ def match_any(config: Config, path: str) -> PromptFile | None:
     for spec in config.prompts:
         pid = match(spec, path)
         if pid is not None:
-            return PromptFile(path, frontmatter_id(config.root / path) or pid, spec)
+            return PromptFile(path, file_id(config.root / path) or pid, spec)
     return None
 
 
@@ -190,6 +184,4 @@ def fs_loader(root: Path) -> IncludeLoader:
 
 def read(config: Config, pf: PromptFile) -> Prompt:
     """Parse the working-tree file of ``pf``."""
-    from loomgit.prompt.parse import read_prompt
-
     return read_prompt(config.root / pf.path, display=pf.path, prompt_id=pf.id)

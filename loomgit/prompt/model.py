@@ -1,56 +1,23 @@
-"""Value objects for prompts: variables, message templates, the prompt itself."""
+"""The parsed prompt. Its parts (variables, message templates, the output spec, content
+hashes) are defined in :mod:`loomgit.prompt.parts` and re-exported here."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from loomgit.prompt.render import IncludeLoader
-
-VARIABLE_TYPES = ("string", "number", "integer", "boolean", "array", "object", "any")
-ROLES = ("system", "user", "assistant")
-_MISSING = object()
-
-
-@dataclass(frozen=True)
-class Variable:
-    """A declared template variable."""
-
-    name: str
-    type: str = "any"
-    required: bool = True
-    default: Any = None
-    enum: tuple[Any, ...] | None = None
-    description: str = ""
-    line: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"type": self.type, "required": self.required}
-        if not self.required:
-            d["default"] = self.default
-        if self.enum is not None:
-            d["enum"] = list(self.enum)
-        if self.description:
-            d["description"] = self.description
-        return d
-
-
-@dataclass(frozen=True)
-class MessageTemplate:
-    """One message of the body: its role and its Jinja source, found before rendering."""
-
-    role: str
-    source: str
-    line: int  # 1-based line in the file where ``source`` starts
-
-
-@dataclass(frozen=True)
-class OutputSpec:
-    format: str = "text"  # text | json
-    schema: dict[str, Any] | None = None
+from loomgit.prompt.parts import (
+    ROLES,
+    VARIABLE_TYPES,
+    IncludeLoader,
+    MessageTemplate,
+    OutputSpec,
+    Variable,
+    content_hash,
+    normalize_text,
+)
+from loomgit.prompt.render import render_prompt
 
 
 @dataclass(frozen=True)
@@ -89,8 +56,6 @@ class Prompt:
         **limits: Any,
     ) -> list[dict[str, str]]:
         """Render every message; ``variables=None`` uses ``sample``."""
-        from loomgit.prompt.render import render_prompt
-
         return render_prompt(self, variables, loader=loader, **limits)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,19 +80,14 @@ class Prompt:
         }
 
 
-def normalize_text(text: str) -> str:
-    """The form content hashes are taken of: LF line ends, no trailing blanks, one final LF."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = [ln.rstrip() for ln in text.split("\n")]
-    return "\n".join(lines).strip("\n") + "\n"
-
-
-def content_hash(text: str, includes: Mapping[str, str] | None = None) -> str:
-    """sha256 of the normalized text, and of each included file's normalized text."""
-    h = hashlib.sha256(normalize_text(text).encode("utf-8"))
-    for name in sorted(includes or {}):
-        h.update(b"\0include\0" + name.encode("utf-8") + b"\0")
-        h.update(normalize_text((includes or {})[name]).encode("utf-8"))
-    return h.hexdigest()
+__all__ = [
+    "ROLES",
+    "VARIABLE_TYPES",
+    "IncludeLoader",
+    "MessageTemplate",
+    "OutputSpec",
+    "Prompt",
+    "Variable",
+    "content_hash",
+    "normalize_text",
+]

@@ -8,7 +8,14 @@ from typing import Any
 from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, error, warning
 from loomgit.prompt.model import Prompt
-from loomgit.prompt.render import IncludeLoader
+from loomgit.prompt.render import (
+    IncludeLoader,
+    render_prompt,
+    syntax_problems,
+    used_variables,
+    value_problem,
+)
+from loomgit.prompt.schema import schema_error
 
 KNOWN_KEYS = {
     "id",
@@ -40,17 +47,13 @@ def _line_of_name(prompt: Prompt, name: str) -> int | None:
 
 def schema_problem(schema: dict[str, Any]) -> str | None:
     """Why ``schema`` is not a valid JSON Schema, or None."""
-    from jsonschema.exceptions import SchemaError
-    from jsonschema.validators import validator_for
-
-    try:
-        validator_for(schema).check_schema(schema)
-    except SchemaError as e:
-        where = "/".join(str(p) for p in e.path)
-        return f"output schema is not valid JSON Schema: {e.message}" + (
-            f" (at {where})" if where else ""
-        )
-    return None
+    err = schema_error(schema)
+    if err is None:
+        return None
+    message, where = err
+    return f"output schema is not valid JSON Schema: {message}" + (
+        f" (at {where})" if where else ""
+    )
 
 
 def validate_prompt(
@@ -61,8 +64,6 @@ def validate_prompt(
     render_sample: bool = True,
 ) -> list[Finding]:
     """Findings for one prompt: syntax, variables, sample, output schema, model name."""
-    from loomgit.prompt.render import render_prompt, syntax_problems, used_variables, value_problem
-
     path, lines = prompt.path, prompt.meta_lines
     out: list[Finding] = []
     for key in prompt.meta:
@@ -99,11 +100,11 @@ def validate_prompt(
     if prompt.sample is not None and prompt.variables is not None:
         sline = lines.get("sample")
         for key, value in prompt.sample.items():
-            var = prompt.variables.get(key)
-            if var is None:
+            svar = prompt.variables.get(key)
+            if svar is None:
                 out.append(error(path, sline, f"sample sets unknown variable {key!r}"))
                 continue
-            p = value_problem(var, value)
+            p = value_problem(svar, value)
             if p:
                 out.append(error(path, sline, f"sample: {p}"))
     if prompt.output is not None and prompt.output.schema is not None:

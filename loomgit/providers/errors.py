@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loomgit import yamlio
+import loomgit._yaml as _yaml
 from loomgit.errors import ProviderError, UsageError
 
 
@@ -86,13 +86,13 @@ def config_error(config: Any, keys: tuple[str, ...], message: str) -> ProviderCo
         return err
     err.path = Path(path).name
     try:
-        node: Any = yamlio.load(Path(path).read_text(encoding="utf-8"))
+        node: Any = _yaml.load(Path(path).read_text(encoding="utf-8"))
     except Exception:
         return err
     for k in keys:
         if not isinstance(node, dict) or k not in node:
             break
-        err.line = yamlio.line_of(node, k, err.line)
+        err.line = _yaml.line_of(node, k, err.line)
         node = node[k]
     return err
 

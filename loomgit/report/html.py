@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from loomgit.prompt.jinja import html_environment
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "report.html.j2"
 
@@ -45,16 +47,7 @@ View = dict[str, Any]
 def template_environment() -> Any:
     """The Jinja environment of the report templates: autoescaped, strict about
     undefined names."""
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return html_environment(folder=TEMPLATES)
 
 
 # --------------------------------------------------------------------------- numbers

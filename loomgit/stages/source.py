@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from loomgit._git.objects import BlobReader
 from loomgit.errors import LoomgitError, RefError
+from loomgit.prompt.jinja import referenced_templates
 from loomgit.stages.manifest import Entry
 from loomgit.stages.state import canonical_id, read_stage
 
@@ -53,14 +54,7 @@ def from_entry(e: Entry, stage: str | None = None) -> Source:
 
 def include_names(source: str) -> list[str]:
     """Names a template includes/imports literally (as the renderer would look them up)."""
-    from jinja2 import Environment, meta
-    from jinja2.exceptions import TemplateSyntaxError
-
-    try:
-        refs = meta.find_referenced_templates(Environment().parse(source))
-    except TemplateSyntaxError:
-        return []
-    return [r for r in refs if isinstance(r, str)]
+    return referenced_templates(source)
 
 
 def at_commit(

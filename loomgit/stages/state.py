@@ -22,7 +22,8 @@ from loomgit.stages.manifest import MANIFEST_FILE, Manifest, ManifestError, load
 
 if TYPE_CHECKING:
     from loomgit.config import Config
-    from loomgit.refs import Resolved
+    from loomgit.history.lookup import Resolved
+    from loomgit.stages.audit import Promotion, StageCommit
     from loomgit.workspace import Workspace
 
 
@@ -205,7 +206,7 @@ def canonical_id(ws: Workspace, ident: str, state: StageState | None = None) -> 
 def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
     """The prompt ``stage`` holds for ``ident`` (``ID@production``), with a loader that
     reads its included files as they were promoted."""
-    from loomgit.refs import Resolved
+    from loomgit.history.lookup import Resolved
 
     state = read_stage(ws, stage)
     if state.head is None:

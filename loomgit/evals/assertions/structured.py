@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from loomgit.evals.assertions.model import AssertionType, Observation, Outcome, Services, outcome
+from loomgit.prompt.schema import first_error, schema_error, validator
 
 _FENCE = re.compile(r"^\s*```(?:json|JSON)?[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
 
@@ -33,14 +34,8 @@ def _bool_arg(v: Any) -> str | None:
 def _schema_arg(v: Any) -> str | None:
     if not isinstance(v, dict):
         return "expects a JSON Schema mapping"
-    from jsonschema import validators  # start-up: see the module docstring
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        validators.validator_for(v).check_schema(v)
-    except SchemaError as e:
-        return f"invalid JSON Schema: {e.message}"
-    return None
+    problem = schema_error(v)
+    return None if problem is None else f"invalid JSON Schema: {problem[0]}"
 
 
 def _is_json(arg: Any, obs: Observation, services: Services) -> Outcome:
@@ -54,14 +49,11 @@ def _json_schema(arg: Any, obs: Observation, services: Services) -> Outcome:
     ok, value, problem = parse_json(obs.text)
     if not ok:
         return False, 0.0, problem
-    from jsonschema import validators  # start-up: see the module docstring
-
-    validator = validators.validator_for(arg)(arg)
-    err = next(iter(validator.iter_errors(value)), None)
+    err = first_error(validator(arg), value)
     if err is None:
         return True, 1.0, "matches the schema"
-    where = "/".join(map(str, err.absolute_path)) or "(root)"
-    return False, 0.0, f"schema: {where}: {err.message}"
+    where = "/".join(map(str, err[0])) or "(root)"
+    return False, 0.0, f"schema: {where}: {err[1]}"
 
 
 TYPES: dict[str, AssertionType] = {

@@ -1,0 +1,98 @@
+"""The parts a prompt is made of: variables, message templates, the output spec, and the
+content hash of its text. Everything else in ``prompt/`` builds on these."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+IncludeLoader = Callable[[str], "str | None"]
+VARIABLE_TYPES = ("string", "number", "integer", "boolean", "array", "object", "any")
+ROLES = ("system", "user", "assistant")
+_BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
+_BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A declared template variable."""
+
+    name: str
+    type: str = "any"
+    required: bool = True
+    default: Any = None
+    enum: tuple[Any, ...] | None = None
+    description: str = ""
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.type, "required": self.required}
+        if not self.required:
+            d["default"] = self.default
+        if self.enum is not None:
+            d["enum"] = list(self.enum)
+        if self.description:
+            d["description"] = self.description
+        return d
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """One message of the body: its role and its Jinja source, found before rendering."""
+
+    role: str
+    source: str
+    line: int  # 1-based line in the file where ``source`` starts
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    format: str = "text"  # text | json
+    schema: dict[str, Any] | None = None
+
+
+class Renderable(Protocol):
+    """What rendering needs of a prompt (:class:`loomgit.prompt.model.Prompt` is one)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def messages(self) -> tuple[MessageTemplate, ...]: ...
+    @property
+    def variables(self) -> dict[str, Variable] | None: ...
+    @property
+    def sample(self) -> dict[str, Any] | None: ...
+
+
+def normalize_text(text: str) -> str:
+    """The form content hashes are taken of: LF line ends, no trailing blanks, one final LF."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = [ln.rstrip() for ln in text.split("\n")]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _normalized(text: str) -> bool:
+    """True when :func:`normalize_text` would only strip blank lines at the ends (ASCII, LF
+    line ends, no trailing blanks: the usual case, checked without the line-by-line work)."""
+    return (
+        text.isascii()
+        and text[-1:] not in _BLANKS
+        and "\r" not in text
+        and not _BLANK_EOL.search(text)
+    )
+
+
+def content_hash(text: str, includes: Mapping[str, str] | None = None) -> str:
+    """sha256 of the normalized text, and of each included file's normalized text."""
+    if not includes and _normalized(text):
+        return hashlib.sha256((text.strip("\n") + "\n").encode()).hexdigest()
+    h = hashlib.sha256(normalize_text(text).encode("utf-8"))
+    for name in sorted(includes or {}):
+        h.update(b"\0include\0" + name.encode("utf-8") + b"\0")
+        h.update(normalize_text((includes or {})[name]).encode("utf-8"))
+    return h.hexdigest()
