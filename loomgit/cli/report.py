@@ -7,7 +7,8 @@ import json
 import click
 
 from loomgit.cli.batch import write_html
-from loomgit.cli.evals import print_report, write_outputs
+from loomgit.cli.evals import write_outputs
+from loomgit.cli.evals_format import print_report
 from loomgit.cli.output import print_json
 from loomgit.errors import UsageError
 from loomgit.evals.results import EvalReport
