@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from loomgit.cli.output import color, print_json, style, table
+from loomgit.stages.mainline import off_main
+from loomgit.stages.state import read_stage
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
@@ -49,8 +51,19 @@ def list_(ref: str | None, as_json: bool) -> int:
 
     ws = Workspace()
     rows = listing(ws, ref)
+    notes: dict[tuple[str, str], str] = {}
+    if any(v for r in rows for v in r.stages.values()):
+        notes = off_main(ws, [read_stage(ws, s) for s in ws.config.stages])
     if as_json:
-        print_rows([r.to_dict() for r in rows])
+        print_rows(
+            [
+                {
+                    **r.to_dict(),
+                    "off_main": {s: n for (s, i), n in notes.items() if i == r.id},
+                }
+                for r in rows
+            ]
+        )
         return 0
     if not rows:
         click.echo("no prompts found (globs: " + ", ".join(g.glob for g in ws.config.prompts) + ")")
@@ -67,9 +80,14 @@ def list_(ref: str | None, as_json: bool) -> int:
             _short_date(last.get("date", "")),
             last.get("author", ""),
         ]
-        row += [r.stages.get(s) or "-" for s in stages]
+        row += [
+            (r.stages.get(s) or "-") + (" (not on main)" if (s, r.id) in notes else "")
+            for s in stages
+        ]
         out.append(row)
     table(["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]], out)
+    for note in notes.values():
+        click.echo(style(f"not on main: {note}", fg="yellow"))
     return 0
 
 
