@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from loomgit.cli.output import color, print_json, style, table
+from loomgit.errors import RefError
+from loomgit.history.pending import Pending, uncommitted
 from loomgit.stages.mainline import off_main
 from loomgit.stages.state import read_stage
 
@@ -125,7 +127,13 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
         res = resolve(ws, ident)
         ident, ref = res.prompt.id, res.commit or ref
     h = history(ws, ref)
-    line = h.find(ident)
+    try:
+        line = h.find(ident)
+    except RefError:
+        pending = uncommitted(ws, ident) if ref == "HEAD" else None
+        if pending is None:
+            raise
+        return _log_uncommitted(pending, h.commit is None, as_json)
     vs = list(reversed(h.versions(line)))
     if as_json:
         print_rows([v.to_dict() for v in vs])
@@ -143,6 +151,21 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
         for v in vs
     ]
     table(["VERSION", "DATE", "COMMIT", "AUTHOR", "CHANGE", "SUBJECT"], rows, title=title)
+    return 0
+
+
+def _log_uncommitted(p: Pending, no_commits: bool, as_json: bool) -> int:
+    """``log`` of a prompt no commit has yet: the version it would get, as ``list`` shows."""
+    if as_json:
+        print_rows([{**p.to_dict(), "commit": None, "uncommitted": True}])
+        return 0
+    why = "no commits yet" if no_commits else "not committed yet"
+    row = (p.version or "-", "", "", "", _change_text(p.change, p.reasons), f"({why})")
+    table(
+        ["VERSION", "DATE", "COMMIT", "AUTHOR", "CHANGE", "SUBJECT"],
+        [row],
+        title=f"{p.id} ({p.path})",
+    )
     return 0
 
 
