@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import loomgit._yaml as _yaml
+from loomgit._git.run import work_tree
 from loomgit.errors import ConfigError
 
 CONFIG_FILE = "loomgit.yaml"
@@ -76,12 +77,14 @@ class Config:
 
 
 def find_root(start: str | os.PathLike[str] | None = None) -> Path:
-    """The repository root: the nearest folder upwards holding ``.git`` (or, outside
-    git, ``loomgit.yaml``); the start folder when there is neither."""
+    """The repository root: the top of the work tree as git decides it (honouring
+    ``GIT_DIR`` and ``GIT_WORK_TREE`` as hooks and CI set them; a bare repository's own
+    folder), or, outside git, the nearest folder upwards holding ``loomgit.yaml``; the
+    start folder when there is neither."""
     here = Path(start or os.getcwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / ".git").exists():
-            return d
+    top = work_tree(here)
+    if top is not None:
+        return top
     for d in (here, *here.parents):
         if (d / CONFIG_FILE).is_file():
             return d

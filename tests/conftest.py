@@ -34,6 +34,9 @@ def _isolated_env(
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("LOOMGIT_HOME", str(home / "loomgit"))
     monkeypatch.setenv("NO_COLOR", "1")
+    # a test suite run from a git hook must not point every test's git at that repository
+    for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX"):
+        monkeypatch.delenv(key, raising=False)
     for key in list(os.environ):
         if key.endswith("_API_KEY") or key.startswith(("GITHUB_", "LOOMGIT_BUNDLE")):
             monkeypatch.delenv(key, raising=False)

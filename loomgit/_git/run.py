@@ -53,6 +53,11 @@ def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         value = env.get(var)
         if value and not os.path.isabs(value):
             env[var] = os.path.abspath(value)
+    if env.get("GIT_WORK_TREE") and not env.get("GIT_DIR"):
+        # git would find the repository from the current directory, but runs elsewhere
+        found = _discover(Path.cwd().resolve())
+        if found is not None:
+            env["GIT_DIR"] = str(found[1])
     if extra:
         env.update(extra)
     return env
@@ -104,6 +109,7 @@ _HINTS = (
     ("bad tree object", "the repository may be damaged: 'git fsck' shows what"),
     ("corrupt", "the repository may be damaged: 'git fsck' shows what"),
     ("not a git repository", "run 'git init' first, or cd into one"),
+    ("must be run in a work tree", "run loomgit in a clone with a work tree"),
 )
 
 
@@ -202,20 +208,93 @@ def _common(gd: Path) -> Path:
 
 
 def _is_git_dir(p: Path) -> bool:
-    return (p / "HEAD").is_file() and (p / "objects").is_dir() and (p / "refs").is_dir()
+    """A repository's git dir, or a linked worktree's (its objects are in ``commondir``)."""
+    if not (p / "HEAD").is_file():
+        return False
+    return ((p / "objects").is_dir() and (p / "refs").is_dir()) or (p / "commondir").is_file()
+
+
+def _core(gd: Path) -> dict[str, str]:
+    """``core.*`` settings of a git dir's own config file (lower-cased keys), read
+    without running git: enough to tell a bare repository and a ``core.worktree``."""
+    try:
+        lines = (gd / "config").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    section = ""
+    for raw in lines:
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[]").strip().lower()
+        elif section == "core" and "=" in line:
+            k, _, v = line.partition("=")
+            out[k.strip().lower()] = v.strip().strip('"')
+        elif section == "core" and line:
+            out[line.lower()] = "true"
+    return out
+
+
+def _is_bare(gd: Path) -> bool:
+    return _core(gd).get("bare", "").lower() in ("true", "yes", "on", "1")
+
+
+def _discover(start: Path) -> tuple[Path | None, Path] | None:
+    """(work tree top, git dir) git finds from ``start`` upwards: a folder holding
+    ``.git`` (a directory, or the file a worktree or submodule has), or a bare repository
+    (no work tree)."""
+    for d in (start, *start.parents):
+        dot = d / ".git"
+        if dot.is_dir():
+            return d, dot
+        if dot.is_file():
+            linked = _read_gitfile(dot)
+            return d, linked if linked is not None else dot  # a broken one: not a repo
+        if d.name != ".git" and _is_git_dir(d) and _is_bare(d):
+            return None, d
+    return None
+
+
+def work_tree(start: str | Path | None = None) -> Path | None:
+    """The top of the work tree as git decides it (see ``git help repository-layout``):
+    ``$GIT_WORK_TREE``; else, with ``$GIT_DIR``, its ``core.worktree`` or the current
+    directory; else the folder holding the ``.git`` found from ``start`` upwards. A bare
+    repository gives its own folder (:func:`require_repo` then names it as bare). None
+    outside git."""
+    env_tree = os.environ.get("GIT_WORK_TREE")
+    if env_tree:
+        return Path(os.path.abspath(env_tree))
+    env_dir = os.environ.get("GIT_DIR")
+    if env_dir:
+        gd = Path(os.path.abspath(env_dir))
+        core = _core(gd)
+        if core.get("worktree"):
+            return (gd / core["worktree"]).resolve()
+        return gd if _is_bare(gd) else Path.cwd().resolve()
+    found = _discover(Path(start or os.getcwd()).resolve())
+    if found is None:
+        return None
+    top, gd = found
+    worktree = _core(gd).get("worktree")
+    if worktree:
+        return (gd / worktree).resolve()
+    return top if top is not None else gd
 
 
 def locate(root: str | Path) -> Location | None:
     """Where ``root``'s repository is, without running git: ``$GIT_DIR`` when set (as
-    git itself decides), else ``root/.git`` (a directory, or the file a worktree or
-    submodule has), else ``root`` itself when it is a bare repository."""
+    git itself decides; bare when its config says so and no work tree is given), else
+    ``root/.git`` (a directory, or the file a worktree or submodule has), else the git dir
+    found from the current directory when ``$GIT_WORK_TREE`` names ``root``, else
+    ``root`` itself when it is a bare repository."""
     root = Path(root)
     env_dir = os.environ.get("GIT_DIR")
     if env_dir:
         gd = Path(os.path.abspath(env_dir))
         if not _is_git_dir(gd):
             return None
-        return Location(gd, _common(gd), False)  # git takes the current directory as the work tree
+        bare = _is_bare(gd) and not os.environ.get("GIT_WORK_TREE")
+        return Location(gd, _common(gd), bare)
     dot = root / ".git"
     if dot.is_dir():
         return Location(dot, _common(dot), False)
@@ -224,6 +303,10 @@ def locate(root: str | Path) -> Location | None:
         if linked is None or not linked.is_dir():
             return None
         return Location(linked, _common(linked), False)
+    if os.environ.get("GIT_WORK_TREE"):
+        found = _discover(Path.cwd().resolve())
+        if found is not None and found[1].is_dir():
+            return Location(found[1], _common(found[1]), False)
     if _is_git_dir(root):
         return Location(root, _common(root), True)
     return None
@@ -235,8 +318,22 @@ def is_repo(root: str | Path) -> bool:
     return loc is not None and not loc.bare
 
 
+def bare_message(path: str | Path) -> str:
+    return (
+        f"{path} is a bare repository: run loomgit in a clone with a work tree (git clone {path})"
+    )
+
+
+def refuse_bare(root: str | Path) -> None:
+    """Raise when ``root`` is a bare repository: it has no work tree to read files from."""
+    loc = locate(root)
+    if loc is not None and loc.bare:
+        raise GitError(bare_message(loc.git_dir))
+
+
 def require_repo(root: str | Path) -> None:
-    if not is_repo(root):
+    refuse_bare(root)
+    if locate(root) is None:
         raise GitError(f"{root} is not a git repository (run 'git init' first, or cd into one)")
 
 

@@ -7,8 +7,9 @@ from typing import Any
 import click
 
 from loomgit.cli.output import color, print_json, style, table
-from loomgit.errors import UsageError
+from loomgit.errors import RefError, UsageError
 from loomgit.history import history, pending_changes
+from loomgit.history.pending import Pending, uncommitted
 from loomgit.workspace import Workspace
 
 # Start-up: references (and with them stages and their git plumbing) and semantic diffs
@@ -53,11 +54,24 @@ def list_(ref: str | None, as_json: bool) -> int:
     """
 
     from loomgit.refs import listing
+    from loomgit.stages.mainline import off_main
+    from loomgit.stages.state import read_stage
 
     ws = Workspace()
     rows = listing(ws, ref)
+    notes: dict[tuple[str, str], str] = {}
+    if any(v for r in rows for v in r.stages.values()):
+        notes = off_main(ws, [read_stage(ws, s) for s in ws.config.stages])
     if as_json:
-        print_rows([r.to_dict() for r in rows])
+        print_rows(
+            [
+                {
+                    **r.to_dict(),
+                    "off_main": {s: n for (s, i), n in notes.items() if i == r.id},
+                }
+                for r in rows
+            ]
+        )
         return 0
     if not rows:
         click.echo("no prompts found (globs: " + ", ".join(g.glob for g in ws.config.prompts) + ")")
@@ -74,9 +88,14 @@ def list_(ref: str | None, as_json: bool) -> int:
             _short_date(last.get("date", "")),
             last.get("author", ""),
         ]
-        row += [r.stages.get(s) or "-" for s in stages]
+        row += [
+            (r.stages.get(s) or "-") + (" (not on main)" if (s, r.id) in notes else "")
+            for s in stages
+        ]
         out.append(row)
     table(["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]], out)
+    for note in notes.values():
+        click.echo(style(f"not on main: {note}", fg="yellow"))
     return 0
 
 
@@ -113,7 +132,13 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
         res = resolve(ws, ident)
         ident, ref = res.prompt.id, res.commit or ref
     h = history(ws, ref)
-    line = h.find(ident)
+    try:
+        line = h.find(ident)
+    except RefError:
+        pending = uncommitted(ws, ident) if ref == "HEAD" else None
+        if pending is None:
+            raise
+        return _log_uncommitted(pending, h.commit is None, as_json)
     vs = list(reversed(h.versions(line)))
     if as_json:
         print_rows([v.to_dict() for v in vs])
@@ -131,6 +156,21 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
         for v in vs
     ]
     table(["VERSION", "DATE", "COMMIT", "AUTHOR", "CHANGE", "SUBJECT"], rows, title=title)
+    return 0
+
+
+def _log_uncommitted(p: Pending, no_commits: bool, as_json: bool) -> int:
+    """``log`` of a prompt no commit has yet: the version it would get, as ``list`` shows."""
+    if as_json:
+        print_rows([{**p.to_dict(), "commit": None, "uncommitted": True}])
+        return 0
+    why = "no commits yet" if no_commits else "not committed yet"
+    row = (p.version or "-", "", "", "", _change_text(p.change, p.reasons), f"({why})")
+    table(
+        ["VERSION", "DATE", "COMMIT", "AUTHOR", "CHANGE", "SUBJECT"],
+        [row],
+        title=f"{p.id} ({p.path})",
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from loomgit.cli.output import print_json, style, table
 from loomgit.stages import PromoteResult, report, stage_promotions
 from loomgit.stages import promote as do_promote
 from loomgit.stages import rollback as do_rollback
+from loomgit.stages.mainline import with_main_notes
 from loomgit.stages.remote import fetch as do_fetch
 from loomgit.stages.remote import pick_remote
 from loomgit.workspace import Workspace
@@ -168,7 +169,7 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
             [ws.config.branch_for(s) for s in ws.config.stages],
             pick_remote(ws.root, remote),
         )
-    reports = [report(ws, s, limit) for s in ws.config.stages]
+    reports = with_main_notes(ws, [report(ws, s, limit) for s in ws.config.stages])
     bad = any(r.problems for r in reports)
     if as_json:
         print_json({"stages": [r.to_dict() for r in reports], "ok": not bad})
@@ -185,7 +186,9 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
                 [
                     (
                         e.id,
-                        e.version + (" (forced)" if e.forced else ""),
+                        e.version
+                        + (" (forced)" if e.forced else "")
+                        + (" (not on main)" if e.id in r.off_main else ""),
                         e.promoted_by,
                         e.promoted_at[:19].replace("T", " "),
                         e.source_commit[:12],
@@ -195,6 +198,8 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
             )
         elif st.head is not None:
             click.echo("  holds nothing")
+        for note in r.off_main.values():
+            click.echo(style(f"  not on main: {note}", fg="yellow"))
         if r.promotions:
             click.echo("  last promotions:")
             for p in r.promotions:

@@ -104,9 +104,19 @@ def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
             kept.append(
                 gitlog.Change(c.status, c.old_path, c.new_path, c.old_blob, _WT + c.new_path)
             )
-        changes = kept
+        # a committed file git lists as deleted and as untracked is one the index does
+        # not know (an empty or missing index, GIT_INDEX_FILE pointing to a new file):
+        # the working-tree file compares with the commit, not as a move to itself
+        deleted = {c.old_path: c for c in kept if c.new_path is None and c.old_path}
         for p in index.untracked(repo.root, specs):
-            changes.append(gitlog.Change("A", None, p, None, _WT + p))
+            gone = deleted.pop(p, None)
+            if gone is None:
+                kept.append(gitlog.Change("A", None, p, None, _WT + p))
+                continue
+            kept.remove(gone)
+            if not (gone.old_blob and _same_blob(repo.root / p, gone.old_blob)):
+                kept.append(gitlog.Change("M", p, p, gone.old_blob, _WT + p))
+        changes = kept
     return changes
 
 
@@ -234,4 +244,14 @@ def pending_changes(
     return sorted(out, key=lambda p: p.id)
 
 
-__all__ = ["Pending", "pending_changes", "prospective", "working_version"]
+def uncommitted(ws: Workspace, ident: str) -> Pending | None:
+    """The version a working-tree prompt that no commit has yet would get (what
+    ``loomgit list`` shows for it), or None when ``ident`` names no such prompt."""
+    try:
+        path = ws.find(ident).path
+    except LoomgitError:
+        return None
+    return next((p for p in pending_changes(ws, "worktree") if p.path == path), None)
+
+
+__all__ = ["Pending", "pending_changes", "prospective", "uncommitted", "working_version"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loomgit._git import index, is_repo
+from loomgit._git.run import refuse_bare
 from loomgit.config import Config, GlobSpec
 from loomgit.errors import RefError
 from loomgit.prompt.frontmatter import ID_SCAN, frontmatter_id
@@ -110,7 +111,9 @@ def match_any(config: Config, path: str) -> PromptFile | None:
 
 
 def list_files(root: Path) -> list[str]:
-    """Every candidate file under ``root`` (git's view when it is a repository)."""
+    """Every candidate file under ``root`` (git's view when it is a repository; a bare
+    repository is refused, as it has no work tree)."""
+    refuse_bare(root)
     if is_repo(root):
         return [p for p in index.ls_files(root) if (root / p).is_file()]
     out = []

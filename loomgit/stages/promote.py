@@ -19,7 +19,7 @@ from loomgit._git import objects
 from loomgit._git.refs import branch_ref, compare_and_swap, current_branch, delete_ref
 from loomgit.errors import GitError
 from loomgit.stages import source as sources
-from loomgit.stages.audit import promotions, read_log
+from loomgit.stages.audit import read_log
 from loomgit.stages.manifest import Manifest
 from loomgit.stages.remote import fetch as fetch_branches
 from loomgit.stages.remote import pick_remote
@@ -29,6 +29,7 @@ from loomgit.stages.state import (
     StageError,
     StageState,
     check_stage,
+    held_on,
     previous_stage,
     read_manifest,
     read_stage,
@@ -107,15 +108,33 @@ def _sync(ws: Workspace, stages: list[str], remote: str | None) -> tuple[str, di
     return name, fetch_branches(ws.root, [ws.config.branch_for(s) for s in stages], name)
 
 
-def was_on(ws: Workspace, stage: str, ident: str, version: str) -> bool:
-    """Whether ``stage`` holds or ever held ``ident`` at ``version``."""
-    state = read_stage(ws, stage)
-    if state.head is None:
-        return False
-    held = state.manifest.entries.get(ident)
-    if held is not None and held.version == version:
-        return True
-    return any(p.version == version for p in promotions(stage, read_log(ws.root, state.ref), ident))
+def _order_refusal(ws: Workspace, src: Source, prev: str, stage: str) -> str | None:
+    """Why ``src`` may not go to ``stage`` yet (None when ``prev`` holds or held this very
+    content): the gate compares content hashes, not version strings, so a version number
+    that names other content after a force-push does not pass."""
+    held = held_on(ws, prev, src.id, src.version)
+    if any(e.content_hash == src.content_hash for e in held):
+        return None
+    how = f"(loomgit promote {src.id} {src.version} --to {prev}) or pass --force (recorded)"
+    if not held:
+        return (
+            f"{src.id} {src.version} has not been on {prev}, which comes before {stage}; "
+            f"promote it there first {how}"
+        )
+    there = held[0]
+    return (
+        f"{src.id} {src.version} on {prev} is content {there.content_hash[:7]} from commit "
+        f"{there.source_commit[:7]}; {src.version} on {_origin(ws, src)} is content "
+        f"{src.content_hash[:7]} from commit {src.commit[:7]}: promote it to {prev} first {how}"
+    )
+
+
+def _origin(ws: Workspace, src: Source) -> str:
+    """Where ``src`` was taken from, for messages: a stage, else the current branch."""
+    if src.from_stage:
+        return src.from_stage
+    branch = current_branch(ws.root)
+    return branch.removeprefix("refs/heads/") if branch else "HEAD"
 
 
 def _clean_trailers(extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -165,13 +184,12 @@ def promote(
     src = sources.resolve(ws, ident, version_ref)
     extra = _clean_trailers(extra_trailers)
     order_forced = False
-    if prev is not None and src.from_stage != prev and not was_on(ws, prev, src.id, src.version):
+    refusal = None
+    if prev is not None and src.from_stage != prev:
+        refusal = _order_refusal(ws, src, prev, stage)
+    if refusal is not None:
         if not force:
-            raise StageError(
-                f"{src.id} {src.version} has not been on {prev}, which comes before "
-                f"{stage}; promote it there first (loomgit promote {src.id} "
-                f"{src.version} --to {prev}) or pass --force (recorded)"
-            )
+            raise StageError(refusal)
         order_forced = True
     if eval_gate is not None:
         current = read_stage(ws, stage).manifest.entries.get(src.id)

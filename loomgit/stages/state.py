@@ -18,7 +18,7 @@ from loomgit.stages.audit import (
     read_log,
     tree_problems,
 )
-from loomgit.stages.manifest import MANIFEST_FILE, Manifest, ManifestError, loads
+from loomgit.stages.manifest import MANIFEST_FILE, Entry, Manifest, ManifestError, loads
 
 if TYPE_CHECKING:
     from loomgit.config import Config
@@ -104,6 +104,37 @@ def stage_versions(ws: Workspace) -> dict[str, dict[str, str]]:
     return out
 
 
+def held_on(ws: Workspace, stage: str, ident: str, version: str) -> list[Entry]:
+    """The entries ``stage`` holds or ever held for ``ident`` at ``version``, newest
+    first: one per distinct content (after a force-push one version number can name
+    different content, so the order gate compares these by content hash)."""
+    state = read_stage(ws, stage)
+    if state.head is None:
+        return []
+    held: list[Entry] = []
+    now = state.manifest.entries.get(ident)
+    if now is not None and now.version == version:
+        held.append(now)
+    commits = [
+        p.commit
+        for p in promotions(stage, read_log(ws.root, state.ref), ident)
+        if p.version == version
+    ]
+    blobs = objects.read_many(ws.root, [f"{c}:{MANIFEST_FILE}" for c in commits])
+    for c in commits:
+        data = blobs.get(f"{c}:{MANIFEST_FILE}")
+        try:
+            e = loads(data, stage).entries.get(ident) if data is not None else None
+        except ManifestError:
+            continue
+        if e is not None and e.version == version:
+            held.append(e)
+    unique: dict[str, Entry] = {}
+    for e in held:
+        unique.setdefault(e.content_hash, e)
+    return list(unique.values())
+
+
 @dataclass(frozen=True)
 class StageReport:
     """A stage for ``loomgit stages``: what it holds, recent promotions, problems."""
@@ -112,6 +143,7 @@ class StageReport:
     promotions: list[Promotion] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     hand_commits: list[StageCommit] = field(default_factory=list)
+    off_main: dict[str, str] = field(default_factory=dict)  # id -> why it is not on main
 
     def to_dict(self) -> dict[str, Any]:
         st = self.state
@@ -128,6 +160,8 @@ class StageReport:
                     "promoted_by": e.promoted_by,
                     "promoted_at": e.promoted_at,
                     "forced": e.forced,
+                    "on_main": i not in self.off_main,
+                    "main_note": self.off_main.get(i),
                 }
                 for i, e in sorted(st.manifest.entries.items())
             },
