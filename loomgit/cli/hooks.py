@@ -201,7 +201,7 @@ def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
     if as_json:
         print_json(report.to_dict())
     else:
-        from loomgit.cli.evals import print_report
+        from loomgit.cli.evals_format import print_report
 
         print_report(report)
     rc = report.exit_code
