@@ -43,7 +43,8 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?im)(\b(?:proxy-)?authorization\b\"?[ \t]*[:=])[^\r\n]*"), r"\1 " + MASK),
     (re.compile(r"\b(gh[pousr])_[A-Za-z0-9]{16,}"), r"\1_" + MASK),
     (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{16,}"), "github_pat_" + MASK),
-    (re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}"), "sk-" + MASK),
+    # glued to other text too (a key pasted mid-word); a key holds a digit: "task-list" stays
+    (re.compile(r"sk-(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}"), "sk-" + MASK),
     # a credential holds a digit or a base64 sign: "basic checks" stays prose
     (
         re.compile(
