@@ -226,3 +226,28 @@ def test_check_warns_about_python_assertions_unless_allowed(
     monkeypatch.setenv("LOOMGIT_ALLOW_PYTHON", "1")
     r = cli(["check"], cwd=repo.path)
     assert r.exit_code == 0 and "python: assertions" not in r.out + r.err
+
+
+def test_a_branch_cannot_allow_its_own_python_assertions_for_a_local_review(
+    repo: GitRepo, cli: Any, tmp_path: Path
+) -> None:
+    repo.commit("main", {"prompts/tidy.prompt": PROMPT})
+    repo.git("checkout", "-q", "-b", "their-pr")
+    v = victim(tmp_path)
+    repo.commit(
+        "allow my own code",
+        {
+            "loomgit.yaml": "eval: {allow_python: true}\n",
+            "prompts/tidy.tests.yaml": payload("rmtree.tests.yaml", v),
+        },
+    )
+    r = cli(["eval"], cwd=repo.path)  # the reviewer runs the pull request's suite
+    assert r.exit_code == 2
+    assert r.err == f"loomgit: error: prompts/tidy.tests.yaml:4: {REFUSED}\n"
+    assert v.is_dir()
+    repo.git("checkout", "-q", "main")  # once main allows them, the branch may run them
+    repo.commit("allow on main", {"loomgit.yaml": "eval: {allow_python: true}\n"})
+    repo.git("checkout", "-q", "their-pr")
+    repo.git("merge", "-q", "--no-edit", "main")
+    assert cli(["eval"], cwd=repo.path).exit_code in (0, 1)
+    assert not v.exists()

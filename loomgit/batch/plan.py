@@ -27,7 +27,7 @@ from loomgit.evals.assertions import compile_assertion, spec_problem
 from loomgit.evals.assertions.python import PYTHON_REFUSED
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.evals.rendering import CaseRenderer
-from loomgit.evals.services import python_allowed, uses_python
+from loomgit.evals.services import config_allows_python, python_allowed, uses_python
 from loomgit.prompt.render import interface
 from loomgit.refs import resolve
 
@@ -91,7 +91,7 @@ def batch_python_allowed(ws: Workspace, opts: BatchOptions) -> bool:
     """``--allow-python``, else ``LOOMGIT_ALLOW_PYTHON``, else ``eval: allow_python``."""
     if opts.allow_python is not None:
         return opts.allow_python
-    return python_allowed(config=ws.config.section("eval").get("allow_python"))
+    return python_allowed(config=config_allows_python(ws))
 
 
 def prepare(

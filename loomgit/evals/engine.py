@@ -21,7 +21,12 @@ from loomgit.evals.models import make_caller
 from loomgit.evals.records import record_report
 from loomgit.evals.results import EvalReport
 from loomgit.evals.runner import Progress, RunOptions, Target, run
-from loomgit.evals.services import EvalServices, python_allowed, refuse_python
+from loomgit.evals.services import (
+    EvalServices,
+    config_allows_python,
+    python_allowed,
+    refuse_python,
+)
 from loomgit.evals.targets import (
     SUITE_SUFFIX,
     SuiteRef,
@@ -112,12 +117,12 @@ def evaluate(
 
     ``mode`` is the provider layer's: ``live``, ``record`` (fill recordings) or ``replay``.
     ``allow_python``: whether ``python:`` assertions may run (None: ``LOOMGIT_ALLOW_PYTHON``,
-    else ``eval: allow_python`` in this workspace's loomgit.yaml); when they may not, a
-    suite holding one is refused before anything runs."""
+    else ``eval: allow_python``, see :func:`~loomgit.evals.services.config_allows_python`);
+    when they may not, a suite holding one is refused before anything runs."""
     opts = options or options_from_config(ws)
     tl = list(target_list) if target_list is not None else targets(ws, ids)
     if allow_python is None:
-        allow_python = python_allowed(config=ws.config.section("eval").get("allow_python"))
+        allow_python = python_allowed(config=config_allows_python(ws))
     refuse_python((t.suite for t in tl), allow_python)
     report = run(
         tl,

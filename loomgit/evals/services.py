@@ -15,28 +15,57 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loomgit.errors import LoomgitError, UsageError
+from loomgit._git.objects import read_blob
+from loomgit.config import CONFIG_FILE, parse_config
+from loomgit.errors import ConfigError, LoomgitError, UsageError
 from loomgit.evals.assertions import AssertionError_, Observation, parse_json
 from loomgit.evals.assertions.python import PYTHON_REFUSED, python_allowed, uses_python
 from loomgit.evals.suite_model import Suite
+from loomgit.history.repo import main_ref
 from loomgit.prompt.parse import read_prompt
 from loomgit.refs import resolve
+from loomgit.workspace import Workspace
 
 if TYPE_CHECKING:
     from loomgit.evals.runner import ModelCaller
     from loomgit.prompt.model import Prompt
-    from loomgit.workspace import Workspace
 
 BUILTIN_JUDGE = Path(__file__).with_name("judge.prompt")
 JUDGE_ID = "loomgit/judge"
 __all__ = [
     "EvalServices",
+    "committed_allows_python",
+    "config_allows_python",
     "parse_score",
     "python_allowed",
     "python_line",
     "refuse_python",
     "uses_python",
 ]
+
+
+def committed_allows_python(ws: Workspace, commit: str) -> bool:
+    """``eval: {allow_python: true}`` in the loomgit.yaml committed at ``commit``; a
+    commit without a readable one allows nothing."""
+    blob = read_blob(ws.root, f"{commit}:{CONFIG_FILE}")
+    if blob is None:
+        return False
+    try:
+        cfg = parse_config(blob.decode("utf-8"), ws.root, CONFIG_FILE)
+    except (ConfigError, UnicodeDecodeError):
+        return False
+    return cfg.section("eval").get("allow_python") is True
+
+
+def config_allows_python(ws: Workspace) -> bool:
+    """``eval: {allow_python: true}`` in this checkout's loomgit.yaml, counted only when
+    the main branch's committed loomgit.yaml says so too: a branch (a pull request
+    checked out for review) cannot allow its own code. Without a main branch, the
+    checkout's setting decides."""
+    if ws.config.section("eval").get("allow_python") is not True:
+        return False
+    main = main_ref(ws.root, ws.config.main_branch)
+    return main is None or committed_allows_python(ws, main[1])
 
 
 def python_line(suite: Suite) -> tuple[bool, int | None]:
@@ -110,7 +139,7 @@ class EvalServices:
         self.root = str(ws.root) if ws is not None else os.getcwd()
         section = ws.config.section("eval") if ws is not None else {}
         if allow_python is None:
-            allow_python = python_allowed(config=section.get("allow_python"))
+            allow_python = python_allowed(config=ws is not None and config_allows_python(ws))
         self.allow_python = allow_python
         self.caller: ModelCaller | None = None
         self._embedding_model = section.get("embedding_model")

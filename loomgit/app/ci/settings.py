@@ -9,10 +9,8 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from loomgit._git.objects import read_blob
-from loomgit.config import CONFIG_FILE, parse_config
-from loomgit.errors import ConfigError, UsageError
-from loomgit.evals.services import python_allowed
+from loomgit.errors import UsageError
+from loomgit.evals.services import committed_allows_python, python_allowed
 from loomgit.github import ActionsEnv, marker_for
 from loomgit.workspace import Workspace
 
@@ -113,15 +111,8 @@ def offline_reason(
 def base_allows_python(ws: Workspace, base: str) -> bool:
     """``eval: {allow_python: true}`` in the loomgit.yaml of the base commit (what the pull
     request is compared against), never the pull request's own copy: a pull request
-    cannot allow its own code to run. A base without a readable config allows nothing."""
-    blob = read_blob(ws.root, f"{base}:{CONFIG_FILE}")
-    if blob is None:
-        return False
-    try:
-        cfg = parse_config(blob.decode("utf-8"), ws.root, CONFIG_FILE)
-    except (ConfigError, UnicodeDecodeError):
-        return False
-    return cfg.section("eval").get("allow_python") is True
+    cannot allow its own code to run."""
+    return committed_allows_python(ws, base)
 
 
 def python_flag(
