@@ -11,22 +11,20 @@ at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from loomgit.batch.lineage import overview
 from loomgit.errors import UsageError
 from loomgit.evals.comparison import Comparison
 from loomgit.evals.results import EvalReport
 from loomgit.fsutil import atomic_write
 from loomgit.github import Redactor
-from loomgit.report.html import render_html
 from loomgit.report.junit import to_junit
 from loomgit.report.markdown import compare_markdown, report_markdown
 from loomgit.workspace import Workspace
 
-__all__ = ["redactor", "write_compare", "write_html", "write_report"]
+__all__ = ["redactor", "write_compare", "write_report", "write_text"]
 
 
 def redactor(ws: Workspace | None = None, environ: Mapping[str, str] | None = None) -> Redactor:
@@ -35,7 +33,8 @@ def redactor(ws: Workspace | None = None, environ: Mapping[str, str] | None = No
     return Redactor(environ, names)
 
 
-def _write(path: str, text: str) -> None:
+def write_text(path: str, text: str) -> None:
+    """Write a finished (already redacted) report whole, or raise a usage error."""
     try:
         atomic_write(Path(path), text)
     except OSError as e:
@@ -60,11 +59,11 @@ def write_report(
     shown = red.data(data) if data is not None else None
     if output:
         shown = shown if shown is not None else red.data(clean.to_dict())
-        _write(output, red.text(_json(shown)))
+        write_text(output, red.text(_json(shown)))
     if junit:
-        _write(junit, red.text(to_junit(clean)))
+        write_text(junit, red.text(to_junit(clean)))
     if markdown:
-        _write(markdown, red.text(report_markdown(clean)))
+        write_text(markdown, red.text(report_markdown(clean)))
     return shown
 
 
@@ -79,15 +78,9 @@ def write_compare(
     clean = red.data(cmp)
     data = red.data(clean.to_dict())
     if output:
-        _write(output, red.text(_json(data)))
+        write_text(output, red.text(_json(data)))
     if markdown:
-        _write(markdown, red.text(compare_markdown(clean)))
+        write_text(markdown, red.text(compare_markdown(clean)))
     if junit:
-        _write(junit, red.text(to_junit(clean.head)))
+        write_text(junit, red.text(to_junit(clean.head)))
     return data
-
-
-def write_html(ws: Workspace, path: str, ids: Sequence[str] | None = None) -> None:
-    """``loomgit report --html FILE``: the self-contained overview page."""
-    red = redactor(ws)
-    _write(path, red.text(render_html(red.data(overview(ws, list(ids) if ids else None)))))

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from loomgit.app.reports import redactor, write_html, write_report
+from loomgit.app.html_report import write_html
+from loomgit.app.reports import redactor, write_report
 from loomgit.cli.evals_format import print_report
 from loomgit.cli.output import print_json
 from loomgit.errors import UsageError
