@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from conftest import CORPUS, GitRepo
@@ -46,10 +47,13 @@ def leaks(text: str, *secrets: str) -> list[str]:
         ),
         (
             f"http.https://github.com/.extraheader=AUTHORIZATION: basic {BASIC}",
-            "http.https://github.com/.extraheader= ***",
+            "http.https://github.com/.extraheader=***",
         ),
         (f"Authorization: Bearer {TOKEN}", "Authorization: ***"),
-        (f'"authorization": "token {TOKEN}"', '"authorization": ***'),
+        (f'"authorization": "token {TOKEN}"', '"authorization": "***"'),
+        ('{"Authorization": "token abcdef123456"}', '{"Authorization": "***"}'),
+        ('<h k="Authorization: Bearer abc123def4">', '<h k="Authorization: ***">'),
+        ("Authorization: Basic eC1hY2Nl\\nnext", "Authorization: ***\\nnext"),
         (f"token {TOKEN} here", "token ghs_*** here"),
         ("ghp_" + "a1B2" * 9, "ghp_***"),
         ("gho_" + "Z9" * 18 + " and ghu_" + "x" * 36, "gho_*** and ghu_***"),
@@ -189,7 +193,9 @@ def test_ci_publishes_no_credential_from_git_config(
         assert not leaks(text, BASIC, TOKEN), where
     # the credential did reach the report, as a mask: the layer did the work
     assert "extraheader = ***" in published["comment"]
-    assert "extraheader = ***" in published["report.json"]
+    report = json.loads(published["report.json"])  # still well-formed after redaction
+    outputs = [c["output_after"] or "" for p in report["prompts"] for c in p["cases"]]
+    assert any(o.endswith("extraheader = ***") for o in outputs), outputs
 
 
 # ------------------------------------------------------------------- loomgit eval
@@ -204,7 +210,9 @@ def test_a_model_answer_that_echoes_a_key_is_redacted_in_every_report_file(
     cases = "".join(
         f"  - name: echo-{i}\n    vars: {{key: {json.dumps(k)}}}\n"
         "    assert:\n      - contains: never-there\n"
-        for i, k in enumerate([OPENAI, ANTHROPIC, CUSTOM, "x" * 1000 + OPENAI])
+        for i, k in enumerate(
+            [OPENAI, ANTHROPIC, CUSTOM, "x" * 1000 + OPENAI, f'Authorization: "Bearer {BASIC}"']
+        )
     )
     repo.commit(
         "a prompt whose answer holds keys",
@@ -237,6 +245,11 @@ def test_a_model_answer_that_echoes_a_key_is_redacted_in_every_report_file(
         assert not leaks(text, OPENAI, ANTHROPIC, CUSTOM), where
         assert where == "md" or "sk-***" in text, where  # the Markdown shows no outputs
     assert "My key is ***" in written["json"]
+    assert not leaks("".join(written.values()), BASIC)
+    # each file is still well-formed: a mask never eats a quote or a tag
+    assert json.loads(written["stdout"]) == json.loads(written["json"])
+    xml = ElementTree.fromstring(written["xml"])
+    assert len(xml.findall(".//testcase")) >= 5
 
     # a shard report merged later is written through the same layer
     merged = tmp_path / "merged.json"

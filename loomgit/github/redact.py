@@ -37,10 +37,17 @@ SECRET_NAMES = ("GITHUB_TOKEN",)
 MASK = "***"
 MIN_SECRET = 8  # shorter values would blank common words
 
+# a header's value: to the end of the line or of the quoted or escaped string holding it
+# (a JSON, XML or HTML report stays well-formed: a credential holds no quote, backslash or
+# "<"); it starts with a visible character, so masking twice changes nothing
+_VALUE = r"(?=[^\s\"<\\])[^\r\n\"<\\]*"
 _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     # git's `http.<url>.extraheader = AUTHORIZATION: basic …` (what actions/checkout writes)
-    (re.compile(r"(?im)(\bextraheader\b[ \t]*[=:])[^\r\n]*"), r"\1 " + MASK),
-    (re.compile(r"(?im)(\b(?:proxy-)?authorization\b\"?[ \t]*[:=])[^\r\n]*"), r"\1 " + MASK),
+    (re.compile(r"(?im)(\bextraheader\b[ \t]*[=:][ \t]*\"?)" + _VALUE), r"\1" + MASK),
+    (
+        re.compile(r"(?im)(\b(?:proxy-)?authorization\b\"?[ \t]*[:=][ \t]*\"?)" + _VALUE),
+        r"\1" + MASK,
+    ),
     (re.compile(r"\b(gh[pousr])_[A-Za-z0-9]{16,}"), r"\1_" + MASK),
     (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{16,}"), "github_pat_" + MASK),
     # glued to other text too (a key pasted mid-word); a key holds a digit: "task-list" stays
