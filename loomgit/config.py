@@ -72,6 +72,12 @@ class Config:
         value = self.raw.get(name)
         return value if isinstance(value, dict) else {}
 
+    def secret_env_names(self) -> tuple[str, ...]:
+        """The variables the configured providers read their keys from (``api_key_env``):
+        their values are kept out of everything loomgit publishes."""
+        names = (e.get("api_key_env") for e in self.providers.values() if isinstance(e, dict))
+        return tuple(sorted({n for n in names if isinstance(n, str) and n}))
+
     def branch_for(self, stage: str) -> str:
         return self.stage_branch.replace("{stage}", stage)
 

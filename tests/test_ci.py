@@ -171,20 +171,27 @@ def test_python_assertions_only_when_the_workflow_allows_them(
     tmp_path: Path, branched: dict[str, Any]
 ) -> None:
     env = pr_env(tmp_path, branched["main"], branched["head"])
-    assert ci.python_flag(ci.CiSettings(), env) == "0"
-    assert ci.python_flag(ci.CiSettings(allow_python=True), env) == "1"
+    assert ci.python_flag(ci.CiSettings(), env) is False
+    assert ci.python_flag(ci.CiSettings(allow_python=True), env) is True
+    assert ci.python_flag(ci.CiSettings(), env, {"LOOMGIT_ALLOW_PYTHON": "1"}) is True
+    assert ci.python_flag(ci.CiSettings(), env, base_allows=True) is True
+    assert ci.python_flag(ci.CiSettings(), env, {"LOOMGIT_ALLOW_PYTHON": "0"}, True) is False
     target = pr_env(tmp_path, branched["main"], branched["head"], event_name="pull_request_target")
-    assert ci.python_flag(ci.CiSettings(), target) == "0"
+    assert ci.python_flag(ci.CiSettings(), target) is False
     with pytest.raises(UsageError, match="pull_request_target"):
         ci.python_flag(ci.CiSettings(allow_python=True), target)
+    with pytest.raises(UsageError, match="pull_request_target"):
+        ci.python_flag(ci.CiSettings(), target, base_allows=True)
 
 
-def test_the_eval_engine_reads_the_flag_the_way_ci_sets_it() -> None:
+def test_the_eval_engine_reads_the_flag_the_same_way_everywhere() -> None:
     from loomgit.evals.services import python_allowed
 
     assert python_allowed({"CI": "true", "LOOMGIT_ALLOW_PYTHON": "1"})
     assert not python_allowed({"CI": "true", "LOOMGIT_ALLOW_PYTHON": "0"})
-    assert not python_allowed({"LOOMGIT_ALLOW_PYTHON": "0"})  # off even outside CI
+    assert not python_allowed({})  # off by default, outside CI too
+    assert python_allowed({}, config=True) and not python_allowed({}, config="yes")
+    assert not python_allowed({"LOOMGIT_ALLOW_PYTHON": "0"}, config=True)
 
 
 # --------------------------------------------------------------------------- the verdict

@@ -347,10 +347,9 @@ def test_python_assertions_stay_off_unless_allowed(sim: PullRequestSim) -> None:
         "python check",
     )
     off = sim.run_action(head, inputs={"comment": "false"})
-    data = json.loads(Path(off.outputs["report-path"]).with_suffix(".json").read_text())
-    [case] = [c for c in data["prompts"][0]["cases"] if c["case"] == "pythonic"]
-    assert case["after"] != "passed" and "LOOMGIT_ALLOW_PYTHON" in (case["why_after"] or "")
-    assert "set `allow-python: true` in the workflow" in off.summary
+    refusal = "python: assertions run local code; allow them with --allow-python"
+    assert off.code == 2 and refusal in off.err and "Traceback" not in off.err
+    assert refusal in off.summary and off.outputs["passed"] == "false"
     on = sim.run_action(head, inputs={"comment": "false", "allow-python": "true"})
     assert on.outputs["report-path"], on.err
     data = json.loads(Path(on.outputs["report-path"]).with_suffix(".json").read_text())

@@ -153,12 +153,15 @@ def test_python_assertion(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     b = check({"python": "mychecks_t1:boom"}, "x", svc)
     assert not b.passed and "raised ValueError: nope" in b.message
     svc.allow_python = False
-    with pytest.raises(A.AssertionError_, match="disabled in CI; set LOOMGIT_ALLOW_PYTHON=1"):
+    with pytest.raises(
+        A.AssertionError_,
+        match="run local code; allow them with --allow-python or LOOMGIT_ALLOW_PYTHON=1",
+    ):
         check({"python": "mychecks_t1:polite"}, "please", svc)
 
 
 def test_python_policy() -> None:
-    assert python_allowed({})
+    assert not python_allowed({})  # off by default, outside CI too
     assert not python_allowed({"CI": "true"})
     assert not python_allowed({"GITHUB_ACTIONS": "true"})
     assert python_allowed({"CI": "true", "LOOMGIT_ALLOW_PYTHON": "1"})

@@ -303,7 +303,7 @@ def test_similar_uses_embeddings_from_the_server(
     assert server.requests == 2
 
 
-def test_python_assertions_are_off_in_ci_unless_allowed(
+def test_python_assertions_are_off_unless_allowed(
     eval_repo: GitRepo, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     eval_repo.write(
@@ -322,10 +322,12 @@ def test_python_assertions_are_off_in_ci_unless_allowed(
             ),
         }
     )
-    monkeypatch.setenv("CI", "true")
-    code, data, _ = run_json(cli, eval_repo)
-    assert code == 3 and data["results"][0]["status"] == "error"
-    assert "disabled in CI; set LOOMGIT_ALLOW_PYTHON=1" in data["results"][0]["error"]
+    code, data, err = run_json(cli, eval_repo)
+    assert code == 2 and data == {}
+    assert err == (
+        "loomgit: error: prompts/triage.tests.yaml:1: python: assertions run local code; "
+        "allow them with --allow-python or LOOMGIT_ALLOW_PYTHON=1\n"
+    )
     monkeypatch.setenv("LOOMGIT_ALLOW_PYTHON", "1")
     code, data, _ = run_json(cli, eval_repo)
     assert code == 0 and data["results"][0]["passed"]

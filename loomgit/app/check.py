@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from loomgit.errors import LoomgitError
+from loomgit.evals.assertions.python import PYTHON_WARNING, python_allowed
 from loomgit.evals.suite import check_suite_file
 from loomgit.findings import Finding, error
 from loomgit.prompt.discover import PROMPT_SUFFIXES, is_suite, list_files, match_any
@@ -33,7 +35,7 @@ def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[
     out = validate_prompt(prompt, ws.loader, known_providers=set(ws.config.providers))
     suite = Path(rel).with_suffix("").as_posix() + ".tests.yaml"
     if not is_suite(rel) and (ws.root / suite).is_file():
-        out += check_suite_file(ws.root / suite, suite, prompt)
+        out += _suite_findings(ws, suite, prompt)
     return out
 
 
@@ -47,7 +49,16 @@ def check_suite(ws: Workspace, rel: str) -> list[Finding]:
             except LoomgitError:
                 prompt = None  # reported when the prompt itself is checked
             break
-    return check_suite_file(ws.root / rel, rel, prompt)
+    return _suite_findings(ws, rel, prompt)
+
+
+def _suite_findings(ws: Workspace, rel: str, prompt: Any) -> list[Finding]:
+    """A suite's findings; the warning about ``python:`` assertions only while they are
+    not allowed here (LOOMGIT_ALLOW_PYTHON, eval.allow_python)."""
+    out = check_suite_file(ws.root / rel, rel, prompt)
+    if python_allowed(config=ws.config.section("eval").get("allow_python")):
+        out = [f for f in out if not f.message.endswith(PYTHON_WARNING)]
+    return out
 
 
 def _is_experiment(ws: Workspace, rel: str) -> bool:

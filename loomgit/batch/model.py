@@ -43,6 +43,7 @@ class BatchOptions:
     checkpoint_seconds: float = 5.0
     max_consecutive_errors: int = 10
     record: bool = True  # add the run to .git/loomgit/runs.sqlite
+    allow_python: bool | None = None  # python: assertions (None: LOOMGIT_ALLOW_PYTHON/config)
 
 
 @dataclass

@@ -24,8 +24,10 @@ from loomgit.batch.pipeline import default_quarantine
 from loomgit.batch.prices import price_for
 from loomgit.errors import UsageError
 from loomgit.evals.assertions import compile_assertion, spec_problem
+from loomgit.evals.assertions.python import PYTHON_REFUSED
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.evals.rendering import CaseRenderer
+from loomgit.evals.services import config_allows_python, python_allowed, uses_python
 from loomgit.prompt.render import interface
 from loomgit.refs import resolve
 
@@ -85,6 +87,13 @@ def _head(ws: Workspace) -> str | None:
     return head_commit(ws.root)
 
 
+def batch_python_allowed(ws: Workspace, opts: BatchOptions) -> bool:
+    """``--allow-python``, else ``LOOMGIT_ALLOW_PYTHON``, else ``eval: allow_python``."""
+    if opts.allow_python is not None:
+        return opts.allow_python
+    return python_allowed(config=config_allows_python(ws))
+
+
 def prepare(
     ws: Workspace, opts: BatchOptions, *, setup: Callable[[str], None] | None = None
 ) -> tuple[Plan, BatchSummary, Iterator[Record]]:
@@ -113,6 +122,9 @@ def prepare(
         problem = spec_problem(a)
         if problem:
             raise UsageError(f"assertion {a!r}: {problem}")
+    if not batch_python_allowed(ws, opts) and any(uses_python(a) for a in raw_asserts):
+        own = any(uses_python(a) for a in opts.asserts)
+        raise UsageError(PYTHON_REFUSED, path="--assert" if own else suite_path)
     try:
         gate = parse_gate(opts.gate)
     except GateError as e:

@@ -33,7 +33,7 @@ from loomgit.batch.model import (
     Progress,
 )
 from loomgit.batch.outputs import save_checkpoint
-from loomgit.batch.plan import Plan, prepare
+from loomgit.batch.plan import Plan, batch_python_allowed, prepare
 from loomgit.batch.record import call, prepare_record
 from loomgit.batch.records import record_batch
 from loomgit.batch.result_lines import ok_line, quarantine_line
@@ -288,7 +288,7 @@ def run_batch(
     t0 = time.monotonic()
     try:
         if services is None:
-            services = EvalServices(ws)
+            services = EvalServices(ws, allow_python=batch_python_allowed(ws, opts))
 
         async def main() -> None:
             if hasattr(services, "bind"):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from loomgit.batch.estimate import estimate_cases, estimate_input
 from loomgit.batch.inputs.mapping import parse_map
 from loomgit.batch.lineage import lineage as build
-from loomgit.batch.lineage import overview, promotions
-from loomgit.batch.outputs import write_atomic
+from loomgit.batch.lineage import promotions
 from loomgit.batch.runner import BatchOptions, default_caller, run_batch
 from loomgit.batch.usage import batch_runs
 from loomgit.cli.batch_args import (
@@ -25,7 +22,6 @@ from loomgit.cli.batch_args import (
 from loomgit.cli.batch_format import print_estimate, print_lineage, print_summary, progress_bar
 from loomgit.cli.output import print_json, warn
 from loomgit.errors import EXIT_FAILED, UsageError
-from loomgit.report.html import render_html
 from loomgit.workspace import Workspace
 
 
@@ -86,6 +82,11 @@ from loomgit.workspace import Workspace
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--cache", is_flag=True, help="Use the response cache (off for batch runs).")
 @click.option("--no-record", is_flag=True, help="Do not add the run to .git/loomgit/runs.sqlite.")
+@click.option(
+    "--allow-python",
+    is_flag=True,
+    help="Run python: assertions (local code; also LOOMGIT_ALLOW_PYTHON=1 or eval.allow_python).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(
     ref: str | None,
@@ -107,6 +108,7 @@ def run(
     overwrite: bool,
     cache: bool,
     no_record: bool,
+    allow_python: bool,
     as_json: bool,
 ) -> int:
     """Run a prompt over a dataset: every record rendered, answered and checked.
@@ -156,6 +158,7 @@ def run(
         overwrite=overwrite,
         pipeline=spec.name if spec else None,
         record=not no_record,
+        allow_python=allow_python or None,
     )
 
     with progress_bar(not as_json) as progress:
@@ -260,17 +263,4 @@ def lineage(ident: str, as_json: bool) -> int:
         print_json(data)
         return 0
     print_lineage(pid, data)
-    return 0
-
-
-def write_html(path: str, ids: tuple[str, ...] = ()) -> int:
-    """``loomgit report --html FILE``: the self-contained overview page."""
-    ws = Workspace()
-    wanted = [ws.find(i).id for i in ids] if ids else None
-    page = render_html(overview(ws, wanted))
-    try:
-        write_atomic(Path(path), page)
-    except OSError as e:
-        raise UsageError(f"{path}: cannot write ({e.strerror})") from None
-    click.echo(f"wrote {path}")
     return 0

@@ -19,7 +19,7 @@ from loomgit.app.ci import (
 from loomgit.cli.evals import eval_
 from loomgit.cli.output import print_json, warn
 from loomgit.errors import LoomgitError, UsageError
-from loomgit.github import ActionsEnv, Annotation, redact
+from loomgit.github import ActionsEnv, Annotation
 from loomgit.report import pr_comment
 from loomgit.workspace import Workspace
 
@@ -73,7 +73,8 @@ from loomgit.workspace import Workspace
     envvar="LOOMGIT_CI_ALLOW_PYTHON",
     default=False,
     show_default=True,
-    help="Run python: assertions (code from the pull request).",
+    help="Run python: assertions (code from the pull request; also allowed by "
+    "LOOMGIT_ALLOW_PYTHON=1 or eval.allow_python in the base branch's loomgit.yaml).",
 )
 @click.option(
     "--args",
@@ -142,7 +143,16 @@ def ci(
         what = str(e) if isinstance(e, LoomgitError) else f"internal error: {type(e).__name__}: {e}"
         report_failure(environ, what)
         raise
-    out = publish(report, settings, env, environ, ws.root, report_path, _notifier(env))
+    out = publish(
+        report,
+        settings,
+        env,
+        environ,
+        ws.root,
+        report_path,
+        _notifier(env),
+        secret_names=ws.config.secret_env_names(),
+    )
     if as_json:
         print_json(
             {**out.data, "report_path": str(out.path), "comment_url": out.comment_url or None}
@@ -150,8 +160,8 @@ def ci(
     elif as_markdown:
         click.echo(out.markdown)
     else:
-        for line in pr_comment.plain(report):
-            click.echo(redact(line, environ))
+        for line in pr_comment.plain(out.report):
+            click.echo(line)
         click.echo(f"report: {out.path}")
     return report.exit_code
 

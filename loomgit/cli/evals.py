@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 import loomgit.evals.engine as engine
+from loomgit.app.reports import redactor, write_compare, write_report
 from loomgit.cli.evals_format import (
     all_errored_line,
     print_comparison,
@@ -23,39 +22,7 @@ from loomgit.evals.compare import compare
 from loomgit.evals.records import stats as run_stats
 from loomgit.evals.runner import parse_shard
 from loomgit.evals.targets import verify_ref
-from loomgit.fsutil import atomic_write
-from loomgit.report.junit import to_junit
-from loomgit.report.markdown import compare_markdown, report_markdown
 from loomgit.workspace import Workspace
-
-if TYPE_CHECKING:
-    from loomgit.evals.results import EvalReport
-
-
-def write_file(path: str, text: str) -> None:
-    """Write atomically: a report is whole or absent."""
-    p = Path(path)
-    try:
-        atomic_write(p, text)
-    except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def write_outputs(
-    report: EvalReport,
-    output: str | None,
-    junit: str | None,
-    markdown: str | None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    if output:
-        write_file(
-            output, json.dumps(data or report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        )
-    if junit:
-        write_file(junit, to_junit(report))
-    if markdown:
-        write_file(markdown, report_markdown(report))
 
 
 @click.command("eval")
@@ -106,6 +73,12 @@ def write_outputs(
     help="Answer only from the repository's recordings (no network, no keys).",
 )
 @click.option("--no-log", is_flag=True, help="Do not append the run to .git/loomgit/runs.sqlite.")
+@click.option(
+    "--allow-python",
+    is_flag=True,
+    help="Run python: assertions (they import and run the repository's code; "
+    "off unless allowed here, by LOOMGIT_ALLOW_PYTHON=1 or eval.allow_python).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show every case, passed ones too.")
 def eval_(
     ids: tuple[str, ...],
@@ -126,6 +99,7 @@ def eval_(
     record_mode: bool,
     replay_mode: bool,
     no_log: bool,
+    allow_python: bool,
     verbose: bool,
 ) -> int:
     """Run test suites (NAME.tests.yaml beside each prompt) and apply their gates.
@@ -167,6 +141,7 @@ def eval_(
             junit,
             verbose,
             mode,
+            allow_python or None,
         )
     if changed:
         refs = engine.changed_suite_refs(ws, base or _default_base(ws), list(ids) or None)
@@ -187,9 +162,16 @@ def eval_(
             progress=progress,
             target_list=target_list,
             mode=mode,
+            allow_python=allow_python or None,
         )
-    data = report.to_dict() if (as_json or output) else None
-    write_outputs(report, output, junit, markdown, data)
+    data = write_report(
+        report,
+        redactor(ws),
+        output,
+        junit,
+        markdown,
+        report.to_dict() if (as_json or output) else None,
+    )
     if as_json:
         print_json(data)
         return report.exit_code
@@ -225,8 +207,8 @@ def _compare(
     junit: str | None,
     verbose: bool,
     mode: str,
+    allow_python: bool | None,
 ) -> int:
-
     with progress_bar(not as_json, "compare") as progress:
         cmp = compare(
             ws,
@@ -237,15 +219,11 @@ def _compare(
             record=record,
             progress=progress,
             mode=mode,
+            allow_python=allow_python,
         )
-    if output:
-        write_file(output, json.dumps(cmp.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    if markdown:
-        write_file(markdown, compare_markdown(cmp))
-    if junit:
-        write_file(junit, to_junit(cmp.head))
+    data = write_compare(cmp, redactor(ws), output, junit, markdown)
     if as_json:
-        print_json(cmp.to_dict())
+        print_json(data)
     else:
         print_comparison(cmp, verbose)
     return cmp.exit_code

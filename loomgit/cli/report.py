@@ -6,13 +6,14 @@ import json
 
 import click
 
-from loomgit.cli.batch import write_html
-from loomgit.cli.evals import write_outputs
+from loomgit.app.html_report import write_html
+from loomgit.app.reports import redactor, write_report
 from loomgit.cli.evals_format import print_report
 from loomgit.cli.output import print_json
 from loomgit.errors import UsageError
 from loomgit.evals.results import EvalReport
 from loomgit.evals.results import merge as merge_reports
+from loomgit.workspace import Workspace
 
 
 @click.group("report", invoke_without_command=True)
@@ -30,7 +31,10 @@ from loomgit.evals.results import merge as merge_reports
 def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) -> int | None:
     """Reports: merge shard results, render overviews."""
     if html_path:
-        return write_html(html_path, prompts)
+        ws = Workspace()
+        write_html(ws, html_path, [ws.find(i).id for i in prompts])
+        click.echo(f"wrote {html_path}")
+        return 0
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
     return None
@@ -68,9 +72,9 @@ def merge(
     Exits like `loomgit eval`: 0 passed, 1 a gate or distribution check failed, 3 errors.
     """
     merged = merge_reports((f, read_report(f)) for f in files)
-    write_outputs(merged, output, junit, markdown)
+    data = write_report(merged, redactor(), output, junit, markdown, merged.to_dict())
     if as_json:
-        print_json(merged.to_dict())
+        print_json(data)
     else:
         print_report(merged, verbose)
     return merged.exit_code

@@ -110,6 +110,7 @@ def compare(
     record: bool = True,
     progress: Any = None,
     mode: str = "live",
+    allow_python: bool | None = None,
 ) -> Comparison:
     """Evaluate the changed prompts (or the named ones) at ``base_ref`` and now."""
     opts = options or options_from_config(ws)
@@ -123,6 +124,7 @@ def compare(
         progress=progress,
         target_list=base_t,
         mode=mode,
+        allow_python=allow_python,
     )
     base.commit = verify_ref(ws, base_ref)
     head = evaluate(
@@ -133,6 +135,7 @@ def compare(
         progress=progress,
         target_list=head_t,
         mode=mode,
+        allow_python=allow_python,
     )
     if record:
         if base_t:

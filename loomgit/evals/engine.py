@@ -21,7 +21,12 @@ from loomgit.evals.models import make_caller
 from loomgit.evals.records import record_report
 from loomgit.evals.results import EvalReport
 from loomgit.evals.runner import Progress, RunOptions, Target, run
-from loomgit.evals.services import EvalServices
+from loomgit.evals.services import (
+    EvalServices,
+    config_allows_python,
+    python_allowed,
+    refuse_python,
+)
 from loomgit.evals.targets import (
     SUITE_SUFFIX,
     SuiteRef,
@@ -56,6 +61,7 @@ EVAL_KEYS = {
     "embedding_model": "provider/model for 'similar' (default: lexical similarity)",
     "judge_model": "provider/model for 'judge' (default: the model under test)",
     "judge_prompt": "prompt id of the judge's rubric prompt",
+    "allow_python": "run python: assertions (local code; default false)",
 }
 
 
@@ -71,6 +77,9 @@ def check_eval_config(sec: dict[str, object]) -> None:
                 raise ConfigError(
                     "eval: concurrency must be a whole number of 1 or more", path="loomgit.yaml"
                 )
+        elif key == "allow_python":
+            if not isinstance(value, bool):
+                raise ConfigError("eval: allow_python must be true or false", path="loomgit.yaml")
         elif value is not None and not isinstance(value, str):
             raise ConfigError(f"eval: {key} must be a text", path="loomgit.yaml")
 
@@ -102,16 +111,23 @@ def evaluate(
     progress: Progress | None = None,
     target_list: Sequence[Target] | None = None,
     mode: str = "live",
+    allow_python: bool | None = None,
 ) -> EvalReport:
     """Run the suites of ``ids`` (all when empty) and record the run in runs.sqlite.
 
-    ``mode`` is the provider layer's: ``live``, ``record`` (fill recordings) or ``replay``."""
+    ``mode`` is the provider layer's: ``live``, ``record`` (fill recordings) or ``replay``.
+    ``allow_python``: whether ``python:`` assertions may run (None: ``LOOMGIT_ALLOW_PYTHON``,
+    else ``eval: allow_python``, see :func:`~loomgit.evals.services.config_allows_python`);
+    when they may not, a suite holding one is refused before anything runs."""
     opts = options or options_from_config(ws)
     tl = list(target_list) if target_list is not None else targets(ws, ids)
+    if allow_python is None:
+        allow_python = python_allowed(config=config_allows_python(ws))
+    refuse_python((t.suite for t in tl), allow_python)
     report = run(
         tl,
         lambda: make_caller(ws, use_cache=use_cache, mode=mode),
-        EvalServices(ws),
+        EvalServices(ws, allow_python=allow_python),
         opts,
         progress,
     )

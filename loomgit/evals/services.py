@@ -11,33 +11,82 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loomgit.errors import LoomgitError
+from loomgit._git.objects import read_blob
+from loomgit.config import CONFIG_FILE, parse_config
+from loomgit.errors import ConfigError, LoomgitError, UsageError
 from loomgit.evals.assertions import AssertionError_, Observation, parse_json
+from loomgit.evals.assertions.python import PYTHON_REFUSED, python_allowed, uses_python
+from loomgit.evals.suite_model import Suite
+from loomgit.history.repo import main_ref
 from loomgit.prompt.parse import read_prompt
 from loomgit.refs import resolve
+from loomgit.workspace import Workspace
 
 if TYPE_CHECKING:
     from loomgit.evals.runner import ModelCaller
     from loomgit.prompt.model import Prompt
-    from loomgit.workspace import Workspace
 
 BUILTIN_JUDGE = Path(__file__).with_name("judge.prompt")
 JUDGE_ID = "loomgit/judge"
-_TRUE = ("1", "true", "yes", "on")
+__all__ = [
+    "EvalServices",
+    "committed_allows_python",
+    "config_allows_python",
+    "parse_score",
+    "python_allowed",
+    "python_line",
+    "refuse_python",
+    "uses_python",
+]
 
 
-def python_allowed(env: dict[str, str] | None = None) -> bool:
-    """``python:`` assertions run unless in CI (``CI`` or ``GITHUB_ACTIONS`` set) without
-    ``LOOMGIT_ALLOW_PYTHON=1``; ``LOOMGIT_ALLOW_PYTHON=0`` turns them off anywhere."""
-    env = dict(os.environ) if env is None else env
-    flag = env.get("LOOMGIT_ALLOW_PYTHON")
-    if flag is not None and flag.strip() != "":
-        return flag.strip().lower() in _TRUE
-    in_ci = env.get("CI", "").lower() in (*_TRUE, "1") or env.get("GITHUB_ACTIONS") == "true"
-    return not in_ci
+def committed_allows_python(ws: Workspace, commit: str) -> bool:
+    """``eval: {allow_python: true}`` in the loomgit.yaml committed at ``commit``; a
+    commit without a readable one allows nothing."""
+    blob = read_blob(ws.root, f"{commit}:{CONFIG_FILE}")
+    if blob is None:
+        return False
+    try:
+        cfg = parse_config(blob.decode("utf-8"), ws.root, CONFIG_FILE)
+    except (ConfigError, UnicodeDecodeError):
+        return False
+    return cfg.section("eval").get("allow_python") is True
+
+
+def config_allows_python(ws: Workspace) -> bool:
+    """``eval: {allow_python: true}`` in this checkout's loomgit.yaml, counted only when
+    the main branch's committed loomgit.yaml says so too: a branch (a pull request
+    checked out for review) cannot allow its own code. Without a main branch, the
+    checkout's setting decides."""
+    if ws.config.section("eval").get("allow_python") is not True:
+        return False
+    main = main_ref(ws.root, ws.config.main_branch)
+    return main is None or committed_allows_python(ws, main[1])
+
+
+def python_line(suite: Suite) -> tuple[bool, int | None]:
+    """(uses python, the line of the first case that does) for a suite."""
+    if any(uses_python(a) for a in suite.default_asserts):
+        return True, next((c.line for c in suite.cases), None)
+    for c in suite.cases:
+        if any(uses_python(a) for a in c.asserts):
+            return True, c.line
+    return False, None
+
+
+def refuse_python(suites: Iterable[Suite], allowed: bool) -> None:
+    """Raise the one-line refusal (exit 2) for the first suite holding a ``python:``
+    assertion, unless they are allowed: nothing is evaluated, nothing imported."""
+    if allowed:
+        return
+    for suite in suites:
+        found, line = python_line(suite)
+        if found:
+            raise UsageError(PYTHON_REFUSED, path=suite.path, line=line)
 
 
 _SCORE = re.compile(r'"?score"?\s*[:=]\s*(-?\d+(?:\.\d+)?)', re.IGNORECASE)
@@ -88,9 +137,11 @@ class EvalServices:
     def __init__(self, ws: Workspace | None, *, allow_python: bool | None = None) -> None:
         self.ws = ws
         self.root = str(ws.root) if ws is not None else os.getcwd()
-        self.allow_python = python_allowed() if allow_python is None else allow_python
-        self.caller: ModelCaller | None = None
         section = ws.config.section("eval") if ws is not None else {}
+        if allow_python is None:
+            allow_python = python_allowed(config=ws is not None and config_allows_python(ws))
+        self.allow_python = allow_python
+        self.caller: ModelCaller | None = None
         self._embedding_model = section.get("embedding_model")
         self._judge_model = section.get("judge_model")
         self._judge_prompt = section.get("judge_prompt")

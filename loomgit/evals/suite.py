@@ -17,6 +17,7 @@ import loomgit._yaml as _yaml
 from loomgit._version import __version__
 from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
+from loomgit.evals.assertions.python import PYTHON_WARNING, uses_python
 from loomgit.evals.distribution import DistributionError, parse_check
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.evals.suite_model import (
@@ -28,7 +29,7 @@ from loomgit.evals.suite_model import (
     Suite,
     SuiteError,
 )
-from loomgit.findings import Finding, error
+from loomgit.findings import Finding, error, warning
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.parse import decode
 from loomgit.prompt.render import resolve_variables
@@ -59,6 +60,8 @@ def _asserts(path: str, raw: Any, line: int | None, where: str, out: list[Findin
         problem = spec_problem(a)
         if problem:
             out.append(error(path, _yaml.line_of(raw, j, line), f"{where}{problem}"))
+        elif uses_python(a):
+            out.append(warning(path, _yaml.line_of(raw, j, line), f"{where}{PYTHON_WARNING}"))
     return raw
 
 

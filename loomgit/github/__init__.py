@@ -48,7 +48,7 @@ from loomgit.github.env import (
     load_event,
     pull_request_from_event,
 )
-from loomgit.github.redact import SECRET_SUFFIXES, redact
+from loomgit.github.redact import SECRET_SUFFIXES, Redactor, redact
 
 __all__ = [
     "COMMENT_LIMIT",
@@ -66,6 +66,7 @@ __all__ = [
     "GitHubClient",
     "GitHubError",
     "PullRequest",
+    "Redactor",
     "escape_command_data",
     "escape_command_property",
     "fit_comment",

@@ -1,34 +1,124 @@
 """Secrets out of anything loomgit writes where others can read it (logs, the job summary,
-the pull-request comment, report files)."""
+the pull-request comment, step outputs, annotations, report files, the HTML report).
+
+Two layers, applied together by :class:`Redactor`:
+
+- the *values* of the environment's secret variables (``*_KEY``, ``*_TOKEN``,
+  ``*_SECRET``, ``*_PASSWORD``, ``GITHUB_TOKEN`` and any names the caller adds, such as
+  the providers' ``api_key_env``) become ``***``;
+- well-known credential *shapes* are cut down to their kind: ``Authorization:`` and
+  git ``extraheader`` lines keep their name only, ``ghp_…``/``ghs_…``/``github_pat_…``
+  become ``ghp_***``, ``sk-…`` keys become ``sk-***``, ``Bearer …``/``Basic …`` become
+  ``Bearer ***``. Nothing of the secret's length or characters survives.
+
+The module knows nothing of loomgit: text and plain values in, the same with secrets out.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 SECRET_SUFFIXES = (
+    "_KEY",
     "_TOKEN",
-    "_API_KEY",
     "_SECRET",
     "_PASSWORD",
+    "_API_KEY",
     "_ACCESS_KEY",
     "_PRIVATE_KEY",
     "_SECRET_KEY",
 )
+SECRET_NAMES = ("GITHUB_TOKEN",)
+MASK = "***"
+MIN_SECRET = 8  # shorter values would blank common words
+
+# a header's value: to the end of the line or of the quoted or escaped string holding it
+# (a JSON, XML or HTML report stays well-formed: a credential holds no quote, backslash or
+# "<"); it starts with a visible character, so masking twice changes nothing
+_VALUE = r"(?=[^\s\"<\\])[^\r\n\"<\\]*"
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # git's `http.<url>.extraheader = AUTHORIZATION: basic …` (what actions/checkout writes)
+    (re.compile(r"(?im)(\bextraheader\b[ \t]*[=:][ \t]*\"?)" + _VALUE), r"\1" + MASK),
+    (
+        re.compile(r"(?im)(\b(?:proxy-)?authorization\b\"?[ \t]*[:=][ \t]*\"?)" + _VALUE),
+        r"\1" + MASK,
+    ),
+    (re.compile(r"\b(gh[pousr])_[A-Za-z0-9]{16,}"), r"\1_" + MASK),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{16,}"), "github_pat_" + MASK),
+    # glued to other text too (a key pasted mid-word); a key holds a digit: "task-list" stays
+    (re.compile(r"sk-(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}"), "sk-" + MASK),
+    # a credential holds a digit or a base64 sign: "basic checks" stays prose
+    (
+        re.compile(
+            r"(?i)\b(bearer|basic)([ \t]+)(?=[A-Za-z0-9+/=._~-]*[0-9+/=])[A-Za-z0-9+/=._~-]{8,}"
+        ),
+        r"\1\2" + MASK,
+    ),
+)
+
+T = TypeVar("T")
+
+
+def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> tuple[str, ...]:
+    """The values to hide: those of secret-named variables and of ``names``, longest
+    first (so a value inside another is not left half-shown)."""
+    extra = {n.upper() for n in names}
+    found = set()
+    for name, value in environ.items():
+        upper = name.upper()
+        secret = upper in extra or upper in SECRET_NAMES or upper.endswith(SECRET_SUFFIXES)
+        if secret and not upper.startswith("LOOMGIT_") and value and len(value) >= MIN_SECRET:
+            found.add(value)
+            stripped = value.strip()
+            if len(stripped) >= MIN_SECRET:
+                found.add(stripped)
+    return tuple(sorted(found, key=lambda v: (-len(v), v)))
+
+
+class Redactor:
+    """Hides the secrets of one environment in text and in plain data."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, names: Iterable[str] = ()):
+        self.values = secret_values(os.environ if environ is None else environ, names)
+
+    def text(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, MASK)
+        for pattern, repl in _SHAPES:
+            text = pattern.sub(repl, text)
+        return text
+
+    def data(self, value: T) -> T:
+        """``value`` with every string in it redacted: dicts, lists, tuples and dataclass
+        instances are copied (the original is left alone), other values kept."""
+        return _walk(value, self.text)  # type: ignore[no-any-return]
+
+
+def _walk(v: Any, fix: Any) -> Any:
+    if isinstance(v, str):
+        return fix(v)
+    if isinstance(v, dict):
+        return {_walk(k, fix): _walk(x, fix) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_walk(x, fix) for x in v]
+    if isinstance(v, tuple):
+        items = [_walk(x, fix) for x in v]
+        return type(v)(*items) if hasattr(v, "_fields") else tuple(items)
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        new = copy.copy(v)
+        for f in dataclasses.fields(v):
+            object.__setattr__(new, f.name, _walk(getattr(v, f.name), fix))
+        return new
+    return v
 
 
 def redact(text: str, secrets_: Mapping[str, str] | None = None) -> str:
-    """``text`` with the values of secret environment variables replaced by ``***``
-    (``*_TOKEN``, ``*_API_KEY``, ``*_SECRET``, ``*_PASSWORD``, ``*_ACCESS_KEY``...; values
-    of 8 characters or more, so a short value cannot blank common words)."""
-    env = os.environ if secrets_ is None else secrets_
-    for name, value in env.items():
-        upper = name.upper()
-        if (
-            value
-            and len(value) >= 8
-            and not upper.startswith("LOOMGIT_")
-            and upper.endswith(SECRET_SUFFIXES)
-        ):
-            text = text.replace(value, "***")
-    return text
+    """``text`` with the secrets of ``secrets_`` (default: this process's environment)
+    and well-known credential shapes hidden (see :class:`Redactor`)."""
+    return Redactor(secrets_).text(text)

@@ -3,6 +3,10 @@ summary, the one pull-request comment, the step outputs and the annotations on t
 
 A comment GitHub refuses is a warning, never a failure: the report is in the summary.
 Warnings and annotations go to ``notify`` (the CLI prints them); nothing is printed here.
+
+Everything that leaves goes through one :class:`~loomgit.github.Redactor` first: the
+report's data before it is rendered (so a cut-short output cannot show half a secret),
+then each rendered text, output and annotation.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from loomgit.github import (
     CommentForbidden,
     GitHubClient,
     GitHubError,
+    Redactor,
     fit_comment,
     marker_for,
     redact,
@@ -43,6 +48,7 @@ class Published:
     markdown: str
     data: dict[str, Any]
     comment_url: str  # '' when no comment was written
+    report: CiReport  # with the secrets taken out, for the CLI's own printing
 
 
 def default_report_path(root: Path, environ: Mapping[str, str]) -> Path:
@@ -60,16 +66,21 @@ def publish(
     root: Path,
     report_path: str | None,
     notify: Notify,
+    secret_names: tuple[str, ...] = (),
 ) -> Published:
-    """Write the report files, the job summary, the comment and the step outputs."""
+    """Write the report files, the job summary, the comment and the step outputs, with
+    the secrets of ``environ`` (and of the variables ``secret_names``) taken out."""
+    red = Redactor(environ, secret_names)
+    notify = _redacting(notify, red)
+    report = red.data(report)
     marker = marker_for(settings.comment_key)
-    markdown = redact(pr_comment.render(report, run_url=env.run_url), environ)
-    data = report.to_dict()
+    markdown = red.text(pr_comment.render(report, run_url=env.run_url))
+    data = red.data(report.to_dict())
     path = Path(report_path) if report_path else default_report_path(root, environ)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(markdown, encoding="utf-8")
     path.with_suffix(".json").write_text(
-        redact(json.dumps(data, indent=2, ensure_ascii=False), environ) + "\n", encoding="utf-8"
+        red.text(json.dumps(data, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8"
     )
 
     if env.step_summary:
@@ -100,15 +111,17 @@ def publish(
     if env.output:
         write_outputs(
             env.output,
-            {
-                "passed": report.passed,
-                "regressions": report.regressions,
-                "fixes": report.fixes,
-                "errors": report.errors,
-                "report-path": str(path),
-                "comment-url": comment_url,
-                "offline": bool(report.offline),
-            },
+            red.data(
+                {
+                    "passed": report.passed,
+                    "regressions": report.regressions,
+                    "fixes": report.fixes,
+                    "errors": report.errors,
+                    "report-path": str(path),
+                    "comment-url": comment_url,
+                    "offline": bool(report.offline),
+                }
+            ),
         )
 
     if report.offline:
@@ -126,7 +139,14 @@ def publish(
                         title="loomgit regression",
                     )
                 )
-    return Published(path, markdown, data, comment_url)
+    return Published(path, markdown, data, comment_url, report)
+
+
+def _redacting(notify: Notify, red: Redactor) -> Notify:
+    def show(note: Annotation) -> None:
+        notify(red.data(note))
+
+    return show
 
 
 def upsert_comment(

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 
 from loomgit.app.ci.changes import resolve_range
-from loomgit.app.ci.settings import CiSettings, EvalArgs, offline_reason, python_flag
+from loomgit.app.ci.settings import (
+    CiSettings,
+    EvalArgs,
+    base_allows_python,
+    offline_reason,
+    python_flag,
+)
 from loomgit.app.ci.sides import evaluate_sides
 from loomgit.github import ActionsEnv, Annotation, redact
 from loomgit.report.ci_result import CiReport
@@ -39,27 +44,10 @@ def run_ci(
         )
     rng = resolve_range(ws.root, env, settings.base)
     offline = offline_reason(settings, env, environ, ws)
-    flag = python_flag(settings, env)
-    saved = os.environ.get("LOOMGIT_ALLOW_PYTHON")
-    os.environ["LOOMGIT_ALLOW_PYTHON"] = flag
-    try:
-        prompts = evaluate_sides(ws, rng, settings, offline is not None, eval_args or EvalArgs())
-    finally:
-        if saved is None:
-            os.environ.pop("LOOMGIT_ALLOW_PYTHON", None)
-        else:
-            os.environ["LOOMGIT_ALLOW_PYTHON"] = saved
-    notes = []
-    if flag != "1" and any(
-        "LOOMGIT_ALLOW_PYTHON" in c.why_after or "LOOMGIT_ALLOW_PYTHON" in c.why_before
-        for p in prompts
-        for c in p.cases
-    ):
-        notes.append(
-            "`python:` assertions did not run: they execute code from the pull "
-            "request. To run them, set `allow-python: true` in the workflow "
-            "(only with `on: pull_request`)."
-        )
+    allowed = python_flag(settings, env, environ, base_allows_python(ws, rng.base))
+    prompts = evaluate_sides(
+        ws, rng, settings, offline is not None, eval_args or EvalArgs(), allowed
+    )
     return CiReport(
         rng.base,
         rng.head,
@@ -68,6 +56,5 @@ def run_ci(
         settings.fail_on,
         tuple(prompts),
         offline,
-        flag == "1",
-        tuple(notes),
+        allowed,
     )

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from loomgit.errors import UsageError
+from loomgit.evals.services import committed_allows_python, python_allowed
 from loomgit.github import ActionsEnv, marker_for
 from loomgit.workspace import Workspace
 
@@ -107,13 +108,27 @@ def offline_reason(
     return None
 
 
-def python_flag(settings: CiSettings, env: ActionsEnv) -> str:
-    """The value ``LOOMGIT_ALLOW_PYTHON`` gets for the eval engine: ``1`` only when the
-    workflow allowed ``python:`` assertions, ``0`` otherwise (off even outside CI)."""
-    if settings.allow_python and env.event_name == "pull_request_target":
+def base_allows_python(ws: Workspace, base: str) -> bool:
+    """``eval: {allow_python: true}`` in the loomgit.yaml of the base commit (what the pull
+    request is compared against), never the pull request's own copy: a pull request
+    cannot allow its own code to run."""
+    return committed_allows_python(ws, base)
+
+
+def python_flag(
+    settings: CiSettings,
+    env: ActionsEnv,
+    environ: Mapping[str, str] | None = None,
+    base_allows: bool = False,
+) -> bool:
+    """Whether ``python:`` assertions may run in this check: the workflow allowed them
+    (``allow-python``, or ``LOOMGIT_ALLOW_PYTHON=1`` in its environment), or the base
+    branch's loomgit.yaml does. ``LOOMGIT_ALLOW_PYTHON=0`` turns them off."""
+    allowed = settings.allow_python or python_allowed(environ or {}, config=base_allows)
+    if allowed and env.event_name == "pull_request_target":
         raise UsageError(
             "allow-python on pull_request_target would run a pull request's code "
             "with the base repository's secrets; use `on: pull_request` "
             "(see docs/ci.md)"
         )
-    return "1" if settings.allow_python else "0"
+    return allowed

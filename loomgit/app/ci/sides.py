@@ -45,9 +45,15 @@ def offline_suite(ws: Workspace, t: Target, opts: RunOptions) -> Target:
 
 
 def evaluate_sides(
-    ws: Workspace, rng: Range, settings: CiSettings, offline: bool, eval_args: EvalArgs
+    ws: Workspace,
+    rng: Range,
+    settings: CiSettings,
+    offline: bool,
+    eval_args: EvalArgs,
+    allow_python: bool = False,
 ) -> list[PromptChange]:
-    """Evaluate the changed prompts at both sides with the eval engine's compare."""
+    """Evaluate the changed prompts at both sides with the eval engine's compare
+    (a suite with a ``python:`` assertion is refused unless ``allow_python``)."""
     opts = eval_options(ws, eval_args, offline)
     use_cache = not eval_args.no_cache
     changed = changed_paths(ws.root, rng.base, rng.head)
@@ -61,8 +67,17 @@ def evaluate_sides(
     if offline:
         base_t = [offline_suite(ws, t, opts) for t in base_t]
         head_t = [offline_suite(ws, t, opts) for t in head_t]
-    base = engine.evaluate(ws, options=opts, use_cache=use_cache, record=False, target_list=base_t)
-    head = engine.evaluate(ws, options=opts, use_cache=use_cache, record=False, target_list=head_t)
+    base, head = (
+        engine.evaluate(
+            ws,
+            options=opts,
+            use_cache=use_cache,
+            record=False,
+            target_list=side,
+            allow_python=allow_python,
+        )
+        for side in (base_t, head_t)
+    )
     cmp = diff_reports(rng.base, base, head)
 
     by_id = {r.prompt.id: r for r in refs}

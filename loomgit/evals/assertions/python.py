@@ -1,15 +1,18 @@
 """``python: module:function``: a check written in the repository's own Python.
 
 The function gets the answer and a context mapping and returns a bool, a score (pass at
-0.5 or more) or ``{pass, score, reason}``. It runs only where ``allow_python`` is set,
-because it imports code from the checkout (off in CI unless the workflow opts in).
+0.5 or more) or ``{pass, score, reason}``. It imports and runs code from the checkout,
+so it runs only when the person running loomgit allows it (``allow_python``: off by
+default everywhere; see :func:`python_allowed`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from loomgit.evals.assertions.model import (
@@ -21,7 +24,35 @@ from loomgit.evals.assertions.model import (
     is_num,
 )
 
+PYTHON_REFUSED = (
+    "python: assertions run local code; allow them with --allow-python or LOOMGIT_ALLOW_PYTHON=1"
+)
+PYTHON_WARNING = (
+    "python: assertions run local code; loomgit eval refuses them unless allowed "
+    "(--allow-python, LOOMGIT_ALLOW_PYTHON=1 or eval.allow_python)"
+)
+_TRUE = ("1", "true", "yes", "on")
 _PY_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def python_allowed(env: Mapping[str, str] | None = None, config: Any = None) -> bool:
+    """Whether ``python:`` assertions may run: only when the person running loomgit says
+    so. ``LOOMGIT_ALLOW_PYTHON=1`` allows them and ``=0`` forbids them; otherwise
+    ``config`` (the ``eval: allow_python`` setting of a loomgit.yaml the caller trusts)
+    decides; off by default, in CI and out of it."""
+    env = os.environ if env is None else env
+    flag = env.get("LOOMGIT_ALLOW_PYTHON", "").strip().lower()
+    if flag:
+        return flag in _TRUE
+    return config is True
+
+
+def uses_python(a: Any) -> bool:
+    """Whether the raw assertion ``a`` is (or negates) a ``python:`` check."""
+    if not isinstance(a, Mapping):
+        return False
+    neg = a.get("not")
+    return "python" in a or (isinstance(neg, Mapping) and "python" in neg)
 
 
 def _python_arg(v: Any) -> str | None:
@@ -32,9 +63,7 @@ def _python_arg(v: Any) -> str | None:
 
 def _python(arg: Any, obs: Observation, services: Services) -> Outcome:
     if not services.allow_python:
-        raise AssertionError_(
-            f"python assertion {arg} is disabled in CI; set LOOMGIT_ALLOW_PYTHON=1 to allow it"
-        )
+        raise AssertionError_(f"python assertion {arg}: {PYTHON_REFUSED}")
     modname, _, fname = str(arg).partition(":")
     if services.root not in sys.path:
         sys.path.insert(0, services.root)

@@ -1,0 +1,86 @@
+"""The report files loomgit writes for others to read: an eval's ``--output`` JSON,
+``--junit`` XML and ``--markdown``, a compare's, and the HTML overview.
+
+Each goes through one :class:`~loomgit.github.Redactor` before it is written: the data
+first (so a cut-short output cannot show half a secret), then the finished text. A model
+answer that echoes an API key, or a prompt that pulled in a credential, is written as
+``***`` (or ``sk-***``, ``ghp_***``...), never as itself. Files are written whole or not
+at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from loomgit.errors import UsageError
+from loomgit.evals.comparison import Comparison
+from loomgit.evals.results import EvalReport
+from loomgit.fsutil import atomic_write
+from loomgit.github import Redactor
+from loomgit.report.junit import to_junit
+from loomgit.report.markdown import compare_markdown, report_markdown
+from loomgit.workspace import Workspace
+
+__all__ = ["redactor", "write_compare", "write_report", "write_text"]
+
+
+def redactor(ws: Workspace | None = None, environ: Mapping[str, str] | None = None) -> Redactor:
+    """The secrets of this environment, with the providers' ``api_key_env`` of ``ws``."""
+    names = ws.config.secret_env_names() if ws is not None else ()
+    return Redactor(environ, names)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a finished (already redacted) report whole, or raise a usage error."""
+    try:
+        atomic_write(Path(path), text)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_report(
+    report: EvalReport,
+    red: Redactor,
+    output: str | None = None,
+    junit: str | None = None,
+    markdown: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Write an eval's report files; returns the (redacted) JSON data when it was given
+    or written, for the CLI to print."""
+    clean = red.data(report)
+    shown = red.data(data) if data is not None else None
+    if output:
+        shown = shown if shown is not None else red.data(clean.to_dict())
+        write_text(output, red.text(_json(shown)))
+    if junit:
+        write_text(junit, red.text(to_junit(clean)))
+    if markdown:
+        write_text(markdown, red.text(report_markdown(clean)))
+    return shown
+
+
+def write_compare(
+    cmp: Comparison,
+    red: Redactor,
+    output: str | None = None,
+    junit: str | None = None,
+    markdown: str | None = None,
+) -> dict[str, Any]:
+    """Write a compare's report files; returns its (redacted) JSON data."""
+    clean = red.data(cmp)
+    data = red.data(clean.to_dict())
+    if output:
+        write_text(output, red.text(_json(data)))
+    if markdown:
+        write_text(markdown, red.text(compare_markdown(clean)))
+    if junit:
+        write_text(junit, red.text(to_junit(clean.head)))
+    return data
