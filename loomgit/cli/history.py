@@ -9,6 +9,8 @@ import click
 from loomgit.cli.output import color, print_json, style, table
 from loomgit.errors import UsageError
 from loomgit.history import history, pending_changes
+from loomgit.prompt.discover import symlinked
+from loomgit.prompt.parse import symlink_error
 from loomgit.workspace import Workspace
 
 # Start-up: references (and with them stages and their git plumbing) and semantic diffs
@@ -56,6 +58,9 @@ def list_(ref: str | None, as_json: bool) -> int:
 
     ws = Workspace()
     rows = listing(ws, ref)
+    if ref is None:
+        for link in symlinked(ws.config):  # skipped, never read: a link can point anywhere
+            click.echo(f"warning: {symlink_error(link)} (skipped)", err=True)
     if as_json:
         print_rows([r.to_dict() for r in rows])
         return 0

@@ -11,7 +11,7 @@ from loomgit import _git
 from loomgit._git import git_dir, index
 from loomgit._git.refs import head_commit as _head_commit
 from loomgit._git.refs import resolve_commit
-from loomgit.errors import UsageError
+from loomgit.errors import IncludeRefused, UsageError
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import Suite, load_suite, parse_suite, read_suite_text
 from loomgit.prompt.discover import PromptFile, is_suite, list_files
@@ -97,7 +97,10 @@ def _includes(ws: Workspace, sources: list[str]) -> set[str]:
         for n in referenced_templates(todo.pop()):
             if n and n not in seen:
                 seen.add(n)
-                text = ws.loader(n)
+                try:
+                    text = ws.loader(n)
+                except IncludeRefused:
+                    continue  # rendering the prompt names the refusal
                 if text is not None:
                     todo.append(text)
     return seen

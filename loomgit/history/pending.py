@@ -16,6 +16,7 @@ from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.fold import Folder, Line, State
 from loomgit.history.repo import Repo
 from loomgit.history.versions import FactReader, History, Version, history
+from loomgit.prompt.includes import FILE_MODES
 
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
@@ -106,6 +107,8 @@ def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
             )
         changes = kept
         for p in index.untracked(repo.root, specs):
+            if (repo.root / p).is_symlink():
+                continue  # a symlink is never a prompt or an include
             changes.append(gitlog.Change("A", None, p, None, _WT + p))
     return changes
 
@@ -163,10 +166,15 @@ def pending_changes(
 
         def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
             if source == "worktree":
+                if (root / path).is_symlink():
+                    return None
                 try:
                     return _WT + path, (root / path).read_bytes()
                 except OSError:
                     return None
+            mode = index.staged_entries(root).get(path, ("", ""))[0]
+            if mode not in FILE_MODES:
+                return None
             return reader.read_objects([f":{path}"]).get(f":{path}")
 
         fork = h.state.fork()
