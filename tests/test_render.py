@@ -205,9 +205,7 @@ def test_var_values_are_converted_to_the_declared_type(repo: GitRepo, cli) -> No
 
 
 def test_compiled_templates_are_reused_but_an_edited_include_is_seen(repo: GitRepo) -> None:
-    repo.write(
-        {"prompts/p.md": "v1 {{ who }}", "prompts/x.prompt": "{% include 'prompts/p.md' %}"}
-    )
+    repo.write({"prompts/p.md": "v1 {{ who }}", "prompts/x.prompt": "{% include 'prompts/p.md' %}"})
     repo.git("add", "-A")
     ws = Workspace(repo.path)
     assert ws.render("x", {"who": "a"})[0]["content"] == "v1 a"
