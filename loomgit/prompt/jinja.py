@@ -205,6 +205,19 @@ def template_line(exc: BaseException) -> tuple[str | None, int | None]:
     return name, line
 
 
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """(name, line) of the innermost frame of a template: the message's own
+    (``<template>``) or an included file's (named by its repository path)."""
+    name, line = None, None
+    tb = exc.__traceback__
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if fname == "<template>" or not (fname.startswith("<") or fname.endswith(".py")):
+            name, line = fname, tb.tb_lineno
+        tb = tb.tb_next
+    return name, line
+
+
 def render_source(
     source: str,
     context: Mapping[str, Any],
@@ -240,7 +253,7 @@ def render_source(
                 raise RenderTimeout()
             parts.append(chunk)
     except IncludeRefused as e:
-        inner, ln = template_line(e)
+        inner, ln = _template_frame(e)
         if inner and inner != "<template>":
             e.path, e.line = inner, ln
         else:
