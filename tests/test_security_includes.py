@@ -262,3 +262,29 @@ def test_ci_never_publishes_an_included_secret(tmp_path: Path) -> None:
         no_secret(written)
     finally:
         fake.stop()
+
+
+@pytest.mark.parametrize("source", ["index", "worktree"])
+@pytest.mark.parametrize("name", ["git-config", "tracked-symlink", "outside-the-roots", "parent"])
+def test_the_commit_hook_refuses_the_include(
+    trap: GitRepo, cli: Any, tmp_path: Path, source: str, name: str
+) -> None:
+    include = payloads(tmp_path)[name]
+    add_bad(trap, include)
+    r = cli(["hook", "check", "--source", source, "prompts/x.prompt"], cwd=trap.path)
+    assert r.exit_code == 1
+    assert f'prompts/x.prompt:{INCLUDE_LINE}: error: include "{include}" {REFUSED}' in r.out
+    no_secret(r.out, r.err)
+
+
+def test_the_commit_hook_reads_an_untracked_include_from_nowhere(trap: GitRepo, cli: Any) -> None:
+    add_bad(trap, ".env")
+    r = cli(["hook", "check", "--source", "index", "prompts/x.prompt"], cwd=trap.path)
+    assert r.exit_code == 1
+    assert f'include ".env" {REFUSED}' in r.out
+    no_secret(r.out, r.err)
+    trap.write({"shared/new.md": "not staged"})
+    add_bad(trap, "shared/new.md")
+    r = cli(["hook", "check", "--source", "index", "prompts/x.prompt"], cwd=trap.path)
+    assert r.exit_code == 1
+    assert "included file 'shared/new.md' not found in the repository" in r.out

@@ -87,12 +87,23 @@ def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterato
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        # the include roots come from the loomgit.yaml being checked (staged or on disk)
-        if source == "index":
-            loader = index_loader(root, include_roots(load_config(base)))
-        else:
-            loader = worktree_loader(load_config(root))
-        yield Snapshot(base, loader)
+        yield Snapshot(base, _lazy_loader(root, base, source))
+
+
+def _lazy_loader(root: Path, snap: Path, source: str) -> IncludeLoader:
+    """The include loader of a snapshot, made on the first include (most prompts have
+    none, and a hook must stay fast). Its roots come from the loomgit.yaml being checked."""
+    made: list[IncludeLoader] = []
+
+    def load(name: str) -> str | None:
+        if not made:
+            if source == "index":
+                made.append(index_loader(root, include_roots(load_config(snap))))
+            else:
+                made.append(worktree_loader(load_config(root)))
+        return made[0](name)
+
+    return load
 
 
 def relpath(root: Path, path: str) -> str:
