@@ -288,3 +288,29 @@ def test_the_commit_hook_reads_an_untracked_include_from_nowhere(trap: GitRepo, 
     r = cli(["hook", "check", "--source", "index", "prompts/x.prompt"], cwd=trap.path)
     assert r.exit_code == 1
     assert "included file 'shared/new.md' not found in the repository" in r.out
+
+
+def test_ci_reads_the_head_commits_blobs_not_the_work_tree(tmp_path: Path) -> None:
+    fake = FakeGitHub().start()
+    try:
+        sim = PullRequestSim(tmp_path, fake)
+        path = "prompts/support/summarize.prompt"
+        text = (
+            (sim.repo.path / path)
+            .read_text()
+            .replace(
+                "You are an on-call assistant.",
+                'You are an on-call assistant. {% include "prompts/support/tone.md" %}',
+            )
+        )
+        head = sim.push(
+            "tone", {path: text, "prompts/support/tone.md": "Stay calm."}, "shared tone"
+        )
+        # a step before loomgit leaves something in a tracked file of the checkout
+        (sim.repo.path / "prompts/support/tone.md").write_text("LEAKED " + ENV_SECRET)
+        run = sim.run_action(head)
+        written = everything_written(sim, run)
+        assert "Stay calm." in written, written
+        no_secret(written)
+    finally:
+        fake.stop()
