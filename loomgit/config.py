@@ -38,6 +38,7 @@ KNOWN_KEYS = {
     "ci": "GitHub Action settings",
     "pipelines": "pipeline folder",
     "budget": "cost budget",
+    "includes": "folders templates may include files from",
 }
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 _STAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -64,6 +65,7 @@ class Config:
     pricing: dict[str, dict[str, float]] = field(default_factory=dict)
     render_max_chars: int = 1_000_000
     render_timeout_s: float = 1.0
+    includes: tuple[str, ...] = ()  # extra include roots, each "folder/" ("" never)
     raw: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -205,4 +207,35 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
             if not isinstance(rd["timeout_s"], (int, float)) or rd["timeout_s"] <= 0:
                 raise err("timeout_s must be a positive number", "render")
             kw["render_timeout_s"] = float(rd["timeout_s"])
+    if "includes" in data:
+        kw["includes"] = _include_roots(data["includes"], err)
     return Config(root=root, raw=_yaml.plain(data), path=root / name, **kw)
+
+
+def _include_roots(raw: Any, err: Any) -> tuple[str, ...]:
+    """``includes:``: repository folders (``shared/``, ``lib/partials``) templates may
+    include files from, besides the prompts' own folders."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise err("must be a list of folders in the repository, such as [shared/]", "includes")
+    out = []
+    for item in raw:
+        parts = [p for p in item.strip().replace("\\", "/").split("/") if p not in ("", ".")]
+        if item.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", item):
+            raise err(
+                f"{item!r} must be a folder inside the repository, not an absolute path", "includes"
+            )
+        if not parts:
+            raise err(f"{item!r} names the whole repository; list the folders to share", "includes")
+        if (
+            ".." in parts
+            or any(p.lower() == ".git" for p in parts)
+            or any(ch in item for ch in "*?[")
+        ):
+            raise err(
+                f"{item!r} must be a plain folder inside the repository (no '..', .git or wildcards)",
+                "includes",
+            )
+        out.append("/".join(parts) + "/")
+    return tuple(dict.fromkeys(out))

@@ -60,6 +60,10 @@ class SandboxError(RenderError):
     """A template tried something the sandbox forbids (unsafe attribute, too large, too slow)."""
 
 
+class IncludeRefused(RenderError):
+    """A template includes a file the include rule does not allow (see prompt.includes)."""
+
+
 class RefError(LoomgitError):
     """A reference (``ID``, ``ID@1.2.0``, ``ID@production``) does not resolve."""
 

@@ -7,7 +7,8 @@ from functools import cached_property
 from pathlib import Path
 
 from loomgit.config import Config, find_root, load_config
-from loomgit.prompt.discover import PromptFile, discover, fs_loader, read, resolve_id
+from loomgit.prompt.discover import PromptFile, discover, read, resolve_id
+from loomgit.prompt.includes import worktree_loader
 from loomgit.prompt.model import IncludeLoader, Prompt
 
 
@@ -23,7 +24,7 @@ class Workspace:
 
     @cached_property
     def loader(self) -> IncludeLoader:
-        return fs_loader(self.root)
+        return worktree_loader(self.config)
 
     def files(self) -> list[PromptFile]:
         return discover(self.config)

@@ -116,6 +116,7 @@ def test_a_changed_include_changes_the_prompt(hist: GitRepo, cli: Any) -> None:
     hist.commit(
         "partial",
         {
+            "loomgit.yaml": "includes: [partials/]\n",
             "partials/tone.md": "Answer in a {{ tone }} tone.",
             "prompts/support/summarize.prompt": SUMMARIZE.replace(
                 "Answer in a {{ tone }} tone.", '{% include "partials/tone.md" %}'

@@ -382,15 +382,15 @@ def test_includes_bump_the_including_prompt_and_join_its_interface(repo: GitRepo
     repo.commit(
         "add",
         {
-            "partials/tone.md": "Answer in a calm tone.\n",
-            "prompts/reply.prompt": 'system:\n{% include "partials/tone.md" %}\n\nuser:\n{{ question }}\n',
+            "prompts/partials/tone.md": "Answer in a calm tone.\n",
+            "prompts/reply.prompt": 'system:\n{% include "prompts/partials/tone.md" %}\n\nuser:\n{{ question }}\n',
             "prompts/other.prompt": "Hello {{ name }}\n",
         },
     )
     first = repo.git("rev-parse", "HEAD")
-    repo.commit("tone", {"partials/tone.md": "Answer in a warm tone.\n"})
-    repo.commit("ws", {"partials/tone.md": "Answer in a warm tone.   \n"})
-    repo.commit("audience", {"partials/tone.md": "Answer {{ audience }} in a warm tone.\n"})
+    repo.commit("tone", {"prompts/partials/tone.md": "Answer in a warm tone.\n"})
+    repo.commit("ws", {"prompts/partials/tone.md": "Answer in a warm tone.   \n"})
+    repo.commit("audience", {"prompts/partials/tone.md": "Answer {{ audience }} in a warm tone.\n"})
     ws = Workspace(repo.path)
     got = versions(ws, "reply")
     assert [(v.version, v.change) for v in got] == [
@@ -399,7 +399,7 @@ def test_includes_bump_the_including_prompt_and_join_its_interface(repo: GitRepo
         ("1.1.1", "patch"),
         ("2.0.0", "major"),
     ]
-    assert got[1].reasons == ['included "partials/tone.md" changed']
+    assert got[1].reasons == ['included "prompts/partials/tone.md" changed']
     assert 'variable "audience" added (required)' in got[3].reasons
     assert vs(repo, "other") == [("1.0.0", "initial")]
     # an old version renders with the partial of its own commit, not the working tree
@@ -407,7 +407,7 @@ def test_includes_bump_the_including_prompt_and_join_its_interface(repo: GitRepo
     assert r.commit == first
     msgs = r.prompt.render({"question": "why?"}, loader=r.loader)
     assert msgs[0]["content"] == "Answer in a calm tone."
-    (repo.path / "partials/tone.md").write_text("WORKING TREE\n")
+    (repo.path / "prompts/partials/tone.md").write_text("WORKING TREE\n")
     r = resolve_at(ws, "reply", "1.1")
     assert r.version == "1.1.1"
     assert (
@@ -417,14 +417,14 @@ def test_includes_bump_the_including_prompt_and_join_its_interface(repo: GitRepo
 
 
 def test_include_added_later_is_followed_from_then_on(repo: GitRepo) -> None:
-    repo.commit("add", {"partials/a.md": "A1\n", "prompts/x.prompt": "plain {{ q }}\n"})
-    repo.commit("partial changes before use", {"partials/a.md": "A2\n"})
-    repo.commit("use", {"prompts/x.prompt": "{% include 'partials/a.md' %} {{ q }}\n"})
-    repo.commit("partial changes", {"partials/a.md": "A3\n"})
+    repo.commit("add", {"prompts/partials/a.md": "A1\n", "prompts/x.prompt": "plain {{ q }}\n"})
+    repo.commit("partial changes before use", {"prompts/partials/a.md": "A2\n"})
+    repo.commit("use", {"prompts/x.prompt": "{% include 'prompts/partials/a.md' %} {{ q }}\n"})
+    repo.commit("partial changes", {"prompts/partials/a.md": "A3\n"})
     ws = Workspace(repo.path)
     assert vs(repo, "x") == [("1.0.0", "initial"), ("1.1.0", "minor"), ("1.2.0", "minor")]
     # the cache now covers the partial; a new commit to it is seen incrementally
-    repo.commit("partial again", {"partials/a.md": "A4\n"})
+    repo.commit("partial again", {"prompts/partials/a.md": "A4\n"})
     assert [v.version for v in versions(ws, "x")][-1] == "1.3.0"
 
 
@@ -631,22 +631,22 @@ def test_uncommitted_partial_change_gives_the_including_prompt_a_dev_version(rep
     repo.commit(
         "add",
         {
-            "partials/tone.md": "Be calm.\n",
-            "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n",
+            "prompts/partials/tone.md": "Be calm.\n",
+            "prompts/reply.prompt": "{% include 'prompts/partials/tone.md' %} {{ q }}\n",
         },
     )
-    repo.write({"partials/tone.md": "Be warm.\n"})
+    repo.write({"prompts/partials/tone.md": "Be warm.\n"})
     ws = Workspace(repo.path)
     (p,) = pending_changes(ws, "worktree")
     assert (p.id, p.change, p.reasons) == (
         "reply",
         "minor",
-        ['included "partials/tone.md" changed'],
+        ['included "prompts/partials/tone.md" changed'],
     )
     assert p.version.startswith("1.1.0-dev+")
     assert working_version(ws, ws.prompt("reply")) == p.version
     assert pending_changes(ws, "index") == []
-    repo.git("add", "partials/tone.md")
+    repo.git("add", "prompts/partials/tone.md")
     assert [x.version for x in pending_changes(Workspace(repo.path), "index")] == ["1.1.0"]
 
 

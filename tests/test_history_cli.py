@@ -306,16 +306,16 @@ def test_diff_shows_changed_includes(repo: GitRepo, cli) -> None:  # type: ignor
     repo.commit(
         "add",
         {
-            "partials/tone.md": "Be calm.\n",
-            "prompts/reply.prompt": "{% include 'partials/tone.md' %} {{ q }}\n",
+            "prompts/partials/tone.md": "Be calm.\n",
+            "prompts/reply.prompt": "{% include 'prompts/partials/tone.md' %} {{ q }}\n",
         },
     )
-    repo.write({"partials/tone.md": "Be warm.\n"})
+    repo.write({"prompts/partials/tone.md": "Be warm.\n"})
     d = json.loads(cli(["diff", "reply", "--json"], cwd=repo.path).out)
-    assert (d["change"], d["reasons"]) == ("minor", ['included "partials/tone.md" changed'])
+    assert (d["change"], d["reasons"]) == ("minor", ['included "prompts/partials/tone.md" changed'])
     assert [m["status"] for m in d["messages"]] == ["same"]
     (inc,) = d["includes"]
-    assert inc["path"] == "partials/tone.md" and inc["status"] == "changed"
+    assert inc["path"] == "prompts/partials/tone.md" and inc["status"] == "changed"
     assert "-Be calm.\n+Be warm." in inc["diff"]
     out = cli(["diff", "reply"], cwd=repo.path).out
     assert "+++ reply@1.1.0-dev+" in out and "+Be warm." in out

@@ -178,7 +178,8 @@ def test_hook_reads_staged_content_not_unstaged_edits(hooked: GitRepo) -> None:
 
 
 def test_include_is_read_from_the_index(hooked: GitRepo) -> None:
-    hooked.write({"partials/rules.md": "Be brief."})
+    hooked.write({"partials/rules.md": "Be brief.", "loomgit.yaml": "includes: [partials]\n"})
+    hooked.git("add", "loomgit.yaml")
     p = hooked.path / "prompts/support/summarize.prompt"
     p.write_text(p.read_text().replace("system:\n", 'system:\n{% include "partials/rules.md" %}\n'))
     hooked.git("add", "prompts")  # the partial exists in the working tree only

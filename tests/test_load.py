@@ -39,7 +39,12 @@ def promoted(repo: GitRepo, cli) -> GitRepo:
     """1.0.0 on staging and production, 1.1.0 on staging; ops/triage with an include."""
     repo.commit(
         "add",
-        {PROMPT: SUMMARIZE, "prompts/ops/triage.prompt": TRIAGE, "partials/tone.md": "Be calm."},
+        {
+            PROMPT: SUMMARIZE,
+            "prompts/ops/triage.prompt": TRIAGE,
+            "partials/tone.md": "Be calm.",
+            "loomgit.yaml": "includes: [partials/]\n",
+        },
     )
     repo.commit("two sentences", {PROMPT: V2})
     for args in (

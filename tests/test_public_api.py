@@ -115,6 +115,7 @@ def test_error_tree_bases_and_exit_codes() -> None:
         "PromptError": (["LoomgitError", "ValueError"], 1),
         "RenderError": (["PromptError"], 1),
         "SandboxError": (["RenderError"], 1),
+        "IncludeRefused": (["RenderError"], 1),
         "RefError": (["LoomgitError"], 1),
         "InfraError": (["LoomgitError"], 3),
         "GitError": (["InfraError"], 3),

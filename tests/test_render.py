@@ -130,6 +130,7 @@ def test_include_resolves_inside_the_repository_only(repo: GitRepo, tmp_path) ->
     (tmp_path / "secret.txt").write_text("TOP SECRET")
     repo.write(
         {
+            "loomgit.yaml": "includes: [partials/]\n",
             "partials/tone.md": "Always answer {{ tone }}.",
             "prompts/a.prompt": "---\nvariables: {tone: string}\n---\n"
             "system:\n{% include 'partials/tone.md' %}\n\nuser:\nhi\n",
@@ -137,21 +138,23 @@ def test_include_resolves_inside_the_repository_only(repo: GitRepo, tmp_path) ->
             "prompts/abs.prompt": f"{{% include '{tmp_path / 'secret.txt'}' %}}",
         }
     )
+    repo.git("add", "-A")
     ws = Workspace(repo.path)
     assert ws.render("a", {"tone": "kindly"})[0]["content"] == "Always answer kindly."
     for bad in ("escape", "abs"):
-        with pytest.raises(RenderError, match="not found in the repository"):
+        with pytest.raises(RenderError, match="is refused: only files tracked by git"):
             ws.render(bad, {})
 
 
 def test_included_variables_count_in_the_interface(repo: GitRepo) -> None:
     repo.write(
         {
-            "loomgit.yaml": "prompts: ['prompts/*.md']\n",
             "partials/p.md": "{{ who }}",
             "prompts/x.md": "Hi {% include 'partials/p.md' %}",
+            "loomgit.yaml": "prompts: ['prompts/*.md']\nincludes: [partials/]\n",
         }
     )
+    repo.git("add", "-A")
     ws = Workspace(repo.path)
     with pytest.raises(RenderError, match="missing required variable\\(s\\): who"):
         ws.render("x", {})
@@ -202,12 +205,11 @@ def test_var_values_are_converted_to_the_declared_type(repo: GitRepo, cli) -> No
 
 
 def test_compiled_templates_are_reused_but_an_edited_include_is_seen(repo: GitRepo) -> None:
-    repo.write(
-        {"partials/p.md": "v1 {{ who }}", "prompts/x.prompt": "{% include 'partials/p.md' %}"}
-    )
+    repo.write({"prompts/p.md": "v1 {{ who }}", "prompts/x.prompt": "{% include 'prompts/p.md' %}"})
+    repo.git("add", "-A")
     ws = Workspace(repo.path)
     assert ws.render("x", {"who": "a"})[0]["content"] == "v1 a"
-    repo.write({"partials/p.md": "v2 {{ who }}"})
+    repo.write({"prompts/p.md": "v2 {{ who }}"})
     assert ws.render("x", {"who": "a"})[0]["content"] == "v2 a"
 
 

@@ -259,7 +259,12 @@ def test_rollback_skips_versions_that_were_rolled_back(three: GitRepo, cli) -> N
 
 def test_stages_list_and_log_show_what_each_stage_holds(three: GitRepo, cli) -> None:
     three.commit(
-        "add triage", {"prompts/ops/triage.prompt": PARTIAL_USER, "partials/tone.md": "Be calm."}
+        "add triage",
+        {
+            "prompts/ops/triage.prompt": PARTIAL_USER,
+            "partials/tone.md": "Be calm.",
+            "loomgit.yaml": "includes: [partials/]\n",
+        },
     )
     cli(["promote", "summarize", "1.0.0", "--to", "staging"], cwd=three.path)
     cli(["promote", "summarize", "1.0.0", "--to", "production"], cwd=three.path)
@@ -298,7 +303,12 @@ def test_includes_are_promoted_with_the_prompt_and_resolve_from_the_stage(
     three: GitRepo, cli
 ) -> None:
     three.commit(
-        "add triage", {"prompts/ops/triage.prompt": PARTIAL_USER, "partials/tone.md": "Be calm."}
+        "add triage",
+        {
+            "prompts/ops/triage.prompt": PARTIAL_USER,
+            "partials/tone.md": "Be calm.",
+            "loomgit.yaml": "includes: [partials/]\n",
+        },
     )
     assert cli(["promote", "ops/triage", "1.0.0", "--to", "staging"], cwd=three.path).exit_code == 0
     three.commit("tone: firmer", {"partials/tone.md": "Be firm."})

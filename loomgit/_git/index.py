@@ -19,6 +19,17 @@ def ls_files(root: str | Path) -> list[str]:
     return sorted(set(_paths(out)))
 
 
+def staged_entries(root: str | Path) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob id)}`` of every stage-0 index entry (mode ``120000``: a symlink)."""
+    out: dict[str, tuple[str, str]] = {}
+    for rec in run(["ls-files", "-s", "-z"], root).split(b"\0"):
+        meta, _, path = rec.partition(b"\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[2] == b"0":
+            out[path.decode("utf-8", "surrogateescape")] = (parts[0].decode(), parts[1].decode())
+    return out
+
+
 def untracked(root: str | Path, specs: Sequence[str] = ()) -> list[str]:
     """Untracked files git does not ignore (under ``specs`` when given)."""
     args = ["ls-files", "-z", "--others", "--exclude-standard"]

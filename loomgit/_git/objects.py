@@ -196,6 +196,20 @@ def tree_files(root: str | Path, commit: str) -> dict[str, str]:
     return files
 
 
+def tree_entry(root: str | Path, commit: str, path: str) -> tuple[str, str] | None:
+    """``(mode, blob id)`` of ``path`` in ``commit``'s tree (None: no such file there)."""
+    if not path or "\n" in path:
+        return None
+    res = git(["ls-tree", "-z", "--full-tree", commit, "--", path], root, check=False)
+    for rec in res.stdout.split(b"\0"):
+        meta, _, name = rec.partition(b"\t")
+        parts = meta.split()
+        if name.decode("utf-8", "surrogateescape") == path and len(parts) == 3:
+            if parts[1] == b"blob":
+                return parts[0].decode(), parts[2].decode()
+    return None
+
+
 def hash_blob(root: str | Path, data: bytes) -> str:
     """Write ``data`` as a blob to the object database (no filters) and return its id."""
     return text(["hash-object", "-w", "--no-filters", "--stdin"], root, input=data).strip()

@@ -9,8 +9,8 @@ from loomgit.errors import LoomgitError
 from loomgit.evals.assertions.python import PYTHON_WARNING, python_allowed
 from loomgit.evals.suite import check_suite_file
 from loomgit.findings import Finding, error
-from loomgit.prompt.discover import PROMPT_SUFFIXES, is_suite, list_files, match_any
-from loomgit.prompt.parse import read_prompt
+from loomgit.prompt.discover import PROMPT_SUFFIXES, is_suite, list_files, match_any, symlinked
+from loomgit.prompt.parse import read_prompt, symlink_error
 from loomgit.prompt.validate import validate_prompt
 from loomgit.workspace import Workspace
 
@@ -20,7 +20,8 @@ from loomgit.workspace import Workspace
 
 def _rel(ws: Workspace, path: str) -> str:
     p = Path(path)
-    full = p.resolve() if p.is_absolute() else (Path.cwd() / p).resolve()
+    p = p if p.is_absolute() else Path.cwd() / p
+    full = p.parent.resolve() / p.name  # a symlinked file is named, not followed
     try:
         return full.relative_to(ws.root).as_posix()
     except ValueError:
@@ -80,6 +81,8 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
         targets = [(pf.path, pf.id) for pf in ws.files()]
         seen = {t[0] for t in targets}
         suites = [p for p in list_files(ws.root) if is_suite(p)]
+        for rel in symlinked(ws.config):
+            findings.append(error(rel, None, symlink_error(rel).message))
         for rel, pid in targets:
             findings += check_prompt(ws, rel, pid)
         for s in suites:

@@ -15,6 +15,7 @@ from loomgit.evals.engine import evaluate
 from loomgit.evals.results import EvalReport
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import SuiteError, parse_suite
+from loomgit.prompt.includes import include_roots
 from loomgit.prompt.parse import decode, parse_prompt
 from loomgit.stages.source import Source
 from loomgit.stages.state import StageError, blob_loader
@@ -67,7 +68,13 @@ def run_suite(ws: Workspace, src: Source) -> EvalReport:
         )
     text = objects.read_blob(ws.root, src.blob) or b""
     prompt = parse_prompt(decode(text, src.path), src.path, prompt_id=src.id)
-    target = Target(prompt, suite, blob_loader(ws.root, src.includes), src.version, src.commit)
+    target = Target(
+        prompt,
+        suite,
+        blob_loader(ws.root, src.includes, include_roots(ws.config)),
+        src.version,
+        src.commit,
+    )
     return evaluate(ws, target_list=[target])
 
 

@@ -10,6 +10,8 @@ from loomgit.cli.output import color, print_json, style, table
 from loomgit.errors import RefError, UsageError
 from loomgit.history import history, pending_changes
 from loomgit.history.pending import Pending, uncommitted
+from loomgit.prompt.discover import symlinked
+from loomgit.prompt.parse import symlink_error
 from loomgit.workspace import Workspace
 
 # Start-up: references (and with them stages and their git plumbing) and semantic diffs
@@ -59,6 +61,9 @@ def list_(ref: str | None, as_json: bool) -> int:
 
     ws = Workspace()
     rows = listing(ws, ref)
+    if ref is None:
+        for link in symlinked(ws.config):  # skipped, never read: a link can point anywhere
+            click.echo(f"warning: {symlink_error(link)} (skipped)", err=True)
     notes: dict[tuple[str, str], str] = {}
     if any(v for r in rows for v in r.stages.values()):
         notes = off_main(ws, [read_stage(ws, s) for s in ws.config.stages])

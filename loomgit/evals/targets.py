@@ -11,11 +11,12 @@ from loomgit import _git
 from loomgit._git import git_dir, index
 from loomgit._git.refs import head_commit as _head_commit
 from loomgit._git.refs import resolve_commit
-from loomgit.errors import UsageError
+from loomgit.errors import IncludeRefused, UsageError
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import Suite, load_suite, parse_suite, read_suite_text
-from loomgit.prompt.discover import PromptFile, is_suite, list_files
+from loomgit.prompt.discover import PromptFile, is_suite, list_files, symlinked
 from loomgit.prompt.jinja import referenced_templates
+from loomgit.prompt.parse import symlink_error
 from loomgit.refs import resolve
 from loomgit.workspace import Workspace
 
@@ -61,6 +62,8 @@ def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef
             match = [pf for pf in files if pf.path.rsplit(".", 1)[0] == base]
             if match:
                 refs.append(SuiteRef(match[0], s))
+            elif linked := [p for p in symlinked(ws.config) if p.rsplit(".", 1)[0] == base]:
+                raise symlink_error(linked[0])  # its prompt is a link: never read, never run
             continue
         try:
             refs.append(SuiteRef(ws.find(ref), s))
@@ -97,7 +100,10 @@ def _includes(ws: Workspace, sources: list[str]) -> set[str]:
         for n in referenced_templates(todo.pop()):
             if n and n not in seen:
                 seen.add(n)
-                text = ws.loader(n)
+                try:
+                    text = ws.loader(n)
+                except IncludeRefused:
+                    continue  # rendering the prompt names the refusal
                 if text is not None:
                     todo.append(text)
     return seen

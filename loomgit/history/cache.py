@@ -27,7 +27,7 @@ from loomgit.errors import InfraError
 from loomgit.fsutil import atomic_write
 from loomgit.history.fold import Line, Lines, State
 
-FORMAT = 6  # bump whenever the fold or the bump rules change what a state holds
+FORMAT = 7  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
 _KINDS = ("idx", "lines", "fold")
 
@@ -38,6 +38,7 @@ def fingerprint(config: Config) -> str:
         "prompts": [[g.glob, g.id] for g in config.prompts],
         "initial": config.initial_version,
         "history": config.history,
+        "includes": list(config.includes),
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from loomgit.errors import LoomgitError
+from loomgit.errors import IncludeRefused, LoomgitError
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
 from loomgit.prompt.model import MessageTemplate, Prompt, Variable, content_hash
@@ -84,7 +84,10 @@ def collect_includes(
         if name in found or name in missing:
             continue
         bad = name.startswith("/") or any(p in ("", ".", "..") for p in name.split("/"))
-        text = None if bad or load is None else load(name)
+        try:
+            text = None if bad or load is None else load(name)
+        except IncludeRefused:
+            text = None  # rendering names the refusal, with its line
         if text is None:
             missing.append(name)
             continue

@@ -18,6 +18,7 @@ from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.state import Line, Lines, Rec, State
 from loomgit.prompt.discover import is_suite, match
 from loomgit.prompt.frontmatter import frontmatter_id
+from loomgit.prompt.includes import include_roots, name_allowed
 
 
 def decode_blob(data: bytes | None) -> str | None:
@@ -57,6 +58,7 @@ class Folder:
         self.texts: dict[str, str | None] = {}
         self.new_includes: set[str] = set()
         self._id_cache: dict[str, str | None] = {}
+        self.include_roots = include_roots(config)
 
     # --- helpers -------------------------------------------------------------------------
     def prompt_id(self, path: str) -> str | None:
@@ -236,6 +238,8 @@ class Folder:
         st = self.state
 
         def load(name: str) -> str | None:
+            if not name_allowed(name, self.include_roots):
+                return None  # never recorded; rendering the version names the refusal
             blob = st.tree.get(name)
             if blob is None and name not in self.pass_covered and not self.in_pass(name):
                 got = self._fetch(c.sha, name)

@@ -8,10 +8,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loomgit._git.objects import BlobReader, read_blobs
+from loomgit._git.objects import BlobReader
 from loomgit.errors import PromptError, RefError
 from loomgit.history.repo import Repo
 from loomgit.history.versions import History, Version, history
+from loomgit.prompt.includes import commit_loader, include_roots
 from loomgit.prompt.model import IncludeLoader, Prompt
 from loomgit.prompt.parse import decode, parse_prompt
 
@@ -98,23 +99,6 @@ def load_version(
             f"blob {v.blob[:7]} of version {v.version} is missing from the repository", path=v.path
         )
     prompt = parse_prompt(decode(data, v.path), v.path, prompt_id=v.id)
-    texts: dict[str, str] = {}
-    for name, blob in inc.items():
-        b = got.get(blob)
-        if b is not None:
-            try:
-                texts[name] = b.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-    root, commit = repo.root, v.commit
-
-    def load(name: str) -> str | None:
-        if name not in texts:
-            b = read_blobs(root, [(commit, name)]).get((commit, name))
-            try:
-                texts[name] = b.decode("utf-8") if b is not None else None  # type: ignore[assignment]
-            except UnicodeDecodeError:
-                texts[name] = None  # type: ignore[assignment]
-        return texts.get(name)
-
+    known = {name: b for name, blob in inc.items() if (b := got.get(blob)) is not None}
+    load = commit_loader(repo.root, v.commit, include_roots(repo.config), known)
     return prompt, load

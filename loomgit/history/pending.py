@@ -16,6 +16,7 @@ from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.fold import Folder, Line, State
 from loomgit.history.repo import Repo
 from loomgit.history.versions import FactReader, History, Version, history
+from loomgit.prompt.includes import FILE_MODES
 
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
@@ -109,6 +110,8 @@ def _diff(repo: Repo, h: History, source: str) -> list[gitlog.Change]:
         # the working-tree file compares with the commit, not as a move to itself
         deleted = {c.old_path: c for c in kept if c.new_path is None and c.old_path}
         for p in index.untracked(repo.root, specs):
+            if (repo.root / p).is_symlink():
+                continue  # a symlink is never a prompt or an include
             gone = deleted.pop(p, None)
             if gone is None:
                 kept.append(gitlog.Change("A", None, p, None, _WT + p))
@@ -173,10 +176,15 @@ def pending_changes(
 
         def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
             if source == "worktree":
+                if (root / path).is_symlink():
+                    return None
                 try:
                     return _WT + path, (root / path).read_bytes()
                 except OSError:
                     return None
+            mode = index.staged_entries(root).get(path, ("", ""))[0]
+            if mode not in FILE_MODES:
+                return None
             return reader.read_objects([f":{path}"]).get(f":{path}")
 
         fork = h.state.fork()

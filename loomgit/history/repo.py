@@ -17,6 +17,7 @@ from loomgit._git.objects import BlobReader
 from loomgit.errors import GitError
 from loomgit.history.cache import CacheError, Store
 from loomgit.history.fold import Folder, Line, State
+from loomgit.prompt.includes import blob_entry
 
 if TYPE_CHECKING:
     from loomgit.config import Config
@@ -102,9 +103,9 @@ def main_ref(root: Path, configured: str | None) -> tuple[str, str] | None:
     return None
 
 
-def _fetcher(reader: BlobReader) -> Callable[[str, str], tuple[str, bytes] | None]:
+def _fetcher(root: Path) -> Callable[[str, str], tuple[str, bytes] | None]:
     def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
-        return reader.read_objects([f"{commit}:{path}"]).get(f"{commit}:{path}")
+        return blob_entry(root, commit, path)  # regular files only, never a symlink
 
     return fetch
 
@@ -116,7 +117,7 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
     for _ in range(8):
         st = base.fork() if base is not None else State()
         folder = Folder(
-            repo.config, st, read=reader.read_many, fetch=_fetcher(reader), covered=covered
+            repo.config, st, read=reader.read_many, fetch=_fetcher(repo.root), covered=covered
         )
         streams = _log_parts(repo, base, sha, covered)
         try:

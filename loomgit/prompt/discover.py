@@ -14,11 +14,10 @@ from loomgit._git.run import refuse_bare
 from loomgit.config import Config, GlobSpec
 from loomgit.errors import RefError
 from loomgit.prompt.frontmatter import ID_SCAN, frontmatter_id
-from loomgit.prompt.parse import default_id, read_prompt, strip_ext
+from loomgit.prompt.parse import default_id, read_prompt, strip_ext, symlink_error
 
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
-    from loomgit.prompt.render import IncludeLoader
 
 PROMPT_SUFFIXES = (".prompt", ".prompty", ".md", ".txt")
 SUITE_SUFFIX = ".tests.yaml"
@@ -86,6 +85,15 @@ def match(spec: GlobSpec, path: str) -> str | None:
     return strip_ext(rel) if rel else None
 
 
+def match_any_id(config: Config, path: str) -> str | None:
+    """The id a prompt glob gives ``path`` (from the path alone; None: no glob matches)."""
+    for spec in config.prompts:
+        pid = match(spec, path)
+        if pid is not None:
+            return pid
+    return None
+
+
 def is_suite(path: str) -> bool:
     return path.endswith(SUITE_SUFFIX)
 
@@ -115,13 +123,33 @@ def list_files(root: Path) -> list[str]:
     repository is refused, as it has no work tree)."""
     refuse_bare(root)
     if is_repo(root):
-        return [p for p in index.ls_files(root) if (root / p).is_file()]
+        return [p for p in index.ls_files(root) if _regular(root / p)]
     out = []
     for d, dirs, files in os.walk(root):
         dirs[:] = [x for x in dirs if not x.startswith(".")]
         for f in files:
+            if not _regular(Path(d, f)):
+                continue
             out.append(os.path.relpath(os.path.join(d, f), root).replace(os.sep, "/"))
     return sorted(out)
+
+
+def _regular(full: Path) -> bool:
+    return full.is_file() and not full.is_symlink()
+
+
+def symlinked(config: Config) -> list[str]:
+    """Paths a prompt glob matches that are symlinks: never read, reported by ``check``
+    and ``list`` (a link could point at any file on the machine)."""
+    root = config.root
+    names = index.ls_files(root) if is_repo(root) else []
+    return [
+        p
+        for p in names
+        if not is_suite(p)
+        and (root / p).is_symlink()
+        and any(match(s, p) is not None for s in config.prompts)
+    ]
 
 
 def discover(config: Config, paths: list[str] | None = None) -> list[PromptFile]:
@@ -138,6 +166,8 @@ def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None
     """A prompt by id, unique id suffix (``summarize`` for ``support/summarize``) or path."""
     root = config.root
     cand = Path(ident)
+    if cand.suffix and (cand.is_symlink() or (root / ident).is_symlink()):
+        raise symlink_error(ident)
     if cand.suffix and (cand.is_file() or (root / ident).is_file()):
         full = cand.resolve() if cand.is_file() else (root / ident).resolve()
         try:
@@ -154,6 +184,9 @@ def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None
         return tail[0]
     if len(tail) > 1:
         raise RefError(f"{ident!r} is ambiguous: {', '.join(pf.id for pf in tail)}")
+    for link in symlinked(config):
+        if ident in (match_any_id(config, link), link):
+            raise symlink_error(link)
     import difflib
 
     close = difflib.get_close_matches(ident, [pf.id for pf in files], n=3)
@@ -167,22 +200,6 @@ def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None
         )
     )
     raise RefError(f"unknown prompt {ident!r}{hint}")
-
-
-def fs_loader(root: Path) -> IncludeLoader:
-    """Include loader for the working tree: files inside ``root`` only."""
-    base = root.resolve()
-
-    def load(name: str) -> str | None:
-        full = (base / name).resolve()
-        if base not in full.parents or not full.is_file():
-            return None
-        try:
-            return full.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-
-    return load
 
 
 def read(config: Config, pf: PromptFile) -> Prompt:

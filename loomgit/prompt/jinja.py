@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from loomgit.errors import RenderError, SandboxError
+from loomgit.errors import IncludeRefused, RenderError, SandboxError
 from loomgit.prompt.parts import IncludeLoader
 from loomgit.prompt.watchdog import RenderTimeout
 
@@ -155,15 +155,13 @@ def make_env(loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS) ->
     if _ENV_CLS is None:
         _ENV_CLS = _env_class()
 
-    def load(name: str) -> tuple[str, None, Callable[[], bool]] | None:
+    def load(name: str) -> tuple[str, str, Callable[[], bool]] | None:
         if loader is None:
             return None
-        if name.startswith("/") or any(p in ("..", "") for p in name.split("/")):
-            return None
-        text = loader(name)
+        text = loader(name)  # the loader applies the include rule (prompt.includes)
         if text is None:
             return None
-        return text, None, lambda: loader(name) == text  # recompiled when the file changes
+        return text, name, lambda: loader(name) == text  # recompiled when the file changes
 
     env = _ENV_CLS(
         undefined=StrictUndefined,
@@ -207,6 +205,19 @@ def template_line(exc: BaseException) -> tuple[str | None, int | None]:
     return name, line
 
 
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """(name, line) of the innermost frame of a template: the message's own
+    (``<template>``) or an included file's (named by its repository path)."""
+    name, line = None, None
+    tb = exc.__traceback__
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if fname == "<template>" or not (fname.startswith("<") or fname.endswith(".py")):
+            name, line = fname, tb.tb_lineno
+        tb = tb.tb_next
+    return name, line
+
+
 def render_source(
     source: str,
     context: Mapping[str, Any],
@@ -241,6 +252,13 @@ def render_source(
             if deadline is not None and time.monotonic() > deadline:
                 raise RenderTimeout()
             parts.append(chunk)
+    except IncludeRefused as e:
+        inner, ln = _template_frame(e)
+        if inner and inner != "<template>":
+            e.path, e.line = inner, ln
+        else:
+            e.path, e.line = path, first + (ln or 1) - 1
+        raise
     except SandboxError as e:
         if e.path is None:
             _, ln = template_line(e)
@@ -310,8 +328,8 @@ def included_source(env: Any, name: str) -> str | None:
 
     try:
         return env.loader.get_source(env, name)[0]  # type: ignore[no-any-return]
-    except TemplateError:
-        return None
+    except (TemplateError, IncludeRefused):
+        return None  # a refused include is reported, with its line, where it renders
 
 
 def referenced_templates(source: str) -> list[str]:

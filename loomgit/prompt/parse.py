@@ -58,6 +58,14 @@ def decode(data: bytes, path: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+def symlink_error(path: str) -> PromptError:
+    """A prompt file that is a symlink: never followed (it could point anywhere)."""
+    return PromptError(
+        "prompt file is a symlink; loomgit does not follow symlinks (commit the file itself)",
+        path=path,
+    )
+
+
 def read_prompt(
     path: str | Path,
     *,
@@ -68,6 +76,8 @@ def read_prompt(
     """Read and parse one prompt file from disk."""
     p = Path(path)
     shown = display or str(path)
+    if p.is_symlink():
+        raise symlink_error(shown)
     try:
         data = p.read_bytes()
     except FileNotFoundError:

@@ -7,6 +7,7 @@ from typing import Any
 
 from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, error, warning
+from loomgit.prompt.includes import refusals
 from loomgit.prompt.model import Prompt
 from loomgit.prompt.render import (
     IncludeLoader,
@@ -73,6 +74,11 @@ def validate_prompt(
     out += [error(path, ln, msg) for ln, msg in syntax]
     if syntax:
         return out
+    if loader is not None:
+        refused = refusals(prompt, loader)
+        out += [error(p, ln, msg) for p, ln, msg in refused]
+        if refused:
+            return out
 
     used = used_variables(prompt, loader)
     if prompt.variables is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from loomgit._git.objects import BlobReader
 from loomgit.errors import LoomgitError, RefError
+from loomgit.prompt.includes import blob_entry, include_roots, name_allowed
 from loomgit.prompt.jinja import referenced_templates
 from loomgit.stages.manifest import Entry
 from loomgit.stages.state import canonical_id, read_stage
@@ -68,20 +69,17 @@ def at_commit(
             raise RefError(f"{ident} {version}: {path} is not in commit {commit[:12]}")
         blob, data = found
         includes: dict[str, str] = {}
+        roots = include_roots(ws.config)
         todo = _names_in(data)
         seen: set[str] = set()
         while todo and len(seen) < _MAX_INCLUDES:
             name = todo.pop(0)
-            if (
-                name in seen
-                or name.startswith("/")
-                or any(p in ("", ".", "..") for p in name.split("/"))
-            ):
-                continue
+            if name in seen or not name_allowed(name, roots):
+                continue  # rendering names a refused include
             seen.add(name)
-            got = reader.read_objects([f"{commit}:{name}"]).get(f"{commit}:{name}")
+            got = blob_entry(ws.root, commit, name)
             if got is None:
-                continue  # the renderer will name the missing include
+                continue  # the renderer will name the missing (or refused) include
             includes[name] = got[0]
             todo += _names_in(got[1])
     return Source(ident, version, commit, path, content_hash, blob, includes)

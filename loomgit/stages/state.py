@@ -9,6 +9,7 @@ from loomgit import _git
 from loomgit._git import objects
 from loomgit._git.refs import branch_ref, read_ref
 from loomgit.errors import LoomgitError, RefError
+from loomgit.prompt.includes import FILE_MODES, Roots, guarded, include_roots
 from loomgit.prompt.parse import decode, parse_prompt
 from loomgit.stages.audit import (
     Promotion,
@@ -261,23 +262,21 @@ def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
         raise RefError(f"{ident}@{stage}: blob {entry.blob[:12]} is missing from the repository")
     prompt = parse_prompt(decode(data, entry.path), entry.path, prompt_id=ident)
     return Resolved(
-        prompt, blob_loader(ws.root, entry.includes), entry.version, entry.source_commit
+        prompt,
+        blob_loader(ws.root, entry.includes, include_roots(ws.config)),
+        entry.version,
+        entry.source_commit,
     )
 
 
-def blob_loader(root: Any, includes: dict[str, str]) -> Any:
-    """An include loader over the blobs a manifest entry recorded (read on first use)."""
-    cache: dict[str, str | None] = {}
+def blob_loader(root: Any, includes: dict[str, str], roots: Roots) -> Any:
+    """An include loader over the blobs a manifest entry recorded (read on first use),
+    under the include rule of :mod:`loomgit.prompt.includes`."""
 
-    def load(name: str) -> str | None:
+    def lookup(name: str) -> tuple[str, bytes | None] | None:
         if name not in includes:
             return None
-        if name not in cache:
-            data = objects.read_blob(root, includes[name])
-            try:
-                cache[name] = data.decode("utf-8") if data is not None else None
-            except UnicodeDecodeError:
-                cache[name] = None
-        return cache[name]
+        data = objects.read_blob(root, includes[name])
+        return None if data is None else (FILE_MODES[0], data)
 
-    return load
+    return guarded(lookup, roots)

@@ -15,6 +15,7 @@ from loomgit.app.ci.settings import (
 )
 from loomgit.app.ci.sides import evaluate_sides
 from loomgit.github import ActionsEnv, Annotation, redact
+from loomgit.prompt.includes import commit_loader, include_roots
 from loomgit.report.ci_result import CiReport
 from loomgit.workspace import Workspace
 
@@ -43,6 +44,8 @@ def run_ci(
             )
         )
     rng = resolve_range(ws.root, env, settings.base)
+    # the head side's includes are the blobs of the head commit, never the work tree
+    ws.loader = commit_loader(ws.root, rng.head, include_roots(ws.config))
     offline = offline_reason(settings, env, environ, ws)
     allowed = python_flag(settings, env, environ, base_allows_python(ws, rng.base))
     prompts = evaluate_sides(

@@ -16,9 +16,10 @@ from functools import cached_property
 from pathlib import Path
 
 from loomgit._git import index
-from loomgit.config import CONFIG_FILE
+from loomgit.config import CONFIG_FILE, load_config
 from loomgit.errors import UsageError
-from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, fs_loader, is_suite
+from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, is_suite
+from loomgit.prompt.includes import include_roots, index_loader, worktree_loader
 from loomgit.prompt.render import IncludeLoader
 from loomgit.workspace import Workspace
 
@@ -33,22 +34,6 @@ def read_index(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
 def staged_paths(root: Path) -> list[str]:
     """Paths added, copied, modified or renamed in the index (what the commit changes)."""
     return index.staged_paths(root)
-
-
-def index_loader(root: Path) -> IncludeLoader:
-    """Include loader reading included files from the index."""
-    cache: dict[str, str | None] = {}
-
-    def load(name: str) -> str | None:
-        if name not in cache:
-            data = read_index(root, [name]).get(name)
-            try:
-                cache[name] = data.decode("utf-8") if data is not None else None
-            except UnicodeDecodeError:
-                cache[name] = None
-        return cache[name]
-
-    return load
 
 
 def suite_path(prompt_path: str) -> str:
@@ -85,7 +70,6 @@ def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterato
     wanted = list(dict.fromkeys([CONFIG_FILE, *paths, *(r for p in paths for r in _related(p))]))
     if source == "index":
         data = read_index(root, wanted)
-        loader = index_loader(root)
     else:
         data = {}
         for rel in wanted:
@@ -95,7 +79,6 @@ def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterato
                     data[rel] = full.read_bytes()
                 except OSError:
                     continue
-        loader = fs_loader(root)
     with tempfile.TemporaryDirectory(prefix="loomgit-hook-") as tmp:
         base = Path(tmp).resolve()
         for rel, content in data.items():
@@ -104,7 +87,23 @@ def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterato
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        yield Snapshot(base, loader)
+        yield Snapshot(base, _lazy_loader(root, base, source))
+
+
+def _lazy_loader(root: Path, snap: Path, source: str) -> IncludeLoader:
+    """The include loader of a snapshot, made on the first include (most prompts have
+    none, and a hook must stay fast). Its roots come from the loomgit.yaml being checked."""
+    made: list[IncludeLoader] = []
+
+    def load(name: str) -> str | None:
+        if not made:
+            if source == "index":
+                made.append(index_loader(root, include_roots(load_config(snap))))
+            else:
+                made.append(worktree_loader(load_config(root)))
+        return made[0](name)
+
+    return load
 
 
 def relpath(root: Path, path: str) -> str:
