@@ -324,7 +324,10 @@ def test_limits_raise_yaml_errors_with_path_and_line(monkeypatch: pytest.MonkeyP
         with pytest.raises(_yaml.YamlError, match="nests deeper than 200") as e:
             load(deep, path="deep.yaml")
         assert e.value.line == 1
-    assert _yaml.fast_load("a: &a [1, *a]\n") is None  # recursive: ruamel decides
+    for load in (_yaml.fast_load, _yaml.load_roundtrip):  # recursive: refused on both
+        with pytest.raises(_yaml.YamlError, match="recursive structure") as e:
+            load("a: 1\nb: &a [1, *a]\n", path="loop.yaml")
+        assert e.value.line == 2
     monkeypatch.setattr(_yaml, "LIMITS", _yaml.Limits(max_chars=10))
     with pytest.raises(_yaml.YamlError, match="too large") as e:
         _yaml.load("a: 12345678901\n", path="big.yaml", line_offset=1)
