@@ -15,6 +15,7 @@ paths. ruamel and PyYAML are imported on first use, for start-up time.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -348,40 +349,40 @@ def _build(yaml: Any, events: Any, path: str | None, line_offset: int) -> Any:
     return root[0] if root else None
 
 
-_COMPOSER: Any = None
-
-
+@functools.cache
 def _composer_class() -> Any:
     """ruamel's composer, counting expanded nodes as it composes (before construction)."""
-    global _COMPOSER
-    if _COMPOSER is None:
-        from ruamel.yaml.composer import Composer
-        from ruamel.yaml.events import AliasEvent
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.events import AliasEvent, ScalarEvent
 
-        class _Composer(Composer):
-            budget: _Budget
-            open_anchors: set[str]
+    class _Composer(Composer):
+        budget: _Budget
+        open_anchors: set[str]
+        level: int
 
-            def compose_node(self, parent: Any, index: Any) -> Any:
-                ev = self.parser.peek_event()
-                line = ev.start_mark.line
-                if isinstance(ev, AliasEvent):
-                    if ev.anchor in self.open_anchors:
-                        raise _recursive(self.budget.path, line + 1 + self.budget.offset)
-                    self.budget.alias(ev.anchor, line)
-                    return super().compose_node(parent, index)
-                start = self.budget.total
-                self.budget.add(1, line)
-                if ev.anchor is None:
-                    return super().compose_node(parent, index)
-                self.open_anchors.add(ev.anchor)
-                node = super().compose_node(parent, index)
-                self.open_anchors.discard(ev.anchor)
-                self.budget.sizes[ev.anchor] = self.budget.total - start
-                return node
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            ev = self.parser.peek_event()
+            b, line, anchor = self.budget, ev.start_mark.line, ev.anchor
+            if isinstance(ev, AliasEvent):
+                if anchor in self.open_anchors:
+                    raise _recursive(b.path, line + 1 + b.offset)
+                b.alias(anchor, line)
+                return super().compose_node(parent, index)
+            container = not isinstance(ev, ScalarEvent)
+            self.level += container
+            if self.level > LIMITS.max_depth:
+                raise _too_deep(b.path, line + 1 + b.offset)
+            start = b.total
+            b.add(1, line)
+            self.open_anchors.add(anchor)
+            node = super().compose_node(parent, index)
+            self.open_anchors.discard(anchor)
+            if anchor:
+                b.sizes[anchor] = b.total - start
+            self.level -= container
+            return node
 
-        _COMPOSER = _Composer
-    return _COMPOSER
+    return _Composer
 
 
 def _ruamel(path: str | None = None, line_offset: int = 0) -> Any:
@@ -389,9 +390,8 @@ def _ruamel(path: str | None = None, line_offset: int = 0) -> Any:
 
     y = YAML(typ="rt")
     y.allow_duplicate_keys = False
-    y.max_depth = LIMITS.max_depth
+    y.max_depth = LIMITS.max_depth + 1  # ruamel counts scalars too; ours fires first
     y.Composer = _composer_class()
     composer = y.composer
-    composer.budget = _Budget(path, line_offset)
-    composer.open_anchors = set()
+    composer.budget, composer.open_anchors, composer.level = _Budget(path, line_offset), set(), 0
     return y
