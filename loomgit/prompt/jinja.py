@@ -98,7 +98,10 @@ def _env_class() -> type:
             if op == "%" and isinstance(left, str):
                 if percent_size(left, right, self.max_chars) > self.max_chars:
                     raise self._too_big("a string via %-formatting")
-                return self.checked_concat([left % right])
+                out = left % right
+                if len(out) > self.max_chars:
+                    raise self._too_big("a string via %-formatting")
+                return out
             return {"//": operator.floordiv, "%": operator.mod}[op](left, right)
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -196,13 +199,18 @@ _SIZE_FILTERS = (
     *("slice", "tojson", "pprint", "string", "e", "escape", "forceescape", "urlencode"),
     *("upper", "lower", "title", "capitalize", "trim", "striptags", "safe", "urlize"),
 )
+_STRINGIFY = frozenset(("string", "e", "escape", "forceescape", "upper", "lower", "title"))
+_STRINGIFY |= {"capitalize", "trim", "striptags", "safe", "urlize"}
 
 
 def _guard_filter(env: Any, name: str, f: Callable[..., Any]) -> Callable[..., Any]:
     skip = 1 if getattr(f, "jinja_pass_arg", None) is not None else 0  # env or context
+    by_value = name in _STRINGIFY  # grows only with its value: a string is already built
 
     @functools.wraps(f)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        if by_value and len(args) > skip and isinstance(args[skip], str):
+            return f(*args, **kwargs)
         for a in (*args[skip + 1 :], *kwargs.values()):
             if isinstance(a, int) and not isinstance(a, bool) and a > env.max_chars:
                 raise env._too_big(f"a value via the {name} filter")

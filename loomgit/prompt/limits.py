@@ -19,6 +19,7 @@ _PERCENT = re.compile(
     r"(?P<type>[diouxXeEfFgGcrsa%])"
 )
 _DIGITS = re.compile(r"\d+")
+_BIG_SPEC = re.compile(r"\d{4}|\*")  # a width or precision of 1,000 or more, or *
 _FORMATTER = string.Formatter()
 _VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 
@@ -26,6 +27,8 @@ _VIEWS: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items())
 def text_size(obj: Any, budget: int) -> int:
     """About how long ``str(obj)`` is (a lower bound for containers of plain values),
     without building it; stops counting once over ``budget``."""
+    if type(obj) is str:
+        return len(obj)
     total = 0
     stack = [obj]
     while stack and total <= budget:
@@ -80,8 +83,19 @@ def _conversion_size(value: Any, width: int, prec: int, kind: str, budget: int) 
 def percent_size(fmt: str, args: Any, budget: int) -> int:
     """About how long ``fmt % args`` is: literal text, plus per conversion the larger of
     its width and its value (a precision counts for numbers; ``*`` takes an argument)."""
-    items = list(args) if isinstance(args, tuple) else [args]
     mapping = args if isinstance(args, Mapping) else None
+    if _BIG_SPEC.search(fmt) is None:  # every width and precision < 1,000: values decide
+        values = (
+            mapping.values()
+            if mapping is not None
+            else args
+            if isinstance(args, tuple)
+            else (args,)
+        )
+        quick = len(fmt) + fmt.count("%") * 1000 + join_size(values, "", budget)
+        if quick <= budget:
+            return quick
+    items = list(args) if isinstance(args, tuple) else [args]
     total = len(fmt)
     for m in _PERCENT.finditer(fmt):
         if m["type"] == "%":
@@ -146,7 +160,9 @@ def join_size(items: Iterable[Any], sep: str, budget: int) -> int:
     """About how long ``sep.join(map(str, items))`` is."""
     total = 0
     for i, item in enumerate(items):
-        total += text_size(item, budget) + (len(sep) if i else 0)
+        total += (len(item) if type(item) is str else text_size(item, budget)) + (
+            len(sep) if i else 0
+        )
         if total > budget:
             break
     return total
