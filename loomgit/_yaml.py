@@ -9,8 +9,10 @@ Documents are read by YAML 1.2's core schema (``yes``/``no``/``on``/``off`` are 
   aside and ruamel reads the text, so every error message and line is ruamel's;
 - ruamel's round-trip loader, which keeps comments (for :func:`dump`) and positions.
 
-:data:`LIMITS` bounds what a document may cost (size, nesting, alias expansion) on both
-paths. ruamel and PyYAML are imported on first use, for start-up time.
+:data:`LIMITS` bounds what a document may cost (size, nesting, nodes with aliases
+expanded), checked while it is parsed on both paths (on libyaml's events; in ruamel's
+composer, before construction), so a bomb is never built. The YAML 1.2 scalar rules live
+in :mod:`loomgit._yaml_scalars`. ruamel and PyYAML are imported on first use.
 """
 
 from __future__ import annotations
