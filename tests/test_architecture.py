@@ -19,8 +19,8 @@ MAX_LINES = 400
 
 # Third-party libraries with one home each (module paths relative to loomgit/).
 OWNERS: dict[str, tuple[str, ...]] = {
-    "yaml": ("_yaml.py",),
-    "ruamel": ("_yaml.py",),
+    "yaml": ("_yaml/__init__.py",),
+    "ruamel": ("_yaml/__init__.py",),
     "jinja2": ("prompt/jinja.py",),
     "jsonschema": ("prompt/schema.py",),
     "subprocess": ("_git/",),

@@ -139,8 +139,9 @@ def _word(text: str) -> Any:
     return text
 
 
-def _flow(s: str, i: int, top: bool) -> tuple[Any, int]:
-    """One value at ``s[i]``: a flow mapping or list, a quoted or plain scalar."""
+def _flow(s: str, i: int, top: bool, depth: int = 0) -> tuple[Any, int]:
+    """One value at ``s[i]``: a flow mapping or list, a quoted or plain scalar (nested
+    flows deeper than a few levels are left to the YAML parser and its limits)."""
     n = len(s)
     while i < n and s[i] == " ":
         i += 1
@@ -148,6 +149,8 @@ def _flow(s: str, i: int, top: bool) -> tuple[Any, int]:
         raise _NotPlain
     c = s[i]
     if c == "{" or c == "[":
+        if depth >= 8:
+            raise _NotPlain
         close = "}" if c == "{" else "]"
         out_map: dict[str, Any] = {}
         out_seq: list[Any] = []
@@ -159,9 +162,9 @@ def _flow(s: str, i: int, top: bool) -> tuple[Any, int]:
                 return (out_map if c == "{" else out_seq), i + 1
             if c == "{":
                 km = _key(s, i, out_map)
-                out_map[km.group()], i = _flow(s, km.end() + 2, False)
+                out_map[km.group()], i = _flow(s, km.end() + 2, False, depth + 1)
             else:
-                value, i = _flow(s, i, False)
+                value, i = _flow(s, i, False, depth + 1)
                 out_seq.append(value)
             while i < n and s[i] == " ":
                 i += 1

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from loomgit.errors import IncludeRefused, RenderError, SandboxError
+from loomgit.prompt.limits import filter_size, join_size, method_size, percent_size, text_size
 from loomgit.prompt.parts import IncludeLoader
 from loomgit.prompt.watchdog import RenderTimeout
 
@@ -65,6 +66,9 @@ def _env_class() -> type:
             )
 
         def checked_concat(self, parts: Iterable[Any]) -> str:
+            parts = tuple(parts)
+            if join_size(parts, "", self.max_chars) > self.max_chars:
+                raise self._too_big("a string")
             out = "".join(map(str, parts))
             if len(out) > self.max_chars:
                 raise self._too_big("a string")
@@ -92,7 +96,12 @@ def _env_class() -> type:
                         raise self._too_big("a value")
                 return operator.add(left, right)
             if op == "%" and isinstance(left, str):
-                return self.checked_concat([left % right])
+                if percent_size(left, right, self.max_chars) > self.max_chars:
+                    raise self._too_big("a string via %-formatting")
+                out = left % right
+                if len(out) > self.max_chars:
+                    raise self._too_big("a string via %-formatting")
+                return out
             return {"//": operator.floordiv, "%": operator.mod}[op](left, right)
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -101,15 +110,12 @@ def _env_class() -> type:
                 for a in (*args, *kwargs.values()):
                     if isinstance(a, int) and not isinstance(a, bool) and a > __self.max_chars:
                         raise __self._too_big(f"a value via {name}()")
-                if (
-                    name == "replace"
-                    and isinstance(getattr(__obj, "__self__", None), str)
-                    and len(args) >= 2
+                s = getattr(__obj, "__self__", None)  # the sandbox wraps str.format:
+                s = getattr(getattr(__obj, "__wrapped__", None), "__self__", s)  # unwrap
+                if isinstance(s, str) and method_size(name, s, args, kwargs, __self.max_chars) > (
+                    __self.max_chars
                 ):
-                    s, old, new = __obj.__self__, str(args[0]), str(args[1])
-                    grow = (s.count(old) if old else len(s) + 1) * max(len(new) - len(old), 0)
-                    if len(s) + grow > __self.max_chars:
-                        raise __self._too_big("a string via replace()")
+                    raise __self._too_big(f"a string via {name}()")
             result = super().call(__context, __obj, *args, **kwargs)
             if isinstance(result, (str, list, tuple)) and len(result) > __self.max_chars:
                 raise __self._too_big("a value")
@@ -172,22 +178,42 @@ def make_env(loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS) ->
     env.max_chars = max_chars
     for unsafe in ("lipsum", "cycler", "joiner", "namespace"):
         env.globals.pop(unsafe, None)
-    for fname in ("center", "indent", "wordwrap", "truncate", "replace", "join", "format"):
-        env.filters[fname] = _guard_filter(env, env.filters[fname])
+    for fname in _SIZE_FILTERS:
+        if fname in env.filters:
+            env.filters[fname] = _guard_filter(env, fname, env.filters[fname])
+
+    def finalize(value: Any) -> Any:  # ``{{ value }}``: measured before str() builds it
+        if not isinstance(value, str) and text_size(value, env.max_chars) > env.max_chars:
+            raise env._too_big("a value")
+        return value
+
+    env.finalize = finalize
     return env
 
 
-def _guard_filter(env: Any, f: Callable[..., Any]) -> Callable[..., Any]:
+# filters whose output can outgrow their input: sized from their arguments first
+_SIZE_FILTERS = (
+    *("center", "indent", "wordwrap", "truncate", "replace", "join", "format", "batch"),
+    *("slice", "tojson", "pprint", "string", "e", "escape", "forceescape", "urlencode"),
+    *("upper", "lower", "title", "capitalize", "trim", "striptags", "safe", "urlize"),
+)
+_STRINGIFY = frozenset(("string", "e", "escape", "forceescape", "upper", "lower", "title"))
+_STRINGIFY |= {"capitalize", "trim", "striptags", "safe", "urlize"}
+
+
+def _guard_filter(env: Any, name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    skip = 1 if getattr(f, "jinja_pass_arg", None) is not None else 0  # env or context
+    by_value = name in _STRINGIFY  # grows only with its value: a string is already built
+
     @functools.wraps(f)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        for a in (*args[1:], *kwargs.values()):
+        if by_value and len(args) > skip and isinstance(args[skip], str):
+            return f(*args, **kwargs)
+        for a in (*args[skip + 1 :], *kwargs.values()):
             if isinstance(a, int) and not isinstance(a, bool) and a > env.max_chars:
-                raise env._too_big("a value via a filter")
-        if f.__name__ == "do_replace" and len(args) >= 4:
-            s, old, new = str(args[1]), str(args[2]), str(args[3])
-            grow = (s.count(old) if old else len(s) + 1) * max(len(new) - len(old), 0)
-            if len(s) + grow > env.max_chars:
-                raise env._too_big("a string via replace")
+                raise env._too_big(f"a value via the {name} filter")
+        if filter_size(name, args[skip:], kwargs, env.max_chars) > env.max_chars:
+            raise env._too_big(f"a value via the {name} filter")
         return f(*args, **kwargs)
 
     return guarded

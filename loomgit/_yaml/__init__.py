@@ -9,19 +9,23 @@ Documents are read by YAML 1.2's core schema (``yes``/``no``/``on``/``off`` are 
   aside and ruamel reads the text, so every error message and line is ruamel's;
 - ruamel's round-trip loader, which keeps comments (for :func:`dump`) and positions.
 
-:data:`LIMITS` bounds what a document may cost (size, nesting, alias expansion) on both
-paths. ruamel and PyYAML are imported on first use, for start-up time.
+:data:`LIMITS` bounds what a document may cost (size, nesting, nodes with aliases
+expanded), checked while it is parsed on both paths (on libyaml's events; in ruamel's
+composer, before construction), so a bomb is never built. The YAML 1.2 scalar rules live
+in :mod:`loomgit._yaml.scalars`. ruamel and PyYAML are imported on first use.
 """
 
 from __future__ import annotations
 
+import functools
 import io
-import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from loomgit._yaml.scalars import DATETIME, FALSES, NULLS, STR_TAG, TRUES, plain_scalar
 from loomgit.errors import LoomgitError
+
+__all__ = ["FALSES", "NULLS", "TRUES", "plain_scalar"]  # read by YAML 1.2 everywhere
 
 
 class YamlError(LoomgitError, ValueError):
@@ -52,7 +56,7 @@ def load(text: str, path: str | None = None, line_offset: int = 0) -> Any:
     data = _fast_load(text, path, line_offset)
     if data is not None:
         return data
-    return load_roundtrip(text, path, line_offset)
+    return _roundtrip(text, path, line_offset)
 
 
 def fast_load(text: str, path: str | None = None, line_offset: int = 0) -> Any:
@@ -63,14 +67,23 @@ def fast_load(text: str, path: str | None = None, line_offset: int = 0) -> Any:
 
 def load_roundtrip(text: str, path: str | None = None, line_offset: int = 0) -> Any:
     """:func:`load` with ruamel only: comments are kept for :func:`dump`."""
+    _check_size(text, path, line_offset)
+    _fast_load(text, path, line_offset)  # limits on libyaml's events first: ruamel is slow
+    return _roundtrip(text, path, line_offset)  # on deep nesting before it stops
+
+
+def _roundtrip(text: str, path: str | None, line_offset: int) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    _check_size(text, path, line_offset)
     try:
-        data = _ruamel().load(text)
+        data = _ruamel(path, line_offset).load(text)
+    except YamlError:
+        raise
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = (mark.line + 1 + line_offset) if mark is not None else None
+        if "maximum depth" in str(e.problem):
+            raise _too_deep(path, line) from None
         problem = e.problem or e.context or "malformed YAML"
         raise YamlError(f"invalid YAML: {problem}", path=path, line=line) from None
     except YAMLError as e:
@@ -83,7 +96,6 @@ def load_roundtrip(text: str, path: str | None = None, line_offset: int = 0) -> 
         raise _too_deep(path, line_offset + 1) from None
     except Exception as e:  # ruamel raises assorted errors on odd input
         raise YamlError(f"invalid YAML: {e}", path=path) from None
-    _check_graph(data, path, line_offset)
     return data
 
 
@@ -127,56 +139,6 @@ def dump(obj: Any) -> str:
     return buf.getvalue()
 
 
-# --- YAML 1.2 core schema ----------------------------------------------------------------
-
-NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-TRUES = frozenset(("true", "True", "TRUE"))
-FALSES = frozenset(("false", "False", "FALSE"))
-_INT = re.compile(r"^[-+]?(?:[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+)$")
-_FLOAT = re.compile(
-    r"^[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*\.[0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+|"
-    r"\.[0-9][0-9_]*[eE][-+]?[0-9]+)$"
-)
-_SPECIAL = {
-    **{s + w: math.inf for s in ("", "+") for w in (".inf", ".Inf", ".INF")},
-    **{"-" + w: -math.inf for w in (".inf", ".Inf", ".INF")},
-    **{w: math.nan for w in (".nan", ".NaN", ".NAN")},
-}
-_STR_TAG = "tag:yaml.org,2002:str"
-# ruamel reads these as datetimes (their text comes back normalized): left to ruamel
-_DATETIME = re.compile(
-    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
-    r"(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?$"
-)
-
-
-def _int(text: str) -> int:
-    t = text.replace("_", "")
-    sign = -1 if t.startswith("-") else 1
-    t = t.lstrip("+-")
-    for prefix, base in (("0o", 8), ("0x", 16), ("0b", 2)):
-        if t.startswith(prefix):
-            return sign * int(t[2:], base)
-    return sign * int(t, 10)
-
-
-def plain_scalar(text: str) -> Any:
-    """A plain (unquoted) scalar by YAML 1.2's core schema, as ruamel resolves it."""
-    if text in NULLS:
-        return None
-    if text in TRUES:
-        return True
-    if text in FALSES:
-        return False
-    if text in _SPECIAL:
-        return _SPECIAL[text]
-    if _INT.match(text):
-        return _int(text)
-    if _FLOAT.match(text):
-        return float(text.replace("_", ""))
-    return text
-
-
 # --- limits ------------------------------------------------------------------------------
 
 
@@ -195,47 +157,33 @@ def _too_deep(path: str | None, line: int | None) -> YamlError:
 
 
 def _too_many(path: str | None, line: int | None) -> YamlError:
-    return YamlError(
-        f"YAML expands to more than {LIMITS.max_nodes:,} values (aliases repeat "
-        "anchored values; is this a YAML bomb?)",
-        path=path,
-        line=line,
-    )
+    what = f"expands to more than {LIMITS.max_nodes:,} values (aliases repeat anchored "
+    return YamlError(f"YAML {what}values; is this a YAML bomb?)", path=path, line=line)
 
 
-def _check_graph(data: Any, path: str | None, line_offset: int) -> None:
-    """Depth and expanded node count of loaded data, in one walk that visits each shared
-    container once (aliases make a graph; its expansion may be exponential)."""
-    sizes: dict[int, int] = {}
-    open_: set[int] = set()
+def _recursive(path: str | None, line: int | None) -> YamlError:
+    what = "alias refers to a value that contains it (a recursive structure)"
+    return YamlError(f"YAML {what}", path=path, line=line)
 
-    def size(node: Any, depth: int) -> int:
-        if not isinstance(node, (dict, list)):
-            return 1
-        key = id(node)
-        got = sizes.get(key)
-        if got is not None:
-            return got
-        line = line_of(node)
-        if depth > LIMITS.max_depth:
-            raise _too_deep(path, line + line_offset if line else None)
-        if key in open_:
-            raise YamlError(
-                "YAML alias refers to a value that contains it (a recursive structure)",
-                path=path,
-                line=line + line_offset if line else None,
-            )
-        open_.add(key)
-        n = 1
-        for child in node.values() if isinstance(node, dict) else node:
-            n += size(child, depth + 1)
-            if n > LIMITS.max_nodes:
-                raise _too_many(path, line + line_offset if line else None)
-        open_.discard(key)
-        sizes[key] = n
-        return n
 
-    size(data, 0)
+class _Budget:
+    """Counts the nodes of a document with every alias expanded, while it is parsed (on
+    events, before anything is built): an alias costs what its anchored value cost."""
+
+    __slots__ = ("path", "offset", "total", "sizes")
+
+    def __init__(self, path: str | None, line_offset: int) -> None:
+        self.path, self.offset = path, line_offset
+        self.total = 0
+        self.sizes: dict[str, int] = {}  # anchor -> expanded node count of its value
+
+    def add(self, n: int, line0: int) -> None:
+        self.total += n
+        if self.total > LIMITS.max_nodes:
+            raise _too_many(self.path, line0 + 1 + self.offset)
+
+    def alias(self, anchor: str, line0: int) -> None:
+        self.add(self.sizes.get(anchor, 1), line0)
 
 
 # --- the fast path: libyaml events -------------------------------------------------------
@@ -249,11 +197,12 @@ class _LC:
     """What :func:`line_of` reads: 0-based lines of the node, its keys, its items."""
 
     __slots__ = ("line", "keys", "items")
+    line: int
+    keys: dict[Any, int]
+    items: list[int]
 
     def __init__(self, line: int) -> None:
-        self.line = line
-        self.keys: dict[Any, int] = {}
-        self.items: list[int] = []
+        self.line, self.keys, self.items = line, {}, []
 
     def key(self, k: Any) -> tuple[int, int]:
         return self.keys[k], 0
@@ -275,11 +224,11 @@ def _scalar(ev: Any) -> Any:
     if tag in (None, "!"):
         if tag is None and not ev.style:  # a plain scalar (libyaml gives '' for plain)
             value = ev.value
-            if ":" in value and _DATETIME.match(value):
+            if ":" in value and DATETIME.match(value):
                 raise _Unsure("timestamp")
             return plain_scalar(value)
         return ev.value
-    if tag == _STR_TAG:
+    if tag == STR_TAG:
         return ev.value
     raise _Unsure(tag)  # other explicit tags: let ruamel decide
 
@@ -305,26 +254,29 @@ def _fast_load(text: str, path: str | None, line_offset: int) -> Any:
     if not yaml:
         return None
     try:
-        data, shared = _build(yaml, yaml.parse(text, Loader=yaml.CSafeLoader), path, line_offset)
+        return _build(yaml, yaml.parse(text, Loader=yaml.CSafeLoader), path, line_offset)
     except YamlError:
         raise
-    except (_Unsure, yaml.YAMLError, RecursionError, ValueError, KeyError, IndexError):
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        if "maximum nesting depth" in str(getattr(e, "problem", "")) and mark is not None:
+            raise _too_deep(path, mark.line + 1 + line_offset) from None  # libyaml's cap
         return None
-    if shared:
-        _check_graph(data, path, line_offset)
-    return data
+    except (_Unsure, RecursionError, ValueError, KeyError, IndexError):
+        return None
 
 
-def _build(yaml: Any, events: Any, path: str | None, line_offset: int) -> tuple[Any, bool]:
-    """(document, whether an alias shares a container) from libyaml's events."""
+def _build(yaml: Any, events: Any, path: str | None, line_offset: int) -> Any:
+    """The document from libyaml's events, within :data:`LIMITS`."""
     anchors: dict[str, Any] = {}
     stack: list[Any] = []  # containers being filled
+    starts: list[tuple[str | None, int]] = []  # per open container: (anchor, budget total)
     pending_key: list[Any] = []  # per mapping: the key waiting for its value (or a marker)
     root: list[Any] = []
     documents = 0
-    shared = False
     no_key = object()
     max_depth = LIMITS.max_depth
+    budget = _Budget(path, line_offset)
 
     def add(value: Any, line: int) -> None:
         if not stack:
@@ -348,20 +300,25 @@ def _build(yaml: Any, events: Any, path: str | None, line_offset: int) -> tuple[
         top[key] = value
 
     def open_(node: LineDict | LineList, ev: Any, marker: Any) -> None:
+        line = ev.start_mark.line
         if len(stack) >= max_depth:
-            raise _too_deep(path, ev.start_mark.line + 1 + line_offset)
-        node.lc = _LC(ev.start_mark.line)
+            raise _too_deep(path, line + 1 + line_offset)
+        budget.add(1, line)
+        node.lc = _LC(line)
         if ev.anchor:
             anchors[ev.anchor] = node
-        add(node, ev.start_mark.line)
+        add(node, line)
         stack.append(node)
+        starts.append((ev.anchor, budget.total - 1))
         pending_key.append(marker)
 
     for ev in events:
         if isinstance(ev, yaml.ScalarEvent):
+            budget.add(1, ev.start_mark.line)
             value = _scalar(ev)
             if ev.anchor:
                 anchors[ev.anchor] = value
+                budget.sizes[ev.anchor] = 1
             add(value, ev.start_mark.line)
         elif isinstance(ev, yaml.MappingStartEvent):
             if ev.tag not in (None, "!", "tag:yaml.org,2002:map"):
@@ -374,6 +331,9 @@ def _build(yaml: Any, events: Any, path: str | None, line_offset: int) -> tuple[
         elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             done = stack.pop()
             pending_key.pop()
+            anchor, start = starts.pop()
+            if anchor:
+                budget.sizes[anchor] = budget.total - start
             if isinstance(done, LineDict) and "<<" in done:
                 raise _Unsure("merge key")  # ruamel merges; leave it to ruamel
         elif isinstance(ev, yaml.AliasEvent):
@@ -381,19 +341,59 @@ def _build(yaml: Any, events: Any, path: str | None, line_offset: int) -> tuple[
                 raise _Unsure("unknown alias")
             value = anchors[ev.anchor]
             if any(value is open_node for open_node in stack):
-                raise _Unsure("recursive alias")
-            shared = shared or isinstance(value, (dict, list))
+                raise _recursive(path, ev.start_mark.line + 1 + line_offset)
+            budget.alias(ev.anchor, ev.start_mark.line)
             add(value, ev.start_mark.line)
         elif isinstance(ev, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
                 raise _Unsure("several documents")
-    return (root[0] if root else None), shared
+    return root[0] if root else None
 
 
-def _ruamel() -> Any:
+@functools.cache
+def _composer_class() -> Any:
+    """ruamel's composer, counting expanded nodes as it composes (before construction)."""
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.events import AliasEvent, ScalarEvent
+
+    class _Composer(Composer):
+        budget: _Budget
+        open_anchors: set[str]
+        level: int
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            ev = self.parser.peek_event()
+            b, line, anchor = self.budget, ev.start_mark.line, ev.anchor
+            if isinstance(ev, AliasEvent):
+                if anchor in self.open_anchors:
+                    raise _recursive(b.path, line + 1 + b.offset)
+                b.alias(anchor, line)
+                return super().compose_node(parent, index)
+            container = not isinstance(ev, ScalarEvent)
+            self.level += container
+            if self.level > LIMITS.max_depth:
+                raise _too_deep(b.path, line + 1 + b.offset)
+            start = b.total
+            b.add(1, line)
+            self.open_anchors.add(anchor)
+            node = super().compose_node(parent, index)
+            self.open_anchors.discard(anchor)
+            if anchor:
+                b.sizes[anchor] = b.total - start
+            self.level -= container
+            return node
+
+    return _Composer
+
+
+def _ruamel(path: str | None = None, line_offset: int = 0) -> Any:
     from ruamel.yaml import YAML
 
     y = YAML(typ="rt")
     y.allow_duplicate_keys = False
+    y.max_depth = LIMITS.max_depth + 1  # ruamel counts scalars too; ours fires first
+    y.Composer = _composer_class()
+    composer = y.composer
+    composer.budget, composer.open_anchors, composer.level = _Budget(path, line_offset), set(), 0
     return y
