@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loomgit._git import index, is_repo
-from loomgit.config import Config, GlobSpec
+from loomgit.config import Config, GlobSpec, glob_regex
 from loomgit.errors import RefError
 from loomgit.prompt.frontmatter import ID_SCAN, frontmatter_id
 from loomgit.prompt.parse import default_id, read_prompt, strip_ext
@@ -36,29 +35,6 @@ class PromptFile:
         return re.sub(r"\.[^./]+$", "", self.path) + SUITE_SUFFIX
 
 
-@lru_cache(maxsize=256)
-def _compile(glob: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(glob):
-        c = glob[i]
-        if glob.startswith("**/", i):
-            out.append("((?:[^/]+/)*)")
-            i += 3
-            continue
-        if glob.startswith("**", i):
-            out.append("(.*)")
-            i += 2
-            continue
-        if c == "*":
-            out.append("([^/]*)")
-        elif c == "?":
-            out.append("([^/])")
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("^" + "".join(out) + "$")
-
-
 def fixed_prefix(glob: str) -> str:
     """The folder part of a glob before its first wildcard (``prompts/`` for ``prompts/**``)."""
     parts = glob.split("/")
@@ -72,7 +48,7 @@ def fixed_prefix(glob: str) -> str:
 
 def match(spec: GlobSpec, path: str) -> str | None:
     """The id ``path`` gets from ``spec``, or None when it does not match."""
-    m = _compile(spec.glob).match(path)
+    m = glob_regex(spec.glob).match(path)
     if not m:
         return None
     if spec.id:
