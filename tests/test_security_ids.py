@@ -56,3 +56,110 @@ def test_id_placeholders_within_the_glob_still_work(repo: GitRepo, cli: Any) -> 
     r = cli(["list"], cwd=repo.path)
     assert r.exit_code == 0, r.err
     assert "summarize/support" in r.out
+
+
+def _prompt(ident: str, word: str) -> str:
+    return f"---\nid: {ident}\ndescription: {word}\n---\nuser:\n{word} says hi\n"
+
+
+AMBIGUOUS = (
+    "loomgit: error: id 'support/triage' is used by 2 files: prompts/a.prompt,"
+    " prompts/b.prompt; give each its own id: (or name the file by its path)"
+)
+
+
+@pytest.fixture
+def dup_repo(repo: GitRepo) -> GitRepo:
+    """Two committed files that both say ``id: support/triage``."""
+    repo.commit("a", {"prompts/a.prompt": _prompt("support/triage", "A")})
+    repo.commit("b", {"prompts/b.prompt": _prompt("support/triage", "B")})
+    return repo
+
+
+def test_check_fails_naming_both_files(dup_repo: GitRepo, cli: Any) -> None:
+    r = cli(["check"], cwd=dup_repo.path)
+    assert r.exit_code == 1, r.out + r.err
+    errors = [ln for ln in r.out.splitlines() if ": error: " in ln]
+    assert errors == [
+        "prompts/a.prompt:2: error: id 'support/triage' is also used by prompts/b.prompt",
+        "prompts/b.prompt:2: error: id 'support/triage' is also used by prompts/a.prompt",
+    ]
+    one = cli(["check", "prompts/b.prompt"], cwd=dup_repo.path)
+    assert one.exit_code == 1
+    assert "prompts/b.prompt:2: error: id 'support/triage' is also used by prompts/a.prompt" in (
+        one.out
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", "support/triage"],
+        ["render", "triage"],
+        ["render", "support/triage@1.0.0"],
+        ["show", "support/triage"],
+        ["show", "support/triage@HEAD"],
+        ["log", "support/triage"],
+        ["eval", "support/triage"],
+        ["diff", "support/triage"],
+    ],
+)
+def test_commands_refuse_to_pick_one(dup_repo: GitRepo, cli: Any, args: list[str]) -> None:
+    r = cli(args, cwd=dup_repo.path)
+    assert r.exit_code == 1, r.out + r.err
+    assert r.err.strip().splitlines() == [AMBIGUOUS]
+    assert "says hi" not in r.out
+
+
+def test_a_path_still_names_one_of_them(dup_repo: GitRepo, cli: Any) -> None:
+    r = cli(["render", "prompts/b.prompt"], cwd=dup_repo.path)
+    assert r.exit_code == 0, r.err
+    assert "B says hi" in r.out
+
+
+def test_list_shows_both_and_warns(dup_repo: GitRepo, cli: Any) -> None:
+    r = cli(["list"], cwd=dup_repo.path)
+    assert r.exit_code == 0, r.err
+    rows = [ln.split()[:3] for ln in r.out.splitlines()[1:]]
+    assert rows == [
+        ["support/triage", "1.0.0", "prompts/a.prompt"],
+        ["support/triage", "1.0.0", "prompts/b.prompt"],
+    ]
+    assert r.err.strip() == AMBIGUOUS.replace("error:", "warning:", 1)
+
+
+def test_history_follows_the_live_file_not_the_older_line(repo: GitRepo, cli: Any) -> None:
+    """The first file's line held the id; once it is deleted the id names the other file."""
+    repo.commit("a", {"prompts/a.prompt": _prompt("support/triage", "A")})
+    repo.commit("b", {"prompts/b.prompt": _prompt("support/triage", "B")})
+    repo.git("rm", "-q", "prompts/a.prompt")
+    repo.commit("drop a")
+    r = cli(["log", "support/triage"], cwd=repo.path)
+    assert r.exit_code == 0, r.err
+    assert r.out.splitlines()[0] == "support/triage (prompts/b.prompt)"
+    shown = cli(["render", "support/triage@1.0.0"], cwd=repo.path)
+    assert shown.exit_code == 0, shown.err
+    assert "B says hi" in shown.out
+
+
+def test_two_globs_giving_one_id(repo: GitRepo, cli: Any) -> None:
+    repo.commit(
+        "two globs",
+        {
+            "loomgit.yaml": "prompts:\n  - prompts/**/*.prompt\n  - {glob: 'lib/*.prompt', id: 'x/{1}'}\n",
+            "prompts/x/summarize.prompt": SUMMARIZE,
+            "lib/summarize.prompt": SUMMARIZE,
+        },
+    )
+    r = cli(["check"], cwd=repo.path)
+    assert r.exit_code == 1
+    assert (
+        "lib/summarize.prompt: error: id 'x/summarize' is also used by prompts/x/summarize.prompt"
+        in r.out
+    )
+    rr = cli(["render", "x/summarize", "--var", "ticket=t"], cwd=repo.path)
+    assert rr.exit_code == 1
+    assert (
+        "id 'x/summarize' is used by 2 files: lib/summarize.prompt, prompts/x/summarize.prompt"
+        in rr.err
+    )

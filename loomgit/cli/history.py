@@ -6,9 +6,10 @@ from typing import Any
 
 import click
 
-from loomgit.cli.output import color, print_json, style, table
+from loomgit.cli.output import color, print_json, style, table, warn
 from loomgit.errors import UsageError
 from loomgit.history import history, pending_changes
+from loomgit.prompt.discover import ambiguous_id
 from loomgit.workspace import Workspace
 
 # Start-up: references (and with them stages and their git plumbing) and semantic diffs
@@ -56,6 +57,12 @@ def list_(ref: str | None, as_json: bool) -> int:
 
     ws = Workspace()
     rows = listing(ws, ref)
+    shared: dict[str, list[str]] = {}
+    for r in rows:
+        shared.setdefault(r.id, []).append(r.path)
+    for ident, paths in shared.items():
+        if len(paths) > 1:  # both are listed; render, eval and show refuse the id
+            warn(f"{ambiguous_id(ident, sorted(paths)).message}")
     if as_json:
         print_rows([r.to_dict() for r in rows])
         return 0

@@ -107,6 +107,37 @@ def discover(config: Config, paths: list[str] | None = None) -> list[PromptFile]
     return sorted(found, key=lambda pf: pf.id)
 
 
+def duplicate_ids(files: list[PromptFile]) -> dict[str, list[PromptFile]]:
+    """Ids that more than one file claims, each with its files in path order."""
+    by_id: dict[str, list[PromptFile]] = {}
+    for pf in files:
+        by_id.setdefault(pf.id, []).append(pf)
+    return {i: sorted(fs, key=lambda f: f.path) for i, fs in by_id.items() if len(fs) > 1}
+
+
+def id_line(full: Path) -> int | None:
+    """The line of the frontmatter's ``id:`` in a file (None when its id comes from its path)."""
+    try:
+        with open(full, "rb") as f:
+            head = f.read(ID_SCAN).decode("utf-8", "replace")
+    except OSError:
+        return None
+    if frontmatter_id(head) is None:
+        return None
+    for n, text in enumerate(head.splitlines()[1:], start=2):
+        if text.startswith("id:"):
+            return n
+    return None
+
+
+def ambiguous_id(ident: str, paths: list[str]) -> RefError:
+    """The refusal to pick one of several prompts that share an id."""
+    return RefError(
+        f"id {ident!r} is used by {len(paths)} files: {', '.join(paths)};"
+        " give each its own id: (or name the file by its path)"
+    )
+
+
 def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None) -> PromptFile:
     """A prompt by id, unique id suffix (``summarize`` for ``support/summarize``) or path."""
     root = config.root
@@ -119,14 +150,18 @@ def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None
             raise RefError(f"{ident}: file is outside the repository {root}") from None
         return match_any(config, rel) or PromptFile(rel, default_id(rel), GlobSpec(rel))
     files = discover(config) if files is None else files
-    for pf in files:
-        if pf.id == ident:
-            return pf
+    same = [pf for pf in files if pf.id == ident]
+    if len(same) > 1:
+        raise ambiguous_id(ident, sorted(pf.path for pf in same))
+    if same:
+        return same[0]
     tail = [pf for pf in files if pf.id.endswith("/" + ident)]
     if len(tail) == 1:
         return tail[0]
+    if len(tail) > 1 and len({pf.id for pf in tail}) == 1:
+        raise ambiguous_id(tail[0].id, sorted(pf.path for pf in tail))
     if len(tail) > 1:
-        raise RefError(f"{ident!r} is ambiguous: {', '.join(pf.id for pf in tail)}")
+        raise RefError(f"{ident!r} is ambiguous: {', '.join(sorted({pf.id for pf in tail}))}")
     import difflib
 
     close = difflib.get_close_matches(ident, [pf.id for pf in files], n=3)
