@@ -16,6 +16,7 @@ import click
 
 from loomgit._version import __version__
 from loomgit.errors import EXIT_INTERNAL, EXIT_USAGE, LoomgitError
+from loomgit.report.escape import term_text
 
 # name -> (module under loomgit.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except LoomgitError as e:
         if debug:
             traceback.print_exc()
-        click.echo(f"loomgit: error: {e}", err=True)
+        click.echo(f"loomgit: error: {term_text(e)}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("loomgit: interrupted", err=True)
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         else:
             click.echo(
-                f"loomgit: internal error: {type(e).__name__}: {e} "
+                f"loomgit: internal error: {type(e).__name__}: {term_text(e)} "
                 "(rerun with --debug for a traceback)",
                 err=True,
             )

@@ -23,7 +23,7 @@ from loomgit.cli.batch_args import (
     pipeline_spec,
 )
 from loomgit.cli.batch_format import print_estimate, print_lineage, print_summary, progress_bar
-from loomgit.cli.output import print_json, warn
+from loomgit.cli.output import echo, print_json, warn
 from loomgit.errors import EXIT_FAILED, UsageError
 from loomgit.report.html import render_html
 from loomgit.workspace import Workspace
@@ -272,5 +272,5 @@ def write_html(path: str, ids: tuple[str, ...] = ()) -> int:
         write_atomic(Path(path), page)
     except OSError as e:
         raise UsageError(f"{path}: cannot write ({e.strerror})") from None
-    click.echo(f"wrote {path}")
+    echo(f"wrote {path}")
     return 0

@@ -7,8 +7,9 @@ import json
 import click
 
 from loomgit.cli.batch import write_html
-from loomgit.cli.evals import print_report, write_outputs
-from loomgit.cli.output import print_json
+from loomgit.cli.evals import write_outputs
+from loomgit.cli.evals_format import print_report
+from loomgit.cli.output import echo, print_json
 from loomgit.errors import UsageError
 from loomgit.evals.results import EvalReport
 from loomgit.evals.results import merge as merge_reports
@@ -31,7 +32,7 @@ def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) 
     if html_path:
         return write_html(html_path, prompts)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        echo(ctx.get_help())
     return None
 
 
