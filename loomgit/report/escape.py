@@ -18,24 +18,26 @@ import re
 
 # C0 and C1 controls, DEL, the Arabic letter mark, zero-width and bidi marks, line and
 # paragraph separators, embeddings and overrides, word joiners and isolates, the BOM.
-UNSAFE = re.compile(
-    "[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
-_UNSAFE_IN_LINES = re.compile(
-    "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00, 0x1F),
+    (0x7F, 0x9F),
+    (0x61C, 0x61C),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2069),
+    (0xFEFF, 0xFEFF),
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SHOW = {
+    cp: _NAMED.get(chr(cp)) or f"\\u{cp:04x}" for lo, hi in _RANGES for cp in range(lo, hi + 1)
+}
+_SHOW_IN_LINES = {cp: v for cp, v in _SHOW.items() if chr(cp) not in "\n\t"}
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>=:\"'$^])")
-
-
-def _show(m: re.Match[str]) -> str:
-    c = m.group()
-    return _NAMED.get(c) or f"\\u{ord(c):04x}"
 
 
 def visible(text: object) -> str:
     """``text`` on one line with every unsafe character shown as an escape."""
-    return UNSAFE.sub(_show, "" if text is None else str(text))
+    return ("" if text is None else str(text)).translate(_SHOW)
 
 
 def term_text(text: object) -> str:
@@ -46,7 +48,7 @@ def term_text(text: object) -> str:
 def term_lines(text: object) -> str:
     """Text loomgit laid out in lines (a report, JSON): its newlines and tabs kept,
     every other unsafe character shown."""
-    return _UNSAFE_IN_LINES.sub(_show, "" if text is None else str(text))
+    return ("" if text is None else str(text)).translate(_SHOW_IN_LINES)
 
 
 def md_text(text: object, limit: int | None = 300) -> str:
