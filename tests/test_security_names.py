@@ -136,3 +136,18 @@ def test_one_escape_per_medium() -> None:
     assert term_lines("x\ny\x1b") == "x\ny\\u001b"
     assert md_text("a\nb\u202e") == "a\\\\nb\\\\u202e"
     assert "\\u202e" in md_code("line\none\u202e") and "line\none" in md_code("line\none")
+
+
+def test_a_file_name_cannot_add_a_commit_trailer(repo: GitRepo, cli: Any) -> None:
+    repo.commit("init")
+    repo.write({"prompts/evil\nSigned-off-by: Mallory.prompt": BODY})
+    repo.git("add", "-A")
+    msg = repo.path / ".git" / "MSG"
+    msg.write_text("add a prompt\n")
+    r = cli(["hook", "versions", str(msg)], cwd=repo.path)
+    assert r.exit_code == 0, r.err
+    lines = msg.read_text().splitlines()
+    assert "Prompt-Version: evil\\nSigned-off-by: Mallory 1.0.0 (initial: first appearance)" in (
+        lines
+    )
+    assert not any(ln.startswith("Signed-off-by:") for ln in lines)
