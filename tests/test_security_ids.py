@@ -64,7 +64,7 @@ def _prompt(ident: str, word: str) -> str:
 
 AMBIGUOUS = (
     "loomgit: error: id 'support/triage' is used by 2 files: prompts/a.prompt,"
-    " prompts/b.prompt; give each its own id: (or name the file by its path)"
+    " prompts/b.prompt; set a different id in one of them, or name the file by its path"
 )
 
 
@@ -163,3 +163,25 @@ def test_two_globs_giving_one_id(repo: GitRepo, cli: Any) -> None:
         "id 'x/summarize' is used by 2 files: lib/summarize.prompt, prompts/x/summarize.prompt"
         in rr.err
     )
+
+
+def test_ci_fails_a_pull_request_that_adds_a_second_file_with_an_id(
+    repo: GitRepo, cli: Any
+) -> None:
+    repo.commit(
+        "a",
+        {
+            "prompts/a.prompt": _prompt("support/triage", "A"),
+            "prompts/a.tests.yaml": "providers: [echo]\ncases:\n  - name: c\n    assert:\n"
+            "      - contains: hi\n",
+        },
+    )
+    repo.git("checkout", "-q", "-b", "pr")
+    repo.commit("b", {"prompts/b.prompt": _prompt("support/triage", "B")})
+    r = cli(["ci", "--base", "main", "--no-comment"], cwd=repo.path)
+    assert r.exit_code == 1, r.out + r.err
+    assert r.out.splitlines()[0] == "loomgit: 1 id used by more than one file"
+    assert AMBIGUOUS.removeprefix("loomgit: error: ") in r.out
+    md = (repo.path / ".git" / "loomgit" / "ci" / "report.md").read_text()
+    assert md.startswith("## ❌ loomgit: 1 id used by more than one file")
+    assert "**Why it fails**" in md and "support/triage" in md

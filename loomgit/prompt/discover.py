@@ -134,7 +134,7 @@ def ambiguous_id(ident: str, paths: list[str]) -> RefError:
     """The refusal to pick one of several prompts that share an id."""
     return RefError(
         f"id {ident!r} is used by {len(paths)} files: {', '.join(paths)};"
-        " give each its own id: (or name the file by its path)"
+        " set a different id in one of them, or name the file by its path"
     )
 
 

@@ -40,6 +40,9 @@ def headline(r: CiReport) -> str:
     n = len(r.prompts)
     what = f"{n} changed prompt{'s' if n != 1 else ''}"
     fixes = f", {r.fixes} fix{'es' if r.fixes != 1 else ''}" if r.fixes else ""
+    if r.conflicts and r.verdict == "failed":
+        k = len(r.conflicts)
+        return f"❌ loomgit: {k} id{'s' if k != 1 else ''} used by more than one file"
     if n == 0:
         return "✅ loomgit: no prompt or suite changed"
     verdict = r.verdict

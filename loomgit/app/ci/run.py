@@ -10,6 +10,7 @@ from loomgit.app.ci.changes import resolve_range
 from loomgit.app.ci.settings import CiSettings, EvalArgs, offline_reason, python_flag
 from loomgit.app.ci.sides import evaluate_sides
 from loomgit.github import ActionsEnv, Annotation, redact
+from loomgit.prompt.discover import ambiguous_id, duplicate_ids
 from loomgit.report.ci_result import CiReport
 from loomgit.workspace import Workspace
 
@@ -60,6 +61,8 @@ def run_ci(
             "request. To run them, set `allow-python: true` in the workflow "
             "(only with `on: pull_request`)."
         )
+    shared = duplicate_ids(ws.files())
+    conflicts = [ambiguous_id(i, [pf.path for pf in fs]).message for i, fs in shared.items()]
     return CiReport(
         rng.base,
         rng.head,
@@ -70,4 +73,5 @@ def run_ci(
         offline,
         flag == "1",
         tuple(notes),
+        tuple(sorted(conflicts)),
     )
