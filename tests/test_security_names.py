@@ -151,3 +151,9 @@ def test_a_file_name_cannot_add_a_commit_trailer(repo: GitRepo, cli: Any) -> Non
         lines
     )
     assert not any(ln.startswith("Signed-off-by:") for ln in lines)
+
+
+def test_a_bad_option_is_shown_escaped(named: GitRepo, cli: Any) -> None:
+    r = cli(["list", "--bogus\n\x1b[2Jx\u202e"], cwd=named.path)
+    assert r.exit_code == 2
+    assert raw_free(r.err) and "2Jx\\u202e" in r.err

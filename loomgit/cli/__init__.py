@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import os
 import sys
 import traceback
@@ -16,7 +17,7 @@ import click
 
 from loomgit._version import __version__
 from loomgit.errors import EXIT_INTERNAL, EXIT_USAGE, LoomgitError
-from loomgit.report.escape import term_text
+from loomgit.report.escape import term_lines, term_text
 
 # name -> (module under loomgit.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -103,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("loomgit: aborted", err=True)
         return 130
     except click.ClickException as e:
-        e.show()
+        shown = io.StringIO()
+        e.show(file=shown)  # a bad value may hold ESC or a bidi override: shown escaped
+        click.echo(term_lines(shown.getvalue()), err=True, nl=False)
         return EXIT_USAGE if e.exit_code == 2 else e.exit_code
     except LoomgitError as e:
         if debug:
