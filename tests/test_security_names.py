@@ -5,6 +5,7 @@ it cannot fake a line, rewrite one, send escape sequences or reorder what a revi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -43,6 +44,7 @@ def test_list_escapes_names(named: GitRepo, cli: Any) -> None:
     assert any("prompts/esc\\u001b[2Jred.prompt" in ln for ln in lines)
     j = cli(["list", "--json"], cwd=named.path)
     assert raw_free(j.out) and "\\u202e" in j.out
+    assert RLO in {row["path"] for row in json.loads(j.out)}  # the escapes are JSON's own
 
 
 def test_check_escapes_names(named: GitRepo, cli: Any) -> None:
@@ -157,3 +159,11 @@ def test_a_bad_option_is_shown_escaped(named: GitRepo, cli: Any) -> None:
     r = cli(["list", "--bogus\n\x1b[2Jx\u202e"], cwd=named.path)
     assert r.exit_code == 2
     assert raw_free(r.err) and "2Jx\\u202e" in r.err
+
+
+def test_render_piped_keeps_the_prompt_text_as_it_is(repo: GitRepo, cli: Any) -> None:
+    """A prompt's own text (a right-to-left mark in Hebrew, say) is data: kept when piped."""
+    repo.commit("rtl", {"prompts/rtl.prompt": "---\ndescription: x\n---\nuser:\nשלום\u200f!\n"})
+    r = cli(["render", "rtl"], cwd=repo.path)
+    assert r.exit_code == 0, r.err
+    assert "שלום\u200f!" in r.out
