@@ -185,3 +185,18 @@ def test_ci_fails_a_pull_request_that_adds_a_second_file_with_an_id(
     md = (repo.path / ".git" / "loomgit" / "ci" / "report.md").read_text()
     assert md.startswith("## ❌ loomgit: 1 id used by more than one file")
     assert "**Why it fails**" in md and "support/triage" in md
+
+
+def test_the_commit_hook_blocks_two_staged_files_with_one_id(repo: GitRepo, cli: Any) -> None:
+    repo.write(
+        {
+            "prompts/a.prompt": _prompt("support/triage", "A"),
+            "prompts/b.prompt": _prompt("support/triage", "B"),
+        }
+    )
+    repo.git("add", "-A")
+    r = cli(["hook", "check"], cwd=repo.path)
+    assert r.exit_code == 1
+    assert "prompts/b.prompt:2: error: id 'support/triage' is also used by prompts/a.prompt" in (
+        r.out
+    )
