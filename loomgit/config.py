@@ -11,6 +11,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,48 @@ class GlobSpec:
 
     glob: str
     id: str | None = None
+
+
+@lru_cache(maxsize=256)
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """The regex of a prompt glob: one group per wildcard (``**/``, ``**``, ``*``, ``?``),
+    numbered as an id template's ``{1}``, ``{2}``..."""
+    out, i = [], 0
+    while i < len(glob):
+        c = glob[i]
+        if glob.startswith("**/", i):
+            out.append("((?:[^/]+/)*)")
+            i += 3
+            continue
+        if glob.startswith("**", i):
+            out.append("(.*)")
+            i += 2
+            continue
+        if c == "*":
+            out.append("([^/]*)")
+        elif c == "?":
+            out.append("([^/])")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("^" + "".join(out) + "$")
+
+
+def _check_id_template(glob: str, template: str) -> str | None:
+    """Why ``template`` cannot name files of ``glob`` (a placeholder it lacks), or None."""
+    groups = glob_regex(glob).groups
+    for m in re.finditer(r"\{(\d+)\}", template):
+        n = int(m.group(1))
+        if n < 1 or n > groups:
+            have = (
+                "no wildcards"
+                if not groups
+                else "1 wildcard (use {1})"
+                if groups == 1
+                else f"{groups} wildcards (use {{1}}..{{{groups}}})"
+            )
+            return f"id {template!r} uses placeholder {{{n}}} but glob {glob!r} has {have}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -139,13 +182,19 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
         if not isinstance(raw, list) or not raw:
             raise err("must be a non-empty list of globs", "prompts")
         specs = []
-        for item in raw:
+        for n, item in enumerate(raw):
             if isinstance(item, str):
                 specs.append(GlobSpec(item))
             elif isinstance(item, dict) and isinstance(item.get("glob"), str):
                 pid = item.get("id")
                 if pid is not None and not isinstance(pid, str):
                     raise err("id must be a string such as '{1}'", "prompts")
+                why = _check_id_template(item["glob"], pid) if pid is not None else None
+                if why:
+                    line = _yaml.line_of(item, "id") or _yaml.line_of(raw, n)
+                    raise ConfigError(
+                        f"prompts: {why}", path=name, line=line or _yaml.line_of(data, "prompts")
+                    )
                 specs.append(GlobSpec(item["glob"], pid))
             else:
                 raise err("each entry must be a glob or {glob: ..., id: ...}", "prompts")

@@ -104,6 +104,48 @@ GOOD_AND_BAD = [
         ],
     ),
     ("bom.csv", [(1, 2, {"id": "1", "review": "with a BOM"}, None)]),
+    (
+        "unclosed_quote.csv",
+        [
+            (1, 2, {"id": "1", "review": "Great kettle"}, None),
+            (2, 3, None, "unclosed quote: the quoted field opened on line 3 is never closed"),
+            (3, 4, {"id": "3", "review": "Fine"}, None),
+            (4, 5, {"id": "4", "review": "Good"}, None),
+        ],
+    ),
+    (
+        "unclosed_quote_last.csv",
+        [
+            (1, 2, {"id": "1", "review": "Great kettle"}, None),
+            (
+                2,
+                3,
+                None,
+                "unclosed quote: the quoted field opened on line 3 is never closed (end of file)",
+            ),
+        ],
+    ),
+    (
+        "unclosed_quote_crlf_bom.csv",
+        [
+            (1, 2, {"id": "1", "review": "two\r\nlines"}, None),
+            (
+                2,
+                4,
+                None,
+                "unclosed quote: the quoted field opened on line 4 is never closed (reading resumes at line 5)",
+            ),
+            (3, 5, {"id": "3", "review": "Fine"}, None),
+        ],
+    ),
+    (
+        "unclosed_quote_escaped.csv",
+        [
+            (1, 2, {"id": "1", "review": "closed\nover lines"}, None),
+            (2, 4, None, "unclosed quote: the quoted field opened on line 4 is never closed"),
+            (3, 5, {"id": "3", "review": "Fine"}, None),
+        ],
+    ),
     ("header_only.csv", []),
     (
         "array_bad_element.json",

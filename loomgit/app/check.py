@@ -9,7 +9,16 @@ from loomgit.errors import LoomgitError
 from loomgit.evals.assertions.python import PYTHON_WARNING, python_allowed
 from loomgit.evals.suite import check_suite_file
 from loomgit.findings import Finding, error
-from loomgit.prompt.discover import PROMPT_SUFFIXES, is_suite, list_files, match_any, symlinked
+from loomgit.prompt.discover import (
+    PROMPT_SUFFIXES,
+    PromptFile,
+    duplicate_ids,
+    id_line,
+    is_suite,
+    list_files,
+    match_any,
+    symlinked,
+)
 from loomgit.prompt.parse import read_prompt, symlink_error
 from loomgit.prompt.validate import validate_prompt
 from loomgit.workspace import Workspace
@@ -62,6 +71,22 @@ def _suite_findings(ws: Workspace, rel: str, prompt: Any) -> list[Finding]:
     return out
 
 
+def check_ids(
+    ws: Workspace, files: list[PromptFile], only: set[str] | None = None
+) -> list[Finding]:
+    """An error on each file whose id another file also claims (of ``only`` when given):
+    ``render``, ``eval`` and ``show`` refuse to pick one, so ``check`` fails first."""
+    out = []
+    for ident, group in duplicate_ids(files).items():
+        for pf in group:
+            if only is not None and pf.path not in only:
+                continue
+            others = ", ".join(o.path for o in group if o is not pf)
+            line = id_line(ws.root / pf.path)
+            out.append(error(pf.path, line, f"id {ident!r} is also used by {others}"))
+    return out
+
+
 def _is_experiment(ws: Workspace, rel: str) -> bool:
     from loomgit.experiments.spec import is_experiment_file
 
@@ -78,13 +103,15 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
     """Findings for ``paths`` (every prompt and suite of the repository when None)."""
     findings: list[Finding] = []
     if paths is None:
-        targets = [(pf.path, pf.id) for pf in ws.files()]
+        files = ws.files()
+        targets = [(pf.path, pf.id) for pf in files]
         seen = {t[0] for t in targets}
         suites = [p for p in list_files(ws.root) if is_suite(p)]
         for rel in symlinked(ws.config):
             findings.append(error(rel, None, symlink_error(rel).message))
         for rel, pid in targets:
             findings += check_prompt(ws, rel, pid)
+        findings += check_ids(ws, files)
         for s in suites:
             owner = s[: -len(".tests.yaml")]
             if not any(t.rsplit(".", 1)[0] == owner for t in seen):
@@ -98,6 +125,7 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
         for pl in pipeline_files(ws):
             findings += check_pipeline_file(ws, pl)
         return findings
+    prompts: set[str] = set()
     for path in paths:
         rel = _rel(ws, path)
         if not (ws.root / rel).exists():
@@ -116,4 +144,8 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
             pf = match_any(ws.config, rel)
             if pf is not None or rel.endswith(PROMPT_SUFFIXES):
                 findings += check_prompt(ws, rel, pf.id if pf else None)
+            if pf is not None:
+                prompts.add(rel)
+    if prompts:
+        findings += check_ids(ws, ws.files(), prompts)
     return findings

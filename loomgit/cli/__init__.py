@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import os
 import sys
 import traceback
@@ -16,6 +17,7 @@ import click
 
 from loomgit._version import __version__
 from loomgit.errors import EXIT_INTERNAL, EXIT_USAGE, LoomgitError
+from loomgit.report.escape import term_lines, term_text
 
 # name -> (module under loomgit.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -102,12 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("loomgit: aborted", err=True)
         return 130
     except click.ClickException as e:
-        e.show()
+        shown = io.StringIO()
+        e.show(file=shown)  # a bad value may hold ESC or a bidi override: shown escaped
+        click.echo(term_lines(shown.getvalue()), err=True, nl=False)
         return EXIT_USAGE if e.exit_code == 2 else e.exit_code
     except LoomgitError as e:
         if debug:
             traceback.print_exc()
-        click.echo(f"loomgit: error: {e}", err=True)
+        click.echo(f"loomgit: error: {term_text(e)}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("loomgit: interrupted", err=True)
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         else:
             click.echo(
-                f"loomgit: internal error: {type(e).__name__}: {e} "
+                f"loomgit: internal error: {type(e).__name__}: {term_text(e)} "
                 "(rerun with --debug for a traceback)",
                 err=True,
             )

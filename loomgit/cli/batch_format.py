@@ -9,11 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import click
-
 from loomgit.batch.cost import Estimate
 from loomgit.batch.model import BatchSummary
-from loomgit.cli.output import color, style, table
+from loomgit.cli.output import color, echo, style, table
 
 
 @contextmanager
@@ -55,45 +53,43 @@ def progress_bar(enabled: bool) -> Iterator[Callable[..., None] | None]:
 
 def print_summary(s: BatchSummary) -> None:
     ver = f" {s.version}" if s.version else ""
-    click.echo(f"{style(s.prompt, bold=True)}{ver} on {s.model}: {s.records:,} record(s)")
-    click.echo(f"  {style('ok', fg='green')}           {s.ok:>9,}  -> {s.output}")
-    click.echo(f"  {style('quarantined', fg='yellow')}  {s.quarantined:>9,}  -> {s.quarantine}")
-    click.echo(
+    echo(f"{style(s.prompt, bold=True)}{ver} on {s.model}: {s.records:,} record(s)")
+    echo(f"  {style('ok', fg='green')}           {s.ok:>9,}  -> {s.output}")
+    echo(f"  {style('quarantined', fg='yellow')}  {s.quarantined:>9,}  -> {s.quarantine}")
+    echo(
         f"  {style('errors', fg='red')}       {s.errors:>9,}"
         + (f"  -> {s.quarantine} (kind: error; --resume retries them)" if s.errors else "")
     )
     if s.not_run:
-        click.echo(f"  not run      {s.not_run:>9,}")
+        echo(f"  not run      {s.not_run:>9,}")
     parts = [f"{s.ok:,} ok", f"{s.quarantined:,} quarantined", f"{s.errors:,} errors"]
     if s.not_run:
         parts.append(f"{s.not_run:,} not run")
-    click.echo(f"  counts: {s.records:,} = {' + '.join(parts)}")
+    echo(f"  counts: {s.records:,} = {' + '.join(parts)}")
     if s.reasons:
-        click.echo("  quarantined at: " + ", ".join(f"{k} {v:,}" for k, v in s.reasons_sorted()))
+        echo("  quarantined at: " + ", ".join(f"{k} {v:,}" for k, v in s.reasons_sorted()))
     rate = f" · {s.processed / s.duration_s:,.1f} records/s" if s.duration_s and s.processed else ""
     extra = f" · {s.resumed:,} done earlier" if s.resumed else ""
     score = f" · mean score {s.mean_score:.2f}" if s.mean_score is not None else ""
-    click.echo(
+    echo(
         f"  cost ${s.cost_usd:.4f} · tokens {s.input_tokens:,} in / {s.output_tokens:,} out"
         f"{score}{rate} · {s.duration_s:.1f} s{extra}"
     )
     if s.stopped == "budget":
-        click.echo(style(f"stopped before exceeding the budget: {s.stop_detail}", fg="yellow"))
-        click.echo("  continue with --resume and a higher --budget")
+        echo(style(f"stopped before exceeding the budget: {s.stop_detail}", fg="yellow"))
+        echo("  continue with --resume and a higher --budget")
     elif s.stopped == "interrupted":
-        click.echo(
-            style("interrupted: finished records are saved; continue with --resume", fg="yellow")
-        )
+        echo(style("interrupted: finished records are saved; continue with --resume", fg="yellow"))
     elif s.stopped == "provider":
-        click.echo(style(f"stopped: {s.stop_detail}", fg="red"))
-        click.echo("  fix the provider, then continue with --resume")
+        echo(style(f"stopped: {s.stop_detail}", fg="red"))
+        echo("  fix the provider, then continue with --resume")
     elif s.errors:
-        click.echo(f"  {s.errors:,} record(s) failed on errors; --resume tries them again")
+        echo(f"  {s.errors:,} record(s) failed on errors; --resume tries them again")
 
 
 def print_estimate(est: Estimate) -> None:
     ver = f" {est.version}" if est.version else ""
-    click.echo(
+    echo(
         f"{style(est.prompt, bold=True)}{ver}: {est.records:,} request(s) from "
         f"{est.source}" + (f" ({est.skipped:,} record(s) skipped)" if est.skipped else "")
     )
@@ -121,45 +117,45 @@ def print_estimate(est: Estimate) -> None:
         ],
         rows,
     )
-    click.echo(
+    echo(
         "tokens are estimated (about 4 characters per token); "
         + "; ".join(f"{m.model}: output from {m.output.describe()}" for m in est.models)
     )
     for p in est.problems:
-        click.echo(f"  skipped: {p}")
+        echo(f"  skipped: {p}")
     if est.budget is not None:
         verdict = (
             style("over budget", fg="red")
             if est.over_budget
             else style("within budget", fg="green")
         )
-        click.echo(f"budget ${est.budget:.2f}: {verdict}")
+        echo(f"budget ${est.budget:.2f}: {verdict}")
 
 
 MAX_PROMOTIONS = 5
 
 
 def print_lineage(pid: str, data: dict[str, Any]) -> None:
-    click.echo(style(pid, bold=True))
+    echo(style(pid, bold=True))
     for stage, p in data["stage_details"].items():
         if p is None:
-            click.echo(f"  {stage}: –")
+            echo(f"  {stage}: –")
             continue
         src = f" from {str(p['source_commit'])[:7]}" if p.get("source_commit") else ""
         who = f" by {p['promoted_by']}" if p.get("promoted_by") else ""
         when = f" on {str(p['promoted_at'])[:10]}" if p.get("promoted_at") else ""
-        click.echo(f"  {stage}: {p['version']}{src}{who}{when}")
+        echo(f"  {stage}: {p['version']}{src}{who}{when}")
     if data["promotions"]:
-        click.echo("  promotions, newest first:")
+        echo("  promotions, newest first:")
     for p in data["promotions"][:MAX_PROMOTIONS]:
         what = f"rollback of {p['rollback_of']}" if p.get("rollback_of") else "promoted"
         forced = " (forced)" if p.get("forced") else ""
-        click.echo(
+        echo(
             f"    {str(p.get('date') or '')[:19]}  {p['stage']} <- {p['version']}  "
             f"{what}{forced} by {p.get('promoted_by') or '?'}"
         )
     if len(data["promotions"]) > MAX_PROMOTIONS:
-        click.echo(f"    ... {len(data['promotions']) - MAX_PROMOTIONS} earlier (see --json)")
+        echo(f"    ... {len(data['promotions']) - MAX_PROMOTIONS} earlier (see --json)")
     rows = []
     for v in reversed(data["versions"]):
         r = v.get("runs") or {}
@@ -198,4 +194,4 @@ def print_lineage(pid: str, data: dict[str, Any]) -> None:
             rows,
         )
     else:
-        click.echo("  no versions or recorded runs yet")
+        echo("  no versions or recorded runs yet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from loomgit.app import check as checks
-from loomgit.cli.output import print_json, style
+from loomgit.cli.output import echo, one_line, print_json, style
 from loomgit.errors import EXIT_FAILED
 from loomgit.workspace import Workspace
 
@@ -26,10 +26,10 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
     else:
         for f in findings:
             colour = "red" if f.level == "error" else "yellow"
-            click.echo(str(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
+            echo(one_line(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
         errors = sum(f.level == "error" for f in findings)
         warnings = len(findings) - errors
-        click.echo(
+        echo(
             f"loomgit check: {errors} error(s), {warnings} warning(s)"
             if findings
             else "loomgit check: no problems found",

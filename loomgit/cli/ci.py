@@ -17,7 +17,7 @@ from loomgit.app.ci import (
     split_list,
 )
 from loomgit.cli.evals import eval_
-from loomgit.cli.output import print_json, warn
+from loomgit.cli.output import echo, print_json, warn
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.github import ActionsEnv, Annotation
 from loomgit.report import pr_comment
@@ -158,11 +158,11 @@ def ci(
             {**out.data, "report_path": str(out.path), "comment_url": out.comment_url or None}
         )
     elif as_markdown:
-        click.echo(out.markdown)
+        echo(out.markdown)
     else:
         for line in pr_comment.plain(out.report):
-            click.echo(line)
-        click.echo(f"report: {out.path}")
+            echo(line)
+        echo(f"report: {out.path}")
     return report.exit_code
 
 
@@ -203,7 +203,7 @@ def _notifier(env: ActionsEnv) -> Callable[[Annotation], None]:
 
     def show(note: Annotation) -> None:
         if env.in_actions:
-            click.echo(note.command())
+            echo(note.command())
         else:
             warn(note.message)
 

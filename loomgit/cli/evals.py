@@ -16,7 +16,7 @@ from loomgit.cli.evals_format import (
     print_stats,
     progress_bar,
 )
-from loomgit.cli.output import print_json
+from loomgit.cli.output import echo, print_json
 from loomgit.errors import EXIT_INFRA, UsageError
 from loomgit.evals.compare import compare
 from loomgit.evals.records import stats as run_stats
@@ -151,7 +151,7 @@ def eval_(
         target_list = engine.targets(ws, list(ids) or None)
     if not target_list:
         what = "changed since " + (base or _default_base(ws)) if changed else "found"
-        click.echo(f"no test suites {what}", err=True)
+        echo(f"no test suites {what}", err=True)
         return 0
     with progress_bar(not as_json) as progress:
         report = engine.evaluate(
@@ -177,7 +177,7 @@ def eval_(
         return report.exit_code
     line = all_errored_line(report)
     if line:
-        click.echo(f"loomgit: error: {line}", err=True)
+        echo(f"loomgit: error: {line}", err=True)
         return EXIT_INFRA
     print_report(report, verbose)
     return report.exit_code

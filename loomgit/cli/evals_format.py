@@ -10,9 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from loomgit.cli.output import color, is_tty, style
+from loomgit.cli.output import color, echo, is_tty, style
 
 if TYPE_CHECKING:
     from loomgit.evals.compare import Comparison
@@ -57,9 +55,9 @@ def rich_table(
         Console(no_color=not color(), highlight=False, soft_wrap=False).print(t)
         return
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
     for r in rows:
-        click.echo("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip())
+        echo("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip())
 
 
 @contextmanager
@@ -122,8 +120,8 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
         rich_table(headers, rows, colours)
     hidden = len(res) - len(shown)
     if hidden:
-        click.echo(f"({hidden} passed cases not shown; -v shows every case)")
-    click.echo()
+        echo(f"({hidden} passed cases not shown; -v shows every case)")
+    echo()
     for su in report.suites:
         c = su.counts()
         val = su.gate_value
@@ -134,7 +132,7 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
         )
         word = style(su.gate_status, fg=RESULT_COLOUR[su.gate_status], bold=True)
         version = f" {su.version}" if su.version else ""
-        click.echo(
+        echo(
             f"{su.prompt}{version}: gate {su.gate.describe()} {word} "
             f"({c['passed']} passed, {c['failed']} failed, {c['error']} errors{shown_val})"
         )
@@ -145,21 +143,19 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
                 None: style("no data", fg="yellow"),
             }[st]
             value = "–" if ch.value is None else f"{ch.value:.4g}"
-            click.echo(f"  {ch.check}: {value} {mark}")
+            echo(f"  {ch.check}: {value} {mark}")
     errs = Counter(clean(s.error, 160) for r in report.results for s in r.samples if s.error)
     errs.update(clean(r.error_msg, 160) for r in report.results if r.error_msg)
     if errs:
-        click.echo(
-            style(f"errors ({sum(errs.values())} samples, not counted as failures):", fg="yellow")
-        )
+        echo(style(f"errors ({sum(errs.values())} samples, not counted as failures):", fg="yellow"))
         for msg, n in errs.most_common(5):
-            click.echo(f"  {n} × {msg}")
+            echo(f"  {n} × {msg}")
         if len(errs) > 5:
-            click.echo(f"  … and {len(errs) - 5} other errors (see --json)")
+            echo(f"  … and {len(errs) - 5} other errors (see --json)")
     s = report.summary()
     rate = "–" if s["pass_rate"] is None else f"{s['pass_rate']:.1%}"
     verdict = style(report.status, fg=RESULT_COLOUR[report.status], bold=True)
-    click.echo(
+    echo(
         f"{verdict}: {s['cases']} cases, {s['passed']} passed, {s['failed']} failed, "
         f"{s['errors']} errors · pass rate {rate} · ${s['cost_usd']:.4f} · {s['duration_s']:.1f} s"
     )
@@ -167,9 +163,9 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
 
 def print_comparison(cmp: Comparison, verbose: bool = False) -> None:
     if cmp.unchanged:
-        click.echo(f"unchanged since {cmp.base_ref} (not evaluated): {', '.join(cmp.unchanged)}")
+        echo(f"unchanged since {cmp.base_ref} (not evaluated): {', '.join(cmp.unchanged)}")
     if not cmp.prompts:
-        click.echo(f"no prompt with a suite changed since {cmp.base_ref}")
+        echo(f"no prompt with a suite changed since {cmp.base_ref}")
         return
     rows = []
     for p in cmp.prompts:
@@ -195,7 +191,7 @@ def print_comparison(cmp: Comparison, verbose: bool = False) -> None:
     )
     changed = [c for c in cmp.cases if verbose or c.change in ("regression", "fix", "error")]
     if changed:
-        click.echo()
+        echo()
         colour = {"regression": "red", "fix": "green", "error": "yellow"}
         rich_table(
             ["change", "prompt", "case", "provider", "score", "why"],
@@ -212,11 +208,11 @@ def print_comparison(cmp: Comparison, verbose: bool = False) -> None:
             ],
             [colour.get(c.change) for c in changed],
         )
-    click.echo()
+    echo()
     verdict = style(
         cmp.verdict, fg={"regressed": "red", "error": "yellow"}.get(cmp.verdict, "green"), bold=True
     )
-    click.echo(
+    echo(
         f"{verdict}: {len(cmp.regressions)} regressions, {len(cmp.fixes)} fixes against "
         f"{cmp.base_ref}"
     )
@@ -239,7 +235,7 @@ def all_errored_line(report: EvalReport) -> str | None:
 def print_stats(by: str, rows: Sequence[dict[str, Any]]) -> None:
     """The table of ``loomgit stats``."""
     if not rows:
-        click.echo("no recorded runs yet (run 'loomgit eval' first)")
+        echo("no recorded runs yet (run 'loomgit eval' first)")
         return
     keys = {
         "prompt": ["prompt"],

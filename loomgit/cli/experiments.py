@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from loomgit.cli.output import print_json, style, table, warn
+from loomgit.cli.output import echo, print_json, style, table, warn
 from loomgit.errors import EXIT_FAILED, LoomgitError
 from loomgit.experiments.analysis import fmt_ci, fmt_diff, fmt_value, p_text
 from loomgit.experiments.api import experiment as open_experiment
@@ -64,7 +64,7 @@ def list_(as_json: bool) -> int:
     if as_json:
         print_json(rows)
     elif not rows:
-        click.echo("no experiments (add experiments/NAME.yaml; see docs/experiments.md)")
+        echo("no experiments (add experiments/NAME.yaml; see docs/experiments.md)")
     else:
         table(
             ["experiment", "prompt", "metric", "variants"],
@@ -85,12 +85,12 @@ def _print_status(st: Status) -> None:
 
     s = st.spec
     better = "higher" if s.metric.direction == "higher" else "lower"
-    click.echo(
+    echo(
         f"{s.name}: {s.metric.label} ({better} is better), {s.confidence:.0%} confidence, "
         f"min {s.min_samples} per variant"
     )
-    click.echo(f"store: {st.store}")
-    click.echo()
+    echo(f"store: {st.store}")
+    echo()
     col = "rate" if s.metric.type == "rate" else "mean"
     table(
         ["variant", "ref", "weight", "n", col, f"{s.confidence:.0%} CI", "versions"],
@@ -107,20 +107,20 @@ def _print_status(st: Status) -> None:
             for i, v in enumerate(st.variants)
         ],
     )
-    click.echo()
+    echo()
     for c in st.comparisons:
         if c.p_value is None:
-            click.echo(
+            echo(
                 f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
                 f"(p-value held back until {s.min_samples} per variant)"
             )
         else:
-            click.echo(
+            echo(
                 f"{c.variant} vs {c.against}: {fmt_diff(s, c.difference)} "
                 f"{fmt_ci(s, c.ci, diff=True)}, {p_text(c.p_value)} ({c.test})"
             )
     colour = {"winner": "green", "collecting": "yellow"}.get(st.verdict, "cyan")
-    click.echo(f"verdict: {style(st.message, fg=colour, bold=True)}")
+    echo(f"verdict: {style(st.message, fg=colour, bold=True)}")
     for w in st.warnings:
         warn(w)
 
@@ -155,7 +155,7 @@ def assign(name: str, units: tuple[str, ...], as_json: bool) -> int:
             print_json({u: {"variant": v, "ref": exp.spec.variant(v).ref} for u, v in got.items()})
         else:
             for u, v in got.items():
-                click.echo(f"{u}\t{v}\t{exp.spec.variant(v).ref}")
+                echo(f"{u}\t{v}\t{exp.spec.variant(v).ref}")
     return 0
 
 
@@ -174,7 +174,7 @@ def record(
     with _open(name, store) as exp:
         variant = exp.variant_name(unit)
         exp.record(variant, unit, success=success, value=value)
-    click.echo(f"recorded {unit} -> {variant}")
+    echo(f"recorded {unit} -> {variant}")
     return 0
 
 
@@ -202,14 +202,14 @@ def conclude(name: str, promote: bool, force: bool, as_json: bool, store: str | 
     else:
         st = result.status
         if st.verdict != "winner":
-            click.echo(f"no winner: {st.message}")
+            echo(f"no winner: {st.message}")
         else:
-            click.echo(
+            echo(
                 f"winner: {st.winner} ({result.ref}, version {result.version or '?'}): {st.message}"
             )
             if result.promotion is not None:
                 p = result.promotion
-                click.echo(
+                echo(
                     p.get("note")
                     or f"promoted {st.spec.prompt} {p.get('version')} to {p.get('stage')} "
                     f"({str(p.get('commit') or '')[:12]})"
@@ -217,7 +217,7 @@ def conclude(name: str, promote: bool, force: bool, as_json: bool, store: str | 
             elif promote:
                 pass
             else:
-                click.echo(
+                echo(
                     f"next: loomgit experiment conclude {st.spec.name} --promote "
                     f"(puts it on {st.spec.promote_to})"
                 )

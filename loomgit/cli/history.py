@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from loomgit.cli.output import color, print_json, style, table
+from loomgit.cli.output import color, echo, echo_content, one_line, print_json, style, table, warn
 from loomgit.errors import RefError, UsageError
 from loomgit.history import history, pending_changes
 from loomgit.history.pending import Pending, uncommitted
-from loomgit.prompt.discover import symlinked
+from loomgit.prompt.discover import ambiguous_id, symlinked
 from loomgit.prompt.parse import symlink_error
 from loomgit.workspace import Workspace
 
@@ -25,10 +25,10 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
     import json
 
     if not rows:
-        click.echo("[]")
+        echo("[]")
         return
     body = ",\n".join("  " + json.dumps(r, ensure_ascii=False, default=str) for r in rows)
-    click.echo(f"[\n{body}\n]")
+    echo(f"[\n{body}\n]")
 
 
 def _short_date(iso: str) -> str:
@@ -63,10 +63,16 @@ def list_(ref: str | None, as_json: bool) -> int:
     rows = listing(ws, ref)
     if ref is None:
         for link in symlinked(ws.config):  # skipped, never read: a link can point anywhere
-            click.echo(f"warning: {symlink_error(link)} (skipped)", err=True)
+            echo(f"warning: {symlink_error(link)} (skipped)", err=True)
     notes: dict[tuple[str, str], str] = {}
     if any(v for r in rows for v in r.stages.values()):
         notes = off_main(ws, [read_stage(ws, s) for s in ws.config.stages])
+    shared: dict[str, list[str]] = {}
+    for r in rows:
+        shared.setdefault(r.id, []).append(r.path)
+    for ident, paths in shared.items():
+        if len(paths) > 1:  # both are listed; render, eval and show refuse the id
+            warn(f"{ambiguous_id(ident, sorted(paths)).message}")
     if as_json:
         print_rows(
             [
@@ -79,7 +85,7 @@ def list_(ref: str | None, as_json: bool) -> int:
         )
         return 0
     if not rows:
-        click.echo("no prompts found (globs: " + ", ".join(g.glob for g in ws.config.prompts) + ")")
+        echo("no prompts found (globs: " + ", ".join(g.glob for g in ws.config.prompts) + ")")
         return 0
     stages = list(ws.config.stages) if any(r.stages for r in rows) else []
     out = []
@@ -100,7 +106,7 @@ def list_(ref: str | None, as_json: bool) -> int:
         out.append(row)
     table(["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]], out)
     for note in notes.values():
-        click.echo(style(f"not on main: {note}", fg="yellow"))
+        echo(style(f"not on main: {note}", fg="yellow"))
     return 0
 
 
@@ -211,52 +217,53 @@ def show(ref: str, as_json: bool) -> int:
         )
         return 0
     where = f"commit {res.commit[:7]}" if res.commit else "working tree"
-    click.echo(style(f"{p.id} {res.version or ''}".rstrip(), bold=True) + f"  ({p.path}, {where})")
-    click.echo(f"content sha256:{digest}")
-    click.echo()
-    click.echo(p.text.rstrip("\n"))
+    head = style(f"{one_line(p.id)} {one_line(res.version or '')}".rstrip(), bold=True)
+    echo(f"{head}  ({one_line(p.path)}, {where})")
+    echo(f"content sha256:{digest}")
+    echo()
+    echo_content(p.text.rstrip("\n"))
     return 0
 
 
 def _print_diff_text(text: str) -> None:
     for ln in text.splitlines():
         if not color():
-            click.echo(ln)
+            echo(ln)
         elif ln.startswith(("+++", "---")):
-            click.echo(style(ln, bold=True))
+            echo(style(ln, bold=True))
         elif ln.startswith("+"):
-            click.echo(style(ln, fg="green"))
+            echo(style(ln, fg="green"))
         elif ln.startswith("-"):
-            click.echo(style(ln, fg="red"))
+            echo(style(ln, fg="red"))
         elif ln.startswith("@@"):
-            click.echo(style(ln, fg="cyan"))
+            echo(style(ln, fg="cyan"))
         else:
-            click.echo(ln)
+            echo(ln)
 
 
 def _print_semdiff(d: Any) -> None:
     a = d.old.label() if d.old else "(none)"
     b = d.new.label() if d.new else "(none)"
-    click.echo(style(f"{a} -> {b}: {d.change}", bold=True))
+    echo(style(f"{a} -> {b}: {d.change}", bold=True))
     for r in d.reasons:
-        click.echo(f"  - {r}")
+        echo(f"  - {r}")
     _echo_changes("variable", d.variables)
     if d.model:
-        click.echo(f"  model: {d.model['from']} -> {d.model['to']}")
+        echo(f"  model: {d.model['from']} -> {d.model['to']}")
     _echo_changes("params", d.params)
     if d.output:
-        click.echo(f"  output: {d.output['from']} -> {d.output['to']}")
+        echo(f"  output: {d.output['from']} -> {d.output['to']}")
     for m in [*d.messages, *d.includes]:
         if m["diff"]:
-            click.echo()
+            echo()
             _print_diff_text(m["diff"])
     if d.rendered:
         changed = [m for m in d.rendered if m["status"] != "same"]
-        click.echo()
-        click.echo(style("rendered:", bold=True) + ("" if changed else " identical"))
+        echo()
+        echo(style("rendered:", bold=True) + ("" if changed else " identical"))
         for m in changed:
             if m["status"] == "error":
-                click.echo(f"  cannot render: {m['diff']}")
+                echo(f"  cannot render: {m['diff']}")
             else:
                 _print_diff_text(m["diff"])
 
@@ -340,10 +347,10 @@ def diff(
         print_json(data if base is not None else data[0])
         return 0
     if not results:
-        click.echo(f"no prompt changed since {base}")
+        echo(f"no prompt changed since {base}")
     for i, d in enumerate(results):
         if i:
-            click.echo()
+            echo()
         _print_semdiff(d)
     return 0
 
@@ -359,7 +366,7 @@ def status(staged: bool, as_json: bool) -> int:
         print_rows([p.to_dict() for p in items])
         return 0
     if not items:
-        click.echo("no prompt changes" + (" staged" if staged else ""))
+        echo("no prompt changes" + (" staged" if staged else ""))
         return 0
     table(
         ["ID", "PATH", "FROM", "TO", "CHANGE"],
@@ -380,8 +387,8 @@ def status(staged: bool, as_json: bool) -> int:
 def _echo_changes(label: str, changes: dict[str, Any]) -> None:
     """``label + name: value`` / ``- name: value`` / ``~ name: from -> to`` lines."""
     for name, val in changes.get("added", {}).items():
-        click.echo(f"  {label} + {name}: {val}")
+        echo(f"  {label} + {name}: {val}")
     for name, val in changes.get("removed", {}).items():
-        click.echo(f"  {label} - {name}: {val}")
+        echo(f"  {label} - {name}: {val}")
     for name, ch in changes.get("changed", {}).items():
-        click.echo(f"  {label} ~ {name}: {ch['from']} -> {ch['to']}")
+        echo(f"  {label} ~ {name}: {ch['from']} -> {ch['to']}")

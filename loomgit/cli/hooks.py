@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from loomgit._git import require_repo
-from loomgit.cli.output import print_json, style
+from loomgit.cli.output import echo, one_line, print_json, style
 from loomgit.config import find_root
 from loomgit.errors import EXIT_FAILED
 
@@ -70,7 +70,7 @@ def _report(actions: list[HookAction], as_json: bool) -> None:
         )
         return
     for a in actions:
-        click.echo(f"{a.action:>9}  {a.path}" + (f"  ({a.note})" if a.note else ""))
+        echo(f"{a.action:>9}  {a.path}" + (f"  ({a.note})" if a.note else ""))
 
 
 # --------------------------------------------------------------------------- hook
@@ -105,11 +105,11 @@ def _run_check(files: tuple[str, ...], source: str, strict: bool, as_json: bool)
         return 0 if ok else EXIT_FAILED
     for f in result.findings:
         colour = "red" if f.level == "error" else "yellow"
-        click.echo(str(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
+        echo(one_line(f).replace(f": {f.level}: ", ": " + style(f.level, fg=colour) + ": ", 1))
     if not ok:
         bad = result.errors or result.findings
         what = "error(s)" if result.errors else "warning(s) (--strict)"
-        click.echo(
+        echo(
             f"loomgit-check: {len(bad)} {what} in {len({f.path for f in bad})} file(s); "
             "the commit is blocked. "
             "Fix them and stage the fix (git add).",
@@ -151,7 +151,7 @@ def _protect() -> int:
 
     why = protect(_root())
     if why:
-        click.echo(f"loomgit-protect: commit refused: {why}.", err=True)
+        echo(f"loomgit-protect: commit refused: {why}.", err=True)
         return EXIT_FAILED
     return 0
 
@@ -171,7 +171,7 @@ def versions_cmd(msgfile: str, source: str | None, sha: str | None) -> int:
     sha = sha or os.environ.get("PRE_COMMIT_COMMIT_OBJECT_NAME") or None
     result = update_message(_root(), msgfile, source, sha)
     if result.note:
-        click.echo(f"loomgit-versions: {result.note}", err=True)
+        echo(f"loomgit-versions: {result.note}", err=True)
     return 0
 
 
@@ -196,7 +196,7 @@ def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
         if as_json:
             print_json(None)
         else:
-            click.echo("loomgit-eval: no test suite for the changed prompts")
+            echo("loomgit-eval: no test suite for the changed prompts")
         return 0
     if as_json:
         print_json(report.to_dict())
@@ -206,12 +206,10 @@ def eval_cmd(files: tuple[str, ...], strict: bool, as_json: bool) -> int:
         print_report(report)
     rc = report.exit_code
     if rc == EXIT_FAILED:
-        click.echo(
-            "loomgit-eval: a quality gate failed; the push (or commit) is blocked.", err=True
-        )
+        echo("loomgit-eval: a quality gate failed; the push (or commit) is blocked.", err=True)
         return rc
     if rc and not strict:
-        click.echo(
+        echo(
             "loomgit-eval: some cases could not run offline (not counted; record them "
             "with 'loomgit eval --record'); not blocking (--strict blocks)",
             err=True,

@@ -4,7 +4,7 @@ from typing import Any
 
 import click
 
-from loomgit.cli.output import print_json, style
+from loomgit.cli.output import echo, echo_content, print_json, style
 from loomgit.cli.variables import collect_vars
 from loomgit.errors import UsageError
 from loomgit.refs import resolve
@@ -89,14 +89,14 @@ def render(
         print_json(data)
         return 0
     if completion is not None:
-        click.echo(completion.text)
-        click.echo(style(summary(completion, ws.config), dim=True), err=True)
+        echo_content(completion.text)
+        echo(style(summary(completion, ws.config), dim=True), err=True)
         return 0
     for i, m in enumerate(messages):
         if i:
-            click.echo()
-        click.echo(style(f"{m['role']}:", bold=True))
-        click.echo(m["content"])
+            echo()
+        echo(style(f"{m['role']}:", bold=True))
+        echo_content(m["content"])
     return 0
 
 

@@ -9,7 +9,7 @@ import click
 from loomgit.app.html_report import write_html
 from loomgit.app.reports import redactor, write_report
 from loomgit.cli.evals_format import print_report
-from loomgit.cli.output import print_json
+from loomgit.cli.output import echo, print_json
 from loomgit.errors import UsageError
 from loomgit.evals.results import EvalReport
 from loomgit.evals.results import merge as merge_reports
@@ -33,10 +33,10 @@ def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) 
     if html_path:
         ws = Workspace()
         write_html(ws, html_path, [ws.find(i).id for i in prompts])
-        click.echo(f"wrote {html_path}")
+        echo(f"wrote {html_path}")
         return 0
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        echo(ctx.get_help())
     return None
 
 

@@ -6,7 +6,7 @@ import click
 
 from loomgit.app.export import export_bundle, write_bundle
 from loomgit.app.gate import require_passing
-from loomgit.cli.output import print_json, style, table
+from loomgit.cli.output import echo, print_json, style, table
 from loomgit.stages import PromoteResult, report, stage_promotions
 from loomgit.stages import promote as do_promote
 from loomgit.stages import rollback as do_rollback
@@ -42,9 +42,9 @@ _json = click.option("--json", "as_json", is_flag=True, help="Print the result a
 
 def _say(r: PromoteResult, verb: str) -> None:
     if r.noop:
-        click.echo(f"{r.id} {r.version} is already on {r.stage}; nothing to do")
+        echo(f"{r.id} {r.version} is already on {r.stage}; nothing to do")
         if r.pushed_to:
-            click.echo(f"pushed {r.branch} to {r.pushed_to}")
+            echo(f"pushed {r.branch} to {r.pushed_to}")
         return
     before = f" (was {r.previous_version})" if r.previous_version else ""
     forced = style(" [forced: stage order skipped]", fg="yellow") if r.forced else ""
@@ -53,9 +53,9 @@ def _say(r: PromoteResult, verb: str) -> None:
         if verb == "rollback"
         else f"promoted {r.id} {r.version} to {r.stage}"
     )
-    click.echo(f"{what}{before}: {r.branch} {(r.commit or '')[:12]}{forced}")
+    echo(f"{what}{before}: {r.branch} {(r.commit or '')[:12]}{forced}")
     if r.pushed_to:
-        click.echo(f"pushed {r.branch} to {r.pushed_to}")
+        echo(f"pushed {r.branch} to {r.pushed_to}")
 
 
 @click.command("promote")
@@ -177,9 +177,9 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
     for i, r in enumerate(reports):
         st = r.state
         if i:
-            click.echo()
+            echo()
         head = f"{st.head[:12]}" if st.head else "not created yet"
-        click.echo(style(f"{st.stage}", bold=True) + f"  ({st.branch}, {head})")
+        echo(style(f"{st.stage}", bold=True) + f"  ({st.branch}, {head})")
         if st.manifest.entries:
             table(
                 ["ID", "VERSION", "PROMOTED BY", "WHEN", "FROM"],
@@ -197,11 +197,11 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
                 ],
             )
         elif st.head is not None:
-            click.echo("  holds nothing")
+            echo("  holds nothing")
         for note in r.off_main.values():
-            click.echo(style(f"  not on main: {note}", fg="yellow"))
+            echo(style(f"  not on main: {note}", fg="yellow"))
         if r.promotions:
-            click.echo("  last promotions:")
+            echo("  last promotions:")
             for p in r.promotions:
                 what = (
                     f"rollback to {p.version} (from {p.rollback_of})"
@@ -209,14 +209,14 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
                     else p.version
                 )
                 forced = " forced" if p.forced else ""
-                click.echo(
+                echo(
                     f"    {p.commit[:12]} {p.date[:19].replace('T', ' ')} {p.id} {what}"
                     f"{forced} by {p.promoted_by} (from {p.source_commit[:12]})"
                 )
         for prob in r.problems:
-            click.echo(style(f"  problem: {prob}", fg="red"))
+            echo(style(f"  problem: {prob}", fg="red"))
     if bad:
-        click.echo(
+        echo(
             "\nloomgit: stage branches are written only by 'loomgit promote'; a commit "
             "made by hand is not trusted (promote with --force to rebuild from the last "
             "manifest loomgit wrote)",
@@ -241,7 +241,7 @@ def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
         return 0
     path = write_bundle(bundle, output)
     n = len(bundle["prompts"])
-    click.echo(
+    echo(
         f"wrote {path} ({n} prompt{'s' if n != 1 else ''} of {stage} at {bundle['commit'][:12]})",
         err=True,
     )
@@ -255,7 +255,7 @@ def stage_log(ident: str, stage: str, as_json: bool) -> int:
         print_json([p.to_dict() for p in proms])
         return 0
     if not proms:
-        click.echo(f"{ident} has never been promoted to {stage}")
+        echo(f"{ident} has never been promoted to {stage}")
         return 0
     rows = [
         (

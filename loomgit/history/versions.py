@@ -13,6 +13,7 @@ from loomgit.history.bump import bump, classify_facts, is_final, parse_version
 from loomgit.history.facts import Facts
 from loomgit.history.fold import Folder, Line, Rec, State
 from loomgit.history.repo import Repo, state_at
+from loomgit.prompt.discover import ambiguous_id
 
 if TYPE_CHECKING:
     from loomgit.workspace import Workspace
@@ -92,8 +93,11 @@ class History:
         st = self.state
         ident = ident.strip()
         key = st.by_id.get(ident)
-        if key is not None and st.heads[key][0] == ident and self._alive(key):
-            return st.lines[key]
+        same = [e for e in self.live() if e.id == ident]
+        if len(same) > 1:  # two live lines share the id: never pick one of them silently
+            raise ambiguous_id(ident, sorted(e.path for e in same))
+        if same:
+            return st.lines[same[0].key]
         rel = _relpath(self.repo, ident)
         if rel is not None and rel in st.by_path:
             return st.lines[st.by_path[rel]]
@@ -106,8 +110,10 @@ class History:
         tail = [e for e in self.live() if e.id.endswith("/" + ident)]
         if len(tail) == 1:
             return st.lines[tail[0].key]
+        if len(tail) > 1 and len({e.id for e in tail}) == 1:
+            raise ambiguous_id(tail[0].id, sorted(e.path for e in tail))
         if len(tail) > 1:
-            raise RefError(f"{ident!r} is ambiguous: {', '.join(e.id for e in tail)}")
+            raise RefError(f"{ident!r} is ambiguous: {', '.join(sorted({e.id for e in tail}))}")
         import difflib
 
         ids = [e.id for e in self.live()]

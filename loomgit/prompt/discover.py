@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loomgit._git import index, is_repo
 from loomgit._git.run import refuse_bare
-from loomgit.config import Config, GlobSpec
+from loomgit.config import Config, GlobSpec, glob_regex
 from loomgit.errors import RefError
 from loomgit.prompt.frontmatter import ID_SCAN, frontmatter_id
 from loomgit.prompt.parse import default_id, read_prompt, strip_ext, symlink_error
@@ -36,29 +35,6 @@ class PromptFile:
         return re.sub(r"\.[^./]+$", "", self.path) + SUITE_SUFFIX
 
 
-@lru_cache(maxsize=256)
-def _compile(glob: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(glob):
-        c = glob[i]
-        if glob.startswith("**/", i):
-            out.append("((?:[^/]+/)*)")
-            i += 3
-            continue
-        if glob.startswith("**", i):
-            out.append("(.*)")
-            i += 2
-            continue
-        if c == "*":
-            out.append("([^/]*)")
-        elif c == "?":
-            out.append("([^/])")
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("^" + "".join(out) + "$")
-
-
 def fixed_prefix(glob: str) -> str:
     """The folder part of a glob before its first wildcard (``prompts/`` for ``prompts/**``)."""
     parts = glob.split("/")
@@ -72,7 +48,7 @@ def fixed_prefix(glob: str) -> str:
 
 def match(spec: GlobSpec, path: str) -> str | None:
     """The id ``path`` gets from ``spec``, or None when it does not match."""
-    m = _compile(spec.glob).match(path)
+    m = glob_regex(spec.glob).match(path)
     if not m:
         return None
     if spec.id:
@@ -162,6 +138,37 @@ def discover(config: Config, paths: list[str] | None = None) -> list[PromptFile]
     return sorted(found, key=lambda pf: pf.id)
 
 
+def duplicate_ids(files: list[PromptFile]) -> dict[str, list[PromptFile]]:
+    """Ids that more than one file claims, each with its files in path order."""
+    by_id: dict[str, list[PromptFile]] = {}
+    for pf in files:
+        by_id.setdefault(pf.id, []).append(pf)
+    return {i: sorted(fs, key=lambda f: f.path) for i, fs in by_id.items() if len(fs) > 1}
+
+
+def id_line(full: Path) -> int | None:
+    """The line of the frontmatter's ``id:`` in a file (None when its id comes from its path)."""
+    try:
+        with open(full, "rb") as f:
+            head = f.read(ID_SCAN).decode("utf-8", "replace")
+    except OSError:
+        return None
+    if frontmatter_id(head) is None:
+        return None
+    for n, text in enumerate(head.splitlines()[1:], start=2):
+        if text.startswith("id:"):
+            return n
+    return None
+
+
+def ambiguous_id(ident: str, paths: list[str]) -> RefError:
+    """The refusal to pick one of several prompts that share an id."""
+    return RefError(
+        f"id {ident!r} is used by {len(paths)} files: {', '.join(paths)};"
+        " set a different id in one of them, or name the file by its path"
+    )
+
+
 def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None) -> PromptFile:
     """A prompt by id, unique id suffix (``summarize`` for ``support/summarize``) or path."""
     root = config.root
@@ -176,14 +183,18 @@ def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None
             raise RefError(f"{ident}: file is outside the repository {root}") from None
         return match_any(config, rel) or PromptFile(rel, default_id(rel), GlobSpec(rel))
     files = discover(config) if files is None else files
-    for pf in files:
-        if pf.id == ident:
-            return pf
+    same = [pf for pf in files if pf.id == ident]
+    if len(same) > 1:
+        raise ambiguous_id(ident, sorted(pf.path for pf in same))
+    if same:
+        return same[0]
     tail = [pf for pf in files if pf.id.endswith("/" + ident)]
     if len(tail) == 1:
         return tail[0]
+    if len(tail) > 1 and len({pf.id for pf in tail}) == 1:
+        raise ambiguous_id(tail[0].id, sorted(pf.path for pf in tail))
     if len(tail) > 1:
-        raise RefError(f"{ident!r} is ambiguous: {', '.join(pf.id for pf in tail)}")
+        raise RefError(f"{ident!r} is ambiguous: {', '.join(sorted({pf.id for pf in tail}))}")
     for link in symlinked(config):
         if ident in (match_any_id(config, link), link):
             raise symlink_error(link)

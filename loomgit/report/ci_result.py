@@ -162,6 +162,7 @@ class CiReport:
     offline: str | None = None  # why offline providers were used, when they were
     python_allowed: bool = False
     notes: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()  # ids two files of the head share: a failure
 
     @property
     def regressions(self) -> int:
@@ -181,7 +182,10 @@ class CiReport:
 
     @property
     def verdict(self) -> str:
-        """passed | failed | error (errors keep the verdict open)."""
+        """passed | failed | error (errors keep the verdict open). An id shared by two
+        files fails the check whatever changed: commands refuse that id."""
+        if self.conflicts and self.fail_on != "never":
+            return "failed"
         return decide(self.prompts, self.fail_on)
 
     @property
@@ -194,7 +198,7 @@ class CiReport:
 
     def failure_reasons(self) -> list[str]:
         """Why the check failed, one line each (empty when it did not)."""
-        out: list[str] = []
+        out: list[str] = list(self.conflicts) if self.fail_on != "never" else []
         for p in self.prompts:
             if self.fail_on == "regression":
                 for c in p.regressions:
@@ -227,6 +231,7 @@ class CiReport:
             "offline": self.offline,
             "python_allowed": self.python_allowed,
             "notes": list(self.notes),
+            "conflicts": list(self.conflicts),
             "prompts": [p.to_dict() for p in self.prompts],
         }
 

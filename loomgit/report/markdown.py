@@ -6,32 +6,25 @@ no links or images, no @mentions, no table breaks) so a comment cannot hide or f
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
+
+from loomgit.report.escape import md_inline, md_text
 
 if TYPE_CHECKING:
     from loomgit.evals.compare import Comparison
     from loomgit.evals.results import EvalReport
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️"}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!~|>])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def escape(text: object, limit: int = 200) -> str:
-    """One line of inert Markdown: HTML entities, escaped punctuation, no mentions."""
-    s = " ".join(_CONTROL.sub(" ", str(text)).split())
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _MD_SPECIAL.sub(r"\\\1", s)
-    return s.replace("@", "&#64;").replace("://", "&#58;//")
+    """One line of inert Markdown (see :func:`loomgit.report.escape.md_text`)."""
+    return md_text(text, limit)
 
 
 def code(text: object, limit: int = 120) -> str:
     """An inline code span (nothing inside is interpreted; backticks cannot close it)."""
-    s = " ".join(_CONTROL.sub(" ", str(text)).split()).replace("`", "'")
-    return f"`{s if len(s) <= limit else s[: limit - 1] + '…'}`"
+    return md_inline(text, limit)
 
 
 def _num(v: float | None, fmt: str = "{:.2f}") -> str:

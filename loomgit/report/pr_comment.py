@@ -9,7 +9,7 @@ verdict. The verdict line is written by loomgit alone, at the top.
 from __future__ import annotations
 
 from loomgit.report.ci_result import CaseChange, CiReport, PromptChange, Side
-from loomgit.report.escape import md_code, md_text
+from loomgit.report.escape import md_code, md_text, term_text
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️", None: "—"}
 MAX_ROWS = 50  # per table; the rest is counted, not listed
@@ -40,6 +40,9 @@ def headline(r: CiReport) -> str:
     n = len(r.prompts)
     what = f"{n} changed prompt{'s' if n != 1 else ''}"
     fixes = f", {r.fixes} fix{'es' if r.fixes != 1 else ''}" if r.fixes else ""
+    if r.conflicts and r.verdict == "failed":
+        k = len(r.conflicts)
+        return f"❌ loomgit: {k} id{'s' if k != 1 else ''} used by more than one file"
     if n == 0:
         return "✅ loomgit: no prompt or suite changed"
     verdict = r.verdict
@@ -74,11 +77,11 @@ def render(r: CiReport, *, marker: str = "", run_url: str | None = None) -> str:
             "",
             "> [!NOTE]",
             f"> Evaluated with the offline providers (replay where "
-            f"recordings exist, else echo): {r.offline}. Scores show how the prompt "
+            f"recordings exist, else echo): {md_text(r.offline, 400)}. Scores show how the prompt "
             "renders, not how a model answers.",
         ]
     for note in r.notes:
-        out += ["", f"> {note}"]
+        out += ["", f"> {note}"]  # loomgit's own Markdown, no outside text
     reasons = r.failure_reasons()
     if reasons:
         out += ["", "**Why it fails**", ""]
@@ -207,22 +210,24 @@ def _n(n: int, word: str) -> str:
 
 
 def plain(r: CiReport) -> list[str]:
-    """Short plain-text lines for the log (the Markdown goes to the summary)."""
+    """Short plain-text lines for the log (the Markdown goes to the summary); names in
+    them shown with :func:`~loomgit.report.escape.term_text`."""
+    t = term_text
     lines = [
         headline(r).split(" ", 1)[1],
-        f"base {r.base[:7]} ({r.base_label}) -> head {r.head[:7]} ({r.head_label}), "
+        f"base {r.base[:7]} ({t(r.base_label)}) -> head {r.head[:7]} ({t(r.head_label)}), "
         f"fail-on {r.fail_on}",
     ]
     if r.offline:
-        lines.append(f"offline providers: {r.offline}")
+        lines.append(f"offline providers: {t(r.offline)}")
     for p in r.prompts:
         if p.note:
-            lines.append(f"  {p.id}: {p.note}")
+            lines.append(f"  {t(p.id)}: {t(p.note)}")
             continue
         lines.append(
-            f"  {p.id}: {_pct(p.before.pass_rate)} -> {_pct(p.after.pass_rate)}, "
+            f"  {t(p.id)}: {_pct(p.before.pass_rate)} -> {_pct(p.after.pass_rate)}, "
             f"gate {p.before.gate or '-'} -> {p.after.gate or '-'}, "
             f"{_n(len(p.regressions), 'regression')}, {_n(len(p.fixes), 'fix')}"
         )
-    lines += [f"  {x}" for x in r.failure_reasons()]
+    lines += [f"  {t(x)}" for x in r.failure_reasons()]
     return lines

@@ -15,6 +15,7 @@ from loomgit.app.ci.settings import (
 )
 from loomgit.app.ci.sides import evaluate_sides
 from loomgit.github import ActionsEnv, Annotation, redact
+from loomgit.prompt.discover import ambiguous_id, duplicate_ids
 from loomgit.prompt.includes import commit_loader, include_roots
 from loomgit.report.ci_result import CiReport
 from loomgit.workspace import Workspace
@@ -51,6 +52,8 @@ def run_ci(
     prompts = evaluate_sides(
         ws, rng, settings, offline is not None, eval_args or EvalArgs(), allowed
     )
+    shared = duplicate_ids(ws.files())
+    conflicts = [ambiguous_id(i, [pf.path for pf in fs]).message for i, fs in shared.items()]
     return CiReport(
         rng.base,
         rng.head,
@@ -60,4 +63,5 @@ def run_ci(
         tuple(prompts),
         offline,
         allowed,
+        conflicts=tuple(sorted(conflicts)),
     )

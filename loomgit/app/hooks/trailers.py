@@ -12,6 +12,7 @@ from pathlib import Path
 from loomgit._git import log, refs, run
 from loomgit.errors import LoomgitError
 from loomgit.history import Pending, pending_changes
+from loomgit.report.escape import term_text
 from loomgit.workspace import Workspace
 
 TRAILER_KEY = "Prompt-Version"
@@ -48,7 +49,9 @@ class VersionsResult:
 
 
 def trailer_for(pending: Pending) -> str:
-    return f"{pending.id} {pending.version} ({pending.summary})"
+    """One trailer's value, on one line: a newline in an id (from a file name) or in the
+    summary is shown as ``\\n`` rather than starting a trailer of its own."""
+    return term_text(f"{pending.id} {pending.version} ({pending.summary})")
 
 
 def message_text(message: str) -> str:

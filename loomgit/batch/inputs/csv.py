@@ -24,7 +24,7 @@ def read_csv(
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)
     oversize: list[int] = []
-    lines = decoded_lines(fh, limit, oversize)
+    lines = _Lines(decoded_lines(fh, limit, oversize))
     reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = next(reader)
@@ -34,23 +34,51 @@ def read_csv(
         raise InputError("empty CSV file: no header row", path=display, line=1) from None
     except csv.Error as e:
         raise InputError(f"malformed CSV header: {e}", path=display, line=1) from None
-    hline = reader.line_num
+    hline = lines.line
+    opened = _open_quote(lines.pending, delimiter) if lines.done else None
+    if opened is not None:
+        at = lines.first + opened
+        raise InputError(
+            f"unclosed quote in the CSV header: the quoted field opened on line {at}"
+            " is never closed",
+            path=display,
+            line=at,
+        )
     _check_header(header, hline, display)
     on_header(tuple(header))
     n = len(header)
-    index, prev = 0, reader.line_num
+    index = 0
     while True:
-        start = prev + 1
+        lines.mark()
+        start = lines.first
         try:
             row = next(reader)
+            error = None
         except StopIteration:
             break
         except csv.Error as e:
+            row, error = [], f"malformed CSV: {e}"
+        opened = _open_quote(lines.pending, delimiter) if error or lines.done else None
+        if opened is not None:
+            # A quote that never closes would swallow every later row into one field:
+            # quarantine the record it opened, then read again from the line after it.
             index += 1
-            prev = reader.line_num
-            yield Record(index, start, error=f"malformed CSV: {e}")
+            at = start + opened
+            rest = f"reading resumes at line {at + 1}" if lines.after(opened) else "end of file"
+            yield Record(
+                index,
+                start,
+                error=f"unclosed quote: the quoted field opened on line {at} is never closed"
+                f" ({rest})",
+                raw=preview(lines.pending[opened].rstrip("\r\n")),
+            )
+            lines.replay_after(opened)
+            reader = csv.reader(lines, delimiter=delimiter)
             continue
-        prev = reader.line_num
+        if error:
+            index += 1
+            yield Record(index, start, error=error)
+            continue
         while oversize:
             index += 1
             yield Record(
@@ -106,6 +134,71 @@ def read_csv(
             oversize.pop(0),
             error=f"record is larger than {size_text(limit)}",
         )
+
+
+class _Lines:
+    """The lines handed to ``csv.reader``, numbered, keeping those of the record being
+    read so that the reader can start again after a quote that never closes."""
+
+    def __init__(self, source: Iterator[str]) -> None:
+        self.source = source
+        self.pending: list[str] = []
+        self.replay: list[str] = []
+        self.line = 0  # number of the last line handed out
+        self.first = 1  # number of pending[0]
+        self.done = False  # the source is exhausted and nothing is left to replay
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.replay:
+            text = self.replay.pop(0)
+        else:
+            try:
+                text = next(self.source)
+            except StopIteration:
+                self.done = True
+                raise
+        self.line += 1
+        self.pending.append(text)
+        return text
+
+    def mark(self) -> None:
+        """A new record starts with the next line."""
+        self.pending = []
+        self.first = self.line + 1
+
+    def after(self, i: int) -> bool:
+        """Whether any line follows ``pending[i]``."""
+        return i + 1 < len(self.pending) or bool(self.replay) or not self.done
+
+    def replay_after(self, i: int) -> None:
+        """Hand out again the pending lines after ``pending[i]``."""
+        self.replay = self.pending[i + 1 :] + self.replay
+        self.line = self.first + i
+        self.done = False
+
+
+def _open_quote(lines: list[str], delimiter: str) -> int | None:
+    """Index of the line in ``lines`` whose quoted field is still open at their end, or
+    None when every quote closes (the reading rules of ``csv`` in its default dialect)."""
+    opened: int | None = None
+    for i, text in enumerate(lines):
+        at_start, j = opened is None, 0
+        while j < len(text):
+            c = text[j]
+            if opened is not None:
+                if c == '"':
+                    if text.startswith('""', j):
+                        j += 1
+                    else:
+                        opened = None
+            elif c == '"' and at_start:
+                opened = i
+            at_start = c == delimiter or (c in "\r\n" and opened is None)
+            j += 1
+    return opened
 
 
 def _check_header(header: list[str], line: int, display: str) -> None:
