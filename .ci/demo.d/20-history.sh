@@ -10,9 +10,11 @@ step "$LOOMGIT" show support/summarize@1.0.0
 step "$LOOMGIT" render support/summarize@1.1 --var ticket="VPN is down"
 step "$LOOMGIT" diff support/summarize@1.0.0 support/summarize@1.1.1
 
-# a new prompt that includes a partial, then changes of every kind
+# a new prompt that includes a partial, then changes of every kind; partials/ sits beside
+# prompts/, so loomgit.yaml names it as a folder templates may include from
 mkdir -p prompts/support partials
 printf 'Answer in a calm, friendly tone.\n' > partials/tone.md
+printf 'includes: [partials/]\n' >> loomgit.yaml
 cat > prompts/support/triage.prompt <<'PROMPT'
 ---
 description: Route a support ticket to a team
