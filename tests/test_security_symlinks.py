@@ -98,3 +98,32 @@ def test_ci_reads_no_symlinked_prompt(tmp_path: Path) -> None:
         no_target(written)
     finally:
         fake.stop()
+
+
+@pytest.mark.parametrize("source", ["index", "worktree"])
+def test_the_commit_hook_refuses_a_staged_symlink(linked: GitRepo, cli: Any, source: str) -> None:
+    """The hook never writes a link's target into its snapshot, nor checks the link's
+    text (the path it points to) as if it were a prompt."""
+    linked.git("add", "-A")
+    args = ["hook", "check", "--source", source, "prompts/pw.prompt"]
+    r = cli(args, cwd=linked.path)
+    assert r.exit_code == 1, r.out + r.err
+    assert f"prompts/pw.prompt: error: {LINK}" in r.out.splitlines()
+    no_target(r.out, r.err)
+    r = cli(["hook", "check"], cwd=linked.path)  # the staged files, as the git hook runs it
+    assert r.exit_code == 1
+    assert f"prompts/pw.prompt: error: {LINK}" in r.out.splitlines()
+
+
+def test_the_commit_hook_reads_a_staged_file_whose_name_holds_a_newline(
+    repo: GitRepo, cli: Any
+) -> None:
+    """A name with a newline is read from the index like any other (it used to be
+    reported as not staged): the hook reports what is wrong with its content."""
+    name = "prompts/two\nlines.prompt"
+    repo.write({name: "---\nid: two-lines\nvariables: {a: string}\n---\n{{ b }}\n"})
+    repo.git("add", "-A")
+    r = cli(["hook", "check"], cwd=repo.path)
+    assert r.exit_code == 1
+    assert "not in the index" not in r.out
+    assert "'b'" in r.out and "prompts/two\\nlines.prompt" in r.out

@@ -19,17 +19,6 @@ def ls_files(root: str | Path) -> list[str]:
     return sorted(set(_paths(out)))
 
 
-def staged_entries(root: str | Path) -> dict[str, tuple[str, str]]:
-    """``{path: (mode, blob id)}`` of every stage-0 index entry (mode ``120000``: a symlink)."""
-    out: dict[str, tuple[str, str]] = {}
-    for rec in run(["ls-files", "-s", "-z"], root).split(b"\0"):
-        meta, _, path = rec.partition(b"\t")
-        parts = meta.split()
-        if len(parts) == 3 and parts[2] == b"0":
-            out[path.decode("utf-8", "surrogateescape")] = (parts[0].decode(), parts[1].decode())
-    return out
-
-
 def untracked(root: str | Path, specs: Sequence[str] = ()) -> list[str]:
     """Untracked files git does not ignore (under ``specs`` when given)."""
     args = ["ls-files", "-z", "--others", "--exclude-standard"]
@@ -59,12 +48,42 @@ def staged_paths(root: str | Path) -> list[str]:
     return _paths(run(["diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT"], root))
 
 
+SYMLINK_MODE = "120000"
+
+
+def staged_entries(
+    root: str | Path, paths: Sequence[str] | None = None
+) -> dict[str, tuple[str, str]]:
+    """``{path: (mode, blob id)}`` of the stage-0 index entries (mode ``120000``: a
+    symlink): all of them, or those of ``paths``. Names may hold any character (a newline
+    too): they are matched literally and read NUL-separated."""
+    args = ["ls-files", "-s", "-z"]
+    if paths is not None:
+        wanted = [p for p in dict.fromkeys(paths) if p]
+        if not wanted:
+            return {}
+        args += ["--", *(f":(literal){p}" for p in wanted)]
+    out = run(args, root)
+    entries: dict[str, tuple[str, str]] = {}
+    for rec in out.split(b"\0"):
+        meta, tab, name = rec.partition(b"\t")
+        fields = meta.decode("ascii", "replace").split()
+        if tab and len(fields) == 3 and fields[2] == "0":
+            entries[name.decode("utf-8", "surrogateescape")] = (fields[0], fields[1])
+    return entries
+
+
 def read_staged(root: str | Path, paths: Sequence[str]) -> dict[str, bytes]:
-    """Staged content of those of ``paths`` that are in the index, in one process."""
-    # ":0:" names stage 0 explicitly, so a path such as "1:notes.md" is not read as a stage
-    names = {p: f":0:{p}" for p in dict.fromkeys(paths) if p and "\n" not in p}
-    got = read_many(root, names.values())
-    return {p: data for p, n in names.items() if (data := got.get(n)) is not None}
+    """Staged content of those of ``paths`` that are regular files in the index (a staged
+    symlink is not content: see :func:`staged_symlinks`), read by blob id in one process."""
+    blobs = {p: b for p, (mode, b) in staged_entries(root, paths).items() if mode != SYMLINK_MODE}
+    got = read_many(root, blobs.values())
+    return {p: data for p, b in blobs.items() if (data := got.get(b)) is not None}
+
+
+def staged_symlinks(root: str | Path, paths: Sequence[str]) -> list[str]:
+    """Those of ``paths`` that the index holds as symlinks (mode 120000)."""
+    return [p for p, (mode, _) in staged_entries(root, paths).items() if mode == SYMLINK_MODE]
 
 
 def name_status(root: str | Path, base: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loomgit._git import index
 from loomgit.app.check import check
 from loomgit.app.hooks.snapshots import relpath, snapshot, staged_paths, suite_path
 from loomgit.config import Config
@@ -15,7 +16,7 @@ from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.suite import parse_suite
 from loomgit.findings import Finding, error
 from loomgit.prompt.discover import SUITE_SUFFIX, is_suite, match_any
-from loomgit.prompt.parse import decode, read_prompt
+from loomgit.prompt.parse import decode, read_prompt, symlink_error
 from loomgit.prompt.render import render_prompt, resolve_variables
 from loomgit.workspace import Workspace
 
@@ -127,8 +128,13 @@ def check_files(
         return CheckResult([])
     with snapshot(root, rels, source) as ws:
         result = check_snapshot(ws, rels)
-        if source != "index":
-            return result
+        missing = [p for p in rels if _is_target(ws.config, p) and not (ws.root / p).is_file()]
+        # a symlinked prompt or suite is never read (it could point anywhere): say so
+        if source == "index":
+            links = set(index.staged_symlinks(root, missing)) if missing else set()
+        else:
+            links = {p for p in missing if (root / p).is_symlink()}
+        refused = [error(p, None, symlink_error(p).message) for p in missing if p in links]
         # a named prompt or suite whose staged content cannot be read must not pass unseen
         unread = [
             error(
@@ -137,10 +143,11 @@ def check_files(
                 "not in the index: stage it (git add) or check the working "
                 "tree (--source worktree)",
             )
-            for p in rels
-            if _is_target(ws.config, p) and not (ws.root / p).is_file()
+            for p in missing
+            if p not in links and source == "index"
         ]
-        return CheckResult(unread + result.findings, result.checked, result.renders)
+        findings = refused + unread + result.findings
+        return CheckResult(findings, result.checked, result.renders)
 
 
 def _is_target(config: Config, path: str) -> bool:

@@ -74,7 +74,7 @@ def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterato
         data = {}
         for rel in wanted:
             full = root / rel
-            if full.is_file():
+            if full.is_file() and not full.is_symlink():  # a link is never read
                 try:
                     data[rel] = full.read_bytes()
                 except OSError:
@@ -111,7 +111,10 @@ def relpath(root: Path, path: str) -> str:
     p = Path(path)
     if not p.is_absolute():
         p = Path.cwd() / p
+    # folders resolved, the file itself never: a symlinked prompt is checked as the link
+    # it is, not as the file it points to
+    p = p.parent.resolve() / p.name
     try:
-        return p.resolve().relative_to(root.resolve()).as_posix()
+        return p.relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.replace(os.sep, "/")
