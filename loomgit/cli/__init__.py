@@ -11,7 +11,6 @@ import importlib.util
 import io
 import os
 import sys
-import traceback
 
 import click
 
@@ -110,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if e.exit_code == 2 else e.exit_code
     except LoomgitError as e:
         if debug:
+            import traceback  # start-up: only when --debug shows one
+
             traceback.print_exc()
         click.echo(f"loomgit: error: {term_text(e)}", err=True)
         return e.exit_code
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:  # a bug: say so, briefly
         if debug:
+            import traceback  # start-up: only when --debug shows one
+
             traceback.print_exc()
         else:
             click.echo(
