@@ -174,6 +174,8 @@ def pending_changes(
                         out[k] = None
             return out
 
+        staged: dict[str, tuple[str, str]] = {}
+
         def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
             if source == "worktree":
                 if (root / path).is_symlink():
@@ -182,10 +184,12 @@ def pending_changes(
                     return _WT + path, (root / path).read_bytes()
                 except OSError:
                     return None
-            mode = index.staged_entries(root).get(path, ("", ""))[0]
+            if not staged:  # the index, listed once for every include this commit reads
+                staged.update(index.staged_entries(root))
+            mode, blob = staged.get(path, ("", ""))
             if mode not in FILE_MODES:
                 return None
-            return reader.read_objects([f":{path}"]).get(f":{path}")
+            return reader.read_objects([blob]).get(blob)
 
         fork = h.state.fork()
         folder = Folder(repo.config, fork, read=read, fetch=fetch)
