@@ -224,33 +224,3 @@ def test_check_does_not_import_network_or_rich(sample_repo: GitRepo) -> None:
         [sys.executable, "-c", code], cwd=sample_repo.path, capture_output=True, text=True
     ).stdout
     assert "RC 0 []" in out
-
-
-def test_public_api_surface() -> None:
-    assert sorted(loomgit.__all__) == sorted(
-        [
-            "ConfigError",
-            "Finding",
-            "LoomgitError",
-            "Prompt",
-            "PromptError",
-            "RenderError",
-            "SandboxError",
-            "Variable",
-            "Workspace",
-            "__version__",
-            "experiment",
-            "load",
-            "load_config",
-            "parse_prompt",
-            "read_prompt",
-            "render",
-            "validate",
-        ]
-    )
-    for name in loomgit.__all__:
-        assert getattr(loomgit, name) is not None
-    p = loomgit.parse_prompt("---\nvariables: {who: string}\n---\nHi {{ who }}", "x.prompt")
-    assert loomgit.render(p, {"who": "you"}) == [{"role": "user", "content": "Hi you"}]
-    assert [f.level for f in loomgit.validate(p)] == []
-    assert (Path(loomgit.__file__).parent / "py.typed").exists()
