@@ -30,7 +30,7 @@ def test_init_scaffolds_and_never_overwrites(repo: GitRepo, cli) -> None:  # typ
         assert (repo.path / f).is_file()
     assert (repo.path / "loomgit.yaml").read_text() == "stages: [staging, production]\n"
     again = cli(["init"], cwd=repo.path)
-    assert again.out.count("skipped") == 5 and "created" not in again.out
+    assert again.out.count("skipped") == 10 and "created" not in again.out
     # the scaffold is valid as written
     assert cli(["check"], cwd=repo.path).exit_code == 0
 

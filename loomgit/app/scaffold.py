@@ -9,6 +9,7 @@ from loomgit import _git
 from loomgit.errors import UsageError
 from loomgit.prompt.discover import fixed_prefix
 from loomgit.prompt.parse import id_problem
+from loomgit.schemas import init_files as schema_files
 from loomgit.workspace import Workspace
 
 INIT_FILES = {
@@ -52,7 +53,8 @@ def _write_new(root: Path, rel: str, text: str) -> Written:
 def init(root: Path) -> list[Written]:
     """Scaffold a repository; existing files are never overwritten."""
     _git.require_repo(root)
-    return [_write_new(root, rel, template(name)) for rel, name in INIT_FILES.items()]
+    written = [_write_new(root, rel, template(name)) for rel, name in INIT_FILES.items()]
+    return written + [_write_new(root, rel, text) for rel, text in schema_files().items()]
 
 
 def new(ws: Workspace, prompt_id: str, description: str = "") -> Written:

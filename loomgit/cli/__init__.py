@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cost": ("batch", "cost", "Estimate the cost of a run or a suite."),
     "lineage": ("batch", "lineage", "Where a prompt's versions went and how they did."),
     "experiment": ("experiments", "experiment", "A/B experiments between prompt versions."),
+    "schema": ("schema", "schema", "Print the JSON Schema of a loomgit file format."),
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 RULES = ("all_pass", "majority_pass", "any_pass", "weighted")
 DEFAULT_THRESHOLD = 0.8
+WEIGHTED_KEYS = ("weighted", "threshold")  # keys of the {weighted: ..., threshold} form
 
 
 class GateError(ValueError):
@@ -55,7 +56,7 @@ def parse_gate(raw: Any, suite_threshold: Any = None) -> Gate:
             raise GateError(f"unknown gate {raw!r} (known: {', '.join(RULES)})")
         return Gate(raw, _threshold(suite_threshold))
     if isinstance(raw, dict) and "weighted" in raw:
-        unknown = set(raw) - {"weighted", "threshold"}
+        unknown = set(raw) - set(WEIGHTED_KEYS)
         if unknown:
             raise GateError(
                 f"unknown gate key(s) {', '.join(sorted(map(str, unknown)))} "

@@ -15,7 +15,7 @@ from loomgit.prompt.parts import VARIABLE_TYPES, OutputSpec, Variable
 
 _EMPTY_DEFAULTS: dict[str, Any] = {"string": "", "array": [], "object": {}}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_VARIABLE_KEYS = {"type", "required", "default", "enum", "description", "sample"}
+VARIABLE_KEYS = {"type", "required", "default", "enum", "description", "sample"}
 
 
 def parse_variables(raw: Any, path: str, line: int | None, meta_key: str) -> dict[str, Variable]:
@@ -41,7 +41,7 @@ def parse_variables(raw: Any, path: str, line: int | None, meta_key: str) -> dic
                 path=path,
                 line=vline,
             )
-        unknown = set(spec) - _VARIABLE_KEYS
+        unknown = set(spec) - VARIABLE_KEYS
         if unknown:
             raise PromptError(
                 f"variable {name!r}: unknown key(s) {', '.join(sorted(map(str, unknown)))}"

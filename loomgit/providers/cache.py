@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from loomgit.config import Config
 
 DEFAULT_TTL_S = 7 * 24 * 3600.0
+CACHE_KEYS = ("dir", "ttl", "enabled")  # the settings of loomgit.yaml's cache: section
 _TTL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FORMAT = 1
@@ -155,7 +156,7 @@ def cache_from_config(config: Config) -> ResponseCache | None:
     """The cache ``loomgit.yaml``'s ``cache:`` section describes (None when disabled)."""
     section = config.section("cache")
     for key in section:
-        if key not in ("dir", "ttl", "enabled"):
+        if key not in CACHE_KEYS:
             raise config_error(config, ("cache", key), "unknown setting; known: dir, ttl, enabled")
     if section.get("enabled", True) is False:
         return None
