@@ -165,6 +165,8 @@ def classify(block: str, data: Any) -> str | None:
     its keys; None for other tools' YAML. Raises on a mapping made only of loomgit keys
     that is none of them (an example that lost its way)."""
     first = block.lstrip().split("\n", 1)[0]
+    if first.startswith(schemas.MODELINE):  # names its schema
+        return PurePosixPath(first[len(schemas.MODELINE) :]).stem
     marker = re.match(r"#\s*([\w./*{}-]+)", first)
     if marker:
         name = PurePosixPath(marker.group(1).rstrip(":"))
@@ -233,6 +235,8 @@ def test_a_doc_example_of_loomgit_keys_that_fits_no_format_fails() -> None:
         classify("stages: [a]\nvariant: x\ncases_: 1\nprompt: a\n", {"prompt": "a", "limit": 1})
     assert classify("on: push\njobs: {}\n", {"on": "push", "jobs": {}}) is None
     assert classify("# pipelines/x.yaml\n", {"prompt": "a"}) == "pipeline"
+    modeline = schemas.modeline("experiment", "experiments/x.yaml")
+    assert classify(f"{modeline}\nprompt: a\n", {"prompt": "a"}) == "experiment"
 
 
 TEMPLATES = {
