@@ -17,6 +17,7 @@ import loomgit._yaml as _yaml
 from loomgit import config as config_mod
 from loomgit import schemas
 from loomgit.batch import pipeline as pipeline_mod
+from loomgit.batch.cost import parse_budget
 from loomgit.batch.inputs.record import FORMATS
 from loomgit.config import Config, GlobSpec, parse_config
 from loomgit.errors import LoomgitError
@@ -28,6 +29,7 @@ from loomgit.evals.suite import parse_suite
 from loomgit.experiments import model as experiment_model
 from loomgit.experiments.parse import parse_spec
 from loomgit.experiments.spec import settings as experiment_settings
+from loomgit.experiments.store import parse_url
 from loomgit.prompt import fields as prompt_fields
 from loomgit.prompt import validate as prompt_validate
 from loomgit.prompt.frontmatter import load_frontmatter, split_frontmatter
@@ -314,12 +316,24 @@ def validator_rejects(rel: str, kind: str, text: str) -> bool:
             cfg = parse_config(text, root, rel)
             cache_from_config(cfg)
             check_eval_config(cfg.section("eval"))
-            experiment_settings(cfg)
+            store = experiment_settings(cfg).get("store")
+            if store is not None:
+                parse_url(store)
+            budget = cfg.raw.get("budget")
+            parse_budget(
+                budget.get("run", budget.get("default")) if isinstance(budget, dict) else budget
+            )
             model = re.match(r"# model: (\S+)", text)
-            if model:
-                resolve_model(model.group(1), cfg, env={"MY_GATEWAY_KEY": "k"})
+            models = [model.group(1)] if model else [f"{name}/m" for name in cfg.providers]
+            keys = {
+                e["api_key_env"]: "k"
+                for e in cfg.providers.values()
+                if isinstance(e.get("api_key_env"), str)
+            }
+            for name in models:
+                resolve_model(name, cfg, env={"MY_GATEWAY_KEY": "k", **keys})
             return False
-    except LoomgitError:
+    except (LoomgitError, ValueError):
         return True
     return any(f.level == "error" for f in found)
 
