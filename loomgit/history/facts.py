@@ -18,8 +18,9 @@ from typing import Any
 from loomgit.errors import IncludeRefused, LoomgitError
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
+from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.model import MessageTemplate, Prompt, Variable, content_hash
-from loomgit.prompt.parse import as_mapping, check_body, message_sources
+from loomgit.prompt.parse import as_mapping, check_body, message_sources, parse_prompt
 from loomgit.prompt.render import interface, used_variables
 
 TextLoader = Callable[[str], "str | None"]
@@ -153,11 +154,12 @@ class FactsBuilder:
                 data, blocks = self._reader.read(fm_text, path) if fm_text else ({}, {})
                 meta = as_mapping(data, path)
                 var_block = blocks.get(variables_key(meta) or "")
+                prompty = path.endswith(".prompty")  # Prompty's inputs: read_fields reads them
                 fields = read_fields(
                     meta,
                     path,
-                    prompty=path.endswith(".prompty"),
-                    variables=self._variables(meta, var_block, path),
+                    prompty=prompty,
+                    variables=None if prompty else self._variables(meta, var_block, path),
                 )
                 other = {str(k): v for k, v in meta.items() if k not in _KNOWN_META}
                 got = _Meta(fields, other, meta)
@@ -205,8 +207,12 @@ class FactsBuilder:
             norm = text.replace("\r\n", "\n") if "\r" in text else text
             if norm.startswith("\ufeff"):
                 norm = norm[1:]
+            if is_ghmodels(path):  # a YAML format: the parser's own reading
+                return facts_from_prompt(parse_prompt(norm, path), load)
             fm_text, body, body_line = split_frontmatter(norm, path)
             m = self.meta(fm_text, path)
+            if m.fields.template != "jinja2":  # Mustache bodies are rewritten by the parser
+                return facts_from_prompt(parse_prompt(norm, path), load)
             msgs = self.messages(m, body, body_line, path)
         except LoomgitError as e:
             includes, missing = collect_includes([text], load)

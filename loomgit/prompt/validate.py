@@ -7,8 +7,10 @@ from typing import Any
 
 from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, error, warning
+from loomgit.prompt.ghmodels import KEYS as GH_KEYS
 from loomgit.prompt.includes import refusals
 from loomgit.prompt.model import Prompt
+from loomgit.prompt.prompty import PROMPTY_KEYS
 from loomgit.prompt.render import (
     IncludeLoader,
     render_prompt,
@@ -67,8 +69,9 @@ def validate_prompt(
     """Findings for one prompt: syntax, variables, sample, output schema, model name."""
     path, lines = prompt.path, prompt.meta_lines
     out: list[Finding] = []
+    known = {"prompty": PROMPTY_KEYS, "ghmodels": GH_KEYS}.get(prompt.kind, KNOWN_KEYS)
     for key in prompt.meta:
-        if key not in KNOWN_KEYS:
+        if key not in known:
             out.append(warning(path, lines.get(key), f"unknown frontmatter key {key!r}"))
     syntax = syntax_problems(prompt, loader)
     out += [error(path, ln, msg) for ln, msg in syntax]
