@@ -326,3 +326,16 @@ def test_bad_format_files_give_one_line(repo: GitRepo, cli, name: str) -> None: 
     assert r.exit_code == 1 and r.out == ""
     err = r.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"loomgit: error: bad/{name}:{line}: "), r.err
+
+
+def test_history_reads_a_body_by_the_format_of_its_file() -> None:
+    """One history pass over a .prompt and a .prompty with the same text: each is split
+    by its own format's rules (Prompty: leading text is a system message)."""
+    from loomgit.history.facts import FactsBuilder
+
+    text = "---\ndescription: same\n---\nYou are terse.\n\nuser:\n{{ q }}\n"
+    builder = FactsBuilder()
+    prompty = builder.from_text(text, "a.prompty")
+    plain = builder.from_text(text, "a.prompt")
+    assert prompty.ok and prompty.messages == (("system", "You are terse."), ("user", "{{ q }}"))
+    assert not plain.ok and "text before the first role line" in plain.error

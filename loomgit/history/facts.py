@@ -21,6 +21,7 @@ from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.model import MessageTemplate, Prompt, Variable, content_hash
 from loomgit.prompt.parse import as_mapping, check_body, message_sources, parse_prompt
+from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface, used_variables
 
 TextLoader = Callable[[str], "str | None"]
@@ -130,10 +131,10 @@ class FactsBuilder:
 
     def __init__(self) -> None:
         self._reader = FrontmatterReader()
-        self._meta: dict[str, _Meta | LoomgitError] = {}
+        self._meta: dict[Any, _Meta | LoomgitError] = {}
         self._used: dict[tuple[str, ...], frozenset[str]] = {}
         self._vars: dict[str, dict[str, Variable]] = {}
-        self._msgs: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._msgs: dict[Any, tuple[tuple[str, str], ...]] = {}
 
     def _variables(self, meta: dict[str, Any], block: str | None, path: str) -> Any:
         """The parsed variables block, shared by versions with the same block text."""
@@ -147,7 +148,8 @@ class FactsBuilder:
         return got
 
     def meta(self, fm_text: str | None, path: str) -> _Meta:
-        key = fm_text or ""
+        # a .prompty file reads the same frontmatter by Prompty's rules
+        key: Any = (fm_text or "", True) if path.endswith(".prompty") else fm_text or ""
         got = self._meta.get(key)
         if got is None:
             try:
@@ -190,11 +192,15 @@ class FactsBuilder:
         self, meta: _Meta, body: str, body_line: int, path: str
     ) -> tuple[tuple[str, str], ...]:
         """(role, source) of each message, after the parser's checks of the body."""
-        got = self._msgs.get(body)
+        key: Any = (body, True) if path.endswith(".prompty") else body
+        got = self._msgs.get(key)
         if got is None:
             check_body(meta.meta, body, body_line, path, {})
-            got = message_sources(body, body_line, path)
-            _bounded(self._msgs, body, got, 20_000)
+            if path.endswith(".prompty"):  # Prompty's own role-line rules
+                got = tuple((m.role, m.source) for m in prompty_body(body, body_line, path))
+            else:
+                got = message_sources(body, body_line, path)
+            _bounded(self._msgs, key, got, 20_000)
         elif "input" in meta.meta:
             check_body(meta.meta, body, body_line, path, {})
         return got

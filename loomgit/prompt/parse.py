@@ -17,6 +17,7 @@ from loomgit.prompt.frontmatter import split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels, parse_ghmodels
 from loomgit.prompt.model import MessageTemplate, Prompt
 from loomgit.prompt.placeholders import mustache_source
+from loomgit.prompt.prompty import split_body as prompty_body
 
 MAX_FILE_BYTES = 1_000_000
 ROLE_LINE = re.compile(r"^[ \t]*(system|user|assistant)[ \t]*:[ \t]*$", re.IGNORECASE)
@@ -221,7 +222,10 @@ def parse_prompt(text: str, path: str, *, prompt_id: str | None = None) -> Promp
         meta = as_mapping(_yaml.load(fm_text, path=path, line_offset=1), path)
     lines = {str(k): (_yaml.line_of(meta, k) or 1) + 1 for k in meta}  # file lines
     check_body(meta, body, body_line, path, lines)
-    messages = split_messages(body, body_line, path)
+    if path.endswith(".prompty"):
+        messages = prompty_body(body, body_line, path)  # Prompty's own role-line rules
+    else:
+        messages = split_messages(body, body_line, path)
     f = read_fields(meta, path, lines, prompty=path.endswith(".prompty"))
     if f.template == "mustache":
         messages = mustache_messages(messages, path)

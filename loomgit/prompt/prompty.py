@@ -23,7 +23,7 @@ from typing import Any
 
 import loomgit._yaml as _yaml
 from loomgit.errors import PromptError
-from loomgit.prompt.parts import OutputSpec, Variable
+from loomgit.prompt.parts import MessageTemplate, OutputSpec, Variable
 
 # Keys of the current, intermediate and legacy specifications, and loomgit's own.
 PROMPTY_KEYS = frozenset(
@@ -318,6 +318,42 @@ def template_format(raw: Any, path: str, line: int | None) -> str:
     )
 
 
+_ROLE_LINE = re.compile(r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*:[ \t]*$", re.IGNORECASE)
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+
+
+def _blank(text: str) -> bool:
+    return not _JINJA_COMMENT.sub("", text).strip()
+
+
+def split_body(body: str, body_line: int, path: str) -> tuple[MessageTemplate, ...]:
+    """Messages of a Prompty body, as Prompty's chat parser splits it: at role lines
+    (``system:``, also written ``# system:``); text before the first role line, or a body
+    without any, is a ``system`` message."""
+    lines = body.split("\n")
+    starts = [(i, m.group(1).lower()) for i, ln in enumerate(lines) if (m := _ROLE_LINE.match(ln))]
+    bounds = [(i + 1, role) for i, role in starts]
+    first = starts[0][0] if starts else len(lines)
+    if not _blank("\n".join(lines[:first])):
+        bounds.insert(0, (0, "system"))
+    out = []
+    for n, (begin, role) in enumerate(bounds):
+        end = bounds[n + 1][0] - 1 if n + 1 < len(bounds) else len(lines)
+        chunk = lines[begin:end]
+        src = "\n".join(chunk).strip("\n")
+        if _blank(src):
+            raise PromptError(
+                f"role line '{role}:' has no message after it",
+                path=path,
+                line=body_line + begin - 1,
+            )
+        lead = 0
+        while lead < len(chunk) and not chunk[lead].strip():
+            lead += 1
+        out.append(MessageTemplate(role, src, body_line + begin + lead))
+    return tuple(out)
+
+
 def tags_of(meta: Mapping[str, Any]) -> Any:
     tags = meta.get("tags")
     if tags is None and isinstance(meta.get("metadata"), dict):
@@ -332,6 +368,7 @@ __all__ = [
     "is_reference",
     "model_and_params",
     "outputs",
+    "split_body",
     "tags_of",
     "template_format",
 ]
