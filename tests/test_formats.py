@@ -339,3 +339,20 @@ def test_history_reads_a_body_by_the_format_of_its_file() -> None:
     plain = builder.from_text(text, "a.prompt")
     assert prompty.ok and prompty.messages == (("system", "You are terse."), ("user", "{{ q }}"))
     assert not plain.ok and "text before the first role line" in plain.error
+
+
+def test_github_models_extra_keys_are_accepted_with_a_warning(repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    repo.commit(
+        "x",
+        {
+            "loomgit.yaml": 'prompts:\n  - "prompts/*.prompt.yml"\n',
+            "prompts/x.prompt.yml": "name: X\nmodelParameter:\n  temperature: 1\n"
+            "messages:\n  - role: user\n    content: Hello\n",
+        },
+    )
+    r = cli(["check"], cwd=repo.path)
+    assert r.exit_code == 0, r.out
+    assert (
+        "prompts/x.prompt.yml:2: warning: unknown key 'modelParameter'; did you mean "
+        "'modelParameters'?"
+    ) in r.out

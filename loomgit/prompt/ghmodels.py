@@ -27,16 +27,18 @@ from loomgit.prompt.model import MessageTemplate, OutputSpec, Prompt
 from loomgit.prompt.placeholders import github_source
 
 SUFFIXES = (".prompt.yml", ".prompt.yaml")
-KEYS = (
-    "name",
-    "description",
-    "model",
-    "modelParameters",
-    "responseFormat",
-    "jsonSchema",
-    "messages",
-    "testData",
-    "evaluators",
+KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "model",
+        "modelParameters",
+        "responseFormat",
+        "jsonSchema",
+        "messages",
+        "testData",
+        "evaluators",
+    }
 )
 PARAMS = {"maxTokens": "max_tokens", "temperature": "temperature", "topP": "top_p"}
 ROLES = ("system", "user", "assistant")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Collection
 from typing import Any
 
 from loomgit.errors import LoomgitError
@@ -39,6 +41,13 @@ KNOWN_KEYS = {
 }
 
 
+def _unknown_key(kind: str, key: str, known: Collection[str]) -> str:
+    if kind != "ghmodels":
+        return f"unknown frontmatter key {key!r}"
+    close = difflib.get_close_matches(str(key), sorted(known), n=1)
+    return f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+
+
 def _line_of_name(prompt: Prompt, name: str) -> int | None:
     pat = re.compile(r"\b" + re.escape(name) + r"\b")
     for m in prompt.messages:
@@ -69,10 +78,12 @@ def validate_prompt(
     """Findings for one prompt: syntax, variables, sample, output schema, model name."""
     path, lines = prompt.path, prompt.meta_lines
     out: list[Finding] = []
-    known = {"prompty": PROMPTY_KEYS, "ghmodels": GH_KEYS}.get(prompt.kind, KNOWN_KEYS)
+    known: Collection[str] = {"prompty": PROMPTY_KEYS, "ghmodels": GH_KEYS}.get(
+        prompt.kind, KNOWN_KEYS
+    )
     for key in prompt.meta:
         if key not in known:
-            out.append(warning(path, lines.get(key), f"unknown frontmatter key {key!r}"))
+            out.append(warning(path, lines.get(key), _unknown_key(prompt.kind, key, known)))
     syntax = syntax_problems(prompt, loader)
     out += [error(path, ln, msg) for ln, msg in syntax]
     if syntax:
