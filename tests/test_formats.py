@@ -356,3 +356,19 @@ def test_github_models_extra_keys_are_accepted_with_a_warning(repo: GitRepo, cli
         "prompts/x.prompt.yml:2: warning: unknown key 'modelParameter'; did you mean "
         "'modelParameters'?"
     ) in r.out
+
+
+def test_prompty_legacy_type_is_open_current_kind_is_not(repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    """Prompty 1 does not restrict an input's ``type``; Prompty 2 lists the kinds."""
+    body = "---\ninputs:\n  history:\n    {key}: chat_history\n---\nuser:\n{{{{ history }}}}\n"
+    repo.commit(
+        "x",
+        {
+            "loomgit.yaml": "prompts:\n  - '*.prompty'\n",
+            "legacy.prompty": body.format(key="type"),
+            "current.prompty": body.format(key="kind"),
+        },
+    )
+    assert cli(["check", "legacy.prompty"], cwd=repo.path).exit_code == 0
+    r = cli(["check", "current.prompty"], cwd=repo.path)
+    assert r.exit_code == 1 and "current.prompty:3: error: input 'history': unknown kind" in r.out

@@ -70,6 +70,20 @@ _KINDS = {
     "object": "object",
     "dict": "object",
 }
+# Prompty 2's SimpleTypes
+PROMPTY_KINDS = (
+    "string",
+    "integer",
+    "float",
+    "boolean",
+    "array",
+    "object",
+    "union",
+    "thread",
+    "image",
+    "audio",
+    "file",
+)
 _ANY_KINDS = {"union", "thread", "image", "audio", "file", "any"}
 _JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object"}
 # Prompty 2 ``model.options`` (camelCase) -> loomgit params (the OpenAI names)
@@ -188,11 +202,10 @@ def _kind(spec: Mapping[str, Any], name: str, path: str, line: int, key: str) ->
     kind = str(raw)
     if kind in _KINDS:
         return _KINDS[kind]
-    if kind in _ANY_KINDS:
-        return "any"
+    if kind in _ANY_KINDS or "kind" not in spec:
+        return "any"  # the legacy specification leaves an input's type open
     raise PromptError(
-        f"{key} {name!r}: unknown kind {kind!r} (one of "
-        f"{', '.join(sorted({*_KINDS, *_ANY_KINDS} - {'str', 'int', 'bool', 'list', 'dict'}))})",
+        f"{key} {name!r}: unknown kind {kind!r} (one of {', '.join(PROMPTY_KINDS)})",
         path=path,
         line=line,
     )
