@@ -239,7 +239,11 @@ def parse_ghmodels(text: str, path: str, prompt_id: str) -> Prompt:
         sample=sample,
         tags=(),
         meta=meta,
-        meta_lines={str(k): _line(data, k, 1) or 1 for k in data},
+        meta_lines={
+            **{str(k): _line(data, k, 1) or 1 for k in data},
+            "output": _line(data, "jsonSchema", None) or _line(data, "responseFormat", 1) or 1,
+            "sample": _line(data, "testData", 1) or 1,
+        },
         kind="ghmodels",
         body_line=_line(data, "messages", 1) or 1,
     )
