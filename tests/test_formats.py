@@ -61,6 +61,12 @@ PROMPTY = {
         },
         "You are helping Jane Doe to find answers",
     ),
+    "markdown_roles": (
+        "openai/gpt-4o-mini",
+        {},
+        {"question": ("string", False, "")},
+        "How do I reset my password?",
+    ),
     "legacy_basic": (
         "openai/gpt-35-turbo",
         {"max_tokens": 128, "temperature": 0.2},
@@ -157,6 +163,8 @@ def test_prompty_model_params_variables_and_render(formats_repo: GitRepo, cli, p
     data = json.loads(r.out)
     assert (data["model"], data["params"]) == (model, params)
     assert text in "\n".join(m["content"] for m in data["messages"])
+    if pid == "markdown_roles":
+        assert [m["role"] for m in data["messages"]] == ["system", "user", "assistant", "user"]
     shown = json.loads(cli(["show", pid, "--json"], cwd=formats_repo.path).out)
     got = shown.get("variables") or shown.get("prompt", {}).get("variables")
     if pid == "legacy_basic":  # no inputs: the names the template uses
@@ -339,6 +347,8 @@ def test_history_reads_a_body_by_the_format_of_its_file() -> None:
     plain = builder.from_text(text, "a.prompt")
     assert prompty.ok and prompty.messages == (("system", "You are terse."), ("user", "{{ q }}"))
     assert not plain.ok and "text before the first role line" in plain.error
+    attrs = builder.from_text('# System:\nA\nuser[name="ada", n=2]:\nB\n', "b.prompty")
+    assert attrs.messages == (("system", "A"), ("user", "B"))
 
 
 def test_github_models_extra_keys_are_accepted_with_a_warning(repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]

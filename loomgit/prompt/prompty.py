@@ -331,7 +331,9 @@ def template_format(raw: Any, path: str, line: int | None) -> str:
     )
 
 
-_ROLE_LINE = re.compile(r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*:[ \t]*$", re.IGNORECASE)
+_ROLE_LINE = re.compile(
+    r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*(?:\[[^\]\n]*\])?[ \t]*:[ \t]*$", re.IGNORECASE
+)
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 
 
@@ -341,7 +343,8 @@ def _blank(text: str) -> bool:
 
 def split_body(body: str, body_line: int, path: str) -> tuple[MessageTemplate, ...]:
     """Messages of a Prompty body, as Prompty's chat parser splits it: at role lines
-    (``system:``, also written ``# system:``); text before the first role line, or a body
+    (``system:``, also written ``# system:`` or with attributes ``system[key=value]:``,
+    which are ignored); text before the first role line, or a body
     without any, is a ``system`` message."""
     lines = body.split("\n")
     starts = [(i, m.group(1).lower()) for i, ln in enumerate(lines) if (m := _ROLE_LINE.match(ln))]
