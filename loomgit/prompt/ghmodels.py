@@ -202,6 +202,27 @@ def check_suite_part(data: dict[str, Any], path: str) -> None:
                 )
 
 
+def test_data_problems(text: str, path: str, used: set[str]) -> list[tuple[int | None, str]]:
+    """(line, message) for each ``testData`` item that leaves a placeholder unset: its
+    case cannot render (``gh models`` would send the ``{{name}}`` text)."""
+    try:
+        tests = load_data(text, path).get("testData")
+    except PromptError:
+        return []
+    out: list[tuple[int | None, str]] = []
+    for i, item in enumerate(tests if isinstance(tests, list) else []):
+        missing = sorted(used - set(item)) if isinstance(item, dict) else []
+        if missing:
+            out.append(
+                (
+                    _line(tests, i, None),
+                    f"testData item {i + 1} does not set {', '.join(map(repr, missing))}, "
+                    "which the messages use",
+                )
+            )
+    return out
+
+
 def load_data(text: str, path: str) -> dict[str, Any]:
     data = _yaml.load(text, path=path)
     if not isinstance(data, dict):
@@ -258,4 +279,5 @@ __all__ = [
     "is_ghmodels",
     "load_data",
     "parse_ghmodels",
+    "test_data_problems",
 ]

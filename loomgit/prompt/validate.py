@@ -10,6 +10,7 @@ from typing import Any
 from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, error, warning
 from loomgit.prompt.ghmodels import KEYS as GH_KEYS
+from loomgit.prompt.ghmodels import test_data_problems
 from loomgit.prompt.includes import refusals
 from loomgit.prompt.model import Prompt
 from loomgit.prompt.prompty import PROMPTY_KEYS
@@ -95,6 +96,8 @@ def validate_prompt(
             return out
 
     used = used_variables(prompt, loader)
+    if prompt.kind == "ghmodels":
+        out += [error(path, ln, msg) for ln, msg in test_data_problems(prompt.text, path, used)]
     if prompt.variables is not None:
         for name in sorted(used - set(prompt.variables)):
             out.append(
