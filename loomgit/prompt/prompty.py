@@ -147,6 +147,8 @@ def model_and_params(raw: Any) -> tuple[str | None, dict[str, Any]]:
     for key in ("azure_deployment", "name", "model"):
         if not mid:
             mid = _value(conf.get(key))
+    if not mid:  # an intermediate shape kept the deployment under connection
+        mid = _value(conn.get("azure_deployment"))
     provider = _value(raw.get("provider")) or _value(conn.get("provider"))
     provider = provider or _value(conf.get("type")) or "openai"
     provider = str(provider).replace("azure_openai", "openai")
