@@ -16,7 +16,7 @@ from loomgit.prompt.fields import parse_variables, prompty_model, read_fields
 from loomgit.prompt.frontmatter import split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels, parse_ghmodels
 from loomgit.prompt.model import MessageTemplate, Prompt
-from loomgit.prompt.placeholders import mustache_source
+from loomgit.prompt.placeholders import mustache_messages
 from loomgit.prompt.prompty import split_body as prompty_body
 
 MAX_FILE_BYTES = 1_000_000
@@ -183,16 +183,6 @@ def check_body(
         raise PromptError(
             "prompt has frontmatter but no body", path=path, line=max(body_line - 1, 1)
         )
-
-
-def mustache_messages(
-    messages: tuple[MessageTemplate, ...], path: str
-) -> tuple[MessageTemplate, ...]:
-    """Messages of a Prompty ``template: mustache`` file as variable-only Jinja sources."""
-    return tuple(
-        MessageTemplate(m.role, mustache_source(m.source, path, m.line)[0], m.line)
-        for m in messages
-    )
 
 
 def as_mapping(meta: Any, path: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from loomgit.errors import PromptError
+from loomgit.prompt.parts import MessageTemplate
 
 # GitHub Models: exactly ``{{name}}`` (gh models replaces the literal string "{{" + key + "}}")
 _GH = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}")
@@ -58,4 +59,14 @@ def mustache_source(text: str, path: str, line: int) -> tuple[str, list[str]]:
     return _convert(text, _MUSTACHE)
 
 
-__all__ = ["github_source", "mustache_source"]
+def mustache_messages(
+    messages: tuple[MessageTemplate, ...], path: str
+) -> tuple[MessageTemplate, ...]:
+    """Messages of a Prompty ``template: mustache`` file as variable-only Jinja sources."""
+    return tuple(
+        MessageTemplate(m.role, mustache_source(m.source, path, m.line)[0], m.line)
+        for m in messages
+    )
+
+
+__all__ = ["github_source", "mustache_messages", "mustache_source"]
