@@ -62,6 +62,8 @@ def _prompt_files() -> list[Path]:
     files = {
         *CORPUS.rglob("*.prompt"),
         *CORPUS.rglob("*.prompty"),
+        *CORPUS.rglob("*.prompt.yml"),
+        *CORPUS.rglob("*.prompt.yaml"),
         *(ROOT / "tests").rglob("*.prompt"),
         *(ROOT / "templates").rglob("*.prompt"),
     }

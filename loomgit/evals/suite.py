@@ -20,6 +20,7 @@ from loomgit.evals.assertions import spec_problem
 from loomgit.evals.assertions.python import PYTHON_WARNING, uses_python
 from loomgit.evals.distribution import DistributionError, parse_check
 from loomgit.evals.gates import GateError, parse_gate
+from loomgit.evals.ghsuite import load_ghsuite
 from loomgit.evals.suite_model import (
     CASE_KEYS,
     DEFAULT_KEYS,
@@ -264,6 +265,8 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
 
     With ``cache_dir``, a valid suite's parse is kept there keyed by the sha256 of its
     text: YAML with line numbers is slow to parse (about 1 ms a case), JSON is not."""
+    if display.endswith((".prompt.yml", ".prompt.yaml")):
+        return load_ghsuite(full, display)  # a GitHub Models file: testData + evaluators
     text = read_suite_text(full, display)
     key = None
     if cache_dir is not None:

@@ -12,9 +12,11 @@ from loomgit._git import git_dir, index
 from loomgit._git.refs import head_commit as _head_commit
 from loomgit._git.refs import resolve_commit
 from loomgit.errors import IncludeRefused, UsageError
+from loomgit.evals.ghsuite import has_test_data
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import Suite, load_suite, parse_suite, read_suite_text
 from loomgit.prompt.discover import PromptFile, is_suite, list_files, symlinked
+from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.jinja import referenced_templates
 from loomgit.prompt.parse import symlink_error
 from loomgit.refs import resolve
@@ -53,6 +55,8 @@ def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef
         if pf.suite_path in suites:
             refs.append(SuiteRef(pf, pf.suite_path))
             owned.add(pf.suite_path)
+        elif is_ghmodels(pf.path) and has_test_data(ws.root / pf.path):
+            refs.append(SuiteRef(pf, pf.path))  # its testData + evaluators are its suite
     for s in suites:
         if s in owned:
             continue

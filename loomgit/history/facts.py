@@ -18,8 +18,10 @@ from typing import Any
 from loomgit.errors import IncludeRefused, LoomgitError
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
+from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.model import MessageTemplate, Prompt, Variable, content_hash
-from loomgit.prompt.parse import as_mapping, check_body, message_sources
+from loomgit.prompt.parse import as_mapping, check_body, message_sources, parse_prompt
+from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface, used_variables
 
 TextLoader = Callable[[str], "str | None"]
@@ -129,10 +131,10 @@ class FactsBuilder:
 
     def __init__(self) -> None:
         self._reader = FrontmatterReader()
-        self._meta: dict[str, _Meta | LoomgitError] = {}
+        self._meta: dict[Any, _Meta | LoomgitError] = {}
         self._used: dict[tuple[str, ...], frozenset[str]] = {}
         self._vars: dict[str, dict[str, Variable]] = {}
-        self._msgs: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._msgs: dict[Any, tuple[tuple[str, str], ...]] = {}
 
     def _variables(self, meta: dict[str, Any], block: str | None, path: str) -> Any:
         """The parsed variables block, shared by versions with the same block text."""
@@ -146,18 +148,20 @@ class FactsBuilder:
         return got
 
     def meta(self, fm_text: str | None, path: str) -> _Meta:
-        key = fm_text or ""
+        # a .prompty file reads the same frontmatter by Prompty's rules
+        key: Any = (fm_text or "", True) if path.endswith(".prompty") else fm_text or ""
         got = self._meta.get(key)
         if got is None:
             try:
                 data, blocks = self._reader.read(fm_text, path) if fm_text else ({}, {})
                 meta = as_mapping(data, path)
                 var_block = blocks.get(variables_key(meta) or "")
+                prompty = path.endswith(".prompty")  # Prompty's inputs: read_fields reads them
                 fields = read_fields(
                     meta,
                     path,
-                    prompty=path.endswith(".prompty"),
-                    variables=self._variables(meta, var_block, path),
+                    prompty=prompty,
+                    variables=None if prompty else self._variables(meta, var_block, path),
                 )
                 other = {str(k): v for k, v in meta.items() if k not in _KNOWN_META}
                 got = _Meta(fields, other, meta)
@@ -188,11 +192,15 @@ class FactsBuilder:
         self, meta: _Meta, body: str, body_line: int, path: str
     ) -> tuple[tuple[str, str], ...]:
         """(role, source) of each message, after the parser's checks of the body."""
-        got = self._msgs.get(body)
+        key: Any = (body, True) if path.endswith(".prompty") else body
+        got = self._msgs.get(key)
         if got is None:
             check_body(meta.meta, body, body_line, path, {})
-            got = message_sources(body, body_line, path)
-            _bounded(self._msgs, body, got, 20_000)
+            if path.endswith(".prompty"):  # Prompty's own role-line rules
+                got = tuple((m.role, m.source) for m in prompty_body(body, body_line, path))
+            else:
+                got = message_sources(body, body_line, path)
+            _bounded(self._msgs, key, got, 20_000)
         elif "input" in meta.meta:
             check_body(meta.meta, body, body_line, path, {})
         return got
@@ -205,8 +213,12 @@ class FactsBuilder:
             norm = text.replace("\r\n", "\n") if "\r" in text else text
             if norm.startswith("\ufeff"):
                 norm = norm[1:]
+            if is_ghmodels(path):  # a YAML format: the parser's own reading
+                return facts_from_prompt(parse_prompt(norm, path), load)
             fm_text, body, body_line = split_frontmatter(norm, path)
             m = self.meta(fm_text, path)
+            if m.fields.template != "jinja2":  # Mustache bodies are rewritten by the parser
+                return facts_from_prompt(parse_prompt(norm, path), load)
             msgs = self.messages(m, body, body_line, path)
         except LoomgitError as e:
             includes, missing = collect_includes([text], load)

@@ -18,7 +18,7 @@ from loomgit.prompt.parse import default_id, read_prompt, strip_ext, symlink_err
 if TYPE_CHECKING:
     from loomgit.prompt.model import Prompt
 
-PROMPT_SUFFIXES = (".prompt", ".prompty", ".md", ".txt")
+PROMPT_SUFFIXES = (".prompt", ".prompty", ".md", ".txt", ".prompt.yml", ".prompt.yaml")
 SUITE_SUFFIX = ".tests.yaml"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import loomgit._yaml as _yaml
 from loomgit.errors import PromptError
+from loomgit.prompt import prompty as _prompty
 from loomgit.prompt.parts import VARIABLE_TYPES, OutputSpec, Variable
 
 _EMPTY_DEFAULTS: dict[str, Any] = {"string": "", "array": [], "object": {}}
@@ -104,6 +105,7 @@ class Fields:
     tags: tuple[str, ...]
     description: str
     prompty: bool  # a Prompty ``model:`` mapping
+    template: str = "jinja2"  # jinja2 | mustache (Prompty's ``template:``)
 
 
 def variables_key(meta: Mapping[str, Any]) -> str | None:
@@ -120,6 +122,8 @@ def read_fields(
 ) -> Fields:
     """The fields of a frontmatter mapping; raises :class:`PromptError` at the key's line.
     ``prompty``: the file is a ``.prompty`` one; ``variables``: already parsed ones."""
+    if prompty:
+        return read_prompty(meta, path, lines or {})
     at = (lines or {}).get
     var_key = variables_key(meta)
     if var_key and variables is None:
@@ -171,6 +175,67 @@ def read_fields(
         tags=tuple(str(t) for t in tags),
         description=str(desc),
         prompty=prompty,
+    )
+
+
+def read_prompty(meta: Mapping[str, Any], path: str, lines: Mapping[str, int]) -> Fields:
+    """The fields of a ``.prompty`` file's frontmatter (:mod:`loomgit.prompt.prompty`);
+    loomgit's own keys (``variables``, ``params``, ``output``, ``sample``) win over
+    Prompty's."""
+    at = lines.get
+    _prompty.check_keys(meta, path, lines)
+    model, params = _prompty.model_and_params(meta.get("model"))
+    if "params" in meta:
+        if not isinstance(meta["params"], dict):
+            raise PromptError(
+                "params must be a mapping such as {temperature: 0.2}", path=path, line=at("params")
+            )
+        params = {**params, **_yaml.plain(meta["params"])}
+    variables: dict[str, Variable] | None = None
+    samples: dict[str, Any] = {}
+    if "variables" in meta:
+        variables = parse_variables(meta["variables"], path, at("variables"), "variables")
+    else:
+        for key in ("inputs", "inputSchema"):
+            if key in meta:
+                variables, samples = _prompty.inputs(meta[key], path, at(key), key)
+                break
+    output = None
+    if "output" in meta:
+        output = _output(meta, path, at("output"))
+    else:
+        for key in ("outputs", "outputSchema"):
+            if key in meta:
+                output = _prompty.outputs(meta[key], path, at(key), key)
+                break
+    sample = meta.get("sample")
+    if isinstance(sample, str):
+        sample = None  # a file name or ${file:...}: not followed
+    if sample is not None and not isinstance(sample, dict):
+        raise PromptError(
+            "sample must be a mapping of variable values (or a file name, which loomgit "
+            "does not read)",
+            path=path,
+            line=at("sample"),
+        )
+    if sample is not None or samples:
+        sample = {**samples, **_yaml.plain(sample or {})}
+    tags = _prompty.tags_of(meta)
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list):
+        raise PromptError("tags must be a list", path=path, line=at("tags") or at("metadata"))
+    desc = meta.get("description") or meta.get("name") or meta.get("displayName") or ""
+    return Fields(
+        model=model,
+        params=params,
+        variables=variables,
+        output=output,
+        sample=sample,
+        tags=tuple(str(t) for t in tags),
+        description=str(desc),
+        prompty=True,
+        template=_prompty.template_format(meta.get("template"), path, at("template")),
     )
 
 

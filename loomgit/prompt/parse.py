@@ -14,7 +14,10 @@ import loomgit._yaml as _yaml
 from loomgit.errors import PromptError
 from loomgit.prompt.fields import parse_variables, prompty_model, read_fields
 from loomgit.prompt.frontmatter import split_frontmatter
+from loomgit.prompt.ghmodels import is_ghmodels, parse_ghmodels
 from loomgit.prompt.model import MessageTemplate, Prompt
+from loomgit.prompt.placeholders import mustache_messages
+from loomgit.prompt.prompty import split_body as prompty_body
 
 MAX_FILE_BYTES = 1_000_000
 ROLE_LINE = re.compile(r"^[ \t]*(system|user|assistant)[ \t]*:[ \t]*$", re.IGNORECASE)
@@ -90,7 +93,7 @@ def read_prompt(
 
 
 def strip_ext(path: str) -> str:
-    return re.sub(r"\.[^./]+$", "", path.replace("\\", "/"))
+    return re.sub(r"(?:\.prompt\.ya?ml|\.[^./]+)$", "", path.replace("\\", "/"))
 
 
 def default_id(path: str) -> str:
@@ -198,14 +201,24 @@ def parse_prompt(text: str, path: str, *, prompt_id: str | None = None) -> Promp
     if not text.strip():
         raise PromptError("empty prompt file", path=path)
     text = text.replace("\r\n", "\n")
+    if is_ghmodels(path):
+        gid = prompt_id or default_id(path)
+        if problem := id_problem(gid):
+            raise PromptError(problem, path=path)
+        return parse_ghmodels(text, path, gid)
     fm_text, body, body_line = split_frontmatter(text, path)
     meta: dict[str, Any] = {}
     if fm_text is not None:
         meta = as_mapping(_yaml.load(fm_text, path=path, line_offset=1), path)
     lines = {str(k): (_yaml.line_of(meta, k) or 1) + 1 for k in meta}  # file lines
     check_body(meta, body, body_line, path, lines)
-    messages = split_messages(body, body_line, path)
+    if path.endswith(".prompty"):
+        messages = prompty_body(body, body_line, path)  # Prompty's own role-line rules
+    else:
+        messages = split_messages(body, body_line, path)
     f = read_fields(meta, path, lines, prompty=path.endswith(".prompty"))
+    if f.template == "mustache":
+        messages = mustache_messages(messages, path)
     if f.prompty:
         kind = "prompty"
     elif fm_text is None and not path.endswith((".prompt", ".prompty")):

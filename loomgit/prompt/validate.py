@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Collection
 from typing import Any
 
 from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, error, warning
+from loomgit.prompt.ghmodels import KEYS as GH_KEYS
+from loomgit.prompt.ghmodels import test_data_problems
 from loomgit.prompt.includes import refusals
 from loomgit.prompt.model import Prompt
+from loomgit.prompt.prompty import PROMPTY_KEYS
 from loomgit.prompt.render import (
     IncludeLoader,
     render_prompt,
@@ -35,6 +40,13 @@ KNOWN_KEYS = {
     "outputs",
     "template",
 }
+
+
+def _unknown_key(kind: str, key: str, known: Collection[str]) -> str:
+    if kind != "ghmodels":
+        return f"unknown frontmatter key {key!r}"
+    close = difflib.get_close_matches(str(key), sorted(known), n=1)
+    return f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
 def _line_of_name(prompt: Prompt, name: str) -> int | None:
@@ -67,9 +79,12 @@ def validate_prompt(
     """Findings for one prompt: syntax, variables, sample, output schema, model name."""
     path, lines = prompt.path, prompt.meta_lines
     out: list[Finding] = []
+    known: Collection[str] = {"prompty": PROMPTY_KEYS, "ghmodels": GH_KEYS}.get(
+        prompt.kind, KNOWN_KEYS
+    )
     for key in prompt.meta:
-        if key not in KNOWN_KEYS:
-            out.append(warning(path, lines.get(key), f"unknown frontmatter key {key!r}"))
+        if key not in known:
+            out.append(warning(path, lines.get(key), _unknown_key(prompt.kind, key, known)))
     syntax = syntax_problems(prompt, loader)
     out += [error(path, ln, msg) for ln, msg in syntax]
     if syntax:
@@ -81,6 +96,8 @@ def validate_prompt(
             return out
 
     used = used_variables(prompt, loader)
+    if prompt.kind == "ghmodels":
+        out += [error(path, ln, msg) for ln, msg in test_data_problems(prompt.text, path, used)]
     if prompt.variables is not None:
         for name in sorted(used - set(prompt.variables)):
             out.append(
