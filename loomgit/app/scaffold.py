@@ -39,7 +39,7 @@ class Written:
     created: bool  # False: it existed and was left alone
 
 
-def _write_new(root: Path, rel: str, text: str) -> Written:
+def write_new(root: Path, rel: str, text: str) -> Written:
     target = root / rel
     if target.exists():
         return Written(rel, False)
@@ -52,7 +52,7 @@ def _write_new(root: Path, rel: str, text: str) -> Written:
 def init(root: Path) -> list[Written]:
     """Scaffold a repository; existing files are never overwritten."""
     _git.require_repo(root)
-    return [_write_new(root, rel, template(name)) for rel, name in INIT_FILES.items()]
+    return [write_new(root, rel, template(name)) for rel, name in INIT_FILES.items()]
 
 
 def new(ws: Workspace, prompt_id: str, description: str = "") -> Written:
@@ -71,7 +71,7 @@ def new(ws: Workspace, prompt_id: str, description: str = "") -> Written:
         ext = ".prompt"
     rel = f"{fixed_prefix(spec.glob)}{prompt_id}{ext}"
     text = template("new.prompt").replace("@@DESCRIPTION@@", description or f"{prompt_id} prompt")
-    written = _write_new(ws.root, rel, text)
+    written = write_new(ws.root, rel, text)
     if not written.created:
         raise UsageError(f"{rel} already exists; not overwritten")
     return written
