@@ -10,7 +10,7 @@ from pathlib import Path
 
 from loomgit._git import index
 from loomgit.app.check import check
-from loomgit.app.hooks.snapshots import relpath, snapshot, staged_paths, suite_path
+from loomgit.app.hooks.snapshots import relpaths, snapshot, staged_paths, suite_path
 from loomgit.config import Config
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.suite import parse_suite
@@ -124,7 +124,7 @@ def check_files(
         if source != "index":
             raise UsageError("name the files to check, or check the index")
         paths = staged_paths(root)
-    rels = [relpath(root, p) for p in paths]
+    rels = relpaths(root, paths)
     if not rels:
         return CheckResult([])
     # files named by a caller (the pre-commit framework passes every staged file, or

@@ -132,13 +132,34 @@ def _lazy_loader(root: Path, snap: Path, source: str) -> IncludeLoader:
 
 def relpath(root: Path, path: str) -> str:
     """``path`` (absolute, or relative to the current folder) relative to ``root``."""
-    p = Path(path)
-    if not p.is_absolute():
-        p = Path.cwd() / p
-    # folders resolved, the file itself never: a symlinked prompt is checked as the link
-    # it is, not as the file it points to
-    p = p.parent.resolve() / p.name
-    try:
-        return p.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.replace(os.sep, "/")
+    return relpaths(root, [path])[0]
+
+
+def relpaths(root: Path, paths: Sequence[str]) -> list[str]:
+    """:func:`relpath` of each of ``paths``, resolving each folder once (the pre-commit
+    framework may pass every file of a large repository)."""
+    top = str(root.resolve())
+    cwd = os.getcwd()
+    folders: dict[str, str | None] = {}  # folder as given -> resolved, relative to root
+    out = []
+    for path in paths:
+        # folders resolved, the file itself never: a symlinked prompt is checked as the
+        # link it is, not as the file it points to
+        parent, name = os.path.split(path)
+        folder = folders.get(parent, "")
+        if folder == "":
+            real = os.path.realpath(os.path.join(cwd, parent))
+            if real == top:
+                folder = "."
+            elif real.startswith(top + os.sep):
+                folder = os.path.relpath(real, top)
+            else:
+                folder = None
+            folders[parent] = folder
+        if folder is None or not name:
+            out.append(path.replace(os.sep, "/"))
+        elif folder == ".":
+            out.append(name)
+        else:
+            out.append(f"{folder}/{name}".replace(os.sep, "/"))
+    return out
