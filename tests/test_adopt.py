@@ -188,11 +188,8 @@ def test_system_md_folders_carry_role_system_when_enabled(
     repo.commit("x", patterns(["a", "b"]))
     [p] = adopt.propose(repo.path).proposals
     assert p.role == "system"
-    assert p.entry() == (
-        '{glob: "patterns/*/system.md", id: "{1}"}'
-        if not adopt.WRITE_ROLE
-        else '{glob: "patterns/*/system.md", id: "{1}", role: "system"}'
-    )
+    monkeypatch.setattr(adopt, "WRITE_ROLE", False)
+    assert p.entry() == '{glob: "patterns/*/system.md", id: "{1}"}'
     monkeypatch.setattr(adopt, "WRITE_ROLE", True)
     assert p.entry() == '{glob: "patterns/*/system.md", id: "{1}", role: "system"}'
 
@@ -212,3 +209,11 @@ def test_system_md_and_prompt_md_side_by_side_get_distinct_ids(repo: GitRepo, cl
     assert '{glob: "patterns/*/prompt.md", id: "{1}/prompt"}' in cfg
     assert '{glob: "patterns/*/system.md", id: "{1}/system"}' in cfg
     assert "claimed by" not in res.out
+
+
+def test_a_single_prompt_md_does_not_change_the_system_md_ids(repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    repo.commit("x", {**patterns(["a", "b"]), "patterns/a/prompt.md": "A\n"})
+    res = cli(["init", "--adopt", "--yes"], cwd=repo.path)
+    assert res.exit_code == 0, res.err
+    cfg = (repo.path / "loomgit.yaml").read_text()
+    assert 'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}"}\nstages:' in cfg

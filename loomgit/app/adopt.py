@@ -123,11 +123,10 @@ def _folder_globs(files: Sequence[str]) -> list[_Raw]:
         if name in FOLDER_PROMPTS and parent:
             key = (posixpath.dirname(parent), name)
             groups[key] = groups.get(key, 0) + 1
+    kept = sorted(key for key, n in groups.items() if n >= 2)
     out: list[_Raw] = []
-    for (base, name), n in sorted(groups.items()):
-        if n < 2:
-            continue
-        shared = sum(1 for b, _ in groups if b == base) > 1  # system.md and prompt.md side by side
+    for base, name in kept:
+        shared = sum(1 for b, _ in kept if b == base) > 1  # system.md and prompt.md side by side
         stem = name.rsplit(".", 1)[0]
         glob = f"{base}/*/{name}" if base else f"*/{name}"
         out.append(
@@ -162,8 +161,9 @@ def _prompts_folder_globs(files: Sequence[str]) -> list[_Raw]:
 
 
 def propose(root: Path) -> Adoption:
-    """The glob entries for the prompt-like files of ``root`` (not ignored by git), most specific first;
-    each lists only the files no earlier entry claims (loomgit's first-match rule)."""
+    """The glob entries for the prompt-like files of ``root`` (not ignored by git), most
+    specific first; each lists only the files no earlier entry claims (loomgit's
+    first-match rule)."""
     _git.require_repo(root)
     names = index.ls_files(root)
     files = _candidates(names)
