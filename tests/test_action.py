@@ -115,6 +115,31 @@ def test_zizmor_on_the_template_flags_only_the_release_tag_users_must_pin() -> N
     assert "loomgit/loomgit@v1" in p.stdout
 
 
+def test_the_workflow_init_writes_is_clean_once_the_loomgit_action_is_pinned(
+    tmp_path: Path,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    # what a user gets from `loomgit init`, after the one edit its comment asks for
+    from conftest import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    assert cli(["init"], cwd=repo.path).exit_code == 0
+    written = repo.path / ".github/workflows/loomgit.yml"
+    text = written.read_text()
+    assert "PIN BEFORE USE" in text and "loomgit/loomgit@v1" in text
+    pinned = tmp_path / "loomgit.yml"
+    pinned.write_text(
+        text.replace(
+            "loomgit/loomgit@v1 #", "example/loomgit@" + "0123456789abcdef" * 2 + "01234567 #"
+        )
+    )
+    p = run(tool("zizmor"), "--offline", "--no-progress", "--persona", "pedantic", str(pinned))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "No findings to report" in p.stdout + p.stderr
+    p = run(tool("actionlint"), "-shellcheck=", "-pyflakes=", "-no-color", str(pinned))
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_zizmor_does_catch_an_inlined_input(tmp_path: Path) -> None:
     bad = tmp_path / "action.yml"
     bad.write_text(

@@ -84,26 +84,19 @@ def hook_source(tmp_path_factory: pytest.TempPathFactory) -> HookSource:
         return HookSource(src, rev_file.read_text().strip(), home)
 
 
-@pytest.fixture
-def framework_repo(
-    repo: GitRepo,
-    hook_source: HookSource,
-    cli,  # type: ignore[no-untyped-def]
-    monkeypatch: pytest.MonkeyPatch,
-) -> GitRepo:
-    """`loomgit init` + pre-commit installed for pre-commit and prepare-commit-msg."""
-    monkeypatch.setenv("PRE_COMMIT_HOME", str(hook_source.home))
-    assert cli(["init"], cwd=repo.path).exit_code == 0
-    # the config `loomgit init` wrote, pointed at this checkout's snapshot
-    cfg = repo.path / ".pre-commit-config.yaml"
-    text = cfg.read_text()
-    assert "  - repo: https://github.com/loomgit/loomgit\n    rev: v0.1.0\n" in text
-    cfg.write_text(
-        text.replace("https://github.com/loomgit/loomgit", str(hook_source.path)).replace(
-            "rev: v0.1.0", f"rev: {hook_source.rev}"
-        )
+def remote_config(source: HookSource, *hooks: str) -> str:
+    """A .pre-commit-config.yaml using loomgit's manifest from ``source`` (the remote form)."""
+    ids = "".join(f"      - id: {h}\n" for h in hooks or HOOKS)
+    return (
+        "default_install_hook_types: [pre-commit, prepare-commit-msg]\n"
+        f"repos:\n  - repo: {source.path}\n    rev: {source.rev}\n    hooks:\n{ids}"
     )
-    repo.commit("init")
+
+
+HOOKS = ("loomgit-check", "loomgit-versions", "loomgit-protect")
+
+
+def install(repo: GitRepo) -> None:
     res = subprocess.run(
         [sys.executable, "-m", "pre_commit", "install", "--install-hooks"],
         cwd=repo.path,
@@ -113,6 +106,22 @@ def framework_repo(
     assert res.returncode == 0, res.stdout + res.stderr
     assert "pre-commit installed at .git/hooks/pre-commit" in res.stdout
     assert "pre-commit installed at .git/hooks/prepare-commit-msg" in res.stdout
+
+
+@pytest.fixture
+def framework_repo(
+    repo: GitRepo,
+    hook_source: HookSource,
+    cli,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> GitRepo:
+    """`loomgit init`, then pre-commit installed for pre-commit and prepare-commit-msg
+    with the hooks of loomgit's manifest (this checkout's snapshot at a commit)."""
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(hook_source.home))
+    assert cli(["init"], cwd=repo.path).exit_code == 0
+    (repo.path / ".pre-commit-config.yaml").write_text(remote_config(hook_source))
+    repo.commit("init")
+    install(repo)
     return repo
 
 
@@ -265,3 +274,212 @@ def test_eval_hook_at_manual_stage(framework_repo: GitRepo) -> None:
     assert "loomgit eval (suites of changed prompts, offline)" in res.stdout
     assert "icontains: does not contain 'flood'" in res.stdout
     assert "loomgit-eval: a quality gate failed" in res.stdout
+
+
+# --------------------------------------------------------------------------- any prompt format
+
+# (glob, path, good content, broken content, the start of the broken file's error line)
+FORMATS = [
+    pytest.param(
+        "prompts/**/*.md",
+        "prompts/greet.md",
+        "Say hello to {{ name }}.\n",
+        "Say hello to {{ name }.\n",
+        "prompts/greet.md:1: error: template syntax error",
+        id="md",
+    ),
+    pytest.param(
+        "prompts/**/*.txt",
+        "prompts/greet.txt",
+        "Say hello\nto {{ name }}.\n",
+        "Say hello\n{% if name %}to {{ name }}.\n",
+        "prompts/greet.txt:2: error: template syntax error",
+        id="txt",
+    ),
+    pytest.param(
+        "prompts/**/*.prompty",
+        "prompts/greet.prompty",
+        "---\nname: greet\ndescription: Greets\n---\nsystem:\nSay hello to {{ name }}.\n",
+        "---\nname: greet\ndescription: Greets\n---\nsystem:\nSay hello to {{ name .\n",
+        "prompts/greet.prompty:6: error: template syntax error",
+        id="prompty",
+    ),
+    pytest.param(
+        "prompts/**/*.prompt.yml",
+        "prompts/greet.prompt.yml",
+        "name: Greeter\ndescription: Greets people\nmodel: openai/gpt-4o-mini\n"
+        "messages:\n  - role: system\n    content: You greet people.\n"
+        "  - role: user\n    content: 'Say hello to {{name}}'\n",
+        "name: Greeter\nmessages:\n  - role: user\n    content: 'Say hello to {{name}}'\n"
+        "  - [role, user\n",
+        "prompts/greet.prompt.yml:",
+        id="prompt.yml",
+    ),
+]
+
+# files beside the prompts that no glob names: never checked, whatever they hold
+NOT_PROMPTS = {
+    "README.md": "{{ not a prompt\n",
+    "notes/todo.txt": "{% if %}\n",
+    "docs/example.prompty": "---\nname: [\n---\n{{\n",
+}
+
+
+def _pre_commit(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args],
+        cwd=repo.path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _error_line(out: str, start: str) -> str:
+    lines = [ln for ln in out.splitlines() if ln.startswith(start) and ": error: " in ln]
+    assert len(lines) == 1, out
+    return lines[0]
+
+
+def _format_repo(repo: GitRepo, glob: str, path: str, good: str) -> None:
+    repo.commit(
+        "prompts",
+        {"loomgit.yaml": f"prompts:\n  - {glob!r}\n", path: good, **NOT_PROMPTS},
+    )
+
+
+@pytest.mark.parametrize(("glob", "path", "good", "bad", "where"), FORMATS)
+def test_try_repo_checks_prompts_of_every_format_by_the_config_globs(
+    repo: GitRepo,
+    hook_source: HookSource,
+    monkeypatch: pytest.MonkeyPatch,
+    glob: str,
+    path: str,
+    good: str,
+    bad: str,
+    where: str,
+) -> None:
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(hook_source.home))
+    _format_repo(repo, glob, path, good)
+    try_repo = ("try-repo", str(hook_source.path), "loomgit-check", "--ref", hook_source.rev)
+
+    res = _pre_commit(repo, *try_repo, "--all-files")
+    assert res.returncode == 0, res.stdout
+    assert "Passed" in res.stdout
+
+    repo.write({path: bad})
+    repo.git("add", "-A")
+    res = _pre_commit(repo, *try_repo, "--all-files")
+    assert res.returncode == 1, res.stdout
+    assert "Failed" in res.stdout
+    _error_line(res.stdout, where)
+    assert "loomgit-check: 1 error(s) in 1 file(s); the commit is blocked." in res.stdout
+    for other in NOT_PROMPTS:
+        assert other not in res.stdout
+
+    # the staged files only (what a commit runs): the same verdict
+    res = _pre_commit(repo, *try_repo)
+    assert res.returncode == 1, res.stdout
+    _error_line(res.stdout, where)
+
+
+@pytest.mark.parametrize(("glob", "path", "good", "bad", "where"), FORMATS)
+def test_installed_hooks_block_a_commit_of_a_broken_prompt_of_every_format(
+    repo: GitRepo,
+    hook_source: HookSource,
+    monkeypatch: pytest.MonkeyPatch,
+    glob: str,
+    path: str,
+    good: str,
+    bad: str,
+    where: str,
+) -> None:
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(hook_source.home))
+    repo.write({".pre-commit-config.yaml": remote_config(hook_source)})
+    _format_repo(repo, glob, path, "")
+    install(repo)
+
+    repo.write({path: bad, "README.md": "{{ still not a prompt\n"})
+    repo.git("add", "-A")
+    res = commit(repo, "broken")
+    assert res.returncode == 1, res.stdout
+    _error_line(res.stdout, where)
+    assert "README.md" not in res.stdout
+    assert repo.git("log", "-1", "--format=%s") == "prompts"
+
+    repo.write({path: good})
+    repo.git("add", "-A")
+    res = commit(repo, "good")
+    assert res.returncode == 0, res.stdout
+    assert "Prompt-Version: " in repo.git("log", "-1", "--format=%B")
+
+
+# --------------------------------------------------------------------------- what init writes
+
+
+@pytest.fixture
+def init_repo(
+    repo: GitRepo,
+    cli,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> GitRepo:
+    """`loomgit init` in a fresh repository, its .pre-commit-config.yaml as written, with
+    this installation's `loomgit` on PATH (as after `pipx install loomgit`)."""
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path / "pre-commit-home"))
+    bindir = Path(sys.executable).parent
+    assert (bindir / "loomgit").is_file()
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert cli(["init"], cwd=repo.path).exit_code == 0
+    repo.git("add", "-A")
+    return repo
+
+
+def test_init_config_validates_and_runs_without_a_remote(init_repo: GitRepo) -> None:
+    repo = init_repo
+    res = _pre_commit(repo, "validate-config", ".pre-commit-config.yaml")
+    assert res.returncode == 0, res.stdout
+    res = _pre_commit(repo, "run", "--all-files")
+    assert res.returncode == 0, res.stdout
+    assert "loomgit check (validate and render prompts)" in res.stdout
+    assert "Passed" in res.stdout
+
+    p = repo.path / "prompts/support/summarize.prompt"
+    p.write_text(p.read_text().replace("{{ ticket }}", "{{ ticket }} for {{ team }}"))
+    repo.write({"prompts/notes.md": "{{ not under the prompt glob\n"})
+    res = _pre_commit(repo, "run", "--all-files")
+    assert res.returncode == 1, res.stdout
+    assert (
+        "prompts/support/summarize.prompt:15: error: variable 'team' is used but not "
+        "declared under 'variables:'"
+    ) in res.stdout
+    assert "notes.md" not in res.stdout
+
+
+def test_init_config_installed_blocks_a_broken_commit(init_repo: GitRepo) -> None:
+    repo = init_repo
+    repo.git("commit", "-q", "-m", "init")
+    install(repo)
+    p = repo.path / "prompts/support/summarize.prompt"
+    good = p.read_text()
+    p.write_text(good.replace("{{ ticket }}", "{{ ticket }} {{ oops }}"))
+    repo.git("add", "-A")
+    res = commit(repo, "bad")
+    assert res.returncode == 1, res.stdout
+    assert "variable 'oops' is used but not declared" in res.stdout
+    assert repo.git("log", "-1", "--format=%s") == "init"
+
+    p.write_text(good.replace("Summarize this ticket:", "Summarize this ticket briefly:"))
+    repo.git("add", "-A")
+    res = commit(repo, "briefly")
+    assert res.returncode == 0, res.stdout
+    assert repo.git("log", "-1", "--format=%B") == (
+        'briefly\n\nPrompt-Version: support/summarize 1.1.0 (minor: message "user" changed)'
+    )
+
+    repo.git("checkout", "-q", "-b", "stage/production")
+    repo.write({"x.txt": "by hand\n"})
+    repo.git("add", "x.txt")
+    res = commit(repo, "hand edit")
+    assert res.returncode == 1
+    assert "loomgit-protect: commit refused" in res.stdout

@@ -40,7 +40,7 @@ class Written:
     created: bool  # False: it existed and was left alone
 
 
-def _write_new(root: Path, rel: str, text: str) -> Written:
+def write_new(root: Path, rel: str, text: str) -> Written:
     target = root / rel
     if target.exists():
         return Written(rel, False)
@@ -53,8 +53,8 @@ def _write_new(root: Path, rel: str, text: str) -> Written:
 def init(root: Path) -> list[Written]:
     """Scaffold a repository; existing files are never overwritten."""
     _git.require_repo(root)
-    written = [_write_new(root, rel, template(name)) for rel, name in INIT_FILES.items()]
-    return written + [_write_new(root, rel, text) for rel, text in schema_files().items()]
+    written = [write_new(root, rel, template(name)) for rel, name in INIT_FILES.items()]
+    return written + [write_new(root, rel, text) for rel, text in schema_files().items()]
 
 
 def new(ws: Workspace, prompt_id: str, description: str = "") -> Written:
@@ -73,7 +73,7 @@ def new(ws: Workspace, prompt_id: str, description: str = "") -> Written:
         ext = ".prompt"
     rel = f"{fixed_prefix(spec.glob)}{prompt_id}{ext}"
     text = template("new.prompt").replace("@@DESCRIPTION@@", description or f"{prompt_id} prompt")
-    written = _write_new(ws.root, rel, text)
+    written = write_new(ws.root, rel, text)
     if not written.created:
         raise UsageError(f"{rel} already exists; not overwritten")
     return written

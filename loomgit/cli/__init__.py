@@ -20,7 +20,7 @@ from loomgit.report.escape import term_lines, term_text
 
 # name -> (module under loomgit.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "init": ("scaffold", "init", "Scaffold loomgit.yaml, a sample prompt, suite and workflow."),
+    "init": ("scaffold", "init", "Scaffold loomgit.yaml and hooks; --adopt for existing prompts."),
     "new": ("scaffold", "new", "Create a new prompt from the template."),
     "check": ("check", "check", "Validate prompt files and test suites."),
     "render": ("render", "render", "Render a prompt's messages with variables."),

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from loomgit._git import index
 from loomgit.app.check import check
-from loomgit.app.hooks.snapshots import relpath, snapshot, staged_paths, suite_path
+from loomgit.app.hooks.snapshots import relpaths, snapshot, staged_paths, suite_path
 from loomgit.config import Config
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.suite import parse_suite
 from loomgit.findings import Finding, error
-from loomgit.prompt.discover import SUITE_SUFFIX, is_suite, match_any
+from loomgit.prompt.discover import SUITE_SUFFIX, is_suite, match_any, match_any_id
 from loomgit.prompt.parse import decode, read_prompt, symlink_error
 from loomgit.prompt.render import render_prompt, resolve_variables
 from loomgit.workspace import Workspace
@@ -119,14 +119,19 @@ def check_files(
 ) -> CheckResult:
     """Check the staged (``source="index"``) or working-tree content of ``paths``; with
     ``paths=None``, the prompt and suite files the index changes."""
+    given = paths
     if paths is None:
         if source != "index":
             raise UsageError("name the files to check, or check the index")
         paths = staged_paths(root)
-    rels = [relpath(root, p) for p in paths]
+    rels = relpaths(root, paths)
     if not rels:
         return CheckResult([])
-    with snapshot(root, rels, source) as ws:
+    # files named by a caller (the pre-commit framework passes every staged file, or
+    # every file with --all-files) are chosen by the checked loomgit.yaml's globs first
+    select = None if given is None else _is_target
+    with snapshot(root, rels, source, select) as ws:
+        rels = [p for p in rels if _is_target(ws.config, p)]
         result = check_snapshot(ws, rels)
         missing = [p for p in rels if _is_target(ws.config, p) and not (ws.root / p).is_file()]
         # a symlinked prompt or suite is never read (it could point anywhere): say so
@@ -151,4 +156,5 @@ def check_files(
 
 
 def _is_target(config: Config, path: str) -> bool:
-    return is_suite(path) or match_any(config, path) is not None
+    """A suite, or a file a prompt glob of ``config`` names (by its path alone)."""
+    return is_suite(path) or match_any_id(config, path) is not None

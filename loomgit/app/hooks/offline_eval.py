@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from loomgit.app.hooks.snapshots import relpath, staged_paths
+from loomgit.app.hooks.snapshots import relpaths, staged_paths
 from loomgit.evals import engine
 from loomgit.evals.results import EvalReport
 from loomgit.evals.runner import Target
@@ -26,7 +26,7 @@ def run_evals(root: Path, paths: Sequence[str] | None = None) -> EvalReport | No
     recordings (``replay``), ``echo``, or the response cache; nothing is sent anywhere.
     ``paths=None``: the staged files. None when no changed prompt has a suite."""
     ws = Workspace(root)
-    rels = [relpath(root, p) for p in (staged_paths(root) if paths is None else paths)]
+    rels = relpaths(root, staged_paths(root) if paths is None else paths)
     targets = eval_targets(ws, rels)
     if not targets:
         return None

@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
 from loomgit._git import index
-from loomgit.config import CONFIG_FILE, load_config
+from loomgit.config import CONFIG_FILE, Config, load_config
 from loomgit.errors import UsageError
 from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, is_suite
 from loomgit.prompt.includes import include_roots, index_loader, worktree_loader
@@ -62,32 +62,56 @@ class Snapshot(Workspace):
 
 
 @contextmanager
-def snapshot(root: Path, paths: Sequence[str], source: str = "index") -> Iterator[Snapshot]:
+def snapshot(
+    root: Path,
+    paths: Sequence[str],
+    source: str = "index",
+    select: Callable[[Config, str], bool] | None = None,
+) -> Iterator[Snapshot]:
     """A :class:`Snapshot` of ``paths``, their suites or prompts, and ``loomgit.yaml``,
-    taken from the index (``source="index"``) or the working tree."""
+    taken from the index (``source="index"``) or the working tree.
+
+    ``select(config, path)``: keep only the paths it accepts, judged by the
+    ``loomgit.yaml`` being checked, before anything else is read (so that a hook given
+    every file of a large repository reads only its prompts and suites)."""
     if source not in SOURCES:
         raise UsageError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    wanted = list(dict.fromkeys([CONFIG_FILE, *paths, *(r for p in paths for r in _related(p))]))
-    if source == "index":
-        data = read_index(root, wanted)
-    else:
-        data = {}
-        for rel in wanted:
-            full = root / rel
-            if full.is_file() and not full.is_symlink():  # a link is never read
-                try:
-                    data[rel] = full.read_bytes()
-                except OSError:
-                    continue
     with tempfile.TemporaryDirectory(prefix="loomgit-hook-") as tmp:
         base = Path(tmp).resolve()
-        for rel, content in data.items():
-            target = base / rel
-            if base not in target.resolve().parents:
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+        if select is not None:
+            _store(base, _read(root, [CONFIG_FILE], source))
+            config = load_config(base)
+            paths = [p for p in paths if select(config, p)]
+        wanted = list(
+            dict.fromkeys([CONFIG_FILE, *paths, *(r for p in paths for r in _related(p))])
+        )
+        if select is not None:
+            wanted.remove(CONFIG_FILE)
+        _store(base, _read(root, wanted, source))
         yield Snapshot(base, _lazy_loader(root, base, source))
+
+
+def _read(root: Path, wanted: Sequence[str], source: str) -> dict[str, bytes]:
+    if source == "index":
+        return read_index(root, wanted) if wanted else {}
+    data = {}
+    for rel in wanted:
+        full = root / rel
+        if full.is_file() and not full.is_symlink():  # a link is never read
+            try:
+                data[rel] = full.read_bytes()
+            except OSError:
+                continue
+    return data
+
+
+def _store(base: Path, data: dict[str, bytes]) -> None:
+    for rel, content in data.items():
+        target = base / rel
+        if base not in target.resolve().parents:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
 
 
 def _lazy_loader(root: Path, snap: Path, source: str) -> IncludeLoader:
@@ -108,13 +132,34 @@ def _lazy_loader(root: Path, snap: Path, source: str) -> IncludeLoader:
 
 def relpath(root: Path, path: str) -> str:
     """``path`` (absolute, or relative to the current folder) relative to ``root``."""
-    p = Path(path)
-    if not p.is_absolute():
-        p = Path.cwd() / p
-    # folders resolved, the file itself never: a symlinked prompt is checked as the link
-    # it is, not as the file it points to
-    p = p.parent.resolve() / p.name
-    try:
-        return p.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.replace(os.sep, "/")
+    return relpaths(root, [path])[0]
+
+
+def relpaths(root: Path, paths: Sequence[str]) -> list[str]:
+    """:func:`relpath` of each of ``paths``, resolving each folder once (the pre-commit
+    framework may pass every file of a large repository)."""
+    top = str(root.resolve())
+    cwd = os.getcwd()
+    folders: dict[str, str | None] = {}  # folder as given -> resolved, relative to root
+    out = []
+    for path in paths:
+        # folders resolved, the file itself never: a symlinked prompt is checked as the
+        # link it is, not as the file it points to
+        parent, name = os.path.split(path)
+        folder = folders.get(parent, "")
+        if folder == "":
+            real = os.path.realpath(os.path.join(cwd, parent))
+            if real == top:
+                folder = "."
+            elif real.startswith(top + os.sep):
+                folder = os.path.relpath(real, top)
+            else:
+                folder = None
+            folders[parent] = folder
+        if folder is None or not name:
+            out.append(path.replace(os.sep, "/"))
+        elif folder == ".":
+            out.append(name)
+        else:
+            out.append(f"{folder}/{name}".replace(os.sep, "/"))
+    return out
