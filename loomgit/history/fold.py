@@ -58,23 +58,37 @@ class Folder:
         self.texts: dict[str, str | None] = {}
         self.new_includes: set[str] = set()
         self._id_cache: dict[str, str | None] = {}
+        # (commit, first parent, path, line key) of each line a commit began with an add:
+        # :mod:`loomgit.history.moves` asks git whether it was a move from outside the pass
+        self.orphans: list[tuple[str, str, str, int]] = []
         self.include_roots = include_roots(config)
 
     # --- helpers -------------------------------------------------------------------------
     def prompt_id(self, path: str) -> str | None:
         """The id a path's glob gives it (None: not a prompt path)."""
         if path in self._id_cache:
-            return self._id_cache[path]
-        pid = None
-        if not is_suite(path):
-            for spec in self.config.prompts:
-                pid = match(spec, path)
-                if pid is not None:
-                    break
-        if len(self._id_cache) > 100_000:
-            self._id_cache.clear()
-        self._id_cache[path] = pid
+            pid = self._id_cache[path]
+        else:
+            pid = None
+            if not is_suite(path):
+                for spec in self.config.prompts:
+                    pid = match(spec, path)
+                    if pid is not None:
+                        break
+            if len(self._id_cache) > 100_000:
+                self._id_cache.clear()
+            self._id_cache[path] = pid
+        if pid is None and path in self.state.followed:
+            return self._followed_id(path)
         return pid
+
+    def _followed_id(self, path: str) -> str | None:
+        """The id of a path outside the globs until the commit that moves it into them."""
+        st = self.state
+        for sha, pid in st.followed[path]:
+            if sha == st.commit or sha not in st.commits:
+                return pid
+        return None
 
     def in_pass(self, path: str) -> bool:
         return self.prompt_id(path) is not None or path in self.pass_covered
@@ -233,6 +247,8 @@ class Folder:
         if key is None or st.lines[key].id != pid or st.lines[key].path is None:
             st.by_id[pid] = line.key  # a new id, or an old name now taken by a new prompt
         touched[line.key] = []
+        if c.parents:
+            self.orphans.append((c.sha, c.parents[0], path, line.key))
 
     def _include_loader(self, c: Commit, inc_blobs: dict[str, str]) -> Callable[[str], str | None]:
         st = self.state
