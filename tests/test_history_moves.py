@@ -296,3 +296,21 @@ def test_the_cache_folds_a_later_move_into_the_glob(patterns: GitRepo, cli) -> N
     patterns.commit("edit", {"data/patterns/summarize/system.md": system("summarize", 5)})
     assert listed(cli, patterns)["summarize"]["version"] == "1.3.0"
     assert len(versions(cli, patterns, "summarize")) == 5
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_history_full_counts_a_merged_move_once(patterns: GitRepo, cli, both: bool) -> None:  # type: ignore[no-untyped-def]
+    patterns.git("checkout", "-q", "-b", "restructure")
+    move = restructure(patterns)
+    patterns.git("checkout", "-q", "main")
+    patterns.commit("notes", {"NOTES.md": "meanwhile\n"})
+    patterns.git("merge", "-q", "--no-ff", "-m", "merge the restructure", "restructure")
+    extra = '  - {glob: "patterns/*/system.md", id: "{1}"}\n' if both else ""
+    patterns.write({"loomgit.yaml": "history: full\n" + NEW_GLOB + extra})
+    rows = listed(cli, patterns)
+    assert sorted(rows) == ["extract", "summarize"]  # one line each, not one per commit
+    vs = versions(cli, patterns, "summarize")
+    assert [v["version"] for v in vs] == ["1.0.0", "1.1.0", "1.2.0", "1.2.1"]
+    assert vs[-1]["commit"] == move  # the branch's commit; its merge changes nothing more
+    r = cli(["list"], cwd=patterns.path)
+    assert "warning" not in r.err

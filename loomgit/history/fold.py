@@ -214,7 +214,11 @@ class Folder:
                     st.lines[key].path = None
                     gone[key] = ch.old_path
             elif ch.status == "R" and ch.new_path and self.prompt_id(ch.new_path) is not None:
-                adds.append(ch.new_path)
+                there = st.by_path.get(ch.new_path)
+                if there is not None:  # already moved (history: full, the merge of a move)
+                    touched.setdefault(there, [])
+                else:
+                    adds.append(ch.new_path)
         if ch.new_path is not None and ch.new_blob is not None:
             st.tree[ch.new_path] = ch.new_blob
             changed.add(ch.new_path)
