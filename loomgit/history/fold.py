@@ -124,17 +124,21 @@ class Folder:
         return self.facts_for(rec.path, rec.blob, rec.inc or {})
 
     # --- the fold ----------------------------------------------------------------------
-    def fold(self, commits: Iterable[Commit], chunk: int = 500) -> None:
+    def fold(
+        self, commits: Iterable[Commit], chunk: int = 500, stop: Callable[[], bool] | None = None
+    ) -> bool:
+        """Fold ``commits``; False when ``stop()`` (asked after a commit that began many
+        lines, as a restructure does, and after each batch that began any) ended it."""
         batch: list[Commit] = []
         for c in commits:
             batch.append(c)
             if len(batch) >= chunk:
-                self._fold_batch(batch)
+                if not self._fold_batch(batch, stop):
+                    return False
                 batch = []
-        if batch:
-            self._fold_batch(batch)
+        return self._fold_batch(batch, stop) if batch else True
 
-    def _fold_batch(self, batch: list[Commit]) -> None:
+    def _fold_batch(self, batch: list[Commit], stop: Callable[[], bool] | None = None) -> bool:
         keep = {b for p, b in self.state.tree.items() if p in self.state.inc_users}
         self.drop_texts(keep)
         self.prefetch(
@@ -143,8 +147,15 @@ class Folder:
             for ch in c.changes
             if ch.new_blob and ch.new_path and self.in_pass(ch.new_path)
         )
+        asked = len(self.orphans)
         for c in batch:
+            before = len(self.orphans)
             self.apply(c)
+            if stop is not None and len(self.orphans) - before >= 10:
+                if stop():
+                    return False
+                asked = len(self.orphans)
+        return not (stop is not None and len(self.orphans) > asked and stop())
 
     def apply(self, c: Commit) -> list[Rec]:
         """Fold one commit; returns the versions (and deletions) it made."""

@@ -163,19 +163,25 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
             covered=covered,
             builder=builder,  # shared by the rounds: a text's facts are computed once
         )
+        root = str(repo.root)
         streams = _log_parts(repo, base, sha, covered, st.followed)
+
+        def stop(folder: Folder = folder, root: str = root, deep: bool = rounds >= 6) -> bool:
+            """A move into the globs found: no use folding on without its old path."""
+            return not deep and follow(root, folder, reader, seen)
+
         try:
-            folder.fold(commit for part in streams for commit in part)
+            done = folder.fold((commit for part in streams for commit in part), stop=stop)
         finally:
             for part in streams:
                 part.close()
-        if folder.new_includes - covered:
-            covered |= folder.new_includes
-            continue
-        root = str(repo.root)
-        if rounds < 6 and follow(root, folder, reader, seen):
-            rounds += 1  # a move into the globs: fold again, reading the old path too
+        new_includes = folder.new_includes - covered
+        covered |= folder.new_includes
+        if not done or (not new_includes and stop()):
+            rounds += 1  # fold again, reading the old paths too
             followed, base = st.followed, None
+            continue
+        if new_includes:
             continue
         mark_unfollowed(root, folder, reader, seen)
         st.commit = sha
