@@ -127,8 +127,8 @@ class Folder:
     def fold(
         self, commits: Iterable[Commit], chunk: int = 500, stop: Callable[[], bool] | None = None
     ) -> bool:
-        """Fold ``commits``; False when ``stop()`` (asked after a commit that began many
-        lines, as a restructure does, and after each batch that began any) ended it."""
+        """Fold ``commits``; False when ``stop()``, asked after a commit that began many
+        lines (as a restructure does), ended it."""
         batch: list[Commit] = []
         for c in commits:
             batch.append(c)
@@ -147,15 +147,12 @@ class Folder:
             for ch in c.changes
             if ch.new_blob and ch.new_path and self.in_pass(ch.new_path)
         )
-        asked = len(self.orphans)
         for c in batch:
             before = len(self.orphans)
             self.apply(c)
-            if stop is not None and len(self.orphans) - before >= 10:
-                if stop():
-                    return False
-                asked = len(self.orphans)
-        return not (stop is not None and len(self.orphans) > asked and stop())
+            if stop is not None and len(self.orphans) - before >= 10 and stop():
+                return False
+        return True
 
     def apply(self, c: Commit) -> list[Rec]:
         """Fold one commit; returns the versions (and deletions) it made."""
