@@ -16,6 +16,7 @@ from loomgit._git import log as gitlog
 from loomgit._git.log import Moved
 from loomgit._git.objects import BlobReader
 from loomgit.history.fold import Folder, decode_blob
+from loomgit.prompt.discover import match_any_id
 
 NOT_FILE = "the old path is not a regular file"
 NOT_TEXT = "the old file is binary, not UTF-8 or over 1 MB"
@@ -39,7 +40,8 @@ def _renames(folder: Folder, seen: Seen) -> list[tuple[str, str, int, Moved]]:
     for c, _, path, key in folder.orphans:
         for m in seen.get(c, ()):
             if m.status == "R" and m.new_path == path:
-                out.append((c, path, key, m))
+                if match_any_id(folder.config, m.old_path) is None:  # else the pass saw it
+                    out.append((c, path, key, m))
                 break
     return out
 
