@@ -255,6 +255,41 @@ def log(
     return LogStream(root, [*args, *revs, "--", *specs], drain=drain)
 
 
+@dataclass(frozen=True)
+class Moved:
+    """A rename or deletion of a whole-tree diff (:func:`moves`)."""
+
+    status: str  # R or D
+    old_path: str
+    new_path: str | None
+    old_blob: str
+    old_regular: bool  # the old side was a regular file (not a symlink or submodule)
+
+
+def moves(root: str | Path, pairs: Sequence[tuple[str, str]]) -> dict[str, list[Moved]]:
+    """The renames and deletions of each ``(commit, parent)`` over the whole tree (no
+    pathspec, so a rename from a path outside the prompt globs is seen): one ``git
+    diff-tree --stdin -M`` process for all of them."""
+    if not pairs:
+        return {}
+    args = ["diff-tree", "--stdin", "-z", "-r", "-M", "--raw", "--no-abbrev", "--diff-filter=RD"]
+    data = run(args, root, input="".join(f"{c} {p}\n" for c, p in pairs).encode())
+    out: dict[str, list[Moved]] = {}
+    toks = iter(data.decode("utf-8", "surrogateescape").split("\0"))
+    cur: list[Moved] | None = None
+    for tok in toks:
+        if not tok.startswith(":"):
+            if tok.strip():
+                cur = out.setdefault(tok.strip(), [])
+            continue
+        old_mode, _new_mode, old_blob, _new_blob, status = tok[1:].split()[:5]
+        src = next(toks, "")
+        dst = next(toks, "") if status[0] == "R" else None
+        if cur is not None:
+            cur.append(Moved(status[0], src, dst, old_blob, old_mode in _FILE_MODES))
+    return out
+
+
 def rev_list(root: str | Path, args: Sequence[str]) -> list[str]:
     return text(["rev-list", *args], root).split()
 

@@ -19,7 +19,12 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
 
     Each finding is one line: PATH:LINE: LEVEL: MESSAGE. Exits 1 when there is an error.
     """
-    findings = checks.check(Workspace(), list(paths) if paths else None)
+    ws = Workspace()
+    findings = checks.check(ws, list(paths) if paths else None)
+    if not paths:  # the whole repository: also what its history says about the prompts
+        from loomgit.history.listing import unfollowed_findings
+
+        findings += unfollowed_findings(ws)
     failed = any(f.level == "error" or strict for f in findings)
     if as_json:
         print_json({"ok": not failed, "findings": [f.to_dict() for f in findings]})

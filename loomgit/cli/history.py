@@ -9,6 +9,7 @@ import click
 from loomgit.cli.output import color, echo, echo_content, one_line, print_json, style, table, warn
 from loomgit.errors import RefError, UsageError
 from loomgit.history import history, pending_changes
+from loomgit.history.lookup import trace
 from loomgit.history.pending import Pending, uncommitted
 from loomgit.prompt.discover import ambiguous_id, symlinked
 from loomgit.prompt.parse import symlink_error
@@ -55,6 +56,7 @@ def list_(ref: str | None, as_json: bool) -> int:
     version it would get (X.Y.Z-dev+<hash7>).
     """
 
+    from loomgit.history.listing import unfollowed
     from loomgit.refs import listing
     from loomgit.stages.mainline import off_main
     from loomgit.stages.state import read_stage
@@ -64,6 +66,8 @@ def list_(ref: str | None, as_json: bool) -> int:
     if ref is None:
         for link in symlinked(ws.config):  # skipped, never read: a link can point anywhere
             echo(f"warning: {symlink_error(link)} (skipped)", err=True)
+    for u in unfollowed(ws, ref or "HEAD"):
+        warn(u.message)
     notes: dict[tuple[str, str], str] = {}
     if any(v for r in rows for v in r.stages.values()):
         notes = off_main(ws, [read_stage(ws, s) for s in ws.config.stages])
@@ -144,13 +148,13 @@ def log(ident: str, ref: str, as_json: bool, stage: str | None) -> int:
         ident, ref = res.prompt.id, res.commit or ref
     h = history(ws, ref)
     try:
-        line = h.find(ident)
+        line = trace(ws, ident, h.commit)  # an id it has only since: followed back
     except RefError:
         pending = uncommitted(ws, ident) if ref == "HEAD" else None
         if pending is None:
             raise
         return _log_uncommitted(pending, h.commit is None, as_json)
-    vs = list(reversed(h.versions(line)))
+    vs = list(reversed(line.versions))
     if as_json:
         print_rows([v.to_dict() for v in vs])
         return 0

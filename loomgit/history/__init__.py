@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from loomgit._git.objects import BlobReader, read_blobs
 from loomgit.history.bump import classify
-from loomgit.history.lookup import Resolved, load_version, resolve_at
+from loomgit.history.lookup import Resolved, load_version, resolve_at, versions
 from loomgit.history.pending import Pending, pending_changes, working_version
 from loomgit.history.repo import ShallowCloneError
-from loomgit.history.versions import History, Version, history, versions
+from loomgit.history.versions import History, Version, history
 
 __all__ = [
     "BlobReader",

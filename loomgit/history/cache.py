@@ -27,7 +27,7 @@ from loomgit.errors import InfraError
 from loomgit.fsutil import atomic_write
 from loomgit.history.fold import Line, Lines, State
 
-FORMAT = 7  # bump whenever the fold or the bump rules change what a state holds
+FORMAT = 8  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
 _KINDS = ("idx", "lines", "fold")
 

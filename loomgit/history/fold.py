@@ -58,23 +58,37 @@ class Folder:
         self.texts: dict[str, str | None] = {}
         self.new_includes: set[str] = set()
         self._id_cache: dict[str, str | None] = {}
+        # (commit, first parent, path, line key) of each line a commit began with an add:
+        # :mod:`loomgit.history.moves` asks git whether it was a move from outside the pass
+        self.orphans: list[tuple[str, str, str, int]] = []
         self.include_roots = include_roots(config)
 
     # --- helpers -------------------------------------------------------------------------
     def prompt_id(self, path: str) -> str | None:
         """The id a path's glob gives it (None: not a prompt path)."""
         if path in self._id_cache:
-            return self._id_cache[path]
-        pid = None
-        if not is_suite(path):
-            for spec in self.config.prompts:
-                pid = match(spec, path)
-                if pid is not None:
-                    break
-        if len(self._id_cache) > 100_000:
-            self._id_cache.clear()
-        self._id_cache[path] = pid
+            pid = self._id_cache[path]
+        else:
+            pid = None
+            if not is_suite(path):
+                for spec in self.config.prompts:
+                    pid = match(spec, path)
+                    if pid is not None:
+                        break
+            if len(self._id_cache) > 100_000:
+                self._id_cache.clear()
+            self._id_cache[path] = pid
+        if pid is None and path in self.state.followed:
+            return self._followed_id(path)
         return pid
+
+    def _followed_id(self, path: str) -> str | None:
+        """The id of a path outside the globs until the commit that moves it into them."""
+        st = self.state
+        for sha, pid in st.followed[path]:
+            if sha == st.commit or sha not in st.commits:
+                return pid
+        return None
 
     def in_pass(self, path: str) -> bool:
         return self.prompt_id(path) is not None or path in self.pass_covered
@@ -110,17 +124,21 @@ class Folder:
         return self.facts_for(rec.path, rec.blob, rec.inc or {})
 
     # --- the fold ----------------------------------------------------------------------
-    def fold(self, commits: Iterable[Commit], chunk: int = 500) -> None:
+    def fold(
+        self, commits: Iterable[Commit], chunk: int = 500, stop: Callable[[], bool] | None = None
+    ) -> bool:
+        """Fold ``commits``; False when ``stop()``, asked after a commit that began many
+        lines (as a restructure does), ended it."""
         batch: list[Commit] = []
         for c in commits:
             batch.append(c)
             if len(batch) >= chunk:
-                self._fold_batch(batch)
+                if not self._fold_batch(batch, stop):
+                    return False
                 batch = []
-        if batch:
-            self._fold_batch(batch)
+        return self._fold_batch(batch, stop) if batch else True
 
-    def _fold_batch(self, batch: list[Commit]) -> None:
+    def _fold_batch(self, batch: list[Commit], stop: Callable[[], bool] | None = None) -> bool:
         keep = {b for p, b in self.state.tree.items() if p in self.state.inc_users}
         self.drop_texts(keep)
         self.prefetch(
@@ -130,7 +148,11 @@ class Folder:
             if ch.new_blob and ch.new_path and self.in_pass(ch.new_path)
         )
         for c in batch:
+            before = len(self.orphans)
             self.apply(c)
+            if stop is not None and len(self.orphans) - before >= 10 and stop():
+                return False
+        return True
 
     def apply(self, c: Commit) -> list[Rec]:
         """Fold one commit; returns the versions (and deletions) it made."""
@@ -200,7 +222,11 @@ class Folder:
                     st.lines[key].path = None
                     gone[key] = ch.old_path
             elif ch.status == "R" and ch.new_path and self.prompt_id(ch.new_path) is not None:
-                adds.append(ch.new_path)
+                there = st.by_path.get(ch.new_path)
+                if there is not None:  # already moved (history: full, the merge of a move)
+                    touched.setdefault(there, [])
+                else:
+                    adds.append(ch.new_path)
         if ch.new_path is not None and ch.new_blob is not None:
             st.tree[ch.new_path] = ch.new_blob
             changed.add(ch.new_path)
@@ -233,6 +259,8 @@ class Folder:
         if key is None or st.lines[key].id != pid or st.lines[key].path is None:
             st.by_id[pid] = line.key  # a new id, or an old name now taken by a new prompt
         touched[line.key] = []
+        if c.parents:
+            self.orphans.append((c.sha, c.parents[0], path, line.key))
 
     def _include_loader(self, c: Commit, inc_blobs: dict[str, str]) -> Callable[[str], str | None]:
         st = self.state

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from loomgit.errors import LoomgitError
+from loomgit.findings import Finding, warning
 from loomgit.history.pending import pending_changes
 from loomgit.history.versions import Version, history
 
@@ -95,3 +97,44 @@ def listing(
         else:  # ignored by git, or otherwise unseen: no version
             rows.append(Listed(pf.id, pf.path, None, "", None, stages=with_stages(pf.id)))
     return sorted(rows, key=lambda r: r.id)
+
+
+@dataclass(frozen=True)
+class Unfollowed:
+    """A prompt whose first version is a move loomgit could not follow."""
+
+    id: str
+    path: str
+    old_path: str
+    why: str
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.id}: its history begins with a move from {self.old_path} that loomgit "
+            f"could not follow: {self.why}; versions before the move are not counted"
+        )
+
+
+def unfollowed_findings(ws: Workspace) -> list[Finding]:
+    """``check``'s warnings for :func:`unfollowed` prompts at HEAD (none outside a git
+    repository, before the first commit, or in a shallow clone)."""
+    try:
+        found = unfollowed(ws)
+    except LoomgitError:
+        return []
+    return [warning(u.path, None, u.message) for u in found]
+
+
+def unfollowed(ws: Workspace, ref: str = "HEAD") -> list[Unfollowed]:
+    """The prompts at ``ref`` whose history begins with a move from a path loomgit could
+    not follow (a rename git did not detect, or an old file that is not a prompt)."""
+    h = history(ws, ref)
+    if h.commit is None:
+        return []
+    out = []
+    for e in h.live():
+        got = h.state.unfollowed.get(e.key)
+        if got is not None:
+            out.append(Unfollowed(e.id, e.path, got[0], got[1]))
+    return out

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from loomgit._git.objects import BlobReader
+from loomgit._git.refs import is_ancestor
 from loomgit.errors import PromptError, RefError
 from loomgit.history.repo import Repo
 from loomgit.history.versions import History, Version, history
@@ -59,15 +60,85 @@ def resolve_at(ws: Workspace, ident: str, at: str) -> Resolved:
             f"{ident}@{at}: {at!r} is not a version (1.2.0, 1.2, latest), "
             f"a stage ({', '.join(ws.config.stages)}) or a commit"
         )
-    h = history(ws, sha)
-    line = h.find(ident)
-    if line.path is None:
+    t = trace(ws, ident, sha)
+    if not t.alive:
         raise RefError(f"{ident}@{at}: the prompt was deleted at {sha[:7]} or before")
-    vs = h.versions(line)
-    if not vs:
+    if not t.versions:
         raise RefError(f"{ident}@{at}: no version at {sha[:7]}")
-    v = vs[-1]
+    v = t.versions[-1]
     return Resolved(*load_version(repo, v), version=v.version, commit=v.commit)
+
+
+@dataclass(frozen=True)
+class Traced:
+    """One prompt as of a commit: its id and path there (None: not there), versions."""
+
+    id: str
+    path: str | None
+    versions: list[Version]
+
+    @property
+    def alive(self) -> bool:
+        return self.path is not None or not self.versions
+
+
+def trace(ws: Workspace, ident: str, sha: str | None) -> Traced:
+    """The prompt ``ident`` names, as of commit ``sha``: the one it names there, else the
+    one it names at HEAD (or on the main branch) followed back through its moves and
+    renames to ``sha`` (its versions made in ``sha``'s history). Unknown: RefError.
+    ``sha`` None: the repository has no commits yet."""
+    h = history(ws, sha or "HEAD")
+    try:
+        line = h.find(ident)
+        return Traced(line.id, line.path, h.versions(line))
+    except RefError as e:
+        if sha is None:
+            raise
+        missing = e
+    main = h.repo.main
+    for ref in ("HEAD", main[1] if main else None):
+        if ref is None:
+            continue
+        later = history(ws, ref)
+        if later.commit is None or later.commit == sha:
+            continue
+        try:
+            line = later.find(ident)
+        except RefError:
+            continue
+        recs = line.recs[: _upto(h.repo, [r.commit for r in line.recs], sha)]
+        if not recs:
+            raise RefError(
+                f"{ident}@{sha[:7]}: {line.id} has no version there (its first version "
+                f"is at {line.recs[0].commit[:7]})"
+            )
+        n = sum(1 for r in recs if r.version)
+        path = recs[-1].path if recs[-1].version else None
+        return Traced(recs[-1].id if recs[-1].version else line.id, path, later.versions(line)[:n])
+    raise missing
+
+
+def _upto(repo: Repo, commits: list[str], sha: str) -> int:
+    """How many of ``commits`` (in history order) are ``sha`` or its ancestors."""
+    lo, hi = 0, len(commits)
+    while lo < hi:  # ancestors come first: once one is not, no later one is
+        mid = (lo + hi) // 2
+        if commits[mid] == sha or is_ancestor(repo.root, commits[mid], sha):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def versions(ws: Workspace, ident: str, ref: str = "HEAD") -> list[Version]:
+    """The versions of one prompt (id, old id or path) at ``ref``, oldest first; an id
+    that names the prompt only later (it moved since) is followed back to ``ref``."""
+    repo = Repo.of(ws)
+    sha = repo.commit(ref)
+    if sha is None:
+        h = history(ws, ref)
+        return h.versions(h.find(ident))
+    return trace(ws, ident, sha).versions
 
 
 def _from_main(ws: Workspace, h: History, ident: str, at: str) -> Version | None:

@@ -4,7 +4,7 @@ and one ``git cat-file --batch`` process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +16,9 @@ from loomgit._git import refs
 from loomgit._git.objects import BlobReader
 from loomgit.errors import GitError
 from loomgit.history.cache import CacheError, Store
+from loomgit.history.facts import FactsBuilder
 from loomgit.history.fold import Folder, Line, State
+from loomgit.history.moves import Seen, follow, mark_unfollowed
 from loomgit.prompt.includes import blob_entry
 
 if TYPE_CHECKING:
@@ -71,8 +73,12 @@ class Repo:
     def commit(self, rev: str) -> str | None:
         return refs.resolve_commit(self.root, rev)
 
-    def specs(self, covered: set[str]) -> list[str]:
-        return gitlog.pathspecs([g.glob for g in self.config.prompts], covered)
+    def specs(self, covered: set[str], followed: Iterable[str] = ()) -> list[str]:
+        """Pathspecs of the prompt globs, the includes met so far and the old paths of
+        moves into the globs (many of those are read through one wider glob each: the
+        fold takes only the paths it follows, and git's matching slows with every spec)."""
+        globs, literal = _widen(followed)
+        return gitlog.pathspecs([g.glob for g in self.config.prompts] + globs, covered | literal)
 
     def provisional(self, sha: str) -> frozenset[str]:
         """Commits of ``sha``'s history not on the main branch (their versions are
@@ -82,6 +88,34 @@ class Repo:
             return frozenset()
         args = ["--first-parent"] if self.first_parent else []
         return frozenset(gitlog.rev_list(self.root, [*args, sha, f"^{main[1]}", "--"]))
+
+
+_GLOB_CHARS = frozenset("*?[]\\")
+
+
+def _widen(paths: Iterable[str]) -> tuple[list[str], set[str]]:
+    """Paths grouped by file name: a group of several is one ``DIR/**/NAME`` glob (DIR:
+    the deepest folder they share), a path alone or with glob characters stays literal."""
+    groups: dict[str, list[str]] = {}
+    literal: set[str] = set()
+    for p in paths:
+        if _GLOB_CHARS.intersection(p):
+            literal.add(p)
+        else:
+            groups.setdefault(p.rsplit("/", 1)[-1], []).append(p)
+    globs = []
+    for name, group in sorted(groups.items()):
+        if len(group) == 1:
+            literal.add(group[0])
+            continue
+        dirs = [g.split("/")[:-1] for g in group]
+        common: list[str] = []
+        for parts in zip(*dirs, strict=False):
+            if len(set(parts)) != 1:
+                break
+            common.append(parts[0])
+        globs.append("/".join([*common, "**", name]))
+    return globs, literal
 
 
 def main_ref(root: Path, configured: str | None) -> tuple[str, str] | None:
@@ -114,21 +148,44 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
     """The state at ``sha``, folded on from ``base`` (a state on ``sha``'s first-parent
     history) or from nothing. A newly met include outside the pathspec folds again."""
     covered = set(base.covered) if base is not None else set()
-    for _ in range(8):
+    followed = base.followed if base is not None else {}
+    seen: Seen = {}
+    rounds = 0
+    builder = FactsBuilder()
+    for _ in range(12):
         st = base.fork() if base is not None else State()
+        st.followed = {k: [list(e) for e in v] for k, v in followed.items()}
         folder = Folder(
-            repo.config, st, read=reader.read_many, fetch=_fetcher(repo.root), covered=covered
+            repo.config,
+            st,
+            read=reader.read_many,
+            fetch=_fetcher(repo.root),
+            covered=covered,
+            builder=builder,  # shared by the rounds: a text's facts are computed once
         )
-        streams = _log_parts(repo, base, sha, covered)
+        root = str(repo.root)
+        streams = _log_parts(repo, base, sha, covered, st.followed)
+
+        def stop(folder: Folder = folder, root: str = root, deep: bool = rounds >= 6) -> bool:
+            """A move into the globs found: no use folding on without its old path."""
+            return not deep and follow(root, folder, reader, seen)
+
         try:
-            folder.fold(commit for part in streams for commit in part)
+            done = folder.fold((commit for part in streams for commit in part), stop=stop)
         finally:
             for part in streams:
                 part.close()
-        if not (folder.new_includes - covered):
-            st.commit = sha
-            return st
+        new_includes = folder.new_includes - covered
         covered |= folder.new_includes
+        if not done or (not new_includes and stop()):
+            rounds += 1  # fold again, reading the old paths too
+            followed, base = st.followed, None
+            continue
+        if new_includes:
+            continue
+        mark_unfollowed(root, folder, reader, seen)
+        st.commit = sha
+        return st
     raise GitError("includes keep changing while folding history; giving up")  # pragma: no cover
 
 
@@ -136,12 +193,12 @@ SPLIT_AT = 4000  # first-parent commits from which a cold pass runs two git proc
 
 
 def _log_parts(
-    repo: Repo, base: State | None, sha: str, covered: set[str]
+    repo: Repo, base: State | None, sha: str, covered: set[str], followed: Iterable[str]
 ) -> list[gitlog.LogStream]:
     """The log passes for ``base..sha``, oldest first. A long history from scratch is
     read by two git processes at once (the older half, and the newer half drained into
     memory meanwhile), so git's walk runs alongside the fold on a second core."""
-    specs = repo.specs(covered)
+    specs = repo.specs(covered, followed)
     if base is not None and base.commit:
         return [
             gitlog.log(
@@ -169,6 +226,10 @@ def truncate(src: State, upto: str, sha: str) -> State:
         commit=sha, seq=limit, tree={}, commits={s: v for s, v in commits.items() if v[0] <= limit}
     )
     st.covered = set(src.covered)
+    for p, entries in src.followed.items():
+        kept = [list(e) for e in entries if commits[e[0]][0] <= limit]
+        if kept:
+            st.followed[p] = kept
     order: list[tuple[int, int, str]] = []
     for line in src.lines:
         recs = [r for r in line.recs if commits.get(r.commit, [limit + 1])[0] <= limit]
@@ -196,7 +257,19 @@ def truncate(src: State, upto: str, sha: str) -> State:
     for line in st.lines:  # a live prompt keeps its own id
         if line.path is not None:
             st.by_id[line.id] = line.key
+    st.unfollowed = {k: list(v) for k, v in src.unfollowed.items() if st.lines[k].recs}
     return st
+
+
+def _cuttable(src: State, upto: str) -> bool:
+    """Whether ``src`` cut back to ``upto`` equals a fold to ``upto``: not when a move
+    into the globs after ``upto`` made an old path a prompt path before it."""
+    limit = src.commits[upto][0]
+    return all(
+        e[0] in src.commits and src.commits[e[0]][0] <= limit
+        for entries in src.followed.values()
+        for e in entries
+    )
 
 
 def state_at(repo: Repo, sha: str) -> State:
@@ -234,12 +307,13 @@ def _truncated(repo: Repo, sha: str, candidates: list[str]) -> State | None:
         if src is None:
             continue
         last = gitlog.rev_list(
-            repo.root, ["--first-parent", "-1", sha, "--", *repo.specs(src.covered)]
+            repo.root,
+            ["--first-parent", "-1", sha, "--", *repo.specs(src.covered, src.followed)],
         )
         if not last:
             return State(commit=sha)
         try:
-            if last[0] in src.commits:
+            if last[0] in src.commits and _cuttable(src, last[0]):
                 return truncate(src, last[0], sha)
         except CacheError:
             continue

@@ -161,6 +161,11 @@ class State:
         self.by_id: dict[str, int] = {}
         self.covered: set[str] = set()  # include paths outside the globs
         self.inc_users: dict[str, set[int]] = {}
+        # a path outside the globs that a rename brought into them: [[commit, id], ...],
+        # oldest first; the path is that id's prompt until the commit of the move
+        self.followed: dict[str, list[list[str]]] = {}
+        # line key -> [old path, why]: its first version is a move loomgit could not follow
+        self.unfollowed: dict[int, list[str]] = {}
         self._heads: list[Head] = []
         self._dirty: dict[int, Line] = {}
         self.lines = lines if lines is not None else Lines()
@@ -233,6 +238,8 @@ class State:
         st.by_path, st.by_id = dict(self.by_path), dict(self.by_id)
         st.covered = set(self.covered)
         st.inc_users = {k: set(v) for k, v in self.inc_users.items()}
+        st.followed = {k: [list(e) for e in v] for k, v in self.followed.items()}
+        st.unfollowed = {k: list(v) for k, v in self.unfollowed.items()}
         st.heads = [list(h) for h in self.heads]
         return st
 
@@ -246,6 +253,8 @@ class State:
             "by_id": self.by_id,
             "heads": self.heads,
             "inc_users": {k: sorted(v) for k, v in self.inc_users.items() if v},
+            "followed": self.followed,
+            "unfollowed": [[k, *v] for k, v in sorted(self.unfollowed.items())],
         }
 
     @classmethod
@@ -260,6 +269,8 @@ class State:
         st.covered = set(d["covered"])
         st.heads = d["heads"]
         st.inc_users = {k: set(v) for k, v in d["inc_users"].items()}
+        st.followed = d["followed"]
+        st.unfollowed = {int(e[0]): list(e[1:]) for e in d["unfollowed"]}
         if len(st.heads) != len(lines):
             raise ValueError("cache index and lines disagree")
         return st

@@ -380,16 +380,9 @@ def history(ws: Workspace, ref: str = "HEAD") -> History:
     return got
 
 
-def versions(ws: Workspace, ident: str, ref: str = "HEAD") -> list[Version]:
-    """The versions of one prompt (id, old id or path) at ``ref``, oldest first."""
-    h = history(ws, ref)
-    return h.versions(h.find(ident))
-
-
 __all__ = [
     "History",
     "LoomgitError",
     "Version",
     "history",
-    "versions",
 ]
