@@ -38,13 +38,16 @@ if TYPE_CHECKING:
     import httpx
 
 
-def new_client(*, pooled: bool = False) -> httpx.AsyncClient:
-    """A fresh ``httpx.AsyncClient``; ``pooled`` sizes the pool for many concurrent calls."""
+def new_client(*, pooled: bool = False, connections: int = 64) -> httpx.AsyncClient:
+    """A fresh ``httpx.AsyncClient``; ``pooled`` sizes the pool for many concurrent calls:
+    ``connections`` of them, each kept alive (a connection closed after its answer costs a
+    new TCP handshake on the next request)."""
     import httpx  # start-up: the network stack only when a request is made
 
     if pooled:
+        n = max(1, connections)
         return httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16)
+            limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)
         )
     return httpx.AsyncClient()
 
