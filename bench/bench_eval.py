@@ -47,6 +47,7 @@ class Run:
     wall_s: float
     rss_mb: float
     code: int
+    cpu_s: float = 0.0  # user + system: what the tool itself cost, whatever the load
 
 
 def ticket(i: int) -> str:
@@ -72,7 +73,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> Run:
     if proc.returncode not in (0, 100):  # promptfoo exits 100 when an assertion fails
         sys.stderr.write(err.decode("utf-8", "replace")[-2000:])
     proc.stderr.close()
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode)
+    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def serve(latency_ms: float) -> int:
@@ -333,15 +334,14 @@ def main(argv: list[str] | None = None) -> int:
         "-j",
         str(a.concurrency),
         "--no-log",
-        "--json",
-        "-o",
+        "-o",  # the JSON report to a file, as promptfoo's -o below
         str(tmp / "loomgit.json"),
     ]
 
     def show(name: str, runs: list[Run]) -> None:
         print(
-            f"  {name:28} {median(runs):7.2f} s  peak {max(r.rss_mb for r in runs):5.0f} MB"
-            f"  exit {runs[-1].code}",
+            f"  {name:28} {median(runs):7.2f} s  cpu {statistics.median(r.cpu_s for r in runs):6.2f} s"
+            f"  peak {max(r.rss_mb for r in runs):5.0f} MB  exit {runs[-1].code}",
             flush=True,
         )
 
@@ -418,6 +418,15 @@ def main(argv: list[str] | None = None) -> int:
                             floor if lat else None,
                             max(r.rss_mb for r in pruns),
                         )
+                    )
+                cpu = statistics.median(r.cpu_s for r in lruns)
+                if pruns:
+                    pf_cpu = statistics.median(r.cpu_s for r in pruns)
+                    rows.append((f"{tag}, loomgit CPU time", cpu, "promptfoo CPU", pf_cpu, peak))
+                if hruns:
+                    h_cpu = statistics.median(r.cpu_s for r in hruns)
+                    rows.append(
+                        (f"{tag}, loomgit CPU time", cpu, "httpx transport CPU", h_cpu, peak)
                     )
                 rows.append((f"{tag}, loomgit peak memory (MB)", peak, "target", 100.0, peak))
                 if lat == 0:  # the last cold run (httpx) filled the cache

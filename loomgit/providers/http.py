@@ -49,12 +49,29 @@ def new_client(*, pooled: bool = False, connections: int = 64) -> httpx.AsyncCli
     n = max(1, connections) if pooled else 20
     fast = transport(n)
     if fast is not None:
-        return httpx.AsyncClient(transport=fast)
+        return httpx.AsyncClient(transport=fast, cookies=_no_cookies())
     if pooled:
         return httpx.AsyncClient(
             limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)
         )
     return httpx.AsyncClient()
+
+
+def _no_cookies() -> Any:
+    """A cookie jar that keeps none: model APIs authenticate with keys, a cookie set by one
+    provider has no business reaching another through the shared client, and httpx's
+    cookie handling (an ``email.message`` built per response) was a fifth of its CPU per
+    request."""
+    import http.cookiejar
+
+    class NoCookies(http.cookiejar.CookieJar):
+        def extract_cookies(self, response: Any, request: Any) -> None:
+            return None
+
+        def add_cookie_header(self, request: Any) -> None:
+            return None
+
+    return NoCookies()
 
 
 def one_line(text: str, limit: int = 200) -> str:
