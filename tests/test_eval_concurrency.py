@@ -242,3 +242,24 @@ def test_a_retried_case_says_it_was_sent_when_the_circuit_opens(
     assert any(
         ": sent " in m and "; not retried: circuit open after 2 server errors" in m for m in msgs
     ), msgs
+
+
+def test_in_flight_limit_halves_once_per_round_and_grows_back() -> None:
+    from loomgit.providers.pacing import AdaptiveLimit
+
+    lim = AdaptiveLimit(32)
+    first = lim.epoch
+    lim.throttled(first)
+    lim.throttled(first)  # a 429 of a request sent before the cut does not cut again
+    assert lim.limit == 16 and lim.rate_limited == 2
+    lim.throttled(lim.epoch)
+    assert lim.limit == 8
+    for _ in range(8 + 9 + 10):
+        lim.succeeded()
+    assert lim.limit == 11
+    while lim.limit < 32:
+        lim.succeeded()
+    assert lim.story() == "in-flight limit 32 -> 8 -> 32"
+    for _ in range(100):
+        lim.succeeded()
+    assert lim.limit == 32  # never past the ceiling
