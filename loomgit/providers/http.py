@@ -131,7 +131,8 @@ class HTTPProvider(Provider):
         self.timeout_s = float(timeout_s)
         self.extra_headers = dict(headers or {})
         self.local = local
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, tuple[httpx.URL, str]] = {}  # path -> (URL, as shown)
+        self._timeout: httpx.Timeout | None = None
         if not self.base_url.startswith(("http://", "https://")):
             raise ProviderConfigError(
                 f"{self.label}: base_url {self.redact(self.base_url)!r} is not an http(s) URL"
@@ -183,17 +184,22 @@ class HTTPProvider(Provider):
         """POST ``body`` as JSON to ``base_url + path``; (parsed JSON, latency in ms)."""
         import httpx  # start-up: see the module docstring
 
-        url = self._urls.get(path)
-        if url is None:  # parsed once: httpx parses a str URL on every request
-            url = self._urls[path] = httpx.URL(self.base_url + path)
-        shown = self.redact(str(url))
+        known = self._urls.get(path)
+        if known is None:  # parsed once: httpx parses a str URL on every request
+            parsed = httpx.URL(self.base_url + path)
+            known = self._urls[path] = (parsed, self.redact(str(parsed)))
+        url, shown = known
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
             **self.extra_headers,
             **self.auth_headers(),
         }
-        timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
+        timeout = self._timeout
+        if timeout is None:
+            timeout = self._timeout = httpx.Timeout(
+                self.timeout_s, connect=min(self.timeout_s, 10.0)
+            )
         t0 = time.perf_counter()
         try:
             resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
