@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Benchmark: `loomgit eval` against `promptfoo eval` on the same suite and the same server.
+"""Benchmark: `loomgit eval` against the physical floor and `promptfoo eval`, same server.
 
-    .venv/bin/python bench/bench_eval.py                 # 1,000 cases, 3 runs each
+    .venv/bin/python bench/bench_eval.py                 # 1,000 cases, concurrency 32, 3 runs
     .venv/bin/python bench/bench_eval.py --cases 200 --runs 1 --no-promptfoo
 
 One prompt, N cases with an `icontains` assertion each, sent to a local OpenAI-compatible
 mock server (bench/mock_openai.py, a separate process) at equal concurrency, at 50 ms and
 at 0 ms of server latency (0 ms measures pure tool overhead): loomgit as on a first run (its
-.git/loomgit caches deleted before each run), promptfoo with --no-cache; then a re-run of
-loomgit with a warm cache. Each tool is a fresh process per run; peak
-memory is that process's maximum resident set (wait4). promptfoo is installed from the
-npm registry into a temporary folder (or --promptfoo-dir) and skipped with a message when
-npm is missing. Prints the median of --runs runs and the ratios loomgit / promptfoo.
+.git/loomgit caches deleted before each run), also with httpx's own transport
+(LOOMGIT_HTTP_TRANSPORT=httpx) to show what the aiohttp transport buys, promptfoo with
+--no-cache; then a re-run of loomgit with a warm cache. Each tool is a fresh process per
+run; peak memory is that process's maximum resident set (wait4). Every figure is printed
+with its baseline and the ratio: at 50 ms the physical floor (cases × latency /
+concurrency), at 0 ms promptfoo.
+
+promptfoo is not installed by this script: it is found in the folder named by
+$LOOMGIT_BENCH_PROMPTFOO_DIR or --promptfoo-dir (where `npm install promptfoo@0.123.1`
+ran; a newer Node.js installed there with `npm install node@22` is used when the one on
+PATH is too old), else as `promptfoo` on PATH; without it its rows are skipped, saying why.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class Run:
     wall_s: float
     rss_mb: float
     code: int
+    cpu_s: float = 0.0  # user + system: what the tool itself cost, whatever the load
 
 
 def ticket(i: int) -> str:
@@ -66,7 +73,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> Run:
     if proc.returncode not in (0, 100):  # promptfoo exits 100 when an assertion fails
         sys.stderr.write(err.decode("utf-8", "replace")[-2000:])
     proc.stderr.close()
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode)
+    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def serve(latency_ms: float) -> int:
@@ -217,46 +224,33 @@ def _required_node(folder: Path) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2) or 0)) if m else None
 
 
-def install_promptfoo(folder: Path, version: str, node: str) -> tuple[str, Path] | None:
-    """(node binary, promptfoo's CLI script), installing from the npm registry as needed.
-    When promptfoo needs a newer Node.js than the one on PATH, the ``node`` package of
-    that major version is installed beside it."""
-    npm = shutil.which("npm")
-
-    def install(*pkgs: str) -> bool:
-        if npm is None:
-            print("npm is not installed: skipping promptfoo (loomgit figures only)")
-            return False
-        print(f"installing {' '.join(pkgs)} from the npm registry into {folder} ...", flush=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *pkgs],
-            cwd=folder,
-            capture_output=True,
-            text=True,
+def find_promptfoo(folder: Path | None) -> tuple[list[str] | None, str]:
+    """(the command that runs promptfoo, or None; what was found or why it was not)."""
+    if folder is not None:
+        exe = _entry(folder)
+        if exe is None:
+            return (
+                None,
+                f"no promptfoo under {folder}/node_modules (run npm install promptfoo there)",
+            )
+        need = _required_node(folder)
+        local = folder / "node_modules" / ".bin" / "node"
+        for cand in (shutil.which("node"), str(local)):
+            if cand and Path(cand).exists():
+                if need is None or _node_major(cand) >= need[0] * 1000 + need[1]:
+                    return [cand, str(exe)], f"promptfoo in {folder}, {cand}"
+        want = f"{need[0]}.{need[1]}" if need else "?"
+        return (
+            None,
+            f"promptfoo needs Node.js >= {want} (npm install node@{want.split('.')[0]} in {folder})",
         )
-        if r.returncode != 0:
-            print(f"npm install failed, skipping promptfoo: {r.stderr.strip()[-500:]}")
-        return r.returncode == 0
-
-    exe = _entry(folder)
-    if exe is None and not install(f"promptfoo@{version}"):
-        return None
-    exe = _entry(folder)
-    if exe is None:
-        print("promptfoo's entry point was not found; skipping promptfoo")
-        return None
-    need = _required_node(folder)
-    local = folder / "node_modules" / ".bin" / "node"
-    for cand in (node, str(local)):
-        if Path(cand).exists() and (need is None or _node_major(cand) >= need[0] * 1000 + need[1]):
-            return cand, exe
-    if need is None or not install(f"promptfoo@{version}", f"node@{need[0]}"):
-        return None
-    if local.exists() and _node_major(str(local)) >= need[0] * 1000 + need[1]:
-        return str(local), exe
-    print(f"promptfoo needs Node.js >= {need[0]}.{need[1]}; skipping promptfoo")
-    return None
+    on_path = shutil.which("promptfoo")
+    if on_path:
+        return [on_path], f"promptfoo on PATH ({on_path})"
+    return None, (
+        "promptfoo not found: set LOOMGIT_BENCH_PROMPTFOO_DIR (or --promptfoo-dir) to a folder "
+        f"where 'npm install promptfoo@{PROMPTFOO_VERSION}' ran, or put promptfoo on PATH"
+    )
 
 
 def check_promptfoo(out: Path, n: int) -> None:
@@ -287,15 +281,26 @@ def median(runs: list[Run]) -> float:
     return statistics.median(r.wall_s for r in runs)
 
 
+def ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.2f}×" if base else "–"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
-    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--latencies", default="50,0", help="server latencies in ms, comma-separated")
     ap.add_argument("--no-promptfoo", action="store_true")
-    ap.add_argument("--promptfoo-version", default=PROMPTFOO_VERSION)
-    ap.add_argument("--promptfoo-dir", type=Path, help="reuse this install folder (kept)")
+    ap.add_argument("--no-httpx", action="store_true", help="skip the httpx-transport rows")
+    ap.add_argument(
+        "--promptfoo-dir",
+        type=Path,
+        default=Path(os.environ["LOOMGIT_BENCH_PROMPTFOO_DIR"])
+        if os.environ.get("LOOMGIT_BENCH_PROMPTFOO_DIR")
+        else None,
+        help="folder where promptfoo was installed with npm",
+    )
     ap.add_argument("--serve", type=float, metavar="LATENCY_MS", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.serve is not None:
@@ -303,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="loomgit-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.pop("LOOMGIT_HTTP_TRANSPORT", None)
     env.update(
         NO_COLOR="1",
         PROMPTFOO_DISABLE_TELEMETRY="1",
@@ -312,25 +318,33 @@ def main(argv: list[str] | None = None) -> int:
         GIT_CONFIG_GLOBAL=os.devnull,
         GIT_CONFIG_NOSYSTEM="1",
     )
-    node = shutil.which("node")
-    pf: tuple[str, Path] | None = None
-    if not a.no_promptfoo:
-        if node is None:
-            print("node is not installed: skipping promptfoo")
-        else:
-            pf = install_promptfoo(a.promptfoo_dir or tmp / "promptfoo", a.promptfoo_version, node)
+    httpx_env = {**env, "LOOMGIT_HTTP_TRANSPORT": "httpx"}
+    pf: list[str] | None = None
+    if a.no_promptfoo:
+        print("promptfoo: skipped (--no-promptfoo)")
+    else:
+        pf, found = find_promptfoo(a.promptfoo_dir)
+        print(f"promptfoo: {found}" if pf else f"promptfoo: skipped: {found}")
     repo = tmp / "repo"
-    rows: list[tuple[str, float, float | None, float, float | None]] = []
+    # (what, seconds, baseline name, baseline seconds, peak MB)
+    rows: list[tuple[str, float, str, float | None, float]] = []
     lg = [
         loomgit_bin(),
         "eval",
         "-j",
         str(a.concurrency),
         "--no-log",
-        "--json",
-        "-o",
+        "-o",  # the JSON report to a file, as promptfoo's -o below
         str(tmp / "loomgit.json"),
     ]
+
+    def show(name: str, runs: list[Run]) -> None:
+        print(
+            f"  {name:28} {median(runs):7.2f} s  cpu {statistics.median(r.cpu_s for r in runs):6.2f} s"
+            f"  peak {max(r.rss_mb for r in runs):5.0f} MB  exit {runs[-1].code}",
+            flush=True,
+        )
+
     try:
         for lat in [float(x) for x in a.latencies.split(",") if x.strip()]:
             server = MockServer(lat)
@@ -345,17 +359,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 lruns = [loomgit_cold(lg, repo, env) for _ in range(a.runs)]
                 check_loomgit(tmp / "loomgit.json", a.cases)
-                print(
-                    f"  loomgit   {median(lruns):7.2f} s  peak {max(r.rss_mb for r in lruns):5.0f} MB"
-                    f"  exit {lruns[-1].code}",
-                    flush=True,
-                )
+                show("loomgit", lruns)
+                hruns: list[Run] = []
+                if not a.no_httpx:
+                    hruns = [loomgit_cold(lg, repo, httpx_env) for _ in range(a.runs)]
+                    check_loomgit(tmp / "loomgit.json", a.cases)
+                    show("loomgit, httpx transport", hruns)
                 pruns: list[Run] = []
                 if pf is not None:
                     cfg = make_promptfoo_config(tmp / "pf", a.cases, server.url)
                     pf_cmd = [
-                        pf[0],
-                        str(pf[1]),
+                        *pf,
                         "eval",
                         "-c",
                         str(cfg),
@@ -377,36 +391,55 @@ def main(argv: list[str] | None = None) -> int:
                             timed(pf_cmd, tmp / "pf", env) for _ in range(a.runs - 1)
                         ]
                         check_promptfoo(tmp / "pf" / "out.json", a.cases)
-                if pruns:
-                    print(
-                        f"  promptfoo {median(pruns):7.2f} s  peak {max(r.rss_mb for r in pruns):5.0f} MB"
-                        f"  exit {pruns[-1].code}",
-                        flush=True,
-                    )
-                rows.append(
-                    (
-                        f"{lat:g} ms server, no cache",
-                        median(lruns),
-                        median(pruns) if pruns else None,
-                        max(r.rss_mb for r in lruns),
-                        max(r.rss_mb for r in pruns) if pruns else None,
-                    )
-                )
-                if lat == 0:  # the last cold run filled the cache
-                    wruns = [timed(lg, repo, env) for _ in range(a.runs)]
-                    check_loomgit(tmp / "loomgit.json", a.cases)
-                    print(
-                        f"  loomgit warm cache {median(wruns):5.2f} s  peak "
-                        f"{max(r.rss_mb for r in wruns):5.0f} MB",
-                        flush=True,
-                    )
+                        show(f"promptfoo {PROMPTFOO_VERSION}", pruns)
+                floor = a.cases * lat / 1000 / a.concurrency
+                pf_s = median(pruns) if pruns else None
+                peak = max(r.rss_mb for r in lruns)
+                tag = f"{lat:g} ms server"
+                if lat:
+                    rows.append((f"{tag}, loomgit", median(lruns), "physical floor", floor, peak))
+                rows.append((f"{tag}, loomgit", median(lruns), "promptfoo", pf_s, peak))
+                if hruns:
                     rows.append(
                         (
-                            "warm cache re-run",
+                            f"{tag}, loomgit",
+                            median(lruns),
+                            "loomgit, httpx transport",
+                            median(hruns),
+                            peak,
+                        )
+                    )
+                if pruns:
+                    rows.append(
+                        (
+                            f"{tag}, promptfoo",
+                            median(pruns),
+                            "physical floor" if lat else "–",
+                            floor if lat else None,
+                            max(r.rss_mb for r in pruns),
+                        )
+                    )
+                cpu = statistics.median(r.cpu_s for r in lruns)
+                if pruns:
+                    pf_cpu = statistics.median(r.cpu_s for r in pruns)
+                    rows.append((f"{tag}, loomgit CPU time", cpu, "promptfoo CPU", pf_cpu, peak))
+                if hruns:
+                    h_cpu = statistics.median(r.cpu_s for r in hruns)
+                    rows.append(
+                        (f"{tag}, loomgit CPU time", cpu, "httpx transport CPU", h_cpu, peak)
+                    )
+                rows.append((f"{tag}, loomgit peak memory (MB)", peak, "target", 100.0, peak))
+                if lat == 0:  # the last cold run (httpx) filled the cache
+                    wruns = [timed(lg, repo, env) for _ in range(a.runs)]
+                    check_loomgit(tmp / "loomgit.json", a.cases)
+                    show("loomgit, warm cache", wruns)
+                    rows.append(
+                        (
+                            "warm cache re-run, loomgit",
                             median(wruns),
-                            None,
+                            "cold run",
+                            median(lruns),
                             max(r.rss_mb for r in wruns),
-                            None,
                         )
                     )
             finally:
@@ -414,17 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(
-        f"\n| {a.cases} cases, concurrency {a.concurrency} | loomgit | promptfoo "
-        f"{a.promptfoo_version} | ratio | loomgit peak | promptfoo peak |"
-    )
-    print("|---|---|---|---|---|---|")
-    for name, lt, pt, lm, pm in rows:
-        ratio = f"{lt / pt:.2f}×" if pt else "–"
-        print(
-            f"| {name} | {lt:.2f} s | {f'{pt:.2f} s' if pt else '–'} | {ratio} | {lm:.0f} MB | "
-            f"{f'{pm:.0f} MB' if pm else '–'} |"
-        )
+    print(f"\n| {a.cases} cases, concurrency {a.concurrency} | figure | baseline | ratio |")
+    print("|---|---|---|---|")
+    for name, value, bname, base, _ in rows:
+        unit = "" if "MB" in name else " s"
+        shown = f"{base:.0f} MB" if "MB" in name and base else f"{base:.2f} s" if base else "–"
+        print(f"| {name} | {value:.2f}{unit} | {bname}: {shown} | {ratio(value, base)} |")
     return 0
 
 

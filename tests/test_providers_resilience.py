@@ -246,7 +246,10 @@ def test_circuit_breaker_stops_calling_a_failing_provider(api: FakeAPI, tmp_path
     ]
     # the open circuit sent nothing; after reset_s one trial went through, failed, reopened
     assert len(api.requests) == 3
-    assert "not called — it failed 2 times in a row (last: server error" in str(results[2])
+    assert (
+        "not sent: circuit open after 2 server errors in a row from this provider (last: "
+        in str(results[2])
+    )
 
 
 def test_breaker_closes_after_a_good_trial() -> None:

@@ -55,7 +55,8 @@ def write_report(
 ) -> dict[str, Any] | None:
     """Write an eval's report files; returns the (redacted) JSON data when it was given
     or written, for the CLI to print."""
-    clean = red.data(report)
+    # one walk each: the JSON data, and the report itself only for JUnit and Markdown
+    clean = red.data(report) if (junit or markdown or (output and data is None)) else report
     shown = red.data(data) if data is not None else None
     if output:
         shown = shown if shown is not None else red.data(clean.to_dict())

@@ -164,6 +164,8 @@ def eval_(
             mode=mode,
             allow_python=allow_python or None,
         )
+    for note in report.notes:
+        echo(f"loomgit: note: {note}", err=True)
     data = write_report(
         report,
         redactor(ws),

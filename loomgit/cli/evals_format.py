@@ -152,6 +152,8 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
             echo(f"  {n} × {msg}")
         if len(errs) > 5:
             echo(f"  … and {len(errs) - 5} other errors (see --json)")
+    for line in report.pace:
+        echo(style(line, fg="yellow"))
     s = report.summary()
     rate = "–" if s["pass_rate"] is None else f"{s['pass_rate']:.1%}"
     verdict = style(report.status, fg=RESULT_COLOUR[report.status], bold=True)
@@ -227,7 +229,8 @@ def all_errored_line(report: EvalReport) -> str | None:
     for r in report.results:
         if r.status == "error":
             msgs.update([s.error for s in r.samples if s.error] or [r.error or "error"])
-    root = [m for m in msgs if not m.startswith("not run: ") and " not called — " not in m]
+    derived = ("not sent: ", ": not sent: ", "; not retried: circuit open")
+    root = [m for m in msgs if not any(d in m for d in derived)]
     first = max(root, key=lambda m: msgs[m]) if root else msgs.most_common(1)[0][0]
     return f"{s['errors']} of {s['cases']} cases could not run: {clean(first, 300)}"
 

@@ -53,11 +53,21 @@ class ClientCaller:
         self.client = client
         self.use_cache = use_cache
 
-    def prepare(self, models: Iterable[str]) -> None:
+    def prepare(self, models: Iterable[str], concurrency: int | None = None) -> list[str]:
         """Build each model's provider now, so a setup problem (unknown provider, missing
-        API key) stops the run with one clear error before any case is sent."""
+        API key) stops the run with one clear error before any case is sent. With
+        ``concurrency`` (the run's), each provider entry without a ``max_concurrency`` of
+        its own lets that many requests be in flight; returns the notes about entries whose
+        own limit is lower."""
+        if concurrency is not None:
+            self.client.concurrency = concurrency
         for m in models:
             self.client.provider(m)
+        return list(self.client.notes)
+
+    def pace(self) -> list[str]:
+        """How rate limits slowed the run, one line per provider entry (see ModelClient)."""
+        return self.client.pace()
 
     async def complete(
         self,

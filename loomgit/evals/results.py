@@ -110,6 +110,8 @@ class EvalReport:
     shard: tuple[int, int] | None = None
     run_id: str = ""
     commit: str | None = None
+    notes: list[str] = field(default_factory=list)  # provider limits lower than asked for
+    pace: list[str] = field(default_factory=list)  # how rate limits slowed each provider
 
     @property
     def results(self) -> list[CaseResult]:

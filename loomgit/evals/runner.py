@@ -215,8 +215,9 @@ def _plan_case(
 
 
 class _Breaker:
-    """Stops sending to a model after ``limit`` provider errors in a row, so a server that
-    is down ends the run in seconds: the remaining samples become errors at once."""
+    """Stops sending to a model after ``limit`` cases in a row ended in a provider error
+    (a success in between starts the count again; rate limits do not count), so a server
+    that is down ends the run in seconds: the remaining samples become errors at once."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -226,17 +227,22 @@ class _Breaker:
     def ok(self, model: str) -> None:
         self.streak[model] = 0
 
-    def failed(self, model: str, reason: str) -> None:
+    def failed(self, model: str, error: LoomgitError) -> None:
+        if getattr(error, "status", None) == 429:
+            return
         n = self.streak.get(model, 0) + 1
         self.streak[model] = n
         if n >= self.limit and model not in self.down:
-            self.down[model] = reason
+            self.down[model] = str(error)
 
 
 async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: _Breaker) -> None:
     s = job.sample
     if job.model in breaker.down:
-        s.error = f"not run: {job.model} failed {breaker.limit} times in a row ({breaker.down[job.model]})"
+        s.error = (
+            f"not sent: the {breaker.limit} cases before it in a row ended in errors from "
+            f"{job.model} (last: {breaker.down[job.model]})"
+        )
         return
     try:
         comp = await caller.complete(
@@ -249,7 +255,7 @@ async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: 
     except LoomgitError as e:
         s.error = str(e)
         if isinstance(e, InfraError):
-            breaker.failed(job.model, str(e))
+            breaker.failed(job.model, e)
         return
     except asyncio.CancelledError:
         raise
@@ -335,8 +341,13 @@ def run(
         try:
             prepare = getattr(caller, "prepare", None)
             if prepare is not None:  # setup errors (missing key...) stop the run here
-                prepare(dict.fromkeys(j.model for j in p.jobs))
-            return await execute(p, caller, services, options, progress)
+                notes = prepare(dict.fromkeys(j.model for j in p.jobs), options.concurrency)
+                p.report.notes += notes or []
+            report = await execute(p, caller, services, options, progress)
+            pace = getattr(caller, "pace", None)
+            if pace is not None:
+                report.pace += pace()
+            return report
         finally:
             await caller.aclose()
 

@@ -88,6 +88,9 @@ class ModelClient:
       :class:`ResponseCache`.
     - ``mode``: ``live`` calls providers; ``record`` answers from recordings and records
       what is missing; ``replay`` answers only from recordings.
+    - ``concurrency``: requests in flight per provider entry that sets no
+      ``max_concurrency`` of its own (None: the default of 8). An entry that sets a lower
+      one keeps it, and :attr:`notes` says so.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class ModelClient:
         cache: ResponseCache | bool | None = None,
         mode: str = "live",
         recordings: RecordingStore | None = None,
+        concurrency: int | None = None,
     ) -> None:
         if mode not in MODES:
             raise ProviderConfigError(f"mode {mode!r}: use one of {', '.join(MODES)}")
@@ -120,6 +124,8 @@ class ModelClient:
         self._specs: dict[str, Spec] = {}
         self._limits: dict[str, Limits] = {}
         self.stats = ClientStats()
+        self.concurrency = concurrency
+        self.notes: list[str] = []  # limits lower than asked for, said once per entry
 
     # -- names -----------------------------------------------------------------------------
     @property
@@ -135,7 +141,7 @@ class ModelClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = new_client(pooled=True)
+            self._http = new_client(pooled=True, connections=max(64, self.concurrency or 0))
             self._own_http = True
         return self._http
 
@@ -156,10 +162,26 @@ class ModelClient:
         )
         limits = self._limits.get(spec.entry)
         if limits is None:
-            limits = self._limits[spec.entry] = Limits(spec.settings)
+            limits = self._limits[spec.entry] = Limits(spec.settings, self.concurrency)
+            own = spec.settings.max_concurrency
+            if own is not None and self.concurrency is not None and own < self.concurrency:
+                self.notes.append(
+                    f"provider {spec.entry!r} allows {own} requests at once (max_concurrency "
+                    f"in loomgit.yaml): {own} in flight, not {self.concurrency}"
+                )
         prov = ResilientProvider(inner, spec.settings, limits, pricer(spec, self.config, inner))
         self._providers[model] = prov
         return prov
+
+    def pace(self) -> list[str]:
+        """One line per provider entry that was rate limited: how often, and how its
+        in-flight limit moved (``"mock: rate limited 312 times; in-flight limit 32 -> 11 ->
+        32"``)."""
+        return [
+            f"{entry}: rate limited {lim.slots.rate_limited} times; {lim.slots.story()}"
+            for entry, lim in self._limits.items()
+            if lim.slots.rate_limited
+        ]
 
     # -- calls -----------------------------------------------------------------------------
     async def complete(

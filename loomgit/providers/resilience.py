@@ -2,12 +2,14 @@
 
 :class:`ResilientProvider` wraps one provider with:
 
-- retries with exponential backoff and jitter on 429, 5xx, dropped connections, garbled
-  answers and timeouts, waiting what ``Retry-After`` asks for;
-- a concurrency limit and a requests-per-minute limit, shared by every model of one
-  provider entry (:class:`Limits`);
-- a circuit breaker: after ``breaker_failures`` failed attempts in a row the provider is
-  not called for ``breaker_reset_s``, then one trial call decides;
+- retries with exponential backoff and jitter on 5xx, dropped connections, garbled
+  answers and timeouts (``retries`` of them), and on 429 for as long as the waits fit in
+  ``rate_limit_budget_s``, waiting what ``Retry-After`` asks for;
+- an in-flight limit that shrinks on 429 and grows back on success, and a
+  requests-per-minute limit, shared by every model of one provider entry (:class:`Limits`);
+- a circuit breaker: after ``breaker_failures`` failures in a row from as many calls
+  (429s do not count) the provider is not called for ``breaker_reset_s``, then one trial
+  call decides (see :mod:`loomgit.providers.pacing`);
 - a total time budget per call (attempts and backoff waits; time queued for a slot does
   not count);
 - the cost of each answer from the price table.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -31,8 +34,8 @@ from loomgit.providers.errors import (
     ProviderError,
     ProviderTimeout,
     ProviderTransientError,
-    ProviderUnavailable,
 )
+from loomgit.providers.pacing import AdaptiveLimit, CircuitBreaker, RateLimiter
 
 log = logging.getLogger("loomgit.providers")
 log.addHandler(logging.NullHandler())  # retries are logged; the application decides where to
@@ -43,14 +46,15 @@ T = TypeVar("T")
 class ResilienceSettings:
     """Per-provider settings; each is also a key of a ``providers:`` entry."""
 
-    max_concurrency: int = 8  # requests in flight at once
+    max_concurrency: int | None = None  # requests in flight at once (None: the run's)
     rpm: float | None = None  # requests per minute (None: no limit)
     timeout_s: float = 60.0  # one attempt
     total_timeout_s: float = 300.0  # one call: all attempts and backoff waits
-    retries: int = 3  # attempts after the first
+    retries: int = 3  # attempts after the first, for failures other than 429
+    rate_limit_budget_s: float = 60.0  # one call: time spent waiting out 429s
     backoff_s: float = 1.0  # first backoff; doubles each retry
     backoff_max_s: float = 30.0  # cap of one backoff wait
-    breaker_failures: int = 5  # failed attempts in a row that open the circuit
+    breaker_failures: int = 5  # failures in a row, from as many calls, that open the circuit
     breaker_reset_s: float = 30.0  # how long it stays open
 
     @classmethod
@@ -63,98 +67,37 @@ class ResilienceSettings:
         for k, v in values.items():
             if k not in self.keys():
                 continue
-            if k == "rpm" and v is None:
+            if k in ("rpm", "max_concurrency") and v is None:
                 changes[k] = None
                 continue
             ok_int = k in ("max_concurrency", "retries", "breaker_failures")
             if isinstance(v, bool) or not isinstance(v, (int, float)) or (ok_int and v != int(v)):
                 kind = "a whole number" if ok_int else "a number"
                 raise ProviderConfigError(f"{where}{k}: expected {kind}, got {v!r}")
-            if v < 0 or (v == 0 and k not in ("retries", "backoff_s")):
+            zero_ok = ("retries", "backoff_s", "rate_limit_budget_s")
+            if v < 0 or (v == 0 and k not in zero_ok):
                 raise ProviderConfigError(f"{where}{k}: must be positive, got {v!r}")
             changes[k] = int(v) if ok_int else float(v)
         return replace(self, **changes)
 
 
-class RateLimiter:
-    """Spaces request starts ``60/rpm`` seconds apart (no bursts)."""
-
-    def __init__(self, rpm: float | None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 60.0 / rpm if rpm else 0.0
-        self._next = 0.0
-        self._clock = clock
-
-    async def acquire(self) -> None:
-        if not self.interval:
-            return
-        now = self._clock()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
-class CircuitBreaker:
-    """closed → (N failures in a row) → open → (reset_s) → half-open: one trial call."""
-
-    def __init__(
-        self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.threshold = max(1, failures)
-        self.reset_s = reset_s
-        self.failures = 0
-        self.opened_at: float | None = None
-        self.trial = False
-        self.last_error = ""
-        self._clock = clock
-
-    @property
-    def state(self) -> str:
-        if self.opened_at is None:
-            return "closed"
-        return "half-open" if self._clock() - self.opened_at >= self.reset_s else "open"
-
-    def check(self, label: str) -> None:
-        """Raise :class:`ProviderUnavailable` while open; let one trial through after."""
-        state = self.state
-        if state == "closed":
-            return
-        if state == "half-open" and not self.trial:
-            self.trial = True
-            return
-        wait = max(0.0, self.reset_s - (self._clock() - (self.opened_at or 0.0)))
-        when = f"trying again in {wait:.0f} s" if state == "open" else "a trial call is under way"
-        raise ProviderUnavailable(
-            f"{label}: not called — it failed {self.failures} times in a row "
-            f"(last: {self.last_error}); {when}"
-        )
-
-    def success(self) -> None:
-        self.failures = 0
-        self.opened_at = None
-        self.trial = False
-
-    def failure(self, error: BaseException) -> None:
-        self.failures += 1
-        self.last_error = str(error).split(": ", 1)[-1]
-        if self.trial or self.failures >= self.threshold:
-            if self.opened_at is None or self.trial:
-                log.warning(
-                    "%s",
-                    f"circuit opened after {self.failures} failures in a row: {self.last_error}",
-                )
-            self.opened_at = self._clock()
-            self.trial = False
+DEFAULT_MAX_CONCURRENCY = 8  # in flight per provider entry when nothing else says
 
 
 class Limits:
-    """What every model of one provider entry shares: slots, pace, health."""
+    """What every model of one provider entry shares: slots, pace, health.
 
-    def __init__(self, settings: ResilienceSettings) -> None:
+    The in-flight ceiling is the entry's configured ``max_concurrency``, else the run's
+    ``concurrency`` (``loomgit eval --concurrency``), else :data:`DEFAULT_MAX_CONCURRENCY`.
+    """
+
+    def __init__(self, settings: ResilienceSettings, concurrency: int | None = None) -> None:
         self.settings = settings
-        self.semaphore = asyncio.Semaphore(settings.max_concurrency)
+        ceiling = settings.max_concurrency or concurrency or DEFAULT_MAX_CONCURRENCY
+        self.slots = AdaptiveLimit(ceiling)
         self.limiter = RateLimiter(settings.rpm)
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_s)
+        self.calls = 0  # calls started (each gets an id for the breaker)
 
 
 def backoff_delay(
@@ -176,6 +119,18 @@ def _gave_up(last: ProviderTransientError, why: str) -> ProviderTransientError:
     return type(last)(f"{last} ({why})", status=last.status, retry_after=last.retry_after)
 
 
+async def _within(fn: Callable[[], Awaitable[T]], seconds: float) -> T:
+    """``await fn()``, raising TimeoutError after ``seconds`` (no extra task on 3.11+)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await fn()
+    return await asyncio.wait_for(fn(), timeout=seconds)  # pragma: no cover
+
+
+def _last(e: BaseException | None) -> str:
+    return str(e).split(": ", 1)[-1] if e is not None else ""
+
+
 async def call_with_retries(
     label: str,
     fn: Callable[[], Awaitable[T]],
@@ -184,56 +139,83 @@ async def call_with_retries(
     *,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> tuple[T, int]:
-    """Run ``fn`` under the limits and retry policy; (result, attempts)."""
+    """Run ``fn`` under the limits and retry policy; (result, attempts).
+
+    A 429 is retried as long as the waits it asks for fit in ``rate_limit_budget_s`` (and
+    the call's ``total_timeout_s``) and shrinks the provider's in-flight limit; other
+    transient failures are retried ``retries`` times and count for the circuit breaker."""
     budget = settings.total_timeout_s
-    spent = 0.0
-    attempt = 0
+    spent = 0.0  # attempts and waits (time queued for a slot does not count)
+    throttled_wait = 0.0  # waits after 429s
+    attempt = failed = throttled = 0
     last: ProviderTransientError | None = None
+    limits.calls += 1
+    call = limits.calls
+    slots = limits.slots
     while True:
         attempt += 1
-        limits.breaker.check(label)
-        async with limits.semaphore:
+        limits.breaker.check(label, attempt - 1, _last(last))
+        epoch = await slots.acquire()
+        try:
             await limits.limiter.acquire()
-            remaining = budget - spent
             t0 = time.monotonic()
             try:
-                result = await asyncio.wait_for(fn(), timeout=remaining)
-            except asyncio.TimeoutError:
-                spent += time.monotonic() - t0
+                result = await _within(fn, budget - spent)
+            except (TimeoutError, asyncio.TimeoutError):
                 err: ProviderError = ProviderTimeout(
                     f"{label}: no answer within the call's budget of {budget:g} s "
                     f"(total_timeout_s) after {attempt} attempt(s)"
-                    + (f"; last error: {str(last).split(': ', 1)[-1]}" if last else "")
+                    + (f"; last error: {_last(last)}" if last else "")
                 )
-                limits.breaker.failure(err)
+                limits.breaker.failure(err, call)
                 raise err from None
             except ProviderTransientError as e:
                 spent += time.monotonic() - t0
                 if not e.retryable:
                     raise
-                if e.status != 429:  # rate limiting is pace, not ill health
-                    limits.breaker.failure(e)
                 last = e
+                if e.status == 429:  # rate limiting is pace, not ill health
+                    throttled += 1
+                    slots.throttled(epoch)
+                else:
+                    failed += 1
+                    limits.breaker.failure(e, call)
             else:
                 limits.breaker.success()
+                slots.succeeded()
                 return result, attempt
-        assert last is not None
-        if attempt > settings.retries:
-            raise _gave_up(last, f"gave up after {attempt} attempts")
+        finally:
+            slots.release()
         retry_after = last.retry_after
-        delay = backoff_delay(attempt, settings, retry_after)
+        if last.status == 429:
+            delay = backoff_delay(throttled, settings, retry_after)
+        elif failed > settings.retries:
+            raise _gave_up(last, f"gave up after {attempt} attempts")
+        else:
+            delay = backoff_delay(failed, settings, retry_after)
+        why = (
+            f"the provider asked to wait {retry_after:g} s"
+            if retry_after is not None
+            else f"the next wait of {delay:.1f} s"
+        )
         if spent + delay >= budget:
-            why = (
-                f"the provider asked to wait {retry_after:g} s"
-                if retry_after is not None
-                else f"the next wait of {delay:.1f} s"
-            )
             raise _gave_up(
                 last,
                 f"gave up after {attempt} attempts: {why} would pass the "
                 f"call's budget of {budget:g} s",
             )
-        log.warning("%s", f"{last}; retry {attempt}/{settings.retries} in {delay:.2f} s")
+        if last.status == 429 and throttled_wait + delay > settings.rate_limit_budget_s:
+            times = "once" if throttled == 1 else f"{throttled} times"
+            raise _gave_up(
+                last,
+                f"rate limited {times}; {why} would pass the rate-limit budget of "
+                f"{settings.rate_limit_budget_s:g} s (rate_limit_budget_s)",
+            )
+        if last.status == 429:
+            throttled_wait += delay
+            log.debug("%s", f"{last}; retry in {delay:.2f} s")
+        else:
+            log.warning("%s", f"{last}; retry {failed}/{settings.retries} in {delay:.2f} s")
         await sleep(delay)
         spent += delay
 
@@ -280,6 +262,8 @@ class ResilientProvider(Provider):
 
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "AdaptiveLimit",
     "CircuitBreaker",
     "Limits",
     "RateLimiter",

@@ -1,0 +1,145 @@
+"""An ``httpx`` transport that sends requests with aiohttp's HTTP/1.1 client.
+
+httpx's own transport (httpcore on anyio) costs about 2 ms of CPU per request at 32 in
+flight, which is the whole budget of a fast eval; aiohttp's costs about 0.4 ms
+(``bench/bench_eval.py`` prints both). Providers keep speaking httpx: this is only the
+``transport=`` of the pooled ``httpx.AsyncClient``. aiohttp's errors become httpx's, so
+:mod:`loomgit.providers.http` words them as before.
+
+``LOOMGIT_HTTP_TRANSPORT=httpx`` keeps httpx's own, and so do a proxy set in the
+environment (httpx's handling of ``HTTPS_PROXY``/``NO_PROXY`` stays the one in force; asking
+aiohttp to read the environment costs two thread hops per request) and aiohttp not being
+installed.
+aiohttp and httpx are imported when the first client is made (start-up stays light).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+_DROP = {"content-encoding", "content-length", "transfer-encoding"}  # aiohttp decoded the body
+_OWN = {"host", "accept-encoding"}  # aiohttp sets these itself (the encodings it can decode)
+
+
+def _mapped(e: BaseException) -> httpx.TransportError:
+    """aiohttp's exception as the httpx one that means the same."""
+    import aiohttp.client_exceptions as E
+    import httpx
+
+    if isinstance(e, E.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(str(e) or "timed out connecting")
+    if isinstance(e, (E.SocketTimeoutError, E.ServerTimeoutError, asyncio.TimeoutError)):
+        return httpx.ReadTimeout(str(e) or "timed out waiting for the answer")
+    if isinstance(e, (E.NonHttpUrlClientError, E.InvalidUrlClientError)):
+        return httpx.UnsupportedProtocol(str(e))
+    if isinstance(e, E.ClientConnectorError):
+        err = e.os_error
+        if err is not None and err.errno == errno.ECONNREFUSED:
+            return httpx.ConnectError("connection refused")
+        reason = (err.strerror if err is not None else None) or str(e)
+        return httpx.ConnectError(str(reason).lower() if reason else "connection refused")
+    if isinstance(e, E.ServerDisconnectedError):
+        return httpx.RemoteProtocolError("Server disconnected without sending a response")
+    if isinstance(e, E.ClientPayloadError):
+        return httpx.RemoteProtocolError(
+            "peer closed connection without sending complete message body"
+        )
+    if isinstance(e, E.ClientOSError):
+        return httpx.ReadError(e.strerror or str(e) or "the connection was reset")
+    return httpx.RemoteProtocolError(str(e) or type(e).__name__)
+
+
+@functools.cache
+def _transport_class() -> type[httpx.AsyncBaseTransport]:
+    import aiohttp
+    import httpx
+
+    class AiohttpTransport(httpx.AsyncBaseTransport):
+        """One aiohttp session (created in the running loop on the first request) with
+        ``connections`` kept-alive connections."""
+
+        def __init__(self, connections: int = 64) -> None:
+            self.connections = connections
+            self._sessions: dict[str, aiohttp.ClientSession] = {}  # by scheme
+            self._loop: asyncio.AbstractEventLoop | None = None
+
+        def _get_session(self, scheme: str) -> aiohttp.ClientSession:
+            loop = asyncio.get_running_loop()
+            if self._loop is not loop:
+                self._sessions, self._loop = {}, loop
+            session = self._sessions.get(scheme)
+            if session is None:
+                # httpx's CA bundle (and SSL_CERT_FILE), built only when https is used
+                ssl = httpx.create_ssl_context() if scheme == "https" else False
+                connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0, ssl=ssl)
+                session = aiohttp.ClientSession(
+                    connector=connector, trust_env=False, auto_decompress=True
+                )
+                self._sessions[scheme] = session
+            return session
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            session = self._get_session(request.url.scheme)
+            t: dict[str, Any] = request.extensions.get("timeout", {})
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=t.get("pool"),
+                sock_connect=t.get("connect"),
+                sock_read=t.get("read"),
+            )
+            headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _OWN]
+            try:
+                async with session.request(
+                    request.method,
+                    str(request.url),
+                    headers=headers,
+                    data=request.content or None,
+                    allow_redirects=False,
+                    timeout=timeout,
+                ) as resp:
+                    body = await resp.read()
+                    status, reason = resp.status, resp.reason
+                    raw = [
+                        (k, v)
+                        for k, v in resp.raw_headers
+                        if k.decode("latin-1").lower() not in _DROP
+                    ]
+            except aiohttp.ClientError as e:
+                raise _mapped(e) from e
+            except asyncio.TimeoutError as e:
+                raise _mapped(e) from e
+            extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+            if reason:
+                extensions["reason_phrase"] = reason.encode("latin-1", "replace")
+            return httpx.Response(
+                status, headers=raw, content=body, request=request, extensions=extensions
+            )
+
+        async def aclose(self) -> None:
+            sessions, self._sessions = self._sessions, {}
+            for session in sessions.values():
+                if not session.closed:
+                    await session.close()
+
+    return AiohttpTransport
+
+
+def transport(connections: int) -> httpx.AsyncBaseTransport | None:
+    """The transport for a pooled client; None for httpx's own (see the module docstring)."""
+    if os.environ.get("LOOMGIT_HTTP_TRANSPORT", "").strip().lower() == "httpx":
+        return None
+    proxies = ("http_proxy", "https_proxy", "all_proxy")
+    if any(k.lower() in proxies and v for k, v in os.environ.items()):
+        return None
+    try:
+        cls = _transport_class()
+    except ImportError:
+        return None
+    return cls(connections)  # type: ignore[call-arg]
