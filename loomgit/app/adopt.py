@@ -19,11 +19,11 @@ from loomgit._git import index
 from loomgit._git import log as gitlog
 from loomgit._git.refs import head_commit
 from loomgit.app.scaffold import Written, template, write_new
-from loomgit.schemas import init_files as schema_files
 from loomgit.config import CONFIG_FILE, GlobSpec, glob_regex
 from loomgit.errors import UsageError
 from loomgit.prompt.discover import SUITE_SUFFIX, match
 from loomgit.prompt.parse import id_problem
+from loomgit.schemas import init_files as schema_files
 
 # Glob entries take a default message role (`role: system`) once loomgit.yaml accepts
 # the key; until then the proposal for system.md folders is written without it.
