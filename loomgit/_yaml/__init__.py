@@ -85,7 +85,14 @@ def _roundtrip(text: str, path: str | None, line_offset: int) -> Any:
         if "maximum depth" in str(e.problem):
             raise _too_deep(path, line) from None
         problem = e.problem or e.context or "malformed YAML"
-        raise YamlError(f"invalid YAML: {problem}", path=path, line=line) from None
+        col = None
+        opened = _opener(e)
+        if opened is not None:  # an unclosed '{', '[' or quote: named where it opens
+            cm = e.context_mark
+            line, col = cm.line + 1 + line_offset, cm.column + 1
+            where = f"line {mark.line + 1 + line_offset}" if mark is not None else "the end"
+            problem = f"{opened} is never closed ({problem} at {where})"
+        raise YamlError(f"invalid YAML: {problem}", path=path, line=line, col=col) from None
     except YAMLError as e:
         raise YamlError(
             f"invalid YAML: {str(e).splitlines()[0]}",
@@ -150,6 +157,22 @@ def _check_size(text: str, path: str | None, line_offset: int) -> None:
             path=path,
             line=line_offset + 1,
         )
+
+
+def _opener(e: Any) -> str | None:
+    """What ``e``'s context mark opened when the parser met the problem on a later line
+    (a flow mapping or sequence, a quoted string), or None."""
+    ctx, cm, pm = e.context or "", e.context_mark, e.problem_mark
+    if cm is None or pm is None or pm.line <= cm.line:
+        return None
+    for words, what in (
+        ("flow mapping", "this '{'"),
+        ("flow sequence", "this '['"),
+        ("quoted scalar", "this quoted string"),
+    ):
+        if words in ctx:
+            return what
+    return None
 
 
 def _too_deep(path: str | None, line: int | None) -> YamlError:
