@@ -22,6 +22,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from loomgit._yaml.marks import where_opened
 from loomgit._yaml.scalars import DATETIME, FALSES, NULLS, STR_TAG, TRUES, plain_scalar
 from loomgit.errors import LoomgitError
 
@@ -84,14 +85,7 @@ def _roundtrip(text: str, path: str | None, line_offset: int) -> Any:
         line = (mark.line + 1 + line_offset) if mark is not None else None
         if "maximum depth" in str(e.problem):
             raise _too_deep(path, line) from None
-        problem = e.problem or e.context or "malformed YAML"
-        col = None
-        opened = _opener(e)
-        if opened is not None:  # an unclosed '{', '[' or quote: named where it opens
-            cm = e.context_mark
-            line, col = cm.line + 1 + line_offset, cm.column + 1
-            where = f"line {mark.line + 1 + line_offset}" if mark is not None else "the end"
-            problem = f"{opened} is never closed ({problem} at {where})"
+        problem, line, col = where_opened(e, line, line_offset)  # an unclosed '{': where it opens
         raise YamlError(f"invalid YAML: {problem}", path=path, line=line, col=col) from None
     except YAMLError as e:
         raise YamlError(
@@ -157,22 +151,6 @@ def _check_size(text: str, path: str | None, line_offset: int) -> None:
             path=path,
             line=line_offset + 1,
         )
-
-
-def _opener(e: Any) -> str | None:
-    """What ``e``'s context mark opened when the parser met the problem on a later line
-    (a flow mapping or sequence, a quoted string), or None."""
-    ctx, cm, pm = e.context or "", e.context_mark, e.problem_mark
-    if cm is None or pm is None or pm.line <= cm.line:
-        return None
-    for words, what in (
-        ("flow mapping", "this '{'"),
-        ("flow sequence", "this '['"),
-        ("quoted scalar", "this quoted string"),
-    ):
-        if words in ctx:
-            return what
-    return None
 
 
 def _too_deep(path: str | None, line: int | None) -> YamlError:
