@@ -11,12 +11,16 @@ the error's message and line, so it needs no Jinja import.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from loomgit.errors import RenderError
+
+Place = tuple[int, "int | None", str]  # (line, column, message)
 
 TEMPLATE_NONE_HINT = (
     "if this file's braces are literal text, set `template: none` on its glob entry in loomgit.yaml"
 )
+_INCLUDE = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
 _AT_OFFSET = re.compile(r"^(.*) at (\d+)$", re.DOTALL)
 _OPENERS = re.compile(r"\{[{%#]")
 _RAW = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}")
@@ -25,6 +29,11 @@ _TAG = re.compile(r"\{%[-+]?\s*(\w+)([^%]*)")
 _BLOCKS = {"for", "if", "macro", "call", "filter", "block", "with", "autoescape", "trans"}
 _CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
 _NAMES = {"{{": "'{{'", "{%": "'{%'", "{#": "comment '{#'"}
+
+
+def include_names(source: str) -> list[str]:
+    """Literal names a template includes or imports (dynamic names cannot be known)."""
+    return [m.group(2) for m in _INCLUDE.finditer(source)] if "{%" in source else []
 
 
 def normalize(source: str) -> str:
@@ -96,9 +105,7 @@ def _column(line_text: str, message: str) -> int | None:
     return None
 
 
-def syntax_place(
-    source: str, message: str, lineno: int | None, first: int = 1
-) -> tuple[int, int | None, str]:
+def syntax_place(source: str, message: str, lineno: int | None, first: int = 1) -> Place:
     """(line, column, message) of a syntax error Jinja reported in ``source``: the place
     of the mistake, counted in ``source`` itself (1-based); a line the message names is
     counted in the file, where ``source`` starts at line ``first``."""
@@ -121,6 +128,22 @@ def syntax_place(
         opened = _line_col(src, pos)
         message += f" ('{name}' was opened at line {first + opened[0] - 1}, column {opened[1]})"
     return line, _column(src.split("\n")[line - 1], message), message
+
+
+def unknown_name(source: str, ast: Any, env: Any, first: int = 1) -> Place | None:
+    """The first filter or test a parsed template uses that ``env`` lacks (Jinja finds them
+    only when it compiles), as :func:`syntax_place` gives it."""
+    found, todo = [], [ast]
+    while todo:
+        n = todo.pop()
+        kind = type(n).__name__
+        if kind in ("Filter", "Test") and n.name not in getattr(env, kind.lower() + "s"):
+            found.append((n.lineno, f"No {kind.lower()} named {n.name!r}."))
+        todo.extend(n.iter_child_nodes())
+    if not found:
+        return None
+    line, message = min(found)
+    return syntax_place(source, message, line, first)
 
 
 def syntax_render_error(

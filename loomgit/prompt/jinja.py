@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from loomgit.errors import IncludeRefused, RenderError, SandboxError
-from loomgit.prompt.errpos import syntax_place, syntax_render_error
+from loomgit.prompt.errpos import syntax_place, syntax_render_error, unknown_name
 from loomgit.prompt.limits import filter_size, join_size, method_size, percent_size, text_size
 from loomgit.prompt.parts import IncludeLoader
 from loomgit.prompt.watchdog import RenderTimeout
@@ -365,17 +365,17 @@ def referenced_templates(source: str) -> list[str]:
 
 
 def syntax_error(
-    source: str, env: Any | None = None, first: int = 1
+    source: str, env: Any = None, first: int = 1
 ) -> tuple[int, int | None, str] | None:
     """(line, column, message) in ``source`` (line ``first`` of its file) when the template
-    does not compile (an unknown filter or test too: it is compiled, kept for rendering)."""
+    does not compile: a syntax error, or a filter or test the environment lacks."""
     from jinja2 import TemplateSyntaxError
 
+    env = env if env is not None else cached_env()
     try:
-        compile_cached(env if env is not None else cached_env(), source)
+        return unknown_name(source, env.parse(source), env, first)
     except TemplateSyntaxError as e:
         return syntax_place(source, e.message or "syntax error", e.lineno, first)
-    return None
 
 
 def html_environment(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from loomgit.errors import RenderError, SandboxError
-from loomgit.prompt.errpos import TEMPLATE_NONE_HINT
+from loomgit.prompt.errpos import TEMPLATE_NONE_HINT, include_names
 from loomgit.prompt.jinja import (
     MAX_CHARS,
     cached_env,
@@ -177,8 +177,7 @@ def syntax_problems(
         if err is not None:
             out.append((path, first + err[0] - 1, err[1], f"template syntax error: {err[2]}{why}"))
             continue
-        got = parse_names(source, env) if loader is not None and "{%" in source else None
-        for ref in got[1] if got is not None else []:
+        for ref in include_names(source) if loader is not None else []:
             text = included_source(env, ref) if ref not in seen else None
             seen.add(ref)
             if text is not None:
