@@ -22,7 +22,7 @@ from loomgit.errors import ConfigError
 CONFIG_FILE = "loomgit.yaml"
 DEFAULT_GLOBS = ("prompts/**/*.prompt",)
 KNOWN_KEYS = {
-    "prompts": "list of globs, or {glob, id} mappings",
+    "prompts": "list of globs, or {glob, id, role, template} mappings",
     "stages": "ordered list of stage names",
     "stage_branch": "branch name pattern with {stage}",
     "initial_version": "version of a prompt's first appearance",
@@ -45,12 +45,51 @@ _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 _STAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
+GLOB_KEYS = {
+    "glob": "the files, such as prompts/**/*.md",
+    "id": "id pattern such as '{1}' (first wildcard)",
+    "role": "system | user | assistant: the role of a plain file's text",
+    "template": "jinja | none: 'none' renders plain files verbatim",
+}
+ROLES = ("system", "user", "assistant")
+TEMPLATE_MODES = ("jinja", "none")
+
+
 @dataclass(frozen=True)
 class GlobSpec:
-    """One prompt glob, with an optional id template (``{1}`` = first wildcard)."""
+    """One prompt glob, with an optional id template (``{1}`` = first wildcard) and the
+    options of the plain files it matches (files without frontmatter): the ``role`` of
+    their text when it has no role lines (``user`` when None), and ``template: none``
+    to take their text verbatim, braces and all, with no variables."""
 
     glob: str
     id: str | None = None
+    role: str | None = None
+    template: str = "jinja"
+
+    @property
+    def verbatim(self) -> bool:
+        return self.template == "none"
+
+    def options(self) -> dict[str, str]:
+        """The plain-file options that differ from the defaults (``{role, template}``),
+        as a bundle and the history cache key record them."""
+        out = {"role": self.role} if self.role else {}
+        return {**out, "template": self.template} if self.verbatim else out
+
+    @classmethod
+    def from_options(cls, glob: str, options: Any) -> GlobSpec:
+        """A glob entry with ``options`` (from :meth:`options`; a bundle's entry)."""
+        role, template = options.get("role"), options.get("template", "jinja")
+        if (role is not None and role not in ROLES) or template not in TEMPLATE_MODES:
+            raise ConfigError(f"bad options role={role!r}, template={template!r} for {glob}")
+        return cls(glob, None, role, template)
+
+
+def did_you_mean(key: object, known: Any) -> str:
+    """`` (did you mean 'x'?)`` for a key close to one of ``known``, else ``""``."""
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @lru_cache(maxsize=256)
@@ -159,7 +198,7 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
     try:
         data = _yaml.load(text, path=name)
     except _yaml.YamlError as e:
-        raise ConfigError(e.message, path=e.path, line=e.line) from None
+        raise ConfigError(e.message, path=e.path, line=e.line, col=e.col) from None
     if data is None:
         return Config(root=root, path=root / name)
     if not isinstance(data, dict):
@@ -170,8 +209,7 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
 
     for key in data:
         if key not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), list(KNOWN_KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, KNOWN_KEYS)
             raise err(f"unknown setting{hint}; known: {', '.join(sorted(KNOWN_KEYS))}", key)
 
     kw: dict[str, Any] = {}
@@ -181,23 +219,8 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
             raw = [raw]
         if not isinstance(raw, list) or not raw:
             raise err("must be a non-empty list of globs", "prompts")
-        specs = []
-        for n, item in enumerate(raw):
-            if isinstance(item, str):
-                specs.append(GlobSpec(item))
-            elif isinstance(item, dict) and isinstance(item.get("glob"), str):
-                pid = item.get("id")
-                if pid is not None and not isinstance(pid, str):
-                    raise err("id must be a string such as '{1}'", "prompts")
-                why = _check_id_template(item["glob"], pid) if pid is not None else None
-                if why:
-                    line = _yaml.line_of(item, "id") or _yaml.line_of(raw, n)
-                    raise ConfigError(
-                        f"prompts: {why}", path=name, line=line or _yaml.line_of(data, "prompts")
-                    )
-                specs.append(GlobSpec(item["glob"], pid))
-            else:
-                raise err("each entry must be a glob or {glob: ..., id: ...}", "prompts")
+        fallback = _yaml.line_of(data, "prompts")
+        specs = [_glob_spec(item, raw, n, name, fallback) for n, item in enumerate(raw)]
         kw["prompts"] = tuple(specs)
     if "stages" in data:
         st = data["stages"]
@@ -259,6 +282,44 @@ def parse_config(text: str, root: Path, name: str = CONFIG_FILE) -> Config:
     if "includes" in data:
         kw["includes"] = _include_roots(data["includes"], err)
     return Config(root=root, raw=_yaml.plain(data), path=root / name, **kw)
+
+
+def _glob_spec(item: Any, entries: Any, n: int, name: str, fallback: int | None) -> GlobSpec:
+    """One entry of ``prompts:``: a glob, or a mapping of :data:`GLOB_KEYS`."""
+    entry_line = _yaml.line_of(entries, n) or fallback
+
+    def fail(msg: str, key: str | None = None) -> ConfigError:
+        line = (_yaml.line_of(item, key) if key is not None else None) or entry_line
+        return ConfigError(f"prompts: {msg}", path=name, line=line)
+
+    if isinstance(item, str):
+        return GlobSpec(item)
+    if not isinstance(item, dict):
+        raise fail("each entry must be a glob or {glob: ..., id: ...}")
+    for key in item:
+        if key not in GLOB_KEYS:
+            hint = did_you_mean(key, GLOB_KEYS)
+            known = ", ".join(GLOB_KEYS)
+            raise fail(f"unknown key {str(key)!r} in a glob entry{hint}; known: {known}", key)
+    glob = item.get("glob")
+    if not isinstance(glob, str) or not glob:
+        raise fail("each mapping entry needs glob: set to a pattern such as prompts/**/*.md")
+    pid = item.get("id")
+    if pid is not None and not isinstance(pid, str):
+        raise fail("id must be a string such as '{1}'", "id")
+    why = _check_id_template(glob, pid) if pid is not None else None
+    if why:
+        raise fail(why, "id")
+    role = item.get("role")
+    if role is not None and role not in ROLES:
+        raise fail(f"role must be one of {', '.join(ROLES)}, got {role!r}", "role")
+    template = item.get("template", "jinja")
+    if template not in TEMPLATE_MODES:
+        raise fail(
+            f"template must be 'jinja' or 'none' (braces taken as literal text), got {template!r}",
+            "template",
+        )
+    return GlobSpec(glob, pid, role, template)
 
 
 def _include_roots(raw: Any, err: Any) -> tuple[str, ...]:

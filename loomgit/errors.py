@@ -18,17 +18,28 @@ EXIT_INTERNAL = 4
 
 
 class LoomgitError(Exception):
-    """An error a person can act on. ``str()`` gives ``path:line: message``."""
+    """An error a person can act on. ``str()`` gives ``path:line: message`` (or
+    ``path:line:col: message`` when the column is known)."""
 
     exit_code = EXIT_FAILED
 
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
         self.line = line
+        self.col = col
 
     def __str__(self) -> str:
+        if self.path and self.line and self.col:
+            return f"{self.path}:{self.line}:{self.col}: {self.message}"
         if self.path and self.line:
             return f"{self.path}:{self.line}: {self.message}"
         if self.path:

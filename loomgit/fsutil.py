@@ -6,19 +6,29 @@ import os
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
+def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False) -> Path:
     """Write ``data`` to a temporary file beside ``path`` and rename it into place
-    (creating the folder); on any failure the temporary file is removed."""
+    (creating the folder); on any failure the temporary file is removed.
+
+    The file gets the permissions the umask gives a new file (``0644`` under ``022``),
+    as any file a user asks for; ``private`` files (answers cached from a model, which
+    may hold what a prompt was given) are ``0600`` whatever the umask."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    import tempfile  # start-up: tempfile pulls in random, shutil and compression modules
-
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    mode = 0o600 if private else 0o666  # the kernel applies the umask to the mode
+    while True:
+        tmp = target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            fd = os.open(tmp, flags, mode)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target

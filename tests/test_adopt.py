@@ -38,14 +38,14 @@ def test_folders_of_system_md(repo: GitRepo, cli, monkeypatch: pytest.MonkeyPatc
     assert '  patterns/*/system.md  (folders of system.md, id "{1}")\n' in res.out
     assert "    3 prompt(s), e.g. extract_wisdom, summarize, ...\n" in res.out
     assert "    history: 3 commit(s) since 2023-05-01\n" in res.out
-    assert '    - {glob: "patterns/*/system.md", id: "{1}"}\n' in res.out
+    assert '    - {glob: "patterns/*/system.md", id: "{1}", role: "system"}\n' in res.out
     assert "created loomgit.yaml" in res.out
     assert "created .pre-commit-config.yaml" in res.out
     assert "created .github/workflows/loomgit.yml" in res.out
     assert not (repo.path / "prompts").exists()  # no sample prompt when adopting
 
     cfg = (repo.path / "loomgit.yaml").read_text()
-    assert 'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}"}\nstages:' in cfg
+    assert 'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}", role: "system"}\nstages:' in cfg
     res = cli(["list", "--json"], cwd=repo.path)
     assert res.exit_code == 0, res.err
     assert '"summarize"' in res.out and '"1.1.0"' in res.out  # the edit is a version
@@ -92,7 +92,7 @@ def test_a_mixed_repository(repo: GitRepo, cli) -> None:  # type: ignore[no-unty
     cfg = (repo.path / "loomgit.yaml").read_text()
     assert (
         "prompts:\n"
-        '  - {glob: "patterns/*/system.md", id: "{1}"}\n'
+        '  - {glob: "patterns/*/system.md", id: "{1}", role: "system"}\n'
         '  - "samples/**/*.prompty"\n'
         '  - "app/prompts/**/*.md"\n'
         '  - "app/prompts/**/*.txt"\n'
@@ -141,7 +141,9 @@ def test_an_existing_loomgit_yaml_is_never_overwritten(repo: GitRepo, cli) -> No
     repo.commit("x", {**patterns(["a", "b"]), "loomgit.yaml": "prompts: [x/*.prompt]\n"})
     res = cli(["init", "--adopt", "--yes"], cwd=repo.path)
     assert res.exit_code == 2
-    assert '    - {glob: "patterns/*/system.md", id: "{1}"}' in res.out  # still shown
+    assert (
+        '    - {glob: "patterns/*/system.md", id: "{1}", role: "system"}' in res.out
+    )  # still shown
     assert res.err.strip() == (
         "loomgit: error: loomgit.yaml already exists; not overwritten: add the globs above "
         "to its 'prompts:' list, or move it away and rerun"
@@ -182,15 +184,10 @@ def test_yes_without_adopt_is_a_usage_error(repo: GitRepo, cli) -> None:  # type
     assert not (repo.path / "loomgit.yaml").exists()
 
 
-def test_system_md_folders_carry_role_system_when_enabled(
-    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_system_md_folders_carry_role_system(repo: GitRepo) -> None:
     repo.commit("x", patterns(["a", "b"]))
     [p] = adopt.propose(repo.path).proposals
     assert p.role == "system"
-    monkeypatch.setattr(adopt, "WRITE_ROLE", False)
-    assert p.entry() == '{glob: "patterns/*/system.md", id: "{1}"}'
-    monkeypatch.setattr(adopt, "WRITE_ROLE", True)
     assert p.entry() == '{glob: "patterns/*/system.md", id: "{1}", role: "system"}'
 
 
@@ -207,7 +204,7 @@ def test_system_md_and_prompt_md_side_by_side_get_distinct_ids(repo: GitRepo, cl
     assert res.exit_code == 0, res.err
     cfg = (repo.path / "loomgit.yaml").read_text()
     assert '{glob: "patterns/*/prompt.md", id: "{1}/prompt"}' in cfg
-    assert '{glob: "patterns/*/system.md", id: "{1}/system"}' in cfg
+    assert '{glob: "patterns/*/system.md", id: "{1}/system", role: "system"}' in cfg
     assert "claimed by" not in res.out
 
 
@@ -216,4 +213,4 @@ def test_a_single_prompt_md_does_not_change_the_system_md_ids(repo: GitRepo, cli
     res = cli(["init", "--adopt", "--yes"], cwd=repo.path)
     assert res.exit_code == 0, res.err
     cfg = (repo.path / "loomgit.yaml").read_text()
-    assert 'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}"}\nstages:' in cfg
+    assert 'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}", role: "system"}\nstages:' in cfg

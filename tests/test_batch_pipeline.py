@@ -55,7 +55,9 @@ EXPECTED = {
         "4: error: gate: unknown gate 'most_pass' (known: all_pass, majority_pass, any_pass, "
         "weighted)"
     ],
-    "bad_yaml.yaml": ["3: error: invalid YAML: expected ',' or ']', but got ':'"],
+    "bad_yaml.yaml": [
+        "2: error: invalid YAML: this '[' is never closed (expected ',' or ']', but got ':' at line 3)"
+    ],
     "not_mapping.yaml": ["1: error: a pipeline must be a mapping with prompt, input and output"],
     "same_files.yaml": ["4: error: quarantine: must differ from output"],
     "unknown_prompt.yaml": [

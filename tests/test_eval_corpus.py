@@ -13,7 +13,7 @@ SUITE = "prompts/support/summarize.tests.yaml"
 
 # file -> (line or None, text the message must contain)
 EXPECTED = {
-    "malformed_yaml.tests.yaml": (4, "invalid YAML"),
+    "malformed_yaml.tests.yaml": (3, "invalid YAML: this '{' is never closed"),
     "empty.tests.yaml": (None, "empty test suite"),
     "no_cases.tests.yaml": (1, "'cases:' must be a non-empty list"),
     "unknown_key.tests.yaml": (4, "unknown key 'gates' (did you mean 'gate'?"),

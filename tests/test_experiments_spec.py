@@ -16,7 +16,7 @@ from loomgit.workspace import Workspace
 
 # file -> (expected line or None, text the message must contain)
 EXPECTED = {
-    "malformed_yaml.yaml": (5, "invalid YAML"),
+    "malformed_yaml.yaml": (4, "invalid YAML: this '[' is never closed"),
     "not_mapping.yaml": (1, "an experiment must be a mapping"),
     "empty.yaml": (None, "empty experiment file"),
     "one_variant.yaml": (2, "variants must map at least two names to refs"),

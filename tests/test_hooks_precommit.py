@@ -285,7 +285,7 @@ FORMATS = [
         "prompts/greet.md",
         "Say hello to {{ name }}.\n",
         "Say hello to {{ name }.\n",
-        "prompts/greet.md:1: error: template syntax error",
+        "prompts/greet.md:1:14: error: template syntax error",
         id="md",
     ),
     pytest.param(
@@ -293,7 +293,7 @@ FORMATS = [
         "prompts/greet.txt",
         "Say hello\nto {{ name }}.\n",
         "Say hello\n{% if name %}to {{ name }}.\n",
-        "prompts/greet.txt:2: error: template syntax error",
+        "prompts/greet.txt:2:1: error: template syntax error",
         id="txt",
     ),
     pytest.param(
@@ -301,7 +301,7 @@ FORMATS = [
         "prompts/greet.prompty",
         "---\nname: greet\ndescription: Greets\n---\nsystem:\nSay hello to {{ name }}.\n",
         "---\nname: greet\ndescription: Greets\n---\nsystem:\nSay hello to {{ name .\n",
-        "prompts/greet.prompty:6: error: template syntax error",
+        "prompts/greet.prompty:6:14: error: template syntax error",
         id="prompty",
     ),
     pytest.param(

@@ -4,6 +4,7 @@ and through `loomgit render`."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -50,8 +51,8 @@ def test_check_reports_one_clear_line(corpus_repo: GitRepo, cli, name: str) -> N
     assert r.exit_code == 1, r.out + r.err
     errors = [ln for ln in r.out.splitlines() if ": error: " in ln]
     assert len(errors) == 1, r.out
-    where = f"prompts/{name}:{line}: " if line else f"prompts/{name}: "
-    assert errors[0].startswith(where), errors[0]
+    where = rf"prompts/{re.escape(name)}:{line}(:\d+)?: " if line else f"prompts/{name}: "
+    assert re.match(where, errors[0]), errors[0]
     assert text in errors[0]
     assert "Traceback" not in r.out + r.err
 

@@ -22,6 +22,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from loomgit._yaml.marks import where_opened
 from loomgit._yaml.scalars import DATETIME, FALSES, NULLS, STR_TAG, TRUES, plain_scalar
 from loomgit.errors import LoomgitError
 
@@ -84,8 +85,8 @@ def _roundtrip(text: str, path: str | None, line_offset: int) -> Any:
         line = (mark.line + 1 + line_offset) if mark is not None else None
         if "maximum depth" in str(e.problem):
             raise _too_deep(path, line) from None
-        problem = e.problem or e.context or "malformed YAML"
-        raise YamlError(f"invalid YAML: {problem}", path=path, line=line) from None
+        problem, line, col = where_opened(e, line, line_offset)  # an unclosed '{': where it opens
+        raise YamlError(f"invalid YAML: {problem}", path=path, line=line, col=col) from None
     except YAMLError as e:
         raise YamlError(
             f"invalid YAML: {str(e).splitlines()[0]}",

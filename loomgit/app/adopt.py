@@ -25,10 +25,6 @@ from loomgit.prompt.discover import SUITE_SUFFIX, match
 from loomgit.prompt.parse import id_problem
 from loomgit.schemas import init_files as schema_files
 
-# Glob entries take a default message role (`role: system`) once loomgit.yaml accepts
-# the key; until then the proposal for system.md folders is written without it.
-WRITE_ROLE = False
-
 # file names that make a folder one prompt (patterns/<name>/system.md), and their role
 FOLDER_PROMPTS = {"system.md": "system", "prompt.md": None}
 # suffixes that are prompt files wherever they are
@@ -64,7 +60,7 @@ class Proposal:
 
     def entry(self) -> str:
         """The ``prompts:`` list item, as YAML (quoted: a glob may start with ``*``)."""
-        keys = {"glob": self.glob, "id": self.id, "role": self.role if WRITE_ROLE else None}
+        keys = {"glob": self.glob, "id": self.id, "role": self.role}
         parts = [f"{k}: {json.dumps(v)}" for k, v in keys.items() if v is not None]
         return "{" + ", ".join(parts) + "}" if len(parts) > 1 else json.dumps(self.glob)
 

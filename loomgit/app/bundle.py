@@ -28,8 +28,9 @@ from typing import Any
 from loomgit import _git
 from loomgit._git import objects
 from loomgit._git.refs import read_ref
-from loomgit.config import find_root, load_config
+from loomgit.config import GlobSpec, find_root, load_config
 from loomgit.errors import LoomgitError, RefError
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.model import Prompt
 from loomgit.prompt.parse import parse_prompt
 from loomgit.stages.state import canonical_id, check_stage, read_manifest
@@ -99,7 +100,8 @@ def loaded_prompt(
     includes: dict[str, str],
     origin: str,
 ) -> LoadedPrompt:
-    prompt = parse_prompt(text, str(entry["path"]), prompt_id=ident)
+    path = str(entry["path"])  # role/template: its glob entry's options for a plain file
+    prompt = parse_prompt(text, path, prompt_id=ident, glob=GlobSpec.from_options(path, entry))
     return LoadedPrompt(
         ident,
         str(entry["version"]),
@@ -211,7 +213,7 @@ class _RepoStage:
     """One stage of one repository, re-read when its ref files change."""
 
     def __init__(self, root: Path, common: Path, stage: str) -> None:
-        cfg = load_config(root)
+        cfg = self.config = load_config(root)
         check_stage(cfg, stage)
         self.root, self.stage = root, stage
         branch = cfg.branch_for(stage)
@@ -261,9 +263,11 @@ class _RepoStage:
         includes = {
             p: (blobs.get(b) or b"").decode("utf-8", "replace") for p, b in e.includes.items()
         }
+        spec = glob_for(self.config, e.path)
         got = loaded_prompt(
             ident,
             {
+                **(spec.options() if spec is not None else {}),
                 "path": e.path,
                 "version": e.version,
                 "content_hash": e.content_hash,

@@ -13,6 +13,7 @@ from loomgit.prompt.discover import (
     PROMPT_SUFFIXES,
     PromptFile,
     duplicate_ids,
+    glob_for,
     id_line,
     is_suite,
     list_files,
@@ -39,9 +40,11 @@ def _rel(ws: Workspace, path: str) -> str:
 
 def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[Finding]:
     try:
-        prompt = read_prompt(ws.root / rel, display=rel, prompt_id=prompt_id)
+        prompt = read_prompt(
+            ws.root / rel, display=rel, prompt_id=prompt_id, glob=glob_for(ws.config, rel)
+        )
     except LoomgitError as e:
-        return [error(e.path or rel, e.line, e.message)]
+        return [error(e.path or rel, e.line, e.message, e.col)]
     out = validate_prompt(prompt, ws.loader, known_providers=set(ws.config.providers))
     suite = Path(rel).with_suffix("").as_posix() + ".tests.yaml"
     if not is_suite(rel) and (ws.root / suite).is_file():
@@ -55,7 +58,7 @@ def check_suite(ws: Workspace, rel: str) -> list[Finding]:
     for p in ws.files():
         if p.path.rsplit(".", 1)[0] == base:
             try:
-                prompt = read_prompt(ws.root / p.path, display=p.path, prompt_id=p.id)
+                prompt = read_prompt(ws.root / p.path, display=p.path, prompt_id=p.id, glob=p.glob)
             except LoomgitError:
                 prompt = None  # reported when the prompt itself is checked
             break

@@ -14,6 +14,7 @@ from loomgit._git import objects
 from loomgit.app.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA
 from loomgit.errors import RefError
 from loomgit.fsutil import atomic_write
+from loomgit.prompt.discover import glob_for
 from loomgit.stages.state import StageError, canonical_id, read_stage, verify
 from loomgit.workspace import Workspace
 
@@ -53,7 +54,9 @@ def export_bundle(
 
     prompts: dict[str, Any] = {}
     for ident, e in sorted(entries.items()):
+        spec = glob_for(ws.config, e.path)  # a plain file's role and template options
         prompts[ident] = {
+            **(spec.options() if spec is not None else {}),
             "version": e.version,
             "content_hash": e.content_hash,
             "source_commit": e.source_commit,
@@ -77,6 +80,7 @@ def export_bundle(
 
 
 def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write atomically: a reader never sees half a bundle."""
+    """Write atomically (a reader never sees half a bundle), with the permissions the
+    umask gives a new file: a bundle is made to be shipped."""
     data = json.dumps(bundle, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
     return atomic_write(path, data)

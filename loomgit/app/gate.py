@@ -15,6 +15,7 @@ from loomgit.evals.engine import evaluate
 from loomgit.evals.results import EvalReport
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import SuiteError, parse_suite
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import include_roots
 from loomgit.prompt.parse import decode, parse_prompt
 from loomgit.stages.source import Source
@@ -67,7 +68,8 @@ def run_suite(ws: Workspace, src: Source) -> EvalReport:
             line=first.line if first else None,
         )
     text = objects.read_blob(ws.root, src.blob) or b""
-    prompt = parse_prompt(decode(text, src.path), src.path, prompt_id=src.id)
+    glob = glob_for(ws.config, src.path)
+    prompt = parse_prompt(decode(text, src.path), src.path, prompt_id=src.id, glob=glob)
     target = Target(
         prompt,
         suite,

@@ -108,7 +108,8 @@ def list_(ref: str | None, as_json: bool) -> int:
             for s in stages
         ]
         out.append(row)
-    table(["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]], out)
+    headers = ["ID", "VERSION", "PATH", "COMMIT", "DATE", "AUTHOR", *[s.upper() for s in stages]]
+    table(headers, out, keep=(0, 1, 3, 4))  # id, version, commit, date: never cut
     for note in notes.values():
         echo(style(f"not on main: {note}", fg="yellow"))
     return 0
@@ -374,7 +375,8 @@ def status(staged: bool, as_json: bool) -> int:
         return 0
     table(
         ["ID", "PATH", "FROM", "TO", "CHANGE"],
-        [
+        keep=(0,),
+        rows=[
             (
                 p.id,
                 p.path,

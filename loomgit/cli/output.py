@@ -59,8 +59,15 @@ def style(text: str, **kw: Any) -> str:
     return click.style(term_lines(text), **kw) if color() else text
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
-    """A table: rich when on a terminal, aligned plain columns otherwise."""
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    title: str | None = None,
+    keep: Sequence[int] = (),
+) -> None:
+    """A table: rich when on a terminal, aligned plain columns otherwise. The columns in
+    ``keep`` (ids) are never cut or wrapped: the others give way, and when even that is
+    not enough the lines grow wider than the terminal."""
     cells = [["" if c is None else term_text(c) for c in r] for r in rows]
     headers = [term_text(h) for h in headers]
     title = term_text(title) if title else title
@@ -69,13 +76,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | No
         from rich.table import Table
 
         t = Table(title=title, show_edge=False, header_style="bold")
-        for h in headers:
-            t.add_column(h)
+        kept = {i: max([len(headers[i]), *(len(r[i]) for r in cells)]) for i in keep}
+        for i, h in enumerate(headers):
+            if i in kept:
+                t.add_column(h, no_wrap=True, min_width=kept[i])
+            else:
+                t.add_column(h, overflow="fold")
         for r in cells:
-            t.add_row(
-                *r,
-            )
-        Console(no_color=not color(), highlight=False).print(t)
+            t.add_row(*r)
+        console = Console(no_color=not color(), highlight=False)
+        # each column: its width plus 2 of padding, and 1 between columns
+        needed = sum(kept.values()) + 3 * (len(headers) - len(kept)) + 3 * len(headers)
+        if console.width < needed:
+            console = Console(no_color=not color(), highlight=False, width=needed)
+        console.print(t)
         return
     if title:
         echo(title)

@@ -46,7 +46,7 @@ def render(
 ) -> int:
     """Render REF's messages (REF: an id, a path, or ID@VERSION|STAGE|COMMIT).
 
-    Without --var or --vars-file the prompt's sample values are used. With --run the
+    Variables are the prompt's sample, with --vars-file and --var on top. With --run the
     messages go to the model (the prompt's model:, or --model) and the answer is printed
     with its tokens, latency and cost.
     """

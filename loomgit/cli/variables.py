@@ -57,10 +57,12 @@ def read_vars_file(path: str) -> dict[str, Any]:
 def collect_vars(
     prompt: Any, pairs: tuple[str, ...], vars_file: str | None
 ) -> dict[str, Any] | None:
-    """Variables from ``--vars-file`` and ``--var k=v`` (None: use the prompt's sample)."""
+    """The prompt's sample with ``--vars-file`` on top and ``--var k=v`` on top of that
+    (None: neither given, so rendering uses the sample as it is)."""
     if not pairs and not vars_file:
         return None
-    values: dict[str, Any] = read_vars_file(vars_file) if vars_file else {}
+    values: dict[str, Any] = dict(getattr(prompt, "sample", None) or {})
+    values.update(read_vars_file(vars_file) if vars_file else {})
     declared = prompt.variables or {}
     for pair in pairs:
         name, sep, raw = pair.partition("=")

@@ -35,7 +35,7 @@ _KINDS = ("idx", "lines", "fold")
 def fingerprint(config: Config) -> str:
     data = {
         "format": FORMAT,
-        "prompts": [[g.glob, g.id] for g in config.prompts],
+        "prompts": [[g.glob, g.id, *sorted(g.options().items())] for g in config.prompts],
         "initial": config.initial_version,
         "history": config.history,
         "includes": list(config.includes),

@@ -15,12 +15,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit.config import GlobSpec
 from loomgit.errors import IncludeRefused, LoomgitError
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.model import MessageTemplate, Prompt, Variable, content_hash
-from loomgit.prompt.parse import as_mapping, check_body, message_sources, parse_prompt
+from loomgit.prompt.parse import (
+    as_mapping,
+    check_body,
+    message_sources,
+    parse_prompt,
+    plain_options,
+)
 from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface, used_variables
 
@@ -129,7 +136,9 @@ def _bounded(cache: dict[Any, Any], key: Any, value: Any, size: int = _CACHE_MAX
 class FactsBuilder:
     """Builds :class:`Facts` from file text, caching per frontmatter and per template set."""
 
-    def __init__(self) -> None:
+    def __init__(self, globs: Callable[[str], GlobSpec | None] | None = None) -> None:
+        self._globs = globs  # a path's glob entry: its options for plain files
+        self._specs: dict[str, GlobSpec | None] = {}
         self._reader = FrontmatterReader()
         self._meta: dict[Any, _Meta | LoomgitError] = {}
         self._used: dict[tuple[str, ...], frozenset[str]] = {}
@@ -188,18 +197,30 @@ class FactsBuilder:
             _bounded(self._used, key, got, 20_000)
         return got
 
+    def options(self, fm_text: str | None, path: str) -> tuple[str, bool]:
+        """(default role, verbatim) of a file, from its glob entry (:func:`plain_options`)."""
+        if self._globs is None:
+            return "user", False
+        if path not in self._specs:
+            _bounded(self._specs, path, self._globs(path))
+        return plain_options(fm_text, path, self._specs[path])
+
     def messages(
-        self, meta: _Meta, body: str, body_line: int, path: str
+        self, meta: _Meta, body: str, body_line: int, path: str, opts: tuple[str, bool]
     ) -> tuple[tuple[str, str], ...]:
         """(role, source) of each message, after the parser's checks of the body."""
-        key: Any = (body, True) if path.endswith(".prompty") else body
+        prompty = path.endswith(".prompty")
+        key: Any = (body, True) if prompty else body
+        if opts != ("user", False):
+            key = f"{opts}\0{body}"
         got = self._msgs.get(key)
         if got is None:
-            check_body(meta.meta, body, body_line, path, {})
-            if path.endswith(".prompty"):  # Prompty's own role-line rules
+            if not opts[1]:
+                check_body(meta.meta, body, body_line, path, {})
+            if prompty:  # Prompty's own role-line rules
                 got = tuple((m.role, m.source) for m in prompty_body(body, body_line, path))
             else:
-                got = message_sources(body, body_line, path)
+                got = message_sources(body, body_line, path, *opts)
             _bounded(self._msgs, key, got, 20_000)
         elif "input" in meta.meta:
             check_body(meta.meta, body, body_line, path, {})
@@ -216,10 +237,11 @@ class FactsBuilder:
             if is_ghmodels(path):  # a YAML format: the parser's own reading
                 return facts_from_prompt(parse_prompt(norm, path), load)
             fm_text, body, body_line = split_frontmatter(norm, path)
+            opts = self.options(fm_text, path)
             m = self.meta(fm_text, path)
             if m.fields.template != "jinja2":  # Mustache bodies are rewritten by the parser
                 return facts_from_prompt(parse_prompt(norm, path), load)
-            msgs = self.messages(m, body, body_line, path)
+            msgs = self.messages(m, body, body_line, path, opts)
         except LoomgitError as e:
             includes, missing = collect_includes([text], load)
             return Facts(
@@ -230,10 +252,15 @@ class FactsBuilder:
                 missing_includes=missing,
             )
         sources = [src for _, src in msgs]
-        includes, missing = collect_includes(sources, load) if "{%" in body else ({}, ())
+        verbatim = opts[1]  # text, not templates: no includes, no variables
+        includes, missing = (
+            collect_includes(sources, load) if "{%" in body and not verbatim else ({}, ())
+        )
         f = m.fields
         if f.variables is not None:
             iface = f.variables  # shared, never changed: equal frontmatter, same object
+        elif verbatim:
+            iface = {}
         else:
             iface = {n: Variable(n) for n in sorted(self.used(sources, includes, path))}
         return Facts(
@@ -257,7 +284,7 @@ class FactsBuilder:
 
 def facts_from_prompt(prompt: Prompt, load: TextLoader | None = None) -> Facts:
     """Facts of an already parsed prompt (the full parser's view)."""
-    sources = [m.source for m in prompt.messages]
+    sources = [m.source for m in prompt.messages if not m.verbatim]
     includes, missing = collect_includes(sources, load)
     iface = interface(prompt, includes.get if load is not None else None)
     out = prompt.output

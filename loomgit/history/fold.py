@@ -16,7 +16,7 @@ from loomgit.config import Config
 from loomgit.history.bump import bump, classify_facts
 from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.state import Line, Lines, Rec, State
-from loomgit.prompt.discover import is_suite, match
+from loomgit.prompt.discover import glob_for, is_suite, match
 from loomgit.prompt.frontmatter import frontmatter_id
 from loomgit.prompt.includes import include_roots, name_allowed
 
@@ -54,7 +54,7 @@ class Folder:
         self._read = read
         self._fetch = fetch
         self.pass_covered = set(state.covered if covered is None else covered)
-        self.builder = builder or FactsBuilder()
+        self.builder = builder or FactsBuilder(lambda p: glob_for(config, p))
         self.texts: dict[str, str | None] = {}
         self.new_includes: set[str] = set()
         self._id_cache: dict[str, str | None] = {}

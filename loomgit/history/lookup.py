@@ -13,6 +13,7 @@ from loomgit._git.refs import is_ancestor
 from loomgit.errors import PromptError, RefError
 from loomgit.history.repo import Repo
 from loomgit.history.versions import History, Version, history
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import commit_loader, include_roots
 from loomgit.prompt.model import IncludeLoader, Prompt
 from loomgit.prompt.parse import decode, parse_prompt
@@ -169,7 +170,8 @@ def load_version(
         raise PromptError(
             f"blob {v.blob[:7]} of version {v.version} is missing from the repository", path=v.path
         )
-    prompt = parse_prompt(decode(data, v.path), v.path, prompt_id=v.id)
+    glob = glob_for(repo.config, v.path)
+    prompt = parse_prompt(decode(data, v.path), v.path, prompt_id=v.id, glob=glob)
     known = {name: b for name, blob in inc.items() if (b := got.get(blob)) is not None}
     load = commit_loader(repo.root, v.commit, include_roots(repo.config), known)
     return prompt, load

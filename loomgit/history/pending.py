@@ -16,6 +16,7 @@ from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.fold import Folder, Line, State
 from loomgit.history.repo import Repo
 from loomgit.history.versions import FactReader, History, Version, history
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import FILE_MODES
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ def working_version(ws: Workspace, prompt: Prompt) -> str | None:
     else ``X.Y.Z-dev+<hash7>``; None outside git or when history cannot be read."""
     try:
         h = history(ws, "HEAD")
-        facts = FactsBuilder().from_text(prompt.text, prompt.path, ws.loader)
+        builder = FactsBuilder(lambda p: glob_for(ws.config, p))
+        facts = builder.from_text(prompt.text, prompt.path, ws.loader)
         key = h.key_for(prompt.path, prompt.id)
         latest = h.latest_of(key) if key is not None else None
         if latest is not None and latest.content_hash == facts.content_hash:

@@ -15,6 +15,7 @@ from loomgit.history.lookup import Resolved, load_version
 from loomgit.history.pending import working_version
 from loomgit.history.repo import Repo
 from loomgit.history.versions import history
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.model import IncludeLoader, Prompt
 from loomgit.prompt.render import interface
 
@@ -263,7 +264,7 @@ def changed_since(ws: Workspace, base: str) -> list[tuple[Side | None, Side | No
     """Every prompt whose content differs between ``base`` and the working tree (found by
     content hash; only those are parsed, their old sides read through one cat-file)."""
     h = history(ws, base)
-    builder = FactsBuilder()
+    builder = FactsBuilder(lambda p: glob_for(ws.config, p))
     live = {e.key for e in h.live()}
     seen: set[int] = set()
     todo = []

@@ -61,6 +61,13 @@ def match(spec: GlobSpec, path: str) -> str | None:
     return strip_ext(rel) if rel else None
 
 
+def glob_for(config: Config, path: str) -> GlobSpec | None:
+    """The first glob entry that matches ``path`` (its options apply to the file)."""
+    if is_suite(path):
+        return None
+    return next((s for s in config.prompts if match(s, path) is not None), None)
+
+
 def match_any_id(config: Config, path: str) -> str | None:
     """The id a prompt glob gives ``path`` (from the path alone; None: no glob matches)."""
     for spec in config.prompts:
@@ -215,4 +222,4 @@ def resolve_id(config: Config, ident: str, files: list[PromptFile] | None = None
 
 def read(config: Config, pf: PromptFile) -> Prompt:
     """Parse the working-tree file of ``pf``."""
-    return read_prompt(config.root / pf.path, display=pf.path, prompt_id=pf.id)
+    return read_prompt(config.root / pf.path, display=pf.path, prompt_id=pf.id, glob=pf.glob)

@@ -196,7 +196,7 @@ def refusals(prompt: Renderable, loader: IncludeLoader) -> list[tuple[str, int, 
     includes, that the rule refuses: ``check`` reports them without rendering."""
     out: list[tuple[str, int, str]] = []
     seen: set[str] = set()
-    todo = [(prompt.path, m.line, m.source) for m in prompt.messages]
+    todo = [(prompt.path, m.line, m.source) for m in prompt.messages if not m.verbatim]
     while todo and len(seen) < _MAX_WALK:
         path, first, source = todo.pop(0)
         for m in _REF.finditer(source):

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from loomgit.errors import IncludeRefused, RenderError, SandboxError
+from loomgit.prompt.errpos import syntax_place, syntax_render_error, unknown_name
 from loomgit.prompt.limits import filter_size, join_size, method_size, percent_size, text_size
 from loomgit.prompt.parts import IncludeLoader
 from loomgit.prompt.watchdog import RenderTimeout
@@ -261,9 +262,7 @@ def render_source(
     try:
         tmpl = compile_cached(env, source)
     except TemplateSyntaxError as e:
-        raise RenderError(
-            f"template syntax error: {e.message}", path=path, line=first + (e.lineno or 1) - 1
-        ) from None
+        raise syntax_render_error(e.message or "", e.lineno, source, path, first) from None
     parts: list[str] = []
     size = 0
     try:
@@ -304,10 +303,10 @@ def render_source(
         raise RenderError(
             f"included file {e.name!r} not found in the repository", path=path, line=first
         ) from None
-    except TemplateSyntaxError as e:
-        raise RenderError(
-            f"syntax error in {e.name or 'an included file'}: {e.message}", path=path, line=e.lineno
-        ) from None
+    except TemplateSyntaxError as e:  # in an included file, named by its repository path
+        inc = e.filename or e.name
+        text = (e.source if isinstance(e.source, str) else None) or included_source(env, inc or "")
+        raise syntax_render_error(e.message or "", e.lineno, text or "", inc or path) from None
     except TemplateError as e:
         _, ln = template_line(e)
         raise RenderError(f"template error: {e}", path=path, line=first + (ln or 1) - 1) from None
@@ -342,10 +341,11 @@ def parse_names(source: str, env: Any | None = None) -> tuple[set[str], list[str
     env = env if env is not None else cached_env()
     try:
         ast = env.parse(source)
+        names = set(meta.find_undeclared_variables(ast))  # an unknown filter fails here
     except TemplateError:
         return None
     refs = [r for r in meta.find_referenced_templates(ast) if isinstance(r, str)]
-    return set(meta.find_undeclared_variables(ast)), refs
+    return names, refs
 
 
 def included_source(env: Any, name: str) -> str | None:
@@ -364,15 +364,18 @@ def referenced_templates(source: str) -> list[str]:
     return got[1] if got is not None else []
 
 
-def syntax_error(source: str, env: Any | None = None) -> tuple[int, str] | None:
-    """(1-based line in ``source``, message) when the template does not compile."""
+def syntax_error(
+    source: str, env: Any = None, first: int = 1
+) -> tuple[int, int | None, str] | None:
+    """(line, column, message) in ``source`` (line ``first`` of its file) when the template
+    does not compile: a syntax error, or a filter or test the environment lacks."""
     from jinja2 import TemplateSyntaxError
 
+    env = env if env is not None else cached_env()
     try:
-        (env if env is not None else cached_env()).parse(source)
+        return unknown_name(source, env.parse(source), env, first)
     except TemplateSyntaxError as e:
-        return e.lineno or 1, e.message or "syntax error"
-    return None
+        return syntax_place(source, e.message or "syntax error", e.lineno, first)
 
 
 def html_environment(

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import loomgit._yaml as _yaml
+from loomgit.config import GlobSpec
 from loomgit.errors import PromptError
+from loomgit.prompt.errpos import TEMPLATE_NONE_HINT
 from loomgit.prompt.fields import parse_variables, prompty_model, read_fields
 from loomgit.prompt.frontmatter import split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels, parse_ghmodels
@@ -75,8 +77,10 @@ def read_prompt(
     display: str | None = None,
     prompt_id: str | None = None,
     root: Path | None = None,
+    glob: GlobSpec | None = None,
 ) -> Prompt:
-    """Read and parse one prompt file from disk."""
+    """Read and parse one prompt file from disk (``glob``: the entry that matched it,
+    whose options apply to a plain file)."""
     p = Path(path)
     shown = display or str(path)
     if p.is_symlink():
@@ -89,7 +93,19 @@ def read_prompt(
         raise PromptError("is a folder, not a prompt file", path=shown) from None
     except OSError as e:
         raise PromptError(f"cannot read: {e.strerror}", path=shown) from None
-    return parse_prompt(decode(data, shown), shown, prompt_id=prompt_id)
+    return parse_prompt(decode(data, shown), shown, prompt_id=prompt_id, glob=glob)
+
+
+def is_plain(fm_text: str | None, path: str) -> bool:
+    """A plain file: no frontmatter, and not a ``.prompt``/``.prompty`` file."""
+    return fm_text is None and not path.endswith((".prompt", ".prompty"))
+
+
+def plain_options(fm_text: str | None, path: str, glob: GlobSpec | None) -> tuple[str, bool]:
+    """(default role, verbatim) of a file: its glob entry's options when it is plain."""
+    if glob is None or not is_plain(fm_text, path):
+        return "user", False
+    return glob.role or "user", glob.verbatim
 
 
 def strip_ext(path: str) -> str:
@@ -102,13 +118,22 @@ def default_id(path: str) -> str:
     return p[len("prompts/") :] if p.startswith("prompts/") else p
 
 
-def split_messages(body: str, body_line: int, path: str) -> tuple[MessageTemplate, ...]:
-    """Split the body at role lines; roles are found in the source, before rendering."""
+def split_messages(
+    body: str, body_line: int, path: str, role: str = "user", verbatim: bool = False
+) -> tuple[MessageTemplate, ...]:
+    """Split the body at role lines; roles are found in the source, before rendering.
+    A body without role lines is one message of ``role``; ``verbatim`` messages are
+    text, never templates (``{# #}`` is text too)."""
+
+    def uncomment(src: str) -> str:
+        return src if verbatim else _JINJA_COMMENT.sub("", src)
+
     lines = body.split("\n")
     starts = [(i, m.group(1).lower()) for i, ln in enumerate(lines) if (m := ROLE_LINE.match(ln))]
     if not starts:
-        return (MessageTemplate("user", body.strip("\n"), body_line),)
-    lead = _JINJA_COMMENT.sub("", "\n".join(lines[: starts[0][0]]))
+        blank = len(body) - len(body.lstrip("\n"))  # blank lines before the text
+        return (MessageTemplate(role, body.strip("\n"), body_line + blank, verbatim),)
+    lead = uncomment("\n".join(lines[: starts[0][0]]))
     if lead.strip():
         first = next(i for i, ln in enumerate(lines) if ln.strip())
         raise PromptError(
@@ -122,23 +147,26 @@ def split_messages(body: str, body_line: int, path: str) -> tuple[MessageTemplat
         end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
         chunk = lines[i + 1 : end]
         src = "\n".join(chunk).strip("\n")
-        if not _JINJA_COMMENT.sub("", src).strip():
+        if not uncomment(src).strip():
             raise PromptError(
                 f"role line '{role}:' has no message after it", path=path, line=body_line + i
             )
         lead_blank = 0
         while lead_blank < len(chunk) and not chunk[lead_blank].strip():
             lead_blank += 1
-        out.append(MessageTemplate(role, src, body_line + i + 1 + lead_blank))
+        out.append(MessageTemplate(role, src, body_line + i + 1 + lead_blank, verbatim))
     return tuple(out)
 
 
-def message_sources(body: str, body_line: int, path: str) -> tuple[tuple[str, str], ...]:
+def message_sources(
+    body: str, body_line: int, path: str, role: str = "user", verbatim: bool = False
+) -> tuple[tuple[str, str], ...]:
     """(role, source) of each message, as :func:`split_messages` finds them; the usual
     layout is read in one regex pass, anything else by :func:`split_messages`."""
-    got = _fast_messages(body)
+    got = None if verbatim else _fast_messages(body)
     if got is None:
-        got = tuple((m.role, m.source) for m in split_messages(body, body_line, path))
+        msgs = split_messages(body, body_line, path, role, verbatim)
+        got = tuple((m.role, m.source) for m in msgs)
     return got
 
 
@@ -165,19 +193,28 @@ def _fast_messages(body: str) -> tuple[tuple[str, str], ...] | None:
 
 
 def check_body(
-    meta: dict[str, Any], body: str, body_line: int, path: str, lines: dict[str, int]
+    meta: dict[str, Any],
+    body: str,
+    body_line: int,
+    path: str,
+    lines: dict[str, int],
+    plain: bool = False,
 ) -> None:
-    """Refuse a Google Dotprompt file (Handlebars) and a frontmatter without a body."""
+    """Refuse a Google Dotprompt file (Handlebars) and a frontmatter without a body
+    (``plain``: a file without frontmatter, whose braces may be literal text)."""
     m = _HANDLEBARS.search(body) if "{{" in body else None
     if m is not None or (
         "input" in meta and isinstance(meta.get("input"), dict) and "schema" in meta["input"]
     ):
         line = body_line + body[: m.start()].count("\n") if m else lines.get("input")
+        col = m.start() - body.rfind("\n", 0, m.start()) if m else None
         raise PromptError(
             "this looks like a Google Dotprompt file (Handlebars syntax); loomgit "
-            "prompts use Jinja2 and 'system:'/'user:' role lines",
+            "prompts use Jinja2 and 'system:'/'user:' role lines"
+            + (f" ({TEMPLATE_NONE_HINT})" if plain else ""),
             path=path,
             line=line,
+            col=col,
         )
     if not body.strip():
         raise PromptError(
@@ -196,8 +233,11 @@ def as_mapping(meta: Any, path: str) -> dict[str, Any]:
     return meta
 
 
-def parse_prompt(text: str, path: str, *, prompt_id: str | None = None) -> Prompt:
-    """Parse prompt text; ``path`` is used in messages and for the default id."""
+def parse_prompt(
+    text: str, path: str, *, prompt_id: str | None = None, glob: GlobSpec | None = None
+) -> Prompt:
+    """Parse prompt text; ``path`` is used in messages and for the default id; ``glob``
+    is the entry that matched the file (its role and template options)."""
     if not text.strip():
         raise PromptError("empty prompt file", path=path)
     text = text.replace("\r\n", "\n")
@@ -211,17 +251,19 @@ def parse_prompt(text: str, path: str, *, prompt_id: str | None = None) -> Promp
     if fm_text is not None:
         meta = as_mapping(_yaml.load(fm_text, path=path, line_offset=1), path)
     lines = {str(k): (_yaml.line_of(meta, k) or 1) + 1 for k in meta}  # file lines
-    check_body(meta, body, body_line, path, lines)
+    role, verbatim = plain_options(fm_text, path, glob)
+    if not verbatim:
+        check_body(meta, body, body_line, path, lines, is_plain(fm_text, path))
     if path.endswith(".prompty"):
         messages = prompty_body(body, body_line, path)  # Prompty's own role-line rules
     else:
-        messages = split_messages(body, body_line, path)
+        messages = split_messages(body, body_line, path, role, verbatim)
     f = read_fields(meta, path, lines, prompty=path.endswith(".prompty"))
     if f.template == "mustache":
         messages = mustache_messages(messages, path)
     if f.prompty:
         kind = "prompty"
-    elif fm_text is None and not path.endswith((".prompt", ".prompty")):
+    elif is_plain(fm_text, path):
         kind = "plain"
     else:
         kind = "loomgit"
@@ -256,9 +298,11 @@ __all__ = [
     "decode",
     "default_id",
     "id_problem",
+    "is_plain",
     "message_sources",
     "parse_prompt",
     "parse_variables",
+    "plain_options",
     "prompty_model",
     "read_prompt",
     "split_frontmatter",

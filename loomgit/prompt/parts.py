@@ -41,11 +41,13 @@ class Variable:
 
 @dataclass(frozen=True)
 class MessageTemplate:
-    """One message of the body: its role and its Jinja source, found before rendering."""
+    """One message of the body: its role and its Jinja source, found before rendering
+    (``verbatim``: the text itself, never rendered: ``template: none``)."""
 
     role: str
     source: str
     line: int  # 1-based line in the file where ``source`` starts
+    verbatim: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from loomgit.errors import RenderError, SandboxError
+from loomgit.prompt.errpos import TEMPLATE_NONE_HINT, include_names
 from loomgit.prompt.jinja import (
     MAX_CHARS,
     cached_env,
@@ -71,7 +72,8 @@ def used_variables(prompt: Renderable, loader: IncludeLoader | None = None) -> s
                     walk(text)
 
     for m in prompt.messages:
-        walk(m.source)
+        if not m.verbatim:
+            walk(m.source)
     return names - set(env.globals)
 
 
@@ -110,20 +112,34 @@ def render_prompt(
     timeout_s: float = TIMEOUT_S,
 ) -> list[dict[str, str]]:
     """Render each message on its own (a value can never open a new message)."""
-    values = resolve_variables(prompt, variables, loader)
     env = cached_env(loader, max_chars)
+    # compiled first (and kept): a syntax error is named with its place before the
+    # variables its template uses are looked for
+    for m in prompt.messages:
+        if not m.verbatim and (err := syntax_error(m.source, env, m.line)) is not None:
+            raise RenderError(
+                f"template syntax error: {err[2]}{_hint(prompt)}",
+                path=prompt.path,
+                line=m.line + err[0] - 1,
+                col=err[1],
+            )
+    values = resolve_variables(prompt, variables, loader)
     out = []
     deadline = time.monotonic() + timeout_s
     try:
         with Watchdog(timeout_s):
             for m in prompt.messages:
-                text = render_source(
-                    m.source,
-                    values,
-                    env=env,
-                    where=(prompt.path, m.line),
-                    max_chars=max_chars,
-                    deadline=deadline,
+                text = (
+                    m.source
+                    if m.verbatim
+                    else render_source(
+                        m.source,
+                        values,
+                        env=env,
+                        where=(prompt.path, m.line),
+                        max_chars=max_chars,
+                        deadline=deadline,
+                    )
                 )
                 out.append({"role": m.role, "content": text})
     except RenderTimeout:
@@ -139,16 +155,33 @@ def render_prompt(
     return out
 
 
+def _hint(prompt: Renderable) -> str:
+    """How a plain file takes its braces as text, for its syntax errors."""
+    return f" ({TEMPLATE_NONE_HINT})" if getattr(prompt, "kind", "") == "plain" else ""
+
+
 def syntax_problems(
     prompt: Renderable, loader: IncludeLoader | None = None
-) -> list[tuple[int, str]]:
-    """(line, message) for each message whose template does not compile."""
+) -> list[tuple[str, int, int | None, str]]:
+    """(file, line, column, message) for each message template, and each file they
+    include, that does not compile. A plain file's message says how to take its braces
+    as text (``template: none``)."""
     env = cached_env(loader)
+    hint = _hint(prompt)
     out = []
-    for m in prompt.messages:
-        err = syntax_error(m.source, env)
+    todo = [(prompt.path, m.line, m.source, hint) for m in prompt.messages if not m.verbatim]
+    seen: set[str] = set()
+    while todo and len(seen) < 64:
+        path, first, source, why = todo.pop(0)
+        err = syntax_error(source, env, first)
         if err is not None:
-            out.append((m.line + err[0] - 1, f"template syntax error: {err[1]}"))
+            out.append((path, first + err[0] - 1, err[1], f"template syntax error: {err[2]}{why}"))
+            continue
+        for ref in include_names(source) if loader is not None else []:
+            text = included_source(env, ref) if ref not in seen else None
+            seen.add(ref)
+            if text is not None:
+                todo.append((ref, 1, text, ""))
     return out
 
 

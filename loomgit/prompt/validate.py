@@ -86,7 +86,7 @@ def validate_prompt(
         if key not in known:
             out.append(warning(path, lines.get(key), _unknown_key(prompt.kind, key, known)))
     syntax = syntax_problems(prompt, loader)
-    out += [error(path, ln, msg) for ln, msg in syntax]
+    out += [error(p, ln, msg, col) for p, ln, col, msg in syntax]
     if syntax:
         return out
     if loader is not None:
@@ -158,6 +158,8 @@ def validate_prompt(
                 render_prompt(prompt, None, loader=loader)
             except LoomgitError as e:
                 out.append(
-                    error(e.path or path, e.line, f"rendering the sample failed: {e.message}")
+                    error(
+                        e.path or path, e.line, f"rendering the sample failed: {e.message}", e.col
+                    )
                 )
     return out

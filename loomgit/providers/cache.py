@@ -115,7 +115,7 @@ class ResponseCache:
     def _write(self, key: str, kind: str, value: Any) -> None:
         doc = {"format": FORMAT, "kind": kind, "created": time.time(), "value": value}
         try:
-            atomic_write(self._path(key), json.dumps(doc, ensure_ascii=False))
+            atomic_write(self._path(key), json.dumps(doc, ensure_ascii=False), private=True)
             self.stats.writes += 1
         except OSError:
             pass  # a cache that cannot be written is no reason to fail the call

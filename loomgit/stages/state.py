@@ -9,6 +9,7 @@ from loomgit import _git
 from loomgit._git import objects
 from loomgit._git.refs import branch_ref, read_ref
 from loomgit.errors import LoomgitError, RefError
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import FILE_MODES, Roots, guarded, include_roots
 from loomgit.prompt.parse import decode, parse_prompt
 from loomgit.stages.audit import (
@@ -260,7 +261,8 @@ def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
     data = objects.read_blob(ws.root, entry.blob)
     if data is None:
         raise RefError(f"{ident}@{stage}: blob {entry.blob[:12]} is missing from the repository")
-    prompt = parse_prompt(decode(data, entry.path), entry.path, prompt_id=ident)
+    glob = glob_for(ws.config, entry.path)
+    prompt = parse_prompt(decode(data, entry.path), entry.path, prompt_id=ident, glob=glob)
     return Resolved(
         prompt,
         blob_loader(ws.root, entry.includes, include_roots(ws.config)),

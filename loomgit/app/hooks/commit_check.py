@@ -15,7 +15,7 @@ from loomgit.config import Config
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.suite import parse_suite
 from loomgit.findings import Finding, error
-from loomgit.prompt.discover import SUITE_SUFFIX, is_suite, match_any, match_any_id
+from loomgit.prompt.discover import SUITE_SUFFIX, glob_for, is_suite, match_any, match_any_id
 from loomgit.prompt.parse import decode, read_prompt, symlink_error
 from loomgit.prompt.render import render_prompt, resolve_variables
 from loomgit.workspace import Workspace
@@ -42,7 +42,10 @@ def _suite_renders(
 ) -> tuple[list[Finding], int]:
     """Render the prompt with each suite case's vars; a failure is a finding on the case."""
     try:
-        prompt = read_prompt(ws.root / prompt_rel, display=prompt_rel, prompt_id=prompt_id)
+        glob = glob_for(ws.config, prompt_rel)
+        prompt = read_prompt(
+            ws.root / prompt_rel, display=prompt_rel, prompt_id=prompt_id, glob=glob
+        )
         suite, _ = parse_suite(decode((ws.root / suite_rel).read_bytes(), suite_rel), suite_rel)
     except (LoomgitError, OSError):
         return [], 0  # reported by the check itself
