@@ -332,6 +332,9 @@ def render_source(
     return "".join(parts)
 
 
+PARSES = [0]  # templates parse_names has parsed in this process
+
+
 def parse_names(source: str, env: Any | None = None) -> tuple[set[str], list[str]] | None:
     """(undeclared variable names, literal names of referenced templates) of a template
     source, or None when it does not compile. ``env``: the environment to parse with
@@ -340,6 +343,7 @@ def parse_names(source: str, env: Any | None = None) -> tuple[set[str], list[str
     from jinja2.exceptions import TemplateError
 
     env = env if env is not None else cached_env()
+    PARSES[0] += 1
     try:
         ast = env.parse(source)
     except TemplateError:
