@@ -96,6 +96,7 @@ def _fresh_memos(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as a new process would: nothing learnt yet."""
     monkeypatch.setattr(names, "_BY_TEXT", {})
     monkeypatch.setattr(names, "_BY_SHAPE", {})
+    monkeypatch.setattr(names, "_BY_SKELETON", {})
     monkeypatch.setattr(names, "_NEW", {})
     monkeypatch.setattr(names, "_LOADER", [])
 
@@ -135,6 +136,54 @@ def test_prose_between_tags_never_changes_the_result_and_is_not_parsed_again() -
     for template in TEMPLATES:
         names.template_names("Other words. " + template)
     assert jinja.PARSES[0] - before == sum(names.shape(t) is None for t in TEMPLATES)
+
+
+# lines that open, continue and close tags, strings and comments across lines: every mix
+# of them must give what a fresh parse gives, however the memos were filled before
+LINE_POOL = [
+    "Plain prose here.",
+    "",
+    "   ",
+    "more words, and é ü",
+    "{{ a }}",
+    "{% if b %}",
+    "{% endif %}",
+    "{% if c",
+    "  and d %}",
+    "  or e",
+    "%}",
+    "{{ f +",
+    "  g }}",
+    '{{ "open string',
+    'closed" }}',
+    "{% include 'inc",
+    "name.md' %}",
+    '{% include "partials/tone.md" %}',
+    "{# a comment",
+    "#}",
+    "{% raw %}",
+    "{% endraw %}",
+    "{{ h ~ '\\",
+    "x' }}",
+    "{{ '\\N' }}",
+    "\x00",
+    "{% for i in items %}",
+    "{{ loop.index }} {{ i }}",
+    "{% endfor %}",
+    "{% set j = k %}",
+    "}}",
+    "{{",
+]
+
+
+def test_any_mix_of_lines_gives_what_a_fresh_parse_gives() -> None:
+    rng = random.Random(3)
+    for _ in range(3000):
+        text = "\n".join(rng.choice(LINE_POOL) for _ in range(rng.randint(1, 7)))
+        expected = jinja.parse_names(text)
+        want = None if expected is None else (frozenset(expected[0]), tuple(expected[1]))
+        assert names.template_names(text) == want, text
+    assert len(names._BY_SKELETON) < len(names._BY_TEXT)  # skeletons were shared
 
 
 def _corpus_texts() -> list[Path]:

@@ -1,4 +1,5 @@
-"""Which variables templates use, learnt from a parse once per template *shape*.
+"""Which variables templates use, learnt from a parse once per template *shape*, and
+looked up without lexing for sources whose *skeleton* was seen.
 
 History passes ask this of tens of thousands of versions whose templates differ only in
 their prose. The parser's result (:func:`loomgit.prompt.jinja.parse_names`: undeclared
@@ -6,13 +7,16 @@ names and literal references, from ``Environment.parse`` and ``jinja2.meta``; no
 generated) depends only on the tokens it reads, not on the text between tags
 (``data``), whitespace or comments, which the parser skips. So a source is lexed, the
 digest of those tokens (its shape) is looked up, and only a shape never seen is parsed:
-rewording a sentence never parses again. Results are memoised per text as well, and
-shapes are kept across runs by the history cache (:func:`shape_store`).
+rewording a sentence never parses again. Before that, a source's :func:`skeleton` (its
+runs of plain lines collapsed) is looked up: a reworded sentence is not even lexed
+again. Results are memoised per text as well, and shapes are kept across runs by the
+history cache (:func:`shape_store`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,6 +31,11 @@ _SKIP = frozenset(
     + ("linecomment", "linecomment_begin", "linecomment_end")
 )
 _UNSEEN: Any = object()
+_UNSAFE: Any = object()
+# a run of whole lines with no brace, quote or backslash: text between tags, in the
+# usual template, and collapsed to one NUL line in a source's *skeleton*
+_RUN = re.compile(r"^[^{}'\"\\\n]*(?:\n[^{}'\"\\\n]*)*$", re.MULTILINE)
+_BY_SKELETON: dict[str, Any] = {}
 _BY_TEXT: dict[str, Names | None] = {}
 _BY_SHAPE: dict[str, Names | None] = {}
 _NEW: dict[str, Names | None] = {}
@@ -80,12 +89,53 @@ def _load() -> None:
                 _BY_SHAPE.setdefault(key, (frozenset(value[0]), tuple(value[1])))
 
 
+def skeleton(source: str) -> str:
+    """``source`` with each run of lines free of ``{}'"\\`` collapsed to one NUL line.
+
+    When the skeleton itself lexes, every collapsed run of ``source`` is text between
+    tags, a comment, or inside a string literal (NUL anywhere else in a tag is a lexing
+    error, and a run holds no brace to start or end a tag, no quote to end a string and
+    no backslash to escape one): the parser then reads the same tokens from any source
+    of that skeleton, the values of such strings aside. Those strings can only matter as
+    names of referenced templates, and then contain a newline, so a skeleton vouches
+    for its sources only when it lexes and no reference name has a newline."""
+    return _RUN.sub("\x00", source)
+
+
+def _lexes(text: str, env: Any) -> bool:
+    try:
+        for _ in env.lexer.tokeniter(text, None):
+            pass
+    except Exception:  # the lexer's TemplateSyntaxError
+        return False
+    return True
+
+
 def template_names(source: str) -> Names | None:
     """:func:`~loomgit.prompt.jinja.parse_names` of ``source`` (plain sandboxed
-    environment), None when it does not compile; parses only a shape not seen before."""
+    environment), None when it does not compile; lexes only a skeleton not seen before,
+    and parses only a shape not seen before."""
     got = _BY_TEXT.get(source, _UNSEEN)
     if got is not _UNSEEN:
         return got  # type: ignore[no-any-return]
+    skel = skeleton(source)
+    got = _BY_SKELETON.get(skel, _UNSEEN)
+    if got is _UNSEEN or got is _UNSAFE:
+        got = _from_shape(source)
+        if skel not in _BY_SKELETON:
+            if len(_BY_SKELETON) > _MAX_TEXTS:
+                _BY_SKELETON.clear()
+            safe = _lexes(skel, cached_env()) and not (
+                got is not None and any("\n" in r for r in got[1])
+            )
+            _BY_SKELETON[skel] = got if safe else _UNSAFE
+    if len(_BY_TEXT) > _MAX_TEXTS:
+        _BY_TEXT.clear()
+    _BY_TEXT[source] = got
+    return got  # type: ignore[no-any-return]
+
+
+def _from_shape(source: str) -> Names | None:
     env = cached_env()
     key = shape(source, env)
     got = _UNSEEN if key is None else _BY_SHAPE.get(key, _UNSEEN)
@@ -99,9 +149,6 @@ def template_names(source: str) -> Names | None:
             if len(_BY_SHAPE) > _MAX_SHAPES:
                 _BY_SHAPE.clear()
             _BY_SHAPE[key] = _NEW[key] = got
-    if len(_BY_TEXT) > _MAX_TEXTS:
-        _BY_TEXT.clear()
-    _BY_TEXT[source] = got
     return got  # type: ignore[no-any-return]
 
 
