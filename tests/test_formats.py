@@ -7,6 +7,7 @@ line with file and line."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -124,7 +125,7 @@ BAD = {
     "unknown_evaluator.prompt.yml": (12, "unknown evaluator kind (regex;"),
     "unknown_string_check.prompt.yml": (8, "string needs exactly one of contains"),
     "bad_response_format.prompt.yml": (3, "responseFormat 'json' must be one of"),
-    "malformed_yaml.prompt.yml": (5, "invalid YAML"),
+    "malformed_yaml.prompt.yml": (4, "invalid YAML"),
     "testdata_missing_variable.prompt.yml": (9, "testData item 2 does not set 'target'"),
     "prompty_unknown_key.prompty": (3, "unknown Prompty key 'modle'; did you mean 'model'?"),
     "prompty_bad_kind.prompty": (4, "unknown kind 'strng'"),
@@ -328,7 +329,7 @@ def test_bad_format_files_give_one_line(repo: GitRepo, cli, name: str) -> None: 
     assert r.exit_code == 1, r.out + r.err
     errors = [ln for ln in r.out.splitlines() if ": error: " in ln]
     assert len(errors) == 1, r.out
-    assert errors[0].startswith(f"bad/{name}:{line}: "), errors[0]
+    assert re.match(rf"bad/{re.escape(name)}:{line}(:\d+)?: ", errors[0]), errors[0]
     assert text in errors[0], errors[0]
     assert "Traceback" not in r.out + r.err
     if name == "testdata_missing_variable.prompt.yml":

@@ -10,6 +10,9 @@ and a commit's state never changes. Per commit there are three files:
   a prompt's log is needed;
 - ``<sha>.fold.json``: the file tree and commit table, read only to fold new commits.
 
+Beside the folders, ``shapes-jinja<release>.json`` keeps which names each template shape
+uses (:mod:`loomgit.prompt.names`), so folding new commits parses only new shapes.
+
 A file that cannot be read is ignored and recomputed. Files are written to temporary
 names and renamed into place (the index last), so a reader never sees half a state.
 """
@@ -26,9 +29,11 @@ from loomgit.config import Config
 from loomgit.errors import InfraError
 from loomgit.fsutil import atomic_write
 from loomgit.history.fold import Line, Lines, State
+from loomgit.prompt.names import jinja_version, learnt, shape_store
 
 FORMAT = 8  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
+SHAPES_MAX = 50_000  # template shapes kept (a store past this starts again)
 _KINDS = ("idx", "lines", "fold")
 
 
@@ -51,6 +56,28 @@ class CacheError(InfraError):
 class Store:
     def __init__(self, git_dir: Path, config: Config) -> None:
         self.dir = git_dir / "loomgit" / "history" / fingerprint(config)
+        shape_store(self._shapes)  # read at the first template shape not in memory
+
+    def _shapes_path(self) -> Path:
+        return self.dir.parent / f"shapes-jinja{jinja_version()}.json"
+
+    def _shapes(self) -> dict[str, Any]:
+        """Template shapes and the names they use (settings do not change them)."""
+        try:
+            data = json.loads(self._shapes_path().read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save_shapes(self) -> None:
+        new = learnt()
+        if new:
+            known = self._shapes()
+            if len(known) > SHAPES_MAX:
+                known = {}
+            for key, got in new.items():
+                known[key] = None if got is None else [sorted(got[0]), list(got[1])]
+            self._write(self._shapes_path(), _dumps(known))
 
     def path(self, sha: str, kind: str) -> Path:
         ext = "jsonl" if kind == "lines" else "json"
@@ -165,6 +192,7 @@ class Store:
                 self.path(state.commit, "idx"), _dumps({**state.index(), "offsets": offsets})
             )
             self._prune()
+            self._save_shapes()
         except (OSError, CacheError):
             pass
 

@@ -4,7 +4,7 @@ History passes read tens of thousands of versions, so :class:`FactsBuilder` read
 with the prompt format's fast paths (:mod:`loomgit.prompt.frontmatter`, message splitting
 and content hashes in :mod:`loomgit.prompt`) and caches what equal texts share: each
 distinct frontmatter is read once, and templates are parsed by Jinja only when a prompt
-declares no variables and uses some. Every rule is the parser's own, so history, ``loomgit
+declares no variables and uses some, once per template shape (:mod:`loomgit.prompt.names`). Every rule is the parser's own, so history, ``loomgit
 check`` and rendering read a file the same way.
 """
 
@@ -20,7 +20,8 @@ from loomgit.errors import IncludeRefused, LoomgitError
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels
-from loomgit.prompt.model import MessageTemplate, Prompt, Variable, content_hash
+from loomgit.prompt.model import Prompt, Variable, content_hash
+from loomgit.prompt.names import used_names
 from loomgit.prompt.parse import (
     as_mapping,
     check_body,
@@ -29,7 +30,7 @@ from loomgit.prompt.parse import (
     plain_options,
 )
 from loomgit.prompt.prompty import split_body as prompty_body
-from loomgit.prompt.render import interface, used_variables
+from loomgit.prompt.render import interface
 
 TextLoader = Callable[[str], "str | None"]
 _INCLUDE = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
@@ -187,13 +188,7 @@ class FactsBuilder:
         key = (*sources, "\0", *(f"{k}\0{v}" for k, v in sorted(includes.items())))
         got = self._used.get(key)
         if got is None:
-            stub = Prompt(
-                id="x",
-                path=path,
-                text="",
-                messages=tuple(MessageTemplate("user", s, 1) for s in sources),
-            )
-            got = frozenset(used_variables(stub, includes.get))
+            got = used_names(sources, includes.get)
             _bounded(self._used, key, got, 20_000)
         return got
 

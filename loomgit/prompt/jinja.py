@@ -331,14 +331,17 @@ def render_source(
     return "".join(parts)
 
 
+PARSES = [0]  # templates parse_names has parsed in this process
+
+
 def parse_names(source: str, env: Any | None = None) -> tuple[set[str], list[str]] | None:
     """(undeclared variable names, literal names of referenced templates) of a template
-    source, or None when it does not compile. ``env``: the environment to parse with
-    (default: a plain sandboxed one)."""
+    source, or None when it does not compile. ``env``: default a plain sandboxed one."""
     from jinja2 import meta
     from jinja2.exceptions import TemplateError
 
     env = env if env is not None else cached_env()
+    PARSES[0] += 1
     try:
         ast = env.parse(source)
         names = set(meta.find_undeclared_variables(ast))  # an unknown filter fails here
