@@ -20,7 +20,7 @@ from loomgit.history import history
 from loomgit.prompt import jinja, names
 from loomgit.prompt.model import MessageTemplate, Prompt
 from loomgit.prompt.parse import parse_prompt
-from loomgit.prompt.render import used_variables
+from loomgit.prompt.render import parsed_variables, used_variables
 from loomgit.workspace import Workspace
 
 hv_mod = importlib.import_module("loomgit.history.versions")  # the module, not the function
@@ -84,7 +84,7 @@ def _loader(name: str) -> str | None:
 def _old(sources: list[str]) -> set[str]:
     """The full path, as history computed it before: a prompt with these messages."""
     messages = tuple(MessageTemplate("user", s, 1) for s in sources)
-    return used_variables(Prompt(id="x", path="p.prompt", text="", messages=messages), _loader)
+    return parsed_variables(Prompt(id="x", path="p.prompt", text="", messages=messages), _loader)
 
 
 def _new(sources: list[str]) -> set[str]:
@@ -216,7 +216,8 @@ def test_used_names_equal_the_full_path_on_every_corpus_file(path: Path) -> None
         got = names.template_names(text)
         assert got == (None if expected is None else (frozenset(expected[0]), tuple(expected[1])))
         return
-    old = used_variables(prompt, siblings.get)
+    old = parsed_variables(prompt, siblings.get)
+    assert used_variables(prompt, siblings.get) == old
     assert set(names.used_names([m.source for m in prompt.messages], siblings.get)) == old
 
 

@@ -17,6 +17,7 @@ from loomgit.prompt.jinja import (
     render_source,
     syntax_error,
 )
+from loomgit.prompt.names import used_names
 from loomgit.prompt.parts import IncludeLoader, Renderable, Variable
 from loomgit.prompt.watchdog import RenderTimeout, Watchdog
 
@@ -54,7 +55,19 @@ def interface(prompt: Renderable, loader: IncludeLoader | None = None) -> dict[s
 
 
 def used_variables(prompt: Renderable, loader: IncludeLoader | None = None) -> set[str]:
-    """Names the templates (and the files they include) read from the context."""
+    """Names the templates (and the files they include) read from the context, learnt
+    once per template shape (:mod:`loomgit.prompt.names`): what :func:`parsed_variables`
+    gives, without parsing a shape seen before."""
+    sources = [m.source for m in prompt.messages if not m.verbatim]
+    return set(used_names(sources, loader if loader is not None else _no_include))
+
+
+def _no_include(name: str) -> None:
+    return None
+
+
+def parsed_variables(prompt: Renderable, loader: IncludeLoader | None = None) -> set[str]:
+    """:func:`used_variables` by a full parse of every template (the reference)."""
     env = cached_env(loader)
     names: set[str] = set()
     seen: set[str] = set()
@@ -194,5 +207,6 @@ __all__ = [
     "resolve_variables",
     "syntax_problems",
     "used_variables",
+    "parsed_variables",
     "value_problem",
 ]
