@@ -31,12 +31,12 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import med, timed
 
 LOOMGIT = [sys.executable, "-m", "loomgit"]
 OLD, NEW = "patterns/*/system.md", "data/patterns/*/system.md"
@@ -182,32 +182,6 @@ def generate(path: Path, n_prompts: int, n_commits: int, seed: int = 16) -> None
     stream = b"".join(out)
     subprocess.run(["git", "fast-import", "--quiet"], input=stream, cwd=path, check=True, env=ENV)
     subprocess.run(["git", "checkout", "-q", "main"], cwd=path, check=True, env=ENV)
-
-
-CPU: dict[int, list[float]] = {}
-
-
-def _children_cpu() -> float:
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
-    out, cpu = [], []
-    for _ in range(repeat):
-        c = _children_cpu()
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-        cpu.append(_children_cpu() - c)
-    CPU[id(out)] = cpu
-    return out
-
-
-def med(samples: list[float]) -> tuple[float, float]:
-    return statistics.median(samples), statistics.median(CPU.get(id(samples), [0.0]))
 
 
 def git_log(repo: Path) -> bytes:

@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import children_cpu, med, timed
+
 HERE = Path(__file__).resolve().parent.parent
 LOOMGIT = [sys.executable, "-m", "loomgit"]
 GLOB = "prompts/**/*.prompt"
@@ -343,34 +345,6 @@ def generate(path: Path, n_prompts: int, n_commits: int, kind: str, seed: int = 
     )
 
 
-CPU: dict[int, list[float]] = {}
-
-
-def _children_cpu() -> float:
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
-    """Wall seconds of each run; the CPU seconds of the processes it ran are kept in CPU."""
-    out, cpu = [], []
-    for _ in range(repeat):
-        c = _children_cpu()
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-        cpu.append(_children_cpu() - c)
-    CPU[id(out)] = cpu
-    return out
-
-
-def med(samples: list[float]) -> tuple[float, float]:
-    """(median wall, median CPU) of a timed() result."""
-    return statistics.median(samples), statistics.median(CPU.get(id(samples), [0.0]))
-
-
 def git_log(repo: Path) -> bytes:
     return subprocess.run(
         [
@@ -459,11 +433,11 @@ def measure(
         subprocess.run(
             ["git", "commit", "-q", "-am", "bench: one more"], cwd=repo, check=True, env=ENV
         )
-        c = _children_cpu()
+        c = children_cpu()
         t = time.perf_counter()
         loomgit(repo, "list", "--json")
         incr.append(time.perf_counter() - t)
-        incr_cpu.append(_children_cpu() - c)
+        incr_cpu.append(children_cpu() - c)
         subprocess.run(["git", "reset", "-q", "--hard", "HEAD~1"], cwd=repo, check=True, env=ENV)
         loomgit(repo, "list", "--json")  # warm again at the old head
 
