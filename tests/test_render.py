@@ -234,3 +234,38 @@ def test_html_environment_autoescapes_and_includes() -> None:
     assert tmpl.render(cells=["<b>", "a&b"]) == "<tr><td>&lt;b&gt;</td><td>a&amp;b</td></tr>"
     assert referenced_templates("{% include 'a.md' %}{% include name %}") == ["a.md"]
     assert referenced_templates("{% include 'a.md' ") == []
+
+
+# prose without any Jinja syntax is not compiled; its rendering must be what Jinja gives
+_PROSE = [
+    "Plain text.",
+    "Ends with a newline\n",
+    "Two trailing newlines\n\n",
+    "\n\nleading blank lines and } a closing brace %} and #} alone",
+    "tabs\tand trailing blanks   \nnext line",
+    "unicode: ünïcødé — “quotes” ✓ 🚀",
+    "a line\n\n\n\nafter blank lines\n",
+    "\x0b\x0c\x1c odd whitespace\n",
+]
+
+
+def _random_prose(seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "ab }%#\n\t ü🚀-*:\\\"'$"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80)))
+
+
+@pytest.mark.parametrize("source", _PROSE + [_random_prose(n) for n in range(200)])
+def test_prose_renders_as_jinja_would_without_being_compiled(source: str) -> None:
+    from loomgit.prompt import render
+    from loomgit.prompt.jinja import cached_env, render_source
+    from loomgit.prompt.parts import MessageTemplate
+
+    m = MessageTemplate("user", source, 1)
+    assert not render._templated(m)
+    expected = render_source(source, {}, env=cached_env(), where=("p.prompt", 1))
+    assert render._literal_text(source) == expected
+    assert render._templated(MessageTemplate("user", source + "{{ x }}", 1))
+    assert render._templated(MessageTemplate("user", source + "\r\n", 1))

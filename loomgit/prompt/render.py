@@ -18,7 +18,7 @@ from loomgit.prompt.jinja import (
     syntax_error,
 )
 from loomgit.prompt.names import used_names
-from loomgit.prompt.parts import IncludeLoader, Renderable, Variable
+from loomgit.prompt.parts import IncludeLoader, MessageTemplate, Renderable, Variable
 from loomgit.prompt.watchdog import RenderTimeout, Watchdog
 
 TIMEOUT_S = 1.0
@@ -129,7 +129,7 @@ def render_prompt(
     # compiled first (and kept): a syntax error is named with its place before the
     # variables its template uses are looked for
     for m in prompt.messages:
-        if not m.verbatim and (err := syntax_error(m.source, env, m.line)) is not None:
+        if _templated(m) and (err := syntax_error(m.source, env, m.line)) is not None:
             raise RenderError(
                 f"template syntax error: {err[2]}{_hint(prompt)}",
                 path=prompt.path,
@@ -145,6 +145,8 @@ def render_prompt(
                 text = (
                     m.source
                     if m.verbatim
+                    else _literal_text(m.source)
+                    if not _templated(m) and len(m.source) <= max_chars
                     else render_source(
                         m.source,
                         values,
@@ -166,6 +168,19 @@ def render_prompt(
             f"rendered output exceeds the limit of {max_chars:,} characters", path=prompt.path
         )
     return out
+
+
+def _templated(m: MessageTemplate) -> bool:
+    """Whether a message needs Jinja: not verbatim, and with a ``{`` (every Jinja
+    delimiter starts with one) or a carriage return (which Jinja normalises)."""
+    return not m.verbatim and ("{" in m.source or "\r" in m.source)
+
+
+def _literal_text(source: str) -> str:
+    """What Jinja renders a source without any of its syntax to: the text, less one
+    trailing newline (``keep_trailing_newline`` is off). Not compiled, so a prompt of
+    plain prose costs no template compilation."""
+    return source[:-1] if source.endswith("\n") else source
 
 
 def _hint(prompt: Renderable) -> str:
