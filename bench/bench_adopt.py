@@ -36,7 +36,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from timing import med, timed
+from baseline import blob_ids, cat_blobs, git_log, med, timed
 
 LOOMGIT = [sys.executable, "-m", "loomgit"]
 OLD, NEW = "patterns/*/system.md", "data/patterns/*/system.md"
@@ -184,35 +184,6 @@ def generate(path: Path, n_prompts: int, n_commits: int, seed: int = 16) -> None
     subprocess.run(["git", "checkout", "-q", "main"], cwd=path, check=True, env=ENV)
 
 
-def git_log(repo: Path) -> bytes:
-    args = ["git", "log", "-z", "--raw", "--no-abbrev", "-M", "--first-parent", "-m"]
-    args += ["--format=%x01%H%x00%P%x00%aI%x00%an%x00%ae%x00%B%x00", "--"]
-    args += [f":(glob){OLD}", f":(glob){NEW}"]
-    return subprocess.run(args, cwd=repo, check=True, capture_output=True, env=ENV).stdout
-
-
-def blob_ids(log: bytes) -> list[bytes]:
-    ids = []
-    for tok in log.split(b"\0"):
-        t = tok.lstrip(b"\n")
-        if t.startswith(b":"):
-            parts = t.split()
-            if len(parts) >= 5 and parts[3] != b"0" * 40:
-                ids.append(parts[3])
-    return list(dict.fromkeys(ids))
-
-
-def cat_blobs(repo: Path, ids: list[bytes]) -> None:
-    subprocess.run(
-        ["git", "cat-file", "--batch"],
-        input=b"\n".join(ids) + b"\n",
-        cwd=repo,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env=ENV,
-    )
-
-
 def loomgit(repo: Path, *args: str, ok: tuple[int, ...] = (0,)) -> bytes:
     proc = subprocess.run([*LOOMGIT, *args], cwd=repo, capture_output=True, env=ENV)
     if proc.returncode not in ok:
@@ -243,10 +214,10 @@ def main() -> int:
         n_commits = subprocess.run(
             ["git", "rev-list", "--count", "HEAD"], cwd=repo, capture_output=True, text=True
         ).stdout.strip()
-        log = git_log(repo)
+        log = git_log(repo, [OLD, NEW], ENV)
         ids = blob_ids(log)
-        log_s, log_c = med(timed(lambda: git_log(repo), args.repeat))
-        blob_s, blob_c = med(timed(lambda: cat_blobs(repo, ids), args.repeat))
+        log_s, log_c = med(timed(lambda: git_log(repo, [OLD, NEW], ENV), args.repeat))
+        blob_s, blob_c = med(timed(lambda: cat_blobs(repo, ids, ENV), args.repeat))
         base, base_c = log_s + blob_s, log_c + blob_c
 
         def cold_list() -> None:

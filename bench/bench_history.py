@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import children_cpu, med, timed
+from baseline import blob_ids, cat_blobs, children_cpu, git_log, med, timed
 
 HERE = Path(__file__).resolve().parent.parent
 LOOMGIT = [sys.executable, "-m", "loomgit"]
@@ -345,51 +345,6 @@ def generate(path: Path, n_prompts: int, n_commits: int, kind: str, seed: int = 
     )
 
 
-def git_log(repo: Path) -> bytes:
-    return subprocess.run(
-        [
-            "git",
-            "log",
-            "-z",
-            "--raw",
-            "--no-abbrev",
-            "-M",
-            "--first-parent",
-            "-m",
-            "--format=%x01%H%x00%P%x00%aI%x00%an%x00%ae%x00%B%x00",
-            "--",
-            f":(glob){GLOB}",
-            f":(glob){PARTIAL_GLOB}",
-        ],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        env=ENV,
-    ).stdout
-
-
-def blob_ids(log: bytes) -> list[bytes]:
-    ids = []
-    for tok in log.split(b"\0"):
-        t = tok.lstrip(b"\n")
-        if t.startswith(b":"):
-            parts = t.split()
-            if len(parts) >= 5 and parts[3] != b"0" * 40:
-                ids.append(parts[3])
-    return list(dict.fromkeys(ids))
-
-
-def cat_blobs(repo: Path, ids: list[bytes]) -> None:
-    subprocess.run(
-        ["git", "cat-file", "--batch"],
-        input=b"\n".join(ids) + b"\n",
-        cwd=repo,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        env=ENV,
-    )
-
-
 def loomgit(repo: Path, *args: str) -> bytes:
     proc = subprocess.run([*LOOMGIT, *args], cwd=repo, capture_output=True, env=ENV)
     if proc.returncode:
@@ -404,10 +359,10 @@ def clear_cache(repo: Path) -> None:
 def measure(
     repo: Path, repeat: int
 ) -> tuple[list[tuple[str, float, float, str]], dict[str, float]]:
-    log = git_log(repo)
+    log = git_log(repo, [GLOB, PARTIAL_GLOB], ENV)
     ids = blob_ids(log)
-    log_s, log_c = med(timed(lambda: git_log(repo), repeat))
-    blob_s, blob_c = med(timed(lambda: cat_blobs(repo, ids), repeat))
+    log_s, log_c = med(timed(lambda: git_log(repo, [GLOB, PARTIAL_GLOB], ENV), repeat))
+    blob_s, blob_c = med(timed(lambda: cat_blobs(repo, ids, ENV), repeat))
     base, base_c = log_s + blob_s, log_c + blob_c
 
     def cold() -> None:
