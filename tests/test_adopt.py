@@ -214,3 +214,12 @@ def test_a_single_prompt_md_does_not_change_the_system_md_ids(repo: GitRepo, cli
     assert res.exit_code == 0, res.err
     cfg = (repo.path / "loomgit.yaml").read_text()
     assert 'prompts:\n  - {glob: "patterns/*/system.md", id: "{1}", role: "system"}\nstages:' in cfg
+
+
+def test_a_symlinked_prompt_is_not_proposed(repo: GitRepo) -> None:
+    # loomgit refuses symlinked prompts, so adopting must not list one as a prompt
+    repo.commit("x", patterns(["a", "b"]))
+    (repo.path / "patterns" / "c").mkdir()
+    (repo.path / "patterns" / "c" / "system.md").symlink_to("../a/system.md")
+    [p] = adopt.propose(repo.path).proposals
+    assert p.paths == ("patterns/a/system.md", "patterns/b/system.md")

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loomgit import _git
-from loomgit._git import index
 from loomgit._git import log as gitlog
 from loomgit._git.refs import head_commit
 from loomgit.app.scaffold import Written, template, write_new
 from loomgit.config import CONFIG_FILE, GlobSpec, glob_regex
 from loomgit.errors import UsageError
-from loomgit.prompt.discover import SUITE_SUFFIX, match
+from loomgit.prompt.discover import SUITE_SUFFIX, list_files, match
 from loomgit.prompt.parse import id_problem
 from loomgit.schemas import init_files as schema_files
 
@@ -162,7 +161,7 @@ def propose(root: Path) -> Adoption:
     specific first; each lists only the files no earlier entry claims (loomgit's
     first-match rule)."""
     _git.require_repo(root)
-    names = index.ls_files(root)
+    names = list_files(root)  # loomgit's own view: regular files git does not ignore
     files = _candidates(names)
     raw = [*_folder_globs(files), *_ext_globs(files), *_prompts_folder_globs(files)]
     claimed: set[str] = set()
