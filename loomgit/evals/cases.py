@@ -11,6 +11,11 @@ from loomgit.evals.assertions import AssertionResult
 from loomgit.evals.gates import Gate, Unit, decide
 
 
+def _tokens(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    """The ``tokens`` of a sample or case in the JSON report."""
+    return {"input": input_tokens, "output": output_tokens, "total": input_tokens + output_tokens}
+
+
 @dataclass
 class Sample:
     """One model answer to one case, and its assertions."""
@@ -35,11 +40,7 @@ class Sample:
             "score": round_or_none(self.score),
             "assertions": [a.to_dict() for a in self.assertions],
             "latency_ms": round_or_none(self.latency_ms, 3),
-            "tokens": {
-                "input": self.input_tokens,
-                "output": self.output_tokens,
-                "total": self.input_tokens + self.output_tokens,
-            },
+            "tokens": _tokens(self.input_tokens, self.output_tokens),
             "cost_usd": round_or_none(self.cost_usd, 9),
             "cached": self.cached,
             "error": self.error,
@@ -190,11 +191,7 @@ class CaseResult:
             "output": shown.output if shown else None,
             "assertions": [a.to_dict() for a in shown.assertions] if shown else [],
             "latency_ms": round_or_none(self.latency_ms, 3),
-            "tokens": {
-                "input": self.input_tokens,
-                "output": self.output_tokens,
-                "total": self.input_tokens + self.output_tokens,
-            },
+            "tokens": _tokens(self.input_tokens, self.output_tokens),
             "cost_usd": round_or_none(self.cost_usd, 9),
             "cached": bool(self.samples) and all(s.cached for s in self.samples),
             "error": self.error,
