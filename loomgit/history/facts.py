@@ -29,11 +29,11 @@ from loomgit.prompt.parse import (
     parse_prompt,
     plain_options,
 )
+from loomgit.prompt.parts import include_names
 from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface
 
 TextLoader = Callable[[str], "str | None"]
-_INCLUDE = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 _KNOWN_META = {
     "model",
@@ -73,11 +73,6 @@ class Facts:
     includes: dict[str, str] = field(default_factory=dict)  # path -> text, transitive
     missing_includes: tuple[str, ...] = ()
     meta_key: object = None  # the same object for the same frontmatter (a fast path)
-
-
-def include_names(source: str) -> list[str]:
-    """Literal template names a source includes/imports (dynamic names cannot be known)."""
-    return [m.group(2) for m in _INCLUDE.finditer(source)]
 
 
 def collect_includes(

@@ -20,7 +20,6 @@ Place = tuple[int, "int | None", str]  # (line, column, message)
 TEMPLATE_NONE_HINT = (
     "if this file's braces are literal text, set `template: none` on its glob entry in loomgit.yaml"
 )
-_INCLUDE = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
 _AT_OFFSET = re.compile(r"^(.*) at (\d+)$", re.DOTALL)
 _OPENERS = re.compile(r"\{[{%#]")
 _RAW = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}")
@@ -29,11 +28,6 @@ _TAG = re.compile(r"\{%[-+]?\s*(\w+)([^%]*)")
 _BLOCKS = {"for", "if", "macro", "call", "filter", "block", "with", "autoescape", "trans"}
 _CLOSE = {"{{": "}}", "{%": "%}", "{#": "#}"}
 _NAMES = {"{{": "'{{'", "{%": "'{%'", "{#": "comment '{#'"}
-
-
-def include_names(source: str) -> list[str]:
-    """Literal names a template includes or imports (dynamic names cannot be known)."""
-    return [m.group(2) for m in _INCLUDE.finditer(source)] if "{%" in source else []
 
 
 def normalize(source: str) -> str:

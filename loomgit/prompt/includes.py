@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from loomgit._git import index, is_repo, objects
 from loomgit.errors import IncludeRefused
 from loomgit.prompt.discover import fixed_prefix
+from loomgit.prompt.parts import INCLUDE_REF
 
 if TYPE_CHECKING:
     from loomgit.config import Config
@@ -187,7 +188,6 @@ def blob_entry(root: Path, commit: str, name: str) -> tuple[str, bytes] | None:
     return None if data is None else (got[1], data)
 
 
-_REF = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
 _MAX_WALK = 64
 
 
@@ -199,7 +199,7 @@ def refusals(prompt: Renderable, loader: IncludeLoader) -> list[tuple[str, int, 
     todo = [(prompt.path, m.line, m.source) for m in prompt.messages if not m.verbatim]
     while todo and len(seen) < _MAX_WALK:
         path, first, source = todo.pop(0)
-        for m in _REF.finditer(source):
+        for m in INCLUDE_REF.finditer(source):
             name = m.group(2)
             if name in seen:
                 continue

@@ -14,6 +14,13 @@ VARIABLE_TYPES = ("string", "number", "integer", "boolean", "array", "object", "
 ROLES = ("system", "user", "assistant")
 _BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
 _BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
+# a literal include/import/extends/from: the names a template reads other files by
+INCLUDE_REF = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
+
+
+def include_names(source: str) -> list[str]:
+    """Literal names a template includes or imports (dynamic names cannot be known)."""
+    return [m.group(2) for m in INCLUDE_REF.finditer(source)] if "{%" in source else []
 
 
 @dataclass(frozen=True)

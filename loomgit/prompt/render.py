@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from loomgit.errors import RenderError, SandboxError
-from loomgit.prompt.errpos import TEMPLATE_NONE_HINT, include_names
+from loomgit.prompt.errpos import TEMPLATE_NONE_HINT
 from loomgit.prompt.jinja import (
     MAX_CHARS,
     cached_env,
@@ -18,7 +18,13 @@ from loomgit.prompt.jinja import (
     syntax_error,
 )
 from loomgit.prompt.names import used_names
-from loomgit.prompt.parts import IncludeLoader, MessageTemplate, Renderable, Variable
+from loomgit.prompt.parts import (
+    IncludeLoader,
+    MessageTemplate,
+    Renderable,
+    Variable,
+    include_names,
+)
 from loomgit.prompt.watchdog import RenderTimeout, Watchdog
 
 TIMEOUT_S = 1.0
