@@ -86,10 +86,16 @@ class GlobSpec:
         return cls(glob, None, role, template)
 
 
+def closest(word: object, known: Any) -> str | None:
+    """The one of ``known`` closest to ``word`` (a misspelt key or name), if any is."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1)
+    return close[0] if close else None
+
+
 def did_you_mean(key: object, known: Any) -> str:
     """`` (did you mean 'x'?)`` for a key close to one of ``known``, else ``""``."""
-    close = difflib.get_close_matches(str(key), list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(key, known)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 @lru_cache(maxsize=256)

@@ -23,7 +23,6 @@ Paths are relative to the repository root. Problems are reported as ``file:line`
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import loomgit._yaml as _yaml
 from loomgit.batch.cost import parse_budget
 from loomgit.batch.inputs.record import FORMATS
+from loomgit.config import did_you_mean
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.gates import GateError, parse_gate
@@ -156,8 +156,7 @@ def parse_pipeline(text: str, rel: str) -> tuple[Pipeline | None, list[Finding]]
 
     for key in data:
         if key not in KEYS:
-            close = difflib.get_close_matches(str(key), list(KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, KEYS)
             out.append(error(rel, at(key), f"unknown key {key!r}{hint}; known: {', '.join(KEYS)}"))
     for key in REQUIRED:
         if key not in data:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
-
 import click
 
 from loomgit.cli.output import echo, one_line
+from loomgit.config import closest
 from loomgit.errors import UsageError
 from loomgit.schemas import INIT_DIR, NAMES, text
 
@@ -23,8 +22,8 @@ def schema(name: str | None) -> int:
         echo(f"(loomgit init writes them to {INIT_DIR}/; see 'Editors' in the README)")
         return 0
     if name not in NAMES:
-        close = difflib.get_close_matches(name, list(NAMES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = closest(name, NAMES)
+        hint = f"did you mean {close!r}? " if close else ""
         raise UsageError(f"unknown schema {one_line(name)!r} ({hint}known: {', '.join(NAMES)})")
     echo(text(name), nl=False)
     return 0

@@ -7,7 +7,6 @@ Every problem is reported with the file and line it is on, all at once, so that
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import loomgit._yaml as _yaml
 from loomgit._version import __version__
+from loomgit.config import closest
 from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.assertions.python import PYTHON_WARNING, uses_python
@@ -97,8 +97,8 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
 
     for key in data:
         if key not in SUITE_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(SUITE_KEYS), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = closest(key, sorted(SUITE_KEYS))
+            hint = f"did you mean {close!r}? " if close else ""
             out.append(
                 error(
                     path,

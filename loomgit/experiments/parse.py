@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any
 
 import loomgit._yaml as _yaml
+from loomgit.config import did_you_mean
 from loomgit.errors import LoomgitError
 from loomgit.experiments.model import (
     KEYS,
@@ -63,8 +63,7 @@ def parse_spec(
         )
     for key in data:
         if key not in KEYS:
-            close = difflib.get_close_matches(str(key), list(KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(KEYS)})"
+            hint = did_you_mean(key, KEYS) or f" (known: {', '.join(KEYS)})"
             bad(key, f"unknown key {key!r}{hint}")
 
     prompt = data.get("prompt")

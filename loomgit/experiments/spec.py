@@ -15,11 +15,11 @@ promote_to: production          # default: the last configured stage
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loomgit.config import closest
 from loomgit.errors import ConfigError, LoomgitError
 from loomgit.experiments.model import (
     DEFAULT_DIR,
@@ -108,9 +108,9 @@ def find_file(ws: Workspace, name: str) -> str:
         if (ws.root / rel).is_file():
             return rel
     known = [name_of(ws.config, p) for p in experiment_files(ws)]
-    close = difflib.get_close_matches(name, known, n=1)
+    close = closest(name, known)
     hint = (
-        f"; did you mean {close[0]!r}?"
+        f"; did you mean {close!r}?"
         if close
         else f"; known: {', '.join(known)}"
         if known

@@ -16,12 +16,12 @@ lists every field and what loomgit does with it.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import loomgit._yaml as _yaml
+from loomgit.config import closest
 from loomgit.errors import PromptError
 from loomgit.prompt.parts import MessageTemplate, OutputSpec, Variable
 
@@ -122,8 +122,8 @@ def _value(value: Any) -> Any:
 def check_keys(meta: Mapping[str, Any], path: str, lines: Mapping[str, int]) -> None:
     for key in meta:
         if key not in PROMPTY_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(PROMPTY_KEYS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = closest(key, sorted(PROMPTY_KEYS))
+            hint = f"; did you mean {close!r}?" if close else ""
             raise PromptError(
                 f"unknown Prompty key {key!r}{hint} (see docs/formats.md)",
                 path=path,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection
 from typing import Any
 
+from loomgit.config import closest
 from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, error, warning
 from loomgit.prompt.ghmodels import KEYS as GH_KEYS
@@ -45,8 +45,8 @@ KNOWN_KEYS = {
 def _unknown_key(kind: str, key: str, known: Collection[str]) -> str:
     if kind != "ghmodels":
         return f"unknown frontmatter key {key!r}"
-    close = difflib.get_close_matches(str(key), sorted(known), n=1)
-    return f"unknown key {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    close = closest(key, sorted(known))
+    return f"unknown key {key!r}" + (f"; did you mean {close!r}?" if close else "")
 
 
 def _line_of_name(prompt: Prompt, name: str) -> int | None:

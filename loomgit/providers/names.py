@@ -23,7 +23,6 @@ only to its default host: an entry with its own ``base_url`` sends a key only wh
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -31,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import loomgit.providers.registry as registry
-from loomgit.config import Config
+from loomgit.config import Config, did_you_mean
 from loomgit.providers.errors import ProviderConfigError, config_error
 from loomgit.providers.resilience import ResilienceSettings
 from loomgit.providers.spec import PRESETS, Spec, is_local_url
@@ -79,8 +78,7 @@ def _check_entry(config: Config | None, name: str, entry: Mapping[str, Any]) -> 
                 "an environment variable and name it with api_key_env",
             )
         if key not in ENTRY_KEYS:
-            close = difflib.get_close_matches(str(key), ENTRY_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, ENTRY_KEYS)
             raise _entry_error(
                 config, name, key, f"unknown setting{hint}; known: {', '.join(ENTRY_KEYS)}"
             )

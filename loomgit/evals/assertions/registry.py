@@ -9,11 +9,11 @@ points are read only when a suite names a type that is not built in. See
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any
 
 import loomgit.plugins as plugins
+from loomgit.config import did_you_mean
 from loomgit.errors import PluginError
 from loomgit.evals.assertions.graded import TYPES as GRADED
 from loomgit.evals.assertions.limits import TYPES as LIMITS
@@ -78,8 +78,7 @@ def names() -> list[str]:
 
 def unknown(name: str) -> str:
     """The message for a type nobody provides, with the closest name."""
-    close = difflib.get_close_matches(str(name), names(), n=1)
-    return f"unknown assertion {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    return f"unknown assertion {name!r}" + did_you_mean(name, names())
 
 
 def check_arg(name: str, kind: AssertionType, arg: Any) -> str | None:
