@@ -67,7 +67,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'loomgit' has no attribute {name!r}")
 
 
-def render(prompt: Any, variables: dict[str, Any] | None = None) -> list[dict[str, str]]:
+def render(prompt: Any, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Render ``prompt``'s messages (``variables=None`` uses its ``sample``)."""
-    messages: list[dict[str, str]] = prompt.render(variables)
+    messages: list[dict[str, Any]] = prompt.render(variables)
     return messages

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from loomgit.config import Config, find_root, load_config
 from loomgit.prompt.discover import PromptFile, discover, read, resolve_id
@@ -38,7 +39,7 @@ class Workspace:
 
     def render(
         self, ident: str, variables: dict[str, object] | None = None
-    ) -> list[dict[str, str]]:
+    ) -> list[dict[str, Any]]:
         cfg = self.config
         return self.prompt(ident).render(
             variables,

@@ -73,7 +73,7 @@ class LoadedPrompt:
 
     def render(
         self, variables: Mapping[str, Any] | None = None, /, **kwargs: Any
-    ) -> list[dict[str, str]]:
+    ) -> list[dict[str, Any]]:
         """Render the messages. Variables come as a mapping, keywords, or both;
         with neither, the prompt's ``sample`` is used."""
         values = None if variables is None and not kwargs else {**(variables or {}), **kwargs}

@@ -68,6 +68,13 @@ class Plan:
     input_size: int | None = None
     reader: RecordReader | None = None
     out_log: ResultLog | None = None
+
+    @property
+    def send_params(self) -> dict[str, Any]:
+        """What a request carries: ``params`` plus the prompt's tools and output format
+        (lineage records ``params`` alone; the rest is part of the version)."""
+        return {**self.prompt.call_params(), **self.params}
+
     q_log: ResultLog | None = None
     renderer: Any = None
     lock: Any = None

@@ -20,7 +20,7 @@ from loomgit.evals.gates import Unit, holds
 
 def prepare_record(
     plan: Plan, rec: Record
-) -> tuple[Outcome | None, list[dict[str, str]] | None, dict[str, Any] | None]:
+) -> tuple[Outcome | None, list[dict[str, Any]] | None, dict[str, Any] | None]:
     """(a finished outcome, or the messages and variables to send)."""
     if rec.error is not None:
         return Outcome(rec, "quarantine", "read", rec.error), None, None
@@ -42,14 +42,14 @@ async def call(
     caller: Any,
     services: Any,
     rec: Record,
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     variables: dict[str, Any],
     reserved: float,
 ) -> Outcome:
     p = plan
     budget: Budget = p.budget
     try:
-        comp = await caller.complete(p.model, messages, dict(p.params))
+        comp = await caller.complete(p.model, messages, p.send_params)
     except LoomgitError as e:
         budget.settle(reserved, 0.0)
         kind = "error" if isinstance(e, InfraError) else "quarantine"

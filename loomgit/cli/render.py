@@ -74,7 +74,7 @@ def render(
                 f"{prompt.id}: no model to run: pass --model PROVIDER/MODEL, or set "
                 "model: in the prompt or defaults: {model: ...} in loomgit.yaml"
             )
-        params = {**(defaults.get("params") or {}), **(prompt.params or {})}
+        params = {**(defaults.get("params") or {}), **prompt.call_params()}
         completion = run_model(ws.config, str(use), messages, params)
     if as_json:
         data = {
@@ -101,7 +101,7 @@ def render(
 
 
 def run_model(
-    config: Any, model: str, messages: list[dict[str, str]], params: dict[str, Any]
+    config: Any, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
 ) -> Any:
     """One uncached call through the provider layer; retries are reported on stderr."""
     import asyncio

@@ -72,7 +72,7 @@ class ClientCaller:
     async def complete(
         self,
         model: str,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         params: dict[str, Any],
         *,
         sample: int = 0,

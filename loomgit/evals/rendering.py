@@ -30,7 +30,7 @@ class CaseRenderer:
         self.max_chars = max_chars or MAX_CHARS
         self.timeout_s = timeout_s or TIMEOUT_S
 
-    def render(self, variables: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    def render(self, variables: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         return render_prompt(
             self.prompt,
             variables,

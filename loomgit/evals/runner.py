@@ -44,7 +44,7 @@ class ModelCaller(Protocol):
     async def complete(
         self,
         model: str,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         params: dict[str, Any],
         *,
         sample: int = 0,
@@ -104,7 +104,7 @@ class _Job:
     case: CaseResult
     sample: Sample
     model: str
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     params: dict[str, Any]
     asserts: tuple[Assertion, ...]
     vars: dict[str, Any]
@@ -132,7 +132,7 @@ def models_for(target: Target, options: RunOptions) -> tuple[str, ...]:
 
 def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
     """loomgit.yaml defaults.params, under the prompt's params, under the suite's."""
-    return {**dict(options.default_params), **target.prompt.params, **target.suite.params}
+    return {**dict(options.default_params), **target.prompt.call_params(), **target.suite.params}
 
 
 def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:

@@ -53,7 +53,7 @@ class Variant:
     loader: IncludeLoader | None = field(default=None, repr=False, compare=False)
     limits: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def render(self, variables: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    def render(self, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """The variant's messages, rendered in loomgit's sandbox."""
         return self.prompt.render(variables, loader=self.loader, **self.limits)
 

@@ -18,6 +18,7 @@ from loomgit.prompt.parts import (
     normalize_text,
 )
 from loomgit.prompt.render import render_prompt
+from loomgit.prompt.tools import Tool, call_params
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Prompt:
     meta_lines: dict[str, int] = field(default_factory=dict)
     kind: str = "loomgit"  # loomgit | plain | prompty
     body_line: int = 1
+    tools: tuple[Tool, ...] = ()
 
     @property
     def declares_variables(self) -> bool:
@@ -48,13 +50,17 @@ class Prompt:
     def content_hash(self) -> str:
         return content_hash(self.text)
 
+    def call_params(self) -> dict[str, Any]:
+        """``params`` plus what the prompt's tools and output spec add to a request."""
+        return call_params(self.params, self.tools, self.output)
+
     def render(
         self,
         variables: Mapping[str, Any] | None = None,
         *,
         loader: IncludeLoader | None = None,
         **limits: Any,
-    ) -> list[dict[str, str]]:
+    ) -> list[dict[str, Any]]:
         """Render every message; ``variables=None`` uses ``sample``."""
         return render_prompt(self, variables, loader=loader, **limits)
 
@@ -75,6 +81,7 @@ class Prompt:
                 if self.output is None
                 else {"format": self.output.format, "schema": self.output.schema}
             ),
+            "tools": [t.to_dict() for t in self.tools],
             "tags": list(self.tags),
             "messages": [{"role": m.role, "template": m.source} for m in self.messages],
         }
@@ -87,6 +94,7 @@ __all__ = [
     "MessageTemplate",
     "OutputSpec",
     "Prompt",
+    "Tool",
     "Variable",
     "content_hash",
     "normalize_text",

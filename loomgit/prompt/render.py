@@ -129,7 +129,7 @@ def render_prompt(
     loader: IncludeLoader | None = None,
     max_chars: int = MAX_CHARS,
     timeout_s: float = TIMEOUT_S,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Render each message on its own (a value can never open a new message)."""
     env = cached_env(loader, max_chars)
     # compiled first (and kept): a syntax error is named with its place before the

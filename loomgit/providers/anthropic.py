@@ -32,7 +32,7 @@ class AnthropicProvider(HTTPProvider):
         return h
 
     def request_body(
-        self, messages: list[dict[str, str]], params: dict[str, Any]
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> dict[str, Any]:
         turns = merge_turns(messages, {"user": "user", "assistant": "assistant"})
         if not turns:
@@ -58,7 +58,7 @@ class AnthropicProvider(HTTPProvider):
                 body[k] = v
         return body
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         data, latency = await self.post(
             "/messages", self.request_body(messages, self.merge_params(params))
         )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from loomgit.errors import ProviderError
 
-Message = dict[str, str]
+Message = dict[
+    str, Any
+]  # OpenAI chat vocabulary: role, content (str or parts), tool_calls, tool_call_id
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,36 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call in an answer. ``arguments`` is the parsed JSON object; when the
+    provider sent arguments that do not parse, it is ``None`` and ``error`` says why
+    (``arguments_text`` keeps what was sent, for reports)."""
+
+    id: str
+    name: str
+    arguments: Any = None
+    arguments_text: str = ""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        if self.error is not None:
+            d["arguments_text"] = self.arguments_text
+            d["error"] = self.error
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ToolCall:
+        return cls(
+            str(d.get("id", "")),
+            str(d.get("name", "")),
+            d.get("arguments"),
+            str(d.get("arguments_text", "")),
+            d.get("error"),
+        )
 
 
 @dataclass(frozen=True)
@@ -39,6 +73,27 @@ class Completion:
     cached: bool = False
     raw: Any = None
     attempts: int = 1
+    tool_calls: tuple[ToolCall, ...] = ()
+    refusal: str | None = None  # the model declined; ``text`` is then empty
+
+    def as_message(self) -> Message:
+        """The answer as the assistant turn of a conversation (OpenAI chat vocabulary)."""
+        msg: Message = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            msg["tool_calls"] = [
+                {
+                    "id": t.id,
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "arguments": t.arguments_text
+                        if t.error is not None
+                        else json.dumps(t.arguments, ensure_ascii=False),
+                    },
+                }
+                for t in self.tool_calls
+            ]
+        return msg
 
     def to_dict(self, *, raw: bool = False) -> dict[str, Any]:
         """The JSON shape used by ``--json`` output, the cache and recordings."""
@@ -56,6 +111,10 @@ class Completion:
             "cached": self.cached,
             "attempts": self.attempts,
         }
+        if self.tool_calls:
+            d["tool_calls"] = [t.to_dict() for t in self.tool_calls]
+        if self.refusal is not None:
+            d["refusal"] = self.refusal
         if raw:
             d["raw"] = self.raw
         return d
@@ -74,6 +133,10 @@ class Completion:
             "cached": bool(d.get("cached", False)),
             "raw": d.get("raw"),
             "attempts": int(d.get("attempts") or 1),
+            "tool_calls": tuple(
+                ToolCall.from_dict(t) for t in d.get("tool_calls") or () if isinstance(t, Mapping)
+            ),
+            "refusal": d.get("refusal") if isinstance(d.get("refusal"), str) else None,
         }
         values.update(changes)
         return cls(**values)
@@ -102,7 +165,7 @@ class Provider:
         """The params actually sent: the entry's defaults, then the call's own."""
         return {**self.defaults, **(params or {})}
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         raise NotImplementedError
 
     async def embed(self, texts: list[str]) -> list[list[float]]:

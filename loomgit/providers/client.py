@@ -187,7 +187,7 @@ class ModelClient:
     async def complete(
         self,
         model: str,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         params: Mapping[str, Any] | None = None,
         *,
         sample: int = 0,

@@ -27,7 +27,7 @@ class CohereProvider(HTTPProvider):
     default_base_url = "https://api.cohere.com/v2"
 
     def request_body(
-        self, messages: list[dict[str, str]], params: dict[str, Any]
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
@@ -43,7 +43,7 @@ class CohereProvider(HTTPProvider):
                 body[k] = v
         return body
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         data, latency = await self.post(
             "/chat", self.request_body(messages, self.merge_params(params))
         )

@@ -20,7 +20,7 @@ DIMENSIONS = 256
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def echo_text(messages: list[dict[str, str]]) -> str:
+def echo_text(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(str(m.get("content", "")) for m in messages)
 
 
@@ -44,7 +44,7 @@ class EchoProvider(Provider):
             defaults=kw.pop("defaults", None),
         )
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         t0 = time.perf_counter()
         text = echo_text(messages)
         tokens_in = sum(len(str(m.get("content", ""))) for m in messages) // 4

@@ -45,7 +45,7 @@ class GeminiProvider(HTTPProvider):
         )
 
     def request_body(
-        self, messages: list[dict[str, str]], params: dict[str, Any]
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> dict[str, Any]:
         turns = merge_turns(messages, {"user": "user", "assistant": "model"})
         if not turns:
@@ -76,7 +76,7 @@ class GeminiProvider(HTTPProvider):
             body["generationConfig"] = config
         return body
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         data, latency = await self.post(
             f"/{self.model_path}:generateContent",
             self.request_body(messages, self.merge_params(params)),

@@ -331,7 +331,7 @@ def as_int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-def merge_turns(messages: list[dict[str, str]], roles: Mapping[str, str]) -> list[tuple[str, str]]:
+def merge_turns(messages: list[dict[str, Any]], roles: Mapping[str, str]) -> list[tuple[str, str]]:
     """Non-system messages as (mapped role, text), consecutive same roles joined."""
     out: list[tuple[str, str]] = []
     for m in messages:
@@ -346,7 +346,7 @@ def merge_turns(messages: list[dict[str, str]], roles: Mapping[str, str]) -> lis
     return out
 
 
-def system_text(messages: list[dict[str, str]]) -> str:
+def system_text(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
 
 

@@ -20,7 +20,7 @@ class OpenAIProvider(HTTPProvider):
     default_base_url = "https://api.openai.com/v1"
 
     def request_body(
-        self, messages: list[dict[str, str]], params: dict[str, Any]
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             k: v for k, v in params.items() if k not in ("stream", "stream_options")
@@ -29,7 +29,7 @@ class OpenAIProvider(HTTPProvider):
         body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
         return body
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         data, latency = await self.post(
             "/chat/completions", self.request_body(messages, self.merge_params(params))
         )

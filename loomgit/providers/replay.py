@@ -85,7 +85,7 @@ class RecordingStore:
         model: str,
         key: str,
         params: dict[str, Any],
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         sample: int,
         completion: Completion,
     ) -> Path:
@@ -165,7 +165,7 @@ class ReplayProvider(Provider):
         self.target = target
         self.store = store
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         key = request_key(self.target, self.merge_params(params), messages)
         found = self.store.load(self.target, key)
         if found is None:

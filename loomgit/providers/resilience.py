@@ -245,7 +245,7 @@ class ResilientProvider(Provider):
         """The price table's cost for ``c``'s usage (its own cost when there is no table)."""
         return self._cost(c) if self._cost else c.cost_usd
 
-    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         c, attempts = await call_with_retries(
             self.label, lambda: self.inner.complete(messages, params), self.settings, self.limits
         )
