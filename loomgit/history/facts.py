@@ -29,7 +29,7 @@ from loomgit.prompt.parse import (
     parse_prompt,
     plain_options,
 )
-from loomgit.prompt.parts import include_names
+from loomgit.prompt.parts import include_names, unblanked
 from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface
 
@@ -48,8 +48,6 @@ _KNOWN_META = {
     "id",
 }
 _MAX_INCLUDES = 64
-_BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
-_BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
 _CACHE_MAX = 50_000
 
 
@@ -103,12 +101,7 @@ def collect_includes(
 
 def strip_source(source: str) -> str:
     """A template without Jinja comments, trailing blanks and surrounding blank lines."""
-    if (
-        "{#" not in source
-        and source.isascii()
-        and source[-1:] not in _BLANKS
-        and not _BLANK_EOL.search(source)
-    ):
+    if "{#" not in source and unblanked(source):
         return source.strip("\n")  # nothing to strip inside: the usual case
     src = _JINJA_COMMENT.sub("", source)
     return "\n".join(ln.rstrip() for ln in src.split("\n")).strip("\n")

@@ -163,7 +163,7 @@ def message_sources(
 ) -> tuple[tuple[str, str], ...]:
     """(role, source) of each message, as :func:`split_messages` finds them; the usual
     layout is read in one regex pass, anything else by :func:`split_messages`."""
-    got = None if verbatim else _fast_messages(body)
+    got = None if verbatim else _fast_messages(body, role)
     if got is None:
         msgs = split_messages(body, body_line, path, role, verbatim)
         got = tuple((m.role, m.source) for m in msgs)
@@ -173,12 +173,15 @@ def message_sources(
 _ROLE_LINES = re.compile(r"^[ \t]*((?i:system|user|assistant))[ \t]*:[ \t]*$", re.MULTILINE)
 
 
-def _fast_messages(body: str) -> tuple[tuple[str, str], ...] | None:
-    """The common case of :func:`split_messages`; None when the parser must look (no role
-    line, text before the first, an empty message)."""
-    found = list(_ROLE_LINES.finditer(body))
-    if not found or "\r" in body:
+def _fast_messages(body: str, role: str = "user") -> tuple[tuple[str, str], ...] | None:
+    """The common cases of :func:`split_messages` (no role line: the body is one message
+    of ``role``); None when the parser must look (text before the first role line, an
+    empty message)."""
+    if "\r" in body:
         return None
+    found = list(_ROLE_LINES.finditer(body))
+    if not found:
+        return ((role, body.strip("\n")),) if body.strip() else None
     lead = body[: found[0].start()]
     if lead and not lead.isspace() and _JINJA_COMMENT.sub("", lead).strip():
         return None

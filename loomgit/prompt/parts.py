@@ -13,7 +13,7 @@ IncludeLoader = Callable[[str], "str | None"]
 VARIABLE_TYPES = ("string", "number", "integer", "boolean", "array", "object", "any")
 ROLES = ("system", "user", "assistant")
 _BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
-_BLANK_EOL = re.compile("[ \t\x0b\x0c\r\x1c-\x1f]\n")
+_RARE_BLANKS = tuple("\x0b\x0c\r\x1c\x1d\x1e\x1f")
 # a literal include/import/extends/from: the names a template reads other files by
 INCLUDE_REF = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
 
@@ -85,20 +85,22 @@ def normalize_text(text: str) -> str:
     return "\n".join(lines).strip("\n") + "\n"
 
 
-def _normalized(text: str) -> bool:
-    """True when :func:`normalize_text` would only strip blank lines at the ends (ASCII, LF
-    line ends, no trailing blanks: the usual case, checked without the line-by-line work)."""
+def unblanked(text: str) -> bool:
+    """True when ``text`` is ASCII and no line of it ends in a blank (what ``str.rstrip()``
+    strips), so stripping each line would change nothing. Substring searches, not a
+    regex scan: this runs on every historical blob."""
     return (
         text.isascii()
         and text[-1:] not in _BLANKS
-        and "\r" not in text
-        and not _BLANK_EOL.search(text)
+        and " \n" not in text
+        and "\t\n" not in text
+        and not any(c in text for c in _RARE_BLANKS)
     )
 
 
 def content_hash(text: str, includes: Mapping[str, str] | None = None) -> str:
     """sha256 of the normalized text, and of each included file's normalized text."""
-    if not includes and _normalized(text):
+    if not includes and unblanked(text):
         return hashlib.sha256((text.strip("\n") + "\n").encode()).hexdigest()
     h = hashlib.sha256(normalize_text(text).encode("utf-8"))
     for name in sorted(includes or {}):
