@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from loomgit.config import Config, find_root, load_config
-from loomgit.prompt.discover import PromptFile, discover, read, resolve_id
+from loomgit.prompt.discover import PromptFile, discover, list_files, read, resolve_id
 from loomgit.prompt.includes import worktree_loader
 from loomgit.prompt.model import IncludeLoader, Prompt
 
@@ -27,8 +27,14 @@ class Workspace:
     def loader(self) -> IncludeLoader:
         return worktree_loader(self.config)
 
+    @cached_property
+    def tracked(self) -> list[str]:
+        """Every candidate file of the tree (:func:`list_files`), listed once per workspace:
+        a command that looks at prompts, suites and experiments asks git once."""
+        return list_files(self.root)
+
     def files(self) -> list[PromptFile]:
-        return discover(self.config)
+        return discover(self.config, self.tracked)
 
     def find(self, ident: str) -> PromptFile:
         return resolve_id(self.config, ident)

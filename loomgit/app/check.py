@@ -16,7 +16,6 @@ from loomgit.prompt.discover import (
     glob_for,
     id_line,
     is_suite,
-    list_files,
     match_any,
     symlinked,
 )
@@ -109,7 +108,7 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
         files = ws.files()
         targets = [(pf.path, pf.id) for pf in files]
         seen = {t[0] for t in targets}
-        suites = [p for p in list_files(ws.root) if is_suite(p)]
+        suites = [p for p in ws.tracked if is_suite(p)]
         for rel in symlinked(ws.config):
             findings.append(error(rel, None, symlink_error(rel).message))
         for rel, pid in targets:

@@ -15,7 +15,7 @@ from loomgit.errors import IncludeRefused, UsageError
 from loomgit.evals.ghsuite import has_test_data
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import Suite, load_suite, parse_suite, read_suite_text
-from loomgit.prompt.discover import PromptFile, is_suite, list_files, symlinked
+from loomgit.prompt.discover import PromptFile, is_suite, symlinked
 from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.jinja import referenced_templates
 from loomgit.prompt.parse import symlink_error
@@ -47,7 +47,7 @@ def suite_refs(ws: Workspace, ids: Sequence[str] | None = None) -> list[SuiteRef
     the named prompts (ids, prompt paths or suite paths)."""
     files = ws.files()
     by_path = {pf.path: pf for pf in files}
-    all_files = list_files(ws.root)
+    all_files = ws.tracked
     suites = [p for p in all_files if is_suite(p)]
     refs: list[SuiteRef] = []
     owned: set[str] = set()

@@ -32,7 +32,6 @@ from loomgit.experiments.model import (
 )
 from loomgit.experiments.parse import parse_spec
 from loomgit.findings import Finding, error, warning
-from loomgit.prompt.discover import list_files
 from loomgit.prompt.parse import decode
 from loomgit.refs import resolve
 
@@ -83,7 +82,7 @@ def is_experiment_file(config: Config, rel: str) -> bool:
 
 def experiment_files(ws: Workspace) -> list[str]:
     """Repo-relative paths of every experiment file in the working tree."""
-    return [p for p in list_files(ws.root) if is_experiment_file(ws.config, p)]
+    return [p for p in ws.tracked if is_experiment_file(ws.config, p)]
 
 
 def name_of(config: Config, rel: str) -> str:

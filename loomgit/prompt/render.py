@@ -200,13 +200,16 @@ def syntax_problems(
     """(file, line, column, message) for each message template, and each file they
     include, that does not compile. A plain file's message says how to take its braces
     as text (``template: none``)."""
-    env = cached_env(loader)
+    env = None  # made on first use: prose needs no Jinja at all
     hint = _hint(prompt)
     out = []
     todo = [(prompt.path, m.line, m.source, hint) for m in prompt.messages if not m.verbatim]
     seen: set[str] = set()
     while todo and len(seen) < 64:
         path, first, source, why = todo.pop(0)
+        if "{" not in source and "\r" not in source:
+            continue  # no Jinja syntax at all: nothing to compile, nothing included
+        env = env or cached_env(loader)
         err = syntax_error(source, env, first)
         if err is not None:
             out.append((path, first + err[0] - 1, err[1], f"template syntax error: {err[2]}{why}"))
