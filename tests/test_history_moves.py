@@ -5,6 +5,7 @@ that commit. Real repositories, the real CLI, what a user sees."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from conftest import GitRepo
@@ -237,6 +238,39 @@ def test_moves_that_cannot_be_followed_warn(repo: GitRepo, cli) -> None:  # type
     r = cli(["check", "data/patterns/kept/system.md"], cwd=repo.path)
     assert r.exit_code == 0 and "warning" not in r.out + r.err
     assert versions(cli, repo, "kept")[0]["path"] == "patterns/kept/system.md"
+
+
+def test_check_on_a_cold_cache_warns_as_after_list(patterns: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    """With no history folded yet, check finds the moves by a lines-only pass, which
+    saves nothing; its warnings are those check gives once list has folded the history."""
+    restructure(patterns)
+    patterns.git("rm", "-q", "data/patterns/extract/system.md")
+    patterns.commit("drop extract")
+    patterns.commit("extract is back", {"data/patterns/extract/system.md": system("extract", 2)})
+    patterns.git("mv", "data/patterns/summarize", "elsewhere")
+    patterns.commit("out of the globs")
+    text = "".join(f"line {i}: plain words here\n" for i in range(30))
+    patterns.commit("a file to move", {"notes/draft/system.md": text + "cafe\n"})
+    (patterns.path / "data/patterns/draft").mkdir(parents=True)
+    patterns.git("rm", "-q", "notes/draft/system.md")
+    patterns.write({"data/patterns/draft/system.md": "Nothing like the draft at all.\n"})
+    patterns.git("mv", "elsewhere", "data/patterns/summarize")
+    patterns.commit("draft in, summarize back")
+    history_dir = patterns.path / ".git" / "loomgit" / "history"
+    shutil.rmtree(history_dir, ignore_errors=True)
+    cold = cli(["check"], cwd=patterns.path)
+    assert cold.exit_code == 0, cold.out + cold.err
+    assert not list(history_dir.glob("*/*.json")), "a lines-only pass must not be cached"
+    warned = [ln for ln in cold.out.splitlines() if "warning" in ln]
+    assert warned == [
+        "data/patterns/draft/system.md: warning: draft: its history begins with a move from "
+        "notes/draft/system.md that loomgit could not follow: git saw no rename (the file "
+        "changed too much, or the commit moved too many files); versions before the move "
+        "are not counted"
+    ]
+    assert cli(["list"], cwd=patterns.path).exit_code == 0
+    warm = cli(["check"], cwd=patterns.path)
+    assert (warm.exit_code, warm.out) == (cold.exit_code, cold.out)
 
 
 TRIAGE = "---\ndescription: Triage a ticket\n---\nTriage this: {{ ticket }}\n"

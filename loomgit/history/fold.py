@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from loomgit._git.log import Change, Commit
 from loomgit.config import Config
+from loomgit.history.blobs import Ahead, Read, chunks, decode_blob
 from loomgit.history.bump import bump, classify_facts
 from loomgit.history.facts import Facts, FactsBuilder
 from loomgit.history.state import Line, Lines, Rec, State
@@ -21,22 +22,15 @@ from loomgit.prompt.frontmatter import frontmatter_id
 from loomgit.prompt.includes import include_roots, name_allowed
 
 
-def decode_blob(data: bytes | None) -> str | None:
-    if data is None or b"\0" in data[:8192] or len(data) > 1_000_000:
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text[1:] if text.startswith("\ufeff") else text
-
-
 class Folder:
     """Folds commits into a :class:`State`.
 
     ``read(keys)`` returns file bytes for blob ids (or other keys a caller understands,
     such as working-tree paths); ``fetch(commit, path)`` returns ``(blob id, bytes)`` of a
     path at a commit, used when an include is met that the log pass did not cover.
+    ``read_ahead`` is a second reader, used only by the thread that reads the next batch's
+    blobs while one is folded. ``lines_only`` (``check``'s warnings on a cold cache): no
+    text is read and no version worked out; such a state is never saved.
     """
 
     def __init__(
@@ -44,14 +38,18 @@ class Folder:
         config: Config,
         state: State,
         *,
-        read: Callable[[list[str]], dict[str, bytes | None]],
+        read: Read,
         fetch: Callable[[str, str], tuple[str, bytes] | None],
         covered: set[str] | None = None,
         builder: FactsBuilder | None = None,
+        read_ahead: Read | None = None,
+        lines_only: bool = False,
     ) -> None:
         self.config = config
+        self.lines_only = lines_only
         self.state = state
         self._read = read
+        self._read_ahead = read_ahead
         self._fetch = fetch
         self.pass_covered = set(state.covered if covered is None else covered)
         self.builder = builder or FactsBuilder(lambda p: glob_for(config, p))
@@ -128,25 +126,43 @@ class Folder:
         self, commits: Iterable[Commit], chunk: int = 500, stop: Callable[[], bool] | None = None
     ) -> bool:
         """Fold ``commits``; False when ``stop()``, asked after a commit that began many
-        lines (as a restructure does), ended it."""
-        batch: list[Commit] = []
-        for c in commits:
-            batch.append(c)
-            if len(batch) >= chunk:
-                if not self._fold_batch(batch, stop):
-                    return False
-                batch = []
-        return self._fold_batch(batch, stop) if batch else True
+        lines (as a restructure does), ended it. With ``read_ahead``, the blobs of each
+        batch are read by a thread while the batch before it is folded, so git's reading
+        runs alongside the fold instead of between its batches."""
+        ahead: tuple[list[Commit], Ahead | None] | None = None
+        for batch in chunks(commits, chunk):
+            if ahead is not None and ahead[1] is not None:
+                ahead[1].join()  # its reader is free for the next batch
+            more = self._read_ahead if len(batch) >= chunk else None  # more may follow
+            nxt = Ahead(more, self._wanted(batch)) if more is not None else None
+            if ahead is not None and not self._fold_batch(*ahead, stop=stop):
+                if nxt is not None:
+                    nxt.join()
+                return False
+            ahead = (batch, nxt)
+        return self._fold_batch(*ahead, stop=stop) if ahead is not None else True
 
-    def _fold_batch(self, batch: list[Commit], stop: Callable[[], bool] | None = None) -> bool:
-        keep = {b for p, b in self.state.tree.items() if p in self.state.inc_users}
-        self.drop_texts(keep)
-        self.prefetch(
+    def _wanted(self, batch: list[Commit]) -> list[str]:
+        skip = "M" if self.lines_only else ""  # only an added file's frontmatter (its id)
+        return [
             ch.new_blob
             for c in batch
             for ch in c.changes
-            if ch.new_blob and ch.new_path and self.in_pass(ch.new_path)
-        )
+            if ch.new_blob and ch.new_path and ch.status != skip and self.in_pass(ch.new_path)
+        ]
+
+    def _fold_batch(
+        self,
+        batch: list[Commit],
+        ahead: Ahead | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> bool:
+        keep = {b for p, b in self.state.tree.items() if p in self.state.inc_users}
+        self.drop_texts(keep)
+        if ahead is not None:
+            for k, data in ahead.join().items():
+                self.texts.setdefault(k, decode_blob(data))
+        self.prefetch(self._wanted(batch))  # what the read ahead could not know of
         for c in batch:
             before = len(self.orphans)
             self.apply(c)
@@ -291,11 +307,35 @@ class Folder:
 
         return load
 
+    def _rename(self, line: Line, new_id: str) -> None:
+        if new_id != line.id:
+            st = self.state
+            holder = st.by_id.get(new_id)
+            if holder is None or st.lines[holder].id != new_id or st.lines[holder].path is None:
+                st.by_id[new_id] = line.key
+            line.id = new_id
+
+    def _line_rec(self, line: Line, c: Commit, blob: str) -> Rec | None:
+        """A line's entry in a lines-only fold: where it is, under which id (a moved
+        line takes its new path's id; a frontmatter ``id:`` is read only when added)."""
+        last = line.last
+        if last is not None and last.blob == blob and line.live_rec is not None:
+            return None
+        assert line.path is not None
+        if last is not None and last.path != line.path:
+            self._rename(line, self.prompt_id(line.path) or line.id)
+        version = self.config.initial_version
+        rec = Rec(version, c.sha, "lines", [], blob, None, line.path, line.id, blob, None)
+        line.recs.append(rec)
+        return rec
+
     def _version(self, line: Line, c: Commit, extra: list[str]) -> Rec | None:
         st = self.state
         path = line.path
         assert path is not None
         blob = st.tree[path]
+        if self.lines_only:
+            return self._line_rec(line, c, blob)
         inc_blobs: dict[str, str] = {}
         text = self.texts[blob] if blob in self.texts else self.text(blob)
         if text is None:
@@ -315,11 +355,7 @@ class Folder:
             and line.live_rec is not None
         ):
             return None  # e.g. only the file mode changed
-        if new_id != line.id:
-            holder = st.by_id.get(new_id)
-            if holder is None or st.lines[holder].id != new_id or st.lines[holder].path is None:
-                st.by_id[new_id] = line.key
-            line.id = new_id
+        self._rename(line, new_id)
         if last is None:
             version, change, reasons = self.config.initial_version, "initial", ["first appearance"]
         else:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, warning
 from loomgit.history.pending import pending_changes
-from loomgit.history.versions import Version, history
+from loomgit.history.repo import Repo, lines_state
+from loomgit.history.versions import History, Version, folded, history
 
 if TYPE_CHECKING:
     from loomgit.workspace import Workspace
@@ -126,10 +127,22 @@ def unfollowed_findings(ws: Workspace) -> list[Finding]:
     return [warning(u.path, None, u.message) for u in found]
 
 
+def moves_history(ws: Workspace, ref: str = "HEAD") -> History:
+    """Where each prompt is at ``ref`` and the moves that began its line: :func:`history`
+    when some history is folded already, else a lines-only fold, which reads no prompt
+    text (its versions are not real, and it is not saved)."""
+    repo = Repo.of(ws)
+    repo.check_shallow()
+    sha = repo.commit(ref)
+    if sha is None or folded(repo, sha):
+        return history(ws, ref)
+    return History(repo, sha, lines_state(repo, sha))
+
+
 def unfollowed(ws: Workspace, ref: str = "HEAD") -> list[Unfollowed]:
     """The prompts at ``ref`` whose history begins with a move from a path loomgit could
     not follow (a rename git did not detect, or an old file that is not a prompt)."""
-    h = history(ws, ref)
+    h = moves_history(ws, ref)
     if h.commit is None:
         return []
     out = []

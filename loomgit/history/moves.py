@@ -15,7 +15,8 @@ from __future__ import annotations
 from loomgit._git import log as gitlog
 from loomgit._git.log import Moved
 from loomgit._git.objects import BlobReader
-from loomgit.history.fold import Folder, decode_blob
+from loomgit.history.blobs import decode_blob
+from loomgit.history.fold import Folder
 from loomgit.prompt.discover import match_any_id
 
 NOT_FILE = "the old path is not a regular file"

@@ -144,14 +144,35 @@ def _fetcher(root: Path) -> Callable[[str, str], tuple[str, bytes] | None]:
     return fetch
 
 
-def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> State:
+def fold_range(
+    repo: Repo, base: State | None, sha: str, reader: BlobReader, *, lines_only: bool = False
+) -> State:
     """The state at ``sha``, folded on from ``base`` (a state on ``sha``'s first-parent
-    history) or from nothing. A newly met include outside the pathspec folds again."""
+    history) or from nothing. A newly met include outside the pathspec folds again.
+    ``lines_only``: where each line is and which moves began it, no versions (never saved)."""
     covered = set(base.covered) if base is not None else set()
     followed = base.followed if base is not None else {}
     seen: Seen = {}
-    rounds = 0
     builder = FactsBuilder()
+    with BlobReader(repo.root) as ahead:  # git starts only if a long pass reads ahead
+        return _fold_rounds(
+            repo, base, sha, reader, ahead, covered, followed, seen, builder, lines_only
+        )
+
+
+def _fold_rounds(
+    repo: Repo,
+    base: State | None,
+    sha: str,
+    reader: BlobReader,
+    ahead: BlobReader,
+    covered: set[str],
+    followed: dict[str, list[list[str]]],
+    seen: Seen,
+    builder: FactsBuilder,
+    lines_only: bool,
+) -> State:
+    rounds = 0
     for _ in range(12):
         st = base.fork() if base is not None else State()
         st.followed = {k: [list(e) for e in v] for k, v in followed.items()}
@@ -162,6 +183,8 @@ def fold_range(repo: Repo, base: State | None, sha: str, reader: BlobReader) -> 
             fetch=_fetcher(repo.root),
             covered=covered,
             builder=builder,  # shared by the rounds: a text's facts are computed once
+            read_ahead=ahead.read_many,
+            lines_only=lines_only,
         )
         root = str(repo.root)
         streams = _log_parts(repo, base, sha, covered, st.followed)
@@ -299,6 +322,14 @@ def state_at(repo: Repo, sha: str) -> State:
             st = fold_range(repo, None, sha, reader)
     store.save(st)
     return st
+
+
+def lines_state(repo: Repo, sha: str) -> State:
+    """The lines at ``sha`` and the moves that began them, without their versions: a
+    lines-only fold, which reads no prompt text (``check``'s warnings about moves on a
+    repository whose history was never folded). Not saved: its versions are not real."""
+    with BlobReader(repo.root) as reader:
+        return fold_range(repo, None, sha, reader, lines_only=True)
 
 
 def _truncated(repo: Repo, sha: str, candidates: list[str]) -> State | None:

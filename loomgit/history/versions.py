@@ -360,6 +360,11 @@ class FactReader:
 _MEMO: dict[tuple[str, str, str], History] = {}
 
 
+def _memo_key(repo: Repo, sha: str) -> tuple[str, str, str]:
+    main = repo.main
+    return (str(repo.root), sha, f"{main[1] if main else ''}:{repo.store.dir.name}")
+
+
 def history(ws: Workspace, ref: str = "HEAD") -> History:
     """Every prompt's versions at ``ref`` (a commit-ish). An empty repository has none."""
     repo = Repo.of(ws)
@@ -369,8 +374,7 @@ def history(ws: Workspace, ref: str = "HEAD") -> History:
         if ref == "HEAD":
             return History(repo, None, State())
         raise RefError(f"{ref!r} is not a commit in this repository")
-    main = repo.main
-    key = (str(repo.root), sha, f"{main[1] if main else ''}:{repo.store.dir.name}")
+    key = _memo_key(repo, sha)
     got = _MEMO.get(key)
     if got is None:
         got = History(repo, sha, state_at(repo, sha), repo.provisional(sha))
@@ -378,6 +382,12 @@ def history(ws: Workspace, ref: str = "HEAD") -> History:
             _MEMO.clear()
         _MEMO[key] = got
     return got
+
+
+def folded(repo: Repo, sha: str) -> bool:
+    """Whether this process or the cache has folded any of the history (so
+    :func:`history` at ``sha`` is cheap)."""
+    return _memo_key(repo, sha) in _MEMO or bool(repo.store.shas())
 
 
 __all__ = [
