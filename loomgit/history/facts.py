@@ -100,11 +100,21 @@ def collect_includes(
 
 
 def strip_source(source: str) -> str:
-    """A template without Jinja comments, trailing blanks and surrounding blank lines."""
-    if "{#" not in source and unblanked(source):
-        return source.strip("\n")  # nothing to strip inside: the usual case
-    src = _JINJA_COMMENT.sub("", source)
-    return "\n".join(ln.rstrip() for ln in src.split("\n")).strip("\n")
+    """A template without Jinja comments, trailing blanks and surrounding blank lines
+    (kept for the last few thousand sources: each version is compared twice, with the
+    one before it and the one after)."""
+    got = _STRIPPED.get(source)
+    if got is None:
+        if "{#" not in source and unblanked(source):
+            got = source.strip("\n")  # nothing to strip inside: the usual case
+        else:
+            src = _JINJA_COMMENT.sub("", source)
+            got = "\n".join(ln.rstrip() for ln in src.split("\n")).strip("\n")
+        _bounded(_STRIPPED, source, got, 4096)
+    return got
+
+
+_STRIPPED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,9 @@ def _fast_messages(body: str, role: str = "user") -> tuple[tuple[str, str], ...]
     empty message)."""
     if "\r" in body:
         return None
-    found = list(_ROLE_LINES.finditer(body))
+    low = body.lower()  # a role line holds its role's name: most prose holds none
+    named = not body.isascii() or "user" in low or "system" in low or "assistant" in low
+    found = list(_ROLE_LINES.finditer(body)) if named else []
     if not found:
         return ((role, body.strip("\n")),) if body.strip() else None
     lead = body[: found[0].start()]

@@ -13,7 +13,6 @@ IncludeLoader = Callable[[str], "str | None"]
 VARIABLE_TYPES = ("string", "number", "integer", "boolean", "array", "object", "any")
 ROLES = ("system", "user", "assistant")
 _BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
-_RARE_BLANKS = tuple("\x0b\x0c\r\x1c\x1d\x1e\x1f")
 # a literal include/import/extends/from: the names a template reads other files by
 INCLUDE_REF = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(["'])([^"'\n]+)\1""")
 
@@ -94,7 +93,13 @@ def unblanked(text: str) -> bool:
         and text[-1:] not in _BLANKS
         and " \n" not in text
         and "\t\n" not in text
-        and not any(c in text for c in _RARE_BLANKS)
+        and "\r" not in text
+        and "\x0b" not in text
+        and "\x0c" not in text
+        and "\x1c" not in text
+        and "\x1d" not in text
+        and "\x1e" not in text
+        and "\x1f" not in text
     )
 
 
