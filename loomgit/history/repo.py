@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -212,6 +212,13 @@ def _fold_rounds(
     raise GitError("includes keep changing while folding history; giving up")  # pragma: no cover
 
 
+@lru_cache(maxsize=4)
+def first_parent_chain(root: str, sha: str) -> list[str]:
+    """The first-parent history of ``sha``, newest first (a commit's never changes; a
+    fold's rounds and the cache lookup before them ask for it once). Not to be changed."""
+    return gitlog.rev_list(root, ["--first-parent", sha, "--"])
+
+
 SPLIT_AT = 4000  # first-parent commits from which a cold pass runs two git processes
 
 
@@ -232,7 +239,7 @@ def _log_parts(
                 reverse=True,
             )
         ]
-    chain = gitlog.rev_list(repo.root, ["--first-parent", sha, "--"]) if repo.first_parent else []
+    chain = first_parent_chain(str(repo.root), sha) if repo.first_parent else []
     if len(chain) < SPLIT_AT:
         return [gitlog.log(repo.root, [sha], specs, first_parent=repo.first_parent, reverse=True)]
     mid = chain[len(chain) // 2]
@@ -306,7 +313,7 @@ def state_at(repo: Repo, sha: str) -> State:
     with BlobReader(repo.root) as reader:
         base: State | None = None
         if cached and repo.first_parent:
-            chain = gitlog.rev_list(repo.root, ["--first-parent", sha, "--"])
+            chain = first_parent_chain(str(repo.root), sha)
             index = {s: i for i, s in enumerate(chain)}
             for _, s in sorted((index[s], s) for s in cached if s in index):
                 base = store.load(s)
