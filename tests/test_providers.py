@@ -255,7 +255,8 @@ def test_openai_content_parts_and_refusal(api: FakeAPI, tmp_path: Path) -> None:
     api.queue(ok(parts), ok(refusal))
     config = cfg(tmp_path, local={"type": "openai", "base_url": api.base + "/v1"})
     assert complete("local/m", config).text == "ab"
-    assert complete("local/m", config).text == "I can't help with that."
+    declined = complete("local/m", config)
+    assert (declined.text, declined.refusal) == ("", "I can't help with that.")
 
 
 def test_openai_embeddings(api: FakeAPI, tmp_path: Path) -> None:

@@ -331,25 +331,6 @@ def as_int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-def merge_turns(messages: list[dict[str, Any]], roles: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Non-system messages as (mapped role, text), consecutive same roles joined."""
-    out: list[tuple[str, str]] = []
-    for m in messages:
-        if m.get("role") == "system":
-            continue
-        role = roles.get(m.get("role", "user"), "user")
-        content = str(m.get("content", ""))
-        if out and out[-1][0] == role:
-            out[-1] = (role, out[-1][1] + "\n\n" + content)
-        else:
-            out.append((role, content))
-    return out
-
-
-def system_text(messages: list[dict[str, Any]]) -> str:
-    return "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
-
-
 # OpenAI params with no equivalent elsewhere: dropped (not sent) by the other providers, so
 # one prompt can be run against several providers.
 OPENAI_ONLY = {
