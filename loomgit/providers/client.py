@@ -80,6 +80,20 @@ class ClientStats:
     recorded: int = 0
 
 
+def _message(m: Mapping[str, Any]) -> dict[str, Any]:
+    """A message as sent: role, content (a string, or a list of parts) and the tool fields
+    of a tool-calling turn or a tool result."""
+    content = m.get("content")
+    out: dict[str, Any] = {
+        "role": str(m.get("role", "")),
+        "content": content if isinstance(content, (str, list)) else str(content or ""),
+    }
+    for k in ("tool_calls", "tool_call_id", "name"):
+        if m.get(k):
+            out[k] = m[k]
+    return out
+
+
 class ModelClient:
     """Model access with retries, limits, a breaker, a response cache, recordings and costs.
 
@@ -203,9 +217,7 @@ class ModelClient:
         prov = self.provider(model)
         spec = self._specs[model]
         eff = prov.merge_params(params)
-        msgs = [
-            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages
-        ]
+        msgs = [_message(m) for m in messages]
         if spec.type == "echo":
             self.stats.calls += 1
             return await prov.complete(msgs, eff)

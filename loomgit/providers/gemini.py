@@ -121,8 +121,7 @@ class GeminiProvider(HTTPProvider):
             else f"models/{self.model}"
         )
 
-    @property
-    def path(self) -> str:
+    def request_path(self) -> str:
         return f"/{self.model_path}:generateContent"
 
     def request_body(
@@ -190,7 +189,7 @@ class GeminiProvider(HTTPProvider):
 
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         data, latency = await self.post(
-            self.path, self.request_body(messages, self.merge_params(params))
+            self.request_path(), self.request_body(messages, self.merge_params(params))
         )
         try:
             candidates = data.get("candidates") or []

@@ -149,6 +149,21 @@ class HTTPProvider(Provider):
         return f"<{type(self).__name__} {self.label} at {self.redact(self.base_url)}>"
 
     # -- hooks for subclasses ----------------------------------------------------------------
+    path = ""  # where chat requests go, under base_url
+
+    def request_path(self) -> str:
+        return self.path
+
+    def request_body(
+        self,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        notes: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body of a chat request; ``notes`` collects what was sent instead of
+        what was asked for (a fallback), for the user to be told."""
+        raise NotImplementedError
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
