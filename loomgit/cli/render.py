@@ -109,8 +109,9 @@ def render(
         return check_tool_calls(completion)
     if completion is not None:
         print_answer(completion)
+        check_tool_calls(completion)
         echo(style(summary(completion, ws.config), dim=True), err=True)
-        return check_tool_calls(completion)
+        return 0
     for i, m in enumerate(messages):
         if i:
             echo()
