@@ -731,3 +731,23 @@ def test_provider_keys_never_reach_the_body(api: FakeAPI, tmp_path: Path) -> Non
     run(go())
     assert KEY not in api.requests[0].body.decode()
     assert api.requests[0].headers["x-api-key"] == KEY
+
+
+def test_fallbacks_reach_the_client_notes_once(api: FakeAPI, tmp_path: Path) -> None:
+    answer = cohere_answer(
+        {"role": "assistant", "content": [{"type": "text", "text": '{"priority": "low"}'}]},
+        "COMPLETE",
+    )
+    api.queue(ok(answer), ok(answer))
+    params = {"response_format": fmt(CLOSED), "tools": [LOOKUP]}
+
+    async def go() -> list[str]:
+        async with ModelClient(
+            srv(tmp_path, api, "cohere"), env={}, cache=False, settings=FAST
+        ) as client:
+            for text in ("a", "b"):
+                await client.complete("srv/command-a", [{"role": "user", "content": text}], params)
+            return client.notes
+
+    [note] = run(go())
+    assert note.startswith("srv/command-a: structured output sent as instructions")

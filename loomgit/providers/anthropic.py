@@ -251,8 +251,7 @@ class AnthropicProvider(HTTPProvider):
         notes: list[str] = []
         merged = self.merge_params(params)
         body = self.request_body(messages, merged, notes)
-        for n in notes:
-            vocab.note(self.label, n)
+        self.say(notes)
         out = vocab.output_schema(merged)
         forced = (
             out.name

@@ -139,7 +139,9 @@ class ModelClient:
         self._limits: dict[str, Limits] = {}
         self.stats = ClientStats()
         self.concurrency = concurrency
-        self.notes: list[str] = []  # limits lower than asked for, said once per entry
+        # limits lower than asked for (once per entry), fallbacks a provider used instead of
+        # a native constraint (once per model)
+        self.notes: list[str] = []
 
     # -- names -----------------------------------------------------------------------------
     @property
@@ -241,6 +243,9 @@ class ModelClient:
         else:
             c = await prov.complete(msgs, eff)
             self.stats.live += 1
+            for n in getattr(prov.inner, "fallbacks", ()):
+                if f"{spec.label}: {n}" not in self.notes:  # fallbacks, said once per model
+                    self.notes.append(f"{spec.label}: {n}")
             if cache is not None:
                 cache.put(key, c)
         if mode == "record":

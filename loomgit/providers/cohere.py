@@ -116,8 +116,7 @@ class CohereProvider(HTTPProvider):
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         notes: list[str] = []
         body = self.request_body(messages, self.merge_params(params), notes)
-        for n in notes:
-            vocab.note(self.label, n)
+        self.say(notes)
         data, latency = await self.post(self.path, body)
         try:
             msg = data["message"]

@@ -30,6 +30,7 @@ from loomgit.providers.errors import (
     ProviderTimeout,
 )
 from loomgit.providers.transport import transport
+from loomgit.providers.vocab import note as vocab_note
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 _KEY_WORDS = re.compile(r"api[ _-]?key", re.IGNORECASE)  # Gemini answers a bad key with 400
@@ -133,6 +134,7 @@ class HTTPProvider(Provider):
         self.local = local
         self._urls: dict[str, tuple[httpx.URL, str]] = {}  # path -> (URL, as shown)
         self._timeout: httpx.Timeout | None = None
+        self.fallbacks: list[str] = []
         if not self.base_url.startswith(("http://", "https://")):
             raise ProviderConfigError(
                 f"{self.label}: base_url {self.redact(self.base_url)!r} is not an http(s) URL"
@@ -150,6 +152,14 @@ class HTTPProvider(Provider):
 
     # -- hooks for subclasses ----------------------------------------------------------------
     path = ""  # where chat requests go, under base_url
+
+    def say(self, notes: list[str]) -> None:
+        """Tell the user, once, what was sent instead of what was asked for (a fallback):
+        kept in ``fallbacks`` (``ModelClient.notes`` collects them) and logged."""
+        for n in notes:
+            if n not in self.fallbacks:
+                self.fallbacks.append(n)
+                vocab_note(self.label, n)
 
     def request_path(self) -> str:
         return self.path

@@ -58,8 +58,7 @@ class OpenAIProvider(HTTPProvider):
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         notes: list[str] = []
         body = self.request_body(messages, self.merge_params(params), notes)
-        for n in notes:
-            vocab.note(self.label, n)
+        self.say(notes)
         data, latency = await self.post(self.path, body)
         try:
             choice = data["choices"][0]
