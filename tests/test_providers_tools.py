@@ -205,42 +205,96 @@ def test_openai_refusal_is_not_the_text(api: FakeAPI, tmp_path: Path) -> None:
     assert c.to_dict()["refusal"] == "No."
 
 
-def test_ollama_gets_the_openai_body_with_the_schema(api: FakeAPI, tmp_path: Path) -> None:
+def test_ollama_maps_images_tool_turns_and_format(api: FakeAPI, tmp_path: Path) -> None:
     api.queue(
         ok(
-            openai_answer(
-                {
+            {
+                "model": "llama3.2",
+                "created_at": "2025-04-11T18:18:52.293545Z",
+                "message": {
                     "role": "assistant",
                     "content": "",
                     "tool_calls": [
-                        {
-                            "id": "call_x",
-                            "index": 0,
-                            "type": "function",
-                            "function": {"name": "escalate", "arguments": '{"team":"net"}'},
-                        }
+                        {"function": {"name": "lookup_customer", "arguments": {"email": "b@x"}}},
+                        {"function": {"name": "escalate", "arguments": {"team": "net"}}},
                     ],
-                }
-            )
+                },
+                "done_reason": "stop",
+                "done": True,
+                "prompt_eval_count": 155,
+                "eval_count": 81,
+            }
         )
     )
-
-    async def go() -> Completion:
-        host = api.base.removeprefix("http://")
-        async with get_provider(
-            "ollama/llama3.2", Config(root=tmp_path), env={"OLLAMA_HOST": host}, settings=FAST
-        ) as p:
-            return await p.complete(
-                [{"role": "user", "content": "x"}],
-                {"tools": [ESCALATE], "response_format": fmt(CLOSED)},
-            )
-
-    c = run(go())
+    convo = [
+        CONVERSATION[0],
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "see"}, CONVERSATION[1]["content"][1]],
+        },
+        *CONVERSATION[2:],
+    ]
+    params = {
+        "tools": [LOOKUP, ESCALATE],
+        "tool_choice": "auto",
+        "response_format": fmt(CLOSED),
+        "temperature": 0,
+        "keep_alive": "5m",
+    }
+    c = call("srv/llama3.2", srv(tmp_path, api, "ollama"), convo, params)
     req = api.requests[0]
-    assert req.path == "/v1/chat/completions"
-    assert req.json["response_format"]["json_schema"]["schema"] == CLOSED
-    assert req.json["tools"] == [ESCALATE]
-    assert c.tool_calls == (ToolCall("call_x", "escalate", {"team": "net"}, '{"team":"net"}'),)
+    assert req.path == "/api/chat"
+    assert req.json == {
+        "model": "llama3.2",
+        "stream": False,
+        "messages": [
+            {"role": "system", "content": "You triage tickets."},
+            {"role": "user", "content": "see", "images": ["iVBORw0KGgo="]},
+            {
+                "role": "assistant",
+                "content": "Looking it up.",
+                "tool_calls": [
+                    {"function": {"name": "lookup_customer", "arguments": {"email": "a@x.io"}}},
+                    {"function": {"name": "escalate", "arguments": {"team": "net"}}},
+                ],
+            },
+            {"role": "tool", "content": '{"plan": "gold"}', "tool_name": "lookup_customer"},
+            {"role": "tool", "content": "queued", "tool_name": "escalate"},
+            {"role": "user", "content": "Thanks. Priority?"},
+        ],
+        "tools": [LOOKUP, ESCALATE],
+        "format": CLOSED,
+        "options": {"temperature": 0},
+        "keep_alive": "5m",
+    }
+    assert c.finish_reason == "stop"
+    assert [(t.id, t.name, t.arguments) for t in c.tool_calls] == [
+        ("call_0", "lookup_customer", {"email": "b@x"}),
+        ("call_1", "escalate", {"team": "net"}),
+    ]
+
+
+def test_ollama_refuses_image_urls_and_says_it_has_no_tool_choice(
+    api: FakeAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from loomgit.providers.errors import ProviderRejected
+
+    config = srv(tmp_path, api, "ollama")
+    with pytest.raises(
+        ProviderRejected,
+        match=r"^srv/llava: Ollama takes images as base64 data: URLs only, not https://example",
+    ):
+        call("srv/llava", config, CONVERSATION[:2], {})
+    api.queue(ok({"message": {"role": "assistant", "content": "ok"}, "done_reason": "stop"}))
+    with caplog.at_level(logging.WARNING, "loomgit.providers"):
+        call(
+            "srv/llava",
+            config,
+            [{"role": "user", "content": "x"}],
+            {"tools": [ESCALATE], "tool_choice": "required"},
+        )
+    assert len(api.requests) == 1 and "tool_choice" not in api.requests[0].json
+    assert "Ollama has no tool_choice ('required' not sent)" in caplog.text
 
 
 # -- Anthropic ----------------------------------------------------------------------------

@@ -146,8 +146,10 @@ def test_gemini_cohere_and_ollama_bodies(triage: Any, cli: Any) -> None:
     assert "Cohere's response_format does not combine with tools" in cohere.err
     ollama = render(cli, triage, "--format", "ollama", "--model", "ollama/llama3.2")
     o = json.loads(ollama.out)
-    assert o["model"] == "llama3.2" and o["response_format"]["json_schema"]["schema"] == SCHEMA
-    assert ollama.err.startswith("POST http://localhost:11434/v1/chat/completions")
+    assert o["model"] == "llama3.2" and o["format"] == SCHEMA and o["stream"] is False
+    assert o["options"] == {"temperature": 0, "num_predict": 200}
+    assert ollama.err.startswith("POST http://localhost:11434/api/chat (ollama/llama3.2)")
+    assert "Ollama has no tool_choice ('required' not sent)" in ollama.err
 
 
 def test_format_needs_no_key_and_sends_nothing(triage: Any, cli: Any) -> None:

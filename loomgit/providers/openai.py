@@ -1,5 +1,6 @@
 """OpenAI chat completions and embeddings, and so every OpenAI-compatible server
-(Ollama, vLLM, LM Studio, Groq, Cerebras, Together, OpenRouter, Mistral...).
+(vLLM, LM Studio, Groq, Cerebras, Together, OpenRouter, Mistral...; Ollama has its own
+module, :mod:`loomgit.providers.ollama`).
 
 Request: ``POST {base_url}/chat/completions`` with ``{"model", "messages", ...params}``:
 the request vocabulary is OpenAI's own, so messages (content parts, ``tool_calls``,
@@ -7,8 +8,7 @@ the request vocabulary is OpenAI's own, so messages (content parts, ``tool_calls
 ``response_format: {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``
 with ``strict: true`` only when the schema meets strict mode's rules (every object closed
 and all its properties required; see :func:`loomgit.providers.vocab.strict_allowed`).
-Ollama's OpenAI-compatible endpoint turns that ``response_format`` into its native
-``format``. Answer: ``choices[0].message`` (``content``, ``tool_calls[]`` with
+Answer: ``choices[0].message`` (``content``, ``tool_calls[]`` with
 ``function.arguments`` as JSON text, ``refusal``), ``choices[0].finish_reason`` and
 ``usage.prompt_tokens`` / ``usage.completion_tokens``. Embeddings: ``POST
 {base_url}/embeddings`` with ``{"model", "input": [...]}``; answer ``data[i].embedding``.

@@ -5,7 +5,8 @@ The model is the one named (``--model``, the prompt's ``model:``, ``defaults: {m
 when it is served by the API of the format asked for; otherwise its model name under that
 format's provider (``--format anthropic`` of an ``openai/gpt-4o-mini`` prompt shows the
 body for ``anthropic/gpt-4o-mini``). The params are the prompt's request params with the
-provider entry's defaults under them, as a real call sends them.
+provider entry's defaults under them, as a real call sends them. Base URL overrides
+(``OPENAI_BASE_URL``, ``OLLAMA_HOST``...) are read from the environment; keys are not.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ def _spec(fmt: str, model: str | None, config: Config | None) -> tuple[Spec, lis
     found: Spec | None = None
     if model:
         try:
-            found = resolve(model, config, env={})
+            found = resolve(model, config)
         except ProviderConfigError:
             found = None
     wanted = PRESETS[fmt].type
-    if found is not None and found.type == wanted and (fmt != "ollama" or found.entry == fmt):
+    if found is not None and found.type == wanted:
         return found, notes
     if found is not None and found.model:
         name = found.model
@@ -52,7 +53,7 @@ def _spec(fmt: str, model: str | None, config: Config | None) -> tuple[Spec, lis
     else:
         name = PLACEHOLDER
         notes.append(f"no model named: the body shows {PLACEHOLDER!r} as the model")
-    return resolve(f"{fmt}/{name}", config, env={}), notes
+    return resolve(f"{fmt}/{name}", config), notes
 
 
 def build(
@@ -66,6 +67,7 @@ def build(
     if fmt not in FORMATS:
         raise ProviderConfigError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     spec, notes = _spec(fmt, model, config)
+    # no key: built with an empty environment
     provider = registry.build(replace(spec, key_required=False), env={}, config=config)
     assert isinstance(provider, HTTPProvider)
     body = provider.request_body(messages, provider.merge_params(params), notes)
