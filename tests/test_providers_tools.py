@@ -805,3 +805,91 @@ def test_fallbacks_reach_the_client_notes_once(api: FakeAPI, tmp_path: Path) -> 
 
     [note] = run(go())
     assert note.startswith("srv/command-a: structured output sent as instructions")
+
+
+@pytest.mark.parametrize(
+    ("schema", "strict", "native"),
+    [
+        (CLOSED, True, True),
+        (OPEN, False, False),
+        # all properties required, closed, nested and through $defs
+        (
+            {
+                "type": "object",
+                "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/$defs/item"}},
+                    "minimum": {"type": "integer"},  # a property named like a keyword
+                },
+                "required": ["items", "minimum"],
+                "additionalProperties": False,
+                "$defs": {
+                    "item": {
+                        "type": "object",
+                        "properties": {"sku": {"type": ["string", "null"]}},
+                        "required": ["sku"],
+                        "additionalProperties": False,
+                    }
+                },
+            },
+            True,
+            True,
+        ),
+        # an optional property: not strict, but Anthropic's output_config takes it
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            False,
+            True,
+        ),
+        # a nested open object, a refused keyword, bounds, a root anyOf
+        (
+            {
+                "type": "object",
+                "properties": {"meta": {"type": "object", "properties": {}}},
+                "required": ["meta"],
+                "additionalProperties": False,
+            },
+            False,
+            False,
+        ),
+        ({**CLOSED, "allOf": [{"required": ["priority"]}]}, False, True),
+        (
+            {
+                "type": "object",
+                "properties": {"n": {"type": "integer", "maximum": 5}},
+                "required": ["n"],
+                "additionalProperties": False,
+            },
+            True,
+            False,
+        ),
+        ({"anyOf": [CLOSED, {"type": "null"}]}, False, True),
+    ],
+)
+def test_which_schemas_go_natively(schema: dict[str, Any], strict: bool, native: bool) -> None:
+    from loomgit.providers.anthropic import fits_output_config
+    from loomgit.providers.vocab import strict_allowed
+
+    assert (strict_allowed(schema), fits_output_config(schema)) == (strict, native)
+
+
+@pytest.mark.parametrize(
+    ("model", "native"),
+    [
+        ("claude-sonnet-4-5", True),
+        ("claude-sonnet-4-5-20250929", True),
+        ("claude-haiku-4-5", True),
+        ("claude-opus-4-1-20250805", False),
+        ("claude-sonnet-4-20250514", False),
+        ("claude-3-5-haiku-latest", False),
+        ("claude-opus-5", True),
+    ],
+)
+def test_which_claude_models_take_output_config(model: str, native: bool) -> None:
+    from loomgit.providers.anthropic import has_output_config
+
+    assert has_output_config(model) is native

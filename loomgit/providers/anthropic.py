@@ -55,8 +55,6 @@ def has_output_config(model: str) -> bool:
 
 def fits_output_config(schema: Any) -> bool:
     """Every object closed (``additionalProperties: false``), no numeric or length bounds."""
-    if isinstance(schema, list):
-        return all(fits_output_config(s) for s in schema)
     if not isinstance(schema, dict):
         return True
     if _NOT_NATIVE & schema.keys():
@@ -65,12 +63,16 @@ def fits_output_config(schema: Any) -> bool:
         "additionalProperties"
     ) is not False:
         return False
-    return all(
-        fits_output_config(v)
-        for k, v in schema.items()
-        if k not in ("enum", "const", "default", "examples", "required")
-        and isinstance(v, (dict, list))
-    )
+    subs: list[Any] = []
+    for key in ("properties", "$defs", "definitions"):
+        if isinstance(schema.get(key), dict):
+            subs.extend(schema[key].values())
+    for key in ("anyOf", "allOf", "oneOf", "prefixItems"):
+        if isinstance(schema.get(key), list):
+            subs.extend(schema[key])
+    if isinstance(schema.get("items"), (dict, list)):
+        subs.extend(schema["items"] if isinstance(schema["items"], list) else [schema["items"]])
+    return all(fits_output_config(x) for x in subs)
 
 
 def _source(part: vocab.Part) -> dict[str, Any]:
