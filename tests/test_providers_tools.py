@@ -571,10 +571,53 @@ def test_gemini_maps_tools_parts_and_tool_turns(api: FakeAPI, tmp_path: Path) ->
         ],
     }
     assert c.text == "" and c.finish_reason == "STOP"
+    rid = GEMINI_ANSWER["responseId"]
     assert [(t.id, t.name, t.arguments) for t in c.tool_calls] == [
-        ("call_0", "lookup_customer", {"email": "b@x"}),
-        ("call_1", "escalate", {"team": "net"}),
+        (f"call_{rid}_0", "lookup_customer", {"email": "b@x"}),
+        (f"call_{rid}_1", "escalate", {"team": "net"}),
     ]
+
+
+def test_gemini_thought_signatures_go_back_with_their_calls(api: FakeAPI, tmp_path: Path) -> None:
+    api.queue(
+        ok(
+            gemini_answer(
+                [
+                    {
+                        "functionCall": {"id": "fc1", "name": "escalate", "args": {"team": "net"}},
+                        "thoughtSignature": "c2lnbmF0dXJl",
+                    }
+                ]
+            )
+        ),
+        ok(gemini_answer([{"text": "Escalated."}])),
+    )
+    first = [{"role": "user", "content": "VPN down"}]
+    params = {"tools": [ESCALATE]}
+
+    async def go() -> None:
+        async with get_provider(
+            "srv/gemini-3-pro-preview", srv(tmp_path, api, "gemini"), env={}, settings=FAST
+        ) as p:
+            a = await p.complete(first, params)
+            turn = [
+                *first,
+                a.as_message(),
+                {"role": "tool", "tool_call_id": "fc1", "content": "ok"},
+            ]
+            await p.complete(turn, params)
+
+    run(go())
+    model_turn = api.requests[1].json["contents"][1]
+    assert model_turn == {
+        "role": "model",
+        "parts": [
+            {
+                "functionCall": {"name": "escalate", "args": {"team": "net"}},
+                "thoughtSignature": "c2lnbmF0dXJl",
+            }
+        ],
+    }
 
 
 def test_gemini_blocked_answer_is_a_refusal(api: FakeAPI, tmp_path: Path) -> None:

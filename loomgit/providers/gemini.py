@@ -9,7 +9,8 @@ Parts: ``{"text"}``, ``{"inlineData": {"mimeType", "data"}}`` for data: URLs, ``
 ``{"functionResponse": {"name", "response"}}`` parts of a ``user`` turn. ``tools`` become
 ``[{"functionDeclarations": [{"name", "description", "parametersJsonSchema"}]}]`` and
 ``tool_choice`` ``toolConfig.functionCallingConfig`` (``mode`` ``AUTO | ANY | NONE``,
-``allowedFunctionNames`` for one function). OpenAI-style params are mapped (``max_tokens``
+``allowedFunctionNames`` for one function); a call's ``thoughtSignature`` goes back with it
+in the next turn. OpenAI-style params are mapped (``max_tokens``
 → ``maxOutputTokens``, ``top_p`` → ``topP``, ``stop`` → ``stopSequences``); structured
 output is ``responseMimeType: application/json`` with ``responseJsonSchema``. Answer:
 ``candidates[0].content.parts[]`` (``text``, ``functionCall``), ``finishReason``
@@ -62,7 +63,9 @@ def _response(content: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"result": value}
 
 
-def gemini_parts(m: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
+def gemini_parts(
+    m: dict[str, Any], names: dict[str, str], signatures: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     if m.get("role") == "tool":
         name = names.get(str(m.get("tool_call_id", "")), "") or str(m.get("name", ""))
         return [{"functionResponse": {"name": name, "response": _response(m.get("content"))}}]
@@ -80,11 +83,17 @@ def gemini_parts(m: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any
         out.append({"text": "".join(text)})
     for c in m.get("tool_calls") or ():
         name = str((c.get("function") or {}).get("name", ""))
-        out.append({"functionCall": {"name": name, "args": vocab.call_arguments(c)}})
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": vocab.call_arguments(c)}}
+        sig = (signatures or {}).get(str(c.get("id", "")))
+        if sig:
+            part["thoughtSignature"] = sig
+        out.append(part)
     return out
 
 
-def contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def contents(
+    messages: list[dict[str, Any]], signatures: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Non-system messages as Gemini contents; consecutive turns of one role joined (text
     alone as one text part, joined by a blank line)."""
     names = vocab.tool_names(messages)
@@ -93,7 +102,7 @@ def contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if m.get("role") == "system":
             continue
         role = "model" if m.get("role") == "assistant" else "user"
-        ps = gemini_parts(m, names)
+        ps = gemini_parts(m, names, signatures)
         if merged and merged[-1][0] == role:
             merged[-1][1].extend(ps)
         else:
@@ -109,6 +118,12 @@ def contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class GeminiProvider(HTTPProvider):
     name = "gemini"
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+
+    def __init__(self, model: str, **kw: Any) -> None:
+        super().__init__(model, **kw)
+        # tool call id -> the thoughtSignature of its functionCall part, which thinking
+        # models want back with the call in the next turn (kept for this process)
+        self._signatures: dict[str, str] = {}
 
     def auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self._api_key} if self._api_key else {}
@@ -130,7 +145,7 @@ class GeminiProvider(HTTPProvider):
         params: dict[str, Any],
         notes: list[str] | None = None,
     ) -> dict[str, Any]:
-        chat = contents(messages)
+        chat = contents(messages, self._signatures)
         if not chat:
             raise ProviderRejected(
                 f"{self.label}: Gemini needs at least one user message "
@@ -205,14 +220,14 @@ class GeminiProvider(HTTPProvider):
             cand = candidates[0]
             parts = (cand.get("content") or {}).get("parts") or []
             text = "".join(p.get("text", "") for p in parts if not p.get("thought"))
-            calls = tuple(
-                vocab.call_from_object(
-                    str(p["functionCall"].get("id") or f"call_{i}"),
-                    str(p["functionCall"].get("name", "")),
-                    p["functionCall"].get("args"),
-                )
-                for i, p in enumerate(q for q in parts if isinstance(q.get("functionCall"), dict))
-            )
+            calls = []
+            rid = str(data.get("responseId") or "")
+            for i, p in enumerate(q for q in parts if isinstance(q.get("functionCall"), dict)):
+                fc = p["functionCall"]
+                cid = str(fc.get("id") or (f"call_{rid}_{i}" if rid else f"call_{i}"))
+                calls.append(vocab.call_from_object(cid, str(fc.get("name", "")), fc.get("args")))
+                if isinstance(p.get("thoughtSignature"), str):
+                    self._signatures[cid] = p["thoughtSignature"]
             reason = cand.get("finishReason")
             refusal = None
             if reason in _BLOCKED and not text and not calls:
@@ -227,7 +242,7 @@ class GeminiProvider(HTTPProvider):
                 None,
                 reason,
                 raw=data,
-                tool_calls=calls,
+                tool_calls=tuple(calls),
                 refusal=refusal,
             )
         except (KeyError, TypeError, AttributeError):
