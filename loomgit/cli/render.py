@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
 from loomgit.cli.output import echo, echo_content, print_json, style
 from loomgit.cli.variables import collect_vars
-from loomgit.errors import UsageError
+from loomgit.errors import ProviderError, UsageError
 from loomgit.refs import resolve
 from loomgit.workspace import Workspace
 
@@ -122,8 +123,6 @@ def render(
 
 def print_answer(c: Any) -> None:
     """The answer's text, then each tool call as ``→ name {arguments}``, or the refusal."""
-    import json
-
     if c.text:
         echo_content(c.text)
     if c.refusal is not None:
@@ -135,8 +134,6 @@ def print_answer(c: Any) -> None:
 
 def check_tool_calls(c: Any) -> int:
     """0, or the provider error of a tool call whose arguments do not parse (exit 3)."""
-    from loomgit.errors import ProviderError
-
     bad = [t for t in (c.tool_calls if c is not None else ()) if t.error]
     if bad:
         raise ProviderError(
