@@ -198,6 +198,14 @@ def test_openai_strict_only_when_the_schema_allows_it(api: FakeAPI, tmp_path: Pa
     assert json.loads(c.text) == {"priority": "high"} and c.finish_reason == "stop"
 
 
+def test_openai_tool_choice_without_tools_is_not_sent(api: FakeAPI, tmp_path: Path) -> None:
+    api.queue(ok(openai_answer({"role": "assistant", "content": "hi"}, "stop")))
+    msgs = [{"role": "user", "content": "x"}]
+    params = {"tool_choice": "auto", "parallel_tool_calls": False, "temperature": 0}
+    call("srv/m", srv(tmp_path, api, "openai", "/v1"), msgs, params)
+    assert api.requests[0].json == {"model": "m", "messages": msgs, "temperature": 0}
+
+
 def test_openai_refusal_is_not_the_text(api: FakeAPI, tmp_path: Path) -> None:
     api.queue(ok(openai_answer({"role": "assistant", "content": None, "refusal": "No."}, "stop")))
     c = call("srv/m", srv(tmp_path, api, "openai", "/v1"), [{"role": "user", "content": "x"}], {})

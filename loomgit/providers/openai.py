@@ -39,6 +39,9 @@ class OpenAIProvider(HTTPProvider):
         body: dict[str, Any] = {
             k: v for k, v in params.items() if k not in ("stream", "stream_options")
         }
+        if not body.get("tools"):  # OpenAI refuses these without tools (HTTP 400)
+            body.pop("tool_choice", None)
+            body.pop("parallel_tool_calls", None)
         body["model"] = self.model
         body["messages"] = [{k: m[k] for k in _MESSAGE_KEYS if k in m} for m in messages]
         out = vocab.output_schema(params)
