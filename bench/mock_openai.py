@@ -6,7 +6,8 @@
 
 Endpoints: ``POST /v1/chat/completions`` (answers ``Mock answer: <last user message>``
 with token counts), ``POST /v1/embeddings`` (hashed bag-of-words vectors), ``GET
-/v1/models``. ``--fail-rate`` answers that share of requests with ``--fail-status``
+/v1/models``, and the same answers in Ollama's own shape at ``POST /api/chat`` and ``POST
+/api/embed``. ``--fail-rate`` answers that share of requests with ``--fail-status``
 (500 by default; 429 comes with ``Retry-After: 0``). Stops on SIGTERM or Ctrl-C.
 
 Importable: ``with MockOpenAI(latency_ms=20) as srv: srv.url``.
@@ -136,6 +137,10 @@ class MockOpenAI:
                     self._send(200, mock.chat(body))
                 elif path == "/v1/embeddings":
                     self._send(200, mock.embeddings(body))
+                elif path == "/api/chat":  # Ollama's own chat API
+                    self._send(200, mock.ollama_chat(body))
+                elif path == "/api/embed":
+                    self._send(200, mock.ollama_embed(body))
                 else:
                     self._send(
                         404,
@@ -179,6 +184,23 @@ class MockOpenAI:
                 "total_tokens": prompt + out,
             },
         }
+
+    def ollama_chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The same answer in Ollama's ``/api/chat`` shape."""
+        c = self.chat(body)
+        return {
+            "model": c["model"],
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "message": c["choices"][0]["message"],
+            "done": True,
+            "done_reason": "stop",
+            "prompt_eval_count": c["usage"]["prompt_tokens"],
+            "eval_count": c["usage"]["completion_tokens"],
+        }
+
+    def ollama_embed(self, body: dict[str, Any]) -> dict[str, Any]:
+        e = self.embeddings(body)
+        return {"model": e["model"], "embeddings": [d["embedding"] for d in e["data"]]}
 
     def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("input")

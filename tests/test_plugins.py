@@ -193,7 +193,7 @@ def test_built_in_names_never_read_entry_points(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr("importlib.metadata.entry_points", boom)
     loomgit.plugins.forget()
     assert resolve("openai/gpt-4o-mini").type == "openai"
-    assert resolve("ollama/llama3.2").type == "openai"
+    assert resolve("ollama/llama3.2").type == "ollama"
     assert resolve("echo").type == "echo"
     assert resolve("replay/openai/gpt-4o-mini").type == "replay"
     assert spec_problem({"contains": "fire"}) is None

@@ -198,14 +198,50 @@ def test_openai_entry_params_sit_under_call_params(api: FakeAPI, tmp_path: Path)
     assert api.requests[0].json["temperature"] == 0.9 and api.requests[0].json["seed"] == 7
 
 
+OLLAMA_ANSWER = {
+    "model": "llama3.2",
+    "created_at": "2025-04-11T18:18:52.293545Z",
+    "message": {"role": "assistant", "content": "Printer fire, floor 3."},
+    "done_reason": "stop",
+    "done": True,
+    "total_duration": 2347998750,
+    "load_duration": 19605625,
+    "prompt_eval_count": 155,
+    "prompt_eval_duration": 321024542,
+    "eval_count": 81,
+    "eval_duration": 2005950875,
+}
+
+
 def test_ollama_preset_uses_ollama_host_and_sends_no_key(api: FakeAPI, tmp_path: Path) -> None:
-    api.queue(ok(OPENAI_ANSWER))
+    api.queue(ok(OLLAMA_ANSWER))
     host = api.base.removeprefix("http://")
-    c = complete("ollama/llama3.2", cfg(tmp_path), env={"OLLAMA_HOST": host, "OPENAI_API_KEY": KEY})
+    c = complete(
+        "ollama/llama3.2",
+        cfg(tmp_path),
+        params={"temperature": 0.2, "max_tokens": 50, "stop": "END", "num_ctx": 8192},
+        env={"OLLAMA_HOST": host, "OPENAI_API_KEY": KEY},
+    )
     req = api.requests[0]
-    assert req.path == "/v1/chat/completions" and req.json["model"] == "llama3.2"
+    assert req.path == "/api/chat"
+    assert req.json == {
+        "model": "llama3.2",
+        "messages": MESSAGES,
+        "stream": False,
+        "options": {"temperature": 0.2, "num_predict": 50, "stop": ["END"], "num_ctx": 8192},
+    }
     assert "authorization" not in req.headers
+    assert c.text == "Printer fire, floor 3." and c.finish_reason == "stop"
+    assert (c.usage.input_tokens, c.usage.output_tokens) == (155, 81)
     assert c.cost_usd == 0.0  # a model on this machine costs nothing
+
+
+def test_ollama_embeddings(api: FakeAPI, tmp_path: Path) -> None:
+    api.queue(ok({"model": "all-minilm", "embeddings": [[0.1, 0.2], [0.3, 0.4]]}))
+    config = cfg(tmp_path, local={"type": "ollama", "base_url": api.base})
+    assert embed("local/all-minilm", config, ["a", "b"]) == [[0.1, 0.2], [0.3, 0.4]]
+    assert api.requests[0].path == "/api/embed"
+    assert api.requests[0].json == {"model": "all-minilm", "input": ["a", "b"]}
 
 
 def test_default_key_is_never_sent_to_another_host(api: FakeAPI, tmp_path: Path) -> None:
@@ -255,7 +291,8 @@ def test_openai_content_parts_and_refusal(api: FakeAPI, tmp_path: Path) -> None:
     api.queue(ok(parts), ok(refusal))
     config = cfg(tmp_path, local={"type": "openai", "base_url": api.base + "/v1"})
     assert complete("local/m", config).text == "ab"
-    assert complete("local/m", config).text == "I can't help with that."
+    declined = complete("local/m", config)
+    assert (declined.text, declined.refusal) == ("", "I can't help with that.")
 
 
 def test_openai_embeddings(api: FakeAPI, tmp_path: Path) -> None:
@@ -336,6 +373,7 @@ def test_ollama_plain_string_error(api: FakeAPI, tmp_path: Path) -> None:
     config = cfg(tmp_path, local={"type": "ollama", "base_url": api.base + "/v1"})
     with pytest.raises(ProviderRejected, match='model "llama9" not found, try pulling it first'):
         complete("local/llama9", config)
+    assert api.requests[0].path == "/api/chat"  # a /v1 base_url is the server's root
 
 
 def test_answer_without_choices_is_a_clear_error(api: FakeAPI, tmp_path: Path) -> None:

@@ -84,7 +84,8 @@ def test_model_needs_run(sample_repo: Any, cli: Any) -> None:
     assert r.exit_code == 2
     assert (
         one_line_error(r.err)
-        == "--model is used with --run (loomgit render ID --run --model PROVIDER/MODEL)"
+        == "--model is used with --run or --format (loomgit render ID --run --model "
+        "PROVIDER/MODEL)"
     )
 
 

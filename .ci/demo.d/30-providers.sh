@@ -9,14 +9,14 @@ step "$LOOMGIT" render support/summarize --run --model echo --var ticket="VPN is
 # a real model without its key: one line that names the variable (exit 2)
 (unset OPENAI_API_KEY; step "$LOOMGIT" render support/summarize --run) || echo "(exit $?)"
 
-# an OpenAI-compatible server on localhost, as Ollama would be
+# a local model server on localhost: the mock answers Ollama's /api/chat as Ollama would
 mock_out=$(mktemp)
 "$HERE/.venv/bin/python" "$HERE/bench/mock_openai.py" --port 0 --latency-ms 30 >"$mock_out" 2>&1 &
 mock_pid=$!
 trap 'kill "$mock_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q '^mock OpenAI server on' "$mock_out" && break; sleep 0.1; done
 mock_url=$(sed -n 's/^mock OpenAI server on //p' "$mock_out")
-echo "local OpenAI-compatible server: $mock_url"
+echo "local model server: ${mock_url%/v1}"
 export OLLAMA_HOST=${mock_url#http://}
 OLLAMA_HOST=${OLLAMA_HOST%/v1}
 step "$LOOMGIT" render support/summarize --run --model ollama/llama3.2

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
 from loomgit.cli.output import echo, echo_content, print_json, style
 from loomgit.cli.variables import collect_vars
-from loomgit.errors import UsageError
+from loomgit.errors import ProviderError, UsageError
 from loomgit.refs import resolve
 from loomgit.workspace import Workspace
 
@@ -28,7 +29,13 @@ from loomgit.workspace import Workspace
 @click.option(
     "--model",
     metavar="PROVIDER/MODEL",
-    help="With --run: the model to use instead of the prompt's (e.g. ollama/llama3.2, echo).",
+    help="With --run or --format: the model to use instead of the prompt's (e.g. ollama/llama3.2).",
+)
+@click.option(
+    "--format",
+    "api_format",
+    type=click.Choice(["openai", "anthropic", "gemini", "cohere", "ollama"]),
+    help="Print the exact JSON request body this provider's API would get (nothing is sent).",
 )
 @click.option(
     "--json",
@@ -42,6 +49,7 @@ def render(
     vars_file: str | None,
     run_it: bool,
     model: str | None,
+    api_format: str | None,
     as_json: bool,
 ) -> int:
     """Render REF's messages (REF: an id, a path, or ID@VERSION|STAGE|COMMIT).
@@ -51,9 +59,15 @@ def render(
     with its tokens, latency and cost.
     """
 
-    if model is not None and not run_it:
+    if model is not None and not run_it and api_format is None:
         raise UsageError(
-            "--model is used with --run (loomgit render ID --run --model PROVIDER/MODEL)"
+            "--model is used with --run or --format (loomgit render ID --run --model "
+            "PROVIDER/MODEL)"
+        )
+    if api_format is not None and (run_it or as_json):
+        raise UsageError(
+            "--format prints the request body and sends nothing: it does not combine "
+            f"with {'--run' if run_it else '--json'}"
         )
     ws = Workspace()
     res = resolve(ws, ref)
@@ -65,6 +79,12 @@ def render(
         max_chars=ws.config.render_max_chars,
         timeout_s=ws.config.render_timeout_s,
     )
+    if api_format is not None:
+        defaults = ws.config.section("defaults")
+        use = model or prompt.model or defaults.get("model")
+        params = {**(defaults.get("params") or {}), **prompt.call_params()}
+        print_request(ws.config, api_format, use, messages, params)
+        return 0
     completion = None
     if run_it:
         defaults = ws.config.section("defaults")
@@ -87,9 +107,10 @@ def render(
         if completion is not None:
             data["completion"] = completion.to_dict()
         print_json(data)
-        return 0
+        return check_tool_calls(completion)
     if completion is not None:
-        echo_content(completion.text)
+        print_answer(completion)
+        check_tool_calls(completion)
         echo(style(summary(completion, ws.config), dim=True), err=True)
         return 0
     for i, m in enumerate(messages):
@@ -98,6 +119,42 @@ def render(
         echo(style(f"{m['role']}:", bold=True))
         echo_content(m["content"])
     return 0
+
+
+def print_answer(c: Any) -> None:
+    """The answer's text, then each tool call as ``→ name {arguments}``, or the refusal."""
+    if c.text:
+        echo_content(c.text)
+    if c.refusal is not None:
+        echo(f"refused: {c.refusal}")
+    for t in c.tool_calls:
+        args = t.arguments_text if t.error else json.dumps(t.arguments, ensure_ascii=False)
+        echo(f"→ {t.name} {args}")
+
+
+def check_tool_calls(c: Any) -> int:
+    """0, or the provider error of a tool call whose arguments do not parse (exit 3)."""
+    bad = [t for t in (c.tool_calls if c is not None else ()) if t.error]
+    if bad:
+        raise ProviderError(
+            f"{c.model}: tool call {bad[0].name!r} ({bad[0].id}): {bad[0].error}"
+            + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+        )
+    return 0
+
+
+def print_request(
+    config: Any, api_format: str, model: Any, messages: list[dict[str, Any]], params: Any
+) -> None:
+    """The body on stdout; where it goes and what was adapted on stderr."""
+    # start-up: the provider layer only for --format
+    from loomgit.providers.preview import build
+
+    req = build(api_format, str(model) if model else None, messages, params, config)
+    print_json(req.body)
+    echo(style(f"POST {req.url} ({req.model})", dim=True), err=True)
+    for n in req.notes:
+        echo(f"loomgit: note: {req.model}: {n}", err=True)
 
 
 def run_model(

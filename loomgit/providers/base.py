@@ -45,13 +45,11 @@ class ToolCall:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ToolCall:
-        return cls(
-            str(d.get("id", "")),
-            str(d.get("name", "")),
-            d.get("arguments"),
-            str(d.get("arguments_text", "")),
-            d.get("error"),
-        )
+        args = d.get("arguments")
+        text = d.get("arguments_text")
+        if text is None:  # stored only for arguments that did not parse
+            text = json.dumps(args, ensure_ascii=False) if args is not None else ""
+        return cls(str(d.get("id", "")), str(d.get("name", "")), args, str(text), d.get("error"))
 
 
 @dataclass(frozen=True)

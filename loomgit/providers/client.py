@@ -80,6 +80,20 @@ class ClientStats:
     recorded: int = 0
 
 
+def _message(m: Mapping[str, Any]) -> dict[str, Any]:
+    """A message as sent: role, content (a string, or a list of parts) and the tool fields
+    of a tool-calling turn or a tool result."""
+    content = m.get("content")
+    out: dict[str, Any] = {
+        "role": str(m.get("role", "")),
+        "content": content if isinstance(content, (str, list)) else str(content or ""),
+    }
+    for k in ("tool_calls", "tool_call_id", "name"):
+        if m.get(k):
+            out[k] = m[k]
+    return out
+
+
 class ModelClient:
     """Model access with retries, limits, a breaker, a response cache, recordings and costs.
 
@@ -125,7 +139,9 @@ class ModelClient:
         self._limits: dict[str, Limits] = {}
         self.stats = ClientStats()
         self.concurrency = concurrency
-        self.notes: list[str] = []  # limits lower than asked for, said once per entry
+        # limits lower than asked for (once per entry), fallbacks a provider used instead of
+        # a native constraint (once per model)
+        self.notes: list[str] = []
 
     # -- names -----------------------------------------------------------------------------
     @property
@@ -203,9 +219,7 @@ class ModelClient:
         prov = self.provider(model)
         spec = self._specs[model]
         eff = prov.merge_params(params)
-        msgs = [
-            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages
-        ]
+        msgs = [_message(m) for m in messages]
         if spec.type == "echo":
             self.stats.calls += 1
             return await prov.complete(msgs, eff)
@@ -229,6 +243,9 @@ class ModelClient:
         else:
             c = await prov.complete(msgs, eff)
             self.stats.live += 1
+            for n in getattr(prov.inner, "fallbacks", ()):
+                if f"{spec.label}: {n}" not in self.notes:  # fallbacks, said once per model
+                    self.notes.append(f"{spec.label}: {n}")
             if cache is not None:
                 cache.put(key, c)
         if mode == "record":

@@ -1,7 +1,8 @@
 """``echo``: answers with the rendered messages, for trying templates and assertions with
 no model, no key and no network.
 
-The answer is the messages' contents joined by a blank line. Token counts are estimated
+The answer is the messages' contents joined by a blank line (a content part other than
+text shows as ``[image]``, ``[image: URL]`` or ``[file: NAME]``). Token counts are estimated
 (4 characters a token); cost is 0. Embeddings are hashed word counts (256 dimensions), so
 ``similar`` assertions give lexical cosine similarity offline.
 """
@@ -15,13 +16,14 @@ import time
 from typing import Any
 
 from loomgit.providers.base import Completion, Provider, Usage
+from loomgit.providers.vocab import describe
 
 DIMENSIONS = 256
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def echo_text(messages: list[dict[str, Any]]) -> str:
-    return "\n\n".join(str(m.get("content", "")) for m in messages)
+    return "\n\n".join(describe(m.get("content")) for m in messages)
 
 
 def hashed_embedding(text: str, dims: int = DIMENSIONS) -> list[float]:
@@ -47,7 +49,7 @@ class EchoProvider(Provider):
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         t0 = time.perf_counter()
         text = echo_text(messages)
-        tokens_in = sum(len(str(m.get("content", ""))) for m in messages) // 4
+        tokens_in = sum(len(describe(m.get("content"))) for m in messages) // 4
         return Completion(
             text,
             self.label,

@@ -30,6 +30,7 @@ from loomgit.providers.errors import (
     ProviderTimeout,
 )
 from loomgit.providers.transport import transport
+from loomgit.providers.vocab import note as vocab_note
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 _KEY_WORDS = re.compile(r"api[ _-]?key", re.IGNORECASE)  # Gemini answers a bad key with 400
@@ -133,6 +134,7 @@ class HTTPProvider(Provider):
         self.local = local
         self._urls: dict[str, tuple[httpx.URL, str]] = {}  # path -> (URL, as shown)
         self._timeout: httpx.Timeout | None = None
+        self.fallbacks: list[str] = []
         if not self.base_url.startswith(("http://", "https://")):
             raise ProviderConfigError(
                 f"{self.label}: base_url {self.redact(self.base_url)!r} is not an http(s) URL"
@@ -149,6 +151,29 @@ class HTTPProvider(Provider):
         return f"<{type(self).__name__} {self.label} at {self.redact(self.base_url)}>"
 
     # -- hooks for subclasses ----------------------------------------------------------------
+    path = ""  # where chat requests go, under base_url
+
+    def say(self, notes: list[str]) -> None:
+        """Tell the user, once, what was sent instead of what was asked for (a fallback):
+        kept in ``fallbacks`` (``ModelClient.notes`` collects them) and logged."""
+        for n in notes:
+            if n not in self.fallbacks:
+                self.fallbacks.append(n)
+                vocab_note(self.label, n)
+
+    def request_path(self) -> str:
+        return self.path
+
+    def request_body(
+        self,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        notes: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body of a chat request; ``notes`` collects what was sent instead of
+        what was asked for (a fallback), for the user to be told."""
+        raise NotImplementedError
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
@@ -329,25 +354,6 @@ def text_of(value: Any) -> str:
 
 def as_int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-def merge_turns(messages: list[dict[str, Any]], roles: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Non-system messages as (mapped role, text), consecutive same roles joined."""
-    out: list[tuple[str, str]] = []
-    for m in messages:
-        if m.get("role") == "system":
-            continue
-        role = roles.get(m.get("role", "user"), "user")
-        content = str(m.get("content", ""))
-        if out and out[-1][0] == role:
-            out[-1] = (role, out[-1][1] + "\n\n" + content)
-        else:
-            out.append((role, content))
-    return out
-
-
-def system_text(messages: list[dict[str, Any]]) -> str:
-    return "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
 
 
 # OpenAI params with no equivalent elsewhere: dropped (not sent) by the other providers, so

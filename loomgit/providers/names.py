@@ -58,7 +58,7 @@ def _ollama_url(value: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     port = parts.port or 11434
-    return f"{parts.scheme}://{host}:{port}/v1"
+    return f"{parts.scheme}://{host}:{port}"
 
 
 def _entry_error(

@@ -1,8 +1,15 @@
 """OpenAI chat completions and embeddings, and so every OpenAI-compatible server
-(Ollama, vLLM, LM Studio, Groq, Cerebras, Together, OpenRouter, Mistral...).
+(vLLM, LM Studio, Groq, Cerebras, Together, OpenRouter, Mistral...; Ollama has its own
+module, :mod:`loomgit.providers.ollama`).
 
-Request: ``POST {base_url}/chat/completions`` with ``{"model", "messages", ...params}``;
-answer: ``choices[0].message.content``, ``choices[0].finish_reason`` and
+Request: ``POST {base_url}/chat/completions`` with ``{"model", "messages", ...params}``:
+the request vocabulary is OpenAI's own, so messages (content parts, ``tool_calls``,
+``tool`` turns), ``tools`` and ``tool_choice`` go as they are. Structured output is
+``response_format: {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``
+with ``strict: true`` only when the schema meets strict mode's rules (every object closed
+and all its properties required; see :func:`loomgit.providers.vocab.strict_allowed`).
+Answer: ``choices[0].message`` (``content``, ``tool_calls[]`` with
+``function.arguments`` as JSON text, ``refusal``), ``choices[0].finish_reason`` and
 ``usage.prompt_tokens`` / ``usage.completion_tokens``. Embeddings: ``POST
 {base_url}/embeddings`` with ``{"model", "input": [...]}``; answer ``data[i].embedding``.
 """
@@ -11,43 +18,76 @@ from __future__ import annotations
 
 from typing import Any
 
+from loomgit.providers import vocab
 from loomgit.providers.base import Completion, Usage
 from loomgit.providers.http import HTTPProvider, as_int, text_of
+
+_MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
 
 
 class OpenAIProvider(HTTPProvider):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
+    path = "/chat/completions"
 
     def request_body(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
+        self,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        notes: list[str] | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             k: v for k, v in params.items() if k not in ("stream", "stream_options")
         }
+        if not body.get("tools"):  # OpenAI refuses these without tools (HTTP 400)
+            body.pop("tool_choice", None)
+            body.pop("parallel_tool_calls", None)
         body["model"] = self.model
-        body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
+        body["messages"] = [{k: m[k] for k in _MESSAGE_KEYS if k in m} for m in messages]
+        out = vocab.output_schema(params)
+        if out is not None:
+            strict = vocab.strict_allowed(out.schema)
+            if out.strict and not strict and notes is not None:
+                notes.append(
+                    "response_format sent with strict: false: strict mode needs every object "
+                    "closed (additionalProperties: false) with all its properties required"
+                )
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {**params["response_format"]["json_schema"], "strict": strict},
+            }
         return body
 
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
-        data, latency = await self.post(
-            "/chat/completions", self.request_body(messages, self.merge_params(params))
-        )
+        notes: list[str] = []
+        body = self.request_body(messages, self.merge_params(params), notes)
+        self.say(notes)
+        data, latency = await self.post(self.path, body)
         try:
             choice = data["choices"][0]
             msg = choice.get("message") or {}
             text = text_of(msg.get("content"))
-            if not text and isinstance(msg.get("refusal"), str):
-                text = msg["refusal"]
+            refusal = msg.get("refusal") if isinstance(msg.get("refusal"), str) else None
+            calls = tuple(
+                vocab.call_from_text(
+                    str(c.get("id", "")),
+                    str((c.get("function") or {}).get("name", "")),
+                    (c.get("function") or {}).get("arguments"),
+                )
+                for c in msg.get("tool_calls") or ()
+                if isinstance(c, dict)
+            )
             usage = data.get("usage") or {}
             return Completion(
-                text,
+                "" if refusal and not text else text,
                 self.label,
                 Usage(as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))),
                 latency,
                 None,
                 choice.get("finish_reason"),
                 raw=data,
+                tool_calls=calls,
+                refusal=refusal,
             )
         except (KeyError, IndexError, TypeError, AttributeError):
             raise self.shape_error(data, "no choices[0].message") from None

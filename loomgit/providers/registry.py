@@ -28,6 +28,7 @@ from loomgit.providers.echo import EchoProvider
 from loomgit.providers.errors import ProviderConfigError
 from loomgit.providers.gemini import GeminiProvider
 from loomgit.providers.http import HTTPProvider
+from loomgit.providers.ollama import OllamaProvider
 from loomgit.providers.openai import OpenAIProvider
 from loomgit.providers.replay import RecordingStore, ReplayProvider, store_from_config
 from loomgit.providers.spec import Spec, api_key
@@ -92,10 +93,17 @@ BUILTIN: dict[str, ProviderFactory] = {
     "anthropic": http_factory(AnthropicProvider),
     "gemini": http_factory(GeminiProvider),
     "cohere": http_factory(CohereProvider),
+    "ollama": http_factory(OllamaProvider),
     "echo": plain_factory(EchoProvider),
     "replay": _replay,
 }
-HTTP_TYPES = {"openai", "anthropic", "gemini", "cohere"}  # built-ins that share an HTTP client
+HTTP_TYPES = {
+    "openai",
+    "anthropic",
+    "gemini",
+    "cohere",
+    "ollama",
+}  # built-ins that share an HTTP client
 
 _registered: dict[str, ProviderFactory] = {}
 _loaded: dict[str, tuple[ProviderFactory, bool]] = {}  # plugin name -> (factory, uses HTTP)

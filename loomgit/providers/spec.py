@@ -38,7 +38,7 @@ PRESETS: dict[str, Preset] = {
         ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
     ),
     "cohere": Preset("cohere", "https://api.cohere.com/v2", ("COHERE_API_KEY", "CO_API_KEY")),
-    "ollama": Preset("openai", "http://localhost:11434/v1", (), "OLLAMA_HOST", local=True),
+    "ollama": Preset("ollama", "http://localhost:11434", (), "OLLAMA_HOST", local=True),
     "vllm": Preset("openai", "http://localhost:8000/v1", (), local=True),
     "lmstudio": Preset("openai", "http://localhost:1234/v1", (), local=True),
     "groq": Preset("openai", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",)),
