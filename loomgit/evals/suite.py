@@ -30,6 +30,7 @@ from loomgit.evals.suite_model import (
     Suite,
     SuiteError,
 )
+from loomgit.evals.turns import parse_turns
 from loomgit.findings import Finding, error, warning
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.parse import decode
@@ -224,6 +225,7 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
                 bool(c.get("skip")),
                 tuple(str(t) for t in tags),
                 str(c.get("description") or ""),
+                parse_turns(path, c, cline, name, out, _asserts),
             )
         )
     th = (
@@ -291,14 +293,21 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     return suite
 
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def _cached(path: Path) -> Suite | None:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         cases = tuple(
-            Case(**{**c, "asserts": tuple(c["asserts"]), "tags": tuple(c["tags"])})
+            Case(
+                **{
+                    **c,
+                    "asserts": tuple(c["asserts"]),
+                    "tags": tuple(c["tags"]),
+                    "turns": tuple(c.get("turns") or ()),
+                }
+            )
             for c in d.pop("cases")
         )
         return Suite(

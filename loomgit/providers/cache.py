@@ -34,6 +34,19 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FORMAT = 1
 
 
+def _keyed(m: Mapping[str, Any]) -> dict[str, Any]:
+    """A message as keyed: role and content, plus the tool fields a turn carries (absent
+    ones add nothing, so keys of plain text requests are what they always were)."""
+    content = m.get("content", "")
+    if isinstance(content, list):  # content parts: canonical JSON, not a Python repr
+        content = json.dumps(content, sort_keys=True, ensure_ascii=False)
+    d: dict[str, Any] = {"role": str(m.get("role", "")), "content": str(content)}
+    for k in ("tool_calls", "tool_call_id", "name"):
+        if m.get(k):
+            d[k] = m[k]
+    return d
+
+
 def request_key(
     model: str, params: Mapping[str, Any], messages: Sequence[Mapping[str, Any]], sample: int = 0
 ) -> str:
@@ -41,9 +54,7 @@ def request_key(
     doc: dict[str, Any] = {
         "model": model,
         "params": dict(params),
-        "messages": [
-            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages
-        ],
+        "messages": [_keyed(m) for m in messages],
     }
     if sample:
         doc["sample"] = int(sample)

@@ -203,9 +203,7 @@ class ModelClient:
         prov = self.provider(model)
         spec = self._specs[model]
         eff = prov.merge_params(params)
-        msgs = [
-            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in messages
-        ]
+        msgs = [dict(m) for m in messages]  # tool calls and tool results go through
         if spec.type == "echo":
             self.stats.calls += 1
             return await prov.complete(msgs, eff)

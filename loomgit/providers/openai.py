@@ -9,9 +9,10 @@ answer: ``choices[0].message.content``, ``choices[0].finish_reason`` and
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from loomgit.providers.base import Completion, Usage
+from loomgit.providers.base import Completion, ToolCall, Usage
 from loomgit.providers.http import HTTPProvider, as_int, text_of
 
 
@@ -26,7 +27,10 @@ class OpenAIProvider(HTTPProvider):
             k: v for k, v in params.items() if k not in ("stream", "stream_options")
         }
         body["model"] = self.model
-        body["messages"] = [{"role": m["role"], "content": m["content"]} for m in messages]
+        body["messages"] = [
+            {k: m[k] for k in ("role", "content", "tool_calls", "tool_call_id") if k in m}
+            for m in messages
+        ]
         return body
 
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
@@ -48,6 +52,7 @@ class OpenAIProvider(HTTPProvider):
                 None,
                 choice.get("finish_reason"),
                 raw=data,
+                tool_calls=tool_calls_of(msg.get("tool_calls")),
             )
         except (KeyError, IndexError, TypeError, AttributeError):
             raise self.shape_error(data, "no choices[0].message") from None
@@ -64,3 +69,25 @@ class OpenAIProvider(HTTPProvider):
         if len(vectors) != len(texts):
             raise self.shape_error(data, f"{len(vectors)} embeddings for {len(texts)} texts")
         return vectors
+
+
+def tool_calls_of(raw: Any) -> tuple[ToolCall, ...]:
+    """``message.tool_calls``: arguments that are not a JSON object keep their text and an
+    ``error`` (a model can send broken JSON)."""
+    calls = []
+    for i, c in enumerate(raw if isinstance(raw, list) else ()):
+        fn = c.get("function") if isinstance(c, dict) else None
+        if not isinstance(fn, dict):
+            continue
+        text = fn.get("arguments")
+        text = text if isinstance(text, str) else json.dumps(text)
+        try:
+            args, error = json.loads(text or "{}"), None
+        except (ValueError, RecursionError) as e:
+            args, error = None, f"arguments are not valid JSON ({e})"
+        if error is None and not isinstance(args, dict):
+            args, error = None, "arguments are not a JSON object"
+        calls.append(
+            ToolCall(str(c.get("id") or f"call_{i}"), str(fn.get("name", "")), args, text, error)
+        )
+    return tuple(calls)

@@ -99,7 +99,12 @@ class RecordingStore:
             "params": params,
             "sample": sample,
             "messages": [
-                {"role": m.get("role", ""), "content": m.get("content", "")} for m in messages
+                {
+                    k: m.get(k, "")
+                    for k in ("role", "content", "tool_calls", "tool_call_id", "name")
+                    if k in ("role", "content") or m.get(k)
+                }
+                for m in messages
             ],
             "completion": answer,
             "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
