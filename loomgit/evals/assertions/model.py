@@ -92,14 +92,6 @@ class Observation:
     output_schema: Mapping[str, Any] | None = None  # the prompt's ``output: schema``
     refusal: str | None = None
 
-    def declared_tool(self, name: str) -> Mapping[str, Any] | None:
-        """The offered tool called ``name`` (its ``function`` object), if any."""
-        for t in self.tools:
-            fn = t.get("function") if isinstance(t, Mapping) else None
-            if isinstance(fn, Mapping) and fn.get("name") == name:
-                return fn
-        return None
-
 
 class AssertionError_(Exception):
     """An assertion could not be evaluated for reasons outside the answer (judge provider

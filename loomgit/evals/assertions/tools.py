@@ -5,11 +5,15 @@ tool's declared ``parameters``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from loomgit.evals.assertions.matching import subset_problem, where
 from loomgit.evals.assertions.model import AssertionType, Observation, Outcome, Services, outcome
 from loomgit.prompt.schema import first_error, schema_error, validator
+
+if TYPE_CHECKING:
+    from loomgit.providers.base import ToolCall
 
 _CALLED_KEYS = ("name", "args", "args_schema")
 
@@ -90,15 +94,23 @@ def _valid_arg(v: Any) -> str | None:
     return None if v is True or (isinstance(v, str) and v) else "expects true or a tool name"
 
 
-def _call_problem(obs: Observation, call: Any) -> str | None:
-    fn = obs.declared_tool(call.name)
+def offered(tools: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The ``function`` objects of an OpenAI ``tools`` list, by name."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for t in tools:
+        fn = t.get("function") if isinstance(t, Mapping) else None
+        if isinstance(fn, Mapping) and isinstance(fn.get("name"), str):
+            out.setdefault(fn["name"], fn)
+    return out
+
+
+def call_problem(tools: Sequence[Mapping[str, Any]], call: ToolCall) -> str | None:
+    """Why ``call`` is not a valid call of one of ``tools`` (its name, arguments that do
+    not parse, arguments that do not match the tool's ``parameters``), or None."""
+    declared = offered(tools)
+    fn = declared.get(call.name)
     if fn is None:
-        offered = [
-            str(t["function"].get("name"))
-            for t in obs.tools
-            if isinstance(t, dict) and isinstance(t.get("function"), dict)
-        ]
-        return f"{call.name!r} is not a tool the prompt offers ({', '.join(offered) or 'none'})"
+        return f"{call.name!r} is not a tool the prompt offers ({', '.join(declared) or 'none'})"
     if call.error is not None:
         return f"{call.name!r}: {call.error}"
     params = fn.get("parameters")
@@ -114,7 +126,7 @@ def _tool_args_valid(arg: Any, obs: Observation, services: Services) -> Outcome:
     calls = [c for c in obs.tool_calls if arg is True or c.name == arg]
     if not calls:
         return True, 1.0, "no tool calls to check" if arg is True else f"no call to {arg!r}"
-    problems = [p for p in (_call_problem(obs, c) for c in calls) if p]
+    problems = [p for p in (call_problem(obs.tools, c) for c in calls) if p]
     if not problems:
         return True, 1.0, f"{len(calls)} tool call(s) match the declared parameters"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
