@@ -463,3 +463,39 @@ def test_turns_replay_offline_and_junit_shows_tool_calls(
     assert out is not None and out.text is not None
     assert '--- turn 2 (status)\n> tool results: lookup_order\n{"status": "shipped"' in out.text
     assert 'tool call refund({"amount": 20, "order_id": "A1"}) id=call_9' in out.text
+
+
+def test_check_warns_about_tools_the_prompt_does_not_offer(
+    repo: GitRepo, api: FakeAPI, cli: Any
+) -> None:
+    commit(
+        repo,
+        api,
+        {
+            "cases": [
+                {
+                    "name": "typo",
+                    "vars": {"ticket": "x"},
+                    "assert": [
+                        {"tool_called": {"name": "lookup_ordr"}},
+                        {"not": {"no_tool_call": ["refund", "delete"]}},
+                    ],
+                },
+                {
+                    "name": "fine",
+                    "vars": {"ticket": "x"},
+                    "turns": [{"assert": [{"tool_args_valid": "refund"}, {"output_schema": True}]}],
+                },
+            ]
+        },
+    )
+    r = cli(["check", "prompts/triage.tests.yaml"], cwd=repo.path)
+    assert r.exit_code == 0, r.out + r.err
+    warnings = [ln for ln in r.out.splitlines() if ": warning: " in ln]
+    assert warnings == [
+        "prompts/triage.tests.yaml:3: warning: case 'typo': the prompt offers no tool "
+        "'lookup_ordr' (it offers: lookup_order, refund) (did you mean 'lookup_order'?)",
+        "prompts/triage.tests.yaml:3: warning: case 'typo': the prompt offers no tool "
+        "'delete' (it offers: lookup_order, refund)",
+    ]
+    assert cli(["check", "--strict", "prompts/triage.tests.yaml"], cwd=repo.path).exit_code == 1

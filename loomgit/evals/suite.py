@@ -30,6 +30,7 @@ from loomgit.evals.suite_model import (
     Suite,
     SuiteError,
 )
+from loomgit.evals.toolcheck import tool_warnings
 from loomgit.evals.turns import parse_turns
 from loomgit.findings import Finding, error, warning
 from loomgit.fsutil import atomic_write
@@ -347,4 +348,4 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
             resolve_variables(prompt, suite.case_vars(case))
         except LoomgitError as e:
             out.append(error(display, case.line, f"case {case.name!r}: {e.message}"))
-    return out
+    return out + tool_warnings(suite, prompt)
