@@ -499,3 +499,58 @@ def test_check_warns_about_tools_the_prompt_does_not_offer(
         "'delete' (it offers: lookup_order, refund)",
     ]
     assert cli(["check", "--strict", "prompts/triage.tests.yaml"], cwd=repo.path).exit_code == 1
+
+
+def test_report_merge_keeps_turns_and_counts_them_again(
+    repo: GitRepo, api: FakeAPI, cli: Any, tmp_path: Any
+) -> None:
+    commit(
+        repo,
+        api,
+        {
+            "distribution": ["count(score) == 4"],
+            "cases": [
+                TURNS_CASE,
+                {"name": "single", "vars": {"ticket": "hello"}, "assert": [{"no_tool_call": True}]},
+            ],
+        },
+    )
+    report = tmp_path / "r.json"
+    code, data, err = run(cli, repo, "-o", str(report))
+    assert code == 0, err
+    r = cli(["report", "merge", str(report), "--json"], cwd=repo.path)
+    assert r.exit_code == 0, r.out + r.err
+    merged = json.loads(r.out)
+    assert merged["suites"][0]["checks"] == data["suites"][0]["checks"]
+    assert (
+        by_case(merged)["order-then-refund"]["turns"] == by_case(data)["order-then-refund"]["turns"]
+    )
+    assert by_case(merged)["single"]["status"] == "passed"
+
+
+def test_python_assertions_see_the_tool_calls_and_the_history(
+    repo: GitRepo, api: FakeAPI, cli: Any
+) -> None:
+    repo.write(
+        {
+            "mychecks.py": "def looked_up(output, context):\n"
+            "    (call,) = context['tool_calls']\n"
+            "    roles = [m['role'] for m in context['messages']]\n"
+            "    return call['name'] == 'lookup_order' and roles == ['system', 'user']\n"
+        }
+    )
+    commit(
+        repo,
+        api,
+        {
+            "cases": [
+                {
+                    "name": "order",
+                    "vars": {"ticket": "Where is order A1?"},
+                    "assert": [{"python": "mychecks:looked_up"}],
+                }
+            ]
+        },
+    )
+    code, data, err = run(cli, repo, "--allow-python")
+    assert code == 0, (err, data["results"][0]["assertions"])
