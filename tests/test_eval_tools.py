@@ -554,3 +554,39 @@ def test_python_assertions_see_the_tool_calls_and_the_history(
     )
     code, data, err = run(cli, repo, "--allow-python")
     assert code == 0, (err, data["results"][0]["assertions"])
+
+
+def test_turns_offline_with_echo_first_turn_user_message(sample_repo: GitRepo, cli: Any) -> None:
+    """The first turn may add a user message to the rendered prompt; every later turn's
+    history holds the answers before it (echo answers with the whole history)."""
+    sample_repo.commit(
+        "suite",
+        {
+            "prompts/support/summarize.tests.yaml": json.dumps(
+                {
+                    "providers": ["echo"],
+                    "cases": [
+                        {
+                            "name": "chat",
+                            "vars": {"ticket": "Printer on fire"},
+                            "turns": [
+                                {"user": "Which floor?", "assert": [{"ends_with": "Which floor?"}]},
+                                {
+                                    "user": "Thanks",
+                                    "assert": [
+                                        {"regex": "(?s)Which floor\\?.*Which floor\\?.*Thanks$"},
+                                        {"contains": "nope"},
+                                    ],
+                                },
+                            ],
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    r = cli(["eval", "--no-log"], cwd=sample_repo.path)
+    assert r.exit_code == 1, r.out + r.err
+    row = next(ln for ln in r.out.splitlines() if ln.startswith("FAIL"))
+    assert row.split()[:5] == ["FAIL", "support/summarize", "chat", "echo", "0.75"]
+    assert row.endswith("turn 2: contains: does not contain 'nope'")
