@@ -36,6 +36,37 @@ EXPECTED = {
     "vars_not_mapping.tests.yaml": (3, "case 'a': vars must be a mapping"),
     "bad_defaults.tests.yaml": (3, "defaults: params must be a mapping"),
     "not_with_sibling.tests.yaml": (5, "'not:' holds the negated assertion"),
+    # tool-call assertions and multi-turn cases
+    "turns_not_list.tests.yaml": (4, "case 'a': turns must be a non-empty list of turns"),
+    "turn_unknown_key.tests.yaml": (5, "case 'a': turn 1: unknown key 'usr' (known: name, user,"),
+    "turn_user_and_tool_results.tests.yaml": (
+        6,
+        "case 'a': turn 2: sends a user message or tool results, not both",
+    ),
+    "turn_without_message.tests.yaml": (6, "case 'a': turn 2: needs 'user:' or 'tool_results:'"),
+    "tool_results_first_turn.tests.yaml": (
+        5,
+        "case 'a': turn 1: tool_results need an answer with tool calls before",
+    ),
+    "tool_result_without_content.tests.yaml": (
+        7,
+        "case 'a': turn 2: tool result 1 needs 'content:'",
+    ),
+    "assert_beside_turns.tests.yaml": (
+        4,
+        "case 'a': a case with 'turns:' has its assertions in each turn",
+    ),
+    "tool_called_without_name.tests.yaml": (5, "case 'a': tool_called: needs 'name:'"),
+    "tool_called_bad_args_schema.tests.yaml": (
+        5,
+        "case 'a': tool_called: args_schema: invalid JSON Schema",
+    ),
+    "json_path_bad_path.tests.yaml": (5, "case 'a': json_path: cannot read path 'a..b'"),
+    "no_tool_call_false.tests.yaml": (5, "case 'a': no_tool_call: expects true"),
+    "tool_args_valid_number.tests.yaml": (
+        6,
+        "case 'a': turn 1: tool_args_valid: expects true or a tool name",
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from loomgit.batch.model import Outcome
 from loomgit.batch.plan import Plan
 from loomgit.errors import InfraError, LoomgitError
 from loomgit.evals.assertions import AssertionError_, Observation, evaluate, parse_json
+from loomgit.evals.assertions.tools import call_problem
 from loomgit.evals.gates import Unit, holds
 
 
@@ -63,7 +64,15 @@ async def call(
     budget.settle(reserved, comp.cost_usd)
     o = Outcome(rec, "ok", vars=variables, completion=comp)
     prompt = p.prompt
-    if prompt.output is not None and prompt.output.format == "json":
+    tools = p.send_params.get("tools")
+    offered = tuple(t for t in tools if isinstance(t, dict)) if isinstance(tools, list) else ()
+    for tc in comp.tool_calls:  # a call the caller could not make is not a result
+        problem = call_problem(offered, tc)
+        if problem:
+            o.kind, o.stage, o.reason = "quarantine", "tool_call", f"tool call {tc.id}: {problem}"
+            return o
+    answered_by_tools = bool(comp.tool_calls) and not comp.text.strip()
+    if prompt.output is not None and prompt.output.format == "json" and not answered_by_tools:
         ok, value, problem = parse_json(comp.text)
         if not ok:
             o.kind, o.stage, o.reason = "quarantine", "json", f"output is {problem}"
@@ -87,6 +96,10 @@ async def call(
             prompt.id,
             p.model,
             tuple(messages),
+            comp.tool_calls,
+            offered,
+            p.prompt.output.schema if p.prompt.output is not None else None,
+            comp.refusal,
         )
         try:
             results = [await evaluate(a, obs, services) for a in p.asserts]

@@ -43,6 +43,7 @@ def ok_line(o: Outcome, plan: Plan, s: BatchSummary) -> dict[str, Any]:
         "line": rec.line,
         "input": rec.data,
         "output": c.text if c else None,
+        **_calls(o),
     }
     if o.has_parsed:
         line["json"] = o.parsed
@@ -70,6 +71,7 @@ def quarantine_line(o: Outcome, plan: Plan, s: BatchSummary) -> dict[str, Any]:
         q["raw"] = rec.raw
     if c is not None:
         q["output"] = c.text
+        q.update(_calls(o))
     if o.has_parsed:
         q["json"] = o.parsed
     if o.score is not None:
@@ -84,4 +86,16 @@ def quarantine_line(o: Outcome, plan: Plan, s: BatchSummary) -> dict[str, Any]:
 def _assertion_dict(a: Any) -> dict[str, Any]:
     d: dict[str, Any] = dict(a.to_dict())
     d.pop("value", None)
+    return d
+
+
+def _calls(o: Outcome) -> dict[str, Any]:
+    """The answer's tool calls (``arguments`` parsed; ``arguments_text`` and ``error``
+    when they did not parse) and refusal, when it has them."""
+    c = o.completion
+    d: dict[str, Any] = {}
+    if c is not None and c.tool_calls:
+        d["tool_calls"] = [t.to_dict() for t in c.tool_calls]
+    if c is not None and c.refusal is not None:
+        d["refusal"] = c.refusal
     return d

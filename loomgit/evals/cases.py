@@ -3,6 +3,7 @@ JSON shape (part of :meth:`loomgit.evals.results.EvalReport.to_dict`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,9 +17,93 @@ def _tokens(input_tokens: int, output_tokens: int) -> dict[str, int]:
     return {"input": input_tokens, "output": output_tokens, "total": input_tokens + output_tokens}
 
 
+def _calls_text(calls: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for c in calls:
+        args = c.get("arguments_text") if c.get("error") else json.dumps(c.get("arguments"))
+        note = f"  [{c['error']}]" if c.get("error") else ""
+        out.append(f"tool call {c.get('name')}({args}) id={c.get('id')}{note}")
+    return out
+
+
+@dataclass
+class TurnResult:
+    """One turn of a multi-turn case: what it sent (a user message or tool results), the
+    answer, its tool calls and the turn's assertions."""
+
+    index: int  # 1-based
+    sent: str = ""  # "user: ..." or "tool results: ..."; empty for the rendered prompt alone
+    output: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    refusal: str | None = None
+    passed: bool | None = None  # None: error
+    score: float | None = None
+    assertions: list[AssertionResult] = field(default_factory=list)
+    latency_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    cached: bool = False
+    error: str | None = None
+    name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "turn": self.index,
+            "name": self.name or None,
+            "sent": self.sent,
+            "output": self.output,
+            "tool_calls": self.tool_calls,
+            "passed": self.passed,
+            "score": round_or_none(self.score),
+            "assertions": [a.to_dict() for a in self.assertions],
+            "latency_ms": round_or_none(self.latency_ms, 3),
+            "tokens": _tokens(self.input_tokens, self.output_tokens),
+            "cost_usd": round_or_none(self.cost_usd, 9),
+            "cached": self.cached,
+            "error": self.error,
+        }
+        if self.refusal is not None:
+            d["refusal"] = self.refusal
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TurnResult:
+        tok = d.get("tokens") or {}
+        return cls(
+            int(d.get("turn") or 1),
+            str(d.get("sent") or ""),
+            d.get("output"),
+            list(d.get("tool_calls") or []),
+            d.get("refusal"),
+            d.get("passed"),
+            d.get("score"),
+            [AssertionResult.from_dict(a) for a in d.get("assertions") or []],
+            d.get("latency_ms"),
+            int(tok.get("input") or 0),
+            int(tok.get("output") or 0),
+            d.get("cost_usd"),
+            bool(d.get("cached")),
+            d.get("error"),
+            str(d.get("name") or ""),
+        )
+
+    def row(self) -> dict[str, float | None]:
+        return {
+            "score": self.score,
+            "passed": 1.0 if self.passed else 0.0,
+            "latency_ms": self.latency_ms,
+            "cost_usd": self.cost_usd,
+            "tokens": float(self.input_tokens + self.output_tokens),
+            "input_tokens": float(self.input_tokens),
+            "output_tokens": float(self.output_tokens),
+        }
+
+
 @dataclass
 class Sample:
-    """One model answer to one case, and its assertions."""
+    """One model answer to one case (or one whole conversation of a multi-turn case), and
+    its assertions."""
 
     index: int = 0
     output: str | None = None
@@ -31,6 +116,36 @@ class Sample:
     cost_usd: float | None = None
     cached: bool = False
     error: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # ToolCall.to_dict()
+    refusal: str | None = None
+    turns: list[TurnResult] = field(default_factory=list)  # a multi-turn case's turns
+
+    def extras(self) -> dict[str, Any]:
+        """The keys a report adds for tool calls, refusals and turns (when there are)."""
+        d: dict[str, Any] = {}
+        if self.tool_calls:
+            d["tool_calls"] = self.tool_calls
+        if self.refusal is not None:
+            d["refusal"] = self.refusal
+        if self.turns:
+            d["turns"] = [t.to_dict() for t in self.turns]
+        return d
+
+    def transcript(self) -> str:
+        """The answer as text for reports: the output and its tool calls, turn by turn."""
+        if not self.turns:
+            if not self.tool_calls:
+                return self.output or ""
+            return "\n".join([self.output or "", *_calls_text(self.tool_calls)]).strip()
+        lines = []
+        for t in self.turns:
+            lines.append(f"--- turn {t.index}" + (f" ({t.name})" if t.name else ""))
+            if t.sent:
+                lines.append(f"> {t.sent}")
+            lines += [x for x in [t.output or "", *_calls_text(t.tool_calls)] if x]
+            if t.error:
+                lines.append(f"error: {t.error}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +159,7 @@ class Sample:
             "cost_usd": round_or_none(self.cost_usd, 9),
             "cached": self.cached,
             "error": self.error,
+            **self.extras(),
         }
 
     @classmethod
@@ -61,10 +177,20 @@ class Sample:
             d.get("cost_usd"),
             bool(d.get("cached")),
             d.get("error"),
+            list(d.get("tool_calls") or []),
+            d.get("refusal"),
+            [TurnResult.from_dict(t) for t in d.get("turns") or []],
         )
 
+    def rows(self) -> list[dict[str, float | None]]:
+        """What ``distribution:`` checks see: one row per answer (each answered turn of a
+        conversation is one)."""
+        if self.turns:
+            return [t.row() for t in self.turns if t.passed is not None]
+        return [self.row()]
+
     def row(self) -> dict[str, float | None]:
-        """The values ``distribution:`` checks see."""
+        """The values ``distribution:`` checks see for a one-answer sample."""
         return {
             "score": self.score,
             "passed": 1.0 if self.passed else 0.0,
@@ -196,6 +322,7 @@ class CaseResult:
             "cached": bool(self.samples) and all(s.cached for s in self.samples),
             "error": self.error,
             "weight": self.weight,
+            **(shown.extras() if shown else {}),
         }
         if len(self.samples) > 1:
             d["samples"] = [s.to_dict() for s in self.samples]

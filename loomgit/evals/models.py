@@ -1,6 +1,6 @@
 """The runner's access to models: loomgit's :class:`~loomgit.providers.ModelClient`
 (retries, limits, circuit breaker, response cache, recordings, prices), adapted to the
-runner's small :class:`~loomgit.evals.runner.ModelCaller` interface."""
+runner's small :class:`~loomgit.evals.jobs.ModelCaller` interface."""
 
 from __future__ import annotations
 

@@ -62,7 +62,9 @@ class SuiteResult:
         ]
         self.gate_status = decide(self.gate, units)
         self.gate_value = gate_value(self.gate, units)
-        rows = [s.row() for r in self.cases if r.status != "skipped" for s in r.scored]
+        rows = [
+            row for r in self.cases if r.status != "skipped" for s in r.scored for row in s.rows()
+        ]
         n_err = sum(1 for r in self.cases for s in r.samples if s.passed is None) + sum(
             1 for r in self.cases if r.status == "error" and not r.samples
         )

@@ -12,48 +12,26 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from loomgit.errors import InfraError, LoomgitError, UsageError
+from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.assertions import (
-    Assertion,
-    AssertionError_,
     AssertionResult,
-    Observation,
     Services,
-    combine,
     compile_assertion,
-    evaluate,
 )
 from loomgit.evals.gates import parse_gate
+from loomgit.evals.jobs import Breaker, Job, ModelCaller, run_job
 from loomgit.evals.rendering import CaseRenderer
 from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult
+from loomgit.evals.turns import compile_turns
 
 if TYPE_CHECKING:
     from loomgit.evals.suite_model import Case, Suite
     from loomgit.prompt.model import Prompt
     from loomgit.prompt.render import IncludeLoader
-    from loomgit.providers.base import Completion
 
 Progress = Callable[[int, int], None]
-
-
-class ModelCaller(Protocol):
-    """What the runner needs from the provider layer."""
-
-    async def complete(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-        *,
-        sample: int = 0,
-        label: str | None = None,
-    ) -> Completion: ...
-
-    async def embed(self, model: str, texts: list[str]) -> list[list[float]]: ...
-
-    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -100,21 +78,9 @@ def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
 
 
 @dataclass
-class _Job:
-    case: CaseResult
-    sample: Sample
-    model: str
-    messages: list[dict[str, Any]]
-    params: dict[str, Any]
-    asserts: tuple[Assertion, ...]
-    vars: dict[str, Any]
-    expected: Any
-
-
-@dataclass
 class Plan:
     report: EvalReport
-    jobs: list[_Job] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
 
 
 def models_for(target: Target, options: RunOptions) -> tuple[str, ...]:
@@ -138,7 +104,7 @@ def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
 def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
     """Render every selected case and lay out the samples to run."""
     report = EvalReport(shard=options.shard)
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     index = 0
     wanted = set(options.cases)
     for t in targets:
@@ -180,7 +146,7 @@ def _plan_case(
     params: dict[str, Any],
     renderer: Any,
     options: RunOptions,
-) -> list[_Job]:
+) -> list[Job]:
     suite = t.suite
     repeat = options.repeat or case.repeat or suite.repeat
     results = [
@@ -205,91 +171,29 @@ def _plan_case(
             ]
         return []
     asserts = tuple(compile_assertion(a) for a in suite.case_asserts(case))
+    turns = compile_turns(case.turns, suite.default_asserts, case.expected)
+    out = t.prompt.output
+    schema = out.schema if out is not None and out.format == "json" else None
     jobs = []
     for r in results:
         for i in range(repeat):
             s = Sample(i)
             r.samples.append(s)
-            jobs.append(_Job(r, s, r.provider, messages, params, asserts, variables, case.expected))
+            jobs.append(
+                Job(
+                    r,
+                    s,
+                    r.provider,
+                    messages,
+                    params,
+                    asserts,
+                    variables,
+                    case.expected,
+                    turns,
+                    schema,
+                )
+            )
     return jobs
-
-
-class _Breaker:
-    """Stops sending to a model after ``limit`` cases in a row ended in a provider error
-    (a success in between starts the count again; rate limits do not count), so a server
-    that is down ends the run in seconds: the remaining samples become errors at once."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.streak: dict[str, int] = {}
-        self.down: dict[str, str] = {}
-
-    def ok(self, model: str) -> None:
-        self.streak[model] = 0
-
-    def failed(self, model: str, error: LoomgitError) -> None:
-        if getattr(error, "status", None) == 429:
-            return
-        n = self.streak.get(model, 0) + 1
-        self.streak[model] = n
-        if n >= self.limit and model not in self.down:
-            self.down[model] = str(error)
-
-
-async def _run_job(job: _Job, caller: ModelCaller, services: Services, breaker: _Breaker) -> None:
-    s = job.sample
-    if job.model in breaker.down:
-        s.error = (
-            f"not sent: the {breaker.limit} cases before it in a row ended in errors from "
-            f"{job.model} (last: {breaker.down[job.model]})"
-        )
-        return
-    try:
-        comp = await caller.complete(
-            job.model,
-            job.messages,
-            job.params,
-            sample=s.index,
-            label=f"{job.case.prompt} case {job.case.case!r}",
-        )
-    except LoomgitError as e:
-        s.error = str(e)
-        if isinstance(e, InfraError):
-            breaker.failed(job.model, e)
-        return
-    except asyncio.CancelledError:
-        raise
-    except Exception as e:  # a bug in a provider must not lose the rest of the run
-        s.error = f"internal error: {type(e).__name__}: {e}"
-        return
-    breaker.ok(job.model)
-    usage = comp.usage
-    s.output, s.latency_ms, s.cost_usd, s.cached = (
-        comp.text,
-        comp.latency_ms,
-        comp.cost_usd,
-        comp.cached,
-    )
-    s.input_tokens, s.output_tokens = usage.input_tokens, usage.output_tokens
-    obs = Observation(
-        comp.text,
-        comp.latency_ms,
-        comp.cost_usd,
-        usage.input_tokens,
-        usage.output_tokens,
-        job.vars,
-        job.expected,
-        job.case.case,
-        job.case.prompt,
-        job.model,
-        tuple(job.messages),
-    )
-    try:
-        s.assertions = [await evaluate(a, obs, services) for a in job.asserts]
-    except (AssertionError_, LoomgitError) as e:
-        s.error = str(e)
-        return
-    s.passed, s.score = combine(s.assertions)
 
 
 async def execute(
@@ -304,15 +208,15 @@ async def execute(
     started = time.monotonic()
     total = len(p.jobs)
     done = 0
-    breaker = _Breaker(max(options.fail_fast_after, options.concurrency + 1))
-    queue: Iterator[_Job] = iter(p.jobs)
+    breaker = Breaker(max(options.fail_fast_after, options.concurrency + 1))
+    queue: Iterator[Job] = iter(p.jobs)
     if progress:
         progress(0, total)
 
     async def worker() -> None:
         nonlocal done
         for job in queue:
-            await _run_job(job, caller, services, breaker)
+            await run_job(job, caller, services, breaker)
             done += 1
             if progress:
                 progress(done, total)

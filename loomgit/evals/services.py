@@ -27,7 +27,7 @@ from loomgit.refs import resolve
 from loomgit.workspace import Workspace
 
 if TYPE_CHECKING:
-    from loomgit.evals.runner import ModelCaller
+    from loomgit.evals.jobs import ModelCaller
     from loomgit.prompt.model import Prompt
 
 BUILTIN_JUDGE = Path(__file__).with_name("judge.prompt")

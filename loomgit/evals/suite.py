@@ -30,6 +30,8 @@ from loomgit.evals.suite_model import (
     Suite,
     SuiteError,
 )
+from loomgit.evals.toolcheck import tool_warnings
+from loomgit.evals.turns import parse_turns
 from loomgit.findings import Finding, error, warning
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.parse import decode
@@ -224,6 +226,7 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
                 bool(c.get("skip")),
                 tuple(str(t) for t in tags),
                 str(c.get("description") or ""),
+                parse_turns(path, c, cline, name, out, _asserts),
             )
         )
     th = (
@@ -291,14 +294,21 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
     return suite
 
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def _cached(path: Path) -> Suite | None:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         cases = tuple(
-            Case(**{**c, "asserts": tuple(c["asserts"]), "tags": tuple(c["tags"])})
+            Case(
+                **{
+                    **c,
+                    "asserts": tuple(c["asserts"]),
+                    "tags": tuple(c["tags"]),
+                    "turns": tuple(c.get("turns") or ()),
+                }
+            )
             for c in d.pop("cases")
         )
         return Suite(
@@ -338,4 +348,4 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
             resolve_variables(prompt, suite.case_vars(case))
         except LoomgitError as e:
             out.append(error(display, case.line, f"case {case.name!r}: {e.message}"))
-    return out
+    return out + tool_warnings(suite, prompt)

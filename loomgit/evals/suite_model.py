@@ -31,6 +31,7 @@ CASE_KEYS = {
     "tags",
     "expected",
     "weight",
+    "turns",
 }
 
 
@@ -59,6 +60,7 @@ class Case:
     skip: bool = False
     tags: tuple[str, ...] = ()
     description: str = ""
+    turns: tuple[dict[str, Any], ...] = ()  # a multi-turn case (see evals/turns.py)
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,10 @@ def _case(parent: ET.Element, suite: SuiteResult, r: CaseResult) -> None:
             lines.append(f"{'PASS' if a.passed else 'FAIL'} {a.kind}: {a.message}")
         el.text = clean("\n".join(x for x in lines if x))
     s = r.shown_sample()
-    if s is not None and s.output:
+    text = s.transcript() if s is not None else ""  # the answer, its tool calls, each turn
+    if text:
         out = ET.SubElement(tc, "system-out")
-        out.text = clean(s.output[:MAX_OUTPUT])
+        out.text = clean(text[:MAX_OUTPUT])
 
 
 def to_junit(report: EvalReport) -> str:

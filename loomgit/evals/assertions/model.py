@@ -7,7 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from loomgit.providers.base import ToolCall
 
 # (passed, score in [0, 1], message): what every assertion type returns
 Outcome = tuple[bool, float, str]
@@ -83,7 +86,11 @@ class Observation:
     case: str = ""
     prompt: str = ""
     provider: str = ""
-    messages: tuple[Mapping[str, str], ...] = ()
+    messages: tuple[Mapping[str, Any], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()  # the answer's calls, in order
+    tools: tuple[Mapping[str, Any], ...] = ()  # the tools the request offered (OpenAI shape)
+    output_schema: Mapping[str, Any] | None = None  # the prompt's ``output: schema``
+    refusal: str | None = None
 
 
 class AssertionError_(Exception):

@@ -81,6 +81,8 @@ def _python(arg: Any, obs: Observation, services: Services) -> Outcome:
         "expected": obs.expected,
         "latency_ms": obs.latency_ms,
         "cost_usd": obs.cost_usd,
+        "tool_calls": [c.to_dict() for c in obs.tool_calls],
+        "messages": [dict(m) for m in obs.messages],
     }
     try:
         rv = fn(obs.text, context)

@@ -28,8 +28,16 @@ from loomgit.evals.assertions.model import (
 from loomgit.evals.assertions.python import TYPES as PYTHON
 from loomgit.evals.assertions.structured import TYPES as STRUCTURED
 from loomgit.evals.assertions.text import TYPES as TEXT
+from loomgit.evals.assertions.tools import TYPES as TOOLS
 
-BUILTIN: dict[str, AssertionType] = {**TEXT, **STRUCTURED, **GRADED, **PYTHON, **LIMITS}
+BUILTIN: dict[str, AssertionType] = {
+    **TEXT,
+    **STRUCTURED,
+    **TOOLS,
+    **GRADED,
+    **PYTHON,
+    **LIMITS,
+}
 
 _added: dict[str, AssertionType] = {}  # by register() and from entry points
 
