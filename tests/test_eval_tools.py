@@ -590,3 +590,38 @@ def test_turns_offline_with_echo_first_turn_user_message(sample_repo: GitRepo, c
     row = next(ln for ln in r.out.splitlines() if ln.startswith("FAIL"))
     assert row.split()[:5] == ["FAIL", "support/summarize", "chat", "echo", "0.75"]
     assert row.endswith("turn 2: contains: does not contain 'nope'")
+
+
+def test_a_fallback_to_instructions_is_said_once_in_the_eval_output(
+    repo: GitRepo, api: FakeAPI, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cohere cannot take tools and a response schema together: the schema goes as
+    instructions, and the eval run says so on stderr, once for the model."""
+    from test_providers import COHERE_ANSWER
+
+    text = '{"status": "open", "priority": "high"}'
+    reply = {
+        **COHERE_ANSWER,
+        "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
+    }
+    api.default = lambda req: ok(reply)
+    entry = {"type": "cohere", "base_url": api.base + "/v2", "backoff_s": 0.01}
+    suite = {
+        "cases": [
+            {"name": n, "vars": {"ticket": n}, "assert": [{"output_schema": True}]}
+            for n in ("a", "b")
+        ]
+    }
+    repo.commit(
+        "a cohere model",
+        {
+            "loomgit.yaml": "providers:\n  srv: " + json.dumps(entry) + "\n",
+            "prompts/triage.prompt": PROMPT,
+            "prompts/triage.tests.yaml": json.dumps(suite),
+        },
+    )
+    monkeypatch.setenv("CO_API_KEY", "k")
+    code, data, err = run(cli, repo)
+    notes = [ln for ln in err.splitlines() if "instructions" in ln]
+    assert code == 0, err
+    assert len(notes) == 1 and notes[0].startswith("loomgit: note: srv/tiny: structured output")

@@ -65,6 +65,11 @@ class ClientCaller:
             self.client.provider(m)
         return list(self.client.notes)
 
+    def notes(self) -> list[str]:
+        """What the providers said of the run so far (a fallback a provider has no native
+        form for, a lower limit), each once."""
+        return list(self.client.notes)
+
     def pace(self) -> list[str]:
         """How rate limits slowed the run, one line per provider entry (see ModelClient)."""
         return self.client.pace()

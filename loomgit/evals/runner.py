@@ -244,10 +244,14 @@ def run(
             services.bind(caller)
         try:
             prepare = getattr(caller, "prepare", None)
+            notes: list[str] = []
             if prepare is not None:  # setup errors (missing key...) stop the run here
                 notes = prepare(dict.fromkeys(j.model for j in p.jobs), options.concurrency)
                 p.report.notes += notes or []
             report = await execute(p, caller, services, options, progress)
+            said = getattr(caller, "notes", None)  # e.g. output schema sent as instructions
+            if callable(said):
+                report.notes += [n for n in said() if n not in report.notes]
             pace = getattr(caller, "pace", None)
             if pace is not None:
                 report.pace += pace()
