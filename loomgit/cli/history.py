@@ -258,12 +258,7 @@ def _print_semdiff(d: Any) -> None:
     _echo_changes("params", d.params)
     if d.output:
         echo(f"  output: {d.output['from']} -> {d.output['to']}")
-    tools = d.tools or {}
-    for t in tools.get("added", []):
-        echo(f"  tool added: {one_line(t['name'])}")
-    for t in tools.get("removed", []):
-        echo(f"  tool removed: {one_line(t['name'])}")
-    for m in [*d.messages, *d.includes, *tools.get("changed", [])]:
+    for m in [*d.messages, *d.includes, *d.tool_entries]:
         if m["diff"]:
             echo()
             _print_diff_text(m["diff"])

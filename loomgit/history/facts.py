@@ -84,9 +84,10 @@ def tool_facts(
     tools: tuple[Tool, ...], load: TextLoader | None, path: str
 ) -> tuple[tuple[Tool, ...], dict[str, str]]:
     """(resolved tools, ``$ref`` file -> text) of a version; raises :class:`LoomgitError`
-    when a file cannot be read (the version does not parse, like a broken frontmatter)."""
+    when a file cannot be read (the version does not parse, like a broken frontmatter).
+    Without ``load`` (text outside a repository) the ``$ref`` entries stay pending."""
     names = ref_names(tools)
-    if not names:
+    if not names or load is None:  # no repository to read them from: left pending
         return tools, {}
     resolved, texts = resolve(tools, load, path)
     line = next((t.line for t in tools if t.ref), None)

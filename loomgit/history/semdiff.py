@@ -78,6 +78,12 @@ class SemDiff:
         )
 
     @property
+    def tool_entries(self) -> list[dict[str, Any]]:
+        """Each added, removed and changed tool, with a diff of its definition."""
+        t = self.tools or {}
+        return [*t.get("added", []), *t.get("removed", []), *t.get("changed", [])]
+
+    @property
     def reasons_changed(self) -> bool:
         return (
             self.reasons not in ([], ["formatting only"], ["whitespace only"])

@@ -135,32 +135,38 @@ def _join(where: str, k: str) -> str:
 
 
 def tools_diff(old: tuple[Tool, ...], new: tuple[Tool, ...]) -> dict[str, Any] | None:
-    """What ``diff`` shows of the tools: added, removed and changed tools (each changed one
-    with both definitions and a unified diff of them), or None when equal."""
-    import difflib
-
+    """What ``diff`` shows of the tools (None when equal): ``added``, ``removed`` and
+    ``changed`` tools, each ``{name, from, to, diff}`` (``from``/``to``: the definition on
+    that side, ``diff``: a unified diff of the two as JSON), and the ``changes`` in words."""
     if [t.key() for t in old] == [t.key() for t in new]:
         return None
     by_old = {t.name: t for t in old}
     by_new = {t.name: t for t in new}
-    changed = []
-    for name, o in by_old.items():
-        n = by_new.get(name)
-        if n is None or o.key() == n.key():
+    out: dict[str, Any] = {"added": [], "removed": [], "changed": []}
+    for name in [*by_old, *(n for n in by_new if n not in by_old)]:
+        o, n = by_old.get(name), by_new.get(name)
+        if o is not None and n is not None and o.key() == n.key():
             continue
-        a = json.dumps(_plain(o), indent=2, ensure_ascii=False).splitlines()
-        b = json.dumps(_plain(n), indent=2, ensure_ascii=False).splitlines()
-        diff = "\n".join(
-            difflib.unified_diff(a, b, f"tool {name} (before)", f"tool {name} (after)", lineterm="")
+        kind = "added" if o is None else ("removed" if n is None else "changed")
+        entry: dict[str, Any] = {"name": name}
+        if o is not None:
+            entry["from"] = o.to_dict()
+        if n is not None:
+            entry["to"] = n.to_dict()
+        entry["diff"] = _udiff(name, o, n)
+        out[kind].append(entry)
+    out["changes"] = [text for _, text in tool_changes(old, new)]
+    return out
+
+
+def _udiff(name: str, old: Tool | None, new: Tool | None) -> str:
+    import difflib
+
+    def lines(t: Tool | None) -> list[str]:
+        return (
+            [] if t is None else json.dumps(t.to_dict(), indent=2, ensure_ascii=False).splitlines()
         )
-        changed.append({"name": name, "from": _plain(o), "to": _plain(n), "diff": diff})
-    return {
-        "added": [_plain(by_new[n]) for n in by_new if n not in by_old],
-        "removed": [_plain(by_old[n]) for n in by_old if n not in by_new],
-        "changed": changed,
-        "changes": [text for _, text in tool_changes(old, new)],
-    }
 
-
-def _plain(t: Tool) -> dict[str, Any]:
-    return t.to_dict()
+    a = f"tool {name} (before)" if old is not None else "/dev/null"
+    b = f"tool {name} (after)" if new is not None else "/dev/null"
+    return "\n".join(difflib.unified_diff(lines(old), lines(new), a, b, lineterm=""))

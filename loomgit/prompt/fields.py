@@ -13,8 +13,9 @@ import loomgit._yaml as _yaml
 from loomgit.errors import PromptError
 from loomgit.prompt import prompty as _prompty
 from loomgit.prompt.parts import VARIABLE_TYPES, OutputSpec, Variable
+from loomgit.prompt.prompty_tools import openai_tools, prompty_tools
 from loomgit.prompt.tools import Tool
-from loomgit.prompt.toolspec import openai_tools, parse_tools, prompty_tools
+from loomgit.prompt.toolspec import parse_tools
 
 _EMPTY_DEFAULTS: dict[str, Any] = {"string": "", "array": [], "object": {}}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
