@@ -404,3 +404,30 @@ messages:
     fmt = p.call_params()["response_format"]
     assert fmt["type"] == "json_schema"
     assert fmt["json_schema"]["schema"]["properties"] == {"queue": {"type": "string"}}
+
+
+def test_the_commit_hook_reads_tool_files_from_the_index(tool_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    # a staged prompt naming a tool file that is written but not staged: blocked
+    tool_repo.write(
+        {
+            "prompts/refund.prompt": triage("  - $ref: prompts/tools/refund.json\n"),
+            "prompts/tools/refund.json": json.dumps({**LOOKUP, "name": "refund"}),
+        }
+    )
+    tool_repo.git("add", "prompts/refund.prompt")
+    r = cli(["hook", "check"], cwd=tool_repo.path)
+    assert r.exit_code == 1, r.out + r.err
+    # the index has no such file: as for an include, it is not found
+    expected = "prompts/refund.prompt:5: error: tool file 'prompts/tools/refund.json' not found"
+    assert r.out.startswith(expected), r.out
+    # staged, it passes; a staged bad schema in the file is caught
+    tool_repo.git("add", "prompts/tools/refund.json")
+    assert cli(["hook", "check"], cwd=tool_repo.path).exit_code == 0
+    bad = {**LOOKUP, "name": "refund", "parameters": {"type": "object", "required": "order_id"}}
+    tool_repo.write({"prompts/tools/refund.json": json.dumps(bad)})
+    tool_repo.git("add", "-A")
+    r = cli(["hook", "check", "prompts/refund.prompt"], cwd=tool_repo.path)
+    assert r.exit_code == 1, r.out
+    assert (
+        'tool "refund" (prompts/tools/refund.json): parameters are not valid JSON Schema' in r.out
+    )
