@@ -431,3 +431,32 @@ def test_the_commit_hook_reads_tool_files_from_the_index(tool_repo: GitRepo, cli
     assert (
         'tool "refund" (prompts/tools/refund.json): parameters are not valid JSON Schema' in r.out
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 5000 + "]" * 5000, "JSON nests deeper than 200 levels"),
+        (
+            '{"name": "t", "parameters": ' + '{"items": ' * 300 + "{}" + "}" * 300 + "}",
+            "nests deeper",
+        ),
+        ("null", "a tool must be a mapping"),
+        ("[]", "must hold a tool or a list of tools"),
+    ],
+    ids=["deep-list", "deep-schema", "null", "empty"],
+)
+def test_a_hostile_tool_file_is_one_line(tool_repo: GitRepo, cli, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    tool_repo.commit(
+        "hostile",
+        {
+            "prompts/x.prompt": triage("  - $ref: prompts/tools/x.json\n"),
+            "prompts/tools/x.json": text,
+        },
+    )
+    for args in (["check", "prompts/x.prompt"], ["render", "x"]):
+        r = cli(args, cwd=tool_repo.path)
+        assert r.exit_code == 1, r.out + r.err
+        assert message in r.out + r.err
+        assert "Traceback" not in r.out + r.err
+    assert cli(["list"], cwd=tool_repo.path).exit_code == 0  # history lists it anyway

@@ -156,11 +156,29 @@ def _read_file(name: str, text: str) -> Any:
     import json
 
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise PromptError(f"invalid JSON: {e.msg}", path=name, line=e.lineno, col=e.colno) from None
     except RecursionError:
-        raise _err("invalid JSON: nested too deeply", name, None) from None
+        data = _DEEP
+    if data is _DEEP or _too_deep(data, _yaml.LIMITS.max_depth):
+        raise _err(f"JSON nests deeper than {_yaml.LIMITS.max_depth} levels", name, None)
+    return data
+
+
+_DEEP = object()
+
+
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether ``data`` nests deeper than ``limit`` (as YAML documents may not)."""
+    todo = [(data, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return True
+            todo.extend((v, depth + 1) for v in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def load_ref(name: str, loader: Loader | None, path: str, line: int | None) -> str:
