@@ -11,6 +11,7 @@ from loomgit.config import Config, find_root, load_config
 from loomgit.prompt.discover import PromptFile, discover, list_files, read, resolve_id
 from loomgit.prompt.includes import worktree_loader
 from loomgit.prompt.model import IncludeLoader, Prompt
+from loomgit.prompt.toolspec import resolve_tools
 
 
 class Workspace:
@@ -40,8 +41,8 @@ class Workspace:
         return resolve_id(self.config, ident)
 
     def prompt(self, ident: str) -> Prompt:
-        """The working-tree prompt for an id or a path."""
-        return read(self.config, self.find(ident))
+        """The working-tree prompt for an id or a path (its ``$ref`` tools read)."""
+        return resolve_tools(read(self.config, self.find(ident)), self.loader)
 
     def render(
         self, ident: str, variables: dict[str, object] | None = None

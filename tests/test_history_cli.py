@@ -137,8 +137,10 @@ def test_diff_two_versions(story: GitRepo, cli) -> None:  # type: ignore[no-unty
         "output",
         "messages",
         "includes",
+        "tools",
         "rendered",
     }
+    assert d["tools"] is None  # neither side has tools
     assert d["from"]["version"] == "1.0.0" and d["to"]["version"] == "1.1.0"
     assert (d["change"], d["reasons"]) == ("minor", ['message "user" changed'])
     assert [m["status"] for m in d["messages"]] == ["same", "changed"]

@@ -387,6 +387,12 @@ STRUCTURAL = {
     "providers/config/params-list.yaml",
     "providers/config/unknown-key.yaml",
     "providers/config/zero-timeout.yaml",
+    "tools/prompts/tool_bad_name.prompt",
+    "tools/prompts/tool_not_object.prompt",
+    "tools/prompts/tool_ref_absolute.prompt",
+    "tools/prompts/tool_ref_extra_key.prompt",
+    "tools/prompts/tool_unknown_key.prompt",
+    "tools/prompts/tools_not_list.prompt",
 }
 
 

@@ -9,8 +9,11 @@ that ship no ``.git``::
     p = loomgit.load("support/summarize", stage="production")        # repo of the cwd
     p = loomgit.load("support/summarize", bundle="prompts.json")     # or LOOMGIT_BUNDLE
     messages = p.render(ticket="Printer on fire")
+    body = {"model": "gpt-4o-mini", "messages": messages, **p.request_params()}
 
-Loading is cached: a warm call costs a ``stat`` of the bundle (or of the stage branch's
+``request_params()`` is the prompt's ``params`` with its tools (``$ref`` files read from
+the stage or bundle, never the working tree) and its output schema as ``response_format``,
+in OpenAI's chat-completions vocabulary. Loading is cached: a warm call costs a ``stat`` of the bundle (or of the stage branch's
 ref files) and a few dictionary look-ups, so a new promotion or a redeployed bundle is
 picked up without a restart.
 """
@@ -31,8 +34,9 @@ from loomgit._git.refs import read_ref
 from loomgit.config import GlobSpec, find_root, load_config
 from loomgit.errors import LoomgitError, RefError
 from loomgit.prompt.discover import glob_for
-from loomgit.prompt.model import Prompt
+from loomgit.prompt.model import OutputSpec, Prompt, Tool
 from loomgit.prompt.parse import parse_prompt
+from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.state import canonical_id, check_stage, read_manifest
 from loomgit.workspace import Workspace
 
@@ -71,6 +75,21 @@ class LoadedPrompt:
     def text(self) -> str:
         return self.prompt.text
 
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        """The tools the prompt offers the model (``$ref`` files read)."""
+        return self.prompt.tools
+
+    @property
+    def output(self) -> OutputSpec | None:
+        """The output spec (``format`` and JSON ``schema``), if the prompt has one."""
+        return self.prompt.output
+
+    def request_params(self) -> dict[str, Any]:
+        """``params`` plus ``tools`` and ``response_format`` (OpenAI's chat-completions
+        vocabulary), ready to send with the rendered messages."""
+        return self.prompt.call_params()
+
     def render(
         self, variables: Mapping[str, Any] | None = None, /, **kwargs: Any
     ) -> list[dict[str, Any]]:
@@ -89,6 +108,12 @@ class LoadedPrompt:
             "source_commit": self.source_commit,
             "path": self.path,
             "origin": self.origin,
+            "tools": [t.to_dict() for t in self.tools],
+            "output": (
+                None
+                if self.output is None
+                else {"format": self.output.format, "schema": self.output.schema}
+            ),
         }
 
 
@@ -102,6 +127,7 @@ def loaded_prompt(
 ) -> LoadedPrompt:
     path = str(entry["path"])  # role/template: its glob entry's options for a plain file
     prompt = parse_prompt(text, path, prompt_id=ident, glob=GlobSpec.from_options(path, entry))
+    prompt = resolve_tools(prompt, includes.get)  # tool files travel with the includes
     return LoadedPrompt(
         ident,
         str(entry["version"]),

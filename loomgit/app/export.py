@@ -12,9 +12,12 @@ from typing import Any
 
 from loomgit._git import objects
 from loomgit.app.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA
-from loomgit.errors import RefError
+from loomgit.config import GlobSpec
+from loomgit.errors import LoomgitError, RefError
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.discover import glob_for
+from loomgit.prompt.parse import parse_prompt
+from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.state import StageError, canonical_id, read_stage, verify
 from loomgit.workspace import Workspace
 
@@ -55,6 +58,8 @@ def export_bundle(
     prompts: dict[str, Any] = {}
     for ident, e in sorted(entries.items()):
         spec = glob_for(ws.config, e.path)  # a plain file's role and template options
+        body = text(e, e.blob, e.path)
+        includes = {p: text(e, b, p) for p, b in sorted(e.includes.items())}
         prompts[ident] = {
             **(spec.options() if spec is not None else {}),
             "version": e.version,
@@ -63,8 +68,9 @@ def export_bundle(
             "path": e.path,
             "promoted_by": e.promoted_by,
             "promoted_at": e.promoted_at,
-            "text": text(e, e.blob, e.path),
-            "includes": {p: text(e, b, p) for p, b in sorted(e.includes.items())},
+            "text": body,
+            "includes": includes,
+            **request_parts(ident, e.path, body, includes, spec),
         }
     return {
         "format": BUNDLE_FORMAT,
@@ -76,6 +82,23 @@ def export_bundle(
         .isoformat(timespec="seconds")
         .replace("+00:00", "Z"),
         "prompts": prompts,
+    }
+
+
+def request_parts(
+    ident: str, path: str, body: str, includes: dict[str, str], spec: GlobSpec | None
+) -> dict[str, Any]:
+    """What a request carries besides the messages, for consumers that read the bundle's
+    JSON without loomgit: ``tools`` (OpenAI's function list, ``$ref`` files read) and
+    ``output`` (format and JSON schema). ``loomgit.load()`` reads them from the text."""
+    try:
+        prompt = resolve_tools(parse_prompt(body, path, prompt_id=ident, glob=spec), includes.get)
+    except LoomgitError as e:
+        raise StageError(f"{ident}: {e}") from None
+    out = prompt.output
+    return {
+        "tools": [t.to_openai() for t in prompt.tools],
+        "output": None if out is None else {"format": out.format, "schema": out.schema},
     }
 
 

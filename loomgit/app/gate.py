@@ -18,6 +18,7 @@ from loomgit.evals.suite import SuiteError, parse_suite
 from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import include_roots
 from loomgit.prompt.parse import decode, parse_prompt
+from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.source import Source
 from loomgit.stages.state import StageError, blob_loader
 from loomgit.workspace import Workspace
@@ -70,10 +71,11 @@ def run_suite(ws: Workspace, src: Source) -> EvalReport:
     text = objects.read_blob(ws.root, src.blob) or b""
     glob = glob_for(ws.config, src.path)
     prompt = parse_prompt(decode(text, src.path), src.path, prompt_id=src.id, glob=glob)
+    loader = blob_loader(ws.root, src.includes, include_roots(ws.config))
     target = Target(
-        prompt,
+        resolve_tools(prompt, loader),
         suite,
-        blob_loader(ws.root, src.includes, include_roots(ws.config)),
+        loader,
         src.version,
         src.commit,
     )

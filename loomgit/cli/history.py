@@ -258,7 +258,7 @@ def _print_semdiff(d: Any) -> None:
     _echo_changes("params", d.params)
     if d.output:
         echo(f"  output: {d.output['from']} -> {d.output['to']}")
-    for m in [*d.messages, *d.includes]:
+    for m in [*d.messages, *d.includes, *d.tool_entries]:
         if m["diff"]:
             echo()
             _print_diff_text(m["diff"])

@@ -7,6 +7,9 @@
   an output-schema field added, an included file changed);
 - **patch**: nothing that reaches the model changed (description, tags, comments,
   trailing whitespace, sample values).
+
+Tools (``tools:``, inline or from ``$ref`` files) follow a function signature's rules:
+:mod:`loomgit.history.tooldiff`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from loomgit._git.log import is_breaking
 from loomgit.history.facts import Facts, facts_from_prompt, strip_source
+from loomgit.history.tooldiff import tool_changes
 
 if TYPE_CHECKING:
     from loomgit.history.facts import TextLoader
@@ -223,9 +227,10 @@ def _messages(old: Facts, new: Facts, r: _Reasons) -> None:
                 r.add("minor", f"{label(i, new.messages[i][0])} changed")
             else:
                 r.add("patch", f"{label(i, new.messages[i][0])}: comments or whitespace only")
+    tool_files = {*old.tool_files, *new.tool_files}  # judged by the tools they hold
     for name in sorted(set(old.includes) | set(new.includes)):
         o, n = old.includes.get(name), new.includes.get(name)
-        if o is None or n is None or o == n:
+        if o is None or n is None or o == n or name in tool_files:
             continue  # adding or dropping an include shows as a message change
         if strip_source(o) != strip_source(n):
             r.add("minor", f'included "{name}" changed')
@@ -250,6 +255,9 @@ def classify_facts(old: Facts, new: Facts, *, breaking: bool = False) -> tuple[s
         _meta(old, new, r)
     if old.messages != new.messages or old.includes != new.includes:
         _messages(old, new, r)
+    if old.tools is not new.tools and [t.key() for t in old.tools] != [t.key() for t in new.tools]:
+        for kind, text in tool_changes(old.tools, new.tools):
+            r.add(kind, text)
     if not r.items and old.content_hash == new.content_hash:
         return "patch", ["whitespace only"]
     return r.result()

@@ -31,7 +31,7 @@ from loomgit.fsutil import atomic_write
 from loomgit.history.fold import Line, Lines, State
 from loomgit.prompt.names import jinja_version, learnt, shape_store
 
-FORMAT = 8  # bump whenever the fold or the bump rules change what a state holds
+FORMAT = 9  # bump whenever the fold or the bump rules change what a state holds
 KEEP = 8  # states kept per settings fingerprint
 SHAPES_MAX = 50_000  # template shapes kept (a store past this starts again)
 _KINDS = ("idx", "lines", "fold")

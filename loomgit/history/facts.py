@@ -32,6 +32,8 @@ from loomgit.prompt.parse import (
 from loomgit.prompt.parts import include_names, unblanked
 from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface
+from loomgit.prompt.tools import Tool
+from loomgit.prompt.toolspec import load_ref, ref_names, resolve
 
 TextLoader = Callable[[str], "str | None"]
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
@@ -46,6 +48,7 @@ _KNOWN_META = {
     "tags",
     "sample",
     "id",
+    "tools",
 }
 _MAX_INCLUDES = 64
 _CACHE_MAX = 50_000
@@ -71,6 +74,25 @@ class Facts:
     includes: dict[str, str] = field(default_factory=dict)  # path -> text, transitive
     missing_includes: tuple[str, ...] = ()
     meta_key: object = None  # the same object for the same frontmatter (a fast path)
+    tools: tuple[Tool, ...] = ()  # resolved: each ``$ref`` file read
+    tool_files: tuple[str, ...] = ()  # the ``$ref`` files, also in ``includes``
+
+
+def tool_facts(
+    tools: tuple[Tool, ...], load: TextLoader | None, path: str
+) -> tuple[tuple[Tool, ...], dict[str, str]]:
+    """(resolved tools, ``$ref`` file -> text) of a version; raises :class:`LoomgitError`
+    when a file cannot be read (the version does not parse, like a broken frontmatter).
+    Without ``load`` (text outside a repository) the ``$ref`` entries stay pending."""
+    names = ref_names(tools)
+    if not names or load is None:  # no repository to read them from: left pending
+        return tools, {}
+    resolved, texts = resolve(tools, load, path)
+    line = next((t.line for t in tools if t.ref), None)
+    for name in names:  # already resolved (a parsed prompt): read for the content hash
+        if name not in texts:
+            texts[name] = load_ref(name, load, path, line)
+    return resolved, texts
 
 
 def collect_includes(
@@ -235,6 +257,7 @@ class FactsBuilder:
             if m.fields.template != "jinja2":  # Mustache bodies are rewritten by the parser
                 return facts_from_prompt(parse_prompt(norm, path), load)
             msgs = self.messages(m, body, body_line, path, opts)
+            tools, tool_texts = tool_facts(m.fields.tools, load, path)
         except LoomgitError as e:
             includes, missing = collect_includes([text], load)
             return Facts(
@@ -256,6 +279,8 @@ class FactsBuilder:
             iface = {}
         else:
             iface = {n: Variable(n) for n in sorted(self.used(sources, includes, path))}
+        if tool_texts:
+            includes = {**includes, **tool_texts}
         return Facts(
             ok=True,
             content_hash=content_hash(text, includes),
@@ -272,6 +297,8 @@ class FactsBuilder:
             includes=includes,
             missing_includes=missing,
             meta_key=m,
+            tools=tools,
+            tool_files=tuple(tool_texts),
         )
 
 
@@ -280,6 +307,8 @@ def facts_from_prompt(prompt: Prompt, load: TextLoader | None = None) -> Facts:
     sources = [m.source for m in prompt.messages if not m.verbatim]
     includes, missing = collect_includes(sources, load)
     iface = interface(prompt, includes.get if load is not None else None)
+    tools, tool_texts = tool_facts(prompt.tools, load, prompt.path)
+    includes = {**includes, **tool_texts}
     out = prompt.output
     meta = prompt.meta or {}
     return Facts(
@@ -297,4 +326,6 @@ def facts_from_prompt(prompt: Prompt, load: TextLoader | None = None) -> Facts:
         messages=tuple((m.role, m.source) for m in prompt.messages),
         includes=includes,
         missing_includes=missing,
+        tools=tools,
+        tool_files=tuple(tool_texts),
     )

@@ -340,7 +340,7 @@ class Folder:
         text = self.texts[blob] if blob in self.texts else self.text(blob)
         if text is None:
             facts = self.facts_for(path, blob, {})
-        elif "{%" in text:
+        elif "{%" in text or "$ref" in text:  # includes, or tool files
             facts = self.builder.from_text(text, path, self._include_loader(c, inc_blobs))
             inc_blobs = {k: v for k, v in inc_blobs.items() if k in facts.includes}
         else:

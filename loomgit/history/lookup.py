@@ -17,6 +17,7 @@ from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import commit_loader, include_roots
 from loomgit.prompt.model import IncludeLoader, Prompt
 from loomgit.prompt.parse import decode, parse_prompt
+from loomgit.prompt.toolspec import resolve_tools
 
 if TYPE_CHECKING:
     from loomgit.workspace import Workspace
@@ -174,4 +175,4 @@ def load_version(
     prompt = parse_prompt(decode(data, v.path), v.path, prompt_id=v.id, glob=glob)
     known = {name: b for name, blob in inc.items() if (b := got.get(blob)) is not None}
     load = commit_loader(repo.root, v.commit, include_roots(repo.config), known)
-    return prompt, load
+    return resolve_tools(prompt, load), load

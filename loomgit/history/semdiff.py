@@ -1,5 +1,5 @@
 """Semantic diff of two prompt references: the bump and its reasons, variables, model,
-params, output, and a line diff of each message (and, on request, of rendered messages)."""
+params, output, tools, and a line diff of each message (and, on request, of rendered messages)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from loomgit.history.facts import FactsBuilder, collect_includes
 from loomgit.history.lookup import Resolved, load_version
 from loomgit.history.pending import working_version
 from loomgit.history.repo import Repo
+from loomgit.history.tooldiff import tools_diff
 from loomgit.history.versions import history
 from loomgit.prompt.discover import glob_for
 from loomgit.prompt.model import IncludeLoader, Prompt
@@ -64,6 +65,7 @@ class SemDiff:
     messages: list[dict[str, Any]] = field(default_factory=list)
     includes: list[dict[str, Any]] = field(default_factory=list)
     rendered: list[dict[str, Any]] | None = None
+    tools: dict[str, Any] | None = None  # added, removed, changed (tooldiff.tools_diff)
 
     @property
     def identical(self) -> bool:
@@ -74,6 +76,12 @@ class SemDiff:
             and not any(m["status"] != "same" for m in self.messages)
             and not self.reasons_changed
         )
+
+    @property
+    def tool_entries(self) -> list[dict[str, Any]]:
+        """Each added, removed and changed tool, with a diff of its definition."""
+        t = self.tools or {}
+        return [*t.get("added", []), *t.get("removed", []), *t.get("changed", [])]
 
     @property
     def reasons_changed(self) -> bool:
@@ -95,6 +103,7 @@ class SemDiff:
             "output": self.output,
             "messages": self.messages,
             "includes": self.includes,
+            "tools": self.tools,
             "rendered": self.rendered,
         }
 
@@ -192,6 +201,7 @@ def diff_prompts(
     if out_of(old) != out_of(new):
         d.output = {"from": out_of(old), "to": out_of(new)}
     d.includes = _includes(old, new, a_name, b_name)
+    d.tools = tools_diff(old.prompt.tools if old else (), new.prompt.tools if new else ())
     if render:
         d.rendered = _render_diff(old, new, variables, a_name, b_name, limits or {})
     return d

@@ -13,6 +13,9 @@ import loomgit._yaml as _yaml
 from loomgit.errors import PromptError
 from loomgit.prompt import prompty as _prompty
 from loomgit.prompt.parts import VARIABLE_TYPES, OutputSpec, Variable
+from loomgit.prompt.prompty_tools import openai_tools, prompty_tools
+from loomgit.prompt.tools import Tool
+from loomgit.prompt.toolspec import parse_tools
 
 _EMPTY_DEFAULTS: dict[str, Any] = {"string": "", "array": [], "object": {}}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -106,6 +109,7 @@ class Fields:
     description: str
     prompty: bool  # a Prompty ``model:`` mapping
     template: str = "jinja2"  # jinja2 | mustache (Prompty's ``template:``)
+    tools: tuple[Tool, ...] = ()  # ``$ref`` entries pending (prompt.toolspec)
 
 
 def variables_key(meta: Mapping[str, Any]) -> str | None:
@@ -166,6 +170,7 @@ def read_fields(
     if not isinstance(tags, list):
         raise PromptError("tags must be a list", path=path, line=at("tags"))
     desc = meta.get("description") or meta.get("name") or ""
+    tools = parse_tools(meta.get("tools"), path, at("tools")) if "tools" in meta else ()
     return Fields(
         model=model,
         params=params,
@@ -175,6 +180,7 @@ def read_fields(
         tags=tuple(str(t) for t in tags),
         description=str(desc),
         prompty=prompty,
+        tools=tools,
     )
 
 
@@ -226,6 +232,11 @@ def read_prompty(meta: Mapping[str, Any], path: str, lines: Mapping[str, int]) -
     if not isinstance(tags, list):
         raise PromptError("tags must be a list", path=path, line=at("tags") or at("metadata"))
     desc = meta.get("description") or meta.get("name") or meta.get("displayName") or ""
+    tools: tuple[Tool, ...] = ()
+    if "tools" in meta:
+        tools = prompty_tools(meta["tools"], path, at("tools"))
+    elif isinstance(meta.get("model"), dict) and isinstance(meta["model"].get("parameters"), dict):
+        tools = openai_tools(meta["model"]["parameters"].get("tools"), path, at("model"))
     return Fields(
         model=model,
         params=params,
@@ -236,6 +247,7 @@ def read_prompty(meta: Mapping[str, Any], path: str, lines: Mapping[str, int]) -
         description=str(desc),
         prompty=True,
         template=_prompty.template_format(meta.get("template"), path, at("template")),
+        tools=tools,
     )
 
 

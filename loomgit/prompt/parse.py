@@ -293,6 +293,7 @@ def parse_prompt(
         meta_lines=lines,
         kind=kind,
         body_line=body_line,
+        tools=f.tools,
     )
 
 

@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit.errors import PromptError
 from loomgit.prompt.parts import OutputSpec
 
 
 @dataclass(frozen=True)
 class Tool:
-    """One function the model may call. ``ref`` is the tracked file it came from, if any."""
+    """One function the model may call. ``ref`` is the tracked file it came from, if any;
+    a ``$ref`` entry not read yet is *pending* (no name: see
+    :func:`loomgit.prompt.toolspec.resolve_tools`)."""
 
     name: str
     description: str = ""
@@ -26,16 +29,31 @@ class Tool:
     ref: str | None = None
     line: int | None = None
 
+    @property
+    def pending(self) -> bool:
+        return not self.name and self.ref is not None
+
+    def key(self) -> tuple[str, str, Any]:
+        """What a request carries of the tool (not where it was written)."""
+        return (self.name, self.description, self.parameters)
+
     def to_openai(self) -> dict[str, Any]:
+        if self.pending:
+            raise PromptError(
+                f"tool file {self.ref!r} was not read (internal: resolve tools first)"
+            )
         fn: dict[str, Any] = {"name": self.name, "parameters": self.parameters}
         if self.description:
             fn["description"] = self.description
         return {"type": "function", "function": fn}
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "parameters": self.parameters}
+        if self.pending:
+            return {"$ref": self.ref}
+        d: dict[str, Any] = {"name": self.name}
         if self.description:
             d["description"] = self.description
+        d["parameters"] = self.parameters
         if self.ref:
             d["ref"] = self.ref
         return d

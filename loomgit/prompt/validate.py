@@ -22,6 +22,7 @@ from loomgit.prompt.render import (
     value_problem,
 )
 from loomgit.prompt.schema import schema_error
+from loomgit.prompt.toolspec import tool_problems
 
 KNOWN_KEYS = {
     "id",
@@ -39,6 +40,7 @@ KNOWN_KEYS = {
     "metadata",
     "outputs",
     "template",
+    "tools",
 }
 
 
@@ -134,6 +136,7 @@ def validate_prompt(
         p = schema_problem(prompt.output.schema)
         if p:
             out.append(error(path, lines.get("output"), p))
+    out += [error(p, ln, msg) for p, ln, msg in tool_problems(prompt, loader, schema_error)]
     if (
         prompt.model
         and "/" not in prompt.model

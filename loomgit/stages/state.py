@@ -12,6 +12,7 @@ from loomgit.errors import LoomgitError, RefError
 from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import FILE_MODES, Roots, guarded, include_roots
 from loomgit.prompt.parse import decode, parse_prompt
+from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.audit import (
     Promotion,
     StageCommit,
@@ -263,9 +264,10 @@ def resolve_stage(ws: Workspace, ident: str, stage: str) -> Resolved:
         raise RefError(f"{ident}@{stage}: blob {entry.blob[:12]} is missing from the repository")
     glob = glob_for(ws.config, entry.path)
     prompt = parse_prompt(decode(data, entry.path), entry.path, prompt_id=ident, glob=glob)
+    loader = blob_loader(ws.root, entry.includes, include_roots(ws.config))
     return Resolved(
-        prompt,
-        blob_loader(ws.root, entry.includes, include_roots(ws.config)),
+        resolve_tools(prompt, loader),
+        loader,
         entry.version,
         entry.source_commit,
     )
