@@ -19,6 +19,7 @@ from loomgit.history.state import Line, Lines, Rec, State
 from loomgit.prompt.discover import glob_for, is_suite, match
 from loomgit.prompt.frontmatter import frontmatter_id
 from loomgit.prompt.includes import include_roots, name_allowed
+from loomgit.prompt.media import has_media
 
 
 def decode_blob(data: bytes | None) -> str | None:
@@ -116,9 +117,15 @@ class Folder:
                 error="not a UTF-8 text file (binary, or over 1 MB)",
                 content_hash=hashlib.sha256(raw).hexdigest(),
             )
-        return self.builder.from_text(
-            text, path, lambda n: self.text(inc_blobs[n]) if n in inc_blobs else None
-        )
+
+        def load(n: str) -> str | None:
+            return self.text(inc_blobs[n]) if n in inc_blobs else None
+
+        def data(n: str) -> bytes | None:  # a content part's bytes (prompt.media)
+            return self._read([inc_blobs[n]]).get(inc_blobs[n]) if n in inc_blobs else None
+
+        setattr(load, "data", data)  # noqa: B010
+        return self.builder.from_text(text, path, load)
 
     def rec_facts(self, rec: Rec) -> Facts:
         return self.facts_for(rec.path, rec.blob, rec.inc or {})
@@ -289,6 +296,12 @@ class Folder:
             inc_blobs[name] = blob
             return self.text(blob)
 
+        def data(name: str) -> bytes | None:  # a content part's bytes (prompt.media)
+            if load(name) is None and name not in inc_blobs:
+                return None
+            return self._read([inc_blobs[name]]).get(inc_blobs[name])
+
+        setattr(load, "data", data)  # noqa: B010
         return load
 
     def _version(self, line: Line, c: Commit, extra: list[str]) -> Rec | None:
@@ -300,7 +313,7 @@ class Folder:
         text = self.texts[blob] if blob in self.texts else self.text(blob)
         if text is None:
             facts = self.facts_for(path, blob, {})
-        elif "{%" in text:
+        elif "{%" in text or has_media(text):
             facts = self.builder.from_text(text, path, self._include_loader(c, inc_blobs))
             inc_blobs = {k: v for k, v in inc_blobs.items() if k in facts.includes}
         else:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
-from loomgit.errors import RenderError
+from loomgit.errors import LoomgitError, RenderError
 
 MAX_IMAGE_BYTES = 5_000_000
 MAX_DOCUMENT_BYTES = 10_000_000
@@ -47,6 +48,42 @@ def media_refs(source: str) -> list[tuple[str, str, int]]:
     if "image(" not in source and "document(" not in source:
         return []
     return [(m.group(1), m.group(3), m.start()) for m in MEDIA_REF.finditer(source)]
+
+
+def has_media(text: str) -> bool:
+    """Whether ``text`` may name a content part (a cheap test before :func:`media_refs`)."""
+    return "image(" in text or "document(" in text
+
+
+def is_file_ref(ref: str) -> bool:
+    """A reference to a repository file (not an https:// or data: URL)."""
+    return not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", ref)
+
+
+def digest(data: bytes) -> str:
+    """What a content part adds to its prompt's content hash (and shows in ``diff``)."""
+    return f"{sniff(data) or 'unknown type'}, {len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()}\n"
+
+
+def with_media(
+    found: dict[str, str], missing: tuple[str, ...], sources: Iterable[str], load: Any | None
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``found`` includes (path -> text) with each repository file the templates (and
+    the files they include) name as a content part, as its :func:`digest`."""
+    out, gone = dict(found), list(missing)
+    for text in [*sources, *found.values()]:
+        for _kind, ref, _at in media_refs(text):
+            if ref in out or ref in gone or not is_file_ref(ref):
+                continue
+            try:
+                data = read_file(load, ref) if load is not None else None
+            except LoomgitError:
+                data = None  # refused: rendering (and check) name the refusal
+            if data is None:
+                gone.append(ref)
+            else:
+                out[ref] = digest(data)
+    return out, tuple(gone)
 
 
 def sniff(data: bytes) -> str | None:
@@ -298,6 +335,10 @@ __all__ = [
     "PartSink",
     "as_part",
     "describe",
+    "digest",
+    "has_media",
+    "is_file_ref",
+    "with_media",
     "functions",
     "load_media",
     "media_refs",
