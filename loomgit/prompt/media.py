@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
-from loomgit.errors import LoomgitError, RenderError
+from loomgit.errors import IncludeRefused, LoomgitError, RenderError
 
 MAX_IMAGE_BYTES = 5_000_000
 MAX_DOCUMENT_BYTES = 10_000_000
@@ -195,7 +195,10 @@ def load_media(kind: str, ref: Any, loader: Any | None) -> Media:
         raise RenderError(f"{what}: only https:// and data: URLs are taken, or repository paths")
     if loader is None:
         raise RenderError(f"{what}: no repository to read it from (render it in a repository)")
-    data = read_file(loader, ref)  # the include rule applies (IncludeRefused)
+    try:
+        data = read_file(loader, ref)  # the include rule applies
+    except IncludeRefused as e:
+        raise IncludeRefused(e.message.replace("include", kind, 1)) from None
     if data is None:
         raise RenderError(
             f"{'media' if kind == 'media' else kind} file {ref!r} not found in the repository"

@@ -149,7 +149,11 @@ def render_prompt(
                 col=err[1],
             )
     values = resolve_variables(prompt, variables, loader)
-    if prompt.variables is not None and any(v.type == "media" for v in prompt.variables.values()):
+    if prompt.variables is not None and any(
+        v.type in ("media", "messages") for v in prompt.variables.values()
+    ):
+        for line, name in inline_turns(prompt, loader):
+            raise RenderError(inline_problem(name), path=prompt.path, line=line)
         values = _with_media(prompt, values, loader)
     out: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
@@ -205,6 +209,26 @@ def _with_media(
     return out
 
 
+def inline_turns(prompt: Renderable, loader: IncludeLoader | None = None) -> list[tuple[int, str]]:
+    """(line, name) of each ``messages`` variable a message uses in its text rather than
+    as a placeholder line of its own."""
+    turns = {n for n, v in (prompt.variables or {}).items() if v.type == "messages"}
+    out = []
+    for m in prompt.messages if turns else ():
+        if m.placeholder is None and not m.verbatim and "{" in m.source:
+            for name in sorted(turns & used_names([m.source], loader or _no_include)):
+                at = next((i for i, ln in enumerate(m.source.split("\n")) if name in ln), 0)
+                out.append((m.line + at, name))
+    return out
+
+
+def inline_problem(name: str) -> str:
+    return (
+        f"variable {name!r} holds messages: put {{{{ {name} }}}} on a line of its own "
+        "between messages, where its turns go"
+    )
+
+
 def _templated(m: MessageTemplate) -> bool:
     """Whether a message needs Jinja: not verbatim, and with a ``{`` (every Jinja
     delimiter starts with one) or a carriage return (which Jinja normalises)."""
@@ -250,6 +274,8 @@ def syntax_problems(
 
 __all__ = [
     "MAX_CHARS",
+    "inline_problem",
+    "inline_turns",
     "TIMEOUT_S",
     "IncludeLoader",
     "interface",

@@ -22,6 +22,7 @@ from loomgit.prompt.render import (
     value_problem,
 )
 from loomgit.prompt.schema import schema_error
+from loomgit.prompt.turncheck import part_findings
 
 KNOWN_KEYS = {
     "id",
@@ -95,6 +96,7 @@ def validate_prompt(
         if refused:
             return out
 
+    out += part_findings(prompt, loader)
     used = used_variables(prompt, loader)
     if prompt.kind == "ghmodels":
         out += [error(path, ln, msg) for ln, msg in test_data_problems(prompt.text, path, used)]
