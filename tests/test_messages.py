@@ -217,3 +217,22 @@ def test_library_render_expands_turns(triage: GitRepo) -> None:
     prompt = ws.prompt("triage")
     assert [m.role for m in prompt.messages] == ["system", "placeholder", "user"]
     assert prompt.to_dict()["messages"][1] == {"role": "placeholder", "template": "{{ history }}"}
+
+
+def test_a_models_answer_is_a_valid_next_turn(triage: GitRepo) -> None:
+    """Completion.as_message() (text, tool calls) can be fed back as a turn."""
+    import loomgit
+    from loomgit.providers.base import Completion, ToolCall
+
+    answer = Completion(
+        text="",
+        model="echo",
+        tool_calls=(ToolCall("call_9", "lookup_order", {"order": "B-2"}, '{"order": "B-2"}'),),
+    )
+    turns = [
+        {"role": "user", "content": "and B-2?"},
+        answer.as_message(),
+        {"role": "tool", "tool_call_id": "call_9", "content": "lost"},
+    ]
+    got = loomgit.Workspace(triage.path).render("triage", {"question": "q", "history": turns})
+    assert got[1:4] == turns

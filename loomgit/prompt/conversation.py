@@ -10,8 +10,6 @@ rendered, so it cannot reach variables or open a message of another role.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -225,6 +223,9 @@ def part_problem(part: Any) -> str | None:
 
 
 def _url_problem(url: str, types: tuple[str, ...], limit: int) -> str | None:
+    import base64  # start-up: only a turn with a data: URL needs it
+    import binascii
+
     if url.startswith("https://"):
         if types is DOCUMENT_TYPES:
             return "documents are data: URLs, not links"

@@ -13,11 +13,8 @@ forge a marker, so only the template makes parts.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
-import secrets
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
@@ -139,6 +136,8 @@ class Media:
 
     def part(self) -> dict[str, Any]:
         """The message part, in the request vocabulary (OpenAI chat completions)."""
+        import base64  # start-up: the commit hook loads this module and never encodes
+
         if self._data is None:
             return {"type": "image_url", "image_url": {"url": self._url}}
         url = f"data:{self.mime};base64,{base64.b64encode(self._data).decode('ascii')}"
@@ -216,6 +215,9 @@ def _kind_of(kind: str, data: bytes) -> str:
 
 
 def _data_url(kind: str, ref: str, what: str) -> Media:
+    import base64
+    import binascii
+
     m = DATA_URL.match(ref)
     if m is None:
         raise RenderError("data: URL: it must be data:TYPE;base64,DATA")
@@ -238,13 +240,19 @@ _SINK: ContextVar[PartSink | None] = ContextVar("loomgit_parts", default=None)
 class PartSink:
     """The parts of one render: ``{{ part }}`` writes a marker only this render knows."""
 
+    __slots__ = ("nonce", "items", "bytes", "_cut")
+
     def __init__(self) -> None:
-        self.nonce = secrets.token_hex(8)
+        self.nonce = ""  # drawn at the first part: a render without parts pays nothing
         self.items: list[Media] = []
         self.bytes = 0
         self._cut: re.Pattern[str] | None = None
 
     def marker(self, media: Media) -> str:
+        if not self.nonce:
+            import secrets  # start-up: only a render with a part needs it
+
+            self.nonce = secrets.token_hex(8)
         self.bytes += media.size
         if self.bytes > MAX_RENDER_MEDIA_BYTES:
             raise RenderError(
