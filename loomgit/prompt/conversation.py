@@ -22,6 +22,7 @@ from loomgit.prompt.media import (
     MAX_DOCUMENT_BYTES,
     MAX_IMAGE_BYTES,
     MAX_URL_CHARS,
+    describe,
     sniff,
 )
 from loomgit.prompt.parts import MessageTemplate
@@ -260,6 +261,30 @@ def expand(value: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
     return out
 
 
+PART_TOKENS = 1_000  # what an image or document part is counted as in token estimates
+
+
+def content_text(content: Any) -> str:
+    """A message's content as text for people and estimates: its text, or the text of
+    its parts with a line saying what each image or document is."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "\n".join(
+        str(p.get("text", "")) if p.get("type") == "text" else describe(p)
+        for p in content
+        if isinstance(p, dict)
+    )
+
+
+def media_parts(content: Any) -> int:
+    """How many image and document parts a message's content has."""
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for p in content if isinstance(p, dict) and p.get("type") != "text")
+
+
 def text_chars(content: Any) -> int:
     """Characters of text in a message's content (str, or the text of its parts)."""
     if isinstance(content, str):
@@ -271,6 +296,9 @@ def text_chars(content: Any) -> int:
 
 __all__ = [
     "MAX_TURNS",
+    "PART_TOKENS",
+    "content_text",
+    "media_parts",
     "TURN_ROLES",
     "content_problem",
     "expand",

@@ -13,6 +13,16 @@ from loomgit.prompt.parts import IncludeLoader
 from loomgit.prompt.render import inline_problem, inline_turns
 
 
+def hiding_names(prompt: Prompt) -> set[str]:
+    """Declared variables named ``image`` or ``document`` that a template mentions: the
+    parser counts those names as the functions, the render reads the variable."""
+    return {
+        n
+        for n in ("image", "document")
+        if n in (prompt.variables or {}) and any(n in m.source for m in prompt.messages)
+    }
+
+
 def part_findings(prompt: Prompt, loader: IncludeLoader | None) -> list[Finding]:
     out: list[Finding] = []
     for name in ("image", "document"):

@@ -22,7 +22,7 @@ from loomgit.prompt.render import (
     value_problem,
 )
 from loomgit.prompt.schema import schema_error
-from loomgit.prompt.turncheck import part_findings
+from loomgit.prompt.turncheck import hiding_names, part_findings
 
 KNOWN_KEYS = {
     "id",
@@ -98,6 +98,7 @@ def validate_prompt(
 
     out += part_findings(prompt, loader)
     used = used_variables(prompt, loader)
+    used |= hiding_names(prompt)  # a variable named image or document (check warns)
     if prompt.kind == "ghmodels":
         out += [error(path, ln, msg) for ln, msg in test_data_problems(prompt.text, path, used)]
     if prompt.variables is not None:
