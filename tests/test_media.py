@@ -209,3 +209,20 @@ def test_library_render_needs_the_repository_for_files(shots: GitRepo) -> None:
     assert [p["type"] for p in got[1]["content"]] == ["text", "image_url", "text", "file"]
     with pytest.raises(RenderError, match="no repository to read it from"):
         ws.prompt("shot").render({"question": "q"})  # no loader: no files
+
+
+def test_a_stage_and_its_bundle_render_the_parts(shots: GitRepo, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import loomgit
+
+    assert cli(["promote", "shot", "1.0.0", "--to", "staging"], cwd=shots.path).exit_code == 0
+    bundle = tmp_path / "bundle.json"
+    r = cli(["export", "--stage", "staging", "-o", str(bundle)], cwd=shots.path)
+    assert r.exit_code == 0, r.err
+    shots.commit("later", {"prompts/img/shot.png": JPEG})  # the stage keeps its own bytes
+    want = messages(cli, shots)[1]["content"]
+    want[1] = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64(PNG)}"}}
+    for got in (
+        loomgit.load("shot", stage="staging", repo=shots.path),
+        loomgit.load("shot", stage="staging", bundle=bundle),
+    ):
+        assert got.render({"question": "What is broken?"})[1]["content"] == want

@@ -15,6 +15,7 @@ from loomgit.app.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA
 from loomgit.errors import RefError
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.discover import glob_for
+from loomgit.prompt.media import file_text
 from loomgit.stages.state import StageError, canonical_id, read_stage, verify
 from loomgit.workspace import Workspace
 
@@ -52,6 +53,10 @@ def export_bundle(
             )
         return data.decode("utf-8", "replace")
 
+    def media_text(e: Any, blob: str, path: str) -> str:  # images and documents as data: URLs
+        text(e, blob, path)
+        return file_text(blobs.get(blob) or b"")
+
     prompts: dict[str, Any] = {}
     for ident, e in sorted(entries.items()):
         spec = glob_for(ws.config, e.path)  # a plain file's role and template options
@@ -64,7 +69,7 @@ def export_bundle(
             "promoted_by": e.promoted_by,
             "promoted_at": e.promoted_at,
             "text": text(e, e.blob, e.path),
-            "includes": {p: text(e, b, p) for p, b in sorted(e.includes.items())},
+            "includes": {p: media_text(e, b, p) for p, b in sorted(e.includes.items())},
         }
     return {
         "format": BUNDLE_FORMAT,

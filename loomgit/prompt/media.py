@@ -161,13 +161,32 @@ BlobLoader = Callable[[str], "str | None"]
 
 def read_file(loader: Any, name: str) -> bytes | None:
     """The bytes of a repository file through the include loader (its ``data``
-    accessor when it has one; a loader of texts gives the text's UTF-8 bytes)."""
+    accessor when it has one). A loader of texts (a stage or bundle read by
+    ``loomgit.load()``) holds a media file as :func:`file_text` made it."""
     data_of = getattr(loader, "data", None)
     if callable(data_of):
         got = data_of(name)
         return got if isinstance(got, bytes) or got is None else None
     text = loader(name)
-    return None if text is None else str(text).encode("utf-8")
+    if text is None:
+        return None
+    m = DATA_URL.match(text) if text.startswith("data:") else None
+    if m is not None:
+        import base64
+
+        return base64.b64decode(m.group(2))
+    return str(text).encode("utf-8")
+
+
+def file_text(data: bytes) -> str:
+    """A file a prompt reads, as the text a stage or bundle keeps of it: its text, or
+    an image or document as its data: URL (so ``loomgit.load()`` renders its parts)."""
+    mime = sniff(data)
+    if mime is None:
+        return data.decode("utf-8", "replace")
+    import base64
+
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def load_media(kind: str, ref: Any, loader: Any | None) -> Media:
@@ -347,6 +366,7 @@ __all__ = [
     "as_part",
     "describe",
     "digest",
+    "file_text",
     "has_media",
     "is_file_ref",
     "with_media",
