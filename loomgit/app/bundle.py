@@ -34,6 +34,7 @@ from loomgit._git.refs import read_ref
 from loomgit.config import GlobSpec, find_root, load_config
 from loomgit.errors import LoomgitError, RefError
 from loomgit.prompt.discover import glob_for
+from loomgit.prompt.media import file_text
 from loomgit.prompt.model import OutputSpec, Prompt, Tool
 from loomgit.prompt.parse import parse_prompt
 from loomgit.prompt.toolspec import resolve_tools
@@ -286,9 +287,7 @@ class _RepoStage:
             raise RefError(f"{ident!r} is not on stage {self.stage!r} (it holds {held})")
         blobs = objects.read_many(self.root, list(e.files().values()))
         text = (blobs.get(e.blob) or b"").decode("utf-8", "replace")
-        includes = {
-            p: (blobs.get(b) or b"").decode("utf-8", "replace") for p, b in e.includes.items()
-        }
+        includes = {p: file_text(blobs.get(b) or b"") for p, b in e.includes.items()}
         spec = glob_for(self.config, e.path)
         got = loaded_prompt(
             ident,

@@ -16,6 +16,7 @@ from loomgit.config import GlobSpec
 from loomgit.errors import LoomgitError, RefError
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.discover import glob_for
+from loomgit.prompt.media import file_text
 from loomgit.prompt.parse import parse_prompt
 from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.state import StageError, canonical_id, read_stage, verify
@@ -55,11 +56,15 @@ def export_bundle(
             )
         return data.decode("utf-8", "replace")
 
+    def media_text(e: Any, blob: str, path: str) -> str:  # images and documents as data: URLs
+        text(e, blob, path)
+        return file_text(blobs.get(blob) or b"")
+
     prompts: dict[str, Any] = {}
     for ident, e in sorted(entries.items()):
         spec = glob_for(ws.config, e.path)  # a plain file's role and template options
         body = text(e, e.blob, e.path)
-        includes = {p: text(e, b, p) for p, b in sorted(e.includes.items())}
+        includes = {p: media_text(e, b, p) for p, b in sorted(e.includes.items())}
         prompts[ident] = {
             **(spec.options() if spec is not None else {}),
             "version": e.version,

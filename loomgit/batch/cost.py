@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loomgit.prompt.conversation import PART_TOKENS, content_text, media_parts
 from loomgit.providers.pricing import Price
 
 DEFAULT_OUTPUT_TOKENS = 256
@@ -32,10 +33,15 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(ascii_chars / 4 + other / 1.5)
 
 
-def message_tokens(messages: Sequence[Mapping[str, str]]) -> int:
+def message_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
     """Approximate input tokens of a chat request."""
     return (
-        sum(estimate_tokens(m.get("content", "")) + MESSAGE_OVERHEAD for m in messages)
+        sum(
+            estimate_tokens(content_text(m.get("content")))
+            + media_parts(m.get("content")) * PART_TOKENS
+            + MESSAGE_OVERHEAD
+            for m in messages
+        )
         + REPLY_OVERHEAD
     )
 

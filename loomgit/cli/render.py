@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from loomgit.cli.output import echo, echo_content, print_json, style
+from loomgit.cli.transcript import show_messages
 from loomgit.cli.variables import collect_vars
 from loomgit.errors import ProviderError, UsageError
 from loomgit.refs import resolve
@@ -113,11 +114,7 @@ def render(
         check_tool_calls(completion)
         echo(style(summary(completion, ws.config), dim=True), err=True)
         return 0
-    for i, m in enumerate(messages):
-        if i:
-            echo()
-        echo(style(f"{m['role']}:", bold=True))
-        echo_content(m["content"])
+    show_messages(messages)
     return 0
 
 

@@ -25,9 +25,9 @@ def coerce(vtype: str, name: str, raw: str) -> Any:
             if low in ("false", "no", "0", "off"):
                 return False
             raise ValueError(raw)
-        if vtype in ("array", "object"):
+        if vtype in ("array", "object", "messages"):
             value = json.loads(raw)
-            if not isinstance(value, list if vtype == "array" else dict):
+            if not isinstance(value, dict if vtype == "object" else list):
                 raise ValueError(raw)
             return value
     except ValueError:

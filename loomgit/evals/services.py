@@ -22,6 +22,7 @@ from loomgit.evals.assertions import AssertionError_, Observation, parse_json
 from loomgit.evals.assertions.python import PYTHON_REFUSED, python_allowed, uses_python
 from loomgit.evals.suite_model import Suite
 from loomgit.history.repo import main_ref
+from loomgit.prompt.conversation import content_text
 from loomgit.prompt.parse import read_prompt
 from loomgit.refs import resolve
 from loomgit.workspace import Workspace
@@ -188,7 +189,7 @@ class EvalServices:
         assert self.caller is not None
         jp, loader = self.judge_prompt(prompt)
         asked = "\n\n".join(
-            m.get("content", "") for m in obs.messages if m.get("role") != "assistant"
+            content_text(m.get("content")) for m in obs.messages if m.get("role") != "assistant"
         )
         values: dict[str, Any] = {"criteria": criteria, "output": obs.text}
         declared = jp.variables

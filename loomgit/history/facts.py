@@ -17,9 +17,11 @@ from typing import Any
 
 from loomgit.config import GlobSpec
 from loomgit.errors import IncludeRefused, LoomgitError
+from loomgit.prompt.conversation import placeholder_names
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels
+from loomgit.prompt.media import has_media, with_media
 from loomgit.prompt.model import Prompt, Variable, content_hash
 from loomgit.prompt.names import used_names
 from loomgit.prompt.parse import (
@@ -98,7 +100,16 @@ def tool_facts(
 def collect_includes(
     sources: list[str], load: TextLoader | None
 ) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Transitive includes: (path -> text, names that could not be loaded)."""
+    """Transitive includes: (path -> text, names that could not be loaded); content
+    parts a template names (``image("...")``) count, as the digest of their bytes."""
+    if any(has_media(s) for s in sources):
+        return with_media(*_includes(sources, load), sources, load)
+    return _includes(sources, load)
+
+
+def _includes(
+    sources: list[str], load: TextLoader | None
+) -> tuple[dict[str, str], tuple[str, ...]]:
     if not any("{%" in s for s in sources):
         return {}, ()
     found: dict[str, str] = {}
@@ -146,6 +157,7 @@ class _Meta:
     fields: Fields
     other: dict[str, Any]
     meta: dict[str, Any]
+    turns: frozenset[str] = frozenset()  # the messages variables (placeholders)
 
 
 def _bounded(cache: dict[Any, Any], key: Any, value: Any, size: int = _CACHE_MAX) -> None:
@@ -194,7 +206,7 @@ class FactsBuilder:
                     variables=None if prompty else self._variables(meta, var_block, path),
                 )
                 other = {str(k): v for k, v in meta.items() if k not in _KNOWN_META}
-                got = _Meta(fields, other, meta)
+                got = _Meta(fields, other, meta, placeholder_names(meta))
             except LoomgitError as e:
                 got = e
             _bounded(self._meta, key, got)
@@ -228,6 +240,9 @@ class FactsBuilder:
         key: Any = (body, True) if prompty else body
         if opts != ("user", False):
             key = f"{opts}\0{body}"
+        turns = meta.turns
+        if turns:
+            key = (key, turns)
         got = self._msgs.get(key)
         if got is None:
             if not opts[1]:
@@ -235,7 +250,7 @@ class FactsBuilder:
             if prompty:  # Prompty's own role-line rules
                 got = tuple((m.role, m.source) for m in prompty_body(body, body_line, path))
             else:
-                got = message_sources(body, body_line, path, *opts)
+                got = message_sources(body, body_line, path, *opts, turns)
             _bounded(self._msgs, key, got, 20_000)
         elif "input" in meta.meta:
             check_body(meta.meta, body, body_line, path, {})
@@ -270,7 +285,9 @@ class FactsBuilder:
         sources = [src for _, src in msgs]
         verbatim = opts[1]  # text, not templates: no includes, no variables
         includes, missing = (
-            collect_includes(sources, load) if "{%" in body and not verbatim else ({}, ())
+            collect_includes(sources, load)
+            if ("{%" in body or has_media(body)) and not verbatim
+            else ({}, ())
         )
         f = m.fields
         if f.variables is not None:

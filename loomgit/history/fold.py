@@ -20,6 +20,7 @@ from loomgit.history.state import Line, Lines, Rec, State
 from loomgit.prompt.discover import glob_for, is_suite, match
 from loomgit.prompt.frontmatter import frontmatter_id
 from loomgit.prompt.includes import include_roots, name_allowed
+from loomgit.prompt.media import has_media
 
 
 class Folder:
@@ -114,9 +115,15 @@ class Folder:
                 error="not a UTF-8 text file (binary, or over 1 MB)",
                 content_hash=hashlib.sha256(raw).hexdigest(),
             )
-        return self.builder.from_text(
-            text, path, lambda n: self.text(inc_blobs[n]) if n in inc_blobs else None
-        )
+
+        def load(n: str) -> str | None:
+            return self.text(inc_blobs[n]) if n in inc_blobs else None
+
+        def data(n: str) -> bytes | None:  # a content part's bytes (prompt.media)
+            return self._read([inc_blobs[n]]).get(inc_blobs[n]) if n in inc_blobs else None
+
+        setattr(load, "data", data)  # noqa: B010
+        return self.builder.from_text(text, path, load)
 
     def rec_facts(self, rec: Rec) -> Facts:
         return self.facts_for(rec.path, rec.blob, rec.inc or {})
@@ -305,6 +312,12 @@ class Folder:
             inc_blobs[name] = blob
             return self.text(blob)
 
+        def data(name: str) -> bytes | None:  # a content part's bytes (prompt.media)
+            if load(name) is None and name not in inc_blobs:
+                return None
+            return self._read([inc_blobs[name]]).get(inc_blobs[name])
+
+        setattr(load, "data", data)  # noqa: B010
         return load
 
     def _rename(self, line: Line, new_id: str) -> None:
@@ -340,7 +353,7 @@ class Folder:
         text = self.texts[blob] if blob in self.texts else self.text(blob)
         if text is None:
             facts = self.facts_for(path, blob, {})
-        elif "{%" in text or "$ref" in text:  # includes, or tool files
+        elif "{%" in text or "$ref" in text or has_media(text):  # includes, tool files, parts
             facts = self.builder.from_text(text, path, self._include_loader(c, inc_blobs))
             inc_blobs = {k: v for k, v in inc_blobs.items() if k in facts.includes}
         else:

@@ -16,6 +16,7 @@ from loomgit.history.pending import working_version
 from loomgit.history.repo import Repo
 from loomgit.history.tooldiff import tools_diff
 from loomgit.history.versions import history
+from loomgit.prompt.conversation import content_text
 from loomgit.prompt.discover import glob_for
 from loomgit.prompt.model import IncludeLoader, Prompt
 from loomgit.prompt.render import interface
@@ -248,7 +249,7 @@ def _render_diff(
             msgs = s.prompt.render(values, loader=s.loader, **limits)
         except RenderError as e:
             return [], str(e)
-        return [(m["role"], m["content"]) for m in msgs], None
+        return [(m["role"], content_text(m.get("content"))) for m in msgs], None
 
     (om, oerr), (nm, nerr) = render(old), render(new)
     out = _messages(om, nm, a, b)

@@ -104,6 +104,15 @@ def guarded(lookup: Lookup, roots: Roots, *, cache: bool = True) -> IncludeLoade
         texts[name] = text
         return text
 
+    def data(name: str) -> bytes | None:  # the bytes of a content part (prompt.media)
+        if not name_allowed(name, roots):
+            raise refused(name, roots)
+        got = lookup(name)
+        if got is not None and (got[0] not in FILE_MODES or got[1] is None):
+            raise refused(name, roots)
+        return None if got is None else got[1]
+
+    setattr(load, "data", data)  # noqa: B010 (a function attribute: the loader stays a callable)
     return load
 
 

@@ -11,7 +11,6 @@ too long).
 
 from __future__ import annotations
 
-import functools
 import operator
 import os
 import time
@@ -20,8 +19,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from loomgit.errors import IncludeRefused, RenderError, SandboxError
+from loomgit.prompt import media
 from loomgit.prompt.errpos import syntax_place, syntax_render_error, unknown_name
-from loomgit.prompt.limits import filter_size, join_size, method_size, percent_size, text_size
+from loomgit.prompt.limits import (
+    SIZE_FILTERS,
+    guard_filter,
+    join_size,
+    method_size,
+    percent_size,
+    text_size,
+)
 from loomgit.prompt.parts import IncludeLoader
 from loomgit.prompt.watchdog import RenderTimeout
 
@@ -179,45 +186,20 @@ def make_env(loader: IncludeLoader | None = None, max_chars: int = MAX_CHARS) ->
     env.max_chars = max_chars
     for unsafe in ("lipsum", "cycler", "joiner", "namespace"):
         env.globals.pop(unsafe, None)
-    for fname in _SIZE_FILTERS:
+    for fname in SIZE_FILTERS:
         if fname in env.filters:
-            env.filters[fname] = _guard_filter(env, fname, env.filters[fname])
+            env.filters[fname] = guard_filter(env, fname, env.filters[fname])
+    env.globals.update(media.functions(loader))  # image(...), document(...): content parts
 
     def finalize(value: Any) -> Any:  # ``{{ value }}``: measured before str() builds it
+        if isinstance(value, media.Media):
+            return media.as_part(value)
         if not isinstance(value, str) and text_size(value, env.max_chars) > env.max_chars:
             raise env._too_big("a value")
         return value
 
     env.finalize = finalize
     return env
-
-
-# filters whose output can outgrow their input: sized from their arguments first
-_SIZE_FILTERS = (
-    *("center", "indent", "wordwrap", "truncate", "replace", "join", "format", "batch"),
-    *("slice", "tojson", "pprint", "string", "e", "escape", "forceescape", "urlencode"),
-    *("upper", "lower", "title", "capitalize", "trim", "striptags", "safe", "urlize"),
-)
-_STRINGIFY = frozenset(("string", "e", "escape", "forceescape", "upper", "lower", "title"))
-_STRINGIFY |= {"capitalize", "trim", "striptags", "safe", "urlize"}
-
-
-def _guard_filter(env: Any, name: str, f: Callable[..., Any]) -> Callable[..., Any]:
-    skip = 1 if getattr(f, "jinja_pass_arg", None) is not None else 0  # env or context
-    by_value = name in _STRINGIFY  # grows only with its value: a string is already built
-
-    @functools.wraps(f)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        if by_value and len(args) > skip and isinstance(args[skip], str):
-            return f(*args, **kwargs)
-        for a in (*args[skip + 1 :], *kwargs.values()):
-            if isinstance(a, int) and not isinstance(a, bool) and a > env.max_chars:
-                raise env._too_big(f"a value via the {name} filter")
-        if filter_size(name, args[skip:], kwargs, env.max_chars) > env.max_chars:
-            raise env._too_big(f"a value via the {name} filter")
-        return f(*args, **kwargs)
-
-    return guarded
 
 
 def template_line(exc: BaseException) -> tuple[str | None, int | None]:
@@ -284,7 +266,7 @@ def render_source(
         else:
             e.path, e.line = path, first + (ln or 1) - 1
         raise
-    except SandboxError as e:
+    except RenderError as e:  # the sandbox's limits; image() and document()
         if e.path is None:
             _, ln = template_line(e)
             e.path, e.line = path, first + (ln or 1) - 1

@@ -9,9 +9,10 @@ step adds at least one character) and stops as soon as it is over ``budget``.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 _PERCENT = re.compile(
@@ -250,3 +251,33 @@ def filter_size(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], bud
     if name in ("batch", "slice"):
         return _number(arg(0, "linecount" if name == "batch" else "slices", 0), 0)
     return size
+
+
+# filters whose output can outgrow their input: sized from their arguments first
+SIZE_FILTERS = (
+    *("center", "indent", "wordwrap", "truncate", "replace", "join", "format", "batch"),
+    *("slice", "tojson", "pprint", "string", "e", "escape", "forceescape", "urlencode"),
+    *("upper", "lower", "title", "capitalize", "trim", "striptags", "safe", "urlize"),
+)
+STRINGIFY = frozenset(("string", "e", "escape", "forceescape", "upper", "lower", "title"))
+STRINGIFY |= {"capitalize", "trim", "striptags", "safe", "urlize"}
+
+
+def guard_filter(env: Any, name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter ``f`` refusing, from its arguments, to build a value over the limit of
+    ``env`` (the sandbox of :mod:`loomgit.prompt.jinja`)."""
+    skip = 1 if getattr(f, "jinja_pass_arg", None) is not None else 0  # env or context
+    by_value = name in STRINGIFY  # grows only with its value: a string is already built
+
+    @functools.wraps(f)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if by_value and len(args) > skip and isinstance(args[skip], str):
+            return f(*args, **kwargs)
+        for a in (*args[skip + 1 :], *kwargs.values()):
+            if isinstance(a, int) and not isinstance(a, bool) and a > env.max_chars:
+                raise env._too_big(f"a value via the {name} filter")
+        if filter_size(name, args[skip:], kwargs, env.max_chars) > env.max_chars:
+            raise env._too_big(f"a value via the {name} filter")
+        return f(*args, **kwargs)
+
+    return guarded

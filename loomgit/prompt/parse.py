@@ -13,6 +13,7 @@ from typing import Any
 import loomgit._yaml as _yaml
 from loomgit.config import GlobSpec
 from loomgit.errors import PromptError
+from loomgit.prompt.conversation import placeholder_names, split_turns
 from loomgit.prompt.errpos import TEMPLATE_NONE_HINT
 from loomgit.prompt.fields import parse_variables, prompty_model, read_fields
 from loomgit.prompt.frontmatter import split_frontmatter
@@ -119,17 +120,27 @@ def default_id(path: str) -> str:
 
 
 def split_messages(
-    body: str, body_line: int, path: str, role: str = "user", verbatim: bool = False
+    body: str,
+    body_line: int,
+    path: str,
+    role: str = "user",
+    verbatim: bool = False,
+    placeholders: frozenset[str] = frozenset(),
 ) -> tuple[MessageTemplate, ...]:
     """Split the body at role lines; roles are found in the source, before rendering.
     A body without role lines is one message of ``role``; ``verbatim`` messages are
-    text, never templates (``{# #}`` is text too)."""
+    text, never templates (``{# #}`` is text too). A line holding only ``{{ name }}``
+    of one of ``placeholders`` (the ``messages`` variables) is a message of its own."""
 
     def uncomment(src: str) -> str:
         return src if verbatim else _JINJA_COMMENT.sub("", src)
 
     lines = body.split("\n")
     starts = [(i, m.group(1).lower()) for i, ln in enumerate(lines) if (m := ROLE_LINE.match(ln))]
+    if placeholders and not verbatim:
+        turns = split_turns(lines, starts, body_line, path, placeholders, uncomment)
+        if turns is not None:
+            return turns
     if not starts:
         blank = len(body) - len(body.lstrip("\n"))  # blank lines before the text
         return (MessageTemplate(role, body.strip("\n"), body_line + blank, verbatim),)
@@ -159,13 +170,18 @@ def split_messages(
 
 
 def message_sources(
-    body: str, body_line: int, path: str, role: str = "user", verbatim: bool = False
+    body: str,
+    body_line: int,
+    path: str,
+    role: str = "user",
+    verbatim: bool = False,
+    placeholders: frozenset[str] = frozenset(),
 ) -> tuple[tuple[str, str], ...]:
     """(role, source) of each message, as :func:`split_messages` finds them; the usual
     layout is read in one regex pass, anything else by :func:`split_messages`."""
-    got = None if verbatim else _fast_messages(body, role)
+    got = None if verbatim or placeholders else _fast_messages(body, role)
     if got is None:
-        msgs = split_messages(body, body_line, path, role, verbatim)
+        msgs = split_messages(body, body_line, path, role, verbatim, placeholders)
         got = tuple((m.role, m.source) for m in msgs)
     return got
 
@@ -262,7 +278,8 @@ def parse_prompt(
     if path.endswith(".prompty"):
         messages = prompty_body(body, body_line, path)  # Prompty's own role-line rules
     else:
-        messages = split_messages(body, body_line, path, role, verbatim)
+        turns = placeholder_names(meta) if fm_text is not None else frozenset()
+        messages = split_messages(body, body_line, path, role, verbatim, turns)
     f = read_fields(meta, path, lines, prompty=path.endswith(".prompty"))
     if f.template == "mustache":
         messages = mustache_messages(messages, path)

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 IncludeLoader = Callable[[str], "str | None"]
-VARIABLE_TYPES = ("string", "number", "integer", "boolean", "array", "object", "any")
+VARIABLE_TYPES = (
+    *("string", "number", "integer", "boolean", "array", "object", "any"),
+    *("messages", "media"),  # turns for a placeholder; an image or document part
+)
 ROLES = ("system", "user", "assistant")
 _BLANKS = tuple(" \t\x0b\x0c\r\x1c\x1d\x1e\x1f")  # what str.rstrip() strips in ASCII
 # a literal include/import/extends/from: the names a template reads other files by
@@ -48,12 +51,15 @@ class Variable:
 @dataclass(frozen=True)
 class MessageTemplate:
     """One message of the body: its role and its Jinja source, found before rendering
-    (``verbatim``: the text itself, never rendered: ``template: none``)."""
+    (``verbatim``: the text itself, never rendered: ``template: none``). A conversation
+    placeholder (``{{ history }}`` of a ``messages`` variable on a line of its own) has
+    role ``placeholder`` and names its variable in ``placeholder``: it renders to turns."""
 
     role: str
     source: str
     line: int  # 1-based line in the file where ``source`` starts
     verbatim: bool = False
+    placeholder: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from loomgit.errors import RenderError, SandboxError
+from loomgit.errors import LoomgitError, RenderError, SandboxError
+from loomgit.prompt import media
+from loomgit.prompt.conversation import expand, text_chars, turns_problem
 from loomgit.prompt.errpos import TEMPLATE_NONE_HINT
 from loomgit.prompt.jinja import (
     MAX_CHARS,
@@ -38,11 +40,15 @@ _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "array": lambda v: isinstance(v, (list, tuple)),
     "object": lambda v: isinstance(v, dict),
     "any": lambda v: True,
+    "messages": lambda v: True,  # checked turn by turn below
+    "media": lambda v: isinstance(v, str),
 }
 
 
 def value_problem(var: Variable, value: Any) -> str | None:
     """Why ``value`` does not fit ``var`` (type or enum), or None."""
+    if var.type == "messages":
+        return turns_problem(var.name, value)
     if not _TYPE_CHECKS[var.type](value):
         return f"variable {var.name!r} must be of type {var.type}, got {type(value).__name__}"
     if var.enum is not None and value not in var.enum:
@@ -143,11 +149,21 @@ def render_prompt(
                 col=err[1],
             )
     values = resolve_variables(prompt, variables, loader)
-    out = []
+    if prompt.variables is not None and any(
+        v.type in ("media", "messages") for v in prompt.variables.values()
+    ):
+        for line, name in inline_turns(prompt, loader):
+            raise RenderError(inline_problem(name), path=prompt.path, line=line)
+        values = _with_media(prompt, values, loader)
+    out: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
+    sink, token = media.start()
     try:
         with Watchdog(timeout_s):
             for m in prompt.messages:
+                if m.placeholder is not None:
+                    out.extend(expand(values[m.placeholder]))
+                    continue
                 text = (
                     m.source
                     if m.verbatim
@@ -162,18 +178,55 @@ def render_prompt(
                         deadline=deadline,
                     )
                 )
-                out.append({"role": m.role, "content": text})
+                out.append({"role": m.role, "content": sink.split(text)})
     except RenderTimeout:
         raise SandboxError(
             f"rendering took longer than {timeout_s:g} s and was stopped (a huge loop?)",
             path=prompt.path,
         ) from None
-    total = sum(len(m["content"]) for m in out)
+    finally:
+        media.stop(token)
+    total = sum(text_chars(m.get("content")) for m in out)
     if total > max_chars:
         raise SandboxError(
             f"rendered output exceeds the limit of {max_chars:,} characters", path=prompt.path
         )
     return out
+
+
+def _with_media(
+    prompt: Renderable, values: dict[str, Any], loader: IncludeLoader | None
+) -> dict[str, Any]:
+    """``values`` with each ``media`` variable's reference loaded as a part (checked:
+    the include rule, size and type)."""
+    out = dict(values)
+    for name, var in (prompt.variables or {}).items():
+        if var.type == "media" and isinstance(out.get(name), str) and out[name]:
+            try:
+                out[name] = media.load_media("media", out[name], loader)
+            except LoomgitError as e:
+                raise type(e)(f"variable {name!r}: {e.message}", path=prompt.path) from None
+    return out
+
+
+def inline_turns(prompt: Renderable, loader: IncludeLoader | None = None) -> list[tuple[int, str]]:
+    """(line, name) of each ``messages`` variable a message uses in its text rather than
+    as a placeholder line of its own."""
+    turns = {n for n, v in (prompt.variables or {}).items() if v.type == "messages"}
+    out = []
+    for m in prompt.messages if turns else ():
+        if m.placeholder is None and not m.verbatim and "{" in m.source:
+            for name in sorted(turns & used_names([m.source], loader or _no_include)):
+                at = next((i for i, ln in enumerate(m.source.split("\n")) if name in ln), 0)
+                out.append((m.line + at, name))
+    return out
+
+
+def inline_problem(name: str) -> str:
+    return (
+        f"variable {name!r} holds messages: put {{{{ {name} }}}} on a line of its own "
+        "between messages, where its turns go"
+    )
 
 
 def _templated(m: MessageTemplate) -> bool:
@@ -224,6 +277,8 @@ def syntax_problems(
 
 __all__ = [
     "MAX_CHARS",
+    "inline_problem",
+    "inline_turns",
     "TIMEOUT_S",
     "IncludeLoader",
     "interface",

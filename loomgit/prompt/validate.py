@@ -23,6 +23,7 @@ from loomgit.prompt.render import (
 )
 from loomgit.prompt.schema import schema_error
 from loomgit.prompt.toolspec import tool_problems
+from loomgit.prompt.turncheck import hiding_names, part_findings
 
 KNOWN_KEYS = {
     "id",
@@ -97,7 +98,9 @@ def validate_prompt(
         if refused:
             return out
 
+    out += part_findings(prompt, loader)
     used = used_variables(prompt, loader)
+    used |= hiding_names(prompt)  # a variable named image or document (check warns)
     if prompt.kind == "ghmodels":
         out += [error(path, ln, msg) for ln, msg in test_data_problems(prompt.text, path, used)]
     if prompt.variables is not None:

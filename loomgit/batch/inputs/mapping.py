@@ -53,7 +53,7 @@ def check_mapping(
         )
 
 
-_COERCE_TYPES = ("integer", "number", "boolean", "array", "object")
+_COERCE_TYPES = ("integer", "number", "boolean", "array", "object", "messages")
 
 
 def coerce_cell(vtype: str, raw: str) -> Any:
@@ -76,12 +76,12 @@ def coerce_cell(vtype: str, raw: str) -> Any:
         if low in ("false", "no", "0", "off"):
             return False
         raise ValueError(f"{raw!r} is not true or false")
-    if vtype in ("array", "object"):
+    if vtype in ("array", "object", "messages"):
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
             raise ValueError(f"{_short(raw)!r} is not a JSON {vtype}") from None
-        if not isinstance(value, list if vtype == "array" else dict):
+        if not isinstance(value, dict if vtype == "object" else list):
             raise ValueError(f"{_short(raw)!r} is not a JSON {vtype}")
         return value
     return raw
