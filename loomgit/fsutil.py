@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -14,6 +15,8 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, private: bo
     as any file a user asks for; ``private`` files (answers cached from a model, which
     may hold what a prompt was given) are ``0600`` whatever the umask."""
     target = Path(path)
+    if write_special(target, data):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     mode = 0o600 if private else 0o666  # the kernel applies the umask to the mode
@@ -32,3 +35,18 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, private: bo
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def write_special(path: Path, data: str | bytes) -> bool:
+    """Write ``data`` into ``path`` in place when it is a device, pipe or socket
+    (``-o /dev/null``, ``/dev/stdout``, a FIFO): such a file is written to, never
+    replaced by a renamed temporary file. False for anything else (nothing written)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return False
+    with open(path, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return True

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from loomgit.errors import UsageError
+from loomgit.fsutil import write_special
 
 CHECKPOINT_SUFFIX = ".checkpoint.json"
 
@@ -134,7 +135,10 @@ class RunLock:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so a reader sees the old or the new file, never half."""
+    """Replace ``path`` with ``text`` so a reader sees the old or the new file, never half
+    (a device or pipe such as ``/dev/null`` is written in place, never replaced)."""
+    if write_special(path, text):
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

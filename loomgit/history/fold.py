@@ -29,9 +29,8 @@ class Folder:
     ``read(keys)`` returns file bytes for blob ids (or other keys a caller understands,
     such as working-tree paths); ``fetch(commit, path)`` returns ``(blob id, bytes)`` of a
     path at a commit, used when an include is met that the log pass did not cover.
-    ``read_ahead`` is a second reader, used only by the thread that reads the next batch's
-    blobs while one is folded. ``lines_only`` (``check``'s warnings on a cold cache): no
-    text is read and no version worked out; such a state is never saved.
+    ``read_ahead``: a second reader, for the thread that reads the next batch's blobs.
+    ``lines_only`` (``check`` on a cold cache): no versions, and the state is not saved.
     """
 
     def __init__(
@@ -62,7 +61,6 @@ class Folder:
         self.orphans: list[tuple[str, str, str, int]] = []
         self.include_roots = include_roots(config)
 
-    # --- helpers -------------------------------------------------------------------------
     def prompt_id(self, path: str) -> str | None:
         """The id a path's glob gives it (None: not a prompt path)."""
         if path in self._id_cache:
@@ -128,14 +126,11 @@ class Folder:
     def rec_facts(self, rec: Rec) -> Facts:
         return self.facts_for(rec.path, rec.blob, rec.inc or {})
 
-    # --- the fold ----------------------------------------------------------------------
     def fold(
         self, commits: Iterable[Commit], chunk: int = 500, stop: Callable[[], bool] | None = None
     ) -> bool:
         """Fold ``commits``; False when ``stop()``, asked after a commit that began many
-        lines (as a restructure does), ended it. With ``read_ahead``, the blobs of each
-        batch are read by a thread while the batch before it is folded, so git's reading
-        runs alongside the fold instead of between its batches."""
+        lines (as a restructure does), ended it. Each batch's blobs are read ahead."""
         ahead: tuple[list[Commit], Ahead | None] | None = None
         for batch in chunks(commits, chunk):
             if ahead is not None and ahead[1] is not None:
@@ -292,21 +287,16 @@ class Folder:
             if not name_allowed(name, self.include_roots):
                 return None  # never recorded; rendering the version names the refusal
             blob = st.tree.get(name)
-            if blob is None and name not in self.pass_covered and not self.in_pass(name):
-                got = self._fetch(c.sha, name)
+            new = blob is None and name not in self.pass_covered and not self.in_pass(name)
+            if new or (blob is None and self.prompt_id(name) is None):
+                got = self._fetch(c.sha, name)  # new to the pass, or not since the cache
                 if got is None:
                     return None
                 blob, data = got
                 self.texts[blob] = decode_blob(data)
                 st.tree[name] = blob
-                self.new_includes.add(name)
-            elif blob is None and self.prompt_id(name) is None:
-                got = self._fetch(c.sha, name)  # covered, but not seen since the cache began
-                if got is None:
-                    return None
-                blob, data = got
-                self.texts[blob] = decode_blob(data)
-                st.tree[name] = blob
+                if new:
+                    self.new_includes.add(name)
             if blob is None:
                 return None
             inc_blobs[name] = blob
@@ -320,17 +310,15 @@ class Folder:
         setattr(load, "data", data)  # noqa: B010
         return load
 
-    def _rename(self, line: Line, new_id: str) -> None:
-        if new_id != line.id:
-            st = self.state
-            holder = st.by_id.get(new_id)
-            if holder is None or st.lines[holder].id != new_id or st.lines[holder].path is None:
-                st.by_id[new_id] = line.key
-            line.id = new_id
+    def _rename(self, line: Line, new_id: str) -> None:  # a line with a path takes new_id
+        by_id, lines = self.state.by_id, self.state.lines
+        holder = by_id.get(new_id) if new_id != line.id else line.key
+        if holder is None or lines[holder].id != new_id or lines[holder].path is None:
+            by_id[new_id] = line.key
+        line.id = new_id
 
     def _line_rec(self, line: Line, c: Commit, blob: str) -> Rec | None:
-        """A line's entry in a lines-only fold: where it is, under which id (a moved
-        line takes its new path's id; a frontmatter ``id:`` is read only when added)."""
+        """A lines-only entry: where the line is, and its id (read only when added)."""
         last = line.last
         if last is not None and last.blob == blob and line.live_rec is not None:
             return None
