@@ -460,3 +460,18 @@ def test_a_hostile_tool_file_is_one_line(tool_repo: GitRepo, cli, text: str, mes
         assert message in r.out + r.err
         assert "Traceback" not in r.out + r.err
     assert cli(["list"], cwd=tool_repo.path).exit_code == 0  # history lists it anyway
+
+
+def test_a_version_reads_its_own_commits_tool_file(tool_repo: GitRepo, cli) -> None:  # type: ignore[no-untyped-def]
+    tool_repo.commit(
+        "reply says more", {"prompts/reply.prompt": triage(SHARED).replace("triage", "answer")}
+    )
+    # an uncommitted edit of the shared file reaches neither committed side
+    tool_repo.write({"prompts/tools/escalate.yaml": ESCALATE_YAML.replace("escalate", "handoff")})
+    r = cli(["diff", "reply@1.0.0", "reply@latest", "--json"], cwd=tool_repo.path)
+    assert r.exit_code == 0, r.err
+    assert json.loads(r.out)["tools"] is None
+    r = cli(["diff", "reply@latest", "reply", "--json"], cwd=tool_repo.path)  # the working tree
+    d = json.loads(r.out)
+    assert d["change"] == "major"
+    assert 'tool "escalate" renamed to "handoff"' in d["reasons"]
