@@ -194,3 +194,47 @@ def test_scores_are_tested_under_a_weighted_gate() -> None:
     (p,) = diff_reports("main", b, h, "significant_regression").prompts
     assert p.significance is not None and p.significance.metric == "score"
     assert p.significance.test == "van-elteren" and p.significance.verdict == "regression"
+
+
+def test_the_ci_verdict_under_significant_regression() -> None:
+    from loomgit.report.ci_result import CaseChange, CiReport, PromptChange, noise_notes
+
+    worse = sig.judge_suite(
+        [(sig.Outcomes((True,) * 50), sig.Outcomes((True,) * 20 + (False,) * 30))]
+    )
+    same = sig.judge_suite([(sig.Outcomes((True,) * 50), sig.Outcomes((True,) * 49 + (False,)))])
+    flip = CaseChange("c", "echo", "passed", "failed", significance=same)
+    down = CaseChange("d", "echo", "passed", "error")  # nothing to test at the head
+
+    def report(*prompts: PromptChange, fail_on: str = "significant_regression") -> CiReport:
+        return CiReport("a" * 40, "b" * 40, "main", "#1", fail_on, prompts)
+
+    assert (
+        report(PromptChange("p", "p.prompt", "modified", cases=(flip,), significance=same)).verdict
+        == "passed"
+    )
+    assert (
+        report(
+            PromptChange("p", "p.prompt", "modified", cases=(flip,)), fail_on="regression"
+        ).verdict
+        == "failed"
+    )
+    bad = report(PromptChange("p", "p.prompt", "modified", cases=(flip,), significance=worse))
+    assert bad.verdict == "failed" and bad.exit_code == 1
+    assert bad.failure_reasons() == [f"p: the suite: {worse.describe()}"]
+    assert report(PromptChange("p", "p.prompt", "modified", cases=(flip, down))).verdict == "error"
+    # the notes: no repeats, or repeats judged by the flip rule
+    once = PromptChange(
+        "p", "p.prompt", "modified", cases=(CaseChange("c", "echo", "passed", "failed"),)
+    )
+    assert "may be sampling noise" in noise_notes([once], "regression")[0]
+    assert (
+        "significant_regression"
+        in noise_notes([PromptChange("p", "p.prompt", "modified", cases=(flip,))], "regression")[0]
+    )
+    assert (
+        noise_notes(
+            [PromptChange("p", "p.prompt", "modified", cases=(flip,))], "significant_regression"
+        )
+        == ()
+    )

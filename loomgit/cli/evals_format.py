@@ -223,7 +223,7 @@ def print_comparison(cmp: Comparison, verbose: bool = False) -> None:
         )
     echo()
     for p in cmp.prompts:
-        if p.significance and tested:
+        if p.significance and p.significance.p_value is not None:
             echo(f"{clean(p.prompt, 80)}: {p.significance.describe()}")
     for note in cmp.notes:
         echo(style(f"note: {note}", fg="yellow"))

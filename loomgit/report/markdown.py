@@ -108,7 +108,7 @@ def significance_lines(cmp: Comparison) -> list[str]:
     out = [
         f"- {code(p.prompt)}: {p.significance.describe()}"
         for p in cmp.prompts
-        if p.significance and cmp.repeated
+        if p.significance and p.significance.p_value is not None
     ]
     out += [
         f"- {code(c.prompt)} case {escape(c.case)} ({escape(c.provider)}): "

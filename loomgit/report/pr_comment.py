@@ -154,7 +154,7 @@ def _prompt_section(p: PromptChange) -> list[str]:
             f"failed, {p.after.errors} errors (base: {p.before.passed} passed, "
             f"{p.before.failed} failed, {p.before.errors} errors)"
         )
-        if p.significance and p.repeated:
+        if p.significance and p.significance.p_value is not None:
             out += ["", f"Significance of the change: {p.significance.describe()}"]
     for title, rows in (
         ("Regressions", p.regressions),
