@@ -68,10 +68,14 @@ def compare(cli: Any, repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_five_point_drop_with_50_repeats_fails_the_significance_gate(
-    noisy: GitRepo, cli: Any
+    noisy: GitRepo, cli: Any, tmp_path: Any
 ) -> None:
     noisy.write({"prompts/check.prompt": prompt(85)})
-    code, data = compare(cli, noisy, "--repeat", "50", "--fail-on", "significant_regression")
+    md = tmp_path / "compare.md"
+    code, data = compare(
+        cli, noisy, "--repeat", "50", "--fail-on", "significant_regression", "--markdown", str(md)
+    )
+    assert "- `check`: regression (p " in md.read_text() and "Note:" not in md.read_text()
     (p,) = data["prompts"]
     s = p["significance"]
     assert s["verdict"] == "regression" and s["test"] == "cmh" and s["p_value"] < 0.05, s
