@@ -64,6 +64,11 @@ def test_a_broken_prompt_is_a_regression(hist: GitRepo, cli: Any) -> None:
         for ln in lines
     ), r.out
     assert lines[-1] == "regressed: 1 regressions, 0 fixes against HEAD"
+    assert lines[-3] == (
+        "support/summarize: no significant change (p = 1.000, stratified exact test; "
+        "pass rate 100.0% → 50.0%, 2 → 2 samples)"
+    )
+    assert lines[-2].startswith("note: each case ran once per side, so a case that flipped")
     code, data = compare(cli, hist, "HEAD")
     assert code == 1 and data["verdict"] == "regressed" and data["regressions"] == 1
     (p,) = data["prompts"]

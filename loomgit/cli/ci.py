@@ -42,9 +42,10 @@ from loomgit.workspace import Workspace
     envvar="LOOMGIT_CI_FAIL_ON",
     default="regression",
     show_default=True,
-    type=click.Choice(["regression", "gate", "never"]),
-    help="regression: a case that passed at the base fails; gate: a changed prompt's "
-    "gate fails; never: report only.",
+    type=click.Choice(["regression", "significant_regression", "gate", "never"]),
+    help="regression: a case that passed at the base fails; significant_regression: a "
+    "suite or case is significantly worse (with --repeat N in --args); gate: a changed "
+    "prompt's gate fails; never: report only.",
 )
 @click.option(
     "--comment/--no-comment",

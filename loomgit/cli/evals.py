@@ -41,6 +41,13 @@ from loomgit.workspace import Workspace
     help="Evaluate the changed prompts at BASE and now; report regressions and fixes.",
 )
 @click.option(
+    "--fail-on",
+    type=click.Choice(["regression", "significant_regression", "never"]),
+    help="With --compare: exit 1 on any case that passed at BASE and fails now "
+    "(regression, the default), only on a significant regression (with --repeat N), "
+    "or never.",
+)
+@click.option(
     "--model",
     "models",
     multiple=True,
@@ -86,6 +93,7 @@ def eval_(
     changed: bool,
     base: str | None,
     compare_ref: str | None,
+    fail_on: str | None,
     models: tuple[str, ...],
     repeat: int | None,
     concurrency: int | None,
@@ -114,6 +122,8 @@ def eval_(
         raise UsageError("--base goes with --changed (to compare with BASE, use --compare BASE)")
     if changed and compare_ref:
         raise UsageError("--compare already evaluates only the changed prompts; drop --changed")
+    if fail_on and not compare_ref:
+        raise UsageError("--fail-on goes with --compare BASE")
     if record_mode and replay_mode:
         raise UsageError("--record and --replay exclude each other")
     mode = "record" if record_mode else "replay" if replay_mode else "live"
@@ -142,6 +152,7 @@ def eval_(
             verbose,
             mode,
             allow_python or None,
+            fail_on or "regression",
         )
     if changed:
         refs = engine.changed_suite_refs(ws, base or _default_base(ws), list(ids) or None)
@@ -210,6 +221,7 @@ def _compare(
     verbose: bool,
     mode: str,
     allow_python: bool | None,
+    fail_on: str,
 ) -> int:
     with progress_bar(not as_json, "compare") as progress:
         cmp = compare(
@@ -222,6 +234,7 @@ def _compare(
             progress=progress,
             mode=mode,
             allow_python=allow_python,
+            fail_on=fail_on,
         )
     data = write_compare(cmp, redactor(ws), output, junit, markdown)
     if as_json:

@@ -15,6 +15,7 @@ from loomgit.cli.output import color, echo, is_tty, style
 if TYPE_CHECKING:
     from loomgit.evals.compare import Comparison
     from loomgit.evals.results import EvalReport
+    from loomgit.evals.significance import Significance
 
 
 MAX_ROWS = 40
@@ -191,12 +192,21 @@ def print_comparison(cmp: Comparison, verbose: bool = False) -> None:
         rows,
         [None] * len(rows),
     )
-    changed = [c for c in cmp.cases if verbose or c.change in ("regression", "fix", "error")]
+    tested = cmp.repeated
+    changed = [
+        c
+        for c in cmp.cases
+        if verbose
+        or c.change in ("regression", "fix", "error")
+        or (c.significance and c.significance.verdict in ("regression", "improvement"))
+    ]
     if changed:
         echo()
         colour = {"regression": "red", "fix": "green", "error": "yellow"}
         rich_table(
-            ["change", "prompt", "case", "provider", "score", "why"],
+            ["change", "prompt", "case", "provider", "score"]
+            + (["pass rate", "significance"] if tested else [])
+            + ["why"],
             [
                 [
                     c.change,
@@ -204,20 +214,41 @@ def print_comparison(cmp: Comparison, verbose: bool = False) -> None:
                     clean(c.case, 40),
                     clean(c.provider, 30),
                     f"{fmt_score(c.base_score)} → {fmt_score(c.head_score)}",
-                    clean(c.why, 100),
                 ]
+                + (_significance_cells(c.significance) if tested else [])
+                + [clean(c.why, 100)]
                 for c in changed
             ],
             [colour.get(c.change) for c in changed],
         )
     echo()
+    for p in cmp.prompts:
+        if p.significance and p.significance.p_value is not None:
+            echo(f"{clean(p.prompt, 80)}: {p.significance.describe()}")
+    for note in cmp.notes:
+        echo(style(f"note: {note}", fg="yellow"))
     verdict = style(
         cmp.verdict, fg={"regressed": "red", "error": "yellow"}.get(cmp.verdict, "green"), bold=True
     )
+    extra = ""
+    if cmp.fail_on == "significant_regression":
+        n = len(cmp.significant("regression"))
+        extra = f", {n} significant regression{'s' if n != 1 else ''}"
     echo(
-        f"{verdict}: {len(cmp.regressions)} regressions, {len(cmp.fixes)} fixes against "
-        f"{cmp.base_ref}"
+        f"{verdict}: {len(cmp.regressions)} regressions, {len(cmp.fixes)} fixes{extra} "
+        f"against {cmp.base_ref}"
     )
+
+
+def _significance_cells(s: Significance | None) -> list[str]:
+    if s is None:
+        return ["–", "–"]
+    rate = f"{fmt_rate(s.before)} → {fmt_rate(s.after)}" if s.metric == "pass_rate" else "–"
+    return [rate, s.describe()]
+
+
+def fmt_rate(v: float | None) -> str:
+    return "–" if v is None else f"{v:.0%}"
 
 
 def all_errored_line(report: EvalReport) -> str | None:

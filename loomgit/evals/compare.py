@@ -14,6 +14,7 @@ from typing import Any
 
 from loomgit.errors import LoomgitError, RefError, UsageError
 from loomgit.evals.comparison import (
+    FAIL_ON,
     CaseChange,
     Comparison,
     PromptChange,
@@ -35,6 +36,7 @@ from loomgit.evals.targets import (
 from loomgit.workspace import Workspace
 
 __all__ = [
+    "FAIL_ON",
     "CaseChange",
     "Comparison",
     "PromptChange",
@@ -107,8 +109,10 @@ def compare(
     progress: Any = None,
     mode: str = "live",
     allow_python: bool | None = None,
+    fail_on: str = "regression",
 ) -> Comparison:
-    """Evaluate the changed prompts (or the named ones) at ``base_ref`` and now."""
+    """Evaluate the changed prompts (or the named ones) at ``base_ref`` and now; the
+    verdict follows ``fail_on`` (see :mod:`loomgit.evals.comparison`)."""
     opts = options or options_from_config(ws)
     refs = suite_refs(ws, ids)
     base_t, head_t, unchanged = plan_compare(ws, base_ref, refs, opts, explicit=bool(ids))
@@ -138,6 +142,6 @@ def compare(
             record_report(ws, base, kind="compare-base")
         if head_t:
             record_report(ws, head, kind="compare-head")
-    cmp = diff_reports(base_ref, base, head)
+    cmp = diff_reports(base_ref, base, head, fail_on)
     cmp.unchanged = unchanged
     return cmp

@@ -6,9 +6,21 @@ Per case:
 - ``same``: both passed or both failed           - ``new``: no result at BASE
 - ``error``: an error on either side kept it from being compared;  ``skipped``
 
-The verdict is ``regressed`` when there is a regression or a gate (or distribution check)
-fails now that did not fail at BASE; else ``error`` when errors kept cases from being
-compared; else ``improved`` when there are fixes; else ``unchanged``.
+Each compared case, and each suite as a whole, also carries a significance test of its
+samples at BASE against its samples now (:mod:`loomgit.evals.significance`): on pass/fail
+counts, or on scores when the suite's gate is ``weighted``. Those tell a real change from
+sampling noise once cases run with ``--repeat N``.
+
+The verdict follows ``fail_on``:
+
+- ``regression`` (the default): ``regressed`` when there is a regression or a gate (or
+  distribution check) fails now that did not fail at BASE;
+- ``significant_regression``: ``regressed`` when a suite's test or a case's
+  (Holm-adjusted) test finds a significant regression; flips alone do not fail;
+- ``never``: never ``regressed``;
+
+else ``error`` when errors kept cases from being compared; else ``improved`` when there
+are fixes (significant improvements under ``significant_regression``); else ``unchanged``.
 """
 
 from __future__ import annotations
@@ -18,7 +30,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA
-from loomgit.evals.results import CaseResult, EvalReport
+from loomgit.evals.results import CaseResult, EvalReport, SuiteResult
+from loomgit.evals.significance import (
+    IMPROVEMENT,
+    REGRESSION,
+    Outcomes,
+    Significance,
+    adjust,
+    judge_case,
+    judge_suite,
+)
+
+FAIL_ON = ("regression", "significant_regression", "never")
+NOISE_NOTE = (
+    "each case ran once per side, so a case that flipped may be sampling noise; "
+    "run with --repeat N (20 or more) to test each case for a significant change"
+)
 
 
 @dataclass
@@ -32,6 +59,7 @@ class CaseChange:
     base_score: float | None
     head_score: float | None
     why: str = ""
+    significance: Significance | None = None
 
     @property
     def delta(self) -> float | None:
@@ -49,6 +77,7 @@ class CaseChange:
             "after": {"status": self.head_status, "score": self.head_score},
             "delta": None if self.delta is None else round(self.delta, 6),
             "why": self.why,
+            "significance": self.significance.to_dict() if self.significance else None,
         }
 
 
@@ -65,6 +94,7 @@ class PromptChange:
     head_score: float | None
     regressions: int = 0
     fixes: int = 0
+    significance: Significance | None = None  # the suite's cases together
 
     @property
     def gate_regressed(self) -> bool:
@@ -88,6 +118,7 @@ class PromptChange:
             "regressions": self.regressions,
             "fixes": self.fixes,
             "gate_regressed": self.gate_regressed,
+            "significance": self.significance.to_dict() if self.significance else None,
         }
 
 
@@ -99,6 +130,7 @@ class Comparison:
     prompts: list[PromptChange] = field(default_factory=list)
     cases: list[CaseChange] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    fail_on: str = "regression"
 
     @property
     def regressions(self) -> list[CaseChange]:
@@ -108,10 +140,46 @@ class Comparison:
     def fixes(self) -> list[CaseChange]:
         return [c for c in self.cases if c.change == "fix"]
 
+    def significant(self, verdict: str) -> list[str]:
+        """One line per suite and per case whose test found ``verdict``."""
+        out = [
+            f"{p.prompt}: {p.significance.describe()}"
+            for p in self.prompts
+            if p.significance and p.significance.verdict == verdict
+        ]
+        out += [
+            f"{c.prompt}: case {c.case!r} ({c.provider}): {c.significance.describe()}"
+            for c in self.cases
+            if c.significance and c.significance.verdict == verdict
+        ]
+        return out
+
+    @property
+    def repeated(self) -> bool:
+        """Whether some compared case has two or more scored samples on each side."""
+        return any(
+            c.significance and min(c.significance.n_before, c.significance.n_after) > 1
+            for c in self.cases
+        )
+
+    @property
+    def notes(self) -> list[str]:
+        return [NOISE_NOTE] if self.cases and not self.repeated else []
+
     @property
     def verdict(self) -> str:
-        if self.regressions or any(p.gate_regressed for p in self.prompts):
+        if self.fail_on == "significant_regression":
+            if self.significant(REGRESSION):
+                return "regressed"
+        elif self.fail_on != "never" and (
+            self.regressions or any(p.gate_regressed for p in self.prompts)
+        ):
             return "regressed"
+        if self.fail_on == "significant_regression":
+            # an error counts only where it left a case with nothing to test
+            if any(c.change == "error" and untested(c.significance) for c in self.cases):
+                return "error"
+            return "improved" if self.significant(IMPROVEMENT) else "unchanged"
         if any(c.change == "error" for c in self.cases):
             return "error"
         return "improved" if self.fixes else "unchanged"
@@ -124,8 +192,12 @@ class Comparison:
         return {
             "base": self.base_ref,
             "verdict": self.verdict,
+            "fail_on": self.fail_on,
             "regressions": len(self.regressions),
             "fixes": len(self.fixes),
+            "significant_regressions": self.significant(REGRESSION),
+            "significant_improvements": self.significant(IMPROVEMENT),
+            "notes": self.notes,
             "prompts": [p.to_dict() for p in self.prompts],
             "cases": [c.to_dict() for c in self.cases],
             "unchanged_prompts": self.unchanged,
@@ -153,9 +225,29 @@ def classify(base: CaseResult | None, head: CaseResult) -> str:
     return "same"
 
 
-def diff_reports(base_ref: str, base: EvalReport, head: EvalReport) -> Comparison:
-    """Case-by-case comparison of two reports of the same cases."""
-    cmp = Comparison(base_ref, base, head)
+def untested(s: Significance | None) -> bool:
+    return s is None or s.p_value is None
+
+
+def outcomes(r: CaseResult) -> Outcomes:
+    """A case's scored samples, as the significance tests see them."""
+    sc = r.scored
+    return Outcomes(
+        tuple(bool(s.passed) for s in sc), tuple(s.score for s in sc if s.score is not None)
+    )
+
+
+def metric_of(suite: SuiteResult) -> str:
+    """What a suite's tests compare: scores under a ``weighted`` gate, else pass/fail."""
+    return "score" if suite.gate.rule == "weighted" else "pass_rate"
+
+
+def diff_reports(
+    base_ref: str, base: EvalReport, head: EvalReport, fail_on: str = "regression"
+) -> Comparison:
+    """Case-by-case comparison of two reports of the same cases, with the significance
+    of each case's change and of each suite's."""
+    cmp = Comparison(base_ref, base, head, fail_on=fail_on)
     before = {r.key: r for r in base.results}
     base_suites = {s.prompt: s for s in base.suites}
     for hs in head.suites:
@@ -171,6 +263,9 @@ def diff_reports(base_ref: str, base: EvalReport, head: EvalReport) -> Compariso
             _mean([r.score for r in bs.cases]) if bs else None,
             _mean([r.score for r in hs.cases]),
         )
+        metric = metric_of(hs)
+        tested: list[CaseChange] = []
+        pairs: list[tuple[Outcomes, Outcomes]] = []
         for r in hs.cases:
             b = before.get(r.key)
             change = classify(b, r)
@@ -190,8 +285,16 @@ def diff_reports(base_ref: str, base: EvalReport, head: EvalReport) -> Compariso
                     why,
                 )
             )
+            if b is not None and change != "skipped":
+                pairs.append((outcomes(b), outcomes(r)))
+                cmp.cases[-1].significance = judge_case(*pairs[-1], metric)
+                tested.append(cmp.cases[-1])
             pc.regressions += change == "regression"
             pc.fixes += change == "fix"
+        for c, s in zip(tested, adjust([c.significance for c in tested if c.significance])):
+            c.significance = s
+        if pairs:
+            pc.significance = judge_suite(pairs, metric)
         cmp.prompts.append(pc)
     return cmp
 

@@ -5,6 +5,9 @@ The verdict follows ``fail_on``:
 
 - ``regression``: fail when a case that passed at the base fails at the head, or a
   prompt's gate that passed at the base fails at the head;
+- ``significant_regression``: fail when a prompt's suite, or one of its cases, is
+  significantly worse at the head (the tests of :mod:`loomgit.evals.significance`, over
+  the ``--repeat`` samples of both sides); a flip that may be noise does not fail;
 - ``gate``: fail when any changed prompt's gate (or distribution check) fails at the head;
 - ``never``: report only.
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+from loomgit.evals.significance import IMPROVEMENT, REGRESSION, Significance
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class CaseChange:
     why_after: str = ""
     line: int | None = None  # of the case in the head's suite file
     change: str = ""  # as the eval compare classified it (derived when empty)
+    significance: Significance | None = None  # base samples against head samples
 
     @property
     def kind(self) -> str:
@@ -73,6 +78,7 @@ class CaseChange:
             "why_before": self.why_before or None,
             "why_after": self.why_after or None,
             "line": self.line,
+            "significance": self.significance.to_dict() if self.significance else None,
         }
 
 
@@ -105,10 +111,31 @@ class PromptChange:
     reasons: tuple[str, ...] = ()
     cases: tuple[CaseChange, ...] = ()
     note: str = ""  # why it was not evaluated, if it was not
+    significance: Significance | None = None  # the suite's cases together
 
     @property
     def regressions(self) -> list[CaseChange]:
         return [c for c in self.cases if c.kind == "regression"]
+
+    def significant(self, verdict: str = REGRESSION) -> list[str]:
+        """Why this prompt is significantly worse (or better), one line per finding."""
+        out = []
+        if self.significance and self.significance.verdict == verdict:
+            out.append(f"{self.id}: the suite: {self.significance.describe()}")
+        out += [
+            f"{self.id}: case {c.case!r} ({c.provider}): {c.significance.describe()}"
+            for c in self.cases
+            if c.significance and c.significance.verdict == verdict
+        ]
+        return out
+
+    @property
+    def repeated(self) -> bool:
+        """Some case has two or more scored samples at each side."""
+        return any(
+            c.significance and min(c.significance.n_before, c.significance.n_after) > 1
+            for c in self.cases
+        )
 
     @property
     def fixes(self) -> list[CaseChange]:
@@ -147,6 +174,9 @@ class PromptChange:
             "fixes": len(self.fixes),
             "errors": len(self.errors),
             "note": self.note or None,
+            "significance": self.significance.to_dict() if self.significance else None,
+            "significant_regressions": self.significant(REGRESSION),
+            "significant_improvements": self.significant(IMPROVEMENT),
             "cases": [c.to_dict() for c in self.cases],
         }
 
@@ -208,6 +238,8 @@ class CiReport:
                     )
                 if p.gate_regressed and not p.regressions:
                     out.append(f"{p.id}: the gate passed at the base and fails now")
+            elif self.fail_on == "significant_regression":
+                out += p.significant(REGRESSION)
             elif self.fail_on == "gate" and p.after.gate == "failed":
                 out.append(
                     f"{p.id}: the gate fails ({p.after.passed} of "
@@ -236,6 +268,26 @@ class CiReport:
         }
 
 
+def noise_notes(prompts: Sequence[PromptChange], fail_on: str) -> tuple[str, ...]:
+    """What the report should say about sampling noise (loomgit's own Markdown)."""
+    evaluated = [p for p in prompts if p.cases]
+    if not evaluated:
+        return ()
+    if not any(p.repeated for p in evaluated):
+        return (
+            "Each case ran once per side, so a case that flipped may be sampling noise. "
+            "Add `--repeat N` (20 or more) to `args` and set `fail-on: significant_regression` "
+            "to fail only on changes that noise does not explain.",
+        )
+    if fail_on == "regression":
+        return (
+            "`fail-on: regression` fails on any case that flipped, even where the "
+            "significance tests find no significant change; `fail-on: "
+            "significant_regression` fails only on significant regressions.",
+        )
+    return ()
+
+
 def decide(prompts: Sequence[PromptChange], fail_on: str) -> str:
     """passed | failed | error, as ``fail_on`` defines failure (see the module docstring)."""
     if fail_on == "never":
@@ -243,7 +295,16 @@ def decide(prompts: Sequence[PromptChange], fail_on: str) -> str:
     failed = False
     open_ = False
     for p in prompts:
-        if fail_on == "regression":
+        if fail_on == "significant_regression":
+            failed |= bool(p.significant(REGRESSION))
+            # a case that passed at the base and has nothing to test at the head
+            open_ |= any(
+                c.before == "passed"
+                and c.after == "error"
+                and (c.significance is None or c.significance.p_value is None)
+                for c in p.cases
+            )
+        elif fail_on == "regression":
             failed |= bool(p.regressions) or p.gate_regressed
             # a case that passed before and errors now may hide a regression
             open_ |= any(c.before == "passed" and c.after == "error" for c in p.cases)

@@ -103,6 +103,23 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
     return "\n".join(lines) + "\n"
 
 
+def significance_lines(cmp: Comparison) -> list[str]:
+    """The suites' significance tests, the significant cases, and the note on noise."""
+    out = [
+        f"- {code(p.prompt)}: {p.significance.describe()}"
+        for p in cmp.prompts
+        if p.significance and p.significance.p_value is not None
+    ]
+    out += [
+        f"- {code(c.prompt)} case {escape(c.case)} ({escape(c.provider)}): "
+        f"{c.significance.describe()}"
+        for c in cmp.cases
+        if c.significance and c.significance.verdict in ("regression", "improvement")
+    ]
+    out += [f"> Note: {n}" for n in cmp.notes]
+    return ["", *out] if out else []
+
+
 def compare_markdown(
     cmp: Comparison, *, title: str = "loomgit eval --compare", max_rows: int = 50
 ) -> str:
@@ -132,6 +149,7 @@ def compare_markdown(
     lines += _table(
         ["Prompt", "Version", "Pass rate", "Mean score", "Gate", "Regressions", "Fixes"], rows
     )
+    lines += significance_lines(cmp)
     changed = [c for c in cmp.cases if c.change in ("regression", "fix", "error", "new")]
     if changed:
         lines += ["", f"<details open><summary>Changed cases ({len(changed)})</summary>", ""]

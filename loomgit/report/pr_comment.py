@@ -50,6 +50,9 @@ def headline(r: CiReport) -> str:
         if r.fail_on == "gate":
             bad = sum(1 for p in r.prompts if p.after.gate == "failed")
             return f"❌ loomgit: {bad} of {what} fail{'s' if bad == 1 else ''} the gate"
+        if r.fail_on == "significant_regression":
+            bad = sum(1 for p in r.prompts if p.significant())
+            return f"❌ loomgit: a significant regression in {bad} of {what}{fixes}"
         reg = r.regressions
         if reg:
             return f"❌ loomgit: {reg} regression{'s' if reg != 1 else ''} in {what}{fixes}"
@@ -151,6 +154,8 @@ def _prompt_section(p: PromptChange) -> list[str]:
             f"failed, {p.after.errors} errors (base: {p.before.passed} passed, "
             f"{p.before.failed} failed, {p.before.errors} errors)"
         )
+        if p.significance and p.significance.p_value is not None:
+            out += ["", f"Significance of the change: {p.significance.describe()}"]
     for title, rows in (
         ("Regressions", p.regressions),
         ("Fixes", p.fixes),

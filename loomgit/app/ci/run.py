@@ -17,7 +17,7 @@ from loomgit.app.ci.sides import evaluate_sides
 from loomgit.github import ActionsEnv, Annotation, redact
 from loomgit.prompt.discover import ambiguous_id, duplicate_ids
 from loomgit.prompt.includes import commit_loader, include_roots
-from loomgit.report.ci_result import CiReport
+from loomgit.report.ci_result import CiReport, noise_notes
 from loomgit.workspace import Workspace
 
 
@@ -63,5 +63,6 @@ def run_ci(
         tuple(prompts),
         offline,
         allowed,
+        notes=noise_notes(prompts, settings.fail_on),
         conflicts=tuple(sorted(conflicts)),
     )

@@ -14,7 +14,7 @@ from loomgit.evals.services import committed_allows_python, python_allowed
 from loomgit.github import ActionsEnv, marker_for
 from loomgit.workspace import Workspace
 
-FAIL_ON = ("regression", "gate", "never")
+FAIL_ON = ("regression", "significant_regression", "gate", "never")
 OFFLINE = ("auto", "true", "false")
 PROVIDER_KEY_VARS = (
     "OPENAI_API_KEY",

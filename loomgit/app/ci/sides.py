@@ -86,6 +86,8 @@ def evaluate_sides(
     out: list[PromptChange] = []
     base_suites = {(s.prompt, s.path): s for s in base.suites}
     changes = {(c.prompt, c.case, c.provider): c.change for c in cmp.cases}
+    tests = {(c.prompt, c.case, c.provider): c.significance for c in cmp.cases}
+    suite_tests = {p.prompt: p.significance for p in cmp.prompts}
     for hs in head.suites:
         ref = by_id.get(hs.prompt)
         path = ref.prompt.path if ref else hs.prompt
@@ -110,6 +112,7 @@ def evaluate_sides(
                     r.why(),
                     r.line,
                     change=_KIND.get(changes.get(r.key, ""), ""),
+                    significance=tests.get(r.key),
                 )
             )
         bump, reasons = version_bump(
@@ -126,6 +129,7 @@ def evaluate_sides(
                 bump,
                 tuple(reasons),
                 tuple(cases),
+                significance=suite_tests.get(hs.prompt),
             )
         )
     for path, letter in sorted(changed.items()):
