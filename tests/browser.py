@@ -1,0 +1,248 @@
+"""A real headless Chromium, driven over the DevTools protocol on a pipe (no websocket
+library, no driver download): open loomgit's HTML pages, measure their layout with the
+browser's own geometry, take screenshots, time how long a page takes to open.
+
+Chromium is started with ``--remote-debugging-pipe``: it reads commands from file
+descriptor 3 and writes answers and events to descriptor 4, one JSON message each,
+ended by a NUL byte (the transport Puppeteer's ``pipe: true`` uses).
+
+    with Browser() as b:
+        page = b.open(path, width=1280, height=900)
+        boxes = page.evaluate("...")          # a JavaScript expression's value
+        page.screenshot(tmp / "page.png")
+
+Used by the browser tests and by ``bench/bench_viewer.py``. ``find_chromium()`` is None
+when no Chromium is installed (the tests then skip, saying why).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class BrowserError(RuntimeError):
+    pass
+
+
+class Browser:
+    """One Chromium process with a throw-away profile; pages are its tabs."""
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        exe = find_chromium()
+        if exe is None:
+            raise BrowserError("chromium is not installed (apt-get install -y chromium)")
+        self.timeout_s = timeout_s
+        # a short path, also as TMPDIR: Chromium aborts when its socket path is too long
+        self.profile = tempfile.mkdtemp(prefix="lgcdp.", dir="/tmp")
+        to_chrome_r, to_chrome_w = os.pipe()
+        from_chrome_r, from_chrome_w = os.pipe()
+        # the child sees them as fds 3 (commands in) and 4 (answers out)
+
+        def _child_fds() -> None:
+            # copies above 10 first, so neither end is overwritten by the other's dup2
+            high_r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 10)
+            high_w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 10)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        args = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--mute-audio",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={self.profile}",
+            "about:blank",
+        ]
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_child_fds,  # only dup2, before exec
+            env={**os.environ, "TMPDIR": self.profile},
+            close_fds=False,  # fds 3 and 4 stay open; the others are close-on-exec
+        )
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._w = to_chrome_w
+        self._r = from_chrome_r
+        self._buf = b""
+        self._next_id = 0
+        self._events: list[dict[str, Any]] = []
+
+    # -- the protocol
+
+    def _read_message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BrowserError("chromium did not answer in time")
+            ready, _, _ = select.select([self._r], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                raise BrowserError("chromium closed the pipe (did it crash?)")
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        msg: dict[str, Any] = json.loads(raw)
+        return msg
+
+    def send(self, method: str, params: dict[str, Any] | None = None, session: str = "") -> Any:
+        self._next_id += 1
+        mid = self._next_id
+        msg: dict[str, Any] = {"id": mid, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            m = self._read_message(deadline)
+            if m.get("id") == mid:
+                if "error" in m:
+                    raise BrowserError(f"{method}: {m['error'].get('message')}")
+                return m.get("result", {})
+            if "method" in m:
+                self._events.append(m)
+
+    def wait_event(self, method: str, session: str = "", timeout_s: float | None = None) -> Any:
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        while True:
+            for i, e in enumerate(self._events):
+                if e.get("method") == method and (not session or e.get("sessionId") == session):
+                    del self._events[i]
+                    return e.get("params", {})
+            m = self._read_message(deadline)
+            if "method" in m:
+                self._events.append(m)
+
+    # -- pages
+
+    def open(
+        self, path: Path | str, *, width: int = 1280, height: int = 900, scripts: bool = True
+    ) -> Page:
+        """A new tab of ``width`` x ``height`` CSS pixels showing the file ``path``, loaded."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        page = Page(self, target, session, scripts)
+        self.send("Page.enable", session=session)
+        self.send("Runtime.enable", session=session)
+        page.resize(width, height)
+        if not scripts:
+            self.send("Emulation.setScriptExecutionDisabled", {"value": True}, session=session)
+        page.load(path)
+        return page
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self.send("Browser.close")
+                except BrowserError:
+                    pass
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        finally:
+            for fd in (self._w, self._r):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Page:
+    def __init__(self, browser: Browser, target: str, session: str, scripts: bool) -> None:
+        self.browser = browser
+        self.scripts = scripts
+        self.target = target
+        self.session = session
+
+    def send(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        return self.browser.send(method, params, session=self.session)
+
+    def resize(self, width: int, height: int) -> None:
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+
+    def load(self, path: Path | str) -> float:
+        """Navigate to ``path`` and wait for its load event and first paint after it;
+        returns the seconds that took (as the browser's clock measured it)."""
+        url = path if isinstance(path, str) and "://" in path else Path(path).resolve().as_uri()
+        self.send("Page.navigate", {"url": url})
+        self.browser.wait_event("Page.loadEventFired", self.session)
+        if not self.scripts:  # no animation frames for a page without scripts
+            return float(self.evaluate("performance.now()")) / 1000.0
+        # the time from navigation start to a frame painted after load
+        value = self.evaluate(
+            "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() =>"
+            " r(performance.now()))))"
+        )
+        return float(value) / 1000.0
+
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page (promises are awaited)."""
+        res = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        )
+        if "exceptionDetails" in res:
+            d = res["exceptionDetails"]
+            text = (d.get("exception") or {}).get("description") or d.get("text")
+            raise BrowserError(f"evaluate: {text}")
+        return res.get("result", {}).get("value")
+
+    def screenshot(self, out: Path, full_page: bool = True) -> Path:
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:
+            size = self.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+            )
+            params["captureBeyondViewport"] = True
+            params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}
+        data = self.send("Page.captureScreenshot", params)["data"]
+        out.write_bytes(base64.b64decode(data))
+        return out
+
+    def close(self) -> None:
+        self.browser.send("Target.closeTarget", {"targetId": self.target})
