@@ -246,3 +246,139 @@ class Page:
 
     def close(self) -> None:
         self.browser.send("Target.closeTarget", {"targetId": self.target})
+
+
+# -- what a person would see wrong, measured by the browser ------------------------------
+
+LAYOUT_JS = r"""
+(() => {
+  const out = [];
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    (el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : "");
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    const cs = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && cs.visibility !== "hidden" && cs.display !== "none";
+  };
+  const inside = (a, b, tol) => a.left >= b.left - tol && a.right <= b.right + tol &&
+    a.top >= b.top - tol && a.bottom <= b.bottom + tol;
+  const overlap = (a, b) => Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left)) *
+    Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
+  const de = document.documentElement;
+  if (de.scrollWidth > window.innerWidth + 1) {
+    out.push(`the page scrolls sideways: ${de.scrollWidth}px wide in a ${window.innerWidth}px window`);
+  }
+  // HTML: content wider than its box spills over or is cut, unless the box scrolls
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.closest("svg") || !visible(el) || el.clientWidth === 0) continue;
+    const cs = getComputedStyle(el);
+    let hiddenForScreenReaders = false;  // the visually-hidden pattern (clip-path)
+    for (let e = el; e; e = e.parentElement) {
+      if (getComputedStyle(e).clipPath !== "none") { hiddenForScreenReaders = true; break; }
+    }
+    if (hiddenForScreenReaders) continue;
+    if (["auto", "scroll"].includes(cs.overflowX)) continue;
+    if (el.scrollWidth > el.clientWidth + 1) {
+      out.push(`${name(el)} overflows: content ${el.scrollWidth}px in ${el.clientWidth}px`);
+    }
+    const px = parseFloat(cs.fontSize);
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (own && px < 11) out.push(`${name(el)} text is ${px}px (under 11px)`);
+  }
+  // SVG: every label inside its chart, drawn large enough, not over another label
+  for (const svg of document.querySelectorAll("svg")) {
+    if (!visible(svg)) continue;
+    const box = svg.getBoundingClientRect();
+    const vb = svg.viewBox.baseVal;
+    const scale = vb && vb.width ? box.width / vb.width : 1;
+    const texts = [...svg.querySelectorAll("text")].filter(visible);
+    const rects = texts.map((t) => t.getBoundingClientRect());
+    texts.forEach((t, i) => {
+      const label = JSON.stringify(t.textContent.trim());
+      if (!inside(rects[i], box, 0.5)) out.push(`chart label ${label} is cut by its chart's edge`);
+      const size = parseFloat(t.getAttribute("font-size") || "10") * scale;
+      if (size < 9) out.push(`chart label ${label} is drawn at ${size.toFixed(1)}px (under 9px)`);
+      for (let j = 0; j < i; j++) {
+        if (overlap(rects[i], rects[j]) > 1) {
+          out.push(`chart labels ${label} and ${JSON.stringify(texts[j].textContent.trim())} overlap`);
+        }
+      }
+    });
+  }
+  return out;
+})()
+"""
+
+A11Y_JS = r"""
+(() => {
+  const out = [];
+  if (!document.documentElement.lang) out.push("no lang on <html>");
+  if (!document.title.trim()) out.push("no <title>");
+  for (const t of document.querySelectorAll("table")) {
+    const heads = t.querySelectorAll("thead th");
+    if (!heads.length) out.push("a table without column headers");
+    for (const th of heads) if (th.getAttribute("scope") !== "col") out.push("a column header without scope=col");
+  }
+  for (const input of document.querySelectorAll("input")) {
+    if (input.type === "hidden") continue;
+    if (!input.labels || !input.labels.length) out.push(`input#${input.id} has no label`);
+  }
+  for (const svg of document.querySelectorAll("svg")) {
+    if (svg.getAttribute("role") !== "img" || !svg.getAttribute("aria-label")) {
+      out.push("a chart without role=img and an aria-label");
+    }
+  }
+  // WCAG 2 contrast of each element's own text against what is behind it
+  const rgba = (s) => { const m = s.match(/[\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; };
+  const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  const over = (top, under) => [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3]));
+  const behind = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let bg = [255, 255, 255];
+    for (const c of layers.reverse()) bg = over(c, bg);
+    return bg;
+  };
+  const seen = new Set();
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.closest("svg") || el.closest("[hidden]")) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const cs = getComputedStyle(el);
+    if (cs.display === "none" || cs.visibility === "hidden" || el.getClientRects().length === 0) continue;
+    const fg = rgba(cs.color);
+    const bg = behind(el);
+    const f = over(fg, bg);
+    const [a, b] = [lum(f), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const px = parseFloat(cs.fontSize);
+    const large = px >= 24 || (px >= 18.66 && Number(cs.fontWeight) >= 700);
+    const need = large ? 3 : 4.5;
+    const key = `${cs.color} on ${bg.map(Math.round)}`;
+    if (ratio < need && !seen.has(key)) {
+      seen.add(key);
+      out.push(`contrast ${ratio.toFixed(2)} < ${need} for ${JSON.stringify(el.textContent.trim().slice(0, 30))} (${key})`);
+    }
+  }
+  return [...new Set(out)];
+})()
+"""
+
+
+def layout_problems(page: Page) -> list[str]:
+    """What a reader would see wrong: sideways scrolling, text spilling out of or cut by
+    its box, text too small, chart labels cut or over each other."""
+    found: list[str] = page.evaluate(LAYOUT_JS)
+    return found
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """The basics: language and title, table headers, labelled inputs, named charts,
+    WCAG contrast of text (4.5:1, 3:1 for large text)."""
+    found: list[str] = page.evaluate(A11Y_JS)
+    return found

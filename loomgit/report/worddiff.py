@@ -24,14 +24,35 @@ def tokens(text: str) -> list[str]:
 
 
 def _merge(segments: list[Segment]) -> list[Segment]:
+    """Each run of changes as one deletion then one insertion; white space alone
+    between two changes joins them (``floor three`` -> ``urgently needs`` reads as
+    one replacement, not two)."""
     out: list[Segment] = []
-    for op, text in segments:
+    dels: list[str] = []
+    ins: list[str] = []
+
+    def flush() -> None:
+        if dels:
+            out.append(("del", "".join(dels)))
+        if ins:
+            out.append(("ins", "".join(ins)))
+        dels.clear()
+        ins.clear()
+
+    for k, (op, text) in enumerate(segments):
         if not text:
             continue
-        if out and out[-1][0] == op:
-            out[-1] = (op, out[-1][1] + text)
-        else:
+        if op == "same":
+            between = (dels or ins) and k + 1 < len(segments) and segments[k + 1][0] != "same"
+            if between and not text.strip():
+                dels.append(text)
+                ins.append(text)
+                continue
+            flush()
             out.append((op, text))
+        else:
+            (dels if op == "del" else ins).append(text)
+    flush()
     return out
 
 
