@@ -20,6 +20,7 @@ Shape of ``data``::
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,21 +66,27 @@ def _num(v: float | None, fmt: str = "{:.2f}") -> str:
     return "–" if v is None else fmt.format(v)
 
 
-def _usd(v: float | None) -> str:
+def usd(v: float | None, missing: str = "–") -> str:
+    """Dollars with the digits that matter, never in e-notation: $1,250.00 / $0.0042 /
+    $0.0000048."""
     if v is None:
-        return "–"
-    if v == 0 or v >= 1:
+        return missing
+    if v == 0 or abs(v) >= 1:
         return f"${v:,.2f}"
-    return f"${v:.4f}" if v >= 0.001 else f"${v:.2g}"
+    if abs(v) >= 0.001:
+        return f"${v:.4f}"
+    return f"${v:.{1 - math.floor(math.log10(abs(v)))}f}".rstrip("0")
 
 
-def _ms(v: float | None) -> str:
+def ms(v: float | None, missing: str = "–") -> str:
     """Milliseconds with the digits that matter: 1,250 / 41.3 / 0.004."""
     if v is None:
-        return "–"
+        return missing
     if v >= 100:
         return f"{v:,.0f}"
-    return f"{v:.1f}" if v >= 1 else f"{v:.2g}"
+    if v >= 1 or v == 0:
+        return f"{v:.1f}"
+    return f"{v:.{1 - math.floor(math.log10(v))}f}".rstrip("0")
 
 
 def _per_thousand(r: Mapping[str, Any], key: str) -> float | None:
@@ -113,8 +120,8 @@ def _prompt_view(p: Mapping[str, Any]) -> View:
                 "records": _s(r.get("records", 0) or 0),
                 "pass_rate": _pct(r.get("pass_rate")),
                 "score": _num(r.get("mean_score")),
-                "cost": _usd(r.get("cost_usd")),
-                "ms": _ms(r.get("latency_ms")),
+                "cost": usd(r.get("cost_usd")),
+                "ms": ms(r.get("latency_ms")),
                 "models": ", ".join(r.get("models") or ()),
             }
         )
@@ -137,7 +144,7 @@ def _prompt_view(p: Mapping[str, Any]) -> View:
             [_per_thousand(r, "cost_usd") for r in runs],
             SERIES["cost"],
             prefix="$",
-            value_fmt=_usd,
+            value_fmt=usd,
         ),
         # under 1 ms is below what a model call takes: such bars stay slivers
         "latency": charts.bar_chart(
@@ -145,7 +152,7 @@ def _prompt_view(p: Mapping[str, Any]) -> View:
             [r.get("latency_ms") for r in runs],
             SERIES["latency"],
             min_top=1.0,
-            value_fmt=lambda v: f"{_ms(v)} ms",
+            value_fmt=lambda v: f"{ms(v)} ms",
         ),
         "rows": rows,
     }

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from loomgit.report.html import template_environment
+from loomgit.report.html import ms, template_environment, usd
 from loomgit.report.review_data import Cell, PromptResults, Review, load
 from loomgit.report.worddiff import word_diff
 
@@ -33,6 +33,7 @@ View = dict[str, Any]
 
 # the order a row takes its class from: the first kind one of its cells has
 KINDS = ("regression", "error", "fix", "new", "removed", "changed", "same")
+MAX_LINKS = 40  # links to flagged rows per kind, above the table
 PLURAL = {"regression": "regressions", "fix": "fixes", "error": "errors"}
 STATUS_LABEL = {"passed": "pass", "failed": "fail", "error": "error", "skipped": "skipped"}
 
@@ -42,17 +43,11 @@ def _num(v: float | None, digits: int = 2) -> str | None:
 
 
 def _ms(v: float | None) -> str | None:
-    if v is None:
-        return None
-    return f"{v:,.0f} ms" if v >= 100 else f"{v:.1f} ms" if v >= 1 else f"{v:.2g} ms"
+    return None if v is None else f"{ms(v)} ms"
 
 
 def _usd(v: float | None) -> str | None:
-    if v is None:
-        return None
-    if v == 0 or v >= 1:
-        return f"${v:,.2f}"
-    return f"${v:.4f}" if v >= 0.001 else f"${v:.2g}"
+    return None if v is None else usd(v)
 
 
 def _kind(given: str, base: Cell | None, cell: Cell | None) -> str:
@@ -77,7 +72,9 @@ def _kind(given: str, base: Cell | None, cell: Cell | None) -> str:
     return "same"
 
 
-def _cell_view(cell: Cell | None, base: Cell | None, kind: str, note: str | None) -> View | None:
+def _cell_view(
+    cell: Cell | None, base: Cell | None, kind: str, note: str | None, base_label: str = ""
+) -> View | None:
     if cell is None:
         return {"missing": True, "kind": kind}
     meta = []
@@ -92,20 +89,24 @@ def _cell_view(cell: Cell | None, base: Cell | None, kind: str, note: str | None
         meta.append(note)
     answer = cell.output or ""
     diff = None
-    if base is not None and kind != "same" and (base.output or "") != answer:
+    same_answer = base is not None and cell.output is not None and base.output == cell.output
+    if base is not None and not same_answer:
         diff = word_diff(base.output or "", answer)
     return {
         "missing": False,
         "kind": kind,
+        "base_label": base_label,
         "status": cell.status,
         "status_label": STATUS_LABEL.get(cell.status, cell.status),
         "meta": " · ".join(meta),
         "answer": answer,
         "has_answer": cell.output is not None,
+        "same_answer": same_answer,
         "diff": diff,
-        "asserts": cell.assertions,
+        "passed_asserts": ", ".join(a for a, ok, _ in cell.assertions if ok),
+        "failed_asserts": [(a, m) for a, ok, m in cell.assertions if not ok],
         "error": cell.error,
-        "why": cell.why if not cell.assertions else None,
+        "why": cell.why if not any(not ok for _, ok, _ in cell.assertions) else None,
     }
 
 
@@ -137,7 +138,7 @@ def _prompt_view(rv: Review, p: PromptResults, index: int) -> View:
         version = p.versions.get(s)
         col_views.append(
             {
-                "name": f"{p.id}@{label}" + (f" ({version})" if version else "") + f" · {m}",
+                "name": f"@{label}" + (f" ({version})" if version else "") + f" · {m}",
                 "ref": f"{p.id}@{label}",
                 "version": version,
                 "model": m,
@@ -149,7 +150,7 @@ def _prompt_view(rv: Review, p: PromptResults, index: int) -> View:
         )
     counts = dict.fromkeys(KINDS, 0)
     rows = []
-    flagged: list[View] = []
+    flagged: dict[str, list[View]] = {"regression": [], "error": [], "fix": []}
     for r, case in enumerate(p.cases):
         cells = []
         kinds = set()
@@ -162,7 +163,9 @@ def _prompt_view(rv: Review, p: PromptResults, index: int) -> View:
             base = p.cells.get((base_side, m, case))
             kind = _kind(p.changes.get((s, m, case), ""), base, cell)
             kinds.add(kind)
-            cells.append(_cell_view(cell, base, kind, p.notes.get((s, m, case))))
+            cells.append(
+                _cell_view(cell, base, kind, p.notes.get((s, m, case)), rv.sides[base_side].label)
+            )
         row_kind = next((k for k in KINDS if k in kinds), "same")
         counts[row_kind] += 1
         anchor = f"p{index}-c{r}"
@@ -174,8 +177,8 @@ def _prompt_view(rv: Review, p: PromptResults, index: int) -> View:
             "cells": cells,
         }
         rows.append(row)
-        if row_kind in ("regression", "error", "fix") and len(flagged) < 50:
-            flagged.append({"anchor": anchor, "case": case, "kind": row_kind})
+        if row_kind in flagged and len(flagged[row_kind]) < MAX_LINKS:
+            flagged[row_kind].append({"anchor": anchor, "case": case})
     compared = any(c["compared"] for c in col_views)
     return {
         "id": p.id,
@@ -188,7 +191,9 @@ def _prompt_view(rv: Review, p: PromptResults, index: int) -> View:
             for k, n in counts.items()
             if n and (compared or k != "same")
         ],
-        "flagged": flagged,
+        "flagged": [
+            (PLURAL[k], links, counts[k] - len(links)) for k, links in flagged.items() if links
+        ],
     }
 
 
