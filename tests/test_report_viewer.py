@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 
@@ -314,7 +315,7 @@ def test_ticks_are_round_numbers_with_the_decimals_they_need(v_max: float) -> No
     labels = [charts.number_axis(decimals)(t) for t in ticks]
     assert len(set(labels)) == len(labels) and ticks[0] == 0 and ticks[-1] >= v_max
     step = ticks[1] - ticks[0]
-    mantissa = step / 10 ** __import__("math").floor(__import__("math").log10(step))
+    mantissa = step / 10 ** math.floor(math.log10(step))
     assert round(mantissa, 6) in (1.0, 2.0, 5.0)
 
 

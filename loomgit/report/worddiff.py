@@ -2,9 +2,9 @@
 
 ``word_diff(old, new)`` gives segments ``(op, text)`` with ``op`` one of ``"same"``,
 ``"del"`` (in ``old`` only) and ``"ins"`` (in ``new`` only), which read in order give
-``new`` when the ``del`` ones are skipped and ``old`` when the ``ins`` ones are. Words,
-runs of white space and single punctuation marks are the units, so a changed comma or
-line break shows as itself. Very long answers (over ``MAX_TOKENS`` units on a side) are
+``new`` when the ``del`` ones are skipped and ``old`` when the ``ins`` ones are. Words
+and single punctuation marks, each with the white space after it, are the units, so a
+changed comma shows as itself. Very long answers (over ``MAX_TOKENS`` units on a side) are
 compared line by line instead, which keeps the page fast to build.
 """
 
@@ -14,7 +14,9 @@ import difflib
 import re
 
 MAX_TOKENS = 4000
-_TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
+# a word or a punctuation mark with the white space after it; white space that starts
+# the text or stands alone is a unit of its own
+_TOKEN = re.compile(r"\w+\s*|[^\w\s]\s*|\s+", re.UNICODE)
 
 Segment = tuple[str, str]
 
@@ -32,10 +34,19 @@ def _merge(segments: list[Segment]) -> list[Segment]:
     ins: list[str] = []
 
     def flush() -> None:
-        if dels:
-            out.append(("del", "".join(dels)))
-        if ins:
-            out.append(("ins", "".join(ins)))
+        d, i = "".join(dels), "".join(ins)
+        # white space that ends both sides is in both texts: show it as unchanged
+        common = ""
+        if d and i:
+            sd, si = d[len(d.rstrip()) :], i[len(i.rstrip()) :]
+            while common != sd and common != si and sd[-len(common) - 1] == si[-len(common) - 1]:
+                common = sd[-len(common) - 1 :]
+        if d[: len(d) - len(common)]:
+            out.append(("del", d[: len(d) - len(common)]))
+        if i[: len(i) - len(common)]:
+            out.append(("ins", i[: len(i) - len(common)]))
+        if common:
+            out.append(("same", common))
         dels.clear()
         ins.clear()
 
@@ -49,7 +60,10 @@ def _merge(segments: list[Segment]) -> list[Segment]:
                 ins.append(text)
                 continue
             flush()
-            out.append((op, text))
+            if out and out[-1][0] == "same":
+                out[-1] = ("same", out[-1][1] + text)
+            else:
+                out.append((op, text))
         else:
             (dels if op == "del" else ins).append(text)
     flush()
@@ -63,14 +77,23 @@ def word_diff(old: str, new: str) -> list[Segment]:
     a, b = tokens(old), tokens(new)
     if len(a) > MAX_TOKENS or len(b) > MAX_TOKENS:
         a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    segments: list[Segment] = []
+    # the common start and end need no matcher (most edits are small)
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    segments: list[Segment] = [("same", "".join(b[:head]))]
+    a_mid, b_mid = a[head : len(a) - tail], b[head : len(b) - tail]
+    matcher = difflib.SequenceMatcher(None, a_mid, b_mid, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            segments.append(("same", "".join(b[j1:j2])))
+            segments.append(("same", "".join(b_mid[j1:j2])))
             continue
         if op in ("delete", "replace"):
-            segments.append(("del", "".join(a[i1:i2])))
+            segments.append(("del", "".join(a_mid[i1:i2])))
         if op in ("insert", "replace"):
-            segments.append(("ins", "".join(b[j1:j2])))
+            segments.append(("ins", "".join(b_mid[j1:j2])))
+    segments.append(("same", "".join(b[len(b) - tail :])))
     return _merge(segments)
