@@ -335,3 +335,25 @@ def test_long_version_labels_are_shortened_and_thinned() -> None:
     widths = [charts.text_px(t["text"]) for t in shown]
     assert all(x1 + w1 / 2 < x2 - w2 / 2 for x1, x2, w1, w2 in zip(xs, xs[1:], widths, widths[1:]))
     assert xs[0] - widths[0] / 2 >= 0 and xs[-1] + widths[-1] / 2 <= chart["width"]
+
+
+def test_stage_flags_of_neighbouring_versions_do_not_cover_each_other() -> None:
+    versions = [
+        {
+            "version": f"1.{i}.0",
+            "bump": "patch",
+            "stages": ["production", "canary"] if i == 38 else [],
+        }
+        for i in range(40)
+    ]
+    versions[39]["stages"] = ["staging"]
+    versions[37]["stages"] = ["qa-eu-west"]
+    t = charts.timeline(versions, {})
+    assert t is not None
+    flags = [f for d in t["dots"] for f in d["flags"]]
+    assert len(flags) == 4
+    boxes = [(float(f["rect_x"]), float(f["rect_x"]) + float(f["width"]), f["y"]) for f in flags]
+    for i, (l1, r1, y1) in enumerate(boxes):
+        assert l1 >= 0 and r1 <= t["width"] and y1 - 7 >= 0
+        for l2, r2, y2 in boxes[:i]:
+            assert y1 != y2 or r1 < l2 or r2 < l1, (boxes, i)

@@ -223,26 +223,41 @@ def timeline(
     step = max(28.0, min(120.0, (max_width - 2 * pad) / max(n - 1, 1)))
     width = int(2 * pad + step * (n - 1))
     xs = [pad + i * step for i in range(n)]
+    # stage flags: each on the lowest row where it does not touch a flag placed before
+    rows_right: list[float] = []
+    placed: list[list[tuple[float, float, str, int]]] = []
+    for x, v in zip(xs, versions):
+        mine: list[tuple[float, float, str, int]] = []
+        for stage in v.get("stages") or ():
+            w = 8 + text_px(str(stage))
+            cx = min(max(x, w / 2 + 1), width - w / 2 - 1)
+            row = next((k for k, right in enumerate(rows_right) if cx - w / 2 > right + 4), None)
+            if row is None:
+                rows_right.append(0.0)
+                row = len(rows_right) - 1
+            rows_right[row] = cx + w / 2
+            mine.append((cx, w, str(stage), row))
+        placed.append(mine)
+    lift = 18 * max(0, len(rows_right) - 3)  # more rows than fit above the line: move it down
+    y += lift
+    height += lift
     labels = _x_labels([str(v.get("version")) for v in versions], xs, width, y + 28)
     by_x = {lab["title"]: lab for lab in labels}
     dots = []
-    for x, v in zip(xs, versions):
+    for x, v, mine in zip(xs, versions, placed):
         bump = str(v.get("bump") or "minor")
         r = 9 if bump == "major" else 7 if bump in ("minor", "initial") else 5
         title = f"{v.get('version')} ({bump}) {v.get('commit') or ''} {v.get('subject') or ''}"
-        flags = []
-        for j, stage in enumerate(v.get("stages") or ()):
-            w = 8 + text_px(str(stage))
-            cx = min(max(x, w / 2 + 1), width - w / 2 - 1)
-            flags.append(
-                {
-                    "y": y - 22 - j * 18,
-                    "x": _px(cx),
-                    "rect_x": _px(cx - w / 2),
-                    "width": _px(w),
-                    "stage": stage,
-                }
-            )
+        flags = [
+            {
+                "y": y - 22 - row * 18,
+                "x": _px(cx),
+                "rect_x": _px(cx - w / 2),
+                "width": _px(w),
+                "stage": stage,
+            }
+            for cx, w, stage, row in mine
+        ]
         dots.append(
             {
                 "x": _px(x),
