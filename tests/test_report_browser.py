@@ -163,7 +163,11 @@ def _overview() -> dict[str, object]:
                 "commit": f"{i:040x}",
                 "date": "2026-12-01T00:00:00",
                 "subject": "a subject",
-                "stages": ["production"] if i == len(names) - 2 else ["staging"] if i == len(names) - 1 else [],
+                "stages": ["production"]
+                if i == len(names) - 2
+                else ["staging"]
+                if i == len(names) - 1
+                else [],
                 "runs": {
                     "runs": 1,
                     "records": 10,

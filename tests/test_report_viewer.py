@@ -357,3 +357,18 @@ def test_stage_flags_of_neighbouring_versions_do_not_cover_each_other() -> None:
         assert l1 >= 0 and r1 <= t["width"] and y1 - 7 >= 0
         for l2, r2, y2 in boxes[:i]:
             assert y1 != y2 or r1 < l2 or r2 < l1, (boxes, i)
+
+
+def test_tool_calls_are_shown_and_a_different_call_is_a_change() -> None:
+    data = compare_result(2)
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": '{"id": 7}'},
+    }
+    data["before"]["results"][1]["tool_calls"] = [call]
+    data["after"]["results"][1]["tool_calls"] = [{"name": "lookup", "arguments": {"id": 8}}]
+    page = review_html([("cmp.json", data)])
+    assert "→ <code>lookup({&#34;id&#34;: 7})</code>" in page
+    assert "→ <code>lookup({&#34;id&#34;: 8})</code>" in page
+    assert _rows(page)["ticket-00001"] == "changed"

@@ -22,7 +22,8 @@ from loomgit.workspace import Workspace
     "html_path",
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Write a self-contained HTML overview (versions, stages, runs) to FILE.",
+    help="Write a self-contained HTML page to FILE: the overview (versions, stages, runs), "
+    "or with --results the review page.",
 )
 @click.option(
     "--prompt", "prompts", multiple=True, metavar="ID", help="Only these prompts (with --html)."

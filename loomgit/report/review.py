@@ -65,7 +65,7 @@ def _kind(given: str, base: Cell | None, cell: Cell | None) -> str:
         return "fix"
     if "error" in (a, b) and a != b:
         return "error"
-    if (base.output or "") != (cell.output or ""):
+    if (base.output or "") != (cell.output or "") or base.tool_calls != cell.tool_calls:
         return "changed"
     if base.score is not None and cell.score is not None and abs(base.score - cell.score) > 1e-9:
         return "changed"
@@ -102,6 +102,7 @@ def _cell_view(
         "answer": answer,
         "has_answer": cell.output is not None,
         "same_answer": same_answer,
+        "tool_calls": cell.tool_calls,
         "diff": diff,
         "passed_asserts": ", ".join(a for a, ok, _ in cell.assertions if ok),
         "failed_asserts": [(a, m) for a, ok, m in cell.assertions if not ok],

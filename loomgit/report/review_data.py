@@ -15,6 +15,7 @@ own base; a side from a lone eval report is compared with the first side of the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class Cell:
     pass_rate: float | None = None
     error: str | None = None
     why: str | None = None
+    tool_calls: list[str] = field(default_factory=list)  # "name({...})", as called
 
 
 @dataclass
@@ -91,8 +93,24 @@ def _f(v: Any) -> float | None:
     return None if v is None or isinstance(v, bool) else float(v)
 
 
+def _tool_calls(calls: Any) -> list[str]:
+    """``tool_calls`` of a result (OpenAI's shape or loomgit's ToolCall dict) as text."""
+    out = []
+    for c in calls if isinstance(calls, list) else ():
+        if not isinstance(c, Mapping):
+            continue
+        inner = c.get("function")
+        fn: Mapping[str, Any] = inner if isinstance(inner, Mapping) else c
+        args = fn.get("arguments")
+        if not isinstance(args, str):
+            args = json.dumps(args, ensure_ascii=False, sort_keys=True)
+        out.append(f"{fn.get('name', '?')}({args})")
+    return out
+
+
 def _eval_cell(r: Mapping[str, Any]) -> Cell:
     return Cell(
+        tool_calls=_tool_calls(r.get("tool_calls")),
         status=str(r.get("status") or "error"),
         output=None if r.get("output") is None else str(r.get("output")),
         score=_f(r.get("score")),
