@@ -90,7 +90,7 @@ def _cell_view(
     answer = cell.output or ""
     diff = None
     same_answer = base is not None and cell.output is not None and base.output == cell.output
-    if base is not None and not same_answer:
+    if base is not None and cell.output is not None and not same_answer:
         diff = word_diff(base.output or "", answer)
     return {
         "missing": False,
