@@ -372,3 +372,13 @@ def test_tool_calls_are_shown_and_a_different_call_is_a_change() -> None:
     assert "→ <code>lookup({&#34;id&#34;: 7})</code>" in page
     assert "→ <code>lookup({&#34;id&#34;: 8})</code>" in page
     assert _rows(page)["ticket-00001"] == "changed"
+
+
+def test_column_names_in_css_cannot_end_the_string_or_the_style() -> None:
+    data = compare_result(2, models=('m"}</style><script>alert(1)</script>\\',))
+    page = review_html([("cmp.json", data)])
+    styles = re.findall(r"<style>(.*?)</style>", page, re.S)
+    assert len(styles) == 2  # the page's, and the column names of the one prompt
+    rule = styles[1]
+    assert "<" not in rule and "\\22 " in rule and "\\5c " in rule
+    assert rule.count('"') == 2 * 2  # two columns, each one string

@@ -50,6 +50,14 @@ def _usd(v: float | None) -> str | None:
     return None if v is None else usd(v)
 
 
+def css_string(text: str) -> str:
+    """``text`` as a CSS string literal: every character but letters, digits, space and
+    ``.@/()-_`` as a hex escape, so it cannot end the string, the rule or the style
+    element."""
+    safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .@/()-_")
+    return '"' + "".join(c if c in safe else f"\\{ord(c):x} " for c in text) + '"'
+
+
 def _kind(given: str, base: Cell | None, cell: Cell | None) -> str:
     """How ``cell`` differs from the base's (``given``: what compare or ci said)."""
     if cell is None:
@@ -139,7 +147,9 @@ def _prompt_view(rv: Review, p: PromptResults, index: int) -> View:
         version = p.versions.get(s)
         col_views.append(
             {
-                "name": f"@{label}" + (f" ({version})" if version else "") + f" · {m}",
+                "css_name": css_string(
+                    f"@{label}" + (f" ({version})" if version else "") + f" · {m}"
+                ),
                 "ref": f"{p.id}@{label}",
                 "version": version,
                 "model": m,
