@@ -35,12 +35,25 @@ from loomgit.report.worddiff import word_diff
         ("a, b; c\nd", "a b; c\n\nd!"),
         ("same", "same"),
         ("x " * 5000, "y " * 5000),  # past MAX_TOKENS: line by line
+        ("end", "end "),
+        ("a  b", "a b"),
     ],
 )
 def test_word_diff_reads_back_as_both_texts(old: str, new: str) -> None:
     segs = word_diff(old, new)
     assert "".join(t for op, t in segs if op != "del") == new
     assert "".join(t for op, t in segs if op != "ins") == old
+
+
+def test_a_word_followed_by_other_white_space_or_punctuation_is_the_same_word() -> None:
+    segs = word_diff(
+        "Summarize this ticket: Printer", "Summarize this ticket in two sentences: Printer"
+    )
+    assert segs == [
+        ("same", "Summarize this ticket"),
+        ("ins", " in two sentences"),
+        ("same", ": Printer"),
+    ]
 
 
 def test_word_diff_marks_whole_words() -> None:

@@ -16,6 +16,7 @@ own base; a side from a lone eval report is compared with the first side of the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,7 +145,10 @@ def _short(commit: Any) -> str | None:
 
 def _add_compare(rv: Review, d: Mapping[str, Any]) -> None:
     before, after = d.get("before") or {}, d.get("after") or {}
-    base = rv.side(str(d.get("base") or _short(before.get("commit")) or "base"), None)
+    ref = str(d.get("base") or "")
+    if re.fullmatch(r"[0-9a-f]{40}", ref):
+        ref = ref[:7]  # a full commit id, as the demo and scripts pass it
+    base = rv.side(ref or _short(before.get("commit")) or "base", None)
     rv.sides[base].base = None
     head = rv.side(_short(after.get("commit")) or "working tree", base)
     _add_eval(rv, base, before)

@@ -25,6 +25,10 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def _keys(toks: list[str]) -> list[str]:
+    return [t.rstrip() or t for t in toks]
+
+
 def _merge(segments: list[Segment]) -> list[Segment]:
     """Each run of changes as one deletion then one insertion; white space alone
     between two changes joins them (``floor three`` -> ``urgently needs`` reads as
@@ -86,10 +90,19 @@ def word_diff(old: str, new: str) -> list[Segment]:
         tail += 1
     segments: list[Segment] = [("same", "".join(b[:head]))]
     a_mid, b_mid = a[head : len(a) - tail], b[head : len(b) - tail]
-    matcher = difflib.SequenceMatcher(None, a_mid, b_mid, autojunk=False)
+    # words match whatever white space follows them ("ticket:" / "ticket in"), which
+    # then shows as its own small change
+    matcher = difflib.SequenceMatcher(None, _keys(a_mid), _keys(b_mid), autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            segments.append(("same", "".join(b_mid[j1:j2])))
+            for x, y in zip(a_mid[i1:i2], b_mid[j1:j2]):
+                if x == y:
+                    segments.append(("same", y))
+                    continue
+                word = y.rstrip() or y
+                segments.append(("same", word))
+                segments.append(("del", x[len(word) :]))
+                segments.append(("ins", y[len(word) :]))
             continue
         if op in ("delete", "replace"):
             segments.append(("del", "".join(a_mid[i1:i2])))
