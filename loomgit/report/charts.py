@@ -182,7 +182,7 @@ def bar_chart(
     if not vals:
         return {"empty": True, "width": width}
     ticks, decimals = nice_ticks(max(vals), min_top=min_top)
-    fmt = number_axis(decimals, prefix)
+    fmt = number_axis(max(decimals, 2) if prefix == "$" else decimals, prefix)  # $0.50
     show = value_fmt or (lambda v: f"{prefix}{v:.3g}")
     chart, py, left = _axes(width, height, 12, 34, ticks, fmt)
     pw = width - left - 12
