@@ -34,3 +34,12 @@ def test_the_demo_runs_from_start_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, out[-3000:]
     assert "done: the sample repository is left at" in proc.stdout
     assert "internal error" not in out and "Traceback" not in out
+    # the reports the demo announces are there to open once it is done
+    announced = [
+        Path(line.split(": ", 1)[1].split(" (", 1)[0])
+        for line in proc.stdout.splitlines()
+        if line.startswith(("overview: ", "review page: "))
+    ]
+    assert len(announced) == 2, proc.stdout[-3000:]
+    for page in announced:
+        assert page.is_file() and page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

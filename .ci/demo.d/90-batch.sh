@@ -113,12 +113,23 @@ step "$LOOMGIT" check pipelines/reviews.yaml
 git add pipelines && git commit -q -m "reviews: pipeline"
 step "$LOOMGIT" run --pipeline reviews --json
 
-# after: lineage and a self-contained HTML report
+# after: lineage and a self-contained HTML report, kept with the sample repository
+# (under reports/, untracked) so it can be opened once the demo is done
 step "$LOOMGIT" promote reviews/sentiment 1.0.0 --to staging
 step "$LOOMGIT" lineage reviews/sentiment
-step "$LOOMGIT" report --html "$batch_demo_tmp/report.html"
-grep -q "reviews/sentiment" "$batch_demo_tmp/report.html"
-echo "report: $(wc -c < "$batch_demo_tmp/report.html") bytes, no scripts, no external links"
+mkdir -p reports
+step "$LOOMGIT" report --html reports/overview.html
+grep -q "reviews/sentiment" reports/overview.html
+echo "overview: $PWD/reports/overview.html ($(wc -c < reports/overview.html) bytes, no scripts, no external links)"
+# the review page: the first version of the summary prompt against today's, case by case
+printf '
+$ loomgit eval support/summarize --compare %s -o reports/compare.json
+' "$(git rev-list --max-parents=0 HEAD | cut -c1-7)"
+"$LOOMGIT" eval support/summarize --compare "$(git rev-list --max-parents=0 HEAD)" \
+  -o reports/compare.json >/dev/null && echo "(exit 0)" || echo "(exit $?: see the review page)"
+step "$LOOMGIT" report --html reports/review.html --results reports/compare.json
+grep -q "support/summarize@" reports/review.html
+echo "review page: $PWD/reports/review.html"
 
 kill "$batch_demo_pid"; wait "$batch_demo_pid" 2>/dev/null || true
 trap - EXIT

@@ -6,11 +6,11 @@ import json
 
 import click
 
-from loomgit.app.html_report import write_html
+from loomgit.app.html_report import write_html, write_review
 from loomgit.app.reports import redactor, write_report
 from loomgit.cli.evals_format import print_report
 from loomgit.cli.output import echo, print_json
-from loomgit.errors import UsageError
+from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.results import EvalReport
 from loomgit.evals.results import merge as merge_reports
 from loomgit.workspace import Workspace
@@ -22,14 +22,32 @@ from loomgit.workspace import Workspace
     "html_path",
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Write a self-contained HTML overview (versions, stages, runs) to FILE.",
+    help="Write a self-contained HTML page to FILE: the overview (versions, stages, runs), "
+    "or with --results the review page.",
 )
 @click.option(
     "--prompt", "prompts", multiple=True, metavar="ID", help="Only these prompts (with --html)."
 )
+@click.option(
+    "--results",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="With --html: a review page of these eval, compare or ci JSON results "
+    "(cases by prompt@ref and model; repeatable).",
+)
 @click.pass_context
-def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) -> int | None:
-    """Reports: merge shard results, render overviews."""
+def report(
+    ctx: click.Context, html_path: str | None, prompts: tuple[str, ...], results: tuple[str, ...]
+) -> int | None:
+    """Reports: merge shard results, render overviews and review pages."""
+    if results and not html_path:
+        raise UsageError("--results goes with --html FILE (the review page to write)")
+    if html_path and results:
+        ws = _workspace_or_none()
+        n = write_review(html_path, results, redactor(ws), list(prompts) or None)
+        echo(f"wrote {html_path} ({n} case{'' if n == 1 else 's'})")
+        return 0
     if html_path:
         ws = Workspace()
         write_html(ws, html_path, [ws.find(i).id for i in prompts])
@@ -38,6 +56,15 @@ def report(ctx: click.Context, html_path: str | None, prompts: tuple[str, ...]) 
     if ctx.invoked_subcommand is None:
         echo(ctx.get_help())
     return None
+
+
+def _workspace_or_none() -> Workspace | None:
+    """The repository here, for its providers' secret names; results can be reviewed
+    outside one too."""
+    try:
+        return Workspace()
+    except LoomgitError:
+        return None
 
 
 def read_report(path: str) -> EvalReport:
