@@ -44,7 +44,9 @@ def test_a_fifo_is_written_into_and_stays_a_fifo(tmp_path: Path, write) -> None:
 
 
 def test_eval_output_to_a_fifo(sample_repo: GitRepo, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    suite = 'cases:\n  - {name: fire, vars: {ticket: "Printer on fire"}, assert: [{contains: fire}]}\n'
+    suite = (
+        'cases:\n  - {name: fire, vars: {ticket: "Printer on fire"}, assert: [{contains: fire}]}\n'
+    )
     sample_repo.commit("a suite", {"prompts/support/summarize.tests.yaml": suite})
     fifo = tmp_path / "report.json"
     os.mkfifo(fifo)
