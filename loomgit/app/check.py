@@ -20,6 +20,7 @@ from loomgit.prompt.discover import (
     symlinked,
 )
 from loomgit.prompt.parse import read_prompt, symlink_error
+from loomgit.prompt.toolspec import resolve_tools
 from loomgit.prompt.validate import validate_prompt
 from loomgit.workspace import Workspace
 
@@ -45,6 +46,10 @@ def check_prompt(ws: Workspace, rel: str, prompt_id: str | None = None) -> list[
     except LoomgitError as e:
         return [error(e.path or rel, e.line, e.message, e.col)]
     out = validate_prompt(prompt, ws.loader, known_providers=set(ws.config.providers))
+    try:  # the suite's checks see the tools of $ref files too
+        prompt = resolve_tools(prompt, ws.loader)
+    except LoomgitError:
+        pass  # validate_prompt has reported the tool file
     suite = Path(rel).with_suffix("").as_posix() + ".tests.yaml"
     if not is_suite(rel) and (ws.root / suite).is_file():
         out += _suite_findings(ws, suite, prompt)

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from loomgit.config import did_you_mean
+from loomgit.errors import LoomgitError
 from loomgit.evals.assertions.tools import offered
 from loomgit.evals.suite_model import Suite
 from loomgit.findings import Finding, warning
@@ -37,8 +38,12 @@ def _names(a: Mapping[str, Any]) -> list[str]:
 
 def tool_warnings(suite: Suite, prompt: Any) -> list[Finding]:
     """Warnings for assertions that name tools the prompt does not offer, and for
-    ``output_schema`` when the prompt declares no output schema."""
-    tools = prompt.call_params().get("tools")
+    ``output_schema`` when the prompt declares no output schema. A prompt whose tool
+    files could not be read gets none (``check`` reports the tool file itself)."""
+    try:
+        tools = prompt.call_params().get("tools")
+    except LoomgitError:
+        return []
     declared = offered(
         [t for t in tools if isinstance(t, Mapping)] if isinstance(tools, list) else []
     )
