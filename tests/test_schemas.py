@@ -18,7 +18,7 @@ from loomgit import config as config_mod
 from loomgit import schemas
 from loomgit.batch import pipeline as pipeline_mod
 from loomgit.batch.cost import parse_budget
-from loomgit.batch.inputs.record import FORMATS
+from loomgit.inputs.record import FORMATS
 from loomgit.config import Config, GlobSpec, parse_config
 from loomgit.errors import LoomgitError
 from loomgit.evals import gates, suite_model

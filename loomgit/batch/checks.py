@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loomgit.batch.inputs.mapping import lookup
-from loomgit.batch.inputs.record import Record
+from loomgit.inputs.mapping import lookup
+from loomgit.inputs.record import Record
 from loomgit.errors import UsageError
 from loomgit.evals.suite import parse_suite
 from loomgit.evals.suite_model import Suite

@@ -16,8 +16,8 @@ from loomgit.batch.cost import (
     message_tokens,
     output_basis,
 )
-from loomgit.batch.inputs.mapping import check_mapping, select_vars
-from loomgit.batch.inputs.reader import RecordReader
+from loomgit.inputs.mapping import check_mapping, select_vars
+from loomgit.inputs.reader import RecordReader
 from loomgit.batch.prices import Price, price_for
 from loomgit.batch.usage import recorded_output_tokens
 from loomgit.errors import LoomgitError, UsageError

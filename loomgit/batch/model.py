@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loomgit.batch.inputs.record import Record
+from loomgit.inputs.record import Record
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import loomgit._yaml as _yaml
 from loomgit.batch.cost import parse_budget
-from loomgit.batch.inputs.record import FORMATS
+from loomgit.inputs.record import FORMATS
 from loomgit.config import did_you_mean
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.assertions import spec_problem

@@ -16,9 +16,9 @@ from loomgit import _git
 from loomgit._git.refs import head_commit
 from loomgit.batch.checks import check_fields, same_run, schema_validator, suite_asserts
 from loomgit.batch.cost import DEFAULT_OUTPUT_TOKENS, Budget
-from loomgit.batch.inputs.mapping import check_mapping
-from loomgit.batch.inputs.reader import RecordReader, file_fingerprint
-from loomgit.batch.inputs.record import Record
+from loomgit.inputs.mapping import check_mapping
+from loomgit.inputs.reader import RecordReader, file_fingerprint
+from loomgit.inputs.record import Record
 from loomgit.batch.model import BatchOptions, BatchSummary
 from loomgit.batch.pipeline import default_quarantine
 from loomgit.batch.prices import price_for

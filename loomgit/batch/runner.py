@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from loomgit.batch.cost import Budget, message_tokens
-from loomgit.batch.inputs.record import Record
+from loomgit.inputs.record import Record
 from loomgit.batch.model import (
     EXIT_INTERRUPTED,
     BatchOptions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from loomgit.batch.estimate import estimate_cases, estimate_input
-from loomgit.batch.inputs.mapping import parse_map
+from loomgit.inputs.mapping import parse_map
 from loomgit.batch.lineage import lineage as build
 from loomgit.batch.lineage import promotions
 from loomgit.batch.runner import BatchOptions, default_caller, run_batch

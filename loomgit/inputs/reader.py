@@ -10,10 +10,10 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from loomgit.batch.inputs.csv import read_csv
-from loomgit.batch.inputs.json_array import read_json_array
-from loomgit.batch.inputs.jsonl import read_jsonl
-from loomgit.batch.inputs.record import MAX_RECORD_BYTES, InputError, Record, detect_format
+from loomgit.inputs.csv import read_csv
+from loomgit.inputs.json_array import read_json_array
+from loomgit.inputs.jsonl import read_jsonl
+from loomgit.inputs.record import MAX_RECORD_BYTES, InputError, Record, detect_format
 
 
 class RecordReader:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from loomgit.batch.inputs.record import InputError
+from loomgit.inputs.record import InputError
 from loomgit.errors import UsageError
 
 
