@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from loomgit.errors import EXIT_USAGE, UsageError
 from loomgit.inputs.mapping import check_mapping, parse_map, select_vars
 from loomgit.inputs.reader import RecordReader
 from loomgit.inputs.record import InputError
-from loomgit.errors import EXIT_USAGE, UsageError
 from loomgit.prompt.model import Variable
 
 CORPUS = Path(__file__).parent / "corpus" / "batch" / "inputs"

@@ -18,7 +18,6 @@ from loomgit import config as config_mod
 from loomgit import schemas
 from loomgit.batch import pipeline as pipeline_mod
 from loomgit.batch.cost import parse_budget
-from loomgit.inputs.record import FORMATS
 from loomgit.config import Config, GlobSpec, parse_config
 from loomgit.errors import LoomgitError
 from loomgit.evals import gates, suite_model
@@ -30,6 +29,7 @@ from loomgit.experiments import model as experiment_model
 from loomgit.experiments.parse import parse_spec
 from loomgit.experiments.spec import settings as experiment_settings
 from loomgit.experiments.store import parse_url
+from loomgit.inputs.record import FORMATS
 from loomgit.prompt import fields as prompt_fields
 from loomgit.prompt import validate as prompt_validate
 from loomgit.prompt.frontmatter import load_frontmatter, split_frontmatter

@@ -20,6 +20,7 @@ from loomgit.evals.comparison import (
     classify,
     diff_reports,
 )
+from loomgit.evals.datasets import suite_cases
 from loomgit.evals.engine import evaluate, options_from_config
 from loomgit.evals.records import record_report
 from loomgit.evals.rendering import CaseRenderer
@@ -56,7 +57,7 @@ def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
         models = ()
     out: list[Any] = [models, sorted(params_for(t, options).items(), key=str)]
     try:
-        for case in t.suite.cases:
+        for case in suite_cases(t.suite, variables=t.prompt.variables):
             try:
                 out.append(renderer.render(t.suite.case_vars(case)))
             except LoomgitError as e:

@@ -25,6 +25,7 @@ from loomgit.evals.assertions import (
     compile_assertion,
     evaluate,
 )
+from loomgit.evals.datasets import suite_cases
 from loomgit.evals.gates import parse_gate
 from loomgit.evals.rendering import CaseRenderer
 from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult
@@ -159,7 +160,7 @@ def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
             prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
         )
         try:
-            for case in suite.cases:
+            for case in suite_cases(suite, variables=prompt.variables):  # data files streamed
                 if wanted and case.name not in wanted:
                     continue
                 mine = in_shard(index, options.shard)
@@ -189,6 +190,8 @@ def _plan_case(
         )
         for m in models
     ]
+    for r in results:
+        r.file = case.file  # a data file's case: its file and line
     sres.cases += results
     if case.skip:
         for r in results:

@@ -18,6 +18,13 @@ from loomgit.config import closest
 from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.assertions.python import PYTHON_WARNING, uses_python
+from loomgit.evals.datasets import (
+    Dataset,
+    check_datasets,
+    is_dataset,
+    parse_dataset,
+    suite_cases,
+)
 from loomgit.evals.distribution import DistributionError, parse_check
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.evals.ghsuite import load_ghsuite
@@ -167,12 +174,21 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
                 error(path, _yaml.line_of(dist, i, at("distribution")), f"distribution: {e}")
             )
     dist = [d for d in dist if isinstance(d, str)]
-    cases = []
+    cases: list[Case] = []
+    datasets: list[Dataset] = []
     names: set[str] = set()
     for i, c in enumerate(cases_raw):
         cline = _yaml.line_of(cases_raw, i)
         if not isinstance(c, dict):
             out.append(error(path, cline, f"case {i + 1} must be a mapping with vars and assert"))
+            continue
+        if is_dataset(c):  # {file: data.csv, ...}: its records are cases (evals.datasets)
+            label = f"data file {c['file']!r}: "
+            ds_asserts = _asserts(path, c.get("assert"), at("assert", c, cline), label, out)
+            ds = parse_dataset(
+                path, c, cline, len(cases), _yaml.plain(ds_asserts), _at(c, cline), out
+            )
+            datasets += [ds] if ds is not None else []
             continue
         for key in c:
             if key not in CASE_KEYS:
@@ -242,8 +258,13 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
         _yaml.plain(data),
         None if th is None else float(th),
         prompt_ref,
+        tuple(datasets),
     )
     return suite, out
+
+
+def _at(node: Any, default: int | None) -> Any:
+    return lambda key: _yaml.line_of(node, key, default)
 
 
 def assertion_problem(a: Any) -> str | None:
@@ -275,7 +296,7 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         ).hexdigest()
         cached = _cached(cache_dir / f"{key}.json")
         if cached is not None:
-            return cached
+            return _rooted(cached, full, display)
     suite, findings = parse_suite(text, display)
     errors = [f for f in findings if f.level == "error"]
     if errors or suite is None:
@@ -288,10 +309,20 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         raise SuiteError(first.message + more, path=first.path, line=first.line)
     if cache_dir is not None and key is not None:
         _store(cache_dir / f"{key}.json", suite)
-    return suite
+    return _rooted(suite, full, display)
 
 
-CACHE_FORMAT = 1
+def _rooted(suite: Suite, full: Path, display: str) -> Suite:
+    """The suite with the repository its data files are read from (``full`` less ``display``)."""
+    if not suite.datasets:
+        return suite
+    root = full
+    for _ in display.split("/"):
+        root = root.parent
+    return dataclasses.replace(suite, root=str(root))
+
+
+CACHE_FORMAT = 2
 
 
 def _cached(path: Path) -> Suite | None:
@@ -307,6 +338,7 @@ def _cached(path: Path) -> Suite | None:
                 "cases": cases,
                 "providers": tuple(d["providers"]),
                 "distribution": tuple(d["distribution"]),
+                "datasets": tuple(Dataset.from_dict(x) for x in d["datasets"]),
             }
         )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
@@ -327,15 +359,30 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
     except PromptError as e:
         return [error(display, e.line, e.message)]
     suite, out = parse_suite(text, display)
+    data_ok = False
+    if suite is not None and not any(f.level == "error" for f in out):
+        suite = _rooted(suite, full, display)
+        found = check_datasets(suite, variables=getattr(prompt, "variables", None))
+        out += found
+        data_ok = not found
     if suite is None or prompt is None:
         return out
 
     broken = {f.message.split(":", 1)[0] for f in out}
-    for case in suite.cases:
+    cases = suite_cases(suite, variables=prompt.variables) if data_ok else iter(suite.cases)
+    from_data = 0
+    for case in cases:
         if f"case {case.name!r}" in broken:
             continue  # already reported; its vars are not worth checking
         try:
             resolve_variables(prompt, suite.case_vars(case))
         except LoomgitError as e:
-            out.append(error(display, case.line, f"case {case.name!r}: {e.message}"))
+            from_data += case.file is not None
+            if from_data > MAX_DATA_FINDINGS:
+                out.append(error(case.file or display, case.line, "more cases do not fit"))
+                break
+            out.append(error(case.file or display, case.line, f"case {case.name!r}: {e.message}"))
     return out
+
+
+MAX_DATA_FINDINGS = 10  # cases of data files `check` names before it stops listing

@@ -17,7 +17,8 @@ from loomgit.inputs.record import MAX_RECORD_BYTES, InputError, Record, detect_f
 
 
 class RecordReader:
-    """``for record in RecordReader(path): ...``; a context manager that closes the file.
+    """``for record in RecordReader(path): ...``; a context manager that closes the file
+    (``fh``: a file already opened, read instead of ``path``).
 
     ``columns`` is the CSV header once read; ``warnings`` collects notes about the file as
     a whole (for example a JSON array that is not closed).
@@ -30,13 +31,14 @@ class RecordReader:
         *,
         max_record_bytes: int = MAX_RECORD_BYTES,
         display: str | None = None,
+        fh: IO[bytes] | None = None,
     ) -> None:
         self.path = path
         self.display = display or path
         self.max_record_bytes = max_record_bytes
         self.columns: tuple[str, ...] | None = None
         self.warnings: list[str] = []
-        self._fh: IO[bytes] = self._open()
+        self._fh: IO[bytes] = fh if fh is not None else self._open()
         try:
             self.format = detect_format(self.display, self._peek(), fmt)
         except BaseException:
