@@ -21,7 +21,6 @@ import os
 import random
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -29,6 +28,7 @@ from typing import IO, Any
 from loomgit._git import index, is_repo, objects
 from loomgit.config import closest
 from loomgit.errors import LoomgitError
+from loomgit.evals.dataset_model import DATASET_KEYS, Dataset
 from loomgit.evals.suite_model import CASE_KEYS, MAX_REPEAT, Case, Suite, SuiteError
 from loomgit.findings import Finding, error
 from loomgit.inputs.mapping import coerce_cell, lookup
@@ -36,57 +36,10 @@ from loomgit.inputs.reader import RecordReader
 from loomgit.inputs.record import FORMATS, Record
 from loomgit.prompt.includes import FILE_MODES, Roots, name_allowed
 
-DATASET_KEYS = {
-    "file",
-    "format",
-    "vars",
-    "expected",
-    "name",
-    "assert",
-    "limit",
-    "sample",
-    "seed",
-    "description",
-    "repeat",
-    "skip",
-    "tags",
-    "weight",
-}
-
 _TEXT_FORMATS = ("csv", "tsv")
 _COERCE = ("integer", "number", "boolean", "array", "object")
 
 Opener = Callable[[str], IO[bytes]]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One ``cases:`` entry naming a data file, as the suite file wrote it."""
-
-    file: str  # relative to the repository's root
-    line: int | None = None  # of the entry in the suite file
-    position: int = 0  # inline cases written before it
-    format: str | None = None
-    vars: dict[str, str] | None = None  # variable -> field; None: every field
-    expected: str | None = None  # field holding the expected answer
-    name: str | None = None  # field holding the case name
-    asserts: tuple[dict[str, Any], ...] = ()
-    limit: int | None = None
-    sample: int | None = None
-    seed: int = 0
-    description: str = ""
-    repeat: int | None = None
-    skip: bool = False
-    tags: tuple[str, ...] = ()
-    weight: float = 1.0
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Dataset:
-        known = {f.name for f in fields(cls)}
-        v = {k: d[k] for k in d if k in known}
-        return cls(
-            **{**v, "asserts": tuple(v.get("asserts", ())), "tags": tuple(v.get("tags", ()))}
-        )
 
 
 def is_dataset(raw: Any) -> bool:

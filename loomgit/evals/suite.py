@@ -18,8 +18,8 @@ from loomgit.config import closest
 from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.assertions.python import PYTHON_WARNING, uses_python
+from loomgit.evals.dataset_model import Dataset
 from loomgit.evals.datasets import (
-    Dataset,
     check_datasets,
     is_dataset,
     parse_dataset,
@@ -352,8 +352,11 @@ def _store(path: Path, suite: Suite) -> None:
         pass  # a cache that cannot be written is no reason to fail
 
 
-def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Finding]:
-    """Findings for one suite file; with ``prompt``, case vars are checked against it."""
+def check_suite_file(
+    full: Path, display: str, prompt: Any = None, opener: Any = None
+) -> list[Finding]:
+    """Findings for one suite file; with ``prompt``, case vars are checked against it.
+    ``opener`` reads its data files (default: the checkout's, tracked files only)."""
     try:
         text = read_suite_text(full, display)
     except PromptError as e:
@@ -362,14 +365,14 @@ def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Findi
     data_ok = False
     if suite is not None and not any(f.level == "error" for f in out):
         suite = _rooted(suite, full, display)
-        found = check_datasets(suite, variables=getattr(prompt, "variables", None))
+        found = check_datasets(suite, opener, getattr(prompt, "variables", None))
         out += found
         data_ok = not found
     if suite is None or prompt is None:
         return out
 
     broken = {f.message.split(":", 1)[0] for f in out}
-    cases = suite_cases(suite, variables=prompt.variables) if data_ok else iter(suite.cases)
+    cases = suite_cases(suite, opener, prompt.variables) if data_ok else iter(suite.cases)
     from_data = 0
     for case in cases:
         if f"case {case.name!r}" in broken:

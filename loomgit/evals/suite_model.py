@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from loomgit.errors import PromptError, UsageError
 
 if TYPE_CHECKING:
-    from loomgit.evals.datasets import Dataset
+    from loomgit.evals.dataset_model import Dataset
 
 SUITE_KEYS = {
     "providers",

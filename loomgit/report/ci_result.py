@@ -40,6 +40,7 @@ class CaseChange:
     why_after: str = ""
     line: int | None = None  # of the case in the head's suite file
     change: str = ""  # as the eval compare classified it (derived when empty)
+    file: str | None = None  # the data file holding the case (None: the suite file)
 
     @property
     def kind(self) -> str:
@@ -73,6 +74,7 @@ class CaseChange:
             "why_before": self.why_before or None,
             "why_after": self.why_after or None,
             "line": self.line,
+            "file": self.file,
         }
 
 

@@ -110,6 +110,7 @@ def evaluate_sides(
                     r.why(),
                     r.line,
                     change=_KIND.get(changes.get(r.key, ""), ""),
+                    file=r.file,
                 )
             )
         bump, reasons = version_bump(
