@@ -135,8 +135,9 @@ def test_limit_then_a_seeded_sample_is_the_same_on_every_run(ds_repo: GitRepo, c
     # every record is as likely: over many seeds each of 20 records is chosen about half
     # the time (10 of 20), never always or never
     ds_repo.commit("small", {"data/big.csv": big_csv(20)})
+    from loomgit.evals.data_source import worktree_opener
     from loomgit.evals.dataset_model import Dataset
-    from loomgit.evals.datasets import dataset_cases, worktree_opener
+    from loomgit.evals.datasets import dataset_cases
 
     counts: dict[str, int] = {}
     opener = worktree_opener(ds_repo.path)

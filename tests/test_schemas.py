@@ -20,7 +20,7 @@ from loomgit.batch import pipeline as pipeline_mod
 from loomgit.batch.cost import parse_budget
 from loomgit.config import Config, GlobSpec, parse_config
 from loomgit.errors import LoomgitError
-from loomgit.evals import gates, suite_model
+from loomgit.evals import dataset_model, gates, suite_model
 from loomgit.evals.assertions import MODIFIERS
 from loomgit.evals.assertions.registry import BUILTIN
 from loomgit.evals.engine import EVAL_KEYS, check_eval_config
@@ -109,6 +109,8 @@ def test_suite_keys_are_the_validators() -> None:
     s = schemas.load("suite")
     assert props(s) == suite_model.SUITE_KEYS
     assert props(ref(s, "case")) == suite_model.CASE_KEYS
+    assert props(ref(s, "dataset")) == dataset_model.DATASET_KEYS
+    assert ref(s, "dataset")["properties"]["format"]["enum"] == list(FORMATS)
     assert props(s["properties"]["defaults"]) == suite_model.DEFAULT_KEYS
     for node in (s["properties"]["repeat"], ref(s, "case")["properties"]["repeat"]):
         assert node["maximum"] == suite_model.MAX_REPEAT

@@ -19,7 +19,8 @@ from loomgit.batch.cost import (
 from loomgit.batch.prices import Price, price_for
 from loomgit.batch.usage import recorded_output_tokens
 from loomgit.errors import LoomgitError, UsageError
-from loomgit.evals.datasets import suite_cases, worktree_opener
+from loomgit.evals.data_source import worktree_opener
+from loomgit.evals.datasets import suite_cases
 from loomgit.evals.rendering import CaseRenderer
 from loomgit.inputs.mapping import check_mapping, select_vars
 from loomgit.inputs.reader import RecordReader

@@ -10,36 +10,32 @@ record starts on, for errors, JUnit and annotations.
 A data file comes from a pull request like the suite that names it, so it is read only
 when it is a regular file git tracks in the repository (a path relative to the
 repository's root, never through a symlink, never ``..``, ``.git/`` or absolute): the
-rule includes follow, applied by :func:`worktree_opener` (the checkout) and
-:func:`index_opener` (the staged content a commit hook checks).
+rule includes follow (:mod:`loomgit.evals.data_source`).
 """
 
 from __future__ import annotations
 
-import io
-import os
 import random
-import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from loomgit._git import index, is_repo, objects
 from loomgit.config import closest
 from loomgit.errors import LoomgitError
+from loomgit.evals.data_source import Opener, worktree_opener
 from loomgit.evals.dataset_model import DATASET_KEYS, Dataset
 from loomgit.evals.suite_model import CASE_KEYS, MAX_REPEAT, Case, Suite, SuiteError
 from loomgit.findings import Finding, error
 from loomgit.inputs.mapping import coerce_cell, lookup
 from loomgit.inputs.reader import RecordReader
 from loomgit.inputs.record import FORMATS, Record
-from loomgit.prompt.includes import FILE_MODES, Roots, name_allowed
+from loomgit.prompt.includes import Roots, name_allowed
 
 _TEXT_FORMATS = ("csv", "tsv")
+DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson")  # read by name
 _COERCE = ("integer", "number", "boolean", "array", "object")
-
-Opener = Callable[[str], IO[bytes]]
 
 
 def is_dataset(raw: Any) -> bool:
@@ -87,7 +83,7 @@ def parse_dataset(
     if fmt is not None and fmt not in FORMATS:
         bad("format", f"format must be one of {', '.join(FORMATS)}")
         fmt = None
-    if fmt is None and not f.lower().endswith((".csv", ".tsv", ".json", ".jsonl", ".ndjson")):
+    if fmt is None and not f.lower().endswith(DATA_SUFFIXES):
         bad("file", f"cannot tell its format from the name; set format: ({', '.join(FORMATS)})")
     mapping = raw.get("vars")
     if mapping is not None and (
@@ -142,74 +138,28 @@ def parse_dataset(
     )
 
 
+def rooted(suite: Suite, full: Path, display: str) -> Suite:
+    """The suite with the repository its data files are read from (``full``, the suite
+    file's path, less ``display``, its path in the repository)."""
+    if not suite.datasets:
+        return suite
+    root = full
+    for _ in display.split("/"):
+        root = root.parent
+    return replace(suite, root=str(root))
+
+
+def readable(cases: Iterator[Case]) -> Iterator[Case]:
+    """The cases up to the first that cannot be read (the data files' check reports it)."""
+    try:
+        yield from cases
+    except SuiteError:
+        return
+
+
 def data_files(suite: Suite) -> list[str]:
     """The data files a suite names (repository-relative)."""
     return list(dict.fromkeys(ds.file for ds in suite.datasets))
-
-
-# -- opening a data file: the tracked-file rule --------------------------------------------
-
-
-def _refused(rel: str, why: str) -> SuiteError:
-    return SuiteError(
-        f"data file {rel!r} is refused: {why} (only regular files git tracks in the "
-        "repository are read)"
-    )
-
-
-def _through_link(root: Path, rel: str) -> bool:
-    here = root
-    for part in rel.split("/"):
-        here = here / part
-        try:
-            mode = os.lstat(here).st_mode
-        except OSError:
-            return False
-        if stat.S_ISLNK(mode):
-            return True
-    return not stat.S_ISREG(mode)
-
-
-def worktree_opener(root: str | Path) -> Opener:
-    """Data files of the checkout: tracked in the index, a regular file on disk."""
-    base = Path(root)
-
-    def open_(rel: str) -> IO[bytes]:
-        if not name_allowed(rel, Roots(("",))):
-            raise _refused(rel, "not a path inside the repository")
-        full = base / rel
-        entry = index.staged_entries(base, [rel]).get(rel) if is_repo(base) else None
-        if entry is None:
-            if os.path.lexists(full):
-                raise _refused(rel, "git does not track it (git add it)")
-            raise SuiteError(f"data file {rel!r}: no such file")
-        if entry[0] not in FILE_MODES or _through_link(base, rel):
-            raise _refused(rel, "it is a symlink")
-        try:
-            return open(full, "rb")  # noqa: SIM115 - the reader closes it
-        except OSError as e:
-            raise SuiteError(f"data file {rel!r}: cannot read ({e.strerror})") from None
-
-    return open_
-
-
-def index_opener(root: str | Path) -> Opener:
-    """Data files as staged (what a commit would hold), never the working tree."""
-
-    def open_(rel: str) -> IO[bytes]:
-        if not name_allowed(rel, Roots(("",))):
-            raise _refused(rel, "not a path inside the repository")
-        entry = index.staged_entries(root, [rel]).get(rel)
-        if entry is None:
-            raise SuiteError(f"data file {rel!r}: not in the index (git add it)")
-        if entry[0] not in FILE_MODES:
-            raise _refused(rel, "it is a symlink")
-        data = objects.read_blob(root, entry[1])
-        if data is None:
-            raise SuiteError(f"data file {rel!r}: cannot read the staged content")
-        return io.BufferedReader(io.BytesIO(data))
-
-    return open_
 
 
 # -- walking the cases ---------------------------------------------------------------------
@@ -364,8 +314,8 @@ def _case(
 def check_datasets(
     suite: Suite, opener: Opener | None = None, variables: Mapping[str, Any] | None = None
 ) -> list[Finding]:
-    """Findings for the data files of ``suite`` (what ``loomgit check`` reports): each
-    unreadable file, bad record or mapping problem, at its file and line."""
+    """Findings for the data files of ``suite`` (what ``loomgit check`` reports): the
+    first unreadable file, bad record or mapping problem, at its file and line."""
     out: list[Finding] = []
     if not suite.datasets:
         return out
@@ -373,10 +323,9 @@ def check_datasets(
         opener = worktree_opener(suite.root)
     if opener is None:
         return out
-    for ds in suite.datasets:
-        try:
-            for _ in dataset_cases(suite.path, ds, opener, variables):
-                pass
-        except SuiteError as e:
-            out.append(error(e.path or ds.file, e.line, e.message))
+    try:
+        for _ in suite_cases(suite, opener, variables):
+            pass  # reading them is the check (names unique across the suite included)
+    except SuiteError as e:
+        out.append(error(e.path or suite.path, e.line, e.message))
     return out

@@ -23,6 +23,8 @@ from loomgit.evals.datasets import (
     check_datasets,
     is_dataset,
     parse_dataset,
+    readable,
+    rooted,
     suite_cases,
 )
 from loomgit.evals.distribution import DistributionError, parse_check
@@ -296,7 +298,7 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         ).hexdigest()
         cached = _cached(cache_dir / f"{key}.json")
         if cached is not None:
-            return _rooted(cached, full, display)
+            return rooted(cached, full, display)
     suite, findings = parse_suite(text, display)
     errors = [f for f in findings if f.level == "error"]
     if errors or suite is None:
@@ -309,17 +311,7 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         raise SuiteError(first.message + more, path=first.path, line=first.line)
     if cache_dir is not None and key is not None:
         _store(cache_dir / f"{key}.json", suite)
-    return _rooted(suite, full, display)
-
-
-def _rooted(suite: Suite, full: Path, display: str) -> Suite:
-    """The suite with the repository its data files are read from (``full`` less ``display``)."""
-    if not suite.datasets:
-        return suite
-    root = full
-    for _ in display.split("/"):
-        root = root.parent
-    return dataclasses.replace(suite, root=str(root))
+    return rooted(suite, full, display)
 
 
 CACHE_FORMAT = 2
@@ -364,7 +356,7 @@ def check_suite_file(
     suite, out = parse_suite(text, display)
     data_ok = False
     if suite is not None and not any(f.level == "error" for f in out):
-        suite = _rooted(suite, full, display)
+        suite = rooted(suite, full, display)
         found = check_datasets(suite, opener, getattr(prompt, "variables", None))
         out += found
         data_ok = not found
@@ -374,7 +366,7 @@ def check_suite_file(
     broken = {f.message.split(":", 1)[0] for f in out}
     cases = suite_cases(suite, opener, prompt.variables) if data_ok else iter(suite.cases)
     from_data = 0
-    for case in cases:
+    for case in readable(cases):
         if f"case {case.name!r}" in broken:
             continue  # already reported; its vars are not worth checking
         try:

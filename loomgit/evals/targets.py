@@ -12,7 +12,7 @@ from loomgit._git import git_dir, index
 from loomgit._git.refs import head_commit as _head_commit
 from loomgit._git.refs import resolve_commit
 from loomgit.errors import IncludeRefused, UsageError
-from loomgit.evals.datasets import data_files
+from loomgit.evals.datasets import DATA_SUFFIXES, data_files
 from loomgit.evals.ghsuite import has_test_data
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import Suite, load_suite, parse_suite, read_suite_text
@@ -24,7 +24,6 @@ from loomgit.refs import resolve
 from loomgit.workspace import Workspace
 
 SUITE_SUFFIX = ".tests.yaml"
-DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson")  # and any named with format:
 
 
 @dataclass(frozen=True)

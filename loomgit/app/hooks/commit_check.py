@@ -20,10 +20,10 @@ from loomgit.app.hooks.snapshots import (
 )
 from loomgit.config import Config
 from loomgit.errors import LoomgitError, UsageError
-from loomgit.evals.datasets import suite_cases, worktree_opener
+from loomgit.evals.data_source import worktree_opener
+from loomgit.evals.datasets import DATA_SUFFIXES, suite_cases
 from loomgit.evals.suite import parse_suite
 from loomgit.evals.suite_model import SuiteError
-from loomgit.evals.targets import DATA_SUFFIXES
 from loomgit.findings import Finding, error
 from loomgit.prompt.discover import SUITE_SUFFIX, glob_for, is_suite, match_any, match_any_id
 from loomgit.prompt.parse import decode, read_prompt, symlink_error

@@ -18,7 +18,8 @@ from pathlib import Path
 from loomgit._git import index
 from loomgit.config import CONFIG_FILE, Config, load_config
 from loomgit.errors import UsageError
-from loomgit.evals.datasets import Opener, data_files, index_opener, worktree_opener
+from loomgit.evals.data_source import Opener, index_opener, worktree_opener
+from loomgit.evals.datasets import data_files
 from loomgit.evals.suite import parse_suite
 from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, is_suite
 from loomgit.prompt.includes import include_roots, index_loader, worktree_loader
