@@ -337,7 +337,8 @@ def run(
     started = time.monotonic()
     p = plan(targets, options)
 
-    async def main() -> EvalReport:
+    async def main() -> None:  # the report stays in ``p``: asyncio.run (Python 3.11) may
+        # format the main task's repr, result included, when it restores the SIGINT handler
         caller = caller_factory()
         if hasattr(services, "bind"):
             services.bind(caller)
@@ -350,10 +351,10 @@ def run(
             pace = getattr(caller, "pace", None)
             if pace is not None:
                 report.pace += pace()
-            return report
         finally:
             await caller.aclose()
 
-    report = asyncio.run(main())
+    asyncio.run(main())
+    report = p.report
     report.duration_s = time.monotonic() - started
     return report
