@@ -325,3 +325,19 @@ def test_the_eval_hook_runs_the_suite_of_a_staged_data_file(committed: GitRepo) 
     committed.write({"README.md": "x\n"})
     committed.git("add", "README.md")
     assert run_evals(committed.path) is None  # nothing a suite reads changed
+
+
+def test_a_python_assertion_for_a_data_file_is_refused_at_its_entry(
+    committed: GitRepo, cli: Any
+) -> None:
+    text = suite(entry("data/golden.csv").replace("{contains: Ticket}", "{python: m:f}"))
+    committed.commit("python", {SUITE_PATH: text})
+    r = cli(["eval", "support/summarize"], cwd=committed.path)
+    assert r.exit_code == 2 and r.out == ""
+    assert r.err.startswith(f"loomgit: error: {SUITE_PATH}:6: python: assertions run local code")
+
+
+def test_cost_counts_the_cases_of_a_data_file(committed: GitRepo, cli: Any) -> None:
+    r = cli(["cost", "support/summarize", "--json"], cwd=committed.path)
+    assert r.exit_code == 0, r.err
+    assert json.loads(r.out)["records"] == 3  # one inline case + two records
