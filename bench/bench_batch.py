@@ -175,7 +175,7 @@ async def raw_http(url: str, n: int, concurrency: int) -> float:
 
 
 def read_only(path: Path) -> float:
-    from loomgit.batch.inputs.reader import RecordReader
+    from loomgit.inputs.reader import RecordReader
 
     t0 = time.perf_counter()
     with RecordReader(str(path)) as r:

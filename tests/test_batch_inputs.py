@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from loomgit.batch.inputs.mapping import check_mapping, parse_map, select_vars
-from loomgit.batch.inputs.reader import RecordReader
-from loomgit.batch.inputs.record import InputError
 from loomgit.errors import EXIT_USAGE, UsageError
+from loomgit.inputs.mapping import check_mapping, parse_map, select_vars
+from loomgit.inputs.reader import RecordReader
+from loomgit.inputs.record import InputError
 from loomgit.prompt.model import Variable
 
 CORPUS = Path(__file__).parent / "corpus" / "batch" / "inputs"
@@ -361,7 +361,7 @@ def test_json_array_scanner_at_every_chunk_boundary(
     edge; the records must still equal what json.loads makes of the whole file."""
     import random
 
-    import loomgit.batch.inputs.lines as lines
+    import loomgit.inputs.lines as lines
 
     monkeypatch.setattr(lines, "CHUNK", chunk)
     rng = random.Random(chunk)

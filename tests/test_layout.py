@@ -37,14 +37,12 @@ def test_modules_are_small_and_import_loomgit_at_the_top(path: Path) -> None:
 def test_moved_names_are_still_importable_where_the_docs_show_them() -> None:
     import loomgit.batch.cost as cost
     import loomgit.batch.estimate as estimate
-    import loomgit.batch.inputs.reader as reader
     import loomgit.batch.model as batch_model
     import loomgit.evals.cases as cases
     import loomgit.evals.suite_model as suite_model
     import loomgit.evals.targets as targets
     import loomgit.experiments.model as experiment_model
-    from loomgit.batch.inputs.mapping import parse_map, select_vars
-    from loomgit.batch.inputs.record import Record
+    import loomgit.inputs.reader as reader
     from loomgit.batch.lineage import lineage, overview
     from loomgit.batch.runner import BatchOptions, BatchSummary, default_caller, run_batch
     from loomgit.evals.compare import Comparison, compare, diff_reports, plan_compare
@@ -52,6 +50,8 @@ def test_moved_names_are_still_importable_where_the_docs_show_them() -> None:
     from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult, merge
     from loomgit.evals.suite import Case, Suite, SuiteError, load_suite, parse_suite
     from loomgit.experiments.spec import ExperimentError, ExperimentSpec, load_spec
+    from loomgit.inputs.mapping import parse_map, select_vars
+    from loomgit.inputs.record import Record
 
     assert BatchSummary is batch_model.BatchSummary and BatchOptions is batch_model.BatchOptions
     assert callable(reader.RecordReader) and callable(reader.file_fingerprint) and Record

@@ -18,10 +18,9 @@ from loomgit import config as config_mod
 from loomgit import schemas
 from loomgit.batch import pipeline as pipeline_mod
 from loomgit.batch.cost import parse_budget
-from loomgit.batch.inputs.record import FORMATS
 from loomgit.config import Config, GlobSpec, parse_config
 from loomgit.errors import LoomgitError
-from loomgit.evals import gates, suite_model
+from loomgit.evals import dataset_model, gates, suite_model
 from loomgit.evals.assertions import MODIFIERS
 from loomgit.evals.assertions.registry import BUILTIN
 from loomgit.evals.engine import EVAL_KEYS, check_eval_config
@@ -30,6 +29,7 @@ from loomgit.experiments import model as experiment_model
 from loomgit.experiments.parse import parse_spec
 from loomgit.experiments.spec import settings as experiment_settings
 from loomgit.experiments.store import parse_url
+from loomgit.inputs.record import FORMATS
 from loomgit.prompt import fields as prompt_fields
 from loomgit.prompt import validate as prompt_validate
 from loomgit.prompt.frontmatter import load_frontmatter, split_frontmatter
@@ -109,6 +109,8 @@ def test_suite_keys_are_the_validators() -> None:
     s = schemas.load("suite")
     assert props(s) == suite_model.SUITE_KEYS
     assert props(ref(s, "case")) == suite_model.CASE_KEYS
+    assert props(ref(s, "dataset")) == dataset_model.DATASET_KEYS
+    assert ref(s, "dataset")["properties"]["format"]["enum"] == list(FORMATS)
     assert props(s["properties"]["defaults"]) == suite_model.DEFAULT_KEYS
     for node in (s["properties"]["repeat"], ref(s, "case")["properties"]["repeat"]):
         assert node["maximum"] == suite_model.MAX_REPEAT

@@ -72,7 +72,7 @@ def check_suite(ws: Workspace, rel: str) -> list[Finding]:
 def _suite_findings(ws: Workspace, rel: str, prompt: Any) -> list[Finding]:
     """A suite's findings; the warning about ``python:`` assertions only while they are
     not allowed here (LOOMGIT_ALLOW_PYTHON, eval.allow_python)."""
-    out = check_suite_file(ws.root / rel, rel, prompt)
+    out = check_suite_file(ws.root / rel, rel, prompt, getattr(ws, "data_opener", None))
     if python_allowed(config=ws.config.section("eval").get("allow_python")):
         out = [f for f in out if not f.message.endswith(PYTHON_WARNING)]
     return out

@@ -1,7 +1,7 @@
 """Batch runs: a prompt over a dataset, with per-record gates, quarantine, resume,
 cost estimates and lineage.
 
-- ``inputs/`` streams records (JSONL, JSON array, CSV/TSV) and maps fields to variables;
+- records stream from :mod:`loomgit.inputs` (shared with the suites' data files);
   ``outputs`` appends results atomically and finds where an interrupted run stopped.
 - ``model`` holds a run's options and summary; ``plan`` resolves and checks everything
   before the first record (``checks``); ``record`` renders, calls and judges one record

@@ -16,12 +16,14 @@ from loomgit.batch.cost import (
     message_tokens,
     output_basis,
 )
-from loomgit.batch.inputs.mapping import check_mapping, select_vars
-from loomgit.batch.inputs.reader import RecordReader
 from loomgit.batch.prices import Price, price_for
 from loomgit.batch.usage import recorded_output_tokens
 from loomgit.errors import LoomgitError, UsageError
+from loomgit.evals.data_source import worktree_opener
+from loomgit.evals.datasets import suite_cases
 from loomgit.evals.rendering import CaseRenderer
+from loomgit.inputs.mapping import check_mapping, select_vars
+from loomgit.inputs.reader import RecordReader
 from loomgit.prompt.render import interface
 from loomgit.refs import resolve
 
@@ -134,7 +136,7 @@ def estimate_cases(
         timeout_s=ws.config.render_timeout_s,
     )
     try:
-        for case in suite.cases:
+        for case in suite_cases(suite, worktree_opener(ws.root), prompt.variables):
             if getattr(case, "skip", False):
                 continue
             repeat = getattr(case, "repeat", None) or suite.repeat or 1
@@ -142,7 +144,7 @@ def estimate_cases(
                 t = message_tokens(renderer.render(suite.case_vars(case)))
             except LoomgitError as e:
                 skipped += 1
-                problems.append(f"{rel}:{case.line}: case {case.name!r}: {e.message}")
+                problems.append(f"{case.file or rel}:{case.line}: case {case.name!r}: {e.message}")
                 continue
             requests += repeat
             tokens += t * repeat

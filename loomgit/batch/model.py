@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loomgit.batch.inputs.record import Record
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK
+from loomgit.inputs.record import Record
 
 if TYPE_CHECKING:
     from loomgit.providers.base import Completion

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import loomgit._yaml as _yaml
 from loomgit.batch.cost import parse_budget
-from loomgit.batch.inputs.record import FORMATS
 from loomgit.config import did_you_mean
 from loomgit.errors import LoomgitError, UsageError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.findings import Finding, error, warning
+from loomgit.inputs.record import FORMATS
 from loomgit.prompt.render import interface
 from loomgit.refs import split_ref
 

@@ -16,9 +16,6 @@ from loomgit import _git
 from loomgit._git.refs import head_commit
 from loomgit.batch.checks import check_fields, same_run, schema_validator, suite_asserts
 from loomgit.batch.cost import DEFAULT_OUTPUT_TOKENS, Budget
-from loomgit.batch.inputs.mapping import check_mapping
-from loomgit.batch.inputs.reader import RecordReader, file_fingerprint
-from loomgit.batch.inputs.record import Record
 from loomgit.batch.model import BatchOptions, BatchSummary
 from loomgit.batch.pipeline import default_quarantine
 from loomgit.batch.prices import price_for
@@ -28,6 +25,9 @@ from loomgit.evals.assertions.python import PYTHON_REFUSED
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.evals.rendering import CaseRenderer
 from loomgit.evals.services import config_allows_python, python_allowed, uses_python
+from loomgit.inputs.mapping import check_mapping
+from loomgit.inputs.reader import RecordReader, file_fingerprint
+from loomgit.inputs.record import Record
 from loomgit.prompt.render import interface
 from loomgit.refs import resolve
 

@@ -9,14 +9,14 @@ from typing import Any
 
 from loomgit.batch.checks import schema_problem
 from loomgit.batch.cost import Budget
-from loomgit.batch.inputs.mapping import select_vars
-from loomgit.batch.inputs.record import Record
 from loomgit.batch.model import Outcome
 from loomgit.batch.plan import Plan
 from loomgit.errors import InfraError, LoomgitError
 from loomgit.evals.assertions import AssertionError_, Observation, evaluate, parse_json
 from loomgit.evals.assertions.tools import call_problem
 from loomgit.evals.gates import Unit, holds
+from loomgit.inputs.mapping import select_vars
+from loomgit.inputs.record import Record
 
 
 def prepare_record(

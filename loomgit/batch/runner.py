@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from loomgit.batch.cost import Budget, message_tokens
-from loomgit.batch.inputs.record import Record
 from loomgit.batch.model import (
     EXIT_INTERRUPTED,
     BatchOptions,
@@ -39,6 +38,7 @@ from loomgit.batch.records import record_batch
 from loomgit.batch.result_lines import ok_line, quarantine_line
 from loomgit.errors import LoomgitError
 from loomgit.evals.services import EvalServices
+from loomgit.inputs.record import Record
 from loomgit.providers.client import ModelClient
 from loomgit.workspace import Workspace
 

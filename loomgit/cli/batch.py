@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from loomgit.batch.estimate import estimate_cases, estimate_input
-from loomgit.batch.inputs.mapping import parse_map
 from loomgit.batch.lineage import lineage as build
 from loomgit.batch.lineage import promotions
 from loomgit.batch.runner import BatchOptions, default_caller, run_batch
@@ -22,6 +21,7 @@ from loomgit.cli.batch_args import (
 from loomgit.cli.batch_format import print_estimate, print_lineage, print_summary, progress_bar
 from loomgit.cli.output import print_json, warn
 from loomgit.errors import EXIT_FAILED, UsageError
+from loomgit.inputs.mapping import parse_map
 from loomgit.workspace import Workspace
 
 

@@ -221,6 +221,7 @@ class CaseResult:
     line: int | None = None
     status: str = "error"  # passed | failed | error | skipped
     error_msg: str | None = None  # set when the case could not run at all (render error)
+    file: str | None = None  # the data file the case comes from (None: the suite; ``line``'s file)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -323,6 +324,8 @@ class CaseResult:
             "error": self.error,
             "weight": self.weight,
             **(shown.extras() if shown else {}),
+            "file": self.file or self.suite,
+            "line": self.line,
         }
         if len(self.samples) > 1:
             d["samples"] = [s.to_dict() for s in self.samples]
@@ -346,6 +349,8 @@ class CaseResult:
             str(d.get("suite", "")),
             float(d.get("weight", 1.0)),
             status=str(d.get("status", "error")),
+            line=d.get("line"),
+            file=d["file"] if d.get("file") not in (None, d.get("suite")) else None,
         )
         if not samples and cr.status != "skipped":
             cr.error_msg = d.get("error") or "no samples"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from loomgit._git import index
 from loomgit.errors import LoomgitError, RefError, UsageError
 from loomgit.evals.comparison import (
     FAIL_ON,
@@ -21,6 +22,7 @@ from loomgit.evals.comparison import (
     classify,
     diff_reports,
 )
+from loomgit.evals.datasets import suite_cases
 from loomgit.evals.engine import evaluate, options_from_config
 from loomgit.evals.records import record_report
 from loomgit.evals.rendering import CaseRenderer
@@ -29,6 +31,7 @@ from loomgit.evals.targets import (
     SuiteRef,
     head_commit,
     load_suite_for,
+    suite_changed,
     suite_refs,
     target,
     verify_ref,
@@ -58,7 +61,7 @@ def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
         models = ()
     out: list[Any] = [models, sorted(params_for(t, options).items(), key=str)]
     try:
-        for case in t.suite.cases:
+        for case in suite_cases(t.suite, variables=t.prompt.variables):
             try:
                 out.append(renderer.render(t.suite.case_vars(case)))
             except LoomgitError as e:
@@ -79,6 +82,7 @@ def plan_compare(
     """(base targets, head targets, unchanged prompt ids) for the suites ``refs``."""
     sha = verify_ref(ws, base_ref)
     commit = head_commit(ws)
+    changed = index.changed_since(ws.root, sha)
     base_t: list[Target] = []
     head_t: list[Target] = []
     unchanged: list[str] = []
@@ -90,7 +94,12 @@ def plan_compare(
         except RefError:
             head_t.append(head)  # new since BASE: evaluated on its own
             continue
-        if not explicit and _fingerprint(base, options) == _fingerprint(head, options):
+        # a changed suite (its file or a data file) is evaluated: its cases changed
+        if (
+            not explicit
+            and not suite_changed(ws, ref, changed)
+            and _fingerprint(base, options) == _fingerprint(head, options)
+        ):
             unchanged.append(ref.prompt.id)
             continue
         base_t.append(base)

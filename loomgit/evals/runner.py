@@ -20,6 +20,7 @@ from loomgit.evals.assertions import (
     Services,
     compile_assertion,
 )
+from loomgit.evals.datasets import suite_cases
 from loomgit.evals.gates import parse_gate
 from loomgit.evals.jobs import Breaker, Job, ModelCaller, run_job
 from loomgit.evals.rendering import CaseRenderer
@@ -125,7 +126,7 @@ def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
             prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
         )
         try:
-            for case in suite.cases:
+            for case in suite_cases(suite, variables=prompt.variables):  # data files streamed
                 if wanted and case.name not in wanted:
                     continue
                 mine = in_shard(index, options.shard)
@@ -155,6 +156,8 @@ def _plan_case(
         )
         for m in models
     ]
+    for r in results:
+        r.file = case.file  # a data file's case: its file and line
     sres.cases += results
     if case.skip:
         for r in results:
@@ -238,7 +241,8 @@ def run(
     started = time.monotonic()
     p = plan(targets, options)
 
-    async def main() -> EvalReport:
+    async def main() -> None:  # the report stays in ``p``: asyncio.run (Python 3.11) may
+        # format the main task's repr, result included, when it restores the SIGINT handler
         caller = caller_factory()
         if hasattr(services, "bind"):
             services.bind(caller)
@@ -255,10 +259,10 @@ def run(
             pace = getattr(caller, "pace", None)
             if pace is not None:
                 report.pace += pace()
-            return report
         finally:
             await caller.aclose()
 
-    report = asyncio.run(main())
+    asyncio.run(main())
+    report = p.report
     report.duration_s = time.monotonic() - started
     return report

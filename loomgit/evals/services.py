@@ -76,6 +76,9 @@ def python_line(suite: Suite) -> tuple[bool, int | None]:
     for c in suite.cases:
         if any(uses_python(a) for a in c.asserts):
             return True, c.line
+    for ds in suite.datasets:  # a data file's assert: applies to each of its records
+        if any(uses_python(a) for a in ds.asserts):
+            return True, ds.line
     return False, None
 
 

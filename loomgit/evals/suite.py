@@ -18,6 +18,15 @@ from loomgit.config import closest
 from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.assertions.python import PYTHON_WARNING, uses_python
+from loomgit.evals.dataset_model import Dataset
+from loomgit.evals.datasets import (
+    check_datasets,
+    is_dataset,
+    parse_dataset,
+    readable,
+    rooted,
+    suite_cases,
+)
 from loomgit.evals.distribution import DistributionError, parse_check
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.evals.ghsuite import load_ghsuite
@@ -169,12 +178,21 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
                 error(path, _yaml.line_of(dist, i, at("distribution")), f"distribution: {e}")
             )
     dist = [d for d in dist if isinstance(d, str)]
-    cases = []
+    cases: list[Case] = []
+    datasets: list[Dataset] = []
     names: set[str] = set()
     for i, c in enumerate(cases_raw):
         cline = _yaml.line_of(cases_raw, i)
         if not isinstance(c, dict):
             out.append(error(path, cline, f"case {i + 1} must be a mapping with vars and assert"))
+            continue
+        if is_dataset(c):  # {file: data.csv, ...}: its records are cases (evals.datasets)
+            label = f"data file {c['file']!r}: "
+            ds_asserts = _asserts(path, c.get("assert"), at("assert", c, cline), label, out)
+            ds = parse_dataset(
+                path, c, cline, len(cases), _yaml.plain(ds_asserts), _at(c, cline), out
+            )
+            datasets += [ds] if ds is not None else []
             continue
         for key in c:
             if key not in CASE_KEYS:
@@ -245,8 +263,13 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
         _yaml.plain(data),
         None if th is None else float(th),
         prompt_ref,
+        tuple(datasets),
     )
     return suite, out
+
+
+def _at(node: Any, default: int | None) -> Any:
+    return lambda key: _yaml.line_of(node, key, default)
 
 
 def assertion_problem(a: Any) -> str | None:
@@ -278,7 +301,7 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         ).hexdigest()
         cached = _cached(cache_dir / f"{key}.json")
         if cached is not None:
-            return cached
+            return rooted(cached, full, display)
     suite, findings = parse_suite(text, display)
     errors = [f for f in findings if f.level == "error"]
     if errors or suite is None:
@@ -291,7 +314,7 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         raise SuiteError(first.message + more, path=first.path, line=first.line)
     if cache_dir is not None and key is not None:
         _store(cache_dir / f"{key}.json", suite)
-    return suite
+    return rooted(suite, full, display)
 
 
 CACHE_FORMAT = 2
@@ -317,6 +340,7 @@ def _cached(path: Path) -> Suite | None:
                 "cases": cases,
                 "providers": tuple(d["providers"]),
                 "distribution": tuple(d["distribution"]),
+                "datasets": tuple(Dataset.from_dict(x) for x in d["datasets"]),
             }
         )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
@@ -330,22 +354,40 @@ def _store(path: Path, suite: Suite) -> None:
         pass  # a cache that cannot be written is no reason to fail
 
 
-def check_suite_file(full: Path, display: str, prompt: Any = None) -> list[Finding]:
-    """Findings for one suite file; with ``prompt``, case vars are checked against it."""
+def check_suite_file(
+    full: Path, display: str, prompt: Any = None, opener: Any = None
+) -> list[Finding]:
+    """Findings for one suite file; with ``prompt``, case vars are checked against it.
+    ``opener`` reads its data files (default: the checkout's, tracked files only)."""
     try:
         text = read_suite_text(full, display)
     except PromptError as e:
         return [error(display, e.line, e.message)]
     suite, out = parse_suite(text, display)
+    data_ok = False
+    if suite is not None and not any(f.level == "error" for f in out):
+        suite = rooted(suite, full, display)
+        found = check_datasets(suite, opener, getattr(prompt, "variables", None))
+        out += found
+        data_ok = not found
     if suite is None or prompt is None:
         return out
 
     broken = {f.message.split(":", 1)[0] for f in out}
-    for case in suite.cases:
+    cases = suite_cases(suite, opener, prompt.variables) if data_ok else iter(suite.cases)
+    from_data = 0
+    for case in readable(cases):
         if f"case {case.name!r}" in broken:
             continue  # already reported; its vars are not worth checking
         try:
             resolve_variables(prompt, suite.case_vars(case))
         except LoomgitError as e:
-            out.append(error(display, case.line, f"case {case.name!r}: {e.message}"))
+            from_data += case.file is not None
+            if from_data > MAX_DATA_FINDINGS:
+                out.append(error(case.file or display, case.line, "more cases do not fit"))
+                break
+            out.append(error(case.file or display, case.line, f"case {case.name!r}: {e.message}"))
     return out + tool_warnings(suite, prompt)
+
+
+MAX_DATA_FINDINGS = 10  # cases of data files `check` names before it stops listing

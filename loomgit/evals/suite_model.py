@@ -4,9 +4,12 @@ suite file may use (parsed by :mod:`loomgit.evals.suite`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loomgit.errors import PromptError, UsageError
+
+if TYPE_CHECKING:
+    from loomgit.evals.dataset_model import Dataset
 
 SUITE_KEYS = {
     "providers",
@@ -61,6 +64,7 @@ class Case:
     tags: tuple[str, ...] = ()
     description: str = ""
     turns: tuple[dict[str, Any], ...] = ()  # a multi-turn case (see evals/turns.py)
+    file: str | None = None  # the data file the case comes from (None: the suite file)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class Suite:
     raw: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
     prompt: str | None = None
+    datasets: tuple[Dataset, ...] = ()  # cases: entries naming data files (evals.datasets)
+    root: str | None = None  # the repository the data files are read from
 
     @property
     def default_asserts(self) -> tuple[dict[str, Any], ...]:

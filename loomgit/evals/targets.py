@@ -12,6 +12,7 @@ from loomgit._git import git_dir, index
 from loomgit._git.refs import head_commit as _head_commit
 from loomgit._git.refs import resolve_commit
 from loomgit.errors import IncludeRefused, UsageError
+from loomgit.evals.datasets import DATA_SUFFIXES, data_files
 from loomgit.evals.ghsuite import has_test_data
 from loomgit.evals.runner import Target
 from loomgit.evals.suite import Suite, load_suite, parse_suite, read_suite_text
@@ -122,7 +123,7 @@ def changed_suite_refs(
     changed = index.changed_since(ws.root, sha)
     chosen = []
     for ref in suite_refs(ws, ids):
-        if ref.prompt.path in changed or ref.suite_path in changed:
+        if ref.prompt.path in changed or suite_changed(ws, ref, changed):
             chosen.append(ref)
             continue
         try:
@@ -133,6 +134,20 @@ def changed_suite_refs(
         if _includes(ws, [m.source for m in prompt.messages]) & changed:
             chosen.append(ref)
     return chosen
+
+
+def suite_changed(ws: Workspace, ref: SuiteRef, changed: set[str] | dict[str, str]) -> bool:
+    """Whether the suite file of ``ref`` or a data file it names is among ``changed``
+    (its cases changed: a data file's records are cases of the suite)."""
+    if ref.suite_path in changed:
+        return True
+    if not any(p.endswith(DATA_SUFFIXES) for p in changed):
+        return False  # nothing a suite could read its cases from: no need to parse it
+    try:
+        suite = load_suite_for(ws, ref)
+    except Exception:
+        return False  # a suite that cannot be read: evaluating or checking it says why
+    return any(f in changed for f in data_files(suite))
 
 
 def head_commit(ws: Workspace) -> str | None:

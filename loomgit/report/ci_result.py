@@ -45,6 +45,7 @@ class CaseChange:
     line: int | None = None  # of the case in the head's suite file
     change: str = ""  # as the eval compare classified it (derived when empty)
     significance: Significance | None = None  # base samples against head samples
+    file: str | None = None  # the data file holding the case (None: the suite file)
 
     @property
     def kind(self) -> str:
@@ -79,6 +80,7 @@ class CaseChange:
             "why_after": self.why_after or None,
             "line": self.line,
             "significance": self.significance.to_dict() if self.significance else None,
+            "file": self.file,
         }
 
 

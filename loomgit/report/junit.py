@@ -31,7 +31,7 @@ def _case(parent: ET.Element, suite: SuiteResult, r: CaseResult) -> None:
             "classname": clean(suite.prompt),
             "name": clean(f"{r.case} [{r.provider}]"),
             "time": f"{(r.latency_ms or 0.0) / 1000:.3f}",
-            "file": clean(suite.path),
+            "file": clean(r.file or suite.path),  # a data file's case: that file
         },
     )
     if r.line:

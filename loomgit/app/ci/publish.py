@@ -134,7 +134,7 @@ def publish(
                         "error",
                         f"{p.id}: case {c.case} ({c.provider}) passed at the base and fails "
                         f"now" + (f": {c.why_after}" if c.why_after else ""),
-                        file=p.suite,
+                        file=c.file or p.suite,
                         line=c.line,
                         title="loomgit regression",
                     )

@@ -113,6 +113,7 @@ def evaluate_sides(
                     r.line,
                     change=_KIND.get(changes.get(r.key, ""), ""),
                     significance=tests.get(r.key),
+                    file=r.file,
                 )
             )
         bump, reasons = version_bump(

@@ -7,13 +7,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from loomgit._git import index
 from loomgit.app.check import check
-from loomgit.app.hooks.snapshots import relpaths, snapshot, staged_paths, suite_path
+from loomgit.app.hooks.snapshots import (
+    relpaths,
+    snapshot,
+    staged_paths,
+    suite_path,
+    suites_naming,
+)
 from loomgit.config import Config
 from loomgit.errors import LoomgitError, UsageError
+from loomgit.evals.data_source import worktree_opener
+from loomgit.evals.datasets import DATA_SUFFIXES, suite_cases
 from loomgit.evals.suite import parse_suite
+from loomgit.evals.suite_model import SuiteError
 from loomgit.findings import Finding, error
 from loomgit.prompt.discover import SUITE_SUFFIX, glob_for, is_suite, match_any, match_any_id
 from loomgit.prompt.parse import decode, read_prompt, symlink_error
@@ -51,37 +61,45 @@ def _suite_renders(
         return [], 0  # reported by the check itself
     if suite is None:
         return [], 0
-    cfg = ws.config
     out: list[Finding] = []
     renders = 0
     case_vars = getattr(suite, "case_vars", lambda c: c.vars)  # suite defaults.vars merged
-    for case in suite.cases:
-        if getattr(case, "skip", False):
-            continue
-        values = case_vars(case)
-        try:
-            resolve_variables(prompt, values, ws.loader)
-        except LoomgitError:
-            continue  # the suite check already names the case's bad vars
-        renders += 1
-        try:
-            render_prompt(
-                prompt,
-                values,
-                loader=ws.loader,
-                max_chars=cfg.render_max_chars,
-                timeout_s=cfg.render_timeout_s,
-            )
-        except LoomgitError as e:
-            where = f" at {e.path}:{e.line}" if e.path and e.line else ""
-            out.append(
-                error(
-                    suite_rel,
-                    case.line,
-                    f"case {case.name!r}: rendering failed{where}: {e.message}",
-                )
-            )
+    opener = getattr(ws, "data_opener", None) or worktree_opener(ws.root)
+    cases = suite_cases(suite, opener, prompt.variables)
+    try:
+        for case in cases:
+            if getattr(case, "skip", False):
+                continue
+            n, more = _render_case(ws, prompt, suite_rel, case, case_vars(case))
+            renders += n
+            out += more
+    except SuiteError:
+        pass  # a bad data file: the suite check names it
     return out, renders
+
+
+def _render_case(
+    ws: Workspace, prompt: Any, suite_rel: str, case: Any, values: Any
+) -> tuple[int, list[Finding]]:
+    """Render the prompt with one case's vars: (renders done, the failure as findings)."""
+    cfg = ws.config
+    try:
+        resolve_variables(prompt, values, ws.loader)
+    except LoomgitError:
+        return 0, []  # the suite check already names the case's bad vars
+    try:
+        render_prompt(
+            prompt,
+            values,
+            loader=ws.loader,
+            max_chars=cfg.render_max_chars,
+            timeout_s=cfg.render_timeout_s,
+        )
+    except LoomgitError as e:
+        where = f" at {e.path}:{e.line}" if e.path and e.line else ""
+        msg = f"case {case.name!r}: rendering failed{where}: {e.message}"
+        return 1, [error(case.file or suite_rel, case.line, msg)]
+    return 1, []
 
 
 def check_snapshot(ws: Workspace, paths: Sequence[str]) -> CheckResult:
@@ -133,6 +151,9 @@ def check_files(
     # files named by a caller (the pre-commit framework passes every staged file, or
     # every file with --all-files) are chosen by the checked loomgit.yaml's globs first
     select = None if given is None else _is_target
+    data = [p for p in rels if p.endswith(DATA_SUFFIXES) and not is_suite(p)]
+    if data:  # a changed data file is a change to the suites that read it
+        rels = list(dict.fromkeys([*rels, *suites_naming(root, data, source)]))
     with snapshot(root, rels, source, select) as ws:
         rels = [p for p in rels if _is_target(ws.config, p)]
         result = check_snapshot(ws, rels)

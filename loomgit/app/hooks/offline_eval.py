@@ -10,13 +10,16 @@ from loomgit.app.hooks.snapshots import relpaths, staged_paths
 from loomgit.evals import engine
 from loomgit.evals.results import EvalReport
 from loomgit.evals.runner import Target
+from loomgit.evals.targets import suite_changed
 from loomgit.workspace import Workspace
 
 
 def eval_targets(ws: Workspace, paths: Sequence[str]) -> list[Target]:
     """Prompt + suite targets (working tree) for the prompt and suite files among ``paths``."""
     wanted = {p.replace(os.sep, "/").removeprefix("./") for p in paths}
-    refs = [r for r in engine.suite_refs(ws) if r.prompt.path in wanted or r.suite_path in wanted]
+    refs = [
+        r for r in engine.suite_refs(ws) if r.prompt.path in wanted or suite_changed(ws, r, wanted)
+    ]
     commit = engine.head_commit(ws)
     return [engine.target(ws, r, commit=commit) for r in refs]
 

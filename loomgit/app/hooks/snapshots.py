@@ -18,6 +18,9 @@ from pathlib import Path
 from loomgit._git import index
 from loomgit.config import CONFIG_FILE, Config, load_config
 from loomgit.errors import UsageError
+from loomgit.evals.data_source import Opener, index_opener, worktree_opener
+from loomgit.evals.datasets import data_files
+from loomgit.evals.suite import parse_suite
 from loomgit.prompt.discover import PROMPT_SUFFIXES, SUITE_SUFFIX, is_suite
 from loomgit.prompt.includes import include_roots, index_loader, worktree_loader
 from loomgit.prompt.render import IncludeLoader
@@ -50,11 +53,13 @@ def _related(path: str) -> list[str]:
 
 
 class Snapshot(Workspace):
-    """A workspace over a temporary folder holding only the files a hook checks."""
+    """A workspace over a temporary folder holding only the files a hook checks; its
+    suites' data files are read from the repository (``data_opener``), tracked only."""
 
-    def __init__(self, root: Path, loader: IncludeLoader) -> None:
+    def __init__(self, root: Path, loader: IncludeLoader, data_opener: Opener) -> None:
         self.root = root
         self._loader = loader
+        self.data_opener = data_opener
 
     @cached_property
     def loader(self) -> IncludeLoader:
@@ -88,7 +93,25 @@ def snapshot(
         if select is not None:
             wanted.remove(CONFIG_FILE)
         _store(base, _read(root, wanted, source))
-        yield Snapshot(base, _lazy_loader(root, base, source))
+        opener = index_opener(root) if source == "index" else worktree_opener(root)
+        yield Snapshot(base, _lazy_loader(root, base, source), opener)
+
+
+def suites_naming(root: Path, data_paths: Sequence[str], source: str = "index") -> list[str]:
+    """The suite files (staged, or in the working tree) whose ``cases:`` name one of
+    ``data_paths``: a changed data file is a change to them. Read only when a hook is
+    given a data file."""
+    wanted = set(data_paths)
+    suites = [p for p in index.staged_entries(root) if is_suite(p)]
+    found = []
+    for rel, data in _read(root, suites, source).items():
+        text = data.decode("utf-8", "replace")
+        if not any(p in text for p in wanted):
+            continue  # cannot name it: no need to parse
+        suite, _ = parse_suite(text, rel)
+        if suite is not None and wanted & set(data_files(suite)):
+            found.append(rel)
+    return found
 
 
 def _read(root: Path, wanted: Sequence[str], source: str) -> dict[str, bytes]:

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from loomgit.batch.inputs.lines import raw_lines
-from loomgit.batch.inputs.record import PREVIEW_CHARS, Record, bad_utf8, preview, size_text
+from loomgit.inputs.lines import raw_lines
+from loomgit.inputs.record import PREVIEW_CHARS, Record, bad_utf8, preview, size_text
 
 
 def _reject_constant(name: str) -> Any:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from json import JSONDecodeError
 from typing import IO
 
-import loomgit.batch.inputs.lines as lines
-from loomgit.batch.inputs.jsonl import json_type, loads
-from loomgit.batch.inputs.lines import BOM
-from loomgit.batch.inputs.record import (
+import loomgit.inputs.lines as lines
+from loomgit.inputs.jsonl import json_type, loads
+from loomgit.inputs.lines import BOM
+from loomgit.inputs.record import (
     PREVIEW_CHARS,
     InputError,
     Record,

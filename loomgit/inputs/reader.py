@@ -10,14 +10,15 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from loomgit.batch.inputs.csv import read_csv
-from loomgit.batch.inputs.json_array import read_json_array
-from loomgit.batch.inputs.jsonl import read_jsonl
-from loomgit.batch.inputs.record import MAX_RECORD_BYTES, InputError, Record, detect_format
+from loomgit.inputs.csv import read_csv
+from loomgit.inputs.json_array import read_json_array
+from loomgit.inputs.jsonl import read_jsonl
+from loomgit.inputs.record import MAX_RECORD_BYTES, InputError, Record, detect_format
 
 
 class RecordReader:
-    """``for record in RecordReader(path): ...``; a context manager that closes the file.
+    """``for record in RecordReader(path): ...``; a context manager that closes the file
+    (``fh``: a file already opened, read instead of ``path``).
 
     ``columns`` is the CSV header once read; ``warnings`` collects notes about the file as
     a whole (for example a JSON array that is not closed).
@@ -30,13 +31,14 @@ class RecordReader:
         *,
         max_record_bytes: int = MAX_RECORD_BYTES,
         display: str | None = None,
+        fh: IO[bytes] | None = None,
     ) -> None:
         self.path = path
         self.display = display or path
         self.max_record_bytes = max_record_bytes
         self.columns: tuple[str, ...] | None = None
         self.warnings: list[str] = []
-        self._fh: IO[bytes] = self._open()
+        self._fh: IO[bytes] = fh if fh is not None else self._open()
         try:
             self.format = detect_format(self.display, self._peek(), fmt)
         except BaseException:

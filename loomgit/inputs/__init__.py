@@ -1,4 +1,5 @@
-"""Streaming readers for batch inputs: JSON Lines, a JSON array, CSV/TSV.
+"""Streaming readers for record files (batch inputs and suite data files): JSON Lines,
+a JSON array, CSV/TSV.
 
 Every reader yields :class:`Record` values one at a time, so a file of any size is read
 in constant memory. A record that cannot be read (a malformed line, a missing column, a

@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from loomgit.batch.inputs.lines import decoded_lines
-from loomgit.batch.inputs.record import InputError, Record, preview, size_text
+from loomgit.inputs.lines import decoded_lines
+from loomgit.inputs.record import InputError, Record, preview, size_text
 
 SURROGATE = re.compile("[\udc80-\udcff]")
 

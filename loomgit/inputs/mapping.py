@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from loomgit.batch.inputs.record import InputError
 from loomgit.errors import UsageError
+from loomgit.inputs.record import InputError
 
 
 def parse_map(pairs: Iterable[str]) -> dict[str, str]:
