@@ -144,7 +144,7 @@ def test_zizmor_does_catch_an_inlined_input(tmp_path: Path) -> None:
     bad = tmp_path / "action.yml"
     bad.write_text(
         ACTION.read_text().replace(
-            """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci'""",
+            """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci --no-comment'""",
             """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci ${{ inputs.args }}'""",
         )
     )
@@ -183,16 +183,51 @@ def test_every_input_reaches_loomgit_through_env() -> None:
         assert f"inputs.{name} " in used + " " or f"inputs.{name}}}" in used, name
 
 
-def test_the_ci_step_env_matches_what_loomgit_ci_reads() -> None:
-    """Each LOOMGIT_CI_* variable the action sets is one `loomgit ci` option reads."""
+def test_the_ci_steps_env_matches_what_loomgit_ci_reads() -> None:
+    """Each LOOMGIT_CI_* variable the action sets is one a `loomgit ci` option reads, and
+    every such option is set by one of the two steps that run `loomgit ci`."""
     from loomgit.cli.ci import ci
 
     action = load(ACTION)
-    [step] = [s for s in action["runs"]["steps"] if s.get("id") == "ci"]
-    set_by_action = {k for k in step["env"] if k.startswith("LOOMGIT_CI_")}
+    steps = {s.get("id"): s for s in action["runs"]["steps"]}
+    set_by_action = {
+        k for sid in ("ci", "comment") for k in steps[sid]["env"] if k.startswith("LOOMGIT_CI_")
+    }
     read_by_cli = {p.envvar for p in ci.params if isinstance(p.envvar, str)}
     assert set_by_action == {e for e in read_by_cli if e.startswith("LOOMGIT_CI_")}
-    assert step["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    assert steps["comment"]["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    assert "--comment-only" in steps["comment"]["run"]
+    assert steps["comment"]["env"]["LOOMGIT_CI_ARTIFACT_URL"] == (
+        "${{ steps.upload.outputs.artifact-url }}"
+    )
+
+
+def test_the_token_reaches_only_the_comment_step() -> None:
+    """The step that evaluates the pull request's prompts (and, when allowed, its python:
+    assertions) never holds the token: only the step that writes the comment does."""
+    action = load(ACTION)
+    for step in action["runs"]["steps"]:
+        holds = [k for k, v in (step.get("env") or {}).items() if "token" in str(v).lower()]
+        if step.get("id") == "comment":
+            assert holds == ["GITHUB_TOKEN"]
+        else:
+            assert holds == [] and "github-token" not in str(step.get("with", "")), step
+
+
+def test_the_report_folder_is_uploaded_before_the_comment_links_it() -> None:
+    action = load(ACTION)
+    steps = action["runs"]["steps"]
+    order = [s.get("id") for s in steps]
+    assert order.index("ci") < order.index("upload") < order.index("comment")
+    [upload] = [s for s in steps if s.get("id") == "upload"]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "${{ runner.temp }}/loomgit/"  # where `loomgit ci` writes
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["overwrite"] is True  # a re-run of the job replaces it
+    # the report is uploaded and linked even when the check fails (a regression)
+    for sid in ("upload", "comment"):
+        [s] = [s for s in steps if s.get("id") == sid]
+        assert "!cancelled()" in s["if"] and "steps.ci.outputs.report-path != ''" in s["if"]
 
 
 def test_loomgit_is_installed_from_the_action_itself() -> None:
@@ -213,11 +248,12 @@ def test_third_party_actions_are_pinned_by_commit(path: Path) -> None:
         assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a commit"
 
 
-def test_the_outputs_are_the_ci_steps_outputs() -> None:
+def test_the_outputs_are_the_steps_outputs() -> None:
     action = load(ACTION)
+    source = {"comment-url": "comment", "artifact-url": "upload", "artifact-id": "upload"}
     for name, spec in action["outputs"].items():
-        assert spec["value"] == f"${{{{ steps.ci.outputs.{name} }}}}"
-    assert {"passed", "regressions", "report-path"} <= set(action["outputs"])
+        assert spec["value"] == f"${{{{ steps.{source.get(name, 'ci')}.outputs.{name} }}}}"
+    assert {"passed", "regressions", "report-path", "artifact-url"} <= set(action["outputs"])
 
 
 def test_example_and_template_check_out_the_whole_history() -> None:

@@ -1,7 +1,8 @@
 """End to end, as on GitHub: real commits for a pull request's base and head (checked out
-as GitHub does, the merge commit), a fake event file, the action's own ``ci`` step run by
-bash with the env mapping from ``action.yml``, and a real HTTP server on 127.0.0.1
-standing in for the GitHub API.
+as GitHub does, the merge commit), a fake event file, every step of ``action.yml`` run
+locally in order by bash with the runner's variables (tests/action_runner.py: no
+``act``), and the test suite's fake GitHub API on 127.0.0.1 serving the comment and the
+uploaded artifact.
 
 A pull request that breaks a prompt gets a summary, one comment (updated, not duplicated,
 on the next push) and a failing exit code; one that improves a prompt passes with the
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from action_runner import ActionRun, LocalRunner
 from conftest import GitRepo
-from test_ci_github import TOKEN, FakeGitHub
-
-from loomgit import _yaml
+from github_api import TOKEN, FakeGitHub
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOMGIT = Path(sys.executable).parent / "loomgit"
@@ -70,6 +70,19 @@ class Run:
     err: str
     summary: str
     outputs: dict[str, str]
+    action: ActionRun
+
+
+class WarmCache(dict[str, Path]):
+    """The runner's cache as after an earlier run: any key of the loomgit install restores
+    a venv whose loomgit is the one under test (installing it would need the network)."""
+
+    def __init__(self, venv: Path) -> None:
+        super().__init__()
+        self.venv = venv
+
+    def get(self, key: str, default: Path | None = None) -> Path | None:  # type: ignore[override]
+        return self.venv if key.startswith("loomgit-venv-") else default
 
 
 class PullRequestSim:
@@ -86,10 +99,9 @@ class PullRequestSim:
                 "prompts/support/summarize.tests.yaml": SUITE,
             },
         )
-        self.runner_temp = tmp / "runner-temp"
-        (self.runner_temp / "loomgit-venv" / "bin").mkdir(parents=True)
-        # the action's install step puts loomgit here; this test uses the one under test
-        (self.runner_temp / "loomgit-venv" / "bin" / "loomgit").symlink_to(LOOMGIT)
+        self.venv = tmp / "prebuilt-venv"
+        (self.venv / "bin").mkdir(parents=True)
+        (self.venv / "bin" / "loomgit").symlink_to(LOOMGIT)
         self.runs = 0
 
     def push(self, branch: str, files: dict[str, str], message: str) -> str:
@@ -103,6 +115,10 @@ class PullRequestSim:
         self.repo.git("merge", "-q", "--no-ff", "-m", f"Merge {head} into {self.base}", head)
         return head
 
+    @property
+    def runner_temp(self) -> Path:
+        return self.tmp / f"runner-temp-{self.runs}"
+
     def run_action(
         self,
         head: str,
@@ -111,7 +127,7 @@ class PullRequestSim:
         fork: bool = False,
         extra_env: dict[str, str] | None = None,
     ) -> Run:
-        """Run the ``ci`` step of action.yml the way the runner does."""
+        """Every step of action.yml, run locally as the runner runs them (one job)."""
         self.runs += 1
         event = {
             "action": "synchronize",
@@ -128,65 +144,23 @@ class PullRequestSim:
         }
         event_path = self.tmp / f"event-{self.runs}.json"
         event_path.write_text(json.dumps(event))
-        summary = self.tmp / f"summary-{self.runs}.md"
-        output = self.tmp / f"output-{self.runs}"
-        summary.write_text("")
-        output.write_text("")
-        action = _yaml.plain(_yaml.load((ROOT / "action.yml").read_text()))
-        [step] = [s for s in action["runs"]["steps"] if s.get("id") == "ci"]
-        values = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
-        values["github-token"] = TOKEN  # ${{ github.token }}
-        values.update(inputs or {})
-
-        def expr(text: str) -> str:
-            return re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m.group(1)], text)
-
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "LOOMGIT_CI_"))}
-        env.update({k: expr(str(v)) for k, v in step["env"].items()})
-        env.update(
-            {
-                "CI": "true",
-                "GITHUB_ACTIONS": "true",
-                "GITHUB_EVENT_NAME": "pull_request",
-                "GITHUB_EVENT_PATH": str(event_path),
-                "GITHUB_REPOSITORY": "octo/prompts",
-                "GITHUB_API_URL": self.fake.url,
-                "GITHUB_SERVER_URL": "https://github.com",
-                "GITHUB_RUN_ID": str(1000 + self.runs),
-                "GITHUB_RUN_ATTEMPT": "1",
-                "GITHUB_BASE_REF": "main",
-                "GITHUB_HEAD_REF": "feature",
-                "GITHUB_STEP_SUMMARY": str(summary),
-                "GITHUB_OUTPUT": str(output),
-                "RUNNER_TEMP": str(self.runner_temp),
-                **(extra_env or {}),
-            }
+        runner = LocalRunner(
+            workspace=self.repo.path,
+            temp=self.runner_temp,
+            fake=self.fake,
+            event_path=event_path,
+            run_id=1000 + self.runs,
+            token=TOKEN,
+            base_env={**os.environ, **(extra_env or {})},
+            cache=WarmCache(self.venv),
         )
-        cwd = self.repo.path / expr(step.get("working-directory", "."))
-        p = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return Run(p.returncode, p.stdout, p.stderr, summary.read_text(), read_outputs(output))
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    from test_ci_github import read_outputs as parse
-
-    return parse(path)
+        done = runner.run(inputs)
+        return Run(done.code, done.out, done.err, done.summary, done.outputs, done)
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[PullRequestSim]:
-    fake = FakeGitHub().start()
-    try:
-        yield PullRequestSim(tmp_path, fake)
-    finally:
-        fake.stop()
+def sim(tmp_path: Path, fake_github: FakeGitHub) -> Iterator[PullRequestSim]:
+    yield PullRequestSim(tmp_path, fake_github)
 
 
 def everything_written(sim: PullRequestSim, run: Run) -> str:
@@ -251,10 +225,10 @@ def test_a_pull_request_that_improves_a_prompt_passes_and_lists_the_fix(
     assert run.outputs["passed"] == "true"
     assert (run.outputs["regressions"], run.outputs["fixes"]) == ("0", "1")
     assert "✅ loomgit: no regressions in 1 changed prompt, 1 fix" in run.summary
-    fixes = run.summary.split("**Fixes** (1)")[1]
+    fixes = run.summary.split("**✅ Fixes** (1)")[1]
     assert "urgent" in fixes.split("\n\n")[1]
     [comment] = sim.fake.comments[12]
-    assert "**Fixes** (1)" in comment["body"]
+    assert "**✅ Fixes** (1)" in comment["body"]
     data = json.loads(Path(run.outputs["report-path"]).with_suffix(".json").read_text())
     [p] = data["prompts"]
     assert p["bump"] == "minor" and p["reasons"] == ['message "user" changed']

@@ -31,16 +31,19 @@ def eval_options(ws: Workspace, args: EvalArgs, offline: bool) -> RunOptions:
     )
 
 
-def offline_suite(ws: Workspace, t: Target, opts: RunOptions) -> Target:
-    """The target with its models replaced by ``replay/<model>`` where recordings of that
-    model exist in the repository, else ``echo``."""
+def offline_suite(ws: Workspace, t: Target, opts: RunOptions, model: str = "") -> Target:
+    """The target with its models replaced by ``model`` (the ``offline-model`` input) or,
+    without one, by ``replay/<model>`` where recordings of that model exist in the
+    repository, else ``echo``."""
     store = store_from_config(ws.config)
     models = []
     for m in models_for(t, opts):
         if m.split("/", 1)[0] in ("echo", "replay"):
             models.append(m)
-            continue
-        models.append(f"replay/{m}" if store.has_recordings(m) else "echo")
+        elif model:
+            models.append(model)
+        else:
+            models.append(f"replay/{m}" if store.has_recordings(m) else "echo")
     return replace(t, suite=replace(t.suite, providers=tuple(dict.fromkeys(models))))
 
 
@@ -65,8 +68,8 @@ def evaluate_sides(
     b2, h2, _ = plan_compare(ws, rng.base, suite_changed, opts, explicit=True)
     base_t, head_t = b1 + b2, h1 + h2
     if offline:
-        base_t = [offline_suite(ws, t, opts) for t in base_t]
-        head_t = [offline_suite(ws, t, opts) for t in head_t]
+        base_t = [offline_suite(ws, t, opts, settings.offline_model) for t in base_t]
+        head_t = [offline_suite(ws, t, opts, settings.offline_model) for t in head_t]
     base, head = (
         engine.evaluate(
             ws,
