@@ -267,3 +267,134 @@ def test_example_and_template_check_out_the_whole_history() -> None:
         assert wf["on"] == "pull_request" or "pull_request" in wf["on"]
         assert "pull_request_target" not in str(wf["on"])
     assert load(EXAMPLE)["jobs"]["prompts"]["steps"][1]["uses"] == "./"
+
+
+# --------------------------------------------------------------------------- pinned install
+
+CONSTRAINTS = ROOT / "action-constraints.txt"
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!-]+)", line)
+            assert m, f"{line!r}: the action pins exact versions only"
+            pins[_norm(m.group(1))] = m.group(2)
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_action_pins_every_dependency_of_loomgit_and_its_build() -> None:
+    """The runtime dependencies of loomgit (followed through the installed metadata, with
+    the markers of Python 3.10-3.14 on Linux, macOS and Windows) and hatchling's are all
+    pinned, and each pin satisfies what pyproject.toml asks for."""
+    import importlib.metadata as md
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pins = _pins()
+    needed: set[str] = set()
+
+    def walk(req: Requirement, env: dict[str, str]) -> None:
+        if req.marker is not None and not req.marker.evaluate({**env, "extra": ""}):
+            return
+        name = _norm(req.name)
+        assert name in pins, f"{req.name} is not pinned in action-constraints.txt"
+        assert Version(pins[name]) in req.specifier, f"{name}=={pins[name]} is not {req}"
+        if name in needed:
+            return
+        needed.add(name)
+        try:
+            dist = md.distribution(req.name)
+        except md.PackageNotFoundError:
+            return  # only on another Python or platform; pinned, its own deps are few
+        for sub in dist.requires or []:
+            walk(Requirement(sub), env)
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    roots = project["project"]["dependencies"] + project["build-system"]["requires"]
+    for minor in range(10, 15):
+        for plat, system in (("linux", "Linux"), ("darwin", "Darwin"), ("win32", "Windows")):
+            env = {
+                **default_environment(),
+                "python_version": f"3.{minor}",
+                "python_full_version": f"3.{minor}.0",
+                "sys_platform": plat,
+                "platform_system": system,
+            }
+            for r in roots:
+                walk(Requirement(r), env)
+    assert needed <= set(pins)
+    assert set(pins) - needed <= {"colorama"}, set(pins) - needed  # nothing stale
+
+
+def _key(action_path: Path, tmp: Path) -> str:
+    action = load(ACTION)
+    [step] = [s for s in action["runs"]["steps"] if s.get("id") == "key"]
+    out = tmp / "output"
+    out.write_text("")
+    p = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        env={**os.environ, "LOOMGIT_ACTION_PATH": str(action_path), "GITHUB_OUTPUT": str(out)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    [line] = out.read_text().splitlines()
+    return line.removeprefix("key=")
+
+
+def test_the_install_cache_key_follows_the_python_the_sources_and_the_pins(
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "action"
+    for name in ("pyproject.toml", "action-constraints.txt"):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, copy / name)
+    for folder in ("loomgit", "templates", "hooks"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    first = _key(copy, tmp_path)
+    assert re.fullmatch(r"loomgit-venv-\w+-\w+-[0-9a-f]{12}-[0-9a-f]{24}", first), first
+    assert _key(copy, tmp_path) == first  # stable
+    assert _key(ROOT, tmp_path) == first  # the same files give the same key
+    (copy / "loomgit" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "loomgit" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert _key(copy, tmp_path) == first  # bytecode is not a source
+    with (copy / "action-constraints.txt").open("a") as f:
+        f.write("# a comment is a change too\n")
+    second = _key(copy, tmp_path)
+    assert second != first and second.rsplit("-", 1)[0] == first.rsplit("-", 1)[0]
+    (copy / "loomgit" / "cli" / "ci.py").write_text("# changed\n", encoding="utf-8")
+    assert _key(copy, tmp_path) not in (first, second)
+
+
+def test_the_install_uses_the_pins_and_is_cached_apart_from_the_check() -> None:
+    action = load(ACTION)
+    steps = {s.get("name"): s for s in action["runs"]["steps"]}
+    restore = steps["Restore the cached loomgit install"]
+    save = steps["Cache the loomgit install"]
+    install = steps["Install loomgit from this action"]
+    assert restore["uses"].split("@")[0] == "actions/cache/restore"
+    assert save["uses"].split("@")[0] == "actions/cache/save"
+    assert restore["uses"].split("@")[1] == save["uses"].split("@")[1]
+    assert (
+        restore["with"]
+        == save["with"]
+        == {
+            "path": "${{ runner.temp }}/loomgit-venv",
+            "key": "${{ steps.key.outputs.key }}",
+        }
+    )
+    assert install["if"] == save["if"] == "steps.cache.outputs.cache-hit != 'true'"
+    assert 'PIP_CONSTRAINT="$LOOMGIT_ACTION_PATH/action-constraints.txt"' in install["run"]
+    assert '--constraint "$PIP_CONSTRAINT"' in install["run"]
