@@ -398,3 +398,31 @@ def test_the_install_uses_the_pins_and_is_cached_apart_from_the_check() -> None:
     assert install["if"] == save["if"] == "steps.cache.outputs.cache-hit != 'true'"
     assert 'PIP_CONSTRAINT="$LOOMGIT_ACTION_PATH/action-constraints.txt"' in install["run"]
     assert '--constraint "$PIP_CONSTRAINT"' in install["run"]
+
+
+# --------------------------------------------------------------------------- the local runner
+
+
+def test_the_local_runner_reads_expressions_as_github_does(tmp_path: Path) -> None:
+    """The subset of GitHub's expression language the action uses, as the runner reads it
+    (conditions get an implied success(); strings compare ignoring case; a missing
+    output is null, equal to ''), and anything else refused rather than guessed."""
+    from action_runner import ExpressionError, LocalRunner, StepResult, _Context
+    from github_api import FakeGitHub
+
+    runner = LocalRunner(tmp_path, tmp_path / "temp", FakeGitHub(), tmp_path / "event.json")
+    ci = StepResult("ci", "ci", "failure", {"report-path": "/r.md"})
+    ok = _Context({"comment": "TRUE", "python-version": ""}, [ci], runner, "success")
+    failed = _Context({"comment": "true", "python-version": ""}, [ci], runner, "failure")
+    cond = "${{ !cancelled() && steps.ci.outputs.report-path != '' }}"
+    assert ok.condition(cond) is True and failed.condition(cond) is True
+    assert ok.condition("inputs.python-version != ''") is False
+    assert ok.condition("inputs.comment == 'true'") is True  # case-insensitive
+    assert failed.condition("inputs.comment == 'true'") is False  # success() implied
+    assert failed.condition("failure()") is True
+    assert ok.condition("steps.upload.outputs.artifact-url == ''") is True  # null
+    assert ok.substitute("x-${{ steps.upload.outputs.artifact-url }}-y") == "x--y"
+    assert ok.substitute("${{ runner.temp }}/loomgit/") == f"{tmp_path / 'temp'}/loomgit/"
+    for bad in ("format('{0}', inputs.comment)", "inputs.nosuch", "github.event.number", "1 < 2"):
+        with pytest.raises(ExpressionError):
+            ok.condition(bad)
