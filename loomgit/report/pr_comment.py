@@ -24,6 +24,7 @@ def _html(text: object, limit: int) -> str:
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    s = s.replace("|", "&#124;")  # no table row, even if a renderer reads the line as one
     return s.replace("@", "@&#8203;").replace("://", "&#58;//")
 
 
