@@ -264,6 +264,9 @@ def test_a_fork_pull_request_runs_offline_and_degrades_to_the_summary(sim: PullR
     assert "comes from a fork" in run.summary
     assert run.outputs["comment-url"] == "" and run.outputs["offline"] == "true"
     assert sim.fake.comments == {}
+    # the refused comment leaves the uploaded report, linked from the job summary
+    [art] = sim.fake.artifacts
+    assert f"({run.outputs['artifact-url']})" in run.summary and "report.md" in art.files
     assert TOKEN not in everything_written(sim, run)
 
 
