@@ -163,21 +163,29 @@ def _prompt_section(p: PromptChange) -> list[str]:
             f"failed, {p.after.errors} errors (base: {p.before.passed} passed, "
             f"{p.before.failed} failed, {p.before.errors} errors)"
         )
-    if p.regressions:
-        out += _case_table("❌ Regressions", p.regressions)
-        out += _regressed_outputs(p.regressions)
-    if p.fixes:
-        out += _case_table("✅ Fixes", p.fixes)
-        out += _outputs("Outputs of the fixes", p.fixes[:MAX_OUTPUTS])
-    if p.errors:
-        out += _case_table("⚠️ Errors", p.errors)
-        out += _outputs("Outputs of the errors", p.errors[:MAX_OUTPUTS])
-    new = [c for c in p.cases if c.kind == "new"]
-    if new:
-        out += _case_table("🆕 New cases", new)
-        out += _outputs("Outputs of the failing new cases", [c for c in new if c.after == "failed"])
+    for title, rows in (
+        ("❌ Regressions", p.regressions),
+        ("✅ Fixes", p.fixes),
+        ("⚠️ Errors", p.errors),
+        ("🆕 New cases", [c for c in p.cases if c.kind == "new"]),
+    ):
+        if rows:
+            out += _case_table(title, rows)
+            out += _group_outputs(title, rows)
     out += _unchanged(p)
     return out
+
+
+def _group_outputs(title: str, rows: list[CaseChange]) -> list[str]:
+    """The outputs under a group's table: one fold per regressed case, one fold for the
+    fixes, the errors and the failing new cases."""
+    if title == "❌ Regressions":
+        return _regressed_outputs(rows)
+    if title == "🆕 New cases":
+        return _outputs(
+            "Outputs of the failing new cases", [c for c in rows if c.after == "failed"]
+        )
+    return _outputs(f"Outputs of the {title.split(' ', 1)[1].lower()}", rows[:MAX_OUTPUTS])
 
 
 def _regressed_outputs(rows: list[CaseChange]) -> list[str]:

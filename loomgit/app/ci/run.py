@@ -17,7 +17,6 @@ from loomgit.app.ci.sides import evaluate_sides
 from loomgit.github import ActionsEnv, Annotation, redact
 from loomgit.prompt.discover import ambiguous_id, duplicate_ids
 from loomgit.prompt.includes import commit_loader, include_roots
-from loomgit.providers.errors import ProviderConfigError
 from loomgit.report.ci_result import CiReport
 from loomgit.workspace import Workspace
 
@@ -25,23 +24,6 @@ from loomgit.workspace import Workspace
 def warning(message: str) -> Annotation:
     """A warning for the job's log, with secret values taken out."""
     return Annotation("warning", redact(message))
-
-
-def _in_ci(e: ProviderConfigError) -> ProviderConfigError:
-    """A missing API key, with the fix that works in a pull-request check (``--model``
-    is not an input of the action; ``offline`` is)."""
-    message = e.message
-    if "no API key" not in message:
-        return e
-    message = message.split(" (or use --model echo", 1)[0]
-    return ProviderConfigError(
-        f"{message}; in the workflow, pass the key to the loomgit step from a secret "
-        "(env:), or evaluate offline: the action's input `offline: true` (`loomgit ci "
-        "--offline true`), with `offline-model` choosing the model (default: replay "
-        "where responses are recorded, else echo)",
-        path=e.path,
-        line=e.line,
-    )
 
 
 def run_ci(
@@ -67,12 +49,9 @@ def run_ci(
     ws.loader = commit_loader(ws.root, rng.head, include_roots(ws.config))
     offline = offline_reason(settings, env, environ, ws)
     allowed = python_flag(settings, env, environ, base_allows_python(ws, rng.base))
-    try:
-        prompts = evaluate_sides(
-            ws, rng, settings, offline is not None, eval_args or EvalArgs(), allowed
-        )
-    except ProviderConfigError as e:
-        raise _in_ci(e) from None
+    prompts = evaluate_sides(
+        ws, rng, settings, offline is not None, eval_args or EvalArgs(), allowed
+    )
     shared = duplicate_ids(ws.files())
     conflicts = [ambiguous_id(i, [pf.path for pf in fs]).message for i, fs in shared.items()]
     return CiReport(
