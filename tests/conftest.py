@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from github_api import FakeGitHub
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -126,3 +127,13 @@ def sample_repo(repo: GitRepo) -> Iterator[GitRepo]:
     """A repository with one committed prompt, prompts/support/summarize.prompt."""
     repo.commit("add summarize prompt", {"prompts/support/summarize.prompt": SUMMARIZE})
     yield repo
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    """The fake GitHub REST API on 127.0.0.1 (tests/github_api.py): comments, artifacts."""
+    fake = FakeGitHub().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -144,7 +144,7 @@ def test_zizmor_does_catch_an_inlined_input(tmp_path: Path) -> None:
     bad = tmp_path / "action.yml"
     bad.write_text(
         ACTION.read_text().replace(
-            """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci'""",
+            """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci --no-comment'""",
             """run: '"$RUNNER_TEMP/loomgit-venv/bin/loomgit" ci ${{ inputs.args }}'""",
         )
     )
@@ -183,16 +183,51 @@ def test_every_input_reaches_loomgit_through_env() -> None:
         assert f"inputs.{name} " in used + " " or f"inputs.{name}}}" in used, name
 
 
-def test_the_ci_step_env_matches_what_loomgit_ci_reads() -> None:
-    """Each LOOMGIT_CI_* variable the action sets is one `loomgit ci` option reads."""
+def test_the_ci_steps_env_matches_what_loomgit_ci_reads() -> None:
+    """Each LOOMGIT_CI_* variable the action sets is one a `loomgit ci` option reads, and
+    every such option is set by one of the two steps that run `loomgit ci`."""
     from loomgit.cli.ci import ci
 
     action = load(ACTION)
-    [step] = [s for s in action["runs"]["steps"] if s.get("id") == "ci"]
-    set_by_action = {k for k in step["env"] if k.startswith("LOOMGIT_CI_")}
+    steps = {s.get("id"): s for s in action["runs"]["steps"]}
+    set_by_action = {
+        k for sid in ("ci", "comment") for k in steps[sid]["env"] if k.startswith("LOOMGIT_CI_")
+    }
     read_by_cli = {p.envvar for p in ci.params if isinstance(p.envvar, str)}
     assert set_by_action == {e for e in read_by_cli if e.startswith("LOOMGIT_CI_")}
-    assert step["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    assert steps["comment"]["env"]["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    assert "--comment-only" in steps["comment"]["run"]
+    assert steps["comment"]["env"]["LOOMGIT_CI_ARTIFACT_URL"] == (
+        "${{ steps.upload.outputs.artifact-url }}"
+    )
+
+
+def test_the_token_reaches_only_the_comment_step() -> None:
+    """The step that evaluates the pull request's prompts (and, when allowed, its python:
+    assertions) never holds the token: only the step that writes the comment does."""
+    action = load(ACTION)
+    for step in action["runs"]["steps"]:
+        holds = [k for k, v in (step.get("env") or {}).items() if "token" in str(v).lower()]
+        if step.get("id") == "comment":
+            assert holds == ["GITHUB_TOKEN"]
+        else:
+            assert holds == [] and "github-token" not in str(step.get("with", "")), step
+
+
+def test_the_report_folder_is_uploaded_before_the_comment_links_it() -> None:
+    action = load(ACTION)
+    steps = action["runs"]["steps"]
+    order = [s.get("id") for s in steps]
+    assert order.index("ci") < order.index("upload") < order.index("comment")
+    [upload] = [s for s in steps if s.get("id") == "upload"]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "${{ runner.temp }}/loomgit/"  # where `loomgit ci` writes
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["overwrite"] is True  # a re-run of the job replaces it
+    # the report is uploaded and linked even when the check fails (a regression)
+    for sid in ("upload", "comment"):
+        [s] = [s for s in steps if s.get("id") == sid]
+        assert "!cancelled()" in s["if"] and "steps.ci.outputs.report-path != ''" in s["if"]
 
 
 def test_loomgit_is_installed_from_the_action_itself() -> None:
@@ -213,11 +248,12 @@ def test_third_party_actions_are_pinned_by_commit(path: Path) -> None:
         assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a commit"
 
 
-def test_the_outputs_are_the_ci_steps_outputs() -> None:
+def test_the_outputs_are_the_steps_outputs() -> None:
     action = load(ACTION)
+    source = {"comment-url": "comment", "artifact-url": "upload", "artifact-id": "upload"}
     for name, spec in action["outputs"].items():
-        assert spec["value"] == f"${{{{ steps.ci.outputs.{name} }}}}"
-    assert {"passed", "regressions", "report-path"} <= set(action["outputs"])
+        assert spec["value"] == f"${{{{ steps.{source.get(name, 'ci')}.outputs.{name} }}}}"
+    assert {"passed", "regressions", "report-path", "artifact-url"} <= set(action["outputs"])
 
 
 def test_example_and_template_check_out_the_whole_history() -> None:
@@ -231,3 +267,162 @@ def test_example_and_template_check_out_the_whole_history() -> None:
         assert wf["on"] == "pull_request" or "pull_request" in wf["on"]
         assert "pull_request_target" not in str(wf["on"])
     assert load(EXAMPLE)["jobs"]["prompts"]["steps"][1]["uses"] == "./"
+
+
+# --------------------------------------------------------------------------- pinned install
+
+CONSTRAINTS = ROOT / "action-constraints.txt"
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!-]+)", line)
+            assert m, f"{line!r}: the action pins exact versions only"
+            pins[_norm(m.group(1))] = m.group(2)
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_action_pins_every_dependency_of_loomgit_and_its_build() -> None:
+    """The runtime dependencies of loomgit (followed through the installed metadata, with
+    the markers of Python 3.10-3.14 on Linux, macOS and Windows) and hatchling's are all
+    pinned, and each pin satisfies what pyproject.toml asks for."""
+    import importlib.metadata as md
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pins = _pins()
+    needed: set[str] = set()
+
+    def walk(req: Requirement, env: dict[str, str]) -> None:
+        if req.marker is not None and not req.marker.evaluate({**env, "extra": ""}):
+            return
+        name = _norm(req.name)
+        assert name in pins, f"{req.name} is not pinned in action-constraints.txt"
+        assert Version(pins[name]) in req.specifier, f"{name}=={pins[name]} is not {req}"
+        if name in needed:
+            return
+        needed.add(name)
+        try:
+            dist = md.distribution(req.name)
+        except md.PackageNotFoundError:
+            return  # only on another Python or platform; pinned, its own deps are few
+        for sub in dist.requires or []:
+            walk(Requirement(sub), env)
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    roots = project["project"]["dependencies"] + project["build-system"]["requires"]
+    for minor in range(10, 15):
+        for plat, system in (("linux", "Linux"), ("darwin", "Darwin"), ("win32", "Windows")):
+            env = {
+                **default_environment(),
+                "python_version": f"3.{minor}",
+                "python_full_version": f"3.{minor}.0",
+                "sys_platform": plat,
+                "platform_system": system,
+            }
+            for r in roots:
+                walk(Requirement(r), env)
+    assert needed <= set(pins)
+    assert set(pins) - needed <= {"colorama"}, set(pins) - needed  # nothing stale
+
+
+def _key(action_path: Path, tmp: Path) -> str:
+    action = load(ACTION)
+    [step] = [s for s in action["runs"]["steps"] if s.get("id") == "key"]
+    out = tmp / "output"
+    out.write_text("")
+    p = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        env={**os.environ, "LOOMGIT_ACTION_PATH": str(action_path), "GITHUB_OUTPUT": str(out)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr
+    [line] = out.read_text().splitlines()
+    return line.removeprefix("key=")
+
+
+def test_the_install_cache_key_follows_the_python_the_sources_and_the_pins(
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "action"
+    for name in ("pyproject.toml", "action-constraints.txt"):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, copy / name)
+    for folder in ("loomgit", "templates", "hooks"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    first = _key(copy, tmp_path)
+    assert re.fullmatch(r"loomgit-venv-\w+-\w+-[0-9a-f]{12}-[0-9a-f]{24}", first), first
+    assert _key(copy, tmp_path) == first  # stable
+    assert _key(ROOT, tmp_path) == first  # the same files give the same key
+    (copy / "loomgit" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "loomgit" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert _key(copy, tmp_path) == first  # bytecode is not a source
+    with (copy / "action-constraints.txt").open("a") as f:
+        f.write("# a comment is a change too\n")
+    second = _key(copy, tmp_path)
+    assert second != first and second.rsplit("-", 1)[0] == first.rsplit("-", 1)[0]
+    (copy / "loomgit" / "cli" / "ci.py").write_text("# changed\n", encoding="utf-8")
+    assert _key(copy, tmp_path) not in (first, second)
+
+
+def test_the_install_uses_the_pins_and_is_cached_apart_from_the_check() -> None:
+    action = load(ACTION)
+    steps = {s.get("name"): s for s in action["runs"]["steps"]}
+    restore = steps["Restore the cached loomgit install"]
+    save = steps["Cache the loomgit install"]
+    install = steps["Install loomgit from this action"]
+    assert restore["uses"].split("@")[0] == "actions/cache/restore"
+    assert save["uses"].split("@")[0] == "actions/cache/save"
+    assert restore["uses"].split("@")[1] == save["uses"].split("@")[1]
+    assert (
+        restore["with"]
+        == save["with"]
+        == {
+            "path": "${{ runner.temp }}/loomgit-venv",
+            "key": "${{ steps.key.outputs.key }}",
+        }
+    )
+    assert install["if"] == save["if"] == "steps.cache.outputs.cache-hit != 'true'"
+    assert 'PIP_CONSTRAINT="$LOOMGIT_ACTION_PATH/action-constraints.txt"' in install["run"]
+    assert '--constraint "$PIP_CONSTRAINT"' in install["run"]
+
+
+# --------------------------------------------------------------------------- the local runner
+
+
+def test_the_local_runner_reads_expressions_as_github_does(tmp_path: Path) -> None:
+    """The subset of GitHub's expression language the action uses, as the runner reads it
+    (conditions get an implied success(); strings compare ignoring case; a missing
+    output is null, equal to ''), and anything else refused rather than guessed."""
+    from action_runner import ExpressionError, LocalRunner, StepResult, _Context
+    from github_api import FakeGitHub
+
+    runner = LocalRunner(tmp_path, tmp_path / "temp", FakeGitHub(), tmp_path / "event.json")
+    ci = StepResult("ci", "ci", "failure", {"report-path": "/r.md"})
+    ok = _Context({"comment": "TRUE", "python-version": ""}, [ci], runner, "success")
+    failed = _Context({"comment": "true", "python-version": ""}, [ci], runner, "failure")
+    cond = "${{ !cancelled() && steps.ci.outputs.report-path != '' }}"
+    assert ok.condition(cond) is True and failed.condition(cond) is True
+    assert ok.condition("inputs.python-version != ''") is False
+    assert ok.condition("inputs.comment == 'true'") is True  # case-insensitive
+    assert failed.condition("inputs.comment == 'true'") is False  # success() implied
+    assert failed.condition("failure()") is True
+    assert ok.condition("steps.upload.outputs.artifact-url == ''") is True  # null
+    assert ok.substitute("x-${{ steps.upload.outputs.artifact-url }}-y") == "x--y"
+    assert ok.substitute("${{ runner.temp }}/loomgit/") == f"{tmp_path / 'temp'}/loomgit/"
+    for bad in ("format('{0}', inputs.comment)", "inputs.nosuch", "github.event.number", "1 < 2"):
+        with pytest.raises(ExpressionError):
+            ok.condition(bad)

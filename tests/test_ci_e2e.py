@@ -1,7 +1,8 @@
 """End to end, as on GitHub: real commits for a pull request's base and head (checked out
-as GitHub does, the merge commit), a fake event file, the action's own ``ci`` step run by
-bash with the env mapping from ``action.yml``, and a real HTTP server on 127.0.0.1
-standing in for the GitHub API.
+as GitHub does, the merge commit), a fake event file, every step of ``action.yml`` run
+locally in order by bash with the runner's variables (tests/action_runner.py: no
+``act``), and the test suite's fake GitHub API on 127.0.0.1 serving the comment and the
+uploaded artifact.
 
 A pull request that breaks a prompt gets a summary, one comment (updated, not duplicated,
 on the next push) and a failing exit code; one that improves a prompt passes with the
@@ -20,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from action_runner import ActionRun, LocalRunner
 from conftest import GitRepo
-from test_ci_github import TOKEN, FakeGitHub
-
-from loomgit import _yaml
+from github_api import TOKEN, FakeGitHub
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOMGIT = Path(sys.executable).parent / "loomgit"
@@ -70,6 +70,19 @@ class Run:
     err: str
     summary: str
     outputs: dict[str, str]
+    action: ActionRun
+
+
+class WarmCache(dict[str, Path]):
+    """The runner's cache as after an earlier run: any key of the loomgit install restores
+    a venv whose loomgit is the one under test (installing it would need the network)."""
+
+    def __init__(self, venv: Path) -> None:
+        super().__init__()
+        self.venv = venv
+
+    def get(self, key: str, default: Path | None = None) -> Path | None:  # type: ignore[override]
+        return self.venv if key.startswith("loomgit-venv-") else default
 
 
 class PullRequestSim:
@@ -86,10 +99,9 @@ class PullRequestSim:
                 "prompts/support/summarize.tests.yaml": SUITE,
             },
         )
-        self.runner_temp = tmp / "runner-temp"
-        (self.runner_temp / "loomgit-venv" / "bin").mkdir(parents=True)
-        # the action's install step puts loomgit here; this test uses the one under test
-        (self.runner_temp / "loomgit-venv" / "bin" / "loomgit").symlink_to(LOOMGIT)
+        self.venv = tmp / "prebuilt-venv"
+        (self.venv / "bin").mkdir(parents=True)
+        (self.venv / "bin" / "loomgit").symlink_to(LOOMGIT)
         self.runs = 0
 
     def push(self, branch: str, files: dict[str, str], message: str) -> str:
@@ -103,6 +115,10 @@ class PullRequestSim:
         self.repo.git("merge", "-q", "--no-ff", "-m", f"Merge {head} into {self.base}", head)
         return head
 
+    @property
+    def runner_temp(self) -> Path:
+        return self.tmp / f"runner-temp-{self.runs}"
+
     def run_action(
         self,
         head: str,
@@ -110,8 +126,9 @@ class PullRequestSim:
         inputs: dict[str, str] | None = None,
         fork: bool = False,
         extra_env: dict[str, str] | None = None,
+        cache: dict[str, Path] | None = None,
     ) -> Run:
-        """Run the ``ci`` step of action.yml the way the runner does."""
+        """Every step of action.yml, run locally as the runner runs them (one job)."""
         self.runs += 1
         event = {
             "action": "synchronize",
@@ -128,65 +145,24 @@ class PullRequestSim:
         }
         event_path = self.tmp / f"event-{self.runs}.json"
         event_path.write_text(json.dumps(event))
-        summary = self.tmp / f"summary-{self.runs}.md"
-        output = self.tmp / f"output-{self.runs}"
-        summary.write_text("")
-        output.write_text("")
-        action = _yaml.plain(_yaml.load((ROOT / "action.yml").read_text()))
-        [step] = [s for s in action["runs"]["steps"] if s.get("id") == "ci"]
-        values = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
-        values["github-token"] = TOKEN  # ${{ github.token }}
-        values.update(inputs or {})
-
-        def expr(text: str) -> str:
-            return re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m.group(1)], text)
-
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "LOOMGIT_CI_"))}
-        env.update({k: expr(str(v)) for k, v in step["env"].items()})
-        env.update(
-            {
-                "CI": "true",
-                "GITHUB_ACTIONS": "true",
-                "GITHUB_EVENT_NAME": "pull_request",
-                "GITHUB_EVENT_PATH": str(event_path),
-                "GITHUB_REPOSITORY": "octo/prompts",
-                "GITHUB_API_URL": self.fake.url,
-                "GITHUB_SERVER_URL": "https://github.com",
-                "GITHUB_RUN_ID": str(1000 + self.runs),
-                "GITHUB_RUN_ATTEMPT": "1",
-                "GITHUB_BASE_REF": "main",
-                "GITHUB_HEAD_REF": "feature",
-                "GITHUB_STEP_SUMMARY": str(summary),
-                "GITHUB_OUTPUT": str(output),
-                "RUNNER_TEMP": str(self.runner_temp),
-                **(extra_env or {}),
-            }
+        runner = LocalRunner(
+            workspace=self.repo.path,
+            temp=self.runner_temp,
+            fake=self.fake,
+            event_path=event_path,
+            run_id=1000 + self.runs,
+            token=TOKEN,
+            base_env={**os.environ, **(extra_env or {})},
+            cache=WarmCache(self.venv) if cache is None else cache,
+            cache_dir=self.tmp / f"cache-{self.runs}",
         )
-        cwd = self.repo.path / expr(step.get("working-directory", "."))
-        p = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return Run(p.returncode, p.stdout, p.stderr, summary.read_text(), read_outputs(output))
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    from test_ci_github import read_outputs as parse
-
-    return parse(path)
+        done = runner.run(inputs)
+        return Run(done.code, done.out, done.err, done.summary, done.outputs, done)
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[PullRequestSim]:
-    fake = FakeGitHub().start()
-    try:
-        yield PullRequestSim(tmp_path, fake)
-    finally:
-        fake.stop()
+def sim(tmp_path: Path, fake_github: FakeGitHub) -> Iterator[PullRequestSim]:
+    yield PullRequestSim(tmp_path, fake_github)
 
 
 def everything_written(sim: PullRequestSim, run: Run) -> str:
@@ -251,10 +227,10 @@ def test_a_pull_request_that_improves_a_prompt_passes_and_lists_the_fix(
     assert run.outputs["passed"] == "true"
     assert (run.outputs["regressions"], run.outputs["fixes"]) == ("0", "1")
     assert "✅ loomgit: no regressions in 1 changed prompt, 1 fix" in run.summary
-    fixes = run.summary.split("**Fixes** (1)")[1]
+    fixes = run.summary.split("**✅ Fixes** (1)")[1]
     assert "urgent" in fixes.split("\n\n")[1]
     [comment] = sim.fake.comments[12]
-    assert "**Fixes** (1)" in comment["body"]
+    assert "**✅ Fixes** (1)" in comment["body"]
     data = json.loads(Path(run.outputs["report-path"]).with_suffix(".json").read_text())
     [p] = data["prompts"]
     assert p["bump"] == "minor" and p["reasons"] == ['message "user" changed']
@@ -288,6 +264,9 @@ def test_a_fork_pull_request_runs_offline_and_degrades_to_the_summary(sim: PullR
     assert "comes from a fork" in run.summary
     assert run.outputs["comment-url"] == "" and run.outputs["offline"] == "true"
     assert sim.fake.comments == {}
+    # the refused comment leaves the uploaded report, linked from the job summary
+    [art] = sim.fake.artifacts
+    assert f"({run.outputs['artifact-url']})" in run.summary and "report.md" in art.files
     assert TOKEN not in everything_written(sim, run)
 
 
@@ -355,3 +334,151 @@ def test_python_assertions_stay_off_unless_allowed(sim: PullRequestSim) -> None:
     data = json.loads(Path(on.outputs["report-path"]).with_suffix(".json").read_text())
     [case] = [c for c in data["prompts"][0]["cases"] if c["case"] == "pythonic"]
     assert case["after"] == "passed", case
+
+
+FAKE_PYTHON = """#!/bin/bash
+# python3 as the install step sees it: `-m venv DIR` makes a venv whose python logs the
+# pip command and the PIP_ variables, and installs the loomgit under test
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
+  dir="${@: -1}"
+  mkdir -p "$dir/bin"
+  printf '#!/bin/bash\\necho "pip: $*" >> "%s"\\nenv | grep ^PIP_ >> "%s"\\nln -sf "%s" "%s/bin/loomgit"\\n' \\
+    "$LOG" "$LOG" "$LOOMGIT" "$dir" > "$dir/bin/python"
+  chmod +x "$dir/bin/python"
+  echo "venv: $dir" >> "$LOG"
+  exit 0
+fi
+exec "$REAL_PYTHON" "$@"
+"""
+
+
+def test_the_first_run_installs_with_the_pins_and_the_next_one_restores_it(
+    sim: PullRequestSim, tmp_path: Path
+) -> None:
+    bindir = tmp_path / "fake-bin"
+    bindir.mkdir()
+    (bindir / "python3").write_text(FAKE_PYTHON)
+    (bindir / "python3").chmod(0o755)
+    log = tmp_path / "install.log"
+    env = {
+        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
+        "LOG": str(log),
+        "LOOMGIT": str(LOOMGIT),
+        "REAL_PYTHON": sys.executable,
+    }
+    head = sim.push("improve", {"prompts/support/summarize.prompt": IMPROVE}, "flag urgent")
+    cache: dict[str, Path] = {}
+    first = sim.run_action(head, inputs={"comment": "false"}, extra_env=env, cache=cache)
+    assert first.code == 0, first.err
+    steps = {s.name: s for s in first.action.steps}
+    assert steps["Restore the cached loomgit install"].outputs["cache-hit"] == "false"
+    assert steps["Install loomgit from this action"].outcome == "success"
+    [key] = cache  # saved right after the install, whatever the check's outcome
+    assert key == steps["Key of the loomgit install"].outputs["key"]
+    text = log.read_text()
+    pins = ROOT / "action-constraints.txt"
+    assert f"--constraint {pins} {ROOT}" in text  # the pins, and loomgit from the action
+    assert f"PIP_CONSTRAINT={pins}" in text  # the isolated build of loomgit uses them too
+    assert "loomgit " in steps["Check the loomgit install"].out
+
+    log.write_text("")
+    second = sim.run_action(head, inputs={"comment": "false"}, extra_env=env, cache=cache)
+    assert second.code == 0, second.err
+    steps = {s.name: s for s in second.action.steps}
+    assert steps["Restore the cached loomgit install"].outputs["cache-hit"] == "true"
+    assert steps["Install loomgit from this action"].outcome == "skipped"
+    assert steps["Cache the loomgit install"].outcome == "skipped"
+    assert log.read_text() == ""  # nothing installed
+
+
+def test_the_report_and_review_page_are_uploaded_and_the_comment_links_them(
+    sim: PullRequestSim,
+) -> None:
+    head = sim.push("break", {"prompts/support/summarize.prompt": BREAK}, "shorter")
+    run = sim.run_action(head)
+    assert run.code == 1  # the regression fails the check, and still the report goes up
+    [art] = sim.fake.artifacts
+    assert art.name == "loomgit-report-loomgit"
+    assert sorted(art.files) == ["report.json", "report.md", "review.html"]
+    assert art.files["report.md"].decode() == Path(run.outputs["report-path"]).read_text()
+    assert b"<html" in art.files["review.html"].lower()
+    url = f"https://github.com/octo/prompts/actions/runs/{sim.runs + 1000}/artifacts/{art.id}"
+    assert run.outputs["artifact-url"] == url and run.outputs["artifact-id"] == str(art.id)
+    [comment] = sim.fake.comments[12]
+    lines = comment["body"].split("\n")
+    assert lines[1].startswith("## ❌ loomgit: 1 regression")
+    assert lines[3] == f"📊 [Review page and full report]({url}) " + (
+        "(workflow artifact: review.html, to open in a browser, report.md, report.json)"
+    )
+    assert f"({url})" in run.summary  # the job summary links it too
+    # the artifact as the REST API lists and serves it
+    import httpx
+
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    listed = httpx.get(
+        f"{sim.fake.url}/repos/octo/prompts/actions/runs/{sim.runs + 1000}/artifacts",
+        headers=headers,
+    ).json()
+    assert listed["total_count"] == 1 and listed["artifacts"][0]["name"] == art.name
+    z = httpx.get(listed["artifacts"][0]["archive_download_url"], headers=headers)
+    assert z.status_code == 302
+    import io
+    import zipfile
+
+    data = httpx.get(z.headers["Location"]).content
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.read("report.md") == art.files["report.md"]
+
+
+def test_the_comment_groups_cases_and_folds_the_regressed_outputs(sim: PullRequestSim) -> None:
+    head = sim.push("break", {"prompts/support/summarize.prompt": BREAK}, "shorter")
+    sim.run_action(head)
+    [comment] = sim.fake.comments[12]
+    html = _render(comment["body"])
+    regressions = html.split("❌ Regressions")[1].split("Unchanged")[0]
+    assert "<td>casual</td>" in regressions
+    # the regressed case's outputs, base and head, folded under its name and why
+    m = re.search(
+        r"<details><summary>❌ casual · echo: ([^<]*)</summary>(.*?)</details>", html, re.S
+    )
+    assert m, html
+    assert m.group(1) == "contains: does not contain 'casual'"
+    base, head_out = m.group(2).split("Head:")
+    assert "Answer in a casual tone." in base and "Answer briefly." in head_out
+    # the others: unchanged, folded, still-failing first
+    u = re.search(
+        r"<summary>Unchanged \(2\): 1 pass, 1 still fail</summary>(.*?)</details>", html, re.S
+    )
+    assert u, html
+    assert u.group(1).index("urgent") < u.group(1).index("fire")
+    assert "✅ Fixes" not in html  # no fix, no empty group
+
+
+OPENAI_SUITE = SUITE.replace("providers: [echo]", "providers: [openai/gpt-4o-mini]")
+
+
+def test_a_same_repository_pull_request_without_a_key_is_told_the_offline_input(
+    sim: PullRequestSim,
+) -> None:
+    head = sim.push(
+        "keyless",
+        {"prompts/support/summarize.tests.yaml": OPENAI_SUITE},
+        "suite on a real model",
+    )
+    run = sim.run_action(head, inputs={"comment": "false"})
+    assert run.code == 2
+    [line] = [x for x in run.err.splitlines() if "no API key" in x]
+    assert "OPENAI_API_KEY" in line and "`offline: true`" in line and "offline-model" in line
+    assert "--model echo" not in line and "Traceback" not in run.err
+    assert run.outputs["passed"] == "false"
+
+    offline = sim.run_action(head, inputs={"comment": "false", "offline": "true"})
+    assert offline.code == 0, offline.err
+    assert offline.outputs["offline"] == "true"
+    data = json.loads(Path(offline.outputs["report-path"]).with_suffix(".json").read_text())
+    assert {c["provider"] for c in data["prompts"][0]["cases"]} == {"echo"}
+
+    chosen = sim.run_action(
+        head, inputs={"comment": "false", "offline": "true", "offline-model": "nosuch/model"}
+    )
+    assert chosen.code == 2 and "nosuch" in chosen.err  # the input is what runs

@@ -1,183 +1,25 @@
-"""The GitHub layer of ``loomgit ci``: a real HTTP server on 127.0.0.1 stands in for the
-GitHub REST API (comments, pagination through Link headers, 403 for forks, token checks);
-the runner files (summary, outputs) are read back the way GitHub reads them."""
+"""The GitHub layer of ``loomgit ci``: the test suite's fake GitHub (tests/github_api.py,
+the ``fake_github`` fixture), a real HTTP server on 127.0.0.1, stands in for the REST API
+(comments, pagination through Link headers, 403 for forks, token checks); the runner
+files (summary, outputs) are read back the way GitHub reads them."""
 
 from __future__ import annotations
 
 import json
-import re
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from github_api import TOKEN, FakeGitHub, read_outputs
 
 from loomgit import github as gh
 from loomgit.errors import UsageError
 from loomgit.report.escape import md_code, md_text
 
-TOKEN = "ghs_fakeTOKEN0123456789abcdefABCDEF"
+__all__ = ["TOKEN", "FakeGitHub", "read_outputs"]  # other tests import them from here
+
 CORPUS = Path(__file__).resolve().parent / "corpus" / "ci"
-
-
-# --------------------------------------------------------------------------- fake API
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any = None
-
-
-@dataclass
-class FakeGitHub:
-    """An in-memory GitHub issue-comments API on 127.0.0.1 (start/stop it)."""
-
-    token: str = TOKEN
-    page_cap: int = 100  # GitHub's per_page maximum; tests lower it to force paging
-    forbid_writes: bool = False
-    fail_statuses: list[int] = field(default_factory=list)  # answered before serving
-    next_link_host: str | None = None  # send rel="next" to another host (must be refused)
-    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    bot_login: str = "github-actions[bot]"
-    _next_id: int = 1000
-
-    def start(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def _send(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-                raw = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _handle(self, method: str) -> None:
-                parts = urlsplit(self.path)
-                body = None
-                n = int(self.headers.get("Content-Length") or 0)
-                if n:
-                    body = json.loads(self.rfile.read(n))
-                fake.seen.append(
-                    Seen(
-                        method, parts.path, parse_qs(parts.query), dict(self.headers.items()), body
-                    )
-                )
-                if fake.fail_statuses:
-                    self._send(fake.fail_statuses.pop(0), {"message": "Server Error"})
-                    return
-                if self.headers.get("Authorization") != f"Bearer {fake.token}":
-                    self._send(401, {"message": "Bad credentials"})
-                    return
-                m = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/(\d+)/comments", parts.path)
-                if m and method == "GET":
-                    self._list(int(m.group(2)), parse_qs(parts.query))
-                    return
-                if method in ("POST", "PATCH") and fake.forbid_writes:
-                    self._send(403, {"message": "Resource not accessible by integration"})
-                    return
-                if m and method == "POST":
-                    fake._next_id += 1
-                    c = fake.make_comment(fake._next_id, body["body"], fake.bot_login, "Bot")
-                    fake.comments.setdefault(int(m.group(2)), []).append(c)
-                    self._send(201, c)
-                    return
-                m2 = re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/comments/(\d+)", parts.path)
-                if m2 and method == "PATCH":
-                    for cs in fake.comments.values():
-                        for c in cs:
-                            if c["id"] == int(m2.group(2)):
-                                c["body"] = body["body"]
-                                self._send(200, c)
-                                return
-                self._send(404, {"message": "Not Found"})
-
-            def _list(self, number: int, q: dict[str, list[str]]) -> None:
-                per_page = min(int(q.get("per_page", ["30"])[0]), fake.page_cap)
-                page = int(q.get("page", ["1"])[0])
-                items = fake.comments.get(number, [])
-                chunk = items[(page - 1) * per_page : page * per_page]
-                headers = {}
-                if page * per_page < len(items):
-                    host = fake.next_link_host or f"127.0.0.1:{fake.port}"
-                    base = f"http://{host}{urlsplit(self.path).path}"
-                    last = (len(items) + per_page - 1) // per_page
-                    headers["Link"] = (
-                        f'<{base}?per_page={per_page}&page={page + 1}>; rel="next", '
-                        f'<{base}?per_page={per_page}&page={last}>; rel="last"'
-                    )
-                self._send(200, chunk, headers)
-
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def do_POST(self) -> None:
-                self._handle("POST")
-
-            def do_PATCH(self) -> None:
-                self._handle("PATCH")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def make_comment(self, cid: int, body: str, login: str, kind: str) -> dict[str, Any]:
-        return {
-            "id": cid,
-            "body": body,
-            "user": {"login": login, "type": kind},
-            "html_url": f"https://github.com/o/r/pull/7#issuecomment-{cid}",
-        }
-
-    def seed(self, number: int, bodies: list[tuple[str, str]]) -> None:
-        """Existing comments: (body, "Bot"|"User")."""
-        for body, kind in bodies:
-            self._next_id += 1
-            login = self.bot_login if kind == "Bot" else "someone"
-            self.comments.setdefault(number, []).append(
-                self.make_comment(self._next_id, body, login, kind)
-            )
-
-    def calls(self) -> list[str]:
-        return [f"{s.method} {s.path}" for s in self.seen]
-
-
-@pytest.fixture
-def fake_github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 def client_for(fake: FakeGitHub, token: str | None = TOKEN, **kw: Any) -> gh.GitHubClient:
@@ -412,27 +254,6 @@ def test_missing_event_file_and_bad_variables(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- runner files
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    """Parse $GITHUB_OUTPUT as the runner does (NAME=VALUE and NAME<<DELIM blocks)."""
-    out: dict[str, str] = {}
-    lines = path.read_text(encoding="utf-8").split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if "<<" in line:
-            name, delim = line.split("<<", 1)
-            end = lines.index(delim, i + 1)
-            out[name] = "\n".join(lines[i + 1 : end])
-            i = end + 1
-        elif "=" in line:
-            k, v = line.split("=", 1)
-            out[k] = v
-            i += 1
-        else:
-            i += 1
-    return out
 
 
 def test_outputs_survive_newlines_and_delimiter_lookalikes(tmp_path: Path) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from loomgit.app.ci import (
     CiSettings,
     EvalArgs,
+    default_report_path,
     publish,
+    publish_comment,
     report_failure,
     run_ci,
     split_args,
@@ -70,6 +73,14 @@ from loomgit.workspace import Workspace
     help="Use the echo/replay providers: auto does for forks without API keys.",
 )
 @click.option(
+    "--offline-model",
+    envvar="LOOMGIT_CI_OFFLINE_MODEL",
+    default="",
+    metavar="MODEL",
+    help="The model offline runs use (default: replay/<model> where responses are "
+    "recorded, else echo).",
+)
+@click.option(
     "--allow-python/--no-allow-python",
     envvar="LOOMGIT_CI_ALLOW_PYTHON",
     default=False,
@@ -98,6 +109,19 @@ from loomgit.workspace import Workspace
     help="Where to write the Markdown report (default: $RUNNER_TEMP/loomgit/report.md, "
     "else .git/loomgit/ci/report.md); the JSON goes beside it.",
 )
+@click.option(
+    "--comment-only",
+    is_flag=True,
+    help="Evaluate nothing: create or update the comment from the report an earlier "
+    "'loomgit ci' wrote (at --report).",
+)
+@click.option(
+    "--artifact-url",
+    envvar="LOOMGIT_CI_ARTIFACT_URL",
+    default="",
+    metavar="URL",
+    help="With --comment-only: link the workflow artifact the report was uploaded in.",
+)
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the Markdown report.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def ci(
@@ -107,10 +131,13 @@ def ci(
     comment: bool,
     comment_key: str,
     offline: str,
+    offline_model: str,
     allow_python: bool,
     args_: str | None,
     event: str | None,
     report_path: str | None,
+    comment_only: bool,
+    artifact_url: str,
     as_markdown: bool,
     as_json: bool,
 ) -> int:
@@ -135,7 +162,10 @@ def ci(
             offline=offline,
             allow_python=allow_python,
             args=split_args(args_),
+            offline_model=offline_model.strip(),
         )
+        if comment_only:
+            return _comment_only(settings, environ, report_path, artifact_url.strip())
         eval_args = parse_eval_args(settings.args)
         env = ActionsEnv.from_environ(environ)
         ws = Workspace()
@@ -165,6 +195,24 @@ def ci(
             echo(line)
         echo(f"report: {out.path}")
     return report.exit_code
+
+
+def _comment_only(
+    settings: CiSettings, environ: dict[str, str], report_path: str | None, artifact_url: str
+) -> int:
+    """``--comment-only``: the comment from an earlier run's report (the action's last
+    step, once the report is uploaded and its artifact URL known)."""
+    env = ActionsEnv.from_environ(environ)
+    if report_path:
+        path = Path(report_path)
+    elif environ.get("RUNNER_TEMP"):
+        path = default_report_path(Path("."), environ)
+    else:
+        path = default_report_path(Workspace().root, environ)
+    url = publish_comment(settings, env, environ, path, _notifier(env), artifact_url or None)
+    if url:
+        echo(f"comment: {url}")
+    return 0
 
 
 def parse_eval_args(args: tuple[str, ...]) -> EvalArgs:

@@ -9,11 +9,23 @@ verdict. The verdict line is written by loomgit alone, at the top.
 from __future__ import annotations
 
 from loomgit.report.ci_result import CaseChange, CiReport, PromptChange, Side
-from loomgit.report.escape import md_code, md_text, term_text
+from loomgit.report.escape import md_code, md_text, term_text, visible
 
 ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "skipped": "⏭️", None: "—"}
 MAX_ROWS = 50  # per table; the rest is counted, not listed
 MAX_OUTPUTS = 20  # outputs shown in full, per prompt
+
+
+def _html(text: object, limit: int) -> str:
+    """Outside text inside loomgit's own HTML (a ``<summary>``), where Markdown is not
+    read: one line, unsafe characters shown, HTML characters as entities, no mention,
+    no autolink."""
+    s = visible(text)
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    s = s.replace("|", "&#124;")  # no table row, even if a renderer reads the line as one
+    return s.replace("@", "@&#8203;").replace("://", "&#58;//")
 
 
 def _pct(v: float | None) -> str:
@@ -157,36 +169,94 @@ def _prompt_section(p: PromptChange) -> list[str]:
         if p.significance and p.significance.p_value is not None:
             out += ["", f"Significance of the change: {p.significance.describe()}"]
     for title, rows in (
-        ("Regressions", p.regressions),
-        ("Fixes", p.fixes),
-        ("Errors", p.errors),
-        ("New cases", [c for c in p.cases if c.kind == "new"]),
-        ("Still failing", [c for c in p.cases if c.kind == "unchanged" and c.after == "failed"]),
+        ("❌ Regressions", p.regressions),
+        ("✅ Fixes", p.fixes),
+        ("⚠️ Errors", p.errors),
+        ("🆕 New cases", [c for c in p.cases if c.kind == "new"]),
     ):
         if rows:
             out += _case_table(title, rows)
-    shown = [
-        c
-        for c in p.cases
-        if c.kind in ("regression", "fix", "error") or (c.kind == "new" and c.after == "failed")
-    ][:MAX_OUTPUTS]
-    if shown:
-        out += ["", "<details><summary>Outputs</summary>", ""]
-        for c in shown:
-            out.append(
-                f"**{md_text(c.case, 120)}** · {md_text(c.provider, 80)} · "
-                f"before {ICON.get(c.before, '—')} after {ICON.get(c.after, '—')}"
-            )
-            out.append("")
-            if c.output_before is not None and c.kind in ("regression", "fix"):
-                out += ["before:", "", md_code(c.output_before, 1500), ""]
-            out += [
-                "after:" if c.kind in ("regression", "fix") else "output:",
-                "",
-                md_code(c.output_after if c.output_after is not None else c.why_after, 1500),
-                "",
-            ]
-        out.append("</details>")
+            out += _group_outputs(title, rows)
+    out += _unchanged(p)
+    return out
+
+
+def _group_outputs(title: str, rows: list[CaseChange]) -> list[str]:
+    """The outputs under a group's table: one fold per regressed case, one fold for the
+    fixes, the errors and the failing new cases."""
+    if title == "❌ Regressions":
+        return _regressed_outputs(rows)
+    if title == "🆕 New cases":
+        return _outputs(
+            "Outputs of the failing new cases", [c for c in rows if c.after == "failed"]
+        )
+    return _outputs(f"Outputs of the {title.split(' ', 1)[1].lower()}", rows[:MAX_OUTPUTS])
+
+
+def _regressed_outputs(rows: list[CaseChange]) -> list[str]:
+    """One folded block per regressed case: why, and its output at the base and at the
+    head (the first ``MAX_OUTPUTS``; the JSON report has the rest)."""
+    out: list[str] = []
+    for c in rows[:MAX_OUTPUTS]:
+        why = f": {_html(c.why_after, 200)}" if c.why_after else ""
+        out += [
+            "",
+            f"<details><summary>❌ {_html(c.case, 120)} · {_html(c.provider, 80)}{why}</summary>",
+            "",
+            "Base:",
+            "",
+            md_code(c.output_before if c.output_before is not None else c.why_before, 1500),
+            "",
+            "Head:",
+            "",
+            md_code(c.output_after if c.output_after is not None else c.why_after, 1500),
+            "",
+            "</details>",
+        ]
+    if len(rows) > MAX_OUTPUTS:
+        out += ["", f"… the outputs of {len(rows) - MAX_OUTPUTS} more are in report.json"]
+    return out
+
+
+def _outputs(title: str, rows: list[CaseChange]) -> list[str]:
+    """The head's outputs of ``rows`` in one folded block."""
+    if not rows:
+        return []
+    out = ["", f"<details><summary>{title}</summary>", ""]
+    for c in rows[:MAX_OUTPUTS]:
+        out += [
+            f"**{md_text(c.case, 120)}** · {md_text(c.provider, 80)} · "
+            f"base {ICON.get(c.before, '—')} head {ICON.get(c.after, '—')}",
+            "",
+            md_code(c.output_after if c.output_after is not None else c.why_after, 1500),
+            "",
+        ]
+    out.append("</details>")
+    return out
+
+
+def _unchanged(p: PromptChange) -> list[str]:
+    """The cases whose result did not change, folded: how many pass, which still fail."""
+    same = [c for c in p.cases if c.kind == "unchanged"]
+    if not same:
+        return []
+    failing = [c for c in same if c.after == "failed"]
+    passing = sum(1 for c in same if c.after == "passed")
+    other = len(same) - passing - len(failing)
+    parts = [f"{passing} pass"] + ([f"{len(failing)} still fail"] if failing else [])
+    parts += [f"{other} skipped"] if other else []
+    out = [
+        "",
+        f"<details><summary>Unchanged ({len(same)}): {', '.join(parts)}</summary>",
+        "",
+        "| Case | Provider | Base | Head | Why |",
+        "|---|---|---|---|---|",
+    ]
+    ordered = failing + [c for c in same if c.after != "failed"]
+    out += [_case_row(c) for c in ordered[:MAX_ROWS]]
+    if len(same) > MAX_ROWS:
+        out.append(f"| … {len(same) - MAX_ROWS} more | | | | |")
+    out += ["", "</details>"]
     return out
 
 
@@ -198,20 +268,37 @@ def _case_table(title: str, rows: list[CaseChange]) -> list[str]:
         "| Case | Provider | Base | Head | Why |",
         "|---|---|---|---|---|",
     ]
-    for c in rows[:MAX_ROWS]:
-        why = c.why_after or c.why_before
-        out.append(
-            f"| {md_text(c.case, 120)} | {md_text(c.provider, 60)} | "
-            f"{ICON.get(c.before, '—')}{_score(c.score_before)} | "
-            f"{ICON.get(c.after, '—')}{_score(c.score_after)} | {md_text(why, 200)} |"
-        )
+    out += [_case_row(c) for c in rows[:MAX_ROWS]]
     if len(rows) > MAX_ROWS:
         out.append(f"| … {len(rows) - MAX_ROWS} more | | | | |")
     return out
 
 
+def _case_row(c: CaseChange) -> str:
+    why = c.why_after or c.why_before
+    return (
+        f"| {md_text(c.case, 120)} | {md_text(c.provider, 60)} | "
+        f"{ICON.get(c.before, '—')}{_score(c.score_before)} | "
+        f"{ICON.get(c.after, '—')}{_score(c.score_after)} | {md_text(why, 200)} |"
+    )
+
+
 def _n(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "es" if word.endswith("x") else "s")
+
+
+def artifact_line(url: str) -> str:
+    """The line that links the uploaded workflow artifact (``url`` checked by the caller)."""
+    return (
+        f"📊 [Review page and full report]({url}) (workflow artifact: review.html, to open "
+        "in a browser, report.md, report.json)"
+    )
+
+
+def link_artifact(markdown: str, url: str) -> str:
+    """The report with :func:`artifact_line` under its headline (the first line)."""
+    head, sep, rest = markdown.partition("\n")
+    return f"{head}\n\n{artifact_line(url)}{sep}{rest}"
 
 
 def plain(r: CiReport) -> list[str]:

@@ -17,7 +17,13 @@ outputs, annotations). :mod:`loomgit.report.pr_comment` writes the Markdown and
 from __future__ import annotations
 
 from loomgit.app.ci.changes import Range, require_full_history, resolve_range
-from loomgit.app.ci.publish import Published, publish, report_failure
+from loomgit.app.ci.publish import (
+    Published,
+    default_report_path,
+    publish,
+    publish_comment,
+    report_failure,
+)
 from loomgit.app.ci.run import run_ci
 from loomgit.app.ci.settings import (
     FAIL_ON,
@@ -47,10 +53,12 @@ __all__ = [
     "Range",
     "Side",
     "decide",
+    "default_report_path",
     "eval_options",
     "offline_reason",
     "provider_keys",
     "publish",
+    "publish_comment",
     "python_flag",
     "report_failure",
     "require_full_history",

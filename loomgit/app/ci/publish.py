@@ -12,6 +12,7 @@ then each rendered text, output and annotation.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from loomgit._version import __version__
 from loomgit.app.ci.run import warning
 from loomgit.app.ci.settings import CiSettings
+from loomgit.errors import UsageError
 from loomgit.github import (
     ActionsEnv,
     Annotation,
@@ -189,6 +191,59 @@ def upsert_comment(
         )
         return ""
     return (res.url or "") if res is not None else ""
+
+
+ARTIFACT_URL = re.compile(r"^https?://[^\s()<>\[\]\"'`\\]+$")
+
+
+def publish_comment(
+    settings: CiSettings,
+    env: ActionsEnv,
+    environ: Mapping[str, str],
+    path: Path,
+    notify: Notify,
+    artifact_url: str | None = None,
+    secret_names: tuple[str, ...] = (),
+) -> str:
+    """``loomgit ci --comment-only``: the one pull-request comment from the report an
+    earlier ``loomgit ci`` wrote at ``path`` (evaluating nothing), with a link to the
+    workflow artifact it was uploaded in; the link also goes to the job summary. Writes
+    the ``comment-url`` output and returns the URL ('' when no comment was written)."""
+    if artifact_url and not ARTIFACT_URL.match(artifact_url):
+        raise UsageError(f"artifact-url {artifact_url!r} is not an http(s) URL")
+    try:
+        markdown = path.read_text(encoding="utf-8")
+        data = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UsageError(
+            f"{path}: no report to comment with ({type(e).__name__}); run `loomgit ci` first"
+        ) from None
+    red = Redactor(environ, secret_names)
+    notify = _redacting(notify, red)
+    if artifact_url:
+        markdown = pr_comment.link_artifact(markdown, artifact_url)
+        if env.step_summary:
+            write_summary(env.step_summary, f"\n{pr_comment.artifact_line(artifact_url)}\n")
+    comment_url = ""
+    if settings.comment and env.pull_request is not None and env.repository:
+        marker = marker_for(settings.comment_key)
+        comment_url = upsert_comment(
+            env,
+            marker,
+            fit_comment(f"{marker}\n{red.text(markdown)}", summary_url=env.run_url),
+            notify,
+            create=bool(isinstance(data, dict) and data.get("prompts")),
+        )
+    elif settings.comment and env.in_actions and env.pull_request is None:
+        notify(
+            warning(
+                f"no pull request in this {env.event_name or 'run'} event: "
+                "the report is in the job summary only"
+            )
+        )
+    if env.output:
+        write_outputs(env.output, {"comment-url": comment_url})
+    return comment_url
 
 
 def report_failure(environ: Mapping[str, str], message: str) -> None:

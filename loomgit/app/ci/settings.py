@@ -42,6 +42,7 @@ class CiSettings:
     offline: str = "auto"
     allow_python: bool = False
     args: tuple[str, ...] = ()
+    offline_model: str = ""  # offline runs: this model everywhere ('' = replay, else echo)
 
     def __post_init__(self) -> None:
         if self.fail_on not in FAIL_ON:
@@ -49,6 +50,11 @@ class CiSettings:
         if self.offline not in OFFLINE:
             raise UsageError(f"offline {self.offline!r}: expected one of {', '.join(OFFLINE)}")
         marker_for(self.comment_key)  # checks the key
+        if self.offline_model and not re.fullmatch(r"[A-Za-z0-9_.:@/+-]+", self.offline_model):
+            raise UsageError(
+                f"offline-model {self.offline_model!r}: expected a model such as echo or "
+                "replay/openai/gpt-4o-mini"
+            )
 
 
 def split_list(text: str | None) -> tuple[str, ...]:

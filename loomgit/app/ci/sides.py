@@ -14,6 +14,7 @@ from loomgit.evals.compare import diff_reports, plan_compare
 from loomgit.evals.results import SuiteResult
 from loomgit.evals.runner import RunOptions, Target, models_for, parse_shard
 from loomgit.history import classify
+from loomgit.providers.errors import ProviderConfigError
 from loomgit.providers.replay import store_from_config
 from loomgit.report.ci_result import CaseChange, PromptChange, Side
 from loomgit.workspace import Workspace
@@ -31,16 +32,19 @@ def eval_options(ws: Workspace, args: EvalArgs, offline: bool) -> RunOptions:
     )
 
 
-def offline_suite(ws: Workspace, t: Target, opts: RunOptions) -> Target:
-    """The target with its models replaced by ``replay/<model>`` where recordings of that
-    model exist in the repository, else ``echo``."""
+def offline_suite(ws: Workspace, t: Target, opts: RunOptions, model: str = "") -> Target:
+    """The target with its models replaced by ``model`` (the ``offline-model`` input) or,
+    without one, by ``replay/<model>`` where recordings of that model exist in the
+    repository, else ``echo``."""
     store = store_from_config(ws.config)
     models = []
     for m in models_for(t, opts):
         if m.split("/", 1)[0] in ("echo", "replay"):
             models.append(m)
-            continue
-        models.append(f"replay/{m}" if store.has_recordings(m) else "echo")
+        elif model:
+            models.append(model)
+        else:
+            models.append(f"replay/{m}" if store.has_recordings(m) else "echo")
     return replace(t, suite=replace(t.suite, providers=tuple(dict.fromkeys(models))))
 
 
@@ -65,19 +69,22 @@ def evaluate_sides(
     b2, h2, _ = plan_compare(ws, rng.base, suite_changed, opts, explicit=True)
     base_t, head_t = b1 + b2, h1 + h2
     if offline:
-        base_t = [offline_suite(ws, t, opts) for t in base_t]
-        head_t = [offline_suite(ws, t, opts) for t in head_t]
-    base, head = (
-        engine.evaluate(
-            ws,
-            options=opts,
-            use_cache=use_cache,
-            record=False,
-            target_list=side,
-            allow_python=allow_python,
+        base_t = [offline_suite(ws, t, opts, settings.offline_model) for t in base_t]
+        head_t = [offline_suite(ws, t, opts, settings.offline_model) for t in head_t]
+    try:
+        base, head = (
+            engine.evaluate(
+                ws,
+                options=opts,
+                use_cache=use_cache,
+                record=False,
+                target_list=side,
+                allow_python=allow_python,
+            )
+            for side in (base_t, head_t)
         )
-        for side in (base_t, head_t)
-    )
+    except ProviderConfigError as e:
+        raise _in_ci(e) from None
     cmp = diff_reports(rng.base, base, head)
 
     by_id = {r.prompt.id: r for r in refs}
@@ -150,6 +157,23 @@ def evaluate_sides(
             )
         )
     return sorted(out, key=lambda p: p.id)
+
+
+def _in_ci(e: ProviderConfigError) -> ProviderConfigError:
+    """A missing API key, with the fix that works in a pull-request check (``--model``
+    is not an input of the action; ``offline`` is)."""
+    message = e.message
+    if "no API key" not in message:
+        return e
+    message = message.split(" (or use --model echo", 1)[0]
+    return ProviderConfigError(
+        f"{message}; in the workflow, pass the key to the loomgit step from a secret "
+        "(env:), or evaluate offline: the action's input `offline: true` (`loomgit ci "
+        "--offline true`), with `offline-model` choosing the model (default: replay "
+        "where responses are recorded, else echo)",
+        path=e.path,
+        line=e.line,
+    )
 
 
 def version_bump(
