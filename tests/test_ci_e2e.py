@@ -401,7 +401,9 @@ def test_the_report_and_review_page_are_uploaded_and_the_comment_links_them(
     assert art.name == "loomgit-report-loomgit"
     assert sorted(art.files) == ["report.json", "report.md", "review.html"]
     assert art.files["report.md"].decode() == Path(run.outputs["report-path"]).read_text()
-    assert b"<html" in art.files["review.html"].lower()
+    page = art.files["review.html"].decode().lower()
+    assert "<html" in page and "changed only" in page  # the review page of base and head
+    assert "casual" in page  # with the cases as rows
     url = f"https://github.com/octo/prompts/actions/runs/{sim.runs + 1000}/artifacts/{art.id}"
     assert run.outputs["artifact-url"] == url and run.outputs["artifact-id"] == str(art.id)
     [comment] = sim.fake.comments[12]

@@ -32,7 +32,9 @@ def reply(content: str | None, calls: list[tuple[str, str, dict[str, Any]]] = ()
     usage = {"prompt_tokens": 180, "completion_tokens": 24, "total_tokens": 204}
     finish = "tool_calls" if calls else "stop"
     choice = {"index": 0, "message": msg, "finish_reason": finish}
-    return ok({"id": "chatcmpl-x", "object": "chat.completion", "choices": [choice], "usage": usage})
+    return ok(
+        {"id": "chatcmpl-x", "object": "chat.completion", "choices": [choice], "usage": usage}
+    )
 
 
 def triage_model(req: Req) -> Reply:
@@ -58,7 +60,11 @@ def triage_model(req: Req) -> Reply:
     if '\\"status\\": \\"lost\\"' in text:
         why = {"team": "shipping", "reason": "order A2 is lost"}
         return reply(None, [("call_3", "escalate", why)])
-    answer = {"category": "billing", "priority": "normal", "reply": "Sorry! A refund is on its way."}
+    answer = {
+        "category": "billing",
+        "priority": "normal",
+        "reply": "Sorry! A refund is on its way.",
+    }
     return reply(json.dumps(answer))
 
 
@@ -106,7 +112,7 @@ def test_the_suite_passes_offline_from_the_recordings(
             shutil.copytree(example.path / RECORDINGS, EXAMPLE / RECORDINGS)
         api.default = lambda req: Reply(500, {"error": "the example must not call the model"})
         r = cli(["eval", "--replay", "--json", "--no-log", "--no-cache"], cwd=example.path)
-        assert api.requests == [] or not os.environ.get("LOOMGIT_UPDATE_RECORDINGS") is None
+        assert api.requests == [] or os.environ.get("LOOMGIT_UPDATE_RECORDINGS") is not None
     assert r.exit_code == 0, r.out + r.err
     data = json.loads(r.out)
     cases = {c["case"]: c for c in data["results"]}

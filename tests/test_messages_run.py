@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import GitRepo
 from provider_server import FakeAPI, ok
 
@@ -67,11 +66,6 @@ def setup(repo: GitRepo, api: FakeAPI, files: dict[str, str | bytes] | None = No
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the provider client still sends each message as {role, str(content)}: it must "
-    "pass parts and tool turns through (the provider mapping of the request vocabulary)",
-)
 def test_render_run_sends_the_turns_and_parts(repo: GitRepo, cli: Any) -> None:
     with FakeAPI() as api:
         setup(repo, api)
