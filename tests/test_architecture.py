@@ -34,6 +34,9 @@ LAZY_OK: dict[str, set[str] | None] = {
     "entry.py": None,
     "cli/": None,
     "app/check.py": {"loomgit.experiments.spec", "loomgit.batch.pipeline"},
+    # a suite without data files or turns (every suite the commit hook reads, mostly)
+    # does not load the record readers or the turn engine
+    "evals/suite.py": {"loomgit.evals.datasets", "loomgit.evals.turns"},
     "stages/source.py": {"loomgit.history"},
     "stages/state.py": {"loomgit.history.lookup"},
 }

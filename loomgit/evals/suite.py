@@ -6,9 +6,8 @@ Every problem is reported with the file and line it is on, all at once, so that
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +18,10 @@ from loomgit.errors import LoomgitError, PromptError
 from loomgit.evals.assertions import spec_problem
 from loomgit.evals.assertions.python import PYTHON_WARNING, uses_python
 from loomgit.evals.dataset_model import Dataset
-from loomgit.evals.datasets import (
-    check_datasets,
-    is_dataset,
-    parse_dataset,
-    readable,
-    rooted,
-    suite_cases,
-)
 from loomgit.evals.distribution import DistributionError, parse_check
 from loomgit.evals.gates import GateError, parse_gate
 from loomgit.evals.ghsuite import load_ghsuite
+from loomgit.evals.suite_cache import CACHE_FORMAT, cached_suite, store_suite
 from loomgit.evals.suite_model import (
     CASE_KEYS,
     DEFAULT_KEYS,
@@ -40,9 +32,7 @@ from loomgit.evals.suite_model import (
     SuiteError,
 )
 from loomgit.evals.toolcheck import tool_warnings
-from loomgit.evals.turns import parse_turns
 from loomgit.findings import Finding, error, warning
-from loomgit.fsutil import atomic_write
 from loomgit.prompt.parse import decode
 from loomgit.prompt.render import resolve_variables
 
@@ -186,7 +176,9 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
         if not isinstance(c, dict):
             out.append(error(path, cline, f"case {i + 1} must be a mapping with vars and assert"))
             continue
-        if is_dataset(c):  # {file: data.csv, ...}: its records are cases (evals.datasets)
+        if "file" in c:  # {file: data.csv, ...}: its records are cases (evals.datasets)
+            from loomgit.evals.datasets import parse_dataset  # the readers, only for data files
+
             label = f"data file {c['file']!r}: "
             ds_asserts = _asserts(path, c.get("assert"), at("assert", c, cline), label, out)
             ds = parse_dataset(
@@ -244,7 +236,7 @@ def _from_data(data: Any, path: str) -> tuple[Suite | None, list[Finding]]:
                 bool(c.get("skip")),
                 tuple(str(t) for t in tags),
                 str(c.get("description") or ""),
-                parse_turns(path, c, cline, name, out, _asserts),
+                _turns(path, c, cline, name, out),
             )
         )
     th = (
@@ -299,9 +291,9 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         key = hashlib.sha256(
             f"{CACHE_FORMAT}\0{__version__}\0{display}\0{text}".encode("utf-8", "surrogatepass")
         ).hexdigest()
-        cached = _cached(cache_dir / f"{key}.json")
+        cached = cached_suite(cache_dir / f"{key}.json")
         if cached is not None:
-            return rooted(cached, full, display)
+            return _rooted(cached, full, display)
     suite, findings = parse_suite(text, display)
     errors = [f for f in findings if f.level == "error"]
     if errors or suite is None:
@@ -313,45 +305,24 @@ def load_suite(full: Path, display: str, cache_dir: Path | None = None) -> Suite
         )
         raise SuiteError(first.message + more, path=first.path, line=first.line)
     if cache_dir is not None and key is not None:
-        _store(cache_dir / f"{key}.json", suite)
+        store_suite(cache_dir / f"{key}.json", suite)
+    return _rooted(suite, full, display)
+
+
+def _rooted(suite: Suite, full: Path, display: str) -> Suite:
+    if not suite.datasets:
+        return suite
+    from loomgit.evals.datasets import rooted  # the record readers load only for data files
+
     return rooted(suite, full, display)
 
 
-CACHE_FORMAT = 2
+def _turns(path: str, c: dict[str, Any], line: int | None, name: str, out: list[Finding]) -> Any:
+    if "turns" not in c:
+        return ()
+    from loomgit.evals.turns import parse_turns  # only for multi-turn cases
 
-
-def _cached(path: Path) -> Suite | None:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        cases = tuple(
-            Case(
-                **{
-                    **c,
-                    "asserts": tuple(c["asserts"]),
-                    "tags": tuple(c["tags"]),
-                    "turns": tuple(c.get("turns") or ()),
-                }
-            )
-            for c in d.pop("cases")
-        )
-        return Suite(
-            **{
-                **d,
-                "cases": cases,
-                "providers": tuple(d["providers"]),
-                "distribution": tuple(d["distribution"]),
-                "datasets": tuple(Dataset.from_dict(x) for x in d["datasets"]),
-            }
-        )
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None
-
-
-def _store(path: Path, suite: Suite) -> None:
-    try:
-        atomic_write(path, json.dumps(dataclasses.asdict(suite), ensure_ascii=False))
-    except (OSError, TypeError, ValueError):
-        pass  # a cache that cannot be written is no reason to fail
+    return parse_turns(path, c, line, name, out, _asserts)
 
 
 def check_suite_file(
@@ -365,8 +336,10 @@ def check_suite_file(
         return [error(display, e.line, e.message)]
     suite, out = parse_suite(text, display)
     data_ok = False
-    if suite is not None and not any(f.level == "error" for f in out):
-        suite = rooted(suite, full, display)
+    if suite is not None and suite.datasets and not any(f.level == "error" for f in out):
+        from loomgit.evals.datasets import check_datasets  # the readers, only for data files
+
+        suite = _rooted(suite, full, display)
         found = check_datasets(suite, opener, getattr(prompt, "variables", None))
         out += found
         data_ok = not found
@@ -374,9 +347,13 @@ def check_suite_file(
         return out
 
     broken = {f.message.split(":", 1)[0] for f in out}
-    cases = suite_cases(suite, opener, prompt.variables) if data_ok else iter(suite.cases)
+    cases: Iterator[Case] = iter(suite.cases)
+    if data_ok:
+        from loomgit.evals.datasets import readable, suite_cases
+
+        cases = readable(suite_cases(suite, opener, prompt.variables))
     from_data = 0
-    for case in readable(cases):
+    for case in cases:
         if f"case {case.name!r}" in broken:
             continue  # already reported; its vars are not worth checking
         try:
