@@ -268,3 +268,20 @@ def test_done_means_end_to_end(repo: GitRepo, cli, tmp_path: Path) -> None:
     assert got["version"] == "1.0.0"
     assert got["messages"][1] == {"role": "user", "content": "Summarize this ticket: VPN down"}
     assert not (app / ".git").exists()
+
+
+def test_describe_gives_the_prompt_as_plain_json(promoted: GitRepo) -> None:
+    from loomgit.app.describe import describe
+
+    d = describe(loomgit.load("ops/triage", stage="production", repo=promoted.path))
+    assert json.loads(json.dumps(d)) == d
+    assert (d["id"], d["version"], d["stage"]) == ("ops/triage", "1.0.0", "production")
+    assert d["messages"] == [
+        {"role": "system", "template": '{% include "partials/tone.md" %}'},
+        {"role": "user", "template": "Triage: {{ ticket }}"},
+    ]
+    assert d["variables"]["properties"] == {"ticket": {"type": "string"}}
+    assert d["variables"]["required"] == ["ticket"]
+    summarize = describe(loomgit.load("summarize", stage="production", repo=promoted.path))
+    assert summarize["model"] == "openai/gpt-4o-mini" and summarize["params"]["temperature"] == 0.2
+    assert set(summarize["variables"]["properties"]) >= {"ticket", "tone"}
