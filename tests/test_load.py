@@ -155,12 +155,25 @@ def test_export_writes_a_bundle(promoted: GitRepo, cli, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.err
     assert r.err.startswith(f"wrote {out} (2 prompts of production at ")
     data = json.loads(out.read_text())
-    assert data["format"] == "loomgit-bundle" and data["schema"] == 1
+    assert data["format"] == "loomgit-bundle" and data["schema"] == 2
     assert data["stage"] == "production"
     assert data["commit"] == promoted.git("rev-parse", "stage/production")
     s = data["prompts"]["support/summarize"]
     assert s["version"] == "1.0.0" and s["text"] == SUMMARIZE and s["path"] == PROMPT
-    assert data["prompts"]["ops/triage"]["includes"] == {"partials/tone.md": "Be calm."}
+    triage = data["prompts"]["ops/triage"]
+    assert triage["includes"] == {"partials/tone.md": "Be calm."}
+    # schema 2: the description other languages read, with the include inlined
+    assert triage["id"] == "ops/triage" and triage["stage"] == "production"
+    assert triage["messages"][0] == {
+        "role": "system",
+        "template": '{% include "partials/tone.md" %}',
+    }
+    assert triage["portable"] is True and triage["portable_problems"] == []
+    assert triage["portable_messages"] == [
+        {"role": "system", "template": "Be calm.", "line": 5},
+        {"role": "user", "template": "Triage: {{ ticket }}", "line": 8},
+    ]
+    assert triage["variables"]["required"] == ["ticket"]
     only = json.loads(
         cli(["export", "--stage", "staging", "-o", "-", "--id", "summarize"], cwd=promoted.path).out
     )
@@ -198,6 +211,27 @@ def test_load_from_a_bundle_by_path_and_env(
     cli(["promote", "summarize", "1.1.0", "--to", "production"], cwd=promoted.path)
     cli(["export", "--stage", "production", "-o", str(out)], cwd=promoted.path)
     assert loomgit.load("support/summarize").version == "1.1.0"
+
+
+def test_load_reads_a_schema_1_bundle(promoted: GitRepo, cli, tmp_path: Path) -> None:
+    """Bundles written before schema 2 keep loading: the fields load() reads are the same."""
+    out = tmp_path / "prompts.json"
+    cli(["export", "--stage", "production", "-o", str(out)], cwd=promoted.path)
+    data = json.loads(out.read_text())
+    keep = {"version", "content_hash", "source_commit", "path", "promoted_by", "promoted_at"}
+    data["schema"] = 1
+    for ident, e in data["prompts"].items():
+        data["prompts"][ident] = {
+            **{k: v for k, v in e.items() if k in keep},
+            "text": e["text"],
+            "includes": e["includes"],
+            "tools": e["tools"],
+            "output": e["output"],
+        }
+    old = tmp_path / "v1.json"
+    old.write_text(json.dumps(data))
+    p = loomgit.load("ops/triage", bundle=old)
+    assert p.version == "1.0.0" and p.render(ticket="x")[0]["content"] == "Be calm."
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (CORPUS / "stages").glob("bundle-*.json")))

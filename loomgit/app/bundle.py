@@ -20,7 +20,6 @@ picked up without a restart.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Mapping
@@ -31,6 +30,10 @@ from typing import Any
 from loomgit import _git
 from loomgit._git import objects
 from loomgit._git.refs import read_ref
+from loomgit.app.bundlefile import BUNDLE_FORMAT as BUNDLE_FORMAT
+from loomgit.app.bundlefile import BUNDLE_SCHEMA as BUNDLE_SCHEMA
+from loomgit.app.bundlefile import BundleError as BundleError
+from loomgit.app.bundlefile import read_bundle as read_bundle
 from loomgit.config import GlobSpec, find_root, load_config
 from loomgit.errors import LoomgitError, RefError
 from loomgit.prompt.discover import glob_for
@@ -41,13 +44,7 @@ from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.state import canonical_id, check_stage, read_manifest
 from loomgit.workspace import Workspace
 
-BUNDLE_FORMAT = "loomgit-bundle"
-BUNDLE_SCHEMA = 1
 ENV_BUNDLE = "LOOMGIT_BUNDLE"
-
-
-class BundleError(LoomgitError):
-    """A bundle file cannot be read or is not one ``loomgit export`` wrote."""
 
 
 @dataclass(frozen=True)
@@ -156,49 +153,6 @@ def _stamp(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def read_bundle(path: str | os.PathLike[str]) -> dict[str, Any]:
-    shown = os.fspath(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise BundleError("bundle file not found", path=shown) from None
-    except OSError as e:
-        raise BundleError(f"cannot read bundle: {e.strerror}", path=shown) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        line = getattr(e, "lineno", None)
-        raise BundleError(
-            f"not a JSON bundle ({getattr(e, 'msg', e)})", path=shown, line=line
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
-        raise BundleError(
-            "not a loomgit bundle (write one with 'loomgit export --stage STAGE -o FILE')",
-            path=shown,
-        )
-    if data.get("schema") != BUNDLE_SCHEMA:
-        raise BundleError(
-            f"bundle schema {data.get('schema')!r} is not {BUNDLE_SCHEMA} "
-            "(export it again with this loomgit)",
-            path=shown,
-        )
-    prompts = data.get("prompts")
-    if not isinstance(prompts, dict) or not all(
-        isinstance(e, dict)
-        and isinstance(e.get("text"), str)
-        and all(
-            isinstance(e.get(k), str) for k in ("version", "content_hash", "path", "source_commit")
-        )
-        and isinstance(e.get("includes", {}), dict)
-        for e in prompts.values()
-    ):
-        raise BundleError(
-            "bundle 'prompts' entries need version, content_hash, path, source_commit and text",
-            path=shown,
-        )
-    return data
 
 
 def _from_bundle(ident: str, stage: str | None, path: str | os.PathLike[str]) -> LoadedPrompt:

@@ -9,11 +9,19 @@ The shape (every key always present)::
      "messages": [{"role": "system", "template": "..."},
                   {"role": "placeholder", "variable": "history"}, ...],
      "tools": [OpenAI function tools], "output": {"format", "schema"} | None,
-     "sample": {...} | None}
+     "sample": {...} | None,
+     "portable": bool, "portable_problems": [{"path", "line", "construct", "message"}],
+     "portable_messages": [{"role", "template", "line"} | {"role", "text"}
+                           | {"role": "placeholder", "variable"}] | None}
 
 ``variables`` is a JSON Schema (draft 2020-12) of the object ``render`` takes: declared
 variables with their types, or, for a prompt with no ``variables:`` block, the names its
 templates use, each of any type and required.
+
+``portable`` says whether every template keeps to the subset any language renders
+(:mod:`loomgit.prompt.portable`); ``portable_problems`` names each construct that does
+not (file, line, what); ``portable_messages`` (null when not portable) are the messages
+with their includes inlined, as the JavaScript loader in ``clients/js/`` renders them.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from loomgit.prompt.model import Prompt, Variable
 from loomgit.prompt.parts import IncludeLoader
+from loomgit.prompt.portable import portable_messages, portable_problems
 from loomgit.prompt.render import interface
 
 if TYPE_CHECKING:
@@ -94,4 +103,20 @@ def describe(lp: LoadedPrompt) -> dict[str, Any]:
         "tools": [t.to_openai() for t in p.tools],
         "output": None if out is None else {"format": out.format, "schema": out.schema},
         "sample": p.sample,
+        **portability(p, lp.includes.get),
+    }
+
+
+def portability(prompt: Prompt, loader: IncludeLoader | None = None) -> dict[str, Any]:
+    """``portable``, ``portable_problems`` and ``portable_messages`` of ``prompt``."""
+    problems = portable_problems(prompt, loader)
+    return {
+        "portable": not problems,
+        "portable_problems": [
+            {**pr.to_dict(), "message": f"{pr.path}:{pr.line}: {pr.message}"}
+            if pr.line
+            else {**pr.to_dict(), "message": f"{pr.path}: {pr.message}"}
+            for pr in problems
+        ],
+        "portable_messages": None if problems else portable_messages(prompt, loader),
     }

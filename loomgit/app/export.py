@@ -1,5 +1,6 @@
 """``loomgit export``: the prompts a stage holds, with their includes, as one JSON bundle
-that :func:`loomgit.load` reads in images that ship no ``.git``."""
+that :func:`loomgit.load` reads in images that ship no ``.git``, and that other languages
+read through each entry's description (schema 2: :mod:`loomgit.app.bundlefile`)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from loomgit._git import objects
-from loomgit.app.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA
-from loomgit.config import GlobSpec
+from loomgit.app.bundle import loaded_prompt
+from loomgit.app.bundlefile import BUNDLE_FORMAT, BUNDLE_SCHEMA
+from loomgit.app.describe import describe
 from loomgit.errors import LoomgitError, RefError
 from loomgit.fsutil import atomic_write
 from loomgit.prompt.discover import glob_for
 from loomgit.prompt.media import file_text
-from loomgit.prompt.parse import parse_prompt
-from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.state import StageError, canonical_id, read_stage, verify
 from loomgit.workspace import Workspace
 
@@ -65,17 +65,17 @@ def export_bundle(
         spec = glob_for(ws.config, e.path)  # a plain file's role and template options
         body = text(e, e.blob, e.path)
         includes = {p: media_text(e, b, p) for p, b in sorted(e.includes.items())}
-        prompts[ident] = {
+        fields = {
             **(spec.options() if spec is not None else {}),
             "version": e.version,
             "content_hash": e.content_hash,
             "source_commit": e.source_commit,
             "path": e.path,
+        }
+        prompts[ident] = {
+            **bundle_entry(ident, fields, stage, body, includes),
             "promoted_by": e.promoted_by,
             "promoted_at": e.promoted_at,
-            "text": body,
-            "includes": includes,
-            **request_parts(ident, e.path, body, includes, spec),
         }
     return {
         "format": BUNDLE_FORMAT,
@@ -90,21 +90,17 @@ def export_bundle(
     }
 
 
-def request_parts(
-    ident: str, path: str, body: str, includes: dict[str, str], spec: GlobSpec | None
+def bundle_entry(
+    ident: str, fields: Mapping[str, Any], stage: str, text: str, includes: dict[str, str]
 ) -> dict[str, Any]:
-    """What a request carries besides the messages, for consumers that read the bundle's
-    JSON without loomgit: ``tools`` (OpenAI's function list, ``$ref`` files read) and
-    ``output`` (format and JSON schema). ``loomgit.load()`` reads them from the text."""
+    """One prompt of a schema 2 bundle: its description (:func:`describe`: what other
+    languages read) and what ``loomgit.load()`` reads (``text``, ``includes``, a plain
+    file's ``role``/``template`` options)."""
     try:
-        prompt = resolve_tools(parse_prompt(body, path, prompt_id=ident, glob=spec), includes.get)
+        lp = loaded_prompt(ident, fields, stage, text, includes, "")
     except LoomgitError as e:
         raise StageError(f"{ident}: {e}") from None
-    out = prompt.output
-    return {
-        "tools": [t.to_openai() for t in prompt.tools],
-        "output": None if out is None else {"format": out.format, "schema": out.schema},
-    }
+    return {**describe(lp), **fields, "text": text, "includes": includes}
 
 
 def write_bundle(bundle: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:

@@ -333,6 +333,17 @@ def parse_names(source: str, env: Any | None = None) -> tuple[set[str], list[str
     return names, refs
 
 
+def parse_tree(source: str) -> Any | None:
+    """The Jinja AST of ``source`` as the prompt environment parses it (None when it does
+    not compile), for walkers that name constructs (:mod:`loomgit.prompt.portable`)."""
+    from jinja2.exceptions import TemplateError
+
+    try:
+        return cached_env().parse(source)
+    except TemplateError:
+        return None
+
+
 def included_source(env: Any, name: str) -> str | None:
     """The text of an included template as ``env``'s loader finds it, or None."""
     from jinja2.exceptions import TemplateError
