@@ -20,6 +20,7 @@ from loomgit.prompt.discover import (
     symlinked,
 )
 from loomgit.prompt.parse import read_prompt, symlink_error
+from loomgit.prompt.portable import portable_problems
 from loomgit.prompt.toolspec import resolve_tools
 from loomgit.prompt.validate import validate_prompt
 from loomgit.workspace import Workspace
@@ -156,3 +157,20 @@ def check(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
     if prompts:
         findings += check_ids(ws, ws.files(), prompts)
     return findings
+
+
+def check_portable(ws: Workspace, paths: list[str] | None = None) -> list[Finding]:
+    """An error naming each construct outside the portable subset (``check
+    --portable``), in the prompts of ``paths`` (every prompt when None) and the files
+    they include. A prompt that does not read is reported by :func:`check` already."""
+    out: list[Finding] = []
+    for pf in ws.files():
+        if paths is not None and pf.path not in {_rel(ws, p) for p in paths}:
+            continue
+        try:
+            prompt = read_prompt(ws.root / pf.path, display=pf.path, prompt_id=pf.id, glob=pf.glob)
+        except LoomgitError:
+            continue
+        for pr in portable_problems(prompt, ws.loader):
+            out.append(error(pr.path, pr.line, pr.message))
+    return out

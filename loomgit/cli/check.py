@@ -14,7 +14,12 @@ from loomgit.workspace import Workspace
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print findings as JSON.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
+@click.option(
+    "--portable",
+    is_flag=True,
+    help="Also name each template construct outside the portable subset (other languages).",
+)
+def check(paths: tuple[str, ...], as_json: bool, strict: bool, portable: bool) -> int:
     """Validate prompt files and test suites (all of them when no PATHS are given).
 
     Each finding is one line: PATH:LINE: LEVEL: MESSAGE. Exits 1 when there is an error.
@@ -25,6 +30,8 @@ def check(paths: tuple[str, ...], as_json: bool, strict: bool) -> int:
         from loomgit.history.listing import unfollowed_findings
 
         findings += unfollowed_findings(ws)
+    if portable:
+        findings += checks.check_portable(ws, list(paths) if paths else None)
     failed = any(f.level == "error" or strict for f in findings)
     if as_json:
         print_json({"ok": not failed, "findings": [f.to_dict() for f in findings]})

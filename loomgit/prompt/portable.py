@@ -33,10 +33,8 @@ from loomgit.prompt.parts import IncludeLoader, Renderable
 LOOP_ATTRS = frozenset({"index", "index0", "revindex", "revindex0", "first", "last", "length"})
 MAX_DEPTH = 16
 SUBSET = "variables, dotted access, if/elif/else with == != and or not, for, include"
-# attribute names a Python value answers with a method before a key of that name
-_METHODS = frozenset(
-    n for t in (str, dict, list, int, float) for n in dir(t) if not n.startswith("_")
-)
+# attribute names a mapping answers with a method before a key of that name
+_METHODS = frozenset(n for n in dir(dict) if not n.startswith("_"))
 _BINOPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "FloorDiv": "//", "Mod": "%"}
 _BINOPS["Pow"] = "**"
 _COMPARE = {"lt": "<", "gt": ">", "lteq": "<=", "gteq": ">=", "in": "in", "notin": "not in"}
@@ -170,7 +168,7 @@ class _Walker:
         elif depth >= MAX_DEPTH:
             self.add(path, first, node, f"includes nested deeper than {MAX_DEPTH}")
         else:
-            self.template(text, t.value, 1, depth + 1)
+            self.template(text, t.value, 1, depth + 1)  # 'loop' does not reach into it
 
     def expr(self, node: Any, path: str, first: int, loops: int) -> None:
         k = _kind(node)
@@ -200,12 +198,13 @@ class _Walker:
             self.expr(inner, path, first, loops)
         elif k == "Getitem":
             arg = node.arg
-            if (
-                _kind(arg) != "Const"
-                or isinstance(arg.value, bool)
-                or not isinstance(arg.value, (str, int))
-            ):
-                self.add(path, first, node, "a subscript that is not a string or integer literal")
+            if _kind(arg) == "Neg" and _kind(arg.node) == "Const":
+                arg = arg.node  # items[-1]
+            if _kind(arg) == "Const":
+                if isinstance(arg.value, bool) or not isinstance(arg.value, (str, int)):
+                    self.add(path, first, node, "a subscript that is not a string or integer")
+            else:
+                self.expr(arg, path, first, loops)
             self.expr(node.node, path, first, loops)
         elif k in ("And", "Or"):
             self.expr(node.left, path, first, loops)
