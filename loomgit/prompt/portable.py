@@ -270,15 +270,20 @@ def inline_includes(source: str, loader: IncludeLoader | None, depth: int = 0) -
     if depth > MAX_DEPTH or "include" not in source:
         return source
     out: list[str] = []
+
+    def add(piece: str) -> None:
+        if not piece:
+            return
+        if out and out[-1].endswith("{") and piece[0] in "{%#":  # "{" + "%}" is no tag
+            out[-1] = out[-1][:-1] + '{{ "{" }}'
+        out.append(piece)
+
     pos = 0
     for m in _INCLUDE_TAG.finditer(source):
         before = source[pos : m.start()]
-        out.append(_ws_strip(before, left=False) if m.group("l") == "-" else before)
-        text = (
-            None
-            if loader is None
-            else loader(m.group("d") if m.group("d") is not None else m.group("s") or "")
-        )
+        add(_ws_strip(before, left=False) if m.group("l") == "-" else before)
+        name = m.group("d") if m.group("d") is not None else m.group("s") or ""
+        text = None if loader is None else loader(name)
         body = _drop_newline(inline_includes(text or "", loader, depth + 1))
         # whitespace control at the edge of the included file reaches no further than it
         if (e := _EDGE_START.match(body)) is not None:
@@ -291,12 +296,14 @@ def inline_includes(source: str, loader: IncludeLoader | None, depth: int = 0) -
             pos += len(rest) - len(_ws_strip(rest, left=True))
         # a neighbouring tag's whitespace control strips nothing of an included file:
         # an empty comment keeps it off the inlined text
-        if body[:1] in _WS and body and _TAG_END.search("".join(out[-2:])):
+        if body[:1] in _WS and body and out and _TAG_END.search(out[-1]):
             body = "{##}" + body
         if body[-1:] in _WS and body and _TAG_START.match(source, pos):
             body += "{##}"
-        out.append(body)
-    out.append(source[pos:])
+        add(body)
+    add(source[pos:])
+    if pos == len(source) and out and out[-1].endswith("\n"):
+        out.append("{##}")  # the included text's last newline is no template's last one
     return "".join(out)
 
 
