@@ -26,6 +26,7 @@ with their includes inlined, as the JavaScript loader in ``clients/js/`` renders
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from loomgit.prompt.model import Prompt, Variable
@@ -103,20 +104,39 @@ def describe(lp: LoadedPrompt) -> dict[str, Any]:
         "tools": [t.to_openai() for t in p.tools],
         "output": None if out is None else {"format": out.format, "schema": out.schema},
         "sample": p.sample,
-        **portability(p, lp.includes.get),
+        **portability(p, lp.includes),
     }
 
 
-def portability(prompt: Prompt, loader: IncludeLoader | None = None) -> dict[str, Any]:
-    """``portable``, ``portable_problems`` and ``portable_messages`` of ``prompt``."""
-    problems = portable_problems(prompt, loader)
+_PORTABILITY: dict[Any, dict[str, Any]] = {}
+
+
+def portability(prompt: Prompt, includes: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``portable``, ``portable_problems`` and ``portable_messages`` of ``prompt``,
+    whose includes are ``includes`` (path -> text). Remembered per template content: a
+    server describing the same prompt again parses nothing."""
+    incs = dict(includes or {})
+    media = tuple(n for n, v in (prompt.variables or {}).items() if v.type == "media")
+    key = (prompt.path, prompt.messages, media, tuple(sorted(incs.items())))
+    got = _PORTABILITY.get(key)
+    if got is None:
+        problems = portable_problems(prompt, incs.get)
+        got = {
+            "portable": not problems,
+            "portable_problems": [
+                {**pr.to_dict(), "message": f"{pr.path}:{pr.line}: {pr.message}"}
+                if pr.line
+                else {**pr.to_dict(), "message": f"{pr.path}: {pr.message}"}
+                for pr in problems
+            ],
+            "portable_messages": None if problems else portable_messages(prompt, incs.get),
+        }
+        if len(_PORTABILITY) > 1024:
+            _PORTABILITY.clear()
+        _PORTABILITY[key] = got
+    pm = got["portable_messages"]
     return {
-        "portable": not problems,
-        "portable_problems": [
-            {**pr.to_dict(), "message": f"{pr.path}:{pr.line}: {pr.message}"}
-            if pr.line
-            else {**pr.to_dict(), "message": f"{pr.path}: {pr.message}"}
-            for pr in problems
-        ],
-        "portable_messages": None if problems else portable_messages(prompt, loader),
+        "portable": got["portable"],
+        "portable_problems": [dict(p) for p in got["portable_problems"]],
+        "portable_messages": None if pm is None else [dict(m) for m in pm],
     }
