@@ -177,3 +177,23 @@ def test_check_portable_names_each_construct_with_its_line(repo: GitRepo, cli) -
     js = cli(["check", "--portable", "--json"], cwd=repo.path)
     assert js.exit_code == 1
     assert len([f for f in json.loads(js.out)["findings"] if "not portable" in f["message"]]) == 10
+
+
+CONSTRUCTS = Path(__file__).resolve().parent / "corpus" / "portable" / "constructs.json"
+
+
+@pytest.mark.parametrize("source", list(json.loads(CONSTRUCTS.read_text())))
+def test_each_construct_is_named_with_its_line_or_is_portable(source: str) -> None:
+    """tests/corpus/portable/constructs.json: a template (a message starting on line 3
+    of p.prompt) and what breaks the subset in it ([] when nothing does)."""
+    from loomgit.prompt.parts import MessageTemplate
+
+    class Msg:
+        path = "p.prompt"
+        variables = None
+        messages = (MessageTemplate("user", source, 3),)
+
+    includes = {"bad.md": "ok\n{{ x|trim }}", "ok.md": "{{ x }}"}
+    want = json.loads(CONSTRUCTS.read_text())[source]
+    got = [f"{p.path}:{p.line}: {p.construct}" for p in portable_problems(Msg(), includes.get)]
+    assert got == want

@@ -59,6 +59,7 @@ _NAMED = {
     "Continue": "continue",
     "Break": "break",
     "ScopedEvalContextModifier": "autoescape",
+    "Scope": "autoescape",
     "Neg": "unary '-'",
     "Pos": "unary '+'",
 }
@@ -111,8 +112,8 @@ class _Walker:
         self.out: list[Problem] = []
 
     def add(self, path: str, first: int, node: Any, what: str) -> None:
-        line = getattr(node, "lineno", None)
-        self.out.append(Problem(path, None if line is None else first + line - 1, what))
+        line = getattr(node, "lineno", None) or 1
+        self.out.append(Problem(path, first + line - 1, what))
 
     def template(self, source: str, path: str, first: int, depth: int) -> None:
         tree = parse_tree(source)
@@ -234,9 +235,12 @@ class _Walker:
 
 
 def _includes(node: Any) -> Iterator[Any]:
+    """The includes :func:`inline_includes` inlines (a literal name, with context)."""
     for child in node.iter_child_nodes():
         if _kind(child) == "Include":
-            yield child
+            t = child.template
+            if _kind(t) == "Const" and child.with_context and not child.ignore_missing:
+                yield child
         yield from _includes(child)
 
 
