@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GitRepo
 
 from loomgit.errors import LoomgitError
 from loomgit.prompt.jinja import cached_env, render_source
@@ -157,3 +158,55 @@ def _python_with(source: str, loader: Any) -> dict[str, str]:
         return {"out": render_source(source, VALUES, env=cached_env(loader), where=("p.prompt", 1))}
     except LoomgitError as e:
         return {"error": str(e)}
+
+
+@pytest.mark.skipif(NODE is None, reason="no node on PATH (the JavaScript loader's tests)")
+def test_an_exported_bundle_renders_the_same_in_javascript(
+    repo: GitRepo, cli: Any, tmp_path: Path
+) -> None:
+    """The whole way: prompts committed and promoted, ``loomgit export``, then the
+    JavaScript loader and ``loomgit.load()`` render every case of the shared fixtures
+    from that bundle with the same result."""
+    import loomgit
+    from loomgit.app.bundle import clear_cache
+
+    fixtures = ROOT / "tests/fixtures/portable"
+    files = {f"prompts/{p.name}": p.read_text() for p in (fixtures / "prompts").glob("*.prompt")}
+    files |= {f"shared/{p.name}": p.read_text() for p in (fixtures / "shared").iterdir()}
+    files["loomgit.yaml"] = "includes: [shared/]\n"
+    repo.commit("prompts", files)
+    cases = json.loads((fixtures / "cases.json").read_text())
+    for ident in cases:
+        r = cli(["promote", ident, "latest", "--to", "staging"], cwd=repo.path)
+        assert r.exit_code == 0, r.err
+    bundle = tmp_path / "prompts.json"
+    assert cli(["export", "--stage", "staging", "-o", str(bundle)], cwd=repo.path).exit_code == 0
+    todo = [{"id": i, "variables": c["variables"]} for i, cs in cases.items() for c in cs]
+    (tmp_path / "cases.json").write_text(json.dumps(todo))
+    proc = subprocess.run(
+        [
+            NODE,
+            str(ROOT / "clients/js/test/tools/render-bundle.js"),
+            str(bundle),
+            str(tmp_path / "cases.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    clear_cache()
+    want = []
+    for c in todo:
+        try:
+            want.append(
+                {
+                    "messages": loomgit.load(c["id"], stage="staging", bundle=bundle).render(
+                        c["variables"]
+                    )
+                }
+            )
+        except loomgit.LoomgitError as e:
+            want.append({"error": str(e)})
+    assert json.loads(proc.stdout) == want
+    assert len(want) > 20 and sum("error" in w for w in want) >= 5
