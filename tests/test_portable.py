@@ -32,7 +32,10 @@ from loomgit.prompt.render import resolve_variables
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "portable"
 UPDATE = bool(os.environ.get("LOOMGIT_UPDATE_SNAPSHOTS"))
 CASES: dict[str, list[dict[str, Any]]] = json.loads((FIXTURES / "cases.json").read_text())
-IDS = sorted(p.stem for p in (FIXTURES / "prompts").glob("*.prompt"))
+FILES = {p.stem: p for p in (FIXTURES / "prompts").iterdir() if p.suffix in (".prompt", ".md")}
+IDS = sorted(FILES)
+# the .md files are plain files of a glob entry {template: none, role: system}
+PLAIN = {"role": "system", "template": "none"}
 
 
 def _includes(text: str) -> dict[str, str]:
@@ -49,9 +52,10 @@ def _includes(text: str) -> dict[str, str]:
 def build_bundle() -> dict[str, Any]:
     prompts = {}
     for ident in IDS:
-        path = f"prompts/{ident}.prompt"
+        path = f"prompts/{FILES[ident].name}"
         text = (FIXTURES / path).read_text()
         fields = {
+            **(PLAIN if path.endswith(".md") else {}),
             "version": "1.0.0",
             "content_hash": "sha256:fixture",
             "source_commit": "0" * 40,
@@ -120,7 +124,7 @@ def test_every_prompt_has_cases_and_the_expectations_cover_them() -> None:
     assert any("has no attribute 'plan'" in e for e in errors)
 
 
-@pytest.mark.parametrize("ident", [i for i in IDS if i != "not-portable"])
+@pytest.mark.parametrize("ident", [i for i in IDS if i not in ("not-portable", "snippet")])
 def test_inlined_templates_render_as_the_includes_do(ident: str) -> None:
     """The inlined message of a portable prompt, rendered with no loader at all, is the
     message rendered with its includes."""

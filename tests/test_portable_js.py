@@ -171,9 +171,12 @@ def test_an_exported_bundle_renders_the_same_in_javascript(
     from loomgit.app.bundle import clear_cache
 
     fixtures = ROOT / "tests/fixtures/portable"
-    files = {f"prompts/{p.name}": p.read_text() for p in (fixtures / "prompts").glob("*.prompt")}
+    files = {f"prompts/{p.name}": p.read_text() for p in (fixtures / "prompts").iterdir()}
     files |= {f"shared/{p.name}": p.read_text() for p in (fixtures / "shared").iterdir()}
-    files["loomgit.yaml"] = "includes: [shared/]\n"
+    files["loomgit.yaml"] = (
+        'prompts: ["prompts/**/*.prompt", {glob: "prompts/*.md", template: none, role: system}]\n'
+        "includes: [shared/]\n"
+    )
     repo.commit("prompts", files)
     cases = json.loads((fixtures / "cases.json").read_text())
     for ident in cases:
