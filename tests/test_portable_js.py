@@ -37,7 +37,7 @@ VALUES: dict[str, Any] = {
 EXPRS = [
     "s", "n", "f", "e", "z", "l", "d", "u", "m", "d.k", "d.n", "d['k']", "d.n[1].q",
     "l[0]", "l[-1]", "l[5]", "s == 'x'", "n != 2", "not e", "e or s", "s and n",
-    "z or m", "d.t == false", "n == 2.0", "(n == 2) or f", "none", "true", "1.5", "1e-5",
+    "z or m", "d.t == false", "n == 2", "(n == 2) or f", "none", "true", "1.5", "1e-5",
     "'q\\'s'", '"a\\nb"', "not not l", "l == l", "d == d", "d.zz", "s.nope",
 ]  # fmt: skip
 TEXT = ["a", " ", "\n", "  \n", "\t", "x y", "\n\n", " \n ", "}", "%", "{ "]

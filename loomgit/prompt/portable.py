@@ -5,7 +5,8 @@ The subset, decided on the Jinja AST of the one prompt environment
 (:func:`loomgit.prompt.jinja.parse_tree`):
 
 - text, and ``{{ expr }}`` where ``expr`` is a variable, dotted access (``user.name``),
-  a subscript by a literal (``items[0]``, ``user["name"]``), a literal (string, number,
+  a subscript by a literal or such an expression (``items[0]``, ``items[-1]``,
+  ``user["name"]``, ``groups[g]``), a literal (string, number,
   ``true``/``false``/``none``), ``==`` / ``!=`` of two of these, ``and``, ``or``, ``not``
   and parentheses;
 - ``{% if %}`` / ``{% elif %}`` / ``{% else %}`` on such expressions;
@@ -181,8 +182,11 @@ class _Walker:
             elif node.name in self.globals:
                 self.add(path, first, node, f"the global '{node.name}'")
         elif k == "Const":
-            if not (node.value is None or isinstance(node.value, (str, int, float))):
+            v = node.value
+            if not (v is None or isinstance(v, (str, int, float))):
                 self.add(path, first, node, "a literal of an unsupported kind")
+            elif isinstance(v, float) and v.is_integer():  # JavaScript prints 2.0 as 2
+                self.add(path, first, node, f"the whole-number float {v!r} (write {int(v)})")
         elif k == "Getattr":
             inner = node.node
             if _kind(inner) == "Name" and inner.name == "loop" and loops:
