@@ -71,10 +71,7 @@ _INCLUDE_TAG = re.compile(
 # Python's whitespace (str.isspace): what Jinja's whitespace control strips
 _WS = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
 _WS += "".join(chr(c) for c in range(0x2000, 0x200B))
-_EDGE_START = re.compile(r"\A[" + re.escape(_WS) + r"]*\{([%{#])-")
 _TAG_END = re.compile(r"-[%}#]\}\Z")
-_TAG_START = re.compile(r"\{[%{#]-")
-_EDGE_END = re.compile(r"-([%}#])\}[" + re.escape(_WS) + r"]*\Z")
 
 
 @dataclass(frozen=True)
@@ -268,13 +265,15 @@ def _drop_newline(text: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
-def _ws_strip(text: str, *, left: bool) -> str:
-    return text.lstrip(_WS) if left else text.rstrip(_WS)
-
-
 def inline_includes(source: str, loader: IncludeLoader | None, depth: int = 0) -> str:
     """``source`` with each ``{% include "name" %}`` replaced by the included text, so
-    that it renders exactly as the include does (call only on a portable template)."""
+    that it renders exactly as the include does (call only on a portable template).
+
+    An include tag is a token boundary: whitespace control on either side of it, or at
+    either edge of the included file, reaches no further than it. Where that could
+    matter (whitespace or a tag at an edge of the included text, an empty one, ``-`` on
+    the tag) the inlined text keeps the boundary as an empty comment: ``{#-#}`` for
+    ``{%- include``, ``{# -#}`` for ``-%}``, ``{##}`` otherwise."""
     if depth > MAX_DEPTH or "include" not in source:
         return source
     out: list[str] = []
@@ -288,30 +287,18 @@ def inline_includes(source: str, loader: IncludeLoader | None, depth: int = 0) -
 
     pos = 0
     for m in _INCLUDE_TAG.finditer(source):
-        before = source[pos : m.start()]
-        add(_ws_strip(before, left=False) if m.group("l") == "-" else before)
+        add(source[pos : m.start()])
         name = m.group("d") if m.group("d") is not None else m.group("s") or ""
         text = None if loader is None else loader(name)
         body = _drop_newline(inline_includes(text or "", loader, depth + 1))
-        # whitespace control at the edge of the included file reaches no further than it
-        if (e := _EDGE_START.match(body)) is not None:
-            body = "{" + e.group(1) + body[e.end() :]
-        if (e := _EDGE_END.search(body)) is not None:
-            body = body[: e.start()] + e.group(1) + "}"
-        pos = m.end()
-        if m.group("r") == "-":
-            rest = source[pos:]
-            pos += len(rest) - len(_ws_strip(rest, left=True))
-        # a neighbouring tag's whitespace control strips nothing of an included file:
-        # an empty comment keeps it off the inlined text
-        if body[:1] in _WS and body and out and _TAG_END.search(out[-1]):
-            body = "{##}" + body
-        if body[-1:] in _WS and body and _TAG_START.match(source, pos):
-            body += "{##}"
+        left, right = m.group("l") == "-", m.group("r") == "-"
+        if left or not body or body[0] in _WS or body[0] == "{":
+            add("{#-#}" if left else "{##}")
         add(body)
+        if right or not body or body[-1] in _WS or _TAG_END.search(body):
+            add("{# -#}" if right else "{##}")
+        pos = m.end()
     add(source[pos:])
-    if pos == len(source) and out and out[-1].endswith("\n"):
-        out.append("{##}")  # the included text's last newline is no template's last one
     return "".join(out)
 
 

@@ -247,7 +247,7 @@ class Lexer {
           lstrip = true;
           break;
         }
-        if (s.startsWith("+" + closer, k)) {
+        if (closer === "%}" && s.startsWith("+%}", k)) {
           k += 3;
           lstrip = false;
           break;
