@@ -103,7 +103,7 @@ def _python(source: str) -> dict[str, str]:
 def test_generated_templates_render_the_same_in_javascript(tmp_path: Path) -> None:
     random.seed(18)
     templates = []
-    for _ in range(400):
+    for _ in range(1000):
         t = _gen(0, False)
         templates.append(t + random.choice(["", "\n", "\n\n", " \n"]))
     for t in templates:
@@ -121,8 +121,8 @@ def test_generated_templates_render_the_same_in_javascript(tmp_path: Path) -> No
     got = json.loads(proc.stdout)
     diffs = [(t, w, g) for t, w, g in zip(templates, want, got, strict=True) if w != g]
     assert not diffs, f"{len(diffs)} of {len(templates)} differ; first: {diffs[0]!r}"
-    assert sum("error" in w for w in want) > 20  # the missing keys are among them
-    assert sum("out" in w for w in want) > 200
+    assert sum("error" in w for w in want) > 50  # the missing keys are among them
+    assert sum("out" in w for w in want) > 500
 
 
 def test_generated_includes_inline_to_the_same_text() -> None:
@@ -132,7 +132,7 @@ def test_generated_includes_inline_to_the_same_text() -> None:
     from loomgit.prompt.portable import inline_includes
 
     random.seed(19)
-    for _ in range(1000):
+    for _ in range(600):
         files = {
             f"inc/{i}.md": _gen(1, False) + random.choice(["", "\n", "\n\n", " "]) for i in range(3)
         }
