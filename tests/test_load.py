@@ -214,22 +214,17 @@ def test_load_from_a_bundle_by_path_and_env(
 
 
 def test_load_reads_a_schema_1_bundle(promoted: GitRepo, cli, tmp_path: Path) -> None:
-    """Bundles written before schema 2 keep loading: the fields load() reads are the same."""
-    out = tmp_path / "prompts.json"
-    cli(["export", "--stage", "production", "-o", str(out)], cwd=promoted.path)
-    data = json.loads(out.read_text())
-    keep = {"version", "content_hash", "source_commit", "path", "promoted_by", "promoted_at"}
-    data["schema"] = 1
-    for ident, e in data["prompts"].items():
-        data["prompts"][ident] = {
-            **{k: v for k, v in e.items() if k in keep},
-            "text": e["text"],
-            "includes": e["includes"],
-            "tools": e["tools"],
-            "output": e["output"],
-        }
+    """Bundles written before schema 2 keep loading, and ``export --schema 1`` writes one
+    for applications whose loomgit reads only schema 1."""
     old = tmp_path / "v1.json"
-    old.write_text(json.dumps(data))
+    r = cli(["export", "--stage", "production", "-o", str(old), "--schema", "1"], cwd=promoted.path)
+    assert r.exit_code == 0, r.err
+    data = json.loads(old.read_text())
+    assert data["schema"] == 1
+    assert set(data["prompts"]["ops/triage"]) == {
+        *("version", "content_hash", "source_commit", "path", "promoted_by", "promoted_at"),
+        *("text", "includes", "tools", "output"),
+    }
     p = loomgit.load("ops/triage", bundle=old)
     assert p.version == "1.0.0" and p.render(ticket="x")[0]["content"] == "Be calm."
 

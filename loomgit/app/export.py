@@ -24,10 +24,16 @@ from loomgit.workspace import Workspace
 
 
 def export_bundle(
-    ws: Workspace, stage: str, ids: list[str] | None = None, *, allow_untrusted: bool = False
+    ws: Workspace,
+    stage: str,
+    ids: list[str] | None = None,
+    *,
+    allow_untrusted: bool = False,
+    schema: int = BUNDLE_SCHEMA,
 ) -> dict[str, Any]:
     """The bundle of ``stage``: every prompt it holds (or ``ids``), with its text and the
-    text of each file it includes."""
+    text of each file it includes. ``schema=1`` leaves out the descriptions, for
+    applications whose loomgit reads only schema 1."""
     state = read_stage(ws, stage)
     if state.head is None:
         raise StageError(f"stage {stage!r} has no promotions yet, so there is nothing to export")
@@ -72,14 +78,14 @@ def export_bundle(
             "source_commit": e.source_commit,
             "path": e.path,
         }
-        prompts[ident] = {
-            **bundle_entry(ident, fields, stage, body, includes),
-            "promoted_by": e.promoted_by,
-            "promoted_at": e.promoted_at,
-        }
+        entry = bundle_entry(ident, fields, stage, body, includes)
+        if schema == 1:
+            keep = (*fields, "text", "includes", "tools", "output")
+            entry = {k: entry[k] for k in keep}
+        prompts[ident] = {**entry, "promoted_by": e.promoted_by, "promoted_at": e.promoted_at}
     return {
         "format": BUNDLE_FORMAT,
-        "schema": BUNDLE_SCHEMA,
+        "schema": schema,
         "stage": stage,
         "branch": state.branch,
         "commit": state.head,

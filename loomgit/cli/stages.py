@@ -232,10 +232,19 @@ def stages(limit: int, fetch: bool, remote: str | None, as_json: bool) -> int:
 )
 @click.option("--id", "ids", multiple=True, metavar="ID", help="Only these prompts (repeatable).")
 @click.option("--force", is_flag=True, help="Export even if the stage has hand-made changes.")
-def export(stage: str, output: str, ids: tuple[str, ...], force: bool) -> int:
+@click.option(
+    "--schema",
+    type=click.Choice(["1", "2"]),
+    default="2",
+    show_default=True,
+    help="Bundle schema: 1 for applications whose loomgit reads only schema 1.",
+)
+def export(stage: str, output: str, ids: tuple[str, ...], force: bool, schema: str) -> int:
     """Write what STAGE holds to a JSON bundle for loomgit.load(bundle=FILE) or
     LOOMGIT_BUNDLE=FILE: applications can ship it without .git."""
-    bundle = export_bundle(Workspace(), stage, list(ids) or None, allow_untrusted=force)
+    bundle = export_bundle(
+        Workspace(), stage, list(ids) or None, allow_untrusted=force, schema=int(schema)
+    )
     if output == "-":
         print_json(bundle)
         return 0
