@@ -201,3 +201,18 @@ def test_each_construct_is_named_with_its_line_or_is_portable(source: str) -> No
     want = json.loads(CONSTRUCTS.read_text())[source]
     got = [f"{p.path}:{p.line}: {p.construct}" for p in portable_problems(Msg(), includes.get)]
     assert got == want
+
+
+def test_the_environment_settings_the_javascript_loader_follows() -> None:
+    """clients/js/src/render.js renders as loomgit's prompt environment is set: no
+    trim_blocks, no lstrip_blocks, one trailing newline dropped, StrictUndefined."""
+    env = cached_env()
+    assert (env.trim_blocks, env.lstrip_blocks, env.keep_trailing_newline) == (False,) * 3
+    assert env.newline_sequence == "\n"
+    assert env.undefined.__name__ == "StrictUndefined"
+    assert (env.block_start_string, env.variable_start_string, env.comment_start_string) == (
+        "{%",
+        "{{",
+        "{#",
+    )
+    assert env.line_statement_prefix is None and env.line_comment_prefix is None

@@ -39,6 +39,7 @@ EXPRS = [
     "l[0]", "l[-1]", "l[5]", "s == 'x'", "n != 2", "not e", "e or s", "s and n",
     "z or m", "d.t == false", "n == 2", "(n == 2) or f", "none", "true", "1.5", "1e-5",
     "'q\\'s'", '"a\\nb"', "not not l", "l == l", "d == d", "d.zz", "s.nope",
+    "'\\x41\\101\\a\\u00e9\\U0001F600\\7'", "'é\\t\\\\'",
 ]  # fmt: skip
 TEXT = ["a", " ", "\n", "  \n", "\t", "x y", "\n\n", " \n ", "}", "%", "{ "]
 

@@ -153,7 +153,10 @@ function objectTypeRepr(v) {
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
 const NUMBER = /(\d[\d_]*)(\.\d[\d_]*)?([eE][+-]?\d[\d_]*)?/y;
 const OPERATORS = ["==", "!=", "(", ")", "[", "]", ".", "-", ","];
-const ESCAPES = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0" };
+const ESCAPES = {
+  n: "\n", t: "\t", r: "\r", a: "\x07", b: "\b", f: "\f", v: "\v",
+  "\\": "\\", "'": "'", '"': '"', "\n": "",
+};
 
 function countNl(s, from, to) {
   let n = 0;
@@ -263,14 +266,20 @@ class Lexer {
           let q = k + 1;
           while (q < s.length && s[q] !== c) {
             if (s[q] === "\\") {
+              // Python's unicode-escape, as Jinja decodes a string literal
               const e = s[q + 1];
-              if (e === "u") {
-                v += String.fromCharCode(parseInt(s.slice(q + 2, q + 6), 16));
-                q += 6;
-                continue;
+              const hex = { x: 2, u: 4, U: 8 }[e];
+              const oct = /^[0-7]{1,3}/.exec(s.slice(q + 1, q + 4));
+              if (hex && /^[0-9a-fA-F]+$/.test(s.slice(q + 2, q + 2 + hex)) && s.slice(q + 2, q + 2 + hex).length === hex) {
+                v += String.fromCodePoint(parseInt(s.slice(q + 2, q + 2 + hex), 16));
+                q += 2 + hex;
+              } else if (oct) {
+                v += String.fromCodePoint(parseInt(oct[0], 8));
+                q += 1 + oct[0].length;
+              } else {
+                v += e in ESCAPES ? ESCAPES[e] : "\\" + e;
+                q += 2;
               }
-              v += e in ESCAPES ? ESCAPES[e] : "\\" + e;
-              q += 2;
               continue;
             }
             v += s[q++];
