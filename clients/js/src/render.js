@@ -150,7 +150,7 @@ function objectTypeRepr(v) {
 
 // --- lexer ---------------------------------------------------------------------------
 
-const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+const NAME = /[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*/uy; // as Python identifiers
 const NUMBER = /(\d[\d_]*)(\.\d[\d_]*)?([eE][+-]?\d[\d_]*)?/y;
 const OPERATORS = ["==", "!=", "(", ")", "[", "]", ".", "-", ","];
 const ESCAPES = {

@@ -11,6 +11,8 @@ test("a fresh answer is used without asking again; a stale one is revalidated", 
   const calls = [];
   const entry = bundle.prompts.basic;
   const fake = async (url, init) => {
+    assert.equal(init.headers.authorization, "Bearer k");
+    assert.equal(url, "http://127.0.0.1:1/v1/prompts/basic?stage=production");
     calls.push(init.headers["if-none-match"] ?? null);
     const etag = `"${entry.content_hash}"`;
     if (init.headers["if-none-match"] === etag) return new Response(null, { status: 304, headers: { etag } });
