@@ -338,7 +338,14 @@ export class Client {
       return this._fallback(id, stage ?? this.stage, why);
     }
     if (!res.ok) throw await Client._error(res);
-    const entry = await res.json();
+    let entry;
+    try {
+      entry = await res.json();
+    } catch {
+      throw new LoomgitError(`loomgit serve at ${this.baseUrl}: the answer for ${pyRepr(id)} is not JSON`, {
+        status: res.status,
+      });
+    }
     this.cache.set(path, { etag: res.headers.get("etag"), entry, until: Date.now() + maxAge(res.headers) });
     await this._saveCacheFile();
     return new Prompt(entry, { origin: this.baseUrl });

@@ -44,3 +44,9 @@ test("a 5xx answer falls back to the last good copy", async () => {
   const cold = new Client({ baseUrl: "http://127.0.0.1:1", fetch: fake });
   await assert.rejects(cold.get("conditions"), (e) => e.status === 503 && /boom/.test(e.message));
 });
+
+test("an answer that is not JSON is one clear error", async () => {
+  const fake = async () => new Response("<html>proxy error</html>", { status: 200 });
+  const client = new Client({ baseUrl: "http://127.0.0.1:1", fetch: fake });
+  await assert.rejects(client.get("basic"), { message: "loomgit serve at http://127.0.0.1:1: the answer for 'basic' is not JSON" });
+});
