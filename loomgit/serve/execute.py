@@ -9,7 +9,9 @@ lineage. ``stream: true`` answers with Server-Sent Events::
     event: completion
     data: {"completion": {...}, "lineage": {...}}
 
-and ``event: error`` with ``{"error": {...}}`` when the call fails after the stream began.
+A call that fails before its first chunk is an error answer like any other (a status and
+``{"error": ...}``); one that fails after it ends the stream with ``event: error`` and
+``{"error": {...}}``.
 The OpenAI-compatible providers and ``echo`` stream as the model writes; the others send
 their answer as one delta when it is complete.
 """
@@ -156,24 +158,31 @@ class Executions:
                     "lineage": lineage(lp, c, (time.perf_counter() - t0) * 1000),
                 }
             )
-        client.provider(str(model))  # an unknown model or a missing key: an error, not a stream
+        # the answer starts with the first chunk: a call that fails before it is an error
+        # answer with its status, not a stream
+        items = aiter(client.stream(str(model), messages, sent))
+        try:
+            first = await anext(items)
+        except LoomgitError as e:
+            self._count(lp, str(model), None, type(e).__name__)
+            raise
         return StreamingResponse(
-            self._events(client, lp, str(model), messages, sent, t0),
+            self._events(first, items, lp, str(model), t0),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
     async def _events(
         self,
-        client: ModelClient,
+        first: str | Completion,
+        items: AsyncIterator[str | Completion],
         lp: LoadedPrompt,
         model: str,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
         t0: float,
     ) -> AsyncIterator[bytes]:
+        item: str | Completion | None = first
         try:
-            async for item in client.stream(model, messages, params):
+            while item is not None:
                 if isinstance(item, Completion):
                     self._count(lp, model, item)
                     yield sse(
@@ -185,6 +194,11 @@ class Executions:
                     )
                 else:
                     yield sse("delta", {"text": item})
+                item = await anext(items, None)
         except LoomgitError as e:
             self._count(lp, model, None, type(e).__name__)
             yield sse("error", from_loomgit(e).body())
+        finally:
+            close = getattr(items, "aclose", None)
+            if close is not None:
+                await close()
