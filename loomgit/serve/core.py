@@ -4,6 +4,7 @@ the JSON helpers of requests and answers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +14,9 @@ from starlette.responses import Response
 from loomgit.app.bundle import LoadedPrompt
 from loomgit.app.describe import describe
 from loomgit.config import Config
+from loomgit.errors import LoomgitError
 from loomgit.serve.auth import Keys
-from loomgit.serve.errors import ApiError
+from loomgit.serve.errors import ApiError, from_loomgit
 from loomgit.serve.metrics import Metrics
 from loomgit.serve.observe import AccessLog
 from loomgit.serve.sources import Source
@@ -36,6 +38,16 @@ class Settings:
     @property
     def config(self) -> Config:
         return self.source.config
+
+
+PROMPT_PREFIX = "/v1/prompts/"
+
+
+def _raw(headers: dict[str, str], body: bytes | None) -> list[tuple[bytes, bytes]]:
+    out = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if body is not None:
+        out.append((b"content-length", str(len(body)).encode()))
+    return out
 
 
 def dumps(data: Any) -> bytes:
@@ -119,12 +131,52 @@ class Core:
     def __init__(self, settings: Settings) -> None:
         self.s = settings
         self._described: dict[int, tuple[LoadedPrompt, bytes]] = {}
+        self._loaders: dict[int, tuple[LoadedPrompt, Callable[[str], str | None]]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def auth(self, request: Request, scope: str) -> None:
         key = self.s.keys.check(request.headers.get("authorization"), scope)
         if key is not None:
             request.scope["loomgit.key"] = key.name
+
+    def headers(self, lp: LoadedPrompt) -> dict[str, str]:
+        return {"ETag": f'"{lp.content_hash}"', "Cache-Control": f"max-age={self.s.max_age}"}
+
+    def not_modified(self, lp: LoadedPrompt, if_none_match: str | None) -> bool:
+        """Whether ``If-None-Match`` names ``lp``'s content (counted when it does)."""
+        if if_none_match is None:
+            return False
+        tags = {t.strip() for t in if_none_match.split(",")}
+        if "*" in tags or f'"{lp.content_hash}"' in tags or f'W/"{lp.content_hash}"' in tags:
+            self.s.metrics.inc("loomgit_serve_not_modified_total", route="/v1/prompts/{id}")
+            return True
+        return False
+
+    def fast_get(
+        self, scope: MutableMapping[str, Any]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """``GET /v1/prompts/{id}`` without a query string, straight from the ASGI scope:
+        (status, headers, body). The answer most clients ask for, most often."""
+        authorization = if_none_match = None
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                authorization = v.decode("latin-1")
+            elif k == b"if-none-match":
+                if_none_match = v.decode("latin-1")
+        try:
+            key = self.s.keys.check(authorization, "read")
+            if key is not None:
+                scope["loomgit.key"] = key.name
+            lp = self.prompt(scope["path"][len(PROMPT_PREFIX) :], None, None, None)
+        except (ApiError, LoomgitError) as e:
+            err = e if isinstance(e, ApiError) else from_loomgit(e)
+            body = dumps(err.body())
+            return err.status, _raw({**err.headers, "Content-Type": JSON_TYPE}, body), body
+        headers = self.headers(lp)
+        if self.not_modified(lp, if_none_match):
+            return 304, _raw(headers, None), b""
+        body = self.described(lp)
+        return 200, _raw({**headers, "Content-Type": JSON_TYPE}, body), body
 
     def prompt(
         self, ident: str, stage: str | None, version: str | None, ref: str | None
@@ -141,12 +193,28 @@ class Core:
         self._described[id(lp)] = (lp, body)
         return body
 
+    def loader(self, lp: LoadedPrompt) -> Callable[[str], str | None]:
+        """One include loader per prompt, kept: the sandbox keeps its compiled templates
+        per loader, so a new one each request would compile them again."""
+        hit = self._loaders.get(id(lp))
+        if hit is not None and hit[0] is lp:
+            return hit[1]
+        includes = lp.includes
+
+        def load(name: str) -> str | None:
+            return includes.get(name)
+
+        if len(self._loaders) > 4096:
+            self._loaders.clear()
+        self._loaders[id(lp)] = (lp, load)
+        return load
+
     def render(self, lp: LoadedPrompt, variables: dict[str, Any] | None) -> list[dict[str, Any]]:
         cfg = self.s.config
         # TRACING: a span "render" with the loomgit.prompt.* attributes goes here
         return lp.prompt.render(
             variables,
-            loader=lp.includes.get,
+            loader=self.loader(lp),
             max_chars=cfg.render_max_chars,
             timeout_s=cfg.render_timeout_s,
         )

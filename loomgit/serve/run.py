@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import logging
 import os
 import signal
 import socket
@@ -41,7 +40,7 @@ def build(
     cors_origins: tuple[str, ...] = (),
     max_age: int = 5,
     env: dict[str, str] | None = None,
-    access_log: bool = True,
+    access_log: AccessLog | None = None,
 ) -> tuple[Any, Settings, list[str]]:
     """(ASGI app, its settings, lines to say at start-up)."""
     keys = load_keys(env, keys_file)
@@ -59,7 +58,7 @@ def build(
         keys,
         max_age=max_age,
         cors_origins=cors_origins,
-        access_log=AccessLog() if access_log else None,
+        access_log=access_log or AccessLog(),
     )
     return create_app(settings), settings, notes
 
@@ -97,13 +96,8 @@ def serve(
         cors_origins=cors_origins,
         max_age=max_age,
         env=dict(os.environ),
+        access_log=AccessLog(sys.stderr.write),
     )
-    access = logging.getLogger("loomgit.serve.access")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
     sock = bind(host, port)
     shown = f"[{host}]" if ":" in host else host
     for n in notes:
