@@ -7,6 +7,7 @@ to a loopback address; asking for another host without keys is a usage error.
 from __future__ import annotations
 
 import contextlib
+import gc
 import ipaddress
 import os
 import signal
@@ -127,5 +128,6 @@ def serve(
                 for s, handler in old.items():
                     signal.signal(s, handler)
 
+    gc.freeze()  # what start-up made lives as long as the server: no collection walks it
     Server(config).run(sockets=[sock])
     return 0
