@@ -283,3 +283,39 @@ def test_health_openapi_and_metrics(promoted: GitRepo) -> None:
             "bytes",
             "client",
         }
+
+
+def test_cors_is_off_unless_an_origin_is_named(promoted: GitRepo) -> None:
+    origin = {"Origin": "https://app.example.com"}
+    with running(promoted.path) as (http, _, _):
+        r = http.get("/v1/prompts/support/summarize", headers=origin)
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+        r = http.options(
+            "/v1/prompts/support/summarize/render",
+            headers={**origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in r.headers
+    with running(promoted.path, cors=("https://app.example.com",)) as (http, _, _):
+        r = http.get("/v1/prompts/support/summarize", headers=origin)
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert "etag" in r.headers["access-control-expose-headers"].lower()
+        r = http.options(
+            "/v1/prompts/support/summarize/render",
+            headers={
+                **origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        r = http.post(
+            "/v1/prompts/support/summarize/render",
+            json={"variables": {"ticket": "x"}},
+            headers=origin,
+        )
+        assert r.status_code == 200 and r.json()["messages"][1]["content"].endswith("x")
+        other = http.get(
+            "/v1/prompts/support/summarize", headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers

@@ -23,13 +23,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from loomgit.app.describe import describe
 from loomgit.errors import LoomgitError
 from loomgit.serve.core import (
     JSON_TYPE,
-    PROMPT_PREFIX,
     Core,
     Settings,
     check_keys,
@@ -41,6 +40,7 @@ from loomgit.serve.core import (
 )
 from loomgit.serve.errors import ApiError, from_loomgit
 from loomgit.serve.execute import Executions
+from loomgit.serve.fast import Front
 from loomgit.serve.metrics import CONTENT_TYPE
 from loomgit.serve.observe import Observed
 from loomgit.serve.openapi import openapi
@@ -97,18 +97,10 @@ class Endpoints:
 
     async def render_prompt(self, request: Request) -> Response:
         self.core.auth(request, "read")
-        body = await read_json(request, self.s.max_body)
-        check_keys(body, ("variables", "stage", "version", "ref"))
-        lp = self.core.prompt(request.path_params["id"], *selector(body))
-        messages = self.core.render(lp, variables_field(body.get("variables")))
-        return json_response(
-            {
-                "id": lp.id,
-                "version": lp.version,
-                "content_hash": lp.content_hash,
-                "messages": messages,
-            }
+        body = await read_json(
+            request.stream(), request.headers.get("content-length"), self.s.max_body
         )
+        return json_response(self.core.render_answer(request.path_params["id"], body))
 
     async def healthz(self, request: Request) -> Response:
         return json_response({"status": "ok"})
@@ -200,36 +192,3 @@ def create_app(settings: Settings) -> Observed:
     )
     front: ASGIApp = app if settings.cors_origins else Front(core, app)
     return Observed(front, settings.metrics, settings.access_log)
-
-
-class _FastRoute:
-    path = "/v1/prompts/{id}"
-
-
-class Front:
-    """``GET /v1/prompts/{id}`` without a query string, answered before Starlette's routing
-    and request objects (a third of the time of a request: ``bench/bench_serve.py``);
-    everything else, and everything when CORS is on, goes to the Starlette application."""
-
-    route = _FastRoute()
-
-    def __init__(self, core: Core, app: ASGIApp) -> None:
-        self.core = core
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "GET"
-            and not scope.get("query_string")
-            and path.startswith(PROMPT_PREFIX)
-            and len(path) > len(PROMPT_PREFIX)
-            and not path.endswith("/render")
-        ):
-            scope["route"] = self.route
-            status, headers, body = self.core.fast_get(scope)
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)

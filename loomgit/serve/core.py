@@ -4,12 +4,13 @@ the JSON helpers of requests and answers."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from loomgit.app.bundle import LoadedPrompt
 from loomgit.app.describe import describe
@@ -43,7 +44,7 @@ class Settings:
 PROMPT_PREFIX = "/v1/prompts/"
 
 
-def _raw(headers: dict[str, str], body: bytes | None) -> list[tuple[bytes, bytes]]:
+def raw_headers(headers: dict[str, str], body: bytes | None) -> list[tuple[bytes, bytes]]:
     out = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     if body is not None:
         out.append((b"content-length", str(len(body)).encode()))
@@ -62,19 +63,32 @@ def error_response(e: ApiError) -> Response:
     return json_response(e.body(), e.status, e.headers)
 
 
-async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    """The request body as a JSON object; 413 past ``limit`` bytes, 400 when malformed."""
-    declared = request.headers.get("content-length")
+async def asgi_body(receive: Receive) -> AsyncIterator[bytes]:
+    """The chunks of a request body, from the ASGI ``receive`` callable."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+async def read_json(
+    chunks: AsyncIterator[bytes], declared: str | None, limit: int
+) -> dict[str, Any]:
+    """The request body as a JSON object; 413 past ``limit`` bytes (the declared length,
+    else counted as it arrives), 400 when malformed."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "body_too_large", f"the request body is over {limit:,} bytes")
-    chunks: list[bytes] = []
+    got: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise ApiError(413, "body_too_large", f"the request body is over {limit:,} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+        got.append(chunk)
+    raw = b"".join(got)
     try:
         data = json.loads(raw.decode("utf-8")) if raw else None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
@@ -171,12 +185,12 @@ class Core:
         except (ApiError, LoomgitError) as e:
             err = e if isinstance(e, ApiError) else from_loomgit(e)
             body = dumps(err.body())
-            return err.status, _raw({**err.headers, "Content-Type": JSON_TYPE}, body), body
+            return err.status, raw_headers({**err.headers, "Content-Type": JSON_TYPE}, body), body
         headers = self.headers(lp)
         if self.not_modified(lp, if_none_match):
-            return 304, _raw(headers, None), b""
+            return 304, raw_headers(headers, None), b""
         body = self.described(lp)
-        return 200, _raw({**headers, "Content-Type": JSON_TYPE}, body), body
+        return 200, raw_headers({**headers, "Content-Type": JSON_TYPE}, body), body
 
     def prompt(
         self, ident: str, stage: str | None, version: str | None, ref: str | None
@@ -208,6 +222,18 @@ class Core:
             self._loaders.clear()
         self._loaders[id(lp)] = (lp, load)
         return load
+
+    def render_answer(self, ident: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The answer of ``POST /v1/prompts/{ident}/render`` with ``body``."""
+        check_keys(body, ("variables", "stage", "version", "ref"))
+        lp = self.prompt(ident, *selector(body))
+        messages = self.render(lp, variables_field(body.get("variables")))
+        return {
+            "id": lp.id,
+            "version": lp.version,
+            "content_hash": lp.content_hash,
+            "messages": messages,
+        }
 
     def render(self, lp: LoadedPrompt, variables: dict[str, Any] | None) -> list[dict[str, Any]]:
         cfg = self.s.config

@@ -116,7 +116,9 @@ class Executions:
     async def execute(self, request: Request) -> Response:
         server = self.server
         server.auth(request, "execute")
-        body = await read_json(request, server.s.max_body)
+        body = await read_json(
+            request.stream(), request.headers.get("content-length"), server.s.max_body
+        )
         check_keys(body, FIELDS)
         ident = text_field(body, "prompt")
         if ident is None:
