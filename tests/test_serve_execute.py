@@ -282,3 +282,43 @@ def test_a_stream_that_fails_before_or_after_it_starts(repo: GitRepo, cli, monke
             assert events[0] == ("delta", {"text": "Hal"})
             assert events[-1][0] == "error" and events[-1][1]["error"]["type"] == "provider_error"
             assert len(api.requests) == 2
+
+
+def test_a_provider_without_streaming_sends_one_delta_and_the_cache_answers_streams(
+    repo: GitRepo, cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SRV_KEY", KEY)
+    with FakeAPI() as api:
+        api.queue(
+            ok(
+                {
+                    "content": [{"type": "text", "text": "Whole answer."}],
+                    "stop_reason": "end_turn",
+                    "usage": {"input_tokens": 9, "output_tokens": 2},
+                }
+            )
+        )
+        repo.commit(
+            "add",
+            {
+                "prompts/support/summarize.prompt": SUMMARIZE.replace(
+                    "model: openai/gpt-4o-mini", "model: claude/haiku"
+                ),
+                "loomgit.yaml": f'providers:\n  claude: {{type: anthropic, base_url: "{api.base}", '
+                "api_key_env: SRV_KEY}\n",
+            },
+        )
+        for args in (
+            ["summarize", "1.0.0", "--to", "staging"],
+            ["summarize", "staging", "--to", "production"],
+        ):
+            assert cli(["promote", *args], cwd=repo.path).exit_code == 0
+        with running(repo.path) as (http, _, _):
+            for cached in (False, True):
+                events = _events(http.post("/v1/executions", json={**RUN, "stream": True}))
+                assert [e for e, _ in events] == ["delta", "completion"]
+                assert events[0][1] == {"text": "Whole answer."}
+                assert events[1][1]["lineage"]["cached"] is cached
+                assert events[1][1]["lineage"]["tokens"]["total"] == 11
+            assert len(api.requests) == 1
+            assert api.requests[0].path.endswith("/messages")
