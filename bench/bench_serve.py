@@ -263,6 +263,7 @@ def main() -> int:
                 if not line:
                     raise SystemExit("loomgit serve did not start")
             serve_port = int(line.split(" at http://", 1)[1].split(" ", 1)[0].rsplit(":", 1)[1])
+            started_kib = rss_kib(serve.pid)
             # the access log goes on being written; nobody reads it
             drain = subprocess.Popen(["cat"], stdin=serve.stderr, stdout=subprocess.DEVNULL)
             procs.append(drain)
@@ -366,8 +367,9 @@ def main() -> int:
                 r = run_load(serve_port, mixed, step, args.clients, args.limit_s)
                 done += r["requests"]
                 marks.append((done, rss_kib(serve.pid)))
+            print(f"  loomgit serve RSS at start: {started_kib / 1024:.1f} MiB")
             print(
-                "  loomgit serve RSS over requests (GET and render): "
+                "  loomgit serve RSS over requests (GET and render), after the phases above: "
                 + ", ".join(f"{n:,}: {kib / 1024:.1f} MiB" for n, kib in marks)
             )
             first_after = marks[1][1] if len(marks) > 1 else before

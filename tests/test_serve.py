@@ -319,3 +319,21 @@ def test_cors_is_off_unless_an_origin_is_named(promoted: GitRepo) -> None:
             "/v1/prompts/support/summarize", headers={"Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_fetch_into_the_stage_branches_of_a_clone_is_served_at_once(
+    promoted: GitRepo, cli, tmp_path: Path
+) -> None:
+    clone = tmp_path / "deployed"
+    promoted.git("clone", "-q", "--no-local", str(promoted.path), str(clone))
+    refspec = "+refs/heads/stage/*:refs/heads/stage/*"
+    fetch = GitRepo.__new__(GitRepo)
+    fetch.path = clone
+    fetch.git("fetch", "-q", "origin", refspec)
+    with running(clone) as (http, _, _):
+        assert http.get("/v1/prompts/support/summarize").json()["version"] == "1.0.0"
+        r = cli(["promote", "summarize", "1.1.0", "--to", "production"], cwd=promoted.path)
+        assert r.exit_code == 0, r.err
+        assert http.get("/v1/prompts/support/summarize").json()["version"] == "1.0.0"
+        fetch.git("fetch", "-q", "origin", refspec)
+        assert http.get("/v1/prompts/support/summarize").json()["version"] == "1.1.0"
