@@ -4,6 +4,7 @@ following promotions and bundle changes without a restart."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,17 @@ def promoted(repo: GitRepo, cli) -> GitRepo:
         assert r.exit_code == 0, r.err
     (repo.path / PROMPT).write_text("user:\nuncommitted\n")  # never served
     return repo
+
+
+def _version(http, path: str, want: str) -> str:  # type: ignore[no-untyped-def]
+    """The version served at ``path`` once it is ``want``: a stage branch's ref files are
+    looked at every 0.1 s (the deadline is far above that, for a loaded machine)."""
+    deadline = time.monotonic() + 10
+    while True:
+        got = str(http.get(path).json()["version"])
+        if got == want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.02)
 
 
 def _error(r, status: int, kind: str) -> str:  # type: ignore[no-untyped-def]
@@ -195,6 +207,7 @@ def test_a_promotion_is_served_without_a_restart(promoted: GitRepo, cli) -> None
         assert [p["version"] for p in http.get("/v1/prompts").json()["prompts"]] == ["1.0.0"] * 2
         r = cli(["promote", "summarize", "1.1.0", "--to", "production"], cwd=promoted.path)
         assert r.exit_code == 0, r.err
+        assert _version(http, "/v1/prompts/support/summarize", "1.1.0") == "1.1.0"
         now = http.get(
             "/v1/prompts/support/summarize", headers={"If-None-Match": first.headers["etag"]}
         )
@@ -203,7 +216,7 @@ def test_a_promotion_is_served_without_a_restart(promoted: GitRepo, cli) -> None
         assert listed["support/summarize"] == "1.1.0"
         r = cli(["rollback", "summarize", "--stage", "production"], cwd=promoted.path)
         assert r.exit_code == 0, r.err
-        assert http.get("/v1/prompts/support/summarize").json()["version"] == "1.0.0"
+        assert _version(http, "/v1/prompts/support/summarize", "1.0.0") == "1.0.0"
 
 
 def test_a_bundle_is_re_read_when_it_changes_and_a_broken_one_is_not_used(
@@ -334,6 +347,7 @@ def test_a_fetch_into_the_stage_branches_of_a_clone_is_served_at_once(
         assert http.get("/v1/prompts/support/summarize").json()["version"] == "1.0.0"
         r = cli(["promote", "summarize", "1.1.0", "--to", "production"], cwd=promoted.path)
         assert r.exit_code == 0, r.err
+        time.sleep(0.2)  # more than a look at the ref files lasts: nothing moved here yet
         assert http.get("/v1/prompts/support/summarize").json()["version"] == "1.0.0"
         fetch.git("fetch", "-q", "origin", refspec)
-        assert http.get("/v1/prompts/support/summarize").json()["version"] == "1.1.0"
+        assert _version(http, "/v1/prompts/support/summarize", "1.1.0") == "1.1.0"

@@ -5,8 +5,9 @@ Both follow changes without a restart and never serve a half-written state:
 
 - a repository's stage is read from its branch head. A promotion moves the branch by
   compare-and-swap (one atomic ref update) and ``git fetch`` into the stage branches the
-  same way, so each request sees one whole stage commit: the ref files are ``stat``-ed on
-  each request (what :func:`loomgit.load` does) and a new head is read on first use;
+  same way, so each request sees one whole stage commit: the ref files are ``stat``-ed
+  when the last look is older than :data:`FOLLOW_S` (0.1 s) and a new head is read on
+  first use;
 - a bundle is re-read when its file changes (inode, mtime or size); a copy that does not
   parse or check (a file still being written in place) is not used: the last good one is
   served until the file is whole again, and ``/readyz`` says so.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ from loomgit.prompt.media import file_text
 from loomgit.stages.source import from_history
 from loomgit.stages.state import check_stage, read_manifest
 from loomgit.workspace import Workspace
+
+FOLLOW_S = 0.1  # how old the look at a stage branch's ref files may be
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,25 @@ class RepoSource(Source):
         self._lock = threading.Lock()
         self._listings: dict[str, tuple[Any, str | None, list[Listed]]] = {}
         self._versions: dict[tuple[str, str, str], LoadedPrompt] = {}
+        self._stamps: dict[str, tuple[float, tuple[Any, ...]]] = {}
+        self._loaded: dict[tuple[str, str], tuple[tuple[Any, ...] | None, LoadedPrompt]] = {}
 
     def _stage_stamp(self, stage: str) -> tuple[Any, ...]:
+        """What says a stage branch moved: its ref files, looked at no more often than
+        every :data:`FOLLOW_S` seconds (a ``stat`` of three files cost more than the rest
+        of a ``GET``)."""
+        now = time.monotonic()
+        seen = self._stamps.get(stage)
+        if seen is not None and now - seen[0] < FOLLOW_S:
+            return seen[1]
         ref = f"refs/heads/{self.config.branch_for(stage)}"
-        return (
+        stamp = (
             _stamp(self.common / ref),
             _stamp(self.common / "packed-refs"),
             _stamp(self.common / "reftable" / "tables.list"),
         )
+        self._stamps[stage] = (now, stamp)
+        return stamp
 
     def listing(self, stage: str) -> list[Listed]:
         check_stage(self.config, stage)
@@ -130,8 +145,16 @@ class RepoSource(Source):
         at = version or ref
         if at is None:
             use = stage or self.default_stage
+            stamp = self._stage_stamp(use) if use in self.config.stages else None
+            hit = self._loaded.get((ident, use))
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
             check_stage(self.config, use)
-            return load(ident, stage=use, repo=self.root)
+            got = load(ident, stage=use, repo=self.root)
+            if len(self._loaded) > 4096:
+                self._loaded.clear()
+            self._loaded[(ident, use)] = (stamp, got)
+            return got
         return self._at(ident, at)
 
     def _at(self, ident: str, at: str) -> LoadedPrompt:
