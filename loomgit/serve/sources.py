@@ -97,6 +97,7 @@ class RepoSource(Source):
         self._listings: dict[str, tuple[Any, str | None, list[Listed]]] = {}
         self._versions: dict[tuple[str, str, str], LoadedPrompt] = {}
         self._stamps: dict[str, tuple[float, tuple[Any, ...]]] = {}
+        self._id_sets: dict[int, tuple[list[Listed], set[str]]] = {}
         self._loaded: dict[tuple[str, str], tuple[tuple[Any, ...] | None, LoadedPrompt]] = {}
 
     def _stage_stamp(self, stage: str) -> tuple[Any, ...]:
@@ -139,6 +140,15 @@ class RepoSource(Source):
             self._listings[stage] = (stamp, head, listed)
             return listed
 
+    def _ids(self, stage: str) -> set[str]:
+        listed = self.listing(stage)
+        ids = self._id_sets.get(id(listed))
+        if ids is None or ids[0] is not listed:
+            if len(self._id_sets) > 64:
+                self._id_sets.clear()
+            ids = self._id_sets[id(listed)] = (listed, {p.id for p in listed})
+        return ids[1]
+
     def get(
         self, ident: str, stage: str | None, version: str | None, ref: str | None
     ) -> LoadedPrompt:
@@ -150,6 +160,8 @@ class RepoSource(Source):
             if hit is not None and hit[0] == stamp:
                 return hit[1]
             check_stage(self.config, use)
+            if ident not in self._ids(use):  # exact ids only: no working-tree look-up
+                raise RefError(f"{ident!r} is not on stage {use!r}")
             got = load(ident, stage=use, repo=self.root)
             if len(self._loaded) > 4096:
                 self._loaded.clear()
