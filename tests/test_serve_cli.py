@@ -79,3 +79,28 @@ def test_other_commands_do_not_load_the_server(repo: GitRepo) -> None:
         env={**os.environ},
     )
     assert p.stdout.strip().splitlines()[-1] == "[]", p.stdout + p.stderr
+
+
+def test_what_cannot_be_served_is_one_line(repo: GitRepo, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    r = cli(["serve", "--port", "0", "--bundle", str(tmp_path / "nope.json")], cwd=repo.path)
+    assert (
+        r.exit_code == 1
+        and r.err == f"loomgit: error: {tmp_path / 'nope.json'}: bundle file not found\n"
+    )
+    (tmp_path / "half.json").write_text('{"format": "loomgit-bundle", "sche')
+    r = cli(["serve", "--port", "0", "--bundle", str(tmp_path / "half.json")], cwd=repo.path)
+    assert r.exit_code == 1 and r.err.count("\n") == 1 and "not a JSON bundle" in r.err
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    r = cli(["serve", "--port", "0"], cwd=outside)
+    assert r.exit_code == 1 and r.err.count("\n") == 1 and "is not inside a git repository" in r.err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        repo.commit("add", {"prompts/support/summarize.prompt": SUMMARIZE})
+        r = cli(["serve", "--port", str(port)], cwd=repo.path)
+    assert r.exit_code == 2 and r.err.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in r.err
