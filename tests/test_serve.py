@@ -283,6 +283,14 @@ def test_health_openapi_and_metrics(promoted: GitRepo) -> None:
         )
         assert 'loomgit_serve_not_modified_total{route="/v1/prompts/{id}"} 1' in text
         assert 'loomgit_serve_request_duration_seconds_count{route="/v1/prompts/{id}"} 3' in text
+        buckets = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(
+                'loomgit_serve_request_duration_seconds_bucket{route="/v1/prompts/{id}"'
+            )
+        ]
+        assert buckets == sorted(buckets) and buckets[-1] == 3  # cumulative, +Inf = count
         entries = [json.loads(line) for line in lines.lines]
         got = [e for e in entries if e["path"] == "/v1/prompts/support/summarize"]
         assert [e["status"] for e in got] == [200, 304]

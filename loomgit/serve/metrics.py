@@ -14,6 +14,7 @@ Each copy of the server counts its own requests (Prometheus sums the copies).
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
@@ -77,9 +78,9 @@ class Metrics:
             h = self._hist.get(key)
             if h is None:
                 h = self._hist[key] = [0.0] * (len(BUCKETS) + 2)
-            for i, b in enumerate(BUCKETS):
-                if seconds <= b:
-                    h[i] += 1
+            i = bisect.bisect_left(BUCKETS, seconds)  # counted in its own bucket only;
+            if i < len(BUCKETS):  # the exposition adds them up (le is cumulative)
+                h[i] += 1
             h[-2] += seconds
             h[-1] += 1
 
@@ -98,9 +99,11 @@ class Metrics:
                 f"# TYPE {_DURATION} histogram",
             ]
             for labels, h in sorted(self._hist.items()):
+                below = 0.0
                 for i, b in enumerate(BUCKETS):
+                    below += h[i]
                     le = _labels(labels, 'le="' + str(b) + '"')
-                    out.append(f"{_DURATION}_bucket{le} {_num(h[i])}")
+                    out.append(f"{_DURATION}_bucket{le} {_num(below)}")
                 le = _labels(labels, 'le="+Inf"')
                 out.append(f"{_DURATION}_bucket{le} {_num(h[-1])}")
                 out.append(f"{_DURATION}_sum{_labels(labels)} {h[-2]!r}")

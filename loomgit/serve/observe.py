@@ -44,8 +44,18 @@ class AccessLog:
             log.info("%s", text)
 
 
+_second: list[Any] = [-1, ""]  # the last whole second and its text
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC, ISO 8601 with milliseconds (``2026-01-01T12:00:00.123Z``); the text of the
+    second is made once a second."""
+    t = time.time()
+    whole = int(t)
+    if whole != _second[0]:
+        _second[0] = whole
+        _second[1] = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_second[1]}.{int((t - whole) * 1000):03d}Z"
 
 
 class Observed:
