@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lineage": ("batch", "lineage", "Where a prompt's versions went and how they did."),
     "experiment": ("experiments", "experiment", "A/B experiments between prompt versions."),
     "schema": ("schema", "schema", "Print the JSON Schema of a loomgit file format."),
+    "serve": ("serve", "serve", "Serve stage prompts over HTTP (render, execute)."),
 }
 
 

@@ -368,10 +368,18 @@ def syntax_error(
     from jinja2 import TemplateSyntaxError
 
     env = env if env is not None else cached_env()
+    seen = env.__dict__.setdefault("_loomgit_syntax", {})  # once per source and environment
+    key = (source, first)
+    if key in seen:
+        return seen[key]  # type: ignore[no-any-return]
     try:
-        return unknown_name(source, env.parse(source), env, first)
+        got = unknown_name(source, env.parse(source), env, first)
     except TemplateSyntaxError as e:
-        return syntax_place(source, e.message or "syntax error", e.lineno, first)
+        got = syntax_place(source, e.message or "syntax error", e.lineno, first)
+    if len(seen) > 512:
+        seen.clear()
+    seen[key] = got
+    return got
 
 
 def html_environment(

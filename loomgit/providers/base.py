@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,6 +164,20 @@ class Provider:
 
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         raise NotImplementedError
+
+    # whether ``stream`` sends text as the model writes it (False: one chunk at the end)
+    streams: bool = False
+
+    async def stream(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> AsyncIterator[str | Completion]:
+        """The answer as it is written: text deltas (``str``), then the whole
+        :class:`Completion` (its ``text`` is every delta joined). The default is one chunk
+        from :meth:`complete`; providers that can stream (``streams = True``) override it."""
+        c = await self.complete(messages, params)
+        if c.text:
+            yield c.text
+        yield c
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         raise ProviderError(

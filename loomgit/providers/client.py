@@ -16,7 +16,7 @@ with ``httpx.MockTransport``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -253,6 +253,47 @@ class ModelClient:
             self.stats.recorded += 1
         self.stats.calls += 1
         return c
+
+    async def stream(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any] | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> AsyncIterator[str | Completion]:
+        """:meth:`complete` as it is written: text deltas, then the :class:`Completion`.
+
+        Only a live call streams; a cached or recorded answer comes as one chunk, and a
+        streamed answer is cached like any other."""
+        prov = self.provider(model)
+        spec = self._specs[model]
+        if spec.type != "echo" and (self.mode != "live" or spec.type == "replay"):
+            c = await self.complete(model, messages, params, use_cache=use_cache)
+            if c.text:
+                yield c.text
+            yield c
+            return
+        eff = prov.merge_params(params)
+        msgs = [_message(m) for m in messages]
+        key = request_key(spec.label, eff, msgs, 0)
+        cache = self.cache if spec.type != "echo" else None
+        hit = cache.get(key) if cache is not None and use_cache else None
+        if hit is not None:
+            self.stats.cache_hits += 1
+            self.stats.calls += 1
+            if hit.text:
+                yield hit.text
+            yield replace(hit, model=spec.label)
+            return
+        async for item in prov.stream(msgs, eff):
+            if isinstance(item, Completion):
+                self.stats.calls += 1
+                if spec.type != "echo":
+                    self.stats.live += 1
+                if cache is not None:
+                    cache.put(key, item)
+            yield item
 
     async def embed(
         self, model: str, texts: list[str], *, use_cache: bool = True

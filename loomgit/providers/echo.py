@@ -13,6 +13,7 @@ import hashlib
 import math
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from loomgit.providers.base import Completion, Provider, Usage
@@ -58,6 +59,16 @@ class EchoProvider(Provider):
             0.0,
             "stop",
         )
+
+    streams = True
+
+    async def stream(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> AsyncIterator[str | Completion]:
+        """One delta a message (the blank line between them with the next), then the answer."""
+        for i, m in enumerate(messages):
+            yield ("\n\n" if i else "") + describe(m.get("content"))
+        yield await self.complete(messages, params)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         return [hashed_embedding(t) for t in texts]

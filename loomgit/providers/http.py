@@ -205,18 +205,17 @@ class HTTPProvider(Provider):
             await self._http.aclose()
             self._http = None
 
-    async def post(self, path: str, body: dict[str, Any]) -> tuple[Any, float]:
-        """POST ``body`` as JSON to ``base_url + path``; (parsed JSON, latency in ms)."""
+    def target(self, path: str, accept: str) -> tuple[Any, str, dict[str, str], Any]:
+        """(URL, URL as shown, headers, timeout) of a request to ``base_url + path``."""
         import httpx  # start-up: see the module docstring
 
         known = self._urls.get(path)
         if known is None:  # parsed once: httpx parses a str URL on every request
             parsed = httpx.URL(self.base_url + path)
             known = self._urls[path] = (parsed, self.redact(str(parsed)))
-        url, shown = known
         headers = {
             "Content-Type": "application/json",
-            "Accept": "application/json",
+            "Accept": accept,
             **self.extra_headers,
             **self.auth_headers(),
         }
@@ -225,40 +224,51 @@ class HTTPProvider(Provider):
             timeout = self._timeout = httpx.Timeout(
                 self.timeout_s, connect=min(self.timeout_s, 10.0)
             )
-        t0 = time.perf_counter()
-        try:
-            resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
-        except httpx.TimeoutException as e:
+        return known[0], known[1], headers, timeout
+
+    def failed(self, e: Exception, shown: str) -> ProviderError:
+        """httpx's exception ``e`` as the provider error that says what happened."""
+        import httpx
+
+        if isinstance(e, httpx.TimeoutException):
             what = {
                 "ConnectTimeout": "connecting",
                 "ReadTimeout": "waiting for the answer",
                 "WriteTimeout": "sending",
                 "PoolTimeout": "waiting for a connection",
             }
-            raise ProviderTimeout(
+            return ProviderTimeout(
                 f"{self.label}: no answer from {shown} within {self.timeout_s:g} s "
                 f"({what.get(type(e).__name__, 'timed out')})"
-            ) from None
-        except httpx.ConnectError as e:
+            )
+        if isinstance(e, httpx.ConnectError):
             err = ProviderConnectionError(
                 f"{self.label}: cannot connect to {shown}: "
                 f"{self._describe(e)}" + (" — is the server running?" if self.local else "")
             )
             if self.local:  # a local server that is not running will not start by waiting
                 err.retryable = False
-            raise err from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
-            raise ProviderConfigError(
-                f"{self.label}: bad URL {shown}: {self._describe(e)}"
-            ) from None
-        except httpx.TransportError as e:
-            raise ProviderConnectionError(
-                f"{self.label}: connection to {shown} failed before a complete answer: "
-                f"{self._describe(e)}"
-            ) from None
+            return err
+        if isinstance(e, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+            return ProviderConfigError(f"{self.label}: bad URL {shown}: {self._describe(e)}")
+        return ProviderConnectionError(
+            f"{self.label}: connection to {shown} failed before a complete answer: "
+            f"{self._describe(e)}"
+        )
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[Any, float]:
+        """POST ``body`` as JSON to ``base_url + path``; (parsed JSON, latency in ms)."""
+        import httpx  # start-up: see the module docstring
+
+        url, shown, headers, timeout = self.target(path, "application/json")
+        t0 = time.perf_counter()
+        try:
+            resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
+        except (httpx.TransportError, httpx.InvalidURL) as e:
+            raise self.failed(e, shown) from None
         latency = (time.perf_counter() - t0) * 1000
         if resp.status_code >= 400:
-            raise self._http_error(resp, shown)
+            raise self.http_error(resp, shown)
         try:
             data = json.loads(resp.content)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -283,7 +293,7 @@ class HTTPProvider(Provider):
         text = resp.content[:300].decode("utf-8", "replace")
         return self.redact(one_line(text, 120)) or "empty body"
 
-    def _http_error(self, resp: httpx.Response, shown: str) -> ProviderError:
+    def http_error(self, resp: httpx.Response, shown: str) -> ProviderError:
         status = resp.status_code
         try:
             msg, code = self.error_detail(json.loads(resp.content))

@@ -24,7 +24,7 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
@@ -220,6 +220,12 @@ async def call_with_retries(
         spent += delay
 
 
+async def _close(it: AsyncIterator[Any]) -> None:
+    close = getattr(it, "aclose", None)
+    if close is not None:
+        await close()
+
+
 class ResilientProvider(Provider):
     """A provider with retries, limits, a breaker and costs; same interface."""
 
@@ -250,6 +256,39 @@ class ResilientProvider(Provider):
             self.label, lambda: self.inner.complete(messages, params), self.settings, self.limits
         )
         return replace(c, cost_usd=self.cost_of(c), attempts=attempts)
+
+    @property
+    def streams(self) -> bool:  # type: ignore[override]
+        return self.inner.streams
+
+    async def stream(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> AsyncIterator[str | Completion]:
+        """The inner provider's stream under the same limits and retry policy, up to its
+        first chunk: once text has been passed on, a failure is not retried."""
+        started: list[AsyncIterator[str | Completion]] = []
+
+        async def first() -> str | Completion:
+            it = aiter(self.inner.stream(messages, params))
+            try:
+                item = await anext(it)
+            except BaseException:
+                await _close(it)
+                raise
+            started.append(it)
+            return item
+
+        item, attempts = await call_with_retries(self.label, first, self.settings, self.limits)
+        it = started[-1]
+        try:
+            while True:
+                if isinstance(item, Completion):
+                    yield replace(item, cost_usd=self.cost_of(item), attempts=attempts)
+                    return
+                yield item
+                item = await anext(it)
+        finally:
+            await _close(it)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         vectors, _ = await call_with_retries(

@@ -19,6 +19,7 @@ import asyncio
 import errno
 import functools
 import os
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,6 +62,22 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
     import aiohttp
     import httpx
 
+    class Body(httpx.AsyncByteStream):
+        """An aiohttp response body read as it arrives (for ``text/event-stream``)."""
+
+        def __init__(self, resp: aiohttp.ClientResponse) -> None:
+            self.resp = resp
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in self.resp.content.iter_any():
+                    yield chunk
+            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                raise _mapped(e) from e
+
+        async def aclose(self) -> None:
+            self.resp.release()
+
     class AiohttpTransport(httpx.AsyncBaseTransport):
         """One aiohttp session (created in the running loop on the first request) with
         ``connections`` kept-alive connections."""
@@ -95,29 +112,35 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
                 sock_read=t.get("read"),
             )
             headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _OWN]
+            # an event stream is passed on as it arrives; any other body is read whole
+            streamed = request.headers.get("accept") == "text/event-stream"
             try:
-                async with session.request(
+                resp = await session.request(
                     request.method,
                     str(request.url),
                     headers=headers,
                     data=request.content or None,
                     allow_redirects=False,
                     timeout=timeout,
-                ) as resp:
-                    body = await resp.read()
-                    status, reason = resp.status, resp.reason
-                    raw = [
-                        (k, v)
-                        for k, v in resp.raw_headers
-                        if k.decode("latin-1").lower() not in _DROP
-                    ]
-            except aiohttp.ClientError as e:
-                raise _mapped(e) from e
-            except asyncio.TimeoutError as e:
+                )
+                try:
+                    body = b"" if streamed else await resp.read()
+                finally:
+                    if not streamed:
+                        resp.release()
+                status, reason = resp.status, resp.reason
+                raw = [
+                    (k, v) for k, v in resp.raw_headers if k.decode("latin-1").lower() not in _DROP
+                ]
+            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
                 raise _mapped(e) from e
             extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
             if reason:
                 extensions["reason_phrase"] = reason.encode("latin-1", "replace")
+            if streamed:
+                return httpx.Response(
+                    status, headers=raw, stream=Body(resp), request=request, extensions=extensions
+                )
             return httpx.Response(
                 status, headers=raw, content=body, request=request, extensions=extensions
             )

@@ -1,0 +1,40 @@
+"""Streaming answers over HTTP: a POST whose answer is a stream of Server-Sent Events
+(``text/event-stream``, as the WHATWG HTML standard defines it), read as it arrives.
+
+Errors are worded as :meth:`HTTPProvider.post` words them: an HTTP error status before
+the stream starts is the provider's error; a connection that breaks part way is a
+connection error (nothing is retried once text has been passed on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from loomgit.providers.http import HTTPProvider
+
+
+async def post_events(p: HTTPProvider, path: str, body: dict[str, Any]) -> AsyncIterator[str]:
+    """POST ``body`` as JSON to ``p``'s ``base_url + path`` and yield the ``data`` of each
+    event (its ``data:`` lines joined by newlines) as it arrives."""
+    import httpx  # start-up: the network stack only when a request is made
+
+    url, shown, headers, timeout = p.target(path, "text/event-stream")
+    try:
+        async with p.client().stream(
+            "POST", url, json=body, headers=headers, timeout=timeout
+        ) as resp:
+            if resp.status_code >= 400:
+                await resp.aread()
+                raise p.http_error(resp, shown)
+            data: list[str] = []
+            async for line in resp.aiter_lines():
+                if line.startswith("data:"):
+                    data.append(line[5:].removeprefix(" "))
+                elif not line and data:  # a blank line ends an event
+                    yield "\n".join(data)
+                    data = []
+            if data:
+                yield "\n".join(data)
+    except (httpx.TransportError, httpx.InvalidURL) as e:
+        raise p.failed(e, shown) from None
