@@ -369,8 +369,7 @@ def syntax_error(
 
     env = env if env is not None else cached_env()
     seen = env.__dict__.setdefault("_loomgit_syntax", {})  # once per source and environment
-    key = (source, first)
-    if key in seen:
+    if (key := (source, first)) in seen:
         return seen[key]  # type: ignore[no-any-return]
     try:
         got = unknown_name(source, env.parse(source), env, first)

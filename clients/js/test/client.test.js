@@ -1,8 +1,8 @@
 // The client against a server on 127.0.0.1: ETag revalidation, a new version picked up,
 // errors, and the fallbacks when the server is down (the last good copy, a cache file
-// kept across restarts, a bundle). The server is tests/portable_server.py serving the
-// API's read part from a bundle, or a real one: LOOMGIT_SERVE_CMD="loomgit serve
-// --bundle {bundle} --port {port}".
+// kept across restarts, a bundle). The server is a real `loomgit serve --bundle` started by
+// the Python of LOOMGIT_PYTHON (default python3), or the command in LOOMGIT_SERVE_CMD
+// ("{bundle}" and "{port}" are filled in).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -38,11 +38,12 @@ function freePort() {
 async function start() {
   const port = await freePort();
   const cmd = process.env.LOOMGIT_SERVE_CMD;
+  const python = process.env.LOOMGIT_PYTHON ?? "python3";
   server = cmd
     ? spawn("sh", ["-c", `exec ${cmd.replaceAll("{bundle}", bundlePath).replaceAll("{port}", String(port))}`], {
         stdio: "ignore",
       })
-    : spawn(process.env.LOOMGIT_PYTHON ?? "python3", [join(ROOT, "tests/portable_server.py"), bundlePath, String(port)], {
+    : spawn(python, ["-m", "loomgit", "serve", "--bundle", bundlePath, "--port", String(port), "--max-age", "0"], {
         stdio: "ignore",
       });
   baseUrl = `http://127.0.0.1:${port}`;
