@@ -215,6 +215,7 @@ def _scrub(text: str) -> str:
     text = re.sub(r'(<testsuites [^>]*time=")[0-9.]+"', r'\g<1>0"', text)
     text = re.sub(r"· [0-9.]+ s$", "· 0 s", text, flags=re.M)
     text = re.sub(r"\| duration \| [0-9.]+ s", "| duration | 0 s", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "DATE UTC", text)
     return text
 
 
