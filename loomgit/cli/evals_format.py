@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from loomgit.cli.output import color, echo, is_tty, style
 
 if TYPE_CHECKING:
+    from loomgit.evals.cases import CaseResult
     from loomgit.evals.compare import Comparison
     from loomgit.evals.results import EvalReport
     from loomgit.evals.significance import Significance
@@ -95,9 +96,17 @@ def fmt_score(v: float | None) -> str:
 
 
 def print_report(report: EvalReport, verbose: bool = False) -> None:
-    res = [r for r in report.results if r.status != "skipped" or verbose]
-    repeat = any(len(r.samples) > 1 for r in res)
-    shown = res if verbose or len(res) <= MAX_ROWS else [r for r in res if r.status != "passed"]
+    def listed() -> Iterator[CaseResult]:  # read from the spool once per pass
+        return (r for r in report.results if r.status != "skipped" or verbose)
+
+    n_res = n_passed = 0
+    repeat = False
+    for r in listed():
+        n_res += 1
+        n_passed += r.status == "passed"
+        repeat = repeat or len(r.samples) > 1
+    every = verbose or n_res <= MAX_ROWS
+    shown = (r for r in listed() if every or r.status != "passed")
     headers = (
         ["result", "prompt", "case", "provider", "score"]
         + (["pass rate"] if repeat else [])
@@ -119,7 +128,7 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
         colours.append(RESULT_COLOUR[r.status])
     if rows:
         rich_table(headers, rows, colours)
-    hidden = len(res) - len(shown)
+    hidden = 0 if every else n_passed
     if hidden:
         echo(f"({hidden} passed cases not shown; -v shows every case)")
     echo()

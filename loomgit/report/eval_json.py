@@ -1,0 +1,38 @@
+"""The JSON report of an eval (``--json``, ``-o FILE``), written in pieces.
+
+The text is exactly ``json.dumps(report.to_dict(), indent=2, ensure_ascii=False)``, but
+the document is never built whole: the head (schema, summary, suites) and the tail are
+one small document, and the results come one at a time from the report's cases (read
+back from the spool), each dumped on its own and indented to its place. ``fix`` is
+applied to every piece of data before it is dumped (the redactor's ``data``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loomgit.evals.results import EvalReport
+
+__all__ = ["report_json"]
+
+_RESULTS = '\n  "results": []'  # the key as a top-level one (two spaces) with no results
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def report_json(report: EvalReport, fix: Callable[[Any], Any] = lambda d: d) -> Iterator[str]:
+    """The pieces of the report's JSON text (no newline at the end)."""
+    head = _dumps(fix(report.to_dict(results=False)))
+    cut = head.index(_RESULTS)  # a string's newlines are escaped: only the key can match
+    yield head[:cut]
+    first = True
+    for r in report.results:
+        item = _dumps(fix(r.to_dict())).replace("\n", "\n    ")
+        yield ('\n  "results": [\n    ' if first else ",\n    ") + item
+        first = False
+    yield (_RESULTS if first else "\n  ]") + head[cut + len(_RESULTS) :]
