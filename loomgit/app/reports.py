@@ -22,7 +22,7 @@ from loomgit.evals.results import EvalReport
 from loomgit.evals.spool import SpooledCases
 from loomgit.fsutil import atomic_write
 from loomgit.github import Redactor
-from loomgit.report.eval_json import report_json
+from loomgit.report.eval_json import batched, report_json
 from loomgit.report.junit import junit_parts, to_junit
 from loomgit.report.markdown import compare_markdown, report_markdown
 from loomgit.workspace import Workspace
@@ -68,7 +68,7 @@ def redacted(report: EvalReport, red: Redactor) -> EvalReport:
 
 def eval_json(report: EvalReport, red: Redactor) -> Iterator[str]:
     """The redacted JSON report in pieces (what ``--json`` prints), no final newline."""
-    return report_json(report, red.data)
+    return batched(report_json(report, red.data))
 
 
 def write_eval(
@@ -86,7 +86,7 @@ def write_eval(
         return
     clean = redacted(report, red)
     if junit:
-        write_text(junit, (red.text(p) for p in junit_parts(clean)))
+        write_text(junit, (red.text(p) for p in batched(junit_parts(clean))))
     if markdown:
         write_text(markdown, red.text(report_markdown(clean)))
 

@@ -101,12 +101,20 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
 
     n_res = n_passed = 0
     repeat = False
-    for r in listed():
-        n_res += 1
-        n_passed += r.status == "passed"
-        repeat = repeat or len(r.samples) > 1
+    errs: Counter[str] = Counter()  # the samples' errors, then the cases' that did not run
+    case_errs: Counter[str] = Counter()
+    for r in report.results:
+        errs.update(clean(s.error, 160) for s in r.samples if s.error)
+        if r.error_msg:
+            case_errs[clean(r.error_msg, 160)] += 1
+        if r.status != "skipped" or verbose:
+            n_res += 1
+            n_passed += r.status == "passed"
+            repeat = repeat or len(r.samples) > 1
+    errs.update(case_errs)
     every = verbose or n_res <= MAX_ROWS
-    shown = (r for r in listed() if every or r.status != "passed")
+    some = every or n_passed < n_res  # a second pass only when it shows something
+    shown = (r for r in listed() if every or r.status != "passed") if some else iter(())
     headers = (
         ["result", "prompt", "case", "provider", "score"]
         + (["pass rate"] if repeat else [])
@@ -154,8 +162,6 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
             }[st]
             value = "–" if ch.value is None else f"{ch.value:.4g}"
             echo(f"  {ch.check}: {value} {mark}")
-    errs = Counter(clean(s.error, 160) for r in report.results for s in r.samples if s.error)
-    errs.update(clean(r.error_msg, 160) for r in report.results if r.error_msg)
     if errs:
         echo(style(f"errors ({sum(errs.values())} samples, not counted as failures):", fg="yellow"))
         for msg, n in errs.most_common(5):

@@ -7,11 +7,12 @@ appended to, pickled: loomgit writes and reads it itself within one process, not
 the repository reads it. :class:`SpooledCases` is a suite's cases in plan order: a slot
 is taken when a case is planned and filled when its last sample is scored, so the order
 of the report is the plan's whatever order the samples finished in. Memory per case is
-one 8-byte offset. Reading walks the file again, one case at a time.
+20 bytes (its slot, and where its record is). Reading walks the file again, one case at a time.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import tempfile
 import weakref
@@ -24,32 +25,47 @@ if TYPE_CHECKING:
 
 __all__ = ["Spool", "SpooledCases"]
 
+_pread = getattr(os, "pread", None)
+
 
 class Spool:
-    """Pickled case results, appended as they finish and read back by offset."""
+    """Pickled case results, appended as they finish and read back by number."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._end = 0
+        self._dirty = False
+        self._pos: array[int] = array("q")  # where each record starts
+        self._len: array[int] = array("l")  # and how long it is
 
     def put(self, r: CaseResult) -> int:
-        """Append ``r``; returns its offset."""
+        """Append ``r``; returns its number."""
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="loomgit-results-")
             # closed when the spool goes, even from a reference cycle (the registry holds
             # the file until then, so the file is never collected open)
             self._closer = weakref.finalize(self, self._file.close)
-        f = self._file
-        pos = self._end
-        f.seek(pos)
-        pickle.dump(r, f, protocol=pickle.HIGHEST_PROTOCOL)
-        self._end = f.tell()
-        return pos
+        data = pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.write(data)
+        self._dirty = True
+        self._pos.append(self._end)
+        self._len.append(len(data))
+        self._end += len(data)
+        return len(self._pos) - 1
 
-    def get(self, pos: int) -> CaseResult:
-        assert self._file is not None
-        self._file.seek(pos)
-        r: CaseResult = pickle.load(self._file)
+    def get(self, n: int) -> CaseResult:
+        f = self._file
+        assert f is not None
+        if self._dirty:
+            f.flush()
+            self._dirty = False
+        if _pread is not None:
+            data = _pread(f.fileno(), self._len[n], self._pos[n])
+        else:  # pragma: no cover - systems without pread (Windows)
+            f.seek(self._pos[n])
+            data = f.read(self._len[n])
+            f.seek(self._end)
+        r: CaseResult = pickle.loads(data)
         return r
 
     def close(self) -> None:

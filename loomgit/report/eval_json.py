@@ -10,13 +10,13 @@ applied to every piece of data before it is dumped (the redactor's ``data``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loomgit.evals.results import EvalReport
 
-__all__ = ["report_json"]
+__all__ = ["batched", "report_json"]
 
 _RESULTS = '\n  "results": []'  # the key as a top-level one (two spaces) with no results
 
@@ -36,3 +36,17 @@ def report_json(report: EvalReport, fix: Callable[[Any], Any] = lambda d: d) -> 
         yield ('\n  "results": [\n    ' if first else ",\n    ") + item
         first = False
     yield (_RESULTS if first else "\n  ]") + head[cut + len(_RESULTS) :]
+
+
+def batched(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    """The same text in pieces of about ``size`` characters (fewer writes)."""
+    buf: list[str] = []
+    n = 0
+    for p in pieces:
+        buf.append(p)
+        n += len(p)
+        if n >= size:
+            yield "".join(buf)
+            buf, n = [], 0
+    if buf:
+        yield "".join(buf)
