@@ -22,7 +22,7 @@ from loomgit.evals.results import EvalReport
 from loomgit.evals.spool import SpooledCases
 from loomgit.fsutil import atomic_write
 from loomgit.github import Redactor
-from loomgit.report.eval_json import batched, report_json
+from loomgit.report.eval_json import batched, compare_json, report_json
 from loomgit.report.junit import junit_parts, to_junit
 from loomgit.report.markdown import compare_markdown, report_markdown
 from loomgit.workspace import Workspace
@@ -114,20 +114,31 @@ def write_report(
     return shown
 
 
+def redacted_compare(cmp: Comparison, red: Redactor) -> Comparison:
+    """``cmp`` with every string redacted (its reports' spooled cases as they are read)."""
+    clean = red.data(cmp)
+    clean.base, clean.head = redacted(cmp.base, red), redacted(cmp.head, red)
+    return clean
+
+
 def write_compare(
     cmp: Comparison,
     red: Redactor,
     output: str | None = None,
     junit: str | None = None,
     markdown: str | None = None,
-) -> dict[str, Any]:
-    """Write a compare's report files; returns its (redacted) JSON data."""
-    clean = red.data(cmp)
-    data = red.data(clean.to_dict())
+) -> Iterator[str]:
+    """Write a compare's report files; returns its (redacted) JSON text in pieces, to
+    print (each read of it streams the reports again)."""
+    clean = redacted_compare(cmp, red)
+
+    def data() -> Iterator[str]:
+        return batched(compare_json(clean, red.data))
+
     if output:
-        write_text(output, red.text(_json(data)))
+        write_text(output, chain((red.text(p) for p in data()), ["\n"]))
     if markdown:
         write_text(markdown, red.text(compare_markdown(clean)))
     if junit:
-        write_text(junit, red.text(to_junit(clean.head)))
-    return data
+        write_text(junit, (red.text(p) for p in batched(junit_parts(clean.head))))
+    return data()

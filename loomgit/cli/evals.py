@@ -234,7 +234,9 @@ def _compare(
         )
     data = write_compare(cmp, redactor(ws), output, junit, markdown)
     if as_json:
-        print_json(data)
+        for piece in data:
+            echo(piece, nl=False)
+        echo()
     else:
         print_comparison(cmp, verbose)
     return cmp.exit_code

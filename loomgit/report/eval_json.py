@@ -14,28 +14,53 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from loomgit.evals.comparison import Comparison
     from loomgit.evals.results import EvalReport
 
-__all__ = ["batched", "report_json"]
+__all__ = ["batched", "compare_json", "report_json"]
 
 _RESULTS = '\n  "results": []'  # the key as a top-level one (two spaces) with no results
+_BEFORE, _AFTER = "@@loomgit:before@@", "@@loomgit:after@@"  # a top-level key's placeholder
 
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
 
 
-def report_json(report: EvalReport, fix: Callable[[Any], Any] = lambda d: d) -> Iterator[str]:
-    """The pieces of the report's JSON text (no newline at the end)."""
+def _fix(d: Any) -> Any:
+    return d
+
+
+def report_json(
+    report: EvalReport, fix: Callable[[Any], Any] = _fix, level: int = 0
+) -> Iterator[str]:
+    """The pieces of the report's JSON text (no newline at the end), indented as the
+    value of a key ``level`` deep."""
+    pad = "\n" + "  " * level
     head = _dumps(fix(report.to_dict(results=False)))
     cut = head.index(_RESULTS)  # a string's newlines are escaped: only the key can match
-    yield head[:cut]
+    yield head[:cut].replace("\n", pad)
     first = True
     for r in report.results:
         item = _dumps(fix(r.to_dict())).replace("\n", "\n    ")
-        yield ('\n  "results": [\n    ' if first else ",\n    ") + item
+        yield (('\n  "results": [\n    ' if first else ",\n    ") + item).replace("\n", pad)
         first = False
-    yield (_RESULTS if first else "\n  ]") + head[cut + len(_RESULTS) :]
+    yield ((_RESULTS if first else "\n  ]") + head[cut + len(_RESULTS) :]).replace("\n", pad)
+
+
+def compare_json(cmp: Comparison, fix: Callable[[Any], Any] = _fix) -> Iterator[str]:
+    """The pieces of a comparison's JSON text: its own keys whole, then the base's and
+    the head's reports (``before``, ``after``) streamed as :func:`report_json` does."""
+    d = cmp.to_dict(reports=False)
+    d["before"], d["after"] = _BEFORE, _AFTER
+    head = _dumps(fix(d))
+    b = head.index(f'\n  "before": "{_BEFORE}"')
+    a = head.index(f'\n  "after": "{_AFTER}"')
+    yield head[:b] + '\n  "before": '
+    yield from report_json(cmp.base, fix, 1)
+    yield head[b + len(_BEFORE) + 15 : a] + '\n  "after": '
+    yield from report_json(cmp.head, fix, 1)
+    yield head[a + len(_AFTER) + 14 :]
 
 
 def batched(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
