@@ -117,12 +117,16 @@ class _Planned:
     params: dict[str, Any]
 
 
-def _selected(planned: Sequence[_Planned], options: RunOptions) -> Iterator[tuple[_Planned, Case]]:
-    """Every case to run, in run order: ``--case`` names, then the shard's share."""
+def _selected(
+    planned: Sequence[_Planned], options: RunOptions, checked: bool = False
+) -> Iterator[tuple[_Planned, Case]]:
+    """Every case to run, in run order: ``--case`` names, then the shard's share.
+    ``checked``: an earlier walk checked the data files (names need no second check)."""
     index = 0
     wanted = set(options.cases)
     for pl in planned:
-        for case in suite_cases(pl.target.suite, variables=pl.target.prompt.variables):
+        suite, variables = pl.target.suite, pl.target.prompt.variables
+        for case in suite_cases(suite, variables=variables, unique=not checked):
             if wanted and case.name not in wanted:
                 continue
             mine = in_shard(index, options.shard)
@@ -167,7 +171,7 @@ def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
 def _jobs(p: Plan, planned: Sequence[_Planned], options: RunOptions) -> Iterator[Job]:
     renderers: dict[int, CaseRenderer] = {}
     try:
-        for pl, case in _selected(planned, options):
+        for pl, case in _selected(planned, options, checked=True):
             renderer = renderers.get(id(pl))
             if renderer is None:
                 for r in renderers.values():  # one target at a time
@@ -282,6 +286,9 @@ async def execute(
             await run_job(job, caller, services, breaker)
             if job.done is not None:
                 job.done()
+            # back to the loop between samples, even when nothing waited (an offline model):
+            # it drops the timers of finished calls only when it runs
+            await asyncio.sleep(0)
             done += 1
             if progress:
                 progress(done, p.total)
