@@ -188,8 +188,8 @@ class Comparison:
         return {"regressed": EXIT_FAILED, "error": EXIT_INFRA}.get(self.verdict, 0)
 
     def to_dict(self, reports: bool = True) -> dict[str, Any]:
-        """The JSON of the comparison; ``reports=False`` leaves ``before`` and ``after``
-        out (see :func:`loomgit.report.eval_json.compare_json`)."""
+        """The JSON of the comparison; ``reports=False`` leaves the cases, ``before`` and
+        ``after`` out (see :func:`loomgit.report.eval_json.compare_json`)."""
         return {
             "base": self.base_ref,
             "verdict": self.verdict,
@@ -200,7 +200,7 @@ class Comparison:
             "significant_improvements": self.significant(IMPROVEMENT),
             "notes": self.notes,
             "prompts": [p.to_dict() for p in self.prompts],
-            "cases": [c.to_dict() for c in self.cases],
+            "cases": [c.to_dict() for c in self.cases] if reports else [],
             "unchanged_prompts": self.unchanged,
             "before": self.base.to_dict() if reports else None,
             "after": self.head.to_dict() if reports else None,

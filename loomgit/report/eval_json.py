@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["batched", "compare_json", "report_json"]
 
 _RESULTS = '\n  "results": []'  # the key as a top-level one (two spaces) with no results
+_CASES = '\n  "cases": []'
 _BEFORE, _AFTER = "@@loomgit:before@@", "@@loomgit:after@@"  # a top-level key's placeholder
 
 
@@ -31,6 +32,16 @@ def _fix(d: Any) -> Any:
     return d
 
 
+def _items(key: str, items: Iterable[Any], fix: Callable[[Any], Any]) -> Iterator[str]:
+    """A top-level ``"key": [...]`` (replacing ``"key": []``), one item at a time."""
+    first = True
+    for x in items:
+        item = _dumps(fix(x.to_dict())).replace("\n", "\n    ")
+        yield (f'\n  "{key}": [\n    ' if first else ",\n    ") + item
+        first = False
+    yield f'\n  "{key}": []' if first else "\n  ]"
+
+
 def report_json(
     report: EvalReport, fix: Callable[[Any], Any] = _fix, level: int = 0
 ) -> Iterator[str]:
@@ -40,23 +51,24 @@ def report_json(
     head = _dumps(fix(report.to_dict(results=False)))
     cut = head.index(_RESULTS)  # a string's newlines are escaped: only the key can match
     yield head[:cut].replace("\n", pad)
-    first = True
-    for r in report.results:
-        item = _dumps(fix(r.to_dict())).replace("\n", "\n    ")
-        yield (('\n  "results": [\n    ' if first else ",\n    ") + item).replace("\n", pad)
-        first = False
-    yield ((_RESULTS if first else "\n  ]") + head[cut + len(_RESULTS) :]).replace("\n", pad)
+    for piece in _items("results", report.results, fix):
+        yield piece.replace("\n", pad)
+    yield head[cut + len(_RESULTS) :].replace("\n", pad)
 
 
 def compare_json(cmp: Comparison, fix: Callable[[Any], Any] = _fix) -> Iterator[str]:
-    """The pieces of a comparison's JSON text: its own keys whole, then the base's and
-    the head's reports (``before``, ``after``) streamed as :func:`report_json` does."""
+    """The pieces of a comparison's JSON text: its own keys, its cases one at a time,
+    then the base's and the head's reports (``before``, ``after``) streamed as
+    :func:`report_json` does."""
     d = cmp.to_dict(reports=False)
-    d["before"], d["after"] = _BEFORE, _AFTER
+    d["cases"], d["before"], d["after"] = [], _BEFORE, _AFTER
     head = _dumps(fix(d))
+    c = head.index(_CASES)
     b = head.index(f'\n  "before": "{_BEFORE}"')
     a = head.index(f'\n  "after": "{_AFTER}"')
-    yield head[:b] + '\n  "before": '
+    yield head[:c]
+    yield from _items("cases", cmp.cases, fix)
+    yield head[c + len(_CASES) : b] + '\n  "before": '
     yield from report_json(cmp.base, fix, 1)
     yield head[b + len(_BEFORE) + 15 : a] + '\n  "after": '
     yield from report_json(cmp.head, fix, 1)
