@@ -99,6 +99,10 @@ KINDS = {
 }
 
 
+def _kind(k: str) -> str:
+    return k.strip().lstrip("-") or "plain"
+
+
 def run_once(root: Path, kind: str = "") -> tuple[float, float, int]:
     """(seconds, peak RSS in MiB, exit code) of one eval in its own process."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
@@ -131,15 +135,15 @@ def main() -> None:
     ap.add_argument("--no-inline", action="store_true", help="skip the inline-YAML comparison")
     ap.add_argument(
         "--kinds",
-        default=",".join(k.strip() or "plain" for k in KINDS),
-        help="comma-separated: plain, --json, files, --compare",
+        default=",".join(_kind(k) for k in KINDS),
+        help="comma-separated: plain, json, files, compare",
     )
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.cases.split(","))
     print(f"loomgit eval on the echo model; median of {args.runs} runs; fresh process each")
     rows: list[tuple[str, int, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="loomgit-bench-dataset-") as tmp:
-        kinds = [k for k in KINDS if (k.strip() or "plain") in args.kinds.split(",")]
+        kinds = [k for k in KINDS if _kind(k) in args.kinds.split(",")]
         plan = [(f"data file{k}", n, False, k) for k in kinds for n in sizes]
         if not args.no_inline:
             plan.append(("inline YAML", sizes[-1], True, ""))
