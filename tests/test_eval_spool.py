@@ -24,6 +24,10 @@ from typing import Any
 from conftest import GitRepo
 from provider_server import FakeAPI, Reply, Req, ok
 
+from loomgit.evals.engine import evaluate
+from loomgit.evals.spool import SpooledCases
+from loomgit.workspace import Workspace
+
 FIXTURES = Path(__file__).parent / "fixtures" / "eval_spool"
 
 PROMPT_A = """---
@@ -318,3 +322,42 @@ def test_reports_are_byte_for_byte_the_same(repo: GitRepo, cli: Any, tmp_path: P
         finally:
             con.close()
         _check("records.json", json.dumps({"runs": runs, "results": rows}, indent=1) + "\n")
+
+
+def test_a_large_suite_is_read_back_from_its_spool(repo: GitRepo, cli: Any, tmp_path: Path) -> None:
+    """Results come back from disk in plan order, as often as a report asks, with every
+    case counted once; the printed JSON is one document however it was written."""
+    n = 300
+    repo.commit(
+        "a suite of many cases",
+        {
+            "prompts/p.prompt": "---\nmodel: echo\nvariables:\n  t: {type: string}\n---\n{{ t }}\n",
+            "prompts/p.tests.yaml": (
+                "providers: [echo]\ngate: majority_pass\n"
+                "distribution: ['p50(tokens) >= 0', 'pass_rate >= 0.5']\n"
+                "cases:\n  - file: data/d.csv\n    name: id\n    vars: {t: body}\n"
+                "    assert: [{icontains: even}]\n"
+            ),
+            "data/d.csv": "id,body\n"
+            + "".join(f"c{i},{'even' if i % 2 == 0 else 'odd'} {i}\n" for i in range(n)),
+        },
+    )
+    report = evaluate(Workspace(repo.path), record=False)
+    suite = report.suites[0]
+    assert isinstance(suite.cases, SpooledCases) and len(suite.cases) == n
+    names = [r.case for r in report.results]
+    assert names == [f"c{i}" for i in range(n)]  # plan order, whatever finished first
+    assert [r.case for r in report.results] == names  # and again
+    assert suite.counts() == {"passed": n // 2, "failed": n // 2, "error": 0, "skipped": 0}
+    assert suite.gate_status == "failed" and suite.check_status == [True, True]
+    junit, out = tmp_path / "j.xml", tmp_path / "o.json"
+    r = cli(
+        ["eval", "--json", "--no-log", "-j", "8", "-o", str(out), "--junit", str(junit)],
+        cwd=repo.path,
+    )
+    assert r.exit_code == 1, r.err
+    data = json.loads(r.out)
+    assert [x["case"] for x in data["results"]] == names
+    assert data["summary"]["cases"] == n and data["suites"][0]["failed"] == n // 2
+    assert json.loads(out.read_text(encoding="utf-8"))["results"] == data["results"]
+    assert junit.read_text(encoding="utf-8").count("<testcase ") == n + 1 + 2  # gate, checks
