@@ -47,7 +47,7 @@ NOISE_NOTE = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseChange:
     prompt: str
     case: str
@@ -207,7 +207,7 @@ class Comparison:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """What a comparison needs of a base case (all of it is kept, for every case)."""
 
