@@ -7,7 +7,8 @@ appended to, pickled: loomgit writes and reads it itself within one process, not
 the repository reads it. :class:`SpooledCases` is a suite's cases in plan order: a slot
 is taken when a case is planned and filled when its last sample is scored, so the order
 of the report is the plan's whatever order the samples finished in. Memory per case is
-20 bytes (its slot, and where its record is). Reading walks the file again, one case at a time.
+24 bytes (its slot, where its record starts and how long it is). Reading walks the file
+again, one case at a time.
 """
 
 from __future__ import annotations
