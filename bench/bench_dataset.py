@@ -2,15 +2,18 @@
 """Benchmark: peak memory of `loomgit eval` on a suite whose cases come from a data file.
 
     .venv/bin/python bench/bench_dataset.py               # 50 / 500 / 5,000 cases, 3 runs
-    .venv/bin/python bench/bench_dataset.py --cases 50,5000 --runs 1
+    .venv/bin/python bench/bench_dataset.py --cases 50,5000,50000 --runs 1
 
 One prompt and one suite naming a CSV file (`cases: [{file: data/golden.csv, vars: {ticket:
 body}, expected: answer, name: id, assert: [...]}]`) in a fresh git repository, evaluated
 on the offline `echo` model (no network, so the figures are loomgit's own) with
 `--no-cache --no-log`, in a fresh process per run; peak memory is that process's maximum
-resident set (wait4). The baseline is the smallest suite (50 cases) measured in the same
-run: memory is flat when 100x the cases cost about the same peak RSS. For comparison the
-same cases are written inline in the suite YAML (at the largest size, halved until the
+resident set (wait4). Each size runs as it is, with `--json` (the report printed), with
+`-o FILE --junit FILE --markdown FILE` (the report files written), and as
+`--compare BASE` of a changed prompt (both sides evaluated, the comparison's JSON
+printed). The baseline is the smallest suite (50 cases) of the same kind, measured in the
+same run: memory is flat when 100x the cases cost about the same peak RSS. For comparison
+the same cases are written inline in the suite YAML (at the largest size, halved until the
 suite fits the 1 MB limit on suite files).
 """
 
@@ -78,19 +81,37 @@ def make_repo(root: Path, n: int, inline: bool) -> None:
     (root / "prompts/summarize.tests.yaml").write_text(suite, encoding="utf-8")
     git(root, "add", "-A")
     git(root, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "x")
+    git(root, "tag", "base")
+    changed = PROMPT.replace("formal tone", "friendly tone")  # for --compare base
+    (root / "prompts/summarize.prompt").write_text(changed, encoding="utf-8")
+    git(root, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qam", "y")
 
 
 class Refused(Exception):
     pass
 
 
-def run_once(root: Path, json_out: bool = False) -> tuple[float, float, int]:
+KINDS = {
+    "": [],
+    " --json": ["--json"],
+    " files": ["-o", "{out}/r.json", "--junit", "{out}/r.xml", "--markdown", "{out}/r.md"],
+    " --compare": ["--compare", "base", "--json"],
+}
+
+
+def _kind(k: str) -> str:
+    return k.strip().lstrip("-") or "plain"
+
+
+def run_once(root: Path, kind: str = "") -> tuple[float, float, int]:
     """(seconds, peak RSS in MiB, exit code) of one eval in its own process."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    out = root.parent / f"{root.name}-out"
+    out.mkdir(exist_ok=True)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [loomgit_bin(), "eval", "summarize", "--no-cache", "--no-log"]
-        + (["--json"] if json_out else []),
+        + [a.format(out=out) for a in KINDS[kind]],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -112,30 +133,36 @@ def main() -> None:
     ap.add_argument("--cases", default="50,500,5000", help="comma-separated suite sizes")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-inline", action="store_true", help="skip the inline-YAML comparison")
+    ap.add_argument(
+        "--kinds",
+        default=",".join(_kind(k) for k in KINDS),
+        help="comma-separated: plain, json, files, compare",
+    )
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.cases.split(","))
     print(f"loomgit eval on the echo model; median of {args.runs} runs; fresh process each")
     rows: list[tuple[str, int, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="loomgit-bench-dataset-") as tmp:
-        plan = [(f"data file{j}", n, False, bool(j)) for j in ("", " --json") for n in sizes]
+        kinds = [k for k in KINDS if _kind(k) in args.kinds.split(",")]
+        plan = [(f"data file{k}", n, False, k) for k in kinds for n in sizes]
         if not args.no_inline:
-            plan.append(("inline YAML", sizes[-1], True, False))
+            plan.append(("inline YAML", sizes[-1], True, ""))
         while plan:
-            label, n, inline, as_json = plan.pop(0)
+            label, n, inline, kind = plan.pop(0)
             root = Path(tmp) / f"{'inline' if inline else 'data'}-{n}"
             if not root.exists():
                 make_repo(root, n, inline)
             try:
-                runs = [run_once(root, as_json) for _ in range(args.runs)]
+                runs = [run_once(root, kind) for _ in range(args.runs)]
             except Refused as e:
-                print(f"  {label:<17} {n:>6,} cases  refused: {e}", flush=True)
-                plan.append((label, n // 2, inline, as_json))  # the largest that fits
+                print(f"  {label:<20} {n:>6,} cases  refused: {e}", flush=True)
+                plan.append((label, n // 2, inline, kind))  # the largest that fits
                 continue
             secs = statistics.median(r[0] for r in runs)
             rss = statistics.median(r[1] for r in runs)
             rows.append((label, n, secs, rss))
             print(
-                f"  {label:<17} {n:>6,} cases  {secs:6.2f} s  peak RSS {rss:6.1f} MiB", flush=True
+                f"  {label:<20} {n:>6,} cases  {secs:6.2f} s  peak RSS {rss:6.1f} MiB", flush=True
             )
     print()
     for label, n, secs, rss in rows:

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
+
+Data = str | bytes | Iterable[str]  # text, bytes, or text in pieces (written as they come)
 
 
-def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, private: bool = False) -> Path:
+def _write_all(f: BinaryIO, data: Data) -> None:
+    if isinstance(data, (str, bytes)):
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        return
+    for piece in data:
+        f.write(piece.encode("utf-8"))
+
+
+def atomic_write(path: str | os.PathLike[str], data: Data, *, private: bool = False) -> Path:
     """Write ``data`` to a temporary file beside ``path`` and rename it into place
     (creating the folder); on any failure the temporary file is removed.
 
@@ -29,7 +41,7 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, private: bo
             continue
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            _write_all(f, data)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -37,7 +49,7 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes, *, private: bo
     return target
 
 
-def write_special(path: Path, data: str | bytes) -> bool:
+def write_special(path: Path, data: Data) -> bool:
     """Write ``data`` into ``path`` in place when it is a device, pipe or socket
     (``-o /dev/null``, ``/dev/stdout``, a FIFO): such a file is written to, never
     replaced by a renamed temporary file. False for anything else (nothing written)."""
@@ -48,5 +60,5 @@ def write_special(path: Path, data: str | bytes) -> bool:
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return False
     with open(path, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        _write_all(f, data)
     return True

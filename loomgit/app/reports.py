@@ -11,20 +11,31 @@ at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from loomgit.errors import UsageError
 from loomgit.evals.comparison import Comparison
 from loomgit.evals.results import EvalReport
+from loomgit.evals.spool import SpooledCases
 from loomgit.fsutil import atomic_write
 from loomgit.github import Redactor
-from loomgit.report.junit import to_junit
+from loomgit.report.eval_json import batched, compare_json, report_json
+from loomgit.report.junit import junit_parts, to_junit
 from loomgit.report.markdown import compare_markdown, report_markdown
 from loomgit.workspace import Workspace
 
-__all__ = ["redactor", "write_compare", "write_report", "write_text"]
+__all__ = [
+    "eval_json",
+    "redacted",
+    "redactor",
+    "write_compare",
+    "write_eval",
+    "write_report",
+    "write_text",
+]
 
 
 def redactor(ws: Workspace | None = None, environ: Mapping[str, str] | None = None) -> Redactor:
@@ -33,8 +44,9 @@ def redactor(ws: Workspace | None = None, environ: Mapping[str, str] | None = No
     return Redactor(environ, names)
 
 
-def write_text(path: str, text: str) -> None:
-    """Write a finished (already redacted) report whole, or raise a usage error."""
+def write_text(path: str, text: str | Iterable[str]) -> None:
+    """Write a finished (already redacted) report whole (given whole or in pieces), or
+    raise a usage error."""
     try:
         atomic_write(Path(path), text)
     except OSError as e:
@@ -43,6 +55,40 @@ def write_text(path: str, text: str) -> None:
 
 def _json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def redacted(report: EvalReport, red: Redactor) -> EvalReport:
+    """``report`` with every string redacted; spooled cases are redacted as they are read."""
+    clean = red.data(report)
+    for s in clean.suites:
+        if isinstance(s.cases, SpooledCases):
+            s.cases = s.cases.mapped(red.data)
+    return clean
+
+
+def eval_json(report: EvalReport, red: Redactor) -> Iterator[str]:
+    """The redacted JSON report in pieces (what ``--json`` prints), no final newline."""
+    return batched(report_json(report, red.data))
+
+
+def write_eval(
+    report: EvalReport,
+    red: Redactor,
+    output: str | None = None,
+    junit: str | None = None,
+    markdown: str | None = None,
+) -> None:
+    """Write an eval's report files, each streamed from the report's cases: the JSON
+    (what ``--json`` prints, then each piece's text redacted), JUnit and Markdown."""
+    if output:
+        write_text(output, chain((red.text(p) for p in eval_json(report, red)), ["\n"]))
+    if not (junit or markdown):
+        return
+    clean = redacted(report, red)
+    if junit:
+        write_text(junit, (red.text(p) for p in batched(junit_parts(clean))))
+    if markdown:
+        write_text(markdown, red.text(report_markdown(clean)))
 
 
 def write_report(
@@ -56,7 +102,7 @@ def write_report(
     """Write an eval's report files; returns the (redacted) JSON data when it was given
     or written, for the CLI to print."""
     # one walk each: the JSON data, and the report itself only for JUnit and Markdown
-    clean = red.data(report) if (junit or markdown or (output and data is None)) else report
+    clean = redacted(report, red) if (junit or markdown or (output and data is None)) else report
     shown = red.data(data) if data is not None else None
     if output:
         shown = shown if shown is not None else red.data(clean.to_dict())
@@ -68,20 +114,31 @@ def write_report(
     return shown
 
 
+def redacted_compare(cmp: Comparison, red: Redactor) -> Comparison:
+    """``cmp`` with every string redacted (its reports' spooled cases as they are read)."""
+    clean = red.data(cmp)
+    clean.base, clean.head = redacted(cmp.base, red), redacted(cmp.head, red)
+    return clean
+
+
 def write_compare(
     cmp: Comparison,
     red: Redactor,
     output: str | None = None,
     junit: str | None = None,
     markdown: str | None = None,
-) -> dict[str, Any]:
-    """Write a compare's report files; returns its (redacted) JSON data."""
-    clean = red.data(cmp)
-    data = red.data(clean.to_dict())
+) -> Iterator[str]:
+    """Write a compare's report files; returns its (redacted) JSON text in pieces, to
+    print (each read of it streams the reports again)."""
+    clean = redacted_compare(cmp, red)
+
+    def data() -> Iterator[str]:
+        return batched(compare_json(clean, red.data))
+
     if output:
-        write_text(output, red.text(_json(data)))
+        write_text(output, chain((red.text(p) for p in data()), ["\n"]))
     if markdown:
         write_text(markdown, red.text(compare_markdown(clean)))
     if junit:
-        write_text(junit, red.text(to_junit(clean.head)))
-    return data
+        write_text(junit, (red.text(p) for p in batched(junit_parts(clean.head))))
+    return data()

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 import loomgit.evals.engine as engine
-from loomgit.app.reports import redactor, write_compare, write_report
+from loomgit.app.reports import eval_json, redactor, write_compare, write_eval
 from loomgit.cli.evals_format import (
     all_errored_line,
     print_comparison,
@@ -177,16 +177,12 @@ def eval_(
         )
     for note in report.notes:
         echo(f"loomgit: note: {note}", err=True)
-    data = write_report(
-        report,
-        redactor(ws),
-        output,
-        junit,
-        markdown,
-        report.to_dict() if (as_json or output) else None,
-    )
-    if as_json:
-        print_json(data)
+    red = redactor(ws)
+    write_eval(report, red, output, junit, markdown)
+    if as_json:  # streamed: the document is never held whole
+        for piece in eval_json(report, red):
+            echo(piece, nl=False)
+        echo()
         return report.exit_code
     line = all_errored_line(report)
     if line:
@@ -238,7 +234,9 @@ def _compare(
         )
     data = write_compare(cmp, redactor(ws), output, junit, markdown)
     if as_json:
-        print_json(data)
+        for piece in data:
+            echo(piece, nl=False)
+        echo()
     else:
         print_comparison(cmp, verbose)
     return cmp.exit_code

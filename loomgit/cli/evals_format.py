@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from loomgit.cli.output import color, echo, is_tty, style
 
 if TYPE_CHECKING:
+    from loomgit.evals.cases import CaseResult
     from loomgit.evals.compare import Comparison
     from loomgit.evals.results import EvalReport
     from loomgit.evals.significance import Significance
@@ -95,9 +96,25 @@ def fmt_score(v: float | None) -> str:
 
 
 def print_report(report: EvalReport, verbose: bool = False) -> None:
-    res = [r for r in report.results if r.status != "skipped" or verbose]
-    repeat = any(len(r.samples) > 1 for r in res)
-    shown = res if verbose or len(res) <= MAX_ROWS else [r for r in res if r.status != "passed"]
+    def listed() -> Iterator[CaseResult]:  # read from the spool once per pass
+        return (r for r in report.results if r.status != "skipped" or verbose)
+
+    n_res = n_passed = 0
+    repeat = False
+    errs: Counter[str] = Counter()  # the samples' errors, then the cases' that did not run
+    case_errs: Counter[str] = Counter()
+    for r in report.results:
+        errs.update(clean(s.error, 160) for s in r.samples if s.error)
+        if r.error_msg:
+            case_errs[clean(r.error_msg, 160)] += 1
+        if r.status != "skipped" or verbose:
+            n_res += 1
+            n_passed += r.status == "passed"
+            repeat = repeat or len(r.samples) > 1
+    errs.update(case_errs)
+    every = verbose or n_res <= MAX_ROWS
+    some = every or n_passed < n_res  # a second pass only when it shows something
+    shown = (r for r in listed() if every or r.status != "passed") if some else iter(())
     headers = (
         ["result", "prompt", "case", "provider", "score"]
         + (["pass rate"] if repeat else [])
@@ -119,7 +136,7 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
         colours.append(RESULT_COLOUR[r.status])
     if rows:
         rich_table(headers, rows, colours)
-    hidden = len(res) - len(shown)
+    hidden = 0 if every else n_passed
     if hidden:
         echo(f"({hidden} passed cases not shown; -v shows every case)")
     echo()
@@ -145,8 +162,6 @@ def print_report(report: EvalReport, verbose: bool = False) -> None:
             }[st]
             value = "–" if ch.value is None else f"{ch.value:.4g}"
             echo(f"  {ch.check}: {value} {mark}")
-    errs = Counter(clean(s.error, 160) for r in report.results for s in r.samples if s.error)
-    errs.update(clean(r.error_msg, 160) for r in report.results if r.error_msg)
     if errs:
         echo(style(f"errors ({sum(errs.values())} samples, not counted as failures):", fg="yellow"))
         for msg, n in errs.most_common(5):

@@ -9,6 +9,7 @@ included partial counts, and an edit that renders the same does not).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,8 +51,9 @@ __all__ = [
 ]
 
 
-def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
-    """What reaches the model for every case: rendered messages, model, params."""
+def _fingerprint(t: Target, options: RunOptions) -> str:
+    """What reaches the model for every case (rendered messages, model, params), as one
+    digest: the cases are rendered one at a time and nothing of them is kept."""
     renderer = CaseRenderer(
         t.prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
     )
@@ -59,16 +61,23 @@ def _fingerprint(t: Target, options: RunOptions) -> tuple[Any, ...]:
         models: tuple[str, ...] = models_for(t, options)
     except UsageError:
         models = ()
-    out: list[Any] = [models, sorted(params_for(t, options).items(), key=str)]
+    h = hashlib.sha256()
+
+    def add(x: Any) -> None:
+        text = repr(x).encode("utf-8", "surrogatepass")
+        h.update(len(text).to_bytes(8, "big") + text)  # framed: no two lists hash alike
+
+    add(models)
+    add(sorted(params_for(t, options).items(), key=str))
     try:
         for case in suite_cases(t.suite, variables=t.prompt.variables):
             try:
-                out.append(renderer.render(t.suite.case_vars(case)))
+                add(renderer.render(t.suite.case_vars(case)))
             except LoomgitError as e:
-                out.append(("error", e.message))
+                add(("error", e.message))
     finally:
         renderer.close()
-    return tuple(repr(x) for x in out)
+    return h.hexdigest()
 
 
 def plan_compare(

@@ -25,7 +25,6 @@ are fixes (significant improvements under ``significant_regression``); else ``un
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +47,7 @@ NOISE_NOTE = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseChange:
     prompt: str
     case: str
@@ -188,7 +187,9 @@ class Comparison:
     def exit_code(self) -> int:
         return {"regressed": EXIT_FAILED, "error": EXIT_INFRA}.get(self.verdict, 0)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, reports: bool = True) -> dict[str, Any]:
+        """The JSON of the comparison; ``reports=False`` leaves the cases, ``before`` and
+        ``after`` out (see :func:`loomgit.report.eval_json.compare_json`)."""
         return {
             "base": self.base_ref,
             "verdict": self.verdict,
@@ -199,19 +200,28 @@ class Comparison:
             "significant_improvements": self.significant(IMPROVEMENT),
             "notes": self.notes,
             "prompts": [p.to_dict() for p in self.prompts],
-            "cases": [c.to_dict() for c in self.cases],
+            "cases": [c.to_dict() for c in self.cases] if reports else [],
             "unchanged_prompts": self.unchanged,
-            "before": self.base.to_dict(),
-            "after": self.head.to_dict(),
+            "before": self.base.to_dict() if reports else None,
+            "after": self.head.to_dict() if reports else None,
         }
 
 
-def _mean(vals: Sequence[float | None]) -> float | None:
-    v = [x for x in vals if x is not None]
-    return sum(v) / len(v) if v else None
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a comparison needs of a base case (all of it is kept, for every case)."""
+
+    status: str
+    score: float | None
+    why: str  # only for an error
+    outcomes: Outcomes
+
+    @classmethod
+    def of(cls, r: CaseResult) -> Verdict:
+        return cls(r.status, r.score, r.why() if r.status == "error" else "", outcomes(r))
 
 
-def classify(base: CaseResult | None, head: CaseResult) -> str:
+def classify(base: CaseResult | Verdict | None, head: CaseResult) -> str:
     if head.status == "skipped":
         return "skipped"
     if base is None:
@@ -248,7 +258,7 @@ def diff_reports(
     """Case-by-case comparison of two reports of the same cases, with the significance
     of each case's change and of each suite's."""
     cmp = Comparison(base_ref, base, head, fail_on=fail_on)
-    before = {r.key: r for r in base.results}
+    before = {r.key: Verdict.of(r) for r in base.results}  # one pass over the base's spool
     base_suites = {s.prompt: s for s in base.suites}
     for hs in head.suites:
         bs = base_suites.get(hs.prompt)
@@ -258,10 +268,10 @@ def diff_reports(
             hs.version,
             bs.status if bs else None,
             hs.status,
-            _pass_rate(bs.cases) if bs else None,
-            _pass_rate(hs.cases),
-            _mean([r.score for r in bs.cases]) if bs else None,
-            _mean([r.score for r in hs.cases]),
+            _pass_rate(bs) if bs else None,
+            _pass_rate(hs),
+            _mean_score(bs) if bs else None,
+            _mean_score(hs),
         )
         metric = metric_of(hs)
         tested: list[CaseChange] = []
@@ -271,7 +281,7 @@ def diff_reports(
             change = classify(b, r)
             why = r.why() if change in ("regression", "error", "new") else ""
             if change == "error" and b is not None and b.status == "error":
-                why = f"at base: {b.why()}"
+                why = f"at base: {b.why}"
             cmp.cases.append(
                 CaseChange(
                     r.prompt,
@@ -286,7 +296,7 @@ def diff_reports(
                 )
             )
             if b is not None and change != "skipped":
-                pairs.append((outcomes(b), outcomes(r)))
+                pairs.append((b.outcomes, outcomes(r)))
                 cmp.cases[-1].significance = judge_case(*pairs[-1], metric)
                 tested.append(cmp.cases[-1])
             pc.regressions += change == "regression"
@@ -299,6 +309,12 @@ def diff_reports(
     return cmp
 
 
-def _pass_rate(cases: Sequence[CaseResult]) -> float | None:
-    decided = [r for r in cases if r.status in ("passed", "failed")]
-    return sum(1 for r in decided if r.status == "passed") / len(decided) if decided else None
+def _pass_rate(suite: SuiteResult) -> float | None:
+    c = suite.tally().counts
+    decided = c["passed"] + c["failed"]
+    return c["passed"] / decided if decided else None
+
+
+def _mean_score(suite: SuiteResult) -> float | None:
+    scores = suite.tally().scores
+    return sum(scores) / len(scores) if scores else None

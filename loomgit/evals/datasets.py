@@ -169,10 +169,14 @@ def suite_cases(
     suite: Suite,
     opener: Opener | None = None,
     variables: Mapping[str, Any] | None = None,
+    *,
+    unique: bool = True,
 ) -> Iterator[Case]:
     """Every case of ``suite`` in the order its file writes them: inline cases and the
     records of its data files, streamed. ``variables`` (the prompt's declared ones) turn
-    CSV cells into their types. Raises :class:`SuiteError` (file:line) on a bad record."""
+    CSV cells into their types. Raises :class:`SuiteError` (file:line) on a bad record.
+    ``unique=False`` skips the check that names are unique (which keeps every name): for
+    a walk of cases an earlier walk checked."""
     datasets = sorted(suite.datasets, key=lambda d: d.position)
     if datasets and opener is None:
         if suite.root is None:
@@ -184,9 +188,12 @@ def suite_cases(
     for k, case in enumerate((*suite.cases, None)):
         while nxt is not None and nxt.position <= k and opener is not None:
             for c in dataset_cases(suite.path, nxt, opener, variables):
-                if c.name in names:
-                    raise SuiteError(f"duplicate case name {c.name!r}", path=c.file, line=c.line)
-                names.add(c.name)
+                if unique:
+                    if c.name in names:
+                        raise SuiteError(
+                            f"duplicate case name {c.name!r}", path=c.file, line=c.line
+                        )
+                    names.add(c.name)
                 yield c
             nxt = next(todo, None)
         if case is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -51,24 +52,52 @@ class Check:
 
     def value(self, rows: Sequence[Mapping[str, float | None]], errors: int = 0) -> float | None:
         """The statistic over ``rows`` (one per scored answer); None when undefined."""
+        return self.value_of(Columns.of(rows, fields_of([self])), errors)
+
+    def value_of(self, cols: Columns, errors: int = 0) -> float | None:
+        """The statistic over the columns of the scored answers (see :class:`Columns`)."""
         if self.func == "pass_rate":
-            return _mean([r["passed"] for r in rows])
+            vals = list(cols.values["passed"])
+            return sum(vals) / len(vals) if vals else None
         if self.func == "error_rate":
-            total = len(rows) + errors
+            total = cols.rows + errors
             return errors / total if total else None
         assert self.field is not None
         if self.func == "count":
-            return float(sum(1 for r in rows if r.get(self.field) is not None))
-        values = [float(v) for r in rows if (v := r.get(self.field)) is not None]
-        return aggregate(self.func, values)
+            return float(len(cols.values[self.field]))
+        return aggregate(self.func, list(cols.values[self.field]))
 
     def holds(self, value: float | None) -> bool:
         return value is not None and OPS[self.op](value, self.threshold)
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
-    vals = [float(v) for v in values if v is not None]
-    return sum(vals) / len(vals) if vals else None
+def fields_of(checks: Sequence[Check]) -> tuple[str, ...]:
+    """The answer fields ``checks`` look at (``passed`` for ``pass_rate``)."""
+    out = [c.field if c.field else "passed" for c in checks if c.func != "error_rate"]
+    return tuple(dict.fromkeys(x for x in out if x))
+
+
+class Columns:
+    """What checks need of the scored answers: how many there are, and the values (those
+    that are not None, in order) of only the fields the checks name, 8 bytes each."""
+
+    def __init__(self, fields: Sequence[str] = ()) -> None:
+        self.rows = 0
+        self.values: dict[str, array[float]] = {f: array("d") for f in fields}
+
+    def add(self, row: Mapping[str, float | None]) -> None:
+        self.rows += 1
+        for f, col in self.values.items():
+            v = row.get(f)
+            if v is not None:
+                col.append(float(v))
+
+    @classmethod
+    def of(cls, rows: Sequence[Mapping[str, float | None]], fields: Sequence[str]) -> Columns:
+        cols = cls(fields)
+        for r in rows:
+            cols.add(r)
+        return cols
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -153,9 +182,14 @@ class CheckResult:
 def run_checks(
     checks: Sequence[str], rows: Sequence[Mapping[str, float | None]], errors: int = 0
 ) -> list[CheckResult]:
+    parsed = [parse_check(t) for t in checks]
+    return check_columns(parsed, Columns.of(rows, fields_of(parsed)), errors)
+
+
+def check_columns(checks: Sequence[Check], cols: Columns, errors: int = 0) -> list[CheckResult]:
+    """Each check decided over the columns gathered for them (:func:`fields_of`)."""
     out = []
-    for text in checks:
-        c = parse_check(text)
-        v = c.value(rows, errors)
+    for c in checks:
+        v = c.value_of(cols, errors)
         out.append(CheckResult(c.text, v, c.holds(v)))
     return out

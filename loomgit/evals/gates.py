@@ -18,7 +18,8 @@ every errored unit had passed, and *error* (undecided) otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,41 +99,73 @@ class Unit:
     weight: float = 1.0
 
 
-def holds(gate: Gate, units: Sequence[Unit]) -> bool:
-    """The rule over fully scored units (no errors among them)."""
-    n = len(units)
-    p = sum(1 for u in units if u.passed)
+class Units:
+    """Units as columns (what a suite of many cases keeps for its gate): passed as 1, 0
+    or -1 (error), the score as the rule reads it (``score or 0.0``) and the weight."""
+
+    def __init__(self, units: Iterable[Unit] = ()) -> None:
+        self.passed: array[int] = array("b")
+        self.scores: array[float] = array("d")
+        self.weights: array[float] = array("d")
+        for u in units:
+            self.add(u.passed, u.score, u.weight)
+
+    def add(self, passed: bool | None, score: float | None, weight: float = 1.0) -> None:
+        self.passed.append(-1 if passed is None else int(bool(passed)))
+        self.scores.append(score or 0.0)
+        self.weights.append(weight)
+
+    def __len__(self) -> int:
+        return len(self.passed)
+
+
+def _holds(gate: Gate, u: Units, errored: float | None = None) -> bool:
+    """The rule over the units, an errored one counting as passed with score 1
+    (``errored=1.0``) or failed with score 0 (``errored=0.0``)."""
+    n = len(u)
+    p = sum(1 for x in u.passed if x == 1 or (x == -1 and errored))
     if gate.rule == "all_pass":
         return p == n
     if gate.rule == "majority_pass":
         return 2 * p > n
     if gate.rule == "any_pass":
         return p >= 1
-    total = sum(u.weight for u in units)
+    total = sum(u.weights)
     if total <= 0:
         return n == 0
-    return sum(u.weight * (u.score or 0.0) for u in units) / total >= gate.threshold
+    weighted = sum(
+        w * (s if x != -1 or errored is None else errored)
+        for x, s, w in zip(u.passed, u.scores, u.weights)
+    )
+    return weighted / total >= gate.threshold
 
 
-def value(gate: Gate, units: Sequence[Unit]) -> float | None:
+def holds(gate: Gate, units: Sequence[Unit]) -> bool:
+    """The rule over fully scored units (no errors among them)."""
+    return _holds(gate, Units(units))
+
+
+def value(gate: Gate, units: Sequence[Unit] | Units) -> float | None:
     """The number the rule compares: pass fraction, or the weighted mean score."""
-    scored = [u for u in units if u.passed is not None]
-    if not scored:
+    u = units if isinstance(units, Units) else Units(units)
+    n = sum(1 for x in u.passed if x != -1)
+    if not n:
         return None
     if gate.rule == "weighted":
-        total = sum(u.weight for u in scored)
-        return sum(u.weight * (u.score or 0.0) for u in scored) / total if total > 0 else None
-    return sum(1 for u in scored if u.passed) / len(scored)
+        total = sum(w for x, w in zip(u.passed, u.weights) if x != -1)
+        if total <= 0:
+            return None
+        return sum(w * s for x, s, w in zip(u.passed, u.scores, u.weights) if x != -1) / total
+    return sum(1 for x in u.passed if x == 1) / n
 
 
-def decide(gate: Gate, units: Sequence[Unit]) -> str:
+def decide(gate: Gate, units: Sequence[Unit] | Units) -> str:
     """``passed`` | ``failed`` | ``error`` (undecided because of errored units)."""
-    if not any(u.passed is None for u in units):
-        return "passed" if holds(gate, units) else "failed"
-    pessimistic = [u if u.passed is not None else Unit(False, 0.0, u.weight) for u in units]
-    optimistic = [u if u.passed is not None else Unit(True, 1.0, u.weight) for u in units]
-    if holds(gate, pessimistic):
+    u = units if isinstance(units, Units) else Units(units)
+    if -1 not in u.passed:
+        return "passed" if _holds(gate, u) else "failed"
+    if _holds(gate, u, 0.0):
         return "passed"
-    if not holds(gate, optimistic):
+    if not _holds(gate, u, 1.0):
         return "failed"
     return "error"

@@ -7,6 +7,7 @@ sending to a model whose server is down so the rest of a run ends in seconds.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,6 +58,7 @@ class Job:
     expected: Any
     turns: tuple[Turn, ...] = ()
     output_schema: dict[str, Any] | None = None
+    done: Callable[[], None] | None = None  # called once the sample is scored
 
 
 class Breaker:

@@ -134,12 +134,12 @@ def record_report(ws: Workspace, report: EvalReport, kind: str = "eval") -> str 
     report.started_at = when
     s = report.summary()
     shard = f"{report.shard[0]}/{report.shard[1]}" if report.shard else None
-    rows = []
-    for suite in report.suites:
-        for r in suite.cases:
-            for smp in r.samples:
-                rows.append(
-                    (
+
+    def rows() -> Iterator[tuple[Any, ...]]:  # one sample at a time from the spool
+        for suite in report.suites:
+            for r in suite.cases:
+                for smp in r.samples:
+                    yield (
                         run_id,
                         when,
                         r.prompt,
@@ -160,7 +160,7 @@ def record_report(ws: Workspace, report: EvalReport, kind: str = "eval") -> str 
                         int(smp.cached),
                         smp.error,
                     )
-                )
+
     with connect(path) as con:
         try:
             with con:
@@ -189,7 +189,7 @@ def record_report(ws: Workspace, report: EvalReport, kind: str = "eval") -> str 
                     "sample, passed, score, latency_ms, input_tokens, output_tokens, "
                     "cost_usd, cached, error) VALUES "
                     "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    rows,
+                    rows(),
                 )
         except sqlite3.Error as e:
             raise InfraError(f"cannot write the run records at {path}: {e}") from None

@@ -6,15 +6,18 @@ is :meth:`EvalReport.to_dict`; see docs/evals.md for the documented shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from loomgit.errors import EXIT_FAILED, EXIT_INFRA, UsageError
 from loomgit.evals.cases import CaseResult, Sample, round_or_none
-from loomgit.evals.distribution import CheckResult, run_checks
-from loomgit.evals.gates import Gate, Unit, decide, parse_gate
+from loomgit.evals.distribution import CheckResult, check_columns
+from loomgit.evals.gates import Gate, decide, parse_gate
 from loomgit.evals.gates import value as gate_value
+from loomgit.evals.spool import SpooledCases
+from loomgit.evals.tally import Tally
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +39,7 @@ class SuiteResult:
     path: str
     gate: Gate = field(default_factory=Gate)
     distribution: tuple[str, ...] = ()
-    cases: list[CaseResult] = field(default_factory=list)
+    cases: list[CaseResult] | SpooledCases = field(default_factory=list)
     version: str | None = None
     commit: str | None = None
     content_hash: str | None = None
@@ -45,36 +48,38 @@ class SuiteResult:
     gate_value: float | None = None
     checks: list[CheckResult] = field(default_factory=list)
     check_status: list[bool | None] = field(default_factory=list)
+    _tally: Tally | None = field(default=None, repr=False, compare=False)
+
+    def tally(self) -> Tally:
+        """The numbers of the cases the verdict and the summaries need: gathered once for
+        spooled cases (they no longer change), every time for cases held in a list."""
+        if self._tally is not None:
+            return self._tally
+        t = Tally.of(self.gate, self.distribution, self.cases)
+        if isinstance(self.cases, SpooledCases):
+            self._tally = t
+        return t
 
     def counts(self) -> dict[str, int]:
-        c = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
-        for r in self.cases:
-            c[r.status] = c.get(r.status, 0) + 1
-        return c
+        return dict(self.tally().counts)
 
     def finalize(self) -> None:
-        for r in self.cases:
-            r.finalize(self.gate)
-        units = [
-            Unit(r.passed, r.score, self.gate.weights.get(r.case, r.weight))
-            for r in self.cases
-            if r.status != "skipped"
-        ]
-        self.gate_status = decide(self.gate, units)
-        self.gate_value = gate_value(self.gate, units)
-        rows = [
-            row for r in self.cases if r.status != "skipped" for s in r.scored for row in s.rows()
-        ]
-        n_err = sum(1 for r in self.cases for s in r.samples if s.passed is None) + sum(
-            1 for r in self.cases if r.status == "error" and not r.samples
-        )
-        self.checks = run_checks(self.distribution, rows, n_err)
+        if not isinstance(self.cases, SpooledCases):  # spooled cases were when they finished
+            for r in self.cases:
+                r.finalize(self.gate)
+        self._tally = None
+        t = self.tally()
+        self.gate_status = decide(self.gate, t.units)
+        self.gate_value = gate_value(self.gate, t.units)
+        n_err = t.errored_samples
+        self.checks = check_columns(t.checks, t.columns, n_err)
         # a statistic that has no data because of errors is undecided, not failed
         self.check_status = [None if (c.value is None and n_err) else c.passed for c in self.checks]
-        any_error = any(r.status == "error" for r in self.cases)
         if self.gate_status == "failed" or any(s is False for s in self.check_status):
             self.status = "failed"
-        elif self.gate_status == "error" or any_error or any(s is None for s in self.check_status):
+        elif (
+            self.gate_status == "error" or t.any_error or any(s is None for s in self.check_status)
+        ):
             self.status = "error"
         else:
             self.status = "passed"
@@ -116,8 +121,9 @@ class EvalReport:
     pace: list[str] = field(default_factory=list)  # how rate limits slowed each provider
 
     @property
-    def results(self) -> list[CaseResult]:
-        return [r for s in self.suites for r in s.cases]
+    def results(self) -> Iterator[CaseResult]:
+        """Every case result, suite by suite (read back one at a time when spooled)."""
+        return (r for s in self.suites for r in s.cases)
 
     @property
     def status(self) -> str:
@@ -135,31 +141,35 @@ class EvalReport:
         return {"passed": 0, "failed": EXIT_FAILED}.get(self.status, EXIT_INFRA)
 
     def summary(self) -> dict[str, Any]:
-        res = self.results
-        passed = sum(1 for r in res if r.status == "passed")
-        failed = sum(1 for r in res if r.status == "failed")
-        errors = sum(1 for r in res if r.status == "error")
-        costs = [r.cost_usd for r in res if r.cost_usd is not None]
+        tallies = [s.tally() for s in self.suites]
+        passed = sum(t.counts["passed"] for t in tallies)
+        failed = sum(t.counts["failed"] for t in tallies)
+        errors = sum(t.counts["error"] for t in tallies)
+        costs = sum(len(t.costs) for t in tallies)
         return {
             "cases": passed + failed + errors,
             "passed": passed,
             "failed": failed,
             "errors": errors,
-            "skipped": sum(1 for r in res if r.status == "skipped"),
+            "skipped": sum(t.counts["skipped"] for t in tallies),
             "pass_rate": round_or_none(passed / (passed + failed)) if passed + failed else None,
             "gate": self.status,
-            "cost_usd": round(sum(costs), 9) if costs else 0.0,
+            "cost_usd": round(sum(chain.from_iterable(t.costs for t in tallies)), 9)
+            if costs
+            else 0.0,
             "duration_s": round(self.duration_s, 3),
-            "samples": sum(len(r.samples) for r in res),
-            "tokens": sum(r.input_tokens + r.output_tokens for r in res),
+            "samples": sum(t.samples for t in tallies),
+            "tokens": sum(t.tokens for t in tallies),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, results: bool = True) -> dict[str, Any]:
+        """The JSON report; ``results=False`` leaves ``results`` empty (for
+        :func:`loomgit.report.eval_json.report_json`, which writes them one by one)."""
         d: dict[str, Any] = {
             "schema": SCHEMA_VERSION,
             "summary": self.summary(),
             "suites": [s.to_dict() for s in self.suites],
-            "results": [r.to_dict() for r in self.results],
+            "results": [r.to_dict() for r in self.results] if results else [],
         }
         if self.shard:
             d["shard"] = f"{self.shard[0]}/{self.shard[1]}"

@@ -25,6 +25,7 @@ from loomgit.evals.gates import parse_gate
 from loomgit.evals.jobs import Breaker, Job, ModelCaller, run_job
 from loomgit.evals.rendering import CaseRenderer
 from loomgit.evals.results import CaseResult, EvalReport, Sample, SuiteResult
+from loomgit.evals.spool import Spool, SpooledCases
 from loomgit.evals.turns import compile_turns
 
 if TYPE_CHECKING:
@@ -80,8 +81,14 @@ def in_shard(index: int, shard: tuple[int, int] | None) -> bool:
 
 @dataclass
 class Plan:
+    """The report to fill and the samples to run. ``jobs`` renders the cases as the
+    workers ask for them, so at most ``concurrency`` of them are held at a time; every
+    case result goes to the report's spool when its last sample is scored."""
+
     report: EvalReport
-    jobs: list[Job] = field(default_factory=list)
+    jobs: Iterator[Job] = field(default_factory=lambda: iter(()))
+    total: int = 0  # samples to run (a case that cannot render is taken off when found)
+    models: tuple[str, ...] = ()  # the models some case will be sent to, in plan order
 
 
 def models_for(target: Target, options: RunOptions) -> tuple[str, ...]:
@@ -102,12 +109,39 @@ def params_for(target: Target, options: RunOptions) -> dict[str, Any]:
     return {**dict(options.default_params), **target.prompt.call_params(), **target.suite.params}
 
 
-def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
-    """Render every selected case and lay out the samples to run."""
-    report = EvalReport(shard=options.shard)
-    jobs: list[Job] = []
+@dataclass(frozen=True)
+class _Planned:
+    target: Target
+    suite: SuiteResult
+    models: tuple[str, ...]
+    params: dict[str, Any]
+
+
+def _selected(
+    planned: Sequence[_Planned], options: RunOptions, checked: bool = False
+) -> Iterator[tuple[_Planned, Case]]:
+    """Every case to run, in run order: ``--case`` names, then the shard's share.
+    ``checked``: an earlier walk checked the data files (names need no second check)."""
     index = 0
     wanted = set(options.cases)
+    for pl in planned:
+        suite, variables = pl.target.suite, pl.target.prompt.variables
+        for case in suite_cases(suite, variables=variables, unique=not checked):
+            if wanted and case.name not in wanted:
+                continue
+            mine = in_shard(index, options.shard)
+            index += 1
+            if mine:
+                yield pl, case
+
+
+def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
+    """Read every selected case once (data files streamed: a bad record stops the run
+    here, before anything is sent) and count the samples; the cases are rendered and
+    their samples laid out later, one case at a time, as :attr:`Plan.jobs` is read."""
+    report = EvalReport(shard=options.shard)
+    spool = Spool()
+    planned: list[_Planned] = []
     for t in targets:
         suite, prompt = t.suite, t.prompt
         sres = SuiteResult(
@@ -115,40 +149,52 @@ def plan(targets: Sequence[Target], options: RunOptions = RunOptions()) -> Plan:
             suite.path,
             parse_gate(suite.gate, suite.threshold),
             suite.distribution,
+            cases=SpooledCases(spool),
             version=t.version,
             commit=t.commit,
             content_hash=prompt.content_hash,
         )
         report.suites.append(sres)
-        models = models_for(t, options)
-        params = params_for(t, options)
-        renderer = CaseRenderer(
-            prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
-        )
-        try:
-            for case in suite_cases(suite, variables=prompt.variables):  # data files streamed
-                if wanted and case.name not in wanted:
-                    continue
-                mine = in_shard(index, options.shard)
-                index += 1
-                if not mine:
-                    continue
-                jobs += _plan_case(t, case, sres, models, params, renderer, options)
-        finally:
-            renderer.close()
-    return Plan(report, jobs)
+        planned.append(_Planned(t, sres, models_for(t, options), params_for(t, options)))
+    p = Plan(report)
+    models: dict[str, None] = {}
+    for pl, case in _selected(planned, options):
+        if not case.skip:
+            repeat = options.repeat or case.repeat or pl.target.suite.repeat
+            p.total += len(pl.models) * repeat
+            models.update(dict.fromkeys(pl.models))
+    p.models = tuple(models)
+    p.jobs = _jobs(p, planned, options)
+    return p
+
+
+def _jobs(p: Plan, planned: Sequence[_Planned], options: RunOptions) -> Iterator[Job]:
+    renderers: dict[int, CaseRenderer] = {}
+    try:
+        for pl, case in _selected(planned, options, checked=True):
+            renderer = renderers.get(id(pl))
+            if renderer is None:
+                for r in renderers.values():  # one target at a time
+                    r.close()
+                renderers.clear()
+                t = pl.target
+                renderer = renderers[id(pl)] = CaseRenderer(
+                    t.prompt, t.loader, max_chars=options.max_chars, timeout_s=options.timeout_s
+                )
+            yield from _plan_case(p, pl, case, renderer, options)
+    finally:
+        for r in renderers.values():
+            r.close()
 
 
 def _plan_case(
-    t: Target,
-    case: Case,
-    sres: SuiteResult,
-    models: tuple[str, ...],
-    params: dict[str, Any],
-    renderer: Any,
-    options: RunOptions,
+    p: Plan, pl: _Planned, case: Case, renderer: CaseRenderer, options: RunOptions
 ) -> list[Job]:
+    t, sres, models = pl.target, pl.suite, pl.models
     suite = t.suite
+    gate = sres.gate
+    cases = sres.cases
+    assert isinstance(cases, SpooledCases)
     repeat = options.repeat or case.repeat or suite.repeat
     results = [
         CaseResult(
@@ -156,29 +202,47 @@ def _plan_case(
         )
         for m in models
     ]
+    slots = [cases.reserve() for _ in results]
     for r in results:
         r.file = case.file  # a data file's case: its file and line
-    sres.cases += results
+
+    def finish(r: CaseResult, slot: int) -> None:
+        r.finalize(gate)
+        cases.fill(slot, r)
+
     if case.skip:
-        for r in results:
+        for r, slot in zip(results, slots):
             r.status = "skipped"
+            finish(r, slot)
         return []
     variables = suite.case_vars(case)
     try:
         messages = renderer.render(variables)
     except LoomgitError as e:
-        for r in results:  # the prompt (or the case) is broken: a failure, not an error
+        for r, slot in zip(results, slots):  # the prompt (or the case) is broken: a failure
             r.samples = [
                 Sample(i, None, False, 0.0, [AssertionResult("render", False, 0.0, 1.0, e.message)])
                 for i in range(repeat)
             ]
+            finish(r, slot)
+        p.total -= len(results) * repeat
         return []
     asserts = tuple(compile_assertion(a) for a in suite.case_asserts(case))
     turns = compile_turns(case.turns, suite.default_asserts, case.expected)
     out = t.prompt.output
     schema = out.schema if out is not None and out.format == "json" else None
     jobs = []
-    for r in results:
+    for r, slot in zip(results, slots):
+        if not repeat:
+            finish(r, slot)
+            continue
+        left = [repeat]
+
+        def done(r: CaseResult = r, slot: int = slot, left: list[int] = left) -> None:
+            left[0] -= 1
+            if not left[0]:
+                finish(r, slot)
+
         for i in range(repeat):
             s = Sample(i)
             r.samples.append(s)
@@ -188,12 +252,13 @@ def _plan_case(
                     s,
                     r.provider,
                     messages,
-                    params,
+                    pl.params,
                     asserts,
                     variables,
                     case.expected,
                     turns,
                     schema,
+                    done,
                 )
             )
     return jobs
@@ -209,23 +274,33 @@ async def execute(
     """Run the planned samples with ``options.concurrency`` workers; returns the report
     with gates and distribution checks decided."""
     started = time.monotonic()
-    total = len(p.jobs)
     done = 0
     breaker = Breaker(max(options.fail_fast_after, options.concurrency + 1))
-    queue: Iterator[Job] = iter(p.jobs)
+    queue: Iterator[Job] = p.jobs
     if progress:
-        progress(0, total)
+        progress(0, p.total)
 
     async def worker() -> None:
         nonlocal done
+        mine = 0
         for job in queue:
             await run_job(job, caller, services, breaker)
+            if job.done is not None:
+                job.done()
+            mine += 1
+            if not mine % 128:  # back to the loop now and then even when nothing waited
+                await asyncio.sleep(0)  # (an offline model): it drops finished calls' timers
             done += 1
             if progress:
-                progress(done, total)
+                progress(done, p.total)
 
-    n = max(1, min(options.concurrency, total))
-    await asyncio.gather(*(worker() for _ in range(n)))
+    n = max(1, min(options.concurrency, p.total))
+    try:
+        await asyncio.gather(*(worker() for _ in range(n)))
+    finally:
+        close = getattr(queue, "close", None)
+        if close is not None:
+            close()
     p.report.duration_s = time.monotonic() - started
     return p.report.finalize()
 
@@ -250,7 +325,7 @@ def run(
             prepare = getattr(caller, "prepare", None)
             notes: list[str] = []
             if prepare is not None:  # setup errors (missing key...) stop the run here
-                notes = prepare(dict.fromkeys(j.model for j in p.jobs), options.concurrency)
+                notes = prepare(dict.fromkeys(p.models), options.concurrency)
                 p.report.notes += notes or []
             report = await execute(p, caller, services, options, progress)
             said = getattr(caller, "notes", None)  # e.g. output schema sent as instructions

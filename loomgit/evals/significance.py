@@ -34,7 +34,7 @@ EXACT_LIMIT = 200_000  # work (support × stratum size) of the exact stratified 
 _REL = 1 + 1e-7  # probabilities this close to the observed one count as "as extreme"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Significance:
     """One test of base against head: which, on what, the p-value and the verdict."""
 
@@ -259,7 +259,7 @@ def holm(ps: Sequence[float | None]) -> list[float | None]:
 # -- judging cases and suites --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcomes:
     """A case's scored samples at one side: pass/fail, and scores."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 MAX_OUTPUT = 10_000
+_CASES = "loomgit-cases"  # the frame's placeholder for a suite's cases (data is escaped)
 
 
 def clean(text: object) -> str:
@@ -23,9 +25,9 @@ def clean(text: object) -> str:
     return _INVALID_XML.sub("", str(text))
 
 
-def _case(parent: ET.Element, suite: SuiteResult, r: CaseResult) -> None:
-    tc = ET.SubElement(
-        parent,
+def _case(suite: SuiteResult, r: CaseResult) -> str:
+    """One case's ``<testcase>``, indented for its place in the document."""
+    tc = ET.Element(
         "testcase",
         {
             "classname": clean(suite.prompt),
@@ -56,10 +58,18 @@ def _case(parent: ET.Element, suite: SuiteResult, r: CaseResult) -> None:
     if text:
         out = ET.SubElement(tc, "system-out")
         out.text = clean(text[:MAX_OUTPUT])
+    ET.indent(tc, level=2)
+    return ET.tostring(tc, encoding="unicode")
 
 
 def to_junit(report: EvalReport) -> str:
     """The report as a JUnit XML document."""
+    return "".join(junit_parts(report))
+
+
+def junit_parts(report: EvalReport) -> Iterator[str]:
+    """The JUnit XML document in pieces: the frame of suites, gates and checks is built
+    whole (its counts come from each suite's tally), the cases one at a time in between."""
     root = ET.Element("testsuites", {"name": "loomgit eval"})
     tot = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for suite in report.suites:
@@ -78,13 +88,15 @@ def to_junit(report: EvalReport) -> str:
         ):
             if value:
                 ET.SubElement(props, "property", {"name": name, "value": clean(value)})
-        n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        for r in suite.cases:
-            _case(ts, suite, r)
-            n["tests"] += 1
-            n["failures"] += r.status == "failed"
-            n["errors"] += r.status == "error"
-            n["skipped"] += r.status == "skipped"
+        t = suite.tally()
+        n = {
+            "tests": t.cases,
+            "failures": t.counts["failed"],
+            "errors": t.counts["error"],
+            "skipped": t.counts["skipped"],
+        }
+        if t.cases:
+            ET.SubElement(ts, _CASES)  # where the cases go
         gate = ET.SubElement(
             ts,
             "testcase",
@@ -130,9 +142,18 @@ def to_junit(report: EvalReport) -> str:
         for k, v in n.items():
             ts.set(k, str(v))
             tot[k] += v
-        ts.set("time", f"{sum((r.latency_ms or 0.0) for r in suite.cases) / 1000:.3f}")
+        ts.set("time", f"{sum(t.latency) / 1000:.3f}")
     for k, v in tot.items():
         root.set(k, str(v))
     root.set("time", f"{report.duration_s:.3f}")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    frame = ET.tostring(root, encoding="unicode").split(f"<{_CASES} />")
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n' + frame[0]
+    parts = iter(frame[1:])
+    for suite in report.suites:
+        if not len(suite.cases):
+            continue
+        for i, r in enumerate(suite.cases):
+            yield ("\n    " if i else "") + _case(suite, r)
+        yield next(parts)
+    yield "\n"

@@ -65,7 +65,7 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
             )
             or "–"
         )
-        scores = [r.score for r in su.cases if r.score is not None]
+        scores = su.tally().scores
         rows.append(
             [
                 code(su.prompt),
@@ -82,9 +82,14 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
         ["Prompt", "Version", "Gate", "Distribution", "Passed", "Failed", "Errors", "Mean score"],
         rows,
     )
-    bad = [r for r in report.results if r.status in ("failed", "error")]
+    bad, n_bad = [], 0  # the first max_rows of them, and how many there are
+    for r in report.results:
+        if r.status in ("failed", "error"):
+            n_bad += 1
+            if n_bad <= max_rows:
+                bad.append(r)
     if bad:
-        lines += ["", f"<details><summary>Failures and errors ({len(bad)})</summary>", ""]
+        lines += ["", f"<details><summary>Failures and errors ({n_bad})</summary>", ""]
         brow = [
             [
                 code(r.prompt),
@@ -94,11 +99,11 @@ def report_markdown(report: EvalReport, *, title: str = "loomgit eval", max_rows
                 _num(r.score),
                 escape(r.why(), 300),
             ]
-            for r in bad[:max_rows]
+            for r in bad
         ]
         lines += _table(["Prompt", "Case", "Provider", "Result", "Score", "Why"], brow)
-        if len(bad) > max_rows:
-            lines += ["", f"…and {len(bad) - max_rows} more (see the JSON report)."]
+        if n_bad > max_rows:
+            lines += ["", f"…and {n_bad - max_rows} more (see the JSON report)."]
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 

@@ -11,7 +11,7 @@ from loomgit.app.ci.changes import Range, changed_paths, prompt_id, selected, se
 from loomgit.app.ci.settings import CiSettings, EvalArgs
 from loomgit.evals import engine
 from loomgit.evals.compare import diff_reports, plan_compare
-from loomgit.evals.results import SuiteResult
+from loomgit.evals.results import CaseResult, SuiteResult
 from loomgit.evals.runner import RunOptions, Target, models_for, parse_shard
 from loomgit.history import classify
 from loomgit.providers.errors import ProviderConfigError
@@ -99,23 +99,23 @@ def evaluate_sides(
         ref = by_id.get(hs.prompt)
         path = ref.prompt.path if ref else hs.prompt
         bs = base_suites.get((hs.prompt, hs.path))
-        before = {r.key: r for r in bs.cases} if bs else {}
+        before = {r.key: _base_case(r) for r in bs.cases} if bs else {}  # what the comment shows
         status = "added" if bs is None else "modified" if changed.get(path) else "suite"
         cases = []
         for r in hs.cases:
             b = before.get(r.key)
-            bshown, hshown = (b.shown_sample() if b else None), r.shown_sample()
+            hshown = r.shown_sample()
             cases.append(
                 CaseChange(
                     r.case,
                     r.provider,
-                    b.status if b else None,
+                    b[0] if b else None,
                     r.status,
-                    b.score if b else None,
+                    b[1] if b else None,
                     r.score,
-                    bshown.output if bshown else None,
+                    b[2] if b else None,
                     hshown.output if hshown else None,
-                    b.why() if b else "",
+                    b[3] if b else "",
                     r.why(),
                     r.line,
                     change=_KIND.get(changes.get(r.key, ""), ""),
@@ -207,11 +207,17 @@ _KIND = {
 }
 
 
+def _base_case(r: CaseResult) -> tuple[str, float | None, str | None, str]:
+    """What the comment shows of a base case: status, score, output, why."""
+    shown = r.shown_sample()
+    return r.status, r.score, shown.output if shown else None, r.why()
+
+
 def side_of(s: SuiteResult | None) -> Side:
     if s is None:
         return Side()
     c = s.counts()
-    costs = [r.cost_usd for r in s.cases if r.cost_usd is not None]
+    costs = s.tally().costs  # every case's cost, in order (the cases stay in their spool)
     return Side(
         s.version, s.status, c["passed"], c["failed"], c["error"], sum(costs) if costs else None
     )
