@@ -17,12 +17,13 @@ from typing import Any
 
 from loomgit.config import GlobSpec
 from loomgit.errors import IncludeRefused, LoomgitError
+from loomgit.history.memo import content_hash, includes_of
 from loomgit.prompt.conversation import placeholder_names
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.media import has_media, with_media
-from loomgit.prompt.model import Prompt, Variable, content_hash
+from loomgit.prompt.model import Prompt, Variable
 from loomgit.prompt.names import used_names
 from loomgit.prompt.parse import (
     as_mapping,
@@ -31,7 +32,7 @@ from loomgit.prompt.parse import (
     parse_prompt,
     plain_options,
 )
-from loomgit.prompt.parts import include_names, unblanked
+from loomgit.prompt.parts import unblanked
 from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface
 from loomgit.prompt.tools import Tool
@@ -114,7 +115,7 @@ def _includes(
         return {}, ()
     found: dict[str, str] = {}
     missing: list[str] = []
-    todo = [n for s in sources for n in include_names(s)]
+    todo = [n for s in sources for n in includes_of(s)]
     while todo and len(found) + len(missing) < _MAX_INCLUDES:
         name = todo.pop(0)
         if name in found or name in missing:
@@ -128,7 +129,7 @@ def _includes(
             missing.append(name)
             continue
         found[name] = text
-        todo.extend(include_names(text))
+        todo.extend(includes_of(text))
     return found, tuple(missing)
 
 
