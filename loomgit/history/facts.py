@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loomgit.config import GlobSpec
@@ -32,7 +32,7 @@ from loomgit.prompt.parse import (
     parse_prompt,
     plain_options,
 )
-from loomgit.prompt.parts import unblanked
+from loomgit.prompt.parts import OutputSpec, unblanked
 from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface
 from loomgit.prompt.tools import Tool
@@ -178,6 +178,7 @@ class FactsBuilder:
         self._used: dict[tuple[str, ...], frozenset[str]] = {}
         self._vars: dict[str, dict[str, Variable]] = {}
         self._msgs: dict[Any, tuple[tuple[str, str], ...]] = {}
+        self._outputs: dict[str, OutputSpec | None] = {}
 
     def _variables(self, meta: dict[str, Any], block: str | None, path: str) -> Any:
         """The parsed variables block, shared by versions with the same block text."""
@@ -200,12 +201,8 @@ class FactsBuilder:
                 meta = as_mapping(data, path)
                 var_block = blocks.get(variables_key(meta) or "")
                 prompty = path.endswith(".prompty")  # Prompty's inputs: read_fields reads them
-                fields = read_fields(
-                    meta,
-                    path,
-                    prompty=prompty,
-                    variables=None if prompty else self._variables(meta, var_block, path),
-                )
+                variables = None if prompty else self._variables(meta, var_block, path)
+                fields = self._fields(meta, path, prompty, variables, blocks.get("output"))
                 other = {str(k): v for k, v in meta.items() if k not in _KNOWN_META}
                 got = _Meta(fields, other, meta, placeholder_names(meta))
             except LoomgitError as e:
@@ -214,6 +211,28 @@ class FactsBuilder:
         if isinstance(got, LoomgitError):
             raise got
         return got
+
+    def _fields(
+        self,
+        meta: dict[str, Any],
+        path: str,
+        prompty: bool,
+        variables: dict[str, Variable] | None,
+        out_block: str | None,
+    ) -> Fields:
+        """``read_fields`` of ``meta``, the output spec read once per ``output:`` block
+        text (its schema's conversion to plain data is most of the work)."""
+        if prompty or out_block is None:
+            return read_fields(meta, path, prompty=prompty, variables=variables)
+        out = self._outputs.get(out_block)
+        if out is None:
+            try:
+                out = read_fields({"output": meta["output"]}, path).output
+            except LoomgitError:  # the whole reading says which error comes first
+                return read_fields(meta, path, variables=variables)
+            _bounded(self._outputs, out_block, out, 20_000)
+        rest = {k: v for k, v in meta.items() if k != "output"}
+        return replace(read_fields(rest, path, variables=variables), output=out)
 
     def used(self, sources: list[str], includes: Mapping[str, str], path: str) -> frozenset[str]:
         if not any("{{" in s or "{%" in s for s in (*sources, *includes.values())):
