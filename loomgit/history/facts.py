@@ -175,10 +175,11 @@ class FactsBuilder:
         self._specs: dict[str, GlobSpec | None] = {}
         self._reader = FrontmatterReader()
         self._meta: dict[Any, _Meta | LoomgitError] = {}
-        self._used: dict[tuple[str, ...], frozenset[str]] = {}
+        self._used: dict[tuple[Any, ...], frozenset[str]] = {}
         self._vars: dict[str, dict[str, Variable]] = {}
         self._msgs: dict[Any, tuple[tuple[str, str], ...]] = {}
         self._outputs: dict[str, OutputSpec | None] = {}
+        self._ifaces: dict[frozenset[str], dict[str, Variable]] = {}
 
     def _variables(self, meta: dict[str, Any], block: str | None, path: str) -> Any:
         """The parsed variables block, shared by versions with the same block text."""
@@ -237,7 +238,7 @@ class FactsBuilder:
     def used(self, sources: list[str], includes: Mapping[str, str], path: str) -> frozenset[str]:
         if not any("{{" in s or "{%" in s for s in (*sources, *includes.values())):
             return frozenset()
-        key = (*sources, "\0", *(f"{k}\0{v}" for k, v in sorted(includes.items())))
+        key = (*sources, "\0", *sorted(includes.items()))  # texts: the same objects
         got = self._used.get(key)
         if got is None:
             got = used_names(sources, includes.get)
@@ -315,7 +316,11 @@ class FactsBuilder:
         elif verbatim:
             iface = {}
         else:
-            iface = {n: Variable(n) for n in sorted(self.used(sources, includes, path))}
+            used = self.used(sources, includes, path)
+            iface = self._ifaces.get(used)  # shared like a declared block: never changed
+            if iface is None:
+                iface = {n: Variable(n) for n in sorted(used)}
+                _bounded(self._ifaces, used, iface, 20_000)
         if tool_texts:
             includes = {**includes, **tool_texts}
         return Facts(
