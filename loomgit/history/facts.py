@@ -317,10 +317,11 @@ class FactsBuilder:
             iface = {}
         else:
             used = self.used(sources, includes, path)
-            iface = self._ifaces.get(used)  # shared like a declared block: never changed
-            if iface is None:
-                iface = {n: Variable(n) for n in sorted(used)}
-                _bounded(self._ifaces, used, iface, 20_000)
+            known = self._ifaces.get(used)  # shared like a declared block: never changed
+            if known is None:
+                known = {n: Variable(n) for n in sorted(used)}
+                _bounded(self._ifaces, used, known, 20_000)
+            iface = known
         if tool_texts:
             includes = {**includes, **tool_texts}
         return Facts(
