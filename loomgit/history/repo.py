@@ -98,12 +98,13 @@ class Repo:
         return frozenset(gitlog.rev_list(self.root, [*args, sha, f"^{main[1]}", "--"]))
 
 
-def hold_refs(ws: Workspace) -> None:
+def hold_refs(ws: Workspace) -> Workspace:
     """For a command that moves no ref: the refs (HEAD, the main branch) are read once for
     the rest of ``ws``'s use, not once per history call (a warm ``list`` asked git for them
     four times). Nothing else holds them, so a library caller sees refs move."""
     if _git.is_repo(ws.root):  # else each call says why, as before
         ws.__dict__["_history_repo"] = Repo(ws.root, ws.config, {})
+    return ws
 
 
 _GLOB_CHARS = frozenset("*?[]\\")
