@@ -173,6 +173,16 @@ LINE_POOL = [
     "{% set j = k %}",
     "}}",
     "{{",
+    "{%- raw -%}",
+    "{% raw %}{{ inside_raw }}",
+    "{% endraw -%}",
+    "{#-",
+    "-#}",
+    "{%- if z -%}",
+    "{{- w -}}",
+    "{%- endif -%}",
+    "{%- include 'partials/tone.md' -%}",
+    "{% from 'partials/macros.md' import bullet %}{{ bullet(m) }}",
 ]
 
 

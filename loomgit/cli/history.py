@@ -56,12 +56,12 @@ def list_(ref: str | None, as_json: bool) -> int:
     version it would get (X.Y.Z-dev+<hash7>).
     """
 
-    from loomgit.history.listing import unfollowed
+    from loomgit.history.listing import hold_refs, unfollowed
     from loomgit.refs import listing
     from loomgit.stages.mainline import off_main
     from loomgit.stages.state import read_stage
 
-    ws = Workspace()
+    ws = hold_refs(Workspace())  # list moves no ref: HEAD and the main branch read once
     rows = listing(ws, ref)
     if ref is None:
         for link in symlinked(ws.config):  # skipped, never read: a link can point anywhere

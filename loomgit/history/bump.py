@@ -267,7 +267,7 @@ def _meta(old: Facts, new: Facts, r: _Reasons) -> None:
     """Changes of the frontmatter-borne fields (not the variables)."""
     if old.output_format != new.output_format:
         r.add("major", f"output format {old.output_format} -> {new.output_format}")
-    elif old.output_schema != new.output_schema:
+    elif old.output_schema is not new.output_schema and old.output_schema != new.output_schema:
         if old.output_schema is None:
             r.add("minor", "output schema added")
         elif new.output_schema is None:

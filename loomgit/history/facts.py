@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loomgit.config import GlobSpec
 from loomgit.errors import IncludeRefused, LoomgitError
+from loomgit.history.memo import content_hash, includes_of
 from loomgit.prompt.conversation import placeholder_names
 from loomgit.prompt.fields import Fields, parse_variables, read_fields, variables_key
 from loomgit.prompt.frontmatter import FrontmatterReader, split_frontmatter
 from loomgit.prompt.ghmodels import is_ghmodels
 from loomgit.prompt.media import has_media, with_media
-from loomgit.prompt.model import Prompt, Variable, content_hash
+from loomgit.prompt.model import Prompt, Variable
 from loomgit.prompt.names import used_names
 from loomgit.prompt.parse import (
     as_mapping,
@@ -31,7 +32,7 @@ from loomgit.prompt.parse import (
     parse_prompt,
     plain_options,
 )
-from loomgit.prompt.parts import include_names, unblanked
+from loomgit.prompt.parts import OutputSpec, unblanked
 from loomgit.prompt.prompty import split_body as prompty_body
 from loomgit.prompt.render import interface
 from loomgit.prompt.tools import Tool
@@ -114,7 +115,7 @@ def _includes(
         return {}, ()
     found: dict[str, str] = {}
     missing: list[str] = []
-    todo = [n for s in sources for n in include_names(s)]
+    todo = [n for s in sources for n in includes_of(s)]
     while todo and len(found) + len(missing) < _MAX_INCLUDES:
         name = todo.pop(0)
         if name in found or name in missing:
@@ -128,7 +129,7 @@ def _includes(
             missing.append(name)
             continue
         found[name] = text
-        todo.extend(include_names(text))
+        todo.extend(includes_of(text))
     return found, tuple(missing)
 
 
@@ -174,9 +175,11 @@ class FactsBuilder:
         self._specs: dict[str, GlobSpec | None] = {}
         self._reader = FrontmatterReader()
         self._meta: dict[Any, _Meta | LoomgitError] = {}
-        self._used: dict[tuple[str, ...], frozenset[str]] = {}
+        self._used: dict[tuple[Any, ...], frozenset[str]] = {}
         self._vars: dict[str, dict[str, Variable]] = {}
         self._msgs: dict[Any, tuple[tuple[str, str], ...]] = {}
+        self._outputs: dict[str, OutputSpec | None] = {}
+        self._ifaces: dict[frozenset[str], dict[str, Variable]] = {}
 
     def _variables(self, meta: dict[str, Any], block: str | None, path: str) -> Any:
         """The parsed variables block, shared by versions with the same block text."""
@@ -199,12 +202,8 @@ class FactsBuilder:
                 meta = as_mapping(data, path)
                 var_block = blocks.get(variables_key(meta) or "")
                 prompty = path.endswith(".prompty")  # Prompty's inputs: read_fields reads them
-                fields = read_fields(
-                    meta,
-                    path,
-                    prompty=prompty,
-                    variables=None if prompty else self._variables(meta, var_block, path),
-                )
+                variables = None if prompty else self._variables(meta, var_block, path)
+                fields = self._fields(meta, path, prompty, variables, blocks.get("output"))
                 other = {str(k): v for k, v in meta.items() if k not in _KNOWN_META}
                 got = _Meta(fields, other, meta, placeholder_names(meta))
             except LoomgitError as e:
@@ -214,10 +213,32 @@ class FactsBuilder:
             raise got
         return got
 
+    def _fields(
+        self,
+        meta: dict[str, Any],
+        path: str,
+        prompty: bool,
+        variables: dict[str, Variable] | None,
+        out_block: str | None,
+    ) -> Fields:
+        """``read_fields`` of ``meta``, the output spec read once per ``output:`` block
+        text (its schema's conversion to plain data is most of the work)."""
+        if prompty or out_block is None:
+            return read_fields(meta, path, prompty=prompty, variables=variables)
+        out = self._outputs.get(out_block)
+        if out is None:
+            try:
+                out = read_fields({"output": meta["output"]}, path).output
+            except LoomgitError:  # the whole reading says which error comes first
+                return read_fields(meta, path, variables=variables)
+            _bounded(self._outputs, out_block, out, 20_000)
+        rest = {k: v for k, v in meta.items() if k != "output"}
+        return replace(read_fields(rest, path, variables=variables), output=out)
+
     def used(self, sources: list[str], includes: Mapping[str, str], path: str) -> frozenset[str]:
         if not any("{{" in s or "{%" in s for s in (*sources, *includes.values())):
             return frozenset()
-        key = (*sources, "\0", *(f"{k}\0{v}" for k, v in sorted(includes.items())))
+        key = (*sources, "\0", *sorted(includes.items()))  # texts: the same objects
         got = self._used.get(key)
         if got is None:
             got = used_names(sources, includes.get)
@@ -295,7 +316,12 @@ class FactsBuilder:
         elif verbatim:
             iface = {}
         else:
-            iface = {n: Variable(n) for n in sorted(self.used(sources, includes, path))}
+            used = self.used(sources, includes, path)
+            known = self._ifaces.get(used)  # shared like a declared block: never changed
+            if known is None:
+                known = {n: Variable(n) for n in sorted(used)}
+                _bounded(self._ifaces, used, known, 20_000)
+            iface = known
         if tool_texts:
             includes = {**includes, **tool_texts}
         return Facts(

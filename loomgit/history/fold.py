@@ -16,10 +16,11 @@ from loomgit.config import Config
 from loomgit.history.blobs import Ahead, Read, chunks, decode_blob
 from loomgit.history.bump import bump, classify_facts
 from loomgit.history.facts import Facts, FactsBuilder
+from loomgit.history.memo import allowed
 from loomgit.history.state import Line, Lines, Rec, State
 from loomgit.prompt.discover import glob_for, is_suite, match
 from loomgit.prompt.frontmatter import frontmatter_id
-from loomgit.prompt.includes import include_roots, name_allowed
+from loomgit.prompt.includes import include_roots
 from loomgit.prompt.media import has_media
 
 
@@ -284,7 +285,7 @@ class Folder:
         st = self.state
 
         def load(name: str) -> str | None:
-            if not name_allowed(name, self.include_roots):
+            if not allowed(name, self.include_roots):
                 return None  # never recorded; rendering the version names the refusal
             blob = st.tree.get(name)
             new = blob is None and name not in self.pass_covered and not self.in_pass(name)

@@ -11,6 +11,7 @@ from loomgit.errors import LoomgitError
 from loomgit.findings import Finding, warning
 from loomgit.history.pending import pending_changes
 from loomgit.history.repo import Repo, lines_state
+from loomgit.history.repo import hold_refs as hold_refs  # for the list command
 from loomgit.history.versions import History, Version, folded, history
 
 if TYPE_CHECKING:

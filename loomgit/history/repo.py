@@ -36,9 +36,13 @@ class Repo:
 
     root: Path
     config: Config
+    held: dict[str, str | None] | None = None  # commits resolved while refs are held
 
     @classmethod
     def of(cls, ws: Workspace) -> Repo:
+        held = ws.__dict__.get("_history_repo")
+        if isinstance(held, Repo):
+            return held
         _git.require_repo(ws.root)
         return cls(ws.root, ws.config)
 
@@ -71,7 +75,11 @@ class Repo:
             )
 
     def commit(self, rev: str) -> str | None:
-        return refs.resolve_commit(self.root, rev)
+        if self.held is None:
+            return refs.resolve_commit(self.root, rev)
+        if rev not in self.held:
+            self.held[rev] = refs.resolve_commit(self.root, rev)
+        return self.held[rev]
 
     def specs(self, covered: set[str], followed: Iterable[str] = ()) -> list[str]:
         """Pathspecs of the prompt globs, the includes met so far and the old paths of
@@ -88,6 +96,15 @@ class Repo:
             return frozenset()
         args = ["--first-parent"] if self.first_parent else []
         return frozenset(gitlog.rev_list(self.root, [*args, sha, f"^{main[1]}", "--"]))
+
+
+def hold_refs(ws: Workspace) -> Workspace:
+    """For a command that moves no ref: the refs (HEAD, the main branch) are read once for
+    the rest of ``ws``'s use, not once per history call (a warm ``list`` asked git for them
+    four times). Nothing else holds them, so a library caller sees refs move."""
+    if _git.is_repo(ws.root):  # else each call says why, as before
+        ws.__dict__["_history_repo"] = Repo(ws.root, ws.config, {})
+    return ws
 
 
 _GLOB_CHARS = frozenset("*?[]\\")
