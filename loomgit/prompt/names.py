@@ -3,8 +3,8 @@ looked up without lexing for sources whose *skeleton* was seen.
 
 History passes ask this of tens of thousands of versions whose templates differ only in
 their prose. The parser's result (:func:`loomgit.prompt.jinja.parse_names`: undeclared
-names and literal references, from ``Environment.parse`` and ``jinja2.meta``; no code is
-generated) depends only on the tokens it reads, not on the text between tags
+names and literal references, from ``Environment.parse`` and ``jinja2.meta``, whose
+name tracking walks the tree with Jinja's code generator) depends only on the tokens it reads, not on the text between tags
 (``data``), whitespace or comments, which the parser skips. So a source is lexed, the
 digest of those tokens (its shape) is looked up, and only a shape never seen is parsed:
 rewording a sentence never parses again. Before that, a source's :func:`skeleton` (its
