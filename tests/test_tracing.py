@@ -266,3 +266,72 @@ def test_version_and_the_commit_hook_do_not_import_opentelemetry(repo: GitRepo) 
         )
         assert r.returncode == 0, (args, r.stdout, r.stderr)
         assert r.stderr.strip().splitlines()[-1] == "none", (args, r.stdout, r.stderr)
+
+
+def _sse(*events: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + (
+        b"data: [DONE]\n\n"
+    )
+
+
+def test_a_streamed_execution_ends_its_spans_with_the_last_event(
+    repo: GitRepo, cli: Any, spans: InMemorySpanExporter, monkeypatch: Any
+) -> None:
+    from serve_server import running
+
+    monkeypatch.setenv("SRV_KEY", KEY)
+    chunk = {"id": "chatcmpl-2", "model": "tiny-2026-01-01"}
+    body = _sse(
+        {**chunk, "choices": [{"index": 0, "delta": {"content": "VPN is "}}]},
+        {**chunk, "choices": [{"index": 0, "delta": {"content": "down."}}]},
+        {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**chunk, "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}},
+    )
+    with FakeAPI() as api:
+        api.queue(Reply(200, body=body), Reply(500, {"error": {"message": "down"}}))
+        _promote(repo, cli, api.base)
+        with running(repo.path) as (http, _, _):
+            run = {"prompt": "support/summarize", "variables": {"ticket": "x"}, "stream": True}
+            r = http.post("/v1/executions", json=run)
+            assert r.status_code == 200 and "VPN is " in r.text
+            again = {**run, "variables": {"ticket": "y"}}  # not the cached answer
+            assert http.post("/v1/executions", json=again).status_code >= 500
+    ok_ex, bad_ex = sorted(named(spans, "loomgit.execute"), key=lambda s: s.start_time or 0)
+    ok_call, bad_call = sorted(named(spans, "chat tiny"), key=lambda s: s.start_time or 0)
+    assert ok_call.parent is not None and ok_call.parent.span_id == ok_ex.context.span_id
+    c = dict(ok_call.attributes or {})
+    assert (c["gen_ai.usage.input_tokens"], c["gen_ai.usage.output_tokens"]) == (7, 3)
+    assert c["gen_ai.response.finish_reasons"] == ("stop",)
+    assert c["gen_ai.response.model"] == "tiny-2026-01-01"
+    assert c["loomgit.prompt.id"] == "support/summarize"
+    e = dict(ok_ex.attributes or {})
+    assert (e["gen_ai.usage.input_tokens"], e["gen_ai.usage.output_tokens"]) == (7, 3)
+    assert ok_ex.status.status_code != StatusCode.ERROR
+    for s in (bad_ex, bad_call):
+        assert s.status.status_code == StatusCode.ERROR
+        assert dict(s.attributes or {})["error.type"] == "ProviderHTTPError"
+
+
+def test_spans_go_to_the_global_tracer_provider(repo: GitRepo, cli: Any) -> None:
+    _promote(repo, cli, "http://127.0.0.1:9")
+    script = textwrap.dedent(
+        f"""
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import loomgit
+        p = loomgit.load("support/summarize", repo={str(repo.path)!r})
+        p.render(ticket="x")  # before a provider is set: dropped
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        p.render(ticket="x")
+        for s in exporter.get_finished_spans():
+            print(s.name, s.attributes["loomgit.prompt.version"])
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["loomgit.render support/summarize 1.0.0"]
