@@ -335,3 +335,21 @@ def test_spans_go_to_the_global_tracer_provider(repo: GitRepo, cli: Any) -> None
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["loomgit.render support/summarize 1.0.0"]
+
+
+def test_an_eval_request_carries_the_prompt_it_evaluates(
+    repo: GitRepo, cli: Any, spans: InMemorySpanExporter, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("SRV_KEY", KEY)
+    with FakeAPI() as api:
+        api.default = lambda req: ok(ANSWER)
+        _promote(repo, cli, api.base)
+        suite = {
+            "cases": [{"name": "vpn", "vars": {"ticket": "VPN"}, "assert": [{"contains": "VPN"}]}]
+        }
+        repo.commit("suite", {"prompts/support/summarize.tests.yaml": json.dumps(suite)})
+        r = cli(["eval"], cwd=repo.path)
+        assert r.exit_code == 0, r.out + r.err
+    (call,) = named(spans, "chat tiny")
+    a = dict(call.attributes or {})
+    assert (a["loomgit.prompt.id"], a["loomgit.prompt.version"]) == ("support/summarize", "1.0.0")
