@@ -23,6 +23,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "ruamel": ("_yaml/__init__.py",),
     "jinja2": ("prompt/jinja.py",),
     "jsonschema": ("prompt/schema.py",),
+    "opentelemetry": ("tracing.py",),
     "subprocess": ("_git/",),
 }
 # Imports of loomgit's own modules inside a function, allowed for start-up only (each is

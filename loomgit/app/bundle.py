@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loomgit import _git
+from loomgit import _git, tracing
 from loomgit._git import objects
 from loomgit._git.refs import read_ref
 from loomgit.app.bundlefile import BUNDLE_FORMAT as BUNDLE_FORMAT
@@ -94,8 +94,8 @@ class LoadedPrompt:
         """Render the messages. Variables come as a mapping, keywords, or both;
         with neither, the prompt's ``sample`` is used."""
         values = None if variables is None and not kwargs else {**(variables or {}), **kwargs}
-        includes = self.includes
-        return self.prompt.render(values, loader=includes.get)
+        with tracing.render_span(self):
+            return self.prompt.render(values, loader=self.includes.get)
 
     def to_dict(self) -> dict[str, Any]:
         return {

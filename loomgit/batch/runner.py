@@ -20,9 +20,10 @@ import asyncio
 import datetime as _dt
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+from loomgit import tracing
 from loomgit.batch.cost import Budget, message_tokens
 from loomgit.batch.model import (
     EXIT_INTERRUPTED,
@@ -235,7 +236,9 @@ class _Runner:
                     budget.settle(reserved, 0.0)
                     break
                 task = asyncio.ensure_future(
-                    call(p, self.caller, self.services, rec, messages, variables, reserved)
+                    traced(
+                        p, call(p, self.caller, self.services, rec, messages, variables, reserved)
+                    )
                 )
                 self.in_flight.add(task)
                 await asyncio.sleep(0)
@@ -250,6 +253,30 @@ class _Runner:
                     if t.done() and not t.cancelled() and t.exception() is None:
                         self.write(t.result())
                 self.in_flight.clear()
+
+
+async def traced(p: Any, work: Awaitable[Outcome]) -> Outcome:
+    """``work`` (one record's request) in a span ``loomgit.run {id}`` with the prompt's
+    lineage, which the provider's span carries too."""
+    if not tracing.enabled():
+        return await work
+    ident = p.identity
+    who = {
+        "id": ident["prompt"],
+        "version": ident["version"],
+        "content_hash": ident["content_hash"],
+    }
+    attrs = {**tracing.lineage_attributes(who), "gen_ai.request.model": p.model}
+    with (
+        tracing.prompt_context(who),
+        tracing.span(f"loomgit.run {ident['prompt']}", attributes=attrs) as s,
+    ):
+        o = await work
+        tracing.set_attributes(
+            s, {"loomgit.record.index": o.record.index, "loomgit.record.outcome": o.kind}
+        )
+        tracing.completion(s, o.completion)
+        return o
 
 
 def default_caller(ws: Workspace, *, cache: bool = False) -> Any:

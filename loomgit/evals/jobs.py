@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from loomgit import tracing
 from loomgit.errors import InfraError, LoomgitError
 from loomgit.evals.assertions import (
     Assertion,
@@ -93,13 +94,14 @@ async def _call(
             f"{job.model} (last: {breaker.down[job.model]})"
         )
     try:
-        comp = await caller.complete(
-            job.model,
-            messages,
-            job.params,
-            sample=job.sample.index,
-            label=f"{job.case.prompt} case {job.case.case!r}",
-        )
+        with tracing.prompt_context({"id": job.case.prompt, "version": job.case.version}):
+            comp = await caller.complete(
+                job.model,
+                messages,
+                job.params,
+                sample=job.sample.index,
+                label=f"{job.case.prompt} case {job.case.case!r}",
+            )
     except LoomgitError as e:
         if isinstance(e, InfraError):
             breaker.failed(job.model, e)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from loomgit import tracing
 from loomgit.providers.base import Provider
 from loomgit.providers.errors import (
     ProviderAuthError,
@@ -261,22 +262,24 @@ class HTTPProvider(Provider):
         import httpx  # start-up: see the module docstring
 
         url, shown, headers, timeout = self.target(path, "application/json")
-        t0 = time.perf_counter()
-        try:
-            resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
-        except (httpx.TransportError, httpx.InvalidURL) as e:
-            raise self.failed(e, shown) from None
-        latency = (time.perf_counter() - t0) * 1000
-        if resp.status_code >= 400:
-            raise self.http_error(resp, shown)
-        try:
-            data = json.loads(resp.content)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise ProviderResponseError(
-                f"{self.label}: {shown} answered HTTP {resp.status_code} with invalid JSON "
-                f"({self._excerpt(resp)})",
-                status=resp.status_code,
-            ) from None
+        with tracing.model_call(self.name, self.model) as span:  # one span per request
+            t0 = time.perf_counter()
+            try:
+                resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
+            except (httpx.TransportError, httpx.InvalidURL) as e:
+                raise self.failed(e, shown) from None
+            latency = (time.perf_counter() - t0) * 1000
+            if resp.status_code >= 400:
+                raise self.http_error(resp, shown)
+            try:
+                data = json.loads(resp.content)
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                raise ProviderResponseError(
+                    f"{self.label}: {shown} answered HTTP {resp.status_code} with invalid JSON "
+                    f"({self._excerpt(resp)})",
+                    status=resp.status_code,
+                ) from None
+            tracing.response(span, data)
         return data, latency
 
     def _describe(self, e: Exception) -> str:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
+from loomgit import tracing
 from loomgit.app.bundle import LoadedPrompt
 from loomgit.app.describe import describe
 from loomgit.config import Config
@@ -237,10 +238,10 @@ class Core:
 
     def render(self, lp: LoadedPrompt, variables: dict[str, Any] | None) -> list[dict[str, Any]]:
         cfg = self.s.config
-        # TRACING: a span "render" with the loomgit.prompt.* attributes goes here
-        return lp.prompt.render(
-            variables,
-            loader=self.loader(lp),
-            max_chars=cfg.render_max_chars,
-            timeout_s=cfg.render_timeout_s,
-        )
+        with tracing.render_span(lp):
+            return lp.prompt.render(
+                variables,
+                loader=self.loader(lp),
+                max_chars=cfg.render_max_chars,
+                timeout_s=cfg.render_timeout_s,
+            )

@@ -27,6 +27,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from loomgit import tracing
 from loomgit.app.bundle import LoadedPrompt
 from loomgit.errors import LoomgitError
 from loomgit.providers.base import Completion
@@ -146,13 +147,18 @@ class Executions:
         sent.pop("stream_options", None)
         client = self.model_client()
         t0 = time.perf_counter()
-        # TRACING: a span "execute" (GenAI client attributes + loomgit.prompt.*) goes here
+        # an INTERNAL span over the execution; the provider's request is a CLIENT span in it
+        span = tracing.start(f"loomgit.execute {lp.id}", attributes=execute_attrs(lp, model))
         if not stream:
             try:
-                c = await client.complete(str(model), messages, sent)
+                with tracing.prompt_context(lp), tracing.activate(span):
+                    c = await client.complete(str(model), messages, sent)
             except LoomgitError as e:
+                tracing.finish(span, e)
                 self._count(lp, str(model), None, type(e).__name__)
                 raise
+            tracing.completion(span, c)
+            tracing.finish(span)
             self._count(lp, str(model), c)
             return json_response(
                 {
@@ -164,12 +170,14 @@ class Executions:
         # answer with its status, not a stream
         items = aiter(client.stream(str(model), messages, sent))
         try:
-            first = await anext(items)
+            with tracing.prompt_context(lp), tracing.activate(span):
+                first = await anext(items)
         except LoomgitError as e:
+            tracing.finish(span, e)
             self._count(lp, str(model), None, type(e).__name__)
             raise
         return StreamingResponse(
-            self._events(first, items, lp, str(model), t0),
+            self._events(first, items, lp, str(model), t0, span),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -181,11 +189,14 @@ class Executions:
         lp: LoadedPrompt,
         model: str,
         t0: float,
+        span: Any = None,
     ) -> AsyncIterator[bytes]:
         item: str | Completion | None = first
+        error: BaseException | None = None
         try:
             while item is not None:
                 if isinstance(item, Completion):
+                    tracing.completion(span, item)
                     self._count(lp, model, item)
                     yield sse(
                         "completion",
@@ -198,9 +209,16 @@ class Executions:
                     yield sse("delta", {"text": item})
                 item = await anext(items, None)
         except LoomgitError as e:
+            error = e
             self._count(lp, model, None, type(e).__name__)
             yield sse("error", from_loomgit(e).body())
         finally:
+            tracing.finish(span, error)
             close = getattr(items, "aclose", None)
             if close is not None:
                 await close()
+
+
+def execute_attrs(lp: LoadedPrompt, model: object) -> dict[str, Any] | None:
+    """The execution span's attributes (None, not built, when tracing is off)."""
+    return tracing.execute_attributes(lp, str(model)) if tracing.enabled() else None
