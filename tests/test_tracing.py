@@ -353,3 +353,27 @@ def test_an_eval_request_carries_the_prompt_it_evaluates(
     (call,) = named(spans, "chat tiny")
     a = dict(call.attributes or {})
     assert (a["loomgit.prompt.id"], a["loomgit.prompt.version"]) == ("support/summarize", "1.0.0")
+
+
+def test_an_execution_that_fails_unexpectedly_still_ends_its_span(
+    repo: GitRepo, cli: Any, spans: InMemorySpanExporter, monkeypatch: Any
+) -> None:
+    from serve_server import running
+
+    from loomgit.serve.execute import Executions
+
+    class Broken:
+        async def complete(self, *args: Any) -> Any:
+            raise RuntimeError("a bug, not a provider failure")
+
+    monkeypatch.setenv("SRV_KEY", KEY)
+    monkeypatch.setattr(Executions, "model_client", lambda self: Broken())
+    with FakeAPI() as api:
+        _promote(repo, cli, api.base)
+        with running(repo.path) as (http, _, _):
+            body = {"prompt": "support/summarize", "variables": {"ticket": "x"}}
+            r = http.post("/v1/executions", json=body)
+            assert r.status_code == 500
+    (ex,) = named(spans, "loomgit.execute")
+    assert ex.end_time is not None and ex.status.status_code.name == "ERROR"
+    assert dict(ex.attributes or {})["error.type"] == "RuntimeError"

@@ -153,9 +153,10 @@ class Executions:
             try:
                 with tracing.prompt_context(lp), tracing.activate(span):
                     c = await client.complete(str(model), messages, sent)
-            except LoomgitError as e:
+            except BaseException as e:  # every failure ends the span; counted if it is ours
                 tracing.finish(span, e)
-                self._count(lp, str(model), None, type(e).__name__)
+                if isinstance(e, LoomgitError):
+                    self._count(lp, str(model), None, type(e).__name__)
                 raise
             tracing.completion(span, c)
             tracing.finish(span)
@@ -172,9 +173,10 @@ class Executions:
         try:
             with tracing.prompt_context(lp), tracing.activate(span):
                 first = await anext(items)
-        except LoomgitError as e:
+        except BaseException as e:
             tracing.finish(span, e)
-            self._count(lp, str(model), None, type(e).__name__)
+            if isinstance(e, LoomgitError):
+                self._count(lp, str(model), None, type(e).__name__)
             raise
         return StreamingResponse(
             self._events(first, items, lp, str(model), t0, span),
