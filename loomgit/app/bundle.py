@@ -24,6 +24,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from loomgit.prompt.discover import glob_for
 from loomgit.prompt.media import file_text
 from loomgit.prompt.model import OutputSpec, Prompt, Tool
 from loomgit.prompt.parse import parse_prompt
+from loomgit.prompt.parts import IncludeLoader
 from loomgit.prompt.toolspec import resolve_tools
 from loomgit.stages.state import canonical_id, check_stage, read_manifest
 from loomgit.workspace import Workspace
@@ -94,8 +96,26 @@ class LoadedPrompt:
         """Render the messages. Variables come as a mapping, keywords, or both;
         with neither, the prompt's ``sample`` is used."""
         values = None if variables is None and not kwargs else {**(variables or {}), **kwargs}
+        return self.render_values(values)
+
+    def render_values(
+        self, values: Mapping[str, Any] | None, **limits: Any
+    ) -> list[dict[str, Any]]:
+        """:meth:`render` with the variables as one mapping (None: the sample) and render
+        ``limits`` (``max_chars``, ``timeout_s``) for callers that set them (the server)."""
         with tracing.render_span(self):
-            return self.prompt.render(values, loader=self.includes.get)
+            return self.prompt.render(values, loader=self._loader, **limits)
+
+    @cached_property
+    def _loader(self) -> IncludeLoader:
+        # one loader for the prompt's life: the sandbox keeps compiled templates per
+        # loader, and a new bound ``includes.get`` each call would compile them again
+        includes = self.includes
+
+        def load(name: str) -> str | None:
+            return includes.get(name)
+
+        return load
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -4,7 +4,7 @@ the JSON helpers of requests and answers."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from loomgit import tracing
 from loomgit.app.bundle import LoadedPrompt
 from loomgit.app.describe import describe
 from loomgit.config import Config
@@ -140,13 +139,19 @@ def selector(source: dict[str, Any]) -> tuple[str | None, str | None, str | None
     return got[0], got[1], got[2]
 
 
+def error_answer(e: ApiError | LoomgitError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """(status, headers, body) of the JSON error for ``e``, for the raw ASGI answers."""
+    err = e if isinstance(e, ApiError) else from_loomgit(e)
+    body = dumps(err.body())
+    return err.status, raw_headers({**err.headers, "Content-Type": JSON_TYPE}, body), body
+
+
 class Core:
     """What every handler uses."""
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
         self._described: dict[int, tuple[LoadedPrompt, bytes]] = {}
-        self._loaders: dict[int, tuple[LoadedPrompt, Callable[[str], str | None]]] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def auth(self, request: Request, scope: str) -> None:
@@ -184,9 +189,7 @@ class Core:
                 scope["loomgit.key"] = key.name
             lp = self.prompt(scope["path"][len(PROMPT_PREFIX) :], None, None, None)
         except (ApiError, LoomgitError) as e:
-            err = e if isinstance(e, ApiError) else from_loomgit(e)
-            body = dumps(err.body())
-            return err.status, raw_headers({**err.headers, "Content-Type": JSON_TYPE}, body), body
+            return error_answer(e)
         headers = self.headers(lp)
         if self.not_modified(lp, if_none_match):
             return 304, raw_headers(headers, None), b""
@@ -208,22 +211,6 @@ class Core:
         self._described[id(lp)] = (lp, body)
         return body
 
-    def loader(self, lp: LoadedPrompt) -> Callable[[str], str | None]:
-        """One include loader per prompt, kept: the sandbox keeps its compiled templates
-        per loader, so a new one each request would compile them again."""
-        hit = self._loaders.get(id(lp))
-        if hit is not None and hit[0] is lp:
-            return hit[1]
-        includes = lp.includes
-
-        def load(name: str) -> str | None:
-            return includes.get(name)
-
-        if len(self._loaders) > 4096:
-            self._loaders.clear()
-        self._loaders[id(lp)] = (lp, load)
-        return load
-
     def render_answer(self, ident: str, body: dict[str, Any]) -> dict[str, Any]:
         """The answer of ``POST /v1/prompts/{ident}/render`` with ``body``."""
         check_keys(body, ("variables", "stage", "version", "ref"))
@@ -238,10 +225,6 @@ class Core:
 
     def render(self, lp: LoadedPrompt, variables: dict[str, Any] | None) -> list[dict[str, Any]]:
         cfg = self.s.config
-        with tracing.render_span(lp):
-            return lp.prompt.render(
-                variables,
-                loader=self.loader(lp),
-                max_chars=cfg.render_max_chars,
-                timeout_s=cfg.render_timeout_s,
-            )
+        return lp.render_values(
+            variables, max_chars=cfg.render_max_chars, timeout_s=cfg.render_timeout_s
+        )

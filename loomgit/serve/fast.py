@@ -16,10 +16,11 @@ from loomgit.serve.core import (
     Core,
     asgi_body,
     dumps,
+    error_answer,
     raw_headers,
     read_json,
 )
-from loomgit.serve.errors import ApiError, from_loomgit
+from loomgit.serve.errors import ApiError
 
 RENDER_SUFFIX = "/render"
 
@@ -72,9 +73,7 @@ class Front:
             body = await read_json(asgi_body(receive), declared, self.core.s.max_body)
             data = dumps(self.core.render_answer(ident, body))
         except (ApiError, LoomgitError) as e:
-            err = e if isinstance(e, ApiError) else from_loomgit(e)
-            data = dumps(err.body())
-            return err.status, raw_headers({**err.headers, "Content-Type": JSON_TYPE}, data), data
+            return error_answer(e)
         return 200, raw_headers({"Content-Type": JSON_TYPE}, data), data
 
 
