@@ -122,6 +122,14 @@ Summarize this ticket: {{ ticket }}
 """
 
 
+def to_production(cli, repo: GitRepo, ident: str = "summarize", version: str = "1.0.0") -> None:  # type: ignore[no-untyped-def]
+    """Promote ``ident`` ``version`` to staging, then to production, each of which must
+    succeed (promotion order: production takes what staging holds)."""
+    for args in ([ident, version, "--to", "staging"], [ident, "staging", "--to", "production"]):
+        r = cli(["promote", *args], cwd=repo.path)
+        assert r.exit_code == 0, r.err
+
+
 @pytest.fixture
 def sample_repo(repo: GitRepo) -> Iterator[GitRepo]:
     """A repository with one committed prompt, prompts/support/summarize.prompt."""

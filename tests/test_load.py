@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, SUMMARIZE, GitRepo
+from conftest import CORPUS, SUMMARIZE, GitRepo, to_production
 
 import loomgit
 from loomgit.app.bundle import BundleError, clear_cache
@@ -47,15 +47,10 @@ def promoted(repo: GitRepo, cli) -> GitRepo:
         },
     )
     repo.commit("two sentences", {PROMPT: V2})
-    for args in (
-        ["summarize", "1.0.0", "--to", "staging"],
-        ["summarize", "1.0.0", "--to", "production"],
-        ["summarize", "1.1.0", "--to", "staging"],
-        ["ops/triage", "1.0.0", "--to", "staging"],
-        ["ops/triage", "staging", "--to", "production"],
-    ):
-        r = cli(["promote", *args], cwd=repo.path)
-        assert r.exit_code == 0, r.err
+    to_production(cli, repo)
+    r = cli(["promote", "summarize", "1.1.0", "--to", "staging"], cwd=repo.path)
+    assert r.exit_code == 0, r.err
+    to_production(cli, repo, "ops/triage")
     # later edits that must not leak into what a stage serves
     repo.commit("tone", {"partials/tone.md": "Be firm."})
     (repo.path / PROMPT).write_text("user:\nuncommitted\n")

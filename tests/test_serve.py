@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SUMMARIZE, GitRepo
+from conftest import SUMMARIZE, GitRepo, to_production
 from serve_server import running
 
 from loomgit.app.bundle import clear_cache
@@ -56,15 +56,10 @@ def promoted(repo: GitRepo, cli) -> GitRepo:
         },
     )
     repo.commit("two sentences", {PROMPT: V2})
-    for args in (
-        ["summarize", "1.0.0", "--to", "staging"],
-        ["summarize", "1.0.0", "--to", "production"],
-        ["summarize", "1.1.0", "--to", "staging"],
-        ["ops/triage", "1.0.0", "--to", "staging"],
-        ["ops/triage", "staging", "--to", "production"],
-    ):
-        r = cli(["promote", *args], cwd=repo.path)
-        assert r.exit_code == 0, r.err
+    to_production(cli, repo)
+    r = cli(["promote", "summarize", "1.1.0", "--to", "staging"], cwd=repo.path)
+    assert r.exit_code == 0, r.err
+    to_production(cli, repo, "ops/triage")
     (repo.path / PROMPT).write_text("user:\nuncommitted\n")  # never served
     return repo
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SUMMARIZE, GitRepo
+from conftest import SUMMARIZE, GitRepo, to_production
 from serve_server import running
 
 from loomgit.app.bundle import clear_cache
@@ -35,10 +35,7 @@ def served(repo: GitRepo, cli) -> GitRepo:
             )
         },
     )
-    assert cli(["promote", "summarize", "1.0.0", "--to", "staging"], cwd=repo.path).exit_code == 0
-    assert (
-        cli(["promote", "summarize", "staging", "--to", "production"], cwd=repo.path).exit_code == 0
-    )
+    to_production(cli, repo)
     return repo
 
 

@@ -11,17 +11,13 @@ import sys
 
 import httpx
 import pytest
-from conftest import SUMMARIZE, GitRepo
+from conftest import SUMMARIZE, GitRepo, to_production
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_serve_starts_answers_and_stops(repo: GitRepo, cli, stop: int) -> None:  # type: ignore[no-untyped-def]
     repo.commit("add", {"prompts/support/summarize.prompt": SUMMARIZE})
-    for args in (
-        ["summarize", "1.0.0", "--to", "staging"],
-        ["summarize", "staging", "--to", "production"],
-    ):
-        assert cli(["promote", *args], cwd=repo.path).exit_code == 0
+    to_production(cli, repo)
     proc = subprocess.Popen(
         [sys.executable, "-m", "loomgit", "serve", "--port", "0"],
         cwd=repo.path,

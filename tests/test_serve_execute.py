@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import SUMMARIZE, GitRepo
+from conftest import SUMMARIZE, GitRepo, to_production
 from provider_server import FakeAPI, Reply, ok
 from serve_server import running
 
@@ -38,11 +38,7 @@ def _promote(repo: GitRepo, cli, base: str) -> None:  # type: ignore[no-untyped-
             'pricing:\n  "srv/*": {input: 1.0, output: 2.0}\n',
         },
     )
-    for args in (
-        ["summarize", "1.0.0", "--to", "staging"],
-        ["summarize", "staging", "--to", "production"],
-    ):
-        assert cli(["promote", *args], cwd=repo.path).exit_code == 0
+    to_production(cli, repo)
 
 
 def _answer(text: str) -> dict[str, Any]:
@@ -129,11 +125,7 @@ def test_echo_streams_one_event_a_message(repo: GitRepo, cli) -> None:  # type: 
     repo.commit(
         "add", {"prompts/support/summarize.prompt": SUMMARIZE.replace("openai/gpt-4o-mini", "echo")}
     )
-    for args in (
-        ["summarize", "1.0.0", "--to", "staging"],
-        ["summarize", "staging", "--to", "production"],
-    ):
-        assert cli(["promote", *args], cwd=repo.path).exit_code == 0
+    to_production(cli, repo)
     with running(repo.path) as (http, _, _):
         r = http.post("/v1/executions", json={**RUN, "stream": True})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
@@ -308,11 +300,7 @@ def test_a_provider_without_streaming_sends_one_delta_and_the_cache_answers_stre
                 "api_key_env: SRV_KEY}\n",
             },
         )
-        for args in (
-            ["summarize", "1.0.0", "--to", "staging"],
-            ["summarize", "staging", "--to", "production"],
-        ):
-            assert cli(["promote", *args], cwd=repo.path).exit_code == 0
+        to_production(cli, repo)
         with running(repo.path) as (http, _, _):
             for cached in (False, True):
                 events = _events(http.post("/v1/executions", json={**RUN, "stream": True}))

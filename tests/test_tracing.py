@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SUMMARIZE, GitRepo
+from conftest import SUMMARIZE, GitRepo, to_production
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -85,11 +85,7 @@ def _promote(repo: GitRepo, cli: Any, base: str) -> None:
             "data/tickets.jsonl": '{"ticket": "VPN down"}\n{"ticket": "disk full"}\n',
         },
     )
-    for args in (
-        ["summarize", "1.0.0", "--to", "staging"],
-        ["summarize", "staging", "--to", "production"],
-    ):
-        assert cli(["promote", *args], cwd=repo.path).exit_code == 0
+    to_production(cli, repo)
 
 
 def test_render_is_an_internal_span_with_the_prompt_lineage(
