@@ -127,11 +127,7 @@ class LoadedPrompt:
             "path": self.path,
             "origin": self.origin,
             "tools": [t.to_dict() for t in self.tools],
-            "output": (
-                None
-                if self.output is None
-                else {"format": self.output.format, "schema": self.output.schema}
-            ),
+            "output": None if self.output is None else self.output.to_dict(),
         }
 
 

@@ -102,7 +102,7 @@ def describe(lp: LoadedPrompt) -> dict[str, Any]:
         "variables": variables_schema(p, lp.includes.get),
         "messages": message_templates(p),
         "tools": [t.to_openai() for t in p.tools],
-        "output": None if out is None else {"format": out.format, "schema": out.schema},
+        "output": None if out is None else out.to_dict(),
         "sample": p.sample,
         **portability(p, lp.includes),
     }

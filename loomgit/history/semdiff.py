@@ -197,7 +197,7 @@ def diff_prompts(
 
     def out_of(s: Side | None) -> dict[str, Any] | None:
         o = s.prompt.output if s else None
-        return {"format": o.format, "schema": o.schema} if o else None
+        return o.to_dict() if o else None
 
     if out_of(old) != out_of(new):
         d.output = {"from": out_of(old), "to": out_of(new)}

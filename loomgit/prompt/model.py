@@ -76,11 +76,7 @@ class Prompt:
                 if self.variables is None
                 else {k: v.to_dict() for k, v in self.variables.items()}
             ),
-            "output": (
-                None
-                if self.output is None
-                else {"format": self.output.format, "schema": self.output.schema}
-            ),
+            "output": None if self.output is None else self.output.to_dict(),
             "tools": [t.to_dict() for t in self.tools],
             "tags": list(self.tags),
             "messages": [{"role": m.role, "template": m.source} for m in self.messages],

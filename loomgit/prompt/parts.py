@@ -67,6 +67,9 @@ class OutputSpec:
     format: str = "text"  # text | json
     schema: dict[str, Any] | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "schema": self.schema}
+
 
 class Renderable(Protocol):
     """What rendering needs of a prompt (:class:`loomgit.prompt.model.Prompt` is one)."""
