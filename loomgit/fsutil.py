@@ -62,3 +62,13 @@ def write_special(path: Path, data: Data) -> bool:
     with open(path, "wb") as f:
         _write_all(f, data)
     return True
+
+
+def file_stamp(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or rewritten (inode, mtime, size); None when
+    it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)

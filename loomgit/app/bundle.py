@@ -35,8 +35,9 @@ from loomgit.app.bundlefile import BUNDLE_FORMAT as BUNDLE_FORMAT
 from loomgit.app.bundlefile import BUNDLE_SCHEMA as BUNDLE_SCHEMA
 from loomgit.app.bundlefile import BundleError as BundleError
 from loomgit.app.bundlefile import read_bundle as read_bundle
-from loomgit.config import GlobSpec, find_root, load_config
+from loomgit.config import Config, GlobSpec, find_root, load_config
 from loomgit.errors import LoomgitError, RefError
+from loomgit.fsutil import file_stamp
 from loomgit.prompt.discover import glob_for
 from loomgit.prompt.media import file_text
 from loomgit.prompt.model import OutputSpec, Prompt, Tool
@@ -163,17 +164,9 @@ _repos: dict[tuple[str, str], _RepoStage] = {}
 _roots: dict[str, tuple[Path, Path]] = {}  # cwd or repo argument -> (root, git common dir)
 
 
-def _stamp(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
 def _from_bundle(ident: str, stage: str | None, path: str | os.PathLike[str]) -> LoadedPrompt:
     key = os.path.abspath(path)
-    stamp = _stamp(key)
+    stamp = file_stamp(key)
     hit = _bundles.get(key)
     if hit is None or hit[0] != stamp or stamp is None:
         with _lock:
@@ -226,7 +219,7 @@ class _RepoStage:
         self.cache: dict[str, LoadedPrompt] = {}
 
     def current_stamp(self) -> tuple[Any, ...]:
-        return tuple(_stamp(p) for p in self.stamp_files)
+        return tuple(file_stamp(p) for p in self.stamp_files)
 
     def refresh(self) -> None:
         stamp = self.current_stamp()
@@ -255,23 +248,17 @@ class _RepoStage:
         if e is None:
             held = ", ".join(sorted(self.entries)) or "nothing"
             raise RefError(f"{ident!r} is not on stage {self.stage!r} (it holds {held})")
-        blobs = objects.read_many(self.root, list(e.files().values()))
-        text = (blobs.get(e.blob) or b"").decode("utf-8", "replace")
-        includes = {p: file_text(blobs.get(b) or b"") for p, b in e.includes.items()}
-        spec = glob_for(self.config, e.path)
-        got = loaded_prompt(
+        got = prompt_from_blobs(
+            self.root,
+            self.config,
             ident,
-            {
-                **(spec.options() if spec is not None else {}),
-                "path": e.path,
-                "version": e.version,
-                "content_hash": e.content_hash,
-                "source_commit": e.source_commit,
-            },
             self.stage,
-            text,
-            includes,
-            f"repo:{self.root}",
+            path=e.path,
+            blob=e.blob,
+            includes=e.includes,
+            version=e.version,
+            content_hash=e.content_hash,
+            source_commit=e.source_commit,
         )
         self.cache[ident] = got
         return got
@@ -294,24 +281,61 @@ def _repo_paths(repo: str | os.PathLike[str] | None) -> tuple[Path, Path]:
     return root, common_path
 
 
-def _from_repo(ident: str, stage: str, repo: str | os.PathLike[str] | None) -> LoadedPrompt:
+def prompt_from_blobs(
+    root: Path,
+    config: Config,
+    ident: str,
+    stage: str,
+    *,
+    path: str,
+    blob: str,
+    includes: Mapping[str, str],
+    version: str,
+    content_hash: str,
+    source_commit: str,
+) -> LoadedPrompt:
+    """The prompt whose file is ``blob`` (and whose includes are ``includes``, path ->
+    blob) in the object database of ``root``: one read of every blob."""
+    blobs = objects.read_many(root, [blob, *includes.values()])
+    text = (blobs.get(blob) or b"").decode("utf-8", "replace")
+    texts = {p: file_text(blobs.get(b) or b"") for p, b in includes.items()}
+    spec = glob_for(config, path)
+    fields = {
+        **(spec.options() if spec is not None else {}),
+        "path": path,
+        "version": version,
+        "content_hash": content_hash,
+        "source_commit": source_commit,
+    }
+    return loaded_prompt(ident, fields, stage, text, texts, f"repo:{root}")
+
+
+def stage_state(repo: str | os.PathLike[str] | None, stage: str) -> _RepoStage:
+    """``stage`` of the repository at ``repo`` as its branch is now: re-read (manifest and
+    all) only when the branch's ref files changed, and shared by every caller."""
     root, common = _repo_paths(repo)
     key = (str(root), stage)
     rs = _repos.get(key)
     if rs is not None and rs.stamp == rs.current_stamp():
-        got = rs.cache.get(ident)
-        if got is not None:
-            return got
+        return rs
     with _lock:
         if rs is None:
-            rs = _RepoStage(root, common, stage)
-            _repos[key] = rs
+            rs = _repos[key] = _RepoStage(root, common, stage)
         if rs.stamp != rs.current_stamp():
             rs.refresh()
+        return rs
+
+
+def _from_repo(ident: str, stage: str, repo: str | os.PathLike[str] | None) -> LoadedPrompt:
+    rs = stage_state(repo, stage)
+    got = rs.cache.get(ident)
+    if got is not None:
+        return got
+    with _lock:
         if ident in rs.cache or ident in rs.entries:
             return rs.get(ident)
         # an id suffix or a path: what the working tree calls it (remembered as an alias)
-        got = rs.get(canonical_id(Workspace(root), ident))
+        got = rs.get(canonical_id(Workspace(rs.root), ident))
         rs.cache[ident] = got
         return got
 

@@ -26,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from loomgit import _git
-from loomgit._git import objects
 from loomgit._git.refs import read_ref
-from loomgit.app.bundle import LoadedPrompt, load, loaded_prompt, read_bundle
+from loomgit.app.bundle import LoadedPrompt, load, prompt_from_blobs, read_bundle, stage_state
 from loomgit.config import Config, find_root, load_config
 from loomgit.errors import LoomgitError, RefError
-from loomgit.prompt.discover import glob_for
-from loomgit.prompt.media import file_text
+from loomgit.fsutil import file_stamp
 from loomgit.stages.source import from_history
-from loomgit.stages.state import check_stage, read_manifest
+from loomgit.stages.state import check_stage
 from loomgit.workspace import Workspace
 
 FOLLOW_S = 0.1  # how old the look at a stage branch's ref files may be
@@ -45,14 +43,6 @@ class Listed:
     id: str
     version: str
     content_hash: str
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class Source:
@@ -87,14 +77,13 @@ class RepoSource(Source):
                 "--bundle FILE (write one with 'loomgit export --stage STAGE -o FILE')"
             )
         self.root = top
-        self.common = common.resolve()
         self.config = load_config(top)
         self.default_stage = (
             "production" if "production" in self.config.stages else self.config.stages[-1]
         )
         self.description = f"repository {top}"
         self._lock = threading.Lock()
-        self._listings: dict[str, tuple[Any, str | None, list[Listed]]] = {}
+        self._listings: dict[str, tuple[Any, list[Listed]]] = {}
         self._versions: dict[tuple[str, str, str], LoadedPrompt] = {}
         self._stamps: dict[str, tuple[float, tuple[Any, ...]]] = {}
         self._id_sets: dict[int, tuple[list[Listed], set[str]]] = {}
@@ -108,12 +97,7 @@ class RepoSource(Source):
         seen = self._stamps.get(stage)
         if seen is not None and now - seen[0] < FOLLOW_S:
             return seen[1]
-        ref = f"refs/heads/{self.config.branch_for(stage)}"
-        stamp = (
-            _stamp(self.common / ref),
-            _stamp(self.common / "packed-refs"),
-            _stamp(self.common / "reftable" / "tables.list"),
-        )
+        stamp = stage_state(self.root, stage).stamp or ()  # re-read there if it moved
         self._stamps[stage] = (now, stamp)
         return stamp
 
@@ -122,23 +106,11 @@ class RepoSource(Source):
         stamp = self._stage_stamp(stage)
         hit = self._listings.get(stage)
         if hit is not None and hit[0] == stamp:
-            return hit[2]
-        with self._lock:
-            head = read_ref(self.root, f"refs/heads/{self.config.branch_for(stage)}")
-            if hit is not None and hit[1] == head:
-                self._listings[stage] = (stamp, head, hit[2])
-                return hit[2]
-            listed: list[Listed] = []
-            if head is not None:
-                manifest, _, err = read_manifest(self.root, head, stage)
-                if err:
-                    raise RefError(f"stage {stage!r}: {err} (see 'loomgit stages')")
-                listed = [
-                    Listed(e.id, e.version, e.content_hash)
-                    for _, e in sorted(manifest.entries.items())
-                ]
-            self._listings[stage] = (stamp, head, listed)
-            return listed
+            return hit[1]
+        rs = stage_state(self.root, stage)  # the manifest as load() reads it, read once
+        listed = [Listed(e.id, e.version, e.content_hash) for _, e in sorted(rs.entries.items())]
+        self._listings[stage] = (stamp, listed)
+        return listed
 
     def _ids(self, stage: str) -> set[str]:
         listed = self.listing(stage)
@@ -177,25 +149,18 @@ class RepoSource(Source):
         if got is not None:
             return got
         with self._lock:
-            ws = Workspace(self.root)
-            src = from_history(ws, ident, at)
-            blobs = objects.read_many(self.root, [src.blob, *src.includes.values()])
-            text = (blobs.get(src.blob) or b"").decode("utf-8", "replace")
-            includes = {p: file_text(blobs.get(b) or b"") for p, b in src.includes.items()}
-            spec = glob_for(self.config, src.path)
-            got = loaded_prompt(
+            src = from_history(Workspace(self.root), ident, at)
+            got = prompt_from_blobs(
+                self.root,
+                self.config,
                 src.id,
-                {
-                    **(spec.options() if spec is not None else {}),
-                    "path": src.path,
-                    "version": src.version,
-                    "content_hash": src.content_hash,
-                    "source_commit": src.commit,
-                },
                 "",
-                text,
-                includes,
-                f"repo:{self.root}",
+                path=src.path,
+                blob=src.blob,
+                includes=src.includes,
+                version=src.version,
+                content_hash=src.content_hash,
+                source_commit=src.commit,
             )
             if len(self._versions) > 1024:
                 self._versions.clear()
@@ -227,7 +192,7 @@ class BundleSource(Source):
         self.default_stage = self._snap.stage
 
     def _read(self) -> _Snapshot:
-        stamp = _stamp(self.path)
+        stamp = file_stamp(self.path)
         data = read_bundle(self.path)
         stage = str(data.get("stage"))
         entries: dict[str, Any] = data["prompts"]
@@ -248,7 +213,7 @@ class BundleSource(Source):
 
     def _current(self) -> _Snapshot:
         snap = self._snap
-        stamp = _stamp(self.path)
+        stamp = file_stamp(self.path)
         if stamp == snap.stamp:
             return snap
         with self._lock:
