@@ -34,7 +34,11 @@ OWNERS: dict[str, tuple[str, ...]] = {
 LAZY_OK: dict[str, set[str] | None] = {
     "entry.py": None,
     "cli/": None,
-    "app/check.py": {"loomgit.experiments.spec", "loomgit.batch.pipeline"},
+    "app/check.py": {
+        "loomgit.experiments.spec",
+        "loomgit.batch.pipeline",
+        "loomgit.prompt.portable",  # check --portable only
+    },
     # a suite without data files or turns (every suite the commit hook reads, mostly)
     # does not load the record readers or the turn engine
     "evals/suite.py": {"loomgit.evals.datasets", "loomgit.evals.turns"},

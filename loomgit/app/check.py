@@ -20,7 +20,6 @@ from loomgit.prompt.discover import (
     symlinked,
 )
 from loomgit.prompt.parse import read_prompt, symlink_error
-from loomgit.prompt.portable import portable_problems
 from loomgit.prompt.toolspec import resolve_tools
 from loomgit.prompt.validate import validate_prompt
 from loomgit.workspace import Workspace
@@ -163,9 +162,12 @@ def check_portable(ws: Workspace, paths: list[str] | None = None) -> list[Findin
     """An error naming each construct outside the portable subset (``check
     --portable``), in the prompts of ``paths`` (every prompt when None) and the files
     they include. A prompt that does not read is reported by :func:`check` already."""
+    from loomgit.prompt.portable import portable_problems  # only for check --portable
+
     out: list[Finding] = []
+    wanted = None if paths is None else {_rel(ws, p) for p in paths}
     for pf in ws.files():
-        if paths is not None and pf.path not in {_rel(ws, p) for p in paths}:
+        if wanted is not None and pf.path not in wanted:
             continue
         try:
             prompt = read_prompt(ws.root / pf.path, display=pf.path, prompt_id=pf.id, glob=pf.glob)
