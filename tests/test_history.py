@@ -736,3 +736,58 @@ def test_a_branch_touching_many_prompts_reads_through_one_cat_file(
     latest = [h.latest_of(e.key) for e in h.live()]
     assert {v.version for v in latest if v} == {f"1.1.0-dev.1+{sha[:7]}"}
     assert sum("cat-file" in c for c in calls) <= 2, calls
+
+
+def test_includes_met_in_a_round_are_all_found_before_the_next_round(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files outside the globs met at different commits (an include, a later include of
+    another prompt, a tool file) are all followed; the round that meets the first of them
+    builds no more versions, since the next round folds again with them."""
+    from loomgit.history.facts import FactsBuilder
+
+    repo.commit(
+        "a",
+        {
+            "prompts/shared/a.md": "A1\n",
+            "prompts/x.prompt": "{% include 'prompts/shared/a.md' %} {{ q }}\n",
+        },
+    )
+    for i in range(5):
+        repo.commit(
+            f"x {i}",
+            {"prompts/x.prompt": f"{{% include 'prompts/shared/a.md' %}} {{{{ q }}}} {i}\n"},
+        )
+    repo.commit("b", {"prompts/shared/b.md": "B1\n", "prompts/y.prompt": "plain {{ r }}\n"})
+    repo.commit("use b", {"prompts/y.prompt": "{% include 'prompts/shared/b.md' %} {{ r }}\n"})
+    tool = '{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}\n'
+    repo.commit(
+        "tool",
+        {
+            "prompts/shared/f.json": tool,
+            "prompts/z.prompt": "---\ntools:\n  - $ref: prompts/shared/f.json\n---\nHi\n",
+        },
+    )
+    repo.commit(
+        "change all",
+        {
+            "prompts/shared/a.md": "A2\n",
+            "prompts/shared/b.md": "B2 {{ s }}\n",
+            "prompts/shared/f.json": tool.replace('"f"', '"g"'),
+        },
+    )
+    built = [0]
+    real = FactsBuilder.from_text
+
+    def counting(self, text, path, load=None):  # type: ignore[no-untyped-def]
+        built[0] += 1
+        return real(self, text, path, load)
+
+    monkeypatch.setattr(FactsBuilder, "from_text", counting)
+    assert vs(repo, "x")[-1] == ("1.6.0", "minor")
+    assert vs(repo, "y") == [("1.0.0", "initial"), ("1.1.0", "minor"), ("2.0.0", "major")]
+    assert [v[0] for v in vs(repo, "z")] == ["1.0.0", "2.0.0"]
+    made = sum(len(versions(Workspace(repo.path), p)) for p in ("x", "y", "z"))
+    # the first round stops building versions at the first include it meets (1 version),
+    # finds the rest by their names, and the second round builds every version once
+    assert built[0] <= made + 1 + 1  # + the tool file's prompt, read for its $ref

@@ -10,6 +10,7 @@ check`` and rendering read a file the same way.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -106,6 +107,17 @@ def collect_includes(
     if any(has_media(s) for s in sources):
         return with_media(*_includes(sources, load), sources, load)
     return _includes(sources, load)
+
+
+def meet_includes(builder: FactsBuilder, text: str | None, path: str, load: TextLoader) -> None:
+    """Ask ``load`` for every file ``text`` may include (a superset: each literal include
+    name in the file, and its tool files), without building its facts."""
+    if text is None:
+        return
+    if "$ref" in text:  # tool files: read as the facts read them
+        builder.from_text(text, path, load)
+    elif "{%" in text or has_media(text):
+        collect_includes([text], load)
 
 
 def _includes(
@@ -343,6 +355,12 @@ class FactsBuilder:
             tools=tools,
             tool_files=tuple(tool_texts),
         )
+
+
+def not_text(raw: bytes) -> Facts:
+    """Facts of a blob that is not a prompt's text."""
+    error = "not a UTF-8 text file (binary, or over 1 MB)"
+    return Facts(ok=False, error=error, content_hash=hashlib.sha256(raw).hexdigest())
 
 
 def facts_from_prompt(prompt: Prompt, load: TextLoader | None = None) -> Facts:

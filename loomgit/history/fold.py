@@ -8,14 +8,13 @@ and give each a new version, bumped by what changed since its previous version.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 
 from loomgit._git.log import Change, Commit
 from loomgit.config import Config
 from loomgit.history.blobs import Ahead, Read, chunks, decode_blob
 from loomgit.history.bump import bump, classify_facts
-from loomgit.history.facts import Facts, FactsBuilder
+from loomgit.history.facts import Facts, FactsBuilder, meet_includes, not_text
 from loomgit.history.memo import allowed
 from loomgit.history.state import Line, Lines, Rec, State
 from loomgit.prompt.discover import glob_for, is_suite, match
@@ -108,12 +107,7 @@ class Folder:
     def facts_for(self, path: str, blob: str, inc_blobs: dict[str, str]) -> Facts:
         text = self.text(blob)
         if text is None:
-            raw = self._read([blob]).get(blob) or b""
-            return Facts(
-                ok=False,
-                error="not a UTF-8 text file (binary, or over 1 MB)",
-                content_hash=hashlib.sha256(raw).hexdigest(),
-            )
+            return not_text(self._read([blob]).get(blob) or b"")
 
         def load(n: str) -> str | None:
             return self.text(inc_blobs[n]) if n in inc_blobs else None
@@ -337,6 +331,9 @@ class Folder:
         assert path is not None
         blob = st.tree[path]
         if self.lines_only:
+            return self._line_rec(line, c, blob)
+        if self.new_includes:  # this round folds again, reading them: only look for more
+            meet_includes(self.builder, self.text(blob), path, self._include_loader(c, {}))
             return self._line_rec(line, c, blob)
         inc_blobs: dict[str, str] = {}
         text = self.texts[blob] if blob in self.texts else self.text(blob)
