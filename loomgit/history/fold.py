@@ -318,7 +318,7 @@ class Folder:
         if last is not None and last.blob == blob and line.live_rec is not None:
             return None
         assert line.path is not None
-        if last is not None and last.path != line.path:
+        if self.lines_only and last is not None and last.path != line.path:
             self._rename(line, self.prompt_id(line.path) or line.id)
         version = self.config.initial_version
         rec = Rec(version, c.sha, "lines", [], blob, None, line.path, line.id, blob, None)
@@ -333,7 +333,9 @@ class Folder:
         if self.lines_only:
             return self._line_rec(line, c, blob)
         if self.new_includes:  # this round folds again, reading them: only look for more
-            meet_includes(self.builder, self.text(blob), path, self._include_loader(c, {}))
+            text = self.text(blob)  # ids as the full fold gives them: lines join alike
+            meet_includes(self.builder, text, path, self._include_loader(c, {}))
+            self._rename(line, frontmatter_id(text or "") or self.prompt_id(path) or line.id)
             return self._line_rec(line, c, blob)
         inc_blobs: dict[str, str] = {}
         text = self.texts[blob] if blob in self.texts else self.text(blob)
