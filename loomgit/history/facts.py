@@ -116,7 +116,7 @@ def meet_includes(builder: FactsBuilder, text: str | None, path: str, load: Text
         return
     if "$ref" in text:  # tool files: read as the facts read them
         builder.from_text(text, path, load)
-    elif "{%" in text or has_media(text):
+    else:
         collect_includes([text], load)
 
 

@@ -332,13 +332,13 @@ class Folder:
         blob = st.tree[path]
         if self.lines_only:
             return self._line_rec(line, c, blob)
+        text = self.texts[blob] if blob in self.texts else self.text(blob)
+        new_id = frontmatter_id(text or "") or self.prompt_id(path) or line.id
         if self.new_includes:  # this round folds again, reading them: only look for more
-            text = self.text(blob)  # ids as the full fold gives them: lines join alike
             meet_includes(self.builder, text, path, self._include_loader(c, {}))
-            self._rename(line, frontmatter_id(text or "") or self.prompt_id(path) or line.id)
+            self._rename(line, new_id)  # as the full fold renames: later adds join alike
             return self._line_rec(line, c, blob)
         inc_blobs: dict[str, str] = {}
-        text = self.texts[blob] if blob in self.texts else self.text(blob)
         if text is None:
             facts = self.facts_for(path, blob, {})
         elif "{%" in text or "$ref" in text or has_media(text):  # includes, tool files, parts
@@ -346,7 +346,6 @@ class Folder:
             inc_blobs = {k: v for k, v in inc_blobs.items() if k in facts.includes}
         else:
             facts = self.builder.from_text(text, path)
-        new_id = frontmatter_id(text or "") or self.prompt_id(path) or line.id
         last = line.last
         if (
             last is not None
