@@ -51,6 +51,11 @@ def raw_headers(headers: dict[str, str], body: bytes | None) -> list[tuple[bytes
     return out
 
 
+def scope_headers(scope: MutableMapping[str, Any], *names: bytes) -> dict[bytes, str]:
+    """The request headers ``names`` of an ASGI scope, as text (the last of a repeated one)."""
+    return {k: v.decode("latin-1") for k, v in scope["headers"] if k in names}
+
+
 def dumps(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -155,9 +160,16 @@ class Core:
 
     # -- helpers ---------------------------------------------------------------------------
     def auth(self, request: Request, scope: str) -> None:
-        key = self.s.keys.check(request.headers.get("authorization"), scope)
+        self.auth_scope(request.scope, request.headers.get("authorization"), scope)
+
+    def auth_scope(
+        self, asgi: MutableMapping[str, Any], authorization: str | None, scope: str
+    ) -> None:
+        """Check the key of a request (its ASGI scope) for ``scope``; the access log
+        names the key."""
+        key = self.s.keys.check(authorization, scope)
         if key is not None:
-            request.scope["loomgit.key"] = key.name
+            asgi["loomgit.key"] = key.name
 
     def headers(self, lp: LoadedPrompt) -> dict[str, str]:
         return {"ETag": f'"{lp.content_hash}"', "Cache-Control": f"max-age={self.s.max_age}"}
@@ -177,16 +189,10 @@ class Core:
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """``GET /v1/prompts/{id}`` without a query string, straight from the ASGI scope:
         (status, headers, body). The answer most clients ask for, most often."""
-        authorization = if_none_match = None
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                authorization = v.decode("latin-1")
-            elif k == b"if-none-match":
-                if_none_match = v.decode("latin-1")
+        got = scope_headers(scope, b"authorization", b"if-none-match")
+        if_none_match = got.get(b"if-none-match")
         try:
-            key = self.s.keys.check(authorization, "read")
-            if key is not None:
-                scope["loomgit.key"] = key.name
+            self.auth_scope(scope, got.get(b"authorization"), "read")
             lp = self.prompt(scope["path"][len(PROMPT_PREFIX) :], None, None, None)
         except (ApiError, LoomgitError) as e:
             return error_answer(e)

@@ -19,6 +19,7 @@ from loomgit.serve.core import (
     error_answer,
     raw_headers,
     read_json,
+    scope_headers,
 )
 from loomgit.serve.errors import ApiError
 
@@ -60,16 +61,10 @@ class Front:
     async def _render(
         self, scope: Scope, receive: Receive, ident: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        authorization = declared = None
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                authorization = v.decode("latin-1")
-            elif k == b"content-length":
-                declared = v.decode("latin-1")
+        got = scope_headers(scope, b"authorization", b"content-length")
         try:
-            key = self.core.s.keys.check(authorization, "read")
-            if key is not None:
-                scope["loomgit.key"] = key.name
+            self.core.auth_scope(scope, got.get(b"authorization"), "read")
+            declared = got.get(b"content-length")
             body = await read_json(asgi_body(receive), declared, self.core.s.max_body)
             data = dumps(self.core.render_answer(ident, body))
         except (ApiError, LoomgitError) as e:
