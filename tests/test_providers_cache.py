@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -78,7 +80,19 @@ def calls(cfg: Config, *reqs: dict[str, Any], **kw: Any) -> list[Any]:
 
 
 def all_text(root: Path) -> str:
-    return "".join(p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file())
+    """Every byte under ``root`` as text (the cache database and its WAL file included)."""
+    return "".join(
+        p.read_bytes().decode("utf-8", "replace") for p in root.rglob("*") if p.is_file()
+    )
+
+
+def answers(cache_dir: Path) -> list[tuple[str, str]]:
+    """(key, kind) of each answer in the cache database under ``cache_dir``."""
+    con = sqlite3.connect(cache_dir / "answers.sqlite")
+    try:
+        return con.execute("SELECT key, kind FROM answers").fetchall()
+    finally:
+        con.close()
 
 
 # -- cache -------------------------------------------------------------------------------
@@ -92,8 +106,9 @@ def test_second_identical_call_is_served_from_the_cache(api: FakeAPI, tmp_path: 
     assert second.text == first.text and second.usage == first.usage
     assert second.cost_usd == first.cost_usd
     assert second.latency_ms == pytest.approx(first.latency_ms, abs=0.001)
-    files = list((tmp_path / ".git" / "loomgit" / "cache").rglob("*.json"))
-    assert len(files) == 1  # under .git/loomgit/cache/ by default
+    cache_dir = tmp_path / ".git" / "loomgit" / "cache"  # the default place
+    assert len(answers(cache_dir)) == 1
+    assert stat.S_IMODE((cache_dir / "answers.sqlite").stat().st_mode) == 0o600  # private
 
 
 def test_cache_survives_a_new_client_and_keys_everything_that_matters(
@@ -127,23 +142,46 @@ def test_errors_are_never_cached(api: FakeAPI, tmp_path: Path) -> None:
     err, good, again = calls(config(tmp_path, api, cache={"dir": "c"}), {}, {}, {})
     assert isinstance(err, ProviderError)
     assert good.text and not good.cached and again.cached
-    assert len(list(cache_dir.rglob("*.json"))) == 1
+    assert len(answers(cache_dir)) == 1
 
 
-def test_ttl_expiry_and_corrupt_files(tmp_path: Path) -> None:
+def test_ttl_expiry_and_corrupt_entries(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path, ttl_s=60)
     c = Completion("hi", "srv/m", Usage(1, 2), 12.0, 0.001, "stop")
     cache.put("ab" * 32, c)
     got = cache.get("ab" * 32)
     assert got is not None and got.cached and got.text == "hi" and got.cost_usd == 0.001
-    path = next(tmp_path.rglob("*.json"))
-    doc = json.loads(path.read_text())
-    doc["created"] = time.time() - 61
-    path.write_text(json.dumps(doc))
+    con = sqlite3.connect(tmp_path / "answers.sqlite", isolation_level=None)
+    con.execute("UPDATE answers SET created = ?", (time.time() - 61,))
     assert cache.get("ab" * 32) is None  # expired
-    path.write_text('{"kind": "completion", "value": {"te')
+    assert ResponseCache(tmp_path, ttl_s=None).get("ab" * 32) is not None  # never expires
+    con.execute("UPDATE answers SET value = ?", ('{"te',))
+    con.close()
     assert cache.get("ab" * 32) is None  # corrupt: a miss, not a crash
     assert ResponseCache(tmp_path, ttl_s=None).get("cd" * 32) is None
+    assert cache.stats.misses == 2 and cache.stats.hits == 1
+
+
+def test_a_damaged_database_is_a_miss_and_writes_are_skipped(tmp_path: Path) -> None:
+    (tmp_path / "answers.sqlite").write_bytes(b"not a database, " * 100)
+    cache = ResponseCache(tmp_path)
+    c = Completion("hi", "srv/m", Usage(1, 2), 12.0, 0.001, "stop")
+    cache.put("ab" * 32, c)  # no exception: a cache is never a reason to fail a call
+    assert cache.get("ab" * 32) is None and cache.stats.writes == 0
+
+
+def test_answers_cached_as_files_by_earlier_versions_are_still_read(tmp_path: Path) -> None:
+    key = "ef" * 32
+    value = Completion("old", "srv/m", Usage(1, 2), 12.0, 0.001, "stop").to_dict()
+    (tmp_path / "ef").mkdir()
+    doc = {"format": 1, "kind": "completion", "created": time.time(), "value": value}
+    (tmp_path / "ef" / f"{key}.json").write_text(json.dumps(doc))
+    got = ResponseCache(tmp_path).get(key)
+    assert got is not None and got.text == "old" and got.cached
+    cache = ResponseCache(tmp_path)
+    cache.put("ab" * 32, Completion("new", "srv/m", Usage(1, 2), 12.0, 0.0, "stop"))
+    assert cache.clear() == 2  # the database's row and the old file
+    assert cache.get(key) is None and cache.get("ab" * 32) is None
 
 
 def test_ttl_values() -> None:

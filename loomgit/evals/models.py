@@ -8,42 +8,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from loomgit.config import load_config
-from loomgit.providers.cache import ResponseCache, cache_from_config
 from loomgit.providers.client import ModelClient
 
 if TYPE_CHECKING:
     from loomgit.providers.base import Completion
     from loomgit.workspace import Workspace
-
-
-def background_cache(config: Any) -> Any:
-    """The configured response cache, with its writes moved off the event loop.
-
-    A cache write is a temp file and a rename (and, replacing an entry on ext4, a flush):
-    done inline it stalls every request in flight. Here one thread writes while the loop
-    keeps the requests going; :meth:`close` waits for the writes (at the end of the run)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    found = cache_from_config(config)
-    if found is None:
-        return False
-    base: ResponseCache = found
-
-    class BackgroundCache(ResponseCache):
-        def __init__(self) -> None:
-            super().__init__(base.dir, base.ttl_s)
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="loomgit-cache")
-
-        def put(self, key: str, completion: Completion) -> None:
-            self._pool.submit(ResponseCache.put, self, key, completion)
-
-        def put_embeddings(self, key: str, vectors: list[list[float]]) -> None:
-            self._pool.submit(ResponseCache.put_embeddings, self, key, vectors)
-
-        def close(self) -> None:
-            self._pool.shutdown(wait=True)
-
-    return BackgroundCache()
 
 
 class ClientCaller:
@@ -110,5 +79,5 @@ def make_caller(
         config = ws.config
     else:
         config = load_config()
-    client = ModelClient(config, mode=mode, http=http, cache=background_cache(config))
+    client = ModelClient(config, mode=mode, http=http)
     return ClientCaller(client, use_cache=use_cache)
