@@ -72,6 +72,41 @@ def test_credential_shapes_are_cut_to_their_kind(text: str, expected: str) -> No
     assert redact(text, {}) == expected
 
 
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (f"AUTHORIZATION: BEARER {TOKEN}", "AUTHORIZATION: ***"),
+        ("BASIC dXNlcjpwYXNzMTIz=", "BASIC ***"),
+        ("GHP_ and GitHub_PAT_ in prose", "GHP_ and GitHub_PAT_ in prose"),
+        # not ASCII: IGNORECASE matches the long s and the Kelvin sign as s and k
+        ("Baſic dXNlcjpwYXNzMTIz= — naïve", "Baſic *** — naïve"),
+        ("\u212aey: Bearer abc123def4 ∎", "\u212aey: Bearer *** ∎"),
+        ("\u212aey: ſk-proj-" + "a1" * 12, "\u212aey: ſk-proj-" + "a1" * 12),  # sk- is lower case
+        ("ÜBER Bearer abc123def4", "ÜBER Bearer ***"),
+    ],
+)
+def test_shapes_are_found_in_any_case_and_beside_other_scripts(text: str, expected: str) -> None:
+    assert redact(text, {}) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"output": "all clear", "n": 3, "tags": ["a", "b"], "nested": {"x": None}},
+        {"output": f"the key is {OPENAI}"},
+        {"output": 'quote"d\\secret\n-value-42 inside'},  # the variable's value, escaped in JSON
+        {"Authorization": "yes"},  # a shape in a key
+        {"log": ["line one", "\tBearer abc123def4"]},  # after a tab, escaped as \t in JSON
+        {"answer": "ſk and Baſic dXNlcjpwYXNzMTIz= here"},
+        {"when": Path("/tmp/x"), "output": f"see {CUSTOM}"},  # not JSON: written as str()
+    ],
+)
+def test_json_data_hides_what_data_hides(value: Any) -> None:
+    red = Redactor({"DB_PASSWORD": 'quote"d\\secret\n-value-42', "CORP": CUSTOM}, ["CORP"])
+    assert red.json_data(value) == red.data(value)
+    assert json.dumps(red.json_data(value), default=str) == json.dumps(red.data(value), default=str)
+
+
 def test_the_values_of_secret_variables_are_hidden_whatever_their_shape() -> None:
     env = {
         "GITHUB_TOKEN": "plain-token-value-1",

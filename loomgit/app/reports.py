@@ -68,7 +68,7 @@ def redacted(report: EvalReport, red: Redactor) -> EvalReport:
 
 def eval_json(report: EvalReport, red: Redactor) -> Iterator[str]:
     """The redacted JSON report in pieces (what ``--json`` prints), no final newline."""
-    return batched(report_json(report, red.data))
+    return batched(report_json(report, red.json_data))
 
 
 def write_eval(
@@ -133,7 +133,7 @@ def write_compare(
     clean = redacted_compare(cmp, red)
 
     def data() -> Iterator[str]:
-        return batched(compare_json(clean, red.data))
+        return batched(compare_json(clean, red.json_data))
 
     if output:
         write_text(output, chain((red.text(p) for p in data()), ["\n"]))

