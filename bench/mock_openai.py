@@ -75,8 +75,16 @@ class MockOpenAI:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def parse_request(self) -> bool:
+                self.arrived = time.monotonic()  # the request line is in: headers come next
+                return super().parse_request()
+
             def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
+                self._send_bytes(status, json.dumps(body).encode(), headers)
+
+            def _send_bytes(
+                self, status: int, data: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -106,6 +114,11 @@ class MockOpenAI:
                     )
 
             def do_POST(self) -> None:
+                # the latency runs from the request's arrival to the answer, which is
+                # built first: a 50 ms server answers in 50 ms, not in 50 ms plus its own
+                # parsing and encoding (under 32 requests at once those added ~3 ms a
+                # round trip, more than the clients' own overhead being measured)
+                arrived = self.arrived
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 with mock.lock:
@@ -114,43 +127,48 @@ class MockOpenAI:
                     delay = max(0.0, mock.latency_ms + mock.rng.uniform(-1, 1) * mock.jitter_ms)
                     if fail:
                         mock.failures += 1
-                if delay:
-                    time.sleep(delay / 1000)
+                status, body, headers = self._answer(raw, fail)
+                data = json.dumps(body).encode()
+                wait = arrived + delay / 1000 - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                self._send_bytes(status, data, headers)
+
+            def _answer(self, raw: bytes, fail: bool) -> tuple[int, Any, dict[str, str]]:
                 if fail:
                     headers = {"Retry-After": "0"} if mock.fail_status == 429 else {}
-                    self._send(
+                    return (
                         mock.fail_status,
                         {"error": {"message": "injected failure", "type": "server_error"}},
                         headers,
                     )
-                    return
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
-                    self._send(
+                    return (
                         400,
                         {"error": {"message": "body is not JSON", "type": "invalid_request_error"}},
+                        {},
                     )
-                    return
                 path = self.path.rstrip("/")
                 if path == "/v1/chat/completions":
-                    self._send(200, mock.chat(body))
-                elif path == "/v1/embeddings":
-                    self._send(200, mock.embeddings(body))
-                elif path == "/api/chat":  # Ollama's own chat API
-                    self._send(200, mock.ollama_chat(body))
-                elif path == "/api/embed":
-                    self._send(200, mock.ollama_embed(body))
-                else:
-                    self._send(
-                        404,
-                        {
-                            "error": {
-                                "message": f"no route {self.path}",
-                                "type": "invalid_request_error",
-                            }
-                        },
-                    )
+                    return 200, mock.chat(body), {}
+                if path == "/v1/embeddings":
+                    return 200, mock.embeddings(body), {}
+                if path == "/api/chat":  # Ollama's own chat API
+                    return 200, mock.ollama_chat(body), {}
+                if path == "/api/embed":
+                    return 200, mock.ollama_embed(body), {}
+                return (
+                    404,
+                    {
+                        "error": {
+                            "message": f"no route {self.path}",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                    {},
+                )
 
         self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
