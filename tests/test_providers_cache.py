@@ -8,6 +8,8 @@ import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -151,6 +153,7 @@ def test_ttl_expiry_and_corrupt_entries(tmp_path: Path) -> None:
     cache.put("ab" * 32, c)
     got = cache.get("ab" * 32)
     assert got is not None and got.cached and got.text == "hi" and got.cost_usd == 0.001
+    cache.flush()
     con = sqlite3.connect(tmp_path / "answers.sqlite", isolation_level=None)
     con.execute("UPDATE answers SET created = ?", (time.time() - 61,))
     assert cache.get("ab" * 32) is None  # expired
@@ -160,6 +163,32 @@ def test_ttl_expiry_and_corrupt_entries(tmp_path: Path) -> None:
     assert cache.get("ab" * 32) is None  # corrupt: a miss, not a crash
     assert ResponseCache(tmp_path, ttl_s=None).get("cd" * 32) is None
     assert cache.stats.misses == 2 and cache.stats.hits == 1
+
+
+def test_answers_kept_in_memory_reach_the_database_at_exit_and_alongside_others(
+    tmp_path: Path,
+) -> None:
+    # a process that never closes its cache still writes its answers when it exits
+    script = (
+        "import sys; from loomgit.providers import ResponseCache\n"
+        "from loomgit.providers.base import Completion, Usage\n"
+        "c = ResponseCache(sys.argv[1])\n"
+        "for i in range(5): c.put(f'{i:064x}', Completion(f'a{i}', 'srv/m', Usage(1, 2), 1.0, 0.0, 'stop'))\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
+    assert len(answers(tmp_path)) == 5
+    # two writers with answers in memory at once: neither holds a lock, both sets land
+    one, two = ResponseCache(tmp_path), ResponseCache(tmp_path)
+    for i in range(10):
+        one.put(f"{i:062x}aa", Completion(f"one{i}", "srv/m", Usage(1, 2), 1.0, 0.0, "stop"))
+        two.put(f"{i:062x}bb", Completion(f"two{i}", "srv/m", Usage(1, 2), 1.0, 0.0, "stop"))
+    assert one.get(f"{3:062x}aa") is not None  # read back before it is written
+    assert ResponseCache(tmp_path).get(f"{3:062x}aa") is None  # not yet in the database
+    two.close()
+    one.close()
+    assert len(answers(tmp_path)) == 25
+    got = ResponseCache(tmp_path).get(f"{3:062x}bb")
+    assert got is not None and got.text == "two3"
 
 
 def test_a_damaged_database_is_a_miss_and_writes_are_skipped(tmp_path: Path) -> None:

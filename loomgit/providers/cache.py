@@ -16,6 +16,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ DEFAULT_TTL_S = 7 * 24 * 3600.0
 CACHE_KEYS = ("dir", "ttl", "enabled")  # the settings of loomgit.yaml's cache: section
 _TTL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+FLUSH_ROWS = 64  # answers kept in memory before they are written together
+FLUSH_S = 1.0  # or seconds since the oldest of them arrived
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
     "created REAL NOT NULL, value TEXT NOT NULL) WITHOUT ROWID"
@@ -97,10 +101,13 @@ class CacheStats:
 class ResponseCache:
     """Answers on disk: one SQLite database, ``answers.sqlite``, in :attr:`dir`.
 
-    One row per request key, written as each answer arrives (WAL mode, ``synchronous=NORMAL``:
-    about 30 µs a write, where a file per answer cost about 1 ms of system time). Several
-    processes may share the database; any SQLite error is a miss or a skipped write, never a
-    failed call. Files of the earlier layout (``ab/<key>.json``) are still read on a miss."""
+    One row per request key (WAL mode, ``synchronous=NORMAL``). New answers are kept in
+    memory and written together, :data:`FLUSH_ROWS` or :data:`FLUSH_S` at a time, and at
+    :meth:`close` (or when the cache is collected, or the process exits): a transaction of
+    64 rows costs about what one row on its own does. No lock is held between writes, so
+    several processes share the database. Any SQLite error is a miss or a skipped write,
+    never a failed call. Files of the earlier layout (``ab/<key>.json``) are still read on
+    a miss."""
 
     FILE = "answers.sqlite"
 
@@ -113,6 +120,9 @@ class ResponseCache:
         self._db: Any = None  # sqlite3.Connection once opened; False when it cannot be
         self._legacy: bool | None = None
         self._lock = threading.Lock()
+        self._pending: dict[str, tuple[str, float, str]] = {}  # key -> row not yet written
+        self._oldest = 0.0
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @property
     def path(self) -> Path:
@@ -139,10 +149,24 @@ class ResponseCache:
             self._db = False
             return None
         self._db = con
+        self._finalizer = weakref.finalize(self, _write_rows, con, self._pending, True)
         return con
 
-    def close(self) -> None:
+    def flush(self) -> None:
+        """Write the answers kept in memory."""
         with self._lock:
+            if self._pending:
+                con = self._connect(create=True)
+                if con is not None:
+                    _write_rows(con, self._pending)
+                self._pending.clear()
+
+    def close(self) -> None:
+        self.flush()
+        with self._lock:
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
             if self._db:
                 self._db.close()
             self._db = None
@@ -159,6 +183,9 @@ class ResponseCache:
         import sqlite3
 
         with self._lock:
+            row = self._pending.get(key)
+            if row is not None:
+                return row
             con = self._connect(create=False)
             if con is not None:
                 try:
@@ -200,22 +227,20 @@ class ResponseCache:
         return value
 
     def _write(self, key: str, kind: str, value: Any) -> None:
-        import sqlite3
 
         blob = json.dumps(value, ensure_ascii=False)
+        now = time.time()
         with self._lock:
             con = self._connect(create=True)
             if con is None:
                 return  # a cache that cannot be written is no reason to fail the call
-            try:
-                con.execute(
-                    "INSERT OR REPLACE INTO answers (key, kind, created, value) "
-                    "VALUES (?, ?, ?, ?)",
-                    (key, kind, time.time(), blob),
-                )
-            except sqlite3.Error:
-                return
-        self.stats.writes += 1
+            if not self._pending:
+                self._oldest = now
+            self._pending[key] = (kind, now, blob)
+            self.stats.writes += 1
+            if len(self._pending) >= FLUSH_ROWS or now - self._oldest >= FLUSH_S:
+                _write_rows(con, self._pending)
+                self._pending.clear()
 
     def get(self, key: str) -> Completion | None:
         value = self._read(key, "completion")
@@ -242,6 +267,8 @@ class ResponseCache:
 
         n = 0
         with self._lock:
+            n += len(self._pending)
+            self._pending.clear()
             con = self._connect(create=False)
             if con is not None:
                 try:
@@ -256,6 +283,25 @@ class ResponseCache:
                 except OSError:
                     pass
         return n
+
+
+def _write_rows(con: Any, rows: dict[str, tuple[str, float, str]], close: bool = False) -> None:
+    """Write ``rows`` (key -> kind, created, value) in one transaction; an error skips them."""
+    import sqlite3
+
+    try:
+        if rows:
+            with con:  # one transaction: committed, or rolled back on an error
+                con.execute("BEGIN")
+                con.executemany(
+                    "INSERT OR REPLACE INTO answers (key, kind, created, value) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(k, *v) for k, v in rows.items()],
+                )
+        if close:
+            con.close()
+    except sqlite3.Error:
+        pass
 
 
 def cache_from_config(config: Config) -> ResponseCache | None:

@@ -322,6 +322,8 @@ class ModelClient:
         return vectors
 
     async def aclose(self) -> None:
+        if self.cache is not None:
+            self.cache.flush()  # the answers it keeps in memory, so other processes see them
         for p in self._providers.values():
             await p.aclose()
         self._providers.clear()
