@@ -78,3 +78,48 @@ def test_refused_connection(transport: str, tmp_path: Path) -> None:
     assert isinstance(e, ProviderError)
     assert f"cannot connect to http://127.0.0.1:{port}/v1/chat/completions: " in str(e)
     assert "is the server running?" in str(e)
+
+
+def test_loomgit_clients_post_what_httpx_client_layer_would(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """loomgit's own clients post JSON straight to aiohttp; the bytes on the wire are those
+    httpx's client layer sends through the same transport (defaults, then the entry's
+    headers, then the key; the same JSON)."""
+    import httpx
+
+    from loomgit.providers.http import _no_cookies
+    from loomgit.providers.transport import transport
+
+    monkeypatch.delenv("LOOMGIT_HTTP_TRANSPORT", raising=False)
+    entry = {
+        "type": "openai",
+        "api_key_env": "SRV_KEY",
+        "headers": {"X-Team": "ops", "accept": "application/json"},  # any case overrides
+    }
+    messages = [{"role": "user", "content": 'naïve café — 東京 "quoted" \\ back'}]
+    with FakeAPI() as api:
+        api.default = lambda req: ok(OPENAI_ANSWER)
+        cfg = Config(root=tmp_path, providers={"srv": {**entry, "base_url": api.base + "/v1"}})
+
+        async def go(layer: bool) -> Any:
+            http = None
+            if layer:  # an httpx client around the same transport: httpx's client layer
+                http = httpx.AsyncClient(transport=transport(8), cookies=_no_cookies())
+            async with ModelClient(
+                cfg, cache=False, settings=S, env={"SRV_KEY": "k-123456789"}, http=http
+            ) as client:
+                c = await client.complete("srv/m", messages, {"temperature": 0.5})
+            if http is not None:
+                await http.aclose()
+            return c
+
+        for layer in (False, True):
+            assert asyncio.run(go(layer)).text == "Printer fire, floor 3."
+        seen = api.requests
+    direct, layered = seen
+    assert direct.body == layered.body and direct.json["messages"] == messages
+    assert direct.headers == layered.headers
+    assert direct.headers["x-team"] == "ops" and direct.headers["accept"] == "application/json"
+    assert direct.headers["authorization"] == "Bearer k-123456789"
+    assert direct.headers["user-agent"].startswith("python-httpx/")

@@ -15,6 +15,7 @@ import email.utils
 import json
 import re
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,11 @@ if TYPE_CHECKING:
     import httpx
 
 
+# loomgit's own clients -> their aiohttp transport, which posts JSON without httpx's client
+# layer (HTTPProvider.post); a client given by an application or a test is not in it
+_DIRECT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
 def new_client(*, pooled: bool = False, connections: int = 64) -> httpx.AsyncClient:
     """A fresh ``httpx.AsyncClient`` sending with aiohttp where it can (a fifth of httpx's
     own CPU per request, see :mod:`loomgit.providers.transport`); ``pooled`` sizes the pool
@@ -51,7 +57,9 @@ def new_client(*, pooled: bool = False, connections: int = 64) -> httpx.AsyncCli
     n = max(1, connections) if pooled else 20
     fast = transport(n)
     if fast is not None:
-        return httpx.AsyncClient(transport=fast, cookies=_no_cookies())
+        client = httpx.AsyncClient(transport=fast, cookies=_no_cookies())
+        _DIRECT[client] = fast
+        return client
     if pooled:
         return httpx.AsyncClient(
             limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)
@@ -264,8 +272,13 @@ class HTTPProvider(Provider):
         url, shown, headers, timeout = self.target(path, "application/json")
         with tracing.model_call(self.name, self.model) as span:  # one span per request
             t0 = time.perf_counter()
+            client = self.client()
+            direct = _DIRECT.get(client)
             try:
-                resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
+                if direct is not None:
+                    resp = await direct.post(client, url, body, headers, timeout)
+                else:
+                    resp = await client.post(url, json=body, headers=headers, timeout=timeout)
             except (httpx.TransportError, httpx.InvalidURL) as e:
                 raise self.failed(e, shown) from None
             latency = (time.perf_counter() - t0) * 1000

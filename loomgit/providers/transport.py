@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import json
 import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,8 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
             self.connections = connections
             self._sessions: dict[str, aiohttp.ClientSession] = {}  # by scheme
             self._loop: asyncio.AbstractEventLoop | None = None
+            self._timeouts: dict[tuple[Any, Any, Any], aiohttp.ClientTimeout] = {}
+            self._defaults: dict[int, dict[str, tuple[str, str]]] = {}  # by client: headers
 
         def _get_session(self, scheme: str) -> aiohttp.ClientSession:
             loop = asyncio.get_running_loop()
@@ -103,23 +106,67 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
             return session
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            session = self._get_session(request.url.scheme)
-            t: dict[str, Any] = request.extensions.get("timeout", {})
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                connect=t.get("pool"),
-                sock_connect=t.get("connect"),
-                sock_read=t.get("read"),
-            )
             headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _OWN]
-            # an event stream is passed on as it arrives; any other body is read whole
-            streamed = request.headers.get("accept") == "text/event-stream"
+            return await self._send(
+                request.method,
+                request.url,
+                headers,
+                request.content or None,
+                request.extensions.get("timeout", {}),
+                request.headers.get("accept") == "text/event-stream",
+                request,
+            )
+
+        async def post(
+            self,
+            client: httpx.AsyncClient,
+            url: httpx.URL,
+            body: Any,
+            headers: dict[str, str],
+            timeout: httpx.Timeout,
+        ) -> httpx.Response:
+            """``client.post(url, json=body, headers=headers, timeout=timeout)`` without
+            httpx's client layer: the same headers (``client``'s defaults, then these) and
+            the same JSON bytes, sent straight to aiohttp. The client layer's work (building
+            the request, the auth and redirect flows, hooks, cookies) does nothing for a
+            provider's request and cost about 0.1 ms of its 0.28."""
+            base = self._defaults.get(id(client))
+            if base is None:
+                base = {
+                    k.lower(): (k, v) for k, v in client.headers.items() if k.lower() not in _OWN
+                }
+                self._defaults[id(client)] = base
+            merged = dict(base)
+            for k, v in headers.items():
+                merged[k.lower()] = (k, v)
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return await self._send(
+                "POST", url, list(merged.values()), data.encode("utf-8"), timeout.as_dict()
+            )
+
+        async def _send(
+            self,
+            method: str,
+            url: httpx.URL,
+            headers: list[tuple[str, str]],
+            content: bytes | None,
+            t: dict[str, Any],
+            streamed: bool = False,  # an event stream is passed on as it arrives
+            request: httpx.Request | None = None,
+        ) -> httpx.Response:
+            session = self._get_session(url.scheme)
+            key = (t.get("pool"), t.get("connect"), t.get("read"))
+            timeout = self._timeouts.get(key)
+            if timeout is None:
+                timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                    total=None, connect=key[0], sock_connect=key[1], sock_read=key[2]
+                )
             try:
                 resp = await session.request(
-                    request.method,
-                    str(request.url),
+                    method,
+                    str(url),
                     headers=headers,
-                    data=request.content or None,
+                    data=content,
                     allow_redirects=False,
                     timeout=timeout,
                 )
