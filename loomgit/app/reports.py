@@ -14,18 +14,20 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loomgit.errors import UsageError
-from loomgit.evals.comparison import Comparison
 from loomgit.evals.results import EvalReport
 from loomgit.evals.spool import SpooledCases
 from loomgit.fsutil import atomic_write
-from loomgit.github import Redactor
+from loomgit.github.redact import Redactor
 from loomgit.report.eval_json import batched, compare_json, report_json
 from loomgit.report.junit import junit_parts, to_junit
 from loomgit.report.markdown import compare_markdown, report_markdown
 from loomgit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from loomgit.evals.comparison import Comparison
 
 __all__ = [
     "eval_json",

@@ -18,7 +18,6 @@ from loomgit.cli.evals_format import (
 )
 from loomgit.cli.output import echo, print_json
 from loomgit.errors import EXIT_INFRA, UsageError
-from loomgit.evals.compare import compare
 from loomgit.evals.records import stats as run_stats
 from loomgit.evals.runner import parse_shard
 from loomgit.evals.targets import verify_ref
@@ -220,6 +219,8 @@ def _compare(
     fail_on: str,
 ) -> int:
     with progress_bar(not as_json, "compare") as progress:
+        from loomgit.evals.compare import compare  # start-up: only --compare needs it
+
         cmp = compare(
             ws,
             ref,

@@ -16,39 +16,45 @@ The token goes into the ``Authorization`` header and nowhere else: it is kept ou
 
 from __future__ import annotations
 
-from loomgit.github.client import (
-    MAX_PAGES,
-    CommentForbidden,
-    CommentResult,
-    GitHubClient,
-    GitHubError,
-)
-from loomgit.github.commands import (
-    SUMMARY_LIMIT,
-    Annotation,
-    escape_command_data,
-    escape_command_property,
-    workflow_command,
-    write_outputs,
-    write_summary,
-)
-from loomgit.github.comment import (
-    COMMENT_LIMIT,
-    MARKER_PREFIX,
-    fit_comment,
-    marker_for,
-    truncate_markdown,
-)
-from loomgit.github.env import (
-    DEFAULT_API_URL,
-    DEFAULT_SERVER_URL,
-    ActionsEnv,
-    EventError,
-    PullRequest,
-    load_event,
-    pull_request_from_event,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# eager: the submodule's import would otherwise bind the name ``redact`` to the module
 from loomgit.github.redact import SECRET_SUFFIXES, Redactor, redact
+
+if TYPE_CHECKING:
+    from loomgit.github.client import (
+        MAX_PAGES,
+        CommentForbidden,
+        CommentResult,
+        GitHubClient,
+        GitHubError,
+    )
+    from loomgit.github.commands import (
+        SUMMARY_LIMIT,
+        Annotation,
+        escape_command_data,
+        escape_command_property,
+        workflow_command,
+        write_outputs,
+        write_summary,
+    )
+    from loomgit.github.comment import (
+        COMMENT_LIMIT,
+        MARKER_PREFIX,
+        fit_comment,
+        marker_for,
+        truncate_markdown,
+    )
+    from loomgit.github.env import (
+        DEFAULT_API_URL,
+        DEFAULT_SERVER_URL,
+        ActionsEnv,
+        EventError,
+        PullRequest,
+        load_event,
+        pull_request_from_event,
+    )
 
 __all__ = [
     "COMMENT_LIMIT",
@@ -79,3 +85,40 @@ __all__ = [
     "write_outputs",
     "write_summary",
 ]
+
+# name -> its module: importing the package loads none of them (an eval that only redacts
+# its report does not load the REST client or the Actions environment)
+_LAZY = {
+    "MAX_PAGES": "client",
+    "CommentForbidden": "client",
+    "CommentResult": "client",
+    "GitHubClient": "client",
+    "GitHubError": "client",
+    "SUMMARY_LIMIT": "commands",
+    "Annotation": "commands",
+    "escape_command_data": "commands",
+    "escape_command_property": "commands",
+    "workflow_command": "commands",
+    "write_outputs": "commands",
+    "write_summary": "commands",
+    "COMMENT_LIMIT": "comment",
+    "MARKER_PREFIX": "comment",
+    "fit_comment": "comment",
+    "marker_for": "comment",
+    "truncate_markdown": "comment",
+    "DEFAULT_API_URL": "env",
+    "DEFAULT_SERVER_URL": "env",
+    "ActionsEnv": "env",
+    "EventError": "env",
+    "PullRequest": "env",
+    "load_event": "env",
+    "pull_request_from_event": "env",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
