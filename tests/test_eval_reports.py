@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,3 +260,34 @@ def test_terminal_gets_a_progress_bar_and_a_rich_table(srepo: GitRepo) -> None:
     assert "6/6" in out  # the progress bar's final state, on stderr
     assert "━" in out and "│" in out  # rich's table
     assert "FAIL" in out and "gate majority_pass failed" in out
+
+
+def _random_data(rng: Any, depth: int = 0) -> Any:
+    leaves = [
+        lambda: rng.choice(["", "plain", "naïve — 東京", 'q"uote\\back\nline\ttab\x01', "\u2028"]),
+        lambda: rng.randint(-(10**20), 10**20),
+        lambda: rng.choice([0.0, -0.0, 1.5, 1e300, 1e-7, float("nan"), float("inf"), -1 / 3]),
+        lambda: rng.choice([True, False, None]),
+        lambda: rng.choice([Path("a/b"), frozenset()]),  # written as str()
+    ]
+    if depth > 3 or rng.random() < 0.4:
+        return rng.choice(leaves)()
+    if rng.random() < 0.5:
+        keys = [rng.choice(["k", "é", 'x"y', 1, 2.5, True, False, None, ""]) for _ in range(4)]
+        return {k: _random_data(rng, depth + 1) for k in keys[: rng.randint(0, 4)]}
+    items = [_random_data(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return tuple(items) if rng.random() < 0.3 else items
+
+
+def test_the_json_report_is_written_as_json_dumps_writes_it() -> None:
+    """The report's own indenting writer gives json.dumps(indent=2)'s exact text."""
+    import random
+
+    from loomgit.report.eval_json import _dumps
+
+    rng = random.Random(11)
+    for _ in range(3000):
+        data = _random_data(rng)
+        assert _dumps(data) == json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    with pytest.raises(TypeError, match="keys must be"):
+        _dumps({(1, 2): "tuple key"})

@@ -9,8 +9,8 @@ applied to every piece of data before it is dumped (the redactor's ``data``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
+from json.encoder import encode_basestring as _quote  # C, as json.dumps uses
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,7 +25,77 @@ _BEFORE, _AFTER = "@@loomgit:before@@", "@@loomgit:after@@"  # a top-level key's
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    """``json.dumps(data, indent=2, ensure_ascii=False, default=str)``, the same text at
+    about half the cost: json's indenting encoder is pure Python generators (the C one
+    does not indent), and it was the larger half of writing a report."""
+    out: list[str] = []
+    _encode(data, "\n", out)
+    return "".join(out)
+
+
+_INF = float("inf")
+
+
+def _float(o: float) -> str:
+    if o != o:
+        return "NaN"
+    if o == _INF:
+        return "Infinity"
+    if o == -_INF:
+        return "-Infinity"
+    return float.__repr__(o)
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return _quote(k)
+    if isinstance(k, float):
+        return _quote(_float(k))
+    if k is True or k is False or k is None:
+        return '"' + {True: "true", False: "false", None: "null"}[k] + '"'
+    if isinstance(k, int):
+        return _quote(int.__repr__(k))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+
+
+def _encode(o: Any, pad: str, out: list[str]) -> None:
+    """``o`` as json writes it at indent 2, ``pad`` being its line's newline and indent."""
+    if isinstance(o, str):
+        out.append(_quote(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, float):
+        out.append(_float(o))
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        inner = pad + "  "
+        sep = "{" + inner
+        for k, v in o.items():
+            out.append(sep + _key(k) + ": ")
+            sep = "," + inner
+            _encode(v, inner, out)
+        out.append(pad + "}")
+    elif isinstance(o, (list, tuple)):
+        if not o:
+            out.append("[]")
+            return
+        inner = pad + "  "
+        sep = "[" + inner
+        for v in o:
+            out.append(sep)
+            sep = "," + inner
+            _encode(v, inner, out)
+        out.append(pad + "]")
+    else:
+        _encode(str(o), pad, out)  # default=str
 
 
 def _fix(d: Any) -> Any:
