@@ -269,3 +269,28 @@ def test_prose_renders_as_jinja_would_without_being_compiled(source: str) -> Non
     assert render._literal_text(source) == expected
     assert render._templated(MessageTemplate("user", source + "{{ x }}", 1))
     assert render._templated(MessageTemplate("user", source + "\r\n", 1))
+
+
+def test_renders_one_after_another_do_not_each_wake_the_watchdog(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An eval renders a case per request: the watchdog thread is told of a render only
+    when its deadline comes before the thread's next look, yet a slow one is still stopped."""
+    from loomgit.prompt import watchdog
+
+    p = parse_prompt("{{ n }}", "t.prompt")
+    assert p.render({"n": 0})[0]["content"] == "0"  # the thread is running
+    told = []
+    real = watchdog._MONITOR.cv.notify
+    monkeypatch.setattr(watchdog._MONITOR.cv, "notify", lambda *a: told.append(1) or real(*a))
+    for i in range(300):
+        assert p.render({"n": i})[0]["content"] == str(i)
+    assert len(told) <= 2
+    t = time.monotonic()
+    with pytest.raises(SandboxError, match="longer than 0.2 s"):
+        render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            {},
+            timeout_s=0.2,
+        )
+    assert time.monotonic() - t < 2

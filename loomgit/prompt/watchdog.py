@@ -1,12 +1,19 @@
 """A watchdog for renders: one daemon thread for the whole process injects
 :class:`RenderTimeout` into a rendering thread whose deadline has passed (a timer thread
-per render costs more than the render itself)."""
+per render costs more than the render itself).
+
+The thread is woken only when a new render's deadline comes before the time it will wake
+anyway. While renders keep coming it wakes every :data:`IDLE_S` at most, so renders one
+after another (an eval renders a case per request) do not each hand the GIL to it and back;
+after a quiet :data:`IDLE_S` it sleeps until the next render."""
 
 from __future__ import annotations
 
 import threading
 import time
 from typing import Any
+
+IDLE_S = 1.0  # with no render running, how long the thread waits for the next before sleeping
 
 
 class RenderTimeout(BaseException):
@@ -21,18 +28,22 @@ class _Monitor:
         self.active: dict[int, list[Any]] = {}  # token -> [deadline, thread id, fired]
         self.thread: threading.Thread | None = None
         self.next_token = 0
+        self.wake_at = float("inf")  # when the thread will look again (inf: when told)
 
     def start(self, seconds: float) -> int:
         with self.cv:
             self.next_token += 1
             token = self.next_token
-            self.active[token] = [time.monotonic() + seconds, threading.get_ident(), False]
+            deadline = time.monotonic() + seconds
+            self.active[token] = [deadline, threading.get_ident(), False]
             if self.thread is None or not self.thread.is_alive():
+                self.wake_at = 0.0
                 self.thread = threading.Thread(
                     target=self._run, name="loomgit-render-watchdog", daemon=True
                 )
                 self.thread.start()
-            self.cv.notify()
+            elif deadline < self.wake_at:
+                self.cv.notify()
         return token
 
     def stop(self, token: int) -> None:
@@ -44,6 +55,7 @@ class _Monitor:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(entry[1]), None)
 
     def _run(self) -> None:
+        seen = -1
         with self.cv:
             while True:
                 now = time.monotonic()
@@ -60,7 +72,12 @@ class _Monitor:
                         )
                     else:
                         waits.append(entry[0] - now)
-                self.cv.wait(timeout=min(waits) if waits else None)
+                if not waits and self.next_token != seen:  # renders came since: wait a while
+                    waits.append(IDLE_S)
+                seen = self.next_token
+                wait = min(waits) if waits else None
+                self.wake_at = now + wait if wait is not None else float("inf")
+                self.cv.wait(timeout=wait)
 
 
 _MONITOR = _Monitor()
