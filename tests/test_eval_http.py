@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -381,3 +382,24 @@ def test_record_then_replay_offline(eval_repo: GitRepo, server: MockOpenAI, cli:
     assert all(e and "no recording for this request" in e for e in errs)
     assert "(triage case 'c0', sample 2)" in errs[0] and "run with --record" in errs[0]
     assert cli(["eval", "--record", "--replay"], cwd=eval_repo.path).exit_code == 2
+
+
+def test_an_eval_from_the_command_line_loads_no_terminal_ui_for_httpx(
+    eval_repo: GitRepo, server: MockOpenAI
+) -> None:
+    """httpx's own command-line client (rich, pygments) is not imported by loomgit's:
+    about half of httpx's import time, in every command that calls a model."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(sorted(m for m in ('rich', 'pygments', 'httpx') "
+        "if m in sys.modules), file=sys.stderr))\n"
+        "sys.argv = ['loomgit', 'eval', '--no-log']\n"
+        "from loomgit.entry import run\n"
+        "run()\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], cwd=eval_repo.path, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert server.requests == 20
+    assert r.stderr.strip().splitlines()[-1] == "['httpx']"
