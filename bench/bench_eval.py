@@ -9,7 +9,9 @@ mock server (bench/mock_openai.py, a separate process) at equal concurrency, at 
 at 0 ms of server latency (0 ms measures pure tool overhead): loomgit as on a first run (its
 .git/loomgit caches deleted before each run), also with httpx's own transport
 (LOOMGIT_HTTP_TRANSPORT=httpx) to show what the aiohttp transport buys, promptfoo with
---no-cache; then a re-run of loomgit with a warm cache. Each tool is a fresh process per
+--no-cache, and a bare aiohttp client (a Python process that imports aiohttp and sends the
+same requests, doing nothing else: the least any Python tool can take on this server); then
+a re-run of loomgit with a warm cache. Each tool is a fresh process per
 run; peak memory is that process's maximum resident set (wait4). Every figure is printed
 with its baseline and the ratio: at 50 ms the physical floor (cases × latency /
 concurrency), at 0 ms promptfoo.
@@ -271,6 +273,30 @@ def check_loomgit(out: Path, n: int) -> None:
         print(f"  warning: loomgit passed {s['passed']} of {n} cases: {s}")
 
 
+BARE_CLIENT = """
+import asyncio, json, sys
+import aiohttp
+url, n, c = sys.argv[1] + "/chat/completions", int(sys.argv[2]), int(sys.argv[3])
+async def main():
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        todo = iter(range(n))
+        async def worker():
+            for i in todo:
+                body = {"model": sys.argv[4], "messages": [{"role": "user", "content": f"case {i}"}]}
+                async with s.post(url, json=body) as r:
+                    json.loads(await r.read())
+        await asyncio.gather(*(worker() for _ in range(c)))
+asyncio.run(main())
+"""
+
+
+def bare_client(url: str, n: int, concurrency: int, env: dict[str, str]) -> Run:
+    """The least any Python tool can take on this server: a process that imports aiohttp
+    and sends the same number of requests at the same concurrency, doing nothing else."""
+    cmd = [sys.executable, "-c", BARE_CLIENT, url, str(n), str(concurrency), MODEL]
+    return timed(cmd, ROOT, env)
+
+
 def loomgit_cold(cmd: list[str], repo: Path, env: dict[str, str]) -> Run:
     """A first run: no response cache, no parsed-suite cache, no version cache."""
     shutil.rmtree(repo / ".git" / "loomgit", ignore_errors=True)
@@ -360,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
                 lruns = [loomgit_cold(lg, repo, env) for _ in range(a.runs)]
                 check_loomgit(tmp / "loomgit.json", a.cases)
                 show("loomgit", lruns)
+                bruns = [
+                    bare_client(server.url, a.cases, a.concurrency, env) for _ in range(a.runs)
+                ]
+                show("bare aiohttp client", bruns)
                 hruns: list[Run] = []
                 if not a.no_httpx:
                     hruns = [loomgit_cold(lg, repo, httpx_env) for _ in range(a.runs)]
@@ -398,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
                 tag = f"{lat:g} ms server"
                 if lat:
                     rows.append((f"{tag}, loomgit", median(lruns), "physical floor", floor, peak))
+                    rows.append(
+                        (f"{tag}, bare aiohttp client", median(bruns), "physical floor", floor, 0)
+                    )
+                rows.append(
+                    (f"{tag}, loomgit", median(lruns), "bare aiohttp client", median(bruns), peak)
+                )
                 rows.append((f"{tag}, loomgit", median(lruns), "promptfoo", pf_s, peak))
                 if hruns:
                     rows.append(
