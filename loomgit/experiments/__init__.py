@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loomgit.lazy import attributes
 
 __all__ = ["Experiment", "ExperimentError", "ExperimentSpec", "Variant", "experiment"]
 
@@ -28,11 +30,4 @@ if TYPE_CHECKING:
     from loomgit.experiments.spec import ExperimentError, ExperimentSpec
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = attributes(__name__, _LAZY)

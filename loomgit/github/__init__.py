@@ -16,11 +16,11 @@ The token goes into the ``Authorization`` header and nowhere else: it is kept ou
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # eager: the submodule's import would otherwise bind the name ``redact`` to the module
 from loomgit.github.redact import SECRET_SUFFIXES, Redactor, redact
+from loomgit.lazy import attributes
 
 if TYPE_CHECKING:
     from loomgit.github.client import (
@@ -116,9 +116,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = attributes(__name__, _LAZY)

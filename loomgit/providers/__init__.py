@@ -10,9 +10,9 @@ Submodules are imported on first use, and httpx only on the first request.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from loomgit.lazy import attributes
 from loomgit.providers.base import Completion, Provider, Usage
 
 if TYPE_CHECKING:
@@ -79,9 +79,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = attributes(__name__, _LAZY)
