@@ -21,7 +21,8 @@ MAX_LINES = 400
 OWNERS: dict[str, tuple[str, ...]] = {
     "yaml": ("_yaml/__init__.py",),
     "ruamel": ("_yaml/__init__.py",),
-    "jinja2": ("prompt/jinja.py",),
+    # the environment, and the reader of its compiler's frames (which makes none)
+    "jinja2": ("prompt/jinja.py", "prompt/undeclared.py"),
     "jsonschema": ("prompt/schema.py",),
     "opentelemetry": ("tracing.py",),
     "subprocess": ("_git/",),

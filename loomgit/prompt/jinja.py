@@ -1,6 +1,5 @@
-"""The one module that imports Jinja2: the sandboxed environment prompts render in, the
-template parsing other modules need (referenced templates, undeclared names), and an
-autoescaped environment for HTML reports.
+"""The one Jinja2 environment prompts render in (sandboxed), the template parsing other
+modules need (:mod:`~loomgit.prompt.undeclared` reads its trees), an HTML one for reports.
 
 Templates come from pull requests, so they render in Jinja2's immutable sandbox with
 ``StrictUndefined``. The sandbox has no CPU or memory limit of its own; this module adds
@@ -30,6 +29,7 @@ from loomgit.prompt.limits import (
     text_size,
 )
 from loomgit.prompt.parts import IncludeLoader
+from loomgit.prompt.undeclared import undeclared
 from loomgit.prompt.watchdog import RenderTimeout
 
 MAX_CHARS = 1_000_000
@@ -326,7 +326,7 @@ def parse_names(source: str, env: Any | None = None) -> tuple[set[str], list[str
     PARSES[0] += 1
     try:
         ast = env.parse(source)
-        names = set(meta.find_undeclared_variables(ast))  # an unknown filter fails here
+        names = undeclared(ast)  # an unknown filter fails here, as the compiler fails
     except TemplateError:
         return None
     refs = [r for r in meta.find_referenced_templates(ast) if isinstance(r, str)]
@@ -334,8 +334,8 @@ def parse_names(source: str, env: Any | None = None) -> tuple[set[str], list[str
 
 
 def parse_tree(source: str) -> Any | None:
-    """The Jinja AST of ``source`` as the prompt environment parses it (None when it does
-    not compile), for walkers that name constructs (:mod:`loomgit.prompt.portable`)."""
+    """The Jinja AST of ``source`` in the prompt environment (None when it does not
+    compile), for walkers that name constructs (:mod:`loomgit.prompt.portable`)."""
     from jinja2.exceptions import TemplateError
 
     try:
