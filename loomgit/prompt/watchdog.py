@@ -43,6 +43,9 @@ class _Monitor:
                 )
                 self.thread.start()
             elif deadline < self.wake_at:
+                # it will look again by this deadline, with every render then running:
+                # later ones need not tell it again, even before it has woken
+                self.wake_at = deadline
                 self.cv.notify()
         return token
 
