@@ -15,7 +15,6 @@ import email.utils
 import json
 import re
 import time
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ from loomgit.providers.errors import (
     ProviderResponseError,
     ProviderTimeout,
 )
-from loomgit.providers.transport import transport
+from loomgit.providers.transport import client_class, transport
 from loomgit.providers.vocab import note as vocab_note
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
@@ -40,11 +39,6 @@ QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "enforced_spe
 
 if TYPE_CHECKING:
     import httpx
-
-
-# loomgit's own clients -> their aiohttp transport, which posts JSON without httpx's client
-# layer (HTTPProvider.post); a client given by an application or a test is not in it
-_DIRECT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def new_client(*, pooled: bool = False, connections: int = 64) -> httpx.AsyncClient:
@@ -57,9 +51,7 @@ def new_client(*, pooled: bool = False, connections: int = 64) -> httpx.AsyncCli
     n = max(1, connections) if pooled else 20
     fast = transport(n)
     if fast is not None:
-        client = httpx.AsyncClient(transport=fast, cookies=_no_cookies())
-        _DIRECT[client] = fast
-        return client
+        return client_class()(transport=fast, cookies=_no_cookies())
     if pooled:
         return httpx.AsyncClient(
             limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)
@@ -272,13 +264,8 @@ class HTTPProvider(Provider):
         url, shown, headers, timeout = self.target(path, "application/json")
         with tracing.model_call(self.name, self.model) as span:  # one span per request
             t0 = time.perf_counter()
-            client = self.client()
-            direct = _DIRECT.get(client)
             try:
-                if direct is not None:
-                    resp = await direct.post(client, url, body, headers, timeout)
-                else:
-                    resp = await client.post(url, json=body, headers=headers, timeout=timeout)
+                resp = await self.client().post(url, json=body, headers=headers, timeout=timeout)
             except (httpx.TransportError, httpx.InvalidURL) as e:
                 raise self.failed(e, shown) from None
             latency = (time.perf_counter() - t0) * 1000

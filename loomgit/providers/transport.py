@@ -2,8 +2,9 @@
 
 httpx's own transport (httpcore on anyio) costs about 2 ms of CPU per request at 32 in
 flight, which is the whole budget of a fast eval; aiohttp's costs about 0.4 ms
-(``bench/bench_eval.py`` prints both). Providers keep speaking httpx: this is only the
-``transport=`` of the pooled ``httpx.AsyncClient``. aiohttp's errors become httpx's, so
+(``bench/bench_eval.py`` prints both). Providers keep speaking httpx: this is the
+``transport=`` of loomgit's own ``httpx.AsyncClient`` (:func:`client_class`, which also
+posts JSON straight to it). aiohttp's errors become httpx's, so
 :mod:`loomgit.providers.http` words them as before.
 
 ``LOOMGIT_HTTP_TRANSPORT=httpx`` keeps httpx's own, and so do a proxy set in the
@@ -88,7 +89,6 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
             self._sessions: dict[str, aiohttp.ClientSession] = {}  # by scheme
             self._loop: asyncio.AbstractEventLoop | None = None
             self._timeouts: dict[tuple[Any, Any, Any], aiohttp.ClientTimeout] = {}
-            self._defaults: dict[int, dict[str, tuple[str, str]]] = {}  # by client: headers
 
         def _get_session(self, scheme: str) -> aiohttp.ClientSession:
             loop = asyncio.get_running_loop()
@@ -107,7 +107,7 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _OWN]
-            return await self._send(
+            return await self.send(
                 request.method,
                 request.url,
                 headers,
@@ -117,34 +117,7 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
                 request,
             )
 
-        async def post(
-            self,
-            client: httpx.AsyncClient,
-            url: httpx.URL,
-            body: Any,
-            headers: dict[str, str],
-            timeout: httpx.Timeout,
-        ) -> httpx.Response:
-            """``client.post(url, json=body, headers=headers, timeout=timeout)`` without
-            httpx's client layer: the same headers (``client``'s defaults, then these) and
-            the same JSON bytes, sent straight to aiohttp. The client layer's work (building
-            the request, the auth and redirect flows, hooks, cookies) does nothing for a
-            provider's request and cost about 0.1 ms of its 0.28."""
-            base = self._defaults.get(id(client))
-            if base is None:
-                base = {
-                    k.lower(): (k, v) for k, v in client.headers.items() if k.lower() not in _OWN
-                }
-                self._defaults[id(client)] = base
-            merged = dict(base)
-            for k, v in headers.items():
-                merged[k.lower()] = (k, v)
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-            return await self._send(
-                "POST", url, list(merged.values()), data.encode("utf-8"), timeout.as_dict()
-            )
-
-        async def _send(
+        async def send(
             self,
             method: str,
             url: httpx.URL,
@@ -199,6 +172,46 @@ def _transport_class() -> type[httpx.AsyncBaseTransport]:
                     await session.close()
 
     return AiohttpTransport
+
+
+@functools.cache
+def client_class() -> type[httpx.AsyncClient]:
+    """loomgit's own ``httpx.AsyncClient`` over the aiohttp transport: a JSON ``post``
+    (what every provider request is) goes straight to the transport with the headers and
+    bytes httpx's client layer would send (the client's headers, then the request's; the
+    same JSON). That layer (building the request, the auth and redirect flows, cookies)
+    does nothing for such a request and cost about 0.1 ms of the 0.28 ms it took. Anything
+    else, or a client with event hooks, takes httpx's own path."""
+    import httpx
+
+    class Client(httpx.AsyncClient):
+        def __init__(self, **kw: Any) -> None:  # transport=: an AiohttpTransport
+            super().__init__(**kw)
+            self._fast = kw["transport"]
+
+        async def post(self, url: Any, **kw: Any) -> httpx.Response:
+            body = kw.get("json")
+            if body is None or set(kw) - {"json", "headers", "timeout"}:
+                return await super().post(url, **kw)
+            if any(self.event_hooks.values()):
+                return await super().post(url, **kw)
+            merged = {k.lower(): (k, v) for k, v in self.headers.items() if k.lower() not in _OWN}
+            for k, v in (kw.get("headers") or {}).items():
+                merged[k.lower()] = (k, v)
+            timeout = kw.get("timeout", httpx.USE_CLIENT_DEFAULT)
+            timeout = (
+                self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
+            )
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return await self._fast.send(  # type: ignore[no-any-return]
+                "POST",
+                url if isinstance(url, httpx.URL) else httpx.URL(url),
+                list(merged.values()),
+                data.encode("utf-8"),
+                timeout.as_dict(),
+            )
+
+    return Client
 
 
 def transport(connections: int) -> httpx.AsyncBaseTransport | None:
