@@ -75,6 +75,13 @@ _SHORTEST = min(MIN_SECRET, 13)  # "extraheader=x" is the shortest shape that is
 T = TypeVar("T")
 
 
+def _may_hold_shape(text: str) -> bool:
+    """Whether one of the credential shapes could start somewhere in ``text``."""
+    if text.isascii():
+        return _ANY_SHAPE_LOWER.search(text.lower()) is not None
+    return _ANY_SHAPE.search(text) is not None
+
+
 def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> tuple[str, ...]:
     """The values to hide: those of secret-named variables and of ``names``, longest
     first (so a value inside another is not left half-shown)."""
@@ -96,7 +103,8 @@ class Redactor:
 
     def __init__(self, environ: Mapping[str, str] | None = None, names: Iterable[str] = ()):
         self.values = secret_values(os.environ if environ is None else environ, names)
-        self._escaped: tuple[str, ...] = ()  # the values as JSON writes them
+        # the values as JSON writes them (a quote or backslash in one is escaped there)
+        self._escaped = tuple(json.dumps(v, ensure_ascii=False)[1:-1] for v in self.values)
 
     def text(self, text: str) -> str:
         if len(text) < _SHORTEST:
@@ -104,10 +112,7 @@ class Redactor:
         for value in self.values:
             if value in text:
                 text = text.replace(value, MASK)
-        if text.isascii():
-            if _ANY_SHAPE_LOWER.search(text.lower()) is None:
-                return text
-        elif _ANY_SHAPE.search(text) is None:
+        if not _may_hold_shape(text):
             return text
         for pattern, repl in _SHAPES:
             text = pattern.sub(repl, text)
@@ -130,17 +135,9 @@ class Redactor:
             probe = json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             return self.data(value)
-        if not self._escaped:
-            self._escaped = tuple(json.dumps(v, ensure_ascii=False)[1:-1] for v in self.values)
-        for v in self._escaped:
-            if v in probe:
-                return self.data(value)
-        if probe.isascii():
-            if _ANY_SHAPE_LOWER.search(probe.lower()) is None:
-                return value
-        elif _ANY_SHAPE.search(probe) is None:
-            return value
-        return self.data(value)
+        if any(v in probe for v in self._escaped) or _may_hold_shape(probe):
+            return self.data(value)
+        return value
 
 
 def _walk(v: Any, fix: Any) -> Any:

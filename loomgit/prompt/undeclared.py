@@ -67,9 +67,7 @@ class _Walker:
         blocks = list(node.find_all(n.Block))
         if len({b.name for b in blocks}) != len(blocks):
             raise _Refused
-        from jinja2.nodes import EvalContext
-
-        ctx = EvalContext(self.env, "<introspection>")
+        ctx = n.EvalContext(self.env, "<introspection>")
         frame = self.Frame(ctx)
         if "self" in self.find(node.body, ("self",)):
             frame.symbols.declare_parameter("self")
@@ -139,16 +137,15 @@ class _Walker:
         ):
             loop_frame.symbols.declare_parameter("loop")
         loop_frame.symbols.analyze_node(node, for_branch="body")
-        else_frame = frame.inner()
-        if node.else_:
-            else_frame.symbols.analyze_node(node, for_branch="else")
+        self.enter(loop_frame)
+        self.body(node.body, loop_frame)
         if node.test:
             test_frame = frame.inner()
             test_frame.symbols.analyze_node(node, for_branch="test")
             self.enter(test_frame)
-        self.enter(loop_frame)
-        self.body(node.body, loop_frame)
         if node.else_:
+            else_frame = frame.inner()
+            else_frame.symbols.analyze_node(node, for_branch="else")
             self.enter(else_frame)
             self.body(node.else_, else_frame)
 

@@ -227,7 +227,6 @@ class ResponseCache:
         return value
 
     def _write(self, key: str, kind: str, value: Any) -> None:
-
         blob = json.dumps(value, ensure_ascii=False)
         now = time.time()
         with self._lock:
