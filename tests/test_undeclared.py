@@ -10,6 +10,7 @@ import pytest
 from conftest import CORPUS
 from jinja2 import meta
 from jinja2.exceptions import TemplateError
+from test_history_names import TEMPLATES
 
 from loomgit.prompt import undeclared as walker
 from loomgit.prompt.jinja import cached_env, parse_names
@@ -79,18 +80,16 @@ def _stmt(r: random.Random, d: int) -> str:  # noqa: C901 - one grammar, one pla
     )
 
 
-def _meta(ast: Any) -> tuple[str, Any]:
+def _answer(find: Any, ast: Any) -> tuple[str, Any]:
+    """The names ``find`` gives for ``ast``, or the compile error it raises."""
     try:
-        return "names", set(meta.find_undeclared_variables(ast))
+        return "names", set(find(ast))
     except TemplateError as e:
         return "error", f"{type(e).__name__}: {e}"
 
 
-def _ours(ast: Any) -> tuple[str, Any]:
-    try:
-        return "names", walker.undeclared(ast)
-    except TemplateError as e:
-        return "error", f"{type(e).__name__}: {e}"
+def _same(ast: Any) -> bool:
+    return _answer(walker.undeclared, ast) == _answer(meta.find_undeclared_variables, ast)
 
 
 def test_generated_templates_read_the_names_jinja2_meta_finds() -> None:
@@ -102,7 +101,7 @@ def test_generated_templates_read_the_names_jinja2_meta_finds() -> None:
             ast = env.parse(source)
         except TemplateError:
             continue
-        assert _ours(ast) == _meta(ast), source
+        assert _same(ast), source
         compared += 1
         try:
             walker._Walker(env).template(ast)
@@ -112,18 +111,20 @@ def test_generated_templates_read_the_names_jinja2_meta_finds() -> None:
     assert compared > 1200 and walked > 700  # most of them without jinja2.meta
 
 
-def test_corpus_prompts_read_the_names_jinja2_meta_finds() -> None:
+def test_corpus_and_realistic_prompts_read_the_names_jinja2_meta_finds() -> None:
     env, seen = cached_env(), 0
+    texts = [(str(i), t) for i, t in enumerate(TEMPLATES)]  # the history tests' templates
     for path in sorted(CORPUS.rglob("*")):
-        if not path.is_file() or path.suffix not in (".prompt", ".md", ".txt", ".j2", ".jinja"):
-            continue
+        if path.is_file() and path.suffix in (".prompt", ".md", ".txt", ".j2", ".jinja"):
+            texts.append((str(path), path.read_bytes().decode("utf-8", "replace")))
+    for where, text in texts:
         try:
-            ast = env.parse(path.read_text(encoding="utf-8"))
-        except (TemplateError, UnicodeDecodeError, RecursionError):
+            ast = env.parse(text)
+        except (TemplateError, RecursionError):
             continue
-        assert _ours(ast) == _meta(ast), path
+        assert _same(ast), where
         seen += 1
-    assert seen > 20
+    assert seen > 20 + len(TEMPLATES) // 2
 
 
 @pytest.mark.parametrize(
