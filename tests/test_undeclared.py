@@ -4,6 +4,7 @@ and the same compile errors, on generated templates and on every prompt in the c
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import pytest
@@ -16,68 +17,79 @@ from loomgit.prompt import undeclared as walker
 from loomgit.prompt.jinja import cached_env, parse_names
 
 NAMES = ["x", "y", "a", "loop", "caller", "self", "super", "varargs", "kwargs", "range", "ns"]
-FILTERS = ["upper", "default(y)", "join(', ')", "length", "nosuch", "map(attribute='n')"]
+# a small grammar: <e> is a sub-expression, <b> a body of statements, <name> one of CHOICES
+CHOICES = {
+    "v": NAMES,
+    "filter": ["upper", "default(y)", "join(', ')", "length", "nosuch", "map(attribute='n')"],
+    "attr": ["n", "index", "cycle(1, 2)"],
+    "test": ["defined", "odd", "nosuchtest"],
+    "callee": ["m", "caller", "loop", "super", "self.b"],
+    "m": ["m", "t"],
+    "args": ["", "p", "p, q=1", "x", "caller=none", "kwargs", "a, varargs"],
+    "blockfilter": ["upper", "nosuch", "trim"],
+    "block": ["b", "c"],
+    "for_test": ["", "", " if <e>"],
+    "recursive": ["", "", "", "", "", " recursive"],
+    "for_else": ["", "", "{% else %}<b>"],
+    "scoped": ["", "", " scoped"],
+}
+EXPRS = [  # (form, weight)
+    ("<e>|<filter>", 15),
+    ("<e> if <e> else <e>", 10),
+    ("<e>.<attr>", 10),
+    ("<e> is <test>", 8),
+    ("<callee>(<e>)", 8),
+    ("[<e>, <e>]", 7),
+    ("namespace(v=<e>)", 7),
+]
+STATEMENTS = [
+    ("{% if <e> %}<b>{% elif <e> %}<b>{% else %}<b>{% endif %}", 10),
+    ("{% for <v> in <e><for_test><recursive> %}<b><for_else>{% endfor %}", 10),
+    ("{% set <v> = <e> %}", 8),
+    ("{% set <v> %}<b>{% endset %}", 5),
+    ("{% with <v> = <e> %}<b>{% endwith %}", 5),
+    ("{% macro <m>(<args>) %}<b>{% endmacro %}", 6),
+    ("{% call <m>(<e>) %}<b>{% endcall %}", 5),
+    ("{% filter <blockfilter> %}<b>{% endfilter %}", 4),
+    ("{% block <block><scoped> %}<b>{% endblock %}", 5),
+    ("{% include 'i.md' %}", 3),
+    ("{% import 'i.md' as mm %}{{ mm.f(x) }}", 2),
+    ("{% from 'i.md' import f as g %}{{ g(y) }}", 2),
+    ("{% set ns.v = <e> %}", 3),
+    ("{% extends 'base.md' %}", 2),
+]
+
+
+def _fill(r: random.Random, form: str, d: int) -> str:
+    def one(m: re.Match[str]) -> str:
+        k = m.group(1)
+        if k == "e":
+            return _expr(r, d + 1)
+        if k == "b":
+            return _body(r, d + 1)
+        return _fill(r, r.choice(CHOICES[k]), d)
+
+    return re.sub(r"<(\w+)>", one, form)
+
+
+def _pick(r: random.Random, forms: list[tuple[str, int]]) -> str:
+    return r.choices([f for f, _ in forms], [w for _, w in forms])[0]
 
 
 def _expr(r: random.Random, d: int = 0) -> str:
-    c = r.random()
-    if d > 2 or c < 0.35:
+    if d > 2 or r.random() < 0.35:
         return r.choice(NAMES)
-    if c < 0.5:
-        return f"{_expr(r, d + 1)}|{r.choice(FILTERS)}"
-    if c < 0.6:
-        return f"{_expr(r, d + 1)} if {_expr(r, d + 1)} else {_expr(r, d + 1)}"
-    if c < 0.7:
-        return f"{_expr(r, d + 1)}.{r.choice(['n', 'index', 'cycle(1, 2)'])}"
-    if c < 0.78:
-        return f"{_expr(r, d + 1)} is {r.choice(['defined', 'odd', 'nosuchtest'])}"
-    if c < 0.86:
-        return f"{r.choice(['m', 'caller', 'loop', 'super', 'self.b'])}({_expr(r, d + 1)})"
-    if c < 0.93:
-        return f"[{_expr(r, d + 1)}, {_expr(r, d + 1)}]"
-    return f"namespace(v={_expr(r, d + 1)})"
+    return _fill(r, _pick(r, EXPRS), d)
+
+
+def _stmt(r: random.Random, d: int) -> str:
+    if d > 3 or r.random() < 0.3:
+        return "{{ " + _expr(r) + " }} "
+    return _fill(r, _pick(r, STATEMENTS), d)
 
 
 def _body(r: random.Random, d: int, n: int | None = None) -> str:
     return "".join(_stmt(r, d) for _ in range(r.randint(0, 3) if n is None else n))
-
-
-def _stmt(r: random.Random, d: int) -> str:  # noqa: C901 - one grammar, one place
-    c, v, e, b = r.random(), r.choice(NAMES), _expr(r), lambda: _body(r, d + 1)
-    if d > 3 or c < 0.3:
-        return "{{ " + e + " }} "
-    if c < 0.4:
-        return f"{{% if {e} %}}{b()}{{% elif {_expr(r)} %}}{b()}{{% else %}}{b()}{{% endif %}}"
-    if c < 0.5:
-        test = f" if {_expr(r)}" if r.random() < 0.3 else ""
-        rec = " recursive" if r.random() < 0.15 else ""
-        other = f"{{% else %}}{b()}" if r.random() < 0.3 else ""
-        return f"{{% for {v} in {e}{test}{rec} %}}{b()}{other}{{% endfor %}}"
-    if c < 0.58:
-        return f"{{% set {v} = {e} %}}"
-    if c < 0.63:
-        return f"{{% set {v} %}}{b()}{{% endset %}}"
-    if c < 0.68:
-        return f"{{% with {v} = {e} %}}{b()}{{% endwith %}}"
-    if c < 0.74:
-        args = r.choice(["", "p", "p, q=1", "x", "caller=none", "kwargs", "a, varargs"])
-        return f"{{% macro {r.choice(['m', 't'])}({args}) %}}{b()}{{% endmacro %}}"
-    if c < 0.79:
-        return f"{{% call {r.choice(['m', 't'])}({e}) %}}{b()}{{% endcall %}}"
-    if c < 0.83:
-        return f"{{% filter {r.choice(['upper', 'nosuch', 'trim'])} %}}{b()}{{% endfilter %}}"
-    if c < 0.88:
-        scoped = " scoped" if r.random() < 0.3 else ""
-        return f"{{% block {r.choice(['b', 'c'])}{scoped} %}}{b()}{{% endblock %}}"
-    return r.choice(
-        [
-            "{% include 'i.md' %}",
-            "{% import 'i.md' as mm %}{{ mm.f(x) }}",
-            "{% from 'i.md' import f as g %}{{ g(y) }}",
-            f"{{% set ns.v = {e} %}}",
-            "{% extends 'base.md' %}",
-        ]
-    )
 
 
 def _answer(find: Any, ast: Any) -> tuple[str, Any]:
