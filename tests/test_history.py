@@ -791,3 +791,34 @@ def test_includes_met_in_a_round_are_all_found_before_the_next_round(
     # the first round stops building versions at the first include it meets (1 version),
     # finds the rest by their names, and the second round builds every version once
     assert built[0] <= made + 1 + 1  # + the tool file's prompt, read for its $ref
+
+
+def test_an_include_met_early_in_a_long_history_begins_the_pass_again_at_once(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partial included from the first commits on: the cold pass folds again with it
+    covered as soon as it is met, not after a whole round of the history, and its
+    changes still bump the prompt that includes it."""
+    from loomgit.history.fold import Folder
+
+    repo.commit(
+        "a",
+        {
+            "prompts/shared/a.md": "A1\n",
+            "prompts/x.prompt": "{% include 'prompts/shared/a.md' %} {{ q }}\n",
+        },
+    )
+    for i in range(40):
+        repo.commit(f"y {i}", {"prompts/y.prompt": f"plain {{{{ r }}}} {i}\n"})
+    repo.commit("reword a", {"prompts/shared/a.md": "A2\n"})
+    folded = [0]
+    real = Folder.apply
+
+    def counting(self, c):  # type: ignore[no-untyped-def]
+        folded[0] += 1
+        return real(self, c)
+
+    monkeypatch.setattr(Folder, "apply", counting)
+    assert vs(repo, "x") == [("1.0.0", "initial"), ("1.1.0", "minor")]
+    assert [v[0] for v in vs(repo, "y")][-1] == "1.39.0"
+    assert folded[0] == 1 + 42  # the first commit, then the whole history once

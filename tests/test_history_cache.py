@@ -209,7 +209,7 @@ def test_blob_reader_reads_many_and_names_missing_ones(sample_repo: GitRepo) -> 
 def test_a_long_history_is_read_in_two_halves_with_the_same_result(
     sample_repo: GitRepo, logs: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import loomgit.history.repo as repo_mod
+    import loomgit.history.rounds as repo_mod
 
     r = sample_repo
     r.commit("other", {"prompts/other.prompt": "Hi {{ x }}\n"})

@@ -16,14 +16,15 @@ from loomgit.history.blobs import Ahead, Read, chunks, decode_blob
 from loomgit.history.bump import bump, classify_facts
 from loomgit.history.facts import Facts, FactsBuilder, meet_includes, not_text
 from loomgit.history.memo import allowed
+from loomgit.history.paths import Paths
 from loomgit.history.state import Line, Lines, Rec, State
-from loomgit.prompt.discover import glob_for, is_suite, match
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.frontmatter import frontmatter_id
 from loomgit.prompt.includes import include_roots
 from loomgit.prompt.media import has_media
 
 
-class Folder:
+class Folder(Paths):
     """Folds commits into a :class:`State`.
 
     ``read(keys)`` returns file bytes for blob ids (or other keys a caller understands,
@@ -31,6 +32,9 @@ class Folder:
     path at a commit, used when an include is met that the log pass did not cover.
     ``read_ahead``: a second reader, for the thread that reads the next batch's blobs.
     ``lines_only`` (``check`` on a cold cache): no versions, and the state is not saved.
+    ``restart_before``: an include outside the pass met at or before this many commits
+    ends the fold at once (``restart``), to be folded again with it covered: a round in
+    which the first include comes early then costs little, not a whole pass.
     """
 
     def __init__(
@@ -44,65 +48,20 @@ class Folder:
         builder: FactsBuilder | None = None,
         read_ahead: Read | None = None,
         lines_only: bool = False,
+        restart_before: int = 0,
     ) -> None:
-        self.config = config
+        super().__init__(config, state, read, covered)
+        self.restart_before = restart_before
+        self.restart = False
         self.lines_only = lines_only
-        self.state = state
-        self._read = read
         self._read_ahead = read_ahead
         self._fetch = fetch
-        self.pass_covered = set(state.covered if covered is None else covered)
         self.builder = builder or FactsBuilder(lambda p: glob_for(config, p))
-        self.texts: dict[str, str | None] = {}
         self.new_includes: set[str] = set()
-        self._id_cache: dict[str, str | None] = {}
         # (commit, first parent, path, line key) of each line a commit began with an add:
         # :mod:`loomgit.history.moves` asks git whether it was a move from outside the pass
         self.orphans: list[tuple[str, str, str, int]] = []
         self.include_roots = include_roots(config)
-
-    def prompt_id(self, path: str) -> str | None:
-        """The id a path's glob gives it (None: not a prompt path)."""
-        if path in self._id_cache:
-            pid = self._id_cache[path]
-        else:
-            pid = None
-            if not is_suite(path):
-                for spec in self.config.prompts:
-                    pid = match(spec, path)
-                    if pid is not None:
-                        break
-            if len(self._id_cache) > 100_000:
-                self._id_cache.clear()
-            self._id_cache[path] = pid
-        if pid is None and path in self.state.followed:
-            return self._followed_id(path)
-        return pid
-
-    def _followed_id(self, path: str) -> str | None:
-        """The id of a path outside the globs until the commit that moves it into them."""
-        st = self.state
-        for sha, pid in st.followed[path]:
-            if sha == st.commit or sha not in st.commits:
-                return pid
-        return None
-
-    def in_pass(self, path: str) -> bool:
-        return self.prompt_id(path) is not None or path in self.pass_covered
-
-    def prefetch(self, keys: Iterable[str]) -> None:
-        want = [k for k in keys if k and k not in self.texts]
-        if want:
-            for k, data in self._read(want).items():
-                self.texts[k] = decode_blob(data)
-
-    def text(self, blob: str) -> str | None:
-        if blob not in self.texts:
-            self.prefetch([blob])
-        return self.texts.get(blob)
-
-    def drop_texts(self, keep: set[str]) -> None:
-        self.texts = {k: v for k, v in self.texts.items() if k in keep}
 
     def facts_for(self, path: str, blob: str, inc_blobs: dict[str, str]) -> Facts:
         text = self.text(blob)
@@ -163,6 +122,8 @@ class Folder:
         for c in batch:
             before = len(self.orphans)
             self.apply(c)
+            if self.restart:
+                return False
             if stop is not None and len(self.orphans) - before >= 10 and stop():
                 return False
         return True
@@ -292,6 +253,7 @@ class Folder:
                 st.tree[name] = blob
                 if new:
                     self.new_includes.add(name)
+                    self.restart = self.restart or st.seq <= self.restart_before
             if blob is None:
                 return None
             inc_blobs[name] = blob

@@ -4,9 +4,9 @@ and one ``git cat-file --batch`` process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +16,8 @@ from loomgit._git import refs
 from loomgit._git.objects import BlobReader
 from loomgit.errors import GitError
 from loomgit.history.cache import CacheError, Store
-from loomgit.history.facts import FactsBuilder
-from loomgit.history.fold import Folder, Line, State
-from loomgit.history.moves import Seen, follow, mark_unfollowed
-from loomgit.prompt.includes import blob_entry
+from loomgit.history.fold import Line, State
+from loomgit.history.rounds import first_parent_chain, fold_range
 
 if TYPE_CHECKING:
     from loomgit.config import Config
@@ -157,117 +155,6 @@ def main_ref(root: Path, configured: str | None) -> tuple[str, str] | None:
             if full in found:
                 return full.removeprefix("refs/heads/").removeprefix("refs/remotes/"), found[full]
     return None
-
-
-def _fetcher(root: Path) -> Callable[[str, str], tuple[str, bytes] | None]:
-    def fetch(commit: str, path: str) -> tuple[str, bytes] | None:
-        return blob_entry(root, commit, path)  # regular files only, never a symlink
-
-    return fetch
-
-
-def fold_range(
-    repo: Repo, base: State | None, sha: str, reader: BlobReader, *, lines_only: bool = False
-) -> State:
-    """The state at ``sha``, folded on from ``base`` (a state on ``sha``'s first-parent
-    history) or from nothing. A newly met include outside the pathspec folds again.
-    ``lines_only``: where each line is and which moves began it, no versions (never saved)."""
-    covered = set(base.covered) if base is not None else set()
-    followed = base.followed if base is not None else {}
-    seen: Seen = {}
-    builder = FactsBuilder()
-    with BlobReader(repo.root) as ahead:  # git starts only if a long pass reads ahead
-        return _fold_rounds(
-            repo, base, sha, reader, ahead, covered, followed, seen, builder, lines_only
-        )
-
-
-def _fold_rounds(
-    repo: Repo,
-    base: State | None,
-    sha: str,
-    reader: BlobReader,
-    ahead: BlobReader,
-    covered: set[str],
-    followed: dict[str, list[list[str]]],
-    seen: Seen,
-    builder: FactsBuilder,
-    lines_only: bool,
-) -> State:
-    rounds = 0
-    for _ in range(12):
-        st = base.fork() if base is not None else State()
-        st.followed = {k: [list(e) for e in v] for k, v in followed.items()}
-        folder = Folder(
-            repo.config,
-            st,
-            read=reader.read_many,
-            fetch=_fetcher(repo.root),
-            covered=covered,
-            builder=builder,  # shared by the rounds: a text's facts are computed once
-            read_ahead=ahead.read_many,
-            lines_only=lines_only,
-        )
-        root = str(repo.root)
-        streams = _log_parts(repo, base, sha, covered, st.followed)
-
-        def stop(folder: Folder = folder, root: str = root, deep: bool = rounds >= 6) -> bool:
-            """A move into the globs found: no use folding on without its old path."""
-            return not deep and follow(root, folder, reader, seen)
-
-        try:
-            done = folder.fold((commit for part in streams for commit in part), stop=stop)
-        finally:
-            for part in streams:
-                part.close()
-        new_includes = folder.new_includes - covered
-        covered |= folder.new_includes
-        if not done or (not new_includes and stop()):
-            rounds += 1  # fold again, reading the old paths too
-            followed, base = st.followed, None
-            continue
-        if new_includes:
-            continue
-        mark_unfollowed(root, folder, reader, seen)
-        st.commit = sha
-        return st
-    raise GitError("includes keep changing while folding history; giving up")  # pragma: no cover
-
-
-@lru_cache(maxsize=4)
-def first_parent_chain(root: str, sha: str) -> list[str]:
-    """The first-parent history of ``sha``, newest first (a commit's never changes; a
-    fold's rounds and the cache lookup before them ask for it once). Not to be changed."""
-    return gitlog.rev_list(root, ["--first-parent", sha, "--"])
-
-
-SPLIT_AT = 4000  # first-parent commits from which a cold pass runs two git processes
-
-
-def _log_parts(
-    repo: Repo, base: State | None, sha: str, covered: set[str], followed: Iterable[str]
-) -> list[gitlog.LogStream]:
-    """The log passes for ``base..sha``, oldest first. A long history from scratch is
-    read by two git processes at once (the older half, and the newer half drained into
-    memory meanwhile), so git's walk runs alongside the fold on a second core."""
-    specs = repo.specs(covered, followed)
-    if base is not None and base.commit:
-        return [
-            gitlog.log(
-                repo.root,
-                [sha, f"^{base.commit}"],
-                specs,
-                first_parent=repo.first_parent,
-                reverse=True,
-            )
-        ]
-    chain = first_parent_chain(str(repo.root), sha) if repo.first_parent else []
-    if len(chain) < SPLIT_AT:
-        return [gitlog.log(repo.root, [sha], specs, first_parent=repo.first_parent, reverse=True)]
-    mid = chain[len(chain) // 2]
-    older = gitlog.log(repo.root, [mid], specs, reverse=True)
-    newer = gitlog.log(repo.root, [sha, f"^{mid}"], specs, reverse=True, drain=True)
-    return [older, newer]
 
 
 def truncate(src: State, upto: str, sha: str) -> State:
