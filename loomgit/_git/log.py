@@ -203,6 +203,16 @@ class LogStream:
         if rc != 0:
             raise failure(self._args, err, rc)
 
+    def read_all(self) -> bytes:
+        """Everything git writes, once it has ended (the stream is then closed)."""
+        try:
+            data = b"".join(self._raw())
+        finally:
+            rc, err = self._finish()
+        if rc != 0:
+            raise failure(self._args, err, rc)
+        return data
+
     def _finish(self) -> tuple[int, bytes]:
         if self._closed:
             return 0, b""

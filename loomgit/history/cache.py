@@ -77,7 +77,7 @@ class Store:
                 known = {}
             for key, got in new.items():
                 known[key] = None if got is None else [sorted(got[0]), list(got[1])]
-            self._write(self._shapes_path(), _dumps(known))
+            self._write(self._shapes_path(), _dumps(dict(sorted(known.items()))))
 
     def path(self, sha: str, kind: str) -> Path:
         ext = "jsonl" if kind == "lines" else "json"

@@ -32,6 +32,8 @@ class Folder(Paths):
     path at a commit, used when an include is met that the log pass did not cover.
     ``read_ahead``: a second reader, for the thread that reads the next batch's blobs.
     ``lines_only`` (``check`` on a cold cache): no versions, and the state is not saved.
+    ``share``: ``(n, i)``, this process builds the versions of the lines whose key is
+    ``i`` modulo ``n`` and only places the others (:mod:`loomgit.history.split`).
     ``restart_before``: an include outside the pass met at or before this many commits
     ends the fold at once (``restart``), to be folded again with it covered: a round in
     which the first include comes early then costs little, not a whole pass.
@@ -49,8 +51,11 @@ class Folder(Paths):
         read_ahead: Read | None = None,
         lines_only: bool = False,
         restart_before: int = 0,
+        share: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(config, state, read, covered)
+        self.share = share
+        self.fetched = 0  # files read from a commit by an include
         self.restart_before = restart_before
         self.restart = False
         self.lines_only = lines_only
@@ -98,6 +103,12 @@ class Folder(Paths):
             ahead = (batch, nxt)
         return self._fold_batch(*ahead, stop=stop) if ahead is not None else True
 
+    @property
+    def clean(self) -> bool:
+        """No include outside the pass met and no file read from a commit: a fold in
+        which the order the lines are folded in does not matter."""
+        return not self.new_includes and not self.fetched
+
     def _wanted(self, batch: list[Commit]) -> list[str]:
         skip = "M" if self.lines_only else ""  # only an added file's frontmatter (its id)
         return [
@@ -122,7 +133,7 @@ class Folder(Paths):
         for c in batch:
             before = len(self.orphans)
             self.apply(c)
-            if self.restart:
+            if self.restart or (self.share is not None and not self.clean):
                 return False
             if stop is not None and len(self.orphans) - before >= 10 and stop():
                 return False
@@ -249,6 +260,7 @@ class Folder(Paths):
                 if got is None:
                     return None
                 blob, data = got
+                self.fetched += 1
                 self.texts[blob] = decode_blob(data)
                 st.tree[name] = blob
                 if new:
@@ -287,6 +299,18 @@ class Folder(Paths):
         line.recs.append(rec)
         return rec
 
+    def _placed(
+        self, line: Line, c: Commit, blob: str, new_id: str, extra: list[str]
+    ) -> Rec | None:
+        """A line another process versions: its path and id as the full fold leaves them
+        (it renames when it makes a version; with the same file and no move it makes
+        none, or one for a changed include, whose id is then the one it has)."""
+        last = line.last
+        if not extra and last is not None and last.blob == blob and line.live_rec is not None:
+            return None
+        self._rename(line, new_id)
+        return self._line_rec(line, c, blob)
+
     def _version(self, line: Line, c: Commit, extra: list[str]) -> Rec | None:
         st = self.state
         path = line.path
@@ -300,6 +324,8 @@ class Folder(Paths):
             meet_includes(self.builder, text, path, self._include_loader(c, {}))
             self._rename(line, new_id)  # as the full fold renames: later adds join alike
             return self._line_rec(line, c, blob)
+        if self.share is not None and line.key % self.share[0] != self.share[1]:
+            return self._placed(line, c, blob, new_id, extra)
         inc_blobs: dict[str, str] = {}
         if text is None:
             facts = self.facts_for(path, blob, {})

@@ -1,17 +1,20 @@
 """Folding a stretch of history in rounds: a round that meets an include outside the
 pathspec, or a move into the globs from outside them, is folded again with it covered.
-A long cold pass reads git's log with two git processes."""
+A long cold pass reads git's log with two processes and, where it can, folds in two
+(:mod:`loomgit.history.split`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from loomgit._git import log as gitlog
+from loomgit._git.log import Commit
 from loomgit._git.objects import BlobReader
 from loomgit.errors import GitError
+from loomgit.history import split
 from loomgit.history.facts import FactsBuilder
 from loomgit.history.fold import Folder, State
 from loomgit.history.moves import Seen, follow, mark_unfollowed
@@ -86,6 +89,7 @@ class _Rounds:
         restart: bool,
         read: BlobReader,
         ahead: BlobReader,
+        share: tuple[int, int] | None = None,
     ) -> Folder:
         st = self.base.fork() if self.base is not None else State()
         st.followed = {k: [list(e) for e in v] for k, v in followed.items()}
@@ -99,6 +103,7 @@ class _Rounds:
             read_ahead=ahead.read_many,
             lines_only=self.lines_only,
             restart_before=self.early if restart else 0,
+            share=share,
         )
 
     def run(self, covered: set[str], followed: dict[str, list[list[str]]]) -> State:
@@ -140,13 +145,41 @@ class _Rounds:
         stop: Callable[[], bool],
     ) -> tuple[Folder, bool]:
         """One fold of the stretch; ``held[-1]`` is the folder that made its state."""
-        held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
+        if self.lines_only or self.base is not None or not split.usable(len(self.chain)):
+            held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
+            streams = _log_parts(self.repo, self.base, self.sha, covered, followed)
+            try:
+                return held[-1], held[-1].fold((c for part in streams for c in part), stop=stop)
+            finally:
+                for part in streams:
+                    part.close()
         streams = _log_parts(self.repo, self.base, self.sha, covered, followed)
-        try:
-            return held[-1], held[-1].fold((c for part in streams for c in part), stop=stop)
+        try:  # read whole before the fork: both processes fold from one git walk
+            raws = [part.read_all() for part in streams]
         finally:
             for part in streams:
                 part.close()
+
+        def commits() -> Iterator[Commit]:
+            return (c for raw in raws for c in gitlog.parse([raw]))
+
+        def make(share: tuple[int, int]) -> tuple[Folder, Callable[[], None]]:
+            if share[1] == 0:  # this process, with its readers
+                held.append(self.folder(covered, followed, restart, self.reader, self.ahead, share))
+                return held[-1], lambda: None
+            read, ahead = BlobReader(self.repo.root), BlobReader(self.repo.root)
+
+            def close() -> None:
+                read.close()
+                ahead.close()
+
+            return self.folder(covered, followed, restart, read, ahead, share), close
+
+        got = split.fold_in_two(make, commits, stop)
+        if got is not None:
+            return got
+        held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
+        return held[-1], held[-1].fold(commits(), stop=stop)
 
 
 @lru_cache(maxsize=4)

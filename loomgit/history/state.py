@@ -125,6 +125,10 @@ class Lines:
     def append(self, line: Line) -> None:
         self._items.append(line)
 
+    def put(self, line: Line) -> None:
+        """``line`` in place of the line with its key."""
+        self._items[line.key] = line
+
     def loaded(self, key: int) -> bool:
         return self._items[key] is not None
 
@@ -252,7 +256,7 @@ class State:
             "by_path": self.by_path,
             "by_id": self.by_id,
             "heads": self.heads,
-            "inc_users": {k: sorted(v) for k, v in self.inc_users.items() if v},
+            "inc_users": {k: sorted(v) for k, v in sorted(self.inc_users.items()) if v},
             "followed": self.followed,
             "unfollowed": [[k, *v] for k, v in sorted(self.unfollowed.items())],
         }

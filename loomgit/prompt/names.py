@@ -76,6 +76,13 @@ def learnt() -> dict[str, Names | None]:
     return new
 
 
+def keep(shapes: Mapping[str, Names | None]) -> None:
+    """Shapes another process learnt: known here, and kept as if learnt here."""
+    for key, value in shapes.items():
+        _BY_SHAPE.setdefault(key, value)
+        _NEW.setdefault(key, value)
+
+
 def _load() -> None:
     while _LOADER:
         for key, value in _LOADER.pop()().items():

@@ -1,0 +1,155 @@
+"""A long cold fold in two processes, each building the versions of every other line.
+
+Both processes fold every commit and keep every line's path and id: the cheap part,
+on which they must agree. Each builds the facts and versions only of the lines whose
+key has its parity: the costly part. The child sends its lines back and the parent
+takes them in, giving the state one process makes; a digest of the shared part checks
+that they agreed. A round that meets an include outside the pass, or reads a file from
+a commit, is folded again in one process: the order of those reads matters.
+
+Only on Linux, with two cores free, from a process running no other thread (``fork``
+copies one thread; a lock another thread held would stay held in the child).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+
+from loomgit._git.log import Commit
+from loomgit.history.fold import Folder
+from loomgit.history.state import Line
+from loomgit.prompt import names
+
+PROCESSES_AT = 4000  # first-parent commits from which a cold pass folds in two processes
+
+Make = Callable[[tuple[int, int]], tuple[Folder, Callable[[], None]]]
+
+
+def usable(commits: int) -> bool:
+    """Whether a cold fold of ``commits`` first-parent commits is split in two."""
+    return commits >= PROCESSES_AT and sys.platform.startswith("linux") and _cores() >= 2
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def shared(folder: Folder) -> str:
+    """A digest of what both processes must agree on."""
+    st = folder.state
+    parts = (
+        st.seq,
+        st.commit,
+        sorted(st.by_path.items()),
+        sorted(st.by_id.items()),
+        sorted(st.tree.items()),
+        sorted(st.commits),
+        [(ln.id, ln.path) for ln in st.lines],
+        folder.orphans,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _result(folder: Folder, done: bool) -> bytes:
+    import pickle
+
+    st = folder.state
+    assert folder.share is not None
+    n, i = folder.share
+    mine = {ln.key: ln.to_json() for ln in st.lines if ln.key % n == i}
+    inc = {p: [k for k in keys if k % n == i] for p, keys in st.inc_users.items()}
+    return pickle.dumps(
+        {
+            "ok": done and folder.clean,
+            "digest": shared(folder),
+            "lines": mine,
+            "inc": inc,
+            "covered": sorted(st.covered),
+            "shapes": names.learnt(),
+        },
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+
+
+def _take(folder: Folder, data: bytes) -> bool:
+    """The child's lines into the parent's state; False when they may disagree."""
+    import pickle
+
+    got = pickle.loads(data)
+    if not (got["ok"] and folder.clean and got["digest"] == shared(folder)):
+        return False
+    st = folder.state
+    for key, d in got["lines"].items():
+        line = Line.from_json(key, d)
+        st.lines.put(line)
+        st.set_head(line)
+    for p, keys in got["inc"].items():
+        if keys:
+            st.inc_users.setdefault(p, set()).update(keys)
+    st.covered.update(got["covered"])
+    names.keep(got["shapes"])
+    return True
+
+
+def fold_in_two(
+    make: Make, commits: Callable[[], Iterator[Commit]], stop: Callable[[], bool]
+) -> tuple[Folder, bool] | None:
+    """Fold ``commits()`` with the lines shared by a forked child: the parent's folder
+    and whether its fold ran to the end (False: ``stop()`` ended it, as in one
+    process), or None when the round must be folded again in one process.
+    ``make(share)`` gives a folder and a function closing what it opened."""
+    import signal  # on use, with pickle: neither is wanted at a commit hook's start-up
+
+    if threading.active_count() != 1:
+        return None
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its lines are checked by the parent
+        os.close(r)
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            folder, close = make((2, 1))
+            try:
+                data = _result(folder, folder.fold(commits()))
+            finally:
+                close()
+            with os.fdopen(w, "wb") as out:
+                out.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    reaped = False
+    try:
+        folder, close = make((2, 0))
+        try:
+            done = folder.fold(commits(), stop=stop)
+        finally:
+            close()
+        if not done and folder.clean:
+            return folder, False  # stopped for a move: the rounds go on as in one process
+        with os.fdopen(r, "rb") as inp:
+            r = -1
+            data = inp.read()
+        _, status = os.waitpid(pid, 0)
+        reaped = True
+        if not done or status != 0 or not data or not _take(folder, data):
+            return None
+        return folder, True
+    finally:
+        if r != -1:
+            os.close(r)
+        if not reaped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - it had ended
+                pass
+            os.waitpid(pid, 0)

@@ -1,0 +1,137 @@
+"""A long cold pass folded in two processes gives the state one process gives, byte for
+byte: on a history with renames, deletions, re-adds, ids from frontmatter, an old id
+taken by a new prompt, partials that change, and a partial first included late (whose
+round is folded again in one process)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import sys
+
+from conftest import GitRepo
+
+PARTIALS = ["prompts/shared/tone.md", "prompts/shared/rules.md"]
+LATE = "prompts/shared/late.md"
+
+
+def body(rng: random.Random, n: int, includes: list[str], ident: str | None) -> str:
+    head = f"---\nid: {ident}\n---\n" if ident else ""
+    if rng.random() < 0.3:
+        head = (head[:-4] if head else "---\n") + "variables:\n  q: {type: string}\n---\n"
+    inc = "".join(f"{{% include '{p}' %}}\n" for p in includes)
+    loop = "{% for t in items %}- {{ t | upper }}{% endfor %}\n" if n % 3 else ""
+    return f"{head}{inc}Answer {{{{ q }}}} well, edit {n}.\n{loop}"
+
+
+def build(repo: GitRepo, commits: int = 70, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    repo.commit("partials", {p: f"{p} v0 {{{{ tone }}}}\n" for p in PARTIALS})
+    live: dict[str, list[str]] = {}  # path -> its includes
+    ids: dict[str, str | None] = {}
+    gone: list[str] = []
+    for i in range(6):
+        path = f"prompts/p{i}.prompt"
+        live[path], ids[path] = [PARTIALS[i % 2]], None
+        repo.write({path: body(rng, 0, live[path], None)})
+    repo.commit("prompts")
+    for n in range(1, commits):
+        op = rng.random()
+        path = rng.choice(sorted(live))
+        if n == commits // 2:
+            repo.commit("late partial", {LATE: "Late {{ extra }}\n"})
+            live[path].append(LATE)
+            repo.commit("use late", {path: body(rng, n, live[path], ids[path])})
+            continue
+        if op < 0.45:
+            repo.commit(f"edit {n}", {path: body(rng, n, live[path], ids[path])})
+        elif op < 0.55:
+            p = rng.choice(PARTIALS)
+            repo.commit(f"partial {n}", {p: f"{p} v{n} {{{{ tone }}}}\n"})
+        elif op < 0.65:  # a move: same text, new path
+            new = f"prompts/moved/m{n}.prompt"
+            (repo.path / new).parent.mkdir(parents=True, exist_ok=True)
+            repo.git("mv", path, new)
+            repo.commit(f"move {n}")
+            live[new], ids[new] = live.pop(path), ids.pop(path)
+        elif op < 0.72 and len(live) > 3:
+            repo.git("rm", "-q", path)
+            repo.commit(f"delete {n}")
+            gone.append(path)
+            live.pop(path)
+            ids.pop(path)
+        elif op < 0.8 and gone:  # back again, or its old name taken by a new prompt
+            back = gone.pop()
+            live[back], ids[back] = [rng.choice(PARTIALS)], None
+            repo.commit(f"re-add {n}", {back: body(rng, n, live[back], None)})
+        elif op < 0.88:  # the id moves into frontmatter, or out of it
+            ids[path] = None if ids[path] else f"named/x{n}"
+            repo.commit(f"id {n}", {path: body(rng, n, live[path], ids[path])})
+        else:  # two prompts in one commit
+            other = rng.choice(sorted(live))
+            repo.write({path: body(rng, n, live[path], ids[path])})
+            repo.commit(f"both {n}", {other: body(rng, n + 1, live[other], ids[other])})
+
+
+RUN = """
+import sys
+import loomgit.history.rounds as rounds, loomgit.history.split as split
+split.PROCESSES_AT, rounds.SPLIT_AT = int(sys.argv[1]), int(sys.argv[2])
+counts = {"two": 0, "again": 0}
+real = split.fold_in_two
+def spy(*a, **kw):
+    got = real(*a, **kw)
+    counts["two" if got is not None else "again"] += 1
+    return got
+split.fold_in_two = spy
+if sys.argv[3] == "disagree":
+    shared = split.shared
+    split.shared = lambda f: shared(f) + str(f.share)
+from loomgit.cli import main
+try:
+    main(["list", "--json"])
+finally:
+    print(counts["two"], counts["again"], file=sys.stderr)
+"""
+
+
+def cold(
+    repo: GitRepo, processes_at: int = 1, split_at: int = 10**9, how: str = ""
+) -> tuple[str, dict[str, bytes], tuple[int, int]]:
+    """A cold ``list --json`` in a new process: its output, every cache file it wrote,
+    and how many rounds came from two processes and how many were folded again in one."""
+    store = repo.path / ".git" / "loomgit"
+    shutil.rmtree(store, ignore_errors=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN, str(processes_at), str(split_at), how],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    two, again = map(int, proc.stderr.split()[-2:])
+    files = {str(p.relative_to(store)): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    return proc.stdout, files, (two, again)
+
+
+def test_two_processes_make_the_state_one_makes(repo: GitRepo) -> None:
+    build(repo)
+    out, two, (merged, again) = cold(repo)
+    assert merged >= 1  # the last round came from two processes
+    assert again >= 1  # the round that met the late partial was folded again in one
+    assert any(name.endswith(".lines.jsonl") for name in two) and '"version"' in out
+    assert cold(repo, split_at=10)[:2] == (out, two)  # git's log read in two halves too
+    out1, one, (merged1, _) = cold(repo, processes_at=10**9)
+    assert merged1 == 0 and out1 == out
+    assert sorted(one) == sorted(two)
+    for name in one:
+        assert one[name] == two[name], name
+
+
+def test_when_the_processes_disagree_the_round_is_folded_again_in_one(repo: GitRepo) -> None:
+    build(repo, commits=30, seed=3)
+    out, files, (merged, again) = cold(repo, how="disagree")
+    assert merged == 0 and again >= 1
+    assert cold(repo, processes_at=10**9)[:2] == (out, files)
