@@ -5,6 +5,7 @@ round is folded again in one process)."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
@@ -135,3 +136,25 @@ def test_when_the_processes_disagree_the_round_is_folded_again_in_one(repo: GitR
     out, files, (merged, again) = cold(repo, how="disagree")
     assert merged == 0 and again >= 1
     assert cold(repo, processes_at=10**9)[:2] == (out, files)
+
+
+def test_a_restructure_into_the_globs_folds_as_in_one_process(repo: GitRepo) -> None:
+    """A commit that moves a dozen prompts into the globs from outside them stops the
+    round (its old paths must be read too); the next round is split again."""
+    names = [f"n{i}" for i in range(12)]
+    for n in range(4):
+        for name in names[n % 2 :: 2]:
+            rules = "".join(f"- rule {k} of {name}\n" for k in range(n + 1))
+            repo.write({f"patterns/{name}/system.md": f"# {name}\n\n{rules}"})
+        repo.commit(f"edits {n}")
+    repo.write({"loomgit.yaml": 'prompts:\n  - {glob: "data/patterns/*/system.md", id: "{1}"}\n'})
+    (repo.path / "data").mkdir()
+    repo.git("mv", "patterns", "data/patterns")
+    repo.commit("move the patterns under data/")
+    repo.commit("after", {"data/patterns/n0/system.md": "# n0\n\nnew\n"})
+    out, files, (merged, _) = cold(repo)
+    assert merged >= 2  # the round the move stopped, and the one after it
+    assert cold(repo, processes_at=10**9)[:2] == (out, files)
+    rows = {r["id"]: r for r in json.loads(out)}
+    # followed back through the move: two versions before it, a patch for it
+    assert rows["n0"]["version"] == "1.2.0" and rows["n1"]["version"] == "1.1.1"

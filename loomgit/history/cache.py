@@ -172,11 +172,7 @@ class Store:
             lines = state.lines
             for key in range(len(lines)):
                 if lines.loaded(key) or lines.raw is None:
-                    rows.append(
-                        json.dumps(
-                            lines[key].to_json(), separators=(",", ":"), ensure_ascii=False
-                        ).encode()
-                    )
+                    rows.append(lines[key].row())
                 else:
                     rows.append(lines.raw(key))
             offsets, pos = [], 0

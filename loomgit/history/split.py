@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 
 from loomgit._git.log import Commit
 from loomgit.history.fold import Folder
-from loomgit.history.state import Line
 from loomgit.prompt import names
 
 PROCESSES_AT = 4000  # first-parent commits from which a cold pass folds in two processes
@@ -63,13 +62,15 @@ def _result(folder: Folder, done: bool) -> bytes:
     st = folder.state
     assert folder.share is not None
     n, i = folder.share
-    mine = {ln.key: ln.to_json() for ln in st.lines if ln.key % n == i}
+    mine = [ln for ln in st.lines if ln.key % n == i]
     inc = {p: [k for k in keys if k % n == i] for p, keys in st.inc_users.items()}
+    heads = st.heads
     return pickle.dumps(
         {
             "ok": done and folder.clean,
             "digest": shared(folder),
-            "lines": mine,
+            "rows": {ln.key: ln.row() for ln in mine},  # as the cache writes them
+            "heads": {ln.key: heads[ln.key] for ln in mine},
             "inc": inc,
             "covered": sorted(st.covered),
             "shapes": names.learnt(),
@@ -86,10 +87,10 @@ def _take(folder: Folder, data: bytes) -> bool:
     if not (got["ok"] and folder.clean and got["digest"] == shared(folder)):
         return False
     st = folder.state
-    for key, d in got["lines"].items():
-        line = Line.from_json(key, d)
-        st.lines.put(line)
-        st.set_head(line)
+    heads = st.heads  # the parent's own, made current, with the child's lines replaced
+    for key, head in got["heads"].items():
+        heads[key] = head
+    st.lines.adopt(got["rows"])
     for p, keys in got["inc"].items():
         if keys:
             st.inc_users.setdefault(p, set()).update(keys)
@@ -134,14 +135,14 @@ def fold_in_two(
             done = folder.fold(commits(), stop=stop)
         finally:
             close()
-        if not done and folder.clean:
-            return folder, False  # stopped for a move: the rounds go on as in one process
+        if not done:  # stopped for a move (the rounds go on as in one process), or not clean
+            return (folder, False) if folder.clean else None
         with os.fdopen(r, "rb") as inp:
             r = -1
             data = inp.read()
         _, status = os.waitpid(pid, 0)
         reaped = True
-        if not done or status != 0 or not data or not _take(folder, data):
+        if status != 0 or not data or not _take(folder, data):
             return None
         return folder, True
     finally:

@@ -4,6 +4,7 @@ it; :mod:`loomgit.history.cache` stores it by commit."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,10 @@ class Line:
     def to_json(self) -> list[Any]:
         return [self.id, self.path, [r.to_json() for r in self.recs], self.info]
 
+    def row(self) -> bytes:
+        """The line as a row of the cache's lines file."""
+        return json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
+
     @classmethod
     def from_json(cls, key: int, d: list[Any]) -> Line:
         line = cls(key, d[0], d[1], [Rec(*r) for r in d[2]], d[3])
@@ -125,9 +130,26 @@ class Lines:
     def append(self, line: Line) -> None:
         self._items.append(line)
 
-    def put(self, line: Line) -> None:
-        """``line`` in place of the line with its key."""
-        self._items[line.key] = line
+    def adopt(self, rows: dict[int, bytes]) -> None:
+        """The lines of ``rows`` (key -> :meth:`Line.row`, folded by another process) in
+        place of these, read when first used and saved as they are."""
+        load, raw = self._load, self.raw
+
+        def load_row(key: int) -> Line:
+            if key in rows:
+                return Line.from_json(key, json.loads(rows[key]))
+            assert load is not None
+            return load(key)
+
+        def raw_row(key: int) -> bytes:
+            if key in rows:
+                return rows[key]
+            assert raw is not None
+            return raw(key)
+
+        for key in rows:
+            self._items[key] = None
+        self._load, self.raw = load_row, raw_row
 
     def loaded(self, key: int) -> bool:
         return self._items[key] is not None
