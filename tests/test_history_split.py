@@ -46,6 +46,8 @@ def build(repo: GitRepo, commits: int = 70, seed: int = 7) -> None:
             repo.commit("use late", {path: body(rng, n, live[path], ids[path])})
             continue
         if op < 0.45:
+            if rng.random() < 0.25:  # the other partial instead
+                live[path] = [p for p in PARTIALS if p not in live[path]][:1] or [PARTIALS[0]]
             repo.commit(f"edit {n}", {path: body(rng, n, live[path], ids[path])})
         elif op < 0.55:
             p = rng.choice(PARTIALS)
@@ -142,14 +144,16 @@ def test_a_restructure_into_the_globs_folds_as_in_one_process(repo: GitRepo) -> 
     """A commit that moves a dozen prompts into the globs from outside them stops the
     round (its old paths must be read too); the next round is split again."""
     names = [f"n{i}" for i in range(12)]
+    for n in range(8):  # a prompt in the new layout from the start: the move comes late
+        repo.commit(f"base {n}", {"data/patterns/base/system.md": f"# base\n\nedit {n}\n"})
     for n in range(4):
         for name in names[n % 2 :: 2]:
             rules = "".join(f"- rule {k} of {name}\n" for k in range(n + 1))
             repo.write({f"patterns/{name}/system.md": f"# {name}\n\n{rules}"})
         repo.commit(f"edits {n}")
     repo.write({"loomgit.yaml": 'prompts:\n  - {glob: "data/patterns/*/system.md", id: "{1}"}\n'})
-    (repo.path / "data").mkdir()
-    repo.git("mv", "patterns", "data/patterns")
+    for name in names:
+        repo.git("mv", f"patterns/{name}", f"data/patterns/{name}")
     repo.commit("move the patterns under data/")
     repo.commit("after", {"data/patterns/n0/system.md": "# n0\n\nnew\n"})
     out, files, (merged, _) = cold(repo)

@@ -219,7 +219,7 @@ class LogStream:
         self._closed = True
         proc = self._proc
         assert proc.stdout is not None
-        if self._thread is None and not self._eof and proc.poll() is None:
+        if not self._eof and proc.poll() is None:
             proc.kill()  # stopped early: git's output is not wanted any more
         if self._thread is not None:
             self._thread.join()

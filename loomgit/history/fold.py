@@ -32,8 +32,8 @@ class Folder(Paths):
     path at a commit, used when an include is met that the log pass did not cover.
     ``read_ahead``: a second reader, for the thread that reads the next batch's blobs.
     ``lines_only`` (``check`` on a cold cache): no versions, and the state is not saved.
-    ``share``: ``(n, i)``, this process builds the versions of the lines whose key is
-    ``i`` modulo ``n`` and only places the others (:mod:`loomgit.history.split`).
+    ``share`` (set by :meth:`split`): ``(n, i)``, this process builds the versions of
+    the lines whose key is ``i`` modulo ``n`` and only places the others.
     ``restart_before``: an include outside the pass met at or before this many commits
     ends the fold at once (``restart``), to be folded again with it covered: a round in
     which the first include comes early then costs little, not a whole pass.
@@ -51,10 +51,9 @@ class Folder(Paths):
         read_ahead: Read | None = None,
         lines_only: bool = False,
         restart_before: int = 0,
-        share: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(config, state, read, covered)
-        self.share = share
+        self.share: tuple[int, int] | None = None
         self.fetched = 0  # files read from a commit by an include
         self.restart_before = restart_before
         self.restart = False
@@ -103,10 +102,19 @@ class Folder(Paths):
             ahead = (batch, nxt)
         return self._fold_batch(*ahead, stop=stop) if ahead is not None else True
 
+    def split(
+        self, share: tuple[int, int], read: Read | None = None, ahead: Read | None = None
+    ) -> None:
+        """From here on, build the versions of this share of the lines only (and read
+        through ``read``/``ahead``, a forked process's own readers)."""
+        self.share, self.fetched = share, 0
+        if read is not None:
+            self._read, self._read_ahead = read, ahead
+
     @property
     def clean(self) -> bool:
-        """No include outside the pass met and no file read from a commit: a fold in
-        which the order the lines are folded in does not matter."""
+        """No include outside the pass met and no file read from a commit (since the
+        split): a fold in which the order the lines are folded in does not matter."""
         return not self.new_includes and not self.fetched
 
     def _wanted(self, batch: list[Commit]) -> list[str]:

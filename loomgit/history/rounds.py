@@ -5,16 +5,16 @@ A long cold pass reads git's log with two processes and, where it can, folds in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from loomgit._git import log as gitlog
-from loomgit._git.log import Commit
 from loomgit._git.objects import BlobReader
 from loomgit.errors import GitError
 from loomgit.history import split
+from loomgit.history.blobs import Read
 from loomgit.history.facts import FactsBuilder
 from loomgit.history.fold import Folder, State
 from loomgit.history.moves import Seen, follow, mark_unfollowed
@@ -89,7 +89,6 @@ class _Rounds:
         restart: bool,
         read: BlobReader,
         ahead: BlobReader,
-        share: tuple[int, int] | None = None,
     ) -> Folder:
         st = self.base.fork() if self.base is not None else State()
         st.followed = {k: [list(e) for e in v] for k, v in followed.items()}
@@ -103,7 +102,6 @@ class _Rounds:
             read_ahead=ahead.read_many,
             lines_only=self.lines_only,
             restart_before=self.early if restart else 0,
-            share=share,
         )
 
     def run(self, covered: set[str], followed: dict[str, list[list[str]]]) -> State:
@@ -144,42 +142,41 @@ class _Rounds:
         held: list[Folder],
         stop: Callable[[], bool],
     ) -> tuple[Folder, bool]:
-        """One fold of the stretch; ``held[-1]`` is the folder that made its state."""
-        if self.lines_only or self.base is not None or not split.usable(len(self.chain)):
-            held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
-            streams = _log_parts(self.repo, self.base, self.sha, covered, followed)
+        """One fold of the stretch; ``held[-1]`` is the folder that made its state. A
+        long cold one folds its first twentieth in this process (where an include met
+        begins the pass again), then the rest in two."""
+        two = not self.lines_only and self.base is None and split.usable(len(self.chain))
+        for _ in range(2):
+            folder = self.folder(covered, followed, restart, self.reader, self.ahead)
+            held.append(folder)
+            window = max(self.early, 1) if two else 0
+            streams = _log_parts(self.repo, self.base, self.sha, covered, followed, window)
             try:
-                return held[-1], held[-1].fold((c for part in streams for c in part), stop=stop)
+                if not two or len(streams) < 2:
+                    return folder, folder.fold((c for s in streams for c in s), stop=stop)
+                if not folder.fold(iter(streams[0]), stop=stop):
+                    return folder, False  # stopped for a move, or to begin again
+                if folder.new_includes:  # to cover: this round only looks for more
+                    return folder, folder.fold((c for s in streams[1:] for c in s), stop=stop)
+                raws = [part.read_all() for part in streams[1:]]  # whole, before the fork
             finally:
                 for part in streams:
                     part.close()
-        streams = _log_parts(self.repo, self.base, self.sha, covered, followed)
-        try:  # read whole before the fork: both processes fold from one git walk
-            raws = [part.read_all() for part in streams]
-        finally:
-            for part in streams:
-                part.close()
+            rest = (c for raw in raws for c in gitlog.parse([raw]))  # each process parses
+            done = split.fold_in_two(folder, rest, self._readers, stop)
+            if done is not None:
+                return folder, done
+            two = False  # the processes could not share this round: fold it in one
+        raise AssertionError("unreachable")  # pragma: no cover
 
-        def commits() -> Iterator[Commit]:
-            return (c for raw in raws for c in gitlog.parse([raw]))
+    def _readers(self) -> tuple[Read, Read, Callable[[], None]]:
+        read, ahead = BlobReader(self.repo.root), BlobReader(self.repo.root)
 
-        def make(share: tuple[int, int]) -> tuple[Folder, Callable[[], None]]:
-            if share[1] == 0:  # this process, with its readers
-                held.append(self.folder(covered, followed, restart, self.reader, self.ahead, share))
-                return held[-1], lambda: None
-            read, ahead = BlobReader(self.repo.root), BlobReader(self.repo.root)
+        def close() -> None:
+            read.close()
+            ahead.close()
 
-            def close() -> None:
-                read.close()
-                ahead.close()
-
-            return self.folder(covered, followed, restart, read, ahead, share), close
-
-        got = split.fold_in_two(make, commits, stop)
-        if got is not None:
-            return got
-        held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
-        return held[-1], held[-1].fold(commits(), stop=stop)
+        return read.read_many, ahead.read_many, close
 
 
 @lru_cache(maxsize=4)
@@ -193,11 +190,18 @@ SPLIT_AT = 4000  # first-parent commits from which a cold pass runs two git proc
 
 
 def _log_parts(
-    repo: Repo, base: State | None, sha: str, covered: set[str], followed: Iterable[str]
+    repo: Repo,
+    base: State | None,
+    sha: str,
+    covered: set[str],
+    followed: Iterable[str],
+    window: int = 0,
 ) -> list[gitlog.LogStream]:
     """The log passes for ``base..sha``, oldest first. A long history from scratch is
     read by two git processes at once (the older half, and the newer half drained into
-    memory meanwhile), so git's walk runs alongside the fold on a second core."""
+    memory meanwhile), so git's walk runs alongside the fold on a second core. With
+    ``window`` the oldest ``window`` first-parent commits come first, from a git of their
+    own, and the rest is drained into memory (by two gits when long) while they fold."""
     specs = repo.specs(covered, followed)
     if base is not None and base.commit:
         return [
@@ -210,9 +214,25 @@ def _log_parts(
             )
         ]
     chain = first_parent_chain(str(repo.root), sha) if repo.first_parent else []
+    parts, stop = [], []
+    if window and len(chain) > window:
+        edge = chain[-window]
+        parts.append(gitlog.log(repo.root, [edge], specs, reverse=True))
+        chain, stop = chain[:-window], [f"^{edge}"]
     if len(chain) < SPLIT_AT:
-        return [gitlog.log(repo.root, [sha], specs, first_parent=repo.first_parent, reverse=True)]
+        drain = bool(parts)
+        parts.append(
+            gitlog.log(
+                repo.root,
+                [sha, *stop],
+                specs,
+                first_parent=repo.first_parent,
+                reverse=True,
+                drain=drain,
+            )
+        )
+        return parts
     mid = chain[len(chain) // 2]
-    older = gitlog.log(repo.root, [mid], specs, reverse=True)
-    newer = gitlog.log(repo.root, [sha, f"^{mid}"], specs, reverse=True, drain=True)
-    return [older, newer]
+    parts.append(gitlog.log(repo.root, [mid, *stop], specs, reverse=True, drain=bool(parts)))
+    parts.append(gitlog.log(repo.root, [sha, f"^{mid}"], specs, reverse=True, drain=True))
+    return parts

@@ -20,12 +20,11 @@ import threading
 from collections.abc import Callable, Iterator
 
 from loomgit._git.log import Commit
+from loomgit.history.blobs import Read
 from loomgit.history.fold import Folder
 from loomgit.prompt import names
 
 PROCESSES_AT = 4000  # first-parent commits from which a cold pass folds in two processes
-
-Make = Callable[[tuple[int, int]], tuple[Folder, Callable[[], None]]]
 
 
 def usable(commits: int) -> bool:
@@ -91,24 +90,31 @@ def _take(folder: Folder, data: bytes) -> bool:
     for key, head in got["heads"].items():
         heads[key] = head
     st.lines.adopt(got["rows"])
-    for p, keys in got["inc"].items():
-        if keys:
-            st.inc_users.setdefault(p, set()).update(keys)
+    n, i = folder.share or (2, 0)
+    for keys in st.inc_users.values():  # the child's lines' are as the child left them
+        keys.difference_update([k for k in keys if k % n != i])
+    for p, got_keys in got["inc"].items():
+        if got_keys:
+            st.inc_users.setdefault(p, set()).update(got_keys)
     st.covered.update(got["covered"])
     names.keep(got["shapes"])
     return True
 
 
 def fold_in_two(
-    make: Make, commits: Callable[[], Iterator[Commit]], stop: Callable[[], bool]
-) -> tuple[Folder, bool] | None:
-    """Fold ``commits()`` with the lines shared by a forked child: the parent's folder
-    and whether its fold ran to the end (False: ``stop()`` ended it, as in one
-    process), or None when the round must be folded again in one process.
-    ``make(share)`` gives a folder and a function closing what it opened."""
+    folder: Folder,
+    rest: Iterator[Commit],
+    readers: Callable[[], tuple[Read, Read, Callable[[], None]]],
+    stop: Callable[[], bool],
+) -> bool | None:
+    """Fold ``rest`` on from ``folder``'s state with a forked child sharing the lines:
+    True when the fold ran to the end, False when ``stop()`` ended it (as in one
+    process), None when the round must be folded again in one process (the folder's
+    state is then of no use). ``readers()`` gives the child its blob readers and a
+    function closing them."""
     import signal  # on use, with pickle: neither is wanted at a commit hook's start-up
 
-    if threading.active_count() != 1:
+    if threading.active_count() != 1 or folder.new_includes:
         return None
     r, w = os.pipe()
     pid = os.fork()
@@ -117,9 +123,10 @@ def fold_in_two(
         code = 1
         try:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            folder, close = make((2, 1))
+            read, ahead, close = readers()
+            folder.split((2, 1), read, ahead)
             try:
-                data = _result(folder, folder.fold(commits()))
+                data = _result(folder, folder.fold(rest))
             finally:
                 close()
             with os.fdopen(w, "wb") as out:
@@ -130,13 +137,10 @@ def fold_in_two(
     os.close(w)
     reaped = False
     try:
-        folder, close = make((2, 0))
-        try:
-            done = folder.fold(commits(), stop=stop)
-        finally:
-            close()
+        folder.split((2, 0))
+        done = folder.fold(rest, stop=stop)
         if not done:  # stopped for a move (the rounds go on as in one process), or not clean
-            return (folder, False) if folder.clean else None
+            return False if folder.clean else None
         with os.fdopen(r, "rb") as inp:
             r = -1
             data = inp.read()
@@ -144,7 +148,7 @@ def fold_in_two(
         reaped = True
         if status != 0 or not data or not _take(folder, data):
             return None
-        return folder, True
+        return True
     finally:
         if r != -1:
             os.close(r)
