@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from conftest import GitRepo
 
 PARTIALS = ["prompts/shared/tone.md", "prompts/shared/rules.md"]
@@ -91,6 +92,16 @@ split.fold_in_two = spy
 if sys.argv[3] == "disagree":
     shared = split.shared
     split.shared = lambda f: shared(f) + str(f.share)
+if sys.argv[3] == "child-fails":
+    result = split._result
+    def failing(folder, done):
+        if folder.share == (2, 1):
+            raise OSError("the child cannot write")
+        return result(folder, done)
+    split._result = failing
+if sys.argv[3] == "threads":
+    import threading
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
 from loomgit.cli import main
 try:
     main(["list", "--json"])
@@ -133,11 +144,21 @@ def test_two_processes_make_the_state_one_makes(repo: GitRepo) -> None:
         assert one[name] == two[name], name
 
 
-def test_when_the_processes_disagree_the_round_is_folded_again_in_one(repo: GitRepo) -> None:
+@pytest.mark.parametrize("how", ["disagree", "child-fails"])
+def test_a_round_the_processes_cannot_share_is_folded_again_in_one(repo: GitRepo, how: str) -> None:
+    """The digests differ, or the child dies: the same state, from one process."""
     build(repo, commits=30, seed=3)
-    out, files, (merged, again) = cold(repo, how="disagree")
+    out, files, (merged, again) = cold(repo, how=how)
     assert merged == 0 and again >= 1
     assert cold(repo, processes_at=10**9)[:2] == (out, files)
+
+
+def test_a_process_running_other_threads_folds_in_one(repo: GitRepo) -> None:
+    """A fork copies only the thread that calls it (``loomgit serve`` runs several)."""
+    build(repo, commits=30, seed=5)
+    out, files, (merged, again) = cold(repo, how="threads")
+    assert merged == 0 and again == 0  # known before the round begins
+    assert cold(repo)[:2] == (out, files)
 
 
 def test_a_restructure_into_the_globs_folds_as_in_one_process(repo: GitRepo) -> None:

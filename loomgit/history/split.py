@@ -28,8 +28,14 @@ PROCESSES_AT = 4000  # first-parent commits from which a cold pass folds in two 
 
 
 def usable(commits: int) -> bool:
-    """Whether a cold fold of ``commits`` first-parent commits is split in two."""
-    return commits >= PROCESSES_AT and sys.platform.startswith("linux") and _cores() >= 2
+    """Whether a cold fold of ``commits`` first-parent commits is split in two (asked
+    before the round starts any thread of its own)."""
+    return (
+        commits >= PROCESSES_AT
+        and sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and _cores() >= 2
+    )
 
 
 def _cores() -> int:
