@@ -9,7 +9,7 @@ name tracking walks the tree with Jinja's code generator) depends only on the to
 digest of those tokens (its shape) is looked up, and only a shape never seen is parsed:
 rewording a sentence never parses again. Before that, a source's :func:`skeleton` (its
 runs of plain lines collapsed) is looked up: a reworded sentence is not even lexed
-again. Results are memoised per text as well, and shapes are kept across runs by the
+again, and a new skeleton that lexes gives the shape (the source is not lexed). Results are memoised per text as well, and shapes are kept across runs by the
 history cache (:func:`shape_store`).
 """
 
@@ -109,53 +109,68 @@ def skeleton(source: str) -> str:
     return _RUN.sub("\x00", source)
 
 
-def _lexes(text: str, env: Any) -> bool:
-    try:
-        for _ in env.lexer.tokeniter(text, None):
-            pass
-    except Exception:  # the lexer's TemplateSyntaxError
-        return False
-    return True
-
-
 def template_names(source: str) -> Names | None:
     """:func:`~loomgit.prompt.jinja.parse_names` of ``source`` (plain sandboxed
-    environment), None when it does not compile; lexes only a skeleton not seen before,
-    and parses only a shape not seen before."""
+    environment), None when it does not compile; lexes only a skeleton not seen before
+    (whose shape then stands for the source's), and parses only a shape not seen before."""
     got = _BY_TEXT.get(source, _UNSEEN)
     if got is not _UNSEEN:
         return got  # type: ignore[no-any-return]
     skel = skeleton(source)
     got = _BY_SKELETON.get(skel, _UNSEEN)
-    if got is _UNSEEN or got is _UNSAFE:
-        got = _from_shape(source)
-        if skel not in _BY_SKELETON:
-            if len(_BY_SKELETON) > _MAX_TEXTS:
-                _BY_SKELETON.clear()
-            safe = _lexes(skel, cached_env()) and not (
-                got is not None and any("\n" in r for r in got[1])
-            )
-            _BY_SKELETON[skel] = got if safe else _UNSAFE
+    if got is _UNSAFE:
+        got = _from_shape(source, shape(source, cached_env()))
+    elif got is _UNSEEN:
+        got = _new_skeleton(source, skel)
     if len(_BY_TEXT) > _MAX_TEXTS:
         _BY_TEXT.clear()
     _BY_TEXT[source] = got
     return got  # type: ignore[no-any-return]
 
 
-def _from_shape(source: str) -> Names | None:
+def _new_skeleton(source: str, skel: str) -> Names | None:
+    """The names of a source whose skeleton is new. A skeleton that lexes gives every
+    source of it the parser's tokens (see :func:`skeleton`), so its shape is the shape
+    looked up: the source itself is not lexed. Not when a referenced name holds a
+    newline (a string with collapsed lines): then the source's own shape is."""
     env = cached_env()
-    key = shape(source, env)
+    if len(_BY_SKELETON) > _MAX_TEXTS:
+        _BY_SKELETON.clear()
+    key = shape(skel, env)
+    if key is None:
+        _BY_SKELETON[skel] = _UNSAFE
+        return _from_shape(source, shape(source, env))
+    got = _from_shape(source, key, keep=False)
+    if got is not None and any("\n" in r for r in got[1]):  # parsed from this source
+        _BY_SKELETON[skel] = _UNSAFE
+        own = shape(source, env)
+        if own is not None:
+            _keep(own, got)
+        return got
+    _keep(key, got)
+    _BY_SKELETON[skel] = got
+    return got
+
+
+def _keep(key: str, got: Names | None) -> None:
+    if key not in _BY_SHAPE:
+        if len(_BY_SHAPE) > _MAX_SHAPES:
+            _BY_SHAPE.clear()
+        _BY_SHAPE[key] = _NEW[key] = got
+
+
+def _from_shape(source: str, key: str | None, keep: bool = True) -> Names | None:
+    """The names of the shape ``key`` (None: the source does not lex), parsing
+    ``source`` when the shape is new (and keeping them unless not ``keep``)."""
     got = _UNSEEN if key is None else _BY_SHAPE.get(key, _UNSEEN)
     if got is _UNSEEN and key is not None and _LOADER:
         _load()
         got = _BY_SHAPE.get(key, _UNSEEN)
     if got is _UNSEEN:
-        parsed = parse_names(source, env)
+        parsed = parse_names(source, cached_env())
         got = None if parsed is None else (frozenset(parsed[0]), tuple(parsed[1]))
-        if key is not None:
-            if len(_BY_SHAPE) > _MAX_SHAPES:
-                _BY_SHAPE.clear()
-            _BY_SHAPE[key] = _NEW[key] = got
+        if key is not None and keep:
+            _keep(key, got)
     return got  # type: ignore[no-any-return]
 
 

@@ -59,12 +59,16 @@ class _Walker:
 
     def template(self, node: Any) -> set[str]:
         n = self.nodes
-        for kind, known in ((n.Filter, self.env.filters), (n.Test, self.env.tests)):
-            if any(f.name not in known for f in node.find_all(kind)):
+        blocks = []
+        for found in node.find_all((n.Filter, n.Test, n.Extends, n.Block)):  # one walk
+            if isinstance(found, n.Block):
+                blocks.append(found)
+            elif isinstance(found, n.Extends):
+                raise _Refused
+            elif found.name not in (
+                self.env.filters if isinstance(found, n.Filter) else self.env.tests
+            ):
                 raise _Refused  # the compiler's error, or not, depends on the frame
-        if node.find(n.Extends) is not None:
-            raise _Refused
-        blocks = list(node.find_all(n.Block))
         if len({b.name for b in blocks}) != len(blocks):
             raise _Refused
         ctx = n.EvalContext(self.env, "<introspection>")
