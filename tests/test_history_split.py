@@ -99,6 +99,11 @@ if sys.argv[3] == "child-fails":
             raise OSError("the child cannot write")
         return result(folder, done)
     split._result = failing
+if sys.argv[3] == "no-fork":
+    import os
+    def refuse():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    os.fork = refuse
 if sys.argv[3] == "threads":
     import threading
     threading.Thread(target=threading.Event().wait, daemon=True).start()
@@ -144,9 +149,10 @@ def test_two_processes_make_the_state_one_makes(repo: GitRepo) -> None:
         assert one[name] == two[name], name
 
 
-@pytest.mark.parametrize("how", ["disagree", "child-fails"])
+@pytest.mark.parametrize("how", ["disagree", "child-fails", "no-fork"])
 def test_a_round_the_processes_cannot_share_is_folded_again_in_one(repo: GitRepo, how: str) -> None:
-    """The digests differ, or the child dies: the same state, from one process."""
+    """The digests differ, the child dies, or the system refuses a fork: the same
+    state, from one process."""
     build(repo, commits=30, seed=3)
     out, files, (merged, again) = cold(repo, how=how)
     assert merged == 0 and again >= 1

@@ -122,8 +122,16 @@ def fold_in_two(
 
     if threading.active_count() != 1 or folder.new_includes:
         return None
-    r, w = os.pipe()
-    pid = os.fork()
+    try:
+        r, w = os.pipe()
+    except OSError:  # out of file descriptors: one process will do
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory
+        os.close(r)
+        os.close(w)
+        return None
     if pid == 0:  # pragma: no cover - the child; its lines are checked by the parent
         os.close(r)
         code = 1
