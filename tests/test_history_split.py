@@ -189,3 +189,31 @@ def test_a_restructure_into_the_globs_folds_as_in_one_process(repo: GitRepo) -> 
     rows = {r["id"]: r for r in json.loads(out)}
     # followed back through the move: two versions before it, a patch for it
     assert rows["n0"]["version"] == "1.2.0" and rows["n1"]["version"] == "1.1.1"
+
+
+def test_a_pass_leaves_the_garbage_collector_as_it_found_it(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fold raises the collector's thresholds and freezes what it holds before a
+    fork; a library caller's settings are back afterwards, also when the fold fails."""
+    import gc
+
+    import loomgit.history.split as split
+    from loomgit.history import history
+    from loomgit.workspace import Workspace
+
+    build(repo, commits=12, seed=2)
+    monkeypatch.setattr(split, "PROCESSES_AT", 1)
+    before = gc.get_threshold()
+    history(Workspace(repo.path))
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    from loomgit.history.fold import Folder
+
+    def fail(self, c):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the fold fails")
+
+    monkeypatch.setattr(Folder, "apply", fail)
+    repo.commit("one more", {"prompts/p0.prompt": "Hi {{ q }}\n"})
+    with pytest.raises(RuntimeError):
+        history(Workspace(repo.path))
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

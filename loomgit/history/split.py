@@ -13,6 +13,7 @@ copies one thread; a lock another thread held would stay held in the child).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import sys
@@ -126,9 +127,11 @@ def fold_in_two(
         r, w = os.pipe()
     except OSError:  # out of file descriptors: one process will do
         return None
+    gc.freeze()  # what both processes hold is never scanned: no copy of its pages either
     try:
         pid = os.fork()
     except OSError:  # out of processes or memory
+        gc.unfreeze()
         os.close(r)
         os.close(w)
         return None
@@ -164,6 +167,7 @@ def fold_in_two(
             return None
         return True
     finally:
+        gc.unfreeze()
         if r != -1:
             os.close(r)
         if not reaped:
