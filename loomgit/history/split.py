@@ -1,11 +1,14 @@
 """A long cold fold in two processes, each building the versions of every other line.
 
-Both processes fold every commit and keep every line's path and id: the cheap part,
-on which they must agree. Each builds the facts and versions only of the lines whose
-key has its parity: the costly part. The child sends its lines back and the parent
-takes them in, giving the state one process makes; a digest of the shared part checks
-that they agreed. A round that meets an include outside the pass, or reads a file from
-a commit, is folded again in one process: the order of those reads matters.
+The parent folds the first stretch of the round alone (:mod:`loomgit.history.rounds`),
+then forks. From there both processes fold every commit and keep every line's path and
+id: the cheap part, on which they must agree. Each builds the facts and versions only
+of the lines whose key has its parity: the costly part. The child sends its lines back
+as cache rows and the parent takes them in, giving the state one process makes; a
+digest of the shared part checks that they agreed. A round that meets an include
+outside the pass, or reads a file from a commit, after the fork is folded again in one
+process: the order of those reads matters. So is one whose child fails or disagrees,
+or when the system refuses the fork.
 
 Only on Linux, with two cores free, from a process running no other thread (``fork``
 copies one thread; a lock another thread held would stay held in the child).
