@@ -122,7 +122,7 @@ def fold_in_two(
     process), None when the round must be folded again in one process (the folder's
     state is then of no use). ``readers()`` gives the child its blob readers and a
     function closing them."""
-    import signal  # on use, with pickle: neither is wanted at a commit hook's start-up
+    import signal  # on use (as pickle is): neither is wanted at a commit hook's start-up
 
     if threading.active_count() != 1 or folder.new_includes:
         return None
@@ -142,7 +142,6 @@ def fold_in_two(
         os.close(r)
         code = 1
         try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
             read, ahead, close = readers()
             folder.split((2, 1), read, ahead)
             try:
