@@ -71,15 +71,15 @@ def _result(folder: Folder, done: bool) -> bytes:
     st = folder.state
     assert folder.share is not None
     n, i = folder.share
-    mine = [ln for ln in st.lines if ln.key % n == i]
+    rows = _rows(folder)
     inc = {p: [k for k in keys if k % n == i] for p, keys in st.inc_users.items()}
     heads = st.heads
     return pickle.dumps(
         {
             "ok": done and folder.clean,
             "digest": shared(folder),
-            "rows": {ln.key: ln.row() for ln in mine},  # as the cache writes them
-            "heads": {ln.key: heads[ln.key] for ln in mine},
+            "rows": rows,  # as the cache writes them
+            "heads": {key: heads[key] for key in rows},
             "inc": inc,
             "covered": sorted(st.covered),
             "shapes": names.learnt(),
@@ -88,8 +88,16 @@ def _result(folder: Folder, done: bool) -> bytes:
     )
 
 
-def _take(folder: Folder, data: bytes) -> bool:
-    """The child's lines into the parent's state; False when they may disagree."""
+def _rows(folder: Folder) -> dict[int, bytes]:
+    """This process's lines as cache rows (each process encodes its own)."""
+    assert folder.share is not None
+    n, i = folder.share
+    return {ln.key: ln.row() for ln in folder.state.lines if ln.key % n == i}
+
+
+def _take(folder: Folder, data: bytes, own: dict[int, bytes]) -> bool:
+    """The child's lines into the parent's state (with ``own``, the parent's rows);
+    False when they may disagree."""
     import pickle
 
     got = pickle.loads(data)
@@ -99,7 +107,7 @@ def _take(folder: Folder, data: bytes) -> bool:
     heads = st.heads  # the parent's own, made current, with the child's lines replaced
     for key, head in got["heads"].items():
         heads[key] = head
-    st.lines.adopt(got["rows"])
+    st.lines.adopt({**own, **got["rows"]})
     n, i = folder.share or (2, 0)
     for keys in st.inc_users.values():  # the child's lines' are as the child left them
         keys.difference_update([k for k in keys if k % n != i])
@@ -160,12 +168,13 @@ def fold_in_two(
         done = folder.fold(rest, stop=stop)
         if not done:  # stopped for a move (the rounds go on as in one process), or not clean
             return False if folder.clean else None
+        own = _rows(folder)  # while the child encodes its own
         with os.fdopen(r, "rb") as inp:
             r = -1
             data = inp.read()
         _, status = os.waitpid(pid, 0)
         reaped = True
-        if status != 0 or not data or not _take(folder, data):
+        if status != 0 or not data or not _take(folder, data, own):
             return None
         return True
     finally:
