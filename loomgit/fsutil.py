@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-Data = str | bytes | Iterable[str]  # text, bytes, or text in pieces (written as they come)
+# text, bytes, or pieces of either (written as they come; bytes-like pieces as they are)
+Data = str | bytes | Iterable[str | bytes | memoryview]
 
 
 def _write_all(f: BinaryIO, data: Data) -> None:
@@ -16,7 +17,7 @@ def _write_all(f: BinaryIO, data: Data) -> None:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
         return
     for piece in data:
-        f.write(piece.encode("utf-8"))
+        f.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
 
 
 def atomic_write(path: str | os.PathLike[str], data: Data, *, private: bool = False) -> Path:

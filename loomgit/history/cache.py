@@ -27,7 +27,7 @@ from typing import Any
 
 from loomgit.config import Config
 from loomgit.errors import InfraError
-from loomgit.fsutil import atomic_write
+from loomgit.fsutil import Data, atomic_write
 from loomgit.history.fold import Line, Lines, State
 from loomgit.prompt.names import jinja_version, learnt, shape_store
 
@@ -115,7 +115,7 @@ class Store:
         if idx is None:
             return None
         offsets: list[list[int]] = idx.get("offsets") or []
-        blob: list[bytes] = []
+        blob: list[memoryview] = []
 
         def damaged(why: str) -> CacheError:
             self.drop(sha)
@@ -124,10 +124,10 @@ class Store:
                 f"removed; run the command again ({self.dir})"
             )
 
-        def raw(key: int) -> bytes:
+        def raw(key: int) -> memoryview:  # a view: a new state copies rows as they are
             if not blob:
                 try:
-                    blob.append(self.path(sha, "lines").read_bytes())
+                    blob.append(memoryview(self.path(sha, "lines").read_bytes()))
                 except OSError:
                     raise damaged("removed while in use") from None
             start, size = offsets[key]
@@ -135,7 +135,7 @@ class Store:
 
         def load(key: int) -> Line:
             try:
-                return Line.from_json(key, json.loads(raw(key)))
+                return Line.from_json(key, json.loads(bytes(raw(key))))
             except (ValueError, TypeError, IndexError, KeyError):
                 raise damaged("damaged") from None
 
@@ -168,7 +168,7 @@ class Store:
             return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            rows: list[bytes] = []
+            rows: list[bytes | memoryview] = []
             lines = state.lines
             for key in range(len(lines)):
                 if lines.loaded(key) or lines.raw is None:
@@ -179,7 +179,9 @@ class Store:
             for r in rows:
                 offsets.append([pos, len(r)])
                 pos += len(r) + 1
-            self._write(self.path(state.commit, "lines"), b"\n".join(rows) + b"\n")
+            # written row by row: the unchanged rows of a state folded on are views of
+            # the file it was read from, never copied into one large bytes object
+            self._write(self.path(state.commit, "lines"), (p for r in rows for p in (r, b"\n")))
             self._write(
                 self.path(state.commit, "fold"),
                 _dumps({"tree": state.tree, "commits": state.commits}),
@@ -192,7 +194,7 @@ class Store:
         except (OSError, CacheError):
             pass
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, path: Path, data: Data) -> None:
 
         atomic_write(path, data)
 

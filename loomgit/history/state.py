@@ -108,7 +108,7 @@ class Lines:
         self,
         n: int = 0,
         load: Callable[[int], Line] | None = None,
-        raw: Callable[[int], bytes] | None = None,
+        raw: Callable[[int], bytes | memoryview] | None = None,
     ) -> None:
         self._items: list[Line | None] = [None] * n
         self._load = load
@@ -141,7 +141,7 @@ class Lines:
             assert load is not None
             return load(key)
 
-        def raw_row(key: int) -> bytes:
+        def raw_row(key: int) -> bytes | memoryview:
             if key in rows:
                 return rows[key]
             assert raw is not None
