@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,7 +107,8 @@ def list_files(root: Path) -> list[str]:
     repository is refused, as it has no work tree)."""
     refuse_bare(root)
     if is_repo(root):
-        return [p for p in index.ls_files(root) if _regular(root / p)]
+        top = str(root)
+        return [p for p in index.ls_files(root) if _regular(f"{top}/{p}")]
     out = []
     for d, dirs, files in os.walk(root):
         dirs[:] = [x for x in dirs if not x.startswith(".")]
@@ -117,8 +119,12 @@ def list_files(root: Path) -> list[str]:
     return sorted(out)
 
 
-def _regular(full: Path) -> bool:
-    return full.is_file() and not full.is_symlink()
+def _regular(full: str | Path) -> bool:
+    """A regular file, not a symlink (one ``lstat``: a commit hook lists every file)."""
+    try:
+        return stat.S_ISREG(os.lstat(full).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def symlinked(config: Config) -> list[str]:
