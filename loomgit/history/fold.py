@@ -111,6 +111,11 @@ class Folder(Paths):
         if read is not None:
             self._read, self._read_ahead = read, ahead
 
+    def owns(self, key: int) -> bool:
+        """Whether this process builds the versions of the line ``key`` (every line
+        until :meth:`split`)."""
+        return self.share is None or key % self.share[0] == self.share[1]
+
     @property
     def clean(self) -> bool:
         """No include outside the pass met and no file read from a commit (since the
@@ -332,7 +337,7 @@ class Folder(Paths):
             meet_includes(self.builder, text, path, self._include_loader(c, {}))
             self._rename(line, new_id)  # as the full fold renames: later adds join alike
             return self._line_rec(line, c, blob)
-        if self.share is not None and line.key % self.share[0] != self.share[1]:
+        if not self.owns(line.key):
             return self._placed(line, c, blob, new_id, extra)
         inc_blobs: dict[str, str] = {}
         if text is None:

@@ -69,10 +69,8 @@ def _result(folder: Folder, done: bool) -> bytes:
     import pickle
 
     st = folder.state
-    assert folder.share is not None
-    n, i = folder.share
     rows = _rows(folder)
-    inc = {p: [k for k in keys if k % n == i] for p, keys in st.inc_users.items()}
+    inc = {p: [k for k in keys if folder.owns(k)] for p, keys in st.inc_users.items()}
     heads = st.heads
     return pickle.dumps(
         {
@@ -90,9 +88,7 @@ def _result(folder: Folder, done: bool) -> bytes:
 
 def _rows(folder: Folder) -> dict[int, bytes]:
     """This process's lines as cache rows (each process encodes its own)."""
-    assert folder.share is not None
-    n, i = folder.share
-    return {ln.key: ln.row() for ln in folder.state.lines if ln.key % n == i}
+    return {ln.key: ln.row() for ln in folder.state.lines if folder.owns(ln.key)}
 
 
 def _take(folder: Folder, data: bytes, own: dict[int, bytes]) -> bool:
@@ -108,9 +104,8 @@ def _take(folder: Folder, data: bytes, own: dict[int, bytes]) -> bool:
     for key, head in got["heads"].items():
         heads[key] = head
     st.lines.adopt({**own, **got["rows"]})
-    n, i = folder.share or (2, 0)
     for keys in st.inc_users.values():  # the child's lines' are as the child left them
-        keys.difference_update([k for k in keys if k % n != i])
+        keys.difference_update([k for k in keys if not folder.owns(k)])
     for p, got_keys in got["inc"].items():
         if got_keys:
             st.inc_users.setdefault(p, set()).update(got_keys)
