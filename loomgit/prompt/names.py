@@ -79,8 +79,7 @@ def learnt() -> dict[str, Names | None]:
 def keep(shapes: Mapping[str, Names | None]) -> None:
     """Shapes another process learnt: known here, and kept as if learnt here."""
     for key, value in shapes.items():
-        _BY_SHAPE.setdefault(key, value)
-        _NEW.setdefault(key, value)
+        _keep(key, value)
 
 
 def _load() -> None:
@@ -153,6 +152,7 @@ def _new_skeleton(source: str, skel: str) -> Names | None:
 
 
 def _keep(key: str, got: Names | None) -> None:
+    """A shape learnt: looked up from now on, and saved by the history cache."""
     if key not in _BY_SHAPE:
         if len(_BY_SHAPE) > _MAX_SHAPES:
             _BY_SHAPE.clear()
