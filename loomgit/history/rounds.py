@@ -159,32 +159,43 @@ class _Rounds:
         held: list[Folder],
         stop: Callable[[], bool],
     ) -> tuple[Folder, bool]:
-        """One fold of the stretch; ``held[-1]`` is the folder that made its state. A
-        long cold one folds its first twentieth in this process (where an include met
-        begins the pass again), then the rest in two."""
-        two = not self.lines_only and self.base is None and split.usable(len(self.chain))
-        for _ in range(2):
-            folder = self.folder(covered, followed, restart, self.reader, self.ahead)
-            held.append(folder)
-            window = max(self.early, 1) if two else 0
-            streams = _log_parts(self.repo, self.base, self.sha, covered, followed, window)
-            try:
-                if not two or len(streams) < 2:
-                    return folder, folder.fold((c for s in streams for c in s), stop=stop)
-                if not folder.fold(iter(streams[0]), stop=stop):
-                    return folder, False  # stopped for a move, or to begin again
-                if folder.new_includes:  # to cover: this round only looks for more
-                    return folder, folder.fold((c for s in streams[1:] for c in s), stop=stop)
-                raws = [part.read_all() for part in streams[1:]]  # whole, before the fork
-            finally:
-                for part in streams:
-                    part.close()
-            rest = (c for raw in raws for c in gitlog.parse([raw]))  # each process parses
-            done = split.fold_in_two(folder, rest, self._readers, stop)
-            if done is not None:
-                return folder, done
-            two = False  # the processes could not share this round: fold it in one
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One fold of the stretch; ``held[-1]`` is the folder that made its state."""
+        if not self.lines_only and self.base is None and split.usable(len(self.chain)):
+            got = self._in_two(covered, followed, restart, held, stop)
+            if got is not None:
+                return got
+        held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
+        streams = _log_parts(self.repo, self.base, self.sha, covered, followed)
+        return held[-1], _fold_all(held[-1], streams, stop)
+
+    def _in_two(
+        self,
+        covered: set[str],
+        followed: dict[str, list[list[str]]],
+        restart: bool,
+        held: list[Folder],
+        stop: Callable[[], bool],
+    ) -> tuple[Folder, bool] | None:
+        """A long cold round: its first twentieth folded in this process (where an
+        include met begins the pass again), then the rest in two. None: the processes
+        could not share it, and it is folded in one."""
+        folder = self.folder(covered, followed, restart, self.reader, self.ahead)
+        held.append(folder)
+        streams = _log_parts(self.repo, self.base, self.sha, covered, followed, max(self.early, 1))
+        if len(streams) < 2:  # all of it in the first twentieth
+            return folder, _fold_all(folder, streams, stop)
+        try:
+            if not folder.fold(iter(streams[0]), stop=stop):
+                return folder, False  # stopped for a move, or to begin again
+            if folder.new_includes:  # to cover: this round only looks for more
+                return folder, _fold_all(folder, streams[1:], stop)
+            raws = [part.read_all() for part in streams[1:]]  # whole, before the fork
+        finally:
+            for part in streams:
+                part.close()
+        rest = (c for raw in raws for c in gitlog.parse([raw]))  # each process parses
+        done = split.fold_in_two(folder, rest, self._readers, stop)
+        return None if done is None else (folder, done)
 
     def _readers(self) -> tuple[Read, Read, Callable[[], None]]:
         read, ahead = BlobReader(self.repo.root), BlobReader(self.repo.root)
@@ -194,6 +205,15 @@ class _Rounds:
             ahead.close()
 
         return read.read_many, ahead.read_many, close
+
+
+def _fold_all(folder: Folder, streams: list[gitlog.LogStream], stop: Callable[[], bool]) -> bool:
+    """``folder.fold`` of every commit of ``streams``, which are closed after."""
+    try:
+        return folder.fold((c for part in streams for c in part), stop=stop)
+    finally:
+        for part in streams:
+            part.close()
 
 
 @lru_cache(maxsize=4)
@@ -237,7 +257,6 @@ def _log_parts(
         parts.append(gitlog.log(repo.root, [edge], specs, reverse=True))
         chain, stop = chain[:-window], [f"^{edge}"]
     if len(chain) < SPLIT_AT:
-        drain = bool(parts)
         parts.append(
             gitlog.log(
                 repo.root,
@@ -245,7 +264,7 @@ def _log_parts(
                 specs,
                 first_parent=repo.first_parent,
                 reverse=True,
-                drain=drain,
+                drain=bool(parts),
             )
         )
         return parts
