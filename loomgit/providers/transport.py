@@ -191,9 +191,8 @@ def client_class() -> type[httpx.AsyncClient]:
 
         async def post(self, url: Any, **kw: Any) -> httpx.Response:
             body = kw.get("json")
-            if body is None or set(kw) - {"json", "headers", "timeout"}:
-                return await super().post(url, **kw)
-            if any(self.event_hooks.values()):
+            plain = body is not None and not set(kw) - {"json", "headers", "timeout"}
+            if not plain or any(self.event_hooks.values()):  # hooks: httpx must run them
                 return await super().post(url, **kw)
             merged = {k.lower(): (k, v) for k, v in self.headers.items() if k.lower() not in _OWN}
             for k, v in (kw.get("headers") or {}).items():
