@@ -743,7 +743,8 @@ def test_includes_met_in_a_round_are_all_found_before_the_next_round(
 ) -> None:
     """Files outside the globs met at different commits (an include, a later include of
     another prompt, a tool file) are all followed; the round that meets the first of them
-    builds no more versions, since the next round folds again with them."""
+    builds no more versions, since the next round folds again with them. (The last
+    commit's prompts use none of them, so the pass cannot cover them from the start.)"""
     from loomgit.history.facts import FactsBuilder
 
     repo.commit(
@@ -776,6 +777,11 @@ def test_includes_met_in_a_round_are_all_found_before_the_next_round(
             "prompts/shared/f.json": tool.replace('"f"', '"g"'),
         },
     )
+    repo.commit(
+        "inline all",
+        {"prompts/x.prompt": "A2 {{ q }}\n", "prompts/y.prompt": "B2 {{ s }} {{ r }}\n"}
+        | {"prompts/z.prompt": "Hi\n"},
+    )
     built = [0]
     real = FactsBuilder.from_text
 
@@ -784,9 +790,9 @@ def test_includes_met_in_a_round_are_all_found_before_the_next_round(
         return real(self, text, path, load)
 
     monkeypatch.setattr(FactsBuilder, "from_text", counting)
-    assert vs(repo, "x")[-1] == ("1.6.0", "minor")
-    assert vs(repo, "y") == [("1.0.0", "initial"), ("1.1.0", "minor"), ("2.0.0", "major")]
-    assert [v[0] for v in vs(repo, "z")] == ["1.0.0", "2.0.0"]
+    assert vs(repo, "x")[-2:] == [("1.6.0", "minor"), ("1.7.0", "minor")]
+    assert vs(repo, "y")[:3] == [("1.0.0", "initial"), ("1.1.0", "minor"), ("2.0.0", "major")]
+    assert [v[0] for v in vs(repo, "z")][:2] == ["1.0.0", "2.0.0"]
     made = sum(len(versions(Workspace(repo.path), p)) for p in ("x", "y", "z"))
     # the first round stops building versions at the first include it meets (1 version),
     # finds the rest by their names, and the second round builds every version once
@@ -796,9 +802,9 @@ def test_includes_met_in_a_round_are_all_found_before_the_next_round(
 def test_an_include_met_early_in_a_long_history_begins_the_pass_again_at_once(
     repo: GitRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A partial included from the first commits on: the cold pass folds again with it
-    covered as soon as it is met, not after a whole round of the history, and its
-    changes still bump the prompt that includes it."""
+    """A partial included from the first commits on (and no longer at the last): the
+    cold pass folds again with it covered as soon as it is met, not after a whole round
+    of the history, and its changes still bump the prompt that includes it."""
     from loomgit.history.fold import Folder
 
     repo.commit(
@@ -811,6 +817,7 @@ def test_an_include_met_early_in_a_long_history_begins_the_pass_again_at_once(
     for i in range(40):
         repo.commit(f"y {i}", {"prompts/y.prompt": f"plain {{{{ r }}}} {i}\n"})
     repo.commit("reword a", {"prompts/shared/a.md": "A2\n"})
+    repo.commit("inline a", {"prompts/x.prompt": "A2 {{ q }}\n"})
     folded = [0]
     real = Folder.apply
 
@@ -819,6 +826,6 @@ def test_an_include_met_early_in_a_long_history_begins_the_pass_again_at_once(
         return real(self, c)
 
     monkeypatch.setattr(Folder, "apply", counting)
-    assert vs(repo, "x") == [("1.0.0", "initial"), ("1.1.0", "minor")]
+    assert vs(repo, "x") == [("1.0.0", "initial"), ("1.1.0", "minor"), ("1.2.0", "minor")]
     assert [v[0] for v in vs(repo, "y")][-1] == "1.39.0"
-    assert folded[0] == 1 + 42  # the first commit, then the whole history once
+    assert folded[0] == 1 + 43  # the first commit, then the whole history once

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -182,16 +182,20 @@ def object_ids(root: str | Path, names: Sequence[str], kind: str = "blob") -> di
     return result
 
 
-def tree_files(root: str | Path, commit: str) -> dict[str, str]:
-    """``{path: blob id}`` of every file in ``commit``'s tree."""
+def tree_files(
+    root: str | Path, commit: str, modes: Collection[str] | None = None
+) -> dict[str, str]:
+    """``{path: blob id}`` of every file in ``commit``'s tree (with ``modes``, only the
+    files of those modes, such as ``100644``)."""
     data = git(["ls-tree", "-r", "-z", "--full-tree", commit], root).stdout
     files: dict[str, str] = {}
+    want = None if modes is None else {m.encode() for m in modes}
     for rec in data.split(b"\0"):
         if not rec:
             continue
         meta, _, path = rec.partition(b"\t")
         parts = meta.split()
-        if len(parts) == 3 and parts[1] == b"blob":
+        if len(parts) == 3 and parts[1] == b"blob" and (want is None or parts[0] in want):
             files[path.decode("utf-8", "surrogateescape")] = parts[2].decode()
     return files
 

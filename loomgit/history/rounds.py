@@ -20,6 +20,7 @@ from loomgit.history.blobs import Read
 from loomgit.history.facts import FactsBuilder
 from loomgit.history.fold import Folder, State
 from loomgit.history.moves import Seen, follow, mark_unfollowed
+from loomgit.history.partials import used_at
 from loomgit.prompt.includes import blob_entry
 
 if TYPE_CHECKING:
@@ -122,6 +123,13 @@ class _Rounds:
         )
 
     def run(self, covered: set[str], followed: dict[str, list[list[str]]]) -> State:
+        # a cold pass covers at once what the last commit's prompts include (see
+        # loomgit.history.partials): most includes are then not met one round late
+        pre: set[str] = set()
+        if self.base is None and not self.lines_only:
+            pre = used_at(self.repo.config, self.repo.root, self.sha, self.reader, self.builder)
+            pre -= covered
+            covered = covered | pre
         rounds = restarts = 0
         for _ in range(12):
             held: list[Folder] = []
@@ -143,6 +151,10 @@ class _Rounds:
                 followed, self.base = st.followed, None
                 continue
             if new_includes:
+                continue
+            if pre - st.covered:  # covered from the start, yet no version used it: the
+                covered -= pre  # rounds are folded again as they go without that step
+                pre = set()
                 continue
             mark_unfollowed(self.root, folder, self.reader, self.seen)
             st.commit = self.sha
