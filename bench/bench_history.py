@@ -9,7 +9,9 @@ commits, each commit touching 1-5 prompts, some renames):
   (which change now and then), several messages, frontmatter with a nested output schema;
   30% declare ``variables:``, the others get their interface from the templates;
 - ``synthetic``: the older repository, plain text with a ``{{ var }}`` line and a
-  declared ``variables:`` block.
+  declared ``variables:`` block;
+- ``late``: the ``jinja`` prompts, whose shared text is moved into the partials by one
+  refactoring commit 40% into the history (before it, nothing includes anything).
 
 For each it times, in the same run:
 
@@ -159,6 +161,7 @@ class JinjaPromptState:
         self.includes = ["prompts/partials/tone.md", *rng.sample(others, rng.randint(0, 2))]
         self.few_shot = rng.random() < 0.5
         self.n = 0
+        self.live = True  # the partials exist (the ``late`` repository extracts them later)
 
     def variables(self) -> list[str]:
         v = ["ticket", "tone", "customer", "history"]
@@ -207,8 +210,9 @@ class JinjaPromptState:
         return out
 
     def text(self) -> str:
-        inc = "".join(f'{{% include "{p}" %}}\n' for p in self.includes)
-        macros = "prompts/partials/macros.md" in self.includes
+        includes = self.includes if self.live else []
+        inc = "".join(f'{{% include "{p}" %}}\n' for p in includes)
+        macros = "prompts/partials/macros.md" in includes
         system = (
             "system:\n"
             + "\n".join(self.system)
@@ -273,9 +277,13 @@ class JinjaPromptState:
 def generate(path: Path, n_prompts: int, n_commits: int, kind: str, seed: int = 7) -> None:
     rng = random.Random(seed)
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=ENV)
-    cls = JinjaPromptState if kind == "jinja" else PromptState
+    cls = PromptState if kind == "synthetic" else JinjaPromptState
     prompts = [cls(rng, i) for i in range(n_prompts)]
-    partials = dict(PARTIALS) if kind == "jinja" else {}
+    partials = dict(PARTIALS) if kind != "synthetic" else {}
+    late = int(n_commits * 0.4) if kind == "late" else 0  # where the partials are extracted
+    for p in prompts:
+        if late and isinstance(p, JinjaPromptState):
+            p.live = False
     ts = 1_600_000_000
     out: list[bytes] = []
 
@@ -301,7 +309,7 @@ def generate(path: Path, n_prompts: int, n_commits: int, kind: str, seed: int = 
     made = 0
     first = min(n_prompts // 5 or 1, n_commits // 2 or 1)
     per = -(-n_prompts // first)
-    if partials:
+    if partials and not late:
         commit("add partials", [write_file(k, v) for k, v in partials.items()])
         made += 1
     for c in range(first):
@@ -312,7 +320,16 @@ def generate(path: Path, n_prompts: int, n_commits: int, kind: str, seed: int = 
     renames = 0
     partial_every = max(n_commits // 12, 1)  # a shared partial changes about a dozen times
     while made < n_commits:
-        if partials and made % partial_every == 0:
+        if late and made == late:  # a refactor: shared text moves into partials
+            ops = [write_file(k, v) for k, v in partials.items()]
+            for p in prompts:
+                if isinstance(p, JinjaPromptState):
+                    p.live = True
+                ops.append(write(p))
+            commit("extract shared partials", ops)
+            made += 1
+            continue
+        if partials and made % partial_every == 0 and made > late:
             name = rng.choice(sorted(partials))
             partials[name] = partials[name].rstrip("\n") + f" {sentence(rng, 4)}\n"
             commit(f"partials: reword {name}", [write_file(name, partials[name])])
@@ -445,7 +462,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     ap.add_argument("--repo", type=Path, help="folder to build in (reused if it exists)")
     ap.add_argument(
-        "--kind", choices=("jinja", "synthetic", "both"), default="both", help="repositories"
+        "--kind",
+        choices=("jinja", "synthetic", "late", "both", "all"),
+        default="both",
+        help="repositories (both: jinja and synthetic; all: the three)",
     )
     ap.add_argument("--python", help="the interpreter whose loomgit is timed (default: this)")
     args = ap.parse_args()
@@ -458,7 +478,9 @@ def main() -> int:
         top = Path(tmp)
     else:
         top = args.repo
-    kinds = ("jinja", "synthetic") if args.kind == "both" else (args.kind,)
+    kinds = {"both": ("jinja", "synthetic"), "all": ("jinja", "synthetic", "late")}.get(
+        args.kind, (args.kind,)
+    )
     ok = True
     summary = []
     try:
