@@ -183,11 +183,15 @@ def object_ids(root: str | Path, names: Sequence[str], kind: str = "blob") -> di
 
 
 def tree_files(
-    root: str | Path, commit: str, modes: Collection[str] | None = None
+    root: str | Path,
+    commit: str,
+    modes: Collection[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> dict[str, str]:
     """``{path: blob id}`` of every file in ``commit``'s tree (with ``modes``, only the
-    files of those modes, such as ``100644``)."""
-    data = git(["ls-tree", "-r", "-z", "--full-tree", commit], root).stdout
+    files of those modes, such as ``100644``; with ``folders``, only under those)."""
+    args = ["ls-tree", "-r", "-z", "--full-tree", commit]
+    data = git([*args, "--", *folders] if folders else args, root).stdout
     files: dict[str, str] = {}
     want = None if modes is None else {m.encode() for m in modes}
     for rec in data.split(b"\0"):

@@ -34,11 +34,12 @@ def used_at(
 ) -> set[str]:
     """The files outside the prompt globs that the prompts at ``sha`` include, read as
     a fold reads them (regular files only, within the include roots)."""
+    roots = include_roots(config)
+    folders = roots.all if all(r.endswith("/") for r in roots.all) else ()  # else all of it
     try:
-        files = tree_files(root, sha, FILE_MODES)
+        files = tree_files(root, sha, FILE_MODES, folders)
     except GitError:  # a damaged repository: the pass's own log names what git cannot read
         return set()
-    roots = include_roots(config)
 
     def is_prompt(path: str) -> bool:
         return not is_suite(path) and any(match(spec, path) is not None for spec in config.prompts)
