@@ -110,10 +110,10 @@ def test_a_partial_extracted_late_is_covered_from_the_first_round(repo: GitRepo)
 
 
 def test_names_the_versions_do_not_use_fold_as_without_the_step(repo: GitRepo) -> None:
-    """The last commit's prompts name files that no version read: an include written
-    before its file existed (the prompt never changed after), one inside a Jinja comment,
-    one outside the include roots, one of a file that is a symlink. The pass folds again
-    without covering from the start, and the state is the same."""
+    """The last commit's prompts name files in odd ways: an include written before its
+    file existed (the prompt never changed after, so no version read it), one inside a
+    Jinja comment, one outside the include roots, one of a file that is a symlink. The
+    pass folds again without covering from the start, and the state is the same."""
     repo.commit("early", {"prompts/x.prompt": "{% include 'prompts/shared/a.md' %} {{ q }}\n"})
     for n in range(6):
         repo.commit(f"y {n}", {"prompts/y.prompt": f"plain {{{{ r }}}} {n}\n"})

@@ -5,8 +5,9 @@ A fold learns of an include outside the prompt globs where a version first uses 
 and the pass is then folded again with that file covered. A repository that moved
 shared text into partials late in its history paid for that with a second pass. The
 prompts of the last commit use (nearly) every include the pass will meet, so those are
-found first, with the facts builder's own reading: :func:`used_at` asks the builder
-for the facts of each prompt there, with a loader that reads that commit's tree.
+found first, as a round that has met an include looks for more (every literal include
+name in a file, and its tool files: a superset of what versions use), with a loader
+that reads that commit's tree.
 
 The rounds keep only a first round in which every file covered this way was used by
 some version (it is then in the state's ``covered``). When one was not, the pass is
@@ -22,11 +23,10 @@ from loomgit._git.objects import BlobReader, tree_files
 from loomgit.config import Config
 from loomgit.errors import GitError
 from loomgit.history.blobs import decode_blob
-from loomgit.history.facts import FactsBuilder
+from loomgit.history.facts import FactsBuilder, meet_includes
 from loomgit.history.memo import allowed
 from loomgit.prompt.discover import is_suite, match
 from loomgit.prompt.includes import FILE_MODES, include_roots
-from loomgit.prompt.media import has_media
 
 
 def used_at(
@@ -68,8 +68,6 @@ def used_at(
         return None if blob is None else reader.read_many([blob]).get(blob)
 
     setattr(load, "data", data)  # noqa: B010
-    for path in prompts:
-        body = texts.get(files[path])
-        if body is not None and ("{%" in body or "$ref" in body or has_media(body)):
-            builder.from_text(body, path, load)  # as the fold asks: see Folder._version
+    for path in prompts:  # every include name and tool file, as a round looking for
+        meet_includes(builder, texts.get(files[path]), path, load)  # more reads them
     return found
