@@ -185,3 +185,28 @@ def test_a_mixed_history_gives_the_state_it_gives_without_the_step(
         else:
             repo.commit(f"other {n}", {f"docs/n{n % 4}.md": f"note {n}\n"})
     same_state(repo)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        'prompts: ["prompts/**/*.prompt"]\nincludes: [shared/]\n',  # partials beside prompts/
+        'prompts: ["**/*.prompt"]\n',  # a glob from the top: the whole tree is looked in
+        'prompts: ["prompts/**/*.prompt"]\nincludes: [shared]\n',  # a folder without "/"
+    ],
+)
+def test_partials_in_the_include_folders_are_covered_from_the_start(
+    repo: GitRepo, config: str
+) -> None:
+    repo.commit("config", {"loomgit.yaml": config})
+    for n in range(12):
+        repo.commit(f"edit {n}", {"prompts/p.prompt": f"Be polite. Answer {{{{ q }}}} ({n})\n"})
+    repo.commit(
+        "extract",
+        {
+            "shared/tone.md": "Be {{ manner }}.\n",
+            "prompts/p.prompt": "{% include 'shared/tone.md' %}\n",
+        },
+    )
+    repo.commit("reword", {"shared/tone.md": "Be {{ manner }}, please.\n"})
+    assert same_state(repo) == commits(repo) - 1  # each once, but the first (no prompt)
