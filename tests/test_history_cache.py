@@ -11,6 +11,7 @@ import pytest
 from conftest import SUMMARIZE, GitRepo
 
 import loomgit._git.log as gitlog
+from loomgit.errors import GitError
 from loomgit.history import history, versions
 from loomgit.workspace import Workspace
 
@@ -65,6 +66,32 @@ def test_second_call_reads_nothing_and_a_new_commit_only_itself(
     assert logs[-1] == [new, f"^{old}"]
     assert [v.version for v in got] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]
     assert got == cold(r)
+
+
+def test_a_new_commit_folds_on_from_the_nearest_of_the_cached_states(
+    sample_repo: GitRepo, logs: list[list[str]]
+) -> None:
+    """The nearest state on the first-parent line is found by walking it from the new
+    commit (git is stopped there), whichever state was used last."""
+    r = sample_repo
+    older = bump_text(r, 1)
+    fresh(r)
+    newer = bump_text(r, 2)
+    fresh(r)
+    fresh(r, ref=older)  # the older state is now the one used last
+    new = bump_text(r, 3)
+    got = fresh(r)
+    assert logs[-1] == [new, f"^{newer}"]
+    assert got == cold(r)
+    walk = gitlog.first_parent_walk(r.path, new)
+    assert [next(walk), next(walk)] == [new, newer]
+    walk.close()  # git stopped mid-walk: no error, nothing left running
+    assert (
+        list(gitlog.first_parent_walk(r.path, new))
+        == r.git("rev-list", "--first-parent", new).split()
+    )
+    with pytest.raises(GitError, match="^git rev-list failed: "):
+        list(gitlog.first_parent_walk(r.path, "0" * 40))
 
 
 def test_an_older_commit_is_cut_from_a_newer_state(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,6 +213,21 @@ class LogStream:
             raise failure(self._args, err, rc)
         return data
 
+    def lines(self) -> Iterator[str]:
+        """Each line git writes (a stream of object names, such as rev-list's)."""
+        rest = b""
+        try:
+            for chunk in self._raw():
+                *done, rest = (rest + chunk).split(b"\n")
+                for line in done:
+                    yield line.decode()
+            if rest:
+                yield rest.decode()
+        finally:
+            rc, err = self._finish()
+        if rc != 0:
+            raise failure(self._args, err, rc)
+
     def _finish(self) -> tuple[int, bytes]:
         if self._closed:
             return 0, b""
@@ -302,6 +317,13 @@ def moves(root: str | Path, pairs: Sequence[tuple[str, str]]) -> dict[str, list[
 
 def rev_list(root: str | Path, args: Sequence[str]) -> list[str]:
     return text(["rev-list", *args], root).split()
+
+
+def first_parent_walk(root: str | Path, sha: str) -> Generator[str, None, None]:
+    """The commits of ``sha``'s first-parent history, newest first, as git walks them;
+    closing the iterator stops git (finding the nearest cached ancestor reads a line or
+    two, not a history of 20,000 commits). git starts at the first ``next``."""
+    yield from LogStream(root, ["rev-list", "--first-parent", sha, "--"]).lines()
 
 
 def formatted(root: str | Path, rev: str, fmt: str, limit: int | None = None) -> str:

@@ -17,7 +17,7 @@ from loomgit._git.objects import BlobReader
 from loomgit.errors import GitError
 from loomgit.history.cache import CacheError, Store
 from loomgit.history.fold import Line, State
-from loomgit.history.rounds import first_parent_chain, fold_range
+from loomgit.history.rounds import fold_range
 
 if TYPE_CHECKING:
     from loomgit.config import Config
@@ -221,13 +221,15 @@ def state_at(repo: Repo, sha: str) -> State:
     cached = store.shas()
     with BlobReader(repo.root) as reader:
         base: State | None = None
-        if cached and repo.first_parent:
-            chain = first_parent_chain(str(repo.root), sha)
-            index = {s: i for i, s in enumerate(chain)}
-            for _, s in sorted((index[s], s) for s in cached if s in index):
-                base = store.load(s)
-                if base is not None:
-                    break
+        if cached and repo.first_parent:  # the nearest cached state on the line
+            wanted = set(cached)
+            walk = gitlog.first_parent_walk(repo.root, sha)
+            try:
+                for s in walk:
+                    if s in wanted and (base := store.load(s)) is not None:
+                        break
+            finally:
+                walk.close()
             if base is None:
                 cut = _truncated(repo, sha, cached[:3])
                 if cut is not None:
