@@ -8,8 +8,11 @@ still makes an undeclared used variable a check error."""
 from __future__ import annotations
 
 import importlib
+import json
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -301,3 +304,52 @@ def test_a_declared_block_makes_an_undeclared_used_variable_a_check_error(
     r = cli(["check", "prompts/t.prompt"], cwd=repo.path)
     assert r.exit_code == 1
     assert "variable 'city' is used but not declared" in r.out + r.err
+
+
+SEES_JINJA = """
+import sys
+from loomgit.cli import main
+try:
+    main(["list", "--json"])
+finally:
+    print("jinja2" in sys.modules, file=sys.stderr)
+"""
+
+
+def _list_in_a_new_process(repo: GitRepo) -> tuple[list[dict[str, object]], bool]:
+    proc = subprocess.run(
+        [sys.executable, "-c", SEES_JINJA], cwd=repo.path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), proc.stderr.split()[-1] == "True"
+
+
+def test_after_a_prose_only_commit_the_next_command_does_not_need_jinja(repo: GitRepo) -> None:
+    """The history cache keeps skeletons as well as shapes: a reworded prompt's skeleton
+    is known, so a new process folds the commit without lexing (or importing Jinja)."""
+    files = {"prompts/partials/tone.md": "{% if formal %}Formal.{% endif %}\n"}
+    for i in range(3):
+        text = JINJA_PROMPT.replace("triage", f"triage {i}")
+        files[f"prompts/p{i}.prompt"] = text.replace("{{ ticket }}", "Read it.\n{{ ticket }}")
+    repo.commit("add prompts", files)
+    _list_in_a_new_process(repo)  # cold
+    p = repo.path / "prompts/p0.prompt"
+    p.write_text(p.read_text().replace("Read it.", "Read it twice, then answer."))
+    repo.commit("prose only")
+    rows, jinja_seen = _list_in_a_new_process(repo)
+    assert not jinja_seen
+    assert {r["id"]: r["version"] for r in rows}["p0"] == "1.1.0"
+    p.write_text(p.read_text().replace("{{ ticket }}", "{{ ticket }} {{ urgency }}"))
+    repo.commit("a new variable")
+    rows, jinja_seen = _list_in_a_new_process(repo)
+    assert jinja_seen  # a new skeleton: lexed, and its shape parsed
+    assert {r["id"]: r["version"] for r in rows}["p0"] == "2.0.0"  # a required variable
+
+
+def test_the_environments_globals_are_not_used_variables() -> None:
+    """``range`` and ``dict`` (Jinja's) and ``image`` (loomgit's) are the environment's;
+    ``lipsum``, which the sandbox removes, is a variable like any other."""
+    src = (
+        '{% for i in range(3) %}{{ x }}{{ dict(a=1) }}{% endfor %}{{ image("a.png") }}{{ lipsum }}'
+    )
+    assert names.used_names([src], lambda n: None) == {"x", "lipsum"}

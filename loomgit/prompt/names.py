@@ -9,8 +9,10 @@ name tracking walks the tree with Jinja's code generator) depends only on the to
 digest of those tokens (its shape) is looked up, and only a shape never seen is parsed:
 rewording a sentence never parses again. Before that, a source's :func:`skeleton` (its
 runs of plain lines collapsed) is looked up: a reworded sentence is not even lexed
-again, and a new skeleton that lexes gives the shape (the source is not lexed). Results are memoised per text as well, and shapes are kept across runs by the
-history cache (:func:`shape_store`).
+again, and a new skeleton that lexes gives the shape (the source is not lexed). Results
+are memoised per text as well, and shapes and skeletons (by a SHA-256 of the skeleton)
+are kept across runs by the history cache (:func:`shape_store`): after a commit that
+only rewords a prompt, the next command neither lexes nor imports Jinja.
 """
 
 from __future__ import annotations
@@ -58,9 +60,29 @@ def shape(source: str, env: Any = None) -> str | None:
 
 
 def jinja_version() -> str:
-    """The Jinja release the shapes were learnt with (a store is kept per release)."""
-    cached_env()
-    return str(getattr(sys.modules.get("jinja2"), "__version__", ""))
+    """The Jinja release the shapes were learnt with (a store is kept per release), read
+    from its package without importing it (40-60 ms) when it is not imported yet: a
+    history pass that meets only known skeletons never needs Jinja."""
+    mod = sys.modules.get("jinja2")
+    if mod is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("jinja2")
+        found = None
+        if spec is not None and spec.origin:
+            try:
+                with open(spec.origin, encoding="utf-8") as f:
+                    found = _VERSION.search(f.read())
+            except OSError:
+                pass
+        if found:
+            return found.group(1)
+        cached_env()
+        mod = sys.modules.get("jinja2")
+    return str(getattr(mod, "__version__", ""))
+
+
+_VERSION = re.compile(r"""^__version__ = ["']([^"'\n]+)["']""", re.MULTILINE)
 
 
 def shape_store(load: Callable[[], Mapping[str, Any]] | None) -> None:
@@ -117,6 +139,10 @@ def template_names(source: str) -> Names | None:
         return got  # type: ignore[no-any-return]
     skel = skeleton(source)
     got = _BY_SKELETON.get(skel, _UNSEEN)
+    if got is _UNSEEN:  # one another process learnt (the history cache keeps them)
+        got = _stored(_skeleton_key(skel))
+        if got is not _UNSEEN:
+            _BY_SKELETON[skel] = got
     if got is _UNSAFE:
         got = _from_shape(source, shape(source, cached_env()))
     elif got is _UNSEEN:
@@ -147,7 +173,22 @@ def _new_skeleton(source: str, skel: str) -> Names | None:
             _keep(own, got)
         return got
     _keep(key, got)
+    _keep(_skeleton_key(skel), got)
     _BY_SKELETON[skel] = got
+    return got
+
+
+def _skeleton_key(skel: str) -> str:
+    """A skeleton's key among the stored shapes (which are SHA-1 digests of tokens)."""
+    return "skeleton:" + hashlib.sha256(skel.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _stored(key: str) -> Any:
+    """What the store knows of ``key`` (read at the first key not in memory)."""
+    got = _BY_SHAPE.get(key, _UNSEEN)
+    if got is _UNSEEN and _LOADER:
+        _load()
+        got = _BY_SHAPE.get(key, _UNSEEN)
     return got
 
 
@@ -162,10 +203,7 @@ def _keep(key: str, got: Names | None) -> None:
 def _from_shape(source: str, key: str | None, keep: bool = True) -> Names | None:
     """The names of the shape ``key`` (None: the source does not lex), parsing
     ``source`` when the shape is new (and keeping them unless not ``keep``)."""
-    got = _UNSEEN if key is None else _BY_SHAPE.get(key, _UNSEEN)
-    if got is _UNSEEN and key is not None and _LOADER:
-        _load()
-        got = _BY_SHAPE.get(key, _UNSEEN)
+    got = _UNSEEN if key is None else _stored(key)
     if got is _UNSEEN:
         parsed = parse_names(source, cached_env())
         got = None if parsed is None else (frozenset(parsed[0]), tuple(parsed[1]))
@@ -195,7 +233,7 @@ def used_names(sources: Iterable[str], load: Callable[[str], str | None]) -> fro
                     text = None
                 if text is not None:
                     todo.append(text)
-    return frozenset(names - set(cached_env().globals))
+    return frozenset(names)  # the environment's globals are left out by the parse
 
 
 __all__ = [
