@@ -28,7 +28,7 @@ from loomgit.history.blobs import Read
 from loomgit.history.fold import Folder
 from loomgit.prompt import names
 
-PROCESSES_AT = 4000  # first-parent commits from which a cold pass folds in two processes
+PROCESSES_AT = 500  # first-parent commits from which a cold pass folds in two processes
 
 
 def usable(commits: int) -> bool:
