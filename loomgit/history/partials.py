@@ -25,7 +25,7 @@ from loomgit.errors import GitError
 from loomgit.history.blobs import decode_blob
 from loomgit.history.facts import FactsBuilder, meet_includes
 from loomgit.history.memo import allowed
-from loomgit.prompt.discover import is_suite, match
+from loomgit.prompt.discover import glob_for
 from loomgit.prompt.includes import FILE_MODES, include_roots
 
 
@@ -42,7 +42,7 @@ def used_at(
         return set()
 
     def is_prompt(path: str) -> bool:
-        return not is_suite(path) and any(match(spec, path) is not None for spec in config.prompts)
+        return glob_for(config, path) is not None
 
     prompts = sorted(p for p in files if is_prompt(p))
     raw = reader.read_many([files[p] for p in prompts])
