@@ -172,27 +172,29 @@ class _Rounds:
         stop: Callable[[], bool],
     ) -> tuple[Folder, bool]:
         """One fold of the stretch; ``held[-1]`` is the folder that made its state."""
+
+        def fresh() -> Folder:
+            held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
+            return held[-1]
+
         if not self.lines_only and self.base is None and split.usable(len(self.chain)):
-            got = self._in_two(covered, followed, restart, held, stop)
+            got = self._in_two(fresh(), covered, followed, stop)
             if got is not None:
                 return got
-        held.append(self.folder(covered, followed, restart, self.reader, self.ahead))
+        folder = fresh()
         streams = _log_parts(self.repo, self.base, self.sha, covered, followed)
-        return held[-1], _fold_all(held[-1], streams, stop)
+        return folder, _fold_all(folder, streams, stop)
 
     def _in_two(
         self,
+        folder: Folder,
         covered: set[str],
         followed: dict[str, list[list[str]]],
-        restart: bool,
-        held: list[Folder],
         stop: Callable[[], bool],
     ) -> tuple[Folder, bool] | None:
-        """A long cold round: its first twentieth folded in this process (where an
-        include met begins the pass again), then the rest in two. None: the processes
-        could not share it, and it is folded in one."""
-        folder = self.folder(covered, followed, restart, self.reader, self.ahead)
-        held.append(folder)
+        """A long cold round from ``folder``: its first twentieth folded in this process
+        (where an include met begins the pass again), then the rest in two. None: the
+        processes could not share it, and it is folded again in one."""
         streams = _log_parts(self.repo, self.base, self.sha, covered, followed, max(self.early, 1))
         if len(streams) < 2:  # all of it in the first twentieth
             return folder, _fold_all(folder, streams, stop)
