@@ -45,13 +45,14 @@ def used_at(
         return glob_for(config, path) is not None
 
     prompts = sorted(p for p in files if is_prompt(p))
-    raw = reader.read_many([files[p] for p in prompts])
+    raw = reader.read_many([files[p] for p in prompts])  # and each include, once
     texts = {blob: decode_blob(data) for blob, data in raw.items()}
     found: set[str] = set()
 
     def text(blob: str) -> str | None:
         if blob not in texts:
-            texts[blob] = decode_blob(reader.read_many([blob]).get(blob))
+            raw.update(reader.read_many([blob]))
+            texts[blob] = decode_blob(raw[blob])
         return texts[blob]
 
     def load(name: str) -> str | None:
@@ -63,9 +64,9 @@ def used_at(
         return text(blob)
 
     def data(name: str) -> bytes | None:  # a content part's bytes (prompt.media)
-        load(name)  # recorded as an include is (a binary file has no text)
+        load(name)  # recorded, and read, as an include is (a binary file has no text)
         blob = files.get(name) if allowed(name, roots) else None
-        return None if blob is None else reader.read_many([blob]).get(blob)
+        return None if blob is None else raw.get(blob)
 
     setattr(load, "data", data)  # noqa: B010
     for path in prompts:  # every include name and tool file, as a round looking for
