@@ -5,6 +5,7 @@ and one ``git cat-file --batch`` process."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -223,13 +224,10 @@ def state_at(repo: Repo, sha: str) -> State:
         base: State | None = None
         if cached and repo.first_parent:  # the nearest cached state on the line
             wanted = set(cached)
-            walk = gitlog.first_parent_walk(repo.root, sha)
-            try:
+            with closing(gitlog.first_parent_walk(repo.root, sha)) as walk:  # stops git
                 for s in walk:
                     if s in wanted and (base := store.load(s)) is not None:
                         break
-            finally:
-                walk.close()
             if base is None:
                 cut = _truncated(repo, sha, cached[:3])
                 if cut is not None:
